@@ -24,8 +24,11 @@ TEST(BackoffTest, GrowsGeometricallyAndStaysWithinBounds) {
 }
 
 TEST(BackoffTest, NoJitterIsDeterministicAndResetRestarts) {
-  Backoff b({.initial = absl::Milliseconds(10), .max = absl::Seconds(1), .multiplier = 3,
-             .jitter = 0, .seed = 1});
+  Backoff b({.initial = absl::Milliseconds(10),
+             .max = absl::Seconds(1),
+             .multiplier = 3,
+             .jitter = 0,
+             .seed = 1});
   EXPECT_EQ(b.Next(), absl::Milliseconds(10));
   EXPECT_EQ(b.Next(), absl::Milliseconds(30));
   EXPECT_EQ(b.Next(), absl::Milliseconds(90));

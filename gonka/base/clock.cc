@@ -1,7 +1,5 @@
 #include "gonka/base/clock.h"
 
-
-
 namespace gonka {
 namespace {
 

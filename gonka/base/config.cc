@@ -194,8 +194,7 @@ Config::Field& Config::AddDuration(std::string name, absl::Duration* out,
              });
 }
 
-Config::Field& Config::AddBool(std::string name, bool* out, bool default_value,
-                               std::string help) {
+Config::Field& Config::AddBool(std::string name, bool* out, bool default_value, std::string help) {
   *out = default_value;
   Field& f = Add(std::move(name), default_value ? "true" : "false", std::move(help),
                  [out](absl::string_view raw) -> std::string {
@@ -225,8 +224,8 @@ absl::Status Config::Apply(Field& field, absl::string_view raw, std::string sour
     std::string where = absl::StrCat("--", field.name);
     if (!field.env.empty()) absl::StrAppend(&where, " (env ", field.env, ")");
     std::string shown = LooksSecret(field.name) ? "<redacted>" : Quote(raw);
-    return absl::InvalidArgumentError(absl::StrCat(program_, " config: ", where, " = ", shown,
-                                                   " from ", source, ": ", reason));
+    return absl::InvalidArgumentError(
+        absl::StrCat(program_, " config: ", where, " = ", shown, " from ", source, ": ", reason));
   };
   std::string reason = field.apply(raw);
   if (!reason.empty()) return fail(reason);
@@ -282,16 +281,15 @@ absl::Status Config::Parse(int argc, const char* const* argv, EnvLookup env) {
     if (it == by_name.end() && !has_value && absl::StartsWith(name, "no")) {
       auto neg = by_name.find(name.substr(2));
       if (neg != by_name.end() && neg->second->is_bool) {
-        if (absl::Status s = Apply(*neg->second, "false", absl::StrCat("flag --", name));
-            !s.ok()) {
+        if (absl::Status s = Apply(*neg->second, "false", absl::StrCat("flag --", name)); !s.ok()) {
           return s;
         }
         continue;
       }
     }
     if (it == by_name.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(program_, " config: unknown flag --", name,
-                                                     " (see --help)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(program_, " config: unknown flag --", name, " (see --help)"));
     }
     Field* f = it->second;
     if (!has_value) {
@@ -326,8 +324,7 @@ std::string Config::Usage() const {
     if (f->required) {
       absl::StrAppend(&out, " [required]");
     } else {
-      absl::StrAppend(&out, " [default: ", f->default_text.empty() ? "\"\"" : f->default_text,
-                      "]");
+      absl::StrAppend(&out, " [default: ", f->default_text.empty() ? "\"\"" : f->default_text, "]");
     }
     absl::StrAppend(&out, "\n");
   }

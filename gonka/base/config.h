@@ -5,7 +5,8 @@
 // environment, which beats the default. Parse() checks every value and returns InvalidArgument
 // whose message names the field, where it came from and the bad value, so a daemon stops at start:
 //
-//   config: --shutdown-grace (env GONKA_SHUTDOWN_GRACE) = "ten": not a duration (e.g. 500ms, 30s, 5m)
+//   config: --shutdown-grace (env GONKA_SHUTDOWN_GRACE) = "ten": not a duration (e.g. 500ms, 30s,
+//   5m)
 //
 //   Config config("edge-api");
 //   std::string rpc; absl::Duration grace; int port;
@@ -75,8 +76,7 @@ class Config {
   Config(const Config&) = delete;
   Config& operator=(const Config&) = delete;
 
-  Field& AddString(std::string name, std::string* out, std::string default_value,
-                   std::string help);
+  Field& AddString(std::string name, std::string* out, std::string default_value, std::string help);
   Field& AddInt(std::string name, int64_t* out, int64_t default_value, std::string help);
   Field& AddInt(std::string name, int* out, int default_value, std::string help);
   // A TCP port 0..65535 (0 = pick a free one).

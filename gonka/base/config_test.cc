@@ -27,9 +27,8 @@ void Register(Config& c, Settings& s) {
 }
 
 TEST(ConfigTest, DefaultsEnvAndFlagsInPrecedenceOrder) {
-  std::map<std::string, std::string> env = {{"GONKA_PORT", "9000"},
-                                            {"GONKA_SHUTDOWN_GRACE", "5m"},
-                                            {"PGHOST", "db.local"}};
+  std::map<std::string, std::string> env = {
+      {"GONKA_PORT", "9000"}, {"GONKA_SHUTDOWN_GRACE", "5m"}, {"PGHOST", "db.local"}};
   Config c("test");
   Settings s;
   Register(c, s);
@@ -123,8 +122,9 @@ TEST(ConfigTest, SecretsAreRedacted) {
   std::map<std::string, std::string> env = {{"GONKA_DB_PASSWORD", "hunter2"}};
   Config c("t");
   std::string pw;
-  c.AddString("db-password", &pw, "", "password").Check(
-      [](absl::string_view v) { return v.size() < 10 ? "too short" : ""; });
+  c.AddString("db-password", &pw, "", "password").Check([](absl::string_view v) {
+    return v.size() < 10 ? "too short" : "";
+  });
   const char* argv[] = {"prog"};
   absl::Status st = c.Parse(1, argv, MapEnv(&env));
   EXPECT_THAT(st.message(), HasSubstr("<redacted>"));

@@ -56,8 +56,8 @@ void AppendValue(std::string* out, absl::string_view v) {
     return;
   }
   out->push_back('"');
-  out->append(absl::StrReplaceAll(
-      v, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}, {"\t", "\\t"}}));
+  out->append(
+      absl::StrReplaceAll(v, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}, {"\t", "\\t"}}));
   out->push_back('"');
 }
 

@@ -53,11 +53,11 @@ std::string FormatFields(std::initializer_list<Field> fields);
 }  // namespace log
 }  // namespace gonka
 
-#define GONKA_LOG_AT_(level, msg, ...)                                  \
-  do {                                                                  \
-    if (::gonka::log::Enabled(level)) {                                 \
-      ::gonka::log::Write(level, msg, {__VA_ARGS__});                   \
-    }                                                                   \
+#define GONKA_LOG_AT_(level, msg, ...)                \
+  do {                                                \
+    if (::gonka::log::Enabled(level)) {               \
+      ::gonka::log::Write(level, msg, {__VA_ARGS__}); \
+    }                                                 \
   } while (0)
 
 #define GLOG_DEBUG(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kDebug, msg, ##__VA_ARGS__)

@@ -18,7 +18,8 @@ TEST(LogTest, StructuredKeyValueLine) {
   GLOG_DEBUG("hidden", {"x", 1});
   log::SetTestOutput(nullptr);
   std::string line = out.str();
-  EXPECT_THAT(line, HasSubstr("level=info msg=\"leader elected\" token=7 identity=\"edge 1\" ok=true"));
+  EXPECT_THAT(line,
+              HasSubstr("level=info msg=\"leader elected\" token=7 identity=\"edge 1\" ok=true"));
   EXPECT_THAT(line, ::testing::Not(HasSubstr("hidden")));
 }
 

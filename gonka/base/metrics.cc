@@ -6,8 +6,8 @@ namespace gonka {
 namespace metrics {
 
 std::shared_ptr<prometheus::Registry> RegistryPtr() {
-  static auto* registry = new std::shared_ptr<prometheus::Registry>(
-      std::make_shared<prometheus::Registry>());
+  static auto* registry =
+      new std::shared_ptr<prometheus::Registry>(std::make_shared<prometheus::Registry>());
   return *registry;
 }
 

@@ -21,9 +21,9 @@
 #define GONKA_STATUS_CONCAT_(a, b) GONKA_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                                               \
-  do {                                                                      \
-    ::absl::Status gonka_status_macro_status_ = (expr);                     \
+#define RETURN_IF_ERROR(expr)                                                \
+  do {                                                                       \
+    ::absl::Status gonka_status_macro_status_ = (expr);                      \
     if (!gonka_status_macro_status_.ok()) return gonka_status_macro_status_; \
   } while (0)
 
