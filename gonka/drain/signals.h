@@ -2,7 +2,8 @@
 // normal code (no async-signal-safety limits) and every other thread keeps the signals blocked.
 //
 //   int main(int argc, char** argv) {
-//     SignalWatcher signals;                 // first thing in main: blocks the signals process-wide
+//     SignalWatcher signals;                 // first thing in main: blocks the signals
+//     process-wide
 //     ... start threads ...
 //     signals.Start([&](int sig) { drain.BeginDrain(); });   // 1st: drain, 2nd: force
 //   }
