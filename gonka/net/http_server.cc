@@ -72,6 +72,7 @@ struct Route {
   HttpServer::Handler plain;
   HttpServer::StreamHandler stream;
   HttpServer::WebSocketHandler websocket;
+  bool admission = true;
 };
 
 // Result of matching a request against the route table.
@@ -772,7 +773,8 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
       return;
     }
     std::shared_ptr<void> guard;
-    if (auto hook = server_->admission()) {
+    auto hook = route.admission ? server_->admission() : nullptr;
+    if (hook) {
       guard = hook();
       if (guard == nullptr) {
         HttpResponse res = HttpResponse::Text(503, "draining: not accepting new requests\n");
@@ -1276,9 +1278,15 @@ absl::Status HttpServer::Validate(const HttpServerOptions& o) {
 }
 
 void HttpServer::Handle(absl::string_view method, absl::string_view path, Handler handler) {
+  Handle(method, path, std::move(handler), RouteOptions());
+}
+
+void HttpServer::Handle(absl::string_view method, absl::string_view path, Handler handler,
+                        RouteOptions options) {
   Route route;
   route.kind = RouteKind::kPlain;
   route.plain = std::move(handler);
+  route.admission = options.admission;
   impl_->AddRoute(method, path, std::move(route));
 }
 

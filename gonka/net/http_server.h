@@ -3,8 +3,9 @@
 // for drain, and a graceful stop.
 //
 //   HttpServer server({.name = "edge-api", .port = 8080});
-//   server.Handle("GET", "/healthz", [](const HttpRequest&) { return HttpResponse::Text(200, "ok"); });
-//   server.HandleStream("GET", "/events", [&](const HttpRequest&, std::shared_ptr<ResponseStream> s) {
+//   server.Handle("GET", "/healthz", [](const HttpRequest&) { return HttpResponse::Text(200, "ok");
+//   }); server.HandleStream("GET", "/events", [&](const HttpRequest&,
+//   std::shared_ptr<ResponseStream> s) {
 //     hub.Subscribe(s);                       // the hub calls s->Write(SseEvent(...)) later
 //   });
 //   server.SetAdmission(drain.AdmissionHook());
@@ -146,7 +147,15 @@ class HttpServer {
   // InvalidArgument naming the field for bad options.
   static absl::Status Validate(const HttpServerOptions& options);
 
+  struct RouteOptions {
+    // False: the admission hook is not consulted (health, readiness, metrics and drain-status
+    // endpoints must answer while the instance drains).
+    bool admission = true;
+  };
+
   void Handle(absl::string_view method, absl::string_view path, Handler handler);
+  void Handle(absl::string_view method, absl::string_view path, Handler handler,
+              RouteOptions options);
   void HandleStream(absl::string_view method, absl::string_view path, StreamHandler handler);
   // GET with `Upgrade: websocket`; a plain GET on the path gets 426.
   void HandleWebSocket(absl::string_view path, WebSocketHandler handler);

@@ -1,0 +1,337 @@
+// HttpServer tests. The client side is Beast's synchronous API used directly, so these tests do
+// not depend on gonka/net's own client.
+#include "gonka/net/http_server.h"
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gonka/net/internal/test_client.h"
+#include "gonka/net/sse.h"
+#include "gtest/gtest.h"
+
+namespace gonka {
+namespace net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using ::testing::HasSubstr;
+
+using Client = internal::TestClient;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer(HttpServerOptions options = {}) {
+    options.name = "test";
+    server_ = std::make_unique<HttpServer>(options);
+    server_->Handle("GET", "/hello", [](const HttpRequest& req) {
+      return HttpResponse::Text(200, absl::StrCat("hello ", req.QueryParam("name").value_or("")));
+    });
+    server_->Handle("POST", "/echo", [](const HttpRequest& req) {
+      HttpResponse res = HttpResponse::Json(200, req.body);
+      res.headers.Set("X-Method", req.method);
+      return res;
+    });
+    server_->Handle("GET", "/v1/*", [](const HttpRequest& req) {
+      return HttpResponse::Text(200, absl::StrCat("prefix ", req.path));
+    });
+    server_->Handle("GET", "/sleep", [](const HttpRequest& req) {
+      int ms = std::stoi(req.QueryParam("ms").value_or("0"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      return HttpResponse::Text(200, "slept");
+    });
+    ASSERT_TRUE(server_->Start().ok());
+  }
+
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, RoundTripWithKeepAlive) {
+  StartServer();
+  Client client(server_->port());
+  ASSERT_TRUE(client.connected());
+  auto res = client.Send(http::verb::get, "/hello?name=gonka");
+  ASSERT_FALSE(client.error()) << client.error().message();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "hello gonka");
+  EXPECT_TRUE(res.keep_alive());
+
+  res = client.Send(http::verb::post, "/echo", "{\"a\":1}");
+  ASSERT_FALSE(client.error());
+  EXPECT_EQ(res.body(), "{\"a\":1}");
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res["X-Method"], "POST");
+
+  res = client.Send(http::verb::get, "/v1/anything/deep");
+  EXPECT_EQ(res.body(), "prefix /v1/anything/deep");
+  // All three on one connection.
+  EXPECT_EQ(server_->stats().connections_accepted, 1u);
+  EXPECT_EQ(server_->stats().requests, 3u);
+}
+
+TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
+  StartServer();
+  Client client(server_->port());
+  auto res = client.Send(http::verb::get, "/nope");
+  EXPECT_EQ(res.result_int(), 404);
+  res = client.Send(http::verb::delete_, "/echo");
+  EXPECT_EQ(res.result_int(), 405);
+  EXPECT_EQ(res[http::field::allow], "POST");
+}
+
+TEST_F(HttpServerTest, OversizeBodyGets413) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  StartServer(options);
+  Client client(server_->port());
+  auto res = client.Send(http::verb::post, "/echo", std::string(4096, 'x'));
+  EXPECT_EQ(res.result_int(), 413);
+  EXPECT_FALSE(res.keep_alive());
+
+  // A chunked body that grows past the limit.
+  Client chunked(server_->port());
+  http::request<http::string_body> req{http::verb::post, "/echo", 11};
+  req.set(http::field::host, "x");
+  req.chunked(true);
+  req.body() = std::string(4096, 'y');
+  beast::error_code ec;
+  http::write(chunked.socket(), req, ec);
+  http::response<http::string_body> res2;
+  http::read(chunked.socket(), chunked.buffer(), res2, ec);
+  EXPECT_EQ(res2.result_int(), 413);
+
+  // Under the limit is fine.
+  Client small(server_->port());
+  EXPECT_EQ(small.Send(http::verb::post, "/echo", std::string(1000, 'z')).result_int(), 200);
+}
+
+TEST_F(HttpServerTest, SlowHandlerGets503AndSlowRequest408) {
+  HttpServerOptions options;
+  options.request_timeout = absl::Milliseconds(300);
+  StartServer(options);
+  Client client(server_->port());
+  auto res = client.Send(http::verb::get, "/sleep?ms=1500");
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_THAT(res.body(), HasSubstr("timed out"));
+
+  // Headers sent, body never completes.
+  Client slow(server_->port());
+  std::string partial = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc";
+  asio::write(slow.socket(), asio::buffer(partial));
+  http::response<http::string_body> res2;
+  beast::error_code ec;
+  http::read(slow.socket(), slow.buffer(), res2, ec);
+  EXPECT_EQ(res2.result_int(), 408);
+}
+
+TEST_F(HttpServerTest, SseStreamOf100EventsReadToTheEnd) {
+  StartServer();
+  server_->HandleStream(
+      "GET", "/events", [](const HttpRequest&, std::shared_ptr<ResponseStream> stream) {
+        std::thread([stream] {
+          for (int i = 0; i < 100; ++i) {
+            stream->Write(SseEvent(absl::StrCat("{\"n\":", i, "}"), "block", absl::StrCat(i)));
+          }
+          stream->Close();
+        }).detach();
+      });
+  Client client(server_->port());
+  http::request<http::string_body> req{http::verb::get, "/events", 11};
+  req.set(http::field::host, "x");
+  http::write(client.socket(), req);
+  http::response_parser<http::string_body> parser;
+  beast::error_code ec;
+  http::read(client.socket(), client.buffer(), parser, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  auto res = parser.release();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res[http::field::content_type], "text/event-stream");
+  EXPECT_TRUE(res.chunked());
+  std::vector<SseMessage> events;
+  SseReader reader([&](const SseMessage& m) {
+    events.push_back(m);
+    return true;
+  });
+  reader.Feed(res.body());
+  ASSERT_EQ(events.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(events[i].event, "block");
+    EXPECT_EQ(events[i].id, absl::StrCat(i));
+    EXPECT_EQ(events[i].data, absl::StrCat("{\"n\":", i, "}"));
+  }
+}
+
+TEST_F(HttpServerTest, AdmissionRefusalAndGuardLifetime) {
+  StartServer();
+  std::atomic<int> held{0};
+  std::atomic<bool> refuse{false};
+  server_->SetAdmission([&]() -> std::shared_ptr<void> {
+    if (refuse) return nullptr;
+    held++;
+    return std::shared_ptr<void>(new int(0), [&](void* p) {
+      delete static_cast<int*>(p);
+      held--;
+    });
+  });
+  Client client(server_->port());
+  EXPECT_EQ(client.Send(http::verb::get, "/hello").result_int(), 200);
+  // Released once the response is written (allow the I/O thread to finish).
+  for (int i = 0; i < 100 && held != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(held, 0);
+
+  refuse = true;
+  auto res = client.Send(http::verb::get, "/hello");
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_FALSE(res.keep_alive());
+  // 404 does not consult the hook (still 404 while refusing).
+  Client other(server_->port());
+  EXPECT_EQ(other.Send(http::verb::get, "/missing").result_int(), 404);
+}
+
+TEST_F(HttpServerTest, DrainingClosesKeepAliveAndStopAcceptingRefuses) {
+  StartServer();
+  Client client(server_->port());
+  EXPECT_TRUE(client.Send(http::verb::get, "/hello").keep_alive());
+  server_->SetDraining(true);
+  Client second(server_->port());
+  auto res = second.Send(http::verb::get, "/hello");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_FALSE(res.keep_alive());
+
+  server_->StopAccepting();
+  Client refused(server_->port());
+  EXPECT_FALSE(refused.connected());
+  EXPECT_EQ(refused.error(), asio::error::connection_refused);
+}
+
+TEST_F(HttpServerTest, StopWaitsForStreamsToFinish) {
+  StartServer();
+  absl::Notification started;
+  server_->HandleStream("GET", "/slow-stream",
+                        [&](const HttpRequest&, std::shared_ptr<ResponseStream> stream) {
+                          started.Notify();
+                          std::thread([stream] {
+                            for (int i = 0; i < 10; ++i) {
+                              stream->Write(SseEvent(absl::StrCat(i)));
+                              std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                            }
+                            stream->Close();
+                          }).detach();
+                        });
+  std::string body;
+  beast::error_code read_error;
+  std::thread reader([&] {
+    Client client(server_->port());
+    http::request<http::string_body> req{http::verb::get, "/slow-stream", 11};
+    req.set(http::field::host, "x");
+    http::write(client.socket(), req);
+    http::response<http::string_body> res;
+    http::read(client.socket(), client.buffer(), res, read_error);
+    body = res.body();
+  });
+  started.WaitForNotification();
+  EXPECT_TRUE(server_->Stop(absl::Now() + absl::Seconds(10)));
+  reader.join();
+  EXPECT_FALSE(read_error) << read_error.message();
+  int count = 0;
+  SseReader sse([&](const SseMessage&) { return ++count > 0; });
+  sse.Feed(body);
+  EXPECT_EQ(count, 10);
+}
+
+TEST_F(HttpServerTest, StopCutsStreamsAtTheDeadline) {
+  StartServer();
+  std::shared_ptr<ResponseStream> kept;
+  absl::Notification started;
+  std::atomic<bool> closed{false};
+  server_->HandleStream("GET", "/forever",
+                        [&](const HttpRequest&, std::shared_ptr<ResponseStream> stream) {
+                          stream->OnClose([&] { closed = true; });
+                          stream->Write(SseComment("hi"));
+                          kept = stream;
+                          started.Notify();
+                        });
+  Client client(server_->port());
+  http::request<http::string_body> req{http::verb::get, "/forever", 11};
+  req.set(http::field::host, "x");
+  http::write(client.socket(), req);
+  started.WaitForNotification();
+  auto t0 = absl::Now();
+  EXPECT_FALSE(server_->Stop(absl::Now() + absl::Milliseconds(300)));
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(kept->closed());
+  EXPECT_FALSE(kept->Write("late"));
+}
+
+TEST_F(HttpServerTest, WebSocketEcho) {
+  StartServer();
+  server_->HandleWebSocket("/ws", [](const HttpRequest&, std::shared_ptr<WebSocketSession> s) {
+    std::weak_ptr<WebSocketSession> weak = s;
+    s->OnMessage([weak](std::string message) {
+      if (auto session = weak.lock()) session->SendText("echo:" + message);
+    });
+  });
+  asio::io_context ioc;
+  websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  ws.handshake("127.0.0.1", "/ws");
+  for (int i = 0; i < 5; ++i) {
+    ws.write(asio::buffer(absl::StrCat("m", i)));
+    beast::flat_buffer buffer;
+    ws.read(buffer);
+    EXPECT_EQ(beast::buffers_to_string(buffer.data()), absl::StrCat("echo:m", i));
+  }
+  EXPECT_EQ(server_->stats().open_websockets, 1);
+  ws.close(websocket::close_code::normal);
+  // A plain GET on a WebSocket route.
+  Client plain(server_->port());
+  EXPECT_EQ(plain.Send(http::verb::get, "/ws").result_int(), 426);
+}
+
+TEST(HttpServerOptionsTest, ValidateNamesTheField) {
+  HttpServerOptions options;
+  options.port = 70000;
+  EXPECT_THAT(std::string(HttpServer::Validate(options).message()), HasSubstr("port"));
+  options = {};
+  options.request_timeout = absl::ZeroDuration();
+  EXPECT_THAT(std::string(HttpServer::Validate(options).message()), HasSubstr("request_timeout"));
+  options = {};
+  options.bind_address = "not-an-ip";
+  HttpServer server(options);
+  absl::Status status = server.Start();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("bind_address"));
+}
+
+TEST(HttpServerPortTest, PortInUseIsUnavailable) {
+  HttpServer first;
+  ASSERT_TRUE(first.Start().ok());
+  HttpServerOptions options;
+  options.port = first.port();
+  HttpServer second(options);
+  absl::Status status = second.Start();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(status.message()), HasSubstr(absl::StrCat(first.port())));
+}
+
+}  // namespace
+}  // namespace net
+}  // namespace gonka
