@@ -6,6 +6,7 @@
 #include <prometheus/gauge.h>
 
 #include "absl/strings/str_cat.h"
+#include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/base/metrics.h"
 #include "gonka/base/version.h"
@@ -123,14 +124,17 @@ void Daemon::AddEndpoints(net::HttpServer& server) {
       "GET", "/healthz",
       [name](const net::HttpRequest&) {
         return net::HttpResponse::Json(
-            200, absl::StrCat("{\"status\":\"ok\",\"daemon\":\"", name, "\"}"));
+            200, absl::StrCat("{\"status\":\"ok\",\"daemon\":", JsonQuote(name), "}"));
       },
       exempt);
   auto ready = [drain, name](const net::HttpRequest&) {
     absl::Status status = drain->Ready();
     DaemonGauges().Add({{"daemon", name}, {"kind", "ready"}}).Set(status.ok() ? 1 : 0);
-    if (status.ok()) return net::HttpResponse::Text(200, "ready\n");
-    net::HttpResponse res = net::HttpResponse::Text(503, absl::StrCat(status.message(), "\n"));
+    net::HttpResponse res =
+        status.ok()
+            ? net::HttpResponse::Json(200, "{\"status\":\"ready\"}")
+            : net::HttpResponse::Json(503, absl::StrCat("{\"status\":\"not ready\",\"reason\":",
+                                                        JsonQuote(status.message()), "}"));
     res.headers.Set("Cache-Control", "no-store");
     return res;
   };
