@@ -33,7 +33,7 @@ def gonka_cc_proto(name, srcs, deps = [], grpc = False, visibility = None):
 
     native.genrule(
         name = name + "_gen",
-        srcs = [name + "_srcs"],
+        srcs = srcs + [name + "_srcs"],
         outs = outs,
         cmd = ("/usr/bin/protoc -I. -I/usr/include --cpp_out=$(GENDIR) " + grpc_flags +
                " ".join(["$(location %s)" % s for s in srcs])),

@@ -1,0 +1,40 @@
+// Normalisation: CometBFT 0.38 `/block` + `/block_results` → one BlockEvents record (the event
+// hub's unit of publication). JSON is parsed with simdjson on-demand (the catch-up hot path).
+//
+//   ASSIGN_OR_RETURN(gonka::chain::v1::BlockEvents events,
+//                    gonka::chain::NormalizeBlock(block_result_json, results_result_json,
+//                                                 {.chain_id = "gonka-mainnet", .epochs =
+//                                                 params}));
+//
+// Inputs are the JSON-RPC `result` objects (not the envelopes). Tx hashes are computed from the
+// block's tx bytes (uppercase hex SHA-256). The two documents must agree — same height, one
+// result per tx — and the block must belong to `chain_id` when it is set; otherwise the error is
+// DataLoss naming the height and the mismatch (a node serving inconsistent data must never become
+// a silently wrong record). Malformed JSON or a missing field → InvalidArgument naming the field.
+// Thread-safe (each call has its own parser).
+#ifndef GONKA_CHAIN_NORMALIZE_H_
+#define GONKA_CHAIN_NORMALIZE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "gonka/chain/block_events.pb.h"
+#include "gonka/chain/epoch.h"
+
+namespace gonka {
+namespace chain {
+
+struct NormalizeOptions {
+  std::string chain_id;  // expected chain; "" accepts any
+  EpochParams epochs;    // epoch_length 0: BlockEvents.epoch is left unset
+};
+
+absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
+                                               absl::string_view block_results_json,
+                                               const NormalizeOptions& options);
+
+}  // namespace chain
+}  // namespace gonka
+
+#endif  // GONKA_CHAIN_NORMALIZE_H_

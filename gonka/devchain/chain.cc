@@ -1,0 +1,322 @@
+#include "gonka/devchain/chain.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "gonka/base/json.h"
+#include "gonka/base/log.h"
+#include "gonka/crypto/hash.h"
+#include "gonka/devchain/render.h"
+
+namespace gonka {
+namespace devchain {
+namespace {
+
+std::string Sha(absl::string_view data) {
+  return std::string(crypto::AsStringView(crypto::Sha256(data)));
+}
+
+}  // namespace
+
+Chain::Chain(ChainOptions options, TxExecutor* executor)
+    : options_(std::move(options)), executor_(executor), clock_(options_.clock) {}
+
+Chain::~Chain() { Stop(); }
+
+absl::Status Chain::Validate(const ChainOptions& o) {
+  if (o.chain_id.empty()) return absl::InvalidArgumentError("chain_id: must not be empty");
+  if (o.block_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block_interval: ", absl::FormatDuration(o.block_interval), " must be > 0"));
+  }
+  if (o.retain_blocks < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("retain_blocks: ", o.retain_blocks, " must be >= 0"));
+  }
+  if (absl::Status s = chain::ValidateEpochParams(o.epochs); !s.ok()) return s;
+  if (o.synthetic_txs_per_block < 0) {
+    return absl::InvalidArgumentError("synthetic_txs_per_block: must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+void Chain::Start() {
+  absl::MutexLock lock(&loop_mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Chain::Stop() {
+  {
+    absl::MutexLock lock(&loop_mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Chain::Loop() {
+  absl::Time next = clock_->Now() + options_.block_interval;
+  while (true) {
+    {
+      absl::MutexLock lock(&loop_mu_);
+      if (clock_->WaitUntil(&loop_mu_, &stop_, next)) return;
+    }
+    if (!stalled_.load()) ProduceBlock();
+    next += options_.block_interval;
+    absl::Time now = clock_->Now();
+    if (next < now) next = now;  // fell behind (e.g. a stall): no burst of catch-up blocks
+  }
+}
+
+std::vector<Event> Chain::EpochEvents(int64_t height) const {
+  std::vector<Event> events;
+  if (options_.epochs.epoch_length <= 0) return events;
+  chain::EpochSchedule pos = chain::ScheduleAt(options_.epochs, height);
+  chain::EpochSchedule prev = chain::ScheduleAt(options_.epochs, height - 1);
+  if (!pos.stage.empty()) {
+    events.push_back({"epoch_stage",
+                      {{"stage", pos.stage},
+                       {"epoch_index", absl::StrCat(pos.epoch_index)},
+                       {"poc_start_height", absl::StrCat(pos.poc_start_height)},
+                       {"block_height", absl::StrCat(height)}}});
+  }
+  if (pos.phase != prev.phase) {
+    events.push_back({"epoch_phase_changed",
+                      {{"phase", pos.phase},
+                       {"previous_phase", prev.phase},
+                       {"epoch_index", absl::StrCat(pos.epoch_index)},
+                       {"block_height", absl::StrCat(height)}}});
+  }
+  if (pos.epoch_index != prev.epoch_index) {
+    events.push_back({"epoch_started",
+                      {{"epoch_index", absl::StrCat(pos.epoch_index)},
+                       {"poc_start_height", absl::StrCat(pos.poc_start_height)},
+                       {"block_height", absl::StrCat(height)}}});
+  }
+  return events;
+}
+
+BlockPtr Chain::BuildBlock() {
+  auto block = std::make_shared<Block>();
+  BlockPtr last = blocks_.empty() ? nullptr : blocks_.back();
+  block->chain_id = options_.chain_id;
+  block->height = last ? last->height + 1 : 1;
+  absl::Time now = clock_->Now();
+  // Block times strictly increase, as on a real chain.
+  block->time = last && now <= last->time ? last->time + absl::Nanoseconds(1) : now;
+  block->last_hash = last ? last->hash : "";
+  block->proposer = Sha("devchain-validator").substr(0, 20);
+
+  TxContext context{options_.chain_id, block->height, block->time, false};
+  while (!mempool_.empty()) {
+    std::string tx = std::move(mempool_.front());
+    mempool_.pop_front();
+    std::string hash = Sha(tx);
+    mempool_hashes_.erase(hash);
+    TxResult result = executor_ ? executor_->Deliver(tx, context)
+                                : TxResult{2, "sdk", "tx parse error: no executor"};
+    block->txs.push_back(std::move(tx));
+    block->tx_hashes.push_back(std::move(hash));
+    block->tx_results.push_back(std::move(result));
+  }
+  for (int i = 0; i < options_.synthetic_txs_per_block; ++i) {
+    uint64_t n = ++synthetic_counter_;
+    std::string tx = absl::StrCat("synthetic-tx/", options_.chain_id, "/", block->height, "/", n);
+    TxResult result;
+    result.gas_wanted = 200000;
+    result.gas_used = 61000 + static_cast<int64_t>(n % 1000);
+    result.events = {
+        {"tx", {{"fee", "100ngonka"}, {"fee_payer", "gonka1synthetic"}}},
+        {"message",
+         {{"action", "/gonka.devchain.v1.MsgRecord"},
+          {"sender", "gonka1synthetic"},
+          {"module", "devchain"}}},
+        {"record", {{"key", absl::StrCat("synthetic-", n)}, {"creator", "gonka1synthetic"}}}};
+    block->tx_hashes.push_back(Sha(tx));
+    block->txs.push_back(std::move(tx));
+    block->tx_results.push_back(std::move(result));
+  }
+  if (executor_) executor_->Commit(block->height);
+
+  block->finalize_block_events = EpochEvents(block->height);
+  std::string hashes;
+  for (const auto& h : block->tx_hashes) hashes += h;
+  block->data_hash = Sha(hashes);
+  std::string results_digest;
+  for (const auto& r : block->tx_results) {
+    absl::StrAppend(&results_digest, r.code, "/", r.gas_used, ";");
+  }
+  block->app_hash = Sha(absl::StrCat(last ? last->app_hash : "", block->height, results_digest));
+  block->hash =
+      Sha(absl::StrCat(options_.chain_id, "/", block->height, "/", absl::ToUnixNanos(block->time),
+                       "/", block->last_hash, block->data_hash, block->app_hash));
+  RenderBlockJson(*block);
+
+  return block;
+}
+
+BlockPtr Chain::ProduceBlock() {
+  absl::MutexLock produce(&produce_mu_);
+  BlockPtr block;
+  {
+    absl::MutexLock lock(&mu_);
+    block = BuildBlock();
+    blocks_.push_back(block);
+    for (uint32_t i = 0; i < block->tx_hashes.size(); ++i) {
+      tx_index_[block->tx_hashes[i]] = TxLocation{block, i};
+    }
+    if (options_.retain_blocks > 0) {
+      while (static_cast<int64_t>(blocks_.size()) > options_.retain_blocks) {
+        for (const auto& h : blocks_.front()->tx_hashes) tx_index_.erase(h);
+        blocks_.pop_front();
+      }
+    }
+  }
+  std::vector<std::function<void(const BlockPtr&)>> listeners;
+  {
+    absl::MutexLock lock(&listeners_mu_);
+    listeners = listeners_;
+  }
+  for (auto& listener : listeners) listener(block);
+  return block;
+}
+
+BroadcastResult Chain::Broadcast(absl::string_view tx) {
+  BroadcastResult out;
+  out.hash = Sha(tx);
+  absl::MutexLock lock(&mu_);
+  if (tx.size() > options_.max_tx_bytes) {
+    out.rpc_error =
+        absl::StrCat("Tx too large. Max size is ", options_.max_tx_bytes, ", but got ", tx.size());
+    return out;
+  }
+  if (mempool_hashes_.count(out.hash) || tx_index_.count(out.hash)) {
+    out.rpc_error = "tx already exists in cache";
+    return out;
+  }
+  if (mempool_.size() >= options_.mempool_size) {
+    out.rpc_error = absl::StrCat("mempool is full: number of txs ", mempool_.size(),
+                                 " (max: ", options_.mempool_size, ")");
+    return out;
+  }
+  if (reject_code_ != 0) {
+    out.result.code = reject_code_;
+    out.result.codespace = "sdk";
+    out.result.log = reject_log_;
+    return out;
+  }
+  int64_t next_height = blocks_.empty() ? 1 : blocks_.back()->height + 1;
+  TxContext context{options_.chain_id, next_height, clock_->Now(), false};
+  out.result =
+      executor_ ? executor_->Check(tx, context) : TxResult{2, "sdk", "tx parse error: no executor"};
+  if (out.result.code == 0) {
+    mempool_.emplace_back(tx);
+    mempool_hashes_.insert(out.hash);
+  }
+  return out;
+}
+
+absl::StatusOr<TxLocation> Chain::WaitForTx(absl::string_view hash, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  std::string key(hash);
+  absl::MutexLock lock(&mu_);
+  auto found = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return tx_index_.count(key) > 0; };
+  while (!found()) {
+    if (mu_.AwaitWithDeadline(absl::Condition(&found), deadline)) break;
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("tx ", crypto::HexEncodeUpper(hash),
+                                                      " not included within ",
+                                                      absl::FormatDuration(timeout)));
+    }
+  }
+  return tx_index_.at(key);
+}
+
+TxExecutor::QueryResult Chain::Query(absl::string_view path, absl::string_view data) {
+  absl::MutexLock lock(&mu_);
+  if (!executor_) return {6, "sdk", absl::StrCat("unknown query path: ", path), ""};
+  return executor_->Query(path, data);
+}
+
+absl::StatusOr<BlockPtr> Chain::GetBlock(int64_t height) const {
+  absl::MutexLock lock(&mu_);
+  if (blocks_.empty()) {
+    return absl::FailedPreconditionError("no blocks yet: the chain has not produced block 1");
+  }
+  int64_t tip = blocks_.back()->height;
+  int64_t base = blocks_.front()->height;
+  if (height == 0) return blocks_.back();
+  if (height < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("height must be greater than 0, but got ", height));
+  }
+  if (height > tip) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "height ", height, " must be less than or equal to the current blockchain height ", tip));
+  }
+  if (height < base) {
+    return absl::NotFoundError(
+        absl::StrCat("height ", height, " is not available, lowest height is ", base));
+  }
+  return blocks_[height - base];
+}
+
+absl::StatusOr<TxLocation> Chain::GetTx(absl::string_view hash) const {
+  absl::MutexLock lock(&mu_);
+  auto it = tx_index_.find(std::string(hash));
+  if (it == tx_index_.end()) {
+    return absl::NotFoundError(absl::StrCat("tx (", crypto::HexEncodeUpper(hash), ") not found"));
+  }
+  return it->second;
+}
+
+BlockPtr Chain::Latest() const {
+  absl::MutexLock lock(&mu_);
+  return blocks_.empty() ? nullptr : blocks_.back();
+}
+
+int64_t Chain::height() const {
+  absl::MutexLock lock(&mu_);
+  return blocks_.empty() ? 0 : blocks_.back()->height;
+}
+
+int64_t Chain::earliest_height() const {
+  absl::MutexLock lock(&mu_);
+  return blocks_.empty() ? 0 : blocks_.front()->height;
+}
+
+size_t Chain::mempool_size() const {
+  absl::MutexLock lock(&mu_);
+  return mempool_.size();
+}
+
+void Chain::OnBlock(std::function<void(const BlockPtr&)> listener) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+void Chain::SetStalled(bool stalled) {
+  stalled_ = stalled;
+  GLOG_INFO("devchain fault: block production", {"stalled", stalled});
+}
+
+void Chain::SetRejectBroadcasts(uint32_t code, std::string log) {
+  absl::MutexLock lock(&mu_);
+  reject_code_ = code;
+  reject_log_ = log.empty() ? "rejected by devchain fault knob" : std::move(log);
+}
+
+void Chain::PruneBelow(int64_t height) {
+  absl::MutexLock lock(&mu_);
+  // The tip always stays.
+  while (blocks_.size() > 1 && blocks_.front()->height < height) {
+    for (const auto& h : blocks_.front()->tx_hashes) tx_index_.erase(h);
+    blocks_.pop_front();
+  }
+}
+
+}  // namespace devchain
+}  // namespace gonka

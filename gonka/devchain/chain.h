@@ -1,0 +1,171 @@
+// Chain: the development chain's block producer — mempool, blocks on an interval, results and
+// events, epoch/phase events, pruning, fault knobs — with transaction rules supplied by a
+// TxExecutor (the Cosmos rules live in their own executor; see docs/devchain.md).
+//
+//   ChainOptions options;
+//   options.chain_id = "gonka-devnet";
+//   options.block_interval = absl::Milliseconds(100);
+//   Chain chain(options, &executor);
+//   chain.OnBlock([](const BlockPtr& b) { ... });   // every committed block, in order
+//   chain.Start();                                  // or ProduceBlock() by hand in tests
+//
+// Thread-safe. OnBlock listeners run on the producer thread, in height order, after the block is
+// visible to readers; they must not block for long.
+#ifndef GONKA_DEVCHAIN_CHAIN_H_
+#define GONKA_DEVCHAIN_CHAIN_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gonka/base/clock.h"
+#include "gonka/devchain/types.h"
+
+namespace gonka {
+namespace devchain {
+
+// Context handed to the executor for one tx.
+struct TxContext {
+  std::string chain_id;
+  int64_t height = 0;     // the block being built (CheckTx: the next block)
+  absl::Time block_time;  // its time (CheckTx: now)
+  bool simulate = false;
+};
+
+// The chain's rules. Check() decides mempool admission (CheckTx: signature, sequence, fees, ...)
+// and may reserve state (e.g. a sequence) in its check state; Deliver() executes in a block.
+// Implementations are called under the chain's lock, one call at a time.
+class TxExecutor {
+ public:
+  virtual ~TxExecutor() = default;
+  virtual TxResult Check(absl::string_view tx, const TxContext& context) = 0;
+  virtual TxResult Deliver(absl::string_view tx, const TxContext& context) = 0;
+  // After every block (reset check state to the committed state).
+  virtual void Commit(int64_t height) {}
+  // abci_query: `path` is the gRPC method; returns the response bytes or an error result.
+  struct QueryResult {
+    uint32_t code = 0;
+    std::string codespace;
+    std::string log;
+    std::string value;
+  };
+  virtual QueryResult Query(absl::string_view path, absl::string_view data) {
+    return {6, "sdk", absl::StrCat("unknown query path: ", path), ""};
+  }
+};
+
+struct ChainOptions {
+  std::string chain_id = "gonka-devnet";
+  absl::Duration block_interval = absl::Seconds(1);
+  EpochParams epochs;
+  // Keep at most this many recent blocks (0 = all); older heights answer as pruned.
+  int64_t retain_blocks = 0;
+  // Mempool capacity in txs; a full mempool rejects broadcasts (sdk 20).
+  size_t mempool_size = 5000;
+  // Largest tx in bytes (CometBFT: "Tx too large").
+  size_t max_tx_bytes = 1 << 20;
+  // Load mode: each block also carries this many synthetic txs (benchmarks).
+  int synthetic_txs_per_block = 0;
+  Clock* clock = Clock::Real();
+};
+
+// Broadcast outcome. `admitted` = accepted into the mempool; otherwise `result` says why (a
+// CheckTx code) or `rpc_error` is set for CometBFT-level refusals ("tx already exists in cache").
+struct BroadcastResult {
+  std::string hash;  // 32 raw bytes
+  TxResult result;
+  std::string rpc_error;
+};
+
+// Where a tx landed.
+struct TxLocation {
+  BlockPtr block;
+  uint32_t index = 0;
+};
+
+class Chain {
+ public:
+  // `executor` may be null: then every tx is refused with `sdk` 2 (a block-only chain).
+  Chain(ChainOptions options, TxExecutor* executor);
+  ~Chain();
+  Chain(const Chain&) = delete;
+  Chain& operator=(const Chain&) = delete;
+
+  static absl::Status Validate(const ChainOptions& options);
+
+  // Produces blocks every block_interval on a thread until Stop().
+  void Start();
+  void Stop();
+  // Builds, commits and publishes one block now (tests drive the chain with this).
+  BlockPtr ProduceBlock();
+
+  // CheckTx + mempool admission.
+  BroadcastResult Broadcast(absl::string_view tx);
+  // Waits (up to `timeout`) until the tx with `hash` is in a block.
+  absl::StatusOr<TxLocation> WaitForTx(absl::string_view hash, absl::Duration timeout);
+  TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data);
+
+  // Reads. Heights: 0 = latest. Errors carry CometBFT's messages: height above the tip
+  // ("height 99 must be less than or equal to the current blockchain height 12") or pruned
+  // ("height 3 is not available, lowest height is 40").
+  absl::StatusOr<BlockPtr> GetBlock(int64_t height) const;
+  absl::StatusOr<TxLocation> GetTx(absl::string_view hash) const;
+  BlockPtr Latest() const;  // nullptr before the first block
+  int64_t height() const;
+  int64_t earliest_height() const;
+  size_t mempool_size() const;
+  const ChainOptions& options() const { return options_; }
+
+  // Every committed block, in order, on the producer thread.
+  void OnBlock(std::function<void(const BlockPtr&)> listener);
+
+  // Fault knobs (docs/devchain.md).
+  void SetStalled(bool stalled);                             // no blocks while true
+  void SetRejectBroadcasts(uint32_t code, std::string log);  // 0 = off
+  void PruneBelow(int64_t height);                           // drop heights < height now
+
+ private:
+  void Loop();
+  BlockPtr BuildBlock() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<Event> EpochEvents(int64_t height) const;
+
+  const ChainOptions options_;
+  TxExecutor* const executor_;
+  Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  std::deque<BlockPtr> blocks_ ABSL_GUARDED_BY(mu_);  // contiguous, earliest first
+  std::map<std::string, TxLocation> tx_index_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> mempool_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> mempool_hashes_ ABSL_GUARDED_BY(mu_);
+  uint32_t reject_code_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string reject_log_ ABSL_GUARDED_BY(mu_);
+  uint64_t synthetic_counter_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex produce_mu_;  // one block at a time; listeners run under it, in order
+  absl::Mutex listeners_mu_;
+  std::vector<std::function<void(const BlockPtr&)>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+
+  std::atomic<bool> stalled_{false};
+  absl::Mutex loop_mu_;
+  bool stop_ ABSL_GUARDED_BY(loop_mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace devchain
+}  // namespace gonka
+
+#endif  // GONKA_DEVCHAIN_CHAIN_H_

@@ -1,0 +1,84 @@
+// Real HAProxy, configured from deploy/haproxy/haproxy.cfg.template, in front of a gonka/net
+// HttpServer: requests are forwarded, and the server is marked DOWN (and gets no traffic) while
+// its /ready answers 503, and UP again when it recovers.
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gonka/net/http_server.h"
+#include "gonka/net/internal/test_client.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+#include "gtest/gtest.h"
+
+namespace gonka {
+namespace net {
+namespace {
+
+using internal::TestClient;
+
+absl::Status WaitServerUp(testing::HaproxyServer& haproxy, bool up) {
+  return testing::WaitForOk(
+      [&]() -> absl::Status {
+        absl::StatusOr<testing::HaproxyServerState> state = haproxy.ServerState("replicas", "r1");
+        if (!state.ok()) return state.status();
+        if (state->running() == up) return absl::OkStatus();
+        return absl::UnavailableError(absl::StrCat("op_state=", state->op_state));
+      },
+      absl::Seconds(10), absl::Milliseconds(50), up ? "r1 UP" : "r1 DOWN");
+}
+
+TEST(HaproxyIntegrationTest, ForwardsAndFollowsReadiness) {
+  std::atomic<bool> ready{true};
+  std::atomic<int> served{0};
+  HttpServer server;
+  server.Handle("GET", "/ready", [&](const HttpRequest&) {
+    return ready ? HttpResponse::Text(200, "ready") : HttpResponse::Text(503, "draining");
+  });
+  server.Handle("GET", "/hello", [&](const HttpRequest& req) {
+    served++;
+    return HttpResponse::Text(
+        200, absl::StrCat("hello via ", req.headers.Get("X-Forwarded-For"), "|", req.path));
+  });
+  ASSERT_TRUE(server.Start().ok());
+
+  absl::StatusOr<std::string> path = testing::ResolveRunfile("deploy/haproxy/haproxy.cfg.template");
+  ASSERT_TRUE(path.ok()) << path.status();
+  std::ifstream in(*path);
+  std::stringstream text;
+  text << in.rdbuf();
+  testing::HaproxyServer::Options options;
+  options.config = text.str();
+  options.port = testing::FreePort();
+  options.vars = {{"BIND", absl::StrCat("127.0.0.1:", options.port)},
+                  {"SERVERS", absl::StrCat("    server r1 127.0.0.1:", server.port(), " check\n")}};
+  testing::HaproxyServer haproxy(options);
+  ASSERT_TRUE(haproxy.Start().ok());
+  ASSERT_TRUE(WaitServerUp(haproxy, true).ok());
+
+  TestClient client(haproxy.port());
+  auto res = client.Get("/hello");
+  ASSERT_FALSE(client.error()) << client.error().message();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "hello via 127.0.0.1|/hello");
+  EXPECT_EQ(served, 1);
+
+  ready = false;
+  absl::Status down = WaitServerUp(haproxy, false);
+  ASSERT_TRUE(down.ok()) << down << "\n" << haproxy.LogTail();
+  TestClient client2(haproxy.port());
+  res = client2.Get("/hello");
+  EXPECT_EQ(res.result_int(), 503);  // HAProxy: no server available
+  EXPECT_EQ(served, 1);
+
+  ready = true;
+  ASSERT_TRUE(WaitServerUp(haproxy, true).ok());
+  TestClient client3(haproxy.port());
+  EXPECT_EQ(client3.Get("/hello").result_int(), 200);
+  EXPECT_EQ(served, 2);
+}
+
+}  // namespace
+}  // namespace net
+}  // namespace gonka

@@ -1,0 +1,212 @@
+// NatsServer and NatsCluster; readiness probes through nats.c.
+#include <nats/nats.h>
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gonka/base/status_macros.h"
+#include "gonka/testing/servers.h"
+
+namespace gonka {
+namespace testing {
+namespace {
+
+std::string NatsError(natsStatus s) {
+  const char* last = nats_GetLastError(nullptr);
+  return absl::StrCat(natsStatus_GetText(s), last != nullptr && *last != '\0' ? ": " : "",
+                      last != nullptr ? last : "");
+}
+
+// A short-lived connection for probes: no reconnects, short timeouts.
+class ProbeConnection {
+ public:
+  ~ProbeConnection() {
+    if (js_ != nullptr) jsCtx_Destroy(js_);
+    if (nc_ != nullptr) natsConnection_Destroy(nc_);
+    if (opts_ != nullptr) natsOptions_Destroy(opts_);
+  }
+
+  absl::Status Connect(const std::vector<std::string>& urls) {
+    std::vector<const char*> servers;
+    for (const std::string& url : urls) servers.push_back(url.c_str());
+    natsStatus s = natsOptions_Create(&opts_);
+    if (s == NATS_OK) s = natsOptions_SetServers(opts_, servers.data(), static_cast<int>(servers.size()));
+    if (s == NATS_OK) s = natsOptions_SetTimeout(opts_, 1000);
+    if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts_, false);
+    if (s == NATS_OK) s = natsConnection_Connect(&nc_, opts_);
+    if (s != NATS_OK) {
+      return absl::UnavailableError(
+          absl::StrCat("nats connect ", absl::StrJoin(urls, ","), ": ", NatsError(s)));
+    }
+    jsOptions js_options;
+    jsOptions_Init(&js_options);
+    js_options.Wait = 2000;
+    s = natsConnection_JetStream(&js_, nc_, &js_options);
+    if (s != NATS_OK) return absl::InternalError(absl::StrCat("JetStream context: ", NatsError(s)));
+    return absl::OkStatus();
+  }
+
+  jsCtx* js() { return js_; }
+
+ private:
+  natsOptions* opts_ = nullptr;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+}  // namespace
+
+NatsServer::NatsServer() : NatsServer(Options()) {}
+
+NatsServer::NatsServer(Options options)
+    : ServerFixture(options.name, options.port, options.start_timeout),
+      options_(std::move(options)) {
+  options_.port = port();
+  if (options_.monitor_port == 0) options_.monitor_port = FreePort();
+  if (options_.server_name.empty()) options_.server_name = absl::StrCat("nats-", port());
+}
+
+std::string NatsServer::url() const { return absl::StrCat("nats://127.0.0.1:", port()); }
+
+std::string NatsServer::monitor_url() const {
+  return absl::StrCat("http://127.0.0.1:", options_.monitor_port);
+}
+
+std::string NatsServer::store_dir() const { return dir() + "/store"; }
+
+SubprocessOptions NatsServer::ProcessOptions() {
+  SubprocessOptions options;
+  options.argv = {"nats-server", "-a",  "127.0.0.1", "-p", std::to_string(port()),
+                  "-m", std::to_string(options_.monitor_port), "-n", options_.server_name};
+  if (options_.jetstream) options.argv.insert(options.argv.end(), {"-js", "-sd", store_dir()});
+  if (options_.cluster_port != 0) {
+    options.argv.insert(options.argv.end(),
+                        {"--cluster_name", options_.cluster_name.empty() ? "gonka" : options_.cluster_name,
+                         "-cluster", absl::StrCat("nats://127.0.0.1:", options_.cluster_port)});
+    if (!options_.routes.empty()) {
+      options.argv.insert(options.argv.end(), {"-routes", absl::StrJoin(options_.routes, ",")});
+    }
+  }
+  options.argv.insert(options.argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  options.working_dir = dir();
+  return options;
+}
+
+absl::Status NatsServer::Probe() {
+  ProbeConnection connection;
+  RETURN_IF_ERROR(connection.Connect({url()}));
+  if (!options_.jetstream) return absl::OkStatus();
+  // Answered by the JetStream meta leader in a cluster, so a node is ready only once it is routed
+  // to a cluster that has one.
+  jsAccountInfo* info = nullptr;
+  jsErrCode error_code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetAccountInfo(&info, connection.js(), nullptr, &error_code);
+  if (info != nullptr) jsAccountInfo_Destroy(info);
+  if (s != NATS_OK) {
+    return absl::UnavailableError(absl::StrCat("JetStream account info via ", url(), ": ",
+                                               NatsError(s), " (js error ", static_cast<int>(error_code), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+NatsCluster::NatsCluster() : NatsCluster(Options()) {}
+
+NatsCluster::NatsCluster(Options options) : options_(std::move(options)) {
+  std::vector<int> cluster_ports;
+  for (int i = 0; i < options_.nodes; ++i) cluster_ports.push_back(FreePort());
+  std::vector<std::string> routes;
+  for (int port : cluster_ports) routes.push_back(absl::StrCat("nats://127.0.0.1:", port));
+  for (int i = 0; i < options_.nodes; ++i) {
+    NatsServer::Options node;
+    node.jetstream = true;
+    node.server_name = absl::StrCat("n", i);
+    node.cluster_name = options_.cluster_name;
+    node.cluster_port = cluster_ports[i];
+    node.routes = routes;
+    node.extra_args = options_.extra_args;
+    node.start_timeout = options_.start_timeout;
+    node.name = absl::StrCat("nats-n", i);
+    nodes_.push_back(std::make_unique<NatsServer>(std::move(node)));
+  }
+}
+
+NatsCluster::~NatsCluster() { KillAll().IgnoreError(); }
+
+absl::Status NatsCluster::Start() {
+  const absl::Time deadline = absl::Now() + options_.start_timeout;
+  // All nodes first: none becomes ready alone (JetStream needs a quorum for its meta leader).
+  for (auto& node : nodes_) {
+    if (!node->IsRunning()) RETURN_IF_ERROR(node->Spawn());
+  }
+  for (auto& node : nodes_) {
+    RETURN_IF_ERROR(node->WaitReady(std::max(deadline - absl::Now(), absl::Seconds(1))));
+  }
+  return WaitForJetStream(std::max(deadline - absl::Now(), absl::Seconds(1)));
+}
+
+absl::Status NatsCluster::Stop() {
+  for (auto& node : nodes_) RETURN_IF_ERROR(node->Stop());
+  return absl::OkStatus();
+}
+
+absl::Status NatsCluster::KillAll() {
+  for (auto& node : nodes_) RETURN_IF_ERROR(node->Kill());
+  return absl::OkStatus();
+}
+
+absl::Status NatsCluster::RestartAll() {
+  RETURN_IF_ERROR(Stop());
+  return Start();
+}
+
+absl::Status NatsCluster::WaitForJetStream(absl::Duration timeout, int replicas) {
+  if (replicas <= 0) replicas = size();
+  std::vector<std::string> urls;
+  for (auto& node : nodes_) {
+    if (node->IsRunning()) urls.push_back(node->url());
+  }
+  if (urls.empty()) return absl::FailedPreconditionError("NatsCluster: no node is running");
+  std::mt19937 rng(std::random_device{}());
+  return WaitForOk(
+      [&]() -> absl::Status {
+        ProbeConnection connection;
+        RETURN_IF_ERROR(connection.Connect(urls));
+        const std::string suffix = std::to_string(rng());
+        const std::string stream = "GONKA_READY_" + suffix;
+        const std::string subject = "_gonka.ready." + suffix;
+        const char* subjects[] = {subject.c_str()};
+        jsStreamConfig config;
+        jsStreamConfig_Init(&config);
+        config.Name = stream.c_str();
+        config.Subjects = subjects;
+        config.SubjectsLen = 1;
+        config.Storage = js_MemoryStorage;
+        config.Replicas = replicas;
+        jsStreamInfo* info = nullptr;
+        jsErrCode error_code = static_cast<jsErrCode>(0);
+        natsStatus s = js_AddStream(&info, connection.js(), &config, nullptr, &error_code);
+        if (info != nullptr) jsStreamInfo_Destroy(info);
+        if (s != NATS_OK) {
+          return absl::UnavailableError(absl::StrCat("creating an R", replicas, " stream: ",
+                                                     NatsError(s), " (js error ", static_cast<int>(error_code), ")"));
+        }
+        js_DeleteStream(connection.js(), stream.c_str(), nullptr, &error_code);
+        return absl::OkStatus();
+      },
+      timeout, absl::Milliseconds(200), absl::StrCat("an R", replicas, " JetStream stream"));
+}
+
+std::vector<std::string> NatsCluster::url_list() const {
+  std::vector<std::string> urls;
+  for (const auto& node : nodes_) urls.push_back(node->url());
+  return urls;
+}
+
+std::string NatsCluster::urls() const { return absl::StrJoin(url_list(), ","); }
+
+}  // namespace testing
+}  // namespace gonka
