@@ -63,56 +63,9 @@ error_code IsNull(od::value v, bool* null) {
   return simdjson::SUCCESS;
 }
 
-error_code ReadEvents(od::value v, google::protobuf::RepeatedPtrField<v1::Event>* out) {
-  bool null;
-  GONKA_SJ(IsNull(v, &null));
-  if (null) return simdjson::SUCCESS;
-  od::array events;
-  GONKA_SJ(v.get_array().get(events));
-  for (auto item : events) {
-    od::object object;
-    GONKA_SJ(item.get_object().get(object));
-    v1::Event* event = out->Add();
-    for (auto field : object) {
-      std::string_view key;
-      GONKA_SJ(field.unescaped_key().get(key));
-      od::value value;
-      GONKA_SJ(field.value().get(value));
-      if (key == "type") {
-        GONKA_SJ(ReadString(value, event->mutable_type()));
-      } else if (key == "attributes") {
-        GONKA_SJ(IsNull(value, &null));
-        if (null) continue;
-        od::array attributes;
-        GONKA_SJ(value.get_array().get(attributes));
-        for (auto a : attributes) {
-          od::object attribute;
-          GONKA_SJ(a.get_object().get(attribute));
-          v1::Attribute* out_attribute = event->add_attributes();
-          for (auto af : attribute) {
-            std::string_view ak;
-            GONKA_SJ(af.unescaped_key().get(ak));
-            od::value av;
-            GONKA_SJ(af.value().get(av));
-            if (ak == "key") {
-              GONKA_SJ(ReadString(av, out_attribute->mutable_key()));
-            } else if (ak == "value") {
-              GONKA_SJ(IsNull(av, &null));
-              if (!null) GONKA_SJ(ReadString(av, out_attribute->mutable_value()));
-            } else if (ak == "index") {
-              bool index = false;
-              GONKA_SJ(av.get_bool().get(index));
-              out_attribute->set_index(index);
-            }
-          }
-        }
-      }
-    }
-  }
-  return simdjson::SUCCESS;
-}
-
-error_code ReadTxResult(od::value v, v1::TxEvents* tx) {
+// Calls fn(key, value) for each member of the object `v`; stops at the first error.
+template <typename Fn>
+error_code ForEachField(od::value v, Fn&& fn) {
   od::object object;
   GONKA_SJ(v.get_object().get(object));
   for (auto field : object) {
@@ -120,28 +73,88 @@ error_code ReadTxResult(od::value v, v1::TxEvents* tx) {
     GONKA_SJ(field.unescaped_key().get(key));
     od::value value;
     GONKA_SJ(field.value().get(value));
+    GONKA_SJ(fn(key, value));
+  }
+  return simdjson::SUCCESS;
+}
+
+// Calls fn(element) for each element of the array `v`; null counts as empty.
+template <typename Fn>
+error_code ForEachElement(od::value v, Fn&& fn) {
+  bool null;
+  GONKA_SJ(IsNull(v, &null));
+  if (null) return simdjson::SUCCESS;
+  od::array array;
+  GONKA_SJ(v.get_array().get(array));
+  for (auto item : array) {
+    od::value element;
+    GONKA_SJ(item.get(element));
+    GONKA_SJ(fn(element));
+  }
+  return simdjson::SUCCESS;
+}
+
+// The "hash" member of a block id object.
+error_code ReadIdHash(od::value v, std::string* out) {
+  return ForEachField(v, [&](std::string_view key, od::value value) -> error_code {
+    return key == "hash" ? ReadString(value, out) : simdjson::SUCCESS;
+  });
+}
+
+error_code ReadAttribute(od::value v, v1::Attribute* attribute) {
+  return ForEachField(v, [&](std::string_view key, od::value value) -> error_code {
+    if (key == "key") return ReadString(value, attribute->mutable_key());
+    if (key == "value") {
+      bool null;
+      GONKA_SJ(IsNull(value, &null));
+      return null ? simdjson::SUCCESS : ReadString(value, attribute->mutable_value());
+    }
+    if (key == "index") {
+      bool index = false;
+      GONKA_SJ(value.get_bool().get(index));
+      attribute->set_index(index);
+    }
+    return simdjson::SUCCESS;
+  });
+}
+
+error_code ReadEvents(od::value v, google::protobuf::RepeatedPtrField<v1::Event>* out) {
+  return ForEachElement(v, [&](od::value element) -> error_code {
+    v1::Event* event = out->Add();
+    return ForEachField(element, [&](std::string_view key, od::value value) -> error_code {
+      if (key == "type") return ReadString(value, event->mutable_type());
+      if (key == "attributes") {
+        return ForEachElement(
+            value, [&](od::value a) { return ReadAttribute(a, event->add_attributes()); });
+      }
+      return simdjson::SUCCESS;
+    });
+  });
+}
+
+error_code ReadTxResult(od::value v, v1::TxEvents* tx) {
+  return ForEachField(v, [&](std::string_view key, od::value value) -> error_code {
+    int64_t number = 0;
     if (key == "code") {
       uint64_t code = 0;
       GONKA_SJ(value.get_uint64().get(code));
       if (code > UINT32_MAX) return simdjson::NUMBER_OUT_OF_RANGE;
       tx->set_code(static_cast<uint32_t>(code));
     } else if (key == "codespace") {
-      GONKA_SJ(ReadString(value, tx->mutable_codespace()));
+      return ReadString(value, tx->mutable_codespace());
     } else if (key == "log") {
-      GONKA_SJ(ReadString(value, tx->mutable_log()));
+      return ReadString(value, tx->mutable_log());
     } else if (key == "gas_wanted") {
-      int64_t gas;
-      GONKA_SJ(ReadInt64(value, &gas));
-      tx->set_gas_wanted(gas);
+      GONKA_SJ(ReadInt64(value, &number));
+      tx->set_gas_wanted(number);
     } else if (key == "gas_used") {
-      int64_t gas;
-      GONKA_SJ(ReadInt64(value, &gas));
-      tx->set_gas_used(gas);
+      GONKA_SJ(ReadInt64(value, &number));
+      tx->set_gas_used(number);
     } else if (key == "events") {
-      GONKA_SJ(ReadEvents(value, tx->mutable_events()));
+      return ReadEvents(value, tx->mutable_events());
     }
-  }
-  return simdjson::SUCCESS;
+    return simdjson::SUCCESS;
+  });
 }
 
 struct BlockFields {
@@ -151,131 +164,68 @@ struct BlockFields {
   std::string time;
   std::string last_hash;
   std::vector<std::string> tx_hashes;
+  std::string bad_tx;  // the start of a tx that is not base64
 };
 
 error_code ReadHeader(od::value v, BlockFields* b) {
-  od::object header;
-  GONKA_SJ(v.get_object().get(header));
-  for (auto field : header) {
-    std::string_view key;
-    GONKA_SJ(field.unescaped_key().get(key));
-    od::value value;
-    GONKA_SJ(field.value().get(value));
-    if (key == "chain_id") {
-      GONKA_SJ(ReadString(value, &b->chain_id));
-    } else if (key == "height") {
-      GONKA_SJ(ReadInt64(value, &b->height));
-    } else if (key == "time") {
-      GONKA_SJ(ReadString(value, &b->time));
-    } else if (key == "last_block_id") {
-      od::object id;
-      GONKA_SJ(value.get_object().get(id));
-      for (auto f : id) {
-        std::string_view k;
-        GONKA_SJ(f.unescaped_key().get(k));
-        if (k == "hash") {
-          od::value hv;
-          GONKA_SJ(f.value().get(hv));
-          GONKA_SJ(ReadString(hv, &b->last_hash));
-        }
-      }
-    }
-  }
-  return simdjson::SUCCESS;
+  return ForEachField(v, [&](std::string_view key, od::value value) -> error_code {
+    if (key == "chain_id") return ReadString(value, &b->chain_id);
+    if (key == "height") return ReadInt64(value, &b->height);
+    if (key == "time") return ReadString(value, &b->time);
+    if (key == "last_block_id") return ReadIdHash(value, &b->last_hash);
+    return simdjson::SUCCESS;
+  });
 }
 
-error_code ReadBlock(od::object root, BlockFields* b, std::string* bad_tx) {
-  for (auto field : root) {
-    std::string_view key;
-    GONKA_SJ(field.unescaped_key().get(key));
-    od::value value;
-    GONKA_SJ(field.value().get(value));
-    if (key == "block_id") {
-      od::object id;
-      GONKA_SJ(value.get_object().get(id));
-      for (auto f : id) {
-        std::string_view k;
-        GONKA_SJ(f.unescaped_key().get(k));
-        if (k == "hash") {
-          od::value hv;
-          GONKA_SJ(f.value().get(hv));
-          GONKA_SJ(ReadString(hv, &b->hash));
-        }
-      }
-    } else if (key == "block") {
-      od::object block;
-      GONKA_SJ(value.get_object().get(block));
-      for (auto f : block) {
-        std::string_view k;
-        GONKA_SJ(f.unescaped_key().get(k));
-        od::value bv;
-        GONKA_SJ(f.value().get(bv));
-        if (k == "header") {
-          GONKA_SJ(ReadHeader(bv, b));
-        } else if (k == "data") {
-          od::object data;
-          GONKA_SJ(bv.get_object().get(data));
-          for (auto df : data) {
-            std::string_view dk;
-            GONKA_SJ(df.unescaped_key().get(dk));
-            if (dk != "txs") continue;
-            od::value txs_value;
-            GONKA_SJ(df.value().get(txs_value));
-            bool null;
-            GONKA_SJ(IsNull(txs_value, &null));
-            if (null) continue;
-            od::array txs;
-            GONKA_SJ(txs_value.get_array().get(txs));
-            std::string raw;
-            for (auto tx : txs) {
-              std::string_view b64;
-              GONKA_SJ(tx.get_string().get(b64));
-              if (!absl::Base64Unescape(absl::string_view(b64.data(), b64.size()), &raw)) {
-                *bad_tx = std::string(b64.substr(0, 40));
-                return simdjson::INCORRECT_TYPE;
-              }
-              b->tx_hashes.push_back(
-                  crypto::HexEncodeUpper(crypto::AsStringView(crypto::Sha256(raw))));
-            }
-          }
-        }
-      }
+error_code ReadTxs(od::value v, BlockFields* b) {
+  std::string raw;
+  return ForEachElement(v, [&](od::value tx) -> error_code {
+    std::string_view b64;
+    GONKA_SJ(tx.get_string().get(b64));
+    if (!absl::Base64Unescape(absl::string_view(b64.data(), b64.size()), &raw)) {
+      b->bad_tx = std::string(b64.substr(0, 40));
+      return simdjson::INCORRECT_TYPE;
     }
-  }
-  return simdjson::SUCCESS;
+    b->tx_hashes.push_back(crypto::HexEncodeUpper(crypto::AsStringView(crypto::Sha256(raw))));
+    return simdjson::SUCCESS;
+  });
 }
 
-error_code ReadResults(od::object root, int64_t* height, v1::BlockEvents* out) {
-  for (auto field : root) {
-    std::string_view key;
-    GONKA_SJ(field.unescaped_key().get(key));
-    od::value value;
-    GONKA_SJ(field.value().get(value));
-    if (key == "height") {
-      GONKA_SJ(ReadInt64(value, height));
-    } else if (key == "txs_results") {
-      bool null;
-      GONKA_SJ(IsNull(value, &null));
-      if (null) continue;
-      od::array results;
-      GONKA_SJ(value.get_array().get(results));
-      for (auto r : results) {
-        od::value rv;
-        GONKA_SJ(r.get(rv));
+error_code ReadBlock(od::value root, BlockFields* b) {
+  return ForEachField(root, [&](std::string_view key, od::value value) -> error_code {
+    if (key == "block_id") return ReadIdHash(value, &b->hash);
+    if (key != "block") return simdjson::SUCCESS;
+    return ForEachField(value, [&](std::string_view k, od::value bv) -> error_code {
+      if (k == "header") return ReadHeader(bv, b);
+      if (k != "data") return simdjson::SUCCESS;
+      return ForEachField(bv, [&](std::string_view dk, od::value dv) -> error_code {
+        return dk == "txs" ? ReadTxs(dv, b) : simdjson::SUCCESS;
+      });
+    });
+  });
+}
+
+error_code ReadResults(od::value root, int64_t* height, v1::BlockEvents* out) {
+  return ForEachField(root, [&](std::string_view key, od::value value) -> error_code {
+    if (key == "height") return ReadInt64(value, height);
+    if (key == "txs_results") {
+      return ForEachElement(value, [&](od::value r) {
         v1::TxEvents* tx = out->add_txs();
         tx->set_index(static_cast<uint32_t>(out->txs_size() - 1));
-        GONKA_SJ(ReadTxResult(rv, tx));
-      }
-    } else if (key == "finalize_block_events") {
-      GONKA_SJ(ReadEvents(value, out->mutable_finalize_block_events()));
-    } else if (key == "app_hash") {
+        return ReadTxResult(r, tx);
+      });
+    }
+    if (key == "finalize_block_events") {
+      return ReadEvents(value, out->mutable_finalize_block_events());
+    }
+    if (key == "app_hash") {
       std::string b64, raw;
       GONKA_SJ(ReadString(value, &b64));
       if (!absl::Base64Unescape(b64, &raw)) return simdjson::INCORRECT_TYPE;
       out->set_app_hash(crypto::HexEncodeUpper(raw));
     }
-  }
-  return simdjson::SUCCESS;
+    return simdjson::SUCCESS;
+  });
 }
 
 absl::Status Malformed(absl::string_view what, int64_t height, error_code e) {
@@ -294,14 +244,13 @@ absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
   {
     simdjson::padded_string padded(block_json.data(), block_json.size());
     od::document doc;
-    od::object root;
-    std::string bad_tx;
+    od::value root;
     error_code e = parser.iterate(padded).get(doc);
-    if (!e) e = doc.get_object().get(root);
-    if (!e) e = ReadBlock(root, &block, &bad_tx);
-    if (!bad_tx.empty()) {
+    if (!e) e = doc.get_value().get(root);
+    if (!e) e = ReadBlock(root, &block);
+    if (!block.bad_tx.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("/block height ", block.height, ": tx is not base64: ", bad_tx));
+          absl::StrCat("/block height ", block.height, ": tx is not base64: ", block.bad_tx));
     }
     if (e) return Malformed("/block", block.height, e);
   }
@@ -314,9 +263,9 @@ absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
   {
     simdjson::padded_string padded(block_results_json.data(), block_results_json.size());
     od::document doc;
-    od::object root;
+    od::value root;
     error_code e = parser.iterate(padded).get(doc);
-    if (!e) e = doc.get_object().get(root);
+    if (!e) e = doc.get_value().get(root);
     if (!e) e = ReadResults(root, &results_height, &out);
     if (e) return Malformed("/block_results", block.height, e);
   }
