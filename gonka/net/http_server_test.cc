@@ -306,6 +306,32 @@ TEST_F(HttpServerTest, WebSocketEcho) {
   EXPECT_EQ(plain.Send(http::verb::get, "/ws").result_int(), 426);
 }
 
+TEST_F(HttpServerTest, WebSocketAndStreamHoldTheAdmissionGuard) {
+  StartServer();
+  std::atomic<int> held{0};
+  server_->SetAdmission([&]() -> std::shared_ptr<void> {
+    held++;
+    return std::shared_ptr<void>(new int(0), [&](void* p) {
+      delete static_cast<int*>(p);
+      held--;
+    });
+  });
+  server_->HandleWebSocket("/ws", [](const HttpRequest&, std::shared_ptr<WebSocketSession>) {});
+  asio::io_context ioc;
+  websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  ws.handshake("127.0.0.1", "/ws");
+  EXPECT_EQ(held, 1);  // held while the session is open
+  ws.close(websocket::close_code::normal);
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  ws.read(buffer, ec);  // the server's close reply
+  for (int i = 0; i < 200 && held != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(held, 0);
+}
+
 TEST(HttpServerOptionsTest, ValidateNamesTheField) {
   HttpServerOptions options;
   options.port = 70000;
