@@ -193,6 +193,7 @@ error_code ReadTxs(od::value v, BlockFields* b) {
 
 error_code ReadBlock(od::value root, BlockFields* b) {
   return ForEachField(root, [&](std::string_view key, od::value value) -> error_code {
+    if (key == "result") return ReadBlock(value, b);  // a whole JSON-RPC answer
     if (key == "block_id") return ReadIdHash(value, &b->hash);
     if (key != "block") return simdjson::SUCCESS;
     return ForEachField(value, [&](std::string_view k, od::value bv) -> error_code {
@@ -207,6 +208,7 @@ error_code ReadBlock(od::value root, BlockFields* b) {
 
 error_code ReadResults(od::value root, int64_t* height, v1::BlockEvents* out) {
   return ForEachField(root, [&](std::string_view key, od::value value) -> error_code {
+    if (key == "result") return ReadResults(value, height, out);  // a whole JSON-RPC answer
     if (key == "height") return ReadInt64(value, height);
     if (key == "txs_results") {
       return ForEachElement(value, [&](od::value r) {

@@ -6,7 +6,7 @@
 //                                                 {.chain_id = "gonka-mainnet", .epochs =
 //                                                 params}));
 //
-// Inputs are the JSON-RPC `result` objects (not the envelopes). Tx hashes are computed from the
+// Inputs are the JSON-RPC `result` objects or whole answers (`{"jsonrpc":…,"result":{…}}`). Tx hashes are computed from the
 // block's tx bytes (uppercase hex SHA-256). The two documents must agree — same height, one
 // result per tx — and the block must belong to `chain_id` when it is set; otherwise the error is
 // DataLoss naming the height and the mismatch (a node serving inconsistent data must never become

@@ -1,0 +1,38 @@
+// The devchain binary checked by CosmJS (testdata/devchain_oracle/rpc_check.mjs): StargateClient
+// and Comet38Client read status, blocks and block results, and a NewBlock WebSocket subscription
+// receives consecutive heights. Needs `npm install` in testdata/devchain_oracle (tools/test does it).
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+
+namespace gonka {
+namespace {
+
+TEST(CosmJsRpcTest, CosmJsReadsDevchain) {
+  absl::StatusOr<std::string> script =
+      testing::ResolveRunfile("testdata/devchain_oracle/rpc_check.mjs");
+  ASSERT_TRUE(script.ok()) << script.status();
+  testing::DaemonProcess::Options o;
+  o.binary = "daemons/devchain/devchain";
+  o.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--chain-id=oracle-test",
+            "--block-interval=100ms", "--drain-announce=0s"};
+  testing::DaemonProcess devchain(o);
+  ASSERT_TRUE(devchain.Start().ok());
+
+  testing::TempDir dir("cosmjs");
+  testing::SubprocessOptions node;
+  node.argv = {"node", *script, devchain.url(), "oracle-test"};
+  node.log_path = dir.Join("node.log");
+  testing::Subprocess check(node);
+  ASSERT_TRUE(check.Start().ok());
+  absl::StatusOr<int> code = check.Wait(absl::Seconds(60));
+  ASSERT_TRUE(code.ok()) << code.status() << "\n" << check.LogTail();
+  EXPECT_EQ(*code, 0) << check.LogTail() << "\ndevchain log:\n" << devchain.LogTail();
+  std::printf("%s\n", check.LogTail().c_str());
+}
+
+}  // namespace
+}  // namespace gonka
