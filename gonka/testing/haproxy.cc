@@ -54,8 +54,9 @@ absl::Status HaproxyServer::Prepare() {
   if (!HasGlobalSection(text)) {
     text = absl::StrCat("global\n    stats socket {{ADMIN_SOCKET}} mode 600 level admin\n\n", text);
   }
-  std::vector<std::pair<std::string, std::string>> vars = {
-      {"{{ADMIN_SOCKET}}", admin_socket()}, {"{{DIR}}", dir()}, {"{{PORT}}", std::to_string(port())}};
+  std::vector<std::pair<std::string, std::string>> vars = {{"{{ADMIN_SOCKET}}", admin_socket()},
+                                                           {"{{DIR}}", dir()},
+                                                           {"{{PORT}}", std::to_string(port())}};
   for (const auto& [key, value] : options_.vars) vars.emplace_back("{{" + key + "}}", value);
   config_ = absl::StrReplaceAll(text, vars);
   if (!absl::EndsWith(config_, "\n")) config_ += "\n";

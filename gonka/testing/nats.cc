@@ -32,7 +32,8 @@ class ProbeConnection {
     std::vector<const char*> servers;
     for (const std::string& url : urls) servers.push_back(url.c_str());
     natsStatus s = natsOptions_Create(&opts_);
-    if (s == NATS_OK) s = natsOptions_SetServers(opts_, servers.data(), static_cast<int>(servers.size()));
+    if (s == NATS_OK)
+      s = natsOptions_SetServers(opts_, servers.data(), static_cast<int>(servers.size()));
     if (s == NATS_OK) s = natsOptions_SetTimeout(opts_, 1000);
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts_, false);
     if (s == NATS_OK) s = natsConnection_Connect(&nc_, opts_);
@@ -78,13 +79,21 @@ std::string NatsServer::store_dir() const { return dir() + "/store"; }
 
 SubprocessOptions NatsServer::ProcessOptions() {
   SubprocessOptions options;
-  options.argv = {"nats-server", "-a",  "127.0.0.1", "-p", std::to_string(port()),
-                  "-m", std::to_string(options_.monitor_port), "-n", options_.server_name};
+  options.argv = {"nats-server",
+                  "-a",
+                  "127.0.0.1",
+                  "-p",
+                  std::to_string(port()),
+                  "-m",
+                  std::to_string(options_.monitor_port),
+                  "-n",
+                  options_.server_name};
   if (options_.jetstream) options.argv.insert(options.argv.end(), {"-js", "-sd", store_dir()});
   if (options_.cluster_port != 0) {
-    options.argv.insert(options.argv.end(),
-                        {"--cluster_name", options_.cluster_name.empty() ? "gonka" : options_.cluster_name,
-                         "-cluster", absl::StrCat("nats://127.0.0.1:", options_.cluster_port)});
+    options.argv.insert(
+        options.argv.end(),
+        {"--cluster_name", options_.cluster_name.empty() ? "gonka" : options_.cluster_name,
+         "-cluster", absl::StrCat("nats://127.0.0.1:", options_.cluster_port)});
     if (!options_.routes.empty()) {
       options.argv.insert(options.argv.end(), {"-routes", absl::StrJoin(options_.routes, ",")});
     }
@@ -106,9 +115,38 @@ absl::Status NatsServer::Probe() {
   if (info != nullptr) jsAccountInfo_Destroy(info);
   if (s != NATS_OK) {
     return absl::UnavailableError(absl::StrCat("JetStream account info via ", url(), ": ",
-                                               NatsError(s), " (js error ", static_cast<int>(error_code), ")"));
+                                               NatsError(s), " (js error ",
+                                               static_cast<int>(error_code), ")"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NatsServer::MonitorGet(absl::string_view path) {
+  ASSIGN_OR_RETURN(HttpResponse response,
+                   HttpGet(host(), options_.monitor_port, path, absl::Seconds(2)));
+  if (response.status != 200) {
+    return absl::UnavailableError(
+        absl::StrCat("nats monitor ", monitor_url(), path, ": HTTP ", response.status));
+  }
+  return response.body;
+}
+
+absl::StatusOr<std::string> NatsServer::MetaLeader() {
+  ASSIGN_OR_RETURN(std::string jsz, MonitorGet("/jsz"));
+  // /jsz is small, flat JSON: "meta_cluster": {"name": .., "leader": "n1", ...}. A JSON parser
+  // would be overkill for one field of a test server's status page.
+  size_t meta = jsz.find("\"meta_cluster\"");
+  size_t leader = meta == std::string::npos ? meta : jsz.find("\"leader\"", meta);
+  size_t close = meta == std::string::npos ? meta : jsz.find('}', meta);
+  if (leader == std::string::npos || leader > close) {
+    return absl::NotFoundError(absl::StrCat("nats ", server_name(), ": no meta leader in /jsz"));
+  }
+  size_t open_quote = jsz.find('"', jsz.find(':', leader) + 1);
+  size_t close_quote = open_quote == std::string::npos ? open_quote : jsz.find('"', open_quote + 1);
+  if (close_quote == std::string::npos || close_quote == open_quote + 1) {
+    return absl::NotFoundError(absl::StrCat("nats ", server_name(), ": empty meta leader"));
+  }
+  return jsz.substr(open_quote + 1, close_quote - open_quote - 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,13 +229,54 @@ absl::Status NatsCluster::WaitForJetStream(absl::Duration timeout, int replicas)
         natsStatus s = js_AddStream(&info, connection.js(), &config, nullptr, &error_code);
         if (info != nullptr) jsStreamInfo_Destroy(info);
         if (s != NATS_OK) {
-          return absl::UnavailableError(absl::StrCat("creating an R", replicas, " stream: ",
-                                                     NatsError(s), " (js error ", static_cast<int>(error_code), ")"));
+          return absl::UnavailableError(absl::StrCat("creating an R", replicas,
+                                                     " stream: ", NatsError(s), " (js error ",
+                                                     static_cast<int>(error_code), ")"));
         }
         js_DeleteStream(connection.js(), stream.c_str(), nullptr, &error_code);
         return absl::OkStatus();
       },
       timeout, absl::Milliseconds(200), absl::StrCat("an R", replicas, " JetStream stream"));
+}
+
+absl::StatusOr<int> NatsCluster::MetaLeaderIndex() {
+  std::string leader;
+  for (auto& node : nodes_) {
+    if (!node->IsRunning()) continue;
+    absl::StatusOr<std::string> seen = node->MetaLeader();
+    if (!seen.ok()) continue;  // this node has not heard of a leader yet
+    if (leader.empty()) {
+      leader = *seen;
+    } else if (leader != *seen) {
+      return absl::NotFoundError(
+          absl::StrCat("nodes disagree on the meta leader: ", leader, " vs ", *seen));
+    }
+  }
+  if (leader.empty()) return absl::NotFoundError("no running node reports a meta leader");
+  for (int i = 0; i < size(); ++i) {
+    if (nodes_[i]->server_name() == leader) {
+      if (!nodes_[i]->IsRunning()) {
+        return absl::NotFoundError(absl::StrCat("meta leader ", leader, " is not running"));
+      }
+      return i;
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("meta leader ", leader, " is not a node of this cluster"));
+}
+
+absl::StatusOr<int> NatsCluster::WaitForMetaLeader(absl::Duration timeout, int not_index) {
+  int index = -1;
+  RETURN_IF_ERROR(WaitForOk(
+      [&]() -> absl::Status {
+        ASSIGN_OR_RETURN(index, MetaLeaderIndex());
+        if (index == not_index) {
+          return absl::NotFoundError(absl::StrCat("meta leader is still node ", index));
+        }
+        return absl::OkStatus();
+      },
+      timeout, absl::Milliseconds(100), "a JetStream meta leader"));
+  return index;
 }
 
 std::vector<std::string> NatsCluster::url_list() const {

@@ -80,8 +80,17 @@ std::string PostgresServer::data_dir() const { return dir() + "/data"; }
 absl::Status PostgresServer::Prepare() {
   if (RunningAsRoot()) RETURN_IF_ERROR(ChownTree(dir(), options_.run_as_user));
   SubprocessOptions initdb;
-  initdb.argv = {options_.bin_dir + "/initdb", "-D", data_dir(), "-U", "postgres", "-A", "trust",
-                 "--no-sync", "-E", "UTF8", "--locale=C"};
+  initdb.argv = {options_.bin_dir + "/initdb",
+                 "-D",
+                 data_dir(),
+                 "-U",
+                 "postgres",
+                 "-A",
+                 "trust",
+                 "--no-sync",
+                 "-E",
+                 "UTF8",
+                 "--locale=C"};
   initdb.env["LC_ALL"] = "C";
   initdb.working_dir = dir();
   initdb.log_path = dir() + "/initdb.log";
@@ -99,14 +108,12 @@ absl::Status PostgresServer::Prepare() {
 
 SubprocessOptions PostgresServer::ProcessOptions() {
   SubprocessOptions options;
-  options.argv = {options_.bin_dir + "/postgres",
-                  "-D", data_dir(),
-                  "-p", std::to_string(port()),
-                  "-k", dir(),
-                  "-c", "listen_addresses=127.0.0.1",
-                  "-c", "fsync=off",
-                  "-c", "synchronous_commit=off",
-                  "-c", "full_page_writes=off"};
+  // fsync off: only a machine crash could lose data, and tests crash processes, not machines.
+  // synchronous_commit stays on, so a commit acknowledged before a kill -9 survives it.
+  options.argv = {options_.bin_dir + "/postgres", "-D", data_dir(),  "-p",
+                  std::to_string(port()),         "-k", dir(),       "-c",
+                  "listen_addresses=127.0.0.1",   "-c", "fsync=off", "-c",
+                  "full_page_writes=off"};
   for (const std::string& setting : options_.settings) {
     options.argv.insert(options.argv.end(), {"-c", setting});
   }
@@ -135,8 +142,7 @@ absl::Status PostgresServer::AfterReady() {
                    Exec(conn.get(), absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = ",
                                                  Quote(conn.get(), options_.user, false))));
   if (PQntuples(roles.get()) == 0) {
-    RETURN_IF_ERROR(Exec(conn.get(), absl::StrCat("CREATE ROLE ", role,
-                                                  " LOGIN CREATEDB PASSWORD ",
+    RETURN_IF_ERROR(Exec(conn.get(), absl::StrCat("CREATE ROLE ", role, " LOGIN CREATEDB PASSWORD ",
                                                   Quote(conn.get(), options_.password, false)))
                         .status());
   }
@@ -144,10 +150,10 @@ absl::Status PostgresServer::AfterReady() {
                    Exec(conn.get(), absl::StrCat("SELECT 1 FROM pg_database WHERE datname = ",
                                                  Quote(conn.get(), options_.database, false))));
   if (PQntuples(databases.get()) == 0) {
-    RETURN_IF_ERROR(Exec(conn.get(), absl::StrCat("CREATE DATABASE ",
-                                                  Quote(conn.get(), options_.database, true),
-                                                  " OWNER ", role))
-                        .status());
+    RETURN_IF_ERROR(
+        Exec(conn.get(), absl::StrCat("CREATE DATABASE ",
+                                      Quote(conn.get(), options_.database, true), " OWNER ", role))
+            .status());
   }
   database_created_ = true;
   return absl::OkStatus();

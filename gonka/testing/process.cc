@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -58,8 +59,8 @@ absl::StatusOr<std::string> ResolveProgram(const std::string& program) {
       dirs.emplace_back(dir);
     }
   }
-  for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin",
-                          "/bin"}) {
+  for (const char* dir :
+       {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
     dirs.emplace_back(dir);
   }
   for (const std::string& dir : dirs) {
@@ -97,8 +98,57 @@ struct ChildFailure {
   int stage;  // index into kStageNames
   int err;
 };
-constexpr const char* kStageNames[] = {"setpgid", "open stdin", "dup2", "chdir", "setgroups",
+constexpr const char* kStageNames[] = {"setpgid", "open stdin", "dup2",  "chdir", "setgroups",
                                        "setgid",  "setuid",     "prctl", "execve"};
+
+// Fields of /proc/<pid>/stat after "(comm)": state, ppid, pgrp. False if unreadable.
+bool ReadProcStat(const std::string& stat_path, char* state, pid_t* pgrp) {
+  std::ifstream in(stat_path);
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  size_t paren = line.rfind(')');  // comm may contain spaces and parentheses
+  if (paren == std::string::npos) return false;
+  std::istringstream rest(line.substr(paren + 1));
+  pid_t ppid = 0;
+  return static_cast<bool>(rest >> *state >> ppid >> *pgrp);
+}
+
+// True while a process of group `pgid` is alive (zombies do not count: they hold nothing).
+bool GroupAlive(pid_t pgid) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    char state = 0;
+    pid_t pgrp = 0;
+    if (!ReadProcStat(entry.path().string() + "/stat", &state, &pgrp) || pgrp != pgid) continue;
+    if (state != 'Z' && state != 'X') return true;
+  }
+  return false;
+}
+
+// True when every thread of every process in process group `pgid` is stopped ('T'/'t') or gone.
+bool GroupStopped(pid_t pgid) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    char state = 0;
+    pid_t pgrp = 0;
+    if (!ReadProcStat(entry.path().string() + "/stat", &state, &pgrp) || pgrp != pgid) continue;
+    std::error_code task_ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator(entry.path().string() + "/task", task_ec)) {
+      char task_state = 0;
+      pid_t task_pgrp = 0;
+      if (!ReadProcStat(task.path().string() + "/stat", &task_state, &task_pgrp)) continue;
+      if (task_state != 'T' && task_state != 't' && task_state != 'Z' && task_state != 'X') {
+        return false;
+      }
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -108,9 +158,9 @@ Subprocess::~Subprocess() { Kill().IgnoreError(); }
 
 absl::Status Subprocess::Start() {
   if (IsRunning()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("Subprocess ", options_.argv.empty() ? "" : options_.argv[0],
-                     " already running as pid ", pid_));
+    return absl::FailedPreconditionError(absl::StrCat("Subprocess ",
+                                                      options_.argv.empty() ? "" : options_.argv[0],
+                                                      " already running as pid ", pid_));
   }
   if (options_.argv.empty()) return absl::InvalidArgumentError("Subprocess: empty argv");
   absl::StatusOr<std::string> program = ResolveProgram(options_.argv[0]);
@@ -148,8 +198,8 @@ absl::Status Subprocess::Start() {
   const std::string log = options_.log_path.empty() ? "/dev/null" : options_.log_path;
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) {
-    return absl::InternalError(absl::StrCat("Subprocess: cannot open log ", log, ": ",
-                                            ErrnoText(errno)));
+    return absl::InternalError(
+        absl::StrCat("Subprocess: cannot open log ", log, ": ", ErrnoText(errno)));
   }
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -254,8 +304,12 @@ absl::Status Subprocess::Kill() {
     } while (r < 0 && errno == EINTR);
     running_ = false;
     exit_status_ = r == pid_ ? DecodeWaitStatus(status) : -1;
-    // Sweep what is left of the group (children the main process had not reaped yet).
+    // Sweep what is left of the group (children the main process had not reaped yet), and wait
+    // until they are gone: a surviving postgres backend still holds the shared memory segment
+    // and a restarted postmaster would refuse to start.
     kill(-pid_, SIGKILL);
+    return WaitFor([&] { return !GroupAlive(pid_); }, absl::Seconds(10), absl::Milliseconds(2),
+                   absl::StrCat("process group ", pid_, " to exit after SIGKILL"));
   }
   return absl::OkStatus();
 }
@@ -267,7 +321,11 @@ absl::Status Subprocess::Pause() {
   if (kill(-pid_, SIGSTOP) != 0 && kill(pid_, SIGSTOP) != 0) {
     return absl::InternalError(absl::StrCat("SIGSTOP pid ", pid_, ": ", ErrnoText(errno)));
   }
-  return absl::OkStatus();
+  // kill() returns before the stop takes effect: a thread that is running right now can still
+  // answer a request. Return only once every thread of the group is stopped, so "paused" means
+  // "answers nothing" to the caller.
+  return WaitFor([&] { return GroupStopped(pid_); }, absl::Seconds(5), absl::Milliseconds(1),
+                 absl::StrCat("process group ", pid_, " to stop after SIGSTOP"));
 }
 
 absl::Status Subprocess::Resume() {
@@ -290,6 +348,8 @@ absl::StatusOr<int> Subprocess::Terminate(absl::Duration grace, int signo) {
     return exit_status_;
   }
   kill(-pid_, SIGKILL);  // sweep leftovers of the group
+  WaitFor([&] { return !GroupAlive(pid_); }, absl::Seconds(10), absl::Milliseconds(2))
+      .IgnoreError();
   return code;
 }
 
@@ -298,9 +358,9 @@ absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (IsRunning()) {
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "pid ", pid_, " (", options_.argv[0], ") still running after ",
-          absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " (", options_.argv[0],
+                                                      ") still running after ",
+                                                      absl::FormatDuration(timeout)));
     }
     absl::SleepFor(absl::Milliseconds(5));
   }
@@ -465,8 +525,8 @@ absl::Status WaitForOk(const std::function<absl::Status()>& probe, absl::Duratio
       },
       timeout, poll_interval, what);
   if (waited.ok()) return waited;
-  return absl::DeadlineExceededError(absl::StrCat(waited.message(), "; last error: ",
-                                                  last.ToString()));
+  return absl::DeadlineExceededError(
+      absl::StrCat(waited.message(), "; last error: ", last.ToString()));
 }
 
 bool RunningAsRoot() { return geteuid() == 0; }
@@ -476,8 +536,7 @@ absl::Status ChownTree(const std::string& path, const std::string& user) {
   if (!ids.ok()) return ids.status();
   auto chown_one = [&](const std::string& p) -> absl::Status {
     if (lchown(p.c_str(), ids->uid, ids->gid) != 0) {
-      return absl::InternalError(
-          absl::StrCat("chown ", p, " to ", user, ": ", ErrnoText(errno)));
+      return absl::InternalError(absl::StrCat("chown ", p, " to ", user, ": ", ErrnoText(errno)));
     }
     return absl::OkStatus();
   };

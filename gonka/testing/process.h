@@ -87,10 +87,14 @@ class Subprocess {
   // Sends `signo` to the child process only (not the group). FailedPrecondition if not running.
   absl::Status Signal(int signo);
 
-  // SIGKILL to the whole process group, then reap. OK if it was not running.
+  // SIGKILL to the whole process group, reap, and wait until no process of the group is left
+  // (so a restarted server finds its port, locks and shared memory free). OK if it was not
+  // running; DeadlineExceeded if a group member survives 10 s.
   absl::Status Kill();
 
-  // SIGSTOP / SIGCONT to the whole process group. FailedPrecondition if not running.
+  // SIGSTOP / SIGCONT to the whole process group. FailedPrecondition if not running. Pause()
+  // returns once every thread in the group is stopped (DeadlineExceeded after 5 s), so a request
+  // sent after it is answered only after Resume().
   absl::Status Pause();
   absl::Status Resume();
 

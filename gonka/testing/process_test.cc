@@ -76,8 +76,8 @@ TEST(SubprocessTest, PauseAndResume) {
   Subprocess p(Sleep(dir));
   ASSERT_TRUE(p.Start().ok());
   ASSERT_TRUE(p.Pause().ok());
-  EXPECT_TRUE(WaitFor([&] { return ProcState(p.pid()) == 'T'; }, absl::Seconds(5)).ok());
-  EXPECT_TRUE(p.IsRunning());  // paused is still running
+  EXPECT_EQ(ProcState(p.pid()), 'T');  // Pause() returns once the stop took effect
+  EXPECT_TRUE(p.IsRunning());          // paused is still running
   ASSERT_TRUE(p.Resume().ok());
   EXPECT_TRUE(WaitFor([&] { return ProcState(p.pid()) == 'S'; }, absl::Seconds(5)).ok());
   // A paused process is still killable.
@@ -118,9 +118,10 @@ TEST(SubprocessTest, TerminateFallsBackToKill) {
   options.log_path = dir.Join("trap.log");
   Subprocess p(options);
   ASSERT_TRUE(p.Start().ok());
-  ASSERT_TRUE(WaitFor([&] { return ReadFile(options.log_path).find("trapped") != std::string::npos; },
-                      absl::Seconds(5))
-                  .ok());
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadFile(options.log_path).find("trapped") != std::string::npos; },
+              absl::Seconds(5))
+          .ok());
   absl::StatusOr<int> code = p.Terminate(absl::Milliseconds(300));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 128 + SIGKILL);
@@ -186,8 +187,10 @@ TEST(SubprocessTest, KillReachesTheWholeProcessGroup) {
                   absl::Seconds(5))
                   .ok());
   EXPECT_EQ(getpgid(grandchild), p.pid());
+  ASSERT_TRUE(p.Pause().ok());
+  EXPECT_EQ(ProcState(grandchild), 'T');  // the whole group is stopped
   ASSERT_TRUE(p.Kill().ok());
-  EXPECT_TRUE(WaitFor([&] { return Gone(grandchild); }, absl::Seconds(5)).ok());
+  EXPECT_TRUE(Gone(grandchild));  // Kill() returns once the whole group is gone
 }
 
 TEST(SubprocessTest, DestructorKills) {

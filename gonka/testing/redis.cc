@@ -63,15 +63,14 @@ absl::StatusOr<std::string> RedisCommand(const std::string& host, int port,
   if (reply == nullptr) {
     std::string error = context->errstr;
     redisFree(context);
-    return absl::UnavailableError(
-        absl::StrCat("redis ", target, ": ", args[0], ": ", error));
+    return absl::UnavailableError(absl::StrCat("redis ", target, ": ", args[0], ": ", error));
   }
   absl::StatusOr<std::string> result;
   if (reply->type == REDIS_REPLY_NIL) {
     result = absl::NotFoundError(absl::StrCat("redis ", target, ": ", args[0], ": nil reply"));
   } else if (reply->type == REDIS_REPLY_ERROR) {
-    result = absl::FailedPreconditionError(absl::StrCat("redis ", target, ": ", args[0], ": ",
-                                                        std::string(reply->str, reply->len)));
+    result = absl::FailedPreconditionError(
+        absl::StrCat("redis ", target, ": ", args[0], ": ", std::string(reply->str, reply->len)));
   } else {
     std::vector<std::string> parts;
     AppendReply(reply, &parts);
@@ -96,9 +95,18 @@ std::string RedisServer::url() const { return absl::StrCat("redis://127.0.0.1:",
 
 SubprocessOptions RedisServer::ProcessOptions() {
   SubprocessOptions options;
-  options.argv = {"redis-server", "--bind",      "127.0.0.1", "--port",
-                  std::to_string(port()), "--dir", dir(),     "--daemonize",
-                  "no",           "--save",      "",          "--appendonly",
+  options.argv = {"redis-server",
+                  "--bind",
+                  "127.0.0.1",
+                  "--port",
+                  std::to_string(port()),
+                  "--dir",
+                  dir(),
+                  "--daemonize",
+                  "no",
+                  "--save",
+                  "",
+                  "--appendonly",
                   options_.appendonly ? "yes" : "no"};
   if (options_.appendonly) {
     options.argv.insert(options.argv.end(), {"--appendfsync", "always"});
@@ -188,8 +196,8 @@ absl::StatusOr<HostPort> RedisSentinel::GetMasterAddr() {
   std::vector<std::string> parts = absl::StrSplit(reply, '\n');
   HostPort addr;
   if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &addr.port)) {
-    return absl::InternalError(
-        absl::StrCat("sentinel ", address(), ": unexpected get-master-addr-by-name reply: ", reply));
+    return absl::InternalError(absl::StrCat("sentinel ", address(),
+                                            ": unexpected get-master-addr-by-name reply: ", reply));
   }
   addr.host = parts[0];
   return addr;

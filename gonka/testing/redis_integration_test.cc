@@ -30,7 +30,7 @@ RedisPtr Connect(const RedisServer& redis) {
 }
 
 ReplyPtr RedisExec(redisContext* c, const char* format, const char* arg1 = nullptr,
-             const char* arg2 = nullptr) {
+                   const char* arg2 = nullptr) {
   return ReplyPtr(static_cast<redisReply*>(redisCommand(c, format, arg1, arg2)));
 }
 

@@ -21,6 +21,11 @@ TEST(RedisSentinelTest, ReportsReplicaAsMasterAfterMasterIsKilled) {
   absl::Status synced = replica.WaitForReplicaSync(absl::Seconds(20));
   ASSERT_TRUE(synced.ok()) << synced;
   ASSERT_TRUE(master.Command({"SET", "k", "v"}).ok());
+  // Replication is asynchronous: WAIT until the replica acknowledged the write, else the kill
+  // below may lose it (and the assertion on the promoted replica would be about luck).
+  absl::StatusOr<std::string> acked = master.Command({"WAIT", "1", "5000"});
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  ASSERT_EQ(*acked, "1");
 
   RedisSentinel::Options sentinel_options;
   sentinel_options.master_port = master.port();
@@ -53,7 +58,9 @@ TEST(RedisSentinelTest, ReportsReplicaAsMasterAfterMasterIsKilled) {
   absl::StatusOr<std::string> role = replica.Command({"ROLE"});
   ASSERT_TRUE(role.ok());
   EXPECT_EQ(role->substr(0, 6), "master");
-  EXPECT_EQ(*replica.Command({"GET", "k"}), "v");
+  absl::StatusOr<std::string> value = replica.Command({"GET", "k"});
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "v");
   EXPECT_TRUE(replica.Command({"SET", "after", "failover"}).ok());
 }
 

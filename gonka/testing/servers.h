@@ -12,6 +12,8 @@
 //     sockets stay open but nothing answers). Restart() = Stop() if running, then Start(): same
 //     port, same data dir, same arguments. To crash-restart, call Kill() then Restart().
 //   - The destructor kills the server and removes its directory, so a failing test leaks nothing.
+//   - Ports stay the same across Kill()/Restart(): FreePort() picks ports below the kernel's
+//     ephemeral range, so no outgoing connection takes a port while its server is down.
 //   - Readiness probes: Redis/Sentinel: PING via hiredis (Sentinel also knows its master);
 //     NATS: nats.c connect, plus the JetStream account-info API when JetStream is on (which
 //     needs a meta leader in a cluster); Postgres: PQping, then role/database created on the
@@ -22,7 +24,7 @@
 //     cannot traverse $TEST_TMPDIR under /root.
 //
 // Thread-safety: fixtures are not thread-safe; drive each one from one thread (or lock around
-// it). The free functions (RedisCommand, ResolveRunfile) are thread-safe.
+// it). The free functions (RedisCommand, HttpGet, ResolveRunfile) are thread-safe.
 //
 // Example:
 //   gonka::testing::RedisServer redis;
@@ -143,10 +145,10 @@ absl::StatusOr<std::string> RedisCommand(const std::string& host, int port,
 class RedisServer : public ServerFixture {
  public:
   struct Options {
-    int port = 0;                     // 0 = FreePort()
-    bool appendonly = false;          // true: --appendonly yes --appendfsync always
+    int port = 0;             // 0 = FreePort()
+    bool appendonly = false;  // true: --appendonly yes --appendfsync always
     std::string replica_of_host = "127.0.0.1";
-    int replica_of_port = 0;          // non-zero: start as a replica (--replicaof host port)
+    int replica_of_port = 0;              // non-zero: start as a replica (--replicaof host port)
     std::vector<std::string> extra_args;  // appended, e.g. {"--maxmemory", "10mb"}
     absl::Duration start_timeout = absl::Seconds(15);
     std::string name = "redis";
@@ -186,7 +188,7 @@ class RedisSentinel : public ServerFixture {
     int quorum = 1;
     absl::Duration down_after = absl::Milliseconds(1000);
     absl::Duration failover_timeout = absl::Seconds(5);
-    int port = 0;  // 0 = FreePort()
+    int port = 0;                                 // 0 = FreePort()
     std::vector<std::string> extra_config_lines;  // appended to sentinel.conf
     absl::Duration start_timeout = absl::Seconds(15);
     std::string name = "sentinel";
@@ -220,7 +222,7 @@ class NatsServer : public ServerFixture {
     int port = 0;          // 0 = FreePort()
     int monitor_port = 0;  // 0 = FreePort()
     bool jetstream = true;
-    std::string server_name;   // "" = "nats-<port>"
+    std::string server_name;  // "" = "nats-<port>"
     // Cluster membership (NatsCluster fills these): cluster_port 0 = not clustered.
     std::string cluster_name;
     int cluster_port = 0;
@@ -238,6 +240,12 @@ class NatsServer : public ServerFixture {
   std::string store_dir() const;    // JetStream store dir (-sd)
   const std::string& server_name() const { return options_.server_name; }
   const Options& options() const { return options_; }
+
+  // GET on the monitoring port (e.g. "/jsz", "/varz"); the body on HTTP 200, else Unavailable.
+  absl::StatusOr<std::string> MonitorGet(absl::string_view path);
+  // The JetStream meta leader's server name as this node sees it (/jsz meta_cluster.leader).
+  // NotFound while there is none (no quorum yet, or an election in progress).
+  absl::StatusOr<std::string> MetaLeader();
 
  private:
   SubprocessOptions ProcessOptions() override;
@@ -266,12 +274,20 @@ class NatsCluster {
   // Stop() then start every node on the same ports/dirs, and wait as Start() does.
   absl::Status RestartAll();
   // Waits until a stream with `replicas` replicas (default: all nodes) can be created and
-  // deleted through any running node.
+  // deleted through any running node. With a node down, an R<size()> stream cannot be placed:
+  // pass a smaller `replicas` (e.g. 2) to check that the survivors still work.
   absl::Status WaitForJetStream(absl::Duration timeout, int replicas = 0);
 
   int size() const { return static_cast<int>(nodes_.size()); }
   // Per-node control: node(i).Kill(), .Restart(), .Pause(), .url(), ...
   NatsServer& node(int i) { return *nodes_.at(i); }
+  // Index of the node that is the JetStream meta leader, as the running nodes agree (every
+  // running node that reports a leader reports the same one). NotFound while none is known or the
+  // nodes disagree (mid-election). Node i's server name is "n<i>".
+  absl::StatusOr<int> MetaLeaderIndex();
+  // Waits until MetaLeaderIndex() succeeds and (if given) is not `not_index` (a killed leader).
+  absl::StatusOr<int> WaitForMetaLeader(absl::Duration timeout, int not_index = -1);
+
   // "nats://127.0.0.1:p1,nats://127.0.0.1:p2,..." for natsConnection_ConnectTo.
   std::string urls() const;
   std::vector<std::string> url_list() const;
@@ -282,8 +298,10 @@ class NatsCluster {
 };
 
 // initdb (first start) + postgres from `bin_dir`, TCP on 127.0.0.1 only, unix socket in its dir,
-// fsync off. Creates role `user` (LOGIN, CREATEDB, password `password`) and database `database`
-// owned by it. Authentication is `trust`, so the password is accepted but not required.
+// fsync off (commits are still written to the WAL before they are acknowledged, so a kill -9
+// loses nothing committed; only a machine crash could). Creates role `user` (LOGIN, CREATEDB,
+// password `password`) and database `database` owned by it. Authentication is `trust`, so the
+// password is accepted but not required.
 class PostgresServer : public ServerFixture {
  public:
   struct Options {
@@ -390,6 +408,20 @@ class HaproxyServer : public ServerFixture {
 // path as-is, $TEST_SRCDIR/$TEST_WORKSPACE/<path>, $RUNFILES_DIR/<workspace>/<path>,
 // <this binary>.runfiles/<workspace>/<path>, ./<path>. NotFound lists what was tried.
 absl::StatusOr<std::string> ResolveRunfile(absl::string_view path);
+
+// The answer to HttpGet.
+struct HttpResponse {
+  int status = 0;       // e.g. 200
+  std::string headers;  // the raw header block (status line excluded)
+  std::string body;
+};
+
+// One plain HTTP/1.1 GET (Connection: close) to host:port, reading the answer until the server
+// closes or Content-Length bytes arrived. Unavailable if it cannot connect or the connection ends
+// before a status line; DeadlineExceeded after `timeout` (e.g. a paused server). For probes and
+// assertions in tests, not a general HTTP client (no chunked decoding, no TLS).
+absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, absl::string_view path,
+                                     absl::Duration timeout = absl::Seconds(5));
 
 // One of the project's own binaries.
 //
