@@ -1,6 +1,7 @@
 #include "gonka/testing/process.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -26,9 +27,15 @@ using ::testing::HasSubstr;
 // Process state letter from /proc/<pid>/stat ('S' sleeping, 'T' stopped, 'Z' zombie), or '?'
 // if the process does not exist.
 char ProcState(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  if (!in) return '?';
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Plain read(2): the process may vanish while the file is read (ESRCH), which iostreams turn
+  // into an exception.
+  int fd = open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY);
+  if (fd < 0) return '?';
+  char buffer[1024];
+  ssize_t n = read(fd, buffer, sizeof(buffer));
+  close(fd);
+  if (n <= 0) return '?';
+  std::string content(buffer, static_cast<size_t>(n));
   size_t paren = content.rfind(')');
   if (paren == std::string::npos || paren + 2 >= content.size()) return '?';
   return content[paren + 2];
