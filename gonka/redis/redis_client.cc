@@ -1,0 +1,427 @@
+#include "gonka/redis/redis_client.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+#include <poll.h>
+
+#include <atomic>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gonka/base/backoff.h"
+#include "gonka/base/log.h"
+#include "gonka/base/status_macros.h"
+
+namespace gonka {
+namespace redis {
+namespace {
+
+timeval ClampedTimeval(absl::Duration d) {
+  if (d < absl::Milliseconds(1)) d = absl::Milliseconds(1);
+  return absl::ToTimeval(d);
+}
+
+absl::StatusOr<std::pair<std::string, int>> ParseHostPort(const std::string& s) {
+  std::pair<std::string, std::string> parts = absl::StrSplit(s, absl::MaxSplits(':', 1));
+  int port = 0;
+  if (parts.first.empty() || !absl::SimpleAtoi(parts.second, &port) || port <= 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("sentinels: bad \"host:port\": \"", s, "\""));
+  }
+  return std::make_pair(parts.first, port);
+}
+
+RedisReply Convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::kArray;
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
+      break;
+    default:
+      out.type = RedisReply::Type::kNil;
+  }
+  return out;
+}
+
+// Opens a connection to host:port, AUTHs, and returns it; nullptr + status on failure.
+absl::StatusOr<redisContext*> Open(const std::string& host, int port, const RedisOptions& o) {
+  std::string where = absl::StrCat(host, ":", port);
+  redisContext* c = redisConnectWithTimeout(host.c_str(), port, ClampedTimeval(o.connect_timeout));
+  if (c == nullptr) return absl::UnavailableError(absl::StrCat("redis ", where, ": out of memory"));
+  if (c->err) {
+    std::string err = c->errstr;
+    redisFree(c);
+    return absl::UnavailableError(absl::StrCat("redis ", where, ": connect: ", err));
+  }
+  redisSetTimeout(c, ClampedTimeval(o.command_timeout));
+  if (!o.password.empty()) {
+    auto* r = static_cast<redisReply*>(redisCommand(c, "AUTH %s", o.password.c_str()));
+    bool ok = r != nullptr && r->type != REDIS_REPLY_ERROR;
+    std::string err = r == nullptr ? c->errstr : (ok ? "" : std::string(r->str, r->len));
+    if (r != nullptr) freeReplyObject(r);
+    if (!ok) {
+      redisFree(c);
+      return absl::UnavailableError(absl::StrCat("redis ", where, ": AUTH: ", err));
+    }
+  }
+  return c;
+}
+
+// Runs one command on `c`. `*broken` is set when the connection must be dropped.
+absl::StatusOr<RedisReply> RunOn(redisContext* c, const std::string& where,
+                                 const std::vector<std::string>& args, bool* broken) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  std::string cmd = args.empty() ? "" : args[0];
+  if (r == nullptr) {
+    *broken = true;
+    std::string err = c->errstr;
+    if (c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                                   absl::StrContains(err, "temporarily unavailable"))) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("redis ", where, ": ", cmd, ": no reply within timeout"));
+    }
+    return absl::UnavailableError(absl::StrCat("redis ", where, ": ", cmd, ": ", err));
+  }
+  if (r->type == REDIS_REPLY_ERROR) {
+    std::string err(r->str, r->len);
+    freeReplyObject(r);
+    // A demoted master (after a Sentinel failover) or a loading server: reconnect next time.
+    if (absl::StartsWith(err, "READONLY") || absl::StartsWith(err, "LOADING") ||
+        absl::StartsWith(err, "MASTERDOWN")) {
+      *broken = true;
+      return absl::UnavailableError(absl::StrCat(err, " (redis ", where, ": ", cmd, ")"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(err, " (redis ", where, ": ", cmd, ")"));
+  }
+  RedisReply out = Convert(r);
+  freeReplyObject(r);
+  return out;
+}
+
+}  // namespace
+
+absl::Status ValidateRedisOptions(const RedisOptions& o) {
+  if (o.sentinels.empty()) {
+    if (o.host.empty()) return absl::InvalidArgumentError("redis host: empty");
+    if (o.port <= 0 || o.port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("redis port: out of range: ", o.port));
+    }
+  } else {
+    for (const std::string& s : o.sentinels) RETURN_IF_ERROR(ParseHostPort(s).status());
+    if (o.master_name.empty()) {
+      return absl::InvalidArgumentError("redis master_name: required with sentinels");
+    }
+  }
+  if (o.connect_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("redis connect_timeout: must be positive");
+  }
+  if (o.command_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("redis command_timeout: must be positive");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> RedisReply::AsInt() const {
+  if (type == Type::kInteger) return integer;
+  int64_t v = 0;
+  if ((type == Type::kString || type == Type::kStatus) && absl::SimpleAtoi(str, &v)) return v;
+  return absl::InvalidArgumentError(absl::StrCat("redis reply is not an integer: ", DebugString()));
+}
+
+std::string RedisReply::DebugString() const {
+  switch (type) {
+    case Type::kNil:
+      return "(nil)";
+    case Type::kString:
+      return absl::StrCat("\"", str, "\"");
+    case Type::kStatus:
+      return str;
+    case Type::kInteger:
+      return absl::StrCat(integer);
+    case Type::kArray: {
+      std::vector<std::string> parts;
+      for (const RedisReply& e : elements) parts.push_back(e.DebugString());
+      return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+    }
+  }
+  return "?";
+}
+
+absl::StatusOr<std::pair<std::string, int>> RedisClient::DiscoverMaster(const RedisOptions& o) {
+  std::vector<std::string> errors;
+  for (const std::string& s : o.sentinels) {
+    auto hp = ParseHostPort(s);
+    if (!hp.ok()) return hp.status();
+    RedisOptions so = o;
+    so.password.clear();  // Sentinels usually have no password of their own.
+    auto c = Open(hp->first, hp->second, so);
+    if (!c.ok()) {
+      errors.push_back(std::string(c.status().message()));
+      continue;
+    }
+    bool broken = false;
+    auto r = RunOn(*c, s, {"SENTINEL", "get-master-addr-by-name", o.master_name}, &broken);
+    redisFree(*c);
+    if (!r.ok()) {
+      errors.push_back(std::string(r.status().message()));
+      continue;
+    }
+    int port = 0;
+    if (r->type != RedisReply::Type::kArray || r->elements.size() != 2 ||
+        !absl::SimpleAtoi(r->elements[1].str, &port)) {
+      errors.push_back(absl::StrCat("sentinel ", s, ": master \"", o.master_name,
+                                    "\" unknown: ", r->DebugString()));
+      continue;
+    }
+    return std::make_pair(r->elements[0].str, port);
+  }
+  return absl::UnavailableError(absl::StrCat("no Sentinel knows master \"", o.master_name,
+                                             "\": ", absl::StrJoin(errors, "; ")));
+}
+
+RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {
+  server_ = options_.sentinels.empty()
+                ? absl::StrCat(options_.host, ":", options_.port)
+                : absl::StrCat("master \"", options_.master_name, "\" via sentinels ",
+                               absl::StrJoin(options_.sentinels, ","));
+}
+
+RedisClient::~RedisClient() {
+  absl::MutexLock lock(&mu_);
+  DropLocked();
+}
+
+std::string RedisClient::server() const {
+  absl::MutexLock lock(&mu_);
+  return server_;
+}
+
+void RedisClient::DropLocked() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+void RedisClient::Disconnect() {
+  absl::MutexLock lock(&mu_);
+  DropLocked();
+}
+
+absl::Status RedisClient::EnsureConnectedLocked() {
+  if (ctx_ != nullptr) return absl::OkStatus();
+  std::string host = options_.host;
+  int port = options_.port;
+  if (!options_.sentinels.empty()) {
+    ASSIGN_OR_RETURN(auto master, DiscoverMaster(options_));
+    host = master.first;
+    port = master.second;
+  }
+  ASSIGN_OR_RETURN(redisContext * c, Open(host, port, options_));
+  std::string where = absl::StrCat(host, ":", port);
+  if (!options_.sentinels.empty()) {
+    // Sentinel may still name a master that was just demoted; check the role ourselves.
+    bool broken = false;
+    auto role = RunOn(c, where, {"ROLE"}, &broken);
+    if (!role.ok() || role->elements.empty() || role->elements[0].str != "master") {
+      redisFree(c);
+      return absl::UnavailableError(absl::StrCat(
+          "redis ", where, ": Sentinel names it master of \"", options_.master_name,
+          "\" but ROLE says ", role.ok() ? role->DebugString() : role.status().ToString()));
+    }
+  }
+  ctx_ = c;
+  server_ = where;
+  return absl::OkStatus();
+}
+
+absl::Status RedisClient::Connect() {
+  absl::MutexLock lock(&mu_);
+  return EnsureConnectedLocked();
+}
+
+absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& args,
+                                                std::optional<absl::Duration> timeout) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureConnectedLocked());
+  redisSetTimeout(ctx_, ClampedTimeval(timeout.value_or(options_.command_timeout)));
+  bool broken = false;
+  absl::StatusOr<RedisReply> r = RunOn(ctx_, server_, args, &broken);
+  if (broken) {
+    DropLocked();
+  } else if (timeout.has_value()) {
+    redisSetTimeout(ctx_, ClampedTimeval(options_.command_timeout));
+  }
+  return r;
+}
+
+std::string Sha1Hex(const std::string& data) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
+  sha1_ = Sha1Hex(source_);
+}
+
+absl::StatusOr<RedisReply> RedisScript::Run(RedisClient& client,
+                                            const std::vector<std::string>& keys,
+                                            const std::vector<std::string>& args,
+                                            std::optional<absl::Duration> timeout) const {
+  std::vector<std::string> argv = {"EVALSHA", sha1_, absl::StrCat(keys.size())};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<RedisReply> r = client.Command(argv, timeout);
+  if (!r.ok() && absl::StartsWith(r.status().message(), "NOSCRIPT")) {
+    argv[0] = "EVAL";
+    argv[1] = source_;
+    r = client.Command(argv, timeout);
+  }
+  return r;
+}
+
+struct RedisSubscriber::State {
+  RedisOptions options;
+  std::vector<std::string> channels;
+  MessageFn on_message;
+  std::function<void()> on_connected;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> subscribed{false};
+  std::thread thread;
+
+  void Run();
+  // Subscribes and reads until an error or stop. Returns the error.
+  absl::Status Session();
+};
+
+absl::Status RedisSubscriber::State::Session() {
+  std::string host = options.host;
+  int port = options.port;
+  if (!options.sentinels.empty()) {
+    ASSIGN_OR_RETURN(auto master, RedisClient::DiscoverMaster(options));
+    host = master.first;
+    port = master.second;
+  }
+  ASSIGN_OR_RETURN(redisContext * c, Open(host, port, options));
+  std::unique_ptr<redisContext, void (*)(redisContext*)> holder(c, redisFree);
+  std::string where = absl::StrCat(host, ":", port);
+  std::vector<std::string> argv = {"SUBSCRIBE"};
+  argv.insert(argv.end(), channels.begin(), channels.end());
+  {
+    std::vector<const char*> a;
+    std::vector<size_t> l;
+    for (const auto& s : argv) {
+      a.push_back(s.data());
+      l.push_back(s.size());
+    }
+    if (redisAppendCommandArgv(c, static_cast<int>(a.size()), a.data(), l.data()) != REDIS_OK) {
+      return absl::UnavailableError(absl::StrCat("redis ", where, ": SUBSCRIBE: ", c->errstr));
+    }
+    int done = 0;
+    while (!done) {
+      if (redisBufferWrite(c, &done) != REDIS_OK) {
+        return absl::UnavailableError(absl::StrCat("redis ", where, ": SUBSCRIBE: ", c->errstr));
+      }
+    }
+  }
+  size_t confirmations = 0;
+  while (!stop.load()) {
+    pollfd pfd{c->fd, POLLIN, 0};
+    int n = poll(&pfd, 1, 100);
+    if (n < 0 && errno != EINTR) {
+      return absl::UnavailableError(absl::StrCat("redis ", where, ": poll failed"));
+    }
+    if (n <= 0) continue;
+    if (redisBufferRead(c) != REDIS_OK) {
+      return absl::UnavailableError(absl::StrCat("redis ", where, ": subscriber: ", c->errstr));
+    }
+    while (true) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
+        return absl::UnavailableError(absl::StrCat("redis ", where, ": subscriber: ", c->errstr));
+      }
+      if (raw == nullptr) break;
+      RedisReply r = Convert(static_cast<redisReply*>(raw));
+      freeReplyObject(raw);
+      if (r.type != RedisReply::Type::kArray || r.elements.size() < 3) continue;
+      const std::string& kind = r.elements[0].str;
+      if (kind == "subscribe") {
+        if (++confirmations == channels.size()) {
+          subscribed.store(true);
+          if (on_connected) on_connected();
+        }
+      } else if (kind == "message") {
+        on_message(r.elements[1].str, r.elements[2].str);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RedisSubscriber::State::Run() {
+  Backoff backoff({.initial = absl::Milliseconds(50), .max = absl::Seconds(2)});
+  while (!stop.load()) {
+    absl::Status s = Session();
+    subscribed.store(false);
+    if (stop.load()) break;
+    GLOG_DEBUG("redis subscriber reconnecting", {"error", s});
+    absl::Time until = absl::Now() + backoff.Next();
+    while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+RedisSubscriber::RedisSubscriber(RedisOptions options, std::vector<std::string> channels,
+                                 MessageFn on_message, std::function<void()> on_connected)
+    : state_(std::make_unique<State>()) {
+  state_->options = std::move(options);
+  state_->channels = std::move(channels);
+  state_->on_message = std::move(on_message);
+  state_->on_connected = std::move(on_connected);
+}
+
+RedisSubscriber::~RedisSubscriber() { Stop(); }
+
+void RedisSubscriber::Start() {
+  if (state_->thread.joinable()) return;
+  state_->stop.store(false);
+  state_->thread = std::thread([s = state_.get()] { s->Run(); });
+}
+
+void RedisSubscriber::Stop() {
+  state_->stop.store(true);
+  if (state_->thread.joinable()) state_->thread.join();
+}
+
+bool RedisSubscriber::subscribed() const { return state_->subscribed.load(); }
+
+}  // namespace redis
+}  // namespace gonka
