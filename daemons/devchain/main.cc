@@ -6,7 +6,12 @@
 #include <optional>
 #include <string>
 
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
 #include "gonka/devchain/chain.h"
+#include "gonka/devchain/cosmos_app.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/drain/daemon.h"
 
@@ -43,14 +48,52 @@ int main(int argc, char** argv) {
       .AddInt("synthetic-txs", &chain_options.synthetic_txs_per_block, 0,
               "load mode: synthetic txs added to every block")
       .Range(0, 100000);
+  std::string genesis_path;
+  config.AddString("genesis", &genesis_path, "",
+                   "genesis JSON (accounts, balances, min gas price); empty = no accounts");
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+  gonka::devchain::AppOptions app_options;
+  if (!genesis_path.empty()) {
+    std::ifstream in(genesis_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      std::fprintf(stderr, "devchain: config: --genesis: cannot read \"%s\"\n",
+                   genesis_path.c_str());
+      return gonka::Daemon::kExitConfig;
+    }
+    absl::StatusOr<gonka::devchain::AppOptions> parsed = gonka::devchain::ParseGenesis(text.str());
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "devchain: config: --genesis %s: %s\n", genesis_path.c_str(),
+                   std::string(parsed.status().message()).c_str());
+      return gonka::Daemon::kExitConfig;
+    }
+    app_options = std::move(*parsed);
+  }
+  absl::StatusOr<std::unique_ptr<gonka::devchain::CosmosApp>> app =
+      gonka::devchain::CosmosApp::Create(app_options);
+  if (!app.ok()) {
+    std::fprintf(stderr, "devchain: config: --genesis %s: %s\n", genesis_path.c_str(),
+                 std::string(app.status().message()).c_str());
+    return gonka::Daemon::kExitConfig;
+  }
   if (absl::Status s = gonka::devchain::Chain::Validate(chain_options); !s.ok()) {
     std::fprintf(stderr, "devchain: config: %s\n", std::string(s.message()).c_str());
     return gonka::Daemon::kExitConfig;
   }
 
-  gonka::devchain::Chain chain(chain_options, /*executor=*/nullptr);
+  gonka::devchain::Chain chain(chain_options, app->get());
   gonka::devchain::RpcService rpc(&chain, &daemon.server(), {});
+  // The exactly-once oracle: how many times did MsgRecord key K land on chain.
+  gonka::devchain::CosmosApp* cosmos = app->get();
+  daemon.server().Handle("GET", "/devchain/records", [cosmos](const gonka::net::HttpRequest& r) {
+    std::string key = r.QueryParam("key").value_or("");
+    if (key.empty()) {
+      return gonka::net::HttpResponse::Json(400, "{\"error\":\"key: required\"}");
+    }
+    return gonka::net::HttpResponse::Json(
+        200, absl::StrCat("{\"count\":\"", cosmos->RecordCount(key), "\"}"));
+  });
   daemon.drain().AddShutdownHook("block production", [&chain] { chain.Stop(); });
   if (absl::Status s = daemon.Start(); !s.ok()) return daemon.Fail(s);
   chain.Start();

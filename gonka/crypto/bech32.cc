@@ -10,8 +10,7 @@ constexpr char kCharset[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
 // BIP-173 generator of the BCH checksum.
 uint32_t Polymod(const std::vector<uint8_t>& values) {
-  constexpr uint32_t kGenerator[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd,
-                                      0x2a1462b3};
+  constexpr uint32_t kGenerator[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
   uint32_t chk = 1;
   for (uint8_t v : values) {
     const uint32_t top = chk >> 25;
@@ -158,14 +157,12 @@ absl::StatusOr<std::string> DecodeAddress(absl::string_view address,
                                           absl::string_view expected_prefix) {
   absl::StatusOr<Bech32Decoded> decoded = Bech32Decode(address);
   if (!decoded.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("address: ", decoded.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("address: ", decoded.status().message()));
   }
   if (!expected_prefix.empty() && decoded->hrp != expected_prefix) {
     return absl::InvalidArgumentError(absl::StrCat("address \"", absl::CHexEscape(address),
-                                                   "\" has prefix \"",
-                                                   decoded->hrp, "\", want \"", expected_prefix,
-                                                   "\""));
+                                                   "\" has prefix \"", decoded->hrp, "\", want \"",
+                                                   expected_prefix, "\""));
   }
   absl::StatusOr<std::vector<uint8_t>> bytes = ConvertBits(decoded->words, 5, 8, false);
   if (!bytes.ok()) {
@@ -173,8 +170,9 @@ absl::StatusOr<std::string> DecodeAddress(absl::string_view address,
         absl::StrCat("address \"", absl::CHexEscape(address), "\": ", bytes.status().message()));
   }
   if (bytes->size() != 20 && bytes->size() != 32) {
-    return absl::InvalidArgumentError(absl::StrCat("address \"", absl::CHexEscape(address), "\" holds ",
-                                                   bytes->size(), " bytes, want 20 or 32"));
+    return absl::InvalidArgumentError(absl::StrCat("address \"", absl::CHexEscape(address),
+                                                   "\" holds ", bytes->size(),
+                                                   " bytes, want 20 or 32"));
   }
   return std::string(bytes->begin(), bytes->end());
 }

@@ -51,8 +51,7 @@ absl::StatusOr<std::string> EncodeAddress(absl::string_view prefix, absl::string
 template <size_t N>
 absl::StatusOr<std::string> EncodeAddress(absl::string_view prefix,
                                           const std::array<uint8_t, N>& data) {
-  return EncodeAddress(prefix,
-                       absl::string_view(reinterpret_cast<const char*>(data.data()), N));
+  return EncodeAddress(prefix, absl::string_view(reinterpret_cast<const char*>(data.data()), N));
 }
 
 // Decodes a Cosmos address and returns its bytes (20 for accounts, 32 for module/ICA accounts).

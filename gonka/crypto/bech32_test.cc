@@ -45,14 +45,14 @@ TEST(Bech32Test, Bip173InvalidStrings) {
       std::string("\x7f") + "1axkwrx",  // HRP character out of range
       std::string("\x80") + "1eym55h",  // HRP character out of range
       "an84characterslonghumanreadablepartthatcontainsthenumber1andtheexcludedcharactersbio1569pvx",
-      "pzry9x0s0muk",                   // no separator
-      "1pzry9x0s0muk",                  // empty HRP
-      "x1b4n0q5v",                      // invalid data character
-      "li1dgmt3",                       // too short checksum
+      "pzry9x0s0muk",                    // no separator
+      "1pzry9x0s0muk",                   // empty HRP
+      "x1b4n0q5v",                       // invalid data character
+      "li1dgmt3",                        // too short checksum
       std::string("de1lg7wt") + "\xff",  // invalid character in checksum
-      "A1G7SGD8",                       // checksum calculated with uppercase HRP
-      "10a06t8",                        // empty HRP
-      "1qzzfhee",                       // empty HRP
+      "A1G7SGD8",                        // checksum calculated with uppercase HRP
+      "10a06t8",                         // empty HRP
+      "1qzzfhee",                        // empty HRP
   };
   for (const std::string& s : invalid) {
     absl::StatusOr<Bech32Decoded> d = Bech32Decode(s);

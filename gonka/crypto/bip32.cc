@@ -86,20 +86,19 @@ absl::StatusOr<ExtendedKey> DeriveChild(const ExtendedKey& parent, uint32_t inde
   // k_i = I_L + k_par (mod n). tweak_add fails if I_L >= n or the sum is zero: BIP-32's
   // "invalid child" case.
   std::array<uint8_t, 32> child = parent.private_key.secret_bytes();
-  const bool ok = secp256k1_ec_seckey_tweak_add(internal::Secp256k1Context(), child.data(),
-                                                i.data()) == 1;
+  const bool ok =
+      secp256k1_ec_seckey_tweak_add(internal::Secp256k1Context(), child.data(), i.data()) == 1;
   std::array<uint8_t, 32> chain;
   std::memcpy(chain.data(), i.data() + 32, 32);
   SecureWipe(i.data(), i.size());
-  absl::StatusOr<PrivateKey> key =
-      ok ? PrivateKey::FromBytes(AsStringView(child))
-         : absl::StatusOr<PrivateKey>(absl::InvalidArgumentError(""));
+  absl::StatusOr<PrivateKey> key = ok ? PrivateKey::FromBytes(AsStringView(child))
+                                      : absl::StatusOr<PrivateKey>(absl::InvalidArgumentError(""));
   SecureWipe(child.data(), child.size());
   if (!key.ok()) {
     SecureWipe(chain.data(), chain.size());
-    return absl::InvalidArgumentError(absl::StrCat(
-        "BIP-32 child index ", index & ~kHardened, index >= kHardened ? "'" : "",
-        " yields an invalid key; use another index"));
+    return absl::InvalidArgumentError(absl::StrCat("BIP-32 child index ", index & ~kHardened,
+                                                   index >= kHardened ? "'" : "",
+                                                   " yields an invalid key; use another index"));
   }
   ExtendedKey out(*std::move(key), chain);
   SecureWipe(chain.data(), chain.size());

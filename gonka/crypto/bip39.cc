@@ -58,8 +58,8 @@ absl::StatusOr<SecretBytes> DecodeMnemonic(absl::string_view mnemonic) {
   for (size_t w = 0; w < n; ++w) {
     const int index = WordIndex(words[w]);
     if (index < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "mnemonic word ", w + 1, " of ", n, " is not in the BIP-39 English wordlist"));
+      return absl::InvalidArgumentError(absl::StrCat("mnemonic word ", w + 1, " of ", n,
+                                                     " is not in the BIP-39 English wordlist"));
     }
     for (int b = 0; b < 11; ++b) {
       if ((index >> (10 - b)) & 1) {
@@ -68,8 +68,7 @@ absl::StatusOr<SecretBytes> DecodeMnemonic(absl::string_view mnemonic) {
       }
     }
   }
-  SecretBytes entropy(absl::string_view(reinterpret_cast<const char*>(bits.data()),
-                                        entropy_bytes));
+  SecretBytes entropy(absl::string_view(reinterpret_cast<const char*>(bits.data()), entropy_bytes));
   const Sha256Digest hash = Sha256(entropy.view());
   // The checksum is the first `checksum_bits` bits of SHA-256(entropy); it follows the entropy.
   const uint8_t got = bits.data()[entropy_bytes] >> (8 - checksum_bits);

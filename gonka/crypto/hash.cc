@@ -64,8 +64,8 @@ Sha512Digest HmacSha512(absl::string_view key, absl::string_view data) {
   Sha512Digest out;
   unsigned int out_len = 0;
   // Keys here are at most a 64-byte chain code or a short constant; INT_MAX is never near.
-  HMAC(EVP_sha512(), key.data(), static_cast<int>(key.size()), Bytes(data), data.size(),
-       out.data(), &out_len);
+  HMAC(EVP_sha512(), key.data(), static_cast<int>(key.size()), Bytes(data), data.size(), out.data(),
+       &out_len);
   return out;
 }
 
@@ -104,8 +104,7 @@ std::string HexEncodeUpper(absl::string_view data) { return Hex(data, kHexUpper)
 
 absl::Status HexDecode(absl::string_view hex, absl::string_view what, std::string* out) {
   if (hex.size() % 2 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": hex has odd length ", hex.size()));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": hex has odd length ", hex.size()));
   }
   std::string result(hex.size() / 2, '\0');
   for (size_t i = 0; i < result.size(); ++i) {
@@ -113,8 +112,8 @@ absl::Status HexDecode(absl::string_view hex, absl::string_view what, std::strin
     const int lo = HexNibble(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       SecureWipe(result.data(), result.size());
-      return absl::InvalidArgumentError(absl::StrCat(what, ": non-hex character at position ",
-                                                     hi < 0 ? 2 * i : 2 * i + 1));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": non-hex character at position ", hi < 0 ? 2 * i : 2 * i + 1));
     }
     result[i] = static_cast<char>((hi << 4) | lo);
   }

@@ -89,7 +89,8 @@ absl::StatusOr<SigningKey> LoadKeyFile(const std::string& path, const KeyOptions
   FdCloser closer(fd);
   struct stat st;
   if (fstat(fd, &st) != 0) {
-    return absl::UnavailableError(absl::StrCat("key file ", path, ": fstat: ", std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("key file ", path, ": fstat: ", std::strerror(errno)));
   }
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat("key file ", path, " is not a regular file"));
@@ -100,8 +101,8 @@ absl::StatusOr<SigningKey> LoadKeyFile(const std::string& path, const KeyOptions
         "key file %s has mode %04o, wider than 0600; run: chmod 600 %s", path, mode, path));
   }
   if (st.st_size <= 0 || static_cast<size_t>(st.st_size) > kMaxKeyFileSize) {
-    return absl::InvalidArgumentError(absl::StrCat("key file ", path, " is ", st.st_size,
-                                                   " bytes; want 1..", kMaxKeyFileSize));
+    return absl::InvalidArgumentError(
+        absl::StrCat("key file ", path, " is ", st.st_size, " bytes; want 1..", kMaxKeyFileSize));
   }
   SecretBytes content(static_cast<size_t>(st.st_size));
   size_t got = 0;
@@ -109,16 +110,16 @@ absl::StatusOr<SigningKey> LoadKeyFile(const std::string& path, const KeyOptions
     const ssize_t n = read(fd, content.data() + got, content.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      return absl::UnavailableError(absl::StrCat("key file ", path, ": read: ", std::strerror(errno)));
+      return absl::UnavailableError(
+          absl::StrCat("key file ", path, ": read: ", std::strerror(errno)));
     }
     if (n == 0) break;
     got += static_cast<size_t>(n);
   }
   const absl::string_view text = Trim(content.view().substr(0, got));
-  const bool one_token =
-      std::find_if(text.begin(), text.end(), IsSpace) == text.end();
-  absl::StatusOr<SigningKey> key = one_token ? KeyFromHex(text, options)
-                                             : KeyFromMnemonic(text, options);
+  const bool one_token = std::find_if(text.begin(), text.end(), IsSpace) == text.end();
+  absl::StatusOr<SigningKey> key =
+      one_token ? KeyFromHex(text, options) : KeyFromMnemonic(text, options);
   if (!key.ok()) {
     return absl::Status(key.status().code(),
                         absl::StrCat("key file ", path, ": ", key.status().message()));

@@ -17,7 +17,9 @@ const secp256k1_context* Secp256k1Context() {
     // CSPRNG fails the context still works, only without the extra protection.
     std::array<uint8_t, 32> seed;
     if (RandomBytes(absl::MakeSpan(seed)).ok()) {
-      (void)secp256k1_context_randomize(ctx, seed.data());
+      if (secp256k1_context_randomize(ctx, seed.data()) != 1) {
+        // Still correct without blinding; nothing to report.
+      }
     }
     SecureWipe(seed.data(), seed.size());
     return ctx;
@@ -35,8 +37,8 @@ const uint8_t* Bytes(absl::string_view s) { return reinterpret_cast<const uint8_
 
 absl::StatusOr<PublicKey> PublicKey::FromBytes(absl::string_view bytes) {
   if (bytes.size() != kSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "public key: want 33 bytes (compressed secp256k1), got ", bytes.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("public key: want 33 bytes (compressed secp256k1), got ", bytes.size()));
   }
   if (bytes[0] != 0x02 && bytes[0] != 0x03) {
     return absl::InvalidArgumentError("public key: not a compressed key (first byte not 02/03)");

@@ -5,7 +5,8 @@
 //
 //   ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::FromBytes(raw32));
 //   Signature sig = key.Sign(Sha256(sign_bytes));
-//   RETURN_IF_ERROR(VerifySignature(key.public_key().view(), AsStringView(digest), AsStringView(sig)));
+//   RETURN_IF_ERROR(VerifySignature(key.public_key().view(), AsStringView(digest),
+//   AsStringView(sig)));
 //
 // A PrivateKey is move-only and wipes its 32 bytes when destroyed or moved from; it is never
 // printed, logged or put in an error message. Thread-safety: const methods of every class here,

@@ -1,0 +1,812 @@
+#include "gonka/devchain/cosmos_app.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gonka/base/status_macros.h"
+#include "gonka/cosmos/tx_builder.h"
+#include "gonka/crypto/bech32.h"
+#include "gonka/crypto/hash.h"
+#include "gonka/crypto/key.h"
+#include "gonka/crypto/secp256k1.h"
+#include "gonka/devchain/devchain.pb.h"
+#include "gonka/devchain/render.h"
+#include "gonka/proto/cosmos/auth/v1beta1/auth.pb.h"
+#include "gonka/proto/cosmos/authz/v1beta1/authz.pb.h"
+#include "gonka/proto/cosmos/authz/v1beta1/tx.pb.h"
+#include "gonka/proto/cosmos/bank/v1beta1/tx.pb.h"
+#include "gonka/proto/cosmos/crypto/secp256k1/keys.pb.h"
+#include "gonka/proto/cosmos/feegrant/v1beta1/feegrant.pb.h"
+#include "gonka/proto/cosmos/feegrant/v1beta1/tx.pb.h"
+#include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
+
+namespace gonka {
+namespace devchain {
+
+const char* const kGonkaRecordTypes[] = {
+    "/inference.inference.MsgStartInference", "/inference.inference.MsgFinishInference",
+    "/inference.inference.MsgValidation",     "/inference.inference.MsgClaimRewards",
+    "/inference.inference.MsgSubmitPocBatch", "/inference.inference.MsgSubmitPocValidation",
+    "/inference.inference.MsgSubmitSeed",     nullptr,
+};
+
+namespace {
+
+using absl::uint128;
+using Coins = std::map<std::string, uint128>;
+
+namespace txpb = ::cosmos::tx::v1beta1;
+namespace bankpb = ::cosmos::bank::v1beta1;
+namespace authzpb = ::cosmos::authz::v1beta1;
+namespace feegrantpb = ::cosmos::feegrant::v1beta1;
+namespace authpb = ::cosmos::auth::v1beta1;
+
+constexpr char kMsgSend[] = "/cosmos.bank.v1beta1.MsgSend";
+constexpr char kMsgGrant[] = "/cosmos.authz.v1beta1.MsgGrant";
+constexpr char kMsgRevoke[] = "/cosmos.authz.v1beta1.MsgRevoke";
+constexpr char kMsgExec[] = "/cosmos.authz.v1beta1.MsgExec";
+constexpr char kMsgGrantAllowance[] = "/cosmos.feegrant.v1beta1.MsgGrantAllowance";
+constexpr char kMsgRevokeAllowance[] = "/cosmos.feegrant.v1beta1.MsgRevokeAllowance";
+constexpr char kMsgRecord[] = "/gonka.devchain.v1.MsgRecord";
+constexpr char kGenericAuthorization[] = "/cosmos.authz.v1beta1.GenericAuthorization";
+constexpr char kBasicAllowance[] = "/cosmos.feegrant.v1beta1.BasicAllowance";
+constexpr char kAllowedMsgAllowance[] = "/cosmos.feegrant.v1beta1.AllowedMsgAllowance";
+constexpr char kSecp256k1PubKey[] = "/cosmos.crypto.secp256k1.PubKey";
+constexpr char kBaseAccount[] = "/cosmos.auth.v1beta1.BaseAccount";
+
+// Gas (deterministic, roughly the SDK's orders of magnitude).
+constexpr uint64_t kAnteBaseGas = 10000;
+constexpr uint64_t kGasPerTxByte = 10;
+constexpr uint64_t kSigVerifyGas = 1000;
+constexpr uint64_t kUnorderedGas = 2240;  // DefaultUnorderedTxGasCost
+constexpr uint64_t kMsgGas = 15000;
+
+TxResult Err(uint32_t code, absl::string_view codespace, std::string log) {
+  TxResult r;
+  r.code = code;
+  r.codespace = std::string(codespace);
+  r.log = std::move(log);
+  return r;
+}
+
+std::string CoinsString(const Coins& coins) {
+  std::vector<std::string> parts;
+  for (const auto& [denom, amount] : coins) {
+    std::ostringstream os;
+    os << amount;
+    parts.push_back(absl::StrCat(os.str(), denom));
+  }
+  return absl::StrJoin(parts, ",");
+}
+
+bool ParseUint128(absl::string_view text, uint128* out) {
+  if (text.empty() || text.size() > 38) return false;
+  uint128 v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+// Coins from the wire: each must be valid (sdk.Coin.Validate) and positive.
+bool ParseCoins(const google::protobuf::RepeatedPtrField<::cosmos::base::v1beta1::Coin>& in,
+                Coins* out, std::string* error) {
+  out->clear();
+  for (const auto& c : in) {
+    absl::Status s = cosmos::ValidateCoin({c.denom(), c.amount()}, "coin");
+    uint128 amount;
+    if (!s.ok() || !ParseUint128(c.amount(), &amount) || amount == 0 || out->count(c.denom())) {
+      *error = absl::StrCat(c.amount(), c.denom());
+      return false;
+    }
+    (*out)[c.denom()] = amount;
+  }
+  return true;
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+bool IsGonkaRecordType(absl::string_view type_url) {
+  for (const char* const* t = kGonkaRecordTypes; *t != nullptr; ++t) {
+    if (type_url == *t) return true;
+  }
+  return false;
+}
+
+// The address that must sign `msg` (GetSigners), or "" for an unknown type.
+std::string SignerOf(const google::protobuf::Any& msg) {
+  const std::string& t = msg.type_url();
+  if (t == kMsgSend) {
+    bankpb::MsgSend m;
+    return m.ParseFromString(msg.value()) ? m.from_address() : "";
+  }
+  if (t == kMsgGrant) {
+    authzpb::MsgGrant m;
+    return m.ParseFromString(msg.value()) ? m.granter() : "";
+  }
+  if (t == kMsgRevoke) {
+    authzpb::MsgRevoke m;
+    return m.ParseFromString(msg.value()) ? m.granter() : "";
+  }
+  if (t == kMsgExec) {
+    authzpb::MsgExec m;
+    return m.ParseFromString(msg.value()) ? m.grantee() : "";
+  }
+  if (t == kMsgGrantAllowance) {
+    feegrantpb::MsgGrantAllowance m;
+    return m.ParseFromString(msg.value()) ? m.granter() : "";
+  }
+  if (t == kMsgRevokeAllowance) {
+    feegrantpb::MsgRevokeAllowance m;
+    return m.ParseFromString(msg.value()) ? m.granter() : "";
+  }
+  if (t == kMsgRecord || IsGonkaRecordType(t)) {
+    // Gonka messages carry their signer, `creator`, in field 1 like MsgRecord.
+    gonka::devchain::v1::MsgRecord m;
+    return m.ParsePartialFromString(msg.value()) ? m.creator() : "";
+  }
+  return "";
+}
+
+class Executor {
+ public:
+  Executor(const AppOptions& options, CosmosApp::State& state, const TxContext& context)
+      : options_(options), s_(state), context_(context) {}
+
+  std::vector<Event>& events() { return events_; }
+  uint64_t gas() const { return gas_; }
+
+  // Runs one message signed by `signer`; nullopt on success, else the failure.
+  std::optional<TxResult> Run(const google::protobuf::Any& msg, const std::string& signer) {
+    gas_ += kMsgGas + msg.value().size() * kGasPerTxByte;
+    const std::string& t = msg.type_url();
+    events_.push_back({"message", {{"action", t}, {"sender", signer}, {"module", Module(t)}}});
+    if (t == kMsgSend) return Send(msg);
+    if (t == kMsgGrant) return Grant(msg);
+    if (t == kMsgRevoke) return Revoke(msg);
+    if (t == kMsgExec) return Exec(msg, signer);
+    if (t == kMsgGrantAllowance) return GrantAllowance(msg);
+    if (t == kMsgRevokeAllowance) return RevokeAllowance(msg);
+    if (t == kMsgRecord || IsGonkaRecordType(t)) return Record(msg, signer);
+    return Err(2, "sdk", absl::StrCat("unable to resolve type URL ", t, ": tx parse error"));
+  }
+
+ private:
+  static std::string Module(absl::string_view t) {
+    if (absl::StartsWith(t, "/cosmos.bank.")) return "bank";
+    if (absl::StartsWith(t, "/cosmos.authz.")) return "authz";
+    if (absl::StartsWith(t, "/cosmos.feegrant.")) return "feegrant";
+    if (absl::StartsWith(t, "/inference.")) return "inference";
+    return "devchain";
+  }
+
+  bool ValidAddress(absl::string_view address) const {
+    return crypto::DecodeAddress(address, options_.prefix).ok();
+  }
+
+  CosmosApp::AccountState& EnsureAccount(const std::string& address) {
+    auto it = s_.accounts.find(address);
+    if (it != s_.accounts.end()) return it->second;
+    CosmosApp::AccountState& a = s_.accounts[address];
+    a.number = s_.next_account_number++;
+    return a;
+  }
+
+  std::optional<TxResult> Send(const google::protobuf::Any& any) {
+    bankpb::MsgSend m;
+    if (!m.ParseFromString(any.value())) return Err(2, "sdk", "MsgSend: tx parse error");
+    if (!ValidAddress(m.to_address())) {
+      return Err(7, "sdk",
+                 absl::StrCat("invalid to address ", m.to_address(), ": invalid address"));
+    }
+    Coins amount;
+    std::string bad;
+    if (!ParseCoins(m.amount(), &amount, &bad) || amount.empty()) {
+      return Err(10, "sdk", absl::StrCat(bad, ": invalid coins"));
+    }
+    CosmosApp::AccountState& from = EnsureAccount(m.from_address());
+    for (const auto& [denom, value] : amount) {
+      if (from.balances[denom] < value) {
+        return Err(5, "sdk",
+                   absl::StrCat("spendable balance ", CoinsString({{denom, from.balances[denom]}}),
+                                " is smaller than ", CoinsString({{denom, value}}),
+                                ": insufficient funds"));
+      }
+    }
+    CosmosApp::AccountState& to = EnsureAccount(m.to_address());
+    CosmosApp::AccountState& from_again = s_.accounts[m.from_address()];
+    for (const auto& [denom, value] : amount) {
+      from_again.balances[denom] -= value;
+      to.balances[denom] += value;
+    }
+    std::string coins = CoinsString(amount);
+    events_.push_back({"coin_spent", {{"spender", m.from_address()}, {"amount", coins}}});
+    events_.push_back({"coin_received", {{"receiver", m.to_address()}, {"amount", coins}}});
+    events_.push_back(
+        {"transfer",
+         {{"recipient", m.to_address()}, {"sender", m.from_address()}, {"amount", coins}}});
+    return std::nullopt;
+  }
+
+  std::optional<TxResult> Grant(const google::protobuf::Any& any) {
+    authzpb::MsgGrant m;
+    if (!m.ParseFromString(any.value())) return Err(2, "sdk", "MsgGrant: tx parse error");
+    if (m.granter() == m.grantee()) {
+      return Err(7, "authz", "grantee and granter should be different");
+    }
+    if (!ValidAddress(m.grantee())) {
+      return Err(7, "sdk",
+                 absl::StrCat("invalid grantee address ", m.grantee(), ": invalid address"));
+    }
+    if (m.grant().authorization().type_url() != kGenericAuthorization) {
+      return Err(
+          4, "authz",
+          absl::StrCat(m.grant().authorization().type_url(), ": unknown authorization type"));
+    }
+    authzpb::GenericAuthorization auth;
+    if (!auth.ParseFromString(m.grant().authorization().value()) || auth.msg().empty()) {
+      return Err(2, "sdk", "GenericAuthorization: tx parse error");
+    }
+    std::optional<absl::Time> expiration;
+    if (m.grant().has_expiration()) {
+      expiration = FromTimestamp(m.grant().expiration());
+      if (*expiration <= context_.block_time) {
+        return Err(3, "authz", "expiration time of authorization should be more than current time");
+      }
+    }
+    s_.grants[{m.granter(), m.grantee(), auth.msg()}] = expiration;
+    events_.push_back(
+        {"cosmos.authz.v1beta1.EventGrant",
+         {{"granter", m.granter()}, {"grantee", m.grantee()}, {"msg_type_url", auth.msg()}}});
+    return std::nullopt;
+  }
+
+  std::optional<TxResult> Revoke(const google::protobuf::Any& any) {
+    authzpb::MsgRevoke m;
+    if (!m.ParseFromString(any.value())) return Err(2, "sdk", "MsgRevoke: tx parse error");
+    if (s_.grants.erase({m.granter(), m.grantee(), m.msg_type_url()}) == 0) {
+      return Err(2, "authz", "authorization not found");
+    }
+    return std::nullopt;
+  }
+
+  std::optional<TxResult> Exec(const google::protobuf::Any& any, const std::string& grantee) {
+    authzpb::MsgExec m;
+    if (!m.ParseFromString(any.value())) return Err(2, "sdk", "MsgExec: tx parse error");
+    if (m.msgs_size() == 0)
+      return Err(18, "sdk", "must contain at least one message: invalid request");
+    for (const auto& inner : m.msgs()) {
+      std::string granter = SignerOf(inner);
+      if (granter.empty()) {
+        return Err(
+            2, "sdk",
+            absl::StrCat("unable to resolve type URL ", inner.type_url(), ": tx parse error"));
+      }
+      if (granter != grantee) {
+        auto it = s_.grants.find({granter, grantee, inner.type_url()});
+        if (it == s_.grants.end()) {
+          return Err(2, "authz",
+                     absl::StrCat("failed to get grant with given granter: ", granter,
+                                  ", grantee: ", grantee, " & msgType: ", inner.type_url(),
+                                  " : authorization not found"));
+        }
+        if (it->second && *it->second <= context_.block_time) {
+          return Err(6, "authz", "authorization expired");
+        }
+      }
+      if (std::optional<TxResult> failed = Run(inner, granter)) return failed;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<TxResult> GrantAllowance(const google::protobuf::Any& any) {
+    feegrantpb::MsgGrantAllowance m;
+    if (!m.ParseFromString(any.value())) return Err(2, "sdk", "MsgGrantAllowance: tx parse error");
+    if (m.granter() == m.grantee() || !ValidAddress(m.grantee())) {
+      return Err(7, "sdk", absl::StrCat("invalid grantee ", m.grantee(), ": invalid address"));
+    }
+    if (s_.allowances.count({m.granter(), m.grantee()})) {
+      return Err(18, "sdk", "fee allowance already exists: invalid request");
+    }
+    CosmosApp::Allowance allowance;
+    google::protobuf::Any basic_any = m.allowance();
+    if (basic_any.type_url() == kAllowedMsgAllowance) {
+      feegrantpb::AllowedMsgAllowance allowed;
+      if (!allowed.ParseFromString(basic_any.value()) || allowed.allowed_messages_size() == 0) {
+        return Err(6, "feegrant", "allowed messages are empty");
+      }
+      allowance.allowed_messages.assign(allowed.allowed_messages().begin(),
+                                        allowed.allowed_messages().end());
+      basic_any = allowed.allowance();
+    }
+    if (basic_any.type_url() != kBasicAllowance) {
+      return Err(18, "sdk",
+                 absl::StrCat("unsupported allowance ", basic_any.type_url(), ": invalid request"));
+    }
+    feegrantpb::BasicAllowance basic;
+    if (!basic.ParseFromString(basic_any.value())) {
+      return Err(2, "sdk", "BasicAllowance: tx parse error");
+    }
+    std::string bad;
+    if (!ParseCoins(basic.spend_limit(), &allowance.spend_limit, &bad)) {
+      return Err(10, "sdk", absl::StrCat(bad, ": invalid coins"));
+    }
+    if (basic.has_expiration()) {
+      allowance.expiration = FromTimestamp(basic.expiration());
+      if (*allowance.expiration <= context_.block_time) {
+        return Err(3, "feegrant", "fee allowance expired");
+      }
+    }
+    s_.allowances[{m.granter(), m.grantee()}] = std::move(allowance);
+    events_.push_back({"set_feegrant", {{"granter", m.granter()}, {"grantee", m.grantee()}}});
+    return std::nullopt;
+  }
+
+  std::optional<TxResult> RevokeAllowance(const google::protobuf::Any& any) {
+    feegrantpb::MsgRevokeAllowance m;
+    if (!m.ParseFromString(any.value())) {
+      return Err(2, "sdk", "MsgRevokeAllowance: tx parse error");
+    }
+    if (s_.allowances.erase({m.granter(), m.grantee()}) == 0) {
+      return Err(5, "feegrant", "fee-grant not found: no allowance");
+    }
+    return std::nullopt;
+  }
+
+  std::optional<TxResult> Record(const google::protobuf::Any& any, const std::string& signer) {
+    std::string key;
+    if (any.type_url() == kMsgRecord) {
+      gonka::devchain::v1::MsgRecord m;
+      if (!m.ParseFromString(any.value())) return Err(2, "sdk", "MsgRecord: tx parse error");
+      if (m.key().empty()) return Err(18, "sdk", "MsgRecord: empty key: invalid request");
+      key = m.key();
+    } else {
+      key = absl::StrCat(any.type_url(), "/", crypto::HexEncode(crypto::Sha256(any.value())));
+    }
+    uint64_t count = ++s_.records[key];
+    events_.push_back(
+        {"record", {{"creator", signer}, {"key", key}, {"count", absl::StrCat(count)}}});
+    return std::nullopt;
+  }
+
+  const AppOptions& options_;
+  CosmosApp::State& s_;
+  const TxContext& context_;
+  std::vector<Event> events_;
+  uint64_t gas_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<AppOptions> ParseGenesis(absl::string_view json) {
+  AppOptions options;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto e = parser.parse(json.data(), json.size()).get(root); e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("genesis: not valid JSON: ", simdjson::error_message(e)));
+  }
+  simdjson::dom::array accounts;
+  if (root["accounts"].get(accounts) == simdjson::SUCCESS) {
+    size_t i = 0;
+    for (simdjson::dom::element a : accounts) {
+      std::string where = absl::StrCat("genesis accounts[", i++, "]");
+      GenesisAccount account;
+      std::string_view text;
+      if (a["address"].get_string().get(text) == simdjson::SUCCESS) account.address = text;
+      if (a["mnemonic"].get_string().get(text) == simdjson::SUCCESS) account.mnemonic = text;
+      if (account.address.empty() == account.mnemonic.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": exactly one of \"address\" and \"mnemonic\" is required"));
+      }
+      simdjson::dom::object balances;
+      if (a["balances"].get(balances) == simdjson::SUCCESS) {
+        for (auto field : balances) {
+          std::string_view amount;
+          if (field.value.get_string().get(amount) != simdjson::SUCCESS) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                where, ".balances.", std::string(field.key), ": amount must be a string"));
+          }
+          account.balances[std::string(field.key)] = std::string(amount);
+        }
+      }
+      options.accounts.push_back(std::move(account));
+    }
+  }
+  std::string_view text;
+  if (root["fee_denom"].get_string().get(text) == simdjson::SUCCESS) options.fee_denom = text;
+  if (root["min_gas_price"].get_string().get(text) == simdjson::SUCCESS &&
+      !absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &options.min_gas_price)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("genesis min_gas_price: not an integer: \"", std::string(text), "\""));
+  }
+  if (root["prefix"].get_string().get(text) == simdjson::SUCCESS) options.prefix = text;
+  if (root["max_unordered_timeout"].get_string().get(text) == simdjson::SUCCESS &&
+      !absl::ParseDuration(absl::string_view(text.data(), text.size()),
+                           &options.max_unordered_timeout)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("genesis max_unordered_timeout: not a duration: \"", std::string(text), "\""));
+  }
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<CosmosApp>> CosmosApp::Create(AppOptions options) {
+  std::unique_ptr<CosmosApp> app(new CosmosApp(options));
+  absl::MutexLock lock(&app->mu_);
+  State& s = app->committed_;
+  size_t i = 0;
+  for (const GenesisAccount& a : app->options_.accounts) {
+    std::string where = absl::StrCat("genesis accounts[", i++, "]");
+    std::string address = a.address;
+    if (!a.mnemonic.empty()) {
+      crypto::KeyOptions key_options;
+      key_options.prefix = app->options_.prefix;
+      absl::StatusOr<crypto::SigningKey> key = crypto::KeyFromMnemonic(a.mnemonic, key_options);
+      if (!key.ok()) return Annotate(key.status(), where);
+      address = key->address();
+    } else if (absl::Status st = crypto::DecodeAddress(address, app->options_.prefix).status();
+               !st.ok()) {
+      return Annotate(st, where);
+    }
+    AccountState& account = s.accounts[address];
+    account.number = s.next_account_number++;
+    for (const auto& [denom, amount] : a.balances) {
+      uint128 value;
+      if (!cosmos::ValidateCoin({denom, amount}, where).ok() || !ParseUint128(amount, &value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".balances.", denom, ": invalid amount \"", amount, "\""));
+      }
+      account.balances[denom] = value;
+    }
+  }
+  app->check_ = s;
+  return app;
+}
+
+TxResult CosmosApp::Check(absl::string_view tx, const TxContext& context) {
+  absl::MutexLock lock(&mu_);
+  if (context.simulate) {
+    State scratch = check_;
+    return Run(scratch, tx, context, /*deliver=*/true);
+  }
+  return Run(check_, tx, context, /*deliver=*/false);
+}
+
+TxResult CosmosApp::Deliver(absl::string_view tx, const TxContext& context) {
+  absl::MutexLock lock(&mu_);
+  last_block_time_ = context.block_time;
+  return Run(committed_, tx, context, /*deliver=*/true);
+}
+
+void CosmosApp::Commit(int64_t height) {
+  absl::MutexLock lock(&mu_);
+  // x/auth PreBlocker: drop unordered nonces whose timeout has passed.
+  int64_t now = absl::ToUnixNanos(last_block_time_);
+  auto& nonces = committed_.unordered_nonces;
+  nonces.erase(nonces.begin(), nonces.lower_bound({now + 1, std::string()}));
+  check_ = committed_;
+}
+
+TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bool deliver) {
+  txpb::TxRaw raw;
+  txpb::TxBody body;
+  txpb::AuthInfo auth;
+  if (!raw.ParseFromArray(tx.data(), static_cast<int>(tx.size())) ||
+      !body.ParseFromString(raw.body_bytes()) || !auth.ParseFromString(raw.auth_info_bytes())) {
+    return Err(2, "sdk", "tx parse error");
+  }
+  if (body.messages_size() == 0) {
+    return Err(18, "sdk", "must contain at least one message: invalid request");
+  }
+  std::string signer;
+  for (const auto& msg : body.messages()) {
+    std::string s_of = SignerOf(msg);
+    if (s_of.empty()) {
+      return Err(2, "sdk",
+                 absl::StrCat("unable to resolve type URL ", msg.type_url(), ": tx parse error"));
+    }
+    if (!signer.empty() && s_of != signer) {
+      return Err(4, "sdk", "devchain supports one signer per tx: unauthorized");
+    }
+    signer = s_of;
+  }
+  if (raw.signatures_size() == 0) return Err(15, "sdk", "no signatures supplied");
+  if (raw.signatures_size() != 1 || auth.signer_infos_size() != 1) {
+    return Err(4, "sdk",
+               absl::StrCat("invalid number of signer;  expected: 1, got ", raw.signatures_size(),
+                            ": unauthorized"));
+  }
+  if (body.timeout_height() != 0 && static_cast<uint64_t>(ctx.height) > body.timeout_height()) {
+    return Err(30, "sdk",
+               absl::StrCat("block height: ", ctx.height,
+                            ", timeout height: ", body.timeout_height(), ": tx timeout height"));
+  }
+  std::optional<absl::Time> timeout;
+  if (body.has_timeout_timestamp() &&
+      (body.timeout_timestamp().seconds() != 0 || body.timeout_timestamp().nanos() != 0)) {
+    timeout = FromTimestamp(body.timeout_timestamp());
+    if (ctx.block_time > *timeout) {
+      return Err(42, "sdk",
+                 absl::StrCat("block time: ", RfcTime(ctx.block_time),
+                              ", timeout timestamp: ", RfcTime(*timeout), ": tx timeout"));
+    }
+  }
+  size_t memo_chars = 0;
+  for (unsigned char c : body.memo()) memo_chars += (c & 0xC0) != 0x80;
+  if (memo_chars > options_.max_memo_characters) {
+    return Err(12, "sdk",
+               absl::StrCat("maximum number of characters is ", options_.max_memo_characters,
+                            " but received ", memo_chars, " characters: memo too large"));
+  }
+  uint64_t gas_limit = auth.fee().gas_limit();
+  uint64_t ante_gas = kAnteBaseGas + kGasPerTxByte * tx.size() + kSigVerifyGas +
+                      (body.unordered() ? kUnorderedGas : 0);
+  if (gas_limit < ante_gas) {
+    TxResult r = Err(11, "sdk",
+                     absl::StrCat("out of gas in location: txSize; gasWanted: ", gas_limit,
+                                  ", gasUsed: ", ante_gas, ": out of gas"));
+    r.gas_wanted = static_cast<int64_t>(gas_limit);
+    r.gas_used = static_cast<int64_t>(ante_gas);
+    return r;
+  }
+
+  // Fee: valid coins, minimum gas price (CheckTx), fee grant, payer balance.
+  Coins fee;
+  std::string bad;
+  if (!ParseCoins(auth.fee().amount(), &fee, &bad)) {
+    return Err(10, "sdk", absl::StrCat(bad, ": invalid coins"));
+  }
+  if (!deliver && options_.min_gas_price > 0) {
+    uint128 required = uint128(gas_limit) * options_.min_gas_price;
+    if (fee[options_.fee_denom] < required) {
+      return Err(13, "sdk",
+                 absl::StrCat("insufficient fees; got: ", CoinsString(fee), " required: ",
+                              CoinsString({{options_.fee_denom, required}}), ": insufficient fee"));
+    }
+    if (fee[options_.fee_denom] == 0) fee.erase(options_.fee_denom);
+  }
+  std::string payer = signer;
+  Allowance* used_allowance = nullptr;  // charged only once every check has passed
+  const std::string& granter = auth.fee().granter();
+  if (!granter.empty() && granter != signer) {
+    auto it = s.allowances.find({granter, signer});
+    if (it == s.allowances.end()) {
+      return Err(5, "feegrant",
+                 absl::StrCat(granter, " does not allow to pay fees for ", signer,
+                              ": fee-grant not found: no allowance"));
+    }
+    Allowance& allowance = it->second;
+    if (allowance.expiration && *allowance.expiration <= ctx.block_time) {
+      return Err(3, "feegrant", "fee allowance expired");
+    }
+    if (!allowance.allowed_messages.empty()) {
+      for (const auto& msg : body.messages()) {
+        if (std::find(allowance.allowed_messages.begin(), allowance.allowed_messages.end(),
+                      msg.type_url()) == allowance.allowed_messages.end()) {
+          return Err(7, "feegrant",
+                     absl::StrCat(msg.type_url(),
+                                  ": message does not exist in allowed messages: "
+                                  "message not allowed"));
+        }
+      }
+    }
+    if (!allowance.spend_limit.empty()) {
+      for (const auto& [denom, value] : fee) {
+        auto limit = allowance.spend_limit.find(denom);
+        if (limit == allowance.spend_limit.end() || limit->second < value) {
+          return Err(2, "feegrant", "basic allowance: fee limit exceeded");
+        }
+      }
+    }
+    used_allowance = &allowance;
+    payer = granter;
+  }
+  auto payer_it = s.accounts.find(payer);
+  if (payer_it == s.accounts.end()) {
+    return Err(9, "sdk",
+               absl::StrCat("fee payer address: ", payer, " does not exist: unknown address"));
+  }
+  for (const auto& [denom, value] : fee) {
+    if (payer_it->second.balances[denom] < value) {
+      return Err(5, "sdk",
+                 absl::StrCat(
+                     "spendable balance ", CoinsString({{denom, payer_it->second.balances[denom]}}),
+                     " is smaller than ", CoinsString({{denom, value}}), ": insufficient funds"));
+    }
+  }
+
+  // Signer account and public key.
+  auto account_it = s.accounts.find(signer);
+  if (account_it == s.accounts.end()) {
+    return Err(9, "sdk", absl::StrCat("account ", signer, " does not exist: unknown address"));
+  }
+  AccountState& account = account_it->second;
+  const txpb::SignerInfo& info = auth.signer_infos(0);
+  ::cosmos::crypto::secp256k1::PubKey pub;
+  if (info.public_key().type_url() != kSecp256k1PubKey ||
+      !pub.ParseFromString(info.public_key().value())) {
+    return Err(
+        8, "sdk",
+        absl::StrCat("unsupported public key ", info.public_key().type_url(), ": invalid pubkey"));
+  }
+  absl::StatusOr<crypto::PublicKey> key = crypto::PublicKey::FromBytes(pub.key());
+  if (!key.ok())
+    return Err(8, "sdk", "public key is not a compressed secp256k1 point: invalid pubkey");
+  absl::StatusOr<std::string> derived = crypto::AddressFromPublicKey(*key, options_.prefix);
+  if (!derived.ok() || *derived != signer) {
+    return Err(8, "sdk",
+               absl::StrCat("pubKey does not match signer address ", signer,
+                            " with signer index: 0: invalid pubkey"));
+  }
+  if (!account.pub_key.empty() && account.pub_key != pub.key()) {
+    return Err(8, "sdk", "pubKey does not match the account's: invalid pubkey");
+  }
+  if (info.mode_info().single().mode() != 1) {  // SIGN_MODE_DIRECT
+    return Err(4, "sdk", "devchain verifies SIGN_MODE_DIRECT only: unauthorized");
+  }
+
+  // Sequence or unordered nonce.
+  std::pair<int64_t, std::string> nonce;
+  if (body.unordered()) {
+    if (info.sequence() != 0) {
+      return Err(18, "sdk", "unordered transaction must have sequence 0: invalid request");
+    }
+    if (!timeout) {
+      return Err(18, "sdk",
+                 "unordered transaction must have timeout_timestamp set: invalid request");
+    }
+    if (*timeout > ctx.block_time + options_.max_unordered_timeout) {
+      return Err(
+          18, "sdk",
+          absl::StrCat("unordered tx ttl exceeds ",
+                       absl::FormatDuration(options_.max_unordered_timeout), ": invalid request"));
+    }
+    nonce = {absl::ToUnixNanos(*timeout), signer};
+    if (s.unordered_nonces.count(nonce)) {
+      return Err(18, "sdk",
+                 absl::StrCat("failed to add unordered nonce: unordered tx with "
+                              "already used timeout ",
+                              RfcTime(*timeout), " for ", signer, ": invalid request"));
+    }
+  } else if (info.sequence() != account.sequence) {
+    return Err(32, "sdk",
+               absl::StrCat("account sequence mismatch, expected ", account.sequence, ", got ",
+                            info.sequence(), ": incorrect account sequence"));
+  }
+
+  // SIGN_MODE_DIRECT signature over SignDoc.
+  if (!ctx.simulate) {
+    txpb::SignDoc doc;
+    doc.set_body_bytes(raw.body_bytes());
+    doc.set_auth_info_bytes(raw.auth_info_bytes());
+    doc.set_chain_id(ctx.chain_id);
+    doc.set_account_number(account.number);
+    crypto::Sha256Digest digest = crypto::Sha256(cosmos::SerializeDeterministic(doc));
+    if (!crypto::VerifySignature(pub.key(), crypto::AsStringView(digest), raw.signatures(0)).ok()) {
+      return Err(4, "sdk",
+                 absl::StrCat("signature verification failed; please verify account "
+                              "number (",
+                              account.number, ") and chain-id (", ctx.chain_id, "): unauthorized"));
+    }
+  }
+
+  // Ante effects: kept even when a message fails (baseapp writes the ante branch first).
+  for (const auto& [denom, value] : fee) s.accounts[payer].balances[denom] -= value;
+  if (used_allowance != nullptr && !used_allowance->spend_limit.empty()) {
+    for (const auto& [denom, value] : fee) used_allowance->spend_limit[denom] -= value;
+  }
+  account.pub_key = pub.key();
+  if (body.unordered()) {
+    s.unordered_nonces.insert(nonce);
+  } else {
+    account.sequence++;
+  }
+  TxResult result;
+  result.gas_wanted = static_cast<int64_t>(gas_limit);
+  result.gas_used = static_cast<int64_t>(ante_gas);
+  result.events.push_back({"tx", {{"fee", CoinsString(fee)}, {"fee_payer", payer}}});
+  result.events.push_back(
+      {"tx",
+       {{"acc_seq", absl::StrCat(signer, "/", body.unordered() ? 0 : account.sequence - 1)}}});
+  result.events.push_back({"tx", {{"signature", absl::Base64Escape(raw.signatures(0))}}});
+  if (!deliver) return result;  // CheckTx runs the ante handler only
+
+  State branch = s;
+  Executor exec(options_, branch, ctx);
+  for (const auto& msg : body.messages()) {
+    if (std::optional<TxResult> failed = exec.Run(msg, signer)) {
+      failed->gas_wanted = result.gas_wanted;
+      failed->gas_used = static_cast<int64_t>(ante_gas + exec.gas());
+      failed->events = result.events;
+      return *failed;
+    }
+  }
+  uint64_t used = ante_gas + exec.gas();
+  if (used > gas_limit) {
+    TxResult r = Err(11, "sdk",
+                     absl::StrCat("out of gas in location: message; gasWanted: ", gas_limit,
+                                  ", gasUsed: ", used, ": out of gas"));
+    r.gas_wanted = static_cast<int64_t>(gas_limit);
+    r.gas_used = static_cast<int64_t>(used);
+    r.events = result.events;
+    return r;
+  }
+  s = std::move(branch);
+  result.gas_used = static_cast<int64_t>(used);
+  for (auto& e : exec.events()) result.events.push_back(std::move(e));
+  return result;
+}
+
+TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_view data) {
+  absl::MutexLock lock(&mu_);
+  if (path == "/cosmos.auth.v1beta1.Query/Account" ||
+      path == "/cosmos.auth.v1beta1.Query/AccountInfo") {
+    authpb::QueryAccountRequest request;
+    if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      return {18, "sdk", "invalid request: cannot decode QueryAccountRequest", ""};
+    }
+    auto it = committed_.accounts.find(request.address());
+    if (it == committed_.accounts.end()) {
+      return {22, "sdk", absl::StrCat("account ", request.address(), " not found: key not found"),
+              ""};
+    }
+    authpb::BaseAccount account;
+    account.set_address(request.address());
+    account.set_account_number(it->second.number);
+    account.set_sequence(it->second.sequence);
+    if (!it->second.pub_key.empty()) {
+      ::cosmos::crypto::secp256k1::PubKey pub;
+      pub.set_key(it->second.pub_key);
+      account.mutable_pub_key()->set_type_url(kSecp256k1PubKey);
+      account.mutable_pub_key()->set_value(cosmos::SerializeDeterministic(pub));
+    }
+    if (path == "/cosmos.auth.v1beta1.Query/AccountInfo") {
+      authpb::QueryAccountInfoResponse response;
+      *response.mutable_info() = account;
+      return {0, "", "", cosmos::SerializeDeterministic(response)};
+    }
+    authpb::QueryAccountResponse response;
+    response.mutable_account()->set_type_url(kBaseAccount);
+    response.mutable_account()->set_value(cosmos::SerializeDeterministic(account));
+    return {0, "", "", cosmos::SerializeDeterministic(response)};
+  }
+  return {6, "sdk", absl::StrCat("unknown query path: ", path, ": unknown request"), ""};
+}
+
+uint64_t CosmosApp::RecordCount(absl::string_view key) const {
+  absl::MutexLock lock(&mu_);
+  auto it = committed_.records.find(std::string(key));
+  return it == committed_.records.end() ? 0 : it->second;
+}
+
+absl::uint128 CosmosApp::Balance(absl::string_view address, absl::string_view denom) const {
+  absl::MutexLock lock(&mu_);
+  auto it = committed_.accounts.find(std::string(address));
+  if (it == committed_.accounts.end()) return 0;
+  auto b = it->second.balances.find(std::string(denom));
+  return b == it->second.balances.end() ? 0 : b->second;
+}
+
+absl::StatusOr<std::pair<uint64_t, uint64_t>> CosmosApp::Account(absl::string_view address) const {
+  absl::MutexLock lock(&mu_);
+  auto it = committed_.accounts.find(std::string(address));
+  if (it == committed_.accounts.end()) {
+    return absl::NotFoundError(absl::StrCat("account ", address, " not found"));
+  }
+  return std::make_pair(it->second.number, it->second.sequence);
+}
+
+}  // namespace devchain
+}  // namespace gonka

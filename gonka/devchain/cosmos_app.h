@@ -1,0 +1,124 @@
+// CosmosApp: devchain's transaction rules — a strict subset of the Cosmos SDK 0.53 ante handler
+// and modules, so a signer bug that a real chain would reject is rejected here too, with the
+// Cosmos SDK's codespace and code (shared/reference/protocol.md §4, §5).
+//
+// Ante handler, in the SDK's order: decode (sdk 2) → at least one message (sdk 18) → signature
+// count (sdk 15 / 4) → timeout height (sdk 30) and timeout timestamp (sdk 42) → memo length
+// (sdk 12) → gas limit vs ante gas (sdk 11) → fee: valid coins (sdk 10), minimum gas price
+// (sdk 13), fee grant (feegrant 5 no allowance, 3 expired, 2 limit exceeded, 7 message not
+// allowed), payer balance (sdk 5) → signer account exists (sdk 9) → public key matches the
+// signer (sdk 8) → unordered rules (sdk 18: sequence 0, timeout set, within 10 minutes, replay
+// of signer + timeout) or sequence (sdk 32 "account sequence mismatch, expected X, got Y") →
+// SIGN_MODE_DIRECT signature over SignDoc{body, auth_info, chain_id, account_number} (sdk 4) →
+// sequence increment. Messages then run on a branch: a failing message reverts its effects but
+// the fee and sequence stay, as in baseapp.
+//
+// Messages: cosmos.bank MsgSend; cosmos.authz MsgGrant (GenericAuthorization), MsgExec (only
+// granted types; authz 2 "authorization not found", 6 expired), MsgRevoke; cosmos.feegrant
+// MsgGrantAllowance (BasicAllowance, AllowedMsgAllowance), MsgRevokeAllowance;
+// gonka.devchain.v1.MsgRecord; and the Gonka message types in kGonkaRecordTypes, recorded like
+// MsgRecord under the key "<type url>/<sha256 of the message>".
+//
+// Queries (abci_query): /cosmos.auth.v1beta1.Query/Account and /AccountInfo (sdk 22 when
+// unknown).
+//
+// Thread-safe: Chain calls it under its lock; RecordCount() and Balance() may be called from
+// anywhere.
+#ifndef GONKA_DEVCHAIN_COSMOS_APP_H_
+#define GONKA_DEVCHAIN_COSMOS_APP_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/numeric/int128.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gonka/devchain/chain.h"
+
+namespace gonka {
+namespace devchain {
+
+// One genesis account: an address, or a mnemonic (the address derived with the Gonka HD path).
+struct GenesisAccount {
+  std::string address;
+  std::string mnemonic;
+  std::map<std::string, std::string> balances;  // denom → decimal amount
+};
+
+struct AppOptions {
+  std::string prefix = "gonka";
+  std::vector<GenesisAccount> accounts;
+  // Minimum gas price in the fee denom (CheckTx only, as min-gas-prices): fee >= gas × price.
+  std::string fee_denom = "ngonka";
+  uint64_t min_gas_price = 0;
+  absl::Duration max_unordered_timeout = absl::Minutes(10);
+  size_t max_memo_characters = 256;
+};
+
+// Parses a genesis JSON file's content:
+//   {"accounts":[{"address":"gonka1…","balances":{"ngonka":"1000"}}, {"mnemonic":"…",…}],
+//    "min_gas_price":"0", "fee_denom":"ngonka", "max_unordered_timeout":"10m"}
+// InvalidArgument naming the field ("genesis accounts[1].balances.ngonka: …").
+absl::StatusOr<AppOptions> ParseGenesis(absl::string_view json);
+
+// Gonka message types devchain accepts and records (their field 1 is the signer, `creator`).
+extern const char* const kGonkaRecordTypes[];
+
+class CosmosApp : public TxExecutor {
+ public:
+  // InvalidArgument naming the genesis account that is malformed.
+  static absl::StatusOr<std::unique_ptr<CosmosApp>> Create(AppOptions options);
+
+  TxResult Check(absl::string_view tx, const TxContext& context) override;
+  TxResult Deliver(absl::string_view tx, const TxContext& context) override;
+  void Commit(int64_t height) override;
+  QueryResult Query(absl::string_view path, absl::string_view data) override;
+
+  // Committed state.
+  uint64_t RecordCount(absl::string_view key) const;
+  absl::uint128 Balance(absl::string_view address, absl::string_view denom) const;
+  // Account number and sequence; NotFound if the account does not exist.
+  absl::StatusOr<std::pair<uint64_t, uint64_t>> Account(absl::string_view address) const;
+
+  struct Allowance {
+    std::map<std::string, absl::uint128> spend_limit;  // empty = unlimited
+    std::optional<absl::Time> expiration;
+    std::vector<std::string> allowed_messages;  // empty = any
+  };
+  struct AccountState {
+    uint64_t number = 0;
+    uint64_t sequence = 0;
+    std::string pub_key;  // 33 bytes once known
+    std::map<std::string, absl::uint128> balances;
+  };
+  struct State {
+    std::map<std::string, AccountState> accounts;
+    uint64_t next_account_number = 0;
+    // (granter, grantee, msg type url) → expiration (nullopt = none)
+    std::map<std::tuple<std::string, std::string, std::string>, std::optional<absl::Time>> grants;
+    std::map<std::pair<std::string, std::string>, Allowance> allowances;
+    std::set<std::pair<int64_t, std::string>> unordered_nonces;  // (timeout ns, signer)
+    std::map<std::string, uint64_t> records;
+  };
+
+ private:
+  explicit CosmosApp(AppOptions options) : options_(std::move(options)) {}
+  TxResult Run(State& state, absl::string_view tx, const TxContext& context, bool deliver);
+
+  const AppOptions options_;
+  mutable absl::Mutex mu_;
+  State committed_ ABSL_GUARDED_BY(mu_);
+  State check_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_block_time_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace devchain
+}  // namespace gonka
+
+#endif  // GONKA_DEVCHAIN_COSMOS_APP_H_
