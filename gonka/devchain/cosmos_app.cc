@@ -22,6 +22,7 @@
 #include "gonka/proto/cosmos/auth/v1beta1/auth.pb.h"
 #include "gonka/proto/cosmos/authz/v1beta1/authz.pb.h"
 #include "gonka/proto/cosmos/authz/v1beta1/tx.pb.h"
+#include "gonka/proto/cosmos/bank/v1beta1/query.pb.h"
 #include "gonka/proto/cosmos/bank/v1beta1/tx.pb.h"
 #include "gonka/proto/cosmos/crypto/secp256k1/keys.pb.h"
 #include "gonka/proto/cosmos/feegrant/v1beta1/feegrant.pb.h"
@@ -780,6 +781,29 @@ TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_vi
     authpb::QueryAccountResponse response;
     response.mutable_account()->set_type_url(kBaseAccount);
     response.mutable_account()->set_value(cosmos::SerializeDeterministic(account));
+    return {0, "", "", cosmos::SerializeDeterministic(response)};
+  }
+  if (path == "/cosmos.bank.v1beta1.Query/Balance") {
+    bankpb::QueryBalanceRequest request;
+    if (!request.ParseFromArray(data.data(), static_cast<int>(data.size())) ||
+        request.denom().empty()) {
+      return {18, "sdk", "invalid request: QueryBalanceRequest needs address and denom", ""};
+    }
+    if (!crypto::DecodeAddress(request.address(), options_.prefix).ok()) {
+      return {7, "sdk", absl::StrCat("invalid address ", request.address(), ": invalid address"),
+              ""};
+    }
+    uint128 amount = 0;
+    auto it = committed_.accounts.find(request.address());
+    if (it != committed_.accounts.end()) {
+      auto b = it->second.balances.find(request.denom());
+      if (b != it->second.balances.end()) amount = b->second;
+    }
+    std::ostringstream os;
+    os << amount;
+    bankpb::QueryBalanceResponse response;
+    response.mutable_balance()->set_denom(request.denom());
+    response.mutable_balance()->set_amount(os.str());
     return {0, "", "", cosmos::SerializeDeterministic(response)};
   }
   return {6, "sdk", absl::StrCat("unknown query path: ", path, ": unknown request"), ""};

@@ -20,7 +20,7 @@
 // MsgRecord under the key "<type url>/<sha256 of the message>".
 //
 // Queries (abci_query): /cosmos.auth.v1beta1.Query/Account and /AccountInfo (sdk 22 when
-// unknown).
+// unknown), /cosmos.bank.v1beta1.Query/Balance.
 //
 // Thread-safe: Chain calls it under its lock; RecordCount() and Balance() may be called from
 // anywhere.

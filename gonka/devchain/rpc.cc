@@ -156,6 +156,22 @@ class Params {
     return false;
   }
 
+  // CometBFT's HexBytes (abci_query `data`): hex in JSON, 0x-hex or a quoted string in a URI.
+  bool HexBytes(const std::string& name, std::string* out, Error* error) const {
+    out->clear();
+    auto it = values_.find(name);
+    if (it == values_.end() || it->second.kind == ParamValue::kNull) return true;
+    if (it->second.kind == ParamValue::kString) {
+      absl::Status s = crypto::HexDecode(it->second.text, name, out);
+      if (!s.ok()) {
+        *error = InvalidParams(std::string(s.message()));
+        return false;
+      }
+      return true;
+    }
+    return Bytes(name, out, error);
+  }
+
   bool String(const std::string& name, std::string* out, Error* error) const {
     out->clear();
     auto it = values_.find(name);
@@ -660,7 +676,7 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     std::string path, data;
     int64_t height;
     bool prove;
-    if (!p.String("path", &path, &error) || !p.Bytes("data", &data, &error) ||
+    if (!p.String("path", &path, &error) || !p.HexBytes("data", &data, &error) ||
         !p.Int("height", &height, &error) || !p.Bool("prove", &prove, &error)) {
       return Fail(error);
     }
