@@ -1,0 +1,105 @@
+// CometClient: the CometBFT 0.38 JSON-RPC calls libgonka needs (`/status`, `/block`,
+// `/block_results`, `/tx`, `/broadcast_tx_sync`, `/abci_query`) over gonka::net::HttpClient, with
+// CometBFT's errors mapped to absl::Status.
+//
+//   CometClient comet({.rpc_url = "http://127.0.0.1:26657"});
+//   ASSIGN_OR_RETURN(CometStatus s, comet.Status());
+//   ASSIGN_OR_RETURN(v1::BlockEvents b, comet.FetchBlockEvents(s.latest_height, normalize));
+//
+// Errors: transport failures as HttpClient reports them (Unavailable, DeadlineExceeded);
+// a height above the tip → OutOfRange; a pruned height → NotFound with "is not available";
+// an unknown tx → NotFound; other JSON-RPC errors → Unavailable carrying the code and data;
+// a malformed answer → Internal naming the method. Every message names the method and URL.
+// Thread-safe.
+#ifndef GONKA_CHAIN_COMET_CLIENT_H_
+#define GONKA_CHAIN_COMET_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "gonka/chain/block_events.pb.h"
+#include "gonka/chain/normalize.h"
+#include "gonka/net/http_client.h"
+
+namespace gonka {
+namespace chain {
+
+struct CometClientOptions {
+  std::string rpc_url = "http://127.0.0.1:26657";
+  absl::Duration timeout = absl::Seconds(10);
+  // Largest accepted answer (a /block_results of a heavy block can be several MB).
+  size_t max_response_bytes = 64 << 20;
+};
+
+struct CometStatus {
+  std::string chain_id;
+  int64_t latest_height = 0;
+  absl::Time latest_time;
+  int64_t earliest_height = 0;
+  bool catching_up = false;
+};
+
+struct BroadcastResponse {
+  uint32_t code = 0;
+  std::string codespace;
+  std::string log;
+  std::string hash;  // uppercase hex
+};
+
+struct TxInfo {
+  std::string hash;  // uppercase hex
+  int64_t height = 0;
+  uint32_t index = 0;
+  uint32_t code = 0;
+  std::string codespace;
+  std::string log;
+  int64_t gas_used = 0;
+  int64_t gas_wanted = 0;
+};
+
+struct AbciQueryResponse {
+  uint32_t code = 0;
+  std::string codespace;
+  std::string log;
+  std::string value;  // raw bytes
+  int64_t height = 0;
+};
+
+class CometClient {
+ public:
+  // `http` may be shared (it pools connections); nullptr → an own client.
+  explicit CometClient(CometClientOptions options, net::HttpClient* http = nullptr);
+  ~CometClient();
+
+  absl::StatusOr<CometStatus> Status();
+  // The raw JSON-RPC answers (envelope included) of /block and /block_results: NormalizeBlock
+  // reads them as they are.
+  absl::StatusOr<std::string> BlockJson(int64_t height);
+  absl::StatusOr<std::string> BlockResultsJson(int64_t height);
+  // Both, normalised.
+  absl::StatusOr<v1::BlockEvents> FetchBlockEvents(int64_t height,
+                                                   const NormalizeOptions& options);
+  absl::StatusOr<BroadcastResponse> BroadcastTxSync(absl::string_view tx_bytes);
+  // `hash`: 32 raw bytes.
+  absl::StatusOr<TxInfo> Tx(absl::string_view hash);
+  absl::StatusOr<AbciQueryResponse> AbciQuery(absl::string_view path, absl::string_view data);
+
+  const std::string& url() const { return options_.rpc_url; }
+
+ private:
+  // GET <rpc_url>/<method>?<query>; the raw body of a successful answer.
+  absl::StatusOr<std::string> Call(absl::string_view method, absl::string_view query);
+
+  const CometClientOptions options_;
+  std::unique_ptr<net::HttpClient> own_http_;
+  net::HttpClient* http_;
+};
+
+}  // namespace chain
+}  // namespace gonka
+
+#endif  // GONKA_CHAIN_COMET_CLIENT_H_
