@@ -10,8 +10,10 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "gonka/base/log.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/cosmos_app.h"
+#include "gonka/devchain/grpc_server.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/drain/daemon.h"
 
@@ -48,6 +50,9 @@ int main(int argc, char** argv) {
       .AddInt("synthetic-txs", &chain_options.synthetic_txs_per_block, 0,
               "load mode: synthetic txs added to every block")
       .Range(0, 100000);
+  std::string grpc_address;
+  config.AddString("grpc-address", &grpc_address, "127.0.0.1:9090",
+                   "Cosmos gRPC listen address (auth, bank, tx Service); empty = off");
   std::string genesis_path;
   config.AddString("genesis", &genesis_path, "",
                    "genesis JSON (accounts, balances, min gas price); empty = no accounts");
@@ -95,6 +100,12 @@ int main(int argc, char** argv) {
         200, absl::StrCat("{\"count\":\"", cosmos->RecordCount(key), "\"}"));
   });
   daemon.drain().AddShutdownHook("block production", [&chain] { chain.Stop(); });
+  gonka::devchain::CosmosGrpcServer grpc(&chain);
+  if (!grpc_address.empty()) {
+    if (absl::Status s = grpc.Start(grpc_address); !s.ok()) return daemon.Fail(s);
+    GLOG_INFO("devchain gRPC listening", {"port", grpc.port()});
+    daemon.drain().AddShutdownHook("grpc", [&grpc] { grpc.Stop(absl::Now() + absl::Seconds(1)); });
+  }
   if (absl::Status s = daemon.Start(); !s.ok()) return daemon.Fail(s);
   chain.Start();
   return daemon.Run();

@@ -19,8 +19,8 @@ TEST(CosmJsRpcTest, CosmJsReadsDevchain) {
   ASSERT_TRUE(script.ok()) << script.status();
   testing::DaemonProcess::Options o;
   o.binary = "daemons/devchain/devchain";
-  o.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--chain-id=oracle-test",
-            "--block-interval=100ms", "--drain-announce=0s"};
+  o.args = {"--bind=127.0.0.1",       "--port={{PORT}}",     "--chain-id=oracle-test",
+            "--block-interval=100ms", "--drain-announce=0s", "--grpc-address=127.0.0.1:0"};
   testing::DaemonProcess devchain(o);
   ASSERT_TRUE(devchain.Start().ok());
 
@@ -56,7 +56,8 @@ TEST(CosmJsRpcTest, CosmJsSignsAndBroadcasts) {
   testing::DaemonProcess::Options o;
   o.binary = "daemons/devchain/devchain";
   o.args = {"--bind=127.0.0.1",       "--port={{PORT}}",     "--chain-id=sign-test",
-            "--block-interval=100ms", "--drain-announce=0s", "--genesis=" + genesis};
+            "--block-interval=100ms", "--drain-announce=0s", "--genesis=" + genesis,
+            "--grpc-address="};
   testing::DaemonProcess devchain(o);
   ASSERT_TRUE(devchain.Start().ok()) << devchain.LogTail();
 

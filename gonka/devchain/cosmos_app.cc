@@ -27,6 +27,7 @@
 #include "gonka/proto/cosmos/crypto/secp256k1/keys.pb.h"
 #include "gonka/proto/cosmos/feegrant/v1beta1/feegrant.pb.h"
 #include "gonka/proto/cosmos/feegrant/v1beta1/tx.pb.h"
+#include "gonka/proto/cosmos/tx/v1beta1/service.pb.h"
 #include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 
 namespace gonka {
@@ -488,6 +489,7 @@ TxResult CosmosApp::Check(absl::string_view tx, const TxContext& context) {
 TxResult CosmosApp::Deliver(absl::string_view tx, const TxContext& context) {
   absl::MutexLock lock(&mu_);
   last_block_time_ = context.block_time;
+  last_height_ = context.height;
   return Run(committed_, tx, context, /*deliver=*/true);
 }
 
@@ -554,7 +556,7 @@ TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bo
   uint64_t gas_limit = auth.fee().gas_limit();
   uint64_t ante_gas = kAnteBaseGas + kGasPerTxByte * tx.size() + kSigVerifyGas +
                       (body.unordered() ? kUnorderedGas : 0);
-  if (gas_limit < ante_gas) {
+  if (gas_limit < ante_gas && !ctx.simulate) {  // simulation runs with an infinite gas meter
     TxResult r = Err(11, "sdk",
                      absl::StrCat("out of gas in location: txSize; gasWanted: ", gas_limit,
                                   ", gasUsed: ", ante_gas, ": out of gas"));
@@ -654,7 +656,7 @@ TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bo
   if (!account.pub_key.empty() && account.pub_key != pub.key()) {
     return Err(8, "sdk", "pubKey does not match the account's: invalid pubkey");
   }
-  if (info.mode_info().single().mode() != 1) {  // SIGN_MODE_DIRECT
+  if (!ctx.simulate && info.mode_info().single().mode() != 1) {  // SIGN_MODE_DIRECT
     return Err(4, "sdk", "devchain verifies SIGN_MODE_DIRECT only: unauthorized");
   }
 
@@ -735,7 +737,7 @@ TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bo
     }
   }
   uint64_t used = ante_gas + exec.gas();
-  if (used > gas_limit) {
+  if (used > gas_limit && !ctx.simulate) {
     TxResult r = Err(11, "sdk",
                      absl::StrCat("out of gas in location: message; gasWanted: ", gas_limit,
                                   ", gasUsed: ", used, ": out of gas"));
@@ -781,6 +783,43 @@ TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_vi
     authpb::QueryAccountResponse response;
     response.mutable_account()->set_type_url(kBaseAccount);
     response.mutable_account()->set_value(cosmos::SerializeDeterministic(account));
+    return {0, "", "", cosmos::SerializeDeterministic(response)};
+  }
+  if (path == "/cosmos.tx.v1beta1.Service/Simulate") {
+    ::cosmos::tx::v1beta1::SimulateRequest request;
+    if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      return {18, "sdk", "invalid request: cannot decode SimulateRequest", ""};
+    }
+    std::string tx = request.tx_bytes();
+    if (tx.empty() && request.has_tx()) {
+      txpb::TxRaw raw;
+      raw.set_body_bytes(cosmos::SerializeDeterministic(request.tx().body()));
+      raw.set_auth_info_bytes(cosmos::SerializeDeterministic(request.tx().auth_info()));
+      for (const auto& sig : request.tx().signatures()) raw.add_signatures(sig);
+      tx = cosmos::SerializeDeterministic(raw);
+    }
+    if (tx.empty()) return {18, "sdk", "empty tx: invalid request", ""};
+    State scratch = check_;
+    TxContext context;
+    context.height = last_height_ + 1;
+    context.block_time = last_block_time_ == absl::Time() ? absl::Now() : last_block_time_;
+    context.simulate = true;
+    TxResult r = Run(scratch, tx, context, /*deliver=*/true);
+    if (r.code != 0) return {r.code, r.codespace, r.log, ""};
+    ::cosmos::tx::v1beta1::SimulateResponse response;
+    response.mutable_gas_info()->set_gas_wanted(static_cast<uint64_t>(r.gas_wanted));
+    response.mutable_gas_info()->set_gas_used(static_cast<uint64_t>(r.gas_used));
+    response.mutable_result()->set_log(r.log);
+    for (const auto& e : r.events) {
+      auto* pe = response.mutable_result()->add_events();
+      pe->set_type(e.type);
+      for (const auto& a : e.attributes) {
+        auto* pa = pe->add_attributes();
+        pa->set_key(a.key);
+        pa->set_value(a.value);
+        pa->set_index(a.index);
+      }
+    }
     return {0, "", "", cosmos::SerializeDeterministic(response)};
   }
   if (path == "/cosmos.bank.v1beta1.Query/Balance") {

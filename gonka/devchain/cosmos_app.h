@@ -20,7 +20,9 @@
 // MsgRecord under the key "<type url>/<sha256 of the message>".
 //
 // Queries (abci_query): /cosmos.auth.v1beta1.Query/Account and /AccountInfo (sdk 22 when
-// unknown), /cosmos.bank.v1beta1.Query/Balance.
+// unknown), /cosmos.bank.v1beta1.Query/Balance, /cosmos.tx.v1beta1.Service/Simulate (runs the tx
+// on a scratch copy of the check state without signature verification and with an infinite gas
+// meter, as the SDK's simulate mode; returns gas_info and the events).
 //
 // Thread-safe: Chain calls it under its lock; RecordCount() and Balance() may be called from
 // anywhere.
@@ -116,6 +118,7 @@ class CosmosApp : public TxExecutor {
   State committed_ ABSL_GUARDED_BY(mu_);
   State check_ ABSL_GUARDED_BY(mu_);
   absl::Time last_block_time_ ABSL_GUARDED_BY(mu_);
+  int64_t last_height_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace devchain

@@ -70,6 +70,11 @@ const execResult = await clientC.signAndBroadcast(c, [exec], fee);
 check(execResult.code === 0, `MsgExec by the grantee included (code ${execResult.code})`);
 check((await clientA.getBalance(b, "ngonka")).amount === "782", "recipient balance +5 via authz");
 
+// Gas estimation through Simulate (abci_query /cosmos.tx.v1beta1.Service/Simulate).
+const sendOne = { typeUrl: "/cosmos.bank.v1beta1.MsgSend", value: MsgSend.fromPartial({ fromAddress: a, toAddress: b, amount: [{ denom: "ngonka", amount: "1" }] }) };
+const gas = await clientA.simulate(a, [sendOne], "");
+check(gas > 10000, `simulate estimates ${gas} gas`);
+
 // Rejections, signed offline with explicit signer data.
 const send = { typeUrl: "/cosmos.bank.v1beta1.MsgSend", value: MsgSend.fromPartial({ fromAddress: a, toAddress: b, amount: [{ denom: "ngonka", amount: "1" }] }) };
 const { accountNumber, sequence } = await clientA.getSequence(a);
