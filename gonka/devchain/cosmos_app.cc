@@ -29,6 +29,7 @@
 #include "gonka/proto/cosmos/feegrant/v1beta1/tx.pb.h"
 #include "gonka/proto/cosmos/tx/v1beta1/service.pb.h"
 #include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace gonka {
 namespace devchain {
@@ -118,6 +119,33 @@ bool ParseCoins(const google::protobuf::RepeatedPtrField<::cosmos::base::v1beta1
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// ADR-020 / the SDK's tx decoder: unknown fields in TxRaw and AuthInfo are rejected, and in
+// TxBody unless their number is >= 1024 ("non-critical"). Without this the same signed content
+// could travel in different tx bytes (a different hash) — transaction malleability.
+bool HasUnknownFields(const google::protobuf::Message& message, bool allow_non_critical) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    if (!allow_non_critical || unknown.field(i).number() < 1024) return true;
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    // An Any's value is checked when it is unpacked, like the SDK's interface registry does.
+    if (field->is_repeated()) {
+      for (int j = 0; j < reflection->FieldSize(message, field); ++j) {
+        if (HasUnknownFields(reflection->GetRepeatedMessage(message, field, j), false)) {
+          return true;
+        }
+      }
+    } else if (HasUnknownFields(reflection->GetMessage(message, field), false)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool IsGonkaRecordType(absl::string_view type_url) {
@@ -509,6 +537,10 @@ TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bo
   if (!raw.ParseFromArray(tx.data(), static_cast<int>(tx.size())) ||
       !body.ParseFromString(raw.body_bytes()) || !auth.ParseFromString(raw.auth_info_bytes())) {
     return Err(2, "sdk", "tx parse error");
+  }
+  if (HasUnknownFields(raw, false) || HasUnknownFields(auth, false) ||
+      HasUnknownFields(body, /*allow_non_critical=*/true)) {
+    return Err(2, "sdk", "unknown field in tx: tx parse error");
   }
   if (body.messages_size() == 0) {
     return Err(18, "sdk", "must contain at least one message: invalid request");
