@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
       .AddInt("synthetic-txs", &chain_options.synthetic_txs_per_block, 0,
               "load mode: synthetic txs added to every block")
       .Range(0, 100000);
+  config.AddString("data-dir", &chain_options.data_dir, "",
+                   "keep blocks here so a restart continues with the same chain; empty = memory");
   std::string grpc_address;
   config.AddString("grpc-address", &grpc_address, "127.0.0.1:9090",
                    "Cosmos gRPC listen address (auth, bank, tx Service); empty = off");
@@ -88,6 +90,7 @@ int main(int argc, char** argv) {
   }
 
   gonka::devchain::Chain chain(chain_options, app->get());
+  if (absl::Status s = chain.Open(); !s.ok()) return daemon.Fail(s);
   gonka::devchain::RpcService rpc(&chain, &daemon.server(), {});
   // The exactly-once oracle: how many times did MsgRecord key K land on chain.
   gonka::devchain::CosmosApp* cosmos = app->get();

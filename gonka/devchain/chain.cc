@@ -1,6 +1,10 @@
 #include "gonka/devchain/chain.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -23,7 +27,112 @@ std::string Sha(absl::string_view data) {
 Chain::Chain(ChainOptions options, TxExecutor* executor)
     : options_(std::move(options)), executor_(executor), clock_(options_.clock) {}
 
-Chain::~Chain() { Stop(); }
+Chain::~Chain() {
+  Stop();
+  if (log_ != nullptr) std::fclose(log_);
+}
+
+namespace {
+
+void PutU32(std::string* out, uint32_t v) { out->append(reinterpret_cast<const char*>(&v), 4); }
+void PutU64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
+bool GetU32(absl::string_view* in, uint32_t* v) {
+  if (in->size() < 4) return false;
+  std::memcpy(v, in->data(), 4);
+  in->remove_prefix(4);
+  return true;
+}
+bool GetU64(absl::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  std::memcpy(v, in->data(), 8);
+  in->remove_prefix(8);
+  return true;
+}
+
+}  // namespace
+
+// blocks.log: records of [u32 length][u64 time ns][u32 n]{[u32 len][tx bytes]}*n, little-endian;
+// only the txs that came from the mempool are stored (synthetic ones are regenerated).
+absl::Status Chain::Open() {
+  if (options_.data_dir.empty()) return absl::OkStatus();
+  if (log_ != nullptr) return absl::FailedPreconditionError("Chain::Open called twice");
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("devchain data dir ", options_.data_dir, ": ", ec.message()));
+  }
+  log_path_ = options_.data_dir + "/blocks.log";
+  std::string content;
+  if (std::FILE* in = std::fopen(log_path_.c_str(), "rb")) {
+    char buffer[1 << 16];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), in)) > 0) content.append(buffer, n);
+    std::fclose(in);
+  }
+  absl::string_view rest = content;
+  size_t good = 0;
+  int64_t replayed = 0;
+  while (true) {
+    absl::string_view record = rest;
+    uint32_t length;
+    if (!GetU32(&record, &length) || record.size() < length) break;  // end, or a torn record
+    absl::string_view body = record.substr(0, length);
+    Replay replay;
+    uint64_t time_ns;
+    uint32_t count;
+    if (!GetU64(&body, &time_ns) || !GetU32(&body, &count)) {
+      return absl::DataLossError(absl::StrCat(log_path_, ": malformed record at byte ", good));
+    }
+    replay.time = absl::FromUnixNanos(static_cast<int64_t>(time_ns));
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t len;
+      if (!GetU32(&body, &len) || body.size() < len) {
+        return absl::DataLossError(absl::StrCat(log_path_, ": malformed tx at byte ", good));
+      }
+      replay.txs.emplace_back(body.substr(0, len));
+      body.remove_prefix(len);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      CommitBlock(BuildBlock(&replay));
+    }
+    ++replayed;
+    good += 4 + length;
+    rest.remove_prefix(4 + length);
+  }
+  if (good < content.size()) {
+    GLOG_WARN("devchain: dropping a torn record at the end of the block log", {"file", log_path_},
+              {"bytes", static_cast<int64_t>(content.size() - good)});
+    std::filesystem::resize_file(log_path_, good, ec);
+  }
+  log_ = std::fopen(log_path_.c_str(), "ab");
+  if (log_ == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot open ", log_path_, " for appending"));
+  }
+  GLOG_INFO("devchain state restored", {"file", log_path_}, {"blocks", replayed},
+            {"height", height()});
+  return absl::OkStatus();
+}
+
+absl::Status Chain::Append(const Block& block, size_t real_txs) {
+  std::string body;
+  PutU64(&body, static_cast<uint64_t>(absl::ToUnixNanos(block.time)));
+  PutU32(&body, static_cast<uint32_t>(real_txs));
+  for (size_t i = 0; i < real_txs; ++i) {
+    PutU32(&body, static_cast<uint32_t>(block.txs[i].size()));
+    body += block.txs[i];
+  }
+  std::string record;
+  PutU32(&record, static_cast<uint32_t>(body.size()));
+  record += body;
+  if (std::fwrite(record.data(), 1, record.size(), log_) != record.size() ||
+      std::fflush(log_) != 0 || fdatasync(fileno(log_)) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot append block ", block.height, " to ", log_path_));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Chain::Validate(const ChainOptions& o) {
   if (o.chain_id.empty()) return absl::InvalidArgumentError("chain_id: must not be empty");
@@ -99,23 +208,26 @@ std::vector<Event> Chain::EpochEvents(int64_t height) const {
   return events;
 }
 
-BlockPtr Chain::BuildBlock() {
+BlockPtr Chain::BuildBlock(const Replay* replay) {
   auto block = std::make_shared<Block>();
   BlockPtr last = blocks_.empty() ? nullptr : blocks_.back();
   block->chain_id = options_.chain_id;
   block->height = last ? last->height + 1 : 1;
-  absl::Time now = clock_->Now();
+  absl::Time now = replay ? replay->time : clock_->Now();
   // Block times strictly increase, as on a real chain.
   block->time = last && now <= last->time ? last->time + absl::Nanoseconds(1) : now;
   block->last_hash = last ? last->hash : "";
   block->proposer = Sha("devchain-validator").substr(0, 20);
 
   TxContext context{options_.chain_id, block->height, block->time, false};
-  while (!mempool_.empty()) {
-    std::string tx = std::move(mempool_.front());
-    mempool_.pop_front();
+  std::deque<std::string> replayed;
+  if (replay) replayed.assign(replay->txs.begin(), replay->txs.end());
+  std::deque<std::string>& source = replay ? replayed : mempool_;
+  while (!source.empty()) {
+    std::string tx = std::move(source.front());
+    source.pop_front();
     std::string hash = Sha(tx);
-    mempool_hashes_.erase(hash);
+    if (!replay) mempool_hashes_.erase(hash);
     TxResult result = executor_ ? executor_->Deliver(tx, context)
                                 : TxResult{2, "sdk", "tx parse error: no executor"};
     block->txs.push_back(std::move(tx));
@@ -158,22 +270,33 @@ BlockPtr Chain::BuildBlock() {
   return block;
 }
 
+void Chain::CommitBlock(const BlockPtr& block) {
+  blocks_.push_back(block);
+  for (uint32_t i = 0; i < block->tx_hashes.size(); ++i) {
+    tx_index_[block->tx_hashes[i]] = TxLocation{block, i};
+  }
+  if (options_.retain_blocks > 0) {
+    while (static_cast<int64_t>(blocks_.size()) > options_.retain_blocks) {
+      for (const auto& h : blocks_.front()->tx_hashes) tx_index_.erase(h);
+      blocks_.pop_front();
+    }
+  }
+}
+
 BlockPtr Chain::ProduceBlock() {
   absl::MutexLock produce(&produce_mu_);
   BlockPtr block;
   {
     absl::MutexLock lock(&mu_);
-    block = BuildBlock();
-    blocks_.push_back(block);
-    for (uint32_t i = 0; i < block->tx_hashes.size(); ++i) {
-      tx_index_[block->tx_hashes[i]] = TxLocation{block, i};
-    }
-    if (options_.retain_blocks > 0) {
-      while (static_cast<int64_t>(blocks_.size()) > options_.retain_blocks) {
-        for (const auto& h : blocks_.front()->tx_hashes) tx_index_.erase(h);
-        blocks_.pop_front();
+    block = BuildBlock(nullptr);
+    if (log_ != nullptr) {
+      // Durable before anyone can see it: a restart never forgets a block a client saw.
+      size_t real = block->txs.size() - static_cast<size_t>(options_.synthetic_txs_per_block);
+      if (absl::Status s = Append(*block, real); !s.ok()) {
+        GLOG_ERROR("devchain: block log write failed", {"error", s.ToString()});
       }
     }
+    CommitBlock(block);
   }
   std::vector<std::function<void(const BlockPtr&)>> listeners;
   {

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <functional>
 #include <map>
@@ -79,6 +80,9 @@ struct ChainOptions {
   size_t max_tx_bytes = 1 << 20;
   // Load mode: each block also carries this many synthetic txs (benchmarks).
   int synthetic_txs_per_block = 0;
+  // Keeps committed blocks in <data_dir>/blocks.log; Open() replays them through the executor,
+  // so a restart continues at the same height with the same state. "" = in memory only.
+  std::string data_dir;
   Clock* clock = Clock::Real();
 };
 
@@ -105,6 +109,11 @@ class Chain {
   Chain& operator=(const Chain&) = delete;
 
   static absl::Status Validate(const ChainOptions& options);
+
+  // With a data dir: replays the blocks it holds (rebuilding the executor's state) and opens it
+  // for appending. A torn last record (a crash mid-write) is dropped. Call once, before Start()
+  // and before any broadcast. Internal/DataLoss naming the file on I/O or format errors.
+  absl::Status Open();
 
   // Produces blocks every block_interval on a thread until Stop().
   void Start();
@@ -139,7 +148,13 @@ class Chain {
 
  private:
   void Loop();
-  BlockPtr BuildBlock() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  struct Replay {
+    absl::Time time;
+    std::vector<std::string> txs;
+  };
+  BlockPtr BuildBlock(const Replay* replay) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CommitBlock(const BlockPtr& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Append(const Block& block, size_t real_txs);
   std::vector<Event> EpochEvents(int64_t height) const;
 
   const ChainOptions options_;
@@ -154,6 +169,8 @@ class Chain {
   uint32_t reject_code_ ABSL_GUARDED_BY(mu_) = 0;
   std::string reject_log_ ABSL_GUARDED_BY(mu_);
   uint64_t synthetic_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  std::FILE* log_ = nullptr;  // under produce_mu_
+  std::string log_path_;
 
   absl::Mutex produce_mu_;  // one block at a time; listeners run under it, in order
   absl::Mutex listeners_mu_;
