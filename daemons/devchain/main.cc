@@ -76,6 +76,14 @@ int main(int argc, char** argv) {
       return gonka::Daemon::kExitConfig;
     }
     app_options = std::move(*parsed);
+    if (app_options.chain_id) chain_options.chain_id = *app_options.chain_id;
+    if (app_options.block_interval) chain_options.block_interval = *app_options.block_interval;
+    if (app_options.epochs) chain_options.epochs = *app_options.epochs;
+    if (absl::Status s = gonka::devchain::Chain::Validate(chain_options); !s.ok()) {
+      std::fprintf(stderr, "devchain: config: --genesis %s: %s\n", genesis_path.c_str(),
+                   std::string(s.message()).c_str());
+      return gonka::Daemon::kExitConfig;
+    }
   }
   absl::StatusOr<std::unique_ptr<gonka::devchain::CosmosApp>> app =
       gonka::devchain::CosmosApp::Create(app_options);

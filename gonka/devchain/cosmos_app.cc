@@ -463,6 +463,42 @@ absl::StatusOr<AppOptions> ParseGenesis(absl::string_view json) {
         absl::StrCat("genesis min_gas_price: not an integer: \"", std::string(text), "\""));
   }
   if (root["prefix"].get_string().get(text) == simdjson::SUCCESS) options.prefix = text;
+  if (root["chain_id"].get_string().get(text) == simdjson::SUCCESS) {
+    if (text.empty()) return absl::InvalidArgumentError("genesis chain_id: must not be empty");
+    options.chain_id = std::string(text);
+  }
+  if (root["block_interval"].get_string().get(text) == simdjson::SUCCESS) {
+    absl::Duration d;
+    if (!absl::ParseDuration(absl::string_view(text.data(), text.size()), &d) ||
+        d <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "genesis block_interval: not a positive duration: \"", std::string(text), "\""));
+    }
+    options.block_interval = d;
+  }
+  simdjson::dom::object epoch;
+  if (root["epoch"].get(epoch) == simdjson::SUCCESS) {
+    EpochParams params;
+    const std::pair<const char*, int64_t*> fields[] = {
+        {"epoch_length", &params.epoch_length},
+        {"poc_stage_duration", &params.poc_stage_duration},
+        {"poc_exchange_duration", &params.poc_exchange_duration},
+        {"poc_validation_delay", &params.poc_validation_delay},
+        {"poc_validation_duration", &params.poc_validation_duration},
+        {"set_new_validators_delay", &params.set_new_validators_delay},
+    };
+    for (const auto& [name, out] : fields) {
+      if (epoch[name].get_string().get(text) != simdjson::SUCCESS) continue;
+      if (!absl::SimpleAtoi(absl::string_view(text.data(), text.size()), out)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("genesis epoch.", name, ": not an integer: \"", std::string(text), "\""));
+      }
+    }
+    if (absl::Status s = chain::ValidateEpochParams(params); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("genesis epoch.", s.message()));
+    }
+    options.epochs = params;
+  }
   if (root["max_unordered_timeout"].get_string().get(text) == simdjson::SUCCESS &&
       !absl::ParseDuration(absl::string_view(text.data(), text.size()),
                            &options.max_unordered_timeout)) {

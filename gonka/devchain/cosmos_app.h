@@ -61,10 +61,20 @@ struct AppOptions {
   uint64_t min_gas_price = 0;
   absl::Duration max_unordered_timeout = absl::Minutes(10);
   size_t max_memo_characters = 256;
+
+  // Chain settings a genesis file may carry; when present they win over the daemon's flags (a
+  // chain's identity belongs to its genesis).
+  std::optional<std::string> chain_id;
+  std::optional<absl::Duration> block_interval;
+  std::optional<EpochParams> epochs;
 };
 
 // Parses a genesis JSON file's content:
-//   {"accounts":[{"address":"gonka1…","balances":{"ngonka":"1000"}}, {"mnemonic":"…",…}],
+//   {"chain_id":"gonka-devnet", "block_interval":"1s",
+//    "epoch":{"epoch_length":"300","poc_stage_duration":"60","poc_exchange_duration":"5",
+//             "poc_validation_delay":"5","poc_validation_duration":"20",
+//             "set_new_validators_delay":"120"},
+//    "accounts":[{"address":"gonka1…","balances":{"ngonka":"1000"}}, {"mnemonic":"…",…}],
 //    "min_gas_price":"0", "fee_denom":"ngonka", "max_unordered_timeout":"10m"}
 // InvalidArgument naming the field ("genesis accounts[1].balances.ngonka: …").
 absl::StatusOr<AppOptions> ParseGenesis(absl::string_view json);

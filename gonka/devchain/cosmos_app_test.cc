@@ -335,6 +335,14 @@ TEST(GenesisTest, ParseAndErrorsNameTheField) {
           ParseGenesis(R"({"accounts":[{"address":"a","balances":{"x":5}}]})").status().message()),
       HasSubstr("balances.x"));
   EXPECT_FALSE(ParseGenesis("{").ok());
+  absl::StatusOr<AppOptions> chain =
+      ParseGenesis(R"({"chain_id":"g-1","block_interval":"200ms","epoch":{"epoch_length":"400"}})");
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_EQ(*chain->chain_id, "g-1");
+  EXPECT_EQ(*chain->block_interval, absl::Milliseconds(200));
+  EXPECT_EQ(chain->epochs->epoch_length, 400);
+  EXPECT_THAT(std::string(ParseGenesis(R"({"epoch":{"epoch_length":"50"}})").status().message()),
+              HasSubstr("epoch_length"));
 }
 
 }  // namespace
