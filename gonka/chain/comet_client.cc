@@ -66,8 +66,7 @@ CometClient::CometClient(CometClientOptions options, net::HttpClient* http)
 
 CometClient::~CometClient() = default;
 
-absl::StatusOr<std::string> CometClient::Call(absl::string_view method,
-                                              absl::string_view query) {
+absl::StatusOr<std::string> CometClient::Call(absl::string_view method, absl::string_view query) {
   std::string url = absl::StrCat(absl::StripSuffix(options_.rpc_url, "/"), "/", method,
                                  query.empty() ? "" : "?", query);
   net::HttpCallOptions call = net::HttpCallOptions::Timeout(options_.timeout);
@@ -78,11 +77,11 @@ absl::StatusOr<std::string> CometClient::Call(absl::string_view method,
   dom::element root;
   if (parser.parse(res.body).get(root) == simdjson::SUCCESS && !root["error"].error()) {
     Field error = root["error"];
-    return MapRpcError(absl::StrCat(method, " ", url), Int(error["code"]),
-                       Text(error["message"]), Text(error["data"]));
+    return MapRpcError(absl::StrCat(method, " ", url), Int(error["code"]), Text(error["message"]),
+                       Text(error["data"]));
   }
-  return absl::UnavailableError(absl::StrCat(method, " ", url, ": HTTP ", res.status, ": ",
-                                             res.body.substr(0, 200)));
+  return absl::UnavailableError(
+      absl::StrCat(method, " ", url, ": HTTP ", res.status, ": ", res.body.substr(0, 200)));
 }
 
 absl::StatusOr<CometStatus> CometClient::Status() {
@@ -176,16 +175,15 @@ absl::StatusOr<TxInfo> CometClient::Tx(absl::string_view hash) {
 
 absl::StatusOr<AbciQueryResponse> CometClient::AbciQuery(absl::string_view path,
                                                          absl::string_view data) {
-  ASSIGN_OR_RETURN(std::string body,
-                   Call("abci_query", absl::StrCat("path=", net::UrlEncode(absl::StrCat(
-                                                                "\"", path, "\"")),
-                                                   "&data=0x", crypto::HexEncode(data))));
+  ASSIGN_OR_RETURN(
+      std::string body,
+      Call("abci_query", absl::StrCat("path=", net::UrlEncode(absl::StrCat("\"", path, "\"")),
+                                      "&data=0x", crypto::HexEncode(data))));
   dom::parser parser;
   dom::element root, response;
   if (parser.parse(body).get(root) != simdjson::SUCCESS ||
       root["result"]["response"].get(response) != simdjson::SUCCESS) {
-    return absl::InternalError(
-        absl::StrCat("abci_query ", options_.rpc_url, ": malformed answer"));
+    return absl::InternalError(absl::StrCat("abci_query ", options_.rpc_url, ": malformed answer"));
   }
   AbciQueryResponse q;
   q.code = static_cast<uint32_t>(Int(response["code"]));

@@ -81,8 +81,7 @@ class CometClient {
   absl::StatusOr<std::string> BlockJson(int64_t height);
   absl::StatusOr<std::string> BlockResultsJson(int64_t height);
   // Both, normalised.
-  absl::StatusOr<v1::BlockEvents> FetchBlockEvents(int64_t height,
-                                                   const NormalizeOptions& options);
+  absl::StatusOr<v1::BlockEvents> FetchBlockEvents(int64_t height, const NormalizeOptions& options);
   absl::StatusOr<BroadcastResponse> BroadcastTxSync(absl::string_view tx_bytes);
   // `hash`: 32 raw bytes.
   absl::StatusOr<TxInfo> Tx(absl::string_view hash);

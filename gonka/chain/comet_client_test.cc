@@ -2,11 +2,11 @@
 #include "gonka/chain/comet_client.h"
 
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/net/http_server.h"
+#include "gtest/gtest.h"
 
 namespace gonka {
 namespace chain {
@@ -26,7 +26,8 @@ class Recorder : public devchain::TxExecutor {
     return r;
   }
   QueryResult Query(absl::string_view path, absl::string_view data) override {
-    if (path == "/cosmos.auth.v1beta1.Query/Account") return {0, "", "", absl::StrCat("acct:", data)};
+    if (path == "/cosmos.auth.v1beta1.Query/Account")
+      return {0, "", "", absl::StrCat("acct:", data)};
     return {22, "sdk", "account not found", ""};
   }
 };
@@ -108,8 +109,8 @@ TEST(CometClientErrors, RefusedConnectionIsUnavailable) {
   ASSERT_TRUE(probe.Start().ok());
   int port = probe.port();
   probe.Stop(absl::Now());
-  CometClient client({.rpc_url = absl::StrCat("http://127.0.0.1:", port),
-                      .timeout = absl::Seconds(2)});
+  CometClient client(
+      {.rpc_url = absl::StrCat("http://127.0.0.1:", port), .timeout = absl::Seconds(2)});
   absl::Status s = client.Status().status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
 }

@@ -6,12 +6,12 @@
 //                                                 {.chain_id = "gonka-mainnet", .epochs =
 //                                                 params}));
 //
-// Inputs are the JSON-RPC `result` objects or whole answers (`{"jsonrpc":…,"result":{…}}`). Tx hashes are computed from the
-// block's tx bytes (uppercase hex SHA-256). The two documents must agree — same height, one
-// result per tx — and the block must belong to `chain_id` when it is set; otherwise the error is
-// DataLoss naming the height and the mismatch (a node serving inconsistent data must never become
-// a silently wrong record). Malformed JSON or a missing field → InvalidArgument naming the field.
-// Thread-safe (each call has its own parser).
+// Inputs are the JSON-RPC `result` objects or whole answers (`{"jsonrpc":…,"result":{…}}`). Tx
+// hashes are computed from the block's tx bytes (uppercase hex SHA-256). The two documents must
+// agree — same height, one result per tx — and the block must belong to `chain_id` when it is set;
+// otherwise the error is DataLoss naming the height and the mismatch (a node serving inconsistent
+// data must never become a silently wrong record). Malformed JSON or a missing field →
+// InvalidArgument naming the field. Thread-safe (each call has its own parser).
 #ifndef GONKA_CHAIN_NORMALIZE_H_
 #define GONKA_CHAIN_NORMALIZE_H_
 
