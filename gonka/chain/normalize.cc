@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "gonka/base/status_macros.h"
 #include "gonka/crypto/hash.h"
 
 namespace gonka {
@@ -230,6 +231,18 @@ error_code ReadResults(od::value root, int64_t* height, v1::BlockEvents* out) {
   });
 }
 
+// A padded copy of `json` in a per-thread buffer reused across calls (simdjson reads up to
+// SIMDJSON_PADDING bytes past the end).
+simdjson::padded_string_view Padded(absl::string_view json) {
+  thread_local std::string buffers[2];
+  thread_local int next = 0;
+  std::string& buffer = buffers[next];
+  next ^= 1;  // the block and its results are parsed one after the other
+  buffer.reserve(json.size() + simdjson::SIMDJSON_PADDING);
+  buffer.assign(json.data(), json.size());
+  return simdjson::padded_string_view(buffer.data(), buffer.size(), buffer.capacity());
+}
+
 absl::Status Malformed(absl::string_view what, int64_t height, error_code e) {
   return absl::InvalidArgumentError(
       absl::StrCat(what, height >= 0 ? absl::StrCat(" height ", height) : "",
@@ -241,13 +254,22 @@ absl::Status Malformed(absl::string_view what, int64_t height, error_code e) {
 absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
                                                absl::string_view block_results_json,
                                                const NormalizeOptions& options) {
-  od::parser parser;
+  v1::BlockEvents out;
+  RETURN_IF_ERROR(NormalizeBlockInto(block_json, block_results_json, options, &out));
+  return out;
+}
+
+absl::Status NormalizeBlockInto(absl::string_view block_json, absl::string_view block_results_json,
+                                const NormalizeOptions& options, v1::BlockEvents* out_ptr) {
+  // One parser per thread: its buffers are reused across calls (no allocation per block).
+  thread_local od::parser parser;
+  v1::BlockEvents& out = *out_ptr;
+  out.Clear();
   BlockFields block;
   {
-    simdjson::padded_string padded(block_json.data(), block_json.size());
     od::document doc;
     od::value root;
-    error_code e = parser.iterate(padded).get(doc);
+    error_code e = parser.iterate(Padded(block_json)).get(doc);
     if (!e) e = doc.get_value().get(root);
     if (!e) e = ReadBlock(root, &block);
     if (!block.bad_tx.empty()) {
@@ -260,13 +282,11 @@ absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
   if (block.hash.empty()) return absl::InvalidArgumentError("/block: missing block_id.hash");
   if (block.time.empty()) return absl::InvalidArgumentError("/block: missing block.header.time");
 
-  v1::BlockEvents out;
   int64_t results_height = -1;
   {
-    simdjson::padded_string padded(block_results_json.data(), block_results_json.size());
     od::document doc;
     od::value root;
-    error_code e = parser.iterate(padded).get(doc);
+    error_code e = parser.iterate(Padded(block_results_json)).get(doc);
     if (!e) e = doc.get_value().get(root);
     if (!e) e = ReadResults(root, &results_height, &out);
     if (e) return Malformed("/block_results", block.height, e);
@@ -306,7 +326,7 @@ absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
     epoch->set_phase(s.phase);
     epoch->set_stage(s.stage);
   }
-  return out;
+  return absl::OkStatus();
 }
 
 }  // namespace chain

@@ -34,6 +34,11 @@ absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
                                                absl::string_view block_results_json,
                                                const NormalizeOptions& options);
 
+// The same into `out` (cleared first). Reusing one message across blocks reuses its allocated
+// strings and repeated fields: the catch-up hot path. `out` is unspecified after an error.
+absl::Status NormalizeBlockInto(absl::string_view block_json, absl::string_view block_results_json,
+                                const NormalizeOptions& options, v1::BlockEvents* out);
+
 }  // namespace chain
 }  // namespace gonka
 

@@ -10,40 +10,17 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "gonka/base/status_macros.h"
+#include "gonka/nats/internal/connection.h"
 
 namespace gonka {
 namespace nats {
-namespace {
-
-// The error text nats.c recorded for this thread, or the status text.
-std::string LastError(natsStatus s) {
-  natsStatus last = NATS_OK;
-  const char* text = nats_GetLastError(&last);
-  if (text != nullptr && *text != '\0') return text;
-  return natsStatus_GetText(s);
-}
-
-absl::Status ToStatus(natsStatus s, const std::string& what) {
-  if (s == NATS_OK) return absl::OkStatus();
-  std::string text = LastError(s);
-  std::string msg = absl::StrCat(what, ": ", text);
-  if (absl::StrContains(text, "wrong last sequence") || absl::StrContains(text, "key exists")) {
-    return absl::FailedPreconditionError(msg);
-  }
-  if (s == NATS_TIMEOUT) return absl::DeadlineExceededError(msg);
-  if (s == NATS_NOT_FOUND) return absl::NotFoundError(msg);
-  return absl::UnavailableError(msg);
-}
-
-}  // namespace
+using internal::ToStatus;
 
 struct NatsClient::Impl {
-  natsConnection* nc = nullptr;
-  jsCtx* js = nullptr;
-  ~Impl() {
-    if (js != nullptr) jsCtx_Destroy(js);
-    if (nc != nullptr) natsConnection_Destroy(nc);
-  }
+  std::unique_ptr<internal::Connection> conn;
+  natsConnection* nc() const { return conn->nc(); }
+  jsCtx* js() const { return conn->js(); }
 };
 
 struct KvBucket::Impl {
@@ -64,29 +41,9 @@ NatsClient::NatsClient(std::unique_ptr<Impl> impl, std::string servers)
 NatsClient::~NatsClient() = default;
 
 absl::StatusOr<std::unique_ptr<NatsClient>> NatsClient::Connect(const NatsOptions& options) {
-  std::string servers = absl::StrJoin(options.urls, ",");
-  if (options.urls.empty()) return absl::InvalidArgumentError("nats urls: empty");
-  natsOptions* o = nullptr;
-  natsStatus s = natsOptions_Create(&o);
-  std::vector<const char*> urls;
-  for (const std::string& u : options.urls) urls.push_back(u.c_str());
-  int64_t timeout_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(options.timeout));
-  if (s == NATS_OK) s = natsOptions_SetServers(o, urls.data(), static_cast<int>(urls.size()));
-  if (s == NATS_OK) s = natsOptions_SetTimeout(o, timeout_ms);
-  if (s == NATS_OK) s = natsOptions_SetName(o, options.name.c_str());
-  if (s == NATS_OK) s = natsOptions_SetAllowReconnect(o, true);
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 100);
   auto impl = std::make_unique<Impl>();
-  if (s == NATS_OK) s = natsConnection_Connect(&impl->nc, o);
-  absl::Status st = ToStatus(s, absl::StrCat("nats ", servers, ": connect"));
-  if (o != nullptr) natsOptions_Destroy(o);
-  if (!st.ok()) return st;
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = timeout_ms;
-  s = natsConnection_JetStream(&impl->js, impl->nc, &jo);
-  if (s != NATS_OK) return ToStatus(s, absl::StrCat("nats ", servers, ": JetStream context"));
+  ASSIGN_OR_RETURN(impl->conn, internal::Connection::Open(options));
+  std::string servers = impl->conn->servers();
   return std::unique_ptr<NatsClient>(new NatsClient(std::move(impl), servers));
 }
 
@@ -102,8 +59,8 @@ absl::StatusOr<std::unique_ptr<KvBucket>> NatsClient::Bucket(const KvBucketOptio
   cfg.Replicas = options.replicas;
   // Creating an existing bucket with the same config succeeds; with another config it fails and
   // we bind to it, then compare max_age below.
-  natsStatus s = options.create ? js_CreateKeyValue(&impl->kv, impl_->js, &cfg) : NATS_ERR;
-  if (s != NATS_OK) s = js_KeyValue(&impl->kv, impl_->js, options.name.c_str());
+  natsStatus s = options.create ? js_CreateKeyValue(&impl->kv, impl_->js(), &cfg) : NATS_ERR;
+  if (s != NATS_OK) s = js_KeyValue(&impl->kv, impl_->js(), options.name.c_str());
   if (s == NATS_OK && !options.create) {
     return std::unique_ptr<KvBucket>(new KvBucket(std::move(impl), options.name, servers_));
   }
@@ -122,9 +79,9 @@ absl::StatusOr<std::unique_ptr<KvBucket>> NatsClient::Bucket(const KvBucketOptio
 }
 
 absl::Status NatsClient::Publish(const std::string& subject, const std::string& data) {
-  natsStatus s = natsConnection_Publish(impl_->nc, subject.c_str(), data.data(),
+  natsStatus s = natsConnection_Publish(impl_->nc(), subject.c_str(), data.data(),
                                         static_cast<int>(data.size()));
-  if (s == NATS_OK) s = natsConnection_FlushTimeout(impl_->nc, 1000);
+  if (s == NATS_OK) s = natsConnection_FlushTimeout(impl_->nc(), 1000);
   return ToStatus(s, absl::StrCat("nats ", servers_, ": publish ", subject));
 }
 
@@ -139,14 +96,14 @@ absl::StatusOr<std::unique_ptr<NatsSubscription>> NatsClient::Subscribe(
     self->fn(data);
   };
   natsStatus s =
-      natsConnection_Subscribe(&impl->sub, impl_->nc, subject.c_str(), on_msg, impl.get());
+      natsConnection_Subscribe(&impl->sub, impl_->nc(), subject.c_str(), on_msg, impl.get());
   if (s == NATS_OK) {
     s = natsSubscription_SetOnCompleteCB(
         impl->sub,
         [](void* closure) { static_cast<NatsSubscription::Impl*>(closure)->completed.Notify(); },
         impl.get());
   }
-  if (s == NATS_OK) s = natsConnection_FlushTimeout(impl_->nc, 1000);
+  if (s == NATS_OK) s = natsConnection_FlushTimeout(impl_->nc(), 1000);
   if (s != NATS_OK) {
     if (impl->sub != nullptr) {
       natsSubscription_Unsubscribe(impl->sub);

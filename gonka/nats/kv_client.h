@@ -3,7 +3,7 @@
 //
 // Contract:
 //   - NatsClient::Connect fails fast (Unavailable naming the URLs) if no server answers; after
-//     that nats.c reconnects by itself forever (every 100 ms), and calls made while disconnected
+//     that it reconnects forever with backoff (options.h), and calls made while disconnected
 //     fail with Unavailable / DeadlineExceeded (after `timeout`).
 //   - KvBucket::Create/Update are compare-and-set on the key's revision (the stream sequence,
 //     strictly increasing across the whole bucket). A lost race is FailedPrecondition("wrong
@@ -33,16 +33,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gonka/nats/options.h"
 
 namespace gonka {
 namespace nats {
-
-struct NatsOptions {
-  std::vector<std::string> urls = {"nats://127.0.0.1:4222"};
-  // Connect timeout and the wait of every JetStream request.
-  absl::Duration timeout = absl::Seconds(1);
-  std::string name = "gonka";  // client name shown by the server
-};
 
 struct KvEntry {
   std::string value;

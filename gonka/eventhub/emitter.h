@@ -1,0 +1,116 @@
+// Emitter: the event hub's leader loop (shared/design.md "Event hub"). Every replica runs one;
+// only the one whose LeaderElector holds the lease emits. For each height h it fetches /block and
+// /block_results, normalises them into one BlockEvents record and publishes it to JetStream with
+// Nats-Msg-Id "<chain-id>/<h>" and Nats-Expected-Last-Msg-Id "<chain-id>/<h-1>", so the stream
+// itself refuses a gap, a reorder or a second writer, and a retried publish is absorbed by the
+// dedupe window. After the ack it advances the Redis cursor `last_processed_height` with a write
+// fenced by the leader's token.
+//
+// Guarantees: heights appear in the stream exactly once and in order, across leader crashes,
+// pauses and restarts of NATS or Redis. A new leader resumes from max(cursor, last message in the
+// stream) + 1. A height that cannot be fetched (pruned, failing) is never skipped: emission stops
+// there, health() reports it (so /ready fails) and the loop retries. The WebSocket subscription
+// only wakes the loop (Wake()); the loop also polls /status every `poll_interval`, so a dropped
+// socket never becomes a gap.
+//
+//   Emitter emitter(options, &comet, js.get(), &fence, elector.get());
+//   emitter.Start();                        // also call emitter.Wake() on each NewBlock
+//   ... emitter.Stop();
+//
+// Thread-safety: thread-safe; the loop runs on its own thread.
+#ifndef GONKA_EVENTHUB_EMITTER_H_
+#define GONKA_EVENTHUB_EMITTER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gonka/chain/comet_client.h"
+#include "gonka/chain/epoch.h"
+#include "gonka/election/fenced_write.h"
+#include "gonka/election/leader_elector.h"
+#include "gonka/nats/jetstream.h"
+#include "gonka/redis/redis_client.h"
+
+namespace gonka {
+namespace eventhub {
+
+struct EmitterOptions {
+  std::string chain_id;            // required; also checked against every block
+  std::string stream = "BLOCKS";   // JetStream stream of BlockEvents records
+  std::string subject = "blocks";  // the block subject (derived views live elsewhere)
+  int stream_replicas = 1;
+  // Redis key of the cursor (fenced by the election); "" = "eventhub:{<chain_id>}:cursor".
+  std::string cursor_key;
+  chain::EpochParams epochs;
+  // Where to start when both the stream and the cursor are empty: 0 = the chain's current height.
+  int64_t start_height = 0;
+  absl::Duration poll_interval = absl::Seconds(1);
+  absl::Duration retry_interval = absl::Milliseconds(200);
+};
+
+class Emitter {
+ public:
+  // None of the pointers is owned; all must outlive the Emitter.
+  // `redis` reads the cursor; `fence` writes it (both on the election's Redis).
+  Emitter(EmitterOptions options, chain::CometClient* comet, nats::JetStream* js,
+          redis::RedisClient* redis, election::RedisFence* fence, election::LeaderElector* elector);
+  ~Emitter();
+
+  // Creates the stream if needed (InvalidArgument naming a conflicting setting) and starts the
+  // loop.
+  absl::Status Start();
+  void Stop();
+  // A new block was announced (WebSocket): look now instead of at the next poll.
+  void Wake();
+
+  // The last height this replica published (or found published when it resumed), 0 if none.
+  int64_t last_emitted() const { return last_emitted_.load(); }
+  // The chain's latest height as last seen.
+  int64_t chain_height() const { return chain_height_.load(); }
+  // OK while emission is not stuck; otherwise why (e.g. the next height is pruned).
+  absl::Status health() const;
+  uint64_t published() const { return published_.load(); }
+
+  std::string MsgId(int64_t height) const;
+
+ private:
+  void Loop();
+  // One leader pass: resume, then publish every available height. Returns when caught up,
+  // stopping, no longer leader, or on an error worth a pause.
+  void LeaderPass(election::FencingToken token);
+  absl::StatusOr<int64_t> ResumePoint();
+  void SetHealth(absl::Status status);
+  bool Sleep(absl::Duration d);  // false when stopping
+
+  const EmitterOptions options_;
+  const std::string cursor_key_;
+  chain::CometClient* const comet_;
+  nats::JetStream* const js_;
+  redis::RedisClient* const redis_;
+  election::RedisFence* const fence_;
+  election::LeaderElector* const elector_;
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  mutable absl::Mutex health_mu_;
+  absl::Status health_ ABSL_GUARDED_BY(health_mu_);
+
+  std::atomic<int64_t> last_emitted_{0};
+  std::atomic<int64_t> chain_height_{0};
+  std::atomic<uint64_t> published_{0};
+  election::FencingToken resumed_token_ = 0;  // loop thread only
+  int64_t next_ = 0;                          // loop thread only
+  std::thread thread_;
+};
+
+}  // namespace eventhub
+}  // namespace gonka
+
+#endif  // GONKA_EVENTHUB_EMITTER_H_
