@@ -527,7 +527,25 @@ absl::StatusOr<std::unique_ptr<PullConsumer>> JetStream::Consumer(const Consumer
   jsConsumerConfig_Init(&cc);
   cc.Durable = config.durable.c_str();
   cc.AckPolicy = js_AckExplicit;
-  cc.DeliverPolicy = js_DeliverAll;
+  switch (config.start) {
+    case ConsumerConfig::Start::kAll:
+      cc.DeliverPolicy = js_DeliverAll;
+      break;
+    case ConsumerConfig::Start::kNew:
+      cc.DeliverPolicy = js_DeliverNew;
+      break;
+    case ConsumerConfig::Start::kLast:
+      cc.DeliverPolicy = js_DeliverLast;
+      break;
+    case ConsumerConfig::Start::kSequence:
+      if (config.start_sequence == 0) {
+        return absl::InvalidArgumentError(where + ": start_sequence: must be >= 1");
+      }
+      cc.DeliverPolicy = js_DeliverByStartSequence;
+      cc.OptStartSeq = config.start_sequence;
+      break;
+  }
+  cc.InactiveThreshold = absl::ToInt64Nanoseconds(config.inactive_threshold);
   cc.AckWait = absl::ToInt64Nanoseconds(config.ack_wait);
   cc.MaxDeliver = config.max_deliver;
   cc.MaxAckPending = config.max_ack_pending;

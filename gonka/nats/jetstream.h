@@ -131,6 +131,13 @@ struct ConsumerConfig {
   // one repeats). Needs max_deliver > size. Empty = ack_wait every time.
   std::vector<absl::Duration> backoff;
   int64_t max_ack_pending = 1000;  // unacked messages in flight across all fetchers
+  // Where a NEW durable starts; an existing one resumes where it left off (its own cursor).
+  enum class Start { kAll, kNew, kLast, kSequence };
+  Start start = Start::kAll;
+  uint64_t start_sequence = 0;  // with kSequence: the first stream sequence delivered (>= 1)
+  // > 0: the server deletes the durable after this long without a fetcher (temporary consumers
+  // such as a dashboard's stream). 0 = keep it until deleted.
+  absl::Duration inactive_threshold = absl::ZeroDuration();
 };
 
 class JsMessage;
