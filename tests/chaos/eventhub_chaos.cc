@@ -1,0 +1,177 @@
+#include "tests/chaos/eventhub_chaos.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gonka/chain/comet_client.h"
+#include "gonka/eventhub/subscriber.h"
+#include "gonka/nats/jetstream.h"
+#include "gonka/net/http_client.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+
+namespace gonka {
+namespace {
+
+// Setup steps that must succeed: the experiment reports why it could not run.
+#define CHAOS_CHECK(expr)                                   \
+  if (auto _ok = (expr); !::gonka::chaos_internal::Ok(_ok)) \
+  return absl::InternalError(absl::StrCat("chaos setup: ", #expr, " failed at line ", __LINE__))
+
+}  // namespace
+
+namespace chaos_internal {
+bool Ok(bool b) { return b; }
+bool Ok(const absl::Status& s) { return s.ok(); }
+}  // namespace chaos_internal
+
+namespace {
+
+// GET /v1/status of a replica: {"leader":true,...}.
+bool IsLeader(testing::DaemonProcess& replica) {
+  absl::StatusOr<testing::HttpResponse> r =
+      testing::HttpGet("127.0.0.1", replica.port(), "/v1/status", absl::Milliseconds(300));
+  return r.ok() && r->status == 200 && r->body.find("\"leader\":true") != std::string::npos;
+}
+
+}  // namespace
+
+std::string ChaosResult::ToString() const {
+  return absl::StrCat("seed=", seed, " failovers=", failovers, " heights=", heights,
+                      " first=", first_height, " gaps=", gaps, " duplicates=", duplicates,
+                      " reorders=", reorders,
+                      " max_emission_pause=", absl::FormatDuration(max_emission_pause),
+                      content_mismatch.empty() ? "" : " mismatch=" + content_mismatch);
+}
+
+absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
+  uint64_t seed = options.seed != 0 ? options.seed : std::random_device()();
+  int target = options.failovers;
+  std::printf("eventhub chaos: seed %llu, %d failovers\n", static_cast<unsigned long long>(seed),
+              target);
+  std::mt19937_64 rng(seed);
+  ChaosResult result;
+  result.seed = seed;
+
+  testing::RedisServer redis;
+  CHAOS_CHECK(redis.Start().ok());
+  testing::NatsServer nats;
+  CHAOS_CHECK(nats.Start().ok());
+  testing::DaemonProcess::Options chain_options;
+  chain_options.binary = "daemons/devchain/devchain";
+  chain_options.args = {"--bind=127.0.0.1",       "--port={{PORT}}",   "--chain-id=chaos",
+                        "--block-interval=100ms", "--synthetic-txs=5", "--drain-announce=0s",
+                        "--grpc-address=",        "--log-level=warn"};
+  testing::DaemonProcess devchain(chain_options);
+  CHAOS_CHECK(devchain.Start().ok());
+
+  std::vector<std::unique_ptr<testing::DaemonProcess>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    testing::DaemonProcess::Options o;
+    o.binary = "daemons/edge-api/edge-api";
+    o.name = absl::StrCat("edge-api-", i);
+    o.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--chain-id=chaos",
+              absl::StrCat("--chain-rpc-url=", devchain.url()),
+              absl::StrCat("--nats-url=", nats.url()),
+              absl::StrCat("--redis-port=", redis.port()),
+              absl::StrCat("--identity=replica-", i),
+              "--start-height=1",
+              "--drain-announce=200ms",
+              "--shutdown-grace=5s",
+              "--log-level=warn"};
+    replicas.push_back(std::make_unique<testing::DaemonProcess>(o));
+    CHAOS_CHECK(replicas.back()->Start().ok());
+  }
+
+  auto js = nats::JetStream::Connect({.urls = {nats.url()}});
+  CHAOS_CHECK(js.ok());
+  // The checker: reads every record from height 1 and compares it with devchain's own block.
+  chain::CometClient comet({.rpc_url = devchain.url()});
+  std::vector<int64_t> heights;
+  std::vector<absl::Time> arrivals;
+  std::string mismatch;
+  absl::Mutex mu;
+  CHAOS_CHECK(
+      testing::WaitFor([&] { return (*js)->GetStreamInfo("BLOCKS").ok(); }, absl::Seconds(20))
+          .ok());
+  eventhub::SubscriberOptions checker_options;
+  checker_options.durable = "chaos-checker";
+  checker_options.start_height = 1;
+  eventhub::Subscriber checker(checker_options, js->get());
+  checker.OnBlock([&](const chain::v1::BlockEvents& b) {
+    absl::StatusOr<chain::v1::BlockEvents> truth = comet.FetchBlockEvents(b.height(), {});
+    absl::MutexLock lock(&mu);
+    heights.push_back(b.height());
+    arrivals.push_back(absl::Now());
+    if (truth.ok() && (truth->hash() != b.hash() || truth->txs_size() != b.txs_size())) {
+      mismatch = absl::StrCat("height ", b.height(), " differs from devchain");
+    }
+    return absl::OkStatus();
+  });
+  CHAOS_CHECK(checker.Start().ok());
+
+  auto leader = [&]() -> int {
+    for (int i = 0; i < 3; ++i) {
+      if (replicas[i]->IsRunning() && IsLeader(*replicas[i])) return i;
+    }
+    return -1;
+  };
+  net::HttpClient http;
+  int failovers = 0;
+  absl::Duration max_pause;
+  for (int round = 0; failovers < target; ++round) {
+    int l = -1;
+    CHAOS_CHECK(testing::WaitFor([&] { return (l = leader()) >= 0; }, absl::Seconds(20)).ok());
+    absl::SleepFor(absl::Milliseconds(300 + rng() % 700));
+    int64_t before = checker.last_height();
+    int fault = static_cast<int>(rng() % 4);
+    absl::Time t0 = absl::Now();
+    switch (fault) {
+      case 0:  // crash
+        CHAOS_CHECK(replicas[l]->Kill().ok());
+        break;
+      case 1:  // pause past the lease, then resume: the zombie must not emit
+        CHAOS_CHECK(replicas[l]->Pause().ok());
+        absl::SleepFor(absl::Seconds(3));
+        CHAOS_CHECK(replicas[l]->Resume().ok());
+        break;
+      case 2:  // drain (rolling restart)
+        CHAOS_CHECK(replicas[l]->Stop().ok());
+        break;
+      default:  // the chain drops every WebSocket: polling must carry on
+        http.Post(devchain.url() + "/devchain/fault/drop_websockets", "").status().IgnoreError();
+        break;
+    }
+    // Emission resumes: the checker sees new heights.
+    CHAOS_CHECK(
+        testing::WaitFor([&] { return checker.last_height() >= before + 10; }, absl::Seconds(30))
+            .ok());
+    max_pause = std::max(max_pause, absl::Now() - t0);
+    if (fault != 3) ++failovers;
+    if (!replicas[l]->IsRunning()) CHAOS_CHECK(replicas[l]->Start().ok());
+  }
+  checker.Stop();
+  absl::MutexLock lock(&mu);
+  CHAOS_CHECK(!heights.empty());
+  for (size_t i = 1; i < heights.size(); ++i) {
+    if (heights[i] == heights[i - 1]) ++result.duplicates;
+    if (heights[i] > heights[i - 1] + 1) ++result.gaps;
+    if (heights[i] < heights[i - 1]) ++result.reorders;
+    result.max_emission_pause = std::max(result.max_emission_pause, arrivals[i] - arrivals[i - 1]);
+  }
+  result.failovers = failovers;
+  result.heights = static_cast<int64_t>(heights.size());
+  result.first_height = heights.front();
+  result.content_mismatch = mismatch;
+  return result;
+}
+}  // namespace gonka
