@@ -60,7 +60,9 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
   ChaosResult result;
   result.seed = seed;
 
-  testing::RedisServer redis;
+  testing::RedisServer::Options redis_options;
+  redis_options.appendonly = true;  // the fencing epoch must survive a Redis crash
+  testing::RedisServer redis(redis_options);
   CHAOS_CHECK(redis.Start().ok());
   testing::NatsServer nats;
   CHAOS_CHECK(nats.Start().ok());
@@ -133,7 +135,7 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     CHAOS_CHECK(testing::WaitFor([&] { return (l = leader()) >= 0; }, absl::Seconds(20)).ok());
     absl::SleepFor(absl::Milliseconds(300 + rng() % 700));
     int64_t before = checker.last_height();
-    int fault = static_cast<int>(rng() % 4);
+    int fault = static_cast<int>(rng() % 6);
     absl::Time t0 = absl::Now();
     switch (fault) {
       case 0:  // crash
@@ -147,8 +149,22 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
       case 2:  // drain (rolling restart)
         CHAOS_CHECK(replicas[l]->Stop().ok());
         break;
-      default:  // the chain drops every WebSocket: polling must carry on
+      case 3:  // the chain drops every WebSocket: polling must carry on
         http.Post(devchain.url() + "/devchain/fault/drop_websockets", "").status().IgnoreError();
+        break;
+      case 4: {  // /block_results of an upcoming height fails for a while: stall, never skip
+        int64_t h = checker.last_height() + 3;
+        std::string knob =
+            absl::StrCat(devchain.url(), "/devchain/fault/fail_block_results?height=", h);
+        http.Post(knob + "&on=true", "").status().IgnoreError();
+        absl::SleepFor(absl::Milliseconds(1500));
+        http.Post(knob + "&on=false", "").status().IgnoreError();
+        break;
+      }
+      default:  // Redis crashes and restarts (lease and cursor store)
+        CHAOS_CHECK(redis.Kill().ok());
+        absl::SleepFor(absl::Milliseconds(500));
+        CHAOS_CHECK(redis.Restart().ok());
         break;
     }
     // Emission resumes: the checker sees new heights.
@@ -156,7 +172,7 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
         testing::WaitFor([&] { return checker.last_height() >= before + 10; }, absl::Seconds(30))
             .ok());
     max_pause = std::max(max_pause, absl::Now() - t0);
-    if (fault != 3) ++failovers;
+    if (fault <= 2) ++failovers;
     if (!replicas[l]->IsRunning()) CHAOS_CHECK(replicas[l]->Start().ok());
   }
   checker.Stop();
