@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   int64_t seed = 0;
   config.AddInt("failovers", &options.failovers, 100, "leader failovers to cause").Range(1, 100000);
   config.AddInt("seed", &seed, 0, "random seed (0 = random, printed)").NonNegative();
+  config.AddBool("nats-cluster", &options.nats_cluster, false,
+                 "3-node NATS cluster, R3 stream, node and cluster crashes");
   if (absl::Status s = config.Parse(argc, argv); !s.ok() || config.help_requested()) {
     std::fprintf(stderr, "%s\n%s\n", std::string(s.message()).c_str(), config.Usage().c_str());
     return s.ok() ? 0 : 2;

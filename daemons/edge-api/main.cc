@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
   config.AddPort("redis-port", &redis_port, 6379, "Redis port");
   config.AddString("identity", &identity, "", "this replica's name (default host:pid)");
   config.AddString("stream", &stream, "BLOCKS", "JetStream stream of BlockEvents");
+  int stream_replicas = 1;
+  config.AddInt("stream-replicas", &stream_replicas, 1, "replicas of the stream (3 in a cluster)")
+      .Range(1, 5);
   config
       .AddInt("start-height", &start_height, 0,
               "first height when the stream is empty (0 = the chain's current height)")
@@ -179,6 +182,7 @@ int main(int argc, char** argv) {
   gonka::eventhub::EmitterOptions emitter_options;
   emitter_options.chain_id = chain_id;
   emitter_options.stream = stream;
+  emitter_options.stream_replicas = stream_replicas;
   emitter_options.epochs = epochs;
   emitter_options.start_height = start_height;
   gonka::eventhub::Emitter emitter(emitter_options, &comet, js->get(), &redis, &fence,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/eventhub/subscriber.h"
@@ -64,8 +65,19 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
   redis_options.appendonly = true;  // the fencing epoch must survive a Redis crash
   testing::RedisServer redis(redis_options);
   CHAOS_CHECK(redis.Start().ok());
-  testing::NatsServer nats;
-  CHAOS_CHECK(nats.Start().ok());
+  // A single JetStream server, or a 3-node cluster with an R3 block stream.
+  std::unique_ptr<testing::NatsServer> nats_single;
+  std::unique_ptr<testing::NatsCluster> nats_cluster;
+  std::vector<std::string> nats_urls;
+  if (options.nats_cluster) {
+    nats_cluster = std::make_unique<testing::NatsCluster>();
+    CHAOS_CHECK(nats_cluster->Start().ok());
+    nats_urls = nats_cluster->url_list();
+  } else {
+    nats_single = std::make_unique<testing::NatsServer>();
+    CHAOS_CHECK(nats_single->Start().ok());
+    nats_urls = {nats_single->url()};
+  }
   testing::DaemonProcess::Options chain_options;
   chain_options.binary = "daemons/devchain/devchain";
   chain_options.args = {"--bind=127.0.0.1",       "--port={{PORT}}",   "--chain-id=chaos",
@@ -83,7 +95,8 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
               "--port={{PORT}}",
               "--chain-id=chaos",
               absl::StrCat("--chain-rpc-url=", devchain.url()),
-              absl::StrCat("--nats-url=", nats.url()),
+              absl::StrCat("--nats-url=", absl::StrJoin(nats_urls, ",")),
+              absl::StrCat("--stream-replicas=", options.nats_cluster ? 3 : 1),
               absl::StrCat("--redis-port=", redis.port()),
               absl::StrCat("--identity=replica-", i),
               "--start-height=1",
@@ -94,7 +107,7 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     CHAOS_CHECK(replicas.back()->Start().ok());
   }
 
-  auto js = nats::JetStream::Connect({.urls = {nats.url()}});
+  auto js = nats::JetStream::Connect({.urls = nats_urls});
   CHAOS_CHECK(js.ok());
   // The checker: reads every record from height 1 and compares it with devchain's own block.
   chain::CometClient comet({.rpc_url = devchain.url()});
@@ -135,7 +148,7 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     CHAOS_CHECK(testing::WaitFor([&] { return (l = leader()) >= 0; }, absl::Seconds(20)).ok());
     absl::SleepFor(absl::Milliseconds(300 + rng() % 700));
     int64_t before = checker.last_height();
-    int fault = static_cast<int>(rng() % 6);
+    int fault = static_cast<int>(rng() % (options.nats_cluster ? 8 : 6));
     absl::Time t0 = absl::Now();
     switch (fault) {
       case 0:  // crash
@@ -161,10 +174,21 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
         http.Post(knob + "&on=false", "").status().IgnoreError();
         break;
       }
-      default:  // Redis crashes and restarts (lease and cursor store)
+      case 5:  // Redis crashes and restarts (lease and cursor store)
         CHAOS_CHECK(redis.Kill().ok());
         absl::SleepFor(absl::Milliseconds(500));
         CHAOS_CHECK(redis.Restart().ok());
+        break;
+      case 6: {  // one NATS node crashes (maybe the stream leader), then comes back
+        int n = static_cast<int>(rng() % nats_cluster->size());
+        CHAOS_CHECK(nats_cluster->node(n).Kill().ok());
+        absl::SleepFor(absl::Seconds(2));
+        CHAOS_CHECK(nats_cluster->node(n).Restart().ok());
+        break;
+      }
+      default:  // the whole NATS cluster crashes and restarts
+        CHAOS_CHECK(nats_cluster->KillAll().ok());
+        CHAOS_CHECK(nats_cluster->RestartAll().ok());
         break;
     }
     // Emission resumes: the checker sees new heights.

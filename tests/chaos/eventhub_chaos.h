@@ -18,6 +18,8 @@ namespace gonka {
 struct ChaosOptions {
   uint64_t seed = 0;   // 0 = random (printed)
   int failovers = 20;  // leader failovers to cause
+  // A 3-node NATS cluster with an R3 stream; adds node crashes and whole-cluster restarts.
+  bool nats_cluster = false;
 };
 
 struct ChaosResult {

@@ -30,5 +30,20 @@ TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrder) {
   EXPECT_EQ(result->content_mismatch, "");
 }
 
+TEST(EventHubChaosTest, NatsClusterCrashes) {
+  ChaosOptions options;
+  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
+  options.failovers = static_cast<int>(EnvInt("GONKA_CHAOS_CLUSTER_FAILOVERS", 6));
+  options.nats_cluster = true;
+  absl::StatusOr<ChaosResult> result = RunEventHubChaos(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::printf("eventhub chaos (NATS cluster): %s\n", result->ToString().c_str());
+  EXPECT_EQ(result->first_height, 1);
+  EXPECT_EQ(result->gaps, 0);
+  EXPECT_EQ(result->duplicates, 0);
+  EXPECT_EQ(result->reorders, 0);
+  EXPECT_EQ(result->content_mismatch, "");
+}
+
 }  // namespace
 }  // namespace gonka
