@@ -22,7 +22,8 @@ std::string FormDecode(absl::string_view in) {
     char c = in[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0) {
+    } else if (c == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 &&
+               HexValue(in[i + 2]) >= 0) {
       out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
       i += 2;
     } else {

@@ -32,7 +32,7 @@ std::string SseComment(absl::string_view text);
 struct SseMessage {
   std::string event;  // "message" when the block had no `event:` line
   std::string data;
-  std::string id;     // the last event id seen on the stream ("" if none yet)
+  std::string id;  // the last event id seen on the stream ("" if none yet)
 };
 
 class SseReader {
