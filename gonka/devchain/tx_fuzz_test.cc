@@ -2,8 +2,7 @@
 // truncation, splices, random bytes) and fed to CheckTx and DeliverTx. devchain must never crash,
 // must reject every mutation that breaks the signature or the encoding with a Cosmos code, and
 // must keep its state consistent. Deterministic: the seed is printed and can be replayed with
-// GONKA_FUZZ_SEED. The same entry point builds as a libFuzzer target with clang
-// (-fsanitize=fuzzer -DGONKA_LIBFUZZER).
+// GONKA_FUZZ_SEED. For coverage-guided fuzzing with clang's libFuzzer see tx_fuzzer.cc.
 #include <cstdint>
 #include <cstdlib>
 #include <random>
