@@ -29,6 +29,7 @@
 #include "gonka/drain/daemon.h"
 #include "gonka/election/redis_elector.h"
 #include "gonka/eventhub/emitter.h"
+#include "gonka/eventhub/event_views.h"
 #include "gonka/eventhub/subscriber.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/sse.h"
@@ -189,6 +190,28 @@ int main(int argc, char** argv) {
                                    elector->get());
   gonka::chain::CometSubscriber wake({.ws_url = ws_url}, [&emitter](int64_t) { emitter.Wake(); });
 
+  // The per-event-type subjects (events.<type>) are derived on the leader, for strict order.
+  gonka::eventhub::EventViewsOptions views_options;
+  views_options.chain_id = chain_id;
+  views_options.block_stream = stream;
+  views_options.replicas = stream_replicas;
+  gonka::eventhub::EventViews views(views_options, js->get());
+  std::atomic<bool> stopping{false};
+  std::thread views_watcher([&] {
+    while (!stopping.load()) {
+      bool leader = (*elector)->IsLeader();
+      if (leader && !views.running()) {
+        if (absl::Status s = views.Start(); !s.ok()) {
+          GLOG_WARN("event views not started", {"error", s.ToString()});
+        }
+      } else if (!leader && views.running()) {
+        views.Stop();
+      }
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    views.Stop();
+  });
+
   gonka::DrainController& drain = daemon.drain();
   drain.AddReadinessProbe("chain", [&comet]() { return comet.Status().status(); });
   drain.AddReadinessProbe("nats", [&]() { return (*js)->GetStreamInfo(stream).status(); });
@@ -262,14 +285,24 @@ int main(int argc, char** argv) {
   // Leadership goes first so a standby takes over at once, then the loops stop.
   drain.AddShutdownHook("release leadership", [&] { (*elector)->Stop(); });
   drain.AddShutdownHook("event hub", [&] {
+    stopping = true;
+    if (views_watcher.joinable()) views_watcher.join();
     streams.Shutdown();
     emitter.Stop();
     wake.Stop();
   });
 
-  if (absl::Status s = emitter.Start(); !s.ok()) return daemon.Fail(s);
-  if (absl::Status s = wake.Start(); !s.ok()) return daemon.Fail(s);
-  if (absl::Status s = (*elector)->Start(); !s.ok()) return daemon.Fail(s);
-  if (absl::Status s = daemon.Start(); !s.ok()) return daemon.Fail(s);
-  return daemon.Run();
+  auto fail = [&](const absl::Status& s) {
+    stopping = true;
+    if (views_watcher.joinable()) views_watcher.join();
+    return daemon.Fail(s);
+  };
+  if (absl::Status s = emitter.Start(); !s.ok()) return fail(s);
+  if (absl::Status s = wake.Start(); !s.ok()) return fail(s);
+  if (absl::Status s = (*elector)->Start(); !s.ok()) return fail(s);
+  if (absl::Status s = daemon.Start(); !s.ok()) return fail(s);
+  int code = daemon.Run();
+  stopping = true;
+  if (views_watcher.joinable()) views_watcher.join();
+  return code;
 }
