@@ -1,0 +1,119 @@
+// gonka/signer/ledger: the Postgres record of every chain request, keyed by idempotency_key. It is
+// the source of truth beyond the queue's dedupe window: a signer consults it before building a
+// tx, writes the signed bytes to it BEFORE broadcasting, and after a crash re-broadcasts exactly
+// those bytes (the chain's unordered-tx replay protection refuses a second inclusion).
+//
+// States and the only transitions allowed (anything else is FailedPrecondition naming the key,
+// the current state and the wanted one):
+//
+//   (none) --Claim--> queued --RecordSigned--> signed --MarkBroadcast--> broadcast
+//   signed | broadcast --MarkIncluded--> included               (terminal)
+//   queued | signed | broadcast --MarkFailed--> failed          (terminal: dead-lettered)
+//   signed | broadcast --RecordSigned(new tx)--> signed         only once the stored tx's
+//                                                               timeout has passed (`now`)
+//   signed | broadcast --Requeue--> queued                      the recorded tx can never land
+//                                                               (it failed on chain / CheckTx)
+//
+// A batch tx (several requests in one tx) is recorded for all its keys in one transaction
+// (RecordSignedBatch): each row holds the same bytes, hash and timeout, and batch_size > 1.
+//
+// Every operation is one transaction (row locked with SELECT ... FOR UPDATE) and idempotent: a
+// repeat with the same arguments (same hash) after a lost reply is OK and changes nothing. Claim
+// on an existing key returns the existing entry unchanged.
+//
+// timeout_timestamp is kept in integer Unix nanoseconds: unordered txs are told apart by their
+// nanosecond timeout, and Postgres timestamps keep only microseconds.
+//
+// Thread-safety: thread-safe (all state is in Postgres; the Pool is thread-safe). Many signer
+// processes may share one database.
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto ledger, signer::Ledger::Open(pool.get()));   // runs migrations
+//   ASSIGN_OR_RETURN(signer::LedgerEntry e, ledger->Claim(key));
+//   if (e.state == signer::TxState::kIncluded) return consumer->Ack(d);
+//   RETURN_IF_ERROR(ledger->RecordSigned(key, signed_tx.tx_raw, signed_tx.hash, timeout, now));
+//   ... broadcast ...;  RETURN_IF_ERROR(ledger->MarkBroadcast(key, signed_tx.hash));
+#ifndef GONKA_SIGNER_LEDGER_H_
+#define GONKA_SIGNER_LEDGER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "gonka/pg/pg.h"
+
+namespace gonka {
+namespace signer {
+
+enum class TxState { kQueued, kSigned, kBroadcast, kIncluded, kFailed };
+
+// "queued", "signed", "broadcast", "included", "failed".
+absl::string_view TxStateName(TxState state);
+
+struct LedgerEntry {
+  std::string key;
+  TxState state = TxState::kQueued;
+  std::string tx_hash;                        // upper-case hex, "" before RecordSigned
+  std::string signed_tx;                      // TxRaw bytes, "" before RecordSigned
+  absl::Time timeout = absl::InfinitePast();  // the tx's timeout_timestamp
+  int64_t height = 0;                         // inclusion height once included
+  int attempts = 0;                           // txs signed for this key
+  int batch_size = 1;                         // keys sharing the recorded tx
+  std::string last_error;
+  absl::Time updated_at;
+};
+
+class Ledger {
+ public:
+  // Applies the ledger's migrations (component "signer_ledger") and returns a ledger over `pool`,
+  // which must outlive it. Errors from pg::Migrate.
+  static absl::StatusOr<std::unique_ptr<Ledger>> Open(pg::Pool* pool);
+
+  // Inserts `key` as queued if it is new; returns the entry either way.
+  absl::StatusOr<LedgerEntry> Claim(const std::string& key);
+
+  // Stores the signed tx before it is broadcast. From queued; or from signed/broadcast when the
+  // stored tx's timeout is before `now` (the caller has seen it is not on chain) — a new tx,
+  // attempts + 1. The same hash again is a no-op. NotFound if not claimed.
+  absl::Status RecordSigned(const std::string& key, const std::string& signed_tx,
+                            const std::string& tx_hash, absl::Time timeout, absl::Time now);
+
+  // RecordSigned for several keys sharing one tx, all or none (the first refused key fails the
+  // whole call with FailedPrecondition and nothing is recorded).
+  absl::Status RecordSignedBatch(const std::vector<std::string>& keys, const std::string& signed_tx,
+                                 const std::string& tx_hash, absl::Time timeout, absl::Time now);
+
+  // signed | broadcast (with `tx_hash`) -> queued, keeping attempts. Only for a tx that can never
+  // land: it is on chain with a failure code, or CheckTx refused it. Used to split a failed batch.
+  absl::Status Requeue(const std::string& key, const std::string& tx_hash,
+                       const std::string& reason);
+
+  // signed -> broadcast, for the stored hash. A repeat is a no-op.
+  absl::Status MarkBroadcast(const std::string& key, const std::string& tx_hash);
+
+  // signed | broadcast -> included at `height`, for the stored hash. A repeat is a no-op.
+  absl::Status MarkIncluded(const std::string& key, const std::string& tx_hash, int64_t height);
+
+  // queued | signed | broadcast -> failed with `reason` (permanent). A repeat is a no-op.
+  absl::Status MarkFailed(const std::string& key, const std::string& reason);
+
+  // Notes a retryable error without changing state.
+  absl::Status RecordError(const std::string& key, const std::string& error);
+
+  // NotFound naming the key if it was never claimed.
+  absl::StatusOr<LedgerEntry> Get(const std::string& key);
+
+ private:
+  explicit Ledger(pg::Pool* pool) : pool_(pool) {}
+  pg::Pool* pool_;
+};
+
+}  // namespace signer
+}  // namespace gonka
+
+#endif  // GONKA_SIGNER_LEDGER_H_

@@ -1,0 +1,246 @@
+// The signer ledger against a real PostgreSQL: the legal transitions, idempotent repeats, refused
+// illegal transitions naming the key and states, and concurrent claims of one key.
+#include "gonka/signer/ledger.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gonka/testing/servers.h"
+
+namespace gonka {
+namespace signer {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new testing::PostgresServer();
+    absl::Status s = server_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    pg::PgOptions o;
+    o.conninfo = server_->url();
+    o.max_connections = 8;
+    auto pool = pg::Pool::Open(o);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+    auto ledger = Ledger::Open(pool_.get());
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ledger_ = std::move(*ledger);
+  }
+  // A key unique to the running test.
+  std::string Key(const std::string& suffix = "") {
+    return absl::StrCat(::testing::UnitTest::GetInstance()->current_test_info()->name(), "/",
+                        suffix);
+  }
+
+  static testing::PostgresServer* server_;
+  std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<Ledger> ledger_;
+};
+testing::PostgresServer* LedgerTest::server_ = nullptr;
+
+TEST_F(LedgerTest, HappyPathKeepsBytesHashAndNanosecondTimeout) {
+  const std::string key = Key();
+  auto e = ledger_->Claim(key);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->state, TxState::kQueued);
+  EXPECT_EQ(e->attempts, 0);
+
+  const std::string bytes("\x0a\x00\xff\x10 raw tx", 11);
+  const absl::Time now = absl::Now();
+  const absl::Time timeout = absl::FromUnixNanos(1790000000123456789);
+  ASSERT_TRUE(ledger_->RecordSigned(key, bytes, "ABCD01", timeout, now).ok());
+  ASSERT_TRUE(ledger_->MarkBroadcast(key, "ABCD01").ok());
+  ASSERT_TRUE(ledger_->RecordError(key, "observe: not found yet").ok());
+  ASSERT_TRUE(ledger_->MarkIncluded(key, "ABCD01", 42).ok());
+
+  auto got = ledger_->Get(key);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->state, TxState::kIncluded);
+  EXPECT_EQ(got->signed_tx, bytes);
+  EXPECT_EQ(got->tx_hash, "ABCD01");
+  EXPECT_EQ(got->timeout, timeout);
+  EXPECT_EQ(got->height, 42);
+  EXPECT_EQ(got->attempts, 1);
+  EXPECT_EQ(got->last_error, "");
+  EXPECT_LT(absl::AbsDuration(got->updated_at - absl::Now()), absl::Minutes(1));
+
+  // Claim of an included key returns it unchanged (the signer acks and skips).
+  auto again = ledger_->Claim(key);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->state, TxState::kIncluded);
+  EXPECT_EQ(again->signed_tx, bytes);
+}
+
+TEST_F(LedgerTest, RepeatsAreNoOps) {
+  const std::string key = Key();
+  ASSERT_TRUE(ledger_->Claim(key).ok());
+  absl::Time timeout = absl::Now() + absl::Minutes(1);
+  ASSERT_TRUE(ledger_->RecordSigned(key, "tx", "H1", timeout, absl::Now()).ok());
+  ASSERT_TRUE(ledger_->RecordSigned(key, "tx", "H1", timeout, absl::Now()).ok());
+  ASSERT_TRUE(ledger_->MarkBroadcast(key, "H1").ok());
+  ASSERT_TRUE(ledger_->MarkBroadcast(key, "H1").ok());
+  ASSERT_TRUE(ledger_->RecordSigned(key, "tx", "H1", timeout, absl::Now()).ok());
+  ASSERT_TRUE(ledger_->MarkIncluded(key, "H1", 7).ok());
+  ASSERT_TRUE(ledger_->MarkIncluded(key, "H1", 7).ok());
+  ASSERT_TRUE(ledger_->MarkBroadcast(key, "H1").ok());
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kIncluded);
+  EXPECT_EQ(e->attempts, 1);
+
+  const std::string failed = Key("failed");
+  ASSERT_TRUE(ledger_->Claim(failed).ok());
+  ASSERT_TRUE(ledger_->MarkFailed(failed, "rejected: code 4").ok());
+  ASSERT_TRUE(ledger_->MarkFailed(failed, "rejected: code 4").ok());
+  e = ledger_->Get(failed);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kFailed);
+  EXPECT_EQ(e->last_error, "rejected: code 4");
+}
+
+TEST_F(LedgerTest, IllegalTransitionsNameKeyAndStates) {
+  const std::string key = Key();
+  ASSERT_TRUE(ledger_->Claim(key).ok());
+  absl::Status s = ledger_->MarkBroadcast(key, "H1");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()),
+              AllOf(HasSubstr(key), HasSubstr("queued"), HasSubstr("broadcast")));
+  s = ledger_->MarkIncluded(key, "H1", 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("queued"), HasSubstr("included")));
+
+  absl::Time timeout = absl::Now() + absl::Minutes(1);
+  ASSERT_TRUE(ledger_->RecordSigned(key, "tx1", "H1", timeout, absl::Now()).ok());
+  // A different tx while the first may still land.
+  s = ledger_->RecordSigned(key, "tx2", "H2", timeout + absl::Seconds(1), absl::Now());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr(key), HasSubstr("may still land")));
+  // The wrong hash.
+  s = ledger_->MarkIncluded(key, "H2", 5);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("H2"));
+  ASSERT_TRUE(ledger_->MarkIncluded(key, "H1", 5).ok());
+  // Terminal.
+  s = ledger_->MarkFailed(key, "late");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("included"), HasSubstr("failed")));
+  s = ledger_->RecordSigned(key, "tx3", "H3", timeout, timeout + absl::Hours(1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+
+  EXPECT_EQ(ledger_->Get(Key("never")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ledger_->MarkBroadcast(Key("never"), "H").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ledger_->RecordError(Key("never"), "x").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LedgerTest, NewTxOnlyAfterTheStoredTimeoutPassed) {
+  const std::string key = Key();
+  ASSERT_TRUE(ledger_->Claim(key).ok());
+  absl::Time t0 = absl::Now();
+  absl::Time timeout = t0 + absl::Seconds(60);
+  ASSERT_TRUE(ledger_->RecordSigned(key, "tx1", "H1", timeout, t0).ok());
+  ASSERT_TRUE(ledger_->MarkBroadcast(key, "H1").ok());
+  // At the timeout exactly the old tx may still be included: refused.
+  EXPECT_EQ(ledger_->RecordSigned(key, "tx2", "H2", timeout + absl::Seconds(60), timeout).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(
+      ledger_
+          ->RecordSigned(key, "tx2", "H2", timeout + absl::Seconds(60), timeout + absl::Seconds(1))
+          .ok());
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kSigned);
+  EXPECT_EQ(e->tx_hash, "H2");
+  EXPECT_EQ(e->signed_tx, "tx2");
+  EXPECT_EQ(e->attempts, 2);
+  // The old hash can no longer be marked.
+  EXPECT_EQ(ledger_->MarkIncluded(key, "H1", 3).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LedgerTest, ConcurrentClaimsAndSignsOfOneKeyAgree) {
+  const std::string key = Key();
+  absl::Time timeout = absl::Now() + absl::Minutes(1);
+  std::atomic<int> signed_ok{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto e = ledger_->Claim(key);
+      ASSERT_TRUE(e.ok()) << e.status();
+      absl::Status s = ledger_->RecordSigned(key, absl::StrCat("tx", i), absl::StrCat("H", i),
+                                             timeout, absl::Now());
+      if (s.ok()) {
+        signed_ok++;
+      } else {
+        EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+        refused++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(signed_ok.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->attempts, 1);
+  // Migrations are idempotent: a second Open is fine.
+  EXPECT_TRUE(Ledger::Open(pool_.get()).ok());
+}
+
+TEST_F(LedgerTest, BatchIsRecordedAllOrNoneAndCanBeRequeued) {
+  const std::string a = Key("a"), b = Key("b"), c = Key("c");
+  for (const auto& k : {a, b, c}) ASSERT_TRUE(ledger_->Claim(k).ok());
+  absl::Time timeout = absl::Now() + absl::Minutes(1);
+  ASSERT_TRUE(ledger_->RecordSigned(c, "txc", "HC", timeout, absl::Now()).ok());
+  // c is in flight elsewhere: the batch {a, b, c} is refused and nothing is recorded.
+  absl::Status s = ledger_->RecordSignedBatch({a, b, c}, "txabc", "HABC", timeout, absl::Now());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(c));
+  EXPECT_EQ(ledger_->Get(a)->state, TxState::kQueued);
+  EXPECT_EQ(ledger_->Get(b)->state, TxState::kQueued);
+
+  ASSERT_TRUE(ledger_->RecordSignedBatch({b, a}, "txab", "HAB", timeout, absl::Now()).ok());
+  ASSERT_TRUE(ledger_->RecordSignedBatch({b, a}, "txab", "HAB", timeout, absl::Now()).ok());
+  for (const auto& k : {a, b}) {
+    auto e = ledger_->Get(k);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->state, TxState::kSigned);
+    EXPECT_EQ(e->tx_hash, "HAB");
+    EXPECT_EQ(e->signed_tx, "txab");
+    EXPECT_EQ(e->batch_size, 2);
+    EXPECT_EQ(e->attempts, 1);
+  }
+  // The batch failed on chain: each key goes back to queued, alone next time.
+  EXPECT_EQ(ledger_->Requeue(a, "HX", "x").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(ledger_->Requeue(a, "HAB", "batch failed: deliver code 2").ok());
+  ASSERT_TRUE(ledger_->Requeue(a, "HAB", "batch failed: deliver code 2").ok());
+  auto e = ledger_->Get(a);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kQueued);
+  EXPECT_EQ(e->attempts, 1);
+  EXPECT_EQ(e->last_error, "batch failed: deliver code 2");
+  ASSERT_TRUE(ledger_->RecordSigned(a, "txa", "HA", timeout, absl::Now()).ok());
+  EXPECT_EQ(ledger_->Get(a)->batch_size, 1);
+  EXPECT_EQ(ledger_->Get(a)->attempts, 2);
+  ASSERT_TRUE(ledger_->MarkIncluded(a, "HA", 9).ok());
+  EXPECT_EQ(ledger_->Requeue(a, "HA", "x").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace signer
+}  // namespace gonka

@@ -1,0 +1,452 @@
+#include "gonka/signer/signer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gonka/base/log.h"
+#include "gonka/base/metrics.h"
+#include "gonka/base/status_macros.h"
+#include "gonka/proto/cosmos/tx/v1beta1/service.pb.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace gonka {
+namespace signer {
+namespace {
+
+prometheus::Family<prometheus::Counter>& Outcomes() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_signer_requests_total")
+                            .Help("Requests processed by the signer, by outcome")
+                            .Register(metrics::Registry());
+  return family;
+}
+
+absl::string_view OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kIncluded:
+      return "included";
+    case Outcome::kSkipped:
+      return "skipped";
+    case Outcome::kDeadLettered:
+      return "dead_lettered";
+    case Outcome::kRetry:
+      return "retry";
+  }
+  return "unknown";
+}
+
+// Unordered txs of one signer address are told apart by their timeout_timestamp (ADR-070: the
+// nonce is signer + timeout). Process-wide so several Signers sharing a key never reuse one.
+// Entries are pruned once they are in the past (the chain refuses such timeouts anyway).
+absl::Mutex g_timeouts_mu(absl::kConstInit);
+std::set<int64_t>* g_used_timeouts ABSL_GUARDED_BY(g_timeouts_mu) = nullptr;
+
+// `ns`, or the nearest earlier nanosecond not handed out yet (earlier keeps it within a
+// deadline).
+int64_t ReserveTimeout(int64_t ns, int64_t now_ns) {
+  absl::MutexLock lock(&g_timeouts_mu);
+  if (g_used_timeouts == nullptr) g_used_timeouts = new std::set<int64_t>();
+  g_used_timeouts->erase(g_used_timeouts->begin(), g_used_timeouts->lower_bound(now_ns));
+  while (g_used_timeouts->count(ns) != 0) --ns;
+  g_used_timeouts->insert(ns);
+  return ns;
+}
+
+// Codes of the "sdk" codespace that a later attempt can overcome (protocol.md §5): insufficient
+// funds 5, out of gas 11, insufficient fee 13, tx in mempool cache 19, mempool full 20.
+bool RetryableCode(const std::string& codespace, uint32_t code) {
+  if (codespace != "sdk" && !codespace.empty()) return false;
+  return code == 5 || code == 11 || code == 13 || code == 19 || code == 20;
+}
+
+}  // namespace
+
+Signer::Signer(const crypto::SigningKey* key, txqueue::TxConsumer* consumer, Ledger* ledger,
+               chain::CometClient* comet, SignerOptions options)
+    : key_(key),
+      consumer_(consumer),
+      ledger_(ledger),
+      comet_(comet),
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
+
+absl::StatusOr<bool> Signer::RunOnce(absl::Duration fetch_timeout) {
+  const int fetch = std::max(1, options_.max_batch_messages);
+  ASSIGN_OR_RETURN(std::vector<txqueue::Delivery> batch, consumer_->Fetch(fetch, fetch_timeout));
+  if (batch.size() > 1) {
+    std::vector<Outcome> outcomes;
+    absl::Status s = ProcessBatch(batch, &outcomes);
+    if (!s.ok()) {
+      GLOG_WARN("signer: batch left for redelivery", {"requests", batch.size()}, {"error", s});
+      return s;
+    }
+    for (Outcome o : outcomes) {
+      Outcomes().Add({{"outcome", std::string(OutcomeName(o))}}).Increment();
+    }
+    return true;
+  }
+  for (txqueue::Delivery& d : batch) {
+    absl::StatusOr<Outcome> o = Process(d);
+    if (!o.ok()) {
+      GLOG_WARN("signer: request left for redelivery", {"key", d.key()}, {"error", o.status()});
+      return o.status();
+    }
+    Outcomes().Add({{"outcome", std::string(OutcomeName(*o))}}).Increment();
+  }
+  return !batch.empty();
+}
+
+absl::Time Signer::ChooseTimeout(const txqueue::ChainTx& tx, absl::Time now) {
+  absl::Time want = now + options_.tx_ttl;
+  if (tx.has_deadline()) {
+    want = std::min(want, absl::FromUnixSeconds(tx.deadline().seconds()) +
+                              absl::Nanoseconds(tx.deadline().nanos()));
+  }
+  // Whole microseconds from the clock, the key's hash in the last three digits (signers in other
+  // processes sharing the key rarely collide), never reused within this process.
+  int64_t ns = absl::ToUnixMicros(want) * 1000 +
+               static_cast<int64_t>(std::hash<std::string>()(tx.idempotency_key()) % 1000);
+  if (ns > absl::ToUnixNanos(want)) ns -= 1000;  // stay within the deadline
+  return absl::FromUnixNanos(ReserveTimeout(ns, absl::ToUnixNanos(now)));
+}
+
+absl::StatusOr<cosmos::SignedTx> Signer::Build(const txqueue::ChainTx& tx, absl::Time timeout,
+                                               uint64_t gas_limit) {
+  cosmos::TxBuilder builder;
+  for (const auto& any : tx.messages()) builder.AddAny(any);
+  if (!options_.exec_granter.empty()) builder.WrapInExec(key_->address());
+  builder.SetMemo(tx.memo())
+      .SetFee({options_.fee_amount, gas_limit, "", options_.fee_granter})
+      .SetUnordered(timeout)
+      .SetChainId(options_.chain_id)
+      .SetAccountNumber(options_.account_number);
+  return builder.Sign(*key_);
+}
+
+std::string Signer::ChainNotLive(const chain::CometStatus& status) {
+  if (status.catching_up) {
+    return absl::StrCat("node ", comet_->url(), " is catching up at height ", status.latest_height,
+                        ": sending paused");
+  }
+  if (options_.halt_after > absl::ZeroDuration() &&
+      clock_->Now() - status.latest_time > options_.halt_after) {
+    return absl::StrCat("chain halted or node behind: latest block ", status.latest_height,
+                        " is from ", absl::FormatTime(status.latest_time), ", older than ",
+                        absl::FormatDuration(options_.halt_after), ": sending paused");
+  }
+  return "";
+}
+
+absl::StatusOr<Outcome> Signer::Process(txqueue::Delivery& d) {
+  const std::string& key = d.key();
+  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key));
+  // Two rounds at most: a concurrent signer may record a tx between our read and our write.
+  for (int round = 0; round < 2; ++round) {
+    switch (e.state) {
+      case TxState::kIncluded:
+      case TxState::kFailed:
+        RETURN_IF_ERROR(consumer_->Ack(d));
+        return Outcome::kSkipped;
+      case TxState::kQueued: {
+        absl::StatusOr<chain::CometStatus> status = comet_->Status();
+        if (!status.ok()) return Retry(d, status.status().ToString(), options_.retry_delay);
+        if (std::string why = ChainNotLive(*status); !why.empty()) {
+          return Retry(d, why, options_.retry_delay);
+        }
+        absl::StatusOr<Outcome> o = SignAndSend(d, clock_->Now());
+        if (o.ok() || o.status().code() != absl::StatusCode::kFailedPrecondition) return o;
+        break;
+      }
+      case TxState::kSigned:
+      case TxState::kBroadcast: {
+        // Chain time first, then the lookup: "not found" is final only if the block time had
+        // already passed the timeout before we looked.
+        absl::StatusOr<chain::CometStatus> status = comet_->Status();
+        if (!status.ok()) return Retry(d, status.status().ToString(), options_.retry_delay);
+        if (std::string why = ChainNotLive(*status); !why.empty()) {
+          return Retry(d, why, options_.retry_delay);
+        }
+        absl::StatusOr<chain::TxInfo> info = comet_->Tx(absl::HexStringToBytes(e.tx_hash));
+        if (info.ok()) return Included({&d}, e, *info);
+        if (info.status().code() != absl::StatusCode::kNotFound) {
+          return Retry(d, info.status().ToString(), options_.retry_delay);
+        }
+        if (status->latest_time <= e.timeout) return SendAndObserve({&d}, e);
+        GLOG_INFO("signer: recorded tx expired unincluded, signing a new one", {"key", key},
+                  {"tx_hash", e.tx_hash}, {"attempts", e.attempts});
+        absl::StatusOr<Outcome> o = SignAndSend(d, status->latest_time);
+        if (o.ok() || o.status().code() != absl::StatusCode::kFailedPrecondition) return o;
+        break;
+      }
+    }
+    ASSIGN_OR_RETURN(e, ledger_->Get(key));
+  }
+  return Retry(d, "ledger entry changed concurrently", options_.observe_interval);
+}
+
+absl::StatusOr<Outcome> Signer::SignAndSend(txqueue::Delivery& d, absl::Time chain_now) {
+  const absl::Time timeout = ChooseTimeout(d.tx(), clock_->Now());
+  if (timeout <= clock_->Now()) {
+    // Nothing of this key is in flight (no tx recorded, or the recorded one can no longer land).
+    const std::string detail =
+        absl::StrCat("deadline ", absl::FormatTime(timeout), " passed before inclusion");
+    RETURN_IF_ERROR(consumer_->DeadLetter(d, txqueue::kReasonExpired, detail));
+    RETURN_IF_ERROR(
+        ledger_->MarkFailed(d.key(), absl::StrCat(txqueue::kReasonExpired, ": ", detail)));
+    return Outcome::kDeadLettered;
+  }
+  absl::StatusOr<uint64_t> gas_limit = EstimateGas(d.tx(), timeout);
+  if (!gas_limit.ok()) {
+    if (gas_limit.status().code() == absl::StatusCode::kUnavailable) {
+      return Retry(d, std::string(gas_limit.status().message()), options_.retry_delay);
+    }
+    return Fail(d, std::string(gas_limit.status().message()));
+  }
+  absl::StatusOr<cosmos::SignedTx> signed_tx = Build(d.tx(), timeout, *gas_limit);
+  if (!signed_tx.ok()) return Fail(d, absl::StrCat("build: ", signed_tx.status().message()));
+  // FailedPrecondition here = another signer recorded a tx meanwhile; the caller re-reads.
+  RETURN_IF_ERROR(
+      ledger_->RecordSigned(d.key(), signed_tx->tx_raw, signed_tx->hash, timeout, chain_now));
+  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Get(d.key()));
+  return SendAndObserve({&d}, e);
+}
+
+absl::StatusOr<uint64_t> Signer::EstimateGas(const txqueue::ChainTx& tx, absl::Time timeout) {
+  if (options_.gas_adjustment <= 0) return options_.gas_limit;
+  // Simulate with the cap as the limit (simulation ignores signatures and gas limits), then
+  // sign for gas_used × adjustment.
+  absl::StatusOr<cosmos::SignedTx> draft = Build(tx, timeout, options_.gas_limit);
+  if (!draft.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("build: ", draft.status().message()));
+  }
+  ::cosmos::tx::v1beta1::SimulateRequest request;
+  request.set_tx_bytes(draft->tx_raw);
+  absl::StatusOr<chain::AbciQueryResponse> q =
+      comet_->AbciQuery("/cosmos.tx.v1beta1.Service/Simulate", request.SerializeAsString());
+  if (!q.ok()) return absl::UnavailableError(absl::StrCat("simulate: ", q.status().message()));
+  if (q->code != 0) {
+    std::string why = absl::StrCat("simulate ", q->codespace, " code ", q->code, ": ", q->log);
+    if (RetryableCode(q->codespace, q->code)) return absl::UnavailableError(why);
+    return absl::FailedPreconditionError(why);
+  }
+  ::cosmos::tx::v1beta1::SimulateResponse response;
+  if (!response.ParseFromString(q->value)) {
+    return absl::UnavailableError("simulate: undecodable SimulateResponse");
+  }
+  return std::min<uint64_t>(
+      options_.gas_limit,
+      static_cast<uint64_t>(std::ceil(static_cast<double>(response.gas_info().gas_used()) *
+                                      options_.gas_adjustment)));
+}
+
+absl::StatusOr<Outcome> Signer::SendAndObserve(const Group& g, const LedgerEntry& e) {
+  absl::StatusOr<chain::BroadcastResponse> r = comet_->BroadcastTxSync(e.signed_tx);
+  if (!r.ok()) {
+    // The same bytes are already in the mempool or the tx index: observe them.
+    if (!absl::StrContains(r.status().message(), "already exists in cache")) {
+      return RetryAll(g, absl::StrCat("broadcast: ", r.status().message()), options_.retry_delay);
+    }
+  } else if (r->code == 0) {
+    for (txqueue::Delivery* d : g) RETURN_IF_ERROR(ledger_->MarkBroadcast(d->key(), e.tx_hash));
+  } else if (r->code == 18 && absl::StrContains(r->log, "already used timeout")) {
+    // A replay of our own bytes (already included), or a timeout another tx of this key took:
+    // observe; if it never shows up the timeout passes and a new tx is built.
+  } else if (r->code == 42) {
+    // The timeout passed before it reached a block: build a new tx once chain time shows it.
+    return RetryAll(g, absl::StrCat("checktx code 42: ", r->log), options_.observe_interval);
+  } else if (RetryableCode(r->codespace, r->code)) {
+    return RetryAll(g, absl::StrCat("checktx code ", r->code, ": ", r->log), options_.retry_delay);
+  } else {
+    return FailRecorded(g, e,
+                        absl::StrCat("checktx ", r->codespace, " code ", r->code, ": ", r->log));
+  }
+
+  const std::string raw_hash = absl::HexStringToBytes(e.tx_hash);
+  const absl::Time give_up = clock_->Now() + options_.observe_budget;
+  absl::Time next_progress = clock_->Now() + options_.observe_budget / 3;
+  while (true) {
+    absl::StatusOr<chain::CometStatus> status = comet_->Status();
+    absl::StatusOr<chain::TxInfo> info = comet_->Tx(raw_hash);
+    if (info.ok()) return Included(g, e, *info);
+    if (status.ok() && status->latest_time > e.timeout &&
+        info.status().code() == absl::StatusCode::kNotFound) {
+      // Provably not included: the next delivery signs a new tx.
+      return RetryAll(g, absl::StrCat("tx ", e.tx_hash, " expired unincluded"),
+                      options_.observe_interval);
+    }
+    absl::Time now = clock_->Now();
+    if (now >= give_up) {
+      return RetryAll(g, absl::StrCat("tx ", e.tx_hash, " not included yet"),
+                      options_.observe_interval);
+    }
+    if (now >= next_progress) {
+      for (txqueue::Delivery* d : g) consumer_->InProgress(*d).IgnoreError();
+      next_progress = now + options_.observe_budget / 3;
+    }
+    clock_->SleepFor(options_.observe_interval);
+  }
+}
+
+absl::StatusOr<Outcome> Signer::Included(const Group& g, const LedgerEntry& e,
+                                         const chain::TxInfo& info) {
+  if (info.code != 0) {
+    // In a block but failed (e.g. authz not granted): the chain will refuse it again.
+    return FailRecorded(g, e,
+                        absl::StrCat("deliver ", info.codespace, " code ", info.code, " in tx ",
+                                     e.tx_hash, " at height ", info.height, ": ", info.log));
+  }
+  for (txqueue::Delivery* d : g) {
+    RETURN_IF_ERROR(ledger_->MarkIncluded(d->key(), e.tx_hash, info.height));
+    RETURN_IF_ERROR(consumer_->Ack(*d));
+  }
+  return Outcome::kIncluded;
+}
+
+absl::StatusOr<Outcome> Signer::FailRecorded(const Group& g, const LedgerEntry& e,
+                                             const std::string& detail) {
+  if (e.batch_size > 1) {
+    // A batch failed as a whole (a Cosmos tx is atomic): the tx can never land, so each request
+    // goes back to queued and, having attempts > 0, is sent alone next time. The bad message is
+    // then dead-lettered by itself.
+    for (txqueue::Delivery* d : g) {
+      RETURN_IF_ERROR(
+          ledger_->Requeue(d->key(), e.tx_hash, absl::StrCat("batch tx failed: ", detail)));
+    }
+    return RetryAll(g, absl::StrCat("batch tx failed, splitting: ", detail), absl::ZeroDuration());
+  }
+  Outcome last = Outcome::kDeadLettered;
+  for (txqueue::Delivery* d : g) {
+    ASSIGN_OR_RETURN(last, Fail(*d, detail));
+  }
+  return last;
+}
+
+absl::StatusOr<Outcome> Signer::Fail(txqueue::Delivery& d, const std::string& detail) {
+  // Dead letter first: if we crash before the ledger write, the request is still on
+  // chain.tx.dead (never silently dropped).
+  RETURN_IF_ERROR(consumer_->DeadLetter(d, txqueue::kReasonRejected, detail));
+  RETURN_IF_ERROR(
+      ledger_->MarkFailed(d.key(), absl::StrCat(txqueue::kReasonRejected, ": ", detail)));
+  return Outcome::kDeadLettered;
+}
+
+absl::StatusOr<Outcome> Signer::Retry(txqueue::Delivery& d, const std::string& why,
+                                      absl::Duration delay) {
+  ledger_->RecordError(d.key(), why).IgnoreError();
+  RETURN_IF_ERROR(consumer_->Retry(d, delay, why));
+  return Outcome::kRetry;
+}
+
+absl::StatusOr<Outcome> Signer::RetryAll(const Group& g, const std::string& why,
+                                         absl::Duration delay) {
+  for (txqueue::Delivery* d : g) RETURN_IF_ERROR(Retry(*d, why, delay).status());
+  return Outcome::kRetry;
+}
+
+absl::Status Signer::ProcessBatch(std::vector<txqueue::Delivery>& batch,
+                                  std::vector<Outcome>* outcomes) {
+  outcomes->assign(batch.size(), Outcome::kRetry);
+  // Only fresh requests (queued, never signed) share a tx; anything with history goes alone.
+  // Requests with a memo go alone (a tx has one memo). A key twice in one fetch (a copy
+  // republished beyond the dedupe window) must not put its message twice into one tx: the second
+  // copy is processed after the batch, when the ledger knows the first.
+  std::vector<size_t> fresh, later;
+  std::set<std::string> fresh_keys;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (fresh_keys.count(batch[i].key()) != 0) {
+      later.push_back(i);
+      continue;
+    }
+    ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(batch[i].key()));
+    if (e.state == TxState::kQueued && e.attempts == 0 && batch[i].tx().memo().empty()) {
+      fresh.push_back(i);
+      fresh_keys.insert(batch[i].key());
+    } else {
+      ASSIGN_OR_RETURN((*outcomes)[i], Process(batch[i]));
+    }
+  }
+  // Chunks within max_batch_messages / max_batch_bytes.
+  size_t start = 0;
+  while (start < fresh.size()) {
+    size_t end = start;
+    size_t messages = 0, bytes = 0;
+    while (end < fresh.size()) {
+      const txqueue::ChainTx& tx = batch[fresh[end]].tx();
+      size_t tx_bytes = tx.ByteSizeLong();
+      if (end > start && (messages + tx.messages_size() > options_.max_batch_messages ||
+                          bytes + tx_bytes > options_.max_batch_bytes)) {
+        break;
+      }
+      messages += tx.messages_size();
+      bytes += tx_bytes;
+      ++end;
+    }
+    Group g;
+    for (size_t k = start; k < end; ++k) g.push_back(&batch[fresh[k]]);
+    absl::StatusOr<Outcome> o = g.size() == 1 ? Process(*g[0]) : SendBatch(g);
+    if (!o.ok()) return o.status();
+    for (size_t k = start; k < end; ++k) (*outcomes)[fresh[k]] = *o;
+    start = end;
+  }
+  for (size_t i : later) {
+    ASSIGN_OR_RETURN((*outcomes)[i], Process(batch[i]));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Outcome> Signer::SendBatch(const Group& g) {
+  absl::StatusOr<chain::CometStatus> status = comet_->Status();
+  if (!status.ok()) return RetryAll(g, status.status().ToString(), options_.retry_delay);
+  if (std::string why = ChainNotLive(*status); !why.empty()) {
+    return RetryAll(g, why, options_.retry_delay);
+  }
+  // One tx with every message, in order; the earliest deadline bounds its timeout.
+  txqueue::ChainTx merged;
+  std::vector<std::string> keys;
+  for (txqueue::Delivery* d : g) {
+    keys.push_back(d->key());
+    for (const auto& any : d->tx().messages()) *merged.add_messages() = any;
+    if (d->tx().has_deadline() &&
+        (!merged.has_deadline() ||
+         google::protobuf::util::TimeUtil::TimestampToNanoseconds(d->tx().deadline()) <
+             google::protobuf::util::TimeUtil::TimestampToNanoseconds(merged.deadline()))) {
+      *merged.mutable_deadline() = d->tx().deadline();
+    }
+  }
+  merged.set_idempotency_key(keys.front());
+  const absl::Time timeout = ChooseTimeout(merged, clock_->Now());
+  absl::StatusOr<uint64_t> gas_limit = timeout <= clock_->Now()
+                                           ? absl::FailedPreconditionError("deadline")
+                                           : EstimateGas(merged, timeout);
+  absl::StatusOr<cosmos::SignedTx> signed_tx =
+      gas_limit.ok() ? Build(merged, timeout, *gas_limit) : gas_limit.status();
+  absl::Status recorded = signed_tx.ok()
+                              ? ledger_->RecordSignedBatch(keys, signed_tx->tx_raw, signed_tx->hash,
+                                                           timeout, clock_->Now())
+                              : signed_tx.status();
+  if (!recorded.ok()) {
+    if (recorded.code() == absl::StatusCode::kUnavailable && !gas_limit.ok()) {
+      return RetryAll(g, std::string(recorded.message()), options_.retry_delay);
+    }
+    // A deadline already past, a message that fails simulation or building, or a key recorded
+    // elsewhere meanwhile: handle each request alone (that isolates the bad one).
+    Outcome last = Outcome::kRetry;
+    for (txqueue::Delivery* d : g) {
+      ASSIGN_OR_RETURN(last, Process(*d));
+    }
+    return last;
+  }
+  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Get(keys.front()));
+  return SendAndObserve(g, e);
+}
+
+}  // namespace signer
+}  // namespace gonka

@@ -1,0 +1,596 @@
+// The signer pipeline end to end: real NATS JetStream, real PostgreSQL and an in-process devchain
+// (CosmosApp: real signatures, unordered-tx replay protection) served over real HTTP. The oracle
+// is CosmosApp::RecordCount(key): how many times MsgRecord{key} landed on chain.
+#include "gonka/signer/signer.h"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gonka/chain/comet_client.h"
+#include "gonka/cosmos/tx_builder.h"
+#include "gonka/crypto/key.h"
+#include "gonka/devchain/chain.h"
+#include "gonka/devchain/cosmos_app.h"
+#include "gonka/devchain/devchain.pb.h"
+#include "gonka/devchain/rpc.h"
+#include "gonka/net/http_server.h"
+#include "gonka/signer/ledger.h"
+#include "gonka/testing/servers.h"
+#include "gonka/txqueue/txqueue.h"
+
+namespace gonka {
+namespace signer {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kMnemonic[] =
+    "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
+constexpr char kOtherMnemonic[] =
+    "oyster design unusual machine spread century engine gravity focus cave carry slot";
+constexpr char kChainId[] = "signer-test";
+
+class SignerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pg_ = new testing::PostgresServer();
+    absl::Status s = pg_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+    nats_ = new testing::NatsServer();
+    s = nats_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  static void TearDownTestSuite() {
+    delete nats_;
+    nats_ = nullptr;
+    delete pg_;
+    pg_ = nullptr;
+  }
+
+  void SetUp() override {
+    // Chain: one funded account, a block every 100 ms.
+    devchain::AppOptions app_options;
+    // The cold account is funded; the warm key's account holds a token so that it exists.
+    app_options.accounts = {{"", kMnemonic, {{"ngonka", "1000000000"}}},
+                            {"", kOtherMnemonic, {{"ngonka", "1"}}}};
+    auto app = devchain::CosmosApp::Create(app_options);
+    ASSERT_TRUE(app.ok()) << app.status();
+    app_ = std::move(*app);
+    devchain::ChainOptions chain_options;
+    chain_options.chain_id = kChainId;
+    chain_options.block_interval = absl::Milliseconds(100);
+    chain_ = std::make_unique<devchain::Chain>(chain_options, app_.get());
+    chain_->ProduceBlock();
+    rpc_ = std::make_unique<devchain::RpcService>(chain_.get(), &http_, devchain::RpcOptions());
+    ASSERT_TRUE(http_.Start().ok());
+    chain_->Start();
+    comet_ = std::make_unique<chain::CometClient>(chain::CometClientOptions{
+        .rpc_url = absl::StrCat("http://127.0.0.1:", http_.port()), .timeout = absl::Seconds(5)});
+
+    // Queue: a fresh stream per test.
+    js_ = ConnectNats();
+    ASSERT_NE(js_, nullptr);
+    (void)js_->DeleteStream(txqueue::kStream);
+    queue_ = std::make_unique<txqueue::TxQueue>(js_.get());
+    auto info = queue_->EnsureStream();
+    ASSERT_TRUE(info.ok()) << info.status();
+
+    // Ledger.
+    pg::PgOptions o;
+    o.conninfo = pg_->url();
+    o.max_connections = 8;
+    auto pool = pg::Pool::Open(o);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+    auto ledger = Ledger::Open(pool_.get());
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ledger_ = std::move(*ledger);
+
+    auto account = app_->Account(key_.address());
+    ASSERT_TRUE(account.ok()) << account.status();
+    options_.chain_id = kChainId;
+    options_.account_number = account->first;
+    options_.gas_limit = 400000;
+    options_.observe_interval = absl::Milliseconds(50);
+    options_.observe_budget = absl::Seconds(5);
+    options_.retry_delay = absl::Milliseconds(300);
+  }
+
+  void TearDown() override {
+    chain_->Stop();
+    http_.Stop(absl::Now());
+  }
+
+  std::unique_ptr<nats::JetStream> ConnectNats() {
+    nats::NatsOptions o;
+    o.urls = {nats_->url()};
+    o.timeout = absl::Seconds(2);
+    auto js = nats::JetStream::Connect(o);
+    EXPECT_TRUE(js.ok()) << js.status();
+    return js.ok() ? std::move(*js) : nullptr;
+  }
+
+  // Keys are unique per test (the ledger database is shared by the suite).
+  std::string Key(int i) {
+    return absl::StrCat(::testing::UnitTest::GetInstance()->current_test_info()->name(), "/", i);
+  }
+
+  txqueue::ChainTx Request(const std::string& key) {
+    gonka::devchain::v1::MsgRecord m;
+    m.set_creator(key_.address());
+    m.set_key(key);
+    m.set_payload("p");
+    txqueue::ChainTx tx;
+    tx.set_idempotency_key(key);
+    *tx.add_messages() = cosmos::PackAny(m);
+    tx.set_producer("signer_integration_test");
+    return tx;
+  }
+
+  // Runs `n` signers (each with its own NATS connection and consumer) until `done` holds or the
+  // deadline passes; returns the outcomes by key.
+  std::map<std::string, std::vector<Outcome>> RunSigners(int n, const std::function<bool()>& done,
+                                                         absl::Duration timeout) {
+    std::mutex mu;
+    std::map<std::string, std::vector<Outcome>> outcomes;
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&] {
+        auto js = ConnectNats();
+        ASSERT_NE(js, nullptr);
+        txqueue::ConsumerOptions co;
+        co.ack_wait = absl::Seconds(10);
+        co.dead_letter_expired = false;
+        auto consumer = txqueue::TxConsumer::Bind(js.get(), co);
+        ASSERT_TRUE(consumer.ok()) << consumer.status();
+        Signer signer(signer_key_, consumer->get(), ledger_.get(), comet_.get(), options_);
+        while (!stop.load()) {
+          auto batch =
+              (*consumer)->Fetch(std::max(1, options_.max_batch_messages), absl::Milliseconds(100));
+          ASSERT_TRUE(batch.ok()) << batch.status();
+          if (batch->size() > 1) {
+            std::vector<Outcome> o;
+            absl::Status s = signer.ProcessBatch(*batch, &o);
+            ASSERT_TRUE(s.ok()) << s;
+            std::lock_guard<std::mutex> l(mu);
+            for (size_t k = 0; k < o.size(); ++k) outcomes[(*batch)[k].key()].push_back(o[k]);
+            continue;
+          }
+          for (auto& d : *batch) {
+            auto o = signer.Process(d);
+            ASSERT_TRUE(o.ok()) << d.key() << ": " << o.status();
+            std::lock_guard<std::mutex> l(mu);
+            outcomes[d.key()].push_back(*o);
+          }
+        }
+      });
+    }
+    absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline && !done()) absl::SleepFor(absl::Milliseconds(50));
+    stop = true;
+    for (auto& t : threads) t.join();
+    return outcomes;
+  }
+
+  static testing::PostgresServer* pg_;
+  static testing::NatsServer* nats_;
+  crypto::SigningKey key_ = *crypto::KeyFromMnemonic(kMnemonic);
+  crypto::SigningKey warm_ = *crypto::KeyFromMnemonic(kOtherMnemonic);
+  const crypto::SigningKey* signer_key_ = &key_;  // the key the signers sign with
+  std::unique_ptr<devchain::CosmosApp> app_;
+  std::unique_ptr<devchain::Chain> chain_;
+  net::HttpServer http_;
+  std::unique_ptr<devchain::RpcService> rpc_;
+  std::unique_ptr<chain::CometClient> comet_;
+  std::unique_ptr<nats::JetStream> js_;
+  std::unique_ptr<txqueue::TxQueue> queue_;
+  std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<Ledger> ledger_;
+  SignerOptions options_;
+};
+testing::PostgresServer* SignerTest::pg_ = nullptr;
+testing::NatsServer* SignerTest::nats_ = nullptr;
+
+TEST_F(SignerTest, EveryKeyLandsExactlyOnceDespiteDuplicateEnqueues) {
+  constexpr int kKeys = 50;
+  int duplicates = 0;
+  for (int i = 0; i < kKeys; ++i) {
+    auto r = queue_->Enqueue(Request(Key(i)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (i % 5 == 0) {  // 10 keys enqueued twice on purpose
+      auto again = queue_->Enqueue(Request(Key(i)));
+      ASSERT_TRUE(again.ok()) << again.status();
+      EXPECT_TRUE(again->duplicate);
+      ++duplicates;
+    }
+  }
+  EXPECT_EQ(duplicates, 10);
+  auto all_included = [&] {
+    for (int i = 0; i < kKeys; ++i) {
+      if (app_->RecordCount(Key(i)) == 0) return false;
+    }
+    return true;
+  };
+  absl::Time start = absl::Now();
+  auto outcomes = RunSigners(2, all_included, absl::Seconds(60));
+  absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(all_included());
+  std::cout << "signer: " << kKeys << " keys included by 2 signers in " << took << std::endl;
+
+  // Beyond the dedupe window (simulated with other msg ids) the ledger dedupes.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(js_->Publish(txqueue::kSubject, Request(Key(i)).SerializeAsString(),
+                             {.msg_id = absl::StrCat("late/", Key(i))})
+                    .ok());
+  }
+  // Run one signer for 2 s: enough to take the 5 late copies.
+  auto late = RunSigners(
+      1, [] { return false; }, absl::Seconds(2));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(late[Key(i)].size(), 1u) << Key(i);
+    EXPECT_EQ(late[Key(i)][0], Outcome::kSkipped);
+  }
+
+  // A few more blocks, then the oracle: every key exactly once, and the ledger agrees.
+  int64_t height = chain_->Latest()->height;
+  while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
+  for (int i = 0; i < kKeys; ++i) {
+    EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
+    auto e = ledger_->Get(Key(i));
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_EQ(e->state, TxState::kIncluded) << Key(i);
+    EXPECT_GT(e->height, 0) << Key(i);
+    EXPECT_EQ(e->attempts, 1) << Key(i);
+  }
+}
+
+// The tx a crashed signer would have left in the ledger.
+cosmos::SignedTx SignLikeASigner(const crypto::SigningKey& key, uint64_t account_number,
+                                 const txqueue::ChainTx& tx, absl::Time timeout) {
+  cosmos::TxBuilder b;
+  for (const auto& any : tx.messages()) b.AddAny(any);
+  b.SetFee({{}, 400000, "", ""})
+      .SetUnordered(timeout)
+      .SetChainId(kChainId)
+      .SetAccountNumber(account_number);
+  auto s = b.Sign(key);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+TEST_F(SignerTest, AfterACrashBeforeBroadcastTheSameBytesAreSent) {
+  const std::string key = Key(0);
+  txqueue::ChainTx tx = Request(key);
+  absl::Time timeout = absl::Now() + absl::Seconds(30);
+  cosmos::SignedTx s = SignLikeASigner(key_, options_.account_number, tx, timeout);
+  ASSERT_TRUE(ledger_->Claim(key).ok());
+  ASSERT_TRUE(ledger_->RecordSigned(key, s.tx_raw, s.hash, timeout, absl::Now()).ok());
+  // ... crash: never broadcast, never acked. The request is redelivered to another signer.
+  ASSERT_TRUE(queue_->Enqueue(tx).ok());
+  auto outcomes = RunSigners(
+      1, [&] { return app_->RecordCount(key) > 0; }, absl::Seconds(20));
+  ASSERT_EQ(app_->RecordCount(key), 1u);
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kIncluded);
+  EXPECT_EQ(e->tx_hash, s.hash);  // the recorded bytes, not a new tx
+  EXPECT_EQ(e->attempts, 1);
+}
+
+TEST_F(SignerTest, AfterACrashPostBroadcastTheIncludedTxIsFoundNotResent) {
+  const std::string key = Key(0);
+  txqueue::ChainTx tx = Request(key);
+  absl::Time timeout = absl::Now() + absl::Seconds(30);
+  cosmos::SignedTx s = SignLikeASigner(key_, options_.account_number, tx, timeout);
+  ASSERT_TRUE(ledger_->Claim(key).ok());
+  ASSERT_TRUE(ledger_->RecordSigned(key, s.tx_raw, s.hash, timeout, absl::Now()).ok());
+  auto b = comet_->BroadcastTxSync(s.tx_raw);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->code, 0u) << b->log;
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (app_->RecordCount(key) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(app_->RecordCount(key), 1u);
+  // ... crash before MarkBroadcast / ack: the request comes back.
+  ASSERT_TRUE(queue_->Enqueue(tx).ok());
+  std::map<std::string, std::vector<Outcome>> outcomes = RunSigners(
+      1,
+      [&] {
+        auto e = ledger_->Get(key);
+        return e.ok() && e->state == TxState::kIncluded;
+      },
+      absl::Seconds(20));
+  ASSERT_EQ(outcomes[key].size(), 1u);
+  EXPECT_EQ(outcomes[key][0], Outcome::kIncluded);
+  int64_t height = chain_->Latest()->height;
+  while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(app_->RecordCount(key), 1u);
+}
+
+TEST_F(SignerTest, AnExpiredUnincludedTxIsReplacedByANewOne) {
+  const std::string key = Key(0);
+  txqueue::ChainTx tx = Request(key);
+  // Recorded with a timeout already behind the chain: it can never land.
+  absl::Time timeout = absl::Now() - absl::Seconds(1);
+  cosmos::SignedTx s = SignLikeASigner(key_, options_.account_number, tx, timeout);
+  ASSERT_TRUE(ledger_->Claim(key).ok());
+  ASSERT_TRUE(ledger_->RecordSigned(key, s.tx_raw, s.hash, timeout, absl::Now()).ok());
+  ASSERT_TRUE(queue_->Enqueue(tx).ok());
+  RunSigners(
+      1,
+      [&] {
+        auto e = ledger_->Get(key);
+        return e.ok() && e->state == TxState::kIncluded;
+      },
+      absl::Seconds(20));
+  EXPECT_EQ(app_->RecordCount(key), 1u);
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kIncluded);
+  EXPECT_NE(e->tx_hash, s.hash);
+  EXPECT_EQ(e->attempts, 2);
+}
+
+TEST_F(SignerTest, APermanentChainRejectionIsDeadLettered) {
+  const std::string key = Key(0);
+  // A MsgRecord whose creator is another account: the tx lacks that signer's signature.
+  gonka::devchain::v1::MsgRecord m;
+  m.set_creator(warm_.address());
+  m.set_key(key);
+  txqueue::ChainTx tx;
+  tx.set_idempotency_key(key);
+  *tx.add_messages() = cosmos::PackAny(m);
+  ASSERT_TRUE(queue_->Enqueue(tx).ok());
+  auto outcomes = RunSigners(
+      1, [&] { return ledger_->Get(key).ok() && ledger_->Get(key)->state == TxState::kFailed; },
+      absl::Seconds(20));
+  ASSERT_EQ(outcomes[key].size(), 1u);
+  EXPECT_EQ(outcomes[key][0], Outcome::kDeadLettered);
+  auto dead = js_->LastMessage(txqueue::kStream, txqueue::kDeadSubject);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_TRUE(dead->has_value());
+  EXPECT_THAT((*dead)->headers[nats::kDeadReasonHeader],
+              HasSubstr(absl::StrCat("rejected: chain tx ", key, ": checktx")));
+  EXPECT_EQ(app_->RecordCount(key), 0u);
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_THAT(e->last_error, HasSubstr("rejected"));
+}
+
+TEST_F(SignerTest, APastDeadlineIsDeadLetteredAsExpired) {
+  const std::string key = Key(0);
+  txqueue::ChainTx tx = Request(key);
+  tx.mutable_deadline()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Seconds(5)));
+  ASSERT_TRUE(queue_->Enqueue(tx).ok());
+  auto outcomes = RunSigners(
+      1, [&] { return ledger_->Get(key).ok() && ledger_->Get(key)->state == TxState::kFailed; },
+      absl::Seconds(20));
+  ASSERT_EQ(outcomes[key].size(), 1u);
+  EXPECT_EQ(outcomes[key][0], Outcome::kDeadLettered);
+  auto dead = js_->LastMessage(txqueue::kStream, txqueue::kDeadSubject);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_TRUE(dead->has_value());
+  EXPECT_THAT((*dead)->headers[nats::kDeadReasonHeader],
+              HasSubstr(absl::StrCat("expired: chain tx ", key, ": deadline")));
+  EXPECT_EQ(app_->RecordCount(key), 0u);
+}
+
+// Gonka's production shape: a warm key signs MsgExec on behalf of the cold account, and the cold
+// account pays the fee through x/feegrant.
+TEST_F(SignerTest, WarmKeySendsThroughAuthzAndFeeGrant) {
+  auto warm_account = app_->Account(warm_.address());
+  ASSERT_TRUE(warm_account.ok()) << warm_account.status();
+  signer_key_ = &warm_;
+  options_.account_number = warm_account->first;
+  options_.exec_granter = key_.address();
+
+  // Without a grant the MsgExec lands but fails (authz 2): dead-lettered, never retried.
+  ASSERT_TRUE(queue_->Enqueue(Request(Key(0))).ok());
+  auto outcomes = RunSigners(
+      1,
+      [&] {
+        auto e = ledger_->Get(Key(0));
+        return e.ok() && e->state == TxState::kFailed;
+      },
+      absl::Seconds(20));
+  ASSERT_EQ(outcomes[Key(0)].size(), 1u);
+  EXPECT_EQ(outcomes[Key(0)][0], Outcome::kDeadLettered);
+  auto dead = js_->LastMessage(txqueue::kStream, txqueue::kDeadSubject);
+  ASSERT_TRUE(dead.ok() && dead->has_value());
+  EXPECT_THAT((*dead)->headers[nats::kDeadReasonHeader], HasSubstr("deliver authz code 2"));
+
+  // The cold account grants MsgRecord and a fee allowance to the warm key (one sequenced tx).
+  auto cold = app_->Account(key_.address());
+  ASSERT_TRUE(cold.ok());
+  cosmos::TxBuilder grant;
+  grant
+      .AddMessage(
+          cosmos::MakeGenericGrant(key_.address(), warm_.address(), "/gonka.devchain.v1.MsgRecord"))
+      .AddMessage(cosmos::MakeFeeAllowance(key_.address(), warm_.address(), {}))
+      .SetFee({{}, 400000, "", ""})
+      .SetChainId(kChainId)
+      .SetAccountNumber(cold->first)
+      .SetSequence(cold->second);
+  auto signed_grant = grant.Sign(key_);
+  ASSERT_TRUE(signed_grant.ok()) << signed_grant.status();
+  auto b = comet_->BroadcastTxSync(signed_grant->tx_raw);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->code, 0u) << b->log;
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (app_->Account(key_.address())->second == cold->second && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  absl::uint128 cold_before = app_->Balance(key_.address(), "ngonka");
+  options_.fee_granter = key_.address();
+  options_.fee_amount = {{"ngonka", "100"}};
+
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
+  RunSigners(
+      1,
+      [&] {
+        for (int i = 1; i <= 3; ++i) {
+          if (app_->RecordCount(Key(i)) == 0) return false;
+        }
+        return true;
+      },
+      absl::Seconds(20));
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
+    auto e = ledger_->Get(Key(i));
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->state, TxState::kIncluded) << Key(i);
+  }
+  // The granter paid the fees; the warm key still holds its single token.
+  EXPECT_EQ(app_->Balance(key_.address(), "ngonka"), cold_before - 300);
+  EXPECT_EQ(app_->Balance(warm_.address(), "ngonka"), 1);
+  EXPECT_EQ(app_->RecordCount(Key(0)), 0u);
+}
+
+TEST_F(SignerTest, GasComesFromSimulateTimesAdjustment) {
+  options_.gas_adjustment = 1.5;
+  options_.gas_limit = 1'000'000;
+  const std::string key = Key(0);
+  ASSERT_TRUE(queue_->Enqueue(Request(key)).ok());
+  RunSigners(
+      1,
+      [&] {
+        auto e = ledger_->Get(key);
+        return e.ok() && e->state == TxState::kIncluded;
+      },
+      absl::Seconds(20));
+  ASSERT_EQ(app_->RecordCount(key), 1u);
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  auto info = comet_->Tx(absl::HexStringToBytes(e->tx_hash));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_GT(info->gas_used, 0);
+  EXPECT_LT(info->gas_wanted, 1'000'000);
+  EXPECT_GE(info->gas_wanted, info->gas_used);
+  std::cout << "simulate: gas_used " << info->gas_used << ", gas_wanted " << info->gas_wanted
+            << std::endl;
+}
+
+TEST_F(SignerTest, AHaltedChainPausesSending) {
+  options_.halt_after = absl::Seconds(1);
+  chain_->Stop();  // no more blocks
+  absl::SleepFor(absl::Milliseconds(1200));
+  const std::string key = Key(0);
+  ASSERT_TRUE(queue_->Enqueue(Request(key)).ok());
+  auto paused = RunSigners(
+      1,
+      [&] {
+        auto e = ledger_->Get(key);
+        return e.ok() && !e->last_error.empty();
+      },
+      absl::Seconds(10));
+  ASSERT_FALSE(paused[key].empty());
+  EXPECT_EQ(paused[key][0], Outcome::kRetry);
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kQueued);  // nothing signed
+  EXPECT_THAT(e->last_error, HasSubstr("chain halted or node behind"));
+
+  chain_->Start();  // blocks again: the request goes through
+  RunSigners(
+      1, [&] { return app_->RecordCount(key) > 0; }, absl::Seconds(20));
+  EXPECT_EQ(app_->RecordCount(key), 1u);
+}
+
+TEST_F(SignerTest, BatchesShareATxAndStillLandOnce) {
+  options_.max_batch_messages = 10;
+  constexpr int kKeys = 40;
+  for (int i = 0; i < kKeys; ++i) {
+    ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
+    if (i % 4 == 0) {
+      // A copy beyond the dedupe window (another msg id) right behind it: often in the same fetch.
+      ASSERT_TRUE(js_->Publish(txqueue::kSubject, Request(Key(i)).SerializeAsString(),
+                               {.msg_id = absl::StrCat("late/", Key(i))})
+                      .ok());
+    }
+  }
+  auto all_included = [&] {
+    for (int i = 0; i < kKeys; ++i) {
+      auto e = ledger_->Get(Key(i));
+      if (!e.ok() || e->state != TxState::kIncluded) return false;
+    }
+    return true;
+  };
+  absl::Time start = absl::Now();
+  RunSigners(2, all_included, absl::Seconds(30));
+  absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(all_included());
+  std::set<std::string> hashes;
+  int batched = 0;
+  for (int i = 0; i < kKeys; ++i) {
+    EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
+    auto e = ledger_->Get(Key(i));
+    ASSERT_TRUE(e.ok());
+    hashes.insert(e->tx_hash);
+    batched += e->batch_size > 1;
+  }
+  std::cout << "batching: " << kKeys << " keys in " << hashes.size() << " txs, " << took
+            << std::endl;
+  // The copies are acked too (nothing left for a late signer), and nothing landed twice.
+  auto late = RunSigners(
+      1, [] { return false; }, absl::Milliseconds(500));
+  EXPECT_TRUE(late.empty());
+  int64_t height = chain_->Latest()->height;
+  while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
+  for (int i = 0; i < kKeys; ++i) EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
+  EXPECT_LT(hashes.size(), static_cast<size_t>(kKeys));
+  EXPECT_GT(batched, 0);
+}
+
+TEST_F(SignerTest, AFailingBatchIsSplitAndOnlyTheBadRequestIsDeadLettered) {
+  options_.max_batch_messages = 10;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
+  // Needs the warm key's signature, which the signer does not give: CheckTx refuses the tx.
+  const std::string bad = Key(99);
+  gonka::devchain::v1::MsgRecord m;
+  m.set_creator(warm_.address());
+  m.set_key(bad);
+  txqueue::ChainTx tx;
+  tx.set_idempotency_key(bad);
+  *tx.add_messages() = cosmos::PackAny(m);
+  ASSERT_TRUE(queue_->Enqueue(tx).ok());
+  for (int i = 4; i < 8; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
+
+  auto settled = [&] {
+    for (int i = 0; i < 8; ++i) {
+      auto e = ledger_->Get(Key(i));
+      if (!e.ok() || e->state != TxState::kIncluded) return false;
+    }
+    auto e = ledger_->Get(bad);
+    return e.ok() && e->state == TxState::kFailed;
+  };
+  RunSigners(1, settled, absl::Seconds(30));
+  ASSERT_TRUE(settled());
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
+  EXPECT_EQ(app_->RecordCount(bad), 0u);
+  auto dead = js_->LastMessage(txqueue::kStream, txqueue::kDeadSubject);
+  ASSERT_TRUE(dead.ok() && dead->has_value());
+  EXPECT_EQ((*dead)->msg_id(), absl::StrCat("dead/", txqueue::kStream, "/",
+                                            (*dead)->headers[nats::kDeadSequenceHeader]));
+  EXPECT_THAT((*dead)->headers[nats::kDeadReasonHeader],
+              HasSubstr(absl::StrCat("rejected: chain tx ", bad, ": checktx")));
+  auto e = ledger_->Get(bad);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->batch_size, 1);  // it was sent alone in the end
+}
+
+}  // namespace
+}  // namespace signer
+}  // namespace gonka

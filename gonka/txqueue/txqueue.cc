@@ -1,0 +1,212 @@
+#include "gonka/txqueue/txqueue.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gonka/base/log.h"
+#include "gonka/base/metrics.h"
+#include "gonka/base/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace gonka {
+namespace txqueue {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+
+struct Metrics {
+  prometheus::Family<prometheus::Counter>& enqueued;
+  prometheus::Family<prometheus::Counter>& dead;
+  prometheus::Gauge& stream_messages;
+};
+
+Metrics& M() {
+  static Metrics* m = [] {
+    auto& reg = metrics::Registry();
+    auto& enqueued = prometheus::BuildCounter()
+                         .Name("gonka_txqueue_enqueued_total")
+                         .Help("Enqueue calls accepted by the stream, by result (stored|duplicate)")
+                         .Register(reg);
+    auto& dead = prometheus::BuildCounter()
+                     .Name("gonka_txqueue_dead_lettered_total")
+                     .Help("Requests moved to chain.tx.dead, by reason kind")
+                     .Register(reg);
+    auto& gauge = prometheus::BuildGauge()
+                      .Name("gonka_txqueue_stream_messages")
+                      .Help("Messages stored in the tx queue stream (chain.tx + chain.tx.dead)")
+                      .Register(reg);
+    return new Metrics{enqueued, dead, gauge.Add({})};
+  }();
+  return *m;
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+google::protobuf::Timestamp FromTime(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  int64_t nanos = absl::ToUnixNanos(t);
+  ts.set_seconds(nanos / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return ts;
+}
+
+}  // namespace
+
+absl::Status Validate(const ChainTx& tx) {
+  if (tx.idempotency_key().empty()) {
+    return absl::InvalidArgumentError("chain tx: idempotency_key is empty");
+  }
+  if (tx.idempotency_key().size() > kMaxKeyLength) {
+    return absl::InvalidArgumentError(absl::StrCat("chain tx: idempotency_key has ",
+                                                   tx.idempotency_key().size(),
+                                                   " characters, at most ", kMaxKeyLength));
+  }
+  if (tx.messages_size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chain tx ", tx.idempotency_key(), ": messages is empty"));
+  }
+  for (int i = 0; i < tx.messages_size(); ++i) {
+    if (tx.messages(i).type_url().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("chain tx ", tx.idempotency_key(), ": messages[", i, "].type_url is empty"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+TxQueue::TxQueue(nats::JetStream* js, QueueOptions options)
+    : js_(js),
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
+
+absl::StatusOr<nats::StreamInfo> TxQueue::EnsureStream() {
+  nats::StreamConfig c;
+  c.name = options_.stream;
+  c.subjects = {kSubject, kDeadSubject};
+  c.replicas = options_.replicas;
+  c.memory_storage = options_.memory_storage;
+  c.duplicate_window = options_.duplicate_window;
+  return js_->EnsureStream(c);
+}
+
+absl::StatusOr<EnqueueResult> TxQueue::Enqueue(ChainTx tx) {
+  RETURN_IF_ERROR(Validate(tx));
+  if (!tx.has_enqueued_at()) *tx.mutable_enqueued_at() = FromTime(clock_->Now());
+  std::string bytes;
+  if (!tx.SerializeToString(&bytes)) {
+    return absl::InternalError(absl::StrCat("chain tx ", tx.idempotency_key(), ": serialize"));
+  }
+  nats::PublishOptions po;
+  po.msg_id = tx.idempotency_key();
+  po.timeout = options_.publish_timeout;
+  absl::StatusOr<nats::PubAck> ack = js_->Publish(kSubject, bytes, po);
+  if (!ack.ok()) {
+    return Annotate(ack.status(), absl::StrCat("enqueue ", tx.idempotency_key()));
+  }
+  M().enqueued.Add({{"result", ack->duplicate ? "duplicate" : "stored"}}).Increment();
+  return EnqueueResult{ack->sequence, ack->duplicate};
+}
+
+absl::StatusOr<uint64_t> TxQueue::StreamMessages() {
+  ASSIGN_OR_RETURN(nats::StreamInfo info, js_->GetStreamInfo(options_.stream));
+  M().stream_messages.Set(static_cast<double>(info.messages));
+  return info.messages;
+}
+
+absl::StatusOr<std::unique_ptr<TxConsumer>> TxConsumer::Bind(nats::JetStream* js,
+                                                             ConsumerOptions options) {
+  nats::ConsumerConfig c;
+  c.stream = options.stream;
+  c.durable = options.durable;
+  c.filter_subject = kSubject;
+  c.ack_wait = options.ack_wait;
+  c.max_deliver = options.max_deliver;
+  c.backoff = options.backoff;
+  c.max_ack_pending = options.max_ack_pending;
+  ASSIGN_OR_RETURN(std::unique_ptr<nats::PullConsumer> consumer, js->Consumer(c));
+  return std::unique_ptr<TxConsumer>(new TxConsumer(std::move(consumer), std::move(options)));
+}
+
+TxConsumer::TxConsumer(std::unique_ptr<nats::PullConsumer> consumer, ConsumerOptions options)
+    : consumer_(std::move(consumer)),
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
+
+absl::Status TxConsumer::DeadLetterMessage(nats::JsMessage& msg, const std::string& kind,
+                                           const std::string& reason) {
+  std::string full = absl::StrCat(kind, ": ", reason);
+  RETURN_IF_ERROR(consumer_->DeadLetter(msg, kDeadSubject, full));
+  M().dead.Add({{"reason", kind}}).Increment();
+  GLOG_WARN("tx queue: dead-lettered", {"stream_seq", msg.stream_sequence()},
+            {"msg_id", msg.msg_id()}, {"reason", full});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Delivery>> TxConsumer::Fetch(int batch, absl::Duration timeout) {
+  ASSIGN_OR_RETURN(std::vector<nats::JsMessage> msgs, consumer_->Fetch(batch, timeout));
+  std::vector<Delivery> out;
+  out.reserve(msgs.size());
+  absl::Status first_error;
+  for (nats::JsMessage& msg : msgs) {
+    ChainTx tx;
+    std::string kind;
+    std::string reason;
+    if (!tx.ParseFromString(msg.data())) {
+      kind = kReasonUndecodable;
+      reason = absl::StrCat("payload of ", msg.data().size(), " bytes (msg id \"", msg.msg_id(),
+                            "\") is not a ChainTx");
+    } else if (absl::Status v = Validate(tx); !v.ok()) {
+      kind = kReasonInvalid;
+      reason = std::string(v.message());
+    } else if (options_.dead_letter_expired && tx.has_deadline() &&
+               clock_->Now() > ToTime(tx.deadline())) {
+      kind = kReasonExpired;
+      reason = absl::StrCat("chain tx ", tx.idempotency_key(), ": deadline ",
+                            TimeUtil::ToString(tx.deadline()), " passed");
+    } else if (!options_.known_type_urls.empty()) {
+      for (const auto& any : tx.messages()) {
+        if (options_.known_type_urls.count(any.type_url()) == 0) {
+          kind = kReasonUnknownType;
+          reason = absl::StrCat("chain tx ", tx.idempotency_key(), ": message type ",
+                                any.type_url(), " is not known to this signer");
+          break;
+        }
+      }
+    }
+    if (kind.empty()) {
+      out.push_back(Delivery(std::move(tx), std::move(msg)));
+      continue;
+    }
+    absl::Status s = DeadLetterMessage(msg, kind, reason);
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  if (!first_error.ok() && out.empty()) return first_error;
+  return out;
+}
+
+absl::Status TxConsumer::Ack(Delivery& d) {
+  return Annotate(d.msg_.AckSync(), absl::StrCat("ack ", d.key()));
+}
+
+absl::Status TxConsumer::Retry(Delivery& d, absl::Duration delay, const std::string& reason) {
+  if (options_.max_deliver > 0 &&
+      d.num_delivered() >= static_cast<uint64_t>(options_.max_deliver)) {
+    return DeadLetterMessage(
+        d.msg_, kReasonRetriesExhausted,
+        absl::StrCat("chain tx ", d.key(), ": ", d.num_delivered(), " deliveries, last: ", reason));
+  }
+  GLOG_INFO("tx queue: retry", {"key", d.key()}, {"delay", delay}, {"reason", reason});
+  return Annotate(d.msg_.Nak(delay), absl::StrCat("retry ", d.key()));
+}
+
+absl::Status TxConsumer::DeadLetter(Delivery& d, const std::string& kind,
+                                    const std::string& detail) {
+  return DeadLetterMessage(d.msg_, kind, absl::StrCat("chain tx ", d.key(), ": ", detail));
+}
+
+absl::Status TxConsumer::InProgress(Delivery& d) { return d.msg_.InProgress(); }
+
+}  // namespace txqueue
+}  // namespace gonka
