@@ -2,7 +2,7 @@
 // emits each block once, in order, into the JetStream block stream (gonka/eventhub); every
 // replica serves that stream to dashboards as Server-Sent Events. See docs/eventhub.md.
 //
-//   edge-api --chain-id=gonka-mainnet --chain-rpc-url=http://node:26657 \
+//   edge-api --chain-id=gonka-mainnet --chain-rpc-url=http://node:26657
 //            --nats-url=nats://nats:4222 --redis-host=redis --port=8080
 #include <unistd.h>
 

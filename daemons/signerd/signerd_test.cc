@@ -1,0 +1,147 @@
+// signerd end to end: devchain (with the warm key funded), NATS, PostgreSQL and 2 signerd
+// processes. 40 MsgRecord txs enqueued over HTTP (10 of them twice), one replica drained and the
+// other crashed mid-way: every key lands on chain exactly once. A key file readable by others
+// stops signerd at start naming the file and its mode.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gonka/cosmos/tx_builder.h"
+#include "gonka/crypto/key.h"
+#include "gonka/devchain/devchain.pb.h"
+#include "gonka/net/http_client.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+#include "gonka/txqueue/chain_tx.pb.h"
+#include "gtest/gtest.h"
+
+namespace gonka {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kWarm[] =
+    "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
+
+TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
+  testing::TempDir dir("signerd");
+  std::string key_file = dir.Join("warm.key");
+  std::ofstream(key_file) << kWarm << "\n";
+  ASSERT_EQ(chmod(key_file.c_str(), 0600), 0);
+  std::string address = crypto::KeyFromMnemonic(kWarm)->address();
+  std::string genesis = dir.Join("genesis.json");
+  std::ofstream(genesis) << absl::StrCat(R"({"accounts":[{"mnemonic":")", kWarm,
+                                         R"(","balances":{"ngonka":"1000000000"}}]})");
+
+  testing::NatsServer nats;
+  ASSERT_TRUE(nats.Start().ok());
+  testing::PostgresServer postgres;
+  ASSERT_TRUE(postgres.Start().ok());
+  testing::DaemonProcess::Options chain_options;
+  chain_options.binary = "daemons/devchain/devchain";
+  chain_options.args = {
+      "--bind=127.0.0.1",    "--port={{PORT}}", "--chain-id=signerd-test", "--block-interval=100ms",
+      "--drain-announce=0s", "--grpc-address=", "--genesis=" + genesis,    "--log-level=warn"};
+  testing::DaemonProcess devchain(chain_options);
+  ASSERT_TRUE(devchain.Start().ok());
+
+  auto signerd_options = [&](int i) {
+    testing::DaemonProcess::Options o;
+    o.binary = "daemons/signerd/signerd";
+    o.name = absl::StrCat("signerd-", i);
+    o.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--chain-id=signerd-test",
+              "--key-file=" + key_file,
+              absl::StrCat("--chain-rpc-url=", devchain.url()),
+              absl::StrCat("--nats-url=", nats.url()),
+              absl::StrCat("--pg-url=", postgres.url()),
+              "--gas-limit=400000",
+              "--retry-delay=300ms",
+              "--drain-announce=200ms",
+              "--shutdown-grace=20s",
+              "--log-level=warn"};
+    return o;
+  };
+  testing::DaemonProcess a(signerd_options(0)), b(signerd_options(1));
+  ASSERT_TRUE(a.Start().ok()) << a.LogTail();
+  ASSERT_TRUE(b.Start().ok()) << b.LogTail();
+
+  net::HttpClient http;
+  auto enqueue = [&](testing::DaemonProcess& to, const std::string& key) {
+    txqueue::v1::ChainTx tx;
+    tx.set_idempotency_key(key);
+    gonka::devchain::v1::MsgRecord record;
+    record.set_creator(address);
+    record.set_key(key);
+    *tx.add_messages() = cosmos::PackAny(record);
+    net::HttpCallOptions call;
+    call.headers.Set("Content-Type", "application/x-protobuf");
+    return http.Request("POST", to.url() + "/v1/txs", tx.SerializeAsString(), call);
+  };
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) keys.push_back(absl::StrCat("req-", i));
+  for (int i = 0; i < 40; ++i) {
+    if (i == 20) ASSERT_TRUE(a.Start().ok());
+    if (i == 30) ASSERT_TRUE(b.Start().ok());
+    testing::DaemonProcess& to = (i % 2 && a.IsRunning()) || !b.IsRunning() ? a : b;
+    auto r = enqueue(to, keys[i]);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 202) << r->body;
+    if (i == 15) ASSERT_TRUE(a.Stop().ok());  // drain one replica mid-way (SIGTERM)
+    if (i == 25) ASSERT_TRUE(b.Kill().ok());  // crash the other (kill -9)
+  }
+  for (int i = 0; i < 10; ++i) {  // duplicates are absorbed
+    auto r = enqueue(a, keys[i]);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_THAT(r->body, HasSubstr("\"duplicate\":true"));
+  }
+  auto count = [&](const std::string& key) -> int {
+    auto r = http.Get(devchain.url() + "/devchain/records?key=" + key);
+    if (!r.ok() || r->status != 200) return -1;
+    size_t p = r->body.find("\"count\":\"");
+    return p == std::string::npos ? -1 : std::stoi(r->body.substr(p + 9));
+  };
+  absl::Status all = testing::WaitFor(
+      [&] {
+        for (const auto& k : keys) {
+          if (count(k) < 1) return false;
+        }
+        return true;
+      },
+      absl::Seconds(90), absl::Milliseconds(200), "every key on chain");
+  ASSERT_TRUE(all.ok()) << all << "\n" << a.LogTail() << "\n" << b.LogTail();
+  for (const auto& k : keys) EXPECT_EQ(count(k), 1) << k;
+  auto ledger = http.Get(a.url() + "/v1/ledger?key=req-3");
+  ASSERT_TRUE(ledger.ok());
+  EXPECT_THAT(ledger->body, HasSubstr("\"state\":\"included\""));
+}
+
+TEST(SignerdTest, KeyFileReadableByOthersIsRefused) {
+  testing::TempDir dir("signerd-key");
+  std::string key_file = dir.Join("warm.key");
+  std::ofstream(key_file) << kWarm << "\n";
+  ASSERT_EQ(chmod(key_file.c_str(), 0644), 0);
+  absl::StatusOr<std::string> binary = testing::ResolveRunfile("daemons/signerd/signerd");
+  ASSERT_TRUE(binary.ok());
+  testing::SubprocessOptions o;
+  o.argv = {*binary, "--chain-id=x", "--key-file=" + key_file};
+  o.log_path = dir.Join("out.log");
+  testing::Subprocess p(o);
+  ASSERT_TRUE(p.Start().ok());
+  absl::StatusOr<int> code = p.Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT(p.LogTail(), HasSubstr(key_file));
+  EXPECT_THAT(p.LogTail(), HasSubstr("0644"));
+  EXPECT_THAT(p.LogTail(), ::testing::Not(HasSubstr("patrol")));  // never the key
+}
+
+}  // namespace
+}  // namespace gonka
