@@ -16,8 +16,13 @@ namespace gonka {
 namespace chain {
 namespace {
 
-namespace od = simdjson::ondemand;
+namespace dom = simdjson::dom;
 using simdjson::error_code;
+
+// The DOM API rather than on-demand: Debian's libsimdjson dispatches DOM parsing at run time to
+// the best kernel for this CPU (icelake, haswell, ...), while on-demand code compiled here without
+// -march flags is the portable `fallback` kernel. The DOM tape walk below is then a few loads per
+// value, so normalising costs little more than parsing.
 
 // Propagates a simdjson error out of an error_code-returning parse function.
 #define GONKA_SJ(expr)                         \
@@ -25,7 +30,7 @@ using simdjson::error_code;
     if (error_code _e = (expr); _e) return _e; \
   } while (0)
 
-error_code ReadString(od::value v, std::string* out) {
+error_code ReadString(dom::element v, std::string* out) {
   std::string_view s;
   GONKA_SJ(v.get_string().get(s));
   out->assign(s.data(), s.size());
@@ -33,11 +38,9 @@ error_code ReadString(od::value v, std::string* out) {
 }
 
 // int64 as CometBFT encodes it (a JSON string), also accepting a number or null.
-error_code ReadInt64(od::value v, int64_t* out) {
-  od::json_type type;
-  GONKA_SJ(v.type().get(type));
-  switch (type) {
-    case od::json_type::string: {
+error_code ReadInt64(dom::element v, int64_t* out) {
+  switch (v.type()) {
+    case dom::element_type::STRING: {
       std::string_view s;
       GONKA_SJ(v.get_string().get(s));
       if (s.empty()) {
@@ -47,9 +50,10 @@ error_code ReadInt64(od::value v, int64_t* out) {
       return absl::SimpleAtoi(absl::string_view(s.data(), s.size()), out) ? simdjson::SUCCESS
                                                                           : simdjson::NUMBER_ERROR;
     }
-    case od::json_type::number:
+    case dom::element_type::INT64:
+    case dom::element_type::UINT64:
       return v.get_int64().get(*out);
-    case od::json_type::null:
+    case dom::element_type::NULL_VALUE:
       *out = 0;
       return simdjson::SUCCESS;
     default:
@@ -57,58 +61,38 @@ error_code ReadInt64(od::value v, int64_t* out) {
   }
 }
 
-error_code IsNull(od::value v, bool* null) {
-  od::json_type type;
-  GONKA_SJ(v.type().get(type));
-  *null = type == od::json_type::null;
-  return simdjson::SUCCESS;
-}
-
-// Calls fn(key, value) for each member of the object `v`; stops at the first error.
+// Calls fn(key, value) for each member of the object `v`, in document order (so a repeated key's
+// last value wins, as with a streaming parser); stops at the first error.
 template <typename Fn>
-error_code ForEachField(od::value v, Fn&& fn) {
-  od::object object;
+error_code ForEachField(dom::element v, Fn&& fn) {
+  dom::object object;
   GONKA_SJ(v.get_object().get(object));
-  for (auto field : object) {
-    std::string_view key;
-    GONKA_SJ(field.unescaped_key().get(key));
-    od::value value;
-    GONKA_SJ(field.value().get(value));
-    GONKA_SJ(fn(key, value));
-  }
+  for (dom::key_value_pair field : object) GONKA_SJ(fn(field.key, field.value));
   return simdjson::SUCCESS;
 }
 
 // Calls fn(element) for each element of the array `v`; null counts as empty.
 template <typename Fn>
-error_code ForEachElement(od::value v, Fn&& fn) {
-  bool null;
-  GONKA_SJ(IsNull(v, &null));
-  if (null) return simdjson::SUCCESS;
-  od::array array;
+error_code ForEachElement(dom::element v, Fn&& fn) {
+  if (v.is_null()) return simdjson::SUCCESS;
+  dom::array array;
   GONKA_SJ(v.get_array().get(array));
-  for (auto item : array) {
-    od::value element;
-    GONKA_SJ(item.get(element));
-    GONKA_SJ(fn(element));
-  }
+  for (dom::element element : array) GONKA_SJ(fn(element));
   return simdjson::SUCCESS;
 }
 
 // The "hash" member of a block id object.
-error_code ReadIdHash(od::value v, std::string* out) {
-  return ForEachField(v, [&](std::string_view key, od::value value) -> error_code {
+error_code ReadIdHash(dom::element v, std::string* out) {
+  return ForEachField(v, [&](std::string_view key, dom::element value) -> error_code {
     return key == "hash" ? ReadString(value, out) : simdjson::SUCCESS;
   });
 }
 
-error_code ReadAttribute(od::value v, v1::Attribute* attribute) {
-  return ForEachField(v, [&](std::string_view key, od::value value) -> error_code {
+error_code ReadAttribute(dom::element v, v1::Attribute* attribute) {
+  return ForEachField(v, [&](std::string_view key, dom::element value) -> error_code {
     if (key == "key") return ReadString(value, attribute->mutable_key());
     if (key == "value") {
-      bool null;
-      GONKA_SJ(IsNull(value, &null));
-      return null ? simdjson::SUCCESS : ReadString(value, attribute->mutable_value());
+      return value.is_null() ? simdjson::SUCCESS : ReadString(value, attribute->mutable_value());
     }
     if (key == "index") {
       bool index = false;
@@ -119,22 +103,22 @@ error_code ReadAttribute(od::value v, v1::Attribute* attribute) {
   });
 }
 
-error_code ReadEvents(od::value v, google::protobuf::RepeatedPtrField<v1::Event>* out) {
-  return ForEachElement(v, [&](od::value element) -> error_code {
+error_code ReadEvents(dom::element v, google::protobuf::RepeatedPtrField<v1::Event>* out) {
+  return ForEachElement(v, [&](dom::element element) -> error_code {
     v1::Event* event = out->Add();
-    return ForEachField(element, [&](std::string_view key, od::value value) -> error_code {
+    return ForEachField(element, [&](std::string_view key, dom::element value) -> error_code {
       if (key == "type") return ReadString(value, event->mutable_type());
       if (key == "attributes") {
         return ForEachElement(
-            value, [&](od::value a) { return ReadAttribute(a, event->add_attributes()); });
+            value, [&](dom::element a) { return ReadAttribute(a, event->add_attributes()); });
       }
       return simdjson::SUCCESS;
     });
   });
 }
 
-error_code ReadTxResult(od::value v, v1::TxEvents* tx) {
-  return ForEachField(v, [&](std::string_view key, od::value value) -> error_code {
+error_code ReadTxResult(dom::element v, v1::TxEvents* tx) {
+  return ForEachField(v, [&](std::string_view key, dom::element value) -> error_code {
     int64_t number = 0;
     if (key == "code") {
       uint64_t code = 0;
@@ -164,12 +148,12 @@ struct BlockFields {
   int64_t height = -1;
   std::string time;
   std::string last_hash;
-  std::vector<std::string> tx_hashes;
+  std::vector<crypto::Sha256Digest> tx_hashes;
   std::string bad_tx;  // the start of a tx that is not base64
 };
 
-error_code ReadHeader(od::value v, BlockFields* b) {
-  return ForEachField(v, [&](std::string_view key, od::value value) -> error_code {
+error_code ReadHeader(dom::element v, BlockFields* b) {
+  return ForEachField(v, [&](std::string_view key, dom::element value) -> error_code {
     if (key == "chain_id") return ReadString(value, &b->chain_id);
     if (key == "height") return ReadInt64(value, &b->height);
     if (key == "time") return ReadString(value, &b->time);
@@ -178,41 +162,41 @@ error_code ReadHeader(od::value v, BlockFields* b) {
   });
 }
 
-error_code ReadTxs(od::value v, BlockFields* b) {
-  std::string raw;
-  return ForEachElement(v, [&](od::value tx) -> error_code {
+error_code ReadTxs(dom::element v, BlockFields* b) {
+  thread_local std::string raw;  // reused across txs and blocks
+  return ForEachElement(v, [&](dom::element tx) -> error_code {
     std::string_view b64;
     GONKA_SJ(tx.get_string().get(b64));
     if (!absl::Base64Unescape(absl::string_view(b64.data(), b64.size()), &raw)) {
       b->bad_tx = std::string(b64.substr(0, 40));
       return simdjson::INCORRECT_TYPE;
     }
-    b->tx_hashes.push_back(crypto::HexEncodeUpper(crypto::AsStringView(crypto::Sha256(raw))));
+    b->tx_hashes.push_back(crypto::Sha256(raw));
     return simdjson::SUCCESS;
   });
 }
 
-error_code ReadBlock(od::value root, BlockFields* b) {
-  return ForEachField(root, [&](std::string_view key, od::value value) -> error_code {
+error_code ReadBlock(dom::element root, BlockFields* b) {
+  return ForEachField(root, [&](std::string_view key, dom::element value) -> error_code {
     if (key == "result") return ReadBlock(value, b);  // a whole JSON-RPC answer
     if (key == "block_id") return ReadIdHash(value, &b->hash);
     if (key != "block") return simdjson::SUCCESS;
-    return ForEachField(value, [&](std::string_view k, od::value bv) -> error_code {
+    return ForEachField(value, [&](std::string_view k, dom::element bv) -> error_code {
       if (k == "header") return ReadHeader(bv, b);
       if (k != "data") return simdjson::SUCCESS;
-      return ForEachField(bv, [&](std::string_view dk, od::value dv) -> error_code {
+      return ForEachField(bv, [&](std::string_view dk, dom::element dv) -> error_code {
         return dk == "txs" ? ReadTxs(dv, b) : simdjson::SUCCESS;
       });
     });
   });
 }
 
-error_code ReadResults(od::value root, int64_t* height, v1::BlockEvents* out) {
-  return ForEachField(root, [&](std::string_view key, od::value value) -> error_code {
+error_code ReadResults(dom::element root, int64_t* height, v1::BlockEvents* out) {
+  return ForEachField(root, [&](std::string_view key, dom::element value) -> error_code {
     if (key == "result") return ReadResults(value, height, out);  // a whole JSON-RPC answer
     if (key == "height") return ReadInt64(value, height);
     if (key == "txs_results") {
-      return ForEachElement(value, [&](od::value r) {
+      return ForEachElement(value, [&](dom::element r) {
         v1::TxEvents* tx = out->add_txs();
         tx->set_index(static_cast<uint32_t>(out->txs_size() - 1));
         return ReadTxResult(r, tx);
@@ -231,16 +215,15 @@ error_code ReadResults(od::value root, int64_t* height, v1::BlockEvents* out) {
   });
 }
 
-// A padded copy of `json` in a per-thread buffer reused across calls (simdjson reads up to
-// SIMDJSON_PADDING bytes past the end).
-simdjson::padded_string_view Padded(absl::string_view json) {
-  thread_local std::string buffers[2];
-  thread_local int next = 0;
-  std::string& buffer = buffers[next];
-  next ^= 1;  // the block and its results are parsed one after the other
-  buffer.reserve(json.size() + simdjson::SIMDJSON_PADDING);
-  buffer.assign(json.data(), json.size());
-  return simdjson::padded_string_view(buffer.data(), buffer.size(), buffer.capacity());
+// Uppercase hex of a digest into `out`, reusing its storage.
+void HexUpperInto(const crypto::Sha256Digest& digest, std::string* out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out->resize(2 * digest.size());
+  char* p = &(*out)[0];
+  for (uint8_t byte : digest) {
+    *p++ = kHex[byte >> 4];
+    *p++ = kHex[byte & 0xF];
+  }
 }
 
 absl::Status Malformed(absl::string_view what, int64_t height, error_code e) {
@@ -261,16 +244,15 @@ absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
 
 absl::Status NormalizeBlockInto(absl::string_view block_json, absl::string_view block_results_json,
                                 const NormalizeOptions& options, v1::BlockEvents* out_ptr) {
-  // One parser per thread: its buffers are reused across calls (no allocation per block).
-  thread_local od::parser parser;
+  // One parser per thread: its buffers are reused across calls (no allocation per block). The
+  // block is read completely (tx hashes computed) before the same parser takes the results.
+  thread_local dom::parser parser;
   v1::BlockEvents& out = *out_ptr;
   out.Clear();
   BlockFields block;
   {
-    od::document doc;
-    od::value root;
-    error_code e = parser.iterate(Padded(block_json)).get(doc);
-    if (!e) e = doc.get_value().get(root);
+    dom::element root;
+    error_code e = parser.parse(block_json.data(), block_json.size()).get(root);
     if (!e) e = ReadBlock(root, &block);
     if (!block.bad_tx.empty()) {
       return absl::InvalidArgumentError(
@@ -284,10 +266,8 @@ absl::Status NormalizeBlockInto(absl::string_view block_json, absl::string_view 
 
   int64_t results_height = -1;
   {
-    od::document doc;
-    od::value root;
-    error_code e = parser.iterate(Padded(block_results_json)).get(doc);
-    if (!e) e = doc.get_value().get(root);
+    dom::element root;
+    error_code e = parser.parse(block_results_json.data(), block_results_json.size()).get(root);
     if (!e) e = ReadResults(root, &results_height, &out);
     if (e) return Malformed("/block_results", block.height, e);
   }
@@ -317,7 +297,8 @@ absl::Status NormalizeBlockInto(absl::string_view block_json, absl::string_view 
   out.set_time_unix_nanos(absl::ToUnixNanos(time));
   out.set_hash(block.hash);
   out.set_last_hash(block.last_hash);
-  for (int i = 0; i < out.txs_size(); ++i) out.mutable_txs(i)->set_hash(block.tx_hashes[i]);
+  for (int i = 0; i < out.txs_size(); ++i)
+    HexUpperInto(block.tx_hashes[i], out.mutable_txs(i)->mutable_hash());
   if (options.epochs.epoch_length > 0) {
     EpochSchedule s = ScheduleAt(options.epochs, block.height);
     v1::EpochPosition* epoch = out.mutable_epoch();

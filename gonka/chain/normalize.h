@@ -1,5 +1,6 @@
 // Normalisation: CometBFT 0.38 `/block` + `/block_results` → one BlockEvents record (the event
-// hub's unit of publication). JSON is parsed with simdjson on-demand (the catch-up hot path).
+// hub's unit of publication). JSON is parsed with simdjson's DOM API, whose kernel is chosen at run
+// time for the CPU (the catch-up hot path).
 //
 //   ASSIGN_OR_RETURN(gonka::chain::v1::BlockEvents events,
 //                    gonka::chain::NormalizeBlock(block_result_json, results_result_json,

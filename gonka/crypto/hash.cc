@@ -42,9 +42,32 @@ int HexNibble(char c) {
 }  // namespace
 
 Sha256Digest Sha256(absl::string_view data) {
+  // OpenSSL 3's one-shot SHA256() looks the algorithm up (a global lock and a reference count) on
+  // every call, which dominated hashing many small inputs (a block's txs). Fetch it once and reuse
+  // one context per thread. BoringSSL has no providers: its one-shot call is already direct.
+#if defined(OPENSSL_IS_BORINGSSL) || OPENSSL_VERSION_NUMBER < 0x30000000L
   Sha256Digest out;
   SHA256(Bytes(data), data.size(), out.data());
   return out;
+#else
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct Context {
+    Context() : ctx(EVP_MD_CTX_new()) {}
+    ~Context() { EVP_MD_CTX_free(ctx); }
+    EVP_MD_CTX* ctx;
+  };
+  thread_local Context context;
+  Sha256Digest out;
+  unsigned int size = 0;
+  if (md != nullptr && context.ctx != nullptr &&
+      EVP_DigestInit_ex2(context.ctx, md, nullptr) == 1 &&
+      EVP_DigestUpdate(context.ctx, data.data(), data.size()) == 1 &&
+      EVP_DigestFinal_ex(context.ctx, out.data(), &size) == 1 && size == out.size()) {
+    return out;
+  }
+  SHA256(Bytes(data), data.size(), out.data());  // the slow path still gives the right answer
+  return out;
+#endif
 }
 
 Ripemd160Digest Ripemd160(absl::string_view data) {

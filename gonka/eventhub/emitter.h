@@ -3,8 +3,14 @@
 // /block_results, normalises them into one BlockEvents record and publishes it to JetStream with
 // Nats-Msg-Id "<chain-id>/<h>" and Nats-Expected-Last-Msg-Id "<chain-id>/<h-1>", so the stream
 // itself refuses a gap, a reorder or a second writer, and a retried publish is absorbed by the
-// dedupe window. After the ack it advances the Redis cursor `last_processed_height` with a write
-// fenced by the leader's token.
+// dedupe window. It advances the Redis cursor `last_processed_height` with a write fenced by the
+// leader's token after at most `cursor_every` published heights or `cursor_interval`, and when it
+// has caught up (a cursor behind the stream is harmless: resume takes the max of both).
+//
+// Catch-up pipeline: `fetchers` threads fetch and normalise heights ahead of the publish loop,
+// at most `fetch_window` heights ahead of the next one to publish, into a reorder window keyed by
+// height; the loop publishes strictly in height order from it. A height whose fetch failed is
+// re-fetched, never skipped.
 //
 // Guarantees: heights appear in the stream exactly once and in order, across leader crashes,
 // pauses and restarts of NATS or Redis. A new leader resumes from max(cursor, last message in the
@@ -13,16 +19,17 @@
 // only wakes the loop (Wake()); the loop also polls /status every `poll_interval`, so a dropped
 // socket never becomes a gap.
 //
-//   Emitter emitter(options, &comet, js.get(), &fence, elector.get());
+//   Emitter emitter(options, &comet, js.get(), &redis, &fence, elector.get());
 //   emitter.Start();                        // also call emitter.Wake() on each NewBlock
 //   ... emitter.Stop();
 //
-// Thread-safety: thread-safe; the loop runs on its own thread.
+// Thread-safety: thread-safe; the loop and the fetchers run on their own threads.
 #ifndef GONKA_EVENTHUB_EMITTER_H_
 #define GONKA_EVENTHUB_EMITTER_H_
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -36,6 +43,11 @@
 #include "gonka/election/leader_elector.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/redis/redis_client.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+}  // namespace prometheus
 
 namespace gonka {
 namespace eventhub {
@@ -52,6 +64,14 @@ struct EmitterOptions {
   int64_t start_height = 0;
   absl::Duration poll_interval = absl::Seconds(1);
   absl::Duration retry_interval = absl::Milliseconds(200);
+  // Catch-up pipeline: fetcher threads, and how far ahead of the next height to publish they may
+  // fetch (records held in memory: at most fetch_window + fetchers).
+  int fetchers = 4;
+  int fetch_window = 32;
+  // The fenced cursor is written after this many published heights or this much time, whichever
+  // comes first, and whenever the loop has caught up with the chain.
+  int cursor_every = 100;
+  absl::Duration cursor_interval = absl::Milliseconds(200);
 };
 
 class Emitter {
@@ -63,7 +83,7 @@ class Emitter {
   ~Emitter();
 
   // Creates the stream if needed (InvalidArgument naming a conflicting setting) and starts the
-  // loop.
+  // loop. InvalidArgument for a missing chain_id or fetchers/fetch_window/cursor_every < 1.
   absl::Status Start();
   void Stop();
   // A new block was announced (WebSocket): look now instead of at the next poll.
@@ -84,6 +104,7 @@ class Emitter {
   // One leader pass: resume, then publish every available height. Returns when caught up,
   // stopping, no longer leader, or on an error worth a pause.
   void LeaderPass(election::FencingToken token);
+  class Prefetcher;
   absl::StatusOr<int64_t> ResumePoint();
   void SetHealth(absl::Status status);
   bool Sleep(absl::Duration d);  // false when stopping
@@ -101,7 +122,14 @@ class Emitter {
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   mutable absl::Mutex health_mu_;
   absl::Status health_ ABSL_GUARDED_BY(health_mu_);
+  bool healthy_reported_ ABSL_GUARDED_BY(health_mu_) = false;  // the stalled gauge shows 0
 
+  // Hot-path metrics, resolved once.
+  prometheus::Gauge* last_emitted_gauge_;
+  prometheus::Gauge* lag_gauge_;
+  prometheus::Counter* published_counter_;
+
+  std::unique_ptr<Prefetcher> prefetch_;  // created by Start()
   std::atomic<int64_t> last_emitted_{0};
   std::atomic<int64_t> chain_height_{0};
   std::atomic<uint64_t> published_{0};

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/election/redis_elector.h"
@@ -135,6 +137,90 @@ TEST(EmitterIntegrationTest, ExactlyOnceInOrderAcrossHandoffAndNatsRestart) {
   EXPECT_GE(last, at_restart + 20);
   std::printf("stream holds heights %lld..%lld, gap-free, each once\n",
               static_cast<long long>(first), static_cast<long long>(last));
+}
+
+// The fetch-ahead pipeline with a height whose /block_results fails: emission stops exactly
+// before it (later heights already fetched are held, never published), health() reports it, and
+// once the height is served again the stream continues gap-free; the cursor (written every few
+// heights) reaches the tip once caught up.
+TEST(EmitterIntegrationTest, FetchAheadNeverSkipsAFailingHeight) {
+  testing::RedisServer redis_server;
+  ASSERT_TRUE(redis_server.Start().ok());
+  testing::NatsServer nats_server;
+  ASSERT_TRUE(nats_server.Start().ok());
+  devchain::ChainOptions chain_options;
+  chain_options.chain_id = "hub-test";
+  chain_options.synthetic_txs_per_block = 3;
+  devchain::Chain chain(chain_options, nullptr);
+  for (int i = 0; i < 60; ++i) chain.ProduceBlock();
+  net::HttpServer rpc_server;
+  devchain::RpcService rpc(&chain, &rpc_server, {});
+  ASSERT_TRUE(rpc_server.Start().ok());
+  rpc.FailBlockResults(30, true);
+
+  Replica r;
+  r.comet = std::make_unique<chain::CometClient>(
+      chain::CometClientOptions{.rpc_url = absl::StrCat("http://127.0.0.1:", rpc_server.port())});
+  absl::StatusOr<std::unique_ptr<nats::JetStream>> js =
+      nats::JetStream::Connect({.urls = {nats_server.url()}});
+  ASSERT_TRUE(js.ok()) << js.status();
+  r.js = std::move(*js);
+  redis::RedisOptions redis_options;
+  redis_options.host = "127.0.0.1";
+  redis_options.port = redis_server.port();
+  r.redis = std::make_unique<redis::RedisClient>(redis_options);
+  r.fence = std::make_unique<election::RedisFence>(r.redis.get(), "hub");
+  election::LeaderElectorOptions elector_options;
+  elector_options.identity = "replica-0";
+  absl::StatusOr<std::unique_ptr<election::LeaderElector>> elector =
+      election::NewRedisLeaderElector(redis_options, "hub", elector_options);
+  ASSERT_TRUE(elector.ok()) << elector.status();
+  r.elector = std::move(*elector);
+  EmitterOptions options;
+  options.chain_id = "hub-test";
+  options.start_height = 1;
+  options.poll_interval = absl::Milliseconds(50);
+  options.retry_interval = absl::Milliseconds(20);
+  options.fetchers = 3;
+  options.fetch_window = 8;
+  options.cursor_every = 7;
+  r.emitter = std::make_unique<Emitter>(options, r.comet.get(), r.js.get(), r.redis.get(),
+                                        r.fence.get(), r.elector.get());
+  ASSERT_TRUE(r.emitter->Start().ok());
+  ASSERT_TRUE(r.elector->Start().ok());
+
+  ASSERT_TRUE(testing::WaitFor([&] { return !r.emitter->health().ok(); }, absl::Seconds(20)).ok());
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return r.emitter->last_emitted() == 29; }, absl::Seconds(20)).ok())
+      << r.emitter->last_emitted();
+  EXPECT_THAT(std::string(r.emitter->health().message()), ::testing::HasSubstr("height 30"));
+  // Several retry rounds later it still has not moved past the failing height.
+  uint64_t published = r.emitter->published();
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(r.emitter->last_emitted(), 29);
+  EXPECT_EQ(r.emitter->published(), published);
+
+  rpc.FailBlockResults(30, false);
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return r.emitter->last_emitted() == 60; }, absl::Seconds(20)).ok())
+      << r.emitter->last_emitted() << " " << r.emitter->health();
+  EXPECT_TRUE(r.emitter->health().ok());
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    absl::StatusOr<redis::RedisReply> cursor =
+                        r.redis->Command({"GET", "eventhub:{hub-test}:cursor"});
+                    return cursor.ok() && !cursor->is_nil() && cursor->AsInt().ok() &&
+                           *cursor->AsInt() == 60;
+                  },
+                  absl::Seconds(10))
+                  .ok());
+  r.emitter->Stop();
+  r.elector->Stop();
+
+  int64_t first = 0, last = 0;
+  ExpectGapFree(*r.js, &first, &last);
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(last, 60);
 }
 
 }  // namespace
