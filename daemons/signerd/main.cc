@@ -7,6 +7,7 @@
 //           --chain-rpc-url=http://node:26657 --nats-url=nats://nats:4222
 //           --pg-url=postgresql://signer@pg/signer --exec-granter=gonka1cold...
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver_util.h>
 
 #include <atomic>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include "gonka/base/log.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/crypto/key.h"
+#include "gonka/devchain/devchain.pb.h"
 #include "gonka/drain/daemon.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/pg/pg.h"
@@ -89,6 +91,8 @@ int main(int argc, char** argv) {
   config.AddInt("workers", &workers, 2, "signing loops (each its own consumer)").Range(1, 64);
   config.AddInt("batch", &batch, 1, "queued messages per tx (1 = no batching)").Range(1, 1000);
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+  // Registers devchain's test message so development producers can enqueue it as JSON.
+  (void)gonka::devchain::v1::MsgRecord::descriptor();
 
   // The key: refused if the file is readable by others; never logged.
   absl::StatusOr<gonka::crypto::SigningKey> key = gonka::crypto::LoadKeyFile(key_file);
@@ -141,10 +145,20 @@ int main(int argc, char** argv) {
       if (!tx.ParseFromString(request.body)) {
         return HttpResponse::Json(400, "{\"error\":\"body is not a serialized ChainTx\"}");
       }
-    } else if (auto s = google::protobuf::util::JsonStringToMessage(request.body, &tx, {});
-               !s.ok()) {
-      return HttpResponse::Json(
-          400, absl::StrCat("{\"error\":", gonka::JsonQuote(std::string(s.message())), "}"));
+    } else {
+      // Cosmos type URLs ("/cosmos.bank.v1beta1.MsgSend") have no host part: resolve with an
+      // empty prefix.
+      static google::protobuf::util::TypeResolver* const resolver =
+          google::protobuf::util::NewTypeResolverForDescriptorPool(
+              "", google::protobuf::DescriptorPool::generated_pool());
+      std::string binary;
+      auto s = google::protobuf::util::JsonToBinaryString(
+          resolver, "/" + gonka::txqueue::ChainTx::descriptor()->full_name(), request.body,
+          &binary);
+      if (!s.ok() || !tx.ParseFromString(binary)) {
+        return HttpResponse::Json(
+            400, absl::StrCat("{\"error\":", gonka::JsonQuote(std::string(s.message())), "}"));
+      }
     }
     absl::StatusOr<gonka::txqueue::EnqueueResult> r = queue.Enqueue(tx);
     if (!r.ok()) {

@@ -118,6 +118,18 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
       absl::Seconds(90), absl::Milliseconds(200), "every key on chain");
   ASSERT_TRUE(all.ok()) << all << "\n" << a.LogTail() << "\n" << b.LogTail();
   for (const auto& k : keys) EXPECT_EQ(count(k), 1) << k;
+  // JSON producers: Cosmos type URLs, and a malformed request names the field.
+  auto json = http.Post(a.url() + "/v1/txs",
+                        absl::StrCat(R"({"idempotency_key":"json-1","messages":[{"@type":)",
+                                     R"("/gonka.devchain.v1.MsgRecord","creator":")", address,
+                                     R"(","key":"json-1"}]})"));
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(json->status, 202) << json->body;
+  auto bad = http.Post(a.url() + "/v1/txs", R"({"messages":[]})");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("idempotency_key"));
+  ASSERT_TRUE(testing::WaitFor([&] { return count("json-1") == 1; }, absl::Seconds(30)).ok());
   auto ledger = http.Get(a.url() + "/v1/ledger?key=req-3");
   ASSERT_TRUE(ledger.ok());
   EXPECT_THAT(ledger->body, HasSubstr("\"state\":\"included\""));
