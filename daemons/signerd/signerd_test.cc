@@ -6,12 +6,15 @@
 
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gonka/cosmos/tx_builder.h"
+#include "gonka/crypto/hash.h"
 #include "gonka/crypto/key.h"
 #include "gonka/devchain/devchain.pb.h"
 #include "gonka/net/http_client.h"
@@ -133,6 +136,26 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
   auto ledger = http.Get(a.url() + "/v1/ledger?key=req-3");
   ASSERT_TRUE(ledger.ok());
   EXPECT_THAT(ledger->body, HasSubstr("\"state\":\"included\""));
+  // S1: the key never appears in anything the daemons wrote or served.
+  auto metrics = http.Get(a.url() + "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  std::string hex = crypto::HexEncode(crypto::KeyFromMnemonic(kWarm)->private_key().secret_bytes());
+  for (const std::string* text : {&metrics->body}) {
+    EXPECT_THAT(*text, ::testing::Not(HasSubstr(hex)));
+  }
+  for (testing::DaemonProcess* d : {&a, &b}) {
+    std::ifstream in(d->log_path());
+    std::stringstream log;
+    log << in.rdbuf();
+    EXPECT_GT(log.str().size(), 0u);
+    // Any three consecutive mnemonic words (a common single word could appear by chance).
+    std::vector<std::string> words = absl::StrSplit(kWarm, ' ');
+    for (size_t i = 0; i + 2 < words.size(); ++i) {
+      std::string window = absl::StrCat(words[i], " ", words[i + 1], " ", words[i + 2]);
+      EXPECT_THAT(log.str(), ::testing::Not(HasSubstr(window))) << d->log_path();
+    }
+    EXPECT_THAT(log.str(), ::testing::Not(HasSubstr(hex)));
+  }
 }
 
 TEST(SignerdTest, KeyFileReadableByOthersIsRefused) {
