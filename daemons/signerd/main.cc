@@ -233,6 +233,13 @@ int main(int argc, char** argv) {
       }
     });
   }
+  // Queue depth for /metrics (gonka_txqueue_stream_messages), refreshed every few seconds.
+  loops.emplace_back([&] {
+    while (!stopping.load()) {
+      queue.StreamMessages().status().IgnoreError();
+      for (int i = 0; i < 25 && !stopping.load(); ++i) absl::SleepFor(absl::Milliseconds(200));
+    }
+  });
   drain.OnStateChange([&stopping](gonka::DrainController::State state) {
     if (state == gonka::DrainController::State::kDraining) stopping = true;
   });

@@ -139,6 +139,9 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
   // S1: the key never appears in anything the daemons wrote or served.
   auto metrics = http.Get(a.url() + "/metrics");
   ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_txs_signed_total"));
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_requests_total"));
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_txqueue_stream_messages"));
   std::string hex = crypto::HexEncode(crypto::KeyFromMnemonic(kWarm)->private_key().secret_bytes());
   for (const std::string* text : {&metrics->body}) {
     EXPECT_THAT(*text, ::testing::Not(HasSubstr(hex)));

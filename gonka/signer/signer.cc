@@ -29,6 +29,15 @@ prometheus::Family<prometheus::Counter>& Outcomes() {
   return family;
 }
 
+// Txs signed (and recorded in the ledger before broadcast), by kind: single or batch.
+prometheus::Family<prometheus::Counter>& Signed() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_signer_txs_signed_total")
+                            .Help("Transactions signed and recorded before broadcast")
+                            .Register(metrics::Registry());
+  return family;
+}
+
 absl::string_view OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kIncluded:
@@ -215,6 +224,7 @@ absl::StatusOr<Outcome> Signer::SignAndSend(txqueue::Delivery& d, absl::Time cha
   // FailedPrecondition here = another signer recorded a tx meanwhile; the caller re-reads.
   RETURN_IF_ERROR(
       ledger_->RecordSigned(d.key(), signed_tx->tx_raw, signed_tx->hash, timeout, chain_now));
+  Signed().Add({{"kind", "single"}}).Increment();
   ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Get(d.key()));
   return SendAndObserve({&d}, e);
 }
@@ -432,6 +442,7 @@ absl::StatusOr<Outcome> Signer::SendBatch(const Group& g) {
                               ? ledger_->RecordSignedBatch(keys, signed_tx->tx_raw, signed_tx->hash,
                                                            timeout, clock_->Now())
                               : signed_tx.status();
+  if (recorded.ok()) Signed().Add({{"kind", "batch"}}).Increment();
   if (!recorded.ok()) {
     if (recorded.code() == absl::StatusCode::kUnavailable && !gas_limit.ok()) {
       return RetryAll(g, std::string(recorded.message()), options_.retry_delay);
