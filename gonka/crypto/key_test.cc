@@ -38,7 +38,8 @@ class KeyFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* tmp = std::getenv("TEST_TMPDIR");
-    std::string templ = std::string(tmp != nullptr ? tmp : "/tmp") + "/keyXXXXXX";
+    std::string templ = std::string(tmp != nullptr ? tmp : "/tmp") + "/key" +
+                        std::string(6, 'X');  // mkdtemp's template
     ASSERT_NE(mkdtemp(templ.data()), nullptr);
     dir_ = templ;
   }

@@ -90,17 +90,6 @@ std::string CoinsString(const Coins& coins) {
   return absl::StrJoin(parts, ",");
 }
 
-bool ParseUint128(absl::string_view text, uint128* out) {
-  if (text.empty() || text.size() > 38) return false;
-  uint128 v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  *out = v;
-  return true;
-}
-
 // Coins from the wire: each must be valid (sdk.Coin.Validate) and positive.
 bool ParseCoins(const google::protobuf::RepeatedPtrField<::cosmos::base::v1beta1::Coin>& in,
                 Coins* out, std::string* error) {
@@ -108,7 +97,7 @@ bool ParseCoins(const google::protobuf::RepeatedPtrField<::cosmos::base::v1beta1
   for (const auto& c : in) {
     absl::Status s = cosmos::ValidateCoin({c.denom(), c.amount()}, "coin");
     uint128 amount;
-    if (!s.ok() || !ParseUint128(c.amount(), &amount) || amount == 0 || out->count(c.denom())) {
+    if (!s.ok() || !absl::SimpleAtoi(c.amount(), &amount) || amount == 0 || out->count(c.denom())) {
       *error = absl::StrCat(c.amount(), c.denom());
       return false;
     }
@@ -530,7 +519,7 @@ absl::StatusOr<std::unique_ptr<CosmosApp>> CosmosApp::Create(AppOptions options)
     account.number = s.next_account_number++;
     for (const auto& [denom, amount] : a.balances) {
       uint128 value;
-      if (!cosmos::ValidateCoin({denom, amount}, where).ok() || !ParseUint128(amount, &value)) {
+      if (!cosmos::ValidateCoin({denom, amount}, where).ok() || !absl::SimpleAtoi(amount, &value)) {
         return absl::InvalidArgumentError(
             absl::StrCat(where, ".balances.", denom, ": invalid amount \"", amount, "\""));
       }

@@ -110,18 +110,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::Status WaitHaproxyState(testing::HaproxyServer& haproxy, const std::string& server, bool up,
-                              absl::Duration timeout) {
-  return testing::WaitForOk(
-      [&]() -> absl::Status {
-        ASSIGN_OR_RETURN(testing::HaproxyServerState state,
-                         haproxy.ServerState("replicas", server));
-        if (state.running() == up) return absl::OkStatus();
-        return absl::UnavailableError(absl::StrCat(server, " op_state=", state.op_state));
-      },
-      timeout, absl::Milliseconds(50), absl::StrCat("haproxy ", server, up ? " UP" : " DOWN"));
-}
-
 }  // namespace
 
 std::string RolloutResult::ToString() const {
@@ -168,7 +156,8 @@ absl::StatusOr<RolloutResult> RunRollout(const RolloutOptions& options) {
   testing::HaproxyServer haproxy(ho);
   RETURN_IF_ERROR(haproxy.Start());
   for (int i = 0; i < options.replicas; ++i) {
-    RETURN_IF_ERROR(WaitHaproxyState(haproxy, absl::StrCat("r", i), true, absl::Seconds(15)));
+    RETURN_IF_ERROR(
+        haproxy.WaitForServerState("replicas", absl::StrCat("r", i), true, absl::Seconds(15)));
   }
 
   Counters counters;
@@ -197,7 +186,7 @@ absl::StatusOr<RolloutResult> RunRollout(const RolloutOptions& options) {
       }
       setup = replica.Start();
       if (!setup.ok()) break;
-      setup = WaitHaproxyState(haproxy, name, true, absl::Seconds(15));
+      setup = haproxy.WaitForServerState("replicas", name, true, absl::Seconds(15));
       result.restarts++;
     }
   }

@@ -18,17 +18,6 @@ namespace {
 
 using internal::TestClient;
 
-absl::Status WaitServerUp(testing::HaproxyServer& haproxy, bool up) {
-  return testing::WaitForOk(
-      [&]() -> absl::Status {
-        absl::StatusOr<testing::HaproxyServerState> state = haproxy.ServerState("replicas", "r1");
-        if (!state.ok()) return state.status();
-        if (state->running() == up) return absl::OkStatus();
-        return absl::UnavailableError(absl::StrCat("op_state=", state->op_state));
-      },
-      absl::Seconds(10), absl::Milliseconds(50), up ? "r1 UP" : "r1 DOWN");
-}
-
 TEST(HaproxyIntegrationTest, ForwardsAndFollowsReadiness) {
   std::atomic<bool> ready{true};
   std::atomic<int> served{0};
@@ -55,7 +44,7 @@ TEST(HaproxyIntegrationTest, ForwardsAndFollowsReadiness) {
                   {"SERVERS", absl::StrCat("    server r1 127.0.0.1:", server.port(), " check\n")}};
   testing::HaproxyServer haproxy(options);
   ASSERT_TRUE(haproxy.Start().ok());
-  ASSERT_TRUE(WaitServerUp(haproxy, true).ok());
+  ASSERT_TRUE(haproxy.WaitForServerState("replicas", "r1", true, absl::Seconds(10)).ok());
 
   TestClient client(haproxy.port());
   auto res = client.Get("/hello");
@@ -65,7 +54,7 @@ TEST(HaproxyIntegrationTest, ForwardsAndFollowsReadiness) {
   EXPECT_EQ(served, 1);
 
   ready = false;
-  absl::Status down = WaitServerUp(haproxy, false);
+  absl::Status down = haproxy.WaitForServerState("replicas", "r1", false, absl::Seconds(10));
   ASSERT_TRUE(down.ok()) << down << "\n" << haproxy.LogTail();
   TestClient client2(haproxy.port());
   res = client2.Get("/hello");
@@ -73,7 +62,7 @@ TEST(HaproxyIntegrationTest, ForwardsAndFollowsReadiness) {
   EXPECT_EQ(served, 1);
 
   ready = true;
-  ASSERT_TRUE(WaitServerUp(haproxy, true).ok());
+  ASSERT_TRUE(haproxy.WaitForServerState("replicas", "r1", true, absl::Seconds(10)).ok());
   TestClient client3(haproxy.port());
   EXPECT_EQ(client3.Get("/hello").result_int(), 200);
   EXPECT_EQ(served, 2);

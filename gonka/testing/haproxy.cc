@@ -146,6 +146,21 @@ absl::StatusOr<std::string> HaproxyServer::RuntimeCommand(absl::string_view comm
   return answer;
 }
 
+absl::Status HaproxyServer::WaitForServerState(absl::string_view backend, absl::string_view server,
+                                               bool up, absl::Duration timeout) {
+  return WaitForOk(
+      [&]() -> absl::Status {
+        absl::StatusOr<HaproxyServerState> state = ServerState(backend, server);
+        if (!state.ok()) return state.status();
+        if (state->running() != up) {
+          return absl::UnavailableError(absl::StrCat(server, " srv_op_state=", state->op_state));
+        }
+        return absl::OkStatus();
+      },
+      timeout, absl::Milliseconds(50),
+      absl::StrCat("haproxy to mark ", backend, "/", server, up ? " UP" : " DOWN"));
+}
+
 absl::StatusOr<HaproxyServerState> HaproxyServer::ServerState(absl::string_view backend,
                                                               absl::string_view server) {
   ASSIGN_OR_RETURN(std::string answer,

@@ -37,20 +37,6 @@ int ServedCount(const DaemonProcess& backend) {
   return n;
 }
 
-absl::Status WaitServerState(HaproxyServer& haproxy, const std::string& server, bool up) {
-  return WaitForOk(
-      [&]() -> absl::Status {
-        absl::StatusOr<HaproxyServerState> state = haproxy.ServerState("replicas", server);
-        if (!state.ok()) return state.status();
-        if (state->running() != up) {
-          return absl::UnavailableError(absl::StrCat(server, " srv_op_state=", state->op_state));
-        }
-        return absl::OkStatus();
-      },
-      absl::Seconds(15), absl::Milliseconds(50),
-      absl::StrCat("haproxy to mark ", server, up ? " UP" : " DOWN"));
-}
-
 // "show stat" CSV: the status column ("UP", "DOWN", ...) of replicas/<server>.
 std::string StatStatus(HaproxyServer& haproxy, const std::string& server) {
   absl::StatusOr<std::string> csv = haproxy.RuntimeCommand("show stat");
@@ -97,8 +83,8 @@ TEST(HaproxyServerTest, TemplateForwardsAndMarksUnreadyServerDown) {
   HaproxyServer haproxy(options);
   absl::Status started = haproxy.Start();
   ASSERT_TRUE(started.ok()) << started;
-  ASSERT_TRUE(WaitServerState(haproxy, "r1", true).ok());
-  ASSERT_TRUE(WaitServerState(haproxy, "r2", true).ok());
+  ASSERT_TRUE(haproxy.WaitForServerState("replicas", "r1", true).ok());
+  ASSERT_TRUE(haproxy.WaitForServerState("replicas", "r2", true).ok());
   EXPECT_EQ(StatStatus(haproxy, "r1"), "UP");
 
   // Both backends get traffic through the frontend.
@@ -120,7 +106,7 @@ TEST(HaproxyServerTest, TemplateForwardsAndMarksUnreadyServerDown) {
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->status, 503);
   const absl::Time marked_from = absl::Now();
-  absl::Status down = WaitServerState(haproxy, "r1", false);
+  absl::Status down = haproxy.WaitForServerState("replicas", "r1", false);
   ASSERT_TRUE(down.ok()) << down << "\n" << haproxy.LogTail();
   std::cerr << "r1 marked DOWN " << absl::FormatDuration(absl::Now() - marked_from)
             << " after /ready turned 503\n";
@@ -137,14 +123,14 @@ TEST(HaproxyServerTest, TemplateForwardsAndMarksUnreadyServerDown) {
 
   // Ready again: back UP.
   ASSERT_EQ(std::remove(unready_r1.c_str()), 0);
-  absl::Status up = WaitServerState(haproxy, "r1", true);
+  absl::Status up = haproxy.WaitForServerState("replicas", "r1", true);
   EXPECT_TRUE(up.ok()) << up;
 
   // With every backend down HAProxy answers 503 itself.
   ASSERT_TRUE(backends[0]->Kill().ok());
   ASSERT_TRUE(backends[1]->Kill().ok());
-  ASSERT_TRUE(WaitServerState(haproxy, "r1", false).ok());
-  ASSERT_TRUE(WaitServerState(haproxy, "r2", false).ok());
+  ASSERT_TRUE(haproxy.WaitForServerState("replicas", "r1", false).ok());
+  ASSERT_TRUE(haproxy.WaitForServerState("replicas", "r2", false).ok());
   absl::StatusOr<HttpResponse> none = HttpGet(haproxy.host(), haproxy.port(), "/x");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(none->status, 503);

@@ -393,6 +393,10 @@ class HaproxyServer : public ServerFixture {
   // Parses "show servers state <backend>". NotFound if the backend/server is not listed.
   absl::StatusOr<HaproxyServerState> ServerState(absl::string_view backend,
                                                  absl::string_view server);
+  // Waits until HAProxy reports backend/server running (`up`) or not; DeadlineExceeded with the
+  // last state seen otherwise.
+  absl::Status WaitForServerState(absl::string_view backend, absl::string_view server, bool up,
+                                  absl::Duration timeout = absl::Seconds(15));
 
  private:
   absl::Status Prepare() override;
