@@ -287,6 +287,77 @@ TEST_F(CosmosAppTest, FeeGrants) {
   EXPECT_EQ(r.codespace, "feegrant");
 }
 
+TEST_F(CosmosAppTest, GrantsExpire) {
+  absl::Time expiry = clock_.Now() + absl::Seconds(10);
+  cosmos::TxBuilder grant = Tx(a_);
+  grant.AddMessage(
+      cosmos::MakeGenericGrant(a_.address(), c_.address(), "/gonka.devchain.v1.MsgRecord", expiry));
+  ASSERT_EQ(Broadcast(grant, a_).code, 0u);
+  ASSERT_EQ(Included().code, 0u);
+  cosmos::TxBuilder allow = Tx(a_);
+  allow.AddMessage(
+      cosmos::MakeFeeAllowance(a_.address(), c_.address(), {{"ngonka", "1000"}}, {}, expiry));
+  ASSERT_EQ(Broadcast(allow, a_).code, 0u);
+  ASSERT_EQ(Included().code, 0u);
+  clock_.Advance(absl::Seconds(20));
+
+  cosmos::TxBuilder exec = Tx(c_);
+  exec.AddMessage(Record(a_.address(), "late")).WrapInExec(c_.address());
+  ASSERT_EQ(Broadcast(exec, c_).code, 0u);
+  TxResult r = Included();
+  EXPECT_EQ(r.code, 6u);
+  EXPECT_EQ(r.codespace, "authz");
+
+  cosmos::TxBuilder granted_fee = Tx(c_);
+  granted_fee.AddMessage(Record(c_.address(), "k"))
+      .SetFee({{{"ngonka", "10"}}, 200000, "", a_.address()});
+  r = Broadcast(granted_fee, c_);
+  EXPECT_EQ(r.code, 3u);
+  EXPECT_EQ(r.codespace, "feegrant");
+}
+
+TEST_F(CosmosAppTest, MemoLengthAndMissingSignatures) {
+  cosmos::TxBuilder memo = Tx(a_);
+  memo.AddMessage(Record(a_.address(), "k")).SetMemo(std::string(257, 'm'));
+  TxResult r = Broadcast(memo, a_);
+  EXPECT_EQ(r.code, 12u);
+  EXPECT_THAT(r.log, HasSubstr("memo too large"));
+
+  cosmos::TxBuilder unsigned_tx = Tx(a_);
+  unsigned_tx.AddMessage(Record(a_.address(), "k"));
+  absl::StatusOr<cosmos::SignPayload> payload = unsigned_tx.Build(a_.public_key());
+  ASSERT_TRUE(payload.ok());
+  std::string no_signatures =
+      cosmos::EncodeTxRaw(payload->body_bytes, payload->auth_info_bytes, {});
+  EXPECT_EQ(chain_->Broadcast(no_signatures).result.code, 15u);
+}
+
+TEST(CosmosAppMinGasPriceTest, FeeBelowMinimumIs13) {
+  AppOptions options;
+  options.accounts = {{"", kMnemonicA, {{"ngonka", "100000000"}}}};
+  options.min_gas_price = 1;
+  auto app = CosmosApp::Create(options);
+  ASSERT_TRUE(app.ok());
+  ChainOptions chain_options;
+  chain_options.chain_id = kChainId;
+  Chain chain(chain_options, app->get());
+  chain.ProduceBlock();
+  crypto::SigningKey a = Key(kMnemonicA);
+  auto tx_with_fee = [&](const std::string& fee) {
+    cosmos::TxBuilder tx;
+    tx.AddMessage(Record(a.address(), "k"))
+        .SetChainId(kChainId)
+        .SetAccountNumber(0)
+        .SetSequence(0)
+        .SetFee({{{"ngonka", fee}}, 200000, "", ""});
+    return tx.Sign(a)->tx_raw;
+  };
+  TxResult low = chain.Broadcast(tx_with_fee("199999")).result;
+  EXPECT_EQ(low.code, 13u);
+  EXPECT_THAT(low.log, HasSubstr("insufficient fee"));
+  EXPECT_EQ(chain.Broadcast(tx_with_fee("200000")).result.code, 0u);
+}
+
 TEST_F(CosmosAppTest, MalformedInputIsRejected) {
   EXPECT_EQ(chain_->Broadcast("definitely not a tx").result.code, 2u);
   cosmos::TxBuilder empty = Tx(a_);
