@@ -164,15 +164,15 @@ void DrainController::SetState(State s) {
 void DrainController::BeginDrain() {
   {
     absl::MutexLock lock(&mu_);
-    if (state_ != State::kServing) {
+    if (drain_started_) {
       // A second signal: force.
       forced_ = true;
       GLOG_WARN("second shutdown request: forcing");
       return;
     }
-    state_ = State::kAnnouncing;
+    drain_started_ = true;
   }
-  runner_ = std::thread([this] { Run(); });
+  StartDrain();
 }
 
 void DrainController::Force() {
@@ -180,14 +180,30 @@ void DrainController::Force() {
   {
     absl::MutexLock lock(&mu_);
     forced_ = true;
-    start = state_ == State::kServing;
-    if (start) state_ = State::kAnnouncing;
+    start = !drain_started_;
+    drain_started_ = true;
   }
-  if (start) runner_ = std::thread([this] { Run(); });
+  if (start) StartDrain();
+}
+
+void DrainController::StartDrain() {
+  // The kAnnouncing listeners (e.g. servers switching to `Connection: close`) run before the
+  // state becomes visible, so nothing observes "not ready" without their effect in place.
+  std::vector<std::function<void(State)>> listeners;
+  {
+    absl::MutexLock lock(&mu_);
+    listeners = listeners_;
+  }
+  for (auto& l : listeners) l(State::kAnnouncing);
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = State::kAnnouncing;
+  }
+  GLOG_INFO("drain state", {"state", StateName(State::kAnnouncing)});
+  runner_ = std::thread([this] { Run(); });
 }
 
 void DrainController::Run() {
-  SetState(State::kAnnouncing);
   GLOG_INFO("drain: announcing (not ready, still serving)", {"announce", options_.announce},
             {"shutdown_grace", options_.shutdown_grace});
   {

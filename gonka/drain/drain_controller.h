@@ -105,6 +105,7 @@ class DrainController {
  private:
   struct Probe;
   void Run();
+  void StartDrain();
   void SetState(State s);
 
   const DrainOptions options_;
@@ -115,6 +116,7 @@ class DrainController {
   State state_ ABSL_GUARDED_BY(mu_) = State::kServing;
   bool started_ ABSL_GUARDED_BY(mu_) = true;
   bool forced_ ABSL_GUARDED_BY(mu_) = false;
+  bool drain_started_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_in_grace_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time grace_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::vector<std::function<void()>> stop_accepting_ ABSL_GUARDED_BY(mu_);
