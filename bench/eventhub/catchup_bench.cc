@@ -148,13 +148,15 @@ int main(int argc, char** argv) {
   int blocks = 2000, txs = 200, clients = 4;
   double seconds = 3;
   int64_t seed = 0;
-  int fetchers = 4, window = 32, cursor_every = 100;
+  int fetchers = 4, window = 64, cursor_every = 100, batch = 8, inflight = 64;
   config.AddInt("blocks", &blocks, 2000, "heights to pre-produce and catch up").Range(10, 1000000);
   config.AddInt("txs", &txs, 200, "synthetic txs per block").Range(0, 100000);
   config.AddInt("clients", &clients, 4, "client threads measuring devchain's rate").Range(1, 64);
   config.AddDouble("seconds", &seconds, 3, "time measuring devchain's rate");
   config.AddInt("fetchers", &fetchers, 4, "Emitter fetcher threads").Range(1, 64);
-  config.AddInt("window", &window, 32, "Emitter fetch window (heights)").Range(1, 10000);
+  config.AddInt("window", &window, 64, "Emitter fetch window (heights)").Range(1, 10000);
+  config.AddInt("batch", &batch, 8, "Emitter heights per JSON-RPC batch request").Range(1, 1000);
+  config.AddInt("inflight", &inflight, 64, "Emitter publishes awaiting their ack").Range(1, 10000);
   config.AddInt("cursor_every", &cursor_every, 100, "Emitter cursor write every N heights")
       .Range(1, 1000000);
   config.AddInt("seed", &seed, 0, "seed of the random heights (0 = from the clock)");
@@ -251,6 +253,8 @@ int main(int argc, char** argv) {
   options.poll_interval = absl::Milliseconds(100);
   options.fetchers = fetchers;
   options.fetch_window = window;
+  options.fetch_batch = batch;
+  options.max_inflight = inflight;
   options.cursor_every = cursor_every;
   gonka::eventhub::Emitter emitter(options, &comet, js->get(), &redis, &fence, elector->get());
 
@@ -307,11 +311,14 @@ int main(int argc, char** argv) {
   double rate = blocks / total;
   std::printf(
       "catch-up: %d blocks in %.2f s from Start() = %.0f blocks/s (%.0f blocks/s from the first "
-      "emit); stream holds %llu records, last id %s\n",
+      "emit); stream holds %llu records (%.1f KB each), last id %s\n",
       blocks, total, rate, (blocks - 1) / steady, static_cast<unsigned long long>(info->messages),
+      info->bytes / 1024.0 / std::max<uint64_t>(1, info->messages),
       info->subject_last_msg_id.c_str());
-  std::printf("emitter: %d fetchers, window %d heights, cursor every %d heights or 200 ms\n",
-              fetchers, window, cursor_every);
+  std::printf(
+      "emitter: %d fetchers, window %d heights, %d heights per batch request, %d publishes in "
+      "flight, cursor every %d heights or 200 ms\n",
+      fetchers, window, batch, inflight, cursor_every);
   std::printf(
       "P3: %.0f blocks/s (limit >= 1000); ratio to devchain's /block_results rate %.2f "
       "(limit >= 0.80; %.2f of its 1-client rate)\n",

@@ -1,15 +1,19 @@
 // signerd: the only process that reads the warm key. N replicas share the durable tx queue; each
-// queued ChainTx lands on chain exactly once (gonka/signer, unordered mode). Producers enqueue
+// queued ChainTx lands on chain exactly once (gonka/signer, unordered mode by default; sequenced
+// mode with a per-key lease on Redis for chains without unordered txs). Producers enqueue
 // through gonka/txqueue directly, or over HTTP: POST /v1/txs with a ChainTx as JSON.
 // See docs/txqueue.md.
 //
 //   signerd --chain-id=gonka-mainnet --key-file=/run/secrets/warm.key
 //           --chain-rpc-url=http://node:26657 --nats-url=nats://nats:4222
 //           --pg-url=postgresql://signer@pg/signer --exec-granter=gonka1cold...
+//           [--mode=sequenced --lease-redis=redis:6379 --timeout-blocks=30]
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/type_resolver_util.h>
 
+#include <unistd.h>
 #include <atomic>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gonka/base/json.h"
@@ -25,10 +30,11 @@
 #include "gonka/crypto/key.h"
 #include "gonka/devchain/devchain.pb.h"
 #include "gonka/drain/daemon.h"
+#include "gonka/election/redis_elector.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/pg/pg.h"
-#include "gonka/proto/cosmos/auth/v1beta1/auth.pb.h"
 #include "gonka/signer/ledger.h"
+#include "gonka/signer/sequencer.h"
 #include "gonka/signer/signer.h"
 #include "gonka/txqueue/txqueue.h"
 
@@ -37,25 +43,17 @@ namespace {
 using gonka::net::HttpRequest;
 using gonka::net::HttpResponse;
 
-// The warm key's account number, from the chain (auth Query/Account over abci_query).
-absl::StatusOr<uint64_t> AccountNumber(gonka::chain::CometClient& comet,
-                                       const std::string& address) {
-  ::cosmos::auth::v1beta1::QueryAccountRequest request;
-  request.set_address(address);
-  absl::StatusOr<gonka::chain::AbciQueryResponse> q =
-      comet.AbciQuery("/cosmos.auth.v1beta1.Query/Account", request.SerializeAsString());
-  if (!q.ok()) return q.status();
-  if (q->code != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the signing key's account ", address, " is unknown to the chain (",
-                     q->codespace, " ", q->code, ": ", q->log, "): fund it or grant it first"));
+// host:port -> RedisOptions; InvalidArgument naming the flag.
+absl::StatusOr<gonka::redis::RedisOptions> ParseLeaseRedis(const std::string& value) {
+  std::vector<std::string> parts = absl::StrSplit(value, ':');
+  gonka::redis::RedisOptions o;
+  if (parts.size() != 2 || parts[0].empty() || !absl::SimpleAtoi(parts[1], &o.port) ||
+      o.port <= 0 || o.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--lease-redis: want host:port, got \"", value, "\""));
   }
-  ::cosmos::auth::v1beta1::QueryAccountResponse response;
-  ::cosmos::auth::v1beta1::BaseAccount account;
-  if (!response.ParseFromString(q->value) || !account.ParseFromString(response.account().value())) {
-    return absl::InternalError("cannot decode the account query answer");
-  }
-  return account.account_number();
+  o.host = parts[0];
+  return o;
 }
 
 }  // namespace
@@ -64,6 +62,8 @@ int main(int argc, char** argv) {
   gonka::Daemon daemon({.name = "signerd", .default_port = 8081});
   gonka::Config& config = daemon.config();
   std::string chain_id, rpc_url, nats_urls, pg_url, key_file, exec_granter, fee_granter;
+  std::string mode, lease_redis;
+  int64_t timeout_blocks = 30;
   int workers = 2, batch = 1;
   int64_t gas_limit = 1'000'000'000;
   double gas_adjustment = 0;
@@ -90,7 +90,32 @@ int main(int argc, char** argv) {
   config.AddDuration("retry-delay", &retry_delay, absl::Seconds(7), "redelivery delay").Positive();
   config.AddInt("workers", &workers, 2, "signing loops (each its own consumer)").Range(1, 64);
   config.AddInt("batch", &batch, 1, "queued messages per tx (1 = no batching)").Range(1, 1000);
+  config
+      .AddString("mode", &mode, "unordered",
+                 "unordered (Cosmos SDK 0.53 unordered txs) or sequenced (account sequence + "
+                 "timeout height, one lease holder per key)")
+      .OneOf({"unordered", "sequenced"});
+  config.AddString("lease-redis", &lease_redis, "",
+                   "sequenced mode: host:port of the Redis holding the per-key lease (required)");
+  config
+      .AddInt("timeout-blocks", &timeout_blocks, 30,
+              "sequenced mode: tx timeout_height = latest height + this")
+      .Range(1, 100000);
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+  const bool sequenced = mode == "sequenced";
+  gonka::redis::RedisOptions lease_options;
+  if (sequenced) {
+    if (lease_redis.empty()) {
+      std::fprintf(stderr, "signerd: config: --lease-redis is required with --mode=sequenced\n");
+      return gonka::Daemon::kExitConfig;
+    }
+    absl::StatusOr<gonka::redis::RedisOptions> o = ParseLeaseRedis(lease_redis);
+    if (!o.ok()) {
+      std::fprintf(stderr, "signerd: config: %s\n", std::string(o.status().message()).c_str());
+      return gonka::Daemon::kExitConfig;
+    }
+    lease_options = *o;
+  }
   // Registers devchain's test message so development producers can enqueue it as JSON.
   (void)gonka::devchain::v1::MsgRecord::descriptor();
 
@@ -104,8 +129,9 @@ int main(int argc, char** argv) {
   GLOG_INFO("signing key loaded", {"address", key->address()});
 
   gonka::chain::CometClient comet({.rpc_url = rpc_url});
-  absl::StatusOr<uint64_t> account_number = AccountNumber(comet, key->address());
-  if (!account_number.ok()) return daemon.Fail(account_number.status());
+  absl::StatusOr<gonka::signer::AccountInfo> account =
+      gonka::signer::QueryAccount(comet, key->address());
+  if (!account.ok()) return daemon.Fail(account.status());
   gonka::nats::NatsOptions nats_options;
   nats_options.urls = absl::StrSplit(nats_urls, ',', absl::SkipEmpty());
   nats_options.name = "signerd";
@@ -127,7 +153,7 @@ int main(int argc, char** argv) {
 
   gonka::signer::SignerOptions signer_options;
   signer_options.chain_id = chain_id;
-  signer_options.account_number = *account_number;
+  signer_options.account_number = account->account_number;
   signer_options.exec_granter = exec_granter;
   signer_options.fee_granter = fee_granter;
   signer_options.gas_limit = static_cast<uint64_t>(gas_limit);
@@ -135,6 +161,33 @@ int main(int argc, char** argv) {
   signer_options.tx_ttl = tx_ttl;
   signer_options.retry_delay = retry_delay;
   signer_options.max_batch_messages = batch;
+
+  // Sequenced mode: one owner of the key's sequence among the replicas, through a lease named
+  // after the key's address. Only the holder fetches and signs.
+  std::unique_ptr<gonka::election::LeaderElector> lease;
+  std::unique_ptr<gonka::signer::Sequencer> sequencer;
+  if (sequenced) {
+    gonka::election::LeaderElectorOptions lease_elector;
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    lease_elector.identity = absl::StrCat("signerd@", host, "/", getpid());
+    lease_elector.on_elected = [address = key->address()](gonka::election::FencingToken token) {
+      GLOG_INFO("sequence lease gained", {"account", address}, {"fencing_token", token});
+    };
+    lease_elector.on_revoked = [address = key->address()](absl::string_view why) {
+      GLOG_WARN("sequence lease lost", {"account", address}, {"reason", std::string(why)});
+    };
+    absl::StatusOr<std::unique_ptr<gonka::election::LeaderElector>> elector =
+        gonka::election::NewRedisLeaderElector(lease_options, "signer:" + key->address(),
+                                               lease_elector);
+    if (!elector.ok()) return daemon.Fail(elector.status());
+    lease = std::move(*elector);
+    sequencer = std::make_unique<gonka::signer::Sequencer>(lease.get(), ledger->get(), &comet,
+                                                           key->address());
+    signer_options.mode = gonka::signer::SignerMode::kSequenced;
+    signer_options.sequencer = sequencer.get();
+    signer_options.timeout_blocks = timeout_blocks;
+  }
 
   // Producers over HTTP: POST /v1/txs with a serialized gonka.txqueue.v1.ChainTx
   // (Content-Type: application/x-protobuf; any message type), or as JSON
@@ -208,6 +261,10 @@ int main(int argc, char** argv) {
   drain.AddReadinessProbe("nats", [&js] { return (*js)->GetStreamInfo("CHAIN_TX").status(); });
   drain.AddReadinessProbe("postgres", [&pool] { return (*pool)->Exec("SELECT 1").status(); });
 
+  if (lease != nullptr) {
+    if (absl::Status s = lease->Start(); !s.ok()) return daemon.Fail(s);
+  }
+
   // Signing loops. On drain each finishes (or hands back) the delivery it holds, then stops:
   // anything not acked is redelivered to another replica.
   std::atomic<bool> stopping{false};
@@ -246,6 +303,9 @@ int main(int argc, char** argv) {
   drain.AddShutdownHook("signing loops", [&] {
     stopping = true;
     for (auto& t : loops) t.join();
+    // Release the sequence lease at once so another replica takes over without waiting for it
+    // to expire.
+    if (lease != nullptr) lease->Stop();
   });
   if (absl::Status s = daemon.Start(); !s.ok()) {
     stopping = true;
@@ -257,5 +317,6 @@ int main(int argc, char** argv) {
   for (auto& t : loops) {
     if (t.joinable()) t.join();
   }
+  if (lease != nullptr) lease->Stop();
   return code;
 }

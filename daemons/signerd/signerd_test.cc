@@ -142,6 +142,8 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
   EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_txs_signed_total"));
   EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_requests_total"));
   EXPECT_THAT(metrics->body, HasSubstr("gonka_txqueue_stream_messages"));
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_in_flight"));
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_retries_total{reason=\"lease_lost\"}"));
   std::string hex = crypto::HexEncode(crypto::KeyFromMnemonic(kWarm)->private_key().secret_bytes());
   for (const std::string* text : {&metrics->body}) {
     EXPECT_THAT(*text, ::testing::Not(HasSubstr(hex)));
@@ -179,6 +181,131 @@ TEST(SignerdTest, KeyFileReadableByOthersIsRefused) {
   EXPECT_THAT(p.LogTail(), HasSubstr(key_file));
   EXPECT_THAT(p.LogTail(), HasSubstr("0644"));
   EXPECT_THAT(p.LogTail(), ::testing::Not(HasSubstr("patrol")));  // never the key
+}
+
+TEST(SignerdTest, SequencedModeConfigErrorsNameTheField) {
+  absl::StatusOr<std::string> binary = testing::ResolveRunfile("daemons/signerd/signerd");
+  ASSERT_TRUE(binary.ok());
+  testing::TempDir dir("signerd-config");
+  struct Case {
+    std::vector<std::string> args;
+    std::string names;
+  };
+  std::vector<Case> cases = {
+      {{"--mode=sequenced"}, "--lease-redis"},
+      {{"--mode=sequenced", "--lease-redis=redis-without-port"}, "--lease-redis"},
+      {{"--mode=ordered"}, "mode"},
+      {{"--timeout-blocks=0"}, "timeout-blocks"},
+  };
+  int i = 0;
+  for (const Case& c : cases) {
+    testing::SubprocessOptions o;
+    o.argv = {*binary, "--chain-id=x", "--key-file=/nonexistent"};
+    o.argv.insert(o.argv.end(), c.args.begin(), c.args.end());
+    o.log_path = dir.Join(absl::StrCat("out-", i++, ".log"));
+    testing::Subprocess p(o);
+    ASSERT_TRUE(p.Start().ok());
+    absl::StatusOr<int> code = p.Wait(absl::Seconds(10));
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 2) << c.args.back();
+    EXPECT_THAT(p.LogTail(), HasSubstr(c.names)) << c.args.back();
+  }
+}
+
+// Two replicas in sequenced mode share one key through the Redis lease: only the holder signs;
+// kill -9 it mid-way and the other takes over (new token, sequence read from the chain).
+TEST(SignerdTest, SequencedReplicasHandOverTheKeyOnCrash) {
+  testing::TempDir dir("signerd-seq");
+  std::string key_file = dir.Join("warm.key");
+  std::ofstream(key_file) << kWarm << "\n";
+  ASSERT_EQ(chmod(key_file.c_str(), 0600), 0);
+  std::string address = crypto::KeyFromMnemonic(kWarm)->address();
+  std::string genesis = dir.Join("genesis.json");
+  std::ofstream(genesis) << absl::StrCat(R"({"accounts":[{"mnemonic":")", kWarm,
+                                         R"(","balances":{"ngonka":"1000000000"}}]})");
+  testing::NatsServer nats;
+  ASSERT_TRUE(nats.Start().ok());
+  testing::PostgresServer postgres;
+  ASSERT_TRUE(postgres.Start().ok());
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  testing::DaemonProcess::Options chain_options;
+  chain_options.binary = "daemons/devchain/devchain";
+  chain_options.args = {
+      "--bind=127.0.0.1",    "--port={{PORT}}", "--chain-id=signerd-seq", "--block-interval=100ms",
+      "--drain-announce=0s", "--grpc-address=", "--genesis=" + genesis,   "--log-level=warn"};
+  testing::DaemonProcess devchain(chain_options);
+  ASSERT_TRUE(devchain.Start().ok());
+  auto signerd_options = [&](int i) {
+    testing::DaemonProcess::Options o;
+    o.binary = "daemons/signerd/signerd";
+    o.name = absl::StrCat("signerd-seq-", i);
+    o.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--chain-id=signerd-seq",
+              "--key-file=" + key_file,
+              absl::StrCat("--chain-rpc-url=", devchain.url()),
+              absl::StrCat("--nats-url=", nats.url()),
+              absl::StrCat("--pg-url=", postgres.url()),
+              "--mode=sequenced",
+              absl::StrCat("--lease-redis=", redis.address()),
+              "--timeout-blocks=20",
+              "--gas-limit=400000",
+              "--retry-delay=300ms",
+              "--drain-announce=0s",
+              "--log-level=warn"};
+    return o;
+  };
+  testing::DaemonProcess a(signerd_options(0)), b(signerd_options(1));
+  ASSERT_TRUE(a.Start().ok()) << a.LogTail();
+  ASSERT_TRUE(b.Start().ok()) << b.LogTail();
+  net::HttpClient http;
+  auto enqueue = [&](const std::string& key) {
+    txqueue::v1::ChainTx tx;
+    tx.set_idempotency_key(key);
+    gonka::devchain::v1::MsgRecord record;
+    record.set_creator(address);
+    record.set_key(key);
+    *tx.add_messages() = cosmos::PackAny(record);
+    net::HttpCallOptions call;
+    call.headers.Set("Content-Type", "application/x-protobuf");
+    return http.Request("POST", b.url() + "/v1/txs", tx.SerializeAsString(), call);
+  };
+  auto count = [&](const std::string& key) -> int {
+    auto r = http.Get(devchain.url() + "/devchain/records?key=" + key);
+    if (!r.ok() || r->status != 200) return -1;
+    size_t p = r->body.find("\"count\":\"");
+    return p == std::string::npos ? -1 : std::stoi(r->body.substr(p + 9));
+  };
+  std::vector<std::string> keys;
+  for (int i = 0; i < 20; ++i) keys.push_back(absl::StrCat("seq-", i));
+  for (int i = 0; i < 10; ++i) {
+    auto r = enqueue(keys[i]);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 202) << r->body;
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return count(keys[0]) == 1; }, absl::Seconds(30)).ok())
+      << a.LogTail() << b.LogTail();
+  ASSERT_TRUE(a.Kill().ok());  // a started first: it held the lease (or b did: either way)
+  for (int i = 10; i < 20; ++i) {
+    auto r = enqueue(keys[i]);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 202) << r->body;
+  }
+  ASSERT_TRUE(a.Start().ok());
+  absl::Status all = testing::WaitFor(
+      [&] {
+        for (const auto& k : keys) {
+          if (count(k) < 1) return false;
+        }
+        return true;
+      },
+      absl::Seconds(60), absl::Milliseconds(200), "every key on chain");
+  ASSERT_TRUE(all.ok()) << all << "\n" << a.LogTail() << "\n" << b.LogTail();
+  for (const auto& k : keys) EXPECT_EQ(count(k), 1) << k;
+  auto metrics = http.Get(b.url() + "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_retries_total{reason=\"sequence_mismatch\"}"));
 }
 
 }  // namespace

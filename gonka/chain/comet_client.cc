@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gonka/base/status_macros.h"
+#include "gonka/chain/internal/normalize_dom.h"
 #include "gonka/crypto/hash.h"
 
 namespace gonka {
@@ -131,6 +132,83 @@ absl::StatusOr<v1::BlockEvents> CometClient::FetchBlockEvents(int64_t height,
                                             height, ", got ", events->height()));
   }
   return events;
+}
+
+absl::Status CometClient::FetchBlockEventsBatch(
+    int64_t from, int count, const NormalizeOptions& options,
+    const std::function<void(int64_t height, const absl::Status& status, v1::BlockEvents* events)>&
+        fn) {
+  if (from < 1 || count < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block batch: bad range from ", from, " count ", count));
+  }
+  // Request ids 2k (block) and 2k+1 (block_results) for the k-th height.
+  std::string body = "[";
+  for (int k = 0; k < count; ++k) {
+    absl::StrAppend(&body, k == 0 ? "" : ",", R"({"jsonrpc":"2.0","id":)", 2 * k,
+                    R"(,"method":"block","params":{"height":")", from + k,
+                    R"("}},{"jsonrpc":"2.0","id":)", 2 * k + 1,
+                    R"(,"method":"block_results","params":{"height":")", from + k, R"("}})");
+  }
+  body += "]";
+  const std::string where =
+      absl::StrCat("block batch ", from, "..", from + count - 1, " ", options_.rpc_url);
+  net::HttpCallOptions call = net::HttpCallOptions::Timeout(options_.timeout);
+  call.max_body_bytes = options_.max_response_bytes;
+  call.idempotent = true;  // read-only: safe to resend after a stale pooled connection
+  ASSIGN_OR_RETURN(net::HttpResponse res,
+                   http_->Post(options_.rpc_url, std::move(body), "application/json", call));
+  if (res.status != 200) {
+    return absl::UnavailableError(
+        absl::StrCat(where, ": HTTP ", res.status, ": ", res.body.substr(0, 200)));
+  }
+  thread_local dom::parser parser;
+  dom::element root;
+  dom::array answers;
+  if (parser.parse(res.body).get(root) != simdjson::SUCCESS ||
+      root.get_array().get(answers) != simdjson::SUCCESS) {
+    return absl::InternalError(absl::StrCat(where, ": the answer is not a JSON-RPC batch"));
+  }
+  // Answers may come in any order: place them by id.
+  std::vector<dom::element> by_id(2 * static_cast<size_t>(count));
+  std::vector<bool> seen(by_id.size(), false);
+  for (dom::element answer : answers) {
+    int64_t id = -1;
+    if (answer["id"].get_int64().get(id) != simdjson::SUCCESS || id < 0 ||
+        id >= static_cast<int64_t>(by_id.size()) || seen[id]) {
+      return absl::InternalError(absl::StrCat(where, ": unexpected answer id in the batch"));
+    }
+    by_id[id] = answer;
+    seen[id] = true;
+  }
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (!seen[i]) {
+      return absl::InternalError(absl::StrCat(where, ": the batch answer lacks id ", i));
+    }
+  }
+  thread_local v1::BlockEvents events;  // reused: its strings and repeated fields keep storage
+  for (int k = 0; k < count; ++k) {
+    const int64_t height = from + k;
+    absl::Status status;
+    for (int part = 0; part < 2 && status.ok(); ++part) {
+      dom::element answer = by_id[2 * k + part];
+      if (!answer["error"].error()) {
+        Field error = answer["error"];
+        status = MapRpcError(absl::StrCat(part == 0 ? "block" : "block_results", " height ", height,
+                                          " ", options_.rpc_url),
+                             Int(error["code"]), Text(error["message"]), Text(error["data"]));
+      }
+    }
+    if (status.ok()) {
+      status = internal::NormalizeElements(by_id[2 * k], by_id[2 * k + 1], options, &events);
+    }
+    if (status.ok() && events.height() != height) {
+      status = absl::DataLossError(absl::StrCat("block ", options_.rpc_url, ": asked for height ",
+                                                height, ", got ", events.height()));
+    }
+    fn(height, status, &events);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<BroadcastResponse> CometClient::BroadcastTxSync(absl::string_view tx_bytes) {

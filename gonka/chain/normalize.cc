@@ -1,5 +1,7 @@
 #include "gonka/chain/normalize.h"
 
+#include "gonka/chain/internal/normalize_dom.h"
+
 #include <string_view>
 #include <vector>
 
@@ -242,35 +244,26 @@ absl::StatusOr<v1::BlockEvents> NormalizeBlock(absl::string_view block_json,
   return out;
 }
 
-absl::Status NormalizeBlockInto(absl::string_view block_json, absl::string_view block_results_json,
-                                const NormalizeOptions& options, v1::BlockEvents* out_ptr) {
-  // One parser per thread: its buffers are reused across calls (no allocation per block). The
-  // block is read completely (tx hashes computed) before the same parser takes the results.
-  thread_local dom::parser parser;
-  v1::BlockEvents& out = *out_ptr;
-  out.Clear();
-  BlockFields block;
-  {
-    dom::element root;
-    error_code e = parser.parse(block_json.data(), block_json.size()).get(root);
-    if (!e) e = ReadBlock(root, &block);
-    if (!block.bad_tx.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("/block height ", block.height, ": tx is not base64: ", block.bad_tx));
-    }
-    if (e) return Malformed("/block", block.height, e);
+namespace {
+
+// The block's fields, checked. `e` is the error of reading them (after a parse).
+absl::Status CheckBlock(error_code e, const BlockFields& block) {
+  if (!block.bad_tx.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("/block height ", block.height, ": tx is not base64: ", block.bad_tx));
   }
+  if (e) return Malformed("/block", block.height, e);
   if (block.height <= 0) return absl::InvalidArgumentError("/block: missing block.header.height");
   if (block.hash.empty()) return absl::InvalidArgumentError("/block: missing block_id.hash");
   if (block.time.empty()) return absl::InvalidArgumentError("/block: missing block.header.time");
+  return absl::OkStatus();
+}
 
-  int64_t results_height = -1;
-  {
-    dom::element root;
-    error_code e = parser.parse(block_results_json.data(), block_results_json.size()).get(root);
-    if (!e) e = ReadResults(root, &results_height, &out);
-    if (e) return Malformed("/block_results", block.height, e);
-  }
+// Completes `out` (holding the results read with `e`, `results_height`) with the block's fields.
+absl::Status Finish(const BlockFields& block, error_code e, int64_t results_height,
+                    const NormalizeOptions& options, v1::BlockEvents* out_ptr) {
+  v1::BlockEvents& out = *out_ptr;
+  if (e) return Malformed("/block_results", block.height, e);
   if (results_height != block.height) {
     return absl::DataLossError(absl::StrCat("/block_results height ", results_height,
                                             " does not match /block height ", block.height));
@@ -309,6 +302,43 @@ absl::Status NormalizeBlockInto(absl::string_view block_json, absl::string_view 
   }
   return absl::OkStatus();
 }
+
+}  // namespace
+
+absl::Status NormalizeBlockInto(absl::string_view block_json, absl::string_view block_results_json,
+                                const NormalizeOptions& options, v1::BlockEvents* out) {
+  // One parser per thread: its buffers are reused across calls (no allocation per block). The
+  // block is read completely (tx hashes computed) before the same parser takes the results.
+  thread_local dom::parser parser;
+  out->Clear();
+  BlockFields block;
+  {
+    dom::element root;
+    error_code e = parser.parse(block_json.data(), block_json.size()).get(root);
+    if (!e) e = ReadBlock(root, &block);
+    RETURN_IF_ERROR(CheckBlock(e, block));
+  }
+  int64_t results_height = -1;
+  dom::element root;
+  error_code e = parser.parse(block_results_json.data(), block_results_json.size()).get(root);
+  if (!e) e = ReadResults(root, &results_height, out);
+  return Finish(block, e, results_height, options, out);
+}
+
+namespace internal {
+
+absl::Status NormalizeElements(simdjson::dom::element block_answer,
+                               simdjson::dom::element results_answer,
+                               const NormalizeOptions& options, v1::BlockEvents* out) {
+  out->Clear();
+  BlockFields block;
+  RETURN_IF_ERROR(CheckBlock(ReadBlock(block_answer, &block), block));
+  int64_t results_height = -1;
+  error_code e = ReadResults(results_answer, &results_height, out);
+  return Finish(block, e, results_height, options, out);
+}
+
+}  // namespace internal
 
 }  // namespace chain
 }  // namespace gonka

@@ -79,12 +79,16 @@ class Params {
       out->values_[name] = std::move(value);
     };
     if (root.type() == simdjson::dom::element_type::OBJECT) {
-      for (auto field : root.get_object().value()) put(std::string(field.key), field.value);
+      // A named object, not `root.get_object().value()` in the loop header: that returns a
+      // reference into a temporary that dies before the loop runs.
+      simdjson::dom::object fields = root.get_object().value_unsafe();
+      for (auto field : fields) put(std::string(field.key), field.value);
       return true;
     }
     if (root.type() == simdjson::dom::element_type::ARRAY) {
       size_t i = 0;
-      for (auto v : root.get_array().value()) {
+      simdjson::dom::array values = root.get_array().value_unsafe();
+      for (auto v : values) {
         if (i >= names.size()) {
           *error = InvalidParams(absl::StrCat("expected at most ", names.size(), " params"));
           return false;
@@ -453,7 +457,8 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     if (root.type() == simdjson::dom::element_type::ARRAY) {
       JsonWriter w;
       w.BeginArray();
-      for (auto request : root.get_array().value()) {
+      simdjson::dom::array requests = root.get_array().value_unsafe();  // type checked above
+      for (auto request : requests) {
         std::string response = HandleRequest(request);
         if (!response.empty()) w.Raw(response);
       }

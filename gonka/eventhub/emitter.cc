@@ -53,6 +53,7 @@ void Count(const std::string& chain, const char* kind) {
 // takes heights strictly in order with Take(). Take(h) also re-aims the pipeline: it fetches from
 // h on if h is not where the window starts, and re-fetches h if its earlier result was consumed
 // (a failed fetch, a failed publish). Results from before a Reset() or Pause() are dropped.
+// Fresh heights are claimed `batch` at a time (one JSON-RPC batch request); re-fetches go alone.
 class Emitter::Prefetcher {
  public:
   struct Fetched {
@@ -60,8 +61,13 @@ class Emitter::Prefetcher {
     std::string record;
   };
 
-  Prefetcher(chain::CometClient* comet, chain::NormalizeOptions normalize, int threads, int window)
-      : comet_(comet), normalize_(std::move(normalize)), window_(window) {
+  Prefetcher(chain::CometClient* comet, chain::CometClient* archive,
+             chain::NormalizeOptions normalize, int threads, int window, int batch)
+      : comet_(comet),
+        archive_(archive),
+        normalize_(std::move(normalize)),
+        window_(window),
+        batch_(batch) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
   }
 
@@ -118,7 +124,9 @@ class Emitter::Prefetcher {
 
   void Run() {
     while (true) {
-      int64_t height = 0;
+      int64_t from = 0;
+      int count = 0;
+      bool again = false;  // a re-fetch: alone, with plain GETs
       uint64_t generation = 0;
       {
         absl::MutexLock lock(&mu_);
@@ -129,32 +137,99 @@ class Emitter::Prefetcher {
         mu_.Await(absl::Condition(&work));
         if (stop_) return;
         if (!retry_.empty()) {
-          height = retry_.front();
+          from = retry_.front();
+          count = 1;
+          again = true;
           retry_.pop_front();
         } else {
-          height = claim_++;
+          from = claim_;
+          int64_t end = std::min({claim_ + batch_, head_ + 1, base_ + window_});
+          count = static_cast<int>(end - from);
+          claim_ = end;
         }
         generation = generation_;
-        inflight_.insert(height);
+        for (int k = 0; k < count; ++k) inflight_.insert(from + k);
       }
-      Fetched f = Fetch(height);
+      std::vector<Fetched> results;
+      if (again) {
+        results.push_back(FetchOne(from));
+      } else {
+        results = Fetch(from, count);
+      }
       absl::MutexLock lock(&mu_);
       if (generation != generation_) continue;  // reset meanwhile: dropped
-      inflight_.erase(height);
-      ready_[height] = std::move(f);
+      for (int k = 0; k < count; ++k) {
+        inflight_.erase(from + k);
+        ready_[from + k] = std::move(results[k]);
+      }
     }
   }
 
-  Fetched Fetch(int64_t height) {
+  std::vector<Fetched> Fetch(int64_t from, int count) {
+    if (batch_ <= 1) {
+      std::vector<Fetched> out;
+      for (int k = 0; k < count; ++k) out.push_back(FetchOne(from + k));
+      return out;
+    }
+    std::vector<Fetched> out(count);
+    absl::Status batch = comet_->FetchBlockEventsBatch(
+        from, count, normalize_,
+        [&](int64_t height, const absl::Status& status, chain::v1::BlockEvents* events) {
+          Fetched& f = out[height - from];
+          if (status.code() == absl::StatusCode::kNotFound && archive_ != nullptr) {
+            f = FetchOne(height);
+            return;
+          }
+          f.status = status;
+          if (f.status.ok() && !events->SerializeToString(&f.record)) {
+            f.status =
+                absl::InternalError(absl::StrCat("height ", height, ": serializing BlockEvents"));
+          }
+        });
+    if (!batch.ok()) {
+      // The batch as a whole failed: the first height reports it, the others are fetched alone.
+      {
+        absl::MutexLock lock(&mu_);
+        if (!batch_failed_) {
+          GLOG_WARN("event hub: block batch request failed; fetching heights one by one",
+                    {"from", from}, {"count", count}, {"error", batch.ToString()});
+        }
+        batch_failed_ = true;
+      }
+      for (int k = 0; k < count; ++k) out[k] = k == 0 ? Fetched{batch, ""} : FetchOne(from + k);
+    } else {
+      absl::MutexLock lock(&mu_);
+      batch_failed_ = false;
+    }
+    return out;
+  }
+
+  // One height with two GETs; from the archive node when the node no longer has it.
+  Fetched FetchOne(int64_t height) {
+    Fetched f = FetchFrom(comet_, height);
+    if (f.status.code() == absl::StatusCode::kNotFound && archive_ != nullptr) {
+      Fetched a = FetchFrom(archive_, height);
+      if (a.status.ok()) {
+        Count(normalize_.chain_id, "archive_fetch");
+        return a;
+      }
+      a.status = absl::Status(a.status.code(),
+                              absl::StrCat(f.status.message(), "; archive: ", a.status.message()));
+      return a;
+    }
+    return f;
+  }
+
+  Fetched FetchFrom(chain::CometClient* comet, int64_t height) {
     // One message per fetcher thread, reused: its strings and repeated fields keep their storage.
     thread_local chain::v1::BlockEvents events;
     Fetched f;
-    absl::StatusOr<std::string> block = comet_->BlockJson(height);
+    absl::StatusOr<std::string> block = comet->BlockJson(height);
     if (!block.ok()) {
       f.status = block.status();
       return f;
     }
-    absl::StatusOr<std::string> results = comet_->BlockResultsJson(height);
+    absl::StatusOr<std::string> results = comet->BlockResultsJson(height);
     if (!results.ok()) {
       f.status = results.status();
       return f;
@@ -171,19 +246,55 @@ class Emitter::Prefetcher {
   }
 
   chain::CometClient* const comet_;
+  chain::CometClient* const archive_;
   const chain::NormalizeOptions normalize_;
   const int64_t window_;
+  const int64_t batch_;
   std::vector<std::thread> threads_;
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t base_ ABSL_GUARDED_BY(mu_) = 0;   // the height the loop waits for
-  int64_t claim_ ABSL_GUARDED_BY(mu_) = 0;  // the next height to fetch (0 = none)
-  int64_t head_ ABSL_GUARDED_BY(mu_) = 0;   // fetch nothing above this
+  int64_t base_ ABSL_GUARDED_BY(mu_) = 0;           // the height the loop waits for
+  int64_t claim_ ABSL_GUARDED_BY(mu_) = 0;          // the next height to fetch (0 = none)
+  int64_t head_ ABSL_GUARDED_BY(mu_) = 0;           // fetch nothing above this
+  bool batch_failed_ ABSL_GUARDED_BY(mu_) = false;  // the last batch request failed as a whole
   std::map<int64_t, Fetched> ready_ ABSL_GUARDED_BY(mu_);
   std::set<int64_t> inflight_ ABSL_GUARDED_BY(mu_);
   std::deque<int64_t> retry_ ABSL_GUARDED_BY(mu_);
+};
+
+// The acks of one leader pass's publishes, filled on nats.c's thread.
+struct Emitter::Acks {
+  absl::Mutex mu;
+  int64_t acked ABSL_GUARDED_BY(mu) = 0;        // every height up to this one is acked
+  std::set<int64_t> ahead ABSL_GUARDED_BY(mu);  // acked above a gap (acks arrive in order)
+  int inflight ABSL_GUARDED_BY(mu) = 0;
+  uint64_t duplicates ABSL_GUARDED_BY(mu) = 0;
+  absl::Status error ABSL_GUARDED_BY(mu);  // the first refused or failed publish
+  int64_t error_height ABSL_GUARDED_BY(mu) = 0;
+
+  void Done(int64_t height, const absl::StatusOr<nats::PubAck>& ack) {
+    absl::MutexLock lock(&mu);
+    --inflight;
+    if (!ack.ok()) {
+      if (error.ok()) {
+        error = ack.status();
+        error_height = height;
+      }
+      return;
+    }
+    if (ack->duplicate) ++duplicates;
+    if (height != acked + 1) {
+      ahead.insert(height);
+      return;
+    }
+    acked = height;
+    while (!ahead.empty() && *ahead.begin() == acked + 1) {
+      acked = *ahead.begin();
+      ahead.erase(ahead.begin());
+    }
+  }
 };
 
 Emitter::Emitter(EmitterOptions options, chain::CometClient* comet, nats::JetStream* js,
@@ -212,6 +323,8 @@ absl::Status Emitter::Start() {
   if (options_.chain_id.empty()) return absl::InvalidArgumentError("chain_id: required");
   if (options_.fetchers < 1) return absl::InvalidArgumentError("fetchers: must be >= 1");
   if (options_.fetch_window < 1) return absl::InvalidArgumentError("fetch_window: must be >= 1");
+  if (options_.fetch_batch < 1) return absl::InvalidArgumentError("fetch_batch: must be >= 1");
+  if (options_.max_inflight < 1) return absl::InvalidArgumentError("max_inflight: must be >= 1");
   if (options_.cursor_every < 1) return absl::InvalidArgumentError("cursor_every: must be >= 1");
   if (thread_.joinable()) return absl::FailedPreconditionError("emitter already started");
   nats::StreamConfig stream;
@@ -220,9 +333,13 @@ absl::Status Emitter::Start() {
   stream.replicas = options_.stream_replicas;
   absl::StatusOr<nats::StreamInfo> info = js_->EnsureStream(stream);
   if (!info.ok()) return info.status();
+  absl::StatusOr<std::unique_ptr<nats::AsyncPublisher>> publisher =
+      js_->NewAsyncPublisher(options_.max_inflight);
+  if (!publisher.ok()) return publisher.status();
+  publisher_ = std::move(*publisher);
   prefetch_ = std::make_unique<Prefetcher>(
-      comet_, chain::NormalizeOptions{options_.chain_id, options_.epochs}, options_.fetchers,
-      options_.fetch_window);
+      comet_, options_.archive, chain::NormalizeOptions{options_.chain_id, options_.epochs},
+      options_.fetchers, options_.fetch_window, options_.fetch_batch);
   thread_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
 }
@@ -234,6 +351,7 @@ void Emitter::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   prefetch_.reset();
+  publisher_.reset();
 }
 
 void Emitter::Wake() {
@@ -270,7 +388,7 @@ void Emitter::SetHealth(absl::Status status) {
   health_ = std::move(status);
 }
 
-absl::StatusOr<int64_t> Emitter::ResumePoint() {
+absl::StatusOr<Emitter::Resume> Emitter::ResumePoint() {
   int64_t cursor = 0;
   absl::StatusOr<redis::RedisReply> reply = redis_->Command({"GET", cursor_key_});
   if (!reply.ok()) return reply.status();
@@ -290,7 +408,7 @@ absl::StatusOr<int64_t> Emitter::ResumePoint() {
                                               options_.chain_id));
     }
   }
-  return std::max(cursor, in_stream);
+  return Resume{std::max(cursor, in_stream), in_stream};
 }
 
 void Emitter::Loop() {
@@ -306,7 +424,7 @@ void Emitter::Loop() {
       resumed_token_ = 0;
       prefetch_->Pause();
       // Followers stay warm: the resume point is cheap to read and tells /metrics the lag.
-      if (absl::StatusOr<int64_t> at = ResumePoint(); at.ok()) last_emitted_ = *at;
+      if (absl::StatusOr<Resume> at = ResumePoint(); at.ok()) last_emitted_ = at->height;
     }
     if (!Sleep(options_.poll_interval)) return;
   }
@@ -314,13 +432,14 @@ void Emitter::Loop() {
 
 void Emitter::LeaderPass(election::FencingToken token) {
   if (resumed_token_ != token) {
-    absl::StatusOr<int64_t> at = ResumePoint();
+    absl::StatusOr<Resume> at = ResumePoint();
     if (!at.ok()) {
       GLOG_WARN("event hub cannot read its resume point", {"error", at.status().ToString()});
       return;
     }
-    next_ = *at + 1;
-    if (*at == 0) {
+    next_ = at->height + 1;
+    stream_last_ = at->in_stream;
+    if (at->height == 0) {
       if (options_.start_height > 0) {
         next_ = options_.start_height;
       } else {
@@ -331,6 +450,8 @@ void Emitter::LeaderPass(election::FencingToken token) {
     }
     resumed_token_ = token;
     last_emitted_ = next_ - 1;
+    unwritten_ = 0;
+    cursor_written_ = absl::Now();
     GLOG_INFO("event hub leader resumes", {"token", static_cast<int64_t>(token)},
               {"next_height", next_});
   }
@@ -339,83 +460,166 @@ void Emitter::LeaderPass(election::FencingToken token) {
     SetHealth(absl::UnavailableError(absl::StrCat("chain status: ", status.status().message())));
     return;
   }
-  chain_height_ = status->latest_height;
-  Gauges().Add({{"chain", options_.chain_id}, {"kind", "chain_height"}}).Set(status->latest_height);
-  prefetch_->SetHead(status->latest_height);
-  // Heights published since the cursor was last written (the fenced write is a Redis round
-  // trip; resume takes max(cursor, stream), so a lagging cursor never becomes a gap).
-  int unwritten = 0;
-  absl::Time cursor_written = absl::Now();
-  while (next_ <= status->latest_height) {
+  const int64_t head = status->latest_height;
+  chain_height_ = head;
+  Gauges().Add({{"chain", options_.chain_id}, {"kind", "chain_height"}}).Set(head);
+  prefetch_->SetHead(head);
+  if (next_ > head) return;
+
+  auto acks = std::make_shared<Acks>();
+  {
+    absl::MutexLock lock(&acks->mu);
+    acks->acked = next_ - 1;
+  }
+  int64_t send = next_;
+  absl::Status fetch_error;
+  bool fenced_out = false;
+  while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if (stop_) return;
+      if (stop_) break;
     }
-    if (!elector_->IsLeader() || elector_->Token() != token) return;
-    std::optional<Prefetcher::Fetched> block = prefetch_->Take(next_, absl::Milliseconds(100));
-    if (!block.has_value()) continue;  // still fetching: re-check stop and leadership
-    if (!block->status.ok()) {
-      Count(options_.chain_id, "fetch_error");
-      SetHealth(
-          absl::UnavailableError(absl::StrCat("height ", next_, ": ", block->status.message())));
-      Sleep(options_.retry_interval);
-      return;
+    if (!elector_->IsLeader() || elector_->Token() != token) break;
+    int64_t acked = 0;
+    int inflight = 0;
+    bool failed = false;
+    {
+      absl::MutexLock lock(&acks->mu);
+      acked = acks->acked;
+      inflight = acks->inflight;
+      failed = !acks->error.ok();
     }
-    nats::PublishOptions publish;
-    publish.msg_id = MsgId(next_);
-    // The stream refuses this record unless the previous height is its last one. (For the very
-    // first record of an empty stream there is nothing to expect.)
-    if (last_emitted_.load() > 0 && last_emitted_.load() == next_ - 1) {
-      publish.expected_last_msg_id = MsgId(next_ - 1);
+    if (!Account(acked, head, token)) {
+      fenced_out = true;
+      break;
     }
-    absl::StatusOr<nats::PubAck> ack = js_->Publish(options_.subject, block->record, publish);
-    if (!ack.ok()) {
-      if (ack.status().code() == absl::StatusCode::kFailedPrecondition) {
-        // Someone else wrote, or our own earlier publish landed unseen: re-read and continue.
-        Count(options_.chain_id, "fenced_publish");
-        GLOG_WARN("event hub publish refused by the stream; resyncing", {"height", next_},
-                  {"error", ack.status().ToString()});
-        resumed_token_ = 0;
-      } else {
-        Count(options_.chain_id, "publish_error");
-        SetHealth(absl::UnavailableError(
-            absl::StrCat("publish height ", next_, ": ", ack.status().message())));
-        Sleep(options_.retry_interval);
+    if (failed || acked >= head) break;
+    if (send <= head && send - acked <= options_.max_inflight) {
+      // While publishes are in flight, look back at their acks often.
+      std::optional<Prefetcher::Fetched> block =
+          prefetch_->Take(send, inflight > 0 ? absl::Milliseconds(5) : absl::Milliseconds(100));
+      if (!block.has_value()) continue;  // still fetching: re-check stop, leadership, acks
+      if (!block->status.ok()) {
+        Count(options_.chain_id, "fetch_error");
+        fetch_error =
+            absl::UnavailableError(absl::StrCat("height ", send, ": ", block->status.message()));
+        break;
       }
-      return;
-    }
-    if (ack->duplicate) Count(options_.chain_id, "duplicate");
-    SetHealth(absl::OkStatus());
-    last_emitted_ = next_;
-    published_++;
-    published_counter_->Increment();
-    last_emitted_gauge_->Set(next_);
-    lag_gauge_->Set(status->latest_height - next_);
-    ++unwritten;
-    if (unwritten >= options_.cursor_every || next_ == status->latest_height ||
-        absl::Now() - cursor_written >= options_.cursor_interval) {
-      absl::StatusOr<election::FenceResult> fenced =
-          fence_->Set(token, cursor_key_, absl::StrCat(next_));
-      if (!fenced.ok()) {
-        // The record is in the stream; the cursor catches up on the next write (resume takes the
-        // max of both), so this is not a gap.
-        GLOG_WARN("event hub cursor write failed", {"height", next_},
-                  {"error", fenced.status().ToString()});
-      } else if (!fenced->applied) {
-        Count(options_.chain_id, "fenced_cursor");
-        GLOG_WARN("event hub cursor fenced out: a newer leader exists",
-                  {"token", static_cast<int64_t>(token)},
-                  {"newest", static_cast<int64_t>(fenced->newest_token)});
-        resumed_token_ = 0;
-        ++next_;
-        return;
-      } else {
-        unwritten = 0;
-        cursor_written = absl::Now();
+      nats::PublishOptions publish;
+      publish.msg_id = MsgId(send);
+      // The stream refuses this record unless the previous height is its last one. Within a pass
+      // every record expects the one published before it; the pass's first record expects what
+      // the stream held at resume (nothing, for the very first record of an empty stream).
+      if (send > next_ || stream_last_ > 0) publish.expected_last_msg_id = MsgId(send - 1);
+      {
+        absl::MutexLock lock(&acks->mu);
+        ++acks->inflight;
       }
+      const int64_t height = send;
+      absl::Status sent = publisher_->Publish(
+          options_.subject, block->record, publish,
+          [acks, height](const absl::StatusOr<nats::PubAck>& ack) { acks->Done(height, ack); });
+      if (!sent.ok()) {
+        absl::MutexLock lock(&acks->mu);
+        --acks->inflight;
+        if (acks->error.ok()) {
+          acks->error = sent;
+          acks->error_height = height;
+        }
+        break;
+      }
+      ++send;
+      continue;
     }
-    ++next_;
+    // The window is full (or everything up to the head is sent): wait for an ack.
+    absl::MutexLock lock(&acks->mu);
+    auto changed = [&acks, acked]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(acks->mu) {
+      return acks->acked != acked || !acks->error.ok() || acks->inflight == 0;
+    };
+    acks->mu.AwaitWithTimeout(absl::Condition(&changed), absl::Milliseconds(100));
   }
+
+  // Drain: every publish made in this pass gets its ack (or its timeout) before the next pass
+  // decides where to go on from.
+  absl::Status drained = publisher_->Flush(absl::Seconds(30));
+  if (!drained.ok()) GLOG_WARN("event hub: publishes unacked", {"error", drained.ToString()});
+  int64_t acked = 0;
+  absl::Status error;
+  int64_t error_height = 0;
+  uint64_t duplicates = 0;
+  {
+    absl::MutexLock lock(&acks->mu);
+    acked = acks->acked;
+    error = acks->error;
+    error_height = acks->error_height;
+    duplicates = acks->duplicates;
+  }
+  if (duplicates > 0) {
+    Counters().Add({{"chain", options_.chain_id}, {"kind", "duplicate"}}).Increment(duplicates);
+  }
+  if (!fenced_out && !Account(acked, head, token)) fenced_out = true;
+  if (acked >= next_) stream_last_ = acked;  // what the stream holds last, as far as we know
+  next_ = acked + 1;
+  if (fenced_out) {
+    resumed_token_ = 0;
+    return;
+  }
+  if (!error.ok()) {
+    if (error.code() == absl::StatusCode::kFailedPrecondition) {
+      // Someone else wrote, or our own earlier publish landed unseen: re-read and continue.
+      Count(options_.chain_id, "fenced_publish");
+      GLOG_WARN("event hub publish refused by the stream; resyncing", {"height", error_height},
+                {"error", error.ToString()});
+      resumed_token_ = 0;
+    } else {
+      Count(options_.chain_id, "publish_error");
+      SetHealth(absl::UnavailableError(
+          absl::StrCat("publish height ", error_height, ": ", error.message())));
+      // Unacked is not refused: the record may be stored. Resync from the stream.
+      resumed_token_ = 0;
+      Sleep(options_.retry_interval);
+    }
+    return;
+  }
+  if (!fetch_error.ok()) {
+    SetHealth(std::move(fetch_error));
+    Sleep(options_.retry_interval);
+  }
+}
+
+bool Emitter::Account(int64_t acked, int64_t head, election::FencingToken token) {
+  const int64_t before = last_emitted_.load();
+  if (acked <= before) return true;
+  SetHealth(absl::OkStatus());
+  last_emitted_ = acked;
+  published_ += static_cast<uint64_t>(acked - before);
+  published_counter_->Increment(static_cast<double>(acked - before));
+  last_emitted_gauge_->Set(static_cast<double>(acked));
+  lag_gauge_->Set(static_cast<double>(head - acked));
+  unwritten_ += static_cast<int>(acked - before);
+  if (unwritten_ < options_.cursor_every && acked != head &&
+      absl::Now() - cursor_written_ < options_.cursor_interval) {
+    return true;
+  }
+  absl::StatusOr<election::FenceResult> fenced =
+      fence_->Set(token, cursor_key_, absl::StrCat(acked));
+  if (!fenced.ok()) {
+    // The records are in the stream; the cursor catches up on the next write (resume takes the
+    // max of both), so this is not a gap.
+    GLOG_WARN("event hub cursor write failed", {"height", acked},
+              {"error", fenced.status().ToString()});
+    return true;
+  }
+  if (!fenced->applied) {
+    Count(options_.chain_id, "fenced_cursor");
+    GLOG_WARN("event hub cursor fenced out: a newer leader exists",
+              {"token", static_cast<int64_t>(token)},
+              {"newest", static_cast<int64_t>(fenced->newest_token)});
+    return false;
+  }
+  unwritten_ = 0;
+  cursor_written_ = absl::Now();
+  return true;
 }
 
 }  // namespace eventhub

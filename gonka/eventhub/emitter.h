@@ -7,17 +7,24 @@
 // leader's token after at most `cursor_every` published heights or `cursor_interval`, and when it
 // has caught up (a cursor behind the stream is harmless: resume takes the max of both).
 //
-// Catch-up pipeline: `fetchers` threads fetch and normalise heights ahead of the publish loop,
-// at most `fetch_window` heights ahead of the next one to publish, into a reorder window keyed by
-// height; the loop publishes strictly in height order from it. A height whose fetch failed is
-// re-fetched, never skipped.
+// Catch-up pipeline, three stages that overlap:
+//   fetch    `fetchers` threads fetch heights ahead, `fetch_batch` heights per JSON-RPC batch
+//            request (/block and /block_results of each), at most `fetch_window` heights ahead of
+//            the next one to publish, into a reorder window keyed by height. A height whose
+//            fetch failed is re-fetched alone, never skipped.
+//   publish  the loop publishes strictly in height order without waiting for each ack: up to
+//            `max_inflight` publishes are unacked at once, each fenced on its predecessor, so
+//            if one is refused every later one is refused too and the loop resyncs from the
+//            stream. Heights count as emitted when acked, in order.
+//   cursor   the fenced cursor write, every `cursor_every` acked heights or `cursor_interval`.
 //
 // Guarantees: heights appear in the stream exactly once and in order, across leader crashes,
 // pauses and restarts of NATS or Redis. A new leader resumes from max(cursor, last message in the
 // stream) + 1. A height that cannot be fetched (pruned, failing) is never skipped: emission stops
-// there, health() reports it (so /ready fails) and the loop retries. The WebSocket subscription
-// only wakes the loop (Wake()); the loop also polls /status every `poll_interval`, so a dropped
-// socket never becomes a gap.
+// there, health() reports it (so /ready fails) and the loop retries; with an `archive` client,
+// a height the node no longer has (NotFound) is fetched from the archive node instead. The
+// WebSocket subscription only wakes the loop (Wake()); the loop also polls /status every
+// `poll_interval`, so a dropped socket never becomes a gap.
 //
 //   Emitter emitter(options, &comet, js.get(), &redis, &fence, elector.get());
 //   emitter.Start();                        // also call emitter.Wake() on each NewBlock
@@ -65,9 +72,17 @@ struct EmitterOptions {
   absl::Duration poll_interval = absl::Seconds(1);
   absl::Duration retry_interval = absl::Milliseconds(200);
   // Catch-up pipeline: fetcher threads, and how far ahead of the next height to publish they may
-  // fetch (records held in memory: at most fetch_window + fetchers).
+  // fetch (records held in memory: at most fetch_window + fetchers * fetch_batch).
   int fetchers = 4;
-  int fetch_window = 32;
+  int fetch_window = 64;
+  // Heights per JSON-RPC batch request; 1 = two GETs per height (for RPC proxies that refuse
+  // batches or POST).
+  int fetch_batch = 8;
+  // Publishes awaiting their JetStream ack at once (1 = publish and wait, height by height).
+  int max_inflight = 16;
+  // Not owned; nullptr = none. Heights the node no longer serves (pruned: NotFound) are fetched
+  // from this archive node instead of stalling.
+  chain::CometClient* archive = nullptr;
   // The fenced cursor is written after this many published heights or this much time, whichever
   // comes first, and whenever the loop has caught up with the chain.
   int cursor_every = 100;
@@ -83,7 +98,8 @@ class Emitter {
   ~Emitter();
 
   // Creates the stream if needed (InvalidArgument naming a conflicting setting) and starts the
-  // loop. InvalidArgument for a missing chain_id or fetchers/fetch_window/cursor_every < 1.
+  // loop. InvalidArgument for a missing chain_id or fetchers / fetch_window / fetch_batch /
+  // max_inflight / cursor_every < 1.
   absl::Status Start();
   void Stop();
   // A new block was announced (WebSocket): look now instead of at the next poll.
@@ -105,7 +121,15 @@ class Emitter {
   // stopping, no longer leader, or on an error worth a pause.
   void LeaderPass(election::FencingToken token);
   class Prefetcher;
-  absl::StatusOr<int64_t> ResumePoint();
+  struct Acks;
+  struct Resume {
+    int64_t height = 0;     // max(cursor, stream): the last height emitted
+    int64_t in_stream = 0;  // the last height in the stream (0: empty)
+  };
+  absl::StatusOr<Resume> ResumePoint();
+  // Takes the acks so far into last_emitted_, metrics and the cursor. False when the cursor
+  // write was fenced out (a newer leader exists).
+  bool Account(int64_t acked, int64_t head, election::FencingToken token);
   void SetHealth(absl::Status status);
   bool Sleep(absl::Duration d);  // false when stopping
 
@@ -135,6 +159,10 @@ class Emitter {
   std::atomic<uint64_t> published_{0};
   election::FencingToken resumed_token_ = 0;  // loop thread only
   int64_t next_ = 0;                          // loop thread only
+  int64_t stream_last_ = 0;                   // loop thread only: as found at resume
+  int unwritten_ = 0;                         // loop thread only: heights since the cursor write
+  absl::Time cursor_written_;                 // loop thread only
+  std::unique_ptr<nats::AsyncPublisher> publisher_;  // created by Start()
   std::thread thread_;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -81,6 +82,7 @@ StreamInfo FromNats(const jsStreamInfo& si) {
   StreamInfo out;
   if (si.Config != nullptr) out.config = FromNats(*si.Config);
   out.messages = si.State.Msgs;
+  out.bytes = si.State.Bytes;
   out.first_sequence = si.State.FirstSeq;
   out.last_sequence = si.State.LastSeq;
   if (si.State.LastTime > 0) out.last_time = absl::FromUnixNanos(si.State.LastTime);
@@ -137,19 +139,23 @@ absl::StatusOr<StreamInfo> CheckApplied(const std::string& where, StreamInfo got
       absl::StrJoin(diff, ", "), " (e.g. replicas > 1 needs a JetStream cluster that size)"));
 }
 
-// Publishes through `conn`; shared by JetStream::Publish and PullConsumer::DeadLetter.
-absl::StatusOr<PubAck> DoPublish(const Connection& conn, const std::string& subject,
-                                 const std::string& data, const PublishOptions& options) {
-  MsgHolder m;
+// A message for `subject` with `options.headers`; the caller owns it (MsgHolder).
+absl::Status BuildMessage(const std::string& subject, const std::string& data,
+                          const PublishOptions& options, MsgHolder* m) {
   natsStatus s =
-      natsMsg_Create(&m.msg, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
+      natsMsg_Create(&m->msg, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
   for (const auto& [key, value] : options.headers) {
-    if (s == NATS_OK) s = natsMsgHeader_Set(m.msg, key.c_str(), value.c_str());
+    if (s == NATS_OK) s = natsMsgHeader_Set(m->msg, key.c_str(), value.c_str());
   }
   if (s != NATS_OK) {
     return absl::InvalidArgumentError(
         absl::StrCat("publish ", subject, ": building the message: ", LastError(s)));
   }
+  return absl::OkStatus();
+}
+
+// jsPubOptions for `options` (pointing into it: keep `options` alive while they are used).
+jsPubOptions PubOptions(const PublishOptions& options, int64_t default_timeout_ms) {
   jsPubOptions po;
   jsPubOptions_Init(&po);
   if (!options.msg_id.empty()) po.MsgId = options.msg_id.c_str();
@@ -157,20 +163,17 @@ absl::StatusOr<PubAck> DoPublish(const Connection& conn, const std::string& subj
     po.ExpectLastMsgId = options.expected_last_msg_id.c_str();
   }
   po.ExpectLastSeq = options.expected_last_sequence;
-  po.MaxWait = options.timeout > absl::ZeroDuration() ? Millis(options.timeout) : conn.timeout_ms();
-  jsPubAck* ack = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  s = js_PublishMsg(&ack, conn.js(), m.msg, &po, &code);
-  if (s == NATS_OK) {
-    PubAck out;
-    out.stream = ack->Stream == nullptr ? "" : ack->Stream;
-    out.sequence = ack->Sequence;
-    out.duplicate = ack->Duplicate;
-    jsPubAck_Destroy(ack);
-    return out;
-  }
-  std::string text = LastError(s);
-  std::string what = absl::StrCat(conn.Where(), ": publish ", subject);
+  po.MaxWait =
+      options.timeout > absl::ZeroDuration() ? Millis(options.timeout) : default_timeout_ms;
+  return po;
+}
+
+// Maps a refused publish (see the contract in jetstream.h). `text` is the server's or nats.c's
+// error text, `max_wait_ms` the ack timeout that applied.
+absl::Status PublishError(natsStatus s, jsErrCode code, const std::string& text,
+                          const std::string& where, const std::string& subject,
+                          const PublishOptions& options, int64_t max_wait_ms) {
+  std::string what = absl::StrCat(where, ": publish ", subject);
   if (!options.msg_id.empty()) absl::StrAppend(&what, " msg id ", options.msg_id);
   if (code == kErrWrongLastMsgId) {
     // Server text: "wrong last msg ID: <actual>".
@@ -192,7 +195,7 @@ absl::StatusOr<PubAck> DoPublish(const Connection& conn, const std::string& subj
         absl::StrCat(what, ": no stream answered (no responders for the subject)"));
   }
   if (s == NATS_TIMEOUT) {
-    return absl::DeadlineExceededError(absl::StrCat(what, ": no ack within ", po.MaxWait,
+    return absl::DeadlineExceededError(absl::StrCat(what, ": no ack within ", max_wait_ms,
                                                     " ms (the message may be stored; retry with "
                                                     "the same msg id)"));
   }
@@ -200,6 +203,31 @@ absl::StatusOr<PubAck> DoPublish(const Connection& conn, const std::string& subj
     return absl::UnavailableError(
         absl::StrCat(what, ": ", text, " (JetStream error ", static_cast<int>(code), ")"));
   return ToStatus(s, what);
+}
+
+PubAck FromNats(const jsPubAck& ack) {
+  PubAck out;
+  out.stream = ack.Stream == nullptr ? "" : ack.Stream;
+  out.sequence = ack.Sequence;
+  out.duplicate = ack.Duplicate;
+  return out;
+}
+
+// Publishes through `conn`; shared by JetStream::Publish and PullConsumer::DeadLetter.
+absl::StatusOr<PubAck> DoPublish(const Connection& conn, const std::string& subject,
+                                 const std::string& data, const PublishOptions& options) {
+  MsgHolder m;
+  RETURN_IF_ERROR(BuildMessage(subject, data, options, &m));
+  jsPubOptions po = PubOptions(options, conn.timeout_ms());
+  jsPubAck* ack = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_PublishMsg(&ack, conn.js(), m.msg, &po, &code);
+  if (s == NATS_OK) {
+    PubAck out = FromNats(*ack);
+    jsPubAck_Destroy(ack);
+    return out;
+  }
+  return PublishError(s, code, LastError(s), conn.Where(), subject, options, po.MaxWait);
 }
 
 }  // namespace
@@ -501,6 +529,159 @@ absl::Status JetStream::DeleteStream(const std::string& stream) {
 absl::StatusOr<PubAck> JetStream::Publish(const std::string& subject, const std::string& data,
                                           const PublishOptions& options) {
   return DoPublish(*conn_, subject, data, options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// AsyncPublisher
+
+struct AsyncPublisher::Impl {
+  struct Entry {
+    Done done;
+    std::string subject;
+    PublishOptions options;  // for mapping errors (headers dropped)
+    int64_t max_wait_ms = 0;
+  };
+
+  const Connection* conn = nullptr;
+  jsCtx* js = nullptr;
+  int max_pending = 0;
+  mutable absl::Mutex mu;
+  // By message: nats.c hands the original message back to the ack handler.
+  std::unordered_map<natsMsg*, Entry> pending ABSL_GUARDED_BY(mu);
+
+  static void OnAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
+    auto* self = static_cast<Impl*>(closure);
+    Entry entry;
+    bool found = false;
+    {
+      absl::MutexLock lock(&self->mu);
+      auto it = self->pending.find(msg);
+      if (it != self->pending.end()) {
+        entry = std::move(it->second);
+        found = true;
+      }
+    }
+    if (found) {
+      if (pa != nullptr) {
+        entry.done(FromNats(*pa));
+      } else {
+        natsStatus s = pae != nullptr ? pae->Err : NATS_ERR;
+        jsErrCode code = pae != nullptr ? pae->ErrCode : static_cast<jsErrCode>(0);
+        std::string text = pae != nullptr && pae->ErrText != nullptr
+                               ? std::string(pae->ErrText)
+                               : std::string(natsStatus_GetText(s));
+        entry.done(PublishError(s, code, text, self->conn->Where(), entry.subject, entry.options,
+                                entry.max_wait_ms));
+      }
+    }
+    {
+      // Erased after `done` returned (Flush and the destructor wait for the map to empty) and
+      // before the message is freed (a new message may get its address).
+      absl::MutexLock lock(&self->mu);
+      self->pending.erase(msg);
+    }
+    natsMsg_Destroy(msg);
+  }
+
+  ~Impl() {
+    if (js == nullptr) return;
+    // Unacked messages back from nats.c: no ack handler runs for them any more.
+    natsMsgList list;
+    if (js_PublishAsyncGetPendingList(&list, js) == NATS_OK) {
+      for (int i = 0; i < list.Count; ++i) {
+        Entry entry;
+        bool found = false;
+        {
+          absl::MutexLock lock(&mu);
+          auto it = pending.find(list.Msgs[i]);
+          if (it != pending.end()) {
+            entry = std::move(it->second);
+            pending.erase(it);
+            found = true;
+          }
+        }
+        if (found) {
+          entry.done(absl::CancelledError(absl::StrCat(
+              conn->Where(), ": publish ", entry.subject, " msg id ", entry.options.msg_id,
+              ": publisher closed before the ack (the message may be stored)")));
+        }
+      }
+      natsMsgList_Destroy(&list);
+    }
+    // Handlers already running finish before their context goes away.
+    {
+      absl::MutexLock lock(&mu);
+      auto empty = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return pending.empty(); };
+      mu.AwaitWithTimeout(absl::Condition(&empty), absl::Seconds(5));
+    }
+    jsCtx_Destroy(js);
+  }
+};
+
+AsyncPublisher::AsyncPublisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AsyncPublisher::~AsyncPublisher() = default;
+
+absl::StatusOr<std::unique_ptr<AsyncPublisher>> JetStream::NewAsyncPublisher(int max_pending) {
+  if (max_pending < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("async publisher: max_pending ", max_pending, ": must be >= 1"));
+  }
+  auto impl = std::make_unique<AsyncPublisher::Impl>();
+  impl->conn = conn_.get();
+  impl->max_pending = max_pending;
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = conn_->timeout_ms();
+  jo.PublishAsync.MaxPending = max_pending;
+  jo.PublishAsync.AckHandler = &AsyncPublisher::Impl::OnAck;
+  jo.PublishAsync.AckHandlerClosure = impl.get();
+  jo.PublishAsync.StallWait = conn_->timeout_ms();
+  natsStatus s = natsConnection_JetStream(&impl->js, conn_->nc(), &jo);
+  if (s != NATS_OK) return ToStatus(s, absl::StrCat(conn_->Where(), ": async JetStream context"));
+  return std::unique_ptr<AsyncPublisher>(new AsyncPublisher(std::move(impl)));
+}
+
+absl::Status AsyncPublisher::Publish(const std::string& subject, const std::string& data,
+                                     const PublishOptions& options, Done done) {
+  MsgHolder m;
+  RETURN_IF_ERROR(BuildMessage(subject, data, options, &m));
+  jsPubOptions po = PubOptions(options, impl_->conn->timeout_ms());
+  natsMsg* key = m.msg;
+  {
+    Impl::Entry entry;
+    entry.done = std::move(done);
+    entry.subject = subject;
+    entry.options.msg_id = options.msg_id;
+    entry.options.expected_last_msg_id = options.expected_last_msg_id;
+    entry.options.expected_last_sequence = options.expected_last_sequence;
+    entry.max_wait_ms = po.MaxWait;
+    absl::MutexLock lock(&impl_->mu);
+    impl_->pending.emplace(key, std::move(entry));  // before the ack can arrive
+  }
+  natsStatus s = js_PublishMsgAsync(impl_->js, &m.msg, &po);
+  if (s == NATS_OK) return absl::OkStatus();  // nats.c owns the message (m.msg is now null)
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->pending.erase(key);
+  }
+  return PublishError(s, static_cast<jsErrCode>(0), LastError(s), impl_->conn->Where(), subject,
+                      options, po.MaxWait);
+}
+
+absl::Status AsyncPublisher::Flush(absl::Duration timeout) {
+  absl::MutexLock lock(&impl_->mu);
+  auto empty = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl_->mu) { return impl_->pending.empty(); };
+  if (!impl_->mu.AwaitWithTimeout(absl::Condition(&empty), timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(impl_->conn->Where(), ": ", impl_->pending.size(),
+                     " async publishes still unacked after ", absl::FormatDuration(timeout)));
+  }
+  return absl::OkStatus();
+}
+
+int AsyncPublisher::pending() const {
+  absl::MutexLock lock(&impl_->mu);
+  return static_cast<int>(impl_->pending.size());
 }
 
 absl::StatusOr<std::unique_ptr<PullConsumer>> JetStream::Consumer(const ConsumerConfig& config) {

@@ -43,6 +43,7 @@
 #define GONKA_NATS_JETSTREAM_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -81,6 +82,7 @@ struct StreamConfig {
 struct StreamInfo {
   StreamConfig config;  // as the server has it
   uint64_t messages = 0;
+  uint64_t bytes = 0;  // stored, headers included
   uint64_t first_sequence = 0;
   uint64_t last_sequence = 0;  // 0 for an empty stream
   absl::Time last_time = absl::InfinitePast();
@@ -141,6 +143,7 @@ struct ConsumerConfig {
 };
 
 class JsMessage;
+class AsyncPublisher;
 
 class PullConsumer {
  public:
@@ -216,6 +219,47 @@ class JsMessage {
   bool done_ = false;
 };
 
+// Pipelined publishing: Publish() sends and returns without waiting for the ack; `done` runs
+// with the ack (or the error, mapped exactly as JetStream::Publish maps it) later, on a nats.c
+// thread. Messages reach the server in Publish() order on one connection, so fenced publishes can
+// be chained: publish h+1 expecting h right after h; if h is refused, h+1 is refused as well. Every
+// publish has an ack timeout (options.timeout, default NatsOptions::timeout) after which `done`
+// gets DeadlineExceeded (the message may still be stored: retry with the same msg_id).
+//
+// Thread-safety: thread-safe. `done` must be short and must not call Flush or destroy the
+// publisher. Destroying the publisher runs `done` with Cancelled for publishes still unacked.
+//
+//   ASSIGN_OR_RETURN(auto pub, js->NewAsyncPublisher());
+//   for (int h = from; h <= to; ++h)
+//     RETURN_IF_ERROR(pub->Publish("blocks", record[h], {.msg_id = Id(h),
+//                                  .expected_last_msg_id = Id(h - 1)}, on_ack));
+//   RETURN_IF_ERROR(pub->Flush(absl::Seconds(5)));
+class AsyncPublisher {
+ public:
+  using Done = std::function<void(const absl::StatusOr<PubAck>& ack)>;
+
+  ~AsyncPublisher();
+  AsyncPublisher(const AsyncPublisher&) = delete;
+  AsyncPublisher& operator=(const AsyncPublisher&) = delete;
+
+  // Sends the message; `done` runs exactly once unless this returns an error (then the message
+  // was not sent and `done` never runs). Waits while `max_pending` publishes are unacked
+  // (DeadlineExceeded if that lasts longer than the ack timeout).
+  absl::Status Publish(const std::string& subject, const std::string& data,
+                       const PublishOptions& options, Done done);
+  // Waits until every `done` of the publishes made so far has run; DeadlineExceeded after
+  // `timeout`.
+  absl::Status Flush(absl::Duration timeout);
+  // Publishes whose `done` has not run yet.
+  int pending() const;
+
+ private:
+  friend class JetStream;
+  struct Impl;
+  explicit AsyncPublisher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 class JetStream {
  public:
   static absl::StatusOr<std::unique_ptr<JetStream>> Connect(const NatsOptions& options);
@@ -237,6 +281,10 @@ class JetStream {
 
   absl::StatusOr<PubAck> Publish(const std::string& subject, const std::string& data,
                                  const PublishOptions& options = {});
+
+  // A pipelined publisher on this connection (see AsyncPublisher): at most `max_pending`
+  // publishes wait for their acks at once. Must not outlive this JetStream.
+  absl::StatusOr<std::unique_ptr<AsyncPublisher>> NewAsyncPublisher(int max_pending = 256);
 
   // Creates the durable consumer, or binds to it (updating ack_wait, max_deliver, backoff and
   // max_ack_pending if they differ). InvalidArgument naming the field for a bad config or a

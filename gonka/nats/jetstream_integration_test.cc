@@ -4,12 +4,14 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -296,6 +298,94 @@ TEST_F(JetStreamTest, PausedServerIsDeadlineExceededThenRetryIsDeduplicated) {
   auto next = js_->Publish("blocks", "block 3", Fenced(3));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->sequence, 3u);
+}
+
+// Collects the acks of an AsyncPublisher in arrival order.
+struct AckLog {
+  absl::Mutex mu;
+  std::vector<std::pair<int, absl::StatusOr<PubAck>>> acks ABSL_GUARDED_BY(mu);
+  AsyncPublisher::Done For(int h) {
+    return [this, h](const absl::StatusOr<PubAck>& ack) {
+      absl::MutexLock lock(&mu);
+      acks.emplace_back(h, ack);
+    };
+  }
+};
+
+TEST_F(JetStreamTest, AsyncPublisherChainsFencedPublishesInOrder) {
+  ASSERT_TRUE(js_->EnsureStream(Blocks()).ok());
+  auto pub = js_->NewAsyncPublisher(64);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  AckLog log;
+  constexpr int kHeights = 500;
+  for (int h = 1; h <= kHeights; ++h) {
+    ASSERT_TRUE((*pub)->Publish("blocks", absl::StrCat("block ", h), Fenced(h), log.For(h)).ok());
+  }
+  ASSERT_TRUE((*pub)->Flush(absl::Seconds(10)).ok());
+  EXPECT_EQ((*pub)->pending(), 0);
+  absl::MutexLock lock(&log.mu);
+  ASSERT_EQ(log.acks.size(), static_cast<size_t>(kHeights));
+  for (int i = 0; i < kHeights; ++i) {
+    EXPECT_EQ(log.acks[i].first, i + 1);  // acks arrive in publish order
+    ASSERT_TRUE(log.acks[i].second.ok()) << log.acks[i].second.status();
+    EXPECT_EQ(log.acks[i].second->sequence, static_cast<uint64_t>(i + 1));
+    EXPECT_FALSE(log.acks[i].second->duplicate);
+  }
+  auto info = js_->GetStreamInfo("BLOCKS", "blocks");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->subject_last_msg_id, absl::StrCat("chain-1/", kHeights));
+}
+
+TEST_F(JetStreamTest, AsyncPublisherRefusedLinkRefusesTheRestAndRetriesDedupe) {
+  ASSERT_TRUE(js_->EnsureStream(Blocks()).ok());
+  ASSERT_TRUE(js_->Publish("blocks", "b1", Fenced(1)).ok());
+  ASSERT_TRUE(js_->Publish("blocks", "b2", Fenced(2)).ok());
+  auto pub = js_->NewAsyncPublisher();
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  AckLog log;
+  // 2 again (a duplicate), then a gap: 4 expects 3, which is not there; 5 expects 4.
+  ASSERT_TRUE((*pub)->Publish("blocks", "b2", Fenced(2), log.For(2)).ok());
+  ASSERT_TRUE((*pub)->Publish("blocks", "b4", Fenced(4), log.For(4)).ok());
+  ASSERT_TRUE((*pub)->Publish("blocks", "b5", Fenced(5), log.For(5)).ok());
+  ASSERT_TRUE((*pub)->Flush(absl::Seconds(5)).ok());
+  absl::MutexLock lock(&log.mu);
+  ASSERT_EQ(log.acks.size(), 3u);
+  ASSERT_TRUE(log.acks[0].second.ok());
+  EXPECT_TRUE(log.acks[0].second->duplicate);
+  EXPECT_EQ(log.acks[0].second->sequence, 2u);
+  EXPECT_EQ(log.acks[1].second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(log.acks[1].second.status().message()), HasSubstr("chain-1/2"));
+  EXPECT_EQ(log.acks[2].second.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto info = js_->GetStreamInfo("BLOCKS");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->last_sequence, 2u);
+}
+
+TEST_F(JetStreamTest, AsyncPublisherTimesOutOnAPausedServerAndCancelsOnClose) {
+  ASSERT_TRUE(js_->EnsureStream(Blocks()).ok());
+  auto pub = js_->NewAsyncPublisher();
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  AckLog log;
+  ASSERT_TRUE(server_.Pause().ok());
+  PublishOptions p = Fenced(1);
+  p.timeout = absl::Milliseconds(300);
+  ASSERT_TRUE((*pub)->Publish("blocks", "b1", p, log.For(1)).ok());
+  ASSERT_TRUE((*pub)->Flush(absl::Seconds(5)).ok());
+  {
+    absl::MutexLock lock(&log.mu);
+    ASSERT_EQ(log.acks.size(), 1u);
+    EXPECT_EQ(log.acks[0].second.status().code(), absl::StatusCode::kDeadlineExceeded)
+        << log.acks[0].second.status();
+  }
+  // Still paused: this one is cancelled when the publisher closes.
+  p = Fenced(2);
+  p.timeout = absl::Seconds(30);
+  ASSERT_TRUE((*pub)->Publish("blocks", "b2", p, log.For(2)).ok());
+  pub->reset();
+  ASSERT_TRUE(server_.Resume().ok());
+  absl::MutexLock lock(&log.mu);
+  ASSERT_EQ(log.acks.size(), 2u);
+  EXPECT_EQ(log.acks[1].second.status().code(), absl::StatusCode::kCancelled);
 }
 
 }  // namespace

@@ -99,6 +99,7 @@ beast::string_view ToBeast(absl::string_view text) { return {text.data(), text.s
 struct Call {
   std::string what;
   absl::Time deadline;
+  bool idempotent = false;  // HttpCallOptions::idempotent
 };
 
 absl::Status Fail(const error_code& ec, const Call& call, absl::string_view phase) {
@@ -216,7 +217,7 @@ class HttpClient::Impl {
                                                        url_text));
       }
     }
-    Call call{absl::StrCat(upper_method, " ", url_text), CallDeadline(options)};
+    Call call{absl::StrCat(upper_method, " ", url_text), CallDeadline(options), options.idempotent};
     if (absl::Now() >= call.deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat(call.what, ": deadline exceeded before the request was sent"));
@@ -249,7 +250,7 @@ class HttpClient::Impl {
                                  std::optional<http::response_parser<Body>>* parser,
                                  uint64_t body_limit,
                                  absl::Duration idle_timeout = absl::InfiniteDuration()) {
-    const bool idempotent = IsIdempotent(req.method());
+    const bool idempotent = call.idempotent || IsIdempotent(req.method());
     for (int attempt = 0;; ++attempt) {
       // The retry always uses a fresh connection: other pooled ones to the same server are
       // probably just as stale.
@@ -320,10 +321,30 @@ class HttpClient::Impl {
     if (!sent.ok()) return sent;
 
     if (!parser->is_done()) {
+      // The body is read from the socket itself with ONE timer for the call's deadline: the
+      // tcp_stream re-arms its timer for every read_some (a timerfd_settime syscall each), which
+      // dominated the cost of large answers such as a heavy /block_results.
       error_code ec;
-      SetExpiry(conn->stream, call.deadline);
-      http::async_read(conn->stream, conn->buffer, *parser, [&](error_code e, size_t) { ec = e; });
+      bool timed_out = false;
+      conn->stream.expires_never();
+      std::optional<asio::steady_timer> timer;
+      if (call.deadline != absl::InfiniteFuture()) {
+        timer.emplace(conn->ioc);
+        timer->expires_after(
+            absl::ToChronoNanoseconds(std::max(call.deadline - absl::Now(), absl::ZeroDuration())));
+        timer->async_wait([&](error_code e) {
+          if (e) return;  // cancelled: the body arrived
+          timed_out = true;
+          error_code ignored;
+          conn->stream.socket().cancel(ignored);
+        });
+      }
+      http::async_read(conn->stream.socket(), conn->buffer, *parser, [&](error_code e, size_t) {
+        ec = e;
+        if (timer) timer->cancel();
+      });
       RunPending(conn->ioc);
+      if (timed_out && ec) ec = beast::error::timeout;
       if (ec) return Fail(ec, call, "reading the response body");
     }
     http::response<http::string_body>& message = parser->get();

@@ -74,6 +74,10 @@ struct HttpCallOptions {
   HttpHeaders headers;
   // Overrides HttpClientOptions::max_body_bytes when non-zero.
   size_t max_body_bytes = 0;
+  // True: the request has no side effect, so it may be sent again on a fresh connection when a
+  // pooled one turns out to be stale (a read-only POST such as a JSON-RPC query). GET, HEAD,
+  // PUT, DELETE and OPTIONS are treated so anyway.
+  bool idempotent = false;
 
   static HttpCallOptions Timeout(absl::Duration timeout) {
     HttpCallOptions options;

@@ -107,6 +107,15 @@ class TestServer {
         timer_.async_wait([self = shared_from_this()](error_code ec) {
           if (!ec) self->Reply(http::status::ok, "slow");
         });
+      } else if (target == "/stall-body") {
+        // A header promising 100 bytes, 10 of them, then silence (the connection stays open).
+        auto head = std::make_shared<std::string>(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\n0123456789");
+        asio::async_write(stream_, asio::buffer(*head),
+                          [self = shared_from_this(), head](error_code, size_t) {
+                            self->timer_.expires_after(std::chrono::seconds(5));
+                            self->timer_.async_wait([self](error_code) {});
+                          });
       } else if (target == "/events") {
         StartEvents();
       } else if (target == "/big") {
@@ -263,6 +272,22 @@ TEST(HttpClientTest, DeadlineExceededNamesTheUrl) {
   absl::StatusOr<HttpResponse> after = client.Get(server.Url("/fine"));
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->body, "GET /fine ");
+}
+
+TEST(HttpClientTest, BodyThatStopsArrivingHitsTheDeadline) {
+  TestServer server;
+  HttpClient client;
+  absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response =
+      client.Get(server.Url("/stall-body"), HttpCallOptions::Timeout(absl::Milliseconds(300)));
+  absl::Duration elapsed = absl::Now() - start;
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
+  EXPECT_THAT(response.status().message(), HasSubstr("response body"));
+  EXPECT_GE(elapsed, absl::Milliseconds(290));
+  EXPECT_LT(elapsed, absl::Seconds(2));
+  absl::StatusOr<HttpResponse> big = client.Get(server.Url("/big"));
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->body.size(), 1u << 20);
 }
 
 TEST(HttpClientTest, ConnectionRefusedIsUnavailable) {

@@ -36,13 +36,28 @@ CREATE INDEX signer_ledger_in_flight ON signer_ledger (state)
       {2, "batch size", R"sql(
 ALTER TABLE signer_ledger ADD COLUMN batch_size integer NOT NULL DEFAULT 1;
 )sql"},
+      {3, "sequenced mode and fencing", R"sql(
+ALTER TABLE signer_ledger
+  ADD COLUMN account        text NOT NULL DEFAULT '',
+  ADD COLUMN sequence       bigint NOT NULL DEFAULT -1,
+  ADD COLUMN timeout_height bigint NOT NULL DEFAULT 0,
+  ADD COLUMN fencing_token  bigint NOT NULL DEFAULT 0,
+  ADD COLUMN signed_at      timestamptz;
+CREATE TABLE signer_fence (
+  account   text PRIMARY KEY,
+  token     bigint NOT NULL,
+  raised_at timestamptz NOT NULL DEFAULT now()
+);
+)sql"},
   };
   return *m;
 }
 
 constexpr char kColumns[] =
     "idempotency_key, state, tx_hash, encode(signed_tx, 'hex'), timeout_timestamp_ns, height, "
-    "attempts, last_error, (extract(epoch FROM updated_at) * 1000000)::bigint, batch_size";
+    "attempts, last_error, (extract(epoch FROM updated_at) * 1000000)::bigint, batch_size, "
+    "account, sequence, "
+    "timeout_height, fencing_token, coalesce((extract(epoch FROM signed_at) * 1000000)::bigint, 0)";
 
 absl::StatusOr<TxState> ParseState(const std::string& s) {
   if (s == "queued") return TxState::kQueued;
@@ -72,6 +87,12 @@ absl::StatusOr<LedgerEntry> EntryFromRow(const pg::Result& r) {
   e.last_error = r.Get(0, 7).value_or("");
   e.updated_at = absl::FromUnixMicros(ToInt(r.Get(0, 8)));
   e.batch_size = static_cast<int>(ToInt(r.Get(0, 9)));
+  e.account = r.Get(0, 10).value_or("");
+  e.sequence = ToInt(r.Get(0, 11));
+  e.timeout_height = ToInt(r.Get(0, 12));
+  e.fencing_token = ToInt(r.Get(0, 13));
+  int64_t signed_at = ToInt(r.Get(0, 14));
+  e.signed_at = signed_at == 0 ? absl::InfinitePast() : absl::FromUnixMicros(signed_at);
   return e;
 }
 
@@ -162,6 +183,11 @@ absl::Status Ledger::RecordSignedBatch(const std::vector<std::string>& keys,
         case TxState::kSigned:
         case TxState::kBroadcast:
           if (e.tx_hash == tx_hash) continue;  // repeat
+          if (e.sequenced()) {
+            return Illegal(e, "signed",
+                           absl::StrCat("tx ", e.tx_hash, " is sequenced (sequence ", e.sequence,
+                                        "): only a sequenced signer may replace it"));
+          }
           if (!(e.timeout < now)) {
             return Illegal(e, "signed",
                            absl::StrCat("tx ", e.tx_hash, " may still land until its timeout ",
@@ -178,13 +204,134 @@ absl::Status Ledger::RecordSignedBatch(const std::vector<std::string>& keys,
                 "ledger_signed",
                 "UPDATE signer_ledger SET state = 'signed', signed_tx = decode($2, 'hex'), "
                 "tx_hash = $3, timeout_timestamp_ns = $4, batch_size = $5, "
-                "attempts = attempts + 1, updated_at = now() WHERE idempotency_key = $1",
+                "attempts = attempts + 1, updated_at = now(), signed_at = clock_timestamp(), "
+                "account = '', "
+                "sequence = -1, timeout_height = 0, fencing_token = 0 WHERE idempotency_key = $1",
                 {key, absl::BytesToHexString(signed_tx), tx_hash,
                  absl::StrCat(absl::ToUnixNanos(timeout)), absl::StrCat(keys.size())})
               .status());
     }
     return absl::OkStatus();
   });
+}
+
+namespace {
+
+// Locks `account`'s fence row (created at 0) and checks `token` against it: Aborted when a newer
+// token holds it. Raises it to `token` otherwise.
+absl::Status CheckAndRaiseFence(pg::Connection& tx, const std::string& account, int64_t token) {
+  RETURN_IF_ERROR(tx.ExecPrepared("fence_init",
+                                  "INSERT INTO signer_fence (account, token) VALUES ($1, 0) "
+                                  "ON CONFLICT (account) DO NOTHING",
+                                  {account})
+                      .status());
+  ASSIGN_OR_RETURN(
+      pg::Result r,
+      tx.ExecPrepared("fence_lock", "SELECT token FROM signer_fence WHERE account = $1 FOR UPDATE",
+                      {account}));
+  const int64_t fence = r.rows() == 0 ? 0 : ToInt(r.Get(0, 0));
+  if (token < fence) {
+    return absl::AbortedError(absl::StrCat("signer ledger: account ", account, ": fencing token ",
+                                           token, " is fenced out by newer token ", fence,
+                                           " (another signer holds the lease)"));
+  }
+  if (token == fence) return absl::OkStatus();
+  return tx
+      .ExecPrepared(
+          "fence_raise",
+          "UPDATE signer_fence SET token = $2, raised_at = clock_timestamp() WHERE account = $1",
+          {account, absl::StrCat(token)})
+      .status();
+}
+
+// Whether the recorded tx of `e` provably can never land, given what the caller saw on chain
+// before looking its hash up (and not finding it). "" if it can never land, else why it may.
+std::string MayStillLand(const LedgerEntry& e, const std::string& account,
+                         const ChainObservation& seen) {
+  if (e.sequenced()) {
+    if (e.timeout_height > 0 && seen.height >= e.timeout_height) return "";
+    if (e.account == account && seen.account_sequence > static_cast<uint64_t>(e.sequence)) {
+      return "";
+    }
+    return absl::StrCat("tx ", e.tx_hash, " (sequence ", e.sequence, ", timeout height ",
+                        e.timeout_height, ") may still land: chain height ", seen.height,
+                        ", account sequence ", seen.account_sequence);
+  }
+  if (e.timeout < seen.time) return "";
+  return absl::StrCat("tx ", e.tx_hash, " may still land until its timeout ",
+                      absl::FormatTime(e.timeout));
+}
+
+}  // namespace
+
+absl::Status Ledger::RecordSignedSequenced(const std::vector<std::string>& keys,
+                                           const SequencedTx& stx, const ChainObservation& seen) {
+  if (keys.empty() || stx.signed_tx.empty() || stx.tx_hash.empty() || stx.account.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signer ledger: keys ", absl::StrJoin(keys, ","),
+                     ": keys, signed_tx, tx_hash and account must be set"));
+  }
+  if (stx.fencing_token <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("signer ledger: keys ", absl::StrJoin(keys, ","),
+                                                   ": fencing_token must be > 0, got ",
+                                                   stx.fencing_token));
+  }
+  std::vector<std::string> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  return pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
+    // The fence row first: every sequenced record of the account is serialized behind it.
+    RETURN_IF_ERROR(CheckAndRaiseFence(tx, stx.account, stx.fencing_token));
+    for (const std::string& key : sorted) {
+      ASSIGN_OR_RETURN(LedgerEntry e, Lock(tx, key));
+      switch (e.state) {
+        case TxState::kQueued:
+          break;
+        case TxState::kSigned:
+        case TxState::kBroadcast:
+          if (e.tx_hash == stx.tx_hash) continue;  // repeat
+          if (std::string why = MayStillLand(e, stx.account, seen); !why.empty()) {
+            return Illegal(e, "signed", why);
+          }
+          break;
+        case TxState::kIncluded:
+        case TxState::kFailed:
+          if (e.tx_hash == stx.tx_hash && e.state == TxState::kIncluded) continue;
+          return Illegal(e, "signed");
+      }
+      RETURN_IF_ERROR(
+          tx.ExecPrepared(
+                "ledger_signed_seq",
+                "UPDATE signer_ledger SET state = 'signed', signed_tx = decode($2, 'hex'), "
+                "tx_hash = $3, timeout_timestamp_ns = 0, batch_size = $4, "
+                "attempts = attempts + 1, updated_at = now(), signed_at = clock_timestamp(), "
+                "account = $5, "
+                "sequence = $6, timeout_height = $7, fencing_token = $8 "
+                "WHERE idempotency_key = $1",
+                {key, absl::BytesToHexString(stx.signed_tx), stx.tx_hash, absl::StrCat(keys.size()),
+                 stx.account, absl::StrCat(stx.sequence), absl::StrCat(stx.timeout_height),
+                 absl::StrCat(stx.fencing_token)})
+              .status());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Ledger::RaiseFence(const std::string& account, int64_t token) {
+  if (account.empty() || token <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signer ledger: RaiseFence needs an account and a token > 0, got \"", account,
+                     "\", ", token));
+  }
+  return pool_->Transaction(
+      [&](pg::Connection& tx) { return CheckAndRaiseFence(tx, account, token); });
+}
+
+absl::StatusOr<int64_t> Ledger::Fence(const std::string& account) {
+  ASSIGN_OR_RETURN(
+      pg::Result r,
+      pool_->ExecPrepared("fence_get", "SELECT token FROM signer_fence WHERE account = $1",
+                          {account}));
+  return r.rows() == 0 ? 0 : ToInt(r.Get(0, 0));
 }
 
 absl::Status Ledger::Requeue(const std::string& key, const std::string& tx_hash,

@@ -17,6 +17,22 @@
 // A batch tx (several requests in one tx) is recorded for all its keys in one transaction
 // (RecordSignedBatch): each row holds the same bytes, hash and timeout, and batch_size > 1.
 //
+// Sequenced mode (RecordSignedSequenced, RaiseFence): a tx recorded with an account sequence
+// and a timeout height, under the fencing token of the per-key lease its signer held.
+//   - The fence: table signer_fence keeps, per account, the newest fencing token seen. A
+//     sequenced record (and RaiseFence) with a token LOWER than it is refused with Aborted and
+//     changes nothing; an equal token is the current holder; a higher one raises the fence. The
+//     check and the row writes are one transaction with the account's fence row locked, so once
+//     a new lease holder has called RaiseFence (it does so before reading the sequence from the
+//     chain), no earlier holder — a paused zombie — can record a tx for that account.
+//   - Superseding: a signed/broadcast row may get a new sequenced tx only when the caller has
+//     looked the old hash up and not found it AFTER reading `seen`, and `seen` proves the old tx
+//     can never land: its timeout height is reached (seen.height >= timeout_height: blocks up to
+//     that height are committed without it), or it is sequenced for the same account and the
+//     account's on-chain sequence moved past it (seen.account_sequence > sequence), or it is an
+//     unordered tx whose timeout is before seen.time.
+//   - The unordered RecordSigned(Batch) never supersedes a sequenced tx (FailedPrecondition).
+//
 // Every operation is one transaction (row locked with SELECT ... FOR UPDATE) and idempotent: a
 // repeat with the same arguments (same hash) after a lost reply is OK and changes nothing. Claim
 // on an existing key returns the existing entry unchanged.
@@ -66,6 +82,32 @@ struct LedgerEntry {
   int batch_size = 1;                         // keys sharing the recorded tx
   std::string last_error;
   absl::Time updated_at;
+  // Sequenced txs only (sequence -1 and the rest empty for unordered txs).
+  std::string account;                          // the address whose sequence the tx uses
+  int64_t sequence = -1;                        // the tx's account sequence
+  int64_t timeout_height = 0;                   // the tx's timeout_height
+  int64_t fencing_token = 0;                    // the lease token it was recorded under
+  absl::Time signed_at = absl::InfinitePast();  // when the current tx was recorded
+
+  bool sequenced() const { return sequence >= 0; }
+};
+
+// A sequenced tx to record (RecordSignedSequenced).
+struct SequencedTx {
+  std::string signed_tx;  // TxRaw bytes
+  std::string tx_hash;    // upper-case hex
+  std::string account;    // signer address
+  uint64_t sequence = 0;
+  int64_t timeout_height = 0;
+  int64_t fencing_token = 0;  // > 0: the lease token of the signer
+};
+
+// What the caller read from the chain BEFORE looking the recorded tx's hash up (and not finding
+// it): the proof that the recorded tx can never land (see "Superseding" above).
+struct ChainObservation {
+  int64_t height = 0;                      // latest committed height
+  absl::Time time = absl::InfinitePast();  // latest block time
+  uint64_t account_sequence = 0;           // the signing account's on-chain sequence
 };
 
 class Ledger {
@@ -87,6 +129,20 @@ class Ledger {
   // whole call with FailedPrecondition and nothing is recorded).
   absl::Status RecordSignedBatch(const std::vector<std::string>& keys, const std::string& signed_tx,
                                  const std::string& tx_hash, absl::Time timeout, absl::Time now);
+
+  // Sequenced mode: records `tx` for `keys` (one tx for all: batch_size = keys.size()), fenced by
+  // tx.fencing_token. Aborted naming the account and both tokens when a newer token holds the
+  // fence (nothing written); FailedPrecondition when a row cannot take a new tx (see
+  // "Superseding"); the same hash again is a no-op; InvalidArgument for empty fields or token <= 0.
+  absl::Status RecordSignedSequenced(const std::vector<std::string>& keys, const SequencedTx& tx,
+                                     const ChainObservation& seen);
+
+  // Raises `account`'s fence to `token` (a new lease holder calls this before anything else).
+  // Aborted when a newer token already holds it; InvalidArgument for token <= 0.
+  absl::Status RaiseFence(const std::string& account, int64_t token);
+
+  // The account's fence (0 if none was ever raised).
+  absl::StatusOr<int64_t> Fence(const std::string& account);
 
   // signed | broadcast (with `tx_hash`) -> queued, keeping attempts. Only for a tx that can never
   // land: it is on chain with a failure code, or CheckTx refused it. Used to split a failed batch.

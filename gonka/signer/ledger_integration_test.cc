@@ -241,6 +241,121 @@ TEST_F(LedgerTest, BatchIsRecordedAllOrNoneAndCanBeRequeued) {
   EXPECT_EQ(ledger_->Requeue(a, "HA", "x").code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// Sequenced mode: the fence refuses an older lease token (nothing written), an equal one is the
+// holder, a newer one raises it; RaiseFence alone already shuts the older holder out.
+TEST_F(LedgerTest, SequencedRecordsAreFencedByTheLeaseToken) {
+  const std::string account = Key("account");
+  const std::string k1 = Key("1"), k2 = Key("2"), k3 = Key("3");
+  for (const auto& k : {k1, k2, k3}) ASSERT_TRUE(ledger_->Claim(k).ok());
+  SequencedTx tx{"raw1", "AA01", account, 7, 100, 5};
+  ASSERT_TRUE(ledger_->RecordSignedSequenced({k1}, tx, {}).ok());
+  EXPECT_EQ(*ledger_->Fence(account), 5);
+  auto e = ledger_->Get(k1);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->state, TxState::kSigned);
+  EXPECT_TRUE(e->sequenced());
+  EXPECT_EQ(e->sequence, 7);
+  EXPECT_EQ(e->timeout_height, 100);
+  EXPECT_EQ(e->fencing_token, 5);
+  EXPECT_EQ(e->account, account);
+  EXPECT_NE(e->signed_at, absl::InfinitePast());
+  EXPECT_EQ(e->timeout, absl::InfinitePast());
+  // Repeat: no-op.
+  ASSERT_TRUE(ledger_->RecordSignedSequenced({k1}, tx, {}).ok());
+  EXPECT_EQ(ledger_->Get(k1)->attempts, 1);
+
+  // A new holder (token 9) raises the fence before it reads the sequence: token 5 is out.
+  ASSERT_TRUE(ledger_->RaiseFence(account, 9).ok());
+  absl::Status zombie =
+      ledger_->RecordSignedSequenced({k2}, {"raw2", "AA02", account, 8, 100, 5}, {});
+  EXPECT_EQ(zombie.code(), absl::StatusCode::kAborted) << zombie;
+  EXPECT_THAT(std::string(zombie.message()),
+              AllOf(HasSubstr(account), HasSubstr("token 5"), HasSubstr("newer token 9")));
+  EXPECT_EQ(ledger_->Get(k2)->state, TxState::kQueued);  // nothing written
+  EXPECT_EQ(ledger_->RaiseFence(account, 8).code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(ledger_->RaiseFence(account, 9).ok());  // the holder again: fine
+  ASSERT_TRUE(
+      ledger_->RecordSignedSequenced({k2, k3}, {"raw2", "AA02", account, 7, 100, 9}, {}).ok());
+  EXPECT_EQ(ledger_->Get(k3)->batch_size, 2);
+  EXPECT_EQ(ledger_->Get(k3)->fencing_token, 9);
+  // Bad arguments.
+  EXPECT_EQ(ledger_->RecordSignedSequenced({k2}, {"raw", "AA03", account, 1, 1, 0}, {}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ledger_->RaiseFence(account, 0).code(), absl::StatusCode::kInvalidArgument);
+  // The unordered path never replaces a sequenced tx.
+  absl::Status unordered =
+      ledger_->RecordSigned(k1, "raw9", "AA09", absl::Now(), absl::Now() + absl::Hours(1));
+  EXPECT_EQ(unordered.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(unordered.message()), HasSubstr("sequenced"));
+}
+
+// A recorded sequenced tx is replaced only with proof it can never land: its timeout height
+// reached, or the account's sequence moved past it.
+TEST_F(LedgerTest, SequencedTxIsReplacedOnlyWhenItCanNoLongerLand) {
+  const std::string account = Key("account");
+  const std::string key = Key("k");
+  ASSERT_TRUE(ledger_->Claim(key).ok());
+  ASSERT_TRUE(ledger_->RecordSignedSequenced({key}, {"raw1", "BB01", account, 7, 100, 1}, {}).ok());
+  SequencedTx next{"raw2", "BB02", account, 8, 130, 1};
+  // Height 99 < 100, sequence 7 not consumed: it may still land.
+  absl::Status s = ledger_->RecordSignedSequenced({key}, next, {99, absl::Now(), 7});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr(key), HasSubstr("may still land")));
+  // Another account's sequence proves nothing about this tx.
+  SequencedTx other_account{"raw2", "BB02", Key("other account"), 8, 130, 1};
+  EXPECT_EQ(ledger_->RecordSignedSequenced({key}, other_account, {99, absl::Now(), 50}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Sequence consumed (the account is at 8 > 7).
+  ASSERT_TRUE(ledger_->RecordSignedSequenced({key}, next, {99, absl::Now(), 8}).ok());
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->tx_hash, "BB02");
+  EXPECT_EQ(e->attempts, 2);
+  // Timeout height reached (130): replaceable even though sequence 8 is not consumed.
+  SequencedTx third{"raw3", "BB03", account, 8, 160, 1};
+  EXPECT_EQ(ledger_->RecordSignedSequenced({key}, third, {129, absl::Now(), 8}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(ledger_->RecordSignedSequenced({key}, third, {130, absl::Now(), 8}).ok());
+  EXPECT_EQ(ledger_->Get(key)->attempts, 3);
+  ASSERT_TRUE(ledger_->MarkIncluded(key, "BB03", 131).ok());
+  EXPECT_EQ(ledger_
+                ->RecordSignedSequenced({key}, {"raw4", "BB04", account, 9, 200, 1},
+                                        {500, absl::Now(), 99})
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// Concurrent holders: only records under the newest token survive once it raised the fence.
+TEST_F(LedgerTest, ConcurrentFencedRecordsNeverLetAnOlderTokenInAfterANewerOne) {
+  const std::string account = Key("account");
+  constexpr int kKeys = 40;
+  for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(ledger_->Claim(Key(absl::StrCat(i))).ok());
+  std::atomic<bool> newer_raised{false};
+  std::atomic<int> old_after_raise{0};
+  std::thread old_holder([&] {
+    for (int i = 0; i < kKeys; i += 2) {
+      bool raised_before = newer_raised.load();
+      absl::Status s = ledger_->RecordSignedSequenced(
+          {Key(absl::StrCat(i))}, {"raw", absl::StrCat("CC", i), account, 1, 10, 3}, {});
+      if (s.ok() && raised_before) ++old_after_raise;
+    }
+  });
+  std::thread new_holder([&] {
+    ASSERT_TRUE(ledger_->RaiseFence(account, 4).ok());
+    newer_raised = true;
+    for (int i = 1; i < kKeys; i += 2) {
+      ASSERT_TRUE(ledger_
+                      ->RecordSignedSequenced({Key(absl::StrCat(i))},
+                                              {"raw", absl::StrCat("CC", i), account, 1, 10, 4}, {})
+                      .ok());
+    }
+  });
+  old_holder.join();
+  new_holder.join();
+  EXPECT_EQ(old_after_raise.load(), 0);
+  EXPECT_EQ(*ledger_->Fence(account), 4);
+}
+
 }  // namespace
 }  // namespace signer
 }  // namespace gonka

@@ -38,6 +38,42 @@ prometheus::Family<prometheus::Counter>& Signed() {
   return family;
 }
 
+prometheus::Family<prometheus::Counter>& Retries() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_signer_retries_total")
+                            .Help("Requests handed back for redelivery, by reason")
+                            .Register(metrics::Registry());
+  return family;
+}
+
+prometheus::Gauge& InFlight() {
+  static auto& gauge = prometheus::BuildGauge()
+                           .Name("gonka_signer_in_flight")
+                           .Help(
+                               "Deliveries the signer is processing (signing, broadcasting or "
+                               "observing their tx)")
+                           .Register(metrics::Registry())
+                           .Add({});
+  return gauge;
+}
+
+// Counts `n` deliveries in gonka_signer_in_flight while alive.
+class InFlightGuard {
+ public:
+  explicit InFlightGuard(size_t n) : n_(static_cast<double>(n)) { InFlight().Increment(n_); }
+  ~InFlightGuard() { InFlight().Decrement(n_); }
+  InFlightGuard(const InFlightGuard&) = delete;
+  InFlightGuard& operator=(const InFlightGuard&) = delete;
+
+ private:
+  double n_;
+};
+
+absl::Time DeadlineOf(const txqueue::ChainTx& tx) {
+  if (!tx.has_deadline()) return absl::InfiniteFuture();
+  return absl::FromUnixSeconds(tx.deadline().seconds()) + absl::Nanoseconds(tx.deadline().nanos());
+}
+
 absl::string_view OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kIncluded:
@@ -85,9 +121,23 @@ Signer::Signer(const crypto::SigningKey* key, txqueue::TxConsumer* consumer, Led
       ledger_(ledger),
       comet_(comet),
       options_(std::move(options)),
-      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {
+  // Every reason appears in /metrics (at 0) from the start.
+  for (const char* reason : kRetryReasons) Retries().Add({{"reason", reason}});
+  InFlight();
+}
 
 absl::StatusOr<bool> Signer::RunOnce(absl::Duration fetch_timeout) {
+  if (options_.mode == SignerMode::kSequenced) {
+    if (options_.sequencer == nullptr) {
+      return absl::FailedPreconditionError("signer: sequenced mode needs a sequencer");
+    }
+    // Not the sequence owner: leave the queue to the lease holder.
+    if (!options_.sequencer->HoldsLease()) {
+      clock_->SleepFor(fetch_timeout);
+      return false;
+    }
+  }
   const int fetch = std::max(1, options_.max_batch_messages);
   ASSIGN_OR_RETURN(std::vector<txqueue::Delivery> batch, consumer_->Fetch(fetch, fetch_timeout));
   if (batch.size() > 1) {
@@ -127,16 +177,21 @@ absl::Time Signer::ChooseTimeout(const txqueue::ChainTx& tx, absl::Time now) {
   return absl::FromUnixNanos(ReserveTimeout(ns, absl::ToUnixNanos(now)));
 }
 
-absl::StatusOr<cosmos::SignedTx> Signer::Build(const txqueue::ChainTx& tx, absl::Time timeout,
+absl::StatusOr<cosmos::SignedTx> Signer::Build(const txqueue::ChainTx& tx, const TxParams& params,
                                                uint64_t gas_limit) {
   cosmos::TxBuilder builder;
   for (const auto& any : tx.messages()) builder.AddAny(any);
   if (!options_.exec_granter.empty()) builder.WrapInExec(key_->address());
   builder.SetMemo(tx.memo())
       .SetFee({options_.fee_amount, gas_limit, "", options_.fee_granter})
-      .SetUnordered(timeout)
       .SetChainId(options_.chain_id)
       .SetAccountNumber(options_.account_number);
+  if (params.sequenced) {
+    builder.SetSequence(params.sequence)
+        .SetTimeoutHeight(static_cast<uint64_t>(params.timeout_height));
+  } else {
+    builder.SetUnordered(params.timeout);
+  }
   return builder.Sign(*key_);
 }
 
@@ -155,6 +210,12 @@ std::string Signer::ChainNotLive(const chain::CometStatus& status) {
 }
 
 absl::StatusOr<Outcome> Signer::Process(txqueue::Delivery& d) {
+  InFlightGuard in_flight(1);
+  return ProcessOne(d);
+}
+
+absl::StatusOr<Outcome> Signer::ProcessOne(txqueue::Delivery& d) {
+  if (options_.mode == SignerMode::kSequenced) return ProcessSequenced(d);
   const std::string& key = d.key();
   ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key));
   // Two rounds at most: a concurrent signer may record a tx between our read and our write.
@@ -166,9 +227,11 @@ absl::StatusOr<Outcome> Signer::Process(txqueue::Delivery& d) {
         return Outcome::kSkipped;
       case TxState::kQueued: {
         absl::StatusOr<chain::CometStatus> status = comet_->Status();
-        if (!status.ok()) return Retry(d, status.status().ToString(), options_.retry_delay);
+        if (!status.ok()) {
+          return Retry(d, "chain_unavailable", status.status().ToString(), options_.retry_delay);
+        }
         if (std::string why = ChainNotLive(*status); !why.empty()) {
-          return Retry(d, why, options_.retry_delay);
+          return Retry(d, "chain_halted", why, options_.retry_delay);
         }
         absl::StatusOr<Outcome> o = SignAndSend(d, clock_->Now());
         if (o.ok() || o.status().code() != absl::StatusCode::kFailedPrecondition) return o;
@@ -179,16 +242,19 @@ absl::StatusOr<Outcome> Signer::Process(txqueue::Delivery& d) {
         // Chain time first, then the lookup: "not found" is final only if the block time had
         // already passed the timeout before we looked.
         absl::StatusOr<chain::CometStatus> status = comet_->Status();
-        if (!status.ok()) return Retry(d, status.status().ToString(), options_.retry_delay);
+        if (!status.ok()) {
+          return Retry(d, "chain_unavailable", status.status().ToString(), options_.retry_delay);
+        }
         if (std::string why = ChainNotLive(*status); !why.empty()) {
-          return Retry(d, why, options_.retry_delay);
+          return Retry(d, "chain_halted", why, options_.retry_delay);
         }
         absl::StatusOr<chain::TxInfo> info = comet_->Tx(absl::HexStringToBytes(e.tx_hash));
         if (info.ok()) return Included({&d}, e, *info);
         if (info.status().code() != absl::StatusCode::kNotFound) {
-          return Retry(d, info.status().ToString(), options_.retry_delay);
+          return Retry(d, "chain_unavailable", info.status().ToString(), options_.retry_delay);
         }
-        if (status->latest_time <= e.timeout) return SendAndObserve({&d}, e);
+        // A tx recorded in sequenced mode (the mode was switched): its same bytes only.
+        if (e.sequenced() || status->latest_time <= e.timeout) return SendAndObserve({&d}, e);
         GLOG_INFO("signer: recorded tx expired unincluded, signing a new one", {"key", key},
                   {"tx_hash", e.tx_hash}, {"attempts", e.attempts});
         absl::StatusOr<Outcome> o = SignAndSend(d, status->latest_time);
@@ -198,7 +264,8 @@ absl::StatusOr<Outcome> Signer::Process(txqueue::Delivery& d) {
     }
     ASSIGN_OR_RETURN(e, ledger_->Get(key));
   }
-  return Retry(d, "ledger entry changed concurrently", options_.observe_interval);
+  return Retry(d, "concurrent_update", "ledger entry changed concurrently",
+               options_.observe_interval);
 }
 
 absl::StatusOr<Outcome> Signer::SignAndSend(txqueue::Delivery& d, absl::Time chain_now) {
@@ -212,14 +279,16 @@ absl::StatusOr<Outcome> Signer::SignAndSend(txqueue::Delivery& d, absl::Time cha
         ledger_->MarkFailed(d.key(), absl::StrCat(txqueue::kReasonExpired, ": ", detail)));
     return Outcome::kDeadLettered;
   }
-  absl::StatusOr<uint64_t> gas_limit = EstimateGas(d.tx(), timeout);
+  TxParams params;
+  params.timeout = timeout;
+  absl::StatusOr<uint64_t> gas_limit = EstimateGas(d.tx(), params);
   if (!gas_limit.ok()) {
     if (gas_limit.status().code() == absl::StatusCode::kUnavailable) {
-      return Retry(d, std::string(gas_limit.status().message()), options_.retry_delay);
+      return Retry(d, "simulate", std::string(gas_limit.status().message()), options_.retry_delay);
     }
     return Fail(d, std::string(gas_limit.status().message()));
   }
-  absl::StatusOr<cosmos::SignedTx> signed_tx = Build(d.tx(), timeout, *gas_limit);
+  absl::StatusOr<cosmos::SignedTx> signed_tx = Build(d.tx(), params, *gas_limit);
   if (!signed_tx.ok()) return Fail(d, absl::StrCat("build: ", signed_tx.status().message()));
   // FailedPrecondition here = another signer recorded a tx meanwhile; the caller re-reads.
   RETURN_IF_ERROR(
@@ -229,11 +298,11 @@ absl::StatusOr<Outcome> Signer::SignAndSend(txqueue::Delivery& d, absl::Time cha
   return SendAndObserve({&d}, e);
 }
 
-absl::StatusOr<uint64_t> Signer::EstimateGas(const txqueue::ChainTx& tx, absl::Time timeout) {
+absl::StatusOr<uint64_t> Signer::EstimateGas(const txqueue::ChainTx& tx, const TxParams& params) {
   if (options_.gas_adjustment <= 0) return options_.gas_limit;
   // Simulate with the cap as the limit (simulation ignores signatures and gas limits), then
   // sign for gas_used × adjustment.
-  absl::StatusOr<cosmos::SignedTx> draft = Build(tx, timeout, options_.gas_limit);
+  absl::StatusOr<cosmos::SignedTx> draft = Build(tx, params, options_.gas_limit);
   if (!draft.ok()) {
     return absl::FailedPreconditionError(absl::StrCat("build: ", draft.status().message()));
   }
@@ -244,6 +313,9 @@ absl::StatusOr<uint64_t> Signer::EstimateGas(const txqueue::ChainTx& tx, absl::T
   if (!q.ok()) return absl::UnavailableError(absl::StrCat("simulate: ", q.status().message()));
   if (q->code != 0) {
     std::string why = absl::StrCat("simulate ", q->codespace, " code ", q->code, ": ", q->log);
+    if (params.sequenced && q->code == 32 && (q->codespace == "sdk" || q->codespace.empty())) {
+      return absl::AbortedError(why);
+    }
     if (RetryableCode(q->codespace, q->code)) return absl::UnavailableError(why);
     return absl::FailedPreconditionError(why);
   }
@@ -262,7 +334,8 @@ absl::StatusOr<Outcome> Signer::SendAndObserve(const Group& g, const LedgerEntry
   if (!r.ok()) {
     // The same bytes are already in the mempool or the tx index: observe them.
     if (!absl::StrContains(r.status().message(), "already exists in cache")) {
-      return RetryAll(g, absl::StrCat("broadcast: ", r.status().message()), options_.retry_delay);
+      return RetryAll(g, "broadcast_error", absl::StrCat("broadcast: ", r.status().message()),
+                      options_.retry_delay);
     }
   } else if (r->code == 0) {
     for (txqueue::Delivery* d : g) RETURN_IF_ERROR(ledger_->MarkBroadcast(d->key(), e.tx_hash));
@@ -271,14 +344,24 @@ absl::StatusOr<Outcome> Signer::SendAndObserve(const Group& g, const LedgerEntry
     // observe; if it never shows up the timeout passes and a new tx is built.
   } else if (r->code == 42) {
     // The timeout passed before it reached a block: build a new tx once chain time shows it.
-    return RetryAll(g, absl::StrCat("checktx code 42: ", r->log), options_.observe_interval);
+    return RetryAll(g, "expired_unincluded", absl::StrCat("checktx code 42: ", r->log),
+                    options_.observe_interval);
+  } else if (e.sequenced() && (r->code == 30 || r->code == 32)) {
+    // A sequenced tx re-broadcast by an unordered signer: it can no longer land as it is.
+    return RetryAll(g, r->code == 30 ? "expired_unincluded" : "sequence_mismatch",
+                    absl::StrCat("checktx code ", r->code, ": ", r->log),
+                    options_.observe_interval);
   } else if (RetryableCode(r->codespace, r->code)) {
-    return RetryAll(g, absl::StrCat("checktx code ", r->code, ": ", r->log), options_.retry_delay);
+    return RetryAll(g, "checktx_retryable", absl::StrCat("checktx code ", r->code, ": ", r->log),
+                    options_.retry_delay);
   } else {
     return FailRecorded(g, e,
                         absl::StrCat("checktx ", r->codespace, " code ", r->code, ": ", r->log));
   }
+  return Observe(g, e);
+}
 
+absl::StatusOr<Outcome> Signer::Observe(const Group& g, const LedgerEntry& e) {
   const std::string raw_hash = absl::HexStringToBytes(e.tx_hash);
   const absl::Time give_up = clock_->Now() + options_.observe_budget;
   absl::Time next_progress = clock_->Now() + options_.observe_budget / 3;
@@ -286,15 +369,20 @@ absl::StatusOr<Outcome> Signer::SendAndObserve(const Group& g, const LedgerEntry
     absl::StatusOr<chain::CometStatus> status = comet_->Status();
     absl::StatusOr<chain::TxInfo> info = comet_->Tx(raw_hash);
     if (info.ok()) return Included(g, e, *info);
-    if (status.ok() && status->latest_time > e.timeout &&
-        info.status().code() == absl::StatusCode::kNotFound) {
+    // Status was read before the lookup: "not found" after the timeout is final.
+    const bool expired =
+        status.ok() &&
+        (e.sequenced() ? e.timeout_height > 0 && status->latest_height > e.timeout_height
+                       : status->latest_time > e.timeout);
+    if (expired && info.status().code() == absl::StatusCode::kNotFound) {
       // Provably not included: the next delivery signs a new tx.
-      return RetryAll(g, absl::StrCat("tx ", e.tx_hash, " expired unincluded"),
+      return RetryAll(g, "expired_unincluded",
+                      absl::StrCat("tx ", e.tx_hash, " expired unincluded"),
                       options_.observe_interval);
     }
     absl::Time now = clock_->Now();
     if (now >= give_up) {
-      return RetryAll(g, absl::StrCat("tx ", e.tx_hash, " not included yet"),
+      return RetryAll(g, "not_included_yet", absl::StrCat("tx ", e.tx_hash, " not included yet"),
                       options_.observe_interval);
     }
     if (now >= next_progress) {
@@ -330,7 +418,8 @@ absl::StatusOr<Outcome> Signer::FailRecorded(const Group& g, const LedgerEntry& 
       RETURN_IF_ERROR(
           ledger_->Requeue(d->key(), e.tx_hash, absl::StrCat("batch tx failed: ", detail)));
     }
-    return RetryAll(g, absl::StrCat("batch tx failed, splitting: ", detail), absl::ZeroDuration());
+    return RetryAll(g, "batch_split", absl::StrCat("batch tx failed, splitting: ", detail),
+                    absl::ZeroDuration());
   }
   Outcome last = Outcome::kDeadLettered;
   for (txqueue::Delivery* d : g) {
@@ -348,21 +437,31 @@ absl::StatusOr<Outcome> Signer::Fail(txqueue::Delivery& d, const std::string& de
   return Outcome::kDeadLettered;
 }
 
-absl::StatusOr<Outcome> Signer::Retry(txqueue::Delivery& d, const std::string& why,
-                                      absl::Duration delay) {
+absl::StatusOr<Outcome> Signer::Retry(txqueue::Delivery& d, absl::string_view reason,
+                                      const std::string& why, absl::Duration delay) {
+  Retries().Add({{"reason", std::string(reason)}}).Increment();
   ledger_->RecordError(d.key(), why).IgnoreError();
   RETURN_IF_ERROR(consumer_->Retry(d, delay, why));
   return Outcome::kRetry;
 }
 
-absl::StatusOr<Outcome> Signer::RetryAll(const Group& g, const std::string& why,
-                                         absl::Duration delay) {
-  for (txqueue::Delivery* d : g) RETURN_IF_ERROR(Retry(*d, why, delay).status());
+absl::StatusOr<Outcome> Signer::RetryAll(const Group& g, absl::string_view reason,
+                                         const std::string& why, absl::Duration delay) {
+  for (txqueue::Delivery* d : g) RETURN_IF_ERROR(Retry(*d, reason, why, delay).status());
   return Outcome::kRetry;
 }
 
 absl::Status Signer::ProcessBatch(std::vector<txqueue::Delivery>& batch,
                                   std::vector<Outcome>* outcomes) {
+  InFlightGuard in_flight(batch.size());
+  if (options_.mode == SignerMode::kSequenced && options_.sequencer == nullptr) {
+    return absl::FailedPreconditionError("signer: sequenced mode needs a sequencer");
+  }
+  return ProcessBatchImpl(batch, outcomes);
+}
+
+absl::Status Signer::ProcessBatchImpl(std::vector<txqueue::Delivery>& batch,
+                                      std::vector<Outcome>* outcomes) {
   outcomes->assign(batch.size(), Outcome::kRetry);
   // Only fresh requests (queued, never signed) share a tx; anything with history goes alone.
   // Requests with a memo go alone (a tx has one memo). A key twice in one fetch (a copy
@@ -380,7 +479,7 @@ absl::Status Signer::ProcessBatch(std::vector<txqueue::Delivery>& batch,
       fresh.push_back(i);
       fresh_keys.insert(batch[i].key());
     } else {
-      ASSIGN_OR_RETURN((*outcomes)[i], Process(batch[i]));
+      ASSIGN_OR_RETURN((*outcomes)[i], ProcessOne(batch[i]));
     }
   }
   // Chunks within max_batch_messages / max_batch_bytes.
@@ -401,28 +500,23 @@ absl::Status Signer::ProcessBatch(std::vector<txqueue::Delivery>& batch,
     }
     Group g;
     for (size_t k = start; k < end; ++k) g.push_back(&batch[fresh[k]]);
-    absl::StatusOr<Outcome> o = g.size() == 1 ? Process(*g[0]) : SendBatch(g);
+    absl::StatusOr<Outcome> o = g.size() == 1                             ? ProcessOne(*g[0])
+                                : options_.mode == SignerMode::kSequenced ? SendBatchSequenced(g)
+                                                                          : SendBatch(g);
     if (!o.ok()) return o.status();
     for (size_t k = start; k < end; ++k) (*outcomes)[fresh[k]] = *o;
     start = end;
   }
   for (size_t i : later) {
-    ASSIGN_OR_RETURN((*outcomes)[i], Process(batch[i]));
+    ASSIGN_OR_RETURN((*outcomes)[i], ProcessOne(batch[i]));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<Outcome> Signer::SendBatch(const Group& g) {
-  absl::StatusOr<chain::CometStatus> status = comet_->Status();
-  if (!status.ok()) return RetryAll(g, status.status().ToString(), options_.retry_delay);
-  if (std::string why = ChainNotLive(*status); !why.empty()) {
-    return RetryAll(g, why, options_.retry_delay);
-  }
+txqueue::ChainTx Signer::Merge(const Group& g) {
   // One tx with every message, in order; the earliest deadline bounds its timeout.
   txqueue::ChainTx merged;
-  std::vector<std::string> keys;
   for (txqueue::Delivery* d : g) {
-    keys.push_back(d->key());
     for (const auto& any : d->tx().messages()) *merged.add_messages() = any;
     if (d->tx().has_deadline() &&
         (!merged.has_deadline() ||
@@ -431,13 +525,29 @@ absl::StatusOr<Outcome> Signer::SendBatch(const Group& g) {
       *merged.mutable_deadline() = d->tx().deadline();
     }
   }
-  merged.set_idempotency_key(keys.front());
-  const absl::Time timeout = ChooseTimeout(merged, clock_->Now());
+  merged.set_idempotency_key(g.front()->key());
+  return merged;
+}
+
+absl::StatusOr<Outcome> Signer::SendBatch(const Group& g) {
+  absl::StatusOr<chain::CometStatus> status = comet_->Status();
+  if (!status.ok()) {
+    return RetryAll(g, "chain_unavailable", status.status().ToString(), options_.retry_delay);
+  }
+  if (std::string why = ChainNotLive(*status); !why.empty()) {
+    return RetryAll(g, "chain_halted", why, options_.retry_delay);
+  }
+  txqueue::ChainTx merged = Merge(g);
+  std::vector<std::string> keys;
+  for (txqueue::Delivery* d : g) keys.push_back(d->key());
+  TxParams params;
+  params.timeout = ChooseTimeout(merged, clock_->Now());
+  const absl::Time timeout = params.timeout;
   absl::StatusOr<uint64_t> gas_limit = timeout <= clock_->Now()
                                            ? absl::FailedPreconditionError("deadline")
-                                           : EstimateGas(merged, timeout);
+                                           : EstimateGas(merged, params);
   absl::StatusOr<cosmos::SignedTx> signed_tx =
-      gas_limit.ok() ? Build(merged, timeout, *gas_limit) : gas_limit.status();
+      gas_limit.ok() ? Build(merged, params, *gas_limit) : gas_limit.status();
   absl::Status recorded = signed_tx.ok()
                               ? ledger_->RecordSignedBatch(keys, signed_tx->tx_raw, signed_tx->hash,
                                                            timeout, clock_->Now())
@@ -445,18 +555,265 @@ absl::StatusOr<Outcome> Signer::SendBatch(const Group& g) {
   if (recorded.ok()) Signed().Add({{"kind", "batch"}}).Increment();
   if (!recorded.ok()) {
     if (recorded.code() == absl::StatusCode::kUnavailable && !gas_limit.ok()) {
-      return RetryAll(g, std::string(recorded.message()), options_.retry_delay);
+      return RetryAll(g, "simulate", std::string(recorded.message()), options_.retry_delay);
     }
     // A deadline already past, a message that fails simulation or building, or a key recorded
     // elsewhere meanwhile: handle each request alone (that isolates the bad one).
     Outcome last = Outcome::kRetry;
     for (txqueue::Delivery* d : g) {
-      ASSIGN_OR_RETURN(last, Process(*d));
+      ASSIGN_OR_RETURN(last, ProcessOne(*d));
     }
     return last;
   }
   ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Get(keys.front()));
   return SendAndObserve(g, e);
+}
+
+// ---- Sequenced mode ----
+
+absl::Status Signer::WaitForHeightAbove(int64_t height) {
+  const absl::Time give_up = clock_->Now() + options_.observe_budget;
+  while (true) {
+    absl::StatusOr<chain::CometStatus> status = comet_->Status();
+    if (status.ok() && status->latest_height > height) return absl::OkStatus();
+    if (clock_->Now() >= give_up) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no block above height ", height, " within ",
+                       absl::FormatDuration(options_.observe_budget)));
+    }
+    clock_->SleepFor(options_.observe_interval);
+  }
+}
+
+namespace {
+
+// Whether a failed Sequencer::Acquire means "not the owner" (lease gone or fenced out).
+bool LeaseTrouble(const absl::Status& s, Sequencer& sequencer) {
+  return s.code() == absl::StatusCode::kAborted || !sequencer.HoldsLease();
+}
+
+}  // namespace
+
+absl::StatusOr<Outcome> Signer::ProcessSequenced(txqueue::Delivery& d) {
+  Sequencer& sequencer = *options_.sequencer;
+  const std::string& key = d.key();
+  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key));
+  for (int round = 0; round < 2; ++round) {
+    if (e.state == TxState::kIncluded || e.state == TxState::kFailed) {
+      RETURN_IF_ERROR(consumer_->Ack(d));
+      return Outcome::kSkipped;
+    }
+    if (!sequencer.HoldsLease()) {
+      return Retry(d, "lease_lost", absl::StrCat("not the sequence owner of ", sequencer.account()),
+                   options_.retry_delay);
+    }
+    absl::StatusOr<chain::CometStatus> status = comet_->Status();
+    if (!status.ok()) {
+      return Retry(d, "chain_unavailable", status.status().ToString(), options_.retry_delay);
+    }
+    if (std::string why = ChainNotLive(*status); !why.empty()) {
+      return Retry(d, "chain_halted", why, options_.retry_delay);
+    }
+    ChainObservation seen{status->latest_height, status->latest_time, 0};
+    if (e.state != TxState::kQueued) {
+      // Height (above) and account sequence first, then the lookup: "not found" proves the tx
+      // can never land only if the proof was read before we looked.
+      absl::StatusOr<uint64_t> sequence = sequencer.ChainSequence();
+      if (!sequence.ok()) {
+        return Retry(d, "chain_unavailable", sequence.status().ToString(), options_.retry_delay);
+      }
+      seen.account_sequence = *sequence;
+      absl::StatusOr<chain::TxInfo> info = comet_->Tx(absl::HexStringToBytes(e.tx_hash));
+      if (info.ok()) return Included({&d}, e, *info);
+      if (info.status().code() != absl::StatusCode::kNotFound) {
+        return Retry(d, "chain_unavailable", info.status().ToString(), options_.retry_delay);
+      }
+      // The timeout-height rule waits for one block past the timeout height, so the node's tx
+      // index has caught up with the last block that could hold the tx (CometBFT indexes after
+      // commit, asynchronously).
+      const bool timed_out =
+          e.sequenced() && e.timeout_height > 0 && seen.height > e.timeout_height;
+      const bool consumed = e.sequenced() && e.account == sequencer.account() &&
+                            seen.account_sequence > static_cast<uint64_t>(e.sequence);
+      bool can_never_land = e.sequenced() ? timed_out || consumed : seen.time > e.timeout;
+      if (consumed && !timed_out) {
+        // The tx that consumed the sequence may be ours, committed a moment ago and not indexed
+        // yet: look again once one more block than the one that showed the sequence is
+        // committed.
+        absl::StatusOr<chain::CometStatus> after = comet_->Status();
+        if (!after.ok()) {
+          return Retry(d, "chain_unavailable", after.status().ToString(), options_.retry_delay);
+        }
+        absl::Status next = WaitForHeightAbove(after->latest_height);
+        if (!next.ok()) {
+          return Retry(d, "not_included_yet", std::string(next.message()),
+                       options_.observe_interval);
+        }
+        info = comet_->Tx(absl::HexStringToBytes(e.tx_hash));
+        if (info.ok()) return Included({&d}, e, *info);
+        if (info.status().code() != absl::StatusCode::kNotFound) {
+          return Retry(d, "chain_unavailable", info.status().ToString(), options_.retry_delay);
+        }
+        can_never_land = true;
+      }
+      if (!can_never_land) return RebroadcastSequenced({&d}, e);
+      GLOG_INFO("signer: recorded tx can no longer land, signing a new one", {"key", key},
+                {"tx_hash", e.tx_hash}, {"sequence", e.sequence},
+                {"timeout_height", e.timeout_height}, {"chain_height", seen.height},
+                {"chain_sequence", seen.account_sequence});
+    }
+    if (seen.time > DeadlineOf(d.tx())) {
+      // Nothing of this key can land any more (no tx, or the recorded one never will).
+      const std::string detail = absl::StrCat("deadline ", absl::FormatTime(DeadlineOf(d.tx())),
+                                              " passed before inclusion");
+      RETURN_IF_ERROR(consumer_->DeadLetter(d, txqueue::kReasonExpired, detail));
+      RETURN_IF_ERROR(
+          ledger_->MarkFailed(key, absl::StrCat(txqueue::kReasonExpired, ": ", detail)));
+      return Outcome::kDeadLettered;
+    }
+    absl::StatusOr<Outcome> o = SignAndSendSequenced({&d}, d.tx(), *status, seen);
+    if (o.ok() || o.status().code() != absl::StatusCode::kFailedPrecondition) return o;
+    ASSIGN_OR_RETURN(e, ledger_->Get(key));
+  }
+  return Retry(d, "concurrent_update", "ledger entry changed concurrently",
+               options_.observe_interval);
+}
+
+absl::StatusOr<Outcome> Signer::SendBatchSequenced(const Group& g) {
+  Sequencer& sequencer = *options_.sequencer;
+  if (!sequencer.HoldsLease()) {
+    return RetryAll(g, "lease_lost",
+                    absl::StrCat("not the sequence owner of ", sequencer.account()),
+                    options_.retry_delay);
+  }
+  absl::StatusOr<chain::CometStatus> status = comet_->Status();
+  if (!status.ok()) {
+    return RetryAll(g, "chain_unavailable", status.status().ToString(), options_.retry_delay);
+  }
+  if (std::string why = ChainNotLive(*status); !why.empty()) {
+    return RetryAll(g, "chain_halted", why, options_.retry_delay);
+  }
+  txqueue::ChainTx merged = Merge(g);
+  absl::StatusOr<Outcome> o =
+      status->latest_time > DeadlineOf(merged)
+          ? absl::FailedPreconditionError("a deadline passed")
+          : SignAndSendSequenced(g, merged, *status,
+                                 {status->latest_height, status->latest_time, 0});
+  if (o.ok() || o.status().code() != absl::StatusCode::kFailedPrecondition) return o;
+  // A passed deadline, a message that fails simulation, or a key recorded elsewhere meanwhile:
+  // each request alone (that isolates the bad one).
+  Outcome last = Outcome::kRetry;
+  for (txqueue::Delivery* d : g) {
+    ASSIGN_OR_RETURN(last, ProcessSequenced(*d));
+  }
+  return last;
+}
+
+absl::StatusOr<Outcome> Signer::SignAndSendSequenced(const Group& g, const txqueue::ChainTx& tx,
+                                                     const chain::CometStatus& status,
+                                                     const ChainObservation& seen) {
+  Sequencer& sequencer = *options_.sequencer;
+  absl::StatusOr<std::unique_ptr<Sequencer::Slot>> slot = sequencer.Acquire();
+  if (!slot.ok()) {
+    return RetryAll(g, LeaseTrouble(slot.status(), sequencer) ? "lease_lost" : "chain_unavailable",
+                    slot.status().ToString(), options_.retry_delay);
+  }
+  TxParams params;
+  params.sequenced = true;
+  params.sequence = (*slot)->sequence();
+  params.timeout_height = status.latest_height + std::max<int64_t>(1, options_.timeout_blocks);
+  absl::StatusOr<uint64_t> gas_limit = EstimateGas(tx, params);
+  absl::StatusOr<cosmos::SignedTx> signed_tx =
+      gas_limit.ok() ? Build(tx, params, *gas_limit) : gas_limit.status();
+  if (!signed_tx.ok()) {
+    const absl::Status& s = signed_tx.status();
+    if (s.code() == absl::StatusCode::kAborted) {  // simulate: sdk 32
+      (*slot)->Resync();
+      return RetryAll(g, "sequence_mismatch", std::string(s.message()), options_.observe_interval);
+    }
+    if (s.code() == absl::StatusCode::kUnavailable) {
+      return RetryAll(g, "simulate", std::string(s.message()), options_.retry_delay);
+    }
+    std::string detail =
+        gas_limit.ok() ? absl::StrCat("build: ", s.message()) : std::string(s.message());
+    if (g.size() > 1) return absl::FailedPreconditionError(detail);  // the caller splits
+    return Fail(*g.front(), detail);
+  }
+  std::vector<std::string> keys;
+  for (txqueue::Delivery* d : g) keys.push_back(d->key());
+  Hook("before_record");
+  SequencedTx record;
+  record.signed_tx = signed_tx->tx_raw;
+  record.tx_hash = signed_tx->hash;
+  record.account = sequencer.account();
+  record.sequence = params.sequence;
+  record.timeout_height = params.timeout_height;
+  record.fencing_token = (*slot)->token();
+  absl::Status recorded = ledger_->RecordSignedSequenced(keys, record, seen);
+  if (recorded.code() == absl::StatusCode::kAborted) {
+    // Fenced out: a newer lease holder exists. This process is a zombie; it signs nothing more
+    // until it wins a lease again.
+    (*slot)->Resync();
+    GLOG_WARN("signer: fenced out, not recording", {"account", sequencer.account()},
+              {"fencing_token", record.fencing_token}, {"error", recorded});
+    return RetryAll(g, "lease_lost", recorded.ToString(), options_.retry_delay);
+  }
+  RETURN_IF_ERROR(recorded);  // FailedPrecondition: the caller re-reads the row
+  Signed().Add({{"kind", g.size() > 1 ? "batch" : "single"}}).Increment();
+  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Get(keys.front()));
+  Hook("before_broadcast");
+  return BroadcastSequenced(g, e, std::move(*slot));
+}
+
+absl::StatusOr<Outcome> Signer::RebroadcastSequenced(const Group& g, const LedgerEntry& e) {
+  Sequencer& sequencer = *options_.sequencer;
+  absl::StatusOr<std::unique_ptr<Sequencer::Slot>> slot = sequencer.Acquire();
+  if (!slot.ok()) {
+    return RetryAll(g, LeaseTrouble(slot.status(), sequencer) ? "lease_lost" : "chain_unavailable",
+                    slot.status().ToString(), options_.retry_delay);
+  }
+  return BroadcastSequenced(g, e, std::move(*slot));
+}
+
+absl::StatusOr<Outcome> Signer::BroadcastSequenced(const Group& g, const LedgerEntry& e,
+                                                   std::unique_ptr<Sequencer::Slot> slot) {
+  // The lease re-checked right before the broadcast (local deadline included): a holder that was
+  // paused past its lease stops here even if it recorded the tx before the pause.
+  if (!slot->StillHolds()) {
+    slot->Resync();
+    GLOG_WARN("signer: lease lost before broadcast, not sending", {"tx_hash", e.tx_hash},
+              {"fencing_token", slot->token()});
+    return RetryAll(g, "lease_lost", absl::StrCat("lease lost before broadcast of tx ", e.tx_hash),
+                    options_.retry_delay);
+  }
+  absl::StatusOr<chain::BroadcastResponse> r = comet_->BroadcastTxSync(e.signed_tx);
+  if (!r.ok()) {
+    if (!absl::StrContains(r.status().message(), "already exists in cache")) {
+      slot->Resync();  // the outcome is unknown: read the sequence again
+      return RetryAll(g, "broadcast_error", absl::StrCat("broadcast: ", r.status().message()),
+                      options_.retry_delay);
+    }
+    slot->Observed(static_cast<uint64_t>(e.sequence));
+  } else if (r->code == 0) {
+    slot->Observed(static_cast<uint64_t>(e.sequence));
+    for (txqueue::Delivery* d : g) RETURN_IF_ERROR(ledger_->MarkBroadcast(d->key(), e.tx_hash));
+  } else if (r->code == 32 && (r->codespace == "sdk" || r->codespace.empty())) {
+    slot->Resync();
+    return RetryAll(g, "sequence_mismatch", absl::StrCat("checktx code 32: ", r->log),
+                    options_.observe_interval);
+  } else if (r->code == 30) {
+    // Timeout height reached before it got in: a new tx once the chain shows it.
+    return RetryAll(g, "expired_unincluded", absl::StrCat("checktx code 30: ", r->log),
+                    options_.observe_interval);
+  } else if (RetryableCode(r->codespace, r->code)) {
+    return RetryAll(g, "checktx_retryable", absl::StrCat("checktx code ", r->code, ": ", r->log),
+                    options_.retry_delay);
+  } else {
+    return FailRecorded(g, e,
+                        absl::StrCat("checktx ", r->codespace, " code ", r->code, ": ", r->log));
+  }
+  slot.reset();  // other Signers of the key may send while this one observes
+  return Observe(g, e);
 }
 
 }  // namespace signer

@@ -1,15 +1,25 @@
 // A signer process for the kill -9 test (signer_chaos_integration_test): runs one Signer until
 // killed. Configured from the environment (test use only; the production daemon is signerd):
 //   SIGNER_NATS_URL, SIGNER_PG_URL, SIGNER_RPC_URL, SIGNER_CHAIN_ID, SIGNER_ACCOUNT_NUMBER,
-//   SIGNER_MNEMONIC, SIGNER_ACK_WAIT_MS, SIGNER_MAX_BATCH.
+//   SIGNER_MNEMONIC (or SIGNER_KEY_HEX), SIGNER_ACK_WAIT_MS, SIGNER_MAX_BATCH.
+// Sequenced mode (the zombie test): SIGNER_MODE=sequenced, SIGNER_REDIS=host:port (the lease),
+// SIGNER_IDENTITY, SIGNER_TIMEOUT_BLOCKS, and SIGNER_STOP_AT=<test hook point> with
+// SIGNER_STOP_AT_COUNT=n: the n-th time the signer reaches that point the process prints
+// "worker: stopping at <point>" and SIGSTOPs itself (the test SIGCONTs it later).
+// Prints "lease gained token=<t>" / "lease lost" when its lease changes.
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/crypto/key.h"
+#include "gonka/election/redis_elector.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/pg/pg.h"
 #include "gonka/signer/ledger.h"
@@ -37,7 +47,8 @@ int Die(const std::string& what, const absl::Status& s) {
 
 int main() {
   using namespace gonka;  // NOLINT: a small test program
-  auto key = crypto::KeyFromMnemonic(Env("SIGNER_MNEMONIC"));
+  auto key = Env("SIGNER_KEY_HEX").empty() ? crypto::KeyFromMnemonic(Env("SIGNER_MNEMONIC"))
+                                           : crypto::KeyFromHex(Env("SIGNER_KEY_HEX"));
   if (!key.ok()) return Die("key", key.status());
   nats::NatsOptions no;
   no.urls = {Env("SIGNER_NATS_URL")};
@@ -65,6 +76,40 @@ int main() {
   so.observe_budget = co.ack_wait / 3;
   so.retry_delay = absl::Milliseconds(200);
   so.max_batch_messages = static_cast<int>(EnvInt("SIGNER_MAX_BATCH", 1));
+  std::unique_ptr<election::LeaderElector> elector;
+  std::unique_ptr<signer::Sequencer> sequencer;
+  if (Env("SIGNER_MODE") == "sequenced") {
+    std::vector<std::string> hp = absl::StrSplit(Env("SIGNER_REDIS"), ':');
+    redis::RedisOptions ro;
+    ro.host = hp.empty() ? "127.0.0.1" : hp[0];
+    if (hp.size() < 2 || !absl::SimpleAtoi(hp[1], &ro.port)) {
+      return Die("SIGNER_REDIS", absl::InvalidArgumentError("want host:port"));
+    }
+    election::LeaderElectorOptions eo;
+    eo.identity = Env("SIGNER_IDENTITY").empty() ? "worker" : Env("SIGNER_IDENTITY");
+    eo.on_elected = [](election::FencingToken t) {
+      std::cout << "lease gained token=" << t << std::endl;
+    };
+    eo.on_revoked = [](absl::string_view why) { std::cout << "lease lost: " << why << std::endl; };
+    auto e = election::NewRedisLeaderElector(ro, "signer:" + key->address(), eo);
+    if (!e.ok()) return Die("elector", e.status());
+    elector = std::move(*e);
+    if (absl::Status st = elector->Start(); !st.ok()) return Die("elector start", st);
+    sequencer =
+        std::make_unique<signer::Sequencer>(elector.get(), ledger->get(), &comet, key->address());
+    so.mode = signer::SignerMode::kSequenced;
+    so.sequencer = sequencer.get();
+    so.timeout_blocks = EnvInt("SIGNER_TIMEOUT_BLOCKS", 30);
+    const std::string stop_at = Env("SIGNER_STOP_AT");
+    const int64_t stop_count = EnvInt("SIGNER_STOP_AT_COUNT", 1);
+    auto reached = std::make_shared<int64_t>(0);
+    so.test_hook = [stop_at, stop_count, reached](absl::string_view point) {
+      if (point != stop_at || ++*reached != stop_count) return;
+      std::cout << "worker: stopping at " << point << std::endl;
+      std::raise(SIGSTOP);
+      std::cout << "worker: continued at " << point << std::endl;
+    };
+  }
   signer::Signer s(&*key, consumer->get(), ledger->get(), &comet, so);
   std::cout << "signer worker ready" << std::endl;
   while (true) {
