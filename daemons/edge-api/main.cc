@@ -145,6 +145,17 @@ int main(int argc, char** argv) {
       .NonNegative();
   config.AddInt("epoch-length", &epochs.epoch_length, 0, "Gonka epoch length in blocks (0 = off)")
       .NonNegative();
+  std::string archive_url;
+  config.AddString("archive-rpc-url", &archive_url, "",
+                   "CometBFT RPC of an archive node: heights the chain node pruned are fetched "
+                   "there instead of stalling (empty = none)");
+  int fetch_batch = 8, max_inflight = 16;
+  config
+      .AddInt("fetch-batch", &fetch_batch, 8,
+              "heights per JSON-RPC batch request while catching up (1 = plain GETs)")
+      .Range(1, 100);
+  config.AddInt("max-inflight", &max_inflight, 16, "block publishes awaiting their JetStream ack")
+      .Range(1, 1024);
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
   if (ws_url.empty()) {
     ws_url = absl::StrCat(absl::StrReplaceAll(rpc_url, {{"http://", "ws://"}}), "/websocket");
@@ -156,6 +167,9 @@ int main(int argc, char** argv) {
   }
 
   gonka::chain::CometClient comet({.rpc_url = rpc_url});
+  std::optional<gonka::chain::CometClient> archive;
+  if (!archive_url.empty())
+    archive.emplace(gonka::chain::CometClientOptions{.rpc_url = archive_url});
   gonka::nats::NatsOptions nats_options;
   nats_options.urls = absl::StrSplit(nats_urls, ',', absl::SkipEmpty());
   nats_options.name = absl::StrCat("edge-api ", identity);
@@ -186,6 +200,9 @@ int main(int argc, char** argv) {
   emitter_options.stream_replicas = stream_replicas;
   emitter_options.epochs = epochs;
   emitter_options.start_height = start_height;
+  emitter_options.fetch_batch = fetch_batch;
+  emitter_options.max_inflight = max_inflight;
+  if (archive.has_value()) emitter_options.archive = &*archive;
   gonka::eventhub::Emitter emitter(emitter_options, &comet, js->get(), &redis, &fence,
                                    elector->get());
   gonka::chain::CometSubscriber wake({.ws_url = ws_url}, [&emitter](int64_t) { emitter.Wake(); });

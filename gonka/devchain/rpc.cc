@@ -541,6 +541,10 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
             absl::StrCat("block_results for height ", height, " failed (devchain fault knob)")));
       }
     }
+    if (height > 0 && height < options_.lowest_served_height) {
+      return Fail(Internal(absl::StrCat("height ", height, " is not available, lowest height is ",
+                                        options_.lowest_served_height)));
+    }
     absl::StatusOr<BlockPtr> block = chain_->GetBlock(height);
     if (!block.ok()) return Fail(Internal(std::string(block.status().message())));
     return Ok(results ? (*block)->block_results_json : (*block)->block_json);

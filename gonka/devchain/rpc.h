@@ -34,6 +34,10 @@ struct RpcOptions {
   int max_subscription_clients = 100;
   int max_subscriptions_per_client = 5;
   size_t max_query_length = 512;
+  // > 0: /block and /block_results of heights below this answer "height H is not available,
+  // lowest height is N" as a pruning node does, while the chain keeps them. A second RpcService
+  // over the same Chain without it then plays the archive node (tests of archive fallback).
+  int64_t lowest_served_height = 0;
 };
 
 class RpcService {

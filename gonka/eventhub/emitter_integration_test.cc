@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "gonka/base/metrics.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/election/redis_elector.h"
@@ -29,6 +30,34 @@ struct Replica {
   std::unique_ptr<election::LeaderElector> elector;
   std::unique_ptr<Emitter> emitter;
 };
+
+// One replica against the given servers (the elector is started by the caller).
+std::unique_ptr<Replica> MakeReplica(int redis_port, const std::string& nats_url, int rpc_port,
+                                     const EmitterOptions& options, const std::string& identity) {
+  auto r = std::make_unique<Replica>();
+  r->comet = std::make_unique<chain::CometClient>(
+      chain::CometClientOptions{.rpc_url = absl::StrCat("http://127.0.0.1:", rpc_port)});
+  absl::StatusOr<std::unique_ptr<nats::JetStream>> js =
+      nats::JetStream::Connect({.urls = {nats_url}});
+  EXPECT_TRUE(js.ok()) << js.status();
+  if (!js.ok()) return nullptr;
+  r->js = std::move(*js);
+  redis::RedisOptions redis_options;
+  redis_options.host = "127.0.0.1";
+  redis_options.port = redis_port;
+  r->redis = std::make_unique<redis::RedisClient>(redis_options);
+  r->fence = std::make_unique<election::RedisFence>(r->redis.get(), "hub");
+  election::LeaderElectorOptions elector_options;
+  elector_options.identity = identity;
+  absl::StatusOr<std::unique_ptr<election::LeaderElector>> elector =
+      election::NewRedisLeaderElector(redis_options, "hub", elector_options);
+  EXPECT_TRUE(elector.ok()) << elector.status();
+  if (!elector.ok()) return nullptr;
+  r->elector = std::move(*elector);
+  r->emitter = std::make_unique<Emitter>(options, r->comet.get(), r->js.get(), r->redis.get(),
+                                         r->fence.get(), r->elector.get());
+  return r;
+}
 
 // Reads the whole block subject back and checks heights are consecutive and unique.
 void ExpectGapFree(nats::JetStream& js, int64_t* first, int64_t* last) {
@@ -73,30 +102,14 @@ TEST(EmitterIntegrationTest, ExactlyOnceInOrderAcrossHandoffAndNatsRestart) {
 
   std::vector<std::unique_ptr<Replica>> replicas;
   for (int i = 0; i < 2; ++i) {
-    auto r = std::make_unique<Replica>();
-    r->comet = std::make_unique<chain::CometClient>(
-        chain::CometClientOptions{.rpc_url = absl::StrCat("http://127.0.0.1:", rpc_server.port())});
-    absl::StatusOr<std::unique_ptr<nats::JetStream>> js =
-        nats::JetStream::Connect({.urls = {nats_server.url()}});
-    ASSERT_TRUE(js.ok()) << js.status();
-    r->js = std::move(*js);
-    redis::RedisOptions redis_options;
-    redis_options.host = "127.0.0.1";
-    redis_options.port = redis_server.port();
-    r->redis = std::make_unique<redis::RedisClient>(redis_options);
-    r->fence = std::make_unique<election::RedisFence>(r->redis.get(), "hub");
-    election::LeaderElectorOptions elector_options;
-    elector_options.identity = absl::StrCat("replica-", i);
-    absl::StatusOr<std::unique_ptr<election::LeaderElector>> elector =
-        election::NewRedisLeaderElector(redis_options, "hub", elector_options);
-    ASSERT_TRUE(elector.ok()) << elector.status();
-    r->elector = std::move(*elector);
     EmitterOptions options;
     options.chain_id = "hub-test";
     options.start_height = 1;
     options.poll_interval = absl::Milliseconds(50);
-    r->emitter = std::make_unique<Emitter>(options, r->comet.get(), r->js.get(), r->redis.get(),
-                                           r->fence.get(), r->elector.get());
+    std::unique_ptr<Replica> r =
+        MakeReplica(redis_server.port(), nats_server.url(), rpc_server.port(), options,
+                    absl::StrCat("replica-", i));
+    ASSERT_NE(r, nullptr);
     ASSERT_TRUE(r->emitter->Start().ok());
     ASSERT_TRUE(r->elector->Start().ok());
     replicas.push_back(std::move(r));
@@ -158,24 +171,6 @@ TEST(EmitterIntegrationTest, FetchAheadNeverSkipsAFailingHeight) {
   ASSERT_TRUE(rpc_server.Start().ok());
   rpc.FailBlockResults(30, true);
 
-  Replica r;
-  r.comet = std::make_unique<chain::CometClient>(
-      chain::CometClientOptions{.rpc_url = absl::StrCat("http://127.0.0.1:", rpc_server.port())});
-  absl::StatusOr<std::unique_ptr<nats::JetStream>> js =
-      nats::JetStream::Connect({.urls = {nats_server.url()}});
-  ASSERT_TRUE(js.ok()) << js.status();
-  r.js = std::move(*js);
-  redis::RedisOptions redis_options;
-  redis_options.host = "127.0.0.1";
-  redis_options.port = redis_server.port();
-  r.redis = std::make_unique<redis::RedisClient>(redis_options);
-  r.fence = std::make_unique<election::RedisFence>(r.redis.get(), "hub");
-  election::LeaderElectorOptions elector_options;
-  elector_options.identity = "replica-0";
-  absl::StatusOr<std::unique_ptr<election::LeaderElector>> elector =
-      election::NewRedisLeaderElector(redis_options, "hub", elector_options);
-  ASSERT_TRUE(elector.ok()) << elector.status();
-  r.elector = std::move(*elector);
   EmitterOptions options;
   options.chain_id = "hub-test";
   options.start_height = 1;
@@ -183,9 +178,12 @@ TEST(EmitterIntegrationTest, FetchAheadNeverSkipsAFailingHeight) {
   options.retry_interval = absl::Milliseconds(20);
   options.fetchers = 3;
   options.fetch_window = 8;
+  options.fetch_batch = 3;
   options.cursor_every = 7;
-  r.emitter = std::make_unique<Emitter>(options, r.comet.get(), r.js.get(), r.redis.get(),
-                                        r.fence.get(), r.elector.get());
+  std::unique_ptr<Replica> replica =
+      MakeReplica(redis_server.port(), nats_server.url(), rpc_server.port(), options, "replica-0");
+  ASSERT_NE(replica, nullptr);
+  Replica& r = *replica;
   ASSERT_TRUE(r.emitter->Start().ok());
   ASSERT_TRUE(r.elector->Start().ok());
 
@@ -221,6 +219,75 @@ TEST(EmitterIntegrationTest, FetchAheadNeverSkipsAFailingHeight) {
   ExpectGapFree(*r.js, &first, &last);
   EXPECT_EQ(first, 1);
   EXPECT_EQ(last, 60);
+}
+
+// A node that pruned the early heights: without an archive node emission stops at the first
+// height (never skipped, /ready fails with the node's reason); with one, those heights come from
+// the archive node and the stream is complete. Then the same with batching off (plain GETs).
+TEST(EmitterIntegrationTest, PrunedHeightsComeFromTheArchiveNode) {
+  testing::RedisServer redis_server;
+  ASSERT_TRUE(redis_server.Start().ok());
+  testing::NatsServer nats_server;
+  ASSERT_TRUE(nats_server.Start().ok());
+  devchain::ChainOptions chain_options;
+  chain_options.chain_id = "hub-test";
+  chain_options.synthetic_txs_per_block = 2;
+  devchain::Chain chain(chain_options, nullptr);
+  for (int i = 0; i < 40; ++i) chain.ProduceBlock();
+  net::HttpServer pruned_server, archive_server;
+  devchain::RpcOptions pruned_options;
+  pruned_options.lowest_served_height = 25;
+  devchain::RpcService pruned(&chain, &pruned_server, pruned_options);
+  devchain::RpcService archive(&chain, &archive_server, {});
+  ASSERT_TRUE(pruned_server.Start().ok());
+  ASSERT_TRUE(archive_server.Start().ok());
+  chain::CometClient archive_client(chain::CometClientOptions{
+      .rpc_url = absl::StrCat("http://127.0.0.1:", archive_server.port())});
+
+  for (int batch : {8, 1}) {
+    SCOPED_TRACE(absl::StrCat("fetch_batch ", batch));
+    ASSERT_TRUE(redis_server.Restart().ok());  // a fresh cursor and lease
+    EmitterOptions options;
+    options.chain_id = "hub-test";
+    options.stream = absl::StrCat("BLOCKS", batch);
+    options.subject = absl::StrCat("blocks", batch);
+    options.start_height = 1;
+    options.poll_interval = absl::Milliseconds(50);
+    options.retry_interval = absl::Milliseconds(20);
+    options.fetch_batch = batch;
+    std::unique_ptr<Replica> alone = MakeReplica(redis_server.port(), nats_server.url(),
+                                                 pruned_server.port(), options, "no-archive");
+    ASSERT_NE(alone, nullptr);
+    ASSERT_TRUE(alone->emitter->Start().ok());
+    ASSERT_TRUE(alone->elector->Start().ok());
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return !alone->emitter->health().ok(); }, absl::Seconds(20)).ok());
+    EXPECT_THAT(std::string(alone->emitter->health().message()),
+                ::testing::HasSubstr("height 1 is not available, lowest height is 25"));
+    absl::SleepFor(absl::Milliseconds(200));
+    EXPECT_EQ(alone->emitter->published(), 0u);
+    alone->emitter->Stop();
+    alone->elector->Stop();
+
+    options.archive = &archive_client;
+    std::unique_ptr<Replica> r = MakeReplica(redis_server.port(), nats_server.url(),
+                                             pruned_server.port(), options, "with-archive");
+    ASSERT_NE(r, nullptr);
+    ASSERT_TRUE(r->emitter->Start().ok());
+    ASSERT_TRUE(r->elector->Start().ok());
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return r->emitter->last_emitted() == 40; }, absl::Seconds(20)).ok())
+        << r->emitter->last_emitted() << " " << r->emitter->health();
+    EXPECT_TRUE(r->emitter->health().ok());
+    EXPECT_EQ(r->emitter->published(), 40u);
+    r->emitter->Stop();
+    r->elector->Stop();
+    absl::StatusOr<nats::StreamInfo> info = r->js->GetStreamInfo(options.stream, options.subject);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->messages, 40u);
+    EXPECT_EQ(info->subject_last_msg_id, "hub-test/40");
+  }
+  EXPECT_THAT(metrics::ExposeText(), ::testing::HasSubstr("kind=\"archive_fetch\""));
 }
 
 }  // namespace

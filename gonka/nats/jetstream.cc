@@ -585,9 +585,15 @@ struct AsyncPublisher::Impl {
 
   ~Impl() {
     if (js == nullptr) return;
-    // Unacked messages back from nats.c: no ack handler runs for them any more.
+    // Unacked messages back from nats.c: no ack handler runs for them any more. (nats.c 3.4
+    // crashes in js_PublishAsyncGetPendingList on a context that never published async.)
+    bool any = false;
+    {
+      absl::MutexLock lock(&mu);
+      any = !pending.empty();
+    }
     natsMsgList list;
-    if (js_PublishAsyncGetPendingList(&list, js) == NATS_OK) {
+    if (any && js_PublishAsyncGetPendingList(&list, js) == NATS_OK) {
       for (int i = 0; i < list.Count; ++i) {
         Entry entry;
         bool found = false;

@@ -336,6 +336,14 @@ TEST_F(JetStreamTest, AsyncPublisherChainsFencedPublishesInOrder) {
   EXPECT_EQ(info->subject_last_msg_id, absl::StrCat("chain-1/", kHeights));
 }
 
+TEST_F(JetStreamTest, AsyncPublisherThatNeverPublishedClosesCleanly) {
+  auto pub = js_->NewAsyncPublisher();
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  EXPECT_EQ((*pub)->pending(), 0);
+  EXPECT_TRUE((*pub)->Flush(absl::Milliseconds(10)).ok());
+  pub->reset();
+}
+
 TEST_F(JetStreamTest, AsyncPublisherRefusedLinkRefusesTheRestAndRetriesDedupe) {
   ASSERT_TRUE(js_->EnsureStream(Blocks()).ok());
   ASSERT_TRUE(js_->Publish("blocks", "b1", Fenced(1)).ok());
