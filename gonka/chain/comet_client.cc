@@ -211,9 +211,35 @@ absl::Status CometClient::FetchBlockEventsBatch(
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> CometClient::PostCall(absl::string_view method,
+                                                  absl::string_view params_json, bool idempotent) {
+  std::string request = absl::StrCat(R"({"jsonrpc":"2.0","id":1,"method":")", method,
+                                     R"(","params":)", params_json, "}");
+  net::HttpCallOptions call = net::HttpCallOptions::Timeout(options_.timeout);
+  call.max_body_bytes = options_.max_response_bytes;
+  call.idempotent = idempotent;
+  const std::string where = absl::StrCat(method, " ", options_.rpc_url);
+  ASSIGN_OR_RETURN(net::HttpResponse res,
+                   http_->Post(options_.rpc_url, std::move(request), "application/json", call));
+  dom::parser parser;
+  dom::element root;
+  if (parser.parse(res.body).get(root) == simdjson::SUCCESS && !root["error"].error()) {
+    Field error = root["error"];
+    return MapRpcError(where, Int(error["code"]), Text(error["message"]), Text(error["data"]));
+  }
+  if (res.status == 200) return std::move(res.body);
+  return absl::UnavailableError(
+      absl::StrCat(where, ": HTTP ", res.status, ": ", res.body.substr(0, 200)));
+}
+
 absl::StatusOr<BroadcastResponse> CometClient::BroadcastTxSync(absl::string_view tx_bytes) {
+  // POSTed: a large tx (a batch of hundreds of messages) does not fit in a GET's URL. Sending the
+  // same bytes twice is harmless (the chain refuses the copy), so a stale pooled connection may
+  // be retried.
   ASSIGN_OR_RETURN(std::string body,
-                   Call("broadcast_tx_sync", absl::StrCat("tx=0x", crypto::HexEncode(tx_bytes))));
+                   PostCall("broadcast_tx_sync",
+                            absl::StrCat(R"({"tx":")", absl::Base64Escape(tx_bytes), R"("})"),
+                            /*idempotent=*/true));
   dom::parser parser;
   dom::element root, result;
   if (parser.parse(body).get(root) != simdjson::SUCCESS ||

@@ -105,6 +105,9 @@ class CometClient {
  private:
   // GET <rpc_url>/<method>?<query>; the raw body of a successful answer.
   absl::StatusOr<std::string> Call(absl::string_view method, absl::string_view query);
+  // POST of one JSON-RPC request with `params_json` (an object); errors as for Call.
+  absl::StatusOr<std::string> PostCall(absl::string_view method, absl::string_view params_json,
+                                       bool idempotent);
 
   const CometClientOptions options_;
   std::unique_ptr<net::HttpClient> own_http_;

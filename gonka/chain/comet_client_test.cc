@@ -73,6 +73,50 @@ TEST_F(CometClientTest, StatusAndBlockEvents) {
   EXPECT_THAT(std::string(pruned.message()), HasSubstr("lowest height is 3"));
 }
 
+TEST_F(CometClientTest, BatchFetchNormalisesEachHeightAndReportsErrorsPerHeight) {
+  for (int i = 0; i < 6; ++i) chain_->ProduceBlock();
+  std::vector<int64_t> seen;
+  absl::Status s = client_->FetchBlockEventsBatch(
+      2, 4, {.chain_id = "comet-test"},
+      [&](int64_t height, const absl::Status& status, v1::BlockEvents* events) {
+        ASSERT_TRUE(status.ok()) << status;
+        EXPECT_EQ(events->height(), height);
+        EXPECT_EQ(events->txs_size(), 3);
+        absl::StatusOr<v1::BlockEvents> single = client_->FetchBlockEvents(height, {});
+        ASSERT_TRUE(single.ok());
+        EXPECT_EQ(single->SerializeAsString(), events->SerializeAsString());
+        seen.push_back(height);
+      });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(seen, (std::vector<int64_t>{2, 3, 4, 5}));
+
+  // A pruned height and one above the tip fail alone; the others are still delivered.
+  chain_->PruneBelow(3);
+  std::vector<absl::StatusCode> codes;
+  s = client_->FetchBlockEventsBatch(2, 6, {},
+                                     [&](int64_t, const absl::Status& status, v1::BlockEvents*) {
+                                       codes.push_back(status.code());
+                                     });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(codes,
+            (std::vector<absl::StatusCode>{absl::StatusCode::kNotFound, absl::StatusCode::kOk,
+                                           absl::StatusCode::kOk, absl::StatusCode::kOk,
+                                           absl::StatusCode::kOk, absl::StatusCode::kOutOfRange}));
+  EXPECT_EQ(
+      client_
+          ->FetchBlockEventsBatch(0, 1, {}, [](int64_t, const absl::Status&, v1::BlockEvents*) {})
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CometClientTest, LargeTxIsBroadcastInTheRequestBody) {
+  chain_->ProduceBlock();
+  // 200 KB: far beyond what fits in a GET's URL (devchain's header limit is 64 KB).
+  absl::StatusOr<BroadcastResponse> big = client_->BroadcastTxSync(std::string(200 << 10, 'b'));
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->code, 0u);
+}
+
 TEST_F(CometClientTest, BroadcastTxAndQuery) {
   chain_->ProduceBlock();
   absl::StatusOr<BroadcastResponse> ok = client_->BroadcastTxSync("good-tx");
