@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <random>
 #include <string>
@@ -45,11 +46,13 @@ bool IsLeader(testing::DaemonProcess& replica) {
 }  // namespace
 
 std::string ChaosResult::ToString() const {
-  return absl::StrCat("seed=", seed, " failovers=", failovers, " heights=", heights,
-                      " first=", first_height, " gaps=", gaps, " duplicates=", duplicates,
-                      " reorders=", reorders,
-                      " max_emission_pause=", absl::FormatDuration(max_emission_pause),
-                      content_mismatch.empty() ? "" : " mismatch=" + content_mismatch);
+  return absl::StrCat(
+      "seed=", seed, " failovers=", failovers, " heights=", heights, " first=", first_height,
+      " gaps=", gaps, " duplicates=", duplicates, " reorders=", reorders,
+      " max_emission_pause=", absl::FormatDuration(max_emission_pause), " kill9_failovers=", kills,
+      " kill9_pause_p50=", absl::FormatDuration(kill_pause_p50),
+      " p99=", absl::FormatDuration(kill_pause_p99), " max=", absl::FormatDuration(kill_pause_max),
+      content_mismatch.empty() ? "" : " mismatch=" + content_mismatch);
 }
 
 absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
@@ -143,6 +146,7 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
   net::HttpClient http;
   int failovers = 0;
   absl::Duration max_pause;
+  std::vector<absl::Time> kill_times;
   for (int round = 0; failovers < target; ++round) {
     int l = -1;
     CHAOS_CHECK(testing::WaitFor([&] { return (l = leader()) >= 0; }, absl::Seconds(20)).ok());
@@ -152,6 +156,7 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     absl::Time t0 = absl::Now();
     switch (fault) {
       case 0:  // crash
+        kill_times.push_back(absl::Now());
         CHAOS_CHECK(replicas[l]->Kill().ok());
         break;
       case 1:  // pause past the lease, then resume: the zombie must not emit
@@ -207,6 +212,37 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     if (heights[i] > heights[i - 1] + 1) ++result.gaps;
     if (heights[i] < heights[i - 1]) ++result.reorders;
     result.max_emission_pause = std::max(result.max_emission_pause, arrivals[i] - arrivals[i - 1]);
+  }
+  // Publisher-side pauses: the stored times of the records around each kill -9.
+  std::vector<absl::Time> stored;
+  absl::StatusOr<std::unique_ptr<nats::PullConsumer>> reader =
+      (*js)->Consumer({.stream = "BLOCKS", .durable = "pause-reader", .filter_subject = "blocks"});
+  CHAOS_CHECK(reader.ok());
+  while (true) {
+    absl::StatusOr<std::vector<nats::JsMessage>> batch =
+        (*reader)->Fetch(500, absl::Milliseconds(500));
+    if (!batch.ok() || batch->empty()) break;
+    for (nats::JsMessage& m : *batch) {
+      stored.push_back(m.timestamp());
+      m.Ack().IgnoreError();
+    }
+  }
+  std::vector<absl::Duration> pauses;
+  for (absl::Time killed : kill_times) {
+    auto after = std::upper_bound(stored.begin(), stored.end(), killed);
+    if (after == stored.begin() || after == stored.end()) continue;
+    pauses.push_back(*after - *(after - 1));
+  }
+  std::sort(pauses.begin(), pauses.end());
+  result.kills = static_cast<int>(pauses.size());
+  if (!pauses.empty()) {
+    auto at = [&](double q) {
+      size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(pauses.size()))) - 1;
+      return pauses[std::min(i, pauses.size() - 1)];
+    };
+    result.kill_pause_p50 = at(0.5);
+    result.kill_pause_p99 = at(0.99);
+    result.kill_pause_max = pauses.back();
   }
   result.failovers = failovers;
   result.heights = static_cast<int64_t>(heights.size());

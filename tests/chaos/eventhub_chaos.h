@@ -32,6 +32,11 @@ struct ChaosResult {
   int reorders = 0;
   // Longest time between two consecutive heights reaching the checker.
   absl::Duration max_emission_pause;
+  // Failover pauses on kill -9 of the leader, measured at the publisher: the stream's stored
+  // time of the first record after the kill minus that of the last record before it (the
+  // server stamps a record when the publish reaches it).
+  int kills = 0;
+  absl::Duration kill_pause_p50, kill_pause_p99, kill_pause_max;
   std::string content_mismatch;  // "" when every block equals devchain's
   std::string ToString() const;
 };
