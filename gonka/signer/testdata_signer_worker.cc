@@ -1,7 +1,8 @@
 // A signer process for the kill -9 test (signer_chaos_integration_test): runs one Signer until
 // killed. Configured from the environment (test use only; the production daemon is signerd):
-//   SIGNER_NATS_URL, SIGNER_PG_URL, SIGNER_RPC_URL, SIGNER_CHAIN_ID, SIGNER_ACCOUNT_NUMBER,
-//   SIGNER_MNEMONIC (or SIGNER_KEY_HEX), SIGNER_ACK_WAIT_MS, SIGNER_MAX_BATCH.
+//   SIGNER_NATS_URL (comma-separated), SIGNER_TX_TTL_MS, SIGNER_PG_URL, SIGNER_RPC_URL,
+//   SIGNER_CHAIN_ID, SIGNER_ACCOUNT_NUMBER, SIGNER_MNEMONIC (or SIGNER_KEY_HEX),
+//   SIGNER_ACK_WAIT_MS, SIGNER_MAX_BATCH.
 // Sequenced mode (the zombie test): SIGNER_MODE=sequenced, SIGNER_REDIS=host:port (the lease),
 // SIGNER_IDENTITY, SIGNER_TIMEOUT_BLOCKS, and SIGNER_STOP_AT=<test hook point> with
 // SIGNER_STOP_AT_COUNT=n: the n-th time the signer reaches that point the process prints
@@ -51,7 +52,7 @@ int main() {
                                            : crypto::KeyFromHex(Env("SIGNER_KEY_HEX"));
   if (!key.ok()) return Die("key", key.status());
   nats::NatsOptions no;
-  no.urls = {Env("SIGNER_NATS_URL")};
+  no.urls = absl::StrSplit(Env("SIGNER_NATS_URL"), ',', absl::SkipEmpty());
   no.timeout = absl::Seconds(2);
   auto js = nats::JetStream::Connect(no);
   if (!js.ok()) return Die("nats", js.status());
@@ -76,6 +77,8 @@ int main() {
   so.observe_budget = co.ack_wait / 3;
   so.retry_delay = absl::Milliseconds(200);
   so.max_batch_messages = static_cast<int>(EnvInt("SIGNER_MAX_BATCH", 1));
+  // A short tx lifetime makes "timed out unincluded: sign a new tx" happen under chaos.
+  so.tx_ttl = absl::Milliseconds(EnvInt("SIGNER_TX_TTL_MS", 60000));
   std::unique_ptr<election::LeaderElector> elector;
   std::unique_ptr<signer::Sequencer> sequencer;
   if (Env("SIGNER_MODE") == "sequenced") {

@@ -12,6 +12,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -386,8 +387,8 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
   absl::StatusOr<std::unique_ptr<signer::Ledger>> ledger = signer::Ledger::Open(pool->get());
   SIGNER_CHAOS_RETURN_IF_ERROR(ledger.status());
 
-  // Signers. Each worker gets one URL (SIGNER_NATS_URL): a running node's; nats.c learns the
-  // other cluster members from the server and fails over to them.
+  // Signers. Each worker gets every URL, a running node's first (nats.c tries them in order and
+  // learns the cluster's members from the server).
   absl::StatusOr<std::string> worker_path =
       testing::ResolveRunfile("gonka/signer/testdata_signer_worker");
   SIGNER_CHAOS_RETURN_IF_ERROR(worker_path.status());
@@ -402,7 +403,12 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     if (up.empty()) up = nats_urls;
     testing::SubprocessOptions so;
     so.argv = {*worker_path};
-    so.env = {{"SIGNER_NATS_URL", up[rng() % up.size()]},
+    std::rotate(up.begin(), up.begin() + static_cast<long>(rng() % up.size()), up.end());
+    for (const std::string& url : nats_urls) {
+      if (std::find(up.begin(), up.end(), url) == up.end()) up.push_back(url);
+    }
+    so.env = {{"SIGNER_NATS_URL", absl::StrJoin(up, ",")},
+              {"SIGNER_TX_TTL_MS", absl::StrCat(absl::ToInt64Milliseconds(options.tx_ttl))},
               {"SIGNER_PG_URL", pg.url()},
               {"SIGNER_RPC_URL", absl::StrCat("http://127.0.0.1:", http.port())},
               {"SIGNER_CHAIN_ID", kChainId},

@@ -62,6 +62,9 @@ struct SignerChaosOptions {
   int signers = 3;
   int max_batch = 8;                           // SIGNER_MAX_BATCH
   absl::Duration ack_wait = absl::Seconds(3);  // SIGNER_ACK_WAIT_MS
+  // The signers' tx lifetime (SIGNER_TX_TTL_MS): short, so that a tx whose signer was killed
+  // times out unincluded now and then and the "sign a new tx" path runs under chaos too.
+  absl::Duration tx_ttl = absl::Seconds(2);
 
   // Chaos. The loop runs until production is over AND every planned fault happened; signer kills
   // continue until at least `min_signer_kills`.
