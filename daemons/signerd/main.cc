@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gonka/base/backoff.h"
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/chain/comet_client.h"
@@ -272,8 +273,23 @@ int main(int argc, char** argv) {
   for (int i = 0; i < workers; ++i) {
     gonka::txqueue::ConsumerOptions consumer_options;
     consumer_options.dead_letter_expired = false;  // the signer decides when nothing can land
-    absl::StatusOr<std::unique_ptr<gonka::txqueue::TxConsumer>> consumer =
-        gonka::txqueue::TxConsumer::Bind(js->get(), consumer_options);
+    // Replicas starting together race to create the shared durable (on a cluster that can time
+    // out), and NATS may be restarting: retry transient failures for a while.
+    absl::StatusOr<std::unique_ptr<gonka::txqueue::TxConsumer>> consumer;
+    gonka::Backoff backoff({.initial = absl::Milliseconds(200), .max = absl::Seconds(3)});
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (true) {
+      consumer = gonka::txqueue::TxConsumer::Bind(js->get(), consumer_options);
+      absl::StatusCode code = consumer.status().code();
+      if (consumer.ok() ||
+          (code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kDeadlineExceeded) ||
+          absl::Now() > give_up) {
+        break;
+      }
+      GLOG_WARN("signerd: binding the queue consumer failed; retrying",
+                {"error", consumer.status().ToString()});
+      absl::SleepFor(backoff.Next());
+    }
     if (!consumer.ok()) {
       stopping = true;
       for (auto& t : loops) t.join();
