@@ -547,6 +547,14 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     }
     absl::StatusOr<BlockPtr> block = chain_->GetBlock(height);
     if (!block.ok()) return Fail(Internal(std::string(block.status().message())));
+    if (results) {
+      absl::MutexLock lock(&mu_);
+      if (truncated_results_.count(height)) {
+        // A node (or proxy) cutting the answer short: the JSON ends mid-document.
+        const std::string& json = (*block)->block_results_json;
+        return Ok(json.substr(0, json.size() / 2));
+      }
+    }
     return Ok(results ? (*block)->block_results_json : (*block)->block_json);
   }
 
@@ -922,6 +930,15 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
                      self->FailBlockResults(h, flag(r));
                      return net::HttpResponse::Json(200, "{}");
                    });
+    server->Handle("POST", "/devchain/fault/truncate_block_results",
+                   [self, flag](const net::HttpRequest& r) {
+                     int64_t h = 0;
+                     if (!absl::SimpleAtoi(r.QueryParam("height").value_or(""), &h) || h <= 0) {
+                       return net::HttpResponse::Json(400, "{\"error\":\"height: expected > 0\"}");
+                     }
+                     self->TruncateBlockResults(h, flag(r));
+                     return net::HttpResponse::Json(200, "{}");
+                   });
     server->Handle("POST", "/devchain/fault/reject_broadcasts", [self](const net::HttpRequest& r) {
       uint32_t code = 0;
       if (!absl::SimpleAtoi(r.QueryParam("code").value_or("0"), &code)) {
@@ -967,6 +984,15 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     }
   }
 
+  void TruncateBlockResults(int64_t height, bool truncate) {
+    absl::MutexLock lock(&mu_);
+    if (truncate) {
+      truncated_results_.insert(height);
+    } else {
+      truncated_results_.erase(height);
+    }
+  }
+
   void SetRpcDelay(absl::Duration delay) {
     absl::MutexLock lock(&mu_);
     rpc_delay_ = delay;
@@ -992,6 +1018,7 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
   bool events_paused_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration rpc_delay_ ABSL_GUARDED_BY(mu_);
   std::set<int64_t> failing_results_ ABSL_GUARDED_BY(mu_);
+  std::set<int64_t> truncated_results_ ABSL_GUARDED_BY(mu_);
 };
 
 RpcService::RpcService(Chain* chain, net::HttpServer* server, RpcOptions options)
@@ -1014,6 +1041,10 @@ void RpcService::SetEventsPaused(bool paused) { impl_->SetEventsPaused(paused); 
 void RpcService::SetRpcDelay(absl::Duration delay) { impl_->SetRpcDelay(delay); }
 void RpcService::FailBlockResults(int64_t height, bool fail) {
   impl_->FailBlockResults(height, fail);
+}
+
+void RpcService::TruncateBlockResults(int64_t height, bool truncate) {
+  impl_->TruncateBlockResults(height, truncate);
 }
 int RpcService::websocket_clients() const { return impl_->websocket_clients(); }
 

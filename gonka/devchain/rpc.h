@@ -64,10 +64,11 @@ class RpcService {
   Outcome Call(const std::string& method, const std::string& params_json);
 
   // Fault knobs.
-  void DropWebSockets();                   // closes every WebSocket connection
-  void SetEventsPaused(bool paused);       // blocks continue, nothing is pushed
-  void SetRpcDelay(absl::Duration delay);  // every RPC answer is delayed
-  void FailBlockResults(int64_t height, bool fail);
+  void DropWebSockets();                                     // closes every WebSocket connection
+  void SetEventsPaused(bool paused);                         // blocks continue, nothing is pushed
+  void SetRpcDelay(absl::Duration delay);                    // every RPC answer is delayed
+  void FailBlockResults(int64_t height, bool fail);          // a JSON-RPC error for that height
+  void TruncateBlockResults(int64_t height, bool truncate);  // its answer cut in half
   int websocket_clients() const;
 
   class Impl;

@@ -577,20 +577,28 @@ void Emitter::LeaderPass(election::FencingToken token) {
           absl::StrCat("publish height ", error_height, ": ", error.message())));
       // Unacked is not refused: the record may be stored. Resync from the stream.
       resumed_token_ = 0;
-      Sleep(options_.retry_interval);
+      Backoff();
     }
     return;
   }
   if (!fetch_error.ok()) {
     SetHealth(std::move(fetch_error));
-    Sleep(options_.retry_interval);
+    Backoff();
   }
+}
+
+void Emitter::Backoff() {
+  if (retry_delay_ < options_.retry_interval) retry_delay_ = options_.retry_interval;
+  Sleep(retry_delay_);
+  retry_delay_ =
+      std::min(retry_delay_ * 2, std::max(options_.max_retry_interval, options_.retry_interval));
 }
 
 bool Emitter::Account(int64_t acked, int64_t head, election::FencingToken token) {
   const int64_t before = last_emitted_.load();
   if (acked <= before) return true;
   SetHealth(absl::OkStatus());
+  retry_delay_ = options_.retry_interval;
   last_emitted_ = acked;
   published_ += static_cast<uint64_t>(acked - before);
   published_counter_->Increment(static_cast<double>(acked - before));

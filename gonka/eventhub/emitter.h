@@ -70,7 +70,10 @@ struct EmitterOptions {
   // Where to start when both the stream and the cursor are empty: 0 = the chain's current height.
   int64_t start_height = 0;
   absl::Duration poll_interval = absl::Seconds(1);
+  // After a failed fetch or publish the loop waits retry_interval, doubling with each further
+  // failure up to max_retry_interval; the first emitted height resets it.
   absl::Duration retry_interval = absl::Milliseconds(200);
+  absl::Duration max_retry_interval = absl::Seconds(5);
   // Catch-up pipeline: fetcher threads, and how far ahead of the next height to publish they may
   // fetch (records held in memory: at most fetch_window + fetchers * fetch_batch).
   int fetchers = 4;
@@ -161,7 +164,10 @@ class Emitter {
   int64_t next_ = 0;                          // loop thread only
   int64_t stream_last_ = 0;                   // loop thread only: as found at resume
   int unwritten_ = 0;                         // loop thread only: heights since the cursor write
-  absl::Time cursor_written_;                 // loop thread only
+  absl::Duration retry_delay_;                // loop thread only: the next wait after a failure
+  // Waits after a failed fetch or publish, doubling the next wait (bounded).
+  void Backoff();
+  absl::Time cursor_written_;                        // loop thread only
   std::unique_ptr<nats::AsyncPublisher> publisher_;  // created by Start()
   std::thread thread_;
 };

@@ -152,11 +152,15 @@ TEST(EmitterIntegrationTest, ExactlyOnceInOrderAcrossHandoffAndNatsRestart) {
               static_cast<long long>(first), static_cast<long long>(last));
 }
 
-// The fetch-ahead pipeline with a height whose /block_results fails: emission stops exactly
-// before it (later heights already fetched are held, never published), health() reports it, and
+// The fetch-ahead pipeline with a height whose /block_results fails (a JSON-RPC error) or comes
+// back malformed (cut in half): emission stops exactly before it (later heights already fetched
+// are held, never published; nothing of the bad height is emitted), health() reports it, and
 // once the height is served again the stream continues gap-free; the cursor (written every few
 // heights) reaches the tip once caught up.
-TEST(EmitterIntegrationTest, FetchAheadNeverSkipsAFailingHeight) {
+class FetchAheadTest : public ::testing::TestWithParam<bool> {};  // param: truncated, not failing
+
+TEST_P(FetchAheadTest, NeverSkipsABadHeight) {
+  const bool truncated = GetParam();
   testing::RedisServer redis_server;
   ASSERT_TRUE(redis_server.Start().ok());
   testing::NatsServer nats_server;
@@ -169,7 +173,14 @@ TEST(EmitterIntegrationTest, FetchAheadNeverSkipsAFailingHeight) {
   net::HttpServer rpc_server;
   devchain::RpcService rpc(&chain, &rpc_server, {});
   ASSERT_TRUE(rpc_server.Start().ok());
-  rpc.FailBlockResults(30, true);
+  auto set_fault = [&](bool on) {
+    if (truncated) {
+      rpc.TruncateBlockResults(30, on);
+    } else {
+      rpc.FailBlockResults(30, on);
+    }
+  };
+  set_fault(true);
 
   EmitterOptions options;
   options.chain_id = "hub-test";
@@ -192,13 +203,15 @@ TEST(EmitterIntegrationTest, FetchAheadNeverSkipsAFailingHeight) {
       testing::WaitFor([&] { return r.emitter->last_emitted() == 29; }, absl::Seconds(20)).ok())
       << r.emitter->last_emitted();
   EXPECT_THAT(std::string(r.emitter->health().message()), ::testing::HasSubstr("height 30"));
+  EXPECT_THAT(std::string(r.emitter->health().message()),
+              ::testing::HasSubstr(truncated ? "malformed JSON" : "fault knob"));
   // Several retry rounds later it still has not moved past the failing height.
   uint64_t published = r.emitter->published();
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(r.emitter->last_emitted(), 29);
   EXPECT_EQ(r.emitter->published(), published);
 
-  rpc.FailBlockResults(30, false);
+  set_fault(false);
   ASSERT_TRUE(
       testing::WaitFor([&] { return r.emitter->last_emitted() == 60; }, absl::Seconds(20)).ok())
       << r.emitter->last_emitted() << " " << r.emitter->health();
@@ -220,6 +233,11 @@ TEST(EmitterIntegrationTest, FetchAheadNeverSkipsAFailingHeight) {
   EXPECT_EQ(first, 1);
   EXPECT_EQ(last, 60);
 }
+
+INSTANTIATE_TEST_SUITE_P(FailingOrMalformed, FetchAheadTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Truncated" : "Failing";
+                         });
 
 // A node that pruned the early heights: without an archive node emission stops at the first
 // height (never skipped, /ready fails with the node's reason); with one, those heights come from
