@@ -27,8 +27,9 @@ prometheus::Family<prometheus::Gauge>& Gauges() {
   static auto& family = prometheus::BuildGauge()
                             .Name("gonka_eventhub")
                             .Help(
-                                "Event hub: last_emitted height, chain_height, lag, stalled (1 "
-                                "when the next height cannot be fetched)")
+                                "Event hub: last_emitted height, cursor (the fenced Redis "
+                                "cursor as last written), chain_height, lag, stalled (1 when the "
+                                "next height cannot be fetched)")
                             .Register(metrics::Registry());
   return family;
 }
@@ -627,6 +628,7 @@ bool Emitter::Account(int64_t acked, int64_t head, election::FencingToken token)
   }
   unwritten_ = 0;
   cursor_written_ = absl::Now();
+  Gauges().Add({{"chain", options_.chain_id}, {"kind", "cursor"}}).Set(static_cast<double>(acked));
   return true;
 }
 
