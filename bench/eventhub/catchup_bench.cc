@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -30,6 +31,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gonka/base/config.h"
@@ -58,6 +60,22 @@ int64_t StatusKb(const std::string& field) {
     return absl::SimpleAtoi(rest, &kb) ? kb : -1;
   }
   return -1;
+}
+
+// CPU time (user + system) a process used so far, in seconds; -1 if unreadable.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');  // the command name may contain spaces
+  if (close == std::string::npos) return -1;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  // After "pid (comm) ": state is field 3, utime 14, stime 15 (1-based in proc(5)).
+  int64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 bool WriteAll(int fd, const void* data, size_t size) {
@@ -148,15 +166,15 @@ int main(int argc, char** argv) {
   int blocks = 2000, txs = 200, clients = 4;
   double seconds = 3;
   int64_t seed = 0;
-  int fetchers = 4, window = 64, cursor_every = 100, batch = 8, inflight = 64;
+  int fetchers = 4, window = 64, cursor_every = 100, batch = 4, inflight = 16;
   config.AddInt("blocks", &blocks, 2000, "heights to pre-produce and catch up").Range(10, 1000000);
   config.AddInt("txs", &txs, 200, "synthetic txs per block").Range(0, 100000);
   config.AddInt("clients", &clients, 4, "client threads measuring devchain's rate").Range(1, 64);
   config.AddDouble("seconds", &seconds, 3, "time measuring devchain's rate");
   config.AddInt("fetchers", &fetchers, 4, "Emitter fetcher threads").Range(1, 64);
   config.AddInt("window", &window, 64, "Emitter fetch window (heights)").Range(1, 10000);
-  config.AddInt("batch", &batch, 8, "Emitter heights per JSON-RPC batch request").Range(1, 1000);
-  config.AddInt("inflight", &inflight, 64, "Emitter publishes awaiting their ack").Range(1, 10000);
+  config.AddInt("batch", &batch, 4, "Emitter heights per JSON-RPC batch request").Range(1, 1000);
+  config.AddInt("inflight", &inflight, 16, "Emitter publishes awaiting their ack").Range(1, 10000);
   config.AddInt("cursor_every", &cursor_every, 100, "Emitter cursor write every N heights")
       .Range(1, 1000000);
   config.AddInt("seed", &seed, 0, "seed of the random heights (0 = from the clock)");
@@ -258,6 +276,9 @@ int main(int argc, char** argv) {
   options.cursor_every = cursor_every;
   gonka::eventhub::Emitter emitter(options, &comet, js->get(), &redis, &fence, elector->get());
 
+  const pid_t nats_pid = nats_server.pid();
+  const double cpu_hub0 = CpuSeconds(getpid()), cpu_chain0 = CpuSeconds(child),
+               cpu_nats0 = CpuSeconds(nats_pid);
   absl::Time start = absl::Now();
   if (absl::Status s = emitter.Start(); !s.ok()) {
     std::fprintf(stderr, "emitter: %s\n", s.ToString().c_str());
@@ -285,6 +306,9 @@ int main(int argc, char** argv) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   absl::Time end = absl::Now();
+  const double cpu_hub = CpuSeconds(getpid()) - cpu_hub0,
+               cpu_chain = CpuSeconds(child) - cpu_chain0,
+               cpu_nats = CpuSeconds(nats_pid) - cpu_nats0;
   int64_t emitted = emitter.last_emitted();
   emitter.Stop();
   (*elector)->Stop();
@@ -323,6 +347,13 @@ int main(int argc, char** argv) {
       "P3: %.0f blocks/s (limit >= 1000); ratio to devchain's /block_results rate %.2f "
       "(limit >= 0.80; %.2f of its 1-client rate)\n",
       rate, rate / devchain_rate, rate / devchain_rate_1);
+  double wall = absl::ToDoubleSeconds(end - start);
+  std::printf(
+      "cpu during catch-up (%.2f s wall, %ld cores): hub %.2f s (%.0f us/block), devchain %.2f s "
+      "(%.0f us/block), nats-server %.2f s (%.0f us/block); machine busy %.0f%%\n",
+      wall, sysconf(_SC_NPROCESSORS_ONLN), cpu_hub, 1e6 * cpu_hub / blocks, cpu_chain,
+      1e6 * cpu_chain / blocks, cpu_nats, 1e6 * cpu_nats / blocks,
+      100 * (cpu_hub + cpu_chain + cpu_nats) / (wall * sysconf(_SC_NPROCESSORS_ONLN)));
   std::printf("memory: peak RSS (VmHWM) %.1f MB (limit <= 100 MB); RSS before catch-up %.1f MB\n",
               hwm / 1024.0, rss_before / 1024.0);
   return 0;

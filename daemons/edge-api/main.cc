@@ -149,9 +149,9 @@ int main(int argc, char** argv) {
   config.AddString("archive-rpc-url", &archive_url, "",
                    "CometBFT RPC of an archive node: heights the chain node pruned are fetched "
                    "there instead of stalling (empty = none)");
-  int fetch_batch = 8, max_inflight = 16;
+  int fetch_batch = 4, max_inflight = 16;
   config
-      .AddInt("fetch-batch", &fetch_batch, 8,
+      .AddInt("fetch-batch", &fetch_batch, 4,
               "heights per JSON-RPC batch request while catching up (1 = plain GETs)")
       .Range(1, 100);
   config.AddInt("max-inflight", &max_inflight, 16, "block publishes awaiting their JetStream ack")

@@ -80,7 +80,7 @@ struct EmitterOptions {
   int fetch_window = 64;
   // Heights per JSON-RPC batch request; 1 = two GETs per height (for RPC proxies that refuse
   // batches or POST).
-  int fetch_batch = 8;
+  int fetch_batch = 4;
   // Publishes awaiting their JetStream ack at once (1 = publish and wait, height by height).
   int max_inflight = 16;
   // Not owned; nullptr = none. Heights the node no longer serves (pruned: NotFound) are fetched
