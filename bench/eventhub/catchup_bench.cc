@@ -10,8 +10,8 @@
 // peak RSS printed (VmHWM of this process) is the hub's own: the chain keeps every block's JSON
 // in memory (~240 MB for 2,000 200-tx blocks), which an edge-api replica never holds.
 //
-//   bazel build -c opt //bench/eventhub:catchup_bench && \
-//     bazel-bin/bench/eventhub/catchup_bench --blocks=2000 --txs=200
+//   bazel build -c opt //bench/eventhub:catchup_bench
+//   bazel-out/k8-opt/bin/bench/eventhub/catchup_bench --blocks=2000 --txs=200
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -20,19 +20,13 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gonka/base/config.h"
 #include "gonka/devchain/chain.h"
@@ -41,42 +35,12 @@
 #include "gonka/eventhub/emitter.h"
 #include "gonka/net/http_server.h"
 #include "gonka/net/internal/test_client.h"
+#include "gonka/testing/proc_stats.h"
 #include "gonka/testing/servers.h"
 
 namespace {
 
 using gonka::net::internal::TestClient;
-
-// A /proc/self/status field in kB ("VmHWM", "VmRSS"), -1 if absent.
-int64_t StatusKb(const std::string& field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, field + ":")) continue;
-    rest = absl::StripAsciiWhitespace(rest);
-    absl::ConsumeSuffix(&rest, " kB");
-    int64_t kb = 0;
-    return absl::SimpleAtoi(rest, &kb) ? kb : -1;
-  }
-  return -1;
-}
-
-// CPU time (user + system) a process used so far, in seconds; -1 if unreadable.
-double CpuSeconds(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t close = stat.rfind(')');  // the command name may contain spaces
-  if (close == std::string::npos) return -1;
-  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
-  // After "pid (comm) ": state is field 3, utime 14, stime 15 (1-based in proc(5)).
-  int64_t utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return -1;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 bool WriteAll(int fd, const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);
@@ -240,7 +204,7 @@ int main(int argc, char** argv) {
       "devchain /block_results: %.0f blocks/s with %d keep-alive clients, %.0f with 1 "
       "(random heights)\n",
       devchain_rate, clients, devchain_rate_1);
-  int64_t rss_before = StatusKb("VmRSS");
+  int64_t rss_before = gonka::testing::ProcStatusKb(0, "VmRSS");
 
   gonka::chain::CometClient comet(
       gonka::chain::CometClientOptions{.rpc_url = absl::StrCat("http://127.0.0.1:", port)});
@@ -277,8 +241,9 @@ int main(int argc, char** argv) {
   gonka::eventhub::Emitter emitter(options, &comet, js->get(), &redis, &fence, elector->get());
 
   const pid_t nats_pid = nats_server.pid();
-  const double cpu_hub0 = CpuSeconds(getpid()), cpu_chain0 = CpuSeconds(child),
-               cpu_nats0 = CpuSeconds(nats_pid);
+  const double cpu_hub0 = gonka::testing::ProcCpuSeconds(0),
+               cpu_chain0 = gonka::testing::ProcCpuSeconds(child),
+               cpu_nats0 = gonka::testing::ProcCpuSeconds(nats_pid);
   absl::Time start = absl::Now();
   if (absl::Status s = emitter.Start(); !s.ok()) {
     std::fprintf(stderr, "emitter: %s\n", s.ToString().c_str());
@@ -306,13 +271,13 @@ int main(int argc, char** argv) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   absl::Time end = absl::Now();
-  const double cpu_hub = CpuSeconds(getpid()) - cpu_hub0,
-               cpu_chain = CpuSeconds(child) - cpu_chain0,
-               cpu_nats = CpuSeconds(nats_pid) - cpu_nats0;
+  const double cpu_hub = gonka::testing::ProcCpuSeconds(0) - cpu_hub0,
+               cpu_chain = gonka::testing::ProcCpuSeconds(child) - cpu_chain0,
+               cpu_nats = gonka::testing::ProcCpuSeconds(nats_pid) - cpu_nats0;
   int64_t emitted = emitter.last_emitted();
   emitter.Stop();
   (*elector)->Stop();
-  int64_t hwm = StatusKb("VmHWM");
+  int64_t hwm = gonka::testing::ProcStatusKb(0, "VmHWM");
 
   absl::StatusOr<gonka::nats::StreamInfo> info = (*js)->GetStreamInfo("BLOCKS", "blocks");
   stop_child();
