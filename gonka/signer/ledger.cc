@@ -1,6 +1,8 @@
 #include "gonka/signer/ledger.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -49,15 +51,37 @@ CREATE TABLE signer_fence (
   raised_at timestamptz NOT NULL DEFAULT now()
 );
 )sql"},
+      // Signed bytes once per tx (a batch tx's bytes were copied into every key's row before).
+      // Rows recorded from now on keep signed_tx NULL and reference their tx by tx_hash; rows
+      // written before keep their inline bytes, and reads take whichever is present. EXTERNAL:
+      // the bytes are stored out of line uncompressed (signed txs barely compress).
+      {4, "signed txs stored once per tx", R"sql(
+CREATE TABLE signer_txs (
+  tx_hash              text PRIMARY KEY,
+  signed_tx            bytea NOT NULL,
+  timeout_timestamp_ns bigint NOT NULL DEFAULT 0,
+  batch_size           integer NOT NULL DEFAULT 1,
+  created_at           timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE signer_txs ALTER COLUMN signed_tx SET STORAGE EXTERNAL;
+)sql"},
   };
   return *m;
 }
 
+// The row's columns without its signed bytes (hot-path reads never fetch them; the table is
+// aliased "l"). kSignedTxColumn appends them (needs the LEFT JOIN kFromWithTx).
 constexpr char kColumns[] =
-    "idempotency_key, state, tx_hash, encode(signed_tx, 'hex'), timeout_timestamp_ns, height, "
-    "attempts, last_error, (extract(epoch FROM updated_at) * 1000000)::bigint, batch_size, "
-    "account, sequence, "
-    "timeout_height, fencing_token, coalesce((extract(epoch FROM signed_at) * 1000000)::bigint, 0)";
+    "l.idempotency_key, l.state, l.tx_hash, l.timeout_timestamp_ns, l.height, l.attempts, "
+    "l.last_error, (extract(epoch FROM l.updated_at) * 1000000)::bigint, l.batch_size, "
+    "l.account, l.sequence, l.timeout_height, l.fencing_token, "
+    "coalesce((extract(epoch FROM l.signed_at) * 1000000)::bigint, 0)";
+constexpr int kNumColumns = 14;
+// Rows recorded since migration 4 keep signed_tx NULL and reference signer_txs by tx_hash; older
+// rows carry their bytes inline.
+constexpr char kSignedTxColumn[] = ", encode(coalesce(l.signed_tx, t.signed_tx), 'hex')";
+constexpr char kFromWithTx[] =
+    " FROM signer_ledger l LEFT JOIN signer_txs t ON t.tx_hash = l.tx_hash ";
 
 absl::StatusOr<TxState> ParseState(const std::string& s) {
   if (s == "queued") return TxState::kQueued;
@@ -74,40 +98,104 @@ int64_t ToInt(const std::optional<std::string>& v) {
   return n;
 }
 
-absl::StatusOr<LedgerEntry> EntryFromRow(const pg::Result& r) {
+// Row `row` of a result of kColumns (and kSignedTxColumn when the result has it).
+absl::StatusOr<LedgerEntry> EntryFromRow(const pg::Result& r, int row = 0) {
   LedgerEntry e;
-  e.key = r.Get(0, 0).value_or("");
-  ASSIGN_OR_RETURN(e.state, ParseState(r.Get(0, 1).value_or("")));
-  e.tx_hash = r.Get(0, 2).value_or("");
-  e.signed_tx = absl::HexStringToBytes(r.Get(0, 3).value_or(""));
-  int64_t timeout_ns = ToInt(r.Get(0, 4));
+  e.key = r.Get(row, 0).value_or("");
+  ASSIGN_OR_RETURN(e.state, ParseState(r.Get(row, 1).value_or("")));
+  e.tx_hash = r.Get(row, 2).value_or("");
+  int64_t timeout_ns = ToInt(r.Get(row, 3));
   e.timeout = timeout_ns == 0 ? absl::InfinitePast() : absl::FromUnixNanos(timeout_ns);
-  e.height = ToInt(r.Get(0, 5));
-  e.attempts = static_cast<int>(ToInt(r.Get(0, 6)));
-  e.last_error = r.Get(0, 7).value_or("");
-  e.updated_at = absl::FromUnixMicros(ToInt(r.Get(0, 8)));
-  e.batch_size = static_cast<int>(ToInt(r.Get(0, 9)));
-  e.account = r.Get(0, 10).value_or("");
-  e.sequence = ToInt(r.Get(0, 11));
-  e.timeout_height = ToInt(r.Get(0, 12));
-  e.fencing_token = ToInt(r.Get(0, 13));
-  int64_t signed_at = ToInt(r.Get(0, 14));
+  e.height = ToInt(r.Get(row, 4));
+  e.attempts = static_cast<int>(ToInt(r.Get(row, 5)));
+  e.last_error = r.Get(row, 6).value_or("");
+  e.updated_at = absl::FromUnixMicros(ToInt(r.Get(row, 7)));
+  e.batch_size = static_cast<int>(ToInt(r.Get(row, 8)));
+  e.account = r.Get(row, 9).value_or("");
+  e.sequence = ToInt(r.Get(row, 10));
+  e.timeout_height = ToInt(r.Get(row, 11));
+  e.fencing_token = ToInt(r.Get(row, 12));
+  int64_t signed_at = ToInt(r.Get(row, 13));
   e.signed_at = signed_at == 0 ? absl::InfinitePast() : absl::FromUnixMicros(signed_at);
+  if (r.columns() > kNumColumns) {
+    e.signed_tx = absl::HexStringToBytes(r.Get(row, kNumColumns).value_or(""));
+  }
   return e;
 }
 
-// Reads `key` with its row locked for the rest of the transaction.
+// A Postgres text[] literal of `values` (every element quoted; quotes and backslashes escaped).
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::vector<std::string> SortedUnique(const std::vector<std::string>& keys) {
+  std::vector<std::string> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  return sorted;
+}
+
+// Reads `key` with its row locked for the rest of the transaction (without its signed bytes).
 absl::StatusOr<LedgerEntry> Lock(pg::Connection& tx, const std::string& key) {
   ASSIGN_OR_RETURN(
       pg::Result r,
       tx.ExecPrepared("ledger_lock",
                       absl::StrCat("SELECT ", kColumns,
-                                   " FROM signer_ledger WHERE idempotency_key = $1 FOR UPDATE"),
+                                   " FROM signer_ledger l WHERE l.idempotency_key = $1 FOR UPDATE"),
                       {key}));
   if (r.rows() == 0) {
     return absl::NotFoundError(absl::StrCat("signer ledger: key ", key, " was never claimed"));
   }
   return EntryFromRow(r);
+}
+
+// Reads every key of `sorted` (sorted, distinct) with one statement, rows locked in key order
+// (two batches sharing keys cannot deadlock). NotFound naming the first key never claimed.
+absl::StatusOr<std::map<std::string, LedgerEntry>> LockAll(pg::Connection& tx,
+                                                           const std::vector<std::string>& sorted) {
+  ASSIGN_OR_RETURN(pg::Result r,
+                   tx.ExecPrepared("ledger_lock_all",
+                                   absl::StrCat("SELECT ", kColumns,
+                                                " FROM signer_ledger l WHERE l.idempotency_key = "
+                                                "ANY($1::text[]) ORDER BY l.idempotency_key "
+                                                "FOR UPDATE"),
+                                   {TextArray(sorted)}));
+  std::map<std::string, LedgerEntry> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    ASSIGN_OR_RETURN(LedgerEntry e, EntryFromRow(r, i));
+    std::string key = e.key;
+    out.emplace(std::move(key), std::move(e));
+  }
+  for (const std::string& key : sorted) {
+    if (out.count(key) == 0) {
+      return absl::NotFoundError(absl::StrCat("signer ledger: key ", key, " was never claimed"));
+    }
+  }
+  return out;
+}
+
+// Stores a tx's signed bytes once (a repeat of the same hash keeps the first: same hash, same
+// bytes).
+absl::Status StoreTx(pg::Connection& tx, const std::string& tx_hash, const std::string& signed_tx,
+                     int64_t timeout_ns, size_t batch_size) {
+  return tx
+      .ExecPrepared("ledger_store_tx",
+                    "INSERT INTO signer_txs (tx_hash, signed_tx, timeout_timestamp_ns, batch_size) "
+                    "VALUES ($1, decode($2, 'hex'), $3, $4) ON CONFLICT (tx_hash) DO NOTHING",
+                    {tx_hash, absl::BytesToHexString(signed_tx), absl::StrCat(timeout_ns),
+                     absl::StrCat(batch_size)})
+      .status();
 }
 
 absl::Status Illegal(const LedgerEntry& e, absl::string_view wanted, absl::string_view why = "") {
@@ -164,6 +252,31 @@ absl::Status Ledger::RecordSigned(const std::string& key, const std::string& sig
   return RecordSignedBatch({key}, signed_tx, tx_hash, timeout, now);
 }
 
+absl::StatusOr<std::vector<LedgerEntry>> Ledger::ClaimBatch(const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    if (key.empty()) return absl::InvalidArgumentError("signer ledger: empty idempotency_key");
+  }
+  if (keys.empty()) return std::vector<LedgerEntry>{};
+  // Inserted in key order (concurrent claims of overlapping keys wait on each other in the same
+  // order), then read with the rows locked in key order.
+  const std::vector<std::string> sorted = SortedUnique(keys);
+  std::map<std::string, LedgerEntry> entries;
+  RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
+    RETURN_IF_ERROR(
+        tx.ExecPrepared("ledger_claim_all",
+                        "INSERT INTO signer_ledger (idempotency_key, state) SELECT k, 'queued' "
+                        "FROM unnest($1::text[]) AS k ON CONFLICT (idempotency_key) DO NOTHING",
+                        {TextArray(sorted)})
+            .status());
+    ASSIGN_OR_RETURN(entries, LockAll(tx, sorted));
+    return absl::OkStatus();
+  }));
+  std::vector<LedgerEntry> out;
+  out.reserve(keys.size());
+  for (const std::string& key : keys) out.push_back(entries.at(key));
+  return out;
+}
+
 absl::Status Ledger::RecordSignedBatch(const std::vector<std::string>& keys,
                                        const std::string& signed_tx, const std::string& tx_hash,
                                        absl::Time timeout, absl::Time now) {
@@ -171,12 +284,13 @@ absl::Status Ledger::RecordSignedBatch(const std::vector<std::string>& keys,
     return absl::InvalidArgumentError(absl::StrCat("signer ledger: keys ", absl::StrJoin(keys, ","),
                                                    ": keys, signed_tx and tx_hash must be set"));
   }
-  // Rows are locked in key order so two batches sharing keys cannot deadlock.
-  std::vector<std::string> sorted = keys;
-  std::sort(sorted.begin(), sorted.end());
+  const std::vector<std::string> sorted = SortedUnique(keys);
+  const int64_t timeout_ns = absl::ToUnixNanos(timeout);
   return pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(auto locked, LockAll(tx, sorted));
+    std::vector<std::string> update;
     for (const std::string& key : sorted) {
-      ASSIGN_OR_RETURN(LedgerEntry e, Lock(tx, key));
+      const LedgerEntry& e = locked.at(key);
       switch (e.state) {
         case TxState::kQueued:
           break;
@@ -199,17 +313,22 @@ absl::Status Ledger::RecordSignedBatch(const std::vector<std::string>& keys,
           if (e.tx_hash == tx_hash && e.state == TxState::kIncluded) continue;
           return Illegal(e, "signed");
       }
-      RETURN_IF_ERROR(
-          tx.ExecPrepared(
-                "ledger_signed",
-                "UPDATE signer_ledger SET state = 'signed', signed_tx = decode($2, 'hex'), "
-                "tx_hash = $3, timeout_timestamp_ns = $4, batch_size = $5, "
-                "attempts = attempts + 1, updated_at = now(), signed_at = clock_timestamp(), "
-                "account = '', "
-                "sequence = -1, timeout_height = 0, fencing_token = 0 WHERE idempotency_key = $1",
-                {key, absl::BytesToHexString(signed_tx), tx_hash,
-                 absl::StrCat(absl::ToUnixNanos(timeout)), absl::StrCat(keys.size())})
-              .status());
+      update.push_back(key);
+    }
+    if (update.empty()) return absl::OkStatus();
+    RETURN_IF_ERROR(StoreTx(tx, tx_hash, signed_tx, timeout_ns, keys.size()));
+    ASSIGN_OR_RETURN(
+        pg::Result r,
+        tx.ExecPrepared(
+            "ledger_signed_all",
+            "UPDATE signer_ledger SET state = 'signed', signed_tx = NULL, tx_hash = $2, "
+            "timeout_timestamp_ns = $3, batch_size = $4, attempts = attempts + 1, "
+            "updated_at = now(), signed_at = clock_timestamp(), account = '', sequence = -1, "
+            "timeout_height = 0, fencing_token = 0 WHERE idempotency_key = ANY($1::text[])",
+            {TextArray(update), tx_hash, absl::StrCat(timeout_ns), absl::StrCat(keys.size())}));
+    if (r.affected() != static_cast<int64_t>(update.size())) {
+      return absl::InternalError(absl::StrCat("signer ledger: recording tx ", tx_hash, " updated ",
+                                              r.affected(), " rows of ", update.size()));
     }
     return absl::OkStatus();
   });
@@ -276,13 +395,14 @@ absl::Status Ledger::RecordSignedSequenced(const std::vector<std::string>& keys,
                                                    ": fencing_token must be > 0, got ",
                                                    stx.fencing_token));
   }
-  std::vector<std::string> sorted = keys;
-  std::sort(sorted.begin(), sorted.end());
+  const std::vector<std::string> sorted = SortedUnique(keys);
   return pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
     // The fence row first: every sequenced record of the account is serialized behind it.
     RETURN_IF_ERROR(CheckAndRaiseFence(tx, stx.account, stx.fencing_token));
+    ASSIGN_OR_RETURN(auto locked, LockAll(tx, sorted));
+    std::vector<std::string> update;
     for (const std::string& key : sorted) {
-      ASSIGN_OR_RETURN(LedgerEntry e, Lock(tx, key));
+      const LedgerEntry& e = locked.at(key);
       switch (e.state) {
         case TxState::kQueued:
           break;
@@ -298,19 +418,26 @@ absl::Status Ledger::RecordSignedSequenced(const std::vector<std::string>& keys,
           if (e.tx_hash == stx.tx_hash && e.state == TxState::kIncluded) continue;
           return Illegal(e, "signed");
       }
-      RETURN_IF_ERROR(
-          tx.ExecPrepared(
-                "ledger_signed_seq",
-                "UPDATE signer_ledger SET state = 'signed', signed_tx = decode($2, 'hex'), "
-                "tx_hash = $3, timeout_timestamp_ns = 0, batch_size = $4, "
-                "attempts = attempts + 1, updated_at = now(), signed_at = clock_timestamp(), "
-                "account = $5, "
-                "sequence = $6, timeout_height = $7, fencing_token = $8 "
-                "WHERE idempotency_key = $1",
-                {key, absl::BytesToHexString(stx.signed_tx), stx.tx_hash, absl::StrCat(keys.size()),
-                 stx.account, absl::StrCat(stx.sequence), absl::StrCat(stx.timeout_height),
-                 absl::StrCat(stx.fencing_token)})
-              .status());
+      update.push_back(key);
+    }
+    if (update.empty()) return absl::OkStatus();
+    RETURN_IF_ERROR(StoreTx(tx, stx.tx_hash, stx.signed_tx, 0, keys.size()));
+    ASSIGN_OR_RETURN(
+        pg::Result r,
+        tx.ExecPrepared(
+            "ledger_signed_seq_all",
+            "UPDATE signer_ledger SET state = 'signed', signed_tx = NULL, tx_hash = $2, "
+            "timeout_timestamp_ns = 0, batch_size = $3, attempts = attempts + 1, "
+            "updated_at = now(), signed_at = clock_timestamp(), account = $4, "
+            "sequence = $5, timeout_height = $6, fencing_token = $7 "
+            "WHERE idempotency_key = ANY($1::text[])",
+            {TextArray(update), stx.tx_hash, absl::StrCat(keys.size()), stx.account,
+             absl::StrCat(stx.sequence), absl::StrCat(stx.timeout_height),
+             absl::StrCat(stx.fencing_token)}));
+    if (r.affected() != static_cast<int64_t>(update.size())) {
+      return absl::InternalError(absl::StrCat("signer ledger: recording tx ", stx.tx_hash,
+                                              " updated ", r.affected(), " rows of ",
+                                              update.size()));
     }
     return absl::OkStatus();
   });
@@ -392,6 +519,82 @@ absl::Status Ledger::MarkIncluded(const std::string& key, const std::string& tx_
   });
 }
 
+namespace {
+
+// The keys of `keys` (in order, each once) that `done` (RETURNING idempotency_key rows) lacks.
+std::vector<std::string> Missing(const std::vector<std::string>& keys, const pg::Result& done) {
+  std::set<std::string> have;
+  for (int i = 0; i < done.rows(); ++i) have.insert(done.Get(i, 0).value_or(""));
+  std::vector<std::string> out;
+  for (const std::string& key : keys) {
+    if (have.insert(key).second) out.push_back(key);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status Ledger::MarkBroadcastBatch(const std::vector<std::string>& keys,
+                                        const std::string& tx_hash) {
+  if (keys.empty()) return absl::OkStatus();
+  pg::Result done;
+  RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(done, tx.ExecPrepared("ledger_broadcast_all",
+                                           "UPDATE signer_ledger SET state = 'broadcast', "
+                                           "updated_at = now() WHERE idempotency_key = "
+                                           "ANY($1::text[]) AND tx_hash = $2 AND state = 'signed' "
+                                           "RETURNING idempotency_key",
+                                           {TextArray(SortedUnique(keys)), tx_hash}));
+    return absl::OkStatus();
+  }));
+  // Keys the statement did not move (already broadcast or included, changed by another signer,
+  // never claimed): the per-key transition decides (a no-op or the precise error).
+  for (const std::string& key : Missing(keys, done)) RETURN_IF_ERROR(MarkBroadcast(key, tx_hash));
+  return absl::OkStatus();
+}
+
+absl::Status Ledger::MarkIncludedBatch(const std::vector<std::string>& keys,
+                                       const std::string& tx_hash, int64_t height) {
+  if (keys.empty()) return absl::OkStatus();
+  pg::Result done;
+  RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        done, tx.ExecPrepared("ledger_included_all",
+                              "UPDATE signer_ledger SET state = 'included', height = $3, "
+                              "last_error = '', updated_at = now() WHERE idempotency_key = "
+                              "ANY($1::text[]) AND tx_hash = $2 AND state IN ('signed', "
+                              "'broadcast') RETURNING idempotency_key",
+                              {TextArray(SortedUnique(keys)), tx_hash, absl::StrCat(height)}));
+    return absl::OkStatus();
+  }));
+  for (const std::string& key : Missing(keys, done)) {
+    RETURN_IF_ERROR(MarkIncluded(key, tx_hash, height));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Ledger::SignedTx(const std::string& key, const std::string& tx_hash) {
+  ASSIGN_OR_RETURN(pg::Result r,
+                   pool_->ExecPrepared("ledger_signed_tx",
+                                       absl::StrCat("SELECT l.tx_hash", kSignedTxColumn,
+                                                    kFromWithTx, "WHERE l.idempotency_key = $1"),
+                                       {key}));
+  if (r.rows() == 0) {
+    return absl::NotFoundError(absl::StrCat("signer ledger: key ", key, " was never claimed"));
+  }
+  const std::string recorded = r.Get(0, 0).value_or("");
+  if (recorded != tx_hash) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("signer ledger: key ", key, " records tx \"", recorded, "\", not ", tx_hash));
+  }
+  std::string bytes = absl::HexStringToBytes(r.Get(0, 1).value_or(""));
+  if (bytes.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("signer ledger: key ", key, ": no signed bytes stored for tx ", tx_hash));
+  }
+  return bytes;
+}
+
 absl::Status Ledger::MarkFailed(const std::string& key, const std::string& reason) {
   return pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
     ASSIGN_OR_RETURN(LedgerEntry e, Lock(tx, key));
@@ -419,11 +622,11 @@ absl::Status Ledger::RecordError(const std::string& key, const std::string& erro
 }
 
 absl::StatusOr<LedgerEntry> Ledger::Get(const std::string& key) {
-  ASSIGN_OR_RETURN(pg::Result r, pool_->ExecPrepared(
-                                     "ledger_get",
-                                     absl::StrCat("SELECT ", kColumns,
-                                                  " FROM signer_ledger WHERE idempotency_key = $1"),
-                                     {key}));
+  ASSIGN_OR_RETURN(pg::Result r,
+                   pool_->ExecPrepared("ledger_get",
+                                       absl::StrCat("SELECT ", kColumns, kSignedTxColumn,
+                                                    kFromWithTx, "WHERE l.idempotency_key = $1"),
+                                       {key}));
   if (r.rows() == 0) {
     return absl::NotFoundError(absl::StrCat("signer ledger: key ", key, " was never claimed"));
   }

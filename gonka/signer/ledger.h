@@ -15,7 +15,21 @@
 //                                                               (it failed on chain / CheckTx)
 //
 // A batch tx (several requests in one tx) is recorded for all its keys in one transaction
-// (RecordSignedBatch): each row holds the same bytes, hash and timeout, and batch_size > 1.
+// (RecordSignedBatch): each row holds the same hash and timeout, and batch_size > 1.
+//
+// Storage (migration 4): a tx's signed bytes are stored ONCE, in table signer_txs keyed by
+// tx_hash (with its timeout and batch size); a key's row references its current tx by tx_hash.
+// Rows recorded before migration 4 carry the bytes inline (signer_ledger.signed_tx) and stay
+// readable: Get and SignedTx take the inline bytes when present, else the signer_txs row. Reads
+// on the hot path (Claim, ClaimBatch, the row locks of every transition) never fetch the bytes;
+// only Get and SignedTx do (a re-broadcast).
+//
+// Batch-wide statements (one round trip for a whole batch, however many keys): ClaimBatch,
+// RecordSignedBatch / RecordSignedSequenced (all rows locked by one SELECT ... WHERE key =
+// ANY(...) ORDER BY key FOR UPDATE, updated by one UPDATE), MarkBroadcastBatch and
+// MarkIncludedBatch (one UPDATE guarded by state and tx_hash; the keys it did not move, e.g. a
+// row another signer changed meanwhile, go through the per-key transition, which is a no-op for
+// a repeat and the precise error otherwise).
 //
 // Sequenced mode (RecordSignedSequenced, RaiseFence): a tx recorded with an account sequence
 // and a timeout height, under the fencing token of the per-key lease its signer held.
@@ -33,9 +47,10 @@
 //     unordered tx whose timeout is before seen.time.
 //   - The unordered RecordSigned(Batch) never supersedes a sequenced tx (FailedPrecondition).
 //
-// Every operation is one transaction (row locked with SELECT ... FOR UPDATE) and idempotent: a
-// repeat with the same arguments (same hash) after a lost reply is OK and changes nothing. Claim
-// on an existing key returns the existing entry unchanged.
+// Every operation is one transaction (rows locked with SELECT ... FOR UPDATE, or one guarded
+// UPDATE) and idempotent: a repeat with the same arguments (same hash) after a lost reply is OK
+// and changes nothing. Claim on an existing key returns the existing entry unchanged. Rows are
+// always locked in key order, so transactions sharing keys cannot deadlock.
 //
 // timeout_timestamp is kept in integer Unix nanoseconds: unordered txs are told apart by their
 // nanosecond timeout, and Postgres timestamps keep only microseconds.
@@ -49,6 +64,8 @@
 //   if (e.state == signer::TxState::kIncluded) return consumer->Ack(d);
 //   RETURN_IF_ERROR(ledger->RecordSigned(key, signed_tx.tx_raw, signed_tx.hash, timeout, now));
 //   ... broadcast ...;  RETURN_IF_ERROR(ledger->MarkBroadcast(key, signed_tx.hash));
+//   A batch: ASSIGN_OR_RETURN(auto entries, ledger->ClaimBatch(keys)); ... RecordSignedBatch(keys,
+//   ...); broadcast; MarkBroadcastBatch(keys, hash); ... MarkIncludedBatch(keys, hash, height).
 #ifndef GONKA_SIGNER_LEDGER_H_
 #define GONKA_SIGNER_LEDGER_H_
 
@@ -74,8 +91,10 @@ absl::string_view TxStateName(TxState state);
 struct LedgerEntry {
   std::string key;
   TxState state = TxState::kQueued;
-  std::string tx_hash;                        // upper-case hex, "" before RecordSigned
-  std::string signed_tx;                      // TxRaw bytes, "" before RecordSigned
+  std::string tx_hash;  // upper-case hex, "" before RecordSigned
+  // TxRaw bytes of the recorded tx: filled by Get only ("" before RecordSigned, and "" in the
+  // entries of Claim / ClaimBatch, which never read them; see SignedTx).
+  std::string signed_tx;
   absl::Time timeout = absl::InfinitePast();  // the tx's timeout_timestamp
   int64_t height = 0;                         // inclusion height once included
   int attempts = 0;                           // txs signed for this key
@@ -116,8 +135,13 @@ class Ledger {
   // which must outlive it. Errors from pg::Migrate.
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(pg::Pool* pool);
 
-  // Inserts `key` as queued if it is new; returns the entry either way.
+  // Inserts `key` as queued if it is new; returns the entry either way (without signed_tx).
   absl::StatusOr<LedgerEntry> Claim(const std::string& key);
+
+  // Claim for several keys in one transaction (one INSERT ... SELECT unnest(...) and one locking
+  // SELECT): the entries in the order of `keys` (a key given twice appears twice), without
+  // signed_tx. InvalidArgument for an empty key.
+  absl::StatusOr<std::vector<LedgerEntry>> ClaimBatch(const std::vector<std::string>& keys);
 
   // Stores the signed tx before it is broadcast. From queued; or from signed/broadcast when the
   // stored tx's timeout is before `now` (the caller has seen it is not on chain) — a new tx,
@@ -154,6 +178,18 @@ class Ledger {
 
   // signed | broadcast -> included at `height`, for the stored hash. A repeat is a no-op.
   absl::Status MarkIncluded(const std::string& key, const std::string& tx_hash, int64_t height);
+
+  // MarkBroadcast / MarkIncluded for every key of `keys` (the keys sharing tx `tx_hash`) with one
+  // UPDATE; keys it did not move (already there, or changed concurrently) go through the per-key
+  // call, whose first error is returned (the keys moved before it stay moved).
+  absl::Status MarkBroadcastBatch(const std::vector<std::string>& keys, const std::string& tx_hash);
+  absl::Status MarkIncludedBatch(const std::vector<std::string>& keys, const std::string& tx_hash,
+                                 int64_t height);
+
+  // The signed bytes of `key`'s recorded tx, which must be `tx_hash` (what a re-broadcast sends).
+  // NotFound if the key was never claimed or no bytes are stored; FailedPrecondition naming both
+  // hashes when the key now records another tx.
+  absl::StatusOr<std::string> SignedTx(const std::string& key, const std::string& tx_hash);
 
   // queued | signed | broadcast -> failed with `reason` (permanent). A repeat is a no-op.
   absl::Status MarkFailed(const std::string& key, const std::string& reason);

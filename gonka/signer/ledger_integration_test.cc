@@ -2,6 +2,7 @@
 // illegal transitions naming the key and states, and concurrent claims of one key.
 #include "gonka/signer/ledger.h"
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -10,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gonka/testing/servers.h"
@@ -81,11 +83,14 @@ TEST_F(LedgerTest, HappyPathKeepsBytesHashAndNanosecondTimeout) {
   EXPECT_EQ(got->last_error, "");
   EXPECT_LT(absl::AbsDuration(got->updated_at - absl::Now()), absl::Minutes(1));
 
-  // Claim of an included key returns it unchanged (the signer acks and skips).
+  // Claim of an included key returns it unchanged (the signer acks and skips); Claim never
+  // reads the signed bytes (SignedTx does).
   auto again = ledger_->Claim(key);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->state, TxState::kIncluded);
-  EXPECT_EQ(again->signed_tx, bytes);
+  EXPECT_EQ(again->tx_hash, "ABCD01");
+  EXPECT_EQ(again->signed_tx, "");
+  EXPECT_EQ(*ledger_->SignedTx(key, "ABCD01"), bytes);
 }
 
 TEST_F(LedgerTest, RepeatsAreNoOps) {
@@ -239,6 +244,178 @@ TEST_F(LedgerTest, BatchIsRecordedAllOrNoneAndCanBeRequeued) {
   EXPECT_EQ(ledger_->Get(a)->attempts, 2);
   ASSERT_TRUE(ledger_->MarkIncluded(a, "HA", 9).ok());
   EXPECT_EQ(ledger_->Requeue(a, "HA", "x").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LedgerTest, ClaimBatchClaimsAllKeysInOneCallInTheirOrder) {
+  const std::string a = Key("a"), b = Key("b\"quoted\\"), c = Key("c,{x}");
+  ASSERT_TRUE(ledger_->Claim(a).ok());
+  absl::Time timeout = absl::Now() + absl::Minutes(1);
+  ASSERT_TRUE(ledger_->RecordSigned(a, "txa", "CB-HA", timeout, absl::Now()).ok());
+  // Keys with quotes, backslashes, commas and braces survive the text[] parameter.
+  auto entries = ledger_->ClaimBatch({c, a, b, c});
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 4u);
+  EXPECT_EQ((*entries)[0].key, c);
+  EXPECT_EQ((*entries)[0].state, TxState::kQueued);
+  EXPECT_EQ((*entries)[1].key, a);
+  EXPECT_EQ((*entries)[1].state, TxState::kSigned);
+  EXPECT_EQ((*entries)[1].tx_hash, "CB-HA");
+  EXPECT_EQ((*entries)[1].signed_tx, "");  // never read on the hot path
+  EXPECT_EQ((*entries)[2].key, b);
+  EXPECT_EQ((*entries)[3].key, c);
+  EXPECT_EQ(ledger_->Get(b)->state, TxState::kQueued);
+  // A repeat changes nothing.
+  auto repeat = ledger_->ClaimBatch({a, b});
+  ASSERT_TRUE(repeat.ok());
+  EXPECT_EQ((*repeat)[0].state, TxState::kSigned);
+  EXPECT_EQ(ledger_->ClaimBatch({a, ""}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ledger_->ClaimBatch({})->empty());
+}
+
+TEST_F(LedgerTest, ConcurrentClaimBatchesOfOverlappingKeysAgree) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 50; ++i) keys.push_back(Key(absl::StrCat(i)));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::string> mine = keys;
+      if (t % 2 == 1) std::reverse(mine.begin(), mine.end());
+      auto e = ledger_->ClaimBatch(mine);
+      if (!e.ok() || e->size() != mine.size()) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto n =
+      pool_->Exec("SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE $1", {Key("%")});
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->Get(0, 0).value_or(""), "50");
+}
+
+// A batch tx's bytes are stored once (signer_txs), not in every key's row.
+TEST_F(LedgerTest, BatchTxBytesAreStoredOncePerTx) {
+  const std::string a = Key("a"), b = Key("b"), c = Key("c");
+  ASSERT_TRUE(ledger_->ClaimBatch({a, b, c}).ok());
+  const std::string bytes(3000, 'x');
+  absl::Time timeout = absl::FromUnixNanos(1790000000987654321);
+  ASSERT_TRUE(ledger_->RecordSignedBatch({a, b, c}, bytes, "ONCE-H", timeout, absl::Now()).ok());
+  auto txs = pool_->Exec(
+      "SELECT count(*), max(length(signed_tx)), max(batch_size), max(timeout_timestamp_ns) FROM "
+      "signer_txs WHERE tx_hash = 'ONCE-H'");
+  ASSERT_TRUE(txs.ok()) << txs.status();
+  EXPECT_EQ(txs->Get(0, 0).value_or(""), "1");
+  EXPECT_EQ(txs->Get(0, 1).value_or(""), "3000");
+  EXPECT_EQ(txs->Get(0, 2).value_or(""), "3");
+  EXPECT_EQ(txs->Get(0, 3).value_or(""), "1790000000987654321");
+  auto inline_rows = pool_->Exec(
+      "SELECT count(*) FROM signer_ledger WHERE tx_hash = 'ONCE-H' AND signed_tx IS NOT NULL");
+  ASSERT_TRUE(inline_rows.ok());
+  EXPECT_EQ(inline_rows->Get(0, 0).value_or(""), "0");
+  for (const auto& k : {a, b, c}) {
+    auto e = ledger_->Get(k);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->signed_tx, bytes);
+    EXPECT_EQ(e->timeout, timeout);
+    EXPECT_EQ(e->batch_size, 3);
+    EXPECT_EQ(*ledger_->SignedTx(k, "ONCE-H"), bytes);
+  }
+  EXPECT_EQ(ledger_->SignedTx(a, "OTHER").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ledger_->SignedTx(Key("never"), "ONCE-H").status().code(), absl::StatusCode::kNotFound);
+  // Never claimed: the whole batch is refused, naming the key.
+  absl::Status s =
+      ledger_->RecordSignedBatch({a, Key("never")}, "t", "ONCE-H2", timeout, absl::Now());
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(Key("never")));
+}
+
+// Rows written before migration 4 carry the bytes inline: still read, re-broadcast and moved on.
+TEST_F(LedgerTest, RowsWithInlineBytesFromTheOldSchemaStayReadable) {
+  const std::string key = Key(), next = Key("next");
+  const std::string bytes("\x01\x00\x02 old", 7);
+  auto ins = pool_->Exec(
+      "INSERT INTO signer_ledger (idempotency_key, state, tx_hash, signed_tx, "
+      "timeout_timestamp_ns, attempts, batch_size) VALUES ($1, 'broadcast', 'OLD-H', "
+      "decode($2, 'hex'), $3, 1, 2), ($4, 'broadcast', 'OLD-H', decode($2, 'hex'), $3, 1, 2)",
+      {key, absl::BytesToHexString(bytes), absl::StrCat(absl::ToUnixNanos(absl::Now()) - 1000),
+       next});
+  ASSERT_TRUE(ins.ok()) << ins.status();
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->signed_tx, bytes);
+  EXPECT_EQ(*ledger_->SignedTx(key, "OLD-H"), bytes);
+  ASSERT_TRUE(ledger_->MarkIncludedBatch({next}, "OLD-H", 3).ok());
+  EXPECT_EQ(ledger_->Get(next)->state, TxState::kIncluded);
+  // Its timeout passed unincluded: a new tx replaces it and the inline bytes go.
+  ASSERT_TRUE(
+      ledger_->RecordSigned(key, "new", "OLD-H2", absl::Now() + absl::Minutes(1), absl::Now())
+          .ok());
+  e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->signed_tx, "new");
+  EXPECT_EQ(e->attempts, 2);
+  auto inline_bytes =
+      pool_->Exec("SELECT signed_tx IS NULL FROM signer_ledger WHERE idempotency_key = $1", {key});
+  ASSERT_TRUE(inline_bytes.ok());
+  EXPECT_EQ(inline_bytes->Get(0, 0).value_or(""), "t");
+}
+
+// The group marks move every key with one statement; a key another signer changed meanwhile
+// falls back to the per-key transition, which names it, while the others are moved.
+TEST_F(LedgerTest, GroupMarksFallBackPerKeyWhenAKeyChangedConcurrently) {
+  const std::string a = Key("a"), b = Key("b"), c = Key("c");
+  ASSERT_TRUE(ledger_->ClaimBatch({a, b, c}).ok());
+  absl::Time timeout = absl::Now() + absl::Minutes(1);
+  ASSERT_TRUE(ledger_->RecordSignedBatch({a, b, c}, "txabc", "GM-H", timeout, absl::Now()).ok());
+  ASSERT_TRUE(ledger_->MarkBroadcastBatch({a, b, c}, "GM-H").ok());
+  ASSERT_TRUE(ledger_->MarkBroadcastBatch({a, b, c}, "GM-H").ok());  // repeat: per-key no-ops
+  for (const auto& k : {a, b, c}) EXPECT_EQ(ledger_->Get(k)->state, TxState::kBroadcast);
+
+  // Meanwhile c was split off and recorded in another tx (as another signer would).
+  ASSERT_TRUE(ledger_->Requeue(c, "GM-H", "split").ok());
+  ASSERT_TRUE(ledger_->RecordSigned(c, "txc", "GM-HC", timeout, absl::Now()).ok());
+  absl::Status s = ledger_->MarkIncludedBatch({a, b, c}, "GM-H", 11);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr(c), HasSubstr("GM-HC")));
+  for (const auto& k : {a, b}) {
+    auto e = ledger_->Get(k);
+    EXPECT_EQ(e->state, TxState::kIncluded);
+    EXPECT_EQ(e->height, 11);
+  }
+  EXPECT_EQ(ledger_->Get(c)->state, TxState::kSigned);
+  EXPECT_EQ(ledger_->Get(c)->tx_hash, "GM-HC");
+  // Repeats of the moved keys are no-ops; broadcast after included too.
+  EXPECT_TRUE(ledger_->MarkIncludedBatch({a, b}, "GM-H", 11).ok());
+  EXPECT_TRUE(ledger_->MarkBroadcastBatch({a, b}, "GM-H").ok());
+  s = ledger_->MarkBroadcastBatch({a, c}, "GM-H");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(c));
+  EXPECT_EQ(ledger_->MarkIncludedBatch({Key("never")}, "GM-H", 1).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(ledger_->MarkIncludedBatch({}, "GM-H", 1).ok());
+}
+
+// Two signers marking overlapping groups at once (a redelivered request observed twice): every
+// key ends included once, no call fails.
+TEST_F(LedgerTest, ConcurrentGroupMarksOfOverlappingKeysAllSucceed) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 60; ++i) keys.push_back(Key(absl::StrCat(i)));
+  ASSERT_TRUE(ledger_->ClaimBatch(keys).ok());
+  absl::Time timeout = absl::Now() + absl::Minutes(1);
+  ASSERT_TRUE(ledger_->RecordSignedBatch(keys, "tx", "CG-H", timeout, absl::Now()).ok());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::string> mine = keys;
+      if (t % 2 == 1) std::reverse(mine.begin(), mine.end());
+      if (!ledger_->MarkBroadcastBatch(mine, "CG-H").ok()) ++failures;
+      if (!ledger_->MarkIncludedBatch(mine, "CG-H", 21).ok()) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (const auto& k : keys) EXPECT_EQ(ledger_->Get(k)->state, TxState::kIncluded);
 }
 
 // Sequenced mode: the fence refuses an older lease token (nothing written), an equal one is the

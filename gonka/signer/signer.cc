@@ -329,8 +329,28 @@ absl::StatusOr<uint64_t> Signer::EstimateGas(const txqueue::ChainTx& tx, const T
                                       options_.gas_adjustment)));
 }
 
+absl::StatusOr<std::string> Signer::SignedBytes(const LedgerEntry& e) {
+  if (!e.signed_tx.empty()) return e.signed_tx;
+  return ledger_->SignedTx(e.key, e.tx_hash);
+}
+
+std::vector<std::string> Signer::Keys(const Group& g) {
+  std::vector<std::string> keys;
+  keys.reserve(g.size());
+  for (const txqueue::Delivery* d : g) keys.push_back(d->key());
+  return keys;
+}
+
 absl::StatusOr<Outcome> Signer::SendAndObserve(const Group& g, const LedgerEntry& e) {
-  absl::StatusOr<chain::BroadcastResponse> r = comet_->BroadcastTxSync(e.signed_tx);
+  // The recorded bytes (read from the ledger only when re-broadcasting an earlier attempt's tx).
+  absl::StatusOr<std::string> bytes = SignedBytes(e);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return RetryAll(g, "concurrent_update", bytes.status().ToString(), options_.observe_interval);
+    }
+    return bytes.status();
+  }
+  absl::StatusOr<chain::BroadcastResponse> r = comet_->BroadcastTxSync(*bytes);
   if (!r.ok()) {
     // The same bytes are already in the mempool or the tx index: observe them.
     if (!absl::StrContains(r.status().message(), "already exists in cache")) {
@@ -338,7 +358,7 @@ absl::StatusOr<Outcome> Signer::SendAndObserve(const Group& g, const LedgerEntry
                       options_.retry_delay);
     }
   } else if (r->code == 0) {
-    for (txqueue::Delivery* d : g) RETURN_IF_ERROR(ledger_->MarkBroadcast(d->key(), e.tx_hash));
+    RETURN_IF_ERROR(ledger_->MarkBroadcastBatch(Keys(g), e.tx_hash));
   } else if (r->code == 18 && absl::StrContains(r->log, "already used timeout")) {
     // A replay of our own bytes (already included), or a timeout another tx of this key took:
     // observe; if it never shows up the timeout passes and a new tx is built.
@@ -401,10 +421,15 @@ absl::StatusOr<Outcome> Signer::Included(const Group& g, const LedgerEntry& e,
                         absl::StrCat("deliver ", info.codespace, " code ", info.code, " in tx ",
                                      e.tx_hash, " at height ", info.height, ": ", info.log));
   }
-  for (txqueue::Delivery* d : g) {
-    RETURN_IF_ERROR(ledger_->MarkIncluded(d->key(), e.tx_hash, info.height));
-    RETURN_IF_ERROR(consumer_->Ack(*d));
+  RETURN_IF_ERROR(ledger_->MarkIncludedBatch(Keys(g), e.tx_hash, info.height));
+  // The ledger holds every key as included, so a lost ack only means a redelivery that the
+  // ledger answers (ack and skip). All but the last ack are sent without waiting; the last waits
+  // for the server, which handles one connection's messages in order, so once it answers every
+  // earlier ack of the group was processed too.
+  for (size_t i = 0; i + 1 < g.size(); ++i) {
+    RETURN_IF_ERROR(Annotate(g[i]->message().Ack(), absl::StrCat("ack ", g[i]->key())));
   }
+  if (!g.empty()) RETURN_IF_ERROR(consumer_->Ack(*g.back()));
   return Outcome::kIncluded;
 }
 
@@ -467,6 +492,11 @@ absl::Status Signer::ProcessBatchImpl(std::vector<txqueue::Delivery>& batch,
   // Requests with a memo go alone (a tx has one memo). A key twice in one fetch (a copy
   // republished beyond the dedupe window) must not put its message twice into one tx: the second
   // copy is processed after the batch, when the ledger knows the first.
+  // Every key is claimed in one ledger transaction.
+  std::vector<std::string> keys;
+  keys.reserve(batch.size());
+  for (const txqueue::Delivery& d : batch) keys.push_back(d.key());
+  ASSIGN_OR_RETURN(std::vector<LedgerEntry> claimed, ledger_->ClaimBatch(keys));
   std::vector<size_t> fresh, later;
   std::set<std::string> fresh_keys;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -474,7 +504,7 @@ absl::Status Signer::ProcessBatchImpl(std::vector<txqueue::Delivery>& batch,
       later.push_back(i);
       continue;
     }
-    ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(batch[i].key()));
+    const LedgerEntry& e = claimed[i];
     if (e.state == TxState::kQueued && e.attempts == 0 && batch[i].tx().memo().empty()) {
       fresh.push_back(i);
       fresh_keys.insert(batch[i].key());
@@ -786,7 +816,14 @@ absl::StatusOr<Outcome> Signer::BroadcastSequenced(const Group& g, const LedgerE
     return RetryAll(g, "lease_lost", absl::StrCat("lease lost before broadcast of tx ", e.tx_hash),
                     options_.retry_delay);
   }
-  absl::StatusOr<chain::BroadcastResponse> r = comet_->BroadcastTxSync(e.signed_tx);
+  absl::StatusOr<std::string> bytes = SignedBytes(e);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return RetryAll(g, "concurrent_update", bytes.status().ToString(), options_.observe_interval);
+    }
+    return bytes.status();
+  }
+  absl::StatusOr<chain::BroadcastResponse> r = comet_->BroadcastTxSync(*bytes);
   if (!r.ok()) {
     if (!absl::StrContains(r.status().message(), "already exists in cache")) {
       slot->Resync();  // the outcome is unknown: read the sequence again
@@ -796,7 +833,7 @@ absl::StatusOr<Outcome> Signer::BroadcastSequenced(const Group& g, const LedgerE
     slot->Observed(static_cast<uint64_t>(e.sequence));
   } else if (r->code == 0) {
     slot->Observed(static_cast<uint64_t>(e.sequence));
-    for (txqueue::Delivery* d : g) RETURN_IF_ERROR(ledger_->MarkBroadcast(d->key(), e.tx_hash));
+    RETURN_IF_ERROR(ledger_->MarkBroadcastBatch(Keys(g), e.tx_hash));
   } else if (r->code == 32 && (r->codespace == "sdk" || r->codespace.empty())) {
     slot->Resync();
     return RetryAll(g, "sequence_mismatch", absl::StrCat("checktx code 32: ", r->log),

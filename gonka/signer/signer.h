@@ -22,7 +22,8 @@
 //   the TxConsumer with `dead_letter_expired = false` so the queue leaves that call to the signer.
 //   Chain halt: while the node is catching up or its latest block is older than `halt_after`,
 //   nothing is signed or broadcast; requests are retried after `retry_delay`.
-//   Batching: see ProcessBatch (fresh requests share a tx; a failed batch is split).
+//   Batching: see ProcessBatch (fresh requests share a tx; a failed batch is split; ledger
+//   statements and acks per batch, not per request).
 //   Errors: a CheckTx or DeliverTx code the chain will always give again (bad signature, unknown
 //   account, authz not granted, ...) → ledger failed + dead letter "rejected: code N ...".
 //   Transient trouble (node unreachable, mempool full, insufficient fee/funds) → ledger last_error
@@ -174,7 +175,10 @@ class Signer {
   // Several deliveries: fresh requests (never signed) share txs of at most max_batch_messages
   // messages and max_batch_bytes; the rest go through Process one by one. A batch tx that fails
   // is split: its requests are requeued and sent alone, so one bad message cannot sink others.
-  // `outcomes` gets one entry per delivery.
+  // `outcomes` gets one entry per delivery. Ledger work is per batch, not per request: one
+  // ClaimBatch for the fetch, and per tx one RecordSignedBatch, one MarkBroadcastBatch and one
+  // MarkIncludedBatch; the included requests' acks are sent without waiting for each (the last
+  // one waits for the server; a lost ack is answered by the ledger on redelivery).
   absl::Status ProcessBatch(std::vector<txqueue::Delivery>& batch, std::vector<Outcome>* outcomes);
 
  private:
@@ -224,6 +228,10 @@ class Signer {
   static txqueue::ChainTx Merge(const Group& g);
   // One tx for several fresh requests, recorded for all keys at once.
   absl::StatusOr<Outcome> SendBatch(const Group& g);
+  // The recorded tx's signed bytes: `e.signed_tx`, or read from the ledger (entries from Claim
+  // carry none). FailedPrecondition when the key records another tx by now.
+  absl::StatusOr<std::string> SignedBytes(const LedgerEntry& e);
+  static std::vector<std::string> Keys(const Group& g);
   // Broadcasts the recorded tx of `g` (all sharing it) and observes it.
   absl::StatusOr<Outcome> SendAndObserve(const Group& g, const LedgerEntry& entry);
   // Polls the recorded tx by hash until included, provably expired, or observe_budget spent.

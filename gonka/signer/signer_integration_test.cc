@@ -289,6 +289,41 @@ TEST_F(SignerTest, AfterACrashBeforeBroadcastTheSameBytesAreSent) {
   EXPECT_EQ(e->attempts, 1);
 }
 
+// A batch tx recorded (bytes stored once, in signer_txs) by a signer that crashed before
+// broadcasting: its requests come back in separate fetches; the first re-broadcasts the batch's
+// exact bytes (read from the ledger), the others find that tx on chain. Nothing is re-signed.
+TEST_F(SignerTest, AfterACrashTheRecordedBatchTxIsResentAsIs) {
+  const std::vector<std::string> keys = {Key(0), Key(1), Key(2)};
+  txqueue::ChainTx merged;
+  for (const auto& k : keys) {
+    const txqueue::ChainTx one = Request(k);
+    for (const auto& any : one.messages()) *merged.add_messages() = any;
+  }
+  absl::Time timeout = absl::Now() + absl::Seconds(30);
+  cosmos::SignedTx s = SignLikeASigner(key_, options_.account_number, merged, timeout);
+  ASSERT_TRUE(ledger_->ClaimBatch(keys).ok());
+  ASSERT_TRUE(ledger_->RecordSignedBatch(keys, s.tx_raw, s.hash, timeout, absl::Now()).ok());
+  // ... crash: never broadcast, never acked. Redelivered one at a time (batching off).
+  for (const auto& k : keys) ASSERT_TRUE(queue_->Enqueue(Request(k)).ok());
+  auto all_included = [&] {
+    for (const auto& k : keys) {
+      auto e = ledger_->Get(k);
+      if (!e.ok() || e->state != TxState::kIncluded) return false;
+    }
+    return true;
+  };
+  RunSigners(1, all_included, absl::Seconds(20));
+  ASSERT_TRUE(all_included());
+  for (const auto& k : keys) {
+    EXPECT_EQ(app_->RecordCount(k), 1u) << k;
+    auto e = ledger_->Get(k);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->tx_hash, s.hash) << k;  // the recorded batch, not a new tx
+    EXPECT_EQ(e->attempts, 1) << k;
+    EXPECT_EQ(e->batch_size, 3) << k;
+  }
+}
+
 TEST_F(SignerTest, AfterACrashPostBroadcastTheIncludedTxIsFoundNotResent) {
   const std::string key = Key(0);
   txqueue::ChainTx tx = Request(key);

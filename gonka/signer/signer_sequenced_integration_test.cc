@@ -470,7 +470,8 @@ TEST_F(SequencedSignerTest, EveryKeyOnceWhileSequencedSignersAreKilled) {
   if (const char* env = std::getenv("GONKA_CHAOS_SEED")) ASSERT_TRUE(absl::SimpleAtoi(env, &seed));
   std::cout << "sequenced chaos seed " << seed << std::endl;
   std::mt19937_64 rng(seed);
-  constexpr int kKeys = 300;
+  // Enough keys that the run outlasts >= 10 kills (batch-wide ledger statements made it fast).
+  constexpr int kKeys = 600;
   constexpr int kSigners = 3;
   for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
   auto worker_path = testing::ResolveRunfile("gonka/signer/testdata_signer_worker");
