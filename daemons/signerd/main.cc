@@ -91,6 +91,17 @@ int main(int argc, char** argv) {
   config.AddDuration("retry-delay", &retry_delay, absl::Seconds(7), "redelivery delay").Positive();
   config.AddInt("workers", &workers, 2, "signing loops (each its own consumer)").Range(1, 64);
   config.AddInt("batch", &batch, 1, "queued messages per tx (1 = no batching)").Range(1, 1000);
+  absl::Duration observe_interval;
+  config
+      .AddDuration("observe-interval", &observe_interval, absl::Milliseconds(200),
+                   "how often a broadcast tx is looked up until it is included")
+      .Positive();
+  int64_t max_ack_pending = 1000;
+  config
+      .AddInt("max-ack-pending", &max_ack_pending, 1000,
+              "queued messages handed out and not yet acked, across all signers sharing the "
+              "queue (keep >= replicas x workers x batch)")
+      .Range(1, 1'000'000);
   config
       .AddString("mode", &mode, "unordered",
                  "unordered (Cosmos SDK 0.53 unordered txs) or sequenced (account sequence + "
@@ -162,6 +173,7 @@ int main(int argc, char** argv) {
   signer_options.tx_ttl = tx_ttl;
   signer_options.retry_delay = retry_delay;
   signer_options.max_batch_messages = batch;
+  signer_options.observe_interval = observe_interval;
 
   // Sequenced mode: one owner of the key's sequence among the replicas, through a lease named
   // after the key's address. Only the holder fetches and signs.
@@ -273,6 +285,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < workers; ++i) {
     gonka::txqueue::ConsumerOptions consumer_options;
     consumer_options.dead_letter_expired = false;  // the signer decides when nothing can land
+    consumer_options.max_ack_pending = max_ack_pending;
     // Replicas starting together race to create the shared durable (on a cluster that can time
     // out), and NATS may be restarting: retry transient failures for a while.
     absl::StatusOr<std::unique_ptr<gonka::txqueue::TxConsumer>> consumer;

@@ -57,18 +57,13 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
     testing::DaemonProcess::Options o;
     o.binary = "daemons/signerd/signerd";
     o.name = absl::StrCat("signerd-", i);
-    o.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--chain-id=signerd-test",
-              "--key-file=" + key_file,
-              absl::StrCat("--chain-rpc-url=", devchain.url()),
-              absl::StrCat("--nats-url=", nats.url()),
-              absl::StrCat("--pg-url=", postgres.url()),
-              "--gas-limit=400000",
-              "--retry-delay=300ms",
-              "--drain-announce=200ms",
+    o.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--chain-id=signerd-test",
+              "--key-file=" + key_file, absl::StrCat("--chain-rpc-url=", devchain.url()),
+              absl::StrCat("--nats-url=", nats.url()), absl::StrCat("--pg-url=", postgres.url()),
+              "--gas-limit=400000", "--retry-delay=300ms", "--drain-announce=200ms",
               "--shutdown-grace=20s",
-              "--log-level=warn"};
+              // Everything the daemon can log, for S1's grep of its output below.
+              "--log-level=debug"};
     return o;
   };
   testing::DaemonProcess a(signerd_options(0)), b(signerd_options(1));
