@@ -34,27 +34,19 @@
 // prints the ledger's statements per message; GONKA_KEEP_TMP=1 keeps every server's log.
 //
 // README: results, and what limits them (2 cores, shared with other work; Nov 2026)
-//   - Best settings (the defaults): 2 signerd x 8 workers, batch 60, 100 ms blocks: 1,770-2,370
-//     msgs/s over ten runs (median ~2,100; load average 2-12 from other jobs on the machine), so
-//     at the limit, not reliably above it; every key exactly once in every run;
-//     raw JetStream sync publish 9,500-16,000 msgs/s from 1 thread, ~25,000 from 4, 90,000-
-//     210,000 async; Enqueue 13,000-22,000 msgs/s; signerd peak RSS ~24 MB each.
-//   - CPU-bound, and Postgres is the largest consumer: ~0.38 ms of Postgres CPU per message (of
-//     ~0.8 ms per message in all processes). pg_stat_statements per message: 4 row-lock SELECTs
-//     that each return encode(signed_tx, 'hex') of the whole batch tx, 1 UPDATE writing the whole
-//     batch tx into the row (O(batch) bytes per row: TOAST + pglz per row), 2 more UPDATEs
-//     (broadcast, included), 1 INSERT, 3 BEGIN/COMMIT pairs. ledger_pattern_bench models that
-//     pattern (~350 us of Postgres CPU per request at batch 60, 535 us at 250) against
-//     batch-wide statements (key = ANY($1), the signed tx stored once per tx): ~45 us.
-//   - Batches above ~290 MsgRecords fail: CometClient broadcasts with GET ?tx=0x<hex>, and
-//     devchain's 64 KB header limit answers 431; the signer retries after --retry-delay and then
-//     waits out the tx's 60 s timeout before re-signing (batch 500: 16 msgs/s).
-//   - Per batch tx of ~57 requests a loop spends ~110 ms claiming and recording it (one ledger
-//     transaction per request), ~150 ms from signed to the first row marked included (broadcast,
-//     a MarkBroadcast transaction per request, the block, 200 ms observe polling) and ~140 ms
-//     marking each request included and acking it one by one: most of a loop's time is
-//     per-request round trips. Loops x batch is capped by the consumer's max_ack_pending (1,000),
-//     so more loops need smaller batches; larger batches grow Postgres work per request.
+//   - Now (batch-wide ledger statements, signed bytes stored once per tx, group acks; broadcast
+//     as a POST): defaults (2 signerd x 8 workers, batch 60, 100 ms blocks) 3,600-4,400 msgs/s
+//     end to end, e.g. 4,228 msgs/s beside a raw sync JetStream publish of 9,763 msgs/s from one
+//     thread (25,082 from 4, 160,158 async); every key exactly once; signerd peak RSS ~25 MB.
+//     Postgres spends 0.05-0.1 ms of CPU per request (~0.14 statements, 0.07 transactions). The
+//     run is no longer CPU-bound: a loop's cycle is mostly the block interval plus the observe
+//     polling (--observe-interval). Loops x batch is capped by the consumer's max_ack_pending
+//     (signerd --max-ack-pending, default 1,000), which is why batch 100 with 16 loops is slower.
+//   - Before (per-request ledger transactions, the whole batch tx written into every key's row,
+//     broadcast as GET ?tx=0x<hex>): 1,770-2,370 msgs/s, Postgres ~0.38 ms CPU per request, and
+//     batches above ~290 MsgRecords failed with HTTP 431 (the tx did not fit in the URL).
+//     ledger_pattern_bench models both statement patterns (~350 us vs ~45 us of Postgres CPU per
+//     request at batch 60).
 #include <nats/nats.h>
 #include <postgresql/libpq-fe.h>
 #include <sys/resource.h>
