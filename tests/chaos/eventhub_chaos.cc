@@ -214,17 +214,22 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     result.max_emission_pause = std::max(result.max_emission_pause, arrivals[i] - arrivals[i - 1]);
   }
   // Publisher-side pauses: the stored times of the records around each kill -9.
+  // The leader keeps emitting meanwhile: read up to what the stream holds now.
   std::vector<absl::Time> stored;
+  absl::StatusOr<nats::StreamInfo> info = (*js)->GetStreamInfo("BLOCKS");
+  CHAOS_CHECK(info.ok());
   absl::StatusOr<std::unique_ptr<nats::PullConsumer>> reader =
       (*js)->Consumer({.stream = "BLOCKS", .durable = "pause-reader", .filter_subject = "blocks"});
   CHAOS_CHECK(reader.ok());
-  while (true) {
+  bool done = false;
+  while (!done) {
     absl::StatusOr<std::vector<nats::JsMessage>> batch =
         (*reader)->Fetch(500, absl::Milliseconds(500));
     if (!batch.ok() || batch->empty()) break;
     for (nats::JsMessage& m : *batch) {
       stored.push_back(m.timestamp());
       m.Ack().IgnoreError();
+      done = done || m.stream_sequence() >= info->last_sequence;
     }
   }
   std::vector<absl::Duration> pauses;
