@@ -165,8 +165,11 @@ absl::Status CometClient::FetchBlockEventsBatch(
   thread_local dom::parser parser;
   dom::element root;
   dom::array answers;
-  if (parser.parse(res.body).get(root) != simdjson::SUCCESS ||
-      root.get_array().get(answers) != simdjson::SUCCESS) {
+  if (simdjson::error_code e = parser.parse(res.body).get(root); e != simdjson::SUCCESS) {
+    return absl::InternalError(
+        absl::StrCat(where, ": malformed JSON in the batch answer: ", simdjson::error_message(e)));
+  }
+  if (root.get_array().get(answers) != simdjson::SUCCESS) {
     return absl::InternalError(absl::StrCat(where, ": the answer is not a JSON-RPC batch"));
   }
   // Answers may come in any order: place them by id.
