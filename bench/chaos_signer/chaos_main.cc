@@ -40,8 +40,18 @@ int main(int argc, char** argv) {
                  "3-node NATS cluster with an R3 stream (false: one server, no NATS faults)");
   config.AddInt("nats-node-kills", &options.nats_node_kills, 3, "NATS node kill -9 + restart")
       .Range(0, 1000);
-  config.AddInt("cluster-restarts", &options.cluster_restarts, 1, "whole-cluster kill -9 + restart")
+  config.AddInt("cluster-restarts", &options.cluster_restarts, 1, "whole-cluster restarts")
       .Range(0, 100);
+  int64_t tx_ttl_ms = 60000;
+  config.AddInt("tx-ttl-ms", &tx_ttl_ms, 60000, "the signers' tx lifetime (SIGNER_TX_TTL_MS)")
+      .Range(500, 600000);
+  config.AddBool("cluster-kill9", &options.cluster_kill9, false,
+                 "the whole-cluster restart is a kill -9 of every node (nats-server 2.9 can then "
+                 "lose the last acknowledged messages; see tests/chaos/signer_chaos.h)");
+  config
+      .AddInt("broadcast-drops", &options.broadcast_drops, 0,
+              "windows in which devchain answers broadcasts but drops them")
+      .Range(0, 1000);
   config.AddDuration("settle-timeout", &options.settle_timeout, absl::Seconds(180),
                      "after the chaos, how long to wait for every key to settle");
   config.AddBool("verbose", &options.verbose, true, "print each fault as it happens");
@@ -51,6 +61,7 @@ int main(int argc, char** argv) {
     return s.ok() ? 0 : 2;
   }
   options.seed = static_cast<uint64_t>(seed);
+  options.tx_ttl = absl::Milliseconds(tx_ttl_ms);
   options.total_keys = messages;
   absl::StatusOr<gonka::SignerChaosResult> r = gonka::RunSignerChaos(options);
   if (!r.ok()) {

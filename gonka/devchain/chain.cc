@@ -335,7 +335,7 @@ BroadcastResult Chain::Broadcast(absl::string_view tx) {
   TxContext context{options_.chain_id, next_height, clock_->Now(), false};
   out.result =
       executor_ ? executor_->Check(tx, context) : TxResult{2, "sdk", "tx parse error: no executor"};
-  if (out.result.code == 0) {
+  if (out.result.code == 0 && !drop_broadcasts_) {
     mempool_.emplace_back(tx);
     mempool_hashes_.insert(out.hash);
   }
@@ -424,6 +424,11 @@ void Chain::OnBlock(std::function<void(const BlockPtr&)> listener) {
 void Chain::SetStalled(bool stalled) {
   stalled_ = stalled;
   GLOG_INFO("devchain fault: block production", {"stalled", stalled});
+}
+
+void Chain::SetDropBroadcasts(bool drop) {
+  absl::MutexLock lock(&mu_);
+  drop_broadcasts_ = drop;
 }
 
 void Chain::SetRejectBroadcasts(uint32_t code, std::string log) {

@@ -144,7 +144,10 @@ class Chain {
   // Fault knobs (docs/devchain.md).
   void SetStalled(bool stalled);                             // no blocks while true
   void SetRejectBroadcasts(uint32_t code, std::string log);  // 0 = off
-  void PruneBelow(int64_t height);                           // drop heights < height now
+  // While on, a broadcast passes CheckTx and is answered as accepted, but never reaches the
+  // mempool (a node that loses it): the tx times out unincluded.
+  void SetDropBroadcasts(bool drop);
+  void PruneBelow(int64_t height);  // drop heights < height now
 
  private:
   void Loop();
@@ -167,6 +170,7 @@ class Chain {
   std::deque<std::string> mempool_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> mempool_hashes_ ABSL_GUARDED_BY(mu_);
   uint32_t reject_code_ ABSL_GUARDED_BY(mu_) = 0;
+  bool drop_broadcasts_ ABSL_GUARDED_BY(mu_) = false;
   std::string reject_log_ ABSL_GUARDED_BY(mu_);
   uint64_t synthetic_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::FILE* log_ = nullptr;  // under produce_mu_

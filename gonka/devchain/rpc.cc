@@ -939,6 +939,11 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
                      self->TruncateBlockResults(h, flag(r));
                      return net::HttpResponse::Json(200, "{}");
                    });
+    server->Handle("POST", "/devchain/fault/drop_broadcasts",
+                   [self, flag](const net::HttpRequest& r) {
+                     self->chain_->SetDropBroadcasts(flag(r));
+                     return net::HttpResponse::Json(200, "{}");
+                   });
     server->Handle("POST", "/devchain/fault/reject_broadcasts", [self](const net::HttpRequest& r) {
       uint32_t code = 0;
       if (!absl::SimpleAtoi(r.QueryParam("code").value_or("0"), &code)) {

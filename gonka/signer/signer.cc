@@ -416,10 +416,19 @@ absl::StatusOr<Outcome> Signer::Observe(const Group& g, const LedgerEntry& e) {
 absl::StatusOr<Outcome> Signer::Included(const Group& g, const LedgerEntry& e,
                                          const chain::TxInfo& info) {
   if (info.code != 0) {
+    const std::string detail =
+        absl::StrCat("deliver ", info.codespace, " code ", info.code, " in tx ", e.tx_hash,
+                     " at height ", info.height, ": ", info.log);
+    if ((info.codespace == "sdk" || info.codespace.empty()) &&
+        (info.code == 42 || info.code == 30)) {
+      // In a block, but refused by the ante handler because its timeout (timestamp 42, height
+      // 30) passed before that block: none of it took effect, so it can never land and a new tx
+      // for the same requests can. Not a permanent rejection.
+      for (txqueue::Delivery* d : g) RETURN_IF_ERROR(ledger_->Requeue(d->key(), e.tx_hash, detail));
+      return RetryAll(g, "expired_unincluded", detail, options_.observe_interval);
+    }
     // In a block but failed (e.g. authz not granted): the chain will refuse it again.
-    return FailRecorded(g, e,
-                        absl::StrCat("deliver ", info.codespace, " code ", info.code, " in tx ",
-                                     e.tx_hash, " at height ", info.height, ": ", info.log));
+    return FailRecorded(g, e, detail);
   }
   RETURN_IF_ERROR(ledger_->MarkIncludedBatch(Keys(g), e.tx_hash, info.height));
   // The ledger holds every key as included, so a lost ack only means a redelivery that the

@@ -379,6 +379,46 @@ TEST_F(SignerTest, AnExpiredUnincludedTxIsReplacedByANewOne) {
   EXPECT_EQ(e->attempts, 2);
 }
 
+// A tx that passed CheckTx but reached a block only after its timeout: the block holds it with
+// sdk code 42 and none of it took effect. That is not a permanent rejection: the request goes
+// back to queued and a new tx lands it, once (a chaos run found it dead-lettered and lost).
+TEST_F(SignerTest, ATxInABlockAfterItsTimeoutIsReplacedNotDeadLettered) {
+  const std::string key = Key(0);
+  txqueue::ChainTx tx = Request(key);
+  absl::Time timeout = absl::Now() + absl::Milliseconds(300);
+  cosmos::SignedTx s = SignLikeASigner(key_, options_.account_number, tx, timeout);
+  ASSERT_TRUE(ledger_->Claim(key).ok());
+  ASSERT_TRUE(ledger_->RecordSigned(key, s.tx_raw, s.hash, timeout, absl::Now()).ok());
+  chain_->Stop();  // the next block comes after the timeout
+  devchain::BroadcastResult accepted = chain_->Broadcast(s.tx_raw);
+  ASSERT_TRUE(accepted.rpc_error.empty()) << accepted.rpc_error;
+  ASSERT_EQ(accepted.result.code, 0u) << accepted.result.log;
+  absl::SleepFor(absl::Milliseconds(500));
+  chain_->Start();
+  absl::StatusOr<devchain::TxLocation> in_block =
+      chain_->WaitForTx(accepted.hash, absl::Seconds(5));
+  ASSERT_TRUE(in_block.ok()) << in_block.status();
+  ASSERT_EQ(app_->RecordCount(key), 0u);
+
+  ASSERT_TRUE(queue_->Enqueue(tx).ok());
+  auto outcomes = RunSigners(
+      1,
+      [&] {
+        auto e = ledger_->Get(key);
+        return e.ok() && e->state == TxState::kIncluded;
+      },
+      absl::Seconds(20));
+  EXPECT_EQ(app_->RecordCount(key), 1u);
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kIncluded);
+  EXPECT_NE(e->tx_hash, s.hash);
+  EXPECT_EQ(e->attempts, 2);
+  ASSERT_FALSE(outcomes[key].empty());
+  EXPECT_EQ(outcomes[key].front(), Outcome::kRetry);
+  EXPECT_EQ(outcomes[key].back(), Outcome::kIncluded);
+}
+
 TEST_F(SignerTest, APermanentChainRejectionIsDeadLettered) {
   const std::string key = Key(0);
   // A MsgRecord whose creator is another account: the tx lacks that signer's signature.

@@ -245,6 +245,24 @@ bool ConsumerDrained(std::vector<testing::NatsServer*>& nodes) {
   return false;
 }
 
+// The signers' consumer's counters as its leader reports them, for a report ("" if unknown).
+std::string ConsumerCounters(std::vector<testing::NatsServer*>& nodes) {
+  for (testing::NatsServer* node : nodes) {
+    if (!node->IsRunning()) continue;
+    absl::StatusOr<std::string> raw = node->MonitorGet("/jsz?consumers=true");
+    if (!raw.ok()) continue;
+    const std::string jsz = Dechunk(*raw);
+    const size_t consumer = jsz.find(absl::StrCat("\"name\": \"", txqueue::kDurable, "\""));
+    if (consumer == std::string::npos) continue;
+    const std::string leader = ValueAfter(jsz, consumer, "leader");
+    if (!leader.empty() && leader != node->server_name()) continue;
+    return absl::StrCat("consumer num_pending=", ValueAfter(jsz, consumer, "num_pending"),
+                        " num_ack_pending=", ValueAfter(jsz, consumer, "num_ack_pending"),
+                        " num_redelivered=", ValueAfter(jsz, consumer, "num_redelivered"));
+  }
+  return "";
+}
+
 // True when the TxRaw `tx` carries a MsgRecord for `key` (the worker sends them unwrapped).
 bool TxRecordsKey(const std::string& tx, const std::string& key) {
   ::cosmos::tx::v1beta1::TxRaw raw;
@@ -269,7 +287,8 @@ std::string SignerChaosResult::ToString() const {
       ") enqueue_retries=", enqueue_retries, " signer_kills=", signer_kills,
       " signer_exits=", signer_exits, " signer_crashes=", signer_crashes,
       " nats_node_kills=", nats_node_kills, " cluster_restarts=", cluster_restarts,
-      " included_once=", included_once, " duplicates=", duplicates_on_chain, " lost=", lost,
+      " broadcast_drops=", broadcast_drops, " included_once=", included_once,
+      " duplicates=", duplicates_on_chain, " lost=", lost,
       " ledger_disagreements=", ledger_disagreements, " (failed=", ledger_failed,
       ") resigned=", resigned, " self_check=", self_check_passed ? "passed" : "no",
       " settled=", settled ? "yes" : "no",
@@ -478,6 +497,14 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     std::sort(nats_faults.begin(), nats_faults.end(),
               [](const NatsFault& a, const NatsFault& b) { return a.at < b.at; });
   }
+  std::vector<absl::Time> drops;
+  for (int k = 0; k < options.broadcast_drops; ++k) {
+    drops.push_back(chaos_start + Uniform(rng, span / 10, span * 8 / 10));
+  }
+  std::sort(drops.begin(), drops.end());
+  size_t next_drop = 0;
+  absl::Time dropping_until = absl::InfinitePast();
+  bool dropping = false;
   size_t next_nats_fault = 0;
   int down_node = -1;  // a killed node waiting for its restart
   absl::Time down_until = absl::InfinitePast();
@@ -496,7 +523,8 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     const absl::Time now = absl::Now();
     const bool produced = shared.done.load() == options.producers;
     if (produced && result.signer_kills >= options.min_signer_kills &&
-        next_nats_fault == nats_faults.size() && down_node < 0) {
+        next_nats_fault == nats_faults.size() && down_node < 0 && next_drop == drops.size() &&
+        !dropping) {
       break;
     }
     if (now > chaos_deadline) {
@@ -507,6 +535,19 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     }
     SIGNER_CHAOS_RETURN_IF_ERROR(revive_exited());
 
+    if (dropping && now >= dropping_until) {
+      chain.SetDropBroadcasts(false);
+      dropping = false;
+      ++result.broadcast_drops;
+      note("devchain: broadcasts reach the mempool again");
+    }
+    if (!dropping && next_drop < drops.size() && now >= drops[next_drop]) {
+      note("devchain: broadcasts are answered but dropped");
+      chain.SetDropBroadcasts(true);
+      dropping = true;
+      dropping_until = now + options.broadcast_drop_length;
+      ++next_drop;
+    }
     if (down_node >= 0 && now >= down_until) {
       note(absl::StrCat("NATS node ", down_node, " restarts"));
       SIGNER_CHAOS_RETURN_IF_ERROR(nodes[down_node]->Restart());
@@ -515,9 +556,13 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     if (next_nats_fault < nats_faults.size() && now >= nats_faults[next_nats_fault].at) {
       // A node kill runs its full course before the whole cluster goes down.
       if (nats_faults[next_nats_fault].whole_cluster && down_node < 0) {
-        note("NATS cluster: kill -9 every node");
-        SIGNER_CHAOS_RETURN_IF_ERROR(cluster->KillAll());
-        absl::SleepFor(Uniform(rng, absl::Milliseconds(500), absl::Seconds(2)));
+        if (options.cluster_kill9) {
+          note("NATS cluster: kill -9 every node");
+          SIGNER_CHAOS_RETURN_IF_ERROR(cluster->KillAll());
+          absl::SleepFor(Uniform(rng, absl::Milliseconds(500), absl::Seconds(2)));
+        } else {
+          note("NATS cluster: every node stops (SIGTERM) and restarts");
+        }
         SIGNER_CHAOS_RETURN_IF_ERROR(cluster->RestartAll());
         note("NATS cluster: back");
         ++result.cluster_restarts;
@@ -584,6 +629,7 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
       break;
     }
     if (absl::Now() - settle_start > options.settle_timeout) {
+      std::printf("signer chaos: %s\n", ConsumerCounters(nodes).c_str());
       std::printf("signer chaos: not settled after %s: %zu keys not on chain, %s\n",
                   absl::FormatDuration(options.settle_timeout).c_str(), not_on_chain.size(),
                   !not_on_chain.empty()
@@ -591,9 +637,22 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
                       : absl::StrCat(not_in_ledger.size(), " not included in the ledger",
                                      not_in_ledger.empty() ? ", consumer not drained" : "")
                             .c_str());
-      if (!not_on_chain.empty()) problem(absl::StrCat(not_on_chain.front(), ": not on chain"));
+      if (!not_on_chain.empty()) {
+        // What the ledger knows of it says where it is stuck.
+        absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(not_on_chain.front());
+        problem(absl::StrCat(
+            not_on_chain.front(), ": not on chain; ledger: ",
+            e.ok() ? absl::StrCat("state ", signer::TxStateName(e->state), " tx ", e->tx_hash,
+                                  " attempts ", e->attempts, " last error \"", e->last_error, "\"")
+                   : e.status().ToString()));
+      }
       if (!not_in_ledger.empty() && not_on_chain.empty()) {
-        problem(absl::StrCat(not_in_ledger.front(), ": not included in the ledger"));
+        absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(not_in_ledger.front());
+        problem(absl::StrCat(
+            not_in_ledger.front(), ": not included in the ledger; ledger: ",
+            e.ok() ? absl::StrCat("state ", signer::TxStateName(e->state), " tx ", e->tx_hash,
+                                  " attempts ", e->attempts, " last error \"", e->last_error, "\"")
+                   : e.status().ToString()));
       }
       break;
     }

@@ -9,7 +9,10 @@
 // past the stream's duplicate window), a chaos loop:
 //   - SIGKILLs a random signer every kill_interval_min..max and restarts it at once;
 //   - SIGKILLs a random NATS node `nats_node_kills` times and restarts it after node_down_*;
-//   - SIGKILLs the whole NATS cluster `cluster_restarts` times and restarts it.
+//   - stops the whole NATS cluster `cluster_restarts` times (SIGTERM; kill -9 with
+//     `cluster_kill9`) and restarts it;
+//   - has devchain drop broadcasts (answered as accepted, never included) `broadcast_drops`
+//     times, so timed-out txs are replaced by new ones.
 // Producers retry Enqueue with the same idempotency key until it is acknowledged, so nothing is
 // lost on the producer side. Then the chaos stops and the run waits until every key is on chain,
 // the ledger says included, and the consumer has nothing pending; after a quiet period the
@@ -62,9 +65,9 @@ struct SignerChaosOptions {
   int signers = 3;
   int max_batch = 8;                           // SIGNER_MAX_BATCH
   absl::Duration ack_wait = absl::Seconds(3);  // SIGNER_ACK_WAIT_MS
-  // The signers' tx lifetime (SIGNER_TX_TTL_MS): short, so that a tx whose signer was killed
-  // times out unincluded now and then and the "sign a new tx" path runs under chaos too.
-  absl::Duration tx_ttl = absl::Seconds(2);
+  // The signers' tx lifetime (SIGNER_TX_TTL_MS). A short one (2 s) makes txs whose signer was
+  // killed, or that devchain dropped, time out unincluded so that new txs are built under chaos.
+  absl::Duration tx_ttl = absl::Seconds(60);
 
   // Chaos. The loop runs until production is over AND every planned fault happened; signer kills
   // continue until at least `min_signer_kills`.
@@ -78,6 +81,17 @@ struct SignerChaosOptions {
   absl::Duration node_down_min = absl::Seconds(2);
   absl::Duration node_down_max = absl::Seconds(6);
   int cluster_restarts = 1;
+  // How the whole cluster goes down for a restart: false = SIGTERM to every node (each flushes its
+  // store), true = kill -9 of every node at once. nats-server 2.9 acknowledges a stored message
+  // before its store has written it out (no per-message fsync, no sync_interval option until
+  // 2.10), so killing every replica at the same instant can lose the last messages acknowledged
+  // to producers; no client can compensate for that. A single node's kill -9 loses nothing (the
+  // other replicas hold the messages).
+  bool cluster_kill9 = false;
+  // Windows in which devchain answers broadcasts as accepted but drops them (a node losing
+  // txs): those txs time out unincluded and the signers must build new ones, once.
+  int broadcast_drops = 0;
+  absl::Duration broadcast_drop_length = absl::Milliseconds(1500);
 
   absl::Duration block_interval = absl::Milliseconds(100);
   // After the chaos stops: how long the run waits for every key to settle.
@@ -103,6 +117,7 @@ struct SignerChaosResult {
   int signer_crashes = 0;
   int nats_node_kills = 0;
   int cluster_restarts = 0;
+  int broadcast_drops = 0;
 
   int64_t included_once = 0;         // keys with exactly one MsgRecord on chain
   int64_t duplicates_on_chain = 0;   // keys with more than one

@@ -55,6 +55,9 @@ void RunAndCheck(const SignerChaosOptions& options, const std::string& label) {
   EXPECT_GE(r->signer_kills, options.min_signer_kills);
   EXPECT_EQ(r->nats_node_kills, options.nats_node_kills);
   EXPECT_EQ(r->cluster_restarts, options.cluster_restarts);
+  // Txs the node dropped were sent again as the same bytes or, once timed out unincluded,
+  // replaced by new ones (`resigned` counts those keys): still exactly once.
+  EXPECT_EQ(r->broadcast_drops, options.broadcast_drops);
   EXPECT_GT(r->duplicate_enqueues, 0);
   EXPECT_GT(r->duplicates_stored_again, 0);
   EXPECT_TRUE(r->self_check_passed) << r->first_problem;
