@@ -49,11 +49,9 @@
 //     request at batch 60).
 #include <nats/nats.h>
 #include <postgresql/libpq-fe.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <dirent.h>
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -71,7 +69,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gonka/base/config.h"
@@ -80,6 +77,7 @@
 #include "gonka/devchain/devchain.pb.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/http_client.h"
+#include "gonka/testing/proc_stats.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gonka/txqueue/txqueue.h"
@@ -100,58 +98,6 @@ constexpr char kChainId[] = "p5-bench";
 double Rate(int64_t n, absl::Duration d) {
   double s = absl::ToDoubleSeconds(d);
   return s > 0 ? n / s : 0;
-}
-
-// A /proc/<pid>/status field in kB ("VmHWM", "VmRSS"), -1 if absent (process gone).
-int64_t StatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, field + ":")) continue;
-    rest = absl::StripAsciiWhitespace(rest);
-    absl::ConsumeSuffix(&rest, " kB");
-    int64_t kb = 0;
-    return absl::SimpleAtoi(rest, &kb) ? kb : -1;
-  }
-  return -1;
-}
-
-// user+system CPU seconds of every live process in process group `pgid` or whose parent is
-// `pgid` (a fixture's server and its helpers: postgres backends call setsid()).
-double GroupCpuSeconds(pid_t pgid) {
-  static const double kTicks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  double total = 0;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return 0;
-  while (dirent* e = readdir(proc)) {
-    int pid = 0;
-    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
-    std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-    std::string stat;
-    std::getline(in, stat);
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::vector<std::string> f = absl::StrSplit(stat.substr(close + 2), ' ');
-    // f[0] = state (field 3), f[1] = ppid (4), f[2] = pgrp (5), f[11] = utime (14),
-    // f[12] = stime (15).
-    int64_t ppid = 0, pgrp = 0, utime = 0, stime = 0;
-    if (f.size() < 13 || !absl::SimpleAtoi(f[1], &ppid) || !absl::SimpleAtoi(f[2], &pgrp) ||
-        (pgrp != pgid && ppid != pgid) || !absl::SimpleAtoi(f[11], &utime) ||
-        !absl::SimpleAtoi(f[12], &stime)) {
-      continue;
-    }
-    total += (utime + stime) / kTicks;
-  }
-  closedir(proc);
-  return total;
-}
-
-double SelfCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
-         u.ru_stime.tv_usec / 1e6;
 }
 
 // One libpq connection for the bench's few ledger queries.
@@ -481,8 +427,9 @@ int main(int argc, char** argv) {
   std::vector<int64_t> peak_rss_kb(signers, 0), hwm_kb(signers, 0);
   auto sample_rss = [&] {
     for (int i = 0; i < signers; ++i) {
-      peak_rss_kb[i] = std::max(peak_rss_kb[i], StatusKb(signer_pids[i], "VmRSS"));
-      hwm_kb[i] = std::max(hwm_kb[i], StatusKb(signer_pids[i], "VmHWM"));
+      peak_rss_kb[i] =
+          std::max(peak_rss_kb[i], gonka::testing::ProcStatusKb(signer_pids[i], "VmRSS"));
+      hwm_kb[i] = std::max(hwm_kb[i], gonka::testing::ProcStatusKb(signer_pids[i], "VmHWM"));
     }
   };
   struct Cpu {
@@ -490,12 +437,12 @@ int main(int argc, char** argv) {
     std::vector<double> signers;
   };
   auto cpu_now = [&] {
-    Cpu c{GroupCpuSeconds(nats.pid()),
-          GroupCpuSeconds(postgres.pid()),
-          GroupCpuSeconds(devchain.pid()),
-          SelfCpuSeconds(),
+    Cpu c{gonka::testing::ProcGroupCpuSeconds(nats.pid()),
+          gonka::testing::ProcGroupCpuSeconds(postgres.pid()),
+          gonka::testing::ProcGroupCpuSeconds(devchain.pid()),
+          gonka::testing::ProcCpuSeconds(0),
           {}};
-    for (pid_t p : signer_pids) c.signers.push_back(GroupCpuSeconds(p));
+    for (pid_t p : signer_pids) c.signers.push_back(gonka::testing::ProcGroupCpuSeconds(p));
     return c;
   };
 

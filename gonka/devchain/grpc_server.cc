@@ -31,7 +31,10 @@ absl::StatusOr<std::string> FromQuery(const TxExecutor::QueryResult& q) {
   if (q.codespace == "sdk" && (q.code == 18 || q.code == 7)) {
     return absl::InvalidArgumentError(q.log);
   }
-  if (q.codespace == "sdk" && q.code == 6) return absl::UnimplementedError(q.log);
+  // sdk code 6 = unknown request: gRPC's UNIMPLEMENTED, as the SDK's gRPC router answers it.
+  if (q.codespace == "sdk" && q.code == 6) {
+    return absl::Status(absl::StatusCode::kUnimplemented, q.log);
+  }
   return absl::UnknownError(absl::StrCat(q.log, " (", q.codespace, " ", q.code, ")"));
 }
 

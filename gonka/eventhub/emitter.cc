@@ -312,6 +312,8 @@ Emitter::Emitter(EmitterOptions options, chain::CometClient* comet, nats::JetStr
       elector_(elector),
       last_emitted_gauge_(&Gauges().Add({{"chain", options_.chain_id}, {"kind", "last_emitted"}})),
       lag_gauge_(&Gauges().Add({{"chain", options_.chain_id}, {"kind", "lag"}})),
+      chain_height_gauge_(&Gauges().Add({{"chain", options_.chain_id}, {"kind", "chain_height"}})),
+      cursor_gauge_(&Gauges().Add({{"chain", options_.chain_id}, {"kind", "cursor"}})),
       published_counter_(&Counters().Add({{"chain", options_.chain_id}, {"kind", "published"}})) {}
 
 Emitter::~Emitter() { Stop(); }
@@ -463,7 +465,7 @@ void Emitter::LeaderPass(election::FencingToken token) {
   }
   const int64_t head = status->latest_height;
   chain_height_ = head;
-  Gauges().Add({{"chain", options_.chain_id}, {"kind", "chain_height"}}).Set(head);
+  chain_height_gauge_->Set(static_cast<double>(head));
   prefetch_->SetHead(head);
   if (next_ > head) return;
 
@@ -628,7 +630,7 @@ bool Emitter::Account(int64_t acked, int64_t head, election::FencingToken token)
   }
   unwritten_ = 0;
   cursor_written_ = absl::Now();
-  Gauges().Add({{"chain", options_.chain_id}, {"kind", "cursor"}}).Set(static_cast<double>(acked));
+  cursor_gauge_->Set(static_cast<double>(acked));
   return true;
 }
 

@@ -154,6 +154,8 @@ class Emitter {
   // Hot-path metrics, resolved once.
   prometheus::Gauge* last_emitted_gauge_;
   prometheus::Gauge* lag_gauge_;
+  prometheus::Gauge* chain_height_gauge_;
+  prometheus::Gauge* cursor_gauge_;
   prometheus::Counter* published_counter_;
 
   std::unique_ptr<Prefetcher> prefetch_;  // created by Start()

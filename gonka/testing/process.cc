@@ -476,7 +476,8 @@ TempDir::TempDir(absl::string_view prefix, absl::string_view parent) {
   }
   std::error_code ec;
   std::filesystem::create_directories(base, ec);
-  std::string tmpl = absl::StrCat(base, "/", prefix, ".XXXXXX");
+  // mkdtemp replaces the template's six trailing 'X's with a unique suffix.
+  std::string tmpl = absl::StrCat(base, "/", prefix, ".", std::string(6, 'X'));
   if (mkdtemp(tmpl.data()) == nullptr) {
     fprintf(stderr, "gonka::testing::TempDir: mkdtemp(%s): %s\n", tmpl.c_str(), strerror(errno));
     abort();
