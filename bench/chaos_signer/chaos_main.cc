@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
   int64_t tx_ttl_ms = 60000;
   config.AddInt("tx-ttl-ms", &tx_ttl_ms, 60000, "the signers' tx lifetime (SIGNER_TX_TTL_MS)")
       .Range(500, 600000);
+  config
+      .AddDuration("reenqueue-after", &options.reenqueue_after, absl::Seconds(15),
+                   "the signers' Reconciler: re-enqueue a request whose ledger row has not "
+                   "changed this long (0 = off)")
+      .NonNegative();
   config.AddBool("cluster-kill9", &options.cluster_kill9, false,
                  "the whole-cluster restart is a kill -9 of every node (nats-server 2.9 can then "
                  "lose the last acknowledged messages; see tests/chaos/signer_chaos.h)");
@@ -72,10 +77,12 @@ int main(int argc, char** argv) {
   const bool ok = r->Clean() && r->self_check_passed;
   std::printf(
       "chaos_signer: messages %lld, signer kills %d, NATS node kills %d, cluster restarts %d, "
-      "duplicates %lld, lost %lld, ledger disagreements %lld, checker self-check %s: %s\n",
+      "duplicates %lld, lost %lld, ledger disagreements %lld, re-enqueued from the ledger %lld, "
+      "checker self-check %s: %s\n",
       static_cast<long long>(r->unique_keys), r->signer_kills, r->nats_node_kills,
       r->cluster_restarts, static_cast<long long>(r->duplicates_on_chain),
       static_cast<long long>(r->lost), static_cast<long long>(r->ledger_disagreements),
-      r->self_check_passed ? "passed" : "FAILED", ok ? "PASS" : "FAIL");
+      static_cast<long long>(r->reenqueued), r->self_check_passed ? "passed" : "FAILED",
+      ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }

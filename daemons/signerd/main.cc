@@ -35,6 +35,7 @@
 #include "gonka/nats/jetstream.h"
 #include "gonka/pg/pg.h"
 #include "gonka/signer/ledger.h"
+#include "gonka/signer/reconciler.h"
 #include "gonka/signer/sequencer.h"
 #include "gonka/signer/signer.h"
 #include "gonka/txqueue/txqueue.h"
@@ -113,7 +114,21 @@ int main(int argc, char** argv) {
       .AddInt("timeout-blocks", &timeout_blocks, 30,
               "sequenced mode: tx timeout_height = latest height + this")
       .Range(1, 100000);
+  absl::Duration reenqueue_after;
+  config
+      .AddDuration("reenqueue-after", &reenqueue_after, absl::Minutes(2),
+                   "put a request back into the queue from the ledger when its ledger row has "
+                   "not changed for this long (the queue lost it); 0 = off, else at least 45s")
+      .NonNegative();
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+  // Below ack_wait (30 s) + observe budget (15 s) a request a signer is still working on would
+  // be copied needlessly.
+  if (reenqueue_after > absl::ZeroDuration() && reenqueue_after < absl::Seconds(45)) {
+    std::fprintf(stderr,
+                 "signerd: config: --reenqueue-after: want 0 (off) or at least 45s, got %s\n",
+                 absl::FormatDuration(reenqueue_after).c_str());
+    return gonka::Daemon::kExitConfig;
+  }
   const bool sequenced = mode == "sequenced";
   gonka::redis::RedisOptions lease_options;
   if (sequenced) {
@@ -319,6 +334,13 @@ int main(int argc, char** argv) {
       }
     });
   }
+  // Requests the queue lost while unsettled come back from the ledger (reconciler.h).
+  std::unique_ptr<gonka::signer::Reconciler> reconciler;
+  if (reenqueue_after > absl::ZeroDuration()) {
+    reconciler = std::make_unique<gonka::signer::Reconciler>(
+        ledger->get(), &queue, gonka::signer::ReconcilerOptions{.stale_after = reenqueue_after});
+    reconciler->Start();
+  }
   // Queue depth for /metrics (gonka_txqueue_stream_messages), refreshed every few seconds.
   loops.emplace_back([&] {
     while (!stopping.load()) {
@@ -331,6 +353,7 @@ int main(int argc, char** argv) {
   });
   drain.AddShutdownHook("signing loops", [&] {
     stopping = true;
+    if (reconciler != nullptr) reconciler->Stop();
     for (auto& t : loops) t.join();
     // Release the sequence lease at once so another replica takes over without waiting for it
     // to expire.
@@ -343,6 +366,7 @@ int main(int argc, char** argv) {
   }
   int code = daemon.Run();
   stopping = true;
+  if (reconciler != nullptr) reconciler->Stop();
   for (auto& t : loops) {
     if (t.joinable()) t.join();
   }

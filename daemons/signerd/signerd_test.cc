@@ -178,7 +178,7 @@ TEST(SignerdTest, KeyFileReadableByOthersIsRefused) {
   EXPECT_THAT(p.LogTail(), ::testing::Not(HasSubstr("patrol")));  // never the key
 }
 
-TEST(SignerdTest, SequencedModeConfigErrorsNameTheField) {
+TEST(SignerdTest, ConfigErrorsNameTheField) {
   absl::StatusOr<std::string> binary = testing::ResolveRunfile("daemons/signerd/signerd");
   ASSERT_TRUE(binary.ok());
   testing::TempDir dir("signerd-config");
@@ -191,6 +191,8 @@ TEST(SignerdTest, SequencedModeConfigErrorsNameTheField) {
       {{"--mode=sequenced", "--lease-redis=redis-without-port"}, "--lease-redis"},
       {{"--mode=ordered"}, "mode"},
       {{"--timeout-blocks=0"}, "timeout-blocks"},
+      {{"--reenqueue-after=10s"}, "--reenqueue-after"},
+      {{"--reenqueue-after=-1m"}, "reenqueue-after"},
   };
   int i = 0;
   for (const Case& c : cases) {

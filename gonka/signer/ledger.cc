@@ -65,6 +65,15 @@ CREATE TABLE signer_txs (
 );
 ALTER TABLE signer_txs ALTER COLUMN signed_tx SET STORAGE EXTERNAL;
 )sql"},
+      // The request as enqueued (a serialized ChainTx), kept from the first claim on, so the
+      // ledger can put back into the queue a request the queue no longer holds (TakeStale).
+      {5, "requests kept for re-enqueue", R"sql(
+ALTER TABLE signer_ledger
+  ADD COLUMN request    bytea,
+  ADD COLUMN reenqueues integer NOT NULL DEFAULT 0;
+CREATE INDEX signer_ledger_unsettled ON signer_ledger (updated_at)
+  WHERE state IN ('queued', 'signed', 'broadcast');
+)sql"},
   };
   return *m;
 }
@@ -77,6 +86,11 @@ constexpr char kColumns[] =
     "l.account, l.sequence, l.timeout_height, l.fencing_token, "
     "coalesce((extract(epoch FROM l.signed_at) * 1000000)::bigint, 0)";
 constexpr int kNumColumns = 14;
+// A claim of a known key changes nothing, except that it stores the request in a row that has
+// none yet (claimed before migration 5): the row can then be re-enqueued too.
+constexpr char kKeepRequest[] =
+    "ON CONFLICT (idempotency_key) DO UPDATE SET request = EXCLUDED.request "
+    "WHERE signer_ledger.request IS NULL AND EXCLUDED.request IS NOT NULL";
 // Rows recorded since migration 4 keep signed_tx NULL and reference signer_txs by tx_hash; older
 // rows carry their bytes inline.
 constexpr char kSignedTxColumn[] = ", encode(coalesce(l.signed_tx, t.signed_tx), 'hex')";
@@ -232,15 +246,17 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(pg::Pool* pool) {
   return std::unique_ptr<Ledger>(new Ledger(pool));
 }
 
-absl::StatusOr<LedgerEntry> Ledger::Claim(const std::string& key) {
+absl::StatusOr<LedgerEntry> Ledger::Claim(const std::string& key, const std::string& request) {
   if (key.empty()) return absl::InvalidArgumentError("signer ledger: empty idempotency_key");
   LedgerEntry out;
   RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
-    RETURN_IF_ERROR(tx.ExecPrepared("ledger_claim",
-                                    "INSERT INTO signer_ledger (idempotency_key, state) VALUES "
-                                    "($1, 'queued') ON CONFLICT (idempotency_key) DO NOTHING",
-                                    {key})
-                        .status());
+    RETURN_IF_ERROR(
+        tx.ExecPrepared("ledger_claim",
+                        absl::StrCat("INSERT INTO signer_ledger (idempotency_key, state, request) "
+                                     "VALUES ($1, 'queued', decode(nullif($2, ''), 'hex')) ",
+                                     kKeepRequest),
+                        {key, absl::BytesToHexString(request)})
+            .status());
     ASSIGN_OR_RETURN(out, Lock(tx, key));
     return absl::OkStatus();
   }));
@@ -252,21 +268,36 @@ absl::Status Ledger::RecordSigned(const std::string& key, const std::string& sig
   return RecordSignedBatch({key}, signed_tx, tx_hash, timeout, now);
 }
 
-absl::StatusOr<std::vector<LedgerEntry>> Ledger::ClaimBatch(const std::vector<std::string>& keys) {
+absl::StatusOr<std::vector<LedgerEntry>> Ledger::ClaimBatch(
+    const std::vector<std::string>& keys, const std::vector<std::string>& requests) {
   for (const std::string& key : keys) {
     if (key.empty()) return absl::InvalidArgumentError("signer ledger: empty idempotency_key");
+  }
+  if (!requests.empty() && requests.size() != keys.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signer ledger: ", keys.size(), " keys but ", requests.size(), " requests"));
   }
   if (keys.empty()) return std::vector<LedgerEntry>{};
   // Inserted in key order (concurrent claims of overlapping keys wait on each other in the same
   // order), then read with the rows locked in key order.
   const std::vector<std::string> sorted = SortedUnique(keys);
+  std::map<std::string, std::string> request_of;
+  for (size_t i = 0; i < requests.size(); ++i) request_of.emplace(keys[i], requests[i]);
+  std::vector<std::string> hex_requests;
+  hex_requests.reserve(sorted.size());
+  for (const std::string& key : sorted) {
+    auto it = request_of.find(key);
+    hex_requests.push_back(it == request_of.end() ? "" : absl::BytesToHexString(it->second));
+  }
   std::map<std::string, LedgerEntry> entries;
   RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
     RETURN_IF_ERROR(
         tx.ExecPrepared("ledger_claim_all",
-                        "INSERT INTO signer_ledger (idempotency_key, state) SELECT k, 'queued' "
-                        "FROM unnest($1::text[]) AS k ON CONFLICT (idempotency_key) DO NOTHING",
-                        {TextArray(sorted)})
+                        absl::StrCat("INSERT INTO signer_ledger (idempotency_key, state, request) "
+                                     "SELECT k, 'queued', decode(nullif(r, ''), 'hex') "
+                                     "FROM unnest($1::text[], $2::text[]) AS u(k, r) ",
+                                     kKeepRequest),
+                        {TextArray(sorted), TextArray(hex_requests)})
             .status());
     ASSIGN_OR_RETURN(entries, LockAll(tx, sorted));
     return absl::OkStatus();
@@ -619,6 +650,42 @@ absl::Status Ledger::RecordError(const std::string& key, const std::string& erro
     return absl::NotFoundError(absl::StrCat("signer ledger: key ", key, " was never claimed"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<StaleRequest>> Ledger::TakeStale(absl::Duration older_than, int limit) {
+  if (limit <= 0) return std::vector<StaleRequest>{};
+  // One statement: the rows are chosen, locked (SKIP LOCKED: a row a signer is working on right
+  // now, or another caller is taking, is left alone) and stamped together, so two callers never
+  // take the same row, and a taken row is not stale again before another `older_than`.
+  ASSIGN_OR_RETURN(
+      pg::Result r,
+      pool_->ExecPrepared(
+          "ledger_take_stale",
+          "UPDATE signer_ledger l SET updated_at = now(), reenqueues = l.reenqueues + 1 "
+          "FROM (SELECT idempotency_key, updated_at FROM signer_ledger "
+          "      WHERE state IN ('queued', 'signed', 'broadcast') AND request IS NOT NULL "
+          "        AND updated_at < now() - make_interval(secs => $1::double precision) "
+          "      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) s "
+          "WHERE l.idempotency_key = s.idempotency_key "
+          "RETURNING l.idempotency_key, l.state, encode(l.request, 'hex'), l.reenqueues, "
+          "(extract(epoch FROM s.updated_at) * 1000000)::bigint",
+          {absl::StrCat(absl::ToDoubleSeconds(older_than)), absl::StrCat(limit)}));
+  std::vector<StaleRequest> out;
+  out.reserve(r.rows());
+  for (int i = 0; i < r.rows(); ++i) {
+    StaleRequest s;
+    s.key = r.Get(i, 0).value_or("");
+    ASSIGN_OR_RETURN(s.state, ParseState(r.Get(i, 1).value_or("")));
+    s.request = absl::HexStringToBytes(r.Get(i, 2).value_or(""));
+    s.reenqueues = static_cast<int>(ToInt(r.Get(i, 3)));
+    s.last_change = absl::FromUnixMicros(ToInt(r.Get(i, 4)));
+    out.push_back(std::move(s));
+  }
+  // Oldest first, as chosen (RETURNING does not keep the subquery's order).
+  std::sort(out.begin(), out.end(), [](const StaleRequest& a, const StaleRequest& b) {
+    return a.last_change < b.last_change;
+  });
+  return out;
 }
 
 absl::StatusOr<LedgerEntry> Ledger::Get(const std::string& key) {

@@ -14,6 +14,10 @@
 //   signed | broadcast --Requeue--> queued                      the recorded tx can never land
 //                                                               (it failed on chain / CheckTx)
 //
+// The request itself (the serialized ChainTx) is kept from the first claim (migration 5): if the
+// queue ever loses a request whose row is not settled, TakeStale finds the row by its age and the
+// Reconciler (reconciler.h) enqueues the request again.
+//
 // A batch tx (several requests in one tx) is recorded for all its keys in one transaction
 // (RecordSignedBatch): each row holds the same hash and timeout, and batch_size > 1.
 //
@@ -111,6 +115,15 @@ struct LedgerEntry {
   bool sequenced() const { return sequence >= 0; }
 };
 
+// A request TakeStale handed back.
+struct StaleRequest {
+  std::string key;
+  TxState state = TxState::kQueued;  // queued, signed or broadcast
+  std::string request;               // the serialized ChainTx as first claimed
+  int reenqueues = 0;                // times handed back so far, this one included
+  absl::Time last_change;            // the row's updated_at before this call
+};
+
 // A sequenced tx to record (RecordSignedSequenced).
 struct SequencedTx {
   std::string signed_tx;  // TxRaw bytes
@@ -135,13 +148,26 @@ class Ledger {
   // which must outlive it. Errors from pg::Migrate.
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(pg::Pool* pool);
 
-  // Inserts `key` as queued if it is new; returns the entry either way (without signed_tx).
-  absl::StatusOr<LedgerEntry> Claim(const std::string& key);
+  // Inserts `key` as queued if it is new, keeping `request` (the serialized ChainTx as the queue
+  // delivered it; "" = none) so that TakeStale can hand it back; returns the entry either way
+  // (without signed_tx).
+  absl::StatusOr<LedgerEntry> Claim(const std::string& key, const std::string& request = "");
 
   // Claim for several keys in one transaction (one INSERT ... SELECT unnest(...) and one locking
   // SELECT): the entries in the order of `keys` (a key given twice appears twice), without
-  // signed_tx. InvalidArgument for an empty key.
-  absl::StatusOr<std::vector<LedgerEntry>> ClaimBatch(const std::vector<std::string>& keys);
+  // signed_tx. `requests` is empty or parallel to `keys`. InvalidArgument for an empty key or
+  // a `requests` of another length.
+  absl::StatusOr<std::vector<LedgerEntry>> ClaimBatch(
+      const std::vector<std::string>& keys, const std::vector<std::string>& requests = {});
+
+  // Requests that are not settled (queued, signed or broadcast) and whose row has not changed
+  // for `older_than`, that have a stored request: at most `limit`, oldest change first. The
+  // same statement stamps each returned row (updated_at = now, reenqueues + 1), so concurrent
+  // callers take different rows and a row is returned again only after another `older_than`
+  // without progress. Rows locked by a signer at that moment are skipped. A signer touches its
+  // row at every step and every retry, so a row this old has no live delivery: the queue lost
+  // it, or it waits behind a delay longer than `older_than` (see Reconciler).
+  absl::StatusOr<std::vector<StaleRequest>> TakeStale(absl::Duration older_than, int limit);
 
   // Stores the signed tx before it is broadcast. From queued; or from signed/broadcast when the
   // stored tx's timeout is before `now` (the caller has seen it is not on chain) — a new tx,

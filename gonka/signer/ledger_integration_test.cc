@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gonka/testing/servers.h"
@@ -531,6 +533,98 @@ TEST_F(LedgerTest, ConcurrentFencedRecordsNeverLetAnOlderTokenInAfterANewerOne) 
   new_holder.join();
   EXPECT_EQ(old_after_raise.load(), 0);
   EXPECT_EQ(*ledger_->Fence(account), 4);
+}
+
+TEST_F(LedgerTest, TakeStaleHandsBackUnsettledRequestsOnceEachPeriod) {
+  const std::string queued = Key("queued"), broadcast = Key("broadcast"), done = Key("done");
+  const std::string legacy = Key("legacy"), batched = Key("batched");
+  ASSERT_TRUE(ledger_->Claim(queued, std::string("req\0q", 5)).ok());
+  ASSERT_TRUE(ledger_->Claim(broadcast, "req-b").ok());
+  ASSERT_TRUE(ledger_->Claim(done, "req-d").ok());
+  ASSERT_TRUE(ledger_->Claim(legacy).ok());  // no request kept: cannot be re-enqueued
+  ASSERT_TRUE(ledger_->ClaimBatch({batched}, {"req-batch"}).ok());
+  const absl::Time timeout = absl::Now() + absl::Minutes(1);
+  ASSERT_TRUE(ledger_->RecordSigned(broadcast, "tx-b", "B0", timeout, absl::Now()).ok());
+  ASSERT_TRUE(ledger_->MarkBroadcast(broadcast, "B0").ok());
+  ASSERT_TRUE(ledger_->RecordSigned(done, "tx-d", "D0", timeout, absl::Now()).ok());
+  ASSERT_TRUE(ledger_->MarkIncluded(done, "D0", 7).ok());
+  // A later claim does not replace a kept request.
+  ASSERT_TRUE(ledger_->Claim(queued, "another").ok());
+
+  auto mine = [&](const std::vector<StaleRequest>& all) {
+    std::vector<StaleRequest> out;
+    for (const StaleRequest& s : all) {
+      if (absl::StartsWith(s.key, Key())) out.push_back(s);
+    }
+    return out;
+  };
+  // Nothing is stale for an hour.
+  auto none = ledger_->TakeStale(absl::Hours(1), 100);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(mine(*none).empty());
+
+  absl::SleepFor(absl::Milliseconds(300));
+  auto stale = ledger_->TakeStale(absl::Milliseconds(200), 100);
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  std::vector<StaleRequest> got = mine(*stale);
+  ASSERT_EQ(got.size(), 3u);  // not the included row, not the row without a request
+  std::map<std::string, StaleRequest> by_key;
+  for (const StaleRequest& s : got) by_key[s.key] = s;
+  EXPECT_EQ(by_key.at(queued).request, std::string("req\0q", 5));
+  EXPECT_EQ(by_key.at(queued).state, TxState::kQueued);
+  EXPECT_EQ(by_key.at(broadcast).request, "req-b");
+  EXPECT_EQ(by_key.at(broadcast).state, TxState::kBroadcast);
+  EXPECT_EQ(by_key.at(batched).request, "req-batch");
+  for (const StaleRequest& s : got) EXPECT_EQ(s.reenqueues, 1) << s.key;
+
+  // Taken rows are stamped: not stale again right away, and their state is unchanged.
+  auto again = ledger_->TakeStale(absl::Milliseconds(200), 100);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(mine(*again).empty());
+  auto e = ledger_->Get(broadcast);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->state, TxState::kBroadcast);
+  EXPECT_EQ(e->tx_hash, "B0");
+
+  // After another period without progress: the second copy.
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(ledger_->RecordError(queued, "still trying").ok());  // progress: not stale
+  auto second = ledger_->TakeStale(absl::Milliseconds(200), 100);
+  ASSERT_TRUE(second.ok());
+  got = mine(*second);
+  ASSERT_EQ(got.size(), 2u);
+  for (const StaleRequest& s : got) {
+    EXPECT_NE(s.key, queued);
+    EXPECT_EQ(s.reenqueues, 2) << s.key;
+  }
+}
+
+TEST_F(LedgerTest, ConcurrentTakeStaleCallersNeverTakeTheSameRow) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 60; ++i) keys.push_back(Key(absl::StrCat(i)));
+  std::vector<std::string> requests(keys.size(), "r");
+  ASSERT_TRUE(ledger_->ClaimBatch(keys, requests).ok());
+  absl::SleepFor(absl::Milliseconds(800));
+  std::vector<std::vector<StaleRequest>> taken(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 10; ++round) {
+        // A taken row is fresh again for 700 ms, longer than these rounds take.
+        auto r = ledger_->TakeStale(absl::Milliseconds(700), 7);
+        if (r.ok()) taken[t].insert(taken[t].end(), r->begin(), r->end());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::map<std::string, int> count;
+  for (const auto& v : taken) {
+    for (const StaleRequest& s : v) {
+      if (absl::StartsWith(s.key, Key())) ++count[s.key];
+    }
+  }
+  EXPECT_EQ(count.size(), keys.size());
+  for (const auto& [key, n] : count) EXPECT_EQ(n, 1) << key;
 }
 
 }  // namespace

@@ -217,7 +217,7 @@ absl::StatusOr<Outcome> Signer::Process(txqueue::Delivery& d) {
 absl::StatusOr<Outcome> Signer::ProcessOne(txqueue::Delivery& d) {
   if (options_.mode == SignerMode::kSequenced) return ProcessSequenced(d);
   const std::string& key = d.key();
-  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key));
+  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key, d.message().data()));
   // Two rounds at most: a concurrent signer may record a tx between our read and our write.
   for (int round = 0; round < 2; ++round) {
     switch (e.state) {
@@ -502,10 +502,15 @@ absl::Status Signer::ProcessBatchImpl(std::vector<txqueue::Delivery>& batch,
   // republished beyond the dedupe window) must not put its message twice into one tx: the second
   // copy is processed after the batch, when the ledger knows the first.
   // Every key is claimed in one ledger transaction.
-  std::vector<std::string> keys;
+  // The ledger keeps each request as delivered (Reconciler re-enqueues it if the queue loses it).
+  std::vector<std::string> keys, requests;
   keys.reserve(batch.size());
-  for (const txqueue::Delivery& d : batch) keys.push_back(d.key());
-  ASSIGN_OR_RETURN(std::vector<LedgerEntry> claimed, ledger_->ClaimBatch(keys));
+  requests.reserve(batch.size());
+  for (txqueue::Delivery& d : batch) {
+    keys.push_back(d.key());
+    requests.push_back(d.message().data());
+  }
+  ASSIGN_OR_RETURN(std::vector<LedgerEntry> claimed, ledger_->ClaimBatch(keys, requests));
   std::vector<size_t> fresh, later;
   std::set<std::string> fresh_keys;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -636,7 +641,7 @@ bool LeaseTrouble(const absl::Status& s, Sequencer& sequencer) {
 absl::StatusOr<Outcome> Signer::ProcessSequenced(txqueue::Delivery& d) {
   Sequencer& sequencer = *options_.sequencer;
   const std::string& key = d.key();
-  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key));
+  ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key, d.message().data()));
   for (int round = 0; round < 2; ++round) {
     if (e.state == TxState::kIncluded || e.state == TxState::kFailed) {
       RETURN_IF_ERROR(consumer_->Ack(d));

@@ -26,6 +26,7 @@
 #include "gonka/devchain/rpc.h"
 #include "gonka/net/http_server.h"
 #include "gonka/signer/ledger.h"
+#include "gonka/signer/reconciler.h"
 #include "gonka/testing/servers.h"
 #include "gonka/txqueue/txqueue.h"
 
@@ -353,6 +354,81 @@ TEST_F(SignerTest, AfterACrashPostBroadcastTheIncludedTxIsFoundNotResent) {
   int64_t height = chain_->Latest()->height;
   while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(app_->RecordCount(key), 1u);
+}
+
+// The queue loses requests that are not settled (here: acked without being done, as a JetStream
+// that lost them would look): one claimed and never signed, one recorded and never broadcast,
+// one recorded, broadcast and on chain but never marked. The Reconciler finds their rows by age
+// and enqueues the kept requests again; the signers then settle each with one chain effect —
+// the recorded bytes re-broadcast, the included tx found, nothing signed twice.
+TEST_F(SignerTest, RequestsTheQueueLostComeBackFromTheLedgerAndLandOnce) {
+  const std::string never_signed = Key(0), never_broadcast = Key(1), never_marked = Key(2);
+  for (const std::string& k : {never_signed, never_broadcast, never_marked}) {
+    ASSERT_TRUE(queue_->Enqueue(Request(k)).ok());
+  }
+  txqueue::ConsumerOptions co;
+  co.dead_letter_expired = false;
+  auto consumer = txqueue::TxConsumer::Bind(js_.get(), co);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  auto batch = (*consumer)->Fetch(3, absl::Seconds(5));
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), 3u);
+  // Unordered txs of one signer need distinct timeouts (signer + timeout is the nonce).
+  absl::Time timeout = absl::Now() + absl::Seconds(30);
+  std::map<std::string, std::string> recorded_hash;
+  for (txqueue::Delivery& d : *batch) {
+    ASSERT_TRUE(ledger_->Claim(d.key(), d.message().data()).ok());
+    if (d.key() == never_signed) continue;
+    timeout += absl::Nanoseconds(1);
+    cosmos::SignedTx s = SignLikeASigner(key_, options_.account_number, d.tx(), timeout);
+    ASSERT_TRUE(ledger_->RecordSigned(d.key(), s.tx_raw, s.hash, timeout, absl::Now()).ok());
+    recorded_hash[d.key()] = s.hash;
+    if (d.key() == never_marked) {
+      auto b = comet_->BroadcastTxSync(s.tx_raw);
+      ASSERT_TRUE(b.ok()) << b.status();
+      ASSERT_EQ(b->code, 0u) << b->log;
+    }
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (app_->RecordCount(never_marked) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(app_->RecordCount(never_marked), 1u);
+  // The queue forgets all three.
+  for (txqueue::Delivery& d : *batch) ASSERT_TRUE((*consumer)->Ack(d).ok());
+
+  Reconciler reconciler(ledger_.get(), queue_.get(), {.stale_after = absl::Milliseconds(500)});
+  absl::SleepFor(absl::Milliseconds(700));
+  auto put_back = reconciler.RunOnce();
+  ASSERT_TRUE(put_back.ok()) << put_back.status();
+  EXPECT_GE(*put_back, 3);  // rows other tests left unsettled may come back too
+  auto settled = [&] {
+    for (const std::string& k : {never_signed, never_broadcast, never_marked}) {
+      auto e = ledger_->Get(k);
+      if (!e.ok() || e->state != TxState::kIncluded) return false;
+    }
+    return true;
+  };
+  RunSigners(1, settled, absl::Seconds(20));
+  ASSERT_TRUE(settled());
+  int64_t height = chain_->Latest()->height;
+  while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
+  for (const std::string& k : {never_signed, never_broadcast, never_marked}) {
+    EXPECT_EQ(app_->RecordCount(k), 1u) << k;
+    auto e = ledger_->Get(k);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->attempts, 1) << k;
+    if (k != never_signed) EXPECT_EQ(e->tx_hash, recorded_hash[k]) << k;  // no new tx
+  }
+  // Settled rows are never handed back again.
+  absl::SleepFor(absl::Milliseconds(700));
+  auto again = ledger_->TakeStale(absl::Milliseconds(500), 1000);
+  ASSERT_TRUE(again.ok());
+  for (const StaleRequest& s : *again) {
+    EXPECT_NE(s.key, never_signed);
+    EXPECT_NE(s.key, never_broadcast);
+    EXPECT_NE(s.key, never_marked);
+  }
 }
 
 TEST_F(SignerTest, AnExpiredUnincludedTxIsReplacedByANewOne) {

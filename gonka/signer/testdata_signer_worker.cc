@@ -3,7 +3,7 @@
 // daemon is signerd):
 //   SIGNER_NATS_URL (comma-separated), SIGNER_TX_TTL_MS, SIGNER_PG_URL, SIGNER_RPC_URL,
 //   SIGNER_CHAIN_ID, SIGNER_ACCOUNT_NUMBER, SIGNER_MNEMONIC (or SIGNER_KEY_HEX),
-//   SIGNER_ACK_WAIT_MS, SIGNER_MAX_BATCH.
+//   SIGNER_ACK_WAIT_MS, SIGNER_MAX_BATCH, SIGNER_REENQUEUE_AFTER_MS (> 0: runs a Reconciler).
 // Sequenced mode (the zombie test): SIGNER_MODE=sequenced, SIGNER_REDIS=host:port (the lease),
 // SIGNER_IDENTITY, SIGNER_TIMEOUT_BLOCKS, and SIGNER_STOP_AT=<test hook point> with
 // SIGNER_STOP_AT_COUNT=n: the n-th time the signer reaches that point the process prints
@@ -25,6 +25,7 @@
 #include "gonka/nats/jetstream.h"
 #include "gonka/pg/pg.h"
 #include "gonka/signer/ledger.h"
+#include "gonka/signer/reconciler.h"
 #include "gonka/signer/signer.h"
 #include "gonka/txqueue/txqueue.h"
 
@@ -115,6 +116,13 @@ int main() {
     };
   }
   signer::Signer s(&*key, consumer->get(), ledger->get(), &comet, so);
+  txqueue::TxQueue queue(js->get());
+  std::unique_ptr<signer::Reconciler> reconciler;
+  if (const int64_t after = EnvInt("SIGNER_REENQUEUE_AFTER_MS", 0); after > 0) {
+    reconciler = std::make_unique<signer::Reconciler>(
+        ledger->get(), &queue, signer::ReconcilerOptions{.stale_after = absl::Milliseconds(after)});
+    reconciler->Start();
+  }
   std::cout << "signer worker ready" << std::endl;
   while (true) {
     absl::StatusOr<bool> r = s.RunOnce(absl::Milliseconds(200));

@@ -98,12 +98,27 @@ absl::StatusOr<EnqueueResult> TxQueue::Enqueue(ChainTx tx) {
   if (!tx.SerializeToString(&bytes)) {
     return absl::InternalError(absl::StrCat("chain tx ", tx.idempotency_key(), ": serialize"));
   }
+  return Publish(tx.idempotency_key(), tx.idempotency_key(), bytes);
+}
+
+absl::StatusOr<EnqueueResult> TxQueue::Reenqueue(const std::string& request, int generation) {
+  ChainTx tx;
+  if (!tx.ParseFromString(request)) {
+    return absl::InvalidArgumentError("reenqueue: the stored request is not a ChainTx");
+  }
+  RETURN_IF_ERROR(Validate(tx));
+  return Publish(tx.idempotency_key(), absl::StrCat(tx.idempotency_key(), "#re", generation),
+                 request);
+}
+
+absl::StatusOr<EnqueueResult> TxQueue::Publish(const std::string& key, const std::string& msg_id,
+                                               const std::string& bytes) {
   nats::PublishOptions po;
-  po.msg_id = tx.idempotency_key();
+  po.msg_id = msg_id;
   po.timeout = options_.publish_timeout;
   absl::StatusOr<nats::PubAck> ack = js_->Publish(kSubject, bytes, po);
   if (!ack.ok()) {
-    return Annotate(ack.status(), absl::StrCat("enqueue ", tx.idempotency_key()));
+    return Annotate(ack.status(), absl::StrCat("enqueue ", key));
   }
   M().enqueued.Add({{"result", ack->duplicate ? "duplicate" : "stored"}}).Increment();
   return EnqueueResult{ack->sequence, ack->duplicate};

@@ -98,12 +98,23 @@ class TxQueue {
   // maybe stored, retry with the same key).
   absl::StatusOr<EnqueueResult> Enqueue(ChainTx tx);
 
+  // Puts a request back into the queue as another copy: `request` is a serialized ChainTx as
+  // once delivered (the signer ledger keeps it), published unchanged with Nats-Msg-Id
+  // "<idempotency_key>#re<generation>" so the stream's dedupe of the original key does not
+  // swallow it (a repeat of the same generation is deduplicated). Signers tell copies apart from
+  // nothing: the ledger gives the key one chain effect however many copies arrive.
+  // InvalidArgument when `request` is not a valid ChainTx; otherwise as Enqueue.
+  absl::StatusOr<EnqueueResult> Reenqueue(const std::string& request, int generation);
+
   // Messages stored on chain.tx and chain.tx.dead together (the stream keeps acked messages until
   // max_age; this is the stream's size, not the consumer's backlog). Also sets the gauge
   // gonka_txqueue_stream_messages.
   absl::StatusOr<uint64_t> StreamMessages();
 
  private:
+  absl::StatusOr<EnqueueResult> Publish(const std::string& key, const std::string& msg_id,
+                                        const std::string& bytes);
+
   nats::JetStream* js_;
   QueueOptions options_;
   Clock* clock_;

@@ -290,8 +290,8 @@ std::string SignerChaosResult::ToString() const {
       " broadcast_drops=", broadcast_drops, " included_once=", included_once,
       " duplicates=", duplicates_on_chain, " lost=", lost,
       " ledger_disagreements=", ledger_disagreements, " (failed=", ledger_failed,
-      ") resigned=", resigned, " self_check=", self_check_passed ? "passed" : "no",
-      " settled=", settled ? "yes" : "no",
+      ") resigned=", resigned, " reenqueued=", reenqueued,
+      " self_check=", self_check_passed ? "passed" : "no", " settled=", settled ? "yes" : "no",
       " chaos=", absl::FormatDuration(absl::Trunc(chaos_time, absl::Milliseconds(100))),
       " settle=", absl::FormatDuration(absl::Trunc(settle_time, absl::Milliseconds(100))),
       " elapsed=", absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(100))));
@@ -434,7 +434,9 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
               {"SIGNER_ACCOUNT_NUMBER", absl::StrCat(account->first)},
               {"SIGNER_MNEMONIC", kMnemonic},
               {"SIGNER_ACK_WAIT_MS", absl::StrCat(absl::ToInt64Milliseconds(options.ack_wait))},
-              {"SIGNER_MAX_BATCH", absl::StrCat(options.max_batch)}};
+              {"SIGNER_MAX_BATCH", absl::StrCat(options.max_batch)},
+              {"SIGNER_REENQUEUE_AFTER_MS",
+               absl::StrCat(absl::ToInt64Milliseconds(options.reenqueue_after))}};
     so.log_path = absl::StrCat(logs.path(), "/signer-", i, ".log");
     if (signers[i] != nullptr) RETURN_IF_ERROR(signers[i]->Kill());
     signers[i] = std::make_unique<testing::Subprocess>(so);
@@ -671,6 +673,11 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
   }
 
   // The checker.
+  if (absl::StatusOr<pg::Result> r =
+          (*pool)->Exec("SELECT coalesce(sum(reenqueues), 0) FROM signer_ledger");
+      r.ok() && r->rows() == 1) {
+    (void)absl::SimpleAtoi(r->Get(0, 0).value_or("0"), &result.reenqueued);
+  }
   for (const std::string& k : keys) {
     const uint64_t on_chain = (*app)->RecordCount(k);
     if (on_chain == 0) {

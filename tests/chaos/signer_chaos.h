@@ -68,6 +68,9 @@ struct SignerChaosOptions {
   // The signers' tx lifetime (SIGNER_TX_TTL_MS). A short one (2 s) makes txs whose signer was
   // killed, or that devchain dropped, time out unincluded so that new txs are built under chaos.
   absl::Duration tx_ttl = absl::Seconds(60);
+  // The signers' Reconciler (SIGNER_REENQUEUE_AFTER_MS): a ledger row unchanged this long has its
+  // request enqueued again. 0 = off (then a request the queue loses stays lost).
+  absl::Duration reenqueue_after = absl::Seconds(15);
 
   // Chaos. The loop runs until production is over AND every planned fault happened; signer kills
   // continue until at least `min_signer_kills`.
@@ -125,6 +128,7 @@ struct SignerChaosResult {
   int64_t ledger_disagreements = 0;  // keys whose ledger entry is not included at a real tx
   int64_t ledger_failed = 0;         // of those: ledger state failed (dead-lettered)
   int64_t resigned = 0;              // keys whose ledger shows more than one signed tx
+  int64_t reenqueued = 0;            // copies the signers' Reconcilers put back from the ledger
   std::string first_problem;         // one offending key and what is wrong with it
   // self_check: the injected second MsgRecord was counted (the checker can see a duplicate).
   bool self_check_passed = false;
