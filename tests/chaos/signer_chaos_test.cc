@@ -77,5 +77,17 @@ TEST(SignerChaosTest, OneRequestPerTxEveryKeyOnChainExactlyOnceAndTheLedgerAgree
   RunAndCheck(options, "max batch 1");
 }
 
+// The harsher mix: devchain drops broadcasts in two windows (accepted, never included) and txs
+// live 2 s, so many requests are being handed back when the whole cluster restarts. Requests the
+// queue loses then come back from the ledger (Reconciler): `reenqueued` counts those copies.
+TEST(SignerChaosTest, DroppedBroadcastsAndShortTxLifetimesStillLandExactlyOnce) {
+  SignerChaosOptions options = CiOptions();
+  options.keys_per_producer = 200;
+  options.max_batch = 8;
+  options.broadcast_drops = 2;
+  options.tx_ttl = absl::Seconds(2);
+  RunAndCheck(options, "dropped broadcasts, 2 s tx lifetimes");
+}
+
 }  // namespace
 }  // namespace gonka
