@@ -411,7 +411,14 @@ absl::StatusOr<Emitter::Resume> Emitter::ResumePoint() {
                                               options_.chain_id));
     }
   }
-  return Resume{std::max(cursor, in_stream), in_stream};
+  if (in_stream > 0 && cursor > in_stream) {
+    // The cursor only moves after the stream acknowledged a record, so the stream lost records
+    // it had acknowledged: e.g. every NATS replica killed at once before writing them out
+    // (nats-server 2.9 has no per-message sync). The stream is what consumers read, so emit
+    // again from its last record; expecting the cursor's height there would be refused forever.
+    return Resume{in_stream, in_stream, cursor};
+  }
+  return Resume{std::max(cursor, in_stream), in_stream, cursor};
 }
 
 void Emitter::Loop() {
@@ -439,6 +446,11 @@ void Emitter::LeaderPass(election::FencingToken token) {
     if (!at.ok()) {
       GLOG_WARN("event hub cannot read its resume point", {"error", at.status().ToString()});
       return;
+    }
+    if (at->cursor > at->height) {
+      Count(options_.chain_id, "stream_rewound");
+      GLOG_WARN("event hub: the stream is behind the cursor (records lost); emitting them again",
+                {"stream_last", at->in_stream}, {"cursor", at->cursor});
     }
     next_ = at->height + 1;
     stream_last_ = at->in_stream;

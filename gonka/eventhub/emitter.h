@@ -20,11 +20,13 @@
 //
 // Guarantees: heights appear in the stream exactly once and in order, across leader crashes,
 // pauses and restarts of NATS or Redis. A new leader resumes from max(cursor, last message in the
-// stream) + 1. A height that cannot be fetched (pruned, failing) is never skipped: emission stops
-// there, health() reports it (so /ready fails) and the loop retries; with an `archive` client,
-// a height the node no longer has (NotFound) is fetched from the archive node instead. The
-// WebSocket subscription only wakes the loop (Wake()); the loop also polls /status every
-// `poll_interval`, so a dropped socket never becomes a gap.
+// stream) + 1, or from the stream's last message + 1 when the stream holds fewer heights than the
+// cursor (it lost acknowledged records: they are emitted again, not skipped). A height that cannot
+// be fetched (pruned, failing) is never skipped: emission stops there, health() reports it (so
+// /ready fails) and the loop retries; with an `archive` client, a height the node no longer has
+// (NotFound) is fetched from the archive node instead. The WebSocket subscription only wakes the
+// loop (Wake()); the loop also polls /status every `poll_interval`, so a dropped socket never
+// becomes a gap.
 //
 //   Emitter emitter(options, &comet, js.get(), &redis, &fence, elector.get());
 //   emitter.Start();                        // also call emitter.Wake() on each NewBlock
@@ -126,8 +128,11 @@ class Emitter {
   class Prefetcher;
   struct Acks;
   struct Resume {
-    int64_t height = 0;     // max(cursor, stream): the last height emitted
+    // The last height emitted: max(cursor, stream), or the stream's last height when the stream
+    // holds records but fewer than the cursor says (it lost acknowledged ones).
+    int64_t height = 0;
     int64_t in_stream = 0;  // the last height in the stream (0: empty)
+    int64_t cursor = 0;     // the Redis cursor as read
   };
   absl::StatusOr<Resume> ResumePoint();
   // Takes the acks so far into last_emitted_, metrics and the cursor. False when the cursor

@@ -317,6 +317,60 @@ TEST(EmitterIntegrationTest, PrunedHeightsComeFromTheArchiveNode) {
   EXPECT_THAT(metrics::ExposeText(), ::testing::HasSubstr("kind=\"archive_fetch\""));
 }
 
+// The stream loses acknowledged records (as when every NATS replica is killed at once before
+// writing them out): the stream ends at 25 while the cursor says 40. A new leader emits 26..40
+// again instead of expecting 40 as the stream's last record (refused forever: a stall).
+TEST(EmitterIntegrationTest, AStreamBehindTheCursorIsRefilledNotStalled) {
+  testing::RedisServer redis_server;
+  ASSERT_TRUE(redis_server.Start().ok());
+  testing::NatsServer nats_server;
+  ASSERT_TRUE(nats_server.Start().ok());
+  devchain::ChainOptions chain_options;
+  chain_options.chain_id = "hub-test";
+  chain_options.synthetic_txs_per_block = 2;
+  devchain::Chain chain(chain_options, nullptr);
+  for (int i = 0; i < 25; ++i) chain.ProduceBlock();
+  net::HttpServer rpc_server;
+  devchain::RpcService rpc(&chain, &rpc_server, {});
+  ASSERT_TRUE(rpc_server.Start().ok());
+  EmitterOptions options;
+  options.chain_id = "hub-test";
+  options.start_height = 1;
+  options.poll_interval = absl::Milliseconds(50);
+  std::unique_ptr<Replica> first =
+      MakeReplica(redis_server.port(), nats_server.url(), rpc_server.port(), options, "first");
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->emitter->Start().ok());
+  ASSERT_TRUE(first->elector->Start().ok());
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return first->emitter->last_emitted() == 25; }, absl::Seconds(20))
+          .ok());
+  first->emitter->Stop();
+  first->elector->Stop();
+  // Heights 26..40 were emitted and acknowledged (the cursor moved to 40), then lost by the
+  // stream.
+  for (int i = 0; i < 15; ++i) chain.ProduceBlock();
+  ASSERT_TRUE(first->redis->Command({"SET", "eventhub:{hub-test}:cursor", "40"}).ok());
+
+  std::unique_ptr<Replica> second =
+      MakeReplica(redis_server.port(), nats_server.url(), rpc_server.port(), options, "second");
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(second->emitter->Start().ok());
+  ASSERT_TRUE(second->elector->Start().ok());
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return second->emitter->published() == 15u; }, absl::Seconds(20)).ok())
+      << second->emitter->health();
+  EXPECT_TRUE(second->emitter->health().ok()) << second->emitter->health();
+  EXPECT_EQ(second->emitter->last_emitted(), 40);
+  second->emitter->Stop();
+  second->elector->Stop();
+  int64_t from = 0, to = 0;
+  ExpectGapFree(*second->js, &from, &to);
+  EXPECT_EQ(from, 1);
+  EXPECT_EQ(to, 40);
+  EXPECT_THAT(metrics::ExposeText(), ::testing::HasSubstr("kind=\"stream_rewound\""));
+}
+
 }  // namespace
 }  // namespace eventhub
 }  // namespace gonka
