@@ -723,6 +723,10 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
                                   server_->options_.max_body_bytes));
       return;
     }
+    // Beast reads at most the buffer's free capacity at a time: room for 64 KB reads when a
+    // large body is coming (e.g. a broadcast of a big batch tx), not a few KB per recv.
+    if (length && *length > 4096)
+      buffer_.reserve(static_cast<size_t>(std::min<uint64_t>(*length, 64 << 10)));
     ArmReadTimer(ToChrono(server_->options_.request_timeout));
     http::async_read(
         stream_, buffer_, *parser_,

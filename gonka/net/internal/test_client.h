@@ -41,6 +41,9 @@ class TestClient {
     if (ec_) return Response();
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
+    // Room for full 64 KB reads: Beast reads at most the buffer's free capacity at a time, so a
+    // buffer sized by the header would read a large body a few KB per syscall.
+    buffer_.reserve(64 << 10);
     http::read(socket_, buffer_, parser, ec_);
     if (ec_) return Response();
     return parser.release();
