@@ -60,6 +60,46 @@ std::unique_ptr<Replica> MakeReplica(int redis_port, const std::string& nats_url
   return r;
 }
 
+// Redis, NATS and a devchain (chain-id "hub-test") served over HTTP, on free loopback ports.
+struct Servers {
+  explicit Servers(int txs_per_block, absl::Duration block_interval = absl::Milliseconds(100))
+      : chain(
+            [&] {
+              devchain::ChainOptions o;
+              o.chain_id = "hub-test";
+              o.synthetic_txs_per_block = txs_per_block;
+              o.block_interval = block_interval;
+              return o;
+            }(),
+            nullptr),
+        rpc(&chain, &rpc_server, {}) {}
+  // Starts the servers with `blocks` blocks produced.
+  absl::Status Start(int blocks) {
+    if (absl::Status s = redis.Start(); !s.ok()) return s;
+    if (absl::Status s = nats.Start(); !s.ok()) return s;
+    for (int i = 0; i < blocks; ++i) chain.ProduceBlock();
+    return rpc_server.Start();
+  }
+  std::unique_ptr<Replica> NewReplica(const EmitterOptions& options, const std::string& identity) {
+    return MakeReplica(redis.port(), nats.url(), rpc_server.port(), options, identity);
+  }
+
+  testing::RedisServer redis;
+  testing::NatsServer nats;
+  devchain::Chain chain;
+  net::HttpServer rpc_server;
+  devchain::RpcService rpc;
+};
+
+// Emitter options for chain "hub-test" from height 1, polling every 50 ms.
+EmitterOptions TestOptions() {
+  EmitterOptions options;
+  options.chain_id = "hub-test";
+  options.start_height = 1;
+  options.poll_interval = absl::Milliseconds(50);
+  return options;
+}
+
 // Reads the whole block subject back and checks heights are consecutive and unique.
 void ExpectGapFree(nats::JetStream& js, int64_t* first, int64_t* last) {
   absl::StatusOr<std::unique_ptr<nats::PullConsumer>> consumer =
@@ -87,29 +127,14 @@ void ExpectGapFree(nats::JetStream& js, int64_t* first, int64_t* last) {
 }
 
 TEST(EmitterIntegrationTest, ExactlyOnceInOrderAcrossHandoffAndNatsRestart) {
-  testing::RedisServer redis_server;
-  ASSERT_TRUE(redis_server.Start().ok());
-  testing::NatsServer nats_server;
-  ASSERT_TRUE(nats_server.Start().ok());
-  devchain::ChainOptions chain_options;
-  chain_options.chain_id = "hub-test";
-  chain_options.block_interval = absl::Milliseconds(50);
-  chain_options.synthetic_txs_per_block = 3;
-  devchain::Chain chain(chain_options, nullptr);
-  net::HttpServer rpc_server;
-  devchain::RpcService rpc(&chain, &rpc_server, {});
-  ASSERT_TRUE(rpc_server.Start().ok());
+  Servers servers(/*txs_per_block=*/3, /*block_interval=*/absl::Milliseconds(50));
+  ASSERT_TRUE(servers.Start(0).ok());
+  devchain::Chain& chain = servers.chain;
   chain.Start();
 
   std::vector<std::unique_ptr<Replica>> replicas;
   for (int i = 0; i < 2; ++i) {
-    EmitterOptions options;
-    options.chain_id = "hub-test";
-    options.start_height = 1;
-    options.poll_interval = absl::Milliseconds(50);
-    std::unique_ptr<Replica> r =
-        MakeReplica(redis_server.port(), nats_server.url(), rpc_server.port(), options,
-                    absl::StrCat("replica-", i));
+    std::unique_ptr<Replica> r = servers.NewReplica(TestOptions(), absl::StrCat("replica-", i));
     ASSERT_NE(r, nullptr);
     ASSERT_TRUE(r->emitter->Start().ok());
     ASSERT_TRUE(r->elector->Start().ok());
@@ -132,7 +157,7 @@ TEST(EmitterIntegrationTest, ExactlyOnceInOrderAcrossHandoffAndNatsRestart) {
                   .ok());
 
   // NATS restarts under the leader; it reconnects and continues.
-  ASSERT_TRUE(nats_server.Restart().ok());
+  ASSERT_TRUE(servers.nats.Restart().ok());
   int64_t at_restart = replicas[1 - leader]->emitter->last_emitted();
   ASSERT_TRUE(testing::WaitFor(
                   [&] { return replicas[1 - leader]->emitter->last_emitted() >= at_restart + 20; },
@@ -162,18 +187,9 @@ class FetchAheadTest : public ::testing::TestWithParam<bool> {};  // param: trun
 
 TEST_P(FetchAheadTest, NeverSkipsABadHeight) {
   const bool truncated = GetParam();
-  testing::RedisServer redis_server;
-  ASSERT_TRUE(redis_server.Start().ok());
-  testing::NatsServer nats_server;
-  ASSERT_TRUE(nats_server.Start().ok());
-  devchain::ChainOptions chain_options;
-  chain_options.chain_id = "hub-test";
-  chain_options.synthetic_txs_per_block = 3;
-  devchain::Chain chain(chain_options, nullptr);
-  for (int i = 0; i < 60; ++i) chain.ProduceBlock();
-  net::HttpServer rpc_server;
-  devchain::RpcService rpc(&chain, &rpc_server, {});
-  ASSERT_TRUE(rpc_server.Start().ok());
+  Servers servers(/*txs_per_block=*/3);
+  ASSERT_TRUE(servers.Start(60).ok());
+  devchain::RpcService& rpc = servers.rpc;
   auto set_fault = [&](bool on) {
     if (truncated) {
       rpc.TruncateBlockResults(30, on);
@@ -183,17 +199,13 @@ TEST_P(FetchAheadTest, NeverSkipsABadHeight) {
   };
   set_fault(true);
 
-  EmitterOptions options;
-  options.chain_id = "hub-test";
-  options.start_height = 1;
-  options.poll_interval = absl::Milliseconds(50);
+  EmitterOptions options = TestOptions();
   options.retry_interval = absl::Milliseconds(20);
   options.fetchers = 3;
   options.fetch_window = 8;
   options.fetch_batch = 3;
   options.cursor_every = 7;
-  std::unique_ptr<Replica> replica =
-      MakeReplica(redis_server.port(), nats_server.url(), rpc_server.port(), options, "replica-0");
+  std::unique_ptr<Replica> replica = servers.NewReplica(options, "replica-0");
   ASSERT_NE(replica, nullptr);
   Replica& r = *replica;
   ASSERT_TRUE(r.emitter->Start().ok());
@@ -321,24 +333,10 @@ TEST(EmitterIntegrationTest, PrunedHeightsComeFromTheArchiveNode) {
 // writing them out): the stream ends at 25 while the cursor says 40. A new leader emits 26..40
 // again instead of expecting 40 as the stream's last record (refused forever: a stall).
 TEST(EmitterIntegrationTest, AStreamBehindTheCursorIsRefilledNotStalled) {
-  testing::RedisServer redis_server;
-  ASSERT_TRUE(redis_server.Start().ok());
-  testing::NatsServer nats_server;
-  ASSERT_TRUE(nats_server.Start().ok());
-  devchain::ChainOptions chain_options;
-  chain_options.chain_id = "hub-test";
-  chain_options.synthetic_txs_per_block = 2;
-  devchain::Chain chain(chain_options, nullptr);
-  for (int i = 0; i < 25; ++i) chain.ProduceBlock();
-  net::HttpServer rpc_server;
-  devchain::RpcService rpc(&chain, &rpc_server, {});
-  ASSERT_TRUE(rpc_server.Start().ok());
-  EmitterOptions options;
-  options.chain_id = "hub-test";
-  options.start_height = 1;
-  options.poll_interval = absl::Milliseconds(50);
-  std::unique_ptr<Replica> first =
-      MakeReplica(redis_server.port(), nats_server.url(), rpc_server.port(), options, "first");
+  Servers servers(/*txs_per_block=*/2);
+  ASSERT_TRUE(servers.Start(25).ok());
+  const EmitterOptions options = TestOptions();
+  std::unique_ptr<Replica> first = servers.NewReplica(options, "first");
   ASSERT_NE(first, nullptr);
   ASSERT_TRUE(first->emitter->Start().ok());
   ASSERT_TRUE(first->elector->Start().ok());
@@ -349,11 +347,10 @@ TEST(EmitterIntegrationTest, AStreamBehindTheCursorIsRefilledNotStalled) {
   first->elector->Stop();
   // Heights 26..40 were emitted and acknowledged (the cursor moved to 40), then lost by the
   // stream.
-  for (int i = 0; i < 15; ++i) chain.ProduceBlock();
+  for (int i = 0; i < 15; ++i) servers.chain.ProduceBlock();
   ASSERT_TRUE(first->redis->Command({"SET", "eventhub:{hub-test}:cursor", "40"}).ok());
 
-  std::unique_ptr<Replica> second =
-      MakeReplica(redis_server.port(), nats_server.url(), rpc_server.port(), options, "second");
+  std::unique_ptr<Replica> second = servers.NewReplica(options, "second");
   ASSERT_NE(second, nullptr);
   ASSERT_TRUE(second->emitter->Start().ok());
   ASSERT_TRUE(second->elector->Start().ok());

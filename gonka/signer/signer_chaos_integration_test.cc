@@ -44,7 +44,9 @@ TEST_P(SignerChaosTest, EveryKeyOnceWhileSignersAreKilled) {
   // Batched signers are faster: more keys so the run sees as many kills.
   const int kKeys = max_batch > 1 ? 2400 : 600;
   uint64_t seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
-  if (const char* s = std::getenv("GONKA_CHAOS_SEED")) ASSERT_TRUE(absl::SimpleAtoi(s, &seed));
+  if (const char* s = std::getenv("GONKA_CHAOS_SEED")) {
+    ASSERT_TRUE(absl::SimpleAtoi(s, &seed));
+  }
   std::cout << "chaos seed " << seed << std::endl;
   std::mt19937_64 rng(seed);
 

@@ -467,7 +467,9 @@ TEST_F(SequencedSignerTest, ASignerWithoutTheLeaseDoesNotSign) {
 // the chain. Batches of up to 4. Seed printed (GONKA_CHAOS_SEED replays it).
 TEST_F(SequencedSignerTest, EveryKeyOnceWhileSequencedSignersAreKilled) {
   uint64_t seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
-  if (const char* env = std::getenv("GONKA_CHAOS_SEED")) ASSERT_TRUE(absl::SimpleAtoi(env, &seed));
+  if (const char* env = std::getenv("GONKA_CHAOS_SEED")) {
+    ASSERT_TRUE(absl::SimpleAtoi(env, &seed));
+  }
   std::cout << "sequenced chaos seed " << seed << std::endl;
   std::mt19937_64 rng(seed);
   // Enough keys that the run outlasts >= 10 kills (batch-wide ledger statements made it fast).
