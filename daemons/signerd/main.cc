@@ -278,6 +278,8 @@ int main(int argc, char** argv) {
         .String(absl::StrCat(e->height))
         .Key("attempts")
         .Int(e->attempts)
+        .Key("reenqueues")
+        .Int(e->reenqueues)
         .Key("last_error")
         .String(e->last_error)
         .EndObject();

@@ -84,8 +84,8 @@ constexpr char kColumns[] =
     "l.idempotency_key, l.state, l.tx_hash, l.timeout_timestamp_ns, l.height, l.attempts, "
     "l.last_error, (extract(epoch FROM l.updated_at) * 1000000)::bigint, l.batch_size, "
     "l.account, l.sequence, l.timeout_height, l.fencing_token, "
-    "coalesce((extract(epoch FROM l.signed_at) * 1000000)::bigint, 0)";
-constexpr int kNumColumns = 14;
+    "coalesce((extract(epoch FROM l.signed_at) * 1000000)::bigint, 0), l.reenqueues";
+constexpr int kNumColumns = 15;
 // A claim of a known key changes nothing, except that it stores the request in a row that has
 // none yet (claimed before migration 5): the row can then be re-enqueued too.
 constexpr char kKeepRequest[] =
@@ -131,6 +131,7 @@ absl::StatusOr<LedgerEntry> EntryFromRow(const pg::Result& r, int row = 0) {
   e.fencing_token = ToInt(r.Get(row, 12));
   int64_t signed_at = ToInt(r.Get(row, 13));
   e.signed_at = signed_at == 0 ? absl::InfinitePast() : absl::FromUnixMicros(signed_at);
+  e.reenqueues = static_cast<int>(ToInt(r.Get(row, 14)));
   if (r.columns() > kNumColumns) {
     e.signed_tx = absl::HexStringToBytes(r.Get(row, kNumColumns).value_or(""));
   }

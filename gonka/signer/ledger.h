@@ -103,6 +103,7 @@ struct LedgerEntry {
   int64_t height = 0;                         // inclusion height once included
   int attempts = 0;                           // txs signed for this key
   int batch_size = 1;                         // keys sharing the recorded tx
+  int reenqueues = 0;                         // copies put back into the queue (TakeStale)
   std::string last_error;
   absl::Time updated_at;
   // Sequenced txs only (sequence -1 and the rest empty for unordered txs).

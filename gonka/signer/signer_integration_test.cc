@@ -27,6 +27,7 @@
 #include "gonka/net/http_server.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/reconciler.h"
+#include "gonka/signer/signer_test_env.h"
 #include "gonka/testing/servers.h"
 #include "gonka/txqueue/txqueue.h"
 
@@ -42,7 +43,7 @@ constexpr char kOtherMnemonic[] =
     "oyster design unusual machine spread century engine gravity focus cave carry slot";
 constexpr char kChainId[] = "signer-test";
 
-class SignerTest : public ::testing::Test {
+class SignerTest : public SignerTestBase {
  protected:
   static void SetUpTestSuite() {
     pg_ = new testing::PostgresServer();
@@ -60,44 +61,11 @@ class SignerTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    // Chain: one funded account, a block every 100 ms.
-    devchain::AppOptions app_options;
     // The cold account is funded; the warm key's account holds a token so that it exists.
-    app_options.accounts = {{"", kMnemonic, {{"ngonka", "1000000000"}}},
-                            {"", kOtherMnemonic, {{"ngonka", "1"}}}};
-    auto app = devchain::CosmosApp::Create(app_options);
-    ASSERT_TRUE(app.ok()) << app.status();
-    app_ = std::move(*app);
-    devchain::ChainOptions chain_options;
-    chain_options.chain_id = kChainId;
-    chain_options.block_interval = absl::Milliseconds(100);
-    chain_ = std::make_unique<devchain::Chain>(chain_options, app_.get());
-    chain_->ProduceBlock();
-    rpc_ = std::make_unique<devchain::RpcService>(chain_.get(), &http_, devchain::RpcOptions());
-    ASSERT_TRUE(http_.Start().ok());
-    chain_->Start();
-    comet_ = std::make_unique<chain::CometClient>(chain::CometClientOptions{
-        .rpc_url = absl::StrCat("http://127.0.0.1:", http_.port()), .timeout = absl::Seconds(5)});
-
-    // Queue: a fresh stream per test.
-    js_ = ConnectNats();
-    ASSERT_NE(js_, nullptr);
-    (void)js_->DeleteStream(txqueue::kStream);
-    queue_ = std::make_unique<txqueue::TxQueue>(js_.get());
-    auto info = queue_->EnsureStream();
-    ASSERT_TRUE(info.ok()) << info.status();
-
-    // Ledger.
-    pg::PgOptions o;
-    o.conninfo = pg_->url();
-    o.max_connections = 8;
-    auto pool = pg::Pool::Open(o);
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
-    auto ledger = Ledger::Open(pool_.get());
-    ASSERT_TRUE(ledger.ok()) << ledger.status();
-    ledger_ = std::move(*ledger);
-
+    absl::Status s = env_.Start(
+        {{"", kMnemonic, {{"ngonka", "1000000000"}}}, {"", kOtherMnemonic, {{"ngonka", "1"}}}},
+        kChainId, nats_->url(), pg_->url());
+    ASSERT_TRUE(s.ok()) << s;
     auto account = app_->Account(key_.address());
     ASSERT_TRUE(account.ok()) << account.status();
     options_.chain_id = kChainId;
@@ -108,10 +76,7 @@ class SignerTest : public ::testing::Test {
     options_.retry_delay = absl::Milliseconds(300);
   }
 
-  void TearDown() override {
-    chain_->Stop();
-    http_.Stop(absl::Now());
-  }
+  void TearDown() override { env_.Stop(); }
 
   std::unique_ptr<nats::JetStream> ConnectNats() {
     nats::NatsOptions o;
@@ -128,15 +93,7 @@ class SignerTest : public ::testing::Test {
   }
 
   txqueue::ChainTx Request(const std::string& key) {
-    gonka::devchain::v1::MsgRecord m;
-    m.set_creator(key_.address());
-    m.set_key(key);
-    m.set_payload("p");
-    txqueue::ChainTx tx;
-    tx.set_idempotency_key(key);
-    *tx.add_messages() = cosmos::PackAny(m);
-    tx.set_producer("signer_integration_test");
-    return tx;
+    return RecordRequest(key_.address(), key, "signer_integration_test");
   }
 
   // Runs `n` signers (each with its own NATS connection and consumer) until `done` holds or the
@@ -190,15 +147,6 @@ class SignerTest : public ::testing::Test {
   crypto::SigningKey key_ = *crypto::KeyFromMnemonic(kMnemonic);
   crypto::SigningKey warm_ = *crypto::KeyFromMnemonic(kOtherMnemonic);
   const crypto::SigningKey* signer_key_ = &key_;  // the key the signers sign with
-  std::unique_ptr<devchain::CosmosApp> app_;
-  std::unique_ptr<devchain::Chain> chain_;
-  net::HttpServer http_;
-  std::unique_ptr<devchain::RpcService> rpc_;
-  std::unique_ptr<chain::CometClient> comet_;
-  std::unique_ptr<nats::JetStream> js_;
-  std::unique_ptr<txqueue::TxQueue> queue_;
-  std::unique_ptr<pg::Pool> pool_;
-  std::unique_ptr<Ledger> ledger_;
   SignerOptions options_;
 };
 testing::PostgresServer* SignerTest::pg_ = nullptr;
@@ -418,6 +366,7 @@ TEST_F(SignerTest, RequestsTheQueueLostComeBackFromTheLedgerAndLandOnce) {
     auto e = ledger_->Get(k);
     ASSERT_TRUE(e.ok());
     EXPECT_EQ(e->attempts, 1) << k;
+    EXPECT_EQ(e->reenqueues, 1) << k;
     if (k != never_signed) EXPECT_EQ(e->tx_hash, recorded_hash[k]) << k;  // no new tx
   }
   // Settled rows are never handed back again.

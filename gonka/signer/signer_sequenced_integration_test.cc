@@ -43,6 +43,7 @@
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/sequencer.h"
 #include "gonka/signer/signer.h"
+#include "gonka/signer/signer_test_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gonka/txqueue/txqueue.h"
@@ -106,7 +107,7 @@ struct ChainTxs {
   int without_timeout_height = 0;
 };
 
-class SequencedSignerTest : public ::testing::Test {
+class SequencedSignerTest : public SignerTestBase {
  protected:
   static void SetUpTestSuite() {
     pg_ = new testing::PostgresServer();
@@ -134,38 +135,9 @@ class SequencedSignerTest : public ::testing::Test {
     ASSERT_TRUE(key.ok()) << key.status();
     key_ = std::make_unique<crypto::SigningKey>(std::move(*key));
 
-    devchain::AppOptions app_options;
-    app_options.accounts = {{key_->address(), "", {{"ngonka", "1000000000"}}}};
-    auto app = devchain::CosmosApp::Create(app_options);
-    ASSERT_TRUE(app.ok()) << app.status();
-    app_ = std::move(*app);
-    devchain::ChainOptions chain_options;
-    chain_options.chain_id = kChainId;
-    chain_options.block_interval = absl::Milliseconds(100);
-    chain_ = std::make_unique<devchain::Chain>(chain_options, app_.get());
-    chain_->ProduceBlock();
-    rpc_ = std::make_unique<devchain::RpcService>(chain_.get(), &http_, devchain::RpcOptions());
-    ASSERT_TRUE(http_.Start().ok());
-    chain_->Start();
-    comet_ = std::make_unique<chain::CometClient>(
-        chain::CometClientOptions{.rpc_url = RpcUrl(), .timeout = absl::Seconds(5)});
-
-    js_ = ConnectNats();
-    ASSERT_NE(js_, nullptr);
-    (void)js_->DeleteStream(txqueue::kStream);
-    queue_ = std::make_unique<txqueue::TxQueue>(js_.get());
-    auto info = queue_->EnsureStream();
-    ASSERT_TRUE(info.ok()) << info.status();
-
-    pg::PgOptions o;
-    o.conninfo = pg_->url();
-    o.max_connections = 8;
-    auto pool = pg::Pool::Open(o);
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
-    auto ledger = Ledger::Open(pool_.get());
-    ASSERT_TRUE(ledger.ok()) << ledger.status();
-    ledger_ = std::move(*ledger);
+    absl::Status s = env_.Start({{key_->address(), "", {{"ngonka", "1000000000"}}}}, kChainId,
+                                nats_->url(), pg_->url());
+    ASSERT_TRUE(s.ok()) << s;
 
     auto account = app_->Account(key_->address());
     ASSERT_TRUE(account.ok()) << account.status();
@@ -182,11 +154,10 @@ class SequencedSignerTest : public ::testing::Test {
 
   void TearDown() override {
     for (auto& e : electors_) e->Stop();
-    chain_->Stop();
-    http_.Stop(absl::Now());
+    env_.Stop();
   }
 
-  std::string RpcUrl() const { return absl::StrCat("http://127.0.0.1:", http_.port()); }
+  std::string RpcUrl() const { return env_.RpcUrl(); }
 
   std::unique_ptr<nats::JetStream> ConnectNats() {
     nats::NatsOptions o;
@@ -217,15 +188,7 @@ class SequencedSignerTest : public ::testing::Test {
   }
 
   txqueue::ChainTx Request(const std::string& key) {
-    gonka::devchain::v1::MsgRecord m;
-    m.set_creator(key_->address());
-    m.set_key(key);
-    m.set_payload("p");
-    txqueue::ChainTx tx;
-    tx.set_idempotency_key(key);
-    *tx.add_messages() = cosmos::PackAny(m);
-    tx.set_producer("signer_sequenced_integration_test");
-    return tx;
+    return RecordRequest(key_->address(), key, "signer_sequenced_integration_test");
   }
 
   bool AllIncluded(int n) {
@@ -320,15 +283,6 @@ class SequencedSignerTest : public ::testing::Test {
   std::string key_hex_;
   std::unique_ptr<crypto::SigningKey> key_;
   uint64_t account_number_ = 0;
-  std::unique_ptr<devchain::CosmosApp> app_;
-  std::unique_ptr<devchain::Chain> chain_;
-  net::HttpServer http_;
-  std::unique_ptr<devchain::RpcService> rpc_;
-  std::unique_ptr<chain::CometClient> comet_;
-  std::unique_ptr<nats::JetStream> js_;
-  std::unique_ptr<txqueue::TxQueue> queue_;
-  std::unique_ptr<pg::Pool> pool_;
-  std::unique_ptr<Ledger> ledger_;
   std::vector<std::unique_ptr<election::LeaderElector>> electors_;
   SignerOptions options_;
 };
