@@ -220,7 +220,9 @@ int main(int argc, char** argv) {
   // Producers over HTTP: POST /v1/txs with a serialized gonka.txqueue.v1.ChainTx
   // (Content-Type: application/x-protobuf; any message type), or as JSON
   // ({"idempotency_key": "...", "messages": [{"@type": ...}]}; only types this binary knows).
-  daemon.server().Handle("POST", "/v1/txs", [&queue](const HttpRequest& request) {
+  // The request is recorded in the ledger before it is published (EnqueueRecorded), so once
+  // accepted it is sent even if the queue loses it.
+  daemon.server().Handle("POST", "/v1/txs", [&queue, &ledger](const HttpRequest& request) {
     gonka::txqueue::ChainTx tx;
     if (absl::StrContains(request.headers.Get("Content-Type"), "protobuf")) {
       if (!tx.ParseFromString(request.body)) {
@@ -241,7 +243,8 @@ int main(int argc, char** argv) {
             400, absl::StrCat("{\"error\":", gonka::JsonQuote(std::string(s.message())), "}"));
       }
     }
-    absl::StatusOr<gonka::txqueue::EnqueueResult> r = queue.Enqueue(tx);
+    absl::StatusOr<gonka::txqueue::EnqueueResult> r =
+        gonka::signer::EnqueueRecorded(ledger->get(), &queue, tx);
     if (!r.ok()) {
       int code = r.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 503;
       return HttpResponse::Json(

@@ -15,6 +15,11 @@
 // Every signer process may run one: TakeStale hands each row to one caller per `stale_after`.
 // Rows claimed before the ledger kept requests (migration 5) have none and are not re-enqueued.
 //
+// Producers that can reach the ledger's database close the last gap with EnqueueRecorded: the
+// request is recorded in the ledger BEFORE it is published, so even a request the queue loses
+// before any signer saw it (nats-server 2.9 can drop the last acknowledged publishes when every
+// replica is killed at once) is found by the Reconciler and sent. signerd's POST /v1/txs uses it.
+//
 // Metrics: gonka_signer_reenqueued_total{state} (requests put back, by their ledger state),
 // gonka_signer_reenqueue_errors_total.
 //
@@ -51,6 +56,16 @@ struct ReconcilerOptions {
   int max_per_pass = 500;
   Clock* clock = nullptr;  // nullptr = Clock::Real()
 };
+
+// The outbox form of TxQueue::Enqueue: validates `tx` (InvalidArgument naming the field), stamps
+// enqueued_at if unset, records the request in the ledger (Ledger::Claim with the request), then
+// publishes it. From the moment the claim succeeded the request WILL be sent, whatever this call
+// returns afterwards: a failed publish leaves a queued row that the Reconciler re-enqueues after
+// its stale_after; calling again with the same key is always safe. A key the ledger already has
+// settled (included or failed) is not published again: EnqueueResult{duplicate = true}.
+// Errors: the ledger's (nothing recorded, nothing sent), else Enqueue's.
+absl::StatusOr<txqueue::EnqueueResult> EnqueueRecorded(Ledger* ledger, txqueue::TxQueue* queue,
+                                                       txqueue::ChainTx tx);
 
 class Reconciler {
  public:

@@ -380,6 +380,44 @@ TEST_F(SignerTest, RequestsTheQueueLostComeBackFromTheLedgerAndLandOnce) {
   }
 }
 
+// The outbox form: a request recorded in the ledger whose publish never reached the queue (here
+// the stream is missing, as after a loss) is sent anyway once the Reconciler finds its row; a
+// request the ledger has settled is not published again.
+TEST_F(SignerTest, EnqueueRecordedSendsARequestWhosePublishWasLost) {
+  const std::string key = Key(0);
+  ASSERT_TRUE(js_->DeleteStream(txqueue::kStream).ok());
+  auto lost = EnqueueRecorded(ledger_.get(), queue_.get(), Request(key));
+  EXPECT_FALSE(lost.ok());  // the publish failed, but the ledger holds the request
+  auto e = ledger_->Get(key);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->state, TxState::kQueued);
+  ASSERT_TRUE(queue_->EnsureStream().ok());
+
+  Reconciler reconciler(ledger_.get(), queue_.get(), {.stale_after = absl::Milliseconds(300)});
+  absl::SleepFor(absl::Milliseconds(400));
+  auto put_back = reconciler.RunOnce();
+  ASSERT_TRUE(put_back.ok()) << put_back.status();
+  EXPECT_GE(*put_back, 1);
+  auto included = [&] {
+    auto got = ledger_->Get(key);
+    return got.ok() && got->state == TxState::kIncluded;
+  };
+  RunSigners(1, included, absl::Seconds(20));
+  ASSERT_TRUE(included());
+  EXPECT_EQ(app_->RecordCount(key), 1u);
+
+  // Settled: a second call records nothing new and publishes nothing.
+  auto again = EnqueueRecorded(ledger_.get(), queue_.get(), Request(key));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->duplicate);
+  // Invalid requests are refused before anything is recorded.
+  txqueue::ChainTx empty = Request(Key(1));
+  empty.clear_messages();
+  auto invalid = EnqueueRecorded(ledger_.get(), queue_.get(), empty);
+  EXPECT_EQ(invalid.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ledger_->Get(Key(1)).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(SignerTest, AnExpiredUnincludedTxIsReplacedByANewOne) {
   const std::string key = Key(0);
   txqueue::ChainTx tx = Request(key);
