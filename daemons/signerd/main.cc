@@ -346,10 +346,12 @@ int main(int argc, char** argv) {
         ledger->get(), &queue, gonka::signer::ReconcilerOptions{.stale_after = reenqueue_after});
     reconciler->Start();
   }
-  // Queue depth for /metrics (gonka_txqueue_stream_messages), refreshed every few seconds.
+  // Queue size and depth for /metrics (gonka_txqueue_stream_messages, gonka_txqueue_backlog),
+  // refreshed every few seconds.
   loops.emplace_back([&] {
     while (!stopping.load()) {
       queue.StreamMessages().status().IgnoreError();
+      queue.Backlog().status().IgnoreError();  // gonka_txqueue_backlog: the queue's depth
       for (int i = 0; i < 25 && !stopping.load(); ++i) absl::SleepFor(absl::Milliseconds(200));
     }
   });

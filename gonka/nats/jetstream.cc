@@ -526,6 +526,28 @@ absl::Status JetStream::DeleteStream(const std::string& stream) {
   return ToStatus(s, what, code);
 }
 
+absl::StatusOr<ConsumerState> JetStream::GetConsumerState(const std::string& stream,
+                                                          const std::string& durable) {
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_GetConsumerInfo(&ci, conn_->js(), stream.c_str(), durable.c_str(), nullptr, &code);
+  if (s != NATS_OK) {
+    std::string what = absl::StrCat(conn_->Where(), ": consumer info ", stream, "/", durable);
+    if (code == kErrStreamNotFound || code == kErrConsumerNotFound || s == NATS_NOT_FOUND) {
+      return absl::NotFoundError(absl::StrCat(what, ": not found"));
+    }
+    return ToStatus(s, what, code);
+  }
+  ConsumerState out;
+  out.num_pending = ci->NumPending;
+  out.num_ack_pending = ci->NumAckPending;
+  out.num_redelivered = ci->NumRedelivered;
+  out.delivered_stream_sequence = ci->Delivered.Stream;
+  jsConsumerInfo_Destroy(ci);
+  return out;
+}
+
 absl::StatusOr<PubAck> JetStream::Publish(const std::string& subject, const std::string& data,
                                           const PublishOptions& options) {
   return DoPublish(*conn_, subject, data, options);

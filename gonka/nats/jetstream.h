@@ -95,6 +95,14 @@ struct StreamInfo {
   std::string subject_last_msg_id;
 };
 
+// A durable consumer's counters (ConsumerState).
+struct ConsumerState {
+  uint64_t num_pending = 0;     // stored messages matching its filter never delivered yet
+  int64_t num_ack_pending = 0;  // delivered, not acked yet
+  int64_t num_redelivered = 0;  // delivered more than once and not acked yet
+  uint64_t delivered_stream_sequence = 0;  // the last stream sequence delivered
+};
+
 using Headers = std::map<std::string, std::string>;  // first value of each header
 
 // One message read back from a stream (not through a consumer).
@@ -278,6 +286,11 @@ class JetStream {
                                                            const std::string& subject);
   // NotFound if it does not exist.
   absl::Status DeleteStream(const std::string& stream);
+
+  // The counters of durable consumer `durable` on `stream` (a queue's backlog is num_pending).
+  // NotFound when the stream or the consumer does not exist.
+  absl::StatusOr<ConsumerState> GetConsumerState(const std::string& stream,
+                                                 const std::string& durable);
 
   absl::StatusOr<PubAck> Publish(const std::string& subject, const std::string& data,
                                  const PublishOptions& options = {});

@@ -74,6 +74,10 @@ ALTER TABLE signer_ledger
 CREATE INDEX signer_ledger_unsettled ON signer_ledger (updated_at)
   WHERE state IN ('queued', 'signed', 'broadcast');
 )sql"},
+      // Rows a producer recorded before publishing (Record) that no signer has claimed yet.
+      {6, "requests recorded by producers", R"sql(
+ALTER TABLE signer_ledger ADD COLUMN delivered boolean NOT NULL DEFAULT true;
+)sql"},
   };
   return *m;
 }
@@ -84,13 +88,17 @@ constexpr char kColumns[] =
     "l.idempotency_key, l.state, l.tx_hash, l.timeout_timestamp_ns, l.height, l.attempts, "
     "l.last_error, (extract(epoch FROM l.updated_at) * 1000000)::bigint, l.batch_size, "
     "l.account, l.sequence, l.timeout_height, l.fencing_token, "
-    "coalesce((extract(epoch FROM l.signed_at) * 1000000)::bigint, 0), l.reenqueues";
-constexpr int kNumColumns = 15;
+    "coalesce((extract(epoch FROM l.signed_at) * 1000000)::bigint, 0), l.reenqueues, l.delivered";
+constexpr int kNumColumns = 16;
 // A claim of a known key changes nothing, except that it stores the request in a row that has
-// none yet (claimed before migration 5): the row can then be re-enqueued too.
+// none yet (claimed before migration 5: the row can then be re-enqueued too), and that the first
+// claim of a row a producer recorded (Record) marks it delivered, which is progress.
 constexpr char kKeepRequest[] =
-    "ON CONFLICT (idempotency_key) DO UPDATE SET request = EXCLUDED.request "
-    "WHERE signer_ledger.request IS NULL AND EXCLUDED.request IS NOT NULL";
+    "ON CONFLICT (idempotency_key) DO UPDATE SET "
+    "request = coalesce(signer_ledger.request, EXCLUDED.request), delivered = true, "
+    "updated_at = CASE WHEN signer_ledger.delivered THEN signer_ledger.updated_at ELSE now() END "
+    "WHERE (signer_ledger.request IS NULL AND EXCLUDED.request IS NOT NULL) "
+    "OR NOT signer_ledger.delivered";
 // Rows recorded since migration 4 keep signed_tx NULL and reference signer_txs by tx_hash; older
 // rows carry their bytes inline.
 constexpr char kSignedTxColumn[] = ", encode(coalesce(l.signed_tx, t.signed_tx), 'hex')";
@@ -132,6 +140,7 @@ absl::StatusOr<LedgerEntry> EntryFromRow(const pg::Result& r, int row = 0) {
   int64_t signed_at = ToInt(r.Get(row, 13));
   e.signed_at = signed_at == 0 ? absl::InfinitePast() : absl::FromUnixMicros(signed_at);
   e.reenqueues = static_cast<int>(ToInt(r.Get(row, 14)));
+  e.delivered = r.Get(row, 15).value_or("t") == "t";
   if (r.columns() > kNumColumns) {
     e.signed_tx = absl::HexStringToBytes(r.Get(row, kNumColumns).value_or(""));
   }
@@ -245,6 +254,25 @@ absl::string_view TxStateName(TxState state) {
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(pg::Pool* pool) {
   RETURN_IF_ERROR(pg::Migrate(*pool, "signer_ledger", Migrations()));
   return std::unique_ptr<Ledger>(new Ledger(pool));
+}
+
+absl::StatusOr<LedgerEntry> Ledger::Record(const std::string& key, const std::string& request) {
+  if (key.empty()) return absl::InvalidArgumentError("signer ledger: empty idempotency_key");
+  if (request.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("signer ledger: key ", key, ": empty request"));
+  }
+  LedgerEntry out;
+  RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.ExecPrepared("ledger_record",
+                                    "INSERT INTO signer_ledger (idempotency_key, state, request, "
+                                    "delivered) VALUES ($1, 'queued', decode($2, 'hex'), false) "
+                                    "ON CONFLICT (idempotency_key) DO NOTHING",
+                                    {key, absl::BytesToHexString(request)})
+                        .status());
+    ASSIGN_OR_RETURN(out, Lock(tx, key));
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 absl::StatusOr<LedgerEntry> Ledger::Claim(const std::string& key, const std::string& request) {
@@ -653,7 +681,8 @@ absl::Status Ledger::RecordError(const std::string& key, const std::string& erro
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<StaleRequest>> Ledger::TakeStale(absl::Duration older_than, int limit) {
+absl::StatusOr<std::vector<StaleRequest>> Ledger::TakeStale(absl::Duration older_than, int limit,
+                                                            bool include_undelivered) {
   if (limit <= 0) return std::vector<StaleRequest>{};
   // One statement: the rows are chosen, locked (SKIP LOCKED: a row a signer is working on right
   // now, or another caller is taking, is left alone) and stamped together, so two callers never
@@ -666,11 +695,13 @@ absl::StatusOr<std::vector<StaleRequest>> Ledger::TakeStale(absl::Duration older
           "FROM (SELECT idempotency_key, updated_at FROM signer_ledger "
           "      WHERE state IN ('queued', 'signed', 'broadcast') AND request IS NOT NULL "
           "        AND updated_at < now() - make_interval(secs => $1::double precision) "
+          "        AND (delivered OR $3::boolean) "
           "      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) s "
           "WHERE l.idempotency_key = s.idempotency_key "
           "RETURNING l.idempotency_key, l.state, encode(l.request, 'hex'), l.reenqueues, "
-          "(extract(epoch FROM s.updated_at) * 1000000)::bigint",
-          {absl::StrCat(absl::ToDoubleSeconds(older_than)), absl::StrCat(limit)}));
+          "(extract(epoch FROM s.updated_at) * 1000000)::bigint, l.delivered",
+          {absl::StrCat(absl::ToDoubleSeconds(older_than)), absl::StrCat(limit),
+           include_undelivered ? "true" : "false"}));
   std::vector<StaleRequest> out;
   out.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) {
@@ -680,6 +711,7 @@ absl::StatusOr<std::vector<StaleRequest>> Ledger::TakeStale(absl::Duration older
     s.request = absl::HexStringToBytes(r.Get(i, 2).value_or(""));
     s.reenqueues = static_cast<int>(ToInt(r.Get(i, 3)));
     s.last_change = absl::FromUnixMicros(ToInt(r.Get(i, 4)));
+    s.delivered = r.Get(i, 5).value_or("t") == "t";
     out.push_back(std::move(s));
   }
   // Oldest first, as chosen (RETURNING does not keep the subquery's order).

@@ -104,6 +104,8 @@ struct LedgerEntry {
   int attempts = 0;                           // txs signed for this key
   int batch_size = 1;                         // keys sharing the recorded tx
   int reenqueues = 0;                         // copies put back into the queue (TakeStale)
+  // false: recorded by a producer (Record) and not claimed by any signer yet.
+  bool delivered = true;
   std::string last_error;
   absl::Time updated_at;
   // Sequenced txs only (sequence -1 and the rest empty for unordered txs).
@@ -123,6 +125,7 @@ struct StaleRequest {
   std::string request;               // the serialized ChainTx as first claimed
   int reenqueues = 0;                // times handed back so far, this one included
   absl::Time last_change;            // the row's updated_at before this call
+  bool delivered = true;             // false: recorded by a producer, never claimed by a signer
 };
 
 // A sequenced tx to record (RecordSignedSequenced).
@@ -154,6 +157,12 @@ class Ledger {
   // (without signed_tx).
   absl::StatusOr<LedgerEntry> Claim(const std::string& key, const std::string& request = "");
 
+  // A producer records `request` (the serialized ChainTx it is about to publish) before
+  // publishing it: inserted as queued and not delivered, or the existing entry returned unchanged.
+  // A signer's Claim of the key later marks it delivered. InvalidArgument for an empty key or
+  // request.
+  absl::StatusOr<LedgerEntry> Record(const std::string& key, const std::string& request);
+
   // Claim for several keys in one transaction (one INSERT ... SELECT unnest(...) and one locking
   // SELECT): the entries in the order of `keys` (a key given twice appears twice), without
   // signed_tx. `requests` is empty or parallel to `keys`. InvalidArgument for an empty key or
@@ -168,7 +177,10 @@ class Ledger {
   // without progress. Rows locked by a signer at that moment are skipped. A signer touches its
   // row at every step and every retry, so a row this old has no live delivery: the queue lost
   // it, or it waits behind a delay longer than `older_than` (see Reconciler).
-  absl::StatusOr<std::vector<StaleRequest>> TakeStale(absl::Duration older_than, int limit);
+  // Rows a producer recorded that no signer has claimed yet are taken only with
+  // `include_undelivered`: while the queue has a backlog they are probably still in it.
+  absl::StatusOr<std::vector<StaleRequest>> TakeStale(absl::Duration older_than, int limit,
+                                                      bool include_undelivered = true);
 
   // Stores the signed tx before it is broadcast. From queued; or from signed/broadcast when the
   // stored tx's timeout is before `now` (the caller has seen it is not on chain) — a new tx,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -625,6 +626,37 @@ TEST_F(LedgerTest, ConcurrentTakeStaleCallersNeverTakeTheSameRow) {
   }
   EXPECT_EQ(count.size(), keys.size());
   for (const auto& [key, n] : count) EXPECT_EQ(n, 1) << key;
+}
+
+TEST_F(LedgerTest, ProducerRecordsWaitForAnEmptyBacklogAndAreDeliveredByTheFirstClaim) {
+  const std::string waiting = Key("waiting"), claimed = Key("claimed");
+  auto r = ledger_->Record(waiting, "req-w");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->state, TxState::kQueued);
+  EXPECT_FALSE(r->delivered);
+  ASSERT_TRUE(ledger_->Record(claimed, "req-c").ok());
+  EXPECT_EQ(ledger_->Record(claimed, "other").value().delivered, false);  // unchanged
+  EXPECT_EQ(ledger_->Record("", "x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ledger_->Record(Key("empty"), "").status().code(), absl::StatusCode::kInvalidArgument);
+
+  absl::SleepFor(absl::Milliseconds(300));
+  // The first claim by a signer: delivered, and that counts as progress (not stale).
+  auto c = ledger_->Claim(claimed, "req-c");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->delivered);
+  auto mine = [&](const absl::StatusOr<std::vector<StaleRequest>>& all) {
+    std::set<std::string> out;
+    if (all.ok()) {
+      for (const StaleRequest& s : *all) {
+        if (absl::StartsWith(s.key, Key())) out.insert(s.key);
+      }
+    }
+    return out;
+  };
+  // With a backlog (include_undelivered = false) the producer's row is left alone.
+  EXPECT_TRUE(mine(ledger_->TakeStale(absl::Milliseconds(200), 100, false)).empty());
+  std::set<std::string> taken = mine(ledger_->TakeStale(absl::Milliseconds(200), 100, true));
+  EXPECT_EQ(taken, std::set<std::string>{waiting});
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ absl::StatusOr<txqueue::EnqueueResult> EnqueueRecorded(Ledger* ledger, txqueue::
   if (!tx.SerializeToString(&request)) {
     return absl::InternalError(absl::StrCat("chain tx ", tx.idempotency_key(), ": serialize"));
   }
-  absl::StatusOr<LedgerEntry> e = ledger->Claim(tx.idempotency_key(), request);
+  absl::StatusOr<LedgerEntry> e = ledger->Record(tx.idempotency_key(), request);
   if (!e.ok()) return e.status();
   if (e->state == TxState::kIncluded || e->state == TxState::kFailed) {
     return txqueue::EnqueueResult{0, /*duplicate=*/true};
@@ -68,8 +68,12 @@ Reconciler::Reconciler(Ledger* ledger, txqueue::TxQueue* queue, ReconcilerOption
 Reconciler::~Reconciler() { Stop(); }
 
 absl::StatusOr<int> Reconciler::RunOnce() {
+  // A request a producer recorded that no signer has claimed yet is lost only if the queue has
+  // delivered everything it holds: while there is a backlog it is probably still waiting in it.
+  absl::StatusOr<uint64_t> backlog = queue_->Backlog();
+  const bool include_undelivered = backlog.ok() && *backlog == 0;
   absl::StatusOr<std::vector<StaleRequest>> stale =
-      ledger_->TakeStale(options_.stale_after, options_.max_per_pass);
+      ledger_->TakeStale(options_.stale_after, options_.max_per_pass, include_undelivered);
   if (!stale.ok()) return stale.status();
   int put_back = 0;
   for (const StaleRequest& s : *stale) {
@@ -83,8 +87,8 @@ absl::StatusOr<int> Reconciler::RunOnce() {
     ++put_back;
     Reenqueued().Add({{"state", std::string(TxStateName(s.state))}}).Increment();
     GLOG_WARN("signer: request made no progress, enqueued again from the ledger", {"key", s.key},
-              {"state", TxStateName(s.state)}, {"unchanged_for", clock_->Now() - s.last_change},
-              {"copy", s.reenqueues});
+              {"state", TxStateName(s.state)}, {"delivered", s.delivered},
+              {"unchanged_for", clock_->Now() - s.last_change}, {"copy", s.reenqueues});
   }
   return put_back;
 }

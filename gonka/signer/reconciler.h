@@ -12,6 +12,10 @@
 // queue still held the original after all (a request waiting behind a delay longer than
 // `stale_after` merely gets a second delivery).
 //
+// A row a producer recorded (EnqueueRecorded) that no signer has claimed yet may simply be
+// waiting in a long queue: such rows are taken only when the queue's backlog is empty (every
+// stored request was delivered at least once), so a backlog does not make copies.
+//
 // Every signer process may run one: TakeStale hands each row to one caller per `stale_after`.
 // Rows claimed before the ledger kept requests (migration 5) have none and are not re-enqueued.
 //
@@ -61,9 +65,10 @@ struct ReconcilerOptions {
 // enqueued_at if unset, records the request in the ledger (Ledger::Claim with the request), then
 // publishes it. From the moment the claim succeeded the request WILL be sent, whatever this call
 // returns afterwards: a failed publish leaves a queued row that the Reconciler re-enqueues after
-// its stale_after; calling again with the same key is always safe. A key the ledger already has
-// settled (included or failed) is not published again: EnqueueResult{duplicate = true}.
-// Errors: the ledger's (nothing recorded, nothing sent), else Enqueue's.
+// its stale_after (once the queue has no backlog); calling again with the same key is safe. A key
+// the ledger already has settled (included or failed) is not published again:
+// EnqueueResult{duplicate = true}. Errors: the ledger's (nothing recorded, nothing sent), else
+// Enqueue's.
 absl::StatusOr<txqueue::EnqueueResult> EnqueueRecorded(Ledger* ledger, txqueue::TxQueue* queue,
                                                        txqueue::ChainTx tx);
 

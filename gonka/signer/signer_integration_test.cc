@@ -392,12 +392,24 @@ TEST_F(SignerTest, EnqueueRecordedSendsARequestWhosePublishWasLost) {
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->state, TxState::kQueued);
   ASSERT_TRUE(queue_->EnsureStream().ok());
+  EXPECT_FALSE(e->delivered);  // recorded by the producer, no signer has seen it
 
   Reconciler reconciler(ledger_.get(), queue_.get(), {.stale_after = absl::Milliseconds(300)});
   absl::SleepFor(absl::Milliseconds(400));
+  // No signer has bound the queue yet (its backlog is unknown): an undelivered request is left
+  // alone. Once the signers' consumer exists and has nothing pending, it is put back.
+  auto before_bind = reconciler.RunOnce();
+  ASSERT_TRUE(before_bind.ok()) << before_bind.status();
+  EXPECT_EQ(ledger_->Get(key)->reenqueues, 0);
+  auto consumer = txqueue::TxConsumer::Bind(js_.get(), {});
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  auto backlog = queue_->Backlog();
+  ASSERT_TRUE(backlog.ok()) << backlog.status();
+  EXPECT_EQ(*backlog, 0u);
   auto put_back = reconciler.RunOnce();
   ASSERT_TRUE(put_back.ok()) << put_back.status();
   EXPECT_GE(*put_back, 1);
+  EXPECT_EQ(ledger_->Get(key)->reenqueues, 1);
   auto included = [&] {
     auto got = ledger_->Get(key);
     return got.ok() && got->state == TxState::kIncluded;
@@ -405,6 +417,7 @@ TEST_F(SignerTest, EnqueueRecordedSendsARequestWhosePublishWasLost) {
   RunSigners(1, included, absl::Seconds(20));
   ASSERT_TRUE(included());
   EXPECT_EQ(app_->RecordCount(key), 1u);
+  EXPECT_TRUE(ledger_->Get(key)->delivered);
 
   // Settled: a second call records nothing new and publishes nothing.
   auto again = EnqueueRecorded(ledger_.get(), queue_.get(), Request(key));

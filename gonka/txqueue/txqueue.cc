@@ -18,6 +18,7 @@ struct Metrics {
   prometheus::Family<prometheus::Counter>& enqueued;
   prometheus::Family<prometheus::Counter>& dead;
   prometheus::Gauge& stream_messages;
+  prometheus::Gauge& backlog;
 };
 
 Metrics& M() {
@@ -35,7 +36,11 @@ Metrics& M() {
                       .Name("gonka_txqueue_stream_messages")
                       .Help("Messages stored in the tx queue stream (chain.tx + chain.tx.dead)")
                       .Register(reg);
-    return new Metrics{enqueued, dead, gauge.Add({})};
+    auto& backlog = prometheus::BuildGauge()
+                        .Name("gonka_txqueue_backlog")
+                        .Help("Requests queued and not yet delivered to any signer")
+                        .Register(reg);
+    return new Metrics{enqueued, dead, gauge.Add({}), backlog.Add({})};
   }();
   return *m;
 }
@@ -122,6 +127,12 @@ absl::StatusOr<EnqueueResult> TxQueue::Publish(const std::string& key, const std
   }
   M().enqueued.Add({{"result", ack->duplicate ? "duplicate" : "stored"}}).Increment();
   return EnqueueResult{ack->sequence, ack->duplicate};
+}
+
+absl::StatusOr<uint64_t> TxQueue::Backlog(const std::string& durable) {
+  ASSIGN_OR_RETURN(nats::ConsumerState state, js_->GetConsumerState(options_.stream, durable));
+  M().backlog.Set(static_cast<double>(state.num_pending));
+  return state.num_pending;
 }
 
 absl::StatusOr<uint64_t> TxQueue::StreamMessages() {

@@ -111,6 +111,11 @@ class TxQueue {
   // gonka_txqueue_stream_messages.
   absl::StatusOr<uint64_t> StreamMessages();
 
+  // Requests stored and not yet delivered to any consumer of durable `durable` (its num_pending:
+  // the queue's depth). Also sets the gauge gonka_txqueue_backlog. NotFound when no signer ever
+  // bound the durable.
+  absl::StatusOr<uint64_t> Backlog(const std::string& durable = kDurable);
+
  private:
   absl::StatusOr<EnqueueResult> Publish(const std::string& key, const std::string& msg_id,
                                         const std::string& bytes);

@@ -29,6 +29,7 @@
 #include "gonka/pg/pg.h"
 #include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 #include "gonka/signer/ledger.h"
+#include "gonka/signer/reconciler.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gonka/txqueue/txqueue.h"
@@ -100,9 +101,10 @@ int KeysOf(const SignerChaosOptions& options, int producer) {
 
 // One producer: its own NATS connection; enqueues its plan (every key once, some twice) at the
 // planned times, retrying each Enqueue with the same idempotency key until acknowledged.
+// With `ledger` (options.producer_outbox) every enqueue is EnqueueRecorded: ledger first.
 void RunProducer(int producer, const SignerChaosOptions& options, uint64_t seed,
                  const std::vector<std::string>& nats_urls, const std::string& creator,
-                 absl::Time start, ProducerShared* shared) {
+                 absl::Time start, signer::Ledger* ledger, ProducerShared* shared) {
   struct Planned {
     absl::Duration at;
     int n;
@@ -166,7 +168,8 @@ void RunProducer(int producer, const SignerChaosOptions& options, uint64_t seed,
     *tx.add_messages() = cosmos::PackAny(record);
     const absl::Time give_up = absl::Now() + kGiveUp;
     while (!shared->abort.load()) {
-      absl::StatusOr<txqueue::EnqueueResult> r = queue.Enqueue(tx);
+      absl::StatusOr<txqueue::EnqueueResult> r =
+          ledger != nullptr ? signer::EnqueueRecorded(ledger, &queue, tx) : queue.Enqueue(tx);
       if (r.ok()) {
         shared->enqueued.fetch_add(1);
         if (p.second) {
@@ -476,7 +479,8 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
   const std::string creator = key->address();
   for (int p = 0; p < options.producers; ++p) {
     producers.emplace_back(RunProducer, p, std::cref(options), seed, std::cref(nats_urls),
-                           std::cref(creator), chaos_start, &shared);
+                           std::cref(creator), chaos_start,
+                           options.producer_outbox ? ledger->get() : nullptr, &shared);
   }
 
   // The chaos plan. Faults are spread over the longer of the production time and the time the

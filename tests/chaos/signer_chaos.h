@@ -91,6 +91,10 @@ struct SignerChaosOptions {
   // to producers; no client can compensate for that. A single node's kill -9 loses nothing (the
   // other replicas hold the messages).
   bool cluster_kill9 = false;
+  // Producers enqueue with signer::EnqueueRecorded (the request is in the ledger before it is
+  // published), which covers the requests a whole-cluster kill -9 can lose before any signer saw
+  // them.
+  bool producer_outbox = false;
   // Windows in which devchain answers broadcasts as accepted but drops them (a node losing
   // txs): those txs time out unincluded and the signers must build new ones, once.
   int broadcast_drops = 0;
