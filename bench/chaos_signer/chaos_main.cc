@@ -50,8 +50,10 @@ int main(int argc, char** argv) {
                    "the signers' Reconciler: re-enqueue a request whose ledger row has not "
                    "changed this long (0 = off)")
       .NonNegative();
-  config.AddBool("producer-outbox", &options.producer_outbox, false,
-                 "producers enqueue with signer::EnqueueRecorded (ledger first, then publish)");
+  config.AddBool("producer-outbox", &options.producer_outbox, true,
+                 "producers enqueue with signer::EnqueueRecorded (ledger first, then publish); "
+                 "false: plain TxQueue::Enqueue, which nats-server 2.9 can lose in a whole-cluster "
+                 "restart before any signer saw it");
   config.AddBool("cluster-kill9", &options.cluster_kill9, false,
                  "the whole-cluster restart is a kill -9 of every node (nats-server 2.9 can then "
                  "lose the last acknowledged messages; see tests/chaos/signer_chaos.h)");

@@ -37,6 +37,13 @@ SignerChaosOptions CiOptions() {
   options.nats_cluster = true;
   options.nats_node_kills = 1;
   options.cluster_restarts = 1;
+  // Producers record each request in the ledger before publishing it (EnqueueRecorded, as
+  // signerd's POST /v1/txs does): nats-server 2.9 can lose a publish it acknowledged when the
+  // whole cluster goes down around it (seen in CI with a graceful restart: a key never
+  // delivered, consumer num_pending=0), and only the ledger can bring such a request back.
+  // PlainProducers... below covers TxQueue::Enqueue without the ledger, under faults that keep a
+  // quorum.
+  options.producer_outbox = true;
   options.settle_timeout = absl::Seconds(EnvInt("GONKA_CHAOS_SETTLE_S", 60));
   options.verbose = true;
   return options;
@@ -90,16 +97,25 @@ TEST(SignerChaosTest, DroppedBroadcastsAndShortTxLifetimesStillLandExactlyOnce) 
   RunAndCheck(options, "dropped broadcasts, 2 s tx lifetimes");
 }
 
-// Producers with the outbox (EnqueueRecorded: ledger first, then publish) and the whole NATS
-// cluster kill -9'd at once, which with nats-server 2.9 can drop acknowledged publishes: the ledger
-// holds every request, so nothing is lost either way.
-TEST(SignerChaosTest, OutboxProducersLoseNothingWhenTheWholeClusterIsKilled) {
+// The whole NATS cluster kill -9'd at once, which with nats-server 2.9 can drop acknowledged
+// publishes: the ledger holds every request, so nothing is lost either way.
+TEST(SignerChaosTest, NothingIsLostWhenTheWholeClusterIsKilled) {
   SignerChaosOptions options = CiOptions();
   options.keys_per_producer = 200;
   options.max_batch = 8;
   options.cluster_kill9 = true;
-  options.producer_outbox = true;
-  RunAndCheck(options, "outbox producers, whole-cluster kill -9");
+  RunAndCheck(options, "whole-cluster kill -9");
+}
+
+// Producers with plain TxQueue::Enqueue (NATS only, no ledger) under signer kills and a NATS node
+// kill -9 (the R3 stream keeps a quorum): every acknowledged request lands once.
+TEST(SignerChaosTest, PlainProducersEveryKeyOnceThroughNodeKills) {
+  SignerChaosOptions options = CiOptions();
+  options.keys_per_producer = 200;
+  options.max_batch = 8;
+  options.producer_outbox = false;
+  options.cluster_restarts = 0;
+  RunAndCheck(options, "plain Enqueue producers, node kill");
 }
 
 }  // namespace
