@@ -22,7 +22,7 @@
 //      and the ledger must hold every key as included.
 //   CPU seconds used by each process (group) during step 2 are printed, to show what limits it.
 //
-//   bazel build -c opt //bench/signer:p5_bench //bench/signer:ledger_pattern_bench &&
+//   bazel build -c opt //bench/signer:p5_bench &&
 //     bazel-out/k8-opt/bin/bench/signer/p5_bench [--messages=20000 --batch=60 --workers=8
 //     --block-interval=100ms --pg-stats]
 //
@@ -44,11 +44,10 @@
 //     (signerd --max-ack-pending, default 1,000), which is why batch 100 with 16 loops is slower.
 //   - Before (per-request ledger transactions, the whole batch tx written into every key's row,
 //     broadcast as GET ?tx=0x<hex>): 1,770-2,370 msgs/s, Postgres ~0.38 ms CPU per request, and
-//     batches above ~290 MsgRecords failed with HTTP 431 (the tx did not fit in the URL).
-//     ledger_pattern_bench models both statement patterns (~350 us vs ~45 us of Postgres CPU per
-//     request at batch 60).
+//     batches above ~290 MsgRecords failed with HTTP 431 (the tx did not fit in the URL). A model
+//     of both statement patterns on a bare table (a one-off bench, since removed) put them at
+//     ~350 us vs ~45 us of Postgres CPU per request at batch 60.
 #include <nats/nats.h>
-#include <postgresql/libpq-fe.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +76,7 @@
 #include "gonka/devchain/devchain.pb.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/http_client.h"
+#include "gonka/pg/pg.h"
 #include "gonka/testing/proc_stats.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -100,25 +100,27 @@ double Rate(int64_t n, absl::Duration d) {
   return s > 0 ? n / s : 0;
 }
 
-// One libpq connection for the bench's few ledger queries.
+// The bench's few ledger queries, over gonka/pg: every value as text (NULL as ""); an error
+// (e.g. the table does not exist yet) gives no rows.
 class Pg {
  public:
-  explicit Pg(const std::string& conninfo) : c_(PQconnectdb(conninfo.c_str())) {
-    if (PQstatus(c_) != CONNECTION_OK) Die(absl::StrCat("postgres: ", PQerrorMessage(c_)));
+  explicit Pg(const std::string& conninfo) {
+    gonka::pg::PgOptions options;
+    options.conninfo = conninfo;
+    options.max_connections = 1;
+    absl::StatusOr<std::unique_ptr<gonka::pg::Pool>> pool = gonka::pg::Pool::Open(options);
+    if (!pool.ok()) Die(absl::StrCat("postgres: ", pool.status().ToString()));
+    pool_ = std::move(*pool);
   }
-  ~Pg() { PQfinish(c_); }
-  // The rows of `sql`, every value as text; an error (e.g. the table does not exist yet) = empty.
   std::vector<std::vector<std::string>> Query(const std::string& sql) {
     std::vector<std::vector<std::string>> rows;
-    PGresult* r = PQexec(c_, sql.c_str());
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-      for (int i = 0; i < PQntuples(r); ++i) {
-        std::vector<std::string> row;
-        for (int j = 0; j < PQnfields(r); ++j) row.push_back(PQgetvalue(r, i, j));
-        rows.push_back(std::move(row));
-      }
+    absl::StatusOr<gonka::pg::Result> r = pool_->Exec(sql);
+    if (!r.ok()) return rows;
+    for (int i = 0; i < r->rows(); ++i) {
+      std::vector<std::string> row;
+      for (int j = 0; j < r->columns(); ++j) row.push_back(r->Get(i, j).value_or(""));
+      rows.push_back(std::move(row));
     }
-    PQclear(r);
     return rows;
   }
   int64_t Int(const std::string& sql) {
@@ -129,7 +131,7 @@ class Pg {
   }
 
  private:
-  PGconn* c_;
+  std::unique_ptr<gonka::pg::Pool> pool_;
 };
 
 // ---- raw JetStream publish (nats.c), the floor the queue is compared with ----

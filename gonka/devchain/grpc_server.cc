@@ -17,6 +17,9 @@ namespace gonka {
 namespace devchain {
 namespace {
 
+// Canonical status 12 (gRPC's and absl's "method not implemented"): an unknown method.
+constexpr absl::StatusCode kUnknownMethod = static_cast<absl::StatusCode>(12);
+
 namespace txpb = ::cosmos::tx::v1beta1;
 namespace abcipb = ::cosmos::base::abci::v1beta1;
 
@@ -31,9 +34,10 @@ absl::StatusOr<std::string> FromQuery(const TxExecutor::QueryResult& q) {
   if (q.codespace == "sdk" && (q.code == 18 || q.code == 7)) {
     return absl::InvalidArgumentError(q.log);
   }
-  // sdk code 6 = unknown request: gRPC's UNIMPLEMENTED, as the SDK's gRPC router answers it.
+  // sdk code 6 = unknown request: gRPC status 12 (method not implemented), as the SDK's gRPC
+  // router answers it.
   if (q.codespace == "sdk" && q.code == 6) {
-    return absl::Status(absl::StatusCode::kUnimplemented, q.log);
+    return absl::Status(kUnknownMethod, q.log);
   }
   return absl::UnknownError(absl::StrCat(q.log, " (", q.codespace, " ", q.code, ")"));
 }

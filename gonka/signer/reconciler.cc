@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "gonka/base/log.h"
 #include "gonka/base/metrics.h"
 
@@ -36,22 +35,14 @@ prometheus::Counter& ReenqueueErrors() {
 
 absl::StatusOr<txqueue::EnqueueResult> EnqueueRecorded(Ledger* ledger, txqueue::TxQueue* queue,
                                                        txqueue::ChainTx tx) {
-  if (absl::Status s = txqueue::Validate(tx); !s.ok()) return s;
-  if (!tx.has_enqueued_at()) {
-    const int64_t now_ns = absl::ToUnixNanos(absl::Now());
-    tx.mutable_enqueued_at()->set_seconds(now_ns / 1'000'000'000);
-    tx.mutable_enqueued_at()->set_nanos(static_cast<int32_t>(now_ns % 1'000'000'000));
-  }
-  std::string request;
-  if (!tx.SerializeToString(&request)) {
-    return absl::InternalError(absl::StrCat("chain tx ", tx.idempotency_key(), ": serialize"));
-  }
-  absl::StatusOr<LedgerEntry> e = ledger->Record(tx.idempotency_key(), request);
+  absl::StatusOr<std::string> request = queue->Prepare(&tx);
+  if (!request.ok()) return request.status();
+  absl::StatusOr<LedgerEntry> e = ledger->Record(tx.idempotency_key(), *request);
   if (!e.ok()) return e.status();
   if (e->state == TxState::kIncluded || e->state == TxState::kFailed) {
     return txqueue::EnqueueResult{0, /*duplicate=*/true};
   }
-  return queue->Enqueue(std::move(tx));
+  return queue->EnqueuePrepared(tx, *request);
 }
 
 Reconciler::Reconciler(Ledger* ledger, txqueue::TxQueue* queue, ReconcilerOptions options)

@@ -341,15 +341,17 @@ std::vector<std::string> Signer::Keys(const Group& g) {
   return keys;
 }
 
+absl::StatusOr<Outcome> Signer::NoSignedBytes(const Group& g, const absl::Status& why) {
+  if (why.code() == absl::StatusCode::kFailedPrecondition) {
+    return RetryAll(g, "concurrent_update", why.ToString(), options_.observe_interval);
+  }
+  return why;
+}
+
 absl::StatusOr<Outcome> Signer::SendAndObserve(const Group& g, const LedgerEntry& e) {
   // The recorded bytes (read from the ledger only when re-broadcasting an earlier attempt's tx).
   absl::StatusOr<std::string> bytes = SignedBytes(e);
-  if (!bytes.ok()) {
-    if (bytes.status().code() == absl::StatusCode::kFailedPrecondition) {
-      return RetryAll(g, "concurrent_update", bytes.status().ToString(), options_.observe_interval);
-    }
-    return bytes.status();
-  }
+  if (!bytes.ok()) return NoSignedBytes(g, bytes.status());
   absl::StatusOr<chain::BroadcastResponse> r = comet_->BroadcastTxSync(*bytes);
   if (!r.ok()) {
     // The same bytes are already in the mempool or the tx index: observe them.
@@ -831,12 +833,7 @@ absl::StatusOr<Outcome> Signer::BroadcastSequenced(const Group& g, const LedgerE
                     options_.retry_delay);
   }
   absl::StatusOr<std::string> bytes = SignedBytes(e);
-  if (!bytes.ok()) {
-    if (bytes.status().code() == absl::StatusCode::kFailedPrecondition) {
-      return RetryAll(g, "concurrent_update", bytes.status().ToString(), options_.observe_interval);
-    }
-    return bytes.status();
-  }
+  if (!bytes.ok()) return NoSignedBytes(g, bytes.status());
   absl::StatusOr<chain::BroadcastResponse> r = comet_->BroadcastTxSync(*bytes);
   if (!r.ok()) {
     if (!absl::StrContains(r.status().message(), "already exists in cache")) {

@@ -231,6 +231,9 @@ class Signer {
   // The recorded tx's signed bytes: `e.signed_tx`, or read from the ledger (entries from Claim
   // carry none). FailedPrecondition when the key records another tx by now.
   absl::StatusOr<std::string> SignedBytes(const LedgerEntry& e);
+  // What to answer when SignedBytes failed: the key records another tx by now (another signer
+  // moved it) → retry as concurrent_update; otherwise the ledger's error.
+  absl::StatusOr<Outcome> NoSignedBytes(const Group& g, const absl::Status& why);
   static std::vector<std::string> Keys(const Group& g);
   // Broadcasts the recorded tx of `g` (all sharing it) and observes it.
   absl::StatusOr<Outcome> SendAndObserve(const Group& g, const LedgerEntry& entry);

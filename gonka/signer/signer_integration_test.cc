@@ -254,15 +254,8 @@ TEST_F(SignerTest, AfterACrashTheRecordedBatchTxIsResentAsIs) {
   ASSERT_TRUE(ledger_->RecordSignedBatch(keys, s.tx_raw, s.hash, timeout, absl::Now()).ok());
   // ... crash: never broadcast, never acked. Redelivered one at a time (batching off).
   for (const auto& k : keys) ASSERT_TRUE(queue_->Enqueue(Request(k)).ok());
-  auto all_included = [&] {
-    for (const auto& k : keys) {
-      auto e = ledger_->Get(k);
-      if (!e.ok() || e->state != TxState::kIncluded) return false;
-    }
-    return true;
-  };
-  RunSigners(1, all_included, absl::Seconds(20));
-  ASSERT_TRUE(all_included());
+  RunSigners(1, WhenIncluded(keys), absl::Seconds(20));
+  ASSERT_TRUE(LedgerIncluded(keys));
   for (const auto& k : keys) {
     EXPECT_EQ(app_->RecordCount(k), 1u) << k;
     auto e = ledger_->Get(k);
@@ -290,13 +283,8 @@ TEST_F(SignerTest, AfterACrashPostBroadcastTheIncludedTxIsFoundNotResent) {
   ASSERT_EQ(app_->RecordCount(key), 1u);
   // ... crash before MarkBroadcast / ack: the request comes back.
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
-  std::map<std::string, std::vector<Outcome>> outcomes = RunSigners(
-      1,
-      [&] {
-        auto e = ledger_->Get(key);
-        return e.ok() && e->state == TxState::kIncluded;
-      },
-      absl::Seconds(20));
+  std::map<std::string, std::vector<Outcome>> outcomes =
+      RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
   ASSERT_EQ(outcomes[key].size(), 1u);
   EXPECT_EQ(outcomes[key][0], Outcome::kIncluded);
   int64_t height = chain_->Latest()->height;
@@ -350,15 +338,9 @@ TEST_F(SignerTest, RequestsTheQueueLostComeBackFromTheLedgerAndLandOnce) {
   auto put_back = reconciler.RunOnce();
   ASSERT_TRUE(put_back.ok()) << put_back.status();
   EXPECT_GE(*put_back, 3);  // rows other tests left unsettled may come back too
-  auto settled = [&] {
-    for (const std::string& k : {never_signed, never_broadcast, never_marked}) {
-      auto e = ledger_->Get(k);
-      if (!e.ok() || e->state != TxState::kIncluded) return false;
-    }
-    return true;
-  };
-  RunSigners(1, settled, absl::Seconds(20));
-  ASSERT_TRUE(settled());
+  const std::vector<std::string> lost = {never_signed, never_broadcast, never_marked};
+  RunSigners(1, WhenIncluded(lost), absl::Seconds(20));
+  ASSERT_TRUE(LedgerIncluded(lost));
   int64_t height = chain_->Latest()->height;
   while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
   for (const std::string& k : {never_signed, never_broadcast, never_marked}) {
@@ -410,12 +392,8 @@ TEST_F(SignerTest, EnqueueRecordedSendsARequestWhosePublishWasLost) {
   ASSERT_TRUE(put_back.ok()) << put_back.status();
   EXPECT_GE(*put_back, 1);
   EXPECT_EQ(ledger_->Get(key)->reenqueues, 1);
-  auto included = [&] {
-    auto got = ledger_->Get(key);
-    return got.ok() && got->state == TxState::kIncluded;
-  };
-  RunSigners(1, included, absl::Seconds(20));
-  ASSERT_TRUE(included());
+  RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
+  ASSERT_TRUE(LedgerIncluded({key}));
   EXPECT_EQ(app_->RecordCount(key), 1u);
   EXPECT_TRUE(ledger_->Get(key)->delivered);
 
@@ -440,13 +418,7 @@ TEST_F(SignerTest, AnExpiredUnincludedTxIsReplacedByANewOne) {
   ASSERT_TRUE(ledger_->Claim(key).ok());
   ASSERT_TRUE(ledger_->RecordSigned(key, s.tx_raw, s.hash, timeout, absl::Now()).ok());
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
-  RunSigners(
-      1,
-      [&] {
-        auto e = ledger_->Get(key);
-        return e.ok() && e->state == TxState::kIncluded;
-      },
-      absl::Seconds(20));
+  RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
   EXPECT_EQ(app_->RecordCount(key), 1u);
   auto e = ledger_->Get(key);
   ASSERT_TRUE(e.ok());
@@ -477,13 +449,7 @@ TEST_F(SignerTest, ATxInABlockAfterItsTimeoutIsReplacedNotDeadLettered) {
   ASSERT_EQ(app_->RecordCount(key), 0u);
 
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
-  auto outcomes = RunSigners(
-      1,
-      [&] {
-        auto e = ledger_->Get(key);
-        return e.ok() && e->state == TxState::kIncluded;
-      },
-      absl::Seconds(20));
+  auto outcomes = RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
   EXPECT_EQ(app_->RecordCount(key), 1u);
   auto e = ledger_->Get(key);
   ASSERT_TRUE(e.ok());
@@ -615,13 +581,7 @@ TEST_F(SignerTest, GasComesFromSimulateTimesAdjustment) {
   options_.gas_limit = 1'000'000;
   const std::string key = Key(0);
   ASSERT_TRUE(queue_->Enqueue(Request(key)).ok());
-  RunSigners(
-      1,
-      [&] {
-        auto e = ledger_->Get(key);
-        return e.ok() && e->state == TxState::kIncluded;
-      },
-      absl::Seconds(20));
+  RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
   ASSERT_EQ(app_->RecordCount(key), 1u);
   auto e = ledger_->Get(key);
   ASSERT_TRUE(e.ok());
@@ -672,13 +632,9 @@ TEST_F(SignerTest, BatchesShareATxAndStillLandOnce) {
                       .ok());
     }
   }
-  auto all_included = [&] {
-    for (int i = 0; i < kKeys; ++i) {
-      auto e = ledger_->Get(Key(i));
-      if (!e.ok() || e->state != TxState::kIncluded) return false;
-    }
-    return true;
-  };
+  std::vector<std::string> keys;
+  for (int i = 0; i < kKeys; ++i) keys.push_back(Key(i));
+  std::function<bool()> all_included = WhenIncluded(keys);
   absl::Time start = absl::Now();
   RunSigners(2, all_included, absl::Seconds(30));
   absl::Duration took = absl::Now() - start;
@@ -719,11 +675,10 @@ TEST_F(SignerTest, AFailingBatchIsSplitAndOnlyTheBadRequestIsDeadLettered) {
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
   for (int i = 4; i < 8; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
 
+  std::vector<std::string> good;
+  for (int i = 0; i < 8; ++i) good.push_back(Key(i));
   auto settled = [&] {
-    for (int i = 0; i < 8; ++i) {
-      auto e = ledger_->Get(Key(i));
-      if (!e.ok() || e->state != TxState::kIncluded) return false;
-    }
+    if (!LedgerIncluded(good)) return false;
     auto e = ledger_->Get(bad);
     return e.ok() && e->state == TxState::kFailed;
   };

@@ -10,6 +10,7 @@
 #ifndef GONKA_SIGNER_SIGNER_TEST_ENV_H_
 #define GONKA_SIGNER_SIGNER_TEST_ENV_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,19 @@ class SignerTestBase : public ::testing::Test {
   std::unique_ptr<txqueue::TxQueue>& queue_ = env_.queue;
   std::unique_ptr<pg::Pool>& pool_ = env_.pool;
   std::unique_ptr<Ledger>& ledger_ = env_.ledger;
+
+  // True when the ledger has every key of `keys` included.
+  bool LedgerIncluded(const std::vector<std::string>& keys) {
+    for (const std::string& key : keys) {
+      absl::StatusOr<LedgerEntry> e = ledger_->Get(key);
+      if (!e.ok() || e->state != TxState::kIncluded) return false;
+    }
+    return true;
+  }
+  // LedgerIncluded(keys) as a condition to wait for.
+  std::function<bool()> WhenIncluded(std::vector<std::string> keys) {
+    return [this, keys = std::move(keys)] { return LedgerIncluded(keys); };
+  }
 };
 
 // A request holding one devchain MsgRecord {creator, key, payload "p"} under idempotency key

@@ -96,13 +96,23 @@ absl::StatusOr<nats::StreamInfo> TxQueue::EnsureStream() {
   return js_->EnsureStream(c);
 }
 
-absl::StatusOr<EnqueueResult> TxQueue::Enqueue(ChainTx tx) {
-  RETURN_IF_ERROR(Validate(tx));
-  if (!tx.has_enqueued_at()) *tx.mutable_enqueued_at() = FromTime(clock_->Now());
+absl::StatusOr<std::string> TxQueue::Prepare(ChainTx* tx) {
+  RETURN_IF_ERROR(Validate(*tx));
+  if (!tx->has_enqueued_at()) *tx->mutable_enqueued_at() = FromTime(clock_->Now());
   std::string bytes;
-  if (!tx.SerializeToString(&bytes)) {
-    return absl::InternalError(absl::StrCat("chain tx ", tx.idempotency_key(), ": serialize"));
+  if (!tx->SerializeToString(&bytes)) {
+    return absl::InternalError(absl::StrCat("chain tx ", tx->idempotency_key(), ": serialize"));
   }
+  return bytes;
+}
+
+absl::StatusOr<EnqueueResult> TxQueue::Enqueue(ChainTx tx) {
+  ASSIGN_OR_RETURN(std::string bytes, Prepare(&tx));
+  return EnqueuePrepared(tx, bytes);
+}
+
+absl::StatusOr<EnqueueResult> TxQueue::EnqueuePrepared(const ChainTx& tx,
+                                                       const std::string& bytes) {
   return Publish(tx.idempotency_key(), tx.idempotency_key(), bytes);
 }
 

@@ -98,6 +98,13 @@ class TxQueue {
   // maybe stored, retry with the same key).
   absl::StatusOr<EnqueueResult> Enqueue(ChainTx tx);
 
+  // Enqueue in two steps, for callers that store the request before publishing it (the signer's
+  // EnqueueRecorded): Prepare validates `tx` (InvalidArgument naming the field), stamps
+  // enqueued_at when unset and returns the serialized bytes; EnqueuePrepared publishes those
+  // bytes under tx's idempotency key. Errors as Enqueue.
+  absl::StatusOr<std::string> Prepare(ChainTx* tx);
+  absl::StatusOr<EnqueueResult> EnqueuePrepared(const ChainTx& tx, const std::string& bytes);
+
   // Puts a request back into the queue as another copy: `request` is a serialized ChainTx as
   // once delivered (the signer ledger keeps it), published unchanged with Nats-Msg-Id
   // "<idempotency_key>#re<generation>" so the stream's dedupe of the original key does not

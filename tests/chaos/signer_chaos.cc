@@ -191,79 +191,21 @@ void RunProducer(int producer, const SignerChaosOptions& options, uint64_t seed,
   shared->done.fetch_add(1);
 }
 
-// The monitoring port answers with Transfer-Encoding: chunked, which testing::HttpGet leaves as
-// is: joins the chunks. A body that is not chunked is returned unchanged.
-std::string Dechunk(absl::string_view body) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < body.size()) {
-    size_t eol = body.find("\r\n", pos);
-    if (eol == absl::string_view::npos) return std::string(body);
-    uint64_t size = 0;
-    if (!absl::SimpleHexAtoi(body.substr(pos, eol - pos), &size)) return std::string(body);
-    if (size == 0) return out;
-    if (eol + 2 + size > body.size()) return std::string(body);
-    absl::StrAppend(&out, body.substr(eol + 2, size));
-    pos = eol + 2 + size + 2;  // the chunk's trailing CRLF
-  }
-  return out;
-}
-
-// The value of the first `"<field>": <value>` at or after `from` (a number or a quoted string,
-// without the quotes); "" when there is none.
-std::string ValueAfter(absl::string_view json, size_t from, absl::string_view field) {
-  const std::string needle = absl::StrCat("\"", field, "\"");
-  size_t pos = json.find(needle, from);
-  if (pos == absl::string_view::npos) return "";
-  pos += needle.size();
-  while (pos < json.size() && (json[pos] == ' ' || json[pos] == ':' || json[pos] == '\n')) ++pos;
-  if (pos < json.size() && json[pos] == '"') {
-    size_t end = json.find('"', pos + 1);
-    return end == absl::string_view::npos ? "" : std::string(json.substr(pos + 1, end - pos - 1));
-  }
-  size_t end = pos;
-  while (end < json.size() && json[end] >= '0' && json[end] <= '9') ++end;
-  return std::string(json.substr(pos, end - pos));
-}
-
 // True when the signers' consumer has nothing pending and nothing awaiting an ack (the tx queue
-// is drained: no late duplicate is still on its way), as its leader reports it: a follower's
-// view lags (after a node restart it can stay behind for a long time).
-bool ConsumerDrained(std::vector<testing::NatsServer*>& nodes) {
-  for (testing::NatsServer* node : nodes) {
-    if (!node->IsRunning()) continue;
-    absl::StatusOr<std::string> raw = node->MonitorGet("/jsz?consumers=true");
-    if (!raw.ok()) continue;
-    const std::string jsz = Dechunk(*raw);
-    const size_t consumer = jsz.find(absl::StrCat("\"name\": \"", txqueue::kDurable, "\""));
-    if (consumer == std::string::npos) continue;
-    // The consumer's own cluster block follows its counters; a standalone server has none.
-    const std::string leader = ValueAfter(jsz, consumer, "leader");
-    if (!leader.empty() && leader != node->server_name()) continue;
-    if (ValueAfter(jsz, consumer, "num_pending") == "0" &&
-        ValueAfter(jsz, consumer, "num_ack_pending") == "0") {
-      return true;
-    }
-  }
-  return false;
+// is drained: no late duplicate is still on its way). The JetStream API answers from the
+// consumer's leader; a follower's view can lag long after a node restart.
+bool ConsumerDrained(nats::JetStream& js) {
+  absl::StatusOr<nats::ConsumerState> c = js.GetConsumerState(txqueue::kStream, txqueue::kDurable);
+  return c.ok() && c->num_pending == 0 && c->num_ack_pending == 0;
 }
 
-// The signers' consumer's counters as its leader reports them, for a report ("" if unknown).
-std::string ConsumerCounters(std::vector<testing::NatsServer*>& nodes) {
-  for (testing::NatsServer* node : nodes) {
-    if (!node->IsRunning()) continue;
-    absl::StatusOr<std::string> raw = node->MonitorGet("/jsz?consumers=true");
-    if (!raw.ok()) continue;
-    const std::string jsz = Dechunk(*raw);
-    const size_t consumer = jsz.find(absl::StrCat("\"name\": \"", txqueue::kDurable, "\""));
-    if (consumer == std::string::npos) continue;
-    const std::string leader = ValueAfter(jsz, consumer, "leader");
-    if (!leader.empty() && leader != node->server_name()) continue;
-    return absl::StrCat("consumer num_pending=", ValueAfter(jsz, consumer, "num_pending"),
-                        " num_ack_pending=", ValueAfter(jsz, consumer, "num_ack_pending"),
-                        " num_redelivered=", ValueAfter(jsz, consumer, "num_redelivered"));
-  }
-  return "";
+// The signers' consumer's counters, for a report.
+std::string ConsumerCounters(nats::JetStream& js) {
+  absl::StatusOr<nats::ConsumerState> c = js.GetConsumerState(txqueue::kStream, txqueue::kDurable);
+  if (!c.ok()) return c.status().ToString();
+  return absl::StrCat("consumer num_pending=", c->num_pending,
+                      " num_ack_pending=", c->num_ack_pending,
+                      " num_redelivered=", c->num_redelivered);
 }
 
 // True when the TxRaw `tx` carries a MsgRecord for `key` (the worker sends them unwrapped).
@@ -630,12 +572,12 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
                          }),
           not_in_ledger.end());
     }
-    if (not_on_chain.empty() && not_in_ledger.empty() && ConsumerDrained(nodes)) {
+    if (not_on_chain.empty() && not_in_ledger.empty() && ConsumerDrained(**js)) {
       result.settled = true;
       break;
     }
     if (absl::Now() - settle_start > options.settle_timeout) {
-      std::printf("signer chaos: %s\n", ConsumerCounters(nodes).c_str());
+      std::printf("signer chaos: %s\n", ConsumerCounters(**js).c_str());
       std::printf("signer chaos: not settled after %s: %zu keys not on chain, %s\n",
                   absl::FormatDuration(options.settle_timeout).c_str(), not_on_chain.size(),
                   !not_on_chain.empty()
