@@ -16,11 +16,11 @@
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/net/http_server.h"
-#include "gonka/net/internal/test_client.h"
+#include "gonka/testing/http_test_client.h"
 
 namespace {
 
-using gonka::net::internal::TestClient;
+using gonka::testing::TestClient;
 
 // Fetches random heights for `seconds`; returns responses per second (each one a full block).
 double Drive(int port, int clients, double seconds, int64_t max_height, size_t* bytes) {

@@ -31,16 +31,17 @@
 #include "gonka/base/config.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
+#include "gonka/election/fenced_write.h"
 #include "gonka/election/redis_elector.h"
 #include "gonka/eventhub/emitter.h"
 #include "gonka/net/http_server.h"
-#include "gonka/net/internal/test_client.h"
+#include "gonka/testing/http_test_client.h"
 #include "gonka/testing/proc_stats.h"
 #include "gonka/testing/servers.h"
 
 namespace {
 
-using gonka::net::internal::TestClient;
+using gonka::testing::TestClient;
 
 bool WriteAll(int fd, const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);
@@ -238,7 +239,7 @@ int main(int argc, char** argv) {
   options.fetch_batch = batch;
   options.max_inflight = inflight;
   options.cursor_every = cursor_every;
-  gonka::eventhub::Emitter emitter(options, &comet, js->get(), &redis, &fence, elector->get());
+  gonka::eventhub::Emitter emitter(options, &comet, js->get(), &fence, elector->get());
 
   const pid_t nats_pid = nats_server.pid();
   const double cpu_hub0 = gonka::testing::ProcCpuSeconds(0),

@@ -24,8 +24,9 @@
 
 namespace {
 
-// The Gonka node's tx shape (gonka.md): unordered, timeout = now + 60 s, gas 1e9, empty fee, one
-// message wrapped in authz MsgExec signed by the grantee.
+// The Gonka node's tx shape (docs/reference/gonka.md, "How the node sends transactions"):
+// unordered, timeout = now + 60 s, gas 1e9, empty fee, one message wrapped in authz MsgExec
+// signed by the grantee.
 constexpr char kGranteeKey[] = "1f7272987134092e26b38d4e45a565026de38a99dc171fda93fdca262d67d31e";
 constexpr char kGranter[] = "gonka1774zgdfjcyh4hp2hvse6h8ymk62lmzaghfxuzx";
 

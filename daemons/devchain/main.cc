@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
   gonka::devchain::CosmosGrpcServer grpc(&chain);
   if (!grpc_address.empty()) {
     if (absl::Status s = grpc.Start(grpc_address); !s.ok()) return daemon.Fail(s);
-    GLOG_INFO("devchain gRPC listening", {"port", grpc.port()});
+    GONKA_LOG_INFO("devchain gRPC listening", {"port", grpc.port()});
     daemon.drain().AddShutdownHook("grpc", [&grpc] { grpc.Stop(absl::Now() + absl::Seconds(1)); });
   }
   if (absl::Status s = daemon.Start(); !s.ok()) return daemon.Fail(s);

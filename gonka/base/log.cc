@@ -7,11 +7,12 @@
 #include <atomic>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 
 namespace gonka {
 namespace log {
@@ -20,20 +21,24 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 
 struct State {
-  std::mutex mu;
-  std::shared_ptr<spdlog::logger> logger;
-  std::string static_fields;  // guarded by mu
+  absl::Mutex mu;
+  std::shared_ptr<spdlog::logger> logger ABSL_GUARDED_BY(mu);
+  std::string static_fields ABSL_GUARDED_BY(mu);
 };
 
 State& GetState() {
   static State* state = [] {
     auto* s = new State;
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    s->logger = std::make_shared<spdlog::logger>("gonka", sink);
+    auto logger = std::make_shared<spdlog::logger>("gonka", sink);
     // UTC ISO-8601 timestamps; `level=` then the formatted payload.
-    s->logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
-    s->logger->set_level(spdlog::level::trace);
-    s->logger->flush_on(spdlog::level::trace);
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+    logger->set_level(spdlog::level::trace);
+    logger->flush_on(spdlog::level::trace);
+    {
+      absl::MutexLock lock(&s->mu);  // not yet shared; keeps the analysis exact
+      s->logger = std::move(logger);
+    }
     if (const char* env = std::getenv("GONKA_LOG_LEVEL"); env != nullptr && *env != '\0') {
       (void)SetLevelByName(env);
     }
@@ -101,13 +106,13 @@ absl::Status SetLevelByName(absl::string_view name) {
 
 void SetStaticFields(std::initializer_list<Field> fields) {
   State& s = GetState();
-  std::lock_guard<std::mutex> lock(s.mu);
+  absl::MutexLock lock(&s.mu);
   s.static_fields = FormatFields(fields);
 }
 
 void SetTestOutput(std::ostream* out) {
   State& s = GetState();
-  std::lock_guard<std::mutex> lock(s.mu);
+  absl::MutexLock lock(&s.mu);
   std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_sink_mt>()};
   if (out != nullptr) sinks.push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(*out));
   auto logger = std::make_shared<spdlog::logger>("gonka", sinks.begin(), sinks.end());
@@ -140,7 +145,7 @@ void Write(Level level, absl::string_view msg, std::initializer_list<Field> fiel
   State& s = GetState();
   std::shared_ptr<spdlog::logger> logger;
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    absl::MutexLock lock(&s.mu);
     line += s.static_fields;
     logger = s.logger;
   }

@@ -1,6 +1,6 @@
 // Structured logging: one line per event, `key=value` fields, through spdlog.
 //
-//   GLOG_INFO("leader elected", {"token", token}, {"identity", id});
+//   GONKA_LOG_INFO("leader elected", {"token", token}, {"identity", id});
 //   // 2026-11-24T10:00:00.123Z level=info msg="leader elected" token=7 identity=edge-1
 //
 // Values are quoted when they contain spaces, quotes or '='. Never pass key material: nothing here
@@ -60,9 +60,9 @@ std::string FormatFields(std::initializer_list<Field> fields);
     }                                                 \
   } while (0)
 
-#define GLOG_DEBUG(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kDebug, msg, ##__VA_ARGS__)
-#define GLOG_INFO(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kInfo, msg, ##__VA_ARGS__)
-#define GLOG_WARN(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kWarn, msg, ##__VA_ARGS__)
-#define GLOG_ERROR(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kError, msg, ##__VA_ARGS__)
+#define GONKA_LOG_DEBUG(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kDebug, msg, ##__VA_ARGS__)
+#define GONKA_LOG_INFO(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kInfo, msg, ##__VA_ARGS__)
+#define GONKA_LOG_WARN(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kWarn, msg, ##__VA_ARGS__)
+#define GONKA_LOG_ERROR(msg, ...) GONKA_LOG_AT_(::gonka::log::Level::kError, msg, ##__VA_ARGS__)
 
 #endif  // GONKA_BASE_LOG_H_

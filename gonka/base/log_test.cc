@@ -14,8 +14,8 @@ TEST(LogTest, StructuredKeyValueLine) {
   std::ostringstream out;
   log::SetTestOutput(&out);
   log::SetLevel(log::Level::kInfo);
-  GLOG_INFO("leader elected", {"token", 7}, {"identity", "edge 1"}, {"ok", true});
-  GLOG_DEBUG("hidden", {"x", 1});
+  GONKA_LOG_INFO("leader elected", {"token", 7}, {"identity", "edge 1"}, {"ok", true});
+  GONKA_LOG_DEBUG("hidden", {"x", 1});
   log::SetTestOutput(nullptr);
   std::string line = out.str();
   EXPECT_THAT(line,

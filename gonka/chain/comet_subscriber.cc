@@ -47,7 +47,7 @@ absl::Status CometSubscriber::Start() {
     // Every new connection needs its subscription again.
     absl::Status s = client_->SendText(kSubscribe);
     if (!s.ok()) {
-      GLOG_WARN("comet subscribe failed", {"url", options_.ws_url}, {"error", s.ToString()});
+      GONKA_LOG_WARN("comet subscribe failed", {"url", options_.ws_url}, {"error", s.ToString()});
       return;
     }
     subscriptions_++;
@@ -61,7 +61,7 @@ absl::Status CometSubscriber::Start() {
     on_new_block_(height);
   };
   ws.on_disconnect = [this](const absl::Status& reason) {
-    GLOG_WARN("comet websocket disconnected; reconnecting", {"url", options_.ws_url},
+    GONKA_LOG_WARN("comet websocket disconnected; reconnecting", {"url", options_.ws_url},
               {"reason", reason.ToString()});
   };
   client_ = std::make_unique<net::WebSocketClient>(ws);

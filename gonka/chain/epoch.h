@@ -1,5 +1,6 @@
-// Gonka's epoch and PoC phase schedule (shared/reference/gonka.md §3), derived from a height the
-// way the Gonka node derives it: offsets from each epoch's PoC start height.
+// Gonka's epoch and PoC phase schedule (docs/reference/gonka.md, "Epochs and PoC phases"),
+// derived from a height the way the Gonka node derives it: offsets from each epoch's PoC start
+// height.
 //
 //   EpochParams params;               // mainnet: epoch_length 17280, poc_stage_duration 60, ...
 //   EpochSchedule s = ScheduleAt(params, height);

@@ -11,7 +11,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A CometBFT-shaped pair (protocol.md §6.5/§6.6): omitted zero fields, a failed tx, null events.
+// A CometBFT-shaped pair (docs/reference/protocol.md, "Result shapes"): omitted zero fields, a
+// failed tx, null events.
 constexpr char kBlock[] = R"({"block_id":{"hash":"AB12","parts":{"total":1,"hash":"CD"}},
  "block":{"header":{"version":{"block":"11","app":"0"},"chain_id":"gonka-mainnet","height":"12",
  "time":"2025-06-01T10:00:00.123456789Z","last_block_id":{"hash":"9F00","parts":{"total":1,"hash":"EE"}},

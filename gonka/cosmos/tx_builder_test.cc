@@ -1,5 +1,6 @@
-// TxBuilder against the CosmJS/Go vectors of protocol.md §2.1 (published) and §2.2 (computed by
-// an independent encoder that reproduced §2.1), plus the InvalidArgument cases of issue 4.
+// TxBuilder against the CosmJS/Go MsgSend vector (published) and the unordered and MsgExec +
+// fee-granter vectors (computed by an independent encoder that reproduced the published one; see
+// docs/reference/protocol.md, "Test vectors"), plus the InvalidArgument cases.
 #include "gonka/cosmos/tx_builder.h"
 
 #include <string>

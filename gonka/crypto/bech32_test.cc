@@ -1,5 +1,5 @@
 // BIP-173 test vectors (bitcoin/bips bip-0173.mediawiki, "Test vectors") and Cosmos addresses
-// from protocol.md §3.3.
+// from the CosmJS vectors (docs/reference/protocol.md, "Test vectors").
 #include "gonka/crypto/bech32.h"
 
 #include <cctype>
@@ -103,7 +103,7 @@ TEST(Bech32Test, Bip173SegwitV0AddressesExerciseBitRegrouping) {
 }
 
 TEST(AddressTest, CosmosVectors) {
-  // protocol.md §3.3: the same 20 bytes under two prefixes.
+  // docs/reference/protocol.md, "Test vectors": the same 20 bytes under two prefixes.
   const std::string bytes = Unhex("0d82b1e7c96dbfa42462fe612932e6bff111d51b");
   EXPECT_EQ(*EncodeAddress("cosmos", bytes), "cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6");
   EXPECT_EQ(*EncodeAddress("wasm", bytes), "wasm1pkptre7fdkl6gfrzlesjjvhxhlc3r4gm32kke3");

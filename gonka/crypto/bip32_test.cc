@@ -1,5 +1,6 @@
 // BIP-32: the published test vectors 1 and 2 (private keys and chain codes decoded from the
-// xprv strings), Cosmos paths from protocol.md §3.3, and path parsing.
+// xprv strings), Cosmos paths from the CosmJS vectors (docs/reference/protocol.md, "Test vectors"),
+// and path parsing.
 #include "gonka/crypto/bip32.h"
 
 #include <string>
@@ -84,7 +85,8 @@ TEST(Bip32Test, DepthFingerprintAndChildNumber) {
 }
 
 TEST(Bip32Test, CosmosPaths) {
-  // protocol.md §3.3: mnemonic C at m/44'/118'/0'/0/{0..4} with prefix "wasm" (CosmJS spec).
+  // docs/reference/protocol.md, "Test vectors": mnemonic C at m/44'/118'/0'/0/{0..4} with prefix
+  // "wasm" (CosmJS spec).
   absl::StatusOr<SecretBytes> seed = MnemonicToSeed(
       "economy stock theory fatal elder harbor betray wasp final emotion task crumble siren "
       "bottom lizard educate guess current outdoor pair theory focus wife stone");

@@ -1,5 +1,6 @@
 // BIP-39: the published Trezor English vectors (passphrase "TREZOR"), the Cosmos mnemonics of
-// protocol.md §3.3, the wordlist checksum, and errors that never echo a word.
+// docs/reference/protocol.md ("Test vectors"), the wordlist checksum, and errors that never echo
+// a word.
 #include "gonka/crypto/bip39.h"
 
 #include <fstream>
@@ -71,8 +72,8 @@ TEST(Bip39Test, TrezorVectors) {
 }
 
 TEST(Bip39Test, CosmosMnemonicsWithEmptyPassphrase) {
-  // protocol.md §3.3, vectors A and C (seeds computed by an implementation that reproduced the
-  // published CosmJS addresses).
+  // docs/reference/protocol.md, "Test vectors", A and C (seeds computed by an implementation that
+  // reproduced the published CosmJS addresses).
   absl::StatusOr<SecretBytes> a = MnemonicToSeed(
       "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling");
   ASSERT_TRUE(a.ok()) << a.status();

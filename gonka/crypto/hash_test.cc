@@ -64,7 +64,7 @@ TEST(Ripemd160Test, PaddingBoundaries) {
 TEST(Hash160Test, IsRipemdOfSha) {
   const std::string pubkey =
       Unhex("034f04181eeba35391b858633a765c4a0c189697b40d216354d50890d350c70290");
-  // protocol.md §3.3 vector C: address bytes of the CosmJS faucet key.
+  // docs/reference/protocol.md, "Test vectors", C: address bytes of the CosmJS faucet key.
   EXPECT_EQ(Hex(Hash160(pubkey)), "0d82b1e7c96dbfa42462fe612932e6bff111d51b");
   EXPECT_EQ(Hash160(pubkey), Ripemd160(AsStringView(Sha256(pubkey))));
 }

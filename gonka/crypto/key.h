@@ -12,7 +12,7 @@
 //
 //   KeyOptions options;                       // prefix "gonka", path m/44'/1200'/0'/0/0
 //   ASSIGN_OR_RETURN(SigningKey key, LoadKeyFile("/run/secrets/warm.key", options));
-//   GLOG_INFO("signer ready", {"address", key.address()});
+//   GONKA_LOG_INFO("signer ready", {"address", key.address()});
 //   Signature sig = key.Sign(Sha256(sign_bytes));
 //
 // Thread-safety: a SigningKey is immutable after loading; all const methods may run concurrently.

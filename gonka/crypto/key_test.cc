@@ -62,7 +62,8 @@ class KeyFileTest : public ::testing::Test {
 };
 
 TEST(KeyTest, PublishedCosmosMnemonics) {
-  // protocol.md §3.3 (CosmJS directsecp256k1hdwallet.spec.ts and testutils.ts).
+  // docs/reference/protocol.md, "Test vectors" (CosmJS directsecp256k1hdwallet.spec.ts and
+  // testutils.ts).
   struct Vector {
     const char* mnemonic;
     const char* pubkey;

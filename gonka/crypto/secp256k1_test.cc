@@ -1,5 +1,6 @@
 // secp256k1: RFC 6979 deterministic signatures (the widely published secp256k1/SHA-256 vectors,
-// in low-S compact form), the CosmJS vector of protocol.md §2.1, verification rules.
+// in low-S compact form), the published CosmJS MsgSend vector (docs/reference/protocol.md, "Test
+// vectors"), verification rules.
 #include "gonka/crypto/secp256k1.h"
 
 #include <string>
@@ -66,7 +67,8 @@ TEST(Secp256k1Test, PublicKeyOfOneIsTheGenerator) {
 }
 
 TEST(Secp256k1Test, CosmjsSignDocVector) {
-  // protocol.md §2.1 vector 0: faucet key, SHA-256(signBytes) and the published signature.
+  // The published CosmJS MsgSend vector, sequence 0 (docs/reference/protocol.md, "Test vectors"):
+  // faucet key, SHA-256(signBytes) and the published signature.
   PrivateKey key = Key("e16ee698b4a4ee03566d7dd9bb6f0e8a2dda802527ba56205f5767c0049fa0b9");
   EXPECT_EQ(Hex(key.public_key().view()),
             "034f04181eeba35391b858633a765c4a0c189697b40d216354d50890d350c70290");

@@ -102,7 +102,7 @@ absl::Status Chain::Open() {
     rest.remove_prefix(4 + length);
   }
   if (good < content.size()) {
-    GLOG_WARN("devchain: dropping a torn record at the end of the block log", {"file", log_path_},
+    GONKA_LOG_WARN("devchain: dropping a torn record at the end of the block log", {"file", log_path_},
               {"bytes", static_cast<int64_t>(content.size() - good)});
     std::filesystem::resize_file(log_path_, good, ec);
   }
@@ -110,7 +110,7 @@ absl::Status Chain::Open() {
   if (log_ == nullptr) {
     return absl::InternalError(absl::StrCat("cannot open ", log_path_, " for appending"));
   }
-  GLOG_INFO("devchain state restored", {"file", log_path_}, {"blocks", replayed},
+  GONKA_LOG_INFO("devchain state restored", {"file", log_path_}, {"blocks", replayed},
             {"height", height()});
   return absl::OkStatus();
 }
@@ -293,7 +293,7 @@ BlockPtr Chain::ProduceBlock() {
       // Durable before anyone can see it: a restart never forgets a block a client saw.
       size_t real = block->txs.size() - static_cast<size_t>(options_.synthetic_txs_per_block);
       if (absl::Status s = Append(*block, real); !s.ok()) {
-        GLOG_ERROR("devchain: block log write failed", {"error", s.ToString()});
+        GONKA_LOG_ERROR("devchain: block log write failed", {"error", s.ToString()});
       }
     }
     CommitBlock(block);
@@ -423,7 +423,7 @@ void Chain::OnBlock(std::function<void(const BlockPtr&)> listener) {
 
 void Chain::SetStalled(bool stalled) {
   stalled_ = stalled;
-  GLOG_INFO("devchain fault: block production", {"stalled", stalled});
+  GONKA_LOG_INFO("devchain fault: block production", {"stalled", stalled});
 }
 
 void Chain::SetDropBroadcasts(bool drop) {

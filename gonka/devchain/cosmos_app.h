@@ -1,6 +1,7 @@
 // CosmosApp: devchain's transaction rules — a strict subset of the Cosmos SDK 0.53 ante handler
 // and modules, so a signer bug that a real chain would reject is rejected here too, with the
-// Cosmos SDK's codespace and code (shared/reference/protocol.md §4, §5).
+// Cosmos SDK's codespace and code (docs/reference/protocol.md, "Unordered transactions" and
+// "Error codes").
 //
 // Ante handler, in the SDK's order: decode (sdk 2) → at least one message (sdk 18) → signature
 // count (sdk 15 / 4) → timeout height (sdk 30) and timeout timestamp (sdk 42) → memo length

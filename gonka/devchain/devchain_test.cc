@@ -15,7 +15,7 @@
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/net/http_server.h"
-#include "gonka/net/internal/test_client.h"
+#include "gonka/testing/http_test_client.h"
 #include "gonka/testing/process.h"
 #include "gtest/gtest.h"
 
@@ -24,7 +24,7 @@ namespace devchain {
 namespace {
 
 namespace http = boost::beast::http;
-using net::internal::TestClient;
+using ::gonka::testing::TestClient;
 using ::testing::HasSubstr;
 
 // Accepts every tx; records a deterministic result with an event (stands in for the Cosmos rules

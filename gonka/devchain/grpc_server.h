@@ -1,5 +1,6 @@
-// CosmosGrpcServer: the Cosmos SDK gRPC services devchain serves (shared/reference/protocol.md
-// §1.5), dispatched by full method name through gRPC's generic callback API:
+// CosmosGrpcServer: the Cosmos SDK gRPC services devchain serves (docs/reference/protocol.md,
+// "gRPC methods and ABCI query paths"), dispatched by full method name through gRPC's generic
+// callback API:
 //   /cosmos.auth.v1beta1.Query/Account, /cosmos.auth.v1beta1.Query/AccountInfo,
 //   /cosmos.bank.v1beta1.Query/Balance,
 //   /cosmos.tx.v1beta1.Service/Simulate, /cosmos.tx.v1beta1.Service/GetTx,

@@ -1,6 +1,7 @@
-// CometBFT 0.38 JSON for the development chain's data (protocol.md §6.2–§6.7, §7): int64 as
-// strings, tx bytes and result data as base64, hashes as uppercase hex, RFC3339Nano UTC times,
-// ABCI result fields omitted when zero (Go's omitempty).
+// CometBFT 0.38 JSON for the development chain's data (docs/reference/protocol.md, "CometBFT
+// JSON-RPC" and "CometBFT WebSocket"): int64 as strings, tx bytes and result data as base64,
+// hashes as uppercase hex, RFC3339Nano UTC times, ABCI result fields omitted when zero (Go's
+// omitempty).
 #ifndef GONKA_DEVCHAIN_RENDER_H_
 #define GONKA_DEVCHAIN_RENDER_H_
 

@@ -31,7 +31,8 @@ Error InvalidParams(std::string data) { return Error{-32602, "Invalid params", s
 Error Internal(std::string data) { return Error{-32603, "Internal error", std::move(data)}; }
 
 // ---------------------------------------------------------------------------------------------
-// Parameters, from a URI query or a JSON-RPC params value (protocol.md §6.2).
+// Parameters, from a URI query or a JSON-RPC params value (docs/reference/protocol.md, "Value
+// encoding").
 
 struct ParamValue {
   enum Kind { kUri, kString, kNumber, kBool, kNull, kOther } kind = kNull;
@@ -214,7 +215,7 @@ class Params {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Event queries (protocol.md §7): conditions joined by AND.
+// Event queries (docs/reference/protocol.md, "CometBFT WebSocket"): conditions joined by AND.
 
 struct Condition {
   std::string key;
@@ -972,7 +973,7 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     for (auto& c : clients) {
       if (auto s = c->session.lock()) s->Close();
     }
-    GLOG_INFO("devchain fault: dropped websockets", {"count", static_cast<int>(clients.size())});
+    GONKA_LOG_INFO("devchain fault: dropped websockets", {"count", static_cast<int>(clients.size())});
   }
 
   void SetEventsPaused(bool paused) {

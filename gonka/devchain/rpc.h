@@ -1,7 +1,7 @@
 // RpcService: CometBFT 0.38 JSON-RPC (URI/GET and JSON-RPC 2.0 POST, batches) and the
 // `/websocket` subscription endpoint for a devchain Chain, mounted on a gonka::net::HttpServer,
 // plus the fault knobs later chaos tests use. Shapes and error codes follow
-// shared/reference/protocol.md §6–§7; see docs/devchain.md.
+// docs/reference/protocol.md ("CometBFT JSON-RPC", "CometBFT WebSocket"); see docs/devchain.md.
 //
 //   Chain chain(options, &executor);
 //   net::HttpServer server(...);
@@ -30,7 +30,7 @@ namespace devchain {
 
 struct RpcOptions {
   std::string moniker = "devchain";
-  // protocol.md §7 limits.
+  // CometBFT's default limits (docs/reference/protocol.md, "CometBFT WebSocket").
   int max_subscription_clients = 100;
   int max_subscriptions_per_client = 5;
   size_t max_query_length = 512;
@@ -47,7 +47,7 @@ class RpcService {
   RpcService(const RpcService&) = delete;
   RpcService& operator=(const RpcService&) = delete;
 
-  // A JSON-RPC error object's fields (protocol.md §6.1).
+  // A JSON-RPC error object's fields (docs/reference/protocol.md, "Transport and errors").
   struct Error {
     int code = -32603;
     std::string message = "Internal error";

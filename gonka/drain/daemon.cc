@@ -104,7 +104,7 @@ std::optional<int> Daemon::Init(int argc, const char* const* argv) {
 
   net::HttpServer* server = server_.get();
   drain_->OnStateChange([server, name = options_.name](DrainController::State state) {
-    GLOG_INFO("drain state", {"state", DrainController::StateName(state)});
+    GONKA_LOG_INFO("drain state", {"state", DrainController::StateName(state)});
     DaemonGauges().Add({{"daemon", name}, {"kind", "drain_state"}}).Set(static_cast<double>(state));
     if (state == DrainController::State::kAnnouncing) server->SetDraining(true);
   });
@@ -177,11 +177,11 @@ absl::Status Daemon::Start() {
   if (absl::Status s = server_->Start(); !s.ok()) return s;
   started_ = true;
   signals_.Start([this](int signo) {
-    GLOG_INFO("signal received", {"signal", signo},
+    GONKA_LOG_INFO("signal received", {"signal", signo},
               {"action", drain_->draining() ? "force" : "drain"});
     drain_->BeginDrain();
   });
-  GLOG_INFO("daemon started", {"version", kVersion}, {"port", server_->port()},
+  GONKA_LOG_INFO("daemon started", {"version", kVersion}, {"port", server_->port()},
             {"admin_port", admin_ ? admin_->port() : 0}, {"config", config_.Describe()});
   return absl::OkStatus();
 }
@@ -196,17 +196,17 @@ int Daemon::Run() {
   net::HttpServer* server = server_.get();
   drain_->AddShutdownHook("http server", [server] {
     if (!server->Stop(absl::Now() + absl::Seconds(1))) {
-      GLOG_WARN("http server had open work at stop; it was cut");
+      GONKA_LOG_WARN("http server had open work at stop; it was cut");
     }
   });
   bool clean = drain_->Wait();
   if (admin_) admin_->Stop(absl::Now() + absl::Seconds(1));
-  GLOG_INFO("daemon stopped", {"clean", clean});
+  GONKA_LOG_INFO("daemon stopped", {"clean", clean});
   return clean ? 0 : kExitCut;
 }
 
 int Daemon::Fail(const absl::Status& status) {
-  GLOG_ERROR("daemon failed to start", {"error", status.ToString()});
+  GONKA_LOG_ERROR("daemon failed to start", {"error", status.ToString()});
   std::fprintf(stderr, "%s: %s\n", options_.name.c_str(), status.ToString().c_str());
   return 1;
 }

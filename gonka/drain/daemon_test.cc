@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "gonka/net/internal/test_client.h"
+#include "gonka/testing/http_test_client.h"
 #include "gonka/net/sse.h"
 #include "gonka/testing/process.h"
 #include "gtest/gtest.h"
@@ -22,7 +22,7 @@ namespace gonka {
 namespace {
 
 namespace http = boost::beast::http;
-using net::internal::TestClient;
+using ::gonka::testing::TestClient;
 using ::testing::HasSubstr;
 
 constexpr char kBinary[] = "gonka/drain/test_daemon";

@@ -157,7 +157,7 @@ void DrainController::SetState(State s) {
     state_ = s;
     listeners = listeners_;
   }
-  GLOG_INFO("drain state", {"state", StateName(s)});
+  GONKA_LOG_INFO("drain state", {"state", StateName(s)});
   for (auto& l : listeners) l(s);
 }
 
@@ -167,7 +167,7 @@ void DrainController::BeginDrain() {
     if (drain_started_) {
       // A second signal: force.
       forced_ = true;
-      GLOG_WARN("second shutdown request: forcing");
+      GONKA_LOG_WARN("second shutdown request: forcing");
       return;
     }
     drain_started_ = true;
@@ -199,12 +199,12 @@ void DrainController::StartDrain() {
     absl::MutexLock lock(&mu_);
     state_ = State::kAnnouncing;
   }
-  GLOG_INFO("drain state", {"state", StateName(State::kAnnouncing)});
+  GONKA_LOG_INFO("drain state", {"state", StateName(State::kAnnouncing)});
   runner_ = std::thread([this] { Run(); });
 }
 
 void DrainController::Run() {
-  GLOG_INFO("drain: announcing (not ready, still serving)", {"announce", options_.announce},
+  GONKA_LOG_INFO("drain: announcing (not ready, still serving)", {"announce", options_.announce},
             {"shutdown_grace", options_.shutdown_grace});
   {
     absl::MutexLock lock(&mu_);
@@ -245,7 +245,7 @@ void DrainController::Run() {
   gate_.Close();
   if (!idle) idle = gate_.in_flight() == 0;
   if (!idle) {
-    GLOG_WARN("drain: grace ended with work in flight", {"in_flight", gate_.in_flight()},
+    GONKA_LOG_WARN("drain: grace ended with work in flight", {"in_flight", gate_.in_flight()},
               {"oldest", gate_.OldestInFlightAge()});
   }
 
@@ -257,7 +257,7 @@ void DrainController::Run() {
   }
   SetState(State::kStopping);
   for (auto& [name, hook] : hooks) {
-    GLOG_INFO("drain: shutdown hook", {"hook", name});
+    GONKA_LOG_INFO("drain: shutdown hook", {"hook", name});
     hook();
   }
   SetState(State::kStopped);

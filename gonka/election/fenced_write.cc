@@ -48,6 +48,12 @@ absl::StatusOr<FenceResult> RedisFence::IncrBy(FencingToken token, const std::st
   return Run(token, key, "INCRBY", absl::StrCat(delta));
 }
 
+absl::StatusOr<std::optional<std::string>> RedisFence::Get(const std::string& key) {
+  ASSIGN_OR_RETURN(redis::RedisReply r, client_->Command({"GET", key}));
+  if (r.is_nil()) return std::optional<std::string>();
+  return std::optional<std::string>(r.str);
+}
+
 absl::StatusOr<FenceResult> RedisFence::Run(FencingToken token, const std::string& key,
                                             const std::string& op, const std::string& arg) {
   if (token <= 0) {

@@ -19,7 +19,11 @@
 //
 // (with `fencing_token` initialised to 0; see docs/election.md).
 //
-// Thread-safety: thread-safe (RedisClient is).
+// FencedStore is the interface every fence implements (RedisFence here, JetStreamFence in
+// jetstream_elector.h), so a service such as the event hub keeps its fenced cursor on whichever
+// backend holds its election.
+//
+// Thread-safety: implementations are thread-safe.
 //
 // Example:
 //   RedisFence fence(&redis_client, "edge-api");
@@ -29,25 +33,30 @@
 #define GONKA_ELECTION_FENCED_WRITE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "gonka/election/fenced_store.h"
 #include "gonka/election/leader_elector.h"
 #include "gonka/redis/redis_client.h"
 
 namespace gonka {
 namespace election {
 
-class RedisFence {
+class RedisFence : public FencedStore {
  public:
   // `client` (not owned) must reach the Redis that holds the election `election_name`.
   RedisFence(redis::RedisClient* client, std::string election_name);
 
   // SET key value, fenced. InvalidArgument for token <= 0; Redis errors as RedisClient's.
   absl::StatusOr<FenceResult> Set(FencingToken token, const std::string& key,
-                                  const std::string& value);
+                                  const std::string& value) override;
   // INCRBY key delta, fenced (the fenced counter of the election tests).
-  absl::StatusOr<FenceResult> IncrBy(FencingToken token, const std::string& key, int64_t delta);
+  absl::StatusOr<FenceResult> IncrBy(FencingToken token, const std::string& key,
+                                     int64_t delta) override;
+  // GET key.
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key) override;
 
   // The key holding `key`'s fence (highest token that wrote it).
   static std::string FenceKey(const std::string& key) { return key + ":fence"; }

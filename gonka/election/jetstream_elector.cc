@@ -77,7 +77,7 @@ class JetStreamLeaseBackend : public internal::LeaseBackend {
     if (absl::IsFailedPrecondition(rev.status())) return out;  // lost the race
     if (!rev.ok()) return rev.status();
     if (static_cast<FencingToken>(*rev) <= min_token) {
-      GLOG_ERROR("JetStream revision went backwards: was the bucket deleted? fencing is unsafe",
+      GONKA_LOG_ERROR("JetStream revision went backwards: was the bucket deleted? fencing is unsafe",
                  {"bucket", bucket_name_}, {"revision", *rev}, {"highest_seen", min_token});
     }
     last_revision_ = *rev;
@@ -199,9 +199,33 @@ absl::StatusOr<FencingToken> JetStreamFence::LiveLeaseToken() {
   return token;
 }
 
+namespace {
+
+// A key JetStream KV accepts: [-/_=.A-Za-z0-9], anything else as "_".
+std::string KvKey(const std::string& key) {
+  std::string out = key;
+  for (char& c : out) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '/' && c != '_' &&
+        c != '=' && c != '.') {
+      c = '_';
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<FenceResult> JetStreamFence::Set(FencingToken token, const std::string& key,
                                                 const std::string& value) {
   return Write(token, key, false, value, 0);
+}
+
+absl::StatusOr<std::optional<std::string>> JetStreamFence::Get(const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<nats::KvEntry> e, fence_->Get(KvKey(key)));
+  if (!e.has_value() || e->deleted) return std::optional<std::string>();
+  size_t space = e->value.find(' ');  // "<token> <value>"
+  return std::optional<std::string>(space == std::string::npos ? std::string()
+                                                               : e->value.substr(space + 1));
 }
 
 absl::StatusOr<FenceResult> JetStreamFence::IncrBy(FencingToken token, const std::string& key,
@@ -209,9 +233,10 @@ absl::StatusOr<FenceResult> JetStreamFence::IncrBy(FencingToken token, const std
   return Write(token, key, true, "", delta);
 }
 
-absl::StatusOr<FenceResult> JetStreamFence::Write(FencingToken token, const std::string& key,
+absl::StatusOr<FenceResult> JetStreamFence::Write(FencingToken token, const std::string& name,
                                                   bool incr, const std::string& value,
                                                   int64_t delta) {
+  const std::string key = KvKey(name);
   if (token <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("fenced write to \"", key, "\": token must be positive, got ", token));

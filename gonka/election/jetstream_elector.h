@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "gonka/election/fenced_store.h"
 #include "gonka/election/leader_elector.h"
 #include "gonka/nats/kv_client.h"
 
@@ -48,14 +49,18 @@ absl::StatusOr<std::unique_ptr<LeaderElector>> NewJetStreamLeaderElector(
 // live) and T >= the token that last wrote the key; values are stored as "<token> <value>" and
 // written with revision CAS (retried on a lost race). Unlike RedisFence the two checks are not
 // one atomic step, but the second alone keeps writes ordered by token.
-class JetStreamFence {
+// Keys are stored as given where JetStream KV allows them ([-/_=.A-Za-z0-9]); any other
+// character (Redis-style "{", "}", ":") is stored as "_".
+class JetStreamFence : public FencedStore {
  public:
   // `client` is not owned and must outlive the fence.
   static absl::StatusOr<std::unique_ptr<JetStreamFence>> Open(nats::NatsClient* client,
                                                               const std::string& election_name);
   absl::StatusOr<FenceResult> Set(FencingToken token, const std::string& key,
-                                  const std::string& value);
-  absl::StatusOr<FenceResult> IncrBy(FencingToken token, const std::string& key, int64_t delta);
+                                  const std::string& value) override;
+  absl::StatusOr<FenceResult> IncrBy(FencingToken token, const std::string& key,
+                                     int64_t delta) override;
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key) override;
 
  private:
   JetStreamFence(nats::NatsClient* client, std::string lease_bucket,

@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "gonka/election/internal/test_env.h"
+#include "gonka/testing/election_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 

@@ -27,7 +27,7 @@ prometheus::Family<prometheus::Gauge>& Gauges() {
   static auto& family = prometheus::BuildGauge()
                             .Name("gonka_eventhub")
                             .Help(
-                                "Event hub: last_emitted height, cursor (the fenced Redis "
+                                "Event hub: last_emitted height, cursor (the fenced "
                                 "cursor as last written), chain_height, lag, stalled (1 when the "
                                 "next height cannot be fetched)")
                             .Register(metrics::Registry());
@@ -192,7 +192,7 @@ class Emitter::Prefetcher {
       {
         absl::MutexLock lock(&mu_);
         if (!batch_failed_) {
-          GLOG_WARN("event hub: block batch request failed; fetching heights one by one",
+          GONKA_LOG_WARN("event hub: block batch request failed; fetching heights one by one",
                     {"from", from}, {"count", count}, {"error", batch.ToString()});
         }
         batch_failed_ = true;
@@ -299,16 +299,14 @@ struct Emitter::Acks {
 };
 
 Emitter::Emitter(EmitterOptions options, chain::CometClient* comet, nats::JetStream* js,
-                 redis::RedisClient* redis, election::RedisFence* fence,
-                 election::LeaderElector* elector)
+                 election::FencedStore* cursor_store, election::LeaderElector* elector)
     : options_(std::move(options)),
       cursor_key_(options_.cursor_key.empty()
                       ? absl::StrCat("eventhub:{", options_.chain_id, "}:cursor")
                       : options_.cursor_key),
       comet_(comet),
       js_(js),
-      redis_(redis),
-      fence_(fence),
+      cursor_store_(cursor_store),
       elector_(elector),
       last_emitted_gauge_(&Gauges().Add({{"chain", options_.chain_id}, {"kind", "last_emitted"}})),
       lag_gauge_(&Gauges().Add({{"chain", options_.chain_id}, {"kind", "lag"}})),
@@ -384,21 +382,20 @@ void Emitter::SetHealth(absl::Status status) {
   Gauges().Add({{"chain", options_.chain_id}, {"kind", "stalled"}}).Set(status.ok() ? 0 : 1);
   absl::MutexLock lock(&health_mu_);
   if (!status.ok() && health_.ok()) {
-    GLOG_ERROR("event hub stalled: not skipping the height", {"error", status.ToString()});
+    GONKA_LOG_ERROR("event hub stalled: not skipping the height", {"error", status.ToString()});
   } else if (status.ok() && !health_.ok()) {
-    GLOG_INFO("event hub emitting again");
+    GONKA_LOG_INFO("event hub emitting again");
   }
   health_ = std::move(status);
 }
 
 absl::StatusOr<Emitter::Resume> Emitter::ResumePoint() {
   int64_t cursor = 0;
-  absl::StatusOr<redis::RedisReply> reply = redis_->Command({"GET", cursor_key_});
-  if (!reply.ok()) return reply.status();
-  if (!reply->is_nil()) {
-    absl::StatusOr<int64_t> value = reply->AsInt();
-    if (!value.ok()) return value.status();
-    cursor = *value;
+  absl::StatusOr<std::optional<std::string>> stored = cursor_store_->Get(cursor_key_);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value() && !(*stored)->empty() && !absl::SimpleAtoi(**stored, &cursor)) {
+    return absl::DataLossError(
+        absl::StrCat("event hub cursor ", cursor_key_, ": \"", **stored, "\" is not a height"));
   }
   int64_t in_stream = 0;
   absl::StatusOr<nats::StreamInfo> info = js_->GetStreamInfo(options_.stream, options_.subject);
@@ -433,8 +430,17 @@ void Emitter::Loop() {
     } else {
       resumed_token_ = 0;
       prefetch_->Pause();
-      // Followers stay warm: the resume point is cheap to read and tells /metrics the lag.
-      if (absl::StatusOr<Resume> at = ResumePoint(); at.ok()) last_emitted_ = at->height;
+      // Followers stay warm: they follow the chain's height and the stream's (the resume point
+      // is cheap to read), so /v1/status and /metrics show a follower's view and lag too.
+      if (absl::StatusOr<Resume> at = ResumePoint(); at.ok()) {
+        last_emitted_ = at->height;
+        last_emitted_gauge_->Set(static_cast<double>(at->height));
+      }
+      if (absl::StatusOr<chain::CometStatus> status = comet_->Status(); status.ok()) {
+        chain_height_ = status->latest_height;
+        chain_height_gauge_->Set(static_cast<double>(status->latest_height));
+        lag_gauge_->Set(static_cast<double>(status->latest_height - last_emitted_.load()));
+      }
     }
     if (!Sleep(options_.poll_interval)) return;
   }
@@ -444,12 +450,12 @@ void Emitter::LeaderPass(election::FencingToken token) {
   if (resumed_token_ != token) {
     absl::StatusOr<Resume> at = ResumePoint();
     if (!at.ok()) {
-      GLOG_WARN("event hub cannot read its resume point", {"error", at.status().ToString()});
+      GONKA_LOG_WARN("event hub cannot read its resume point", {"error", at.status().ToString()});
       return;
     }
     if (at->cursor > at->height) {
       Count(options_.chain_id, "stream_rewound");
-      GLOG_WARN("event hub: the stream is behind the cursor (records lost); emitting them again",
+      GONKA_LOG_WARN("event hub: the stream is behind the cursor (records lost); emitting them again",
                 {"stream_last", at->in_stream}, {"cursor", at->cursor});
     }
     next_ = at->height + 1;
@@ -467,7 +473,7 @@ void Emitter::LeaderPass(election::FencingToken token) {
     last_emitted_ = next_ - 1;
     unwritten_ = 0;
     cursor_written_ = absl::Now();
-    GLOG_INFO("event hub leader resumes", {"token", static_cast<int64_t>(token)},
+    GONKA_LOG_INFO("event hub leader resumes", {"token", static_cast<int64_t>(token)},
               {"next_height", next_});
   }
   absl::StatusOr<chain::CometStatus> status = comet_->Status();
@@ -557,7 +563,7 @@ void Emitter::LeaderPass(election::FencingToken token) {
   // Drain: every publish made in this pass gets its ack (or its timeout) before the next pass
   // decides where to go on from.
   absl::Status drained = publisher_->Flush(absl::Seconds(30));
-  if (!drained.ok()) GLOG_WARN("event hub: publishes unacked", {"error", drained.ToString()});
+  if (!drained.ok()) GONKA_LOG_WARN("event hub: publishes unacked", {"error", drained.ToString()});
   int64_t acked = 0;
   absl::Status error;
   int64_t error_height = 0;
@@ -583,7 +589,7 @@ void Emitter::LeaderPass(election::FencingToken token) {
     if (error.code() == absl::StatusCode::kFailedPrecondition) {
       // Someone else wrote, or our own earlier publish landed unseen: re-read and continue.
       Count(options_.chain_id, "fenced_publish");
-      GLOG_WARN("event hub publish refused by the stream; resyncing", {"height", error_height},
+      GONKA_LOG_WARN("event hub publish refused by the stream; resyncing", {"height", error_height},
                 {"error", error.ToString()});
       resumed_token_ = 0;
     } else {
@@ -625,17 +631,17 @@ bool Emitter::Account(int64_t acked, int64_t head, election::FencingToken token)
     return true;
   }
   absl::StatusOr<election::FenceResult> fenced =
-      fence_->Set(token, cursor_key_, absl::StrCat(acked));
+      cursor_store_->Set(token, cursor_key_, absl::StrCat(acked));
   if (!fenced.ok()) {
     // The records are in the stream; the cursor catches up on the next write (resume takes the
     // max of both), so this is not a gap.
-    GLOG_WARN("event hub cursor write failed", {"height", acked},
+    GONKA_LOG_WARN("event hub cursor write failed", {"height", acked},
               {"error", fenced.status().ToString()});
     return true;
   }
   if (!fenced->applied) {
     Count(options_.chain_id, "fenced_cursor");
-    GLOG_WARN("event hub cursor fenced out: a newer leader exists",
+    GONKA_LOG_WARN("event hub cursor fenced out: a newer leader exists",
               {"token", static_cast<int64_t>(token)},
               {"newest", static_cast<int64_t>(fenced->newest_token)});
     return false;

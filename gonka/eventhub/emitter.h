@@ -1,11 +1,12 @@
-// Emitter: the event hub's leader loop (shared/design.md "Event hub"). Every replica runs one;
-// only the one whose LeaderElector holds the lease emits. For each height h it fetches /block and
-// /block_results, normalises them into one BlockEvents record and publishes it to JetStream with
-// Nats-Msg-Id "<chain-id>/<h>" and Nats-Expected-Last-Msg-Id "<chain-id>/<h-1>", so the stream
-// itself refuses a gap, a reorder or a second writer, and a retried publish is absorbed by the
-// dedupe window. It advances the Redis cursor `last_processed_height` with a write fenced by the
-// leader's token after at most `cursor_every` published heights or `cursor_interval`, and when it
-// has caught up (a cursor behind the stream is harmless: resume takes the max of both).
+// Emitter: the event hub's leader loop (docs/eventhub.md, "The guarantee and how it holds").
+// Every replica runs one; only the one whose LeaderElector holds the lease emits. For each height
+// h it fetches /block and /block_results, normalises them into one BlockEvents record and
+// publishes it to JetStream with Nats-Msg-Id "<chain-id>/<h>" and Nats-Expected-Last-Msg-Id
+// "<chain-id>/<h-1>", so the stream itself refuses a gap, a reorder or a second writer, and a
+// retried publish is absorbed by the dedupe window. It advances the cursor
+// `last_processed_height` with a write fenced by the leader's token after at most `cursor_every`
+// published heights or `cursor_interval`, and when it has caught up (a cursor behind the stream
+// is harmless: resume takes the max of both).
 //
 // Catch-up pipeline, three stages that overlap:
 //   fetch    `fetchers` threads fetch heights ahead, `fetch_batch` heights per JSON-RPC batch
@@ -28,7 +29,7 @@
 // loop (Wake()); the loop also polls /status every `poll_interval`, so a dropped socket never
 // becomes a gap.
 //
-//   Emitter emitter(options, &comet, js.get(), &redis, &fence, elector.get());
+//   Emitter emitter(options, &comet, js.get(), coordination->store(), coordination->elector());
 //   emitter.Start();                        // also call emitter.Wake() on each NewBlock
 //   ... emitter.Stop();
 //
@@ -48,10 +49,9 @@
 #include "absl/time/time.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/chain/epoch.h"
-#include "gonka/election/fenced_write.h"
+#include "gonka/election/fenced_store.h"
 #include "gonka/election/leader_elector.h"
 #include "gonka/nats/jetstream.h"
-#include "gonka/redis/redis_client.h"
 
 namespace prometheus {
 class Counter;
@@ -66,7 +66,8 @@ struct EmitterOptions {
   std::string stream = "BLOCKS";   // JetStream stream of BlockEvents records
   std::string subject = "blocks";  // the block subject (derived views live elsewhere)
   int stream_replicas = 1;
-  // Redis key of the cursor (fenced by the election); "" = "eventhub:{<chain_id>}:cursor".
+  // Key of the cursor in the fenced store; "" = "eventhub:{<chain_id>}:cursor" (a JetStream KV
+  // store keeps it as "eventhub__<chain_id>__cursor").
   std::string cursor_key;
   chain::EpochParams epochs;
   // Where to start when both the stream and the cursor are empty: 0 = the chain's current height.
@@ -97,9 +98,10 @@ struct EmitterOptions {
 class Emitter {
  public:
   // None of the pointers is owned; all must outlive the Emitter.
-  // `redis` reads the cursor; `fence` writes it (both on the election's Redis).
+  // `cursor_store` keeps the cursor, fenced by `elector`'s tokens (both on one backend: see
+  // election::Coordination).
   Emitter(EmitterOptions options, chain::CometClient* comet, nats::JetStream* js,
-          redis::RedisClient* redis, election::RedisFence* fence, election::LeaderElector* elector);
+          election::FencedStore* cursor_store, election::LeaderElector* elector);
   ~Emitter();
 
   // Creates the stream if needed (InvalidArgument naming a conflicting setting) and starts the
@@ -132,7 +134,7 @@ class Emitter {
     // holds records but fewer than the cursor says (it lost acknowledged ones).
     int64_t height = 0;
     int64_t in_stream = 0;  // the last height in the stream (0: empty)
-    int64_t cursor = 0;     // the Redis cursor as read
+    int64_t cursor = 0;     // the fenced cursor as read
   };
   absl::StatusOr<Resume> ResumePoint();
   // Takes the acks so far into last_emitted_, metrics and the cursor. False when the cursor
@@ -145,8 +147,7 @@ class Emitter {
   const std::string cursor_key_;
   chain::CometClient* const comet_;
   nats::JetStream* const js_;
-  redis::RedisClient* const redis_;
-  election::RedisFence* const fence_;
+  election::FencedStore* const cursor_store_;
   election::LeaderElector* const elector_;
 
   absl::Mutex mu_;

@@ -13,6 +13,7 @@
 #include "gonka/base/metrics.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
+#include "gonka/election/fenced_write.h"
 #include "gonka/election/redis_elector.h"
 #include "gonka/net/http_server.h"
 #include "gonka/testing/process.h"
@@ -55,8 +56,8 @@ std::unique_ptr<Replica> MakeReplica(int redis_port, const std::string& nats_url
   EXPECT_TRUE(elector.ok()) << elector.status();
   if (!elector.ok()) return nullptr;
   r->elector = std::move(*elector);
-  r->emitter = std::make_unique<Emitter>(options, r->comet.get(), r->js.get(), r->redis.get(),
-                                         r->fence.get(), r->elector.get());
+  r->emitter = std::make_unique<Emitter>(options, r->comet.get(), r->js.get(), r->fence.get(),
+                                         r->elector.get());
   return r;
 }
 

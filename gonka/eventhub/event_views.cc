@@ -26,6 +26,7 @@ EventViews::EventViews(EventViewsOptions options, nats::JetStream* js)
 EventViews::~EventViews() { Stop(); }
 
 absl::Status EventViews::Start() {
+  absl::MutexLock lock(&mu_);
   if (subscriber_) return absl::OkStatus();
   nats::StreamConfig stream;
   stream.name = options_.stream;
@@ -70,6 +71,7 @@ absl::Status EventViews::Start() {
 }
 
 void EventViews::Stop() {
+  absl::MutexLock lock(&mu_);
   if (subscriber_) subscriber_->Stop();
   subscriber_.reset();
 }

@@ -12,14 +12,20 @@
 //   RETURN_IF_ERROR(views.Start());
 //
 // The event payload is the gonka.chain.v1.Event protobuf; headers carry Gonka-Height,
-// Gonka-Tx-Index ("-" for finalize-block events) and Gonka-Tx-Hash. Thread-safe.
+// Gonka-Tx-Index ("-" for finalize-block events) and Gonka-Tx-Hash.
+//
+// Thread-safety: thread-safe. Start() and Stop() are serialised by one mutex (a Start() racing a
+// Stop() either finishes first or finds the views stopped); running() and last_height() wait for
+// a Start() or Stop() in progress.
 #ifndef GONKA_EVENTHUB_EVENT_VIEWS_H_
 #define GONKA_EVENTHUB_EVENT_VIEWS_H_
 
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "gonka/eventhub/subscriber.h"
 #include "gonka/nats/jetstream.h"
 
@@ -45,15 +51,24 @@ class EventViews {
   EventViews(EventViewsOptions options, nats::JetStream* js);
   ~EventViews();
 
-  absl::Status Start();
-  void Stop();
-  bool running() const { return subscriber_ != nullptr; }
-  int64_t last_height() const { return subscriber_ ? subscriber_->last_height() : 0; }
+  absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  bool running() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return subscriber_ != nullptr;
+  }
+  int64_t last_height() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return subscriber_ ? subscriber_->last_height() : 0;
+  }
 
  private:
   const EventViewsOptions options_;
   nats::JetStream* const js_;
-  std::unique_ptr<Subscriber> subscriber_;
+  // Held for the whole of Start() and Stop(). The subscriber's callback (on its own thread, which
+  // Stop() joins) never takes it.
+  mutable absl::Mutex mu_;
+  std::unique_ptr<Subscriber> subscriber_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace eventhub

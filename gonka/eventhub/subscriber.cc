@@ -98,7 +98,7 @@ void Subscriber::Loop() {
     absl::StatusOr<std::vector<nats::JsMessage>> batch =
         consumer_->Fetch(options_.batch, options_.fetch_timeout);
     if (!batch.ok()) {
-      GLOG_WARN("subscriber fetch failed", {"durable", options_.durable},
+      GONKA_LOG_WARN("subscriber fetch failed", {"durable", options_.durable},
                 {"error", batch.status().ToString()});
       absl::SleepFor(options_.retry_initial);
       continue;
@@ -107,7 +107,7 @@ void Subscriber::Loop() {
       chain::v1::BlockEvents block;
       if (!block.ParseFromString(message.data())) {
         // A record the hub wrote but this binary cannot read: stop here rather than skip it.
-        GLOG_ERROR("subscriber cannot decode a block record; not acking it",
+        GONKA_LOG_ERROR("subscriber cannot decode a block record; not acking it",
                    {"durable", options_.durable},
                    {"sequence", static_cast<int64_t>(message.stream_sequence())});
         absl::SleepFor(options_.retry_max);
@@ -121,7 +121,7 @@ void Subscriber::Loop() {
       while (!stop_.load()) {
         absl::Status s = Deliver(block);
         if (s.ok()) break;
-        GLOG_WARN("subscriber callback failed; retrying", {"durable", options_.durable},
+        GONKA_LOG_WARN("subscriber callback failed; retrying", {"durable", options_.durable},
                   {"height", block.height()}, {"error", s.ToString()});
         message.InProgress().IgnoreError();
         absl::SleepFor(delay);
@@ -129,7 +129,7 @@ void Subscriber::Loop() {
       }
       if (stop_.load()) return;  // unacked: redelivered to the next run
       if (absl::Status s = message.AckSync(); !s.ok()) {
-        GLOG_WARN("subscriber ack failed (the block may be redelivered)",
+        GONKA_LOG_WARN("subscriber ack failed (the block may be redelivered)",
                   {"height", block.height()}, {"error", s.ToString()});
       }
       last_height_ = block.height();

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gonka/net/http_server.h"
-#include "gonka/net/internal/test_client.h"
+#include "gonka/testing/http_test_client.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
@@ -16,7 +16,7 @@ namespace gonka {
 namespace net {
 namespace {
 
-using internal::TestClient;
+using ::gonka::testing::TestClient;
 
 TEST(HaproxyIntegrationTest, ForwardsAndFollowsReadiness) {
   std::atomic<bool> ready{true};

@@ -4,11 +4,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -203,8 +201,8 @@ class HttpServer::Impl {
   void ConnectionClosed() {
     open_connections_gauge_->Decrement();
     if (open_connections_.fetch_sub(1) == 1) {
-      std::lock_guard<std::mutex> lock(idle_mu_);
-      idle_cv_.notify_all();
+      absl::MutexLock lock(&idle_mu_);
+      idle_cv_.SignalAll();
     }
   }
   void InFlight(int delta) {
@@ -226,8 +224,10 @@ class HttpServer::Impl {
   std::atomic<int64_t> open_streams_{0};
   std::atomic<int64_t> open_websockets_{0};
   std::atomic<uint64_t> requests_{0};
-  std::mutex idle_mu_;
-  std::condition_variable idle_cv_;
+  // Stop() waits on idle_cv_ for open_connections_ (an atomic) to reach 0; idle_mu_ guards no
+  // data, it only orders the last close's signal after the waiter's check.
+  absl::Mutex idle_mu_;
+  absl::CondVar idle_cv_;
 
   prometheus::Family<prometheus::Counter>* requests_family_;
   prometheus::Family<prometheus::Histogram>* duration_family_;
@@ -239,9 +239,12 @@ class HttpServer::Impl {
   prometheus::Gauge* websockets_gauge_;
 
   std::atomic<bool> draining_{false};
+  // The listener closed (StopAccepting() or Stop()): idle keep-alive connections close, and every
+  // response from now on carries `Connection: close`.
+  std::atomic<bool> listener_closed_{false};
   std::atomic<bool> stopping_{false};
 
-  // Live connections, so Stop() and SetDraining() can reach them.
+  // Live connections, so StopAccepting() and Stop() can reach them.
   absl::Mutex conns_mu_;
   uint64_t next_conn_id_ ABSL_GUARDED_BY(conns_mu_) = 0;
   std::unordered_map<uint64_t, std::weak_ptr<ConnBase>> conns_ ABSL_GUARDED_BY(conns_mu_);
@@ -297,10 +300,9 @@ class HttpServer::Impl {
 class ConnBase {
  public:
   virtual ~ConnBase() = default;
-  // Stop() began: close if nothing is in progress.
-  virtual void OnStopping() = 0;
-  // Draining began: close idle keep-alive connections.
-  virtual void OnDraining() = 0;
+  // The listener closed (StopAccepting() or Stop()): close if nothing is in progress.
+  // Draining alone closes nothing: see HttpServer::SetDraining().
+  virtual void OnListenerClosed() = 0;
   // The Stop() deadline passed: end whatever is left.
   virtual void Cut() = 0;
 };
@@ -350,7 +352,7 @@ class WsConnection : public ConnBase,
             try {
               handler(request, self);
             } catch (const std::exception& e) {
-              GLOG_ERROR("websocket handler threw", {"path", request.path}, {"error", e.what()});
+              GONKA_LOG_ERROR("websocket handler threw", {"path", request.path}, {"error", e.what()});
               self->Close();
             }
             asio::post(self->ws_.get_executor(), [self] { self->DoRead(); });
@@ -361,7 +363,7 @@ class WsConnection : public ConnBase,
   // WebSocketSession.
   bool SendText(std::string text) override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (ended_ || close_requested_) return false;
       if (queued_bytes_ + text.size() > server_->options_.max_stream_buffer_bytes) {
         overflow_ = true;
@@ -382,7 +384,7 @@ class WsConnection : public ConnBase,
   }
   void Close() override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (ended_ || close_requested_) return;
       close_requested_ = true;
     }
@@ -390,17 +392,17 @@ class WsConnection : public ConnBase,
     asio::post(ws_.get_executor(), [self] { self->DoWrite(); });
   }
   bool closed() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return ended_ || close_requested_;
   }
   void OnMessage(std::function<void(std::string)> callback) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     on_message_ = std::move(callback);
   }
   void OnClose(std::function<void(const absl::Status&)> callback) override {
     absl::Status status;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (!ended_) {
         on_close_ = std::move(callback);
         return;
@@ -411,9 +413,8 @@ class WsConnection : public ConnBase,
   }
   const std::string& remote_address() const override { return remote_; }
 
-  // ConnBase.
-  void OnStopping() override {}
-  void OnDraining() override {}
+  // ConnBase. A WebSocket session is work in progress: it ends with Stop().
+  void OnListenerClosed() override {}
   void Cut() override {
     auto self = shared_from_this();
     asio::post(ws_.get_executor(), [self] {
@@ -445,7 +446,7 @@ class WsConnection : public ConnBase,
       self->read_buffer_.consume(self->read_buffer_.size());
       std::function<void(std::string)> callback;
       {
-        std::lock_guard<std::mutex> lock(self->mu_);
+        absl::MutexLock lock(&self->mu_);
         callback = self->on_message_;
       }
       if (callback) callback(std::move(message));
@@ -458,7 +459,7 @@ class WsConnection : public ConnBase,
     std::string next;
     bool close = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (!queue_.empty()) {
         next = std::move(queue_.front());
         queue_.pop_front();
@@ -502,7 +503,7 @@ class WsConnection : public ConnBase,
   void End(absl::Status status) {
     std::function<void(const absl::Status&)> callback;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (ended_) return;
       ended_ = true;
       ended_flag_ = true;
@@ -528,15 +529,15 @@ class WsConnection : public ConnBase,
   std::atomic<bool> ended_flag_{false};
   std::atomic<bool> overflow_{false};
 
-  mutable std::mutex mu_;
-  bool ended_ = false;
-  bool close_requested_ = false;
-  bool close_sent_ = false;
-  absl::Status end_status_;
-  std::deque<std::string> queue_;
-  size_t queued_bytes_ = 0;
-  std::function<void(std::string)> on_message_;
-  std::function<void(const absl::Status&)> on_close_;
+  mutable absl::Mutex mu_;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool close_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool close_sent_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status end_status_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void(std::string)> on_message_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const absl::Status&)> on_close_ ABSL_GUARDED_BY(mu_);
 };
 
 class Connection;
@@ -546,17 +547,18 @@ class StreamState {
  public:
   explicit StreamState(size_t max_buffer) : max_buffer_(max_buffer) {}
 
-  std::mutex mu;
+  absl::Mutex mu;
   const size_t max_buffer_;
-  int status = 200;
-  HttpHeaders headers{{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
-  bool headers_sent = false;  // once true, status/headers are frozen
-  std::deque<std::string> queue;
-  size_t queued_bytes = 0;
-  bool close_requested = false;
-  bool ended = false;
-  bool overflow = false;
-  std::vector<std::function<void()>> on_close;
+  int status ABSL_GUARDED_BY(mu) = 200;
+  HttpHeaders headers ABSL_GUARDED_BY(mu) =
+      HttpHeaders{{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
+  bool headers_sent ABSL_GUARDED_BY(mu) = false;  // once true, status/headers are frozen
+  std::deque<std::string> queue ABSL_GUARDED_BY(mu);
+  size_t queued_bytes ABSL_GUARDED_BY(mu) = 0;
+  bool close_requested ABSL_GUARDED_BY(mu) = false;
+  bool ended ABSL_GUARDED_BY(mu) = false;
+  bool overflow ABSL_GUARDED_BY(mu) = false;
+  std::vector<std::function<void()>> on_close ABSL_GUARDED_BY(mu);
 };
 
 // One HTTP connection: reads requests, dispatches them, writes responses (or one stream).
@@ -581,9 +583,15 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
 
   // An idle keep-alive connection closes now. One that was accepted but has not sent its first
   // request yet gets a short grace for it (the client is usually mid-send), then closes.
-  void OnStopping() override {
+  //
+  // Only the listener closing does this, never SetDraining(): a router reuses idle keep-alive
+  // connections, so closing one while the router may still pick this instance races a request
+  // being sent on it — the router then sees an empty response, which it must not replay for a
+  // non-idempotent request (and should not have to for any). Once the listener closes, the
+  // announce window has passed and the router has stopped sending here (docs/operations.md).
+  void OnListenerClosed() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->requests_served_ > 0) {
+      if (self->requests_read_ > 0) {
         self->CloseIfIdle();
         return;
       }
@@ -593,12 +601,6 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
       self->timer_->async_wait([self](beast::error_code ec) {
         if (!ec) self->CloseIfIdle();
       });
-    });
-  }
-  // Draining: idle keep-alive connections close so clients reconnect elsewhere.
-  void OnDraining() override {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->requests_served_ > 0) self->CloseIfIdle();
     });
   }
   void Cut() override {
@@ -654,7 +656,12 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   }
 
   void ReadHeader() {
-    if (server_->stopping_.load() || (server_->draining_.load() && requests_served_ > 0)) {
+    // After a response sent with keep-alive, the connection waits for its next request even while
+    // draining (that request's response then carries `Connection: close`); it closes here only
+    // once the listener has closed. A connection with no request yet waits for its first one
+    // (OnListenerClosed() limits that wait).
+    if (requests_read_ > 0 &&
+        (server_->stopping_.load() || server_->listener_closed_.load())) {
       Linger();
       return;
     }
@@ -714,6 +721,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
       return;
     }
     phase_ = Phase::kBusy;
+    requests_read_++;
     start_ = std::chrono::steady_clock::now();
     server_->InFlight(1);
     in_flight_ = true;
@@ -787,7 +795,6 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
         return;
       }
     }
-    requests_served_++;
     switch (route.kind) {
       case RouteKind::kWebSocket: {
         // The TCP connection now belongs to the WebSocket session.
@@ -817,7 +824,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     uint64_t generation = ++generation_;
     timer_->async_wait([self, generation](beast::error_code ec) {
       if (ec || self->generation_ != generation || self->responded_) return;
-      GLOG_WARN("handler exceeded the request timeout", {"server", self->server_->options_.name},
+      GONKA_LOG_WARN("handler exceeded the request timeout", {"server", self->server_->options_.name},
                 {"remote", self->remote_});
       self->SendError(503, "handler timed out");
     });
@@ -827,7 +834,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
       try {
         response = handler(request);
       } catch (const std::exception& e) {
-        GLOG_ERROR("handler threw", {"path", request.path}, {"error", e.what()});
+        GONKA_LOG_ERROR("handler threw", {"path", request.path}, {"error", e.what()});
         response = HttpResponse::Text(500, "internal error\n");
       }
       asio::post(self->stream_.get_executor(),
@@ -850,7 +857,8 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     for (const auto& [name, value] : response.headers) res->insert(name, value);
     if (!res->count(http::field::server)) res->set(http::field::server, kServerHeader);
     res->body() = std::move(response.body);
-    bool keep = keep_alive_ && !close && !server_->draining_.load() && !server_->stopping_.load();
+    bool keep = keep_alive_ && !close && !server_->draining_.load() &&
+                !server_->listener_closed_.load() && !server_->stopping_.load();
     res->keep_alive(keep);
     res->prepare_payload();
     if (head_) res->body().clear();
@@ -890,16 +898,16 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     ~StreamHandle() override { Close(); }
 
     void SetStatus(int status) override {
-      std::lock_guard<std::mutex> lock(state_->mu);
+      absl::MutexLock lock(&state_->mu);
       if (!state_->headers_sent) state_->status = status;
     }
     void SetHeader(absl::string_view name, absl::string_view value) override {
-      std::lock_guard<std::mutex> lock(state_->mu);
+      absl::MutexLock lock(&state_->mu);
       if (!state_->headers_sent) state_->headers.Set(name, value);
     }
     bool Write(absl::string_view chunk) override {
       {
-        std::lock_guard<std::mutex> lock(state_->mu);
+        absl::MutexLock lock(&state_->mu);
         if (state_->ended || state_->close_requested || state_->overflow) return false;
         if (chunk.empty()) return true;
         if (state_->queued_bytes + chunk.size() > state_->max_buffer_) {
@@ -910,24 +918,24 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
         }
       }
       if (auto conn = conn_.lock()) conn->PostFlush();
-      std::lock_guard<std::mutex> lock(state_->mu);
+      absl::MutexLock lock(&state_->mu);
       return !state_->overflow;
     }
     void Close() override {
       {
-        std::lock_guard<std::mutex> lock(state_->mu);
+        absl::MutexLock lock(&state_->mu);
         if (state_->ended || state_->close_requested) return;
         state_->close_requested = true;
       }
       if (auto conn = conn_.lock()) conn->PostFlush();
     }
     bool closed() const override {
-      std::lock_guard<std::mutex> lock(state_->mu);
+      absl::MutexLock lock(&state_->mu);
       return state_->ended || state_->close_requested;
     }
     void OnClose(std::function<void()> callback) override {
       {
-        std::lock_guard<std::mutex> lock(state_->mu);
+        absl::MutexLock lock(&state_->mu);
         if (!state_->ended) {
           state_->on_close.push_back(std::move(callback));
           return;
@@ -956,7 +964,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
       try {
         handler(request, handle);
       } catch (const std::exception& e) {
-        GLOG_ERROR("stream handler threw", {"path", request.path}, {"error", e.what()});
+        GONKA_LOG_ERROR("stream handler threw", {"path", request.path}, {"error", e.what()});
         handle->Close();
       }
       handle.reset();
@@ -976,7 +984,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     bool abort = false;
     std::string chunk;
     {
-      std::lock_guard<std::mutex> lock(stream_state_->mu);
+      absl::MutexLock lock(&stream_state_->mu);
       if (stream_state_->overflow) {
         abort = true;
       } else if (!stream_state_->headers_sent) {
@@ -1004,7 +1012,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
       }
     }
     if (abort) {
-      GLOG_WARN("stream client too slow; closing", {"remote", remote_});
+      GONKA_LOG_WARN("stream client too slow; closing", {"remote", remote_});
       EndStream();
       CloseNow();
       return;
@@ -1067,7 +1075,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     stream_ended_ = true;
     std::vector<std::function<void()>> callbacks;
     {
-      std::lock_guard<std::mutex> lock(stream_state_->mu);
+      absl::MutexLock lock(&stream_state_->mu);
       stream_state_->ended = true;
       stream_state_->queue.clear();
       callbacks.swap(stream_state_->on_close);
@@ -1096,7 +1104,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   bool read_timed_out_ = false;
   std::chrono::steady_clock::time_point start_;
   uint64_t generation_ = 0;
-  uint64_t requests_served_ = 0;
+  uint64_t requests_read_ = 0;  // request headers read on this connection
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool head_ = false;
@@ -1149,7 +1157,7 @@ absl::Status HttpServer::Impl::Start() {
     threads_.emplace_back([this] { ioc_.run(); });
   }
   started_ = true;
-  GLOG_INFO("http server listening", {"server", options_.name},
+  GONKA_LOG_INFO("http server listening", {"server", options_.name},
             {"address", absl::StrCat(options_.bind_address, ":", port_.load())});
   return absl::OkStatus();
 }
@@ -1166,7 +1174,7 @@ void HttpServer::Impl::OnAccept(const boost::system::error_code& ec, tcp::socket
   if (!accepting_) return;
   if (ec && ec != asio::error::operation_aborted) {
     // Out of descriptors and the like: back off briefly instead of spinning.
-    GLOG_WARN("accept failed", {"server", options_.name}, {"error", ec.message()});
+    GONKA_LOG_WARN("accept failed", {"server", options_.name}, {"error", ec.message()});
     accept_retry_timer_.emplace(ioc_);
     accept_retry_timer_->expires_after(std::chrono::milliseconds(100));
     accept_retry_timer_->async_wait([this](beast::error_code) {
@@ -1206,10 +1214,12 @@ void HttpServer::Impl::StopAccepting() {
     beast::error_code ignored;
     acceptor_.close(ignored);
     if (accept_retry_timer_) accept_retry_timer_->cancel();
+    listener_closed_ = true;
   }
   for (auto& socket : backlog) Serve(std::move(socket));
-  GLOG_INFO("http server stopped accepting", {"server", options_.name},
-            {"backlog_served", static_cast<int>(backlog.size())});
+  for (auto& conn : Connections()) conn->OnListenerClosed();
+  GONKA_LOG_INFO("http server stopped accepting", {"server", options_.name},
+                 {"backlog_served", static_cast<int>(backlog.size())});
 }
 
 bool HttpServer::Impl::Stop(absl::Time deadline) {
@@ -1217,24 +1227,26 @@ bool HttpServer::Impl::Stop(absl::Time deadline) {
   if (stopped_) return stop_result_;
   stopped_ = true;
   if (!started_) return true;
+  // Closing the listener serves the kernel's backlog first (so before stopping_, which makes
+  // Serve() refuse), then closes idle connections; those with work in progress finish below.
   StopAccepting();
   draining_ = true;
   stopping_ = true;
-  for (auto& conn : Connections()) conn->OnStopping();
 
-  auto wait_idle = [this](std::chrono::steady_clock::time_point until) {
-    std::unique_lock<std::mutex> lock(idle_mu_);
-    return idle_cv_.wait_until(lock, until, [this] { return open_connections_.load() == 0; });
+  auto wait_idle = [this](absl::Time until) {
+    absl::MutexLock lock(&idle_mu_);
+    while (open_connections_.load() != 0) {
+      if (idle_cv_.WaitWithDeadline(&idle_mu_, until)) return open_connections_.load() == 0;
+    }
+    return true;
   };
-  auto until = std::chrono::steady_clock::now() +
-               absl::ToChronoNanoseconds(std::max(deadline - absl::Now(), absl::ZeroDuration()));
-  bool clean = wait_idle(until);
+  bool clean = wait_idle(deadline);
   if (!clean) {
-    GLOG_WARN("http server stop deadline passed; cutting connections", {"server", options_.name},
+    GONKA_LOG_WARN("http server stop deadline passed; cutting connections", {"server", options_.name},
               {"open_connections", open_connections_.load()},
               {"open_streams", open_streams_.load()});
     for (auto& conn : Connections()) conn->Cut();
-    wait_idle(std::chrono::steady_clock::now() + kUnwindTimeout);
+    wait_idle(absl::Now() + absl::FromChrono(kUnwindTimeout));
   }
   work_.reset();
   pool_.join();
@@ -1242,7 +1254,7 @@ bool HttpServer::Impl::Stop(absl::Time deadline) {
   for (auto& thread : threads_) thread.join();
   threads_.clear();
   stop_result_ = clean;
-  GLOG_INFO("http server stopped", {"server", options_.name}, {"clean", clean});
+  GONKA_LOG_INFO("http server stopped", {"server", options_.name}, {"clean", clean});
   return clean;
 }
 
@@ -1318,12 +1330,7 @@ absl::Status HttpServer::Start() { return impl_->Start(); }
 
 int HttpServer::port() const { return impl_->port_.load(); }
 
-void HttpServer::SetDraining(bool draining) {
-  bool was = impl_->draining_.exchange(draining);
-  if (draining && !was) {
-    for (auto& conn : impl_->Connections()) conn->OnDraining();
-  }
-}
+void HttpServer::SetDraining(bool draining) { impl_->draining_ = draining; }
 
 bool HttpServer::draining() const { return impl_->draining_.load(); }
 

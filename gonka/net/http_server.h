@@ -10,7 +10,9 @@
 //   });
 //   server.SetAdmission(drain.AdmissionHook());
 //   RETURN_IF_ERROR(server.Start());
-//   ... server.SetDraining(true); server.StopAccepting(); server.Stop(absl::Now() + grace);
+//   ... server.SetDraining(true);   // announce: still serving, keep-alive ends per response
+//   ... server.StopAccepting();     // after the announce window: refuse, close idle connections
+//   ... server.Stop(absl::Now() + grace);
 //
 // Routing: an exact path ("/status") or a prefix written with a trailing '*' ("/v1/*" matches
 // every path starting with "/v1/"), per method. The most specific route whose method matches
@@ -170,14 +172,22 @@ class HttpServer {
   int port() const;
 
   // While draining, every response carries `Connection: close` and its connection closes after
-  // it, so keep-alive clients reconnect elsewhere. Can be turned off again.
+  // it, so keep-alive clients reconnect elsewhere. Idle keep-alive connections are NOT closed
+  // here: a router (HAProxy) may be sending a request on one at this very moment, and closing it
+  // would turn that request into an empty response the router must not replay (a POST) — they
+  // stay open until their next response (sent with `Connection: close`) or until the listener
+  // closes. New connections are still accepted. Can be turned off again.
   void SetDraining(bool draining);
   bool draining() const;
-  // Closes the listening socket: new connections are refused; existing ones carry on.
+  // Closes the listening socket: new connections are refused (never reset: the kernel's accept
+  // backlog is served first). Idle keep-alive connections close now; one accepted that has not
+  // sent its first request yet gets 1 s to send it. Requests, streams and WebSocket sessions in
+  // progress carry on; every response from now on carries `Connection: close`. Call it once the
+  // routers have stopped sending here (after the drain announce window).
   void StopAccepting();
-  // Stops accepting, closes idle connections, lets in-flight requests, streams and WebSocket
-  // sessions finish until `deadline`, then cuts the rest (WebSockets get a going-away close)
-  // and joins all threads. Running handlers are waited for: they must return. Returns true when
+  // StopAccepting() if not done yet, then lets in-flight requests, streams and WebSocket sessions
+  // finish until `deadline`, then cuts the rest (WebSockets get a going-away close) and joins
+  // all threads. Running handlers are waited for: they must return. Returns true when
   // everything finished before the deadline. Idempotent; the server cannot be restarted.
   bool Stop(absl::Time deadline);
 

@@ -2,6 +2,8 @@
 // not depend on gonka/net's own client.
 #include "gonka/net/http_server.h"
 
+#include <poll.h>
+
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -18,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
-#include "gonka/net/internal/test_client.h"
+#include "gonka/testing/http_test_client.h"
 #include "gonka/net/sse.h"
 #include "gtest/gtest.h"
 
@@ -33,7 +35,7 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using ::testing::HasSubstr;
 
-using Client = internal::TestClient;
+using Client = ::gonka::testing::TestClient;
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -205,20 +207,106 @@ TEST_F(HttpServerTest, AdmissionRefusalAndGuardLifetime) {
   EXPECT_EQ(other.Send(http::verb::get, "/missing").result_int(), 404);
 }
 
-TEST_F(HttpServerTest, DrainingClosesKeepAliveAndStopAcceptingRefuses) {
+// Polls `done` every 10 ms until it holds or `timeout` passes; returns its last value.
+template <typename Pred>
+bool WaitUntil(Pred done, absl::Duration timeout = absl::Seconds(5)) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// True when the server closes `client`'s connection within 5 s (a read returns EOF or reset);
+// false if the connection stays open (or data arrives).
+bool ClosedByServer(Client& client) {
+  pollfd pfd{client.socket().native_handle(), POLLIN, 0};
+  if (::poll(&pfd, 1, 5000) != 1) return false;
+  beast::error_code ec;
+  char byte;
+  client.socket().read_some(asio::buffer(&byte, 1), ec);
+  return ec == asio::error::eof || ec == asio::error::connection_reset;
+}
+
+// The announce window: draining must not close idle keep-alive connections — a router may be
+// sending a request on one right now, and a close would turn it into an empty response (which
+// the router must not replay for a POST). The next request on it is answered in full, with
+// `Connection: close`; only closing the listener closes idle connections.
+TEST_F(HttpServerTest, DrainingKeepsIdleConnectionsUntilTheirNextResponse) {
   StartServer();
-  Client client(server_->port());
-  EXPECT_TRUE(client.Send(http::verb::get, "/hello").keep_alive());
+  Client idle(server_->port());
+  Client idle_post(server_->port());
+  ASSERT_TRUE(idle.Send(http::verb::get, "/hello").keep_alive());
+  ASSERT_TRUE(idle_post.Send(http::verb::post, "/echo", "1").keep_alive());
+  ASSERT_EQ(server_->stats().open_connections, 2);
+
   server_->SetDraining(true);
-  Client second(server_->port());
-  auto res = second.Send(http::verb::get, "/hello");
+  // Closing happened asynchronously before this change; give it every chance to show up.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(server_->stats().open_connections, 2) << "draining closed idle connections";
+
+  auto res = idle.Send(http::verb::get, "/hello?name=late");
+  ASSERT_FALSE(idle.error()) << idle.error().message();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "hello late");
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_EQ(res[http::field::connection], "close");
+  EXPECT_TRUE(ClosedByServer(idle));
+
+  res = idle_post.Send(http::verb::post, "/echo", "{\"n\":2}");
+  ASSERT_FALSE(idle_post.error()) << idle_post.error().message();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "{\"n\":2}");
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_TRUE(ClosedByServer(idle_post));
+
+  // New connections are still accepted while draining, and answered with Connection: close.
+  Client fresh(server_->port());
+  res = fresh.Send(http::verb::get, "/hello");
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_FALSE(res.keep_alive());
+}
+
+TEST_F(HttpServerTest, StopAcceptingClosesIdleConnectionsAndRefusesNewOnes) {
+  StartServer();
+  Client idle(server_->port());
+  ASSERT_TRUE(idle.Send(http::verb::get, "/hello").keep_alive());
+  server_->SetDraining(true);
+  Client idle_while_draining(server_->port());  // accepted during the announce window
+  ASSERT_EQ(idle_while_draining.Send(http::verb::get, "/hello").result_int(), 200);
+  Client busy(server_->port());
+  http::request<http::string_body> slow{http::verb::get, "/sleep?ms=500", 11};
+  slow.set(http::field::host, "x");
+  http::write(busy.socket(), slow);
+  ASSERT_TRUE(WaitUntil([&] { return server_->stats().in_flight == 1; }));
 
   server_->StopAccepting();
+  EXPECT_TRUE(ClosedByServer(idle));
+  EXPECT_TRUE(ClosedByServer(idle_while_draining));
+  // The request in progress finishes, with Connection: close.
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(busy.socket(), busy.buffer(), res, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.body(), "slept");
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_TRUE(WaitUntil([&] { return server_->stats().open_connections == 0; }));
+
   Client refused(server_->port());
   EXPECT_FALSE(refused.connected());
   EXPECT_EQ(refused.error(), asio::error::connection_refused);
+}
+
+// Without SetDraining (e.g. a server stopped directly), closing the listener still ends
+// keep-alive: idle connections close and responses in progress carry Connection: close.
+TEST_F(HttpServerTest, StopAcceptingWithoutDrainingClosesIdleConnections) {
+  StartServer();
+  Client idle(server_->port());
+  ASSERT_TRUE(idle.Send(http::verb::get, "/hello").keep_alive());
+  server_->StopAccepting();
+  EXPECT_TRUE(ClosedByServer(idle));
+  EXPECT_TRUE(WaitUntil([&] { return server_->stats().open_connections == 0; }));
 }
 
 TEST_F(HttpServerTest, StopWaitsForStreamsToFinish) {

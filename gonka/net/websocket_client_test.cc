@@ -135,12 +135,12 @@ struct Observed {
   std::vector<std::string> messages ABSL_GUARDED_BY(mu);
   std::vector<absl::Status> disconnects ABSL_GUARDED_BY(mu);
 
-  // Waits up to 10 s for `done` (evaluated under mu).
+  // Waits up to 10 s for `done`, evaluated under mu: annotate it
+  // ABSL_SHARED_LOCKS_REQUIRED(observed.mu) so clang's -Wthread-safety checks what it reads.
   template <class Predicate>
   bool WaitFor(Predicate done) const {
     absl::MutexLock lock(&mu);
-    auto ready = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu) { return done(); };
-    return mu.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(10));
+    return mu.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(10));
   }
 };
 
@@ -177,7 +177,8 @@ TEST(WebSocketClientTest, EchoRoundTrip) {
 
   ASSERT_TRUE(client.SendText("hello").ok());
   ASSERT_TRUE(client.SendText(std::string(100000, 'z')).ok());
-  ASSERT_TRUE(observed.WaitFor([&] { return observed.messages.size() == 2; }));
+  ASSERT_TRUE(observed.WaitFor(
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(observed.mu) { return observed.messages.size() == 2; }));
   {
     absl::MutexLock lock(&observed.mu);
     EXPECT_EQ(observed.messages[0], "hello");
@@ -212,13 +213,16 @@ TEST(WebSocketClientTest, ReconnectsAfterTheServerRestartsAndResubscribes) {
   WebSocketClient client(options);
   client_ptr = &client;
   ASSERT_TRUE(client.Start().ok());
-  ASSERT_TRUE(observed.WaitFor([&] { return observed.messages.size() == 1; }));
+  ASSERT_TRUE(observed.WaitFor(
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(observed.mu) { return observed.messages.size() == 1; }));
   ASSERT_TRUE(client.SendText("one").ok());
-  ASSERT_TRUE(observed.WaitFor([&] { return observed.messages.size() == 2; }));
+  ASSERT_TRUE(observed.WaitFor(
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(observed.mu) { return observed.messages.size() == 2; }));
   EXPECT_THAT(server->received(), ElementsAre("subscribe", "one"));
 
   server.reset();  // every connection drops
-  ASSERT_TRUE(observed.WaitFor([&] { return observed.disconnects.size() == 1; }));
+  ASSERT_TRUE(observed.WaitFor(
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(observed.mu) { return observed.disconnects.size() == 1; }));
   EXPECT_FALSE(client.connected());
   EXPECT_EQ(client.SendText("lost").code(), absl::StatusCode::kUnavailable);
   {
@@ -228,11 +232,13 @@ TEST(WebSocketClientTest, ReconnectsAfterTheServerRestartsAndResubscribes) {
   }
 
   server = std::make_unique<EchoServer>(port);  // same address; the client finds it by itself
-  ASSERT_TRUE(observed.WaitFor([&] { return observed.connects == 2; }));
+  ASSERT_TRUE(observed.WaitFor(
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(observed.mu) { return observed.connects == 2; }));
   ASSERT_TRUE(client.WaitConnected(absl::Now() + absl::Seconds(10)).ok());
   EXPECT_EQ(client.connect_count(), 2);
   ASSERT_TRUE(client.SendText("two").ok());
-  ASSERT_TRUE(observed.WaitFor([&] { return observed.messages.size() == 4; }));
+  ASSERT_TRUE(observed.WaitFor(
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(observed.mu) { return observed.messages.size() == 4; }));
   EXPECT_THAT(server->received(), ElementsAre("subscribe", "two"));
   std::string metrics = metrics::ExposeText();
   EXPECT_THAT(metrics,
@@ -255,7 +261,8 @@ TEST(WebSocketClientTest, DetectsADeadPeerAndReconnects) {
   ASSERT_TRUE(client.Start().ok());
   ASSERT_TRUE(client.WaitConnected(absl::Now() + absl::Seconds(10)).ok());
   // The peer answers no ping: the client gives up on it and connects again.
-  ASSERT_TRUE(observed.WaitFor([&] { return observed.connects >= 2; }));
+  ASSERT_TRUE(observed.WaitFor(
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(observed.mu) { return observed.connects >= 2; }));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(400));
   absl::MutexLock lock(&observed.mu);
   ASSERT_GE(observed.disconnects.size(), 1u);
@@ -292,7 +299,8 @@ TEST(WebSocketClientTest, CloseFromACallback) {
   ASSERT_TRUE(client->Start().ok());
   ASSERT_TRUE(client->WaitConnected(absl::Now() + absl::Seconds(10)).ok());
   ASSERT_TRUE(client->SendText("bye").ok());
-  ASSERT_TRUE(observed.WaitFor([&] { return observed.disconnects.size() == 1; }));
+  ASSERT_TRUE(observed.WaitFor(
+      [&]() ABSL_SHARED_LOCKS_REQUIRED(observed.mu) { return observed.disconnects.size() == 1; }));
   EXPECT_FALSE(client->connected());
   client.reset();
   absl::MutexLock lock(&observed.mu);

@@ -235,7 +235,7 @@ absl::Status Connection::Transaction(const std::function<absl::Status(Connection
     if (!last.ok() && ok()) Exec("ROLLBACK").status().IgnoreError();
     in_transaction_ = false;
     if (last.ok() || last.code() != absl::StatusCode::kAborted) return last;
-    GLOG_DEBUG("postgres transaction retried", {"attempt", attempt},
+    GONKA_LOG_DEBUG("postgres transaction retried", {"attempt", attempt},
                {"error", std::string(last.message())});
   }
   return last;
@@ -248,7 +248,7 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const PgOptions& options) {
   }
   std::unique_ptr<Pool> pool(new Pool(options));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> first, Connection::Open(options));
-  GLOG_INFO("postgres connected", {"server", first->where()});
+  GONKA_LOG_INFO("postgres connected", {"server", first->where()});
   absl::MutexLock lock(&pool->mu_);
   pool->open_ = 1;
   pool->idle_.push_back(std::move(first));
@@ -371,7 +371,7 @@ absl::Status Migrate(Pool& pool, absl::string_view component,
                   {std::string(component), absl::StrCat(m.version), m.name})
               .status();
         }));
-        GLOG_INFO("schema migration applied", {"component", std::string(component)},
+        GONKA_LOG_INFO("schema migration applied", {"component", std::string(component)},
                   {"version", m.version}, {"name", m.name});
       }
       return absl::OkStatus();

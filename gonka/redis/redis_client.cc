@@ -124,6 +124,60 @@ absl::StatusOr<RedisReply> RunOn(redisContext* c, const std::string& where,
 
 }  // namespace
 
+namespace {
+
+// "host[:port]" with `default_port`; false when the port is not a number in 1..65535.
+bool SplitHostPort(absl::string_view hostport, int default_port, std::string* host, int* port) {
+  size_t colon = hostport.rfind(':');
+  *port = default_port;
+  if (colon != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(hostport.substr(colon + 1), port) || *port <= 0 || *port > 65535) {
+      return false;
+    }
+    hostport = hostport.substr(0, colon);
+  }
+  *host = std::string(hostport);
+  return !host->empty();
+}
+
+}  // namespace
+
+absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url, RedisOptions base) {
+  auto bad = [url](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("redis url \"", url, "\": ", why));
+  };
+  absl::string_view rest = url;
+  if (absl::ConsumePrefix(&rest, "redis://")) {
+    if (absl::StrContains(rest, "@")) return bad("credentials do not belong in a URL");
+    absl::ConsumeSuffix(&rest, "/");
+    if (absl::StrContains(rest, "/")) return bad("a database number is not supported");
+    base.sentinels.clear();
+    base.master_name.clear();
+    if (!SplitHostPort(rest, 6379, &base.host, &base.port)) return bad("want redis://host:port");
+    return base;
+  }
+  if (absl::ConsumePrefix(&rest, "redis-sentinel://")) {
+    if (absl::StrContains(rest, "@")) return bad("credentials do not belong in a URL");
+    size_t slash = rest.find('/');
+    if (slash == absl::string_view::npos || slash + 1 == rest.size()) {
+      return bad("want redis-sentinel://host:port[,host:port...]/master-name");
+    }
+    base.master_name = std::string(rest.substr(slash + 1));
+    base.sentinels.clear();
+    for (absl::string_view hp : absl::StrSplit(rest.substr(0, slash), ',', absl::SkipEmpty())) {
+      std::string host;
+      int port = 0;
+      if (!SplitHostPort(hp, 26379, &host, &port)) {
+        return bad(absl::StrCat("sentinel \"", hp, "\": want host:port"));
+      }
+      base.sentinels.push_back(absl::StrCat(host, ":", port));
+    }
+    if (base.sentinels.empty()) return bad("no sentinel address");
+    return base;
+  }
+  return bad("want redis://host:port or redis-sentinel://host:port,.../master");
+}
+
 absl::Status ValidateRedisOptions(const RedisOptions& o) {
   if (o.sentinels.empty()) {
     if (o.host.empty()) return absl::InvalidArgumentError("redis host: empty");
@@ -393,7 +447,7 @@ void RedisSubscriber::State::Run() {
     absl::Status s = Session();
     subscribed.store(false);
     if (stop.load()) break;
-    GLOG_DEBUG("redis subscriber reconnecting", {"error", s});
+    GONKA_LOG_DEBUG("redis subscriber reconnecting", {"error", s});
     absl::Time until = absl::Now() + backoff.Next();
     while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
   }

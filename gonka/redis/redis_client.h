@@ -59,6 +59,13 @@ struct RedisOptions {
 // InvalidArgument naming the field (port, sentinels entry, master_name, timeouts).
 absl::Status ValidateRedisOptions(const RedisOptions& options);
 
+// Parses the URL form every daemon's --redis-url takes into `base` (timeouts and password are
+// kept from it; credentials never come from a URL):
+//   redis://host:port                       a plain Redis (port default 6379)
+//   redis-sentinel://h1:p1,h2:p2/master     Sentinel discovery of `master` (port default 26379)
+// InvalidArgument naming the URL and what is wrong with it.
+absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url, RedisOptions base = {});
+
 // One decoded reply. Error replies are returned as a Status, never as a RedisReply.
 struct RedisReply {
   enum class Type { kNil, kString, kStatus, kInteger, kArray };

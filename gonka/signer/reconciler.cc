@@ -71,13 +71,13 @@ absl::StatusOr<int> Reconciler::RunOnce() {
     absl::StatusOr<txqueue::EnqueueResult> r = queue_->Reenqueue(s.request, s.reenqueues);
     if (!r.ok()) {
       ReenqueueErrors().Increment();
-      GLOG_WARN("signer: re-enqueue of a stale request failed, retried later", {"key", s.key},
+      GONKA_LOG_WARN("signer: re-enqueue of a stale request failed, retried later", {"key", s.key},
                 {"error", r.status()});
       continue;
     }
     ++put_back;
     Reenqueued().Add({{"state", std::string(TxStateName(s.state))}}).Increment();
-    GLOG_WARN("signer: request made no progress, enqueued again from the ledger", {"key", s.key},
+    GONKA_LOG_WARN("signer: request made no progress, enqueued again from the ledger", {"key", s.key},
               {"state", TxStateName(s.state)}, {"delivered", s.delivered},
               {"unchanged_for", clock_->Now() - s.last_change}, {"copy", s.reenqueues});
   }
@@ -102,7 +102,7 @@ void Reconciler::Start() {
       }
       absl::StatusOr<int> n = RunOnce();
       if (!n.ok()) {
-        GLOG_WARN("signer: stale-request pass failed", {"error", n.status()});
+        GONKA_LOG_WARN("signer: stale-request pass failed", {"error", n.status()});
       }
       // A full pass: more may be waiting.
       next =

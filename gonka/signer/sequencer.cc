@@ -47,8 +47,17 @@ absl::StatusOr<uint64_t> Sequencer::ChainSequence() {
   return info.sequence;
 }
 
-absl::StatusOr<std::unique_ptr<Sequencer::Slot>> Sequencer::Acquire() {
-  std::unique_lock<std::mutex> lock(mu_);
+// Returns with mu_ held exactly when it returns a Slot (which unlocks it when destroyed): a
+// hand-off -Wthread-safety cannot express, so the analysis is off for this function and ~Slot.
+absl::StatusOr<std::unique_ptr<Sequencer::Slot>> Sequencer::Acquire()
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  mu_.Lock();
+  absl::StatusOr<std::unique_ptr<Slot>> slot = AcquireLocked();
+  if (!slot.ok()) mu_.Unlock();
+  return slot;
+}
+
+absl::StatusOr<std::unique_ptr<Sequencer::Slot>> Sequencer::AcquireLocked() {
   const election::FencingToken token = lease_->Token();
   if (token == 0 || !lease_->IsLeader()) {
     synced_token_ = 0;
@@ -60,28 +69,35 @@ absl::StatusOr<std::unique_ptr<Sequencer::Slot>> Sequencer::Acquire() {
     // tx, so the sequence we read cannot be taken by a zombie's new record afterwards.
     RETURN_IF_ERROR(ledger_->RaiseFence(account_, token));
     ASSIGN_OR_RETURN(AccountInfo info, QueryAccount(*comet_, account_));
-    GLOG_INFO("signer: sequence read from chain", {"account", account_},
+    GONKA_LOG_INFO("signer: sequence read from chain", {"account", account_},
               {"sequence", info.sequence}, {"fencing_token", token},
               {"reason", synced_token_ == 0 ? "resync" : "new lease"});
     next_ = info.sequence;
     synced_token_ = token;
   }
-  return std::unique_ptr<Slot>(new Slot(this, std::move(lock), token, next_));
+  return std::unique_ptr<Slot>(new Slot(this, token, next_));
 }
+
+Sequencer::Slot::~Slot() ABSL_NO_THREAD_SAFETY_ANALYSIS { owner_->mu_.Unlock(); }
 
 bool Sequencer::Slot::StillHolds() const {
   return owner_->lease_->IsLeader() && owner_->lease_->Token() == token_;
 }
 
 void Sequencer::Slot::Consumed() {
+  owner_->mu_.AssertHeld();
   if (owner_->synced_token_ == token_) owner_->next_ = std::max(owner_->next_, sequence_ + 1);
 }
 
 void Sequencer::Slot::Observed(uint64_t sequence) {
+  owner_->mu_.AssertHeld();
   if (owner_->synced_token_ == token_) owner_->next_ = std::max(owner_->next_, sequence + 1);
 }
 
-void Sequencer::Slot::Resync() { owner_->synced_token_ = 0; }
+void Sequencer::Slot::Resync() {
+  owner_->mu_.AssertHeld();
+  owner_->synced_token_ = 0;
+}
 
 }  // namespace signer
 }  // namespace gonka

@@ -1,5 +1,5 @@
-// gonka/signer/sequencer: one account's sequence for sequenced-mode signers (design.md "Signer",
-// sequenced mode). The account has one owner at a time: the holder of a per-key lease
+// gonka/signer/sequencer: one account's sequence for sequenced-mode signers (docs/txqueue.md,
+// "Sequenced mode"). The account has one owner at a time: the holder of a per-key lease
 // (gonka/election, e.g. a Redis LeaderElector named "signer:<address>"). Signers that share the
 // key in other processes campaign for the same lease; only the holder signs.
 //
@@ -30,10 +30,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/election/leader_elector.h"
 #include "gonka/signer/ledger.h"
@@ -61,7 +62,9 @@ class Sequencer {
 
   class Slot {
    public:
-    ~Slot() = default;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot();  // releases the sequencer's mutex
     election::FencingToken token() const { return token_; }
     uint64_t sequence() const { return sequence_; }
     // The lease is still held under this slot's token.
@@ -75,11 +78,10 @@ class Sequencer {
 
    private:
     friend class Sequencer;
-    Slot(Sequencer* owner, std::unique_lock<std::mutex> lock, election::FencingToken token,
-         uint64_t sequence)
-        : owner_(owner), lock_(std::move(lock)), token_(token), sequence_(sequence) {}
+    // Takes over owner->mu_, which the caller holds.
+    Slot(Sequencer* owner, election::FencingToken token, uint64_t sequence)
+        : owner_(owner), token_(token), sequence_(sequence) {}
     Sequencer* owner_;
-    std::unique_lock<std::mutex> lock_;
     election::FencingToken token_;
     uint64_t sequence_;
   };
@@ -103,11 +105,15 @@ class Sequencer {
   Ledger* ledger_;
   chain::CometClient* comet_;
   const std::string account_;
-  // Held by a Slot for its whole life (a std::unique_lock moved into it, which absl::Mutex's
-  // annotations cannot express); guards the fields below.
-  std::mutex mu_;
-  election::FencingToken synced_token_ = 0;  // the token `next_` was read under; 0 = unsynced
-  uint64_t next_ = 0;
+  // The body of Acquire(), under mu_; on success the Slot it returns takes over mu_.
+  absl::StatusOr<std::unique_ptr<Slot>> AcquireLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Held by a Slot for its whole life: Acquire() locks it and ~Slot() unlocks it (the two
+  // functions the static analysis cannot follow; Slot's methods assert it with AssertHeld()).
+  absl::Mutex mu_;
+  // The token `next_` was read under; 0 = unsynced.
+  election::FencingToken synced_token_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> resync_requested_{false};  // set by Resync() without the mutex
 };
 

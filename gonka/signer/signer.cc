@@ -105,8 +105,9 @@ int64_t ReserveTimeout(int64_t ns, int64_t now_ns) {
   return ns;
 }
 
-// Codes of the "sdk" codespace that a later attempt can overcome (protocol.md §5): insufficient
-// funds 5, out of gas 11, insufficient fee 13, tx in mempool cache 19, mempool full 20.
+// Codes of the "sdk" codespace that a later attempt can overcome (docs/reference/protocol.md,
+// "Error codes"): insufficient funds 5, out of gas 11, insufficient fee 13, tx in mempool cache
+// 19, mempool full 20.
 bool RetryableCode(const std::string& codespace, uint32_t code) {
   if (codespace != "sdk" && !codespace.empty()) return false;
   return code == 5 || code == 11 || code == 13 || code == 19 || code == 20;
@@ -144,7 +145,7 @@ absl::StatusOr<bool> Signer::RunOnce(absl::Duration fetch_timeout) {
     std::vector<Outcome> outcomes;
     absl::Status s = ProcessBatch(batch, &outcomes);
     if (!s.ok()) {
-      GLOG_WARN("signer: batch left for redelivery", {"requests", batch.size()}, {"error", s});
+      GONKA_LOG_WARN("signer: batch left for redelivery", {"requests", batch.size()}, {"error", s});
       return s;
     }
     for (Outcome o : outcomes) {
@@ -155,7 +156,7 @@ absl::StatusOr<bool> Signer::RunOnce(absl::Duration fetch_timeout) {
   for (txqueue::Delivery& d : batch) {
     absl::StatusOr<Outcome> o = Process(d);
     if (!o.ok()) {
-      GLOG_WARN("signer: request left for redelivery", {"key", d.key()}, {"error", o.status()});
+      GONKA_LOG_WARN("signer: request left for redelivery", {"key", d.key()}, {"error", o.status()});
       return o.status();
     }
     Outcomes().Add({{"outcome", std::string(OutcomeName(*o))}}).Increment();
@@ -255,7 +256,7 @@ absl::StatusOr<Outcome> Signer::ProcessOne(txqueue::Delivery& d) {
         }
         // A tx recorded in sequenced mode (the mode was switched): its same bytes only.
         if (e.sequenced() || status->latest_time <= e.timeout) return SendAndObserve({&d}, e);
-        GLOG_INFO("signer: recorded tx expired unincluded, signing a new one", {"key", key},
+        GONKA_LOG_INFO("signer: recorded tx expired unincluded, signing a new one", {"key", key},
                   {"tx_hash", e.tx_hash}, {"attempts", e.attempts});
         absl::StatusOr<Outcome> o = SignAndSend(d, status->latest_time);
         if (o.ok() || o.status().code() != absl::StatusCode::kFailedPrecondition) return o;
@@ -703,7 +704,7 @@ absl::StatusOr<Outcome> Signer::ProcessSequenced(txqueue::Delivery& d) {
         can_never_land = true;
       }
       if (!can_never_land) return RebroadcastSequenced({&d}, e);
-      GLOG_INFO("signer: recorded tx can no longer land, signing a new one", {"key", key},
+      GONKA_LOG_INFO("signer: recorded tx can no longer land, signing a new one", {"key", key},
                 {"tx_hash", e.tx_hash}, {"sequence", e.sequence},
                 {"timeout_height", e.timeout_height}, {"chain_height", seen.height},
                 {"chain_sequence", seen.account_sequence});
@@ -800,7 +801,7 @@ absl::StatusOr<Outcome> Signer::SignAndSendSequenced(const Group& g, const txque
     // Fenced out: a newer lease holder exists. This process is a zombie; it signs nothing more
     // until it wins a lease again.
     (*slot)->Resync();
-    GLOG_WARN("signer: fenced out, not recording", {"account", sequencer.account()},
+    GONKA_LOG_WARN("signer: fenced out, not recording", {"account", sequencer.account()},
               {"fencing_token", record.fencing_token}, {"error", recorded});
     return RetryAll(g, "lease_lost", recorded.ToString(), options_.retry_delay);
   }
@@ -827,7 +828,7 @@ absl::StatusOr<Outcome> Signer::BroadcastSequenced(const Group& g, const LedgerE
   // paused past its lease stops here even if it recorded the tx before the pause.
   if (!slot->StillHolds()) {
     slot->Resync();
-    GLOG_WARN("signer: lease lost before broadcast, not sending", {"tx_hash", e.tx_hash},
+    GONKA_LOG_WARN("signer: lease lost before broadcast, not sending", {"tx_hash", e.tx_hash},
               {"fencing_token", slot->token()});
     return RetryAll(g, "lease_lost", absl::StrCat("lease lost before broadcast of tx ", e.tx_hash),
                     options_.retry_delay);

@@ -2,7 +2,7 @@
 // by default, or sequenced mode; one request per tx, or several fresh requests batched into one
 // tx when configured).
 //
-// Pipeline for each request taken from the tx queue (design.md "Signer"):
+// Pipeline for each request taken from the tx queue (docs/txqueue.md, "Exactly once"):
 //   1. Ledger Claim(key). included → ack and skip; failed → ack (it was dead-lettered already).
 //   2. A tx is already recorded (signed/broadcast: an earlier attempt, maybe by a signer that
 //      crashed): look it up by hash. On chain → mark included, ack. Not on chain and the chain's
@@ -122,7 +122,7 @@ struct SignerOptions {
   std::string exec_granter;
   std::vector<cosmos::Coin> fee_amount;  // empty = no fee (Gonka today)
   // The gas limit; with gas_adjustment > 0, the cap of the simulated estimate.
-  uint64_t gas_limit = 1'000'000'000;  // as the Gonka node (gonka.md §4.2)
+  uint64_t gas_limit = 1'000'000'000;  // as the Gonka node (docs/reference/gonka.md)
   // > 0: gas = Simulate's gas_used × gas_adjustment (at most gas_limit). 0 = always gas_limit.
   double gas_adjustment = 0;
   std::string fee_granter;  // x/feegrant granter, "" = none

@@ -87,7 +87,7 @@ TEST_P(SignerChaosTest, EveryKeyOnceWhileSignersAreKilled) {
   ASSERT_TRUE(ledger.ok()) << ledger.status();
 
   // Signers.
-  auto worker_path = testing::ResolveRunfile("gonka/signer/testdata_signer_worker");
+  auto worker_path = testing::ResolveRunfile("gonka/testing/signer_worker");
   ASSERT_TRUE(worker_path.ok()) << worker_path.status();
   auto account = (*app)->Account(key.address());
   ASSERT_TRUE(account.ok());

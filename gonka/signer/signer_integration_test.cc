@@ -27,7 +27,7 @@
 #include "gonka/net/http_server.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/reconciler.h"
-#include "gonka/signer/signer_test_env.h"
+#include "gonka/testing/signer_env.h"
 #include "gonka/testing/servers.h"
 #include "gonka/txqueue/txqueue.h"
 

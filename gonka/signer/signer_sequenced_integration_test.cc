@@ -43,7 +43,7 @@
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/sequencer.h"
 #include "gonka/signer/signer.h"
-#include "gonka/signer/signer_test_env.h"
+#include "gonka/testing/signer_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gonka/txqueue/txqueue.h"
@@ -430,7 +430,7 @@ TEST_F(SequencedSignerTest, EveryKeyOnceWhileSequencedSignersAreKilled) {
   constexpr int kKeys = 600;
   constexpr int kSigners = 3;
   for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
-  auto worker_path = testing::ResolveRunfile("gonka/signer/testdata_signer_worker");
+  auto worker_path = testing::ResolveRunfile("gonka/testing/signer_worker");
   ASSERT_TRUE(worker_path.ok()) << worker_path.status();
   testing::TempDir logs("signer-seq-chaos");
   std::vector<std::unique_ptr<testing::Subprocess>> signers;
@@ -507,7 +507,7 @@ TEST_P(SequencedZombieTest, APausedLeaseHolderCannotConsumeASequence) {
   const std::string point = GetParam();
   constexpr int kKeys = 30;
   for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
-  auto worker_path = testing::ResolveRunfile("gonka/signer/testdata_signer_worker");
+  auto worker_path = testing::ResolveRunfile("gonka/testing/signer_worker");
   ASSERT_TRUE(worker_path.ok()) << worker_path.status();
   testing::TempDir logs("signer-zombie");
   auto worker = [&](const std::string& name, bool stop) {

@@ -175,7 +175,7 @@ absl::Status TxConsumer::DeadLetterMessage(nats::JsMessage& msg, const std::stri
   std::string full = absl::StrCat(kind, ": ", reason);
   RETURN_IF_ERROR(consumer_->DeadLetter(msg, kDeadSubject, full));
   M().dead.Add({{"reason", kind}}).Increment();
-  GLOG_WARN("tx queue: dead-lettered", {"stream_seq", msg.stream_sequence()},
+  GONKA_LOG_WARN("tx queue: dead-lettered", {"stream_seq", msg.stream_sequence()},
             {"msg_id", msg.msg_id()}, {"reason", full});
   return absl::OkStatus();
 }
@@ -233,7 +233,7 @@ absl::Status TxConsumer::Retry(Delivery& d, absl::Duration delay, const std::str
         d.msg_, kReasonRetriesExhausted,
         absl::StrCat("chain tx ", d.key(), ": ", d.num_delivered(), " deliveries, last: ", reason));
   }
-  GLOG_INFO("tx queue: retry", {"key", d.key()}, {"delay", delay}, {"reason", reason});
+  GONKA_LOG_INFO("tx queue: retry", {"key", d.key()}, {"delay", delay}, {"reason", reason});
   return Annotate(d.msg_.Nak(delay), absl::StrCat("retry ", d.key()));
 }
 

@@ -64,10 +64,16 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
   ChaosResult result;
   result.seed = seed;
 
-  testing::RedisServer::Options redis_options;
-  redis_options.appendonly = true;  // the fencing epoch must survive a Redis crash
-  testing::RedisServer redis(redis_options);
-  CHAOS_CHECK(redis.Start().ok());
+  // Leases and the cursor: on Redis, or (coordination "nats") in JetStream KV with no Redis
+  // process at all.
+  const bool on_redis = options.coordination != "nats";
+  std::unique_ptr<testing::RedisServer> redis;
+  if (on_redis) {
+    testing::RedisServer::Options redis_options;
+    redis_options.appendonly = true;  // the fencing epoch must survive a Redis crash
+    redis = std::make_unique<testing::RedisServer>(redis_options);
+    CHAOS_CHECK(redis->Start().ok());
+  }
   // A single JetStream server, or a 3-node cluster with an R3 block stream.
   std::unique_ptr<testing::NatsServer> nats_single;
   std::unique_ptr<testing::NatsCluster> nats_cluster;
@@ -100,7 +106,8 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
               absl::StrCat("--chain-rpc-url=", devchain.url()),
               absl::StrCat("--nats-url=", absl::StrJoin(nats_urls, ",")),
               absl::StrCat("--stream-replicas=", options.nats_cluster ? 3 : 1),
-              absl::StrCat("--redis-port=", redis.port()),
+              on_redis ? absl::StrCat("--redis-url=redis://", redis->address())
+                       : std::string("--coordination=nats"),
               absl::StrCat("--identity=replica-", i),
               "--start-height=1",
               "--drain-announce=200ms",
@@ -179,10 +186,16 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
         http.Post(knob + "&on=false", "").status().IgnoreError();
         break;
       }
-      case 5:  // Redis crashes and restarts (lease and cursor store)
-        CHAOS_CHECK(redis.Kill().ok());
-        absl::SleepFor(absl::Milliseconds(500));
-        CHAOS_CHECK(redis.Restart().ok());
+      case 5:  // the lease and cursor store crashes and restarts
+        if (on_redis) {
+          CHAOS_CHECK(redis->Kill().ok());
+          absl::SleepFor(absl::Milliseconds(500));
+          CHAOS_CHECK(redis->Restart().ok());
+        } else if (nats_single != nullptr) {  // JetStream KV: the one NATS server
+          CHAOS_CHECK(nats_single->Kill().ok());
+          absl::SleepFor(absl::Milliseconds(500));
+          CHAOS_CHECK(nats_single->Restart().ok());
+        }
         break;
       case 6: {  // one NATS node crashes (maybe the stream leader), then comes back
         int n = static_cast<int>(rng() % nats_cluster->size());

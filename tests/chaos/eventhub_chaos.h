@@ -2,7 +2,7 @@
 // bench/chaos_eventhub (100+): devchain, Redis, NATS JetStream and 3 edge-api replicas as real
 // processes; random faults on the leader (kill -9, SIGSTOP past the lease then SIGCONT, SIGTERM
 // drain), devchain dropping every WebSocket, /block_results failing for an upcoming height, and
-// Redis crashing and restarting; an independent checker reads the stream from height 1 and
+// the lease store (Redis, or NATS with --coordination=nats) crashing and restarting; an independent checker reads the stream from height 1 and
 // compares each block with devchain's. Test-only.
 #ifndef TESTS_CHAOS_EVENTHUB_CHAOS_H_
 #define TESTS_CHAOS_EVENTHUB_CHAOS_H_
@@ -20,6 +20,9 @@ struct ChaosOptions {
   int failovers = 20;  // leader failovers to cause
   // A 3-node NATS cluster with an R3 stream; adds node crashes and whole-cluster restarts.
   bool nats_cluster = false;
+  // Where the replicas keep their lease and cursor (edge-api --coordination): "redis", or
+  // "nats" (JetStream KV; no Redis process is started, and the store fault restarts NATS).
+  std::string coordination = "redis";
 };
 
 struct ChaosResult {

@@ -30,6 +30,23 @@ TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrder) {
   EXPECT_EQ(result->content_mismatch, "");
 }
 
+// The same with --coordination=nats: leases and the cursor in JetStream KV, no Redis at all.
+TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrderWithoutRedis) {
+  ChaosOptions options;
+  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
+  options.failovers = static_cast<int>(EnvInt("GONKA_CHAOS_NATS_FAILOVERS", 10));
+  options.coordination = "nats";
+  absl::StatusOr<ChaosResult> result = RunEventHubChaos(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::printf("eventhub chaos (coordination=nats): %s\n", result->ToString().c_str());
+  EXPECT_EQ(result->failovers, options.failovers);
+  EXPECT_EQ(result->first_height, 1);
+  EXPECT_EQ(result->gaps, 0);
+  EXPECT_EQ(result->duplicates, 0);
+  EXPECT_EQ(result->reorders, 0);
+  EXPECT_EQ(result->content_mismatch, "");
+}
+
 TEST(EventHubChaosTest, NatsClusterCrashes) {
   ChaosOptions options;
   options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));

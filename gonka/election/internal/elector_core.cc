@@ -145,7 +145,7 @@ absl::Status ElectorCore::Start() {
   watchdog_interrupt_ = false;
   thread_ = std::thread([this] { Run(); });
   watchdog_ = std::thread([this] { Watchdog(); });
-  GLOG_INFO("election candidate started", {"election", election_}, {"identity", owner_},
+  GONKA_LOG_INFO("election candidate started", {"election", election_}, {"identity", owner_},
             {"server", backend_->Describe()});
   return absl::OkStatus();
 }
@@ -250,7 +250,7 @@ void ElectorCore::RunCandidate(Backoff& error_backoff) {
       backend_->TryAcquire(owner_, options_.lease_ttl, floor, options_.renew_deadline / 2);
   if (!r.ok()) {
     absl::Duration delay = error_backoff.Next();
-    GLOG_WARN("election acquire failed; retrying", {"election", election_},
+    GONKA_LOG_WARN("election acquire failed; retrying", {"election", election_},
               {"identity", options_.identity}, {"error", r.status()}, {"retry_in", delay});
     Wait(clock_->Now() + delay);
     return;
@@ -272,7 +272,7 @@ void ElectorCore::RunCandidate(Backoff& error_backoff) {
     is_leader_gauge_->Set(1);
     token_gauge_->Set(static_cast<double>(token));
     to_leader_->Increment();
-    GLOG_INFO("elected leader", {"election", election_}, {"identity", options_.identity},
+    GONKA_LOG_INFO("elected leader", {"election", election_}, {"identity", options_.identity},
               {"token", token}, {"server", backend_->Describe()});
     if (options_.on_elected) options_.on_elected(token);
     return;
@@ -340,7 +340,7 @@ void ElectorCore::RunLeader() {
     absl::MutexLock lock(&mu_);
     if (!leader_ || token_ != token) return;
   }
-  GLOG_WARN("lease renew failed", {"election", election_}, {"identity", options_.identity},
+  GONKA_LOG_WARN("lease renew failed", {"election", election_}, {"identity", options_.identity},
             {"token", token}, {"error", renewed.status()},
             {"deadline_in", valid_until - clock_->Now()});
   absl::MutexLock lock(&mu_);
@@ -364,7 +364,7 @@ void ElectorCore::StepDown(FencingToken token, absl::string_view reason_class,
   if (release) {
     absl::Status s = backend_->Release(owner_, token, options_.renew_deadline / 2);
     if (!s.ok()) {
-      GLOG_WARN("lease release failed; it will expire", {"election", election_},
+      GONKA_LOG_WARN("lease release failed; it will expire", {"election", election_},
                 {"identity", options_.identity}, {"error", s});
     }
   }
@@ -381,10 +381,10 @@ void ElectorCore::ReportStepDown(absl::string_view reason_class, absl::string_vi
             {"reason", std::string(reason_class)}})
       .Increment();
   if (reason_class == "stopped") {
-    GLOG_INFO("leader stepping down", {"election", election_}, {"identity", options_.identity},
+    GONKA_LOG_INFO("leader stepping down", {"election", election_}, {"identity", options_.identity},
               {"token", token}, {"reason", reason});
   } else {
-    GLOG_WARN("leader stepping down", {"election", election_}, {"identity", options_.identity},
+    GONKA_LOG_WARN("leader stepping down", {"election", election_}, {"identity", options_.identity},
               {"token", token}, {"reason", reason});
   }
   if (options_.on_revoked) options_.on_revoked(reason);

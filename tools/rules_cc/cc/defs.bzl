@@ -1,5 +1,5 @@
 # Stub for @rules_cc: Debian's bazel-rules-cc 0.0.4 does not load on Bazel 4.2.3, so re-export the
-# native rules (see ../shared/toolchain.md, section 2).
+# native rules (see docs/building.md, "How the offline build works").
 cc_binary = native.cc_binary
 cc_import = native.cc_import
 cc_library = native.cc_library

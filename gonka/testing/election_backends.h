@@ -1,7 +1,7 @@
 // Test/benchmark support: an elector plus a fenced counter for one backend, chosen by name, so
 // the candidate process, the typed test suite and the failover benchmark share one code path.
-#ifndef GONKA_ELECTION_INTERNAL_CANDIDATE_BACKENDS_H_
-#define GONKA_ELECTION_INTERNAL_CANDIDATE_BACKENDS_H_
+#ifndef GONKA_TESTING_ELECTION_BACKENDS_H_
+#define GONKA_TESTING_ELECTION_BACKENDS_H_
 
 #include <memory>
 #include <string>
@@ -37,4 +37,4 @@ absl::StatusOr<std::unique_ptr<CandidateBackend>> MakeCandidateBackend(
 }  // namespace election
 }  // namespace gonka
 
-#endif  // GONKA_ELECTION_INTERNAL_CANDIDATE_BACKENDS_H_
+#endif  // GONKA_TESTING_ELECTION_BACKENDS_H_

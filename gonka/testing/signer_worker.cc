@@ -1,5 +1,5 @@
 // A signer process for the kill -9 tests (signer_chaos_integration_test, tests/chaos/signer_chaos):
-// runs one Signer until killed. Configured from the environment (test use only; the production
+// runs a SignerService (one signing loop, the same run loop as signerd) until killed. Configured from the environment (test use only; the production
 // daemon is signerd):
 //   SIGNER_NATS_URL (comma-separated), SIGNER_TX_TTL_MS, SIGNER_PG_URL, SIGNER_RPC_URL,
 //   SIGNER_CHAIN_ID, SIGNER_ACCOUNT_NUMBER, SIGNER_MNEMONIC (or SIGNER_KEY_HEX),
@@ -25,8 +25,7 @@
 #include "gonka/nats/jetstream.h"
 #include "gonka/pg/pg.h"
 #include "gonka/signer/ledger.h"
-#include "gonka/signer/reconciler.h"
-#include "gonka/signer/signer.h"
+#include "gonka/signer/signer_service.h"
 #include "gonka/txqueue/txqueue.h"
 
 namespace {
@@ -58,11 +57,6 @@ int main() {
   no.timeout = absl::Seconds(2);
   auto js = nats::JetStream::Connect(no);
   if (!js.ok()) return Die("nats", js.status());
-  txqueue::ConsumerOptions co;
-  co.ack_wait = absl::Milliseconds(EnvInt("SIGNER_ACK_WAIT_MS", 3000));
-  co.dead_letter_expired = false;
-  auto consumer = txqueue::TxConsumer::Bind(js->get(), co);
-  if (!consumer.ok()) return Die("consumer", consumer.status());
   pg::PgOptions po;
   po.conninfo = Env("SIGNER_PG_URL");
   auto pool = pg::Pool::Open(po);
@@ -71,39 +65,37 @@ int main() {
   if (!ledger.ok()) return Die("ledger", ledger.status());
   chain::CometClient comet({.rpc_url = Env("SIGNER_RPC_URL"), .timeout = absl::Seconds(3)});
 
-  signer::SignerOptions so;
+  signer::SignerServiceOptions options;
+  options.workers = 1;
+  options.fetch_timeout = absl::Milliseconds(200);
+  options.queue_metrics_interval = absl::ZeroDuration();
+  options.reenqueue_after = absl::Milliseconds(EnvInt("SIGNER_REENQUEUE_AFTER_MS", 0));
+  options.consumer.ack_wait = absl::Milliseconds(EnvInt("SIGNER_ACK_WAIT_MS", 3000));
+  signer::SignerOptions& so = options.signer;
   so.chain_id = Env("SIGNER_CHAIN_ID");
   so.account_number = static_cast<uint64_t>(EnvInt("SIGNER_ACCOUNT_NUMBER", 0));
   so.gas_limit = 400000;
   so.observe_interval = absl::Milliseconds(50);
-  so.observe_budget = co.ack_wait / 3;
+  so.observe_budget = options.consumer.ack_wait / 3;
   so.retry_delay = absl::Milliseconds(200);
   so.max_batch_messages = static_cast<int>(EnvInt("SIGNER_MAX_BATCH", 1));
   // A short tx lifetime makes "timed out unincluded: sign a new tx" happen under chaos.
   so.tx_ttl = absl::Milliseconds(EnvInt("SIGNER_TX_TTL_MS", 60000));
   std::unique_ptr<election::LeaderElector> elector;
-  std::unique_ptr<signer::Sequencer> sequencer;
   if (Env("SIGNER_MODE") == "sequenced") {
-    std::vector<std::string> hp = absl::StrSplit(Env("SIGNER_REDIS"), ':');
-    redis::RedisOptions ro;
-    ro.host = hp.empty() ? "127.0.0.1" : hp[0];
-    if (hp.size() < 2 || !absl::SimpleAtoi(hp[1], &ro.port)) {
-      return Die("SIGNER_REDIS", absl::InvalidArgumentError("want host:port"));
-    }
+    auto ro = redis::ParseRedisUrl(absl::StrCat("redis://", Env("SIGNER_REDIS")));
+    if (!ro.ok()) return Die("SIGNER_REDIS", ro.status());
     election::LeaderElectorOptions eo;
     eo.identity = Env("SIGNER_IDENTITY").empty() ? "worker" : Env("SIGNER_IDENTITY");
     eo.on_elected = [](election::FencingToken t) {
       std::cout << "lease gained token=" << t << std::endl;
     };
     eo.on_revoked = [](absl::string_view why) { std::cout << "lease lost: " << why << std::endl; };
-    auto e = election::NewRedisLeaderElector(ro, "signer:" + key->address(), eo);
+    auto e = election::NewRedisLeaderElector(*ro, "signer:" + key->address(), eo);
     if (!e.ok()) return Die("elector", e.status());
     elector = std::move(*e);
     if (absl::Status st = elector->Start(); !st.ok()) return Die("elector start", st);
-    sequencer =
-        std::make_unique<signer::Sequencer>(elector.get(), ledger->get(), &comet, key->address());
-    so.mode = signer::SignerMode::kSequenced;
-    so.sequencer = sequencer.get();
+    options.sequence_lease = elector.get();
     so.timeout_blocks = EnvInt("SIGNER_TIMEOUT_BLOCKS", 30);
     const std::string stop_at = Env("SIGNER_STOP_AT");
     const int64_t stop_count = EnvInt("SIGNER_STOP_AT_COUNT", 1);
@@ -115,17 +107,9 @@ int main() {
       std::cout << "worker: continued at " << point << std::endl;
     };
   }
-  signer::Signer s(&*key, consumer->get(), ledger->get(), &comet, so);
   txqueue::TxQueue queue(js->get());
-  std::unique_ptr<signer::Reconciler> reconciler;
-  if (const int64_t after = EnvInt("SIGNER_REENQUEUE_AFTER_MS", 0); after > 0) {
-    reconciler = std::make_unique<signer::Reconciler>(
-        ledger->get(), &queue, signer::ReconcilerOptions{.stale_after = absl::Milliseconds(after)});
-    reconciler->Start();
-  }
+  signer::SignerService service(&*key, js->get(), &queue, ledger->get(), &comet, options);
+  if (absl::Status st = service.Start(); !st.ok()) return Die("consumer", st);
   std::cout << "signer worker ready" << std::endl;
-  while (true) {
-    absl::StatusOr<bool> r = s.RunOnce(absl::Milliseconds(200));
-    if (!r.ok()) absl::SleepFor(absl::Milliseconds(100));
-  }
+  while (true) absl::SleepFor(absl::Hours(1));  // until killed
 }

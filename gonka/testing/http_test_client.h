@@ -1,7 +1,9 @@
-// A blocking HTTP/1.1 client on one connection, for tests of servers in this repository. It uses
-// Beast directly so server tests do not depend on gonka/net's own client. Test-only.
-#ifndef GONKA_NET_INTERNAL_TEST_CLIENT_H_
-#define GONKA_NET_INTERNAL_TEST_CLIENT_H_
+// TestClient: the one HTTP test client of this repository — a blocking HTTP/1.1 client on one
+// connection, on Boost.Beast. It uses Beast directly (not gonka/net's HttpClient) so the server
+// tests do not depend on the client under test, and it exposes the socket for tests that need
+// to misbehave on purpose. Test-only.
+#ifndef GONKA_TESTING_HTTP_TEST_CLIENT_H_
+#define GONKA_TESTING_HTTP_TEST_CLIENT_H_
 
 #include <string>
 
@@ -11,8 +13,7 @@
 #include <boost/beast/http.hpp>
 
 namespace gonka {
-namespace net {
-namespace internal {
+namespace testing {
 
 class TestClient {
  public:
@@ -61,8 +62,7 @@ class TestClient {
   boost::beast::error_code ec_;
 };
 
-}  // namespace internal
-}  // namespace net
+}  // namespace testing
 }  // namespace gonka
 
-#endif  // GONKA_NET_INTERNAL_TEST_CLIENT_H_
+#endif  // GONKA_TESTING_HTTP_TEST_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "gonka/election/internal/candidate_backends.h"
+#include "gonka/testing/election_backends.h"
 
 #include <utility>
 

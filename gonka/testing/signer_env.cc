@@ -1,4 +1,4 @@
-#include "gonka/signer/signer_test_env.h"
+#include "gonka/testing/signer_env.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"

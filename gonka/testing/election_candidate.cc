@@ -29,7 +29,7 @@
 #include "absl/time/clock.h"
 #include "gonka/base/config.h"
 #include "gonka/base/log.h"
-#include "gonka/election/internal/candidate_backends.h"
+#include "gonka/testing/election_backends.h"
 #include "gonka/election/leader_elector.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "gonka/election/internal/test_env.h"
+#include "gonka/testing/election_env.h"
 
 #include <algorithm>
 #include <fstream>
@@ -83,7 +83,7 @@ Candidate::Candidate(std::string identity, std::vector<std::string> args,
                      const std::string& log_dir)
     : identity_(std::move(identity)) {
   gonka::testing::SubprocessOptions o;
-  auto bin = gonka::testing::ResolveRunfile("gonka/election/election_candidate");
+  auto bin = gonka::testing::ResolveRunfile("gonka/testing/election_candidate");
   o.argv = {bin.ok() ? *bin : "election_candidate", "--identity=" + identity_};
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.log_path = absl::StrCat(log_dir, "/", identity_, ".log");

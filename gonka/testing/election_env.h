@@ -1,8 +1,8 @@
 // Test support shared by the election integration tests and the failover benchmark: a server
 // environment per backend (typed-test parameter) and candidate processes whose event lines are
 // parsed from their logs.
-#ifndef GONKA_ELECTION_INTERNAL_TEST_ENV_H_
-#define GONKA_ELECTION_INTERNAL_TEST_ENV_H_
+#ifndef GONKA_TESTING_ELECTION_ENV_H_
+#define GONKA_TESTING_ELECTION_ENV_H_
 
 #include <cstdint>
 #include <map>
@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "gonka/election/internal/candidate_backends.h"
+#include "gonka/testing/election_backends.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 
@@ -92,4 +92,4 @@ absl::StatusOr<int> CheckFencedCounter(const std::vector<Candidate*>& candidates
 }  // namespace election
 }  // namespace gonka
 
-#endif  // GONKA_ELECTION_INTERNAL_TEST_ENV_H_
+#endif  // GONKA_TESTING_ELECTION_ENV_H_

@@ -7,8 +7,8 @@
 //                         pg.url()).ok());
 //   env.queue->Enqueue(RecordRequest(address, "key/1", "my_test"));
 //   ... env.app->RecordCount("key/1") ...;  env.Stop();
-#ifndef GONKA_SIGNER_SIGNER_TEST_ENV_H_
-#define GONKA_SIGNER_SIGNER_TEST_ENV_H_
+#ifndef GONKA_TESTING_SIGNER_ENV_H_
+#define GONKA_TESTING_SIGNER_ENV_H_
 
 #include <functional>
 #include <memory>
@@ -91,4 +91,4 @@ txqueue::ChainTx RecordRequest(const std::string& creator, const std::string& ke
 }  // namespace signer
 }  // namespace gonka
 
-#endif  // GONKA_SIGNER_SIGNER_TEST_ENV_H_
+#endif  // GONKA_TESTING_SIGNER_ENV_H_

@@ -1,0 +1,208 @@
+#include "gonka/signer/signer_service.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver_util.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gonka/base/backoff.h"
+#include "gonka/base/json.h"
+#include "gonka/base/log.h"
+
+namespace gonka {
+namespace signer {
+namespace {
+
+using net::HttpRequest;
+using net::HttpResponse;
+
+HttpResponse JsonError(int code, absl::string_view message) {
+  return HttpResponse::Json(code, absl::StrCat("{\"error\":", JsonQuote(message), "}"));
+}
+
+// Sleeps up to `total` in short steps, returning early once `stop` is set.
+void SleepUnless(const std::atomic<bool>& stop, absl::Duration total) {
+  const absl::Time until = absl::Now() + total;
+  while (!stop.load()) {
+    const absl::Duration left = until - absl::Now();
+    if (left <= absl::ZeroDuration()) return;
+    absl::SleepFor(std::min(left, absl::Milliseconds(100)));
+  }
+}
+
+// POST /v1/txs body → ChainTx, or the 400 reason.
+absl::StatusOr<txqueue::ChainTx> ParseChainTx(const HttpRequest& request) {
+  txqueue::ChainTx tx;
+  if (absl::StrContains(request.headers.Get("Content-Type"), "protobuf")) {
+    if (!tx.ParseFromString(request.body)) {
+      return absl::InvalidArgumentError("body is not a serialized gonka.txqueue.v1.ChainTx");
+    }
+    return tx;
+  }
+  // Cosmos type URLs ("/cosmos.bank.v1beta1.MsgSend") have no host part: resolve with an empty
+  // prefix against every message type linked into this process.
+  static google::protobuf::util::TypeResolver* const resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "", google::protobuf::DescriptorPool::generated_pool());
+  std::string binary;
+  auto s = google::protobuf::util::JsonToBinaryString(
+      resolver, "/" + txqueue::ChainTx::descriptor()->full_name(), request.body, &binary);
+  if (!s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(s.message())));
+  }
+  if (!tx.ParseFromString(binary)) {
+    return absl::InvalidArgumentError("body: not a gonka.txqueue.v1.ChainTx");
+  }
+  return tx;
+}
+
+}  // namespace
+
+SignerService::SignerService(const crypto::SigningKey* key, nats::JetStream* js,
+                             txqueue::TxQueue* queue, Ledger* ledger, chain::CometClient* comet,
+                             SignerServiceOptions options)
+    : key_(key),
+      js_(js),
+      queue_(queue),
+      ledger_(ledger),
+      comet_(comet),
+      options_(std::move(options)) {
+  options_.consumer.dead_letter_expired = false;  // only the signer knows when nothing can land
+  if (options_.sequence_lease != nullptr) {
+    sequencer_ =
+        std::make_unique<Sequencer>(options_.sequence_lease, ledger_, comet_, key_->address());
+    options_.signer.mode = SignerMode::kSequenced;
+    options_.signer.sequencer = sequencer_.get();
+  }
+}
+
+SignerService::~SignerService() { Stop(); }
+
+void SignerService::AddRoutes(net::HttpServer* server) {
+  server->Handle("POST", "/v1/txs", [this](const HttpRequest& request) {
+    absl::StatusOr<txqueue::ChainTx> tx = ParseChainTx(request);
+    if (!tx.ok()) return JsonError(400, tx.status().message());
+    const std::string key = tx->idempotency_key();
+    absl::StatusOr<txqueue::EnqueueResult> r = EnqueueRecorded(ledger_, queue_, std::move(*tx));
+    if (!r.ok()) {
+      return JsonError(r.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 503,
+                       r.status().ToString());
+    }
+    JsonWriter w;
+    w.BeginObject()
+        .Key("idempotency_key")
+        .String(key)
+        .Key("duplicate")
+        .Bool(r->duplicate)
+        .Key("sequence")
+        .String(absl::StrCat(r->sequence))
+        .EndObject();
+    return HttpResponse::Json(r->duplicate ? 200 : 202, w.Take());
+  });
+  server->Handle("GET", "/v1/ledger", [this](const HttpRequest& request) {
+    std::string key = request.QueryParam("key").value_or("");
+    if (key.empty()) return JsonError(400, "query parameter key: required");
+    absl::StatusOr<LedgerEntry> e = ledger_->Get(key);
+    if (!e.ok()) {
+      return JsonError(e.status().code() == absl::StatusCode::kNotFound ? 404 : 503,
+                       e.status().ToString());
+    }
+    JsonWriter w;
+    w.BeginObject()
+        .Key("key")
+        .String(key)
+        .Key("state")
+        .String(TxStateName(e->state))
+        .Key("tx_hash")
+        .String(e->tx_hash)
+        .Key("height")
+        .String(absl::StrCat(e->height))
+        .Key("attempts")
+        .Int(e->attempts)
+        .Key("reenqueues")
+        .Int(e->reenqueues)
+        .Key("last_error")
+        .String(e->last_error)
+        .EndObject();
+    return HttpResponse::Json(200, w.Take());
+  });
+}
+
+absl::Status SignerService::Start() {
+  if (started_) return absl::FailedPreconditionError("SignerService: Start called twice");
+  started_ = true;
+  for (int i = 0; i < options_.workers; ++i) {
+    absl::StatusOr<std::unique_ptr<txqueue::TxConsumer>> consumer;
+    Backoff backoff({.initial = absl::Milliseconds(200), .max = absl::Seconds(3)});
+    const absl::Time give_up = absl::Now() + options_.bind_retry_for;
+    while (true) {
+      consumer = txqueue::TxConsumer::Bind(js_, options_.consumer);
+      const absl::StatusCode code = consumer.status().code();
+      if (consumer.ok() ||
+          (code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kDeadlineExceeded) ||
+          absl::Now() > give_up || stopping_.load()) {
+        break;
+      }
+      GONKA_LOG_WARN("signer: binding the queue consumer failed; retrying",
+                     {"error", consumer.status().ToString()});
+      SleepUnless(stopping_, backoff.Next());
+    }
+    if (!consumer.ok()) {
+      Stop();
+      return consumer.status();
+    }
+    consumers_.push_back(std::move(*consumer));
+    signers_.push_back(std::make_unique<Signer>(key_, consumers_.back().get(), ledger_, comet_,
+                                                options_.signer));
+  }
+  for (auto& signer : signers_) {
+    threads_.emplace_back([this, s = signer.get()] { Loop(s); });
+  }
+  if (options_.reenqueue_after > absl::ZeroDuration()) {
+    reconciler_ = std::make_unique<Reconciler>(
+        ledger_, queue_, ReconcilerOptions{.stale_after = options_.reenqueue_after});
+    reconciler_->Start();
+  }
+  if (options_.queue_metrics_interval > absl::ZeroDuration()) {
+    threads_.emplace_back([this] { RefreshQueueGauges(); });
+  }
+  return absl::OkStatus();
+}
+
+void SignerService::Loop(Signer* signer) {
+  while (!stopping_.load()) {
+    absl::StatusOr<bool> r = signer->RunOnce(options_.fetch_timeout);
+    if (!r.ok()) {
+      // Queue or ledger trouble: the request stays queued and is redelivered.
+      GONKA_LOG_WARN("signer loop", {"error", r.status().ToString()});
+      SleepUnless(stopping_, options_.fetch_timeout);
+    }
+  }
+}
+
+void SignerService::RefreshQueueGauges() {
+  while (!stopping_.load()) {
+    queue_->StreamMessages().status().IgnoreError();  // gonka_txqueue_stream_messages
+    queue_->Backlog().status().IgnoreError();         // gonka_txqueue_backlog
+    SleepUnless(stopping_, options_.queue_metrics_interval);
+  }
+}
+
+void SignerService::BeginStop() { stopping_ = true; }
+
+void SignerService::Stop() {
+  BeginStop();
+  if (reconciler_ != nullptr) reconciler_->Stop();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace signer
+}  // namespace gonka
