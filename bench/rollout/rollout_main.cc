@@ -6,6 +6,7 @@
 // Prints the counts and a PASS/FAIL line; exits 1 if any request, connection or stream failed.
 //
 //   bazel run -c opt //bench/rollout -- --rounds=10 --replicas=2
+//   bazel run -c opt //bench/rollout -- --rounds=10 --router-retries=false  # HAProxy retries nothing
 //   bazel run -c opt //bench/rollout -- --rounds=2 --wait-for-router-up=false   # the old step
 #include <cstdio>
 
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
   config.AddInt("post-every", &options.post_every, 4, "every Nth request is a POST (0 = none)")
       .Range(0, 1000);
   config.AddString("drain-announce", &options.drain_announce, "2s", "replica --drain-announce");
+  config.AddBool("router-retries", &options.router_retries, true,
+                 "keep the template's HAProxy retry policy (false: retries 0, retry-on none)");
   config.AddBool("wait-for-router-up", &options.wait_for_router_up, true,
                  "wait until HAProxy shows a restarted replica UP before the next (false: only "
                  "its /ready)");

@@ -682,8 +682,14 @@ absl::Status Ledger::RecordError(const std::string& key, const std::string& erro
 }
 
 absl::StatusOr<std::vector<StaleRequest>> Ledger::TakeStale(absl::Duration older_than, int limit,
-                                                            bool include_undelivered) {
+                                                            bool include_undelivered,
+                                                            absl::Time now) {
   if (limit <= 0) return std::vector<StaleRequest>{};
+  // $4: the caller's time as an exact timestamptz (microseconds, UTC), or NULL = now().
+  pg::Param at;
+  if (now != absl::InfinitePast()) {
+    at = absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", now, absl::UTCTimeZone());
+  }
   // One statement: the rows are chosen, locked (SKIP LOCKED: a row a signer is working on right
   // now, or another caller is taking, is left alone) and stamped together, so two callers never
   // take the same row, and a taken row is not stale again before another `older_than`.
@@ -691,17 +697,19 @@ absl::StatusOr<std::vector<StaleRequest>> Ledger::TakeStale(absl::Duration older
       pg::Result r,
       pool_->ExecPrepared(
           "ledger_take_stale",
-          "UPDATE signer_ledger l SET updated_at = now(), reenqueues = l.reenqueues + 1 "
+          "UPDATE signer_ledger l SET updated_at = coalesce($4::timestamptz, now()), "
+          "reenqueues = l.reenqueues + 1 "
           "FROM (SELECT idempotency_key, updated_at FROM signer_ledger "
           "      WHERE state IN ('queued', 'signed', 'broadcast') AND request IS NOT NULL "
-          "        AND updated_at < now() - make_interval(secs => $1::double precision) "
+          "        AND updated_at < coalesce($4::timestamptz, now()) "
+          "                         - make_interval(secs => $1::double precision) "
           "        AND (delivered OR $3::boolean) "
           "      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) s "
           "WHERE l.idempotency_key = s.idempotency_key "
           "RETURNING l.idempotency_key, l.state, encode(l.request, 'hex'), l.reenqueues, "
           "(extract(epoch FROM s.updated_at) * 1000000)::bigint, l.delivered",
           {absl::StrCat(absl::ToDoubleSeconds(older_than)), absl::StrCat(limit),
-           include_undelivered ? "true" : "false"}));
+           include_undelivered ? "true" : "false", at}));
   std::vector<StaleRequest> out;
   out.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) {

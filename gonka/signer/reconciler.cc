@@ -64,7 +64,8 @@ absl::StatusOr<int> Reconciler::RunOnce() {
   absl::StatusOr<uint64_t> backlog = queue_->Backlog();
   const bool include_undelivered = backlog.ok() && *backlog == 0;
   absl::StatusOr<std::vector<StaleRequest>> stale =
-      ledger_->TakeStale(options_.stale_after, options_.max_per_pass, include_undelivered);
+      ledger_->TakeStale(options_.stale_after, options_.max_per_pass, include_undelivered,
+                         clock_->Now());
   if (!stale.ok()) return stale.status();
   int put_back = 0;
   for (const StaleRequest& s : *stale) {

@@ -58,7 +58,10 @@ struct ReconcilerOptions {
   // Between passes (Start). 0 = stale_after / 4.
   absl::Duration interval = absl::ZeroDuration();
   int max_per_pass = 500;
-  Clock* clock = nullptr;  // nullptr = Clock::Real()
+  // Judges staleness (the `now` of Ledger::TakeStale: a row is stale when its updated_at is more
+  // than stale_after before clock->Now()) and paces Start's passes. nullptr = Clock::Real(). A
+  // test passes a FakeClock set ahead of real time to make rows stale without sleeping.
+  Clock* clock = nullptr;
 };
 
 // The outbox form of TxQueue::Enqueue: validates `tx` (InvalidArgument naming the field), stamps

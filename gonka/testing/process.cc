@@ -348,22 +348,17 @@ absl::StatusOr<int> Subprocess::Terminate(absl::Duration grace, int signo) {
     return exit_status_;
   }
   kill(-pid_, SIGKILL);  // sweep leftovers of the group
-  WaitFor([&] { return !GroupAlive(pid_); }, absl::Seconds(10), absl::Milliseconds(2))
+  WaitFor([&] { return !GroupAlive(pid_); }, absl::Seconds(10), absl::Milliseconds(2),
+          "the rest of the process group to exit")
       .IgnoreError();
   return code;
 }
 
 absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
   if (pid_ <= 0) return absl::FailedPreconditionError("Subprocess never started");
-  const absl::Time deadline = absl::Now() + timeout;
-  while (IsRunning()) {
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " (", options_.argv[0],
-                                                      ") still running after ",
-                                                      absl::FormatDuration(timeout)));
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  absl::Status exited = WaitFor([&] { return !IsRunning(); }, timeout, absl::Milliseconds(5),
+                                absl::StrCat("pid ", pid_, " (", options_.argv[0], ") to exit"));
+  if (!exited.ok()) return exited;
   return exit_status_;
 }
 

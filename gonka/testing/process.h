@@ -40,11 +40,14 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -164,6 +167,27 @@ absl::Status WaitFor(const std::function<bool()>& condition, absl::Duration time
 absl::Status WaitForOk(const std::function<absl::Status()>& probe, absl::Duration timeout,
                        absl::Duration poll_interval = absl::Milliseconds(20),
                        absl::string_view what = "condition");
+
+// Like WaitFor, for a value that should get somewhere: polls `observe()` until `done(value)`
+// holds. On timeout the DeadlineExceeded message ends with "; last seen: <value>" (formatted by
+// absl::StrCat: numbers and strings), so a failure says how far it got:
+//   WaitForValue([&] { return chain.height(); }, [&](int64_t h) { return h >= target; },
+//                absl::Seconds(10), absl::Milliseconds(20), absl::StrCat("height ", target));
+//   -> "timed out after 10s waiting for height 57; last seen: 41"
+template <typename Observe, typename Done>
+absl::Status WaitForValue(Observe observe, Done done, absl::Duration timeout,
+                          absl::Duration poll_interval = absl::Milliseconds(20),
+                          absl::string_view what = "value") {
+  std::optional<std::decay_t<decltype(observe())>> last;
+  absl::Status waited = WaitFor(
+      [&] {
+        last = observe();
+        return static_cast<bool>(done(*last));
+      },
+      timeout, poll_interval, what);
+  if (waited.ok() || !last.has_value()) return waited;
+  return absl::DeadlineExceededError(absl::StrCat(waited.message(), "; last seen: ", *last));
+}
 
 // True if the test process runs with effective uid 0.
 bool RunningAsRoot();

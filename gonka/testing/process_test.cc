@@ -321,6 +321,17 @@ TEST(WaitForTest, SucceedsAndTimesOut) {
   EXPECT_THAT(std::string(ok_st.message()), HasSubstr("still booting"));
 }
 
+TEST(WaitForTest, WaitForValueNamesTheLastValueSeen) {
+  int n = 0;
+  EXPECT_TRUE(WaitForValue([&] { return ++n; }, [](int v) { return v >= 3; }, absl::Seconds(5),
+                           absl::Milliseconds(1), "n >= 3")
+                  .ok());
+  absl::Status st = WaitForValue([] { return 41; }, [](int v) { return v >= 57; },
+                                 absl::Milliseconds(50), absl::Milliseconds(10), "height 57");
+  EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("waiting for height 57; last seen: 41"));
+}
+
 TEST(TcpPortOpenTest, SeesAListener) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

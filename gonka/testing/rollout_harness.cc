@@ -146,6 +146,23 @@ std::string RetryPolicy(const std::string& config) {
   return absl::StrJoin(lines, "; ");
 }
 
+// The config with every HAProxy retry turned off: `retries 0`, `retry-on none`.
+std::string WithoutRetries(const std::string& config) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(config, '\n')) {
+    absl::string_view stripped = absl::StripLeadingAsciiWhitespace(line);
+    std::string indent(line.substr(0, line.size() - stripped.size()));
+    if (absl::StartsWith(stripped, "retries ")) {
+      lines.push_back(indent + "retries 0");
+    } else if (absl::StartsWith(stripped, "retry-on ")) {
+      lines.push_back(indent + "retry-on none");
+    } else {
+      lines.emplace_back(line);
+    }
+  }
+  return absl::StrJoin(lines, "\n");
+}
+
 // One step of the rollout procedure for one replica. Returns an error only when the procedure
 // itself could not go on (HAProxy never marked it DOWN/UP, it did not start again).
 absl::Status RestartReplica(DaemonProcess& replica, const std::string& name,
@@ -201,6 +218,7 @@ absl::StatusOr<RolloutResult> RunRollout(const RolloutOptions& options) {
   absl::Time t0 = absl::Now();
   ASSIGN_OR_RETURN(std::string template_path, ResolveRunfile(kTemplate));
   ASSIGN_OR_RETURN(std::string config, ReadFile(template_path));
+  if (!options.router_retries) config = WithoutRetries(config);
 
   std::vector<std::unique_ptr<DaemonProcess>> replicas;
   std::string servers;

@@ -9,9 +9,9 @@
 //   and exits → start it → /ready 200 → wait until HAProxy's runtime API shows it UP → next.
 //
 // The template's retry policy is used as is (`retry-on conn-failure`: nothing that could have
-// reached a replica is replayed), and HAProxy's own retry/redispatch counters are reported, so a
-// run shows whether 0 errors needed any retry at all. Every response, connection error and
-// stream is counted. Test-only.
+// reached a replica is replayed) or with every retry turned off (`router_retries = false`), and
+// HAProxy's own retry/redispatch counters are reported, so a run shows whether 0 errors needed
+// any retry at all. Every response, connection error and stream is counted. Test-only.
 #ifndef GONKA_TESTING_ROLLOUT_HARNESS_H_
 #define GONKA_TESTING_ROLLOUT_HARNESS_H_
 
@@ -41,6 +41,10 @@ struct RolloutOptions {
   // documented procedure). false: move on as soon as its /ready answers 200 — the old, broken
   // step, kept to reproduce what it costs (HAProxy 503s while no replica is UP).
   bool wait_for_router_up = true;
+  // true: the template's retry policy as is. false: HAProxy retries nothing at all (its
+  // `retries` and `retry-on` lines become `retries 0` and `retry-on none`), to show that a
+  // rollout needs no router retry, not even of connections that never reached a replica.
+  bool router_retries = true;
 };
 
 struct RolloutResult {
@@ -63,7 +67,7 @@ struct RolloutResult {
   // announce window), and from /ready 200 until HAProxy showed it UP again.
   absl::Duration max_down_after_sigterm;
   absl::Duration max_up_after_ready;
-  std::string retry_policy;  // the template's retries / retry-on / redispatch lines
+  std::string retry_policy;  // the retries / retry-on / redispatch / http-reuse lines used
   absl::Duration elapsed;
 
   // 0 non-2xx, 0 bad answers, 0 resets, 0 cut streams, every replica exited 0.

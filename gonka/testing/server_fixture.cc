@@ -1,24 +1,24 @@
-// ServerFixture (the lifecycle shared by every server), ResolveRunfile and DaemonProcess.
-#include <arpa/inet.h>
-#include <errno.h>
+// ServerFixture (the lifecycle shared by every server), ResolveRunfile, HttpGet and DaemonProcess.
 #include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <string>
 #include <utility>
+#include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "gonka/base/status_macros.h"
 #include "gonka/testing/servers.h"
 
@@ -59,26 +59,30 @@ absl::Status ServerFixture::WaitReady(absl::Duration timeout) {
   if (process_ == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(name_, ": WaitReady before Spawn"));
   }
-  const absl::Time start = absl::Now();
-  const absl::Time deadline = start + timeout;
   absl::Status last = absl::UnknownError("not probed yet");
-  while (true) {
-    if (!process_->IsRunning()) {
-      absl::StatusOr<int> code = process_->Wait(absl::ZeroDuration());
-      return absl::UnavailableError(absl::StrCat(name_, " on port ", port_, " exited with status ",
-                                                 code.ok() ? *code : -1,
-                                                 " while starting (last probe: ", last.ToString(),
-                                                 "); log ", log_path(), ":\n", LogTail()));
-    }
-    last = Probe();
-    if (last.ok()) return Annotate(AfterReady(), absl::StrCat(name_, " on port ", port_));
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          name_, " on port ", port_, " not ready after ", absl::FormatDuration(absl::Now() - start),
-          ": ", last.ToString(), "; log ", log_path(), ":\n", LogTail()));
-    }
-    absl::SleepFor(absl::Milliseconds(50));
+  bool exited = false;
+  absl::Status ready = WaitFor(
+      [&] {
+        if (!process_->IsRunning()) {
+          exited = true;  // fail early: no probe can pass any more
+          return true;
+        }
+        last = Probe();
+        return last.ok();
+      },
+      timeout, absl::Milliseconds(50), absl::StrCat(name_, " on port ", port_, " to be ready"));
+  if (exited) {
+    absl::StatusOr<int> code = process_->Wait(absl::ZeroDuration());
+    return absl::UnavailableError(absl::StrCat(name_, " on port ", port_, " exited with status ",
+                                               code.ok() ? *code : -1,
+                                               " while starting (last probe: ", last.ToString(),
+                                               "); log ", log_path(), ":\n", LogTail()));
   }
+  if (!ready.ok()) {
+    return absl::DeadlineExceededError(absl::StrCat(ready.message(), ": ", last.ToString(),
+                                                    "; log ", log_path(), ":\n", LogTail()));
+  }
+  return Annotate(AfterReady(), absl::StrCat(name_, " on port ", port_));
 }
 
 absl::Status ServerFixture::Start() {
@@ -158,125 +162,64 @@ absl::StatusOr<std::string> ResolveRunfile(absl::string_view path) {
       " not found (add it to the test's data); tried: ", absl::StrJoin(candidates, ", ")));
 }
 
-namespace {
-
-// Waits until `fd` is ready for `events` or the deadline passes. False on timeout/error.
-bool PollUntil(int fd, short events, absl::Time deadline) {
-  while (true) {
-    const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (ms <= 0) return false;
-    pollfd pfd{fd, events, 0};
-    int r = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(ms, 1000)));
-    if (r > 0) return true;
-    if (r < 0 && errno != EINTR) return false;
-  }
-}
-
-// Parses what was read so far. True when the response is complete: the head is there and
-// Content-Length bytes of body (or `closed` when there is no Content-Length).
-bool ParseHttpResponse(const std::string& raw, bool closed, HttpResponse* out) {
-  size_t head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos) return false;
-  size_t line_end = raw.find("\r\n");
-  std::vector<absl::string_view> status_line =
-      absl::StrSplit(absl::string_view(raw).substr(0, line_end), absl::MaxSplits(' ', 2));
-  if (status_line.size() < 2 || !absl::SimpleAtoi(status_line[1], &out->status)) return false;
-  out->headers = raw.substr(line_end + 2, head_end - line_end - 2);
-  out->body = raw.substr(head_end + 4);
-  for (absl::string_view line : absl::StrSplit(out->headers, "\r\n")) {
-    size_t colon = line.find(':');
-    if (colon == absl::string_view::npos) continue;
-    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(line.substr(0, colon)),
-                                "content-length")) {
-      continue;
-    }
-    size_t length = 0;
-    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(colon + 1)), &length) &&
-        out->body.size() >= length) {
-      out->body.resize(length);
-      return true;
-    }
-    return closed;
-  }
-  return closed;
-}
-
-}  // namespace
-
 absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, absl::string_view path,
                                      absl::Duration timeout) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = boost::beast::http;
   const std::string target = absl::StrCat("http://", host, ":", port, path);
-  const absl::Time deadline = absl::Now() + timeout;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("HttpGet ", target, ": host is not IPv4"));
+  boost::system::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat("HttpGet ", target, ": host is not an IP"));
   }
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("HttpGet: socket: ", strerror(errno)));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { close(fd); }
-  } closer{fd};
-
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    if (errno != EINPROGRESS) {
-      return absl::UnavailableError(
-          absl::StrCat("HttpGet ", target, ": connect: ", strerror(errno)));
-    }
-    if (!PollUntil(fd, POLLOUT, deadline)) {
-      return absl::DeadlineExceededError(absl::StrCat("HttpGet ", target, ": connect timed out"));
-    }
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      return absl::UnavailableError(absl::StrCat("HttpGet ", target, ": connect: ", strerror(err)));
-    }
+  // Asynchronous operations on one io_context run here: only they honour the stream's deadline
+  // (a paused server accepts the connection in the kernel and never answers).
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));
+  http::request<http::empty_body> request{http::verb::get, std::string(path), 11};
+  request.set(http::field::host, absl::StrCat(host, ":", port));
+  request.keep_alive(false);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  const char* stage = "connect";
+  beast::error_code result;
+  stream.async_connect(
+      asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port)), [&](beast::error_code e) {
+        if ((result = e)) return;
+        stage = "send";
+        http::async_write(stream, request, [&](beast::error_code e, size_t) {
+          if ((result = e)) return;
+          stage = "read";
+          http::async_read(stream, buffer, parser,
+                           [&](beast::error_code e, size_t) { result = e; });
+        });
+      });
+  ioc.run();
+  if (result == beast::error::timeout) {
+    return absl::DeadlineExceededError(absl::StrCat("HttpGet ", target, ": no full response after ",
+                                                    absl::FormatDuration(timeout), " (", stage,
+                                                    " timed out)"));
   }
-  const std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", host, ":", port,
-                                           "\r\nConnection: close\r\n\r\n");
-  size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!PollUntil(fd, POLLOUT, deadline)) {
-        return absl::DeadlineExceededError(absl::StrCat("HttpGet ", target, ": send timed out"));
-      }
-      continue;
-    }
-    return absl::UnavailableError(absl::StrCat("HttpGet ", target, ": send: ", strerror(errno)));
+  if (result) {
+    return absl::UnavailableError(
+        absl::StrCat("HttpGet ", target, ": ", stage, ": ", result.message()));
   }
-  std::string raw;
+  const http::response<http::string_body>& answer = parser.get();
   HttpResponse response;
-  char buf[8192];
-  while (true) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n > 0) {
-      raw.append(buf, static_cast<size_t>(n));
-      if (ParseHttpResponse(raw, false, &response)) return response;
-      continue;
-    }
-    if (n == 0) {
-      if (ParseHttpResponse(raw, true, &response)) return response;
-      return absl::UnavailableError(absl::StrCat("HttpGet ", target,
-                                                 ": connection closed before a full response (",
-                                                 raw.size(), " bytes read)"));
-    }
-    if (errno == EAGAIN || errno == EINTR) {
-      if (!PollUntil(fd, POLLIN, deadline)) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "HttpGet ", target, ": no full response after ", absl::FormatDuration(timeout)));
-      }
-      continue;
-    }
-    return absl::UnavailableError(absl::StrCat("HttpGet ", target, ": recv: ", strerror(errno)));
+  response.status = static_cast<int>(answer.result_int());
+  std::vector<std::string> headers;
+  for (const auto& field : answer) {
+    headers.push_back(absl::StrCat(absl::string_view(field.name_string().data(),
+                                                     field.name_string().size()),
+                                   ": ",
+                                   absl::string_view(field.value().data(), field.value().size())));
   }
+  response.headers = absl::StrJoin(headers, "\r\n");
+  response.body = answer.body();
+  return response;
 }
 
 namespace {

@@ -420,10 +420,12 @@ struct HttpResponse {
   std::string body;
 };
 
-// One plain HTTP/1.1 GET (Connection: close) to host:port, reading the answer until the server
-// closes or Content-Length bytes arrived. Unavailable if it cannot connect or the connection ends
-// before a status line; DeadlineExceeded after `timeout` (e.g. a paused server). For probes and
-// assertions in tests, not a general HTTP client (no chunked decoding, no TLS).
+// One HTTP/1.1 GET (Connection: close) to host:port (an IP address), on Boost.Beast like the
+// test client (http_test_client.h), with one deadline for connect, send and read: the whole
+// response (Content-Length, chunked, or up to the server's close). Unavailable if it cannot
+// connect or the connection ends before a full response; DeadlineExceeded after `timeout` (e.g. a
+// paused server); InvalidArgument if host is not an IP address. For probes and assertions in
+// tests (no TLS, bodies up to 64 MB).
 absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, absl::string_view path,
                                      absl::Duration timeout = absl::Seconds(5));
 

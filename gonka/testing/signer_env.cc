@@ -5,6 +5,7 @@
 #include "gonka/base/status_macros.h"
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/devchain/devchain.pb.h"
+#include "gonka/testing/process.h"
 
 namespace gonka {
 namespace signer {
@@ -48,6 +49,20 @@ void SignerTestEnv::Stop() {
 }
 
 std::string SignerTestEnv::RpcUrl() const { return absl::StrCat("http://127.0.0.1:", http.port()); }
+
+absl::Status WaitForBlocksPast(const devchain::Chain& chain, int64_t height, int blocks,
+                               absl::Duration timeout) {
+  const int64_t target = height + blocks;
+  return testing::WaitForValue([&] { return chain.height(); },
+                               [&](int64_t h) { return h >= target; }, timeout,
+                               absl::Milliseconds(20),
+                               absl::StrCat("devchain height ", target, " (", blocks,
+                                            " blocks past ", height, ")"));
+}
+
+absl::Status SignerTestBase::WaitForNewBlocks(int blocks, absl::Duration timeout) {
+  return WaitForBlocksPast(*chain_, chain_->height(), blocks, timeout);
+}
 
 txqueue::ChainTx RecordRequest(const std::string& creator, const std::string& key,
                                const std::string& producer) {

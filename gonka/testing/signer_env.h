@@ -7,6 +7,7 @@
 //                         pg.url()).ok());
 //   env.queue->Enqueue(RecordRequest(address, "key/1", "my_test"));
 //   ... env.app->RecordCount("key/1") ...;  env.Stop();
+//   absl::Status more = WaitForBlocksPast(*env.chain, height, 3);  // DeadlineExceeded, no hang
 #ifndef GONKA_TESTING_SIGNER_ENV_H_
 #define GONKA_TESTING_SIGNER_ENV_H_
 
@@ -18,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/cosmos_app.h"
@@ -81,7 +83,16 @@ class SignerTestBase : public ::testing::Test {
   std::function<bool()> WhenIncluded(std::vector<std::string> keys) {
     return [this, keys = std::move(keys)] { return LedgerIncluded(keys); };
   }
+  // WaitForBlocksPast(*chain_, <the height now>, blocks, timeout): a few more blocks (e.g. before
+  // checking that nothing lands twice later).
+  absl::Status WaitForNewBlocks(int blocks, absl::Duration timeout = absl::Seconds(10));
 };
+
+// Waits until `chain` is `blocks` blocks past `height` (its committed height >= height + blocks).
+// DeadlineExceeded after `timeout`, naming the height waited for and the last height seen (a
+// stopped or stalled chain fails the wait instead of hanging the test).
+absl::Status WaitForBlocksPast(const devchain::Chain& chain, int64_t height, int blocks,
+                               absl::Duration timeout = absl::Seconds(10));
 
 // A request holding one devchain MsgRecord {creator, key, payload "p"} under idempotency key
 // `key`.
