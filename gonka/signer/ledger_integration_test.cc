@@ -559,13 +559,20 @@ TEST_F(LedgerTest, TakeStaleHandsBackUnsettledRequestsOnceEachPeriod) {
     }
     return out;
   };
+  // Staleness is judged at times this test passes (TakeStale's `now`), not at whatever moment
+  // each statement happens to run, so no outcome depends on how fast the test is scheduled.
+  // Every row above was written at or before `written` (the database's now() and absl::Now()
+  // read the same clock).
+  const absl::Duration period = absl::Milliseconds(200);
+  const absl::Time written = absl::Now();
   // Nothing is stale for an hour.
-  auto none = ledger_->TakeStale(absl::Hours(1), 100);
+  auto none = ledger_->TakeStale(absl::Hours(1), 100, true, written);
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_TRUE(mine(*none).empty());
 
-  absl::SleepFor(absl::Milliseconds(300));
-  auto stale = ledger_->TakeStale(absl::Milliseconds(200), 100);
+  // One period (and a millisecond) later, every unsettled row with a request is stale.
+  const absl::Time first = written + period + absl::Milliseconds(1);
+  auto stale = ledger_->TakeStale(period, 100, true, first);
   ASSERT_TRUE(stale.ok()) << stale.status();
   std::vector<StaleRequest> got = mine(*stale);
   ASSERT_EQ(got.size(), 3u);  // not the included row, not the row without a request
@@ -578,8 +585,9 @@ TEST_F(LedgerTest, TakeStaleHandsBackUnsettledRequestsOnceEachPeriod) {
   EXPECT_EQ(by_key.at(batched).request, "req-batch");
   for (const StaleRequest& s : got) EXPECT_EQ(s.reenqueues, 1) << s.key;
 
-  // Taken rows are stamped: not stale again right away, and their state is unchanged.
-  auto again = ledger_->TakeStale(absl::Milliseconds(200), 100);
+  // Taken rows are stamped with `first`: not stale again at that time, and their state is
+  // unchanged.
+  auto again = ledger_->TakeStale(period, 100, true, first);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(mine(*again).empty());
   auto e = ledger_->Get(broadcast);
@@ -587,10 +595,12 @@ TEST_F(LedgerTest, TakeStaleHandsBackUnsettledRequestsOnceEachPeriod) {
   EXPECT_EQ(e->state, TxState::kBroadcast);
   EXPECT_EQ(e->tx_hash, "B0");
 
-  // After another period without progress: the second copy.
-  absl::SleepFor(absl::Milliseconds(300));
-  ASSERT_TRUE(ledger_->RecordError(queued, "still trying").ok());  // progress: not stale
-  auto second = ledger_->TakeStale(absl::Milliseconds(200), 100);
+  // Progress on one row, stamped by the database once real time is past `first` (+5 ms); then,
+  // judged a period after first + 2 ms: the rows stamped `first` are stale again (the second
+  // copy), the row that made progress is not.
+  absl::SleepFor(first + absl::Milliseconds(5) - absl::Now());
+  ASSERT_TRUE(ledger_->RecordError(queued, "still trying").ok());
+  auto second = ledger_->TakeStale(period, 100, true, first + absl::Milliseconds(2) + period);
   ASSERT_TRUE(second.ok());
   got = mine(*second);
   ASSERT_EQ(got.size(), 2u);
@@ -605,14 +615,15 @@ TEST_F(LedgerTest, ConcurrentTakeStaleCallersNeverTakeTheSameRow) {
   for (int i = 0; i < 60; ++i) keys.push_back(Key(absl::StrCat(i)));
   std::vector<std::string> requests(keys.size(), "r");
   ASSERT_TRUE(ledger_->ClaimBatch(keys, requests).ok());
-  absl::SleepFor(absl::Milliseconds(800));
+  // Every caller judges at the same time `at`, when all the rows are stale; a row taken is
+  // stamped `at` and so is fresh for the rest of the test, however slowly the rounds run.
+  const absl::Time at = absl::Now() + absl::Seconds(1);
   std::vector<std::vector<StaleRequest>> taken(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < 10; ++round) {
-        // A taken row is fresh again for 700 ms, longer than these rounds take.
-        auto r = ledger_->TakeStale(absl::Milliseconds(700), 7);
+        auto r = ledger_->TakeStale(absl::Milliseconds(700), 7, true, at);
         if (r.ok()) taken[t].insert(taken[t].end(), r->begin(), r->end());
       }
     });
@@ -639,7 +650,12 @@ TEST_F(LedgerTest, ProducerRecordsWaitForAnEmptyBacklogAndAreDeliveredByTheFirst
   EXPECT_EQ(ledger_->Record("", "x").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ledger_->Record(Key("empty"), "").status().code(), absl::StatusCode::kInvalidArgument);
 
-  absl::SleepFor(absl::Milliseconds(300));
+  // Both rows were written at or before `written`; the claim below is stamped at least 5 ms
+  // later, and staleness is judged with the cutoff in between (written + 2 ms).
+  const absl::Time written = absl::Now();
+  const absl::Duration period = absl::Milliseconds(200);
+  const absl::Time judged_at = written + absl::Milliseconds(2) + period;
+  absl::SleepFor(absl::Milliseconds(5));
   // The first claim by a signer: delivered, and that counts as progress (not stale).
   auto c = ledger_->Claim(claimed, "req-c");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -654,8 +670,8 @@ TEST_F(LedgerTest, ProducerRecordsWaitForAnEmptyBacklogAndAreDeliveredByTheFirst
     return out;
   };
   // With a backlog (include_undelivered = false) the producer's row is left alone.
-  EXPECT_TRUE(mine(ledger_->TakeStale(absl::Milliseconds(200), 100, false)).empty());
-  std::set<std::string> taken = mine(ledger_->TakeStale(absl::Milliseconds(200), 100, true));
+  EXPECT_TRUE(mine(ledger_->TakeStale(period, 100, false, judged_at)).empty());
+  std::set<std::string> taken = mine(ledger_->TakeStale(period, 100, true, judged_at));
   EXPECT_EQ(taken, std::set<std::string>{waiting});
 }
 

@@ -17,6 +17,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gonka/base/clock.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/key.h"
@@ -27,8 +28,9 @@
 #include "gonka/net/http_server.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/reconciler.h"
-#include "gonka/testing/signer_env.h"
+#include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
+#include "gonka/testing/signer_env.h"
 #include "gonka/txqueue/txqueue.h"
 
 namespace gonka {
@@ -96,10 +98,30 @@ class SignerTest : public SignerTestBase {
     return RecordRequest(key_.address(), key, "signer_integration_test");
   }
 
-  // Runs `n` signers (each with its own NATS connection and consumer) until `done` holds or the
-  // deadline passes; returns the outcomes by key.
+  // Runs `n` signers (each with its own NATS connection and consumer, each calling
+  // Signer::Process / ProcessBatch itself so that the test sees every outcome) until `done` holds;
+  // returns the outcomes by key. If `done` does not hold within `timeout` the test fails with a
+  // message naming `what` (the caller's assertions then say which key is missing).
+  std::map<std::string, std::vector<Outcome>> RunSignersUntil(int n,
+                                                              const std::function<bool()>& done,
+                                                              absl::Duration timeout,
+                                                              absl::string_view what) {
+    absl::Status waited;
+    auto outcomes = RunSigners(n, done, timeout, what, &waited);
+    if (!waited.ok()) ADD_FAILURE() << waited;
+    return outcomes;
+  }
+  // Runs `n` signers for `duration` (to see what they do with whatever is queued).
+  std::map<std::string, std::vector<Outcome>> RunSignersFor(int n, absl::Duration duration) {
+    absl::Status ignored;
+    return RunSigners(
+        n, [] { return false; }, duration, "the run's end", &ignored);
+  }
+
   std::map<std::string, std::vector<Outcome>> RunSigners(int n, const std::function<bool()>& done,
-                                                         absl::Duration timeout) {
+                                                         absl::Duration timeout,
+                                                         absl::string_view what,
+                                                         absl::Status* waited) {
     std::mutex mu;
     std::map<std::string, std::vector<Outcome>> outcomes;
     std::atomic<bool> stop{false};
@@ -135,8 +157,7 @@ class SignerTest : public SignerTestBase {
         }
       });
     }
-    absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline && !done()) absl::SleepFor(absl::Milliseconds(50));
+    *waited = testing::WaitFor(done, timeout, absl::Milliseconds(50), what);
     stop = true;
     for (auto& t : threads) t.join();
     return outcomes;
@@ -173,7 +194,7 @@ TEST_F(SignerTest, EveryKeyLandsExactlyOnceDespiteDuplicateEnqueues) {
     return true;
   };
   absl::Time start = absl::Now();
-  auto outcomes = RunSigners(2, all_included, absl::Seconds(60));
+  auto outcomes = RunSignersUntil(2, all_included, absl::Seconds(60), "every key on chain");
   absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(all_included());
   std::cout << "signer: " << kKeys << " keys included by 2 signers in " << took << std::endl;
@@ -185,16 +206,15 @@ TEST_F(SignerTest, EveryKeyLandsExactlyOnceDespiteDuplicateEnqueues) {
                     .ok());
   }
   // Run one signer for 2 s: enough to take the 5 late copies.
-  auto late = RunSigners(
-      1, [] { return false; }, absl::Seconds(2));
+  auto late = RunSignersFor(1, absl::Seconds(2));
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(late[Key(i)].size(), 1u) << Key(i);
     EXPECT_EQ(late[Key(i)][0], Outcome::kSkipped);
   }
 
   // A few more blocks, then the oracle: every key exactly once, and the ledger agrees.
-  int64_t height = chain_->Latest()->height;
-  while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
+  absl::Status more = WaitForNewBlocks(3);
+  ASSERT_TRUE(more.ok()) << more;
   for (int i = 0; i < kKeys; ++i) {
     EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
     auto e = ledger_->Get(Key(i));
@@ -228,8 +248,8 @@ TEST_F(SignerTest, AfterACrashBeforeBroadcastTheSameBytesAreSent) {
   ASSERT_TRUE(ledger_->RecordSigned(key, s.tx_raw, s.hash, timeout, absl::Now()).ok());
   // ... crash: never broadcast, never acked. The request is redelivered to another signer.
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
-  auto outcomes = RunSigners(
-      1, [&] { return app_->RecordCount(key) > 0; }, absl::Seconds(20));
+  auto outcomes = RunSignersUntil(
+      1, [&] { return app_->RecordCount(key) > 0; }, absl::Seconds(20), "the key on chain");
   ASSERT_EQ(app_->RecordCount(key), 1u);
   auto e = ledger_->Get(key);
   ASSERT_TRUE(e.ok());
@@ -254,7 +274,7 @@ TEST_F(SignerTest, AfterACrashTheRecordedBatchTxIsResentAsIs) {
   ASSERT_TRUE(ledger_->RecordSignedBatch(keys, s.tx_raw, s.hash, timeout, absl::Now()).ok());
   // ... crash: never broadcast, never acked. Redelivered one at a time (batching off).
   for (const auto& k : keys) ASSERT_TRUE(queue_->Enqueue(Request(k)).ok());
-  RunSigners(1, WhenIncluded(keys), absl::Seconds(20));
+  RunSignersUntil(1, WhenIncluded(keys), absl::Seconds(20), "the batch's keys included");
   ASSERT_TRUE(LedgerIncluded(keys));
   for (const auto& k : keys) {
     EXPECT_EQ(app_->RecordCount(k), 1u) << k;
@@ -276,19 +296,19 @@ TEST_F(SignerTest, AfterACrashPostBroadcastTheIncludedTxIsFoundNotResent) {
   auto b = comet_->BroadcastTxSync(s.tx_raw);
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_EQ(b->code, 0u) << b->log;
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (app_->RecordCount(key) == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  absl::Status landed = testing::WaitFor([&] { return app_->RecordCount(key) > 0; },
+                                         absl::Seconds(10), absl::Milliseconds(20),
+                                         "the broadcast tx on chain");
+  ASSERT_TRUE(landed.ok()) << landed;
   ASSERT_EQ(app_->RecordCount(key), 1u);
   // ... crash before MarkBroadcast / ack: the request comes back.
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
   std::map<std::string, std::vector<Outcome>> outcomes =
-      RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
+      RunSignersUntil(1, WhenIncluded({key}), absl::Seconds(20), "the key included");
   ASSERT_EQ(outcomes[key].size(), 1u);
   EXPECT_EQ(outcomes[key][0], Outcome::kIncluded);
-  int64_t height = chain_->Latest()->height;
-  while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
+  absl::Status more = WaitForNewBlocks(3);
+  ASSERT_TRUE(more.ok()) << more;
   EXPECT_EQ(app_->RecordCount(key), 1u);
 }
 
@@ -325,24 +345,27 @@ TEST_F(SignerTest, RequestsTheQueueLostComeBackFromTheLedgerAndLandOnce) {
       ASSERT_EQ(b->code, 0u) << b->log;
     }
   }
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (app_->RecordCount(never_marked) == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  absl::Status landed = testing::WaitFor([&] { return app_->RecordCount(never_marked) > 0; },
+                                         absl::Seconds(10), absl::Milliseconds(20),
+                                         "the never-marked tx on chain");
+  ASSERT_TRUE(landed.ok()) << landed;
   ASSERT_EQ(app_->RecordCount(never_marked), 1u);
   // The queue forgets all three.
   for (txqueue::Delivery& d : *batch) ASSERT_TRUE((*consumer)->Ack(d).ok());
 
-  Reconciler reconciler(ledger_.get(), queue_.get(), {.stale_after = absl::Milliseconds(500)});
-  absl::SleepFor(absl::Milliseconds(700));
+  // The Reconciler judges staleness by its clock: one second ahead of every row written above,
+  // they are all older than stale_after, however long this test took to get here.
+  FakeClock clock(absl::Now() + absl::Seconds(1));
+  Reconciler reconciler(ledger_.get(), queue_.get(),
+                        {.stale_after = absl::Milliseconds(500), .clock = &clock});
   auto put_back = reconciler.RunOnce();
   ASSERT_TRUE(put_back.ok()) << put_back.status();
   EXPECT_GE(*put_back, 3);  // rows other tests left unsettled may come back too
   const std::vector<std::string> lost = {never_signed, never_broadcast, never_marked};
-  RunSigners(1, WhenIncluded(lost), absl::Seconds(20));
+  RunSignersUntil(1, WhenIncluded(lost), absl::Seconds(20), "the three lost requests included");
   ASSERT_TRUE(LedgerIncluded(lost));
-  int64_t height = chain_->Latest()->height;
-  while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
+  absl::Status more = WaitForNewBlocks(3);
+  ASSERT_TRUE(more.ok()) << more;
   for (const std::string& k : {never_signed, never_broadcast, never_marked}) {
     EXPECT_EQ(app_->RecordCount(k), 1u) << k;
     auto e = ledger_->Get(k);
@@ -351,9 +374,9 @@ TEST_F(SignerTest, RequestsTheQueueLostComeBackFromTheLedgerAndLandOnce) {
     EXPECT_EQ(e->reenqueues, 1) << k;
     if (k != never_signed) EXPECT_EQ(e->tx_hash, recorded_hash[k]) << k;  // no new tx
   }
-  // Settled rows are never handed back again.
-  absl::SleepFor(absl::Milliseconds(700));
-  auto again = ledger_->TakeStale(absl::Milliseconds(500), 1000);
+  // Settled rows are never handed back again, however old (judged an hour from now).
+  auto again = ledger_->TakeStale(absl::Milliseconds(500), 1000, /*include_undelivered=*/true,
+                                  absl::Now() + absl::Hours(1));
   ASSERT_TRUE(again.ok());
   for (const StaleRequest& s : *again) {
     EXPECT_NE(s.key, never_signed);
@@ -376,8 +399,10 @@ TEST_F(SignerTest, EnqueueRecordedSendsARequestWhosePublishWasLost) {
   ASSERT_TRUE(queue_->EnsureStream().ok());
   EXPECT_FALSE(e->delivered);  // recorded by the producer, no signer has seen it
 
-  Reconciler reconciler(ledger_.get(), queue_.get(), {.stale_after = absl::Milliseconds(300)});
-  absl::SleepFor(absl::Milliseconds(400));
+  // Its clock one second ahead: the row is older than stale_after without waiting for it.
+  FakeClock clock(absl::Now() + absl::Seconds(1));
+  Reconciler reconciler(ledger_.get(), queue_.get(),
+                        {.stale_after = absl::Milliseconds(300), .clock = &clock});
   // No signer has bound the queue yet (its backlog is unknown): an undelivered request is left
   // alone. Once the signers' consumer exists and has nothing pending, it is put back.
   auto before_bind = reconciler.RunOnce();
@@ -392,7 +417,7 @@ TEST_F(SignerTest, EnqueueRecordedSendsARequestWhosePublishWasLost) {
   ASSERT_TRUE(put_back.ok()) << put_back.status();
   EXPECT_GE(*put_back, 1);
   EXPECT_EQ(ledger_->Get(key)->reenqueues, 1);
-  RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
+  RunSignersUntil(1, WhenIncluded({key}), absl::Seconds(20), "the recovered request included");
   ASSERT_TRUE(LedgerIncluded({key}));
   EXPECT_EQ(app_->RecordCount(key), 1u);
   EXPECT_TRUE(ledger_->Get(key)->delivered);
@@ -418,7 +443,7 @@ TEST_F(SignerTest, AnExpiredUnincludedTxIsReplacedByANewOne) {
   ASSERT_TRUE(ledger_->Claim(key).ok());
   ASSERT_TRUE(ledger_->RecordSigned(key, s.tx_raw, s.hash, timeout, absl::Now()).ok());
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
-  RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
+  RunSignersUntil(1, WhenIncluded({key}), absl::Seconds(20), "the replacement tx included");
   EXPECT_EQ(app_->RecordCount(key), 1u);
   auto e = ledger_->Get(key);
   ASSERT_TRUE(e.ok());
@@ -449,7 +474,8 @@ TEST_F(SignerTest, ATxInABlockAfterItsTimeoutIsReplacedNotDeadLettered) {
   ASSERT_EQ(app_->RecordCount(key), 0u);
 
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
-  auto outcomes = RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
+  auto outcomes =
+      RunSignersUntil(1, WhenIncluded({key}), absl::Seconds(20), "the replacement tx included");
   EXPECT_EQ(app_->RecordCount(key), 1u);
   auto e = ledger_->Get(key);
   ASSERT_TRUE(e.ok());
@@ -471,9 +497,9 @@ TEST_F(SignerTest, APermanentChainRejectionIsDeadLettered) {
   tx.set_idempotency_key(key);
   *tx.add_messages() = cosmos::PackAny(m);
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
-  auto outcomes = RunSigners(
+  auto outcomes = RunSignersUntil(
       1, [&] { return ledger_->Get(key).ok() && ledger_->Get(key)->state == TxState::kFailed; },
-      absl::Seconds(20));
+      absl::Seconds(20), "the request failed in the ledger");
   ASSERT_EQ(outcomes[key].size(), 1u);
   EXPECT_EQ(outcomes[key][0], Outcome::kDeadLettered);
   auto dead = js_->LastMessage(txqueue::kStream, txqueue::kDeadSubject);
@@ -492,9 +518,9 @@ TEST_F(SignerTest, APastDeadlineIsDeadLetteredAsExpired) {
   txqueue::ChainTx tx = Request(key);
   tx.mutable_deadline()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Seconds(5)));
   ASSERT_TRUE(queue_->Enqueue(tx).ok());
-  auto outcomes = RunSigners(
+  auto outcomes = RunSignersUntil(
       1, [&] { return ledger_->Get(key).ok() && ledger_->Get(key)->state == TxState::kFailed; },
-      absl::Seconds(20));
+      absl::Seconds(20), "the request failed in the ledger");
   ASSERT_EQ(outcomes[key].size(), 1u);
   EXPECT_EQ(outcomes[key][0], Outcome::kDeadLettered);
   auto dead = js_->LastMessage(txqueue::kStream, txqueue::kDeadSubject);
@@ -516,13 +542,13 @@ TEST_F(SignerTest, WarmKeySendsThroughAuthzAndFeeGrant) {
 
   // Without a grant the MsgExec lands but fails (authz 2): dead-lettered, never retried.
   ASSERT_TRUE(queue_->Enqueue(Request(Key(0))).ok());
-  auto outcomes = RunSigners(
+  auto outcomes = RunSignersUntil(
       1,
       [&] {
         auto e = ledger_->Get(Key(0));
         return e.ok() && e->state == TxState::kFailed;
       },
-      absl::Seconds(20));
+      absl::Seconds(20), "the ungranted request failed in the ledger");
   ASSERT_EQ(outcomes[Key(0)].size(), 1u);
   EXPECT_EQ(outcomes[Key(0)][0], Outcome::kDeadLettered);
   auto dead = js_->LastMessage(txqueue::kStream, txqueue::kDeadSubject);
@@ -546,16 +572,18 @@ TEST_F(SignerTest, WarmKeySendsThroughAuthzAndFeeGrant) {
   auto b = comet_->BroadcastTxSync(signed_grant->tx_raw);
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_EQ(b->code, 0u) << b->log;
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (app_->Account(key_.address())->second == cold->second && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  absl::Status granted = testing::WaitForValue(
+      [&] { return app_->Account(key_.address())->second; },
+      [&](uint64_t sequence) { return sequence != cold->second; }, absl::Seconds(10),
+      absl::Milliseconds(20),
+      absl::StrCat("the grant tx on chain (cold account sequence past ", cold->second, ")"));
+  ASSERT_TRUE(granted.ok()) << granted;
   absl::uint128 cold_before = app_->Balance(key_.address(), "ngonka");
   options_.fee_granter = key_.address();
   options_.fee_amount = {{"ngonka", "100"}};
 
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
-  RunSigners(
+  RunSignersUntil(
       1,
       [&] {
         for (int i = 1; i <= 3; ++i) {
@@ -563,7 +591,7 @@ TEST_F(SignerTest, WarmKeySendsThroughAuthzAndFeeGrant) {
         }
         return true;
       },
-      absl::Seconds(20));
+      absl::Seconds(20), "keys 1..3 on chain through the grants");
   for (int i = 1; i <= 3; ++i) {
     EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
     auto e = ledger_->Get(Key(i));
@@ -581,7 +609,7 @@ TEST_F(SignerTest, GasComesFromSimulateTimesAdjustment) {
   options_.gas_limit = 1'000'000;
   const std::string key = Key(0);
   ASSERT_TRUE(queue_->Enqueue(Request(key)).ok());
-  RunSigners(1, WhenIncluded({key}), absl::Seconds(20));
+  RunSignersUntil(1, WhenIncluded({key}), absl::Seconds(20), "the key included");
   ASSERT_EQ(app_->RecordCount(key), 1u);
   auto e = ledger_->Get(key);
   ASSERT_TRUE(e.ok());
@@ -600,13 +628,13 @@ TEST_F(SignerTest, AHaltedChainPausesSending) {
   absl::SleepFor(absl::Milliseconds(1200));
   const std::string key = Key(0);
   ASSERT_TRUE(queue_->Enqueue(Request(key)).ok());
-  auto paused = RunSigners(
+  auto paused = RunSignersUntil(
       1,
       [&] {
         auto e = ledger_->Get(key);
         return e.ok() && !e->last_error.empty();
       },
-      absl::Seconds(10));
+      absl::Seconds(10), "an error noted for the request (the halt)");
   ASSERT_FALSE(paused[key].empty());
   EXPECT_EQ(paused[key][0], Outcome::kRetry);
   auto e = ledger_->Get(key);
@@ -615,8 +643,8 @@ TEST_F(SignerTest, AHaltedChainPausesSending) {
   EXPECT_THAT(e->last_error, HasSubstr("chain halted or node behind"));
 
   chain_->Start();  // blocks again: the request goes through
-  RunSigners(
-      1, [&] { return app_->RecordCount(key) > 0; }, absl::Seconds(20));
+  RunSignersUntil(
+      1, [&] { return app_->RecordCount(key) > 0; }, absl::Seconds(20), "the key on chain");
   EXPECT_EQ(app_->RecordCount(key), 1u);
 }
 
@@ -636,7 +664,7 @@ TEST_F(SignerTest, BatchesShareATxAndStillLandOnce) {
   for (int i = 0; i < kKeys; ++i) keys.push_back(Key(i));
   std::function<bool()> all_included = WhenIncluded(keys);
   absl::Time start = absl::Now();
-  RunSigners(2, all_included, absl::Seconds(30));
+  RunSignersUntil(2, all_included, absl::Seconds(30), "every key included");
   absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(all_included());
   std::set<std::string> hashes;
@@ -651,11 +679,10 @@ TEST_F(SignerTest, BatchesShareATxAndStillLandOnce) {
   std::cout << "batching: " << kKeys << " keys in " << hashes.size() << " txs, " << took
             << std::endl;
   // The copies are acked too (nothing left for a late signer), and nothing landed twice.
-  auto late = RunSigners(
-      1, [] { return false; }, absl::Milliseconds(500));
+  auto late = RunSignersFor(1, absl::Milliseconds(500));
   EXPECT_TRUE(late.empty());
-  int64_t height = chain_->Latest()->height;
-  while (chain_->Latest()->height < height + 3) absl::SleepFor(absl::Milliseconds(20));
+  absl::Status more = WaitForNewBlocks(3);
+  ASSERT_TRUE(more.ok()) << more;
   for (int i = 0; i < kKeys; ++i) EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
   EXPECT_LT(hashes.size(), static_cast<size_t>(kKeys));
   EXPECT_GT(batched, 0);
@@ -682,7 +709,7 @@ TEST_F(SignerTest, AFailingBatchIsSplitAndOnlyTheBadRequestIsDeadLettered) {
     auto e = ledger_->Get(bad);
     return e.ok() && e->state == TxState::kFailed;
   };
-  RunSigners(1, settled, absl::Seconds(30));
+  RunSignersUntil(1, settled, absl::Seconds(30), "the good keys included and the bad one failed");
   ASSERT_TRUE(settled());
   for (int i = 0; i < 8; ++i) EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
   EXPECT_EQ(app_->RecordCount(bad), 0u);
