@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   };
   absl::StatusOr<std::unique_ptr<gonka::election::Coordination>> coordination =
       gonka::election::Coordination::Open(*coordination_options,
-                                          absl::StrCat("edge-api-", emitter.chain_id),
+                                          absl::StrCat("edge-api/", emitter.chain_id),
                                           elector_options);
   if (!coordination.ok()) return daemon.Fail(coordination.status());
 

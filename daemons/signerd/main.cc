@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
       GONKA_LOG_WARN("sequence lease lost", {"account", address}, {"reason", std::string(why)});
     };
     absl::StatusOr<std::unique_ptr<gonka::election::Coordination>> c =
-        gonka::election::Coordination::Open(*o, "signer-" + key->address(), lease_options);
+        gonka::election::Coordination::Open(*o, "signer:" + key->address(), lease_options);
     if (!c.ok()) return daemon.Fail(c.status());
     lease = std::move(*c);
     options.sequence_lease = lease->elector();

@@ -45,8 +45,10 @@ struct CoordinationOptions {
 
 class Coordination {
  public:
-  // Connects the store's client and creates the (not yet started) elector for `election_name`
-  // (JetStream: [A-Za-z0-9_-]+; other characters are mapped to "_"). Errors: InvalidArgument
+  // Connects the store's client and creates the (not yet started) elector for `election_name`.
+  // Redis uses the name as given (keys "gonka:election:{<name>}:..."), so a name kept across
+  // versions keeps one lease through a rolling update; JetStream bucket names allow only
+  // [A-Za-z0-9_-], so other characters ("/", ":") are mapped to "_" there. Errors: InvalidArgument
   // naming a bad option; Unavailable when the backend cannot be reached.
   static absl::StatusOr<std::unique_ptr<Coordination>> Open(const CoordinationOptions& options,
                                                             const std::string& election_name,

@@ -43,6 +43,7 @@
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/sequencer.h"
 #include "gonka/signer/signer.h"
+#include "gonka/signer/signer_service.h"
 #include "gonka/testing/signer_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -206,11 +207,6 @@ class SequencedSignerTest : public SignerTestBase {
     return c;
   }
 
-  void WaitBlocks(int n) {
-    int64_t height = chain_->Latest()->height;
-    while (chain_->Latest()->height < height + n) absl::SleepFor(absl::Milliseconds(20));
-  }
-
   ChainTxs ScanChain() {
     ChainTxs out;
     for (int64_t h = 1; h <= chain_->height(); ++h) {
@@ -248,33 +244,22 @@ class SequencedSignerTest : public SignerTestBase {
     EXPECT_EQ(txs.without_timeout_height, 0);
   }
 
-  // Runs `n` in-process signers sharing `sequencer` until `done` or the timeout.
-  void RunSigners(int n, Sequencer* sequencer, const std::function<bool()>& done,
-                  absl::Duration timeout) {
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> threads;
-    SignerOptions options = options_;
-    options.sequencer = sequencer;
-    for (int i = 0; i < n; ++i) {
-      threads.emplace_back([&, options] {
-        auto js = ConnectNats();
-        ASSERT_NE(js, nullptr);
-        txqueue::ConsumerOptions co;
-        co.ack_wait = absl::Seconds(10);
-        co.dead_letter_expired = false;
-        auto consumer = txqueue::TxConsumer::Bind(js.get(), co);
-        ASSERT_TRUE(consumer.ok()) << consumer.status();
-        Signer signer(key_.get(), consumer->get(), ledger_.get(), comet_.get(), options);
-        while (!stop.load()) {
-          absl::StatusOr<bool> r = signer.RunOnce(absl::Milliseconds(100));
-          if (!r.ok()) absl::SleepFor(absl::Milliseconds(50));
-        }
-      });
-    }
-    absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline && !done()) absl::SleepFor(absl::Milliseconds(50));
-    stop = true;
-    for (auto& t : threads) t.join();
+  // A SignerService (the run loop signerd and the signer workers use) with `workers` signing
+  // loops in sequenced mode on `lease` (the service's one Sequencer is shared by its loops), bound
+  // to the test's queue. Stop() (or destruction) joins it.
+  std::unique_ptr<SignerService> StartService(int workers, election::LeaderElector* lease) {
+    SignerServiceOptions o;
+    o.signer = options_;
+    o.workers = workers;
+    o.sequence_lease = lease;
+    o.consumer.ack_wait = absl::Seconds(10);
+    o.fetch_timeout = absl::Milliseconds(100);
+    o.queue_metrics_interval = absl::ZeroDuration();
+    auto service = std::make_unique<SignerService>(key_.get(), js_.get(), queue_.get(),
+                                                   ledger_.get(), comet_.get(), o);
+    absl::Status started = service->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    return started.ok() ? std::move(service) : nullptr;
   }
 
   static testing::PostgresServer* pg_;
@@ -293,20 +278,31 @@ testing::RedisServer* SequencedSignerTest::redis_ = nullptr;
 TEST_F(SequencedSignerTest, TwoSignersShareTheSequenceBatchedOrNotEachKeyOnce) {
   election::LeaderElector* lease = NewElector("in-process");
   ASSERT_NE(lease, nullptr);
-  ASSERT_TRUE(testing::WaitFor([&] { return lease->IsLeader(); }, absl::Seconds(10)).ok());
-  Sequencer sequencer(lease, ledger_.get(), comet_.get(), key_->address());
+  ASSERT_TRUE(testing::WaitFor([&] { return lease->IsLeader(); }, absl::Seconds(10),
+                               absl::Milliseconds(20), "the lease")
+                  .ok());
   constexpr int kKeys = 40;
   for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
   const absl::Time start = absl::Now();
+  // Two loops one request per tx for the first half, then (a restarted service, same lease:
+  // its Sequencer reads the sequence from the chain again) batches of up to 5.
   options_.max_batch_messages = 1;
-  RunSigners(
-      2, &sequencer, [&] { return AllIncluded(kKeys / 2); }, absl::Seconds(60));
+  std::unique_ptr<SignerService> unbatched = StartService(2, lease);
+  ASSERT_NE(unbatched, nullptr);
+  absl::Status half = testing::WaitFor([&] { return AllIncluded(kKeys / 2); }, absl::Seconds(60),
+                                       absl::Milliseconds(50), "the first half of the keys");
+  unbatched->Stop();
+  ASSERT_TRUE(half.ok()) << half << "; included " << CountIncluded(kKeys);
   options_.max_batch_messages = 5;
-  RunSigners(
-      2, &sequencer, [&] { return AllIncluded(kKeys); }, absl::Seconds(60));
+  std::unique_ptr<SignerService> batched = StartService(2, lease);
+  ASSERT_NE(batched, nullptr);
+  absl::Status all = testing::WaitFor([&] { return AllIncluded(kKeys); }, absl::Seconds(60),
+                                      absl::Milliseconds(50), "every key included");
+  batched->Stop();
   const absl::Duration took = absl::Now() - start;
-  ASSERT_TRUE(AllIncluded(kKeys));
-  WaitBlocks(3);
+  ASSERT_TRUE(all.ok()) << all << "; included " << CountIncluded(kKeys);
+  absl::Status more = WaitForNewBlocks(3);
+  ASSERT_TRUE(more.ok()) << more;
   std::set<std::string> hashes;
   for (int i = 0; i < kKeys; ++i) {
     EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
@@ -327,12 +323,16 @@ TEST_F(SequencedSignerTest, TwoSignersShareTheSequenceBatchedOrNotEachKeyOnce) {
 TEST_F(SequencedSignerTest, ASequenceSpentElsewhereIsResyncedAndEachKeyLandsOnce) {
   election::LeaderElector* lease = NewElector("in-process");
   ASSERT_NE(lease, nullptr);
-  ASSERT_TRUE(testing::WaitFor([&] { return lease->IsLeader(); }, absl::Seconds(10)).ok());
-  Sequencer sequencer(lease, ledger_.get(), comet_.get(), key_->address());
+  ASSERT_TRUE(testing::WaitFor([&] { return lease->IsLeader(); }, absl::Seconds(10),
+                               absl::Milliseconds(20), "the lease")
+                  .ok());
+  // One signing loop, running through the whole test (its Sequencer keeps the sequence).
+  std::unique_ptr<SignerService> service = StartService(1, lease);
+  ASSERT_NE(service, nullptr);
   ASSERT_TRUE(queue_->Enqueue(Request(Key(0))).ok());
-  RunSigners(
-      1, &sequencer, [&] { return AllIncluded(1); }, absl::Seconds(20));
-  ASSERT_TRUE(AllIncluded(1));
+  absl::Status first = testing::WaitFor([&] { return AllIncluded(1); }, absl::Seconds(20),
+                                        absl::Milliseconds(50), "key 0 included");
+  ASSERT_TRUE(first.ok()) << first;
   // The signer now holds sequence 1 locally. Someone else spends it with the same key.
   cosmos::TxBuilder outside;
   gonka::devchain::v1::MsgRecord m;
@@ -348,17 +348,21 @@ TEST_F(SequencedSignerTest, ASequenceSpentElsewhereIsResyncedAndEachKeyLandsOnce
   ASSERT_TRUE(signed_outside.ok()) << signed_outside.status();
   auto b = comet_->BroadcastTxSync(signed_outside->tx_raw);
   ASSERT_TRUE(b.ok() && b->code == 0) << (b.ok() ? b->log : b.status().ToString());
-  ASSERT_TRUE(
-      testing::WaitFor([&] { return app_->RecordCount("outside") == 1; }, absl::Seconds(10)).ok());
+  absl::Status outside_landed =
+      testing::WaitFor([&] { return app_->RecordCount("outside") == 1; }, absl::Seconds(10),
+                       absl::Milliseconds(20), "the outside tx on chain");
+  ASSERT_TRUE(outside_landed.ok()) << outside_landed;
 
   const double mismatches_before =
       MetricValue("gonka_signer_retries_total{reason=\"sequence_mismatch\"}");
   constexpr int kKeys = 6;
   for (int i = 1; i < kKeys; ++i) ASSERT_TRUE(queue_->Enqueue(Request(Key(i))).ok());
-  RunSigners(
-      1, &sequencer, [&] { return AllIncluded(kKeys); }, absl::Seconds(30));
-  ASSERT_TRUE(AllIncluded(kKeys));
-  WaitBlocks(3);
+  absl::Status all = testing::WaitFor([&] { return AllIncluded(kKeys); }, absl::Seconds(30),
+                                      absl::Milliseconds(50), "every key included");
+  service->Stop();
+  ASSERT_TRUE(all.ok()) << all << "; included " << CountIncluded(kKeys);
+  absl::Status more = WaitForNewBlocks(3);
+  ASSERT_TRUE(more.ok()) << more;
   for (int i = 0; i < kKeys; ++i) EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
   EXPECT_EQ(app_->RecordCount("outside"), 1u);
   const double mismatches =
@@ -379,7 +383,9 @@ TEST_F(SequencedSignerTest, ASequenceSpentElsewhereIsResyncedAndEachKeyLandsOnce
 TEST_F(SequencedSignerTest, ASignerWithoutTheLeaseDoesNotSign) {
   election::LeaderElector* holder = NewElector("holder");
   ASSERT_NE(holder, nullptr);
-  ASSERT_TRUE(testing::WaitFor([&] { return holder->IsLeader(); }, absl::Seconds(10)).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return holder->IsLeader(); }, absl::Seconds(10),
+                               absl::Milliseconds(20), "the holder's lease")
+                  .ok());
   election::LeaderElector* other = NewElector("other");
   ASSERT_NE(other, nullptr);
   absl::SleepFor(absl::Milliseconds(300));  // let it campaign (and lose)
@@ -467,7 +473,8 @@ TEST_F(SequencedSignerTest, EveryKeyOnceWhileSequencedSignersAreKilled) {
   const absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(AllIncluded(kKeys)) << "included " << CountIncluded(kKeys) << " of " << kKeys
                                   << " after " << kills << " kills";
-  WaitBlocks(5);
+  absl::Status more = WaitForNewBlocks(5);
+  ASSERT_TRUE(more.ok()) << more;
   int duplicates = 0, lost = 0, resigned = 0;
   for (int i = 0; i < kKeys; ++i) {
     uint64_t n = app_->RecordCount(Key(i));
@@ -536,21 +543,19 @@ TEST_P(SequencedZombieTest, APausedLeaseHolderCannotConsumeASequence) {
   ASSERT_TRUE(a->Start().ok());
   int by_a = 0;
   if (self_stop) {
-    ASSERT_TRUE(testing::WaitFor(
-                    [&] {
-                      return ReadFile(a->log_path()).find("worker: stopping at") !=
-                             std::string::npos;
-                    },
-                    absl::Seconds(30))
-                    .ok())
-        << ReadFile(a->log_path());
+    absl::Status stopped = testing::WaitFor(
+        [&] { return ReadFile(a->log_path()).find("worker: stopping at") != std::string::npos; },
+        absl::Seconds(30), absl::Milliseconds(20), "worker A to stop itself at " + point);
+    ASSERT_TRUE(stopped.ok()) << stopped << "\n" << ReadFile(a->log_path());
     by_a = CountIncluded(kKeys);
     EXPECT_GE(by_a, 1);  // stopped in its third send
     EXPECT_LE(by_a, 2);
   } else {
     // SIGSTOP from outside at whatever A is doing once it has landed a few keys.
-    ASSERT_TRUE(
-        testing::WaitFor([&] { return CountIncluded(kKeys) >= 3; }, absl::Seconds(30)).ok());
+    absl::Status landed = testing::WaitForValue(
+        [&] { return CountIncluded(kKeys); }, [](int n) { return n >= 3; }, absl::Seconds(30),
+        absl::Milliseconds(20), "3 keys landed by worker A");
+    ASSERT_TRUE(landed.ok()) << landed;
     ASSERT_TRUE(a->Pause().ok());
     by_a = CountIncluded(kKeys);
   }
@@ -559,25 +564,29 @@ TEST_P(SequencedZombieTest, APausedLeaseHolderCannotConsumeASequence) {
 
   auto b = worker("B", false);
   ASSERT_TRUE(b->Start().ok());
-  ASSERT_TRUE(
-      testing::WaitFor([&] { return LeaseToken(ReadFile(b->log_path())) > 0; }, absl::Seconds(20))
-          .ok())
-      << ReadFile(b->log_path());
+  absl::Status elected =
+      testing::WaitFor([&] { return LeaseToken(ReadFile(b->log_path())) > 0; }, absl::Seconds(20),
+                       absl::Milliseconds(20), "worker B to gain the lease");
+  ASSERT_TRUE(elected.ok()) << elected << "\n" << ReadFile(b->log_path());
   const int64_t token_b = LeaseToken(ReadFile(b->log_path()));
   EXPECT_GT(token_b, token_a);
   // B works for a while (it has raised the fence and uses the sequence), then A wakes up.
-  ASSERT_TRUE(
-      testing::WaitFor([&] { return CountIncluded(kKeys) >= by_a + 5; }, absl::Seconds(30)).ok());
+  absl::Status b_works = testing::WaitForValue(
+      [&] { return CountIncluded(kKeys); }, [&](int n) { return n >= by_a + 5; },
+      absl::Seconds(30), absl::Milliseconds(20),
+      absl::StrCat(by_a + 5, " keys landed (5 by worker B)"));
+  ASSERT_TRUE(b_works.ok()) << b_works;
   ASSERT_TRUE(a->Resume().ok());
   // A runs again: its elector notices the lost lease (local deadline) and says so.
-  ASSERT_TRUE(testing::WaitFor(
-                  [&] { return ReadFile(a->log_path()).find("lease lost") != std::string::npos; },
-                  absl::Seconds(10))
-                  .ok())
-      << ReadFile(a->log_path());
-  ASSERT_TRUE(testing::WaitFor([&] { return AllIncluded(kKeys); }, absl::Seconds(60)).ok())
-      << "included " << CountIncluded(kKeys) << " of " << kKeys;
-  WaitBlocks(5);
+  absl::Status noticed = testing::WaitFor(
+      [&] { return ReadFile(a->log_path()).find("lease lost") != std::string::npos; },
+      absl::Seconds(10), absl::Milliseconds(20), "worker A to log \"lease lost\"");
+  ASSERT_TRUE(noticed.ok()) << noticed << "\n" << ReadFile(a->log_path());
+  absl::Status all = testing::WaitFor([&] { return AllIncluded(kKeys); }, absl::Seconds(60),
+                                      absl::Milliseconds(50), "every key included");
+  ASSERT_TRUE(all.ok()) << all << "; included " << CountIncluded(kKeys) << " of " << kKeys;
+  absl::Status more = WaitForNewBlocks(5);
+  ASSERT_TRUE(more.ok()) << more;
 
   // Each key exactly once; the account's sequences consecutive; no failed (sequence) tx.
   for (int i = 0; i < kKeys; ++i) EXPECT_EQ(app_->RecordCount(Key(i)), 1u) << Key(i);
