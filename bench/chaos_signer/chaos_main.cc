@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   config.AddDuration("duplicate-window", &options.duplicate_window, absl::Seconds(10),
                      "the stream's Nats-Msg-Id dedupe window");
   config.AddBool("nats-cluster", &options.nats_cluster, true,
-                 "3-node NATS cluster with an R3 stream (false: one server, no NATS faults)");
+                 "3-node NATS cluster with an R3 stream (false: one server, which the node "
+                 "kills and restarts hit)");
   config.AddInt("nats-node-kills", &options.nats_node_kills, 3, "NATS node kill -9 + restart")
       .Range(0, 1000);
   config.AddInt("cluster-restarts", &options.cluster_restarts, 1, "whole-cluster restarts")

@@ -15,6 +15,7 @@
 #include "gonka/net/http_client.h"
 #include "gonka/net/http_server.h"
 #include "gonka/net/sse.h"
+#include "gonka/testing/block_stream.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
@@ -50,15 +51,7 @@ class BlockStreamServerTest : public ::testing::Test {
   }
 
   void Publish(int64_t from, int64_t to) {
-    for (int64_t h = from; h <= to; ++h) {
-      chain::v1::BlockEvents b;
-      b.set_chain_id("sse");
-      b.set_height(h);
-      nats::PublishOptions o;
-      o.msg_id = absl::StrCat("sse/", h);
-      if (h > 1) o.expected_last_msg_id = absl::StrCat("sse/", h - 1);
-      ASSERT_TRUE(js_->Publish("blocks", b.SerializeAsString(), o).ok()) << h;
-    }
+    ASSERT_TRUE(testing::PublishBlocks(js_.get(), "sse", from, to).ok());
   }
 
   // Reads `url` until `count` block events arrived (or the stream ends); returns their ids.

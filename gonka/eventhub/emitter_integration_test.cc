@@ -16,6 +16,7 @@
 #include "gonka/election/fenced_write.h"
 #include "gonka/election/redis_elector.h"
 #include "gonka/net/http_server.h"
+#include "gonka/testing/block_stream.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
@@ -103,28 +104,12 @@ EmitterOptions TestOptions() {
 
 // Reads the whole block subject back and checks heights are consecutive and unique.
 void ExpectGapFree(nats::JetStream& js, int64_t* first, int64_t* last) {
-  absl::StatusOr<std::unique_ptr<nats::PullConsumer>> consumer =
-      js.Consumer({.stream = "BLOCKS", .durable = "checker", .filter_subject = "blocks"});
-  ASSERT_TRUE(consumer.ok()) << consumer.status();
-  std::vector<int64_t> heights;
-  while (true) {
-    absl::StatusOr<std::vector<nats::JsMessage>> batch =
-        (*consumer)->Fetch(100, absl::Milliseconds(500));
-    if (!batch.ok() || batch->empty()) break;
-    for (nats::JsMessage& m : *batch) {
-      chain::v1::BlockEvents b;
-      ASSERT_TRUE(b.ParseFromString(m.data()));
-      EXPECT_EQ(m.msg_id(), absl::StrCat("hub-test/", b.height()));
-      heights.push_back(b.height());
-      ASSERT_TRUE(m.Ack().ok());
-    }
-  }
-  ASSERT_FALSE(heights.empty());
-  for (size_t i = 1; i < heights.size(); ++i) {
-    ASSERT_EQ(heights[i], heights[i - 1] + 1) << "gap or duplicate after " << heights[i - 1];
-  }
-  *first = heights.front();
-  *last = heights.back();
+  absl::StatusOr<std::vector<int64_t>> heights = testing::ReadBlockHeights(js, "checker");
+  ASSERT_TRUE(heights.ok()) << heights.status();
+  absl::Status consecutive = testing::ExpectConsecutive(*heights);
+  ASSERT_TRUE(consecutive.ok()) << consecutive;
+  *first = heights->front();
+  *last = heights->back();
 }
 
 TEST(EmitterIntegrationTest, ExactlyOnceInOrderAcrossHandoffAndNatsRestart) {

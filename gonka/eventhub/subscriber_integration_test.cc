@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gonka/testing/block_stream.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
@@ -25,18 +26,10 @@ class SubscriberTest : public ::testing::Test {
     ASSERT_TRUE(js_->EnsureStream({.name = "BLOCKS", .subjects = {"blocks"}}).ok());
   }
   void Publish(int64_t from, int64_t to) {
-    for (int64_t h = from; h <= to; ++h) {
-      chain::v1::BlockEvents b;
-      b.set_chain_id("sub");
-      b.set_height(h);
-      chain::v1::TxEvents* tx = b.add_txs();
-      chain::v1::Event* e = tx->add_events();
-      e->set_type(h % 2 == 0 ? "even" : "odd");
-      nats::PublishOptions o;
-      o.msg_id = absl::StrCat("sub/", h);
-      if (h > 1) o.expected_last_msg_id = absl::StrCat("sub/", h - 1);
-      ASSERT_TRUE(js_->Publish("blocks", b.SerializeAsString(), o).ok()) << h;
-    }
+    ASSERT_TRUE(testing::PublishBlocks(js_.get(), "sub", from, to, [](chain::v1::BlockEvents& b) {
+                  chain::v1::Event* e = b.add_txs()->add_events();
+                  e->set_type(b.height() % 2 == 0 ? "even" : "odd");
+                }).ok());
   }
   testing::NatsServer nats_;
   std::unique_ptr<nats::JetStream> js_;

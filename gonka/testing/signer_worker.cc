@@ -1,6 +1,7 @@
-// A signer process for the kill -9 tests (signer_chaos_integration_test, tests/chaos/signer_chaos):
-// runs a SignerService (one signing loop, the same run loop as signerd) until killed. Configured from the environment (test use only; the production
-// daemon is signerd):
+// A signer process for the kill -9 tests (tests/chaos/signer_chaos, the sequenced chaos and
+// zombie tests in gonka/signer): runs a SignerService (one signing loop, the same run loop as
+// signerd) until killed. Configured from the environment (test use only; the production daemon
+// is signerd):
 //   SIGNER_NATS_URL (comma-separated), SIGNER_TX_TTL_MS, SIGNER_PG_URL, SIGNER_RPC_URL,
 //   SIGNER_CHAIN_ID, SIGNER_ACCOUNT_NUMBER, SIGNER_MNEMONIC (or SIGNER_KEY_HEX),
 //   SIGNER_ACK_WAIT_MS, SIGNER_MAX_BATCH, SIGNER_REENQUEUE_AFTER_MS (> 0: runs a Reconciler).

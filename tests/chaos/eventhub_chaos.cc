@@ -22,16 +22,20 @@
 namespace gonka {
 namespace {
 
-// Setup steps that must succeed: the experiment reports why it could not run.
-#define CHAOS_CHECK(expr)                                   \
-  if (auto _ok = (expr); !::gonka::chaos_internal::Ok(_ok)) \
-  return absl::InternalError(absl::StrCat("chaos setup: ", #expr, " failed at line ", __LINE__))
+// Setup steps (and waits) that must succeed: the experiment reports why it could not run, with
+// the status's message when `expr` is a Status (a WaitFor names what it waited for).
+#define CHAOS_CHECK(expr)                                                                  \
+  if (auto _ok = (expr); !::gonka::chaos_internal::Ok(_ok))                                \
+  return absl::InternalError(absl::StrCat("chaos setup: ", #expr, " failed at line ", __LINE__, \
+                                          ::gonka::chaos_internal::Why(_ok)))
 
 }  // namespace
 
 namespace chaos_internal {
 bool Ok(bool b) { return b; }
 bool Ok(const absl::Status& s) { return s.ok(); }
+std::string Why(bool) { return ""; }
+std::string Why(const absl::Status& s) { return absl::StrCat(": ", s.ToString()); }
 }  // namespace chaos_internal
 
 namespace {
@@ -126,8 +130,8 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
   std::string mismatch;
   absl::Mutex mu;
   CHAOS_CHECK(
-      testing::WaitFor([&] { return (*js)->GetStreamInfo("BLOCKS").ok(); }, absl::Seconds(20))
-          .ok());
+      testing::WaitFor([&] { return (*js)->GetStreamInfo("BLOCKS").ok(); }, absl::Seconds(20),
+                       absl::Milliseconds(20), "the BLOCKS stream"));
   eventhub::SubscriberOptions checker_options;
   checker_options.durable = "chaos-checker";
   checker_options.start_height = 1;
@@ -156,7 +160,8 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
   std::vector<absl::Time> kill_times;
   for (int round = 0; failovers < target; ++round) {
     int l = -1;
-    CHAOS_CHECK(testing::WaitFor([&] { return (l = leader()) >= 0; }, absl::Seconds(20)).ok());
+    CHAOS_CHECK(testing::WaitFor([&] { return (l = leader()) >= 0; }, absl::Seconds(20),
+                                 absl::Milliseconds(20), "a leader among the replicas"));
     absl::SleepFor(absl::Milliseconds(300 + rng() % 700));
     int64_t before = checker.last_height();
     int fault = static_cast<int>(rng() % (options.nats_cluster ? 8 : 6));
@@ -211,8 +216,10 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     }
     // Emission resumes: the checker sees new heights.
     CHAOS_CHECK(
-        testing::WaitFor([&] { return checker.last_height() >= before + 10; }, absl::Seconds(30))
-            .ok());
+        testing::WaitForValue([&] { return checker.last_height(); },
+                              [&](int64_t h) { return h >= before + 10; }, absl::Seconds(30),
+                              absl::Milliseconds(20),
+                              absl::StrCat("emission to resume (height ", before + 10, ")")));
     max_pause = std::max(max_pause, absl::Now() - t0);
     if (fault <= 2) ++failovers;
     if (!replicas[l]->IsRunning()) CHAOS_CHECK(replicas[l]->Start().ok());

@@ -15,6 +15,15 @@ int64_t EnvInt(const char* name, int64_t fallback) {
   return v;
 }
 
+// Every height the checker read came once, in order, from 1, equal to devchain's.
+void ExpectExactlyOnceInOrder(const ChaosResult& result) {
+  EXPECT_EQ(result.first_height, 1);
+  EXPECT_EQ(result.gaps, 0);
+  EXPECT_EQ(result.duplicates, 0);
+  EXPECT_EQ(result.reorders, 0);
+  EXPECT_EQ(result.content_mismatch, "");
+}
+
 TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrder) {
   ChaosOptions options;
   options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
@@ -23,11 +32,7 @@ TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrder) {
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("eventhub chaos: %s\n", result->ToString().c_str());
   EXPECT_EQ(result->failovers, options.failovers);
-  EXPECT_EQ(result->first_height, 1);
-  EXPECT_EQ(result->gaps, 0);
-  EXPECT_EQ(result->duplicates, 0);
-  EXPECT_EQ(result->reorders, 0);
-  EXPECT_EQ(result->content_mismatch, "");
+  ExpectExactlyOnceInOrder(*result);
 }
 
 // The same with --coordination=nats: leases and the cursor in JetStream KV, no Redis at all.
@@ -40,11 +45,7 @@ TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrderWithoutRedis) {
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("eventhub chaos (coordination=nats): %s\n", result->ToString().c_str());
   EXPECT_EQ(result->failovers, options.failovers);
-  EXPECT_EQ(result->first_height, 1);
-  EXPECT_EQ(result->gaps, 0);
-  EXPECT_EQ(result->duplicates, 0);
-  EXPECT_EQ(result->reorders, 0);
-  EXPECT_EQ(result->content_mismatch, "");
+  ExpectExactlyOnceInOrder(*result);
 }
 
 TEST(EventHubChaosTest, NatsClusterCrashes) {
@@ -55,11 +56,7 @@ TEST(EventHubChaosTest, NatsClusterCrashes) {
   absl::StatusOr<ChaosResult> result = RunEventHubChaos(options);
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("eventhub chaos (NATS cluster): %s\n", result->ToString().c_str());
-  EXPECT_EQ(result->first_height, 1);
-  EXPECT_EQ(result->gaps, 0);
-  EXPECT_EQ(result->duplicates, 0);
-  EXPECT_EQ(result->reorders, 0);
-  EXPECT_EQ(result->content_mismatch, "");
+  ExpectExactlyOnceInOrder(*result);
 }
 
 }  // namespace

@@ -266,9 +266,8 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
       "kills, NATS %s, %d node kills, %d cluster restarts\n",
       static_cast<unsigned long long>(seed), options.producers, static_cast<long long>(unique_keys),
       options.signers, options.max_batch, options.min_signer_kills,
-      options.nats_cluster ? "3-node cluster (R3)" : "single server",
-      options.nats_cluster ? options.nats_node_kills : 0,
-      options.nats_cluster ? options.cluster_restarts : 0);
+      options.nats_cluster ? "3-node cluster (R3)" : "single server", options.nats_node_kills,
+      options.cluster_restarts);
   std::fflush(stdout);
   std::mt19937_64 rng(seed);
   SignerChaosResult result;
@@ -434,17 +433,16 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     absl::Time at;
     bool whole_cluster;
   };
+  // With a single server a "node" kill and a "whole cluster" restart both hit that server.
   std::vector<NatsFault> nats_faults;
-  if (options.nats_cluster) {
-    for (int k = 0; k < options.nats_node_kills; ++k) {
-      nats_faults.push_back({chaos_start + Uniform(rng, span / 10, span * 8 / 10), false});
-    }
-    for (int k = 0; k < options.cluster_restarts; ++k) {
-      nats_faults.push_back({chaos_start + Uniform(rng, span / 4, span * 3 / 4), true});
-    }
-    std::sort(nats_faults.begin(), nats_faults.end(),
-              [](const NatsFault& a, const NatsFault& b) { return a.at < b.at; });
+  for (int k = 0; k < options.nats_node_kills; ++k) {
+    nats_faults.push_back({chaos_start + Uniform(rng, span / 10, span * 8 / 10), false});
   }
+  for (int k = 0; k < options.cluster_restarts; ++k) {
+    nats_faults.push_back({chaos_start + Uniform(rng, span / 4, span * 3 / 4), true});
+  }
+  std::sort(nats_faults.begin(), nats_faults.end(),
+            [](const NatsFault& a, const NatsFault& b) { return a.at < b.at; });
   std::vector<absl::Time> drops;
   for (int k = 0; k < options.broadcast_drops; ++k) {
     drops.push_back(chaos_start + Uniform(rng, span / 10, span * 8 / 10));
@@ -506,12 +504,20 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
       if (nats_faults[next_nats_fault].whole_cluster && down_node < 0) {
         if (options.cluster_kill9) {
           note("NATS cluster: kill -9 every node");
-          SIGNER_CHAOS_RETURN_IF_ERROR(cluster->KillAll());
+          if (cluster != nullptr) {
+            SIGNER_CHAOS_RETURN_IF_ERROR(cluster->KillAll());
+          } else {
+            SIGNER_CHAOS_RETURN_IF_ERROR(single->Kill());
+          }
           absl::SleepFor(Uniform(rng, absl::Milliseconds(500), absl::Seconds(2)));
         } else {
           note("NATS cluster: every node stops (SIGTERM) and restarts");
         }
-        SIGNER_CHAOS_RETURN_IF_ERROR(cluster->RestartAll());
+        if (cluster != nullptr) {
+          SIGNER_CHAOS_RETURN_IF_ERROR(cluster->RestartAll());
+        } else {
+          SIGNER_CHAOS_RETURN_IF_ERROR(single->Restart());
+        }
         note("NATS cluster: back");
         ++result.cluster_restarts;
         ++next_nats_fault;
@@ -556,66 +562,76 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
   const absl::Time settle_start = absl::Now();
   std::vector<std::string> not_on_chain = keys;
   std::vector<std::string> not_in_ledger = keys;
-  while (true) {
-    SIGNER_CHAOS_RETURN_IF_ERROR(revive_exited());
-    not_on_chain.erase(
-        std::remove_if(not_on_chain.begin(), not_on_chain.end(),
-                       [&](const std::string& k) { return (*app)->RecordCount(k) > 0; }),
-        not_on_chain.end());
-    if (not_on_chain.empty()) {
-      not_in_ledger.erase(
-          std::remove_if(not_in_ledger.begin(), not_in_ledger.end(),
-                         [&](const std::string& k) {
-                           absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(k);
-                           return e.ok() && (e->state == signer::TxState::kIncluded ||
-                                             e->state == signer::TxState::kFailed);
-                         }),
-          not_in_ledger.end());
+  absl::Status revived;  // a worker that cannot be restarted ends the wait and the experiment
+  const absl::Status settled = testing::WaitFor(
+      [&] {
+        if (revived = revive_exited(); !revived.ok()) return true;
+        not_on_chain.erase(
+            std::remove_if(not_on_chain.begin(), not_on_chain.end(),
+                           [&](const std::string& k) { return (*app)->RecordCount(k) > 0; }),
+            not_on_chain.end());
+        if (not_on_chain.empty()) {
+          not_in_ledger.erase(
+              std::remove_if(not_in_ledger.begin(), not_in_ledger.end(),
+                             [&](const std::string& k) {
+                               absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(k);
+                               return e.ok() && (e->state == signer::TxState::kIncluded ||
+                                                 e->state == signer::TxState::kFailed);
+                             }),
+              not_in_ledger.end());
+        }
+        return not_on_chain.empty() && not_in_ledger.empty() && ConsumerDrained(**js);
+      },
+      options.settle_timeout, absl::Milliseconds(200),
+      "every key on chain and settled in the ledger, and the signers' consumer drained");
+  SIGNER_CHAOS_RETURN_IF_ERROR(revived);
+  result.settled = settled.ok();
+  if (!settled.ok()) {
+    std::printf("signer chaos: %s\n", ConsumerCounters(**js).c_str());
+    std::printf("signer chaos: %s: %zu keys not on chain, %s\n",
+                std::string(settled.message()).c_str(), not_on_chain.size(),
+                !not_on_chain.empty()
+                    ? "ledger not checked yet"
+                    : absl::StrCat(not_in_ledger.size(), " not included in the ledger",
+                                   not_in_ledger.empty() ? ", consumer not drained" : "")
+                          .c_str());
+    if (!not_on_chain.empty()) {
+      // What the ledger knows of it says where it is stuck.
+      absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(not_on_chain.front());
+      problem(absl::StrCat(
+          not_on_chain.front(), ": not on chain; ledger: ",
+          e.ok() ? absl::StrCat("state ", signer::TxStateName(e->state), " tx ", e->tx_hash,
+                                " attempts ", e->attempts, " last error \"", e->last_error, "\"")
+                 : e.status().ToString()));
     }
-    if (not_on_chain.empty() && not_in_ledger.empty() && ConsumerDrained(**js)) {
-      result.settled = true;
-      break;
+    if (!not_in_ledger.empty() && not_on_chain.empty()) {
+      absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(not_in_ledger.front());
+      problem(absl::StrCat(
+          not_in_ledger.front(), ": not included in the ledger; ledger: ",
+          e.ok() ? absl::StrCat("state ", signer::TxStateName(e->state), " tx ", e->tx_hash,
+                                " attempts ", e->attempts, " last error \"", e->last_error, "\"")
+                 : e.status().ToString()));
     }
-    if (absl::Now() - settle_start > options.settle_timeout) {
-      std::printf("signer chaos: %s\n", ConsumerCounters(**js).c_str());
-      std::printf("signer chaos: not settled after %s: %zu keys not on chain, %s\n",
-                  absl::FormatDuration(options.settle_timeout).c_str(), not_on_chain.size(),
-                  !not_on_chain.empty()
-                      ? "ledger not checked yet"
-                      : absl::StrCat(not_in_ledger.size(), " not included in the ledger",
-                                     not_in_ledger.empty() ? ", consumer not drained" : "")
-                            .c_str());
-      if (!not_on_chain.empty()) {
-        // What the ledger knows of it says where it is stuck.
-        absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(not_on_chain.front());
-        problem(absl::StrCat(
-            not_on_chain.front(), ": not on chain; ledger: ",
-            e.ok() ? absl::StrCat("state ", signer::TxStateName(e->state), " tx ", e->tx_hash,
-                                  " attempts ", e->attempts, " last error \"", e->last_error, "\"")
-                   : e.status().ToString()));
-      }
-      if (!not_in_ledger.empty() && not_on_chain.empty()) {
-        absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(not_in_ledger.front());
-        problem(absl::StrCat(
-            not_in_ledger.front(), ": not included in the ledger; ledger: ",
-            e.ok() ? absl::StrCat("state ", signer::TxStateName(e->state), " tx ", e->tx_hash,
-                                  " attempts ", e->attempts, " last error \"", e->last_error, "\"")
-                   : e.status().ToString()));
-      }
-      break;
+    if (not_on_chain.empty() && not_in_ledger.empty()) {
+      problem(absl::StrCat(settled.message(), "; ", ConsumerCounters(**js)));
     }
-    absl::SleepFor(absl::Milliseconds(200));
   }
   result.settle_time = absl::Now() - settle_start;
 
-  // Quiet period: the signers keep running; a second effect would show up now.
+  // Quiet period: the signers keep running; a second effect would show up now. At least
+  // 2 x ack_wait (2 s) and 5 more blocks; a chain that stops producing blocks fails the run.
   {
     const int64_t height = chain.height();
     const absl::Time quiet_until = absl::Now() + std::max(options.ack_wait * 2, absl::Seconds(2));
-    while (absl::Now() < quiet_until || chain.height() < height + 5) {
-      SIGNER_CHAOS_RETURN_IF_ERROR(revive_exited());
-      absl::SleepFor(absl::Milliseconds(100));
-    }
+    absl::Status revived_quiet;
+    SIGNER_CHAOS_RETURN_IF_ERROR(testing::WaitFor(
+        [&] {
+          if (revived_quiet = revive_exited(); !revived_quiet.ok()) return true;
+          return absl::Now() >= quiet_until && chain.height() >= height + 5;
+        },
+        quiet_until + absl::Seconds(30), absl::Milliseconds(100),
+        absl::StrCat("the quiet period and devchain height ", height + 5)));
+    SIGNER_CHAOS_RETURN_IF_ERROR(revived_quiet);
   }
 
   // The checker.

@@ -2,21 +2,24 @@
 // round) and bench/chaos_signer (the full proof: 10,000 messages, >= 50 signer kills).
 //
 // Real processes and servers: PostgreSQL (the signer ledger), a 3-node NATS JetStream cluster
-// with the CHAIN_TX stream at R3, devchain in this process (blocks every 100 ms, its RPC on a
-// loopback port), and `signers` signer worker processes (gonka/signer:testdata_signer_worker)
-// sharing the queue, the ledger and one key. While `producers` threads enqueue MsgRecord requests
+// with the CHAIN_TX stream at R3 (or one nats-server, `nats_cluster` = false), devchain in this
+// process (blocks every 100 ms, its RPC on a loopback port), and `signers` signer worker
+// processes (gonka/testing:signer_worker) sharing the queue, the ledger and one key. While `producers` threads enqueue MsgRecord requests
 // (a `duplicate_fraction` of them enqueued twice on purpose, some right away and some much later,
 // past the stream's duplicate window), a chaos loop:
 //   - SIGKILLs a random signer every kill_interval_min..max and restarts it at once;
-//   - SIGKILLs a random NATS node `nats_node_kills` times and restarts it after node_down_*;
-//   - stops the whole NATS cluster `cluster_restarts` times (SIGTERM; kill -9 with
-//     `cluster_kill9`) and restarts it;
+//   - SIGKILLs a random NATS node `nats_node_kills` times and restarts it after node_down_*
+//     (with a single server: that server, so NATS is down meanwhile and may come back without
+//     the consumer's latest acks);
+//   - stops the whole NATS cluster (or the single server) `cluster_restarts` times (SIGTERM;
+//     kill -9 with `cluster_kill9`) and restarts it;
 //   - has devchain drop broadcasts (answered as accepted, never included) `broadcast_drops`
 //     times, so timed-out txs are replaced by new ones.
 // Producers retry Enqueue with the same idempotency key until it is acknowledged, so nothing is
-// lost on the producer side. Then the chaos stops and the run waits until every key is on chain,
-// the ledger says included, and the consumer has nothing pending; after a quiet period the
-// checker counts:
+// lost on the producer side. Then the chaos stops and the run waits (up to settle_timeout) until
+// every key is on chain, the ledger says included, and the consumer has nothing pending; after a
+// quiet period (at least 2 x ack_wait and 5 blocks; an error if the chain stops) the checker
+// counts:
 //   - on chain (devchain's committed state): each key's MsgRecord count must be exactly 1;
 //   - the ledger: each key `included`, with a tx hash that devchain has in a block at the
 //     ledger's height with result code 0.
@@ -77,8 +80,8 @@ struct SignerChaosOptions {
   int min_signer_kills = 8;
   absl::Duration kill_interval_min = absl::Seconds(1);
   absl::Duration kill_interval_max = absl::Seconds(3);
-  // true: 3-node cluster, R3 stream, node and cluster crashes; false: one NATS server (no NATS
-  // faults).
+  // true: 3-node cluster, R3 stream, node and cluster crashes; false: one NATS server (R1
+  // stream), which the node kills and cluster restarts below hit.
   bool nats_cluster = true;
   int nats_node_kills = 1;
   absl::Duration node_down_min = absl::Seconds(2);

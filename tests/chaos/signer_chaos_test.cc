@@ -3,13 +3,16 @@
 // 1..2.5 s (>= 10 kills), one node of the 3-node NATS cluster (R3 stream) is killed and restarted
 // and the whole cluster is killed and restarted once. Every key must be on chain exactly once
 // and the ledger must agree. Batched (8 messages per tx, 3 x 500 keys) and one request per tx
-// (3 x 150 keys). The seed is printed; GONKA_CHAOS_SEED replays the run's choices,
+// (3 x 150 keys). Plus the harsher mixes below, and rapid signer kills (every 0.2..0.6 s) against
+// a single NATS server that is itself kill -9'd (formerly gonka/signer's
+// signer_chaos_integration_test). The seed is printed; GONKA_CHAOS_SEED replays the run's choices,
 // GONKA_CHAOS_KEYS / GONKA_CHAOS_KILLS change the batched round's size.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/chaos/signer_chaos.h"
 
@@ -117,6 +120,31 @@ TEST(SignerChaosTest, PlainProducersEveryKeyOnceThroughNodeKills) {
   options.cluster_restarts = 0;
   RunAndCheck(options, "plain Enqueue producers, node kill");
 }
+
+// Rapid signer kills (every 0.2..0.6 s, >= 20 in a short run) against ONE nats-server (R1 stream,
+// no replicas) that is itself kill -9'd once and back after up to a second: NATS is down
+// meanwhile, and the restarted server may have lost the consumer's latest acks, so requests that
+// were done come back and only the ledger keeps them from a second effect. One request per tx
+// and batches of 8.
+class SignerChaosSingleServerTest : public ::testing::TestWithParam<int> {};  // max batch
+
+TEST_P(SignerChaosSingleServerTest, RapidSignerKillsAndAServerKillEveryKeyOnce) {
+  SignerChaosOptions options = CiOptions();
+  options.max_batch = GetParam();
+  options.keys_per_producer = options.max_batch > 1 ? 400 : 150;
+  options.produce_over = absl::Seconds(10);
+  options.kill_interval_min = absl::Milliseconds(200);
+  options.kill_interval_max = absl::Milliseconds(600);
+  options.min_signer_kills = 20;
+  options.nats_cluster = false;
+  options.nats_node_kills = 1;  // the server itself
+  options.node_down_min = absl::Milliseconds(200);
+  options.node_down_max = absl::Seconds(1);
+  options.cluster_restarts = 0;
+  RunAndCheck(options, absl::StrCat("single server, rapid kills, max batch ", options.max_batch));
+}
+
+INSTANTIATE_TEST_SUITE_P(OneAndBatched, SignerChaosSingleServerTest, ::testing::Values(1, 8));
 
 }  // namespace
 }  // namespace gonka
