@@ -6,8 +6,8 @@
 // Prints the counts and a PASS/FAIL line; exits 1 if any request, connection or stream failed.
 //
 //   bazel run -c opt //bench/rollout -- --rounds=10 --replicas=2
-//   bazel run -c opt //bench/rollout -- --rounds=10 --router-retries=false  # HAProxy retries nothing
-//   bazel run -c opt //bench/rollout -- --rounds=2 --wait-for-router-up=false   # the old step
+//   bazel run -c opt //bench/rollout -- --rounds=10 --router-retries=false   # no HAProxy retry
+//   bazel run -c opt //bench/rollout -- --rounds=2 --wait-for-router-up=false  # the old step
 #include <cstdio>
 
 #include "gonka/base/config.h"

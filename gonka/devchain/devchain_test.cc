@@ -325,9 +325,10 @@ TEST_F(DevchainTest, FaultKnobs) {
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(chain_->height(), 1);
   chain_->SetStalled(false);
-  absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (chain_->height() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_GE(chain_->height(), 2);
+  absl::Status resumed = gonka::testing::WaitForValue(
+      [&] { return chain_->height(); }, [](int64_t h) { return h >= 2; }, absl::Seconds(5),
+      absl::Milliseconds(10), "block 2 after the stall");
+  EXPECT_TRUE(resumed.ok()) << resumed;
 }
 
 TEST_F(DevchainTest, EpochEventsInBlockResults) {

@@ -25,7 +25,7 @@ namespace http = boost::beast::http;
 using ::gonka::testing::TestClient;
 using ::testing::HasSubstr;
 
-constexpr char kBinary[] = "gonka/drain/test_daemon";
+constexpr char kBinary[] = "gonka/testing/test_daemon";
 
 class DaemonTest : public ::testing::Test {
  protected:

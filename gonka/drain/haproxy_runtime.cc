@@ -2,6 +2,7 @@
 
 #include <sys/un.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -50,14 +51,15 @@ HaproxyRuntime::HaproxyRuntime(std::string socket_path, absl::Duration timeout)
     : socket_path_(std::move(socket_path)), timeout_(timeout) {}
 
 absl::StatusOr<std::string> HaproxyRuntime::Command(absl::string_view command) const {
-  const std::string where = absl::StrCat("haproxy runtime API ", socket_path_, ": ", Quote(command));
+  const std::string where =
+      absl::StrCat("haproxy runtime API ", socket_path_, ": ", Quote(command));
   if (absl::StrContains(command, '\n')) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": a command must be one line"));
   }
   if (socket_path_.empty() || socket_path_.size() >= sizeof(sockaddr_un::sun_path)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": socket path must be 1..", sizeof(sockaddr_un::sun_path) - 1,
-                     " bytes, is ", socket_path_.size()));
+    return absl::InvalidArgumentError(absl::StrCat(where, ": socket path must be 1..",
+                                                   sizeof(sockaddr_un::sun_path) - 1, " bytes, is ",
+                                                   socket_path_.size()));
   }
 
   // Asio's asynchronous operations give one deadline for the whole exchange: run the I/O
@@ -90,8 +92,8 @@ absl::StatusOr<std::string> HaproxyRuntime::Command(absl::string_view command) c
     socket.close(ignored);
     ioc.restart();
     ioc.run();  // lets the cancelled handlers run before they go out of scope
-    return absl::DeadlineExceededError(absl::StrCat(where, ": no complete answer within ",
-                                                    absl::FormatDuration(timeout_)));
+    return absl::DeadlineExceededError(
+        absl::StrCat(where, ": no complete answer within ", absl::FormatDuration(timeout_)));
   }
   RETURN_IF_ERROR(result);
   return answer;
@@ -103,7 +105,8 @@ absl::StatusOr<std::vector<HaproxyServerState>> HaproxyRuntime::ServersState(
   ASSIGN_OR_RETURN(std::string answer, Command(command));
   if (IsNotFoundAnswer(answer)) {
     return absl::NotFoundError(absl::StrCat("haproxy runtime API ", socket_path_, ": ",
-                                            Quote(command), ": ", absl::StripAsciiWhitespace(answer)));
+                                            Quote(command), ": ",
+                                            absl::StripAsciiWhitespace(answer)));
   }
   // "1" (format version), "# be_id be_name srv_id srv_name ..." (header), then one row per
   // server, space-separated in header order.
@@ -157,17 +160,18 @@ absl::Status HaproxyRuntime::WaitForServer(absl::string_view backend, absl::stri
     absl::StatusOr<HaproxyServerState> state = ServerState(backend, server);
     if (state.ok()) {
       if (state->up() == (wanted == kUp)) return absl::OkStatus();
-      last = absl::StrCat("srv_op_state=", state->op_state, " srv_admin_state=", state->admin_state);
+      last =
+          absl::StrCat("srv_op_state=", state->op_state, " srv_admin_state=", state->admin_state);
     } else if (absl::IsNotFound(state.status())) {
       return state.status();
     } else {
       last = state.status().ToString();
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "haproxy runtime API ", socket_path_, ": ", backend, "/", server, " not ",
-          wanted == kUp ? "UP" : "DOWN", " after ", absl::FormatDuration(absl::Now() - start),
-          " (last: ", last, ")"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("haproxy runtime API ", socket_path_, ": ", backend, "/", server, " not ",
+                       wanted == kUp ? "UP" : "DOWN", " after ",
+                       absl::FormatDuration(absl::Now() - start), " (last: ", last, ")"));
     }
     absl::SleepFor(std::min(poll, deadline - absl::Now()));
   }

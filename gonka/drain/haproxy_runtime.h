@@ -67,8 +67,8 @@ struct HaproxyServerState {
 
 // One row of "show stat" (CSV): a frontend ("FRONTEND"), a backend ("BACKEND") or a server.
 struct HaproxyStatRow {
-  std::string proxy;  // pxname
-  std::string name;   // svname
+  std::string proxy;                          // pxname
+  std::string name;                           // svname
   std::map<std::string, std::string> fields;  // every column, by its header name
 
   // The column as an integer; 0 when it is empty or missing (HAProxy leaves columns that do

@@ -177,8 +177,7 @@ TEST(HaproxyRuntimeTest, StatRowsAndCounters) {
 TEST(HaproxyRuntimeTest, SetServerStateReportsRefusals) {
   FakeRuntime fake(Answer);
   HaproxyRuntime runtime(fake.path());
-  EXPECT_TRUE(
-      runtime.SetServerState("replicas", "r0", HaproxyRuntime::AdminState::kDrain).ok());
+  EXPECT_TRUE(runtime.SetServerState("replicas", "r0", HaproxyRuntime::AdminState::kDrain).ok());
   absl::Status status =
       runtime.SetServerState("replicas", "zz", HaproxyRuntime::AdminState::kDrain);
   EXPECT_TRUE(absl::IsNotFound(status)) << status;

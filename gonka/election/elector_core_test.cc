@@ -12,6 +12,7 @@
 #include "gonka/base/metrics.h"
 #include "gonka/election/internal/elector_core.h"
 #include "gonka/election/internal/lease_backend.h"
+#include "gonka/testing/process.h"
 
 namespace gonka {
 namespace election {
@@ -161,12 +162,9 @@ class ElectorCoreTest : public ::testing::Test {
       clock_.Advance(step);
       absl::SleepFor(absl::Milliseconds(3));
     }
-    absl::Time real_deadline = absl::Now() + absl::Seconds(2);
-    while (absl::Now() < real_deadline) {
-      if (cond()) return true;
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-    return cond();
+    return gonka::testing::WaitFor(cond, absl::Seconds(2), absl::Milliseconds(1),
+                                   "the condition after the fake time ran out")
+        .ok();
   }
 
   FakeClock clock_;

@@ -46,28 +46,32 @@ TEST(JetStreamClusterTest, R3StreamKeepsFencedSequenceAcrossLeaderKill) {
   int retries = 0, duplicates = 0;
   std::map<absl::StatusCode, std::string> seen_errors;  // one example per code
   absl::Duration longest_pause;
+  // Publishes height `h`, retrying transport errors for up to 30 s; its stream sequence, or 0.
   auto publish = [&](int h) {
-    absl::Time start = absl::Now();
-    absl::Time deadline = start + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      auto ack = (*js)->Publish("blocks", absl::StrCat("block ", h), Fenced(h));
-      if (ack.ok()) {
-        if (ack->duplicate) duplicates++;
-        longest_pause = std::max(longest_pause, absl::Now() - start);
-        return ack->sequence;
-      }
-      // Only transport errors are retried; a fencing error would be a gap or a double write.
-      EXPECT_TRUE(absl::IsDeadlineExceeded(ack.status()) || absl::IsUnavailable(ack.status()))
-          << ack.status();
-      if (!absl::IsDeadlineExceeded(ack.status()) && !absl::IsUnavailable(ack.status())) {
-        return uint64_t{0};
-      }
-      retries++;
-      seen_errors.emplace(ack.status().code(), std::string(ack.status().message()));
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    ADD_FAILURE() << "height " << h << " not acknowledged within 30 s";
-    return uint64_t{0};
+    const absl::Time start = absl::Now();
+    uint64_t sequence = 0;
+    absl::Status last;
+    absl::Status acked = gonka::testing::WaitFor(
+        [&] {
+          auto ack = (*js)->Publish("blocks", absl::StrCat("block ", h), Fenced(h));
+          if (ack.ok()) {
+            if (ack->duplicate) duplicates++;
+            longest_pause = std::max(longest_pause, absl::Now() - start);
+            sequence = ack->sequence;
+            return true;
+          }
+          last = ack.status();
+          // Only transport errors are retried; a fencing error would be a gap or a double write.
+          if (!absl::IsDeadlineExceeded(last) && !absl::IsUnavailable(last)) return true;
+          retries++;
+          seen_errors.emplace(last.code(), std::string(last.message()));
+          return false;
+        },
+        absl::Seconds(30), absl::Milliseconds(50), absl::StrCat("height ", h, " acknowledged"));
+    EXPECT_TRUE(acked.ok()) << acked << "; last error: " << last;
+    EXPECT_TRUE(sequence != 0 || absl::IsDeadlineExceeded(last) || absl::IsUnavailable(last))
+        << "height " << h << ": not a transport error: " << last;
+    return sequence;
   };
 
   for (int h = 1; h <= 20; ++h) ASSERT_EQ(publish(h), static_cast<uint64_t>(h));

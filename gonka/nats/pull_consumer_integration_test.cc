@@ -1,6 +1,7 @@
 // PullConsumer against a real nats-server -js: a durable shared by two fetchers gives each message
 // to exactly one, nak with delay, ack-wait expiry and backoff redeliver, term stops redelivery,
 // dead-letter carries the reason, and consumer state survives a server crash (file storage).
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -57,16 +58,23 @@ class PullConsumerTest : public ::testing::Test {
     }
   }
 
-  // Fetches until one message arrives or `timeout` passes.
+  // Fetches until one message arrives or `timeout` passes (nullopt: none; some callers expect
+  // that).
   std::optional<JsMessage> FetchOne(PullConsumer& c, absl::Duration timeout) {
-    absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      auto batch = c.Fetch(1, std::min(absl::Milliseconds(200), deadline - absl::Now()));
-      EXPECT_TRUE(batch.ok()) << batch.status();
-      if (!batch.ok()) return std::nullopt;
-      if (!batch->empty()) return std::move(batch->front());
-    }
-    return std::nullopt;
+    const absl::Time deadline = absl::Now() + timeout;
+    std::optional<JsMessage> got;
+    gonka::testing::WaitFor(
+        [&] {
+          auto batch = c.Fetch(1, std::clamp(deadline - absl::Now(), absl::Milliseconds(1),
+                                             absl::Milliseconds(200)));
+          EXPECT_TRUE(batch.ok()) << batch.status();
+          if (!batch.ok()) return true;
+          if (!batch->empty()) got = std::move(batch->front());
+          return got.has_value();
+        },
+        deadline, absl::ZeroDuration(), "a message")
+        .IgnoreError();  // the callers check got
+    return got;
   }
 
   gonka::testing::NatsServer server_;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gonka/testing/http_test_client.h"
+#include "gonka/testing/process.h"
 #include "gonka/net/sse.h"
 #include "gtest/gtest.h"
 
@@ -36,6 +38,11 @@ using tcp = asio::ip::tcp;
 using ::testing::HasSubstr;
 
 using Client = ::gonka::testing::TestClient;
+
+// Polls `done` every 10 ms for up to 5 s: OK, or DeadlineExceeded naming `what`.
+absl::Status WaitUntil(const std::function<bool()>& done, absl::string_view what) {
+  return ::gonka::testing::WaitFor(done, absl::Seconds(5), absl::Milliseconds(10), what);
+}
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -194,9 +201,8 @@ TEST_F(HttpServerTest, AdmissionRefusalAndGuardLifetime) {
   Client client(server_->port());
   EXPECT_EQ(client.Send(http::verb::get, "/hello").result_int(), 200);
   // Released once the response is written (allow the I/O thread to finish).
-  for (int i = 0; i < 100 && held != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_EQ(held, 0);
+  absl::Status released = WaitUntil([&] { return held == 0; }, "the request's state released");
+  EXPECT_TRUE(released.ok()) << released;
 
   refuse = true;
   auto res = client.Send(http::verb::get, "/hello");
@@ -205,17 +211,6 @@ TEST_F(HttpServerTest, AdmissionRefusalAndGuardLifetime) {
   // 404 does not consult the hook (still 404 while refusing).
   Client other(server_->port());
   EXPECT_EQ(other.Send(http::verb::get, "/missing").result_int(), 404);
-}
-
-// Polls `done` every 10 ms until it holds or `timeout` passes; returns its last value.
-template <typename Pred>
-bool WaitUntil(Pred done, absl::Duration timeout = absl::Seconds(5)) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
 }
 
 // True when the server closes `client`'s connection within 5 s (a read returns EOF or reset);
@@ -279,7 +274,9 @@ TEST_F(HttpServerTest, StopAcceptingClosesIdleConnectionsAndRefusesNewOnes) {
   http::request<http::string_body> slow{http::verb::get, "/sleep?ms=500", 11};
   slow.set(http::field::host, "x");
   http::write(busy.socket(), slow);
-  ASSERT_TRUE(WaitUntil([&] { return server_->stats().in_flight == 1; }));
+  absl::Status busy_seen = WaitUntil([&] { return server_->stats().in_flight == 1; },
+                                    "the slow request in flight");
+  ASSERT_TRUE(busy_seen.ok()) << busy_seen;
 
   server_->StopAccepting();
   EXPECT_TRUE(ClosedByServer(idle));
@@ -291,7 +288,9 @@ TEST_F(HttpServerTest, StopAcceptingClosesIdleConnectionsAndRefusesNewOnes) {
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_EQ(res.body(), "slept");
   EXPECT_FALSE(res.keep_alive());
-  EXPECT_TRUE(WaitUntil([&] { return server_->stats().open_connections == 0; }));
+  absl::Status all_closed = WaitUntil([&] { return server_->stats().open_connections == 0; },
+                                     "every connection closed");
+  EXPECT_TRUE(all_closed.ok()) << all_closed;
 
   Client refused(server_->port());
   EXPECT_FALSE(refused.connected());
@@ -306,7 +305,9 @@ TEST_F(HttpServerTest, StopAcceptingWithoutDrainingClosesIdleConnections) {
   ASSERT_TRUE(idle.Send(http::verb::get, "/hello").keep_alive());
   server_->StopAccepting();
   EXPECT_TRUE(ClosedByServer(idle));
-  EXPECT_TRUE(WaitUntil([&] { return server_->stats().open_connections == 0; }));
+  absl::Status all_closed = WaitUntil([&] { return server_->stats().open_connections == 0; },
+                                     "every connection closed");
+  EXPECT_TRUE(all_closed.ok()) << all_closed;
 }
 
 TEST_F(HttpServerTest, StopWaitsForStreamsToFinish) {
@@ -334,7 +335,9 @@ TEST_F(HttpServerTest, StopWaitsForStreamsToFinish) {
     http::read(client.socket(), client.buffer(), res, read_error);
     body = res.body();
   });
-  started.WaitForNotification();
+  // (Not ASSERT: the reader thread must be joined; Stop ends its read either way.)
+  EXPECT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)))
+      << "timed out after 10s waiting for the stream handler to start";
   EXPECT_TRUE(server_->Stop(absl::Now() + absl::Seconds(10)));
   reader.join();
   EXPECT_FALSE(read_error) << read_error.message();
@@ -360,7 +363,8 @@ TEST_F(HttpServerTest, StopCutsStreamsAtTheDeadline) {
   http::request<http::string_body> req{http::verb::get, "/forever", 11};
   req.set(http::field::host, "x");
   http::write(client.socket(), req);
-  started.WaitForNotification();
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)))
+      << "timed out after 10s waiting for the stream handler to start";
   auto t0 = absl::Now();
   EXPECT_FALSE(server_->Stop(absl::Now() + absl::Milliseconds(300)));
   EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
@@ -414,10 +418,8 @@ TEST_F(HttpServerTest, WebSocketAndStreamHoldTheAdmissionGuard) {
   beast::flat_buffer buffer;
   beast::error_code ec;
   ws.read(buffer, ec);  // the server's close reply
-  for (int i = 0; i < 200 && held != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(held, 0);
+  absl::Status released = WaitUntil([&] { return held == 0; }, "the session's state released");
+  EXPECT_TRUE(released.ok()) << released;
 }
 
 TEST(HttpServerOptionsTest, ValidateNamesTheField) {

@@ -118,6 +118,8 @@ class SignerTest : public SignerTestBase {
         n, [] { return false; }, duration, "the run's end", &ignored);
   }
 
+  // Both of the above: the signer threads run while WaitFor(done, timeout) waits (its status in
+  // *waited), then stop.
   std::map<std::string, std::vector<Outcome>> RunSigners(int n, const std::function<bool()>& done,
                                                          absl::Duration timeout,
                                                          absl::string_view what,

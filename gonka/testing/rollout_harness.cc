@@ -64,9 +64,8 @@ void RequestLoop(int port, const RolloutOptions& options, int client_id,
     ++n;
     const bool post = options.post_every > 0 && n % options.post_every == 0;
     const std::string body = absl::StrCat("c", client_id, "-", n);
-    TestClient::Response res =
-        post ? client->Send(http::verb::post, "/echo", body)
-             : client->Get(absl::StrCat("/slow?ms=", options.slow_ms));
+    TestClient::Response res = post ? client->Send(http::verb::post, "/echo", body)
+                                    : client->Get(absl::StrCat("/slow?ms=", options.slow_ms));
     if (client->error()) {
       counters.resets++;
       GONKA_LOG_WARN("rollout: request failed", {"method", post ? "POST" : "GET"},
@@ -198,17 +197,16 @@ absl::Status RestartReplica(DaemonProcess& replica, const std::string& name,
 }  // namespace
 
 bool RolloutResult::clean() const {
-  return non_2xx == 0 && bad_answers == 0 && resets == 0 && cut_streams == 0 &&
-         unclean_exits == 0;
+  return non_2xx == 0 && bad_answers == 0 && resets == 0 && cut_streams == 0 && unclean_exits == 0;
 }
 
 std::string RolloutResult::ToString() const {
   return absl::StrCat(
       "requests=", requests, " posts=", posts, " non_2xx=", non_2xx, " bad_answers=", bad_answers,
       " resets=", resets, " streams=", streams, " cut_streams=", cut_streams,
-      " restarts=", restarts, " unclean_exits=", unclean_exits,
-      " haproxy_retries=", router_retries, " haproxy_redispatches=", router_redispatches,
-      " haproxy_eresp=", router_response_errors, " haproxy_econ=", router_connect_errors,
+      " restarts=", restarts, " unclean_exits=", unclean_exits, " haproxy_retries=", router_retries,
+      " haproxy_redispatches=", router_redispatches, " haproxy_eresp=", router_response_errors,
+      " haproxy_econ=", router_connect_errors,
       " max_down_after_sigterm=", absl::FormatDuration(max_down_after_sigterm),
       " max_up_after_ready=", absl::FormatDuration(max_up_after_ready),
       " elapsed=", absl::FormatDuration(elapsed), " policy=[", retry_policy, "]");
