@@ -1,4 +1,4 @@
-// bench/chaos_eventhub: the event hub chaos experiment at full length (issue 8): 3 edge-api
+// bench/chaos_eventhub: the event hub chaos experiment at full length: 3 edge-api
 // replicas, devchain, Redis, NATS; >= 100 random leader failovers; prints failovers, gaps,
 // duplicates, the longest emission pause and the kill -9 failover pause p99 (publisher side). Exit
 // 1 on any gap, duplicate or content mismatch.

@@ -1,4 +1,4 @@
-// bench/chaos_signer: the tx queue exactly-once proof at full length (issue 9): 3 producers
+// bench/chaos_signer: the tx queue exactly-once proof at full length: 3 producers
 // enqueue 10,000 MsgRecord requests in total (10 % twice, some much later) while 3 signer workers
 // are kill -9'd at random (>= 50 kills), one node of the 3-node NATS cluster (R3 stream) is
 // killed now and then and the whole cluster is restarted once. Prints the seed and one summary

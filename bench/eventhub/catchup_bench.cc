@@ -1,4 +1,4 @@
-// bench/eventhub (issue 8, P3): event-hub catch-up from height 1 over heavy devchain blocks into
+// bench/eventhub, event-hub catch-up speed (figure P3): event-hub catch-up from height 1 over heavy devchain blocks into
 // JetStream, against devchain's own /block_results serving rate measured in the same run.
 //
 // Setup: a devchain with `--txs` synthetic txs per block, pre-produced to `--blocks` heights and

@@ -1,4 +1,4 @@
-// bench/rollout: the long rolling-restart experiment (issue 24): HAProxy from
+// bench/rollout: the long rolling-restart experiment: HAProxy from
 // deploy/haproxy/haproxy.cfg.template (retry-on conn-failure: nothing that reached a replica is
 // replayed) in front of --replicas test_daemon replicas, constant load (keep-alive GETs, every
 // 4th request a POST, SSE streams), every replica restarted --rounds times (default 10) with the

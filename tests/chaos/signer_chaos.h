@@ -1,4 +1,4 @@
-// The tx queue exactly-once experiment (issue 9, "Proof"), shared by tests/chaos (CI: a short
+// The tx queue exactly-once experiment (docs/txqueue.md, "Proof"), shared by tests/chaos (CI: a short
 // round) and bench/chaos_signer (the full proof: 10,000 messages, >= 50 signer kills).
 //
 // Real processes and servers: PostgreSQL (the signer ledger), a 3-node NATS JetStream cluster

@@ -1,4 +1,4 @@
-// bench/signer (issue 9, P5): end-to-end enqueue -> included on devchain with batching, beside
+// bench/signer, signer throughput (figure P5): end-to-end enqueue -> included on devchain with batching, beside
 // the raw JetStream publish rate of the same payloads measured in the same run on the same server,
 // and each signerd's peak RSS. Targets: >= 2,000 msgs/s end to end, signerd peak RSS <= 64 MB.
 //
@@ -22,8 +22,8 @@
 //      and the ledger must hold every key as included.
 //   CPU seconds used by each process (group) during step 2 are printed, to show what limits it.
 //
-//   bazel build -c opt //bench/signer:p5_bench &&
-//     bazel-out/k8-opt/bin/bench/signer/p5_bench [--messages=20000 --batch=60 --workers=8
+//   bazel build -c opt //bench/signer:throughput_bench &&
+//     bazel-out/k8-opt/bin/bench/signer/throughput_bench [--messages=20000 --batch=60 --workers=8
 //     --block-interval=100ms --pg-stats]
 //
 // Output ends with
@@ -90,7 +90,7 @@ constexpr char kWarm[] =
 constexpr char kChainId[] = "p5-bench";
 
 [[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "p5_bench: %s\n", what.c_str());
+  std::fprintf(stderr, "throughput_bench: %s\n", what.c_str());
   std::fflush(stderr);
   std::_Exit(1);  // fixtures die with us (PR_SET_PDEATHSIG)
 }
@@ -270,7 +270,7 @@ absl::StatusOr<absl::Time> BlockTime(gonka::net::HttpClient& http, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  gonka::Config config("p5_bench");
+  gonka::Config config("throughput_bench");
   int messages = 20000, producers = 4, signers = 2, workers = 8, batch = 60, verifiers = 4;
   int payload_bytes = 0;
   absl::Duration block_interval, poll, timeout;
@@ -303,7 +303,7 @@ int main(int argc, char** argv) {
     return s.ok() ? 0 : 2;
   }
 
-  gonka::testing::TempDir dir("p5_bench");
+  gonka::testing::TempDir dir("throughput_bench");
   const std::string key_file = dir.Join("warm.key");
   std::ofstream(key_file) << kWarm << "\n";
   if (chmod(key_file.c_str(), 0600) != 0) Die("chmod key file");
@@ -380,7 +380,7 @@ int main(int argc, char** argv) {
     record.set_key(keys[i]);
     if (payload_bytes > 0) record.set_payload(std::string(payload_bytes, 'p'));
     txs[i].set_idempotency_key(keys[i]);
-    txs[i].set_producer("p5_bench");
+    txs[i].set_producer("throughput_bench");
     *txs[i].add_messages() = gonka::cosmos::PackAny(record);
     gonka::txqueue::ChainTx stamped = txs[i];
     stamped.mutable_enqueued_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
@@ -676,7 +676,7 @@ int main(int argc, char** argv) {
   for (auto& s : signerds) s->Stop().IgnoreError();
   const bool exact = once.load() == messages && ledger_included == messages;
   if (!exact) {
-    std::fprintf(stderr, "p5_bench: NOT every key landed exactly once\n");
+    std::fprintf(stderr, "throughput_bench: NOT every key landed exactly once\n");
     for (auto& s : signerds) std::fprintf(stderr, "%s\n", s->LogTail(2000).c_str());
   }
   return exact ? 0 : 1;
