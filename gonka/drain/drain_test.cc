@@ -7,6 +7,7 @@
 
 #include "gonka/drain/drain_controller.h"
 #include "gonka/drain/gate.h"
+#include "gonka/testing/process.h"
 
 namespace gonka {
 namespace {
@@ -14,14 +15,10 @@ namespace {
 using ::testing::HasSubstr;
 using State = DrainController::State;
 
-// Polls `pred` in real time (the code under test runs on its own thread).
-bool Eventually(const std::function<bool()>& pred, absl::Duration limit = absl::Seconds(10)) {
-  absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return pred();
+// Polls `pred` in real time (the code under test runs on its own thread) for up to 10 s: OK, or
+// DeadlineExceeded naming `what`.
+absl::Status Eventually(const std::function<bool()>& pred, absl::string_view what) {
+  return testing::WaitFor(pred, absl::Seconds(10), absl::Milliseconds(1), what);
 }
 
 TEST(GateTest, EnterLeaveCloseAndOldestAge) {
@@ -89,7 +86,9 @@ TEST(DrainControllerTest, SequenceAnnounceStopAcceptingWaitHooks) {
   EXPECT_NE(drain.AdmissionHook()(), nullptr) << "new work still admitted while announcing";
 
   clock.Advance(absl::Seconds(5));
-  ASSERT_TRUE(Eventually([&] { return drain.state() == State::kDraining; }));
+  absl::Status draining =
+      Eventually([&] { return drain.state() == State::kDraining; }, "state draining");
+  ASSERT_TRUE(draining.ok()) << draining;
   EXPECT_EQ(stop_accepting, 1);
   EXPECT_THAT(drain.StatusJson(), HasSubstr("\"state\":\"draining\""));
   EXPECT_THAT(drain.StatusJson(), HasSubstr("\"in_flight\":1"));
@@ -111,7 +110,9 @@ TEST(DrainControllerTest, GraceExpiresWithWorkInFlight) {
   drain.BeginDrain();
   ASSERT_TRUE(clock.AwaitSleepers(1));
   clock.Advance(absl::Seconds(5));
-  ASSERT_TRUE(Eventually([&] { return drain.state() == State::kDraining; }));
+  absl::Status draining =
+      Eventually([&] { return drain.state() == State::kDraining; }, "state draining");
+  ASSERT_TRUE(draining.ok()) << draining;
   clock.Advance(absl::Seconds(29));
   absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(drain.state(), State::kDraining);
@@ -171,7 +172,8 @@ TEST(DrainControllerTest, HungProbeTimesOut) {
   absl::Status s = drain.Ready();
   EXPECT_THAT(s.message(), HasSubstr("db: probe did not answer"));
   *release = true;
-  EXPECT_TRUE(Eventually([&] { return drain.Ready().ok(); }));
+  absl::Status ready = Eventually([&] { return drain.Ready().ok(); }, "Ready() OK again");
+  EXPECT_TRUE(ready.ok()) << ready;
 }
 
 TEST(DrainControllerTest, StartedGatesReadiness) {

@@ -11,7 +11,7 @@ namespace {
 
 int64_t EnvInt(const char* name, int64_t fallback) {
   int64_t v = fallback;
-  if (const char* s = std::getenv(name)) absl::SimpleAtoi(s, &v);
+  if (const char* s = std::getenv(name); s != nullptr && !absl::SimpleAtoi(s, &v)) v = fallback;
   return v;
 }
 
