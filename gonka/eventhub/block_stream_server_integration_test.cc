@@ -40,16 +40,8 @@ struct StreamServer {
   BlockStreamServer streams;
 };
 
-class BlockStreamServerTest : public ::testing::Test {
+class BlockStreamServerTest : public testing::BlockStreamTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(nats_.Start().ok());
-    auto js = nats::JetStream::Connect({.urls = {nats_.url()}});
-    ASSERT_TRUE(js.ok()) << js.status();
-    js_ = std::move(*js);
-    ASSERT_TRUE(js_->EnsureStream({.name = "BLOCKS", .subjects = {"blocks"}}).ok());
-  }
-
   void Publish(int64_t from, int64_t to) {
     ASSERT_TRUE(testing::PublishBlocks(js_.get(), "sse", from, to).ok());
   }
@@ -77,8 +69,6 @@ class BlockStreamServerTest : public ::testing::Test {
     return ids;
   }
 
-  testing::NatsServer nats_;
-  std::unique_ptr<nats::JetStream> js_;
   net::HttpClient client_;
 };
 

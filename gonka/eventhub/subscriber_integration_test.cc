@@ -16,23 +16,14 @@ namespace gonka {
 namespace eventhub {
 namespace {
 
-class SubscriberTest : public ::testing::Test {
+class SubscriberTest : public testing::BlockStreamTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(nats_.Start().ok());
-    auto js = nats::JetStream::Connect({.urls = {nats_.url()}});
-    ASSERT_TRUE(js.ok()) << js.status();
-    js_ = std::move(*js);
-    ASSERT_TRUE(js_->EnsureStream({.name = "BLOCKS", .subjects = {"blocks"}}).ok());
-  }
   void Publish(int64_t from, int64_t to) {
     ASSERT_TRUE(testing::PublishBlocks(js_.get(), "sub", from, to, [](chain::v1::BlockEvents& b) {
                   chain::v1::Event* e = b.add_txs()->add_events();
                   e->set_type(b.height() % 2 == 0 ? "even" : "odd");
                 }).ok());
   }
-  testing::NatsServer nats_;
-  std::unique_ptr<nats::JetStream> js_;
 };
 
 TEST_F(SubscriberTest, OrderRetryEventsResumeAndFromNow) {

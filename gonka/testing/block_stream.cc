@@ -51,6 +51,15 @@ absl::StatusOr<std::vector<int64_t>> ReadBlockHeights(nats::JetStream& js,
   return heights;
 }
 
+void BlockStreamTest::SetUp() {
+  ASSERT_TRUE(nats_.Start().ok());
+  absl::StatusOr<std::unique_ptr<nats::JetStream>> js =
+      nats::JetStream::Connect({.urls = {nats_.url()}});
+  ASSERT_TRUE(js.ok()) << js.status();
+  js_ = std::move(*js);
+  ASSERT_TRUE(js_->EnsureStream({.name = "BLOCKS", .subjects = {"blocks"}}).ok());
+}
+
 absl::Status ExpectConsecutive(const std::vector<int64_t>& heights) {
   if (heights.empty()) return absl::NotFoundError("no heights");
   for (size_t i = 1; i < heights.size(); ++i) {

@@ -12,10 +12,15 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include <memory>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gonka/chain/block_events.pb.h"
 #include "gonka/nats/jetstream.h"
+#include "gonka/testing/servers.h"
 
 namespace gonka {
 namespace testing {
@@ -31,6 +36,15 @@ absl::Status PublishBlocks(nats::JetStream* js, const std::string& chain_id, int
 // is not a BlockEvents or its Nats-Msg-Id is not "<its chain>/<its height>".
 absl::StatusOr<std::vector<int64_t>> ReadBlockHeights(nats::JetStream& js,
                                                       const std::string& durable);
+
+// A gtest fixture base: a nats-server with JetStream and an empty stream "BLOCKS" (subject
+// "blocks"), connected as js_.
+class BlockStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  NatsServer nats_;
+  std::unique_ptr<nats::JetStream> js_;
+};
 
 // OK when `heights` is non-empty and consecutive (no gap, no duplicate, no reorder); otherwise
 // the first offending position.
