@@ -41,8 +41,9 @@ absl::Status Subscriber::Start() {
   if (!info->subject_last_msg_id.empty()) {
     absl::string_view id = info->subject_last_msg_id;
     size_t slash = id.rfind('/');
-    if (slash != absl::string_view::npos) {
-      absl::SimpleAtoi(id.substr(slash + 1), &last_height);
+    // "<chain>/<height>"; anything else is treated as an empty stream (0).
+    if (slash == absl::string_view::npos || !absl::SimpleAtoi(id.substr(slash + 1), &last_height)) {
+      last_height = 0;
     }
   }
   if (options_.start_height <= 0) {
