@@ -1,6 +1,6 @@
-// bench/chain, block normalisation speed (figure P2): NormalizeBlock of a 200-tx block's /block + /block_results into
-// BlockEvents against a raw simdjson walk over every attribute of the same bytes, measured in
-// the same run. Target: normalise rate >= 0.5x the raw walk.
+// bench/chain, block normalisation speed (figure P2): NormalizeBlock of a 200-tx block's /block +
+// /block_results into BlockEvents against a raw simdjson walk over every attribute of the same
+// bytes, measured in the same run. Target: normalise rate >= 0.5x the raw walk.
 //
 //   bazel run -c opt //bench/chain:normalize_bench
 #include <benchmark/benchmark.h>

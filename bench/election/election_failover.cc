@@ -23,8 +23,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gonka/base/config.h"
-#include "gonka/testing/election_env.h"
 #include "gonka/election/leader_elector.h"
+#include "gonka/testing/election_env.h"
 #include "gonka/testing/process.h"
 
 namespace gonka {

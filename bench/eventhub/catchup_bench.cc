@@ -1,5 +1,6 @@
-// bench/eventhub, event-hub catch-up speed (figure P3): event-hub catch-up from height 1 over heavy devchain blocks into
-// JetStream, against devchain's own /block_results serving rate measured in the same run.
+// bench/eventhub, event-hub catch-up speed (figure P3): event-hub catch-up from height 1 over heavy
+// devchain blocks into JetStream, against devchain's own /block_results serving rate measured in
+// the same run.
 //
 // Setup: a devchain with `--txs` synthetic txs per block, pre-produced to `--blocks` heights and
 // served by gonka::net::HttpServer + devchain::RpcService; a real nats-server (JetStream, file

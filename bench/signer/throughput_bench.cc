@@ -1,6 +1,7 @@
-// bench/signer, signer throughput (figure P5): end-to-end enqueue -> included on devchain with batching, beside
-// the raw JetStream publish rate of the same payloads measured in the same run on the same server,
-// and each signerd's peak RSS. Targets: >= 2,000 msgs/s end to end, signerd peak RSS <= 64 MB.
+// bench/signer, signer throughput (figure P5): end-to-end enqueue -> included on devchain with
+// batching, beside the raw JetStream publish rate of the same payloads measured in the same run on
+// the same server, and each signerd's peak RSS. Targets: >= 2,000 msgs/s end to end, signerd peak
+// RSS <= 64 MB.
 //
 // Setup (all real processes on loopback): nats-server -js (file storage), PostgreSQL (the signer
 // ledger), the devchain daemon (genesis funds the warm key; --block-interval), and --signers

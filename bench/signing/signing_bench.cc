@@ -1,7 +1,8 @@
-// Signing speed (figure P1): building, signing and encoding one MsgExec-wrapped unordered tx per iteration vs
-// raw secp256k1_ecdsa_sign on one 32-byte digest, measured in the same run, plus the CosmJS
-// signing rate for the same tx shape (node testdata/cosmjs/oracle.js bench) when node_modules is
-// installed. Prints both ratios; targets: libgonka/raw >= 0.85 and libgonka/CosmJS >= 10.
+// Signing speed (figure P1): building, signing and encoding one MsgExec-wrapped unordered tx per
+// iteration vs raw secp256k1_ecdsa_sign on one 32-byte digest, measured in the same run, plus the
+// CosmJS signing rate for the same tx shape (node testdata/cosmjs/oracle.js bench) when
+// node_modules is installed. Prints both ratios; targets: libgonka/raw >= 0.85 and libgonka/CosmJS
+// >= 10.
 //
 //   bazel run -c opt //bench/signing:signing_bench -- --benchmark_repetitions=5
 #include <limits.h>

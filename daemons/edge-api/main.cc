@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
                    "there instead of stalling (empty = none)");
   config.AddString("identity", &options.identity, "", "this replica's name (default host:pid)");
   config.AddString("stream", &emitter.stream, "BLOCKS", "JetStream stream of BlockEvents");
-  config.AddInt("stream-replicas", &emitter.stream_replicas, 1, "replicas of the stream (3 in a cluster)")
+  config
+      .AddInt("stream-replicas", &emitter.stream_replicas, 1,
+              "replicas of the stream (3 in a cluster)")
       .Range(1, 5);
   config
       .AddInt("start-height", &emitter.start_height, 0,
@@ -53,13 +55,14 @@ int main(int argc, char** argv) {
       .AddInt("fetch-batch", &emitter.fetch_batch, 4,
               "heights per JSON-RPC batch request while catching up (1 = plain GETs)")
       .Range(1, 100);
-  config.AddInt("max-inflight", &emitter.max_inflight, 16, "block publishes awaiting their JetStream ack")
+  config
+      .AddInt("max-inflight", &emitter.max_inflight, 16,
+              "block publishes awaiting their JetStream ack")
       .Range(1, 1024);
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
   if (options.ws_url.empty()) {
-    options.ws_url =
-        absl::StrCat(absl::StrReplaceAll(rpc_url, {{"http://", "ws://"}, {"https://", "wss://"}}),
-                     "/websocket");
+    options.ws_url = absl::StrCat(
+        absl::StrReplaceAll(rpc_url, {{"http://", "ws://"}, {"https://", "wss://"}}), "/websocket");
   }
   if (options.identity.empty()) {
     char host[256] = {0};
@@ -91,17 +94,15 @@ int main(int argc, char** argv) {
     GONKA_LOG_WARN("edge-api leadership revoked", {"reason", std::string(reason)});
   };
   absl::StatusOr<std::unique_ptr<gonka::election::Coordination>> coordination =
-      gonka::election::Coordination::Open(*coordination_options,
-                                          absl::StrCat("edge-api/", emitter.chain_id),
-                                          elector_options);
+      gonka::election::Coordination::Open(
+          *coordination_options, absl::StrCat("edge-api/", emitter.chain_id), elector_options);
   if (!coordination.ok()) return daemon.Fail(coordination.status());
 
   gonka::eventhub::EventHubService hub(options, &comet, js->get(), coordination->get());
   hub.AddRoutes(&daemon.server());
   gonka::DrainController& drain = daemon.drain();
   drain.AddReadinessProbe("chain", [&comet] { return comet.Status().status(); });
-  drain.AddReadinessProbe("nats",
-                          [&] { return (*js)->GetStreamInfo(emitter.stream).status(); });
+  drain.AddReadinessProbe("nats", [&] { return (*js)->GetStreamInfo(emitter.stream).status(); });
   drain.AddReadinessProbe(gonka::election::CoordinationBackendName((*coordination)->backend()),
                           [&coordination] { return (*coordination)->Ping(); });
   drain.AddReadinessProbe("eventhub", [&hub] { return hub.health(); });

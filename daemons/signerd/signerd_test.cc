@@ -142,9 +142,8 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
     auto r = http.Get(a.url() + "/v1/ledger?key=" + key);
     return r.ok() && r->status == 200 && absl::StrContains(r->body, "\"state\":\"included\"");
   };
-  absl::Status json_done =
-      testing::WaitFor([&] { return included("json-1"); }, absl::Seconds(30),
-                       absl::Milliseconds(200), "the JSON transfer included");
+  absl::Status json_done = testing::WaitFor([&] { return included("json-1"); }, absl::Seconds(30),
+                                            absl::Milliseconds(200), "the JSON transfer included");
   ASSERT_TRUE(json_done.ok()) << json_done;
   auto ledger = http.Get(a.url() + "/v1/ledger?key=req-3");
   ASSERT_TRUE(ledger.ok());

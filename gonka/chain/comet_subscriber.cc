@@ -62,7 +62,7 @@ absl::Status CometSubscriber::Start() {
   };
   ws.on_disconnect = [this](const absl::Status& reason) {
     GONKA_LOG_WARN("comet websocket disconnected; reconnecting", {"url", options_.ws_url},
-              {"reason", reason.ToString()});
+                   {"reason", reason.ToString()});
   };
   client_ = std::make_unique<net::WebSocketClient>(ws);
   return client_->Start();

@@ -102,8 +102,8 @@ absl::Status Chain::Open() {
     rest.remove_prefix(4 + length);
   }
   if (good < content.size()) {
-    GONKA_LOG_WARN("devchain: dropping a torn record at the end of the block log", {"file", log_path_},
-              {"bytes", static_cast<int64_t>(content.size() - good)});
+    GONKA_LOG_WARN("devchain: dropping a torn record at the end of the block log",
+                   {"file", log_path_}, {"bytes", static_cast<int64_t>(content.size() - good)});
     std::filesystem::resize_file(log_path_, good, ec);
   }
   log_ = std::fopen(log_path_.c_str(), "ab");
@@ -111,7 +111,7 @@ absl::Status Chain::Open() {
     return absl::InternalError(absl::StrCat("cannot open ", log_path_, " for appending"));
   }
   GONKA_LOG_INFO("devchain state restored", {"file", log_path_}, {"blocks", replayed},
-            {"height", height()});
+                 {"height", height()});
   return absl::OkStatus();
 }
 

@@ -973,7 +973,8 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     for (auto& c : clients) {
       if (auto s = c->session.lock()) s->Close();
     }
-    GONKA_LOG_INFO("devchain fault: dropped websockets", {"count", static_cast<int>(clients.size())});
+    GONKA_LOG_INFO("devchain fault: dropped websockets",
+                   {"count", static_cast<int>(clients.size())});
   }
 
   void SetEventsPaused(bool paused) {

@@ -178,11 +178,11 @@ absl::Status Daemon::Start() {
   started_ = true;
   signals_.Start([this](int signo) {
     GONKA_LOG_INFO("signal received", {"signal", signo},
-              {"action", drain_->draining() ? "force" : "drain"});
+                   {"action", drain_->draining() ? "force" : "drain"});
     drain_->BeginDrain();
   });
   GONKA_LOG_INFO("daemon started", {"version", kVersion}, {"port", server_->port()},
-            {"admin_port", admin_ ? admin_->port() : 0}, {"config", config_.Describe()});
+                 {"admin_port", admin_ ? admin_->port() : 0}, {"config", config_.Describe()});
   return absl::OkStatus();
 }
 

@@ -13,8 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "gonka/testing/http_test_client.h"
 #include "gonka/net/sse.h"
+#include "gonka/testing/http_test_client.h"
 #include "gonka/testing/process.h"
 #include "gtest/gtest.h"
 

@@ -205,7 +205,7 @@ void DrainController::StartDrain() {
 
 void DrainController::Run() {
   GONKA_LOG_INFO("drain: announcing (not ready, still serving)", {"announce", options_.announce},
-            {"shutdown_grace", options_.shutdown_grace});
+                 {"shutdown_grace", options_.shutdown_grace});
   {
     absl::MutexLock lock(&mu_);
     absl::Time until = clock_->Now() + options_.announce;
@@ -246,7 +246,7 @@ void DrainController::Run() {
   if (!idle) idle = gate_.in_flight() == 0;
   if (!idle) {
     GONKA_LOG_WARN("drain: grace ended with work in flight", {"in_flight", gate_.in_flight()},
-              {"oldest", gate_.OldestInFlightAge()});
+                   {"oldest", gate_.OldestInFlightAge()});
   }
 
   std::vector<std::pair<std::string, std::function<void()>>> hooks;

@@ -42,7 +42,8 @@ class NatsCoordination : public Coordination {
                     LeaderElectorOptions elector_options) {
     ASSIGN_OR_RETURN(client_, nats::NatsClient::Connect(options));
     ASSIGN_OR_RETURN(fence_, JetStreamFence::Open(client_.get(), name));
-    ASSIGN_OR_RETURN(elector_, NewJetStreamLeaderElector(options, name, std::move(elector_options)));
+    ASSIGN_OR_RETURN(elector_,
+                     NewJetStreamLeaderElector(options, name, std::move(elector_options)));
     return absl::OkStatus();
   }
   LeaderElector* elector() override { return elector_.get(); }

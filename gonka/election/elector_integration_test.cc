@@ -10,9 +10,9 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "gonka/election/leader_elector.h"
 #include "gonka/testing/election_backends.h"
 #include "gonka/testing/election_env.h"
-#include "gonka/election/leader_elector.h"
 #include "gonka/testing/process.h"
 
 namespace gonka {

@@ -28,9 +28,9 @@ namespace election {
 class FencedStore {
  public:
   virtual ~FencedStore() = default;
-  // Writes `value` under `key` if `token` is still the newest (rules in fenced_write.h). Rejected: applied =
-  // false and nothing changed. InvalidArgument for token <= 0; backend errors as Unavailable /
-  // DeadlineExceeded naming the server.
+  // Writes `value` under `key` if `token` is still the newest (rules in fenced_write.h). Rejected:
+  // applied = false and nothing changed. InvalidArgument for token <= 0; backend errors as
+  // Unavailable / DeadlineExceeded naming the server.
   virtual absl::StatusOr<FenceResult> Set(FencingToken token, const std::string& key,
                                           const std::string& value) = 0;
   // Adds `delta` to the integer under `key`, fenced; FenceResult::value is the new value.

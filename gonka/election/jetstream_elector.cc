@@ -77,8 +77,9 @@ class JetStreamLeaseBackend : public internal::LeaseBackend {
     if (absl::IsFailedPrecondition(rev.status())) return out;  // lost the race
     if (!rev.ok()) return rev.status();
     if (static_cast<FencingToken>(*rev) <= min_token) {
-      GONKA_LOG_ERROR("JetStream revision went backwards: was the bucket deleted? fencing is unsafe",
-                 {"bucket", bucket_name_}, {"revision", *rev}, {"highest_seen", min_token});
+      GONKA_LOG_ERROR(
+          "JetStream revision went backwards: was the bucket deleted? fencing is unsafe",
+          {"bucket", bucket_name_}, {"revision", *rev}, {"highest_seen", min_token});
     }
     last_revision_ = *rev;
     out.acquired = true;

@@ -132,9 +132,8 @@ void BlockStreamServer::Reap() {
     bool done;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return done_ || !to_stop_.empty();
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_ || !to_stop_.empty(); };
       mu_.Await(absl::Condition(&ready));
       batch.swap(to_stop_);
       done = done_;

@@ -61,8 +61,8 @@ class BlockStreamServerTest : public testing::BlockStreamTest {
     net::HttpCallOptions options;
     options.timeout = kWait;
     options.headers = std::move(headers);
-    absl::StatusOr<net::HttpResponse> r =
-        client_.Stream(url, [&](absl::string_view b) { return reader.Feed(b); }, options);
+    absl::StatusOr<net::HttpResponse> r = client_.Stream(
+        url, [&](absl::string_view b) { return reader.Feed(b); }, options);
     if (status != nullptr) *status = r.status();
     EXPECT_TRUE(r.ok()) << r.status();
     if (r.ok()) EXPECT_EQ(r->status, 200) << r->body;
@@ -132,9 +132,8 @@ TEST_F(BlockStreamServerTest, DrainEndsTheStreamCleanlyAndTheClientResumes) {
     });
     net::HttpCallOptions options;
     options.timeout = kWait;
-    absl::StatusOr<net::HttpResponse> r =
-        client_.Stream(a.Url("?from=1"), [&](absl::string_view bytes) { return sse.Feed(bytes); },
-                       options);
+    absl::StatusOr<net::HttpResponse> r = client_.Stream(
+        a.Url("?from=1"), [&](absl::string_view bytes) { return sse.Feed(bytes); }, options);
     absl::MutexLock lock(&mu);
     ended = r.status();
     done = true;

@@ -193,7 +193,7 @@ class Emitter::Prefetcher {
         absl::MutexLock lock(&mu_);
         if (!batch_failed_) {
           GONKA_LOG_WARN("event hub: block batch request failed; fetching heights one by one",
-                    {"from", from}, {"count", count}, {"error", batch.ToString()});
+                         {"from", from}, {"count", count}, {"error", batch.ToString()});
         }
         batch_failed_ = true;
       }
@@ -455,8 +455,9 @@ void Emitter::LeaderPass(election::FencingToken token) {
     }
     if (at->cursor > at->height) {
       Count(options_.chain_id, "stream_rewound");
-      GONKA_LOG_WARN("event hub: the stream is behind the cursor (records lost); emitting them again",
-                {"stream_last", at->in_stream}, {"cursor", at->cursor});
+      GONKA_LOG_WARN(
+          "event hub: the stream is behind the cursor (records lost); emitting them again",
+          {"stream_last", at->in_stream}, {"cursor", at->cursor});
     }
     next_ = at->height + 1;
     stream_last_ = at->in_stream;
@@ -474,7 +475,7 @@ void Emitter::LeaderPass(election::FencingToken token) {
     unwritten_ = 0;
     cursor_written_ = absl::Now();
     GONKA_LOG_INFO("event hub leader resumes", {"token", static_cast<int64_t>(token)},
-              {"next_height", next_});
+                   {"next_height", next_});
   }
   absl::StatusOr<chain::CometStatus> status = comet_->Status();
   if (!status.ok()) {
@@ -590,7 +591,7 @@ void Emitter::LeaderPass(election::FencingToken token) {
       // Someone else wrote, or our own earlier publish landed unseen: re-read and continue.
       Count(options_.chain_id, "fenced_publish");
       GONKA_LOG_WARN("event hub publish refused by the stream; resyncing", {"height", error_height},
-                {"error", error.ToString()});
+                     {"error", error.ToString()});
       resumed_token_ = 0;
     } else {
       Count(options_.chain_id, "publish_error");
@@ -636,14 +637,14 @@ bool Emitter::Account(int64_t acked, int64_t head, election::FencingToken token)
     // The records are in the stream; the cursor catches up on the next write (resume takes the
     // max of both), so this is not a gap.
     GONKA_LOG_WARN("event hub cursor write failed", {"height", acked},
-              {"error", fenced.status().ToString()});
+                   {"error", fenced.status().ToString()});
     return true;
   }
   if (!fenced->applied) {
     Count(options_.chain_id, "fenced_cursor");
     GONKA_LOG_WARN("event hub cursor fenced out: a newer leader exists",
-              {"token", static_cast<int64_t>(token)},
-              {"newest", static_cast<int64_t>(fenced->newest_token)});
+                   {"token", static_cast<int64_t>(token)},
+                   {"newest", static_cast<int64_t>(fenced->newest_token)});
     return false;
   }
   unwritten_ = 0;

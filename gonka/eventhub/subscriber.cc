@@ -100,7 +100,7 @@ void Subscriber::Loop() {
         consumer_->Fetch(options_.batch, options_.fetch_timeout);
     if (!batch.ok()) {
       GONKA_LOG_WARN("subscriber fetch failed", {"durable", options_.durable},
-                {"error", batch.status().ToString()});
+                     {"error", batch.status().ToString()});
       absl::SleepFor(options_.retry_initial);
       continue;
     }
@@ -109,8 +109,8 @@ void Subscriber::Loop() {
       if (!block.ParseFromString(message.data())) {
         // A record the hub wrote but this binary cannot read: stop here rather than skip it.
         GONKA_LOG_ERROR("subscriber cannot decode a block record; not acking it",
-                   {"durable", options_.durable},
-                   {"sequence", static_cast<int64_t>(message.stream_sequence())});
+                        {"durable", options_.durable},
+                        {"sequence", static_cast<int64_t>(message.stream_sequence())});
         absl::SleepFor(options_.retry_max);
         break;
       }
@@ -123,7 +123,7 @@ void Subscriber::Loop() {
         absl::Status s = Deliver(block);
         if (s.ok()) break;
         GONKA_LOG_WARN("subscriber callback failed; retrying", {"durable", options_.durable},
-                  {"height", block.height()}, {"error", s.ToString()});
+                       {"height", block.height()}, {"error", s.ToString()});
         message.InProgress().IgnoreError();
         absl::SleepFor(delay);
         delay = std::min(delay * 2, options_.retry_max);
@@ -131,7 +131,7 @@ void Subscriber::Loop() {
       if (stop_.load()) return;  // unacked: redelivered to the next run
       if (absl::Status s = message.AckSync(); !s.ok()) {
         GONKA_LOG_WARN("subscriber ack failed (the block may be redelivered)",
-                  {"height", block.height()}, {"error", s.ToString()});
+                       {"height", block.height()}, {"error", s.ToString()});
       }
       last_height_ = block.height();
     }

@@ -339,25 +339,25 @@ class WsConnection : public ConnBase,
         [](websocket::response_type& res) { res.set(http::field::server, kServerHeader); }));
     auto self = shared_from_this();
     upgrade_request_ = std::move(req);
-    ws_.async_accept(
-        upgrade_request_, [self, handler = std::move(handler),
-                           request = std::move(request)](beast::error_code ec) mutable {
-          if (ec) {
-            self->End(internal::ErrorToStatus(ec, "websocket handshake"));
-            return;
-          }
-          self->server_->CountResponse(101);
-          asio::post(self->server_->pool_, [self, handler = std::move(handler),
-                                            request = std::move(request)]() {
-            try {
-              handler(request, self);
-            } catch (const std::exception& e) {
-              GONKA_LOG_ERROR("websocket handler threw", {"path", request.path}, {"error", e.what()});
-              self->Close();
-            }
-            asio::post(self->ws_.get_executor(), [self] { self->DoRead(); });
-          });
-        });
+    ws_.async_accept(upgrade_request_, [self, handler = std::move(handler),
+                                        request =
+                                            std::move(request)](beast::error_code ec) mutable {
+      if (ec) {
+        self->End(internal::ErrorToStatus(ec, "websocket handshake"));
+        return;
+      }
+      self->server_->CountResponse(101);
+      asio::post(self->server_->pool_, [self, handler = std::move(handler),
+                                        request = std::move(request)]() {
+        try {
+          handler(request, self);
+        } catch (const std::exception& e) {
+          GONKA_LOG_ERROR("websocket handler threw", {"path", request.path}, {"error", e.what()});
+          self->Close();
+        }
+        asio::post(self->ws_.get_executor(), [self] { self->DoRead(); });
+      });
+    });
   }
 
   // WebSocketSession.
@@ -550,8 +550,8 @@ class StreamState {
   absl::Mutex mu;
   const size_t max_buffer_;
   int status ABSL_GUARDED_BY(mu) = 200;
-  HttpHeaders headers ABSL_GUARDED_BY(mu) =
-      HttpHeaders{{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
+  HttpHeaders headers ABSL_GUARDED_BY(mu) = HttpHeaders{{"Content-Type", "text/event-stream"},
+                                                        {"Cache-Control", "no-cache"}};
   bool headers_sent ABSL_GUARDED_BY(mu) = false;  // once true, status/headers are frozen
   std::deque<std::string> queue ABSL_GUARDED_BY(mu);
   size_t queued_bytes ABSL_GUARDED_BY(mu) = 0;
@@ -660,8 +660,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     // draining (that request's response then carries `Connection: close`); it closes here only
     // once the listener has closed. A connection with no request yet waits for its first one
     // (OnListenerClosed() limits that wait).
-    if (requests_read_ > 0 &&
-        (server_->stopping_.load() || server_->listener_closed_.load())) {
+    if (requests_read_ > 0 && (server_->stopping_.load() || server_->listener_closed_.load())) {
       Linger();
       return;
     }
@@ -824,8 +823,8 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     uint64_t generation = ++generation_;
     timer_->async_wait([self, generation](beast::error_code ec) {
       if (ec || self->generation_ != generation || self->responded_) return;
-      GONKA_LOG_WARN("handler exceeded the request timeout", {"server", self->server_->options_.name},
-                {"remote", self->remote_});
+      GONKA_LOG_WARN("handler exceeded the request timeout",
+                     {"server", self->server_->options_.name}, {"remote", self->remote_});
       self->SendError(503, "handler timed out");
     });
     asio::post(server_->pool_, [self, generation, request = std::move(request),
@@ -1158,7 +1157,7 @@ absl::Status HttpServer::Impl::Start() {
   }
   started_ = true;
   GONKA_LOG_INFO("http server listening", {"server", options_.name},
-            {"address", absl::StrCat(options_.bind_address, ":", port_.load())});
+                 {"address", absl::StrCat(options_.bind_address, ":", port_.load())});
   return absl::OkStatus();
 }
 
@@ -1242,9 +1241,9 @@ bool HttpServer::Impl::Stop(absl::Time deadline) {
   };
   bool clean = wait_idle(deadline);
   if (!clean) {
-    GONKA_LOG_WARN("http server stop deadline passed; cutting connections", {"server", options_.name},
-              {"open_connections", open_connections_.load()},
-              {"open_streams", open_streams_.load()});
+    GONKA_LOG_WARN("http server stop deadline passed; cutting connections",
+                   {"server", options_.name}, {"open_connections", open_connections_.load()},
+                   {"open_streams", open_streams_.load()});
     for (auto& conn : Connections()) conn->Cut();
     wait_idle(absl::Now() + absl::FromChrono(kUnwindTimeout));
   }

@@ -21,9 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "gonka/net/sse.h"
 #include "gonka/testing/http_test_client.h"
 #include "gonka/testing/process.h"
-#include "gonka/net/sse.h"
 #include "gtest/gtest.h"
 
 namespace gonka {
@@ -274,8 +274,8 @@ TEST_F(HttpServerTest, StopAcceptingClosesIdleConnectionsAndRefusesNewOnes) {
   http::request<http::string_body> slow{http::verb::get, "/sleep?ms=500", 11};
   slow.set(http::field::host, "x");
   http::write(busy.socket(), slow);
-  absl::Status busy_seen = WaitUntil([&] { return server_->stats().in_flight == 1; },
-                                    "the slow request in flight");
+  absl::Status busy_seen =
+      WaitUntil([&] { return server_->stats().in_flight == 1; }, "the slow request in flight");
   ASSERT_TRUE(busy_seen.ok()) << busy_seen;
 
   server_->StopAccepting();
@@ -288,8 +288,8 @@ TEST_F(HttpServerTest, StopAcceptingClosesIdleConnectionsAndRefusesNewOnes) {
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_EQ(res.body(), "slept");
   EXPECT_FALSE(res.keep_alive());
-  absl::Status all_closed = WaitUntil([&] { return server_->stats().open_connections == 0; },
-                                     "every connection closed");
+  absl::Status all_closed =
+      WaitUntil([&] { return server_->stats().open_connections == 0; }, "every connection closed");
   EXPECT_TRUE(all_closed.ok()) << all_closed;
 
   Client refused(server_->port());
@@ -305,8 +305,8 @@ TEST_F(HttpServerTest, StopAcceptingWithoutDrainingClosesIdleConnections) {
   ASSERT_TRUE(idle.Send(http::verb::get, "/hello").keep_alive());
   server_->StopAccepting();
   EXPECT_TRUE(ClosedByServer(idle));
-  absl::Status all_closed = WaitUntil([&] { return server_->stats().open_connections == 0; },
-                                     "every connection closed");
+  absl::Status all_closed =
+      WaitUntil([&] { return server_->stats().open_connections == 0; }, "every connection closed");
   EXPECT_TRUE(all_closed.ok()) << all_closed;
 }
 

@@ -236,7 +236,7 @@ absl::Status Connection::Transaction(const std::function<absl::Status(Connection
     in_transaction_ = false;
     if (last.ok() || last.code() != absl::StatusCode::kAborted) return last;
     GONKA_LOG_DEBUG("postgres transaction retried", {"attempt", attempt},
-               {"error", std::string(last.message())});
+                    {"error", std::string(last.message())});
   }
   return last;
 }
@@ -372,7 +372,7 @@ absl::Status Migrate(Pool& pool, absl::string_view component,
               .status();
         }));
         GONKA_LOG_INFO("schema migration applied", {"component", std::string(component)},
-                  {"version", m.version}, {"name", m.name});
+                       {"version", m.version}, {"name", m.name});
       }
       return absl::OkStatus();
     }();

@@ -63,9 +63,8 @@ absl::StatusOr<int> Reconciler::RunOnce() {
   // delivered everything it holds: while there is a backlog it is probably still waiting in it.
   absl::StatusOr<uint64_t> backlog = queue_->Backlog();
   const bool include_undelivered = backlog.ok() && *backlog == 0;
-  absl::StatusOr<std::vector<StaleRequest>> stale =
-      ledger_->TakeStale(options_.stale_after, options_.max_per_pass, include_undelivered,
-                         clock_->Now());
+  absl::StatusOr<std::vector<StaleRequest>> stale = ledger_->TakeStale(
+      options_.stale_after, options_.max_per_pass, include_undelivered, clock_->Now());
   if (!stale.ok()) return stale.status();
   int put_back = 0;
   for (const StaleRequest& s : *stale) {
@@ -73,14 +72,14 @@ absl::StatusOr<int> Reconciler::RunOnce() {
     if (!r.ok()) {
       ReenqueueErrors().Increment();
       GONKA_LOG_WARN("signer: re-enqueue of a stale request failed, retried later", {"key", s.key},
-                {"error", r.status()});
+                     {"error", r.status()});
       continue;
     }
     ++put_back;
     Reenqueued().Add({{"state", std::string(TxStateName(s.state))}}).Increment();
-    GONKA_LOG_WARN("signer: request made no progress, enqueued again from the ledger", {"key", s.key},
-              {"state", TxStateName(s.state)}, {"delivered", s.delivered},
-              {"unchanged_for", clock_->Now() - s.last_change}, {"copy", s.reenqueues});
+    GONKA_LOG_WARN("signer: request made no progress, enqueued again from the ledger",
+                   {"key", s.key}, {"state", TxStateName(s.state)}, {"delivered", s.delivered},
+                   {"unchanged_for", clock_->Now() - s.last_change}, {"copy", s.reenqueues});
   }
   return put_back;
 }

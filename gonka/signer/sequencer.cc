@@ -70,8 +70,8 @@ absl::StatusOr<std::unique_ptr<Sequencer::Slot>> Sequencer::AcquireLocked() {
     RETURN_IF_ERROR(ledger_->RaiseFence(account_, token));
     ASSIGN_OR_RETURN(AccountInfo info, QueryAccount(*comet_, account_));
     GONKA_LOG_INFO("signer: sequence read from chain", {"account", account_},
-              {"sequence", info.sequence}, {"fencing_token", token},
-              {"reason", synced_token_ == 0 ? "resync" : "new lease"});
+                   {"sequence", info.sequence}, {"fencing_token", token},
+                   {"reason", synced_token_ == 0 ? "resync" : "new lease"});
     next_ = info.sequence;
     synced_token_ = token;
   }

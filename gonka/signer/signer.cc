@@ -156,7 +156,8 @@ absl::StatusOr<bool> Signer::RunOnce(absl::Duration fetch_timeout) {
   for (txqueue::Delivery& d : batch) {
     absl::StatusOr<Outcome> o = Process(d);
     if (!o.ok()) {
-      GONKA_LOG_WARN("signer: request left for redelivery", {"key", d.key()}, {"error", o.status()});
+      GONKA_LOG_WARN("signer: request left for redelivery", {"key", d.key()},
+                     {"error", o.status()});
       return o.status();
     }
     Outcomes().Add({{"outcome", std::string(OutcomeName(*o))}}).Increment();
@@ -257,7 +258,7 @@ absl::StatusOr<Outcome> Signer::ProcessOne(txqueue::Delivery& d) {
         // A tx recorded in sequenced mode (the mode was switched): its same bytes only.
         if (e.sequenced() || status->latest_time <= e.timeout) return SendAndObserve({&d}, e);
         GONKA_LOG_INFO("signer: recorded tx expired unincluded, signing a new one", {"key", key},
-                  {"tx_hash", e.tx_hash}, {"attempts", e.attempts});
+                       {"tx_hash", e.tx_hash}, {"attempts", e.attempts});
         absl::StatusOr<Outcome> o = SignAndSend(d, status->latest_time);
         if (o.ok() || o.status().code() != absl::StatusCode::kFailedPrecondition) return o;
         break;
@@ -705,9 +706,9 @@ absl::StatusOr<Outcome> Signer::ProcessSequenced(txqueue::Delivery& d) {
       }
       if (!can_never_land) return RebroadcastSequenced({&d}, e);
       GONKA_LOG_INFO("signer: recorded tx can no longer land, signing a new one", {"key", key},
-                {"tx_hash", e.tx_hash}, {"sequence", e.sequence},
-                {"timeout_height", e.timeout_height}, {"chain_height", seen.height},
-                {"chain_sequence", seen.account_sequence});
+                     {"tx_hash", e.tx_hash}, {"sequence", e.sequence},
+                     {"timeout_height", e.timeout_height}, {"chain_height", seen.height},
+                     {"chain_sequence", seen.account_sequence});
     }
     if (seen.time > DeadlineOf(d.tx())) {
       // Nothing of this key can land any more (no tx, or the recorded one never will).
@@ -802,7 +803,7 @@ absl::StatusOr<Outcome> Signer::SignAndSendSequenced(const Group& g, const txque
     // until it wins a lease again.
     (*slot)->Resync();
     GONKA_LOG_WARN("signer: fenced out, not recording", {"account", sequencer.account()},
-              {"fencing_token", record.fencing_token}, {"error", recorded});
+                   {"fencing_token", record.fencing_token}, {"error", recorded});
     return RetryAll(g, "lease_lost", recorded.ToString(), options_.retry_delay);
   }
   RETURN_IF_ERROR(recorded);  // FailedPrecondition: the caller re-reads the row
@@ -829,7 +830,7 @@ absl::StatusOr<Outcome> Signer::BroadcastSequenced(const Group& g, const LedgerE
   if (!slot->StillHolds()) {
     slot->Resync();
     GONKA_LOG_WARN("signer: lease lost before broadcast, not sending", {"tx_hash", e.tx_hash},
-              {"fencing_token", slot->token()});
+                   {"fencing_token", slot->token()});
     return RetryAll(g, "lease_lost", absl::StrCat("lease lost before broadcast of tx ", e.tx_hash),
                     options_.retry_delay);
   }

@@ -298,9 +298,9 @@ TEST_F(SignerTest, AfterACrashPostBroadcastTheIncludedTxIsFoundNotResent) {
   auto b = comet_->BroadcastTxSync(s.tx_raw);
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_EQ(b->code, 0u) << b->log;
-  absl::Status landed = testing::WaitFor([&] { return app_->RecordCount(key) > 0; },
-                                         absl::Seconds(10), absl::Milliseconds(20),
-                                         "the broadcast tx on chain");
+  absl::Status landed =
+      testing::WaitFor([&] { return app_->RecordCount(key) > 0; }, absl::Seconds(10),
+                       absl::Milliseconds(20), "the broadcast tx on chain");
   ASSERT_TRUE(landed.ok()) << landed;
   ASSERT_EQ(app_->RecordCount(key), 1u);
   // ... crash before MarkBroadcast / ack: the request comes back.
@@ -347,9 +347,9 @@ TEST_F(SignerTest, RequestsTheQueueLostComeBackFromTheLedgerAndLandOnce) {
       ASSERT_EQ(b->code, 0u) << b->log;
     }
   }
-  absl::Status landed = testing::WaitFor([&] { return app_->RecordCount(never_marked) > 0; },
-                                         absl::Seconds(10), absl::Milliseconds(20),
-                                         "the never-marked tx on chain");
+  absl::Status landed =
+      testing::WaitFor([&] { return app_->RecordCount(never_marked) > 0; }, absl::Seconds(10),
+                       absl::Milliseconds(20), "the never-marked tx on chain");
   ASSERT_TRUE(landed.ok()) << landed;
   ASSERT_EQ(app_->RecordCount(never_marked), 1u);
   // The queue forgets all three.

@@ -41,9 +41,9 @@
 #include "gonka/signer/sequencer.h"
 #include "gonka/signer/signer.h"
 #include "gonka/signer/signer_service.h"
-#include "gonka/testing/signer_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
+#include "gonka/testing/signer_env.h"
 #include "gonka/txqueue/txqueue.h"
 
 namespace gonka {
@@ -569,9 +569,8 @@ TEST_P(SequencedZombieTest, APausedLeaseHolderCannotConsumeASequence) {
   EXPECT_GT(token_b, token_a);
   // B works for a while (it has raised the fence and uses the sequence), then A wakes up.
   absl::Status b_works = testing::WaitForValue(
-      [&] { return CountIncluded(kKeys); }, [&](int n) { return n >= by_a + 5; },
-      absl::Seconds(30), absl::Milliseconds(20),
-      absl::StrCat(by_a + 5, " keys landed (5 by worker B)"));
+      [&] { return CountIncluded(kKeys); }, [&](int n) { return n >= by_a + 5; }, absl::Seconds(30),
+      absl::Milliseconds(20), absl::StrCat(by_a + 5, " keys landed (5 by worker B)"));
   ASSERT_TRUE(b_works.ok()) << b_works;
   ASSERT_TRUE(a->Resume().ok());
   // A runs again: its elector notices the lost lease (local deadline) and says so.

@@ -157,8 +157,8 @@ absl::Status SignerService::Start() {
       return consumer.status();
     }
     consumers_.push_back(std::move(*consumer));
-    signers_.push_back(std::make_unique<Signer>(key_, consumers_.back().get(), ledger_, comet_,
-                                                options_.signer));
+    signers_.push_back(
+        std::make_unique<Signer>(key_, consumers_.back().get(), ledger_, comet_, options_.signer));
   }
   for (auto& signer : signers_) {
     threads_.emplace_back([this, s = signer.get()] { Loop(s); });

@@ -6,8 +6,7 @@ namespace gonka {
 namespace testing {
 
 absl::Status PublishBlocks(nats::JetStream* js, const std::string& chain_id, int64_t from,
-                           int64_t to,
-                           const std::function<void(chain::v1::BlockEvents&)>& fill) {
+                           int64_t to, const std::function<void(chain::v1::BlockEvents&)>& fill) {
   for (int64_t h = from; h <= to; ++h) {
     chain::v1::BlockEvents b;
     b.set_chain_id(chain_id);
@@ -41,8 +40,8 @@ absl::StatusOr<std::vector<int64_t>> ReadBlockHeights(nats::JetStream& js,
         return absl::DataLossError(absl::StrCat("record ", m.msg_id(), " is not a BlockEvents"));
       }
       if (m.msg_id() != absl::StrCat(b.chain_id(), "/", b.height())) {
-        return absl::DataLossError(absl::StrCat("record of height ", b.height(), " has msg id \"",
-                                                m.msg_id(), "\""));
+        return absl::DataLossError(
+            absl::StrCat("record of height ", b.height(), " has msg id \"", m.msg_id(), "\""));
       }
       heights.push_back(b.height());
       if (absl::Status s = m.Ack(); !s.ok()) return s;

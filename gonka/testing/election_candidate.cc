@@ -29,8 +29,8 @@
 #include "absl/time/clock.h"
 #include "gonka/base/config.h"
 #include "gonka/base/log.h"
-#include "gonka/testing/election_backends.h"
 #include "gonka/election/leader_elector.h"
+#include "gonka/testing/election_backends.h"
 
 namespace {
 

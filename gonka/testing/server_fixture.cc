@@ -73,10 +73,9 @@ absl::Status ServerFixture::WaitReady(absl::Duration timeout) {
       timeout, absl::Milliseconds(50), absl::StrCat(name_, " on port ", port_, " to be ready"));
   if (exited) {
     absl::StatusOr<int> code = process_->Wait(absl::ZeroDuration());
-    return absl::UnavailableError(absl::StrCat(name_, " on port ", port_, " exited with status ",
-                                               code.ok() ? *code : -1,
-                                               " while starting (last probe: ", last.ToString(),
-                                               "); log ", log_path(), ":\n", LogTail()));
+    return absl::UnavailableError(absl::StrCat(
+        name_, " on port ", port_, " exited with status ", code.ok() ? *code : -1,
+        " while starting (last probe: ", last.ToString(), "); log ", log_path(), ":\n", LogTail()));
   }
   if (!ready.ok()) {
     return absl::DeadlineExceededError(absl::StrCat(ready.message(), ": ", last.ToString(),
@@ -186,17 +185,17 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, absl::st
   parser.body_limit(64 << 20);
   const char* stage = "connect";
   beast::error_code result;
-  stream.async_connect(
-      asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port)), [&](beast::error_code e) {
-        if ((result = e)) return;
-        stage = "send";
-        http::async_write(stream, request, [&](beast::error_code e, size_t) {
-          if ((result = e)) return;
-          stage = "read";
-          http::async_read(stream, buffer, parser,
-                           [&](beast::error_code e, size_t) { result = e; });
-        });
-      });
+  stream.async_connect(asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port)),
+                       [&](beast::error_code e) {
+                         if ((result = e)) return;
+                         stage = "send";
+                         http::async_write(stream, request, [&](beast::error_code e, size_t) {
+                           if ((result = e)) return;
+                           stage = "read";
+                           http::async_read(stream, buffer, parser,
+                                            [&](beast::error_code e, size_t) { result = e; });
+                         });
+                       });
   ioc.run();
   if (result == beast::error::timeout) {
     return absl::DeadlineExceededError(absl::StrCat("HttpGet ", target, ": no full response after ",
@@ -212,10 +211,9 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, absl::st
   response.status = static_cast<int>(answer.result_int());
   std::vector<std::string> headers;
   for (const auto& field : answer) {
-    headers.push_back(absl::StrCat(absl::string_view(field.name_string().data(),
-                                                     field.name_string().size()),
-                                   ": ",
-                                   absl::string_view(field.value().data(), field.value().size())));
+    headers.push_back(
+        absl::StrCat(absl::string_view(field.name_string().data(), field.name_string().size()),
+                     ": ", absl::string_view(field.value().data(), field.value().size())));
   }
   response.headers = absl::StrJoin(headers, "\r\n");
   response.body = answer.body();

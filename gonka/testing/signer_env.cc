@@ -53,11 +53,10 @@ std::string SignerTestEnv::RpcUrl() const { return absl::StrCat("http://127.0.0.
 absl::Status WaitForBlocksPast(const devchain::Chain& chain, int64_t height, int blocks,
                                absl::Duration timeout) {
   const int64_t target = height + blocks;
-  return testing::WaitForValue([&] { return chain.height(); },
-                               [&](int64_t h) { return h >= target; }, timeout,
-                               absl::Milliseconds(20),
-                               absl::StrCat("devchain height ", target, " (", blocks,
-                                            " blocks past ", height, ")"));
+  return testing::WaitForValue(
+      [&] { return chain.height(); }, [&](int64_t h) { return h >= target; }, timeout,
+      absl::Milliseconds(20),
+      absl::StrCat("devchain height ", target, " (", blocks, " blocks past ", height, ")"));
 }
 
 absl::Status SignerTestBase::WaitForNewBlocks(int blocks, absl::Duration timeout) {

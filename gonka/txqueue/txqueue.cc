@@ -176,7 +176,7 @@ absl::Status TxConsumer::DeadLetterMessage(nats::JsMessage& msg, const std::stri
   RETURN_IF_ERROR(consumer_->DeadLetter(msg, kDeadSubject, full));
   M().dead.Add({{"reason", kind}}).Increment();
   GONKA_LOG_WARN("tx queue: dead-lettered", {"stream_seq", msg.stream_sequence()},
-            {"msg_id", msg.msg_id()}, {"reason", full});
+                 {"msg_id", msg.msg_id()}, {"reason", full});
   return absl::OkStatus();
 }
 

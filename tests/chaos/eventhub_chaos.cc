@@ -24,8 +24,8 @@ namespace {
 
 // Setup steps (and waits) that must succeed: the experiment reports why it could not run, with
 // the status's message when `expr` is a Status (a WaitFor names what it waited for).
-#define CHAOS_CHECK(expr)                                                                  \
-  if (auto _ok = (expr); !::gonka::chaos_internal::Ok(_ok))                                \
+#define CHAOS_CHECK(expr)                                                                       \
+  if (auto _ok = (expr); !::gonka::chaos_internal::Ok(_ok))                                     \
   return absl::InternalError(absl::StrCat("chaos setup: ", #expr, " failed at line ", __LINE__, \
                                           ::gonka::chaos_internal::Why(_ok)))
 
@@ -129,9 +129,8 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
   std::vector<absl::Time> arrivals;
   std::string mismatch;
   absl::Mutex mu;
-  CHAOS_CHECK(
-      testing::WaitFor([&] { return (*js)->GetStreamInfo("BLOCKS").ok(); }, absl::Seconds(20),
-                       absl::Milliseconds(20), "the BLOCKS stream"));
+  CHAOS_CHECK(testing::WaitFor([&] { return (*js)->GetStreamInfo("BLOCKS").ok(); },
+                               absl::Seconds(20), absl::Milliseconds(20), "the BLOCKS stream"));
   eventhub::SubscriberOptions checker_options;
   checker_options.durable = "chaos-checker";
   checker_options.start_height = 1;
@@ -215,11 +214,10 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
         break;
     }
     // Emission resumes: the checker sees new heights.
-    CHAOS_CHECK(
-        testing::WaitForValue([&] { return checker.last_height(); },
-                              [&](int64_t h) { return h >= before + 10; }, absl::Seconds(30),
-                              absl::Milliseconds(20),
-                              absl::StrCat("emission to resume (height ", before + 10, ")")));
+    CHAOS_CHECK(testing::WaitForValue(
+        [&] { return checker.last_height(); }, [&](int64_t h) { return h >= before + 10; },
+        absl::Seconds(30), absl::Milliseconds(20),
+        absl::StrCat("emission to resume (height ", before + 10, ")")));
     max_pause = std::max(max_pause, absl::Now() - t0);
     if (fault <= 2) ++failovers;
     if (!replicas[l]->IsRunning()) CHAOS_CHECK(replicas[l]->Start().ok());

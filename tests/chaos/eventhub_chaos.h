@@ -2,8 +2,8 @@
 // bench/chaos_eventhub (100+): devchain, Redis, NATS JetStream and 3 edge-api replicas as real
 // processes; random faults on the leader (kill -9, SIGSTOP past the lease then SIGCONT, SIGTERM
 // drain), devchain dropping every WebSocket, /block_results failing for an upcoming height, and
-// the lease store (Redis, or NATS with --coordination=nats) crashing and restarting; an independent checker reads the stream from height 1 and
-// compares each block with devchain's. Test-only.
+// the lease store (Redis, or NATS with --coordination=nats) crashing and restarting; an independent
+// checker reads the stream from height 1 and compares each block with devchain's. Test-only.
 #ifndef TESTS_CHAOS_EVENTHUB_CHAOS_H_
 #define TESTS_CHAOS_EVENTHUB_CHAOS_H_
 

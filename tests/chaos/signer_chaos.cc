@@ -352,8 +352,7 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
 
   // Signers. Each worker gets every URL, a running node's first (nats.c tries them in order and
   // learns the cluster's members from the server).
-  absl::StatusOr<std::string> worker_path =
-      testing::ResolveRunfile("gonka/testing/signer_worker");
+  absl::StatusOr<std::string> worker_path = testing::ResolveRunfile("gonka/testing/signer_worker");
   SIGNER_CHAOS_RETURN_IF_ERROR(worker_path.status());
   testing::TempDir logs("signer-chaos");
   std::vector<std::unique_ptr<testing::Subprocess>> signers(options.signers);

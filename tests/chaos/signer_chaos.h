@@ -1,12 +1,12 @@
-// The tx queue exactly-once experiment (docs/txqueue.md, "Proof"), shared by tests/chaos (CI: a short
-// round) and bench/chaos_signer (the full proof: 10,000 messages, >= 50 signer kills).
+// The tx queue exactly-once experiment (docs/txqueue.md, "Proof"), shared by tests/chaos (CI: a
+// short round) and bench/chaos_signer (the full proof: 10,000 messages, >= 50 signer kills).
 //
 // Real processes and servers: PostgreSQL (the signer ledger), a 3-node NATS JetStream cluster
 // with the CHAIN_TX stream at R3 (or one nats-server, `nats_cluster` = false), devchain in this
 // process (blocks every 100 ms, its RPC on a loopback port), and `signers` signer worker
-// processes (gonka/testing:signer_worker) sharing the queue, the ledger and one key. While `producers` threads enqueue MsgRecord requests
-// (a `duplicate_fraction` of them enqueued twice on purpose, some right away and some much later,
-// past the stream's duplicate window), a chaos loop:
+// processes (gonka/testing:signer_worker) sharing the queue, the ledger and one key. While
+// `producers` threads enqueue MsgRecord requests (a `duplicate_fraction` of them enqueued twice on
+// purpose, some right away and some much later, past the stream's duplicate window), a chaos loop:
 //   - SIGKILLs a random signer every kill_interval_min..max and restarts it at once;
 //   - SIGKILLs a random NATS node `nats_node_kills` times and restarts it after node_down_*
 //     (with a single server: that server, so NATS is down meanwhile and may come back without

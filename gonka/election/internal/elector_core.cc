@@ -146,7 +146,7 @@ absl::Status ElectorCore::Start() {
   thread_ = std::thread([this] { Run(); });
   watchdog_ = std::thread([this] { Watchdog(); });
   GONKA_LOG_INFO("election candidate started", {"election", election_}, {"identity", owner_},
-            {"server", backend_->Describe()});
+                 {"server", backend_->Describe()});
   return absl::OkStatus();
 }
 
@@ -251,7 +251,7 @@ void ElectorCore::RunCandidate(Backoff& error_backoff) {
   if (!r.ok()) {
     absl::Duration delay = error_backoff.Next();
     GONKA_LOG_WARN("election acquire failed; retrying", {"election", election_},
-              {"identity", options_.identity}, {"error", r.status()}, {"retry_in", delay});
+                   {"identity", options_.identity}, {"error", r.status()}, {"retry_in", delay});
     Wait(clock_->Now() + delay);
     return;
   }
@@ -273,7 +273,7 @@ void ElectorCore::RunCandidate(Backoff& error_backoff) {
     token_gauge_->Set(static_cast<double>(token));
     to_leader_->Increment();
     GONKA_LOG_INFO("elected leader", {"election", election_}, {"identity", options_.identity},
-              {"token", token}, {"server", backend_->Describe()});
+                   {"token", token}, {"server", backend_->Describe()});
     if (options_.on_elected) options_.on_elected(token);
     return;
   }
@@ -341,8 +341,8 @@ void ElectorCore::RunLeader() {
     if (!leader_ || token_ != token) return;
   }
   GONKA_LOG_WARN("lease renew failed", {"election", election_}, {"identity", options_.identity},
-            {"token", token}, {"error", renewed.status()},
-            {"deadline_in", valid_until - clock_->Now()});
+                 {"token", token}, {"error", renewed.status()},
+                 {"deadline_in", valid_until - clock_->Now()});
   absl::MutexLock lock(&mu_);
   next_renew_ = std::min(clock_->Now() + options_.retry_interval / 2, valid_until_);
 }
@@ -365,7 +365,7 @@ void ElectorCore::StepDown(FencingToken token, absl::string_view reason_class,
     absl::Status s = backend_->Release(owner_, token, options_.renew_deadline / 2);
     if (!s.ok()) {
       GONKA_LOG_WARN("lease release failed; it will expire", {"election", election_},
-                {"identity", options_.identity}, {"error", s});
+                     {"identity", options_.identity}, {"error", s});
     }
   }
 }
@@ -382,10 +382,10 @@ void ElectorCore::ReportStepDown(absl::string_view reason_class, absl::string_vi
       .Increment();
   if (reason_class == "stopped") {
     GONKA_LOG_INFO("leader stepping down", {"election", election_}, {"identity", options_.identity},
-              {"token", token}, {"reason", reason});
+                   {"token", token}, {"reason", reason});
   } else {
     GONKA_LOG_WARN("leader stepping down", {"election", election_}, {"identity", options_.identity},
-              {"token", token}, {"reason", reason});
+                   {"token", token}, {"reason", reason});
   }
   if (options_.on_revoked) options_.on_revoked(reason);
 }
