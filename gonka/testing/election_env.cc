@@ -16,7 +16,7 @@ namespace election {
 namespace testenv {
 
 RedisEnv::RedisEnv()
-    : server_([] {
+    : ServerEnv([] {
         gonka::testing::RedisServer::Options o;
         o.appendonly = true;
         return o;

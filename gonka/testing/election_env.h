@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -22,34 +23,35 @@ namespace election {
 namespace testenv {
 
 // A plain Redis with appendonly (so the epoch survives a restart).
-class RedisEnv {
+// The server part shared by the backend environments: start, crash, restart.
+template <typename Server>
+class ServerEnv {
+ public:
+  ServerEnv() = default;
+  explicit ServerEnv(typename Server::Options options) : server_(std::move(options)) {}
+  absl::Status Start() { return server_.Start(); }
+  absl::Status Kill() { return server_.Kill(); }
+  absl::Status Restart() { return server_.Restart(); }
+  gonka::testing::ServerFixture& server() { return server_; }
+
+ protected:
+  Server server_;
+};
+
+class RedisEnv : public ServerEnv<gonka::testing::RedisServer> {
  public:
   static constexpr const char* kName = "redis";
   RedisEnv();
-  absl::Status Start() { return server_.Start(); }
-  absl::Status Kill() { return server_.Kill(); }
-  absl::Status Restart() { return server_.Restart(); }
-  gonka::testing::ServerFixture& server() { return server_; }
   CandidateBackendOptions Options(const std::string& election) const;
   std::vector<std::string> CandidateArgs() const;
-
- private:
-  gonka::testing::RedisServer server_;
 };
 
 // A single JetStream NATS server (file storage, so revisions survive a restart).
-class NatsEnv {
+class NatsEnv : public ServerEnv<gonka::testing::NatsServer> {
  public:
   static constexpr const char* kName = "nats";
-  absl::Status Start() { return server_.Start(); }
-  absl::Status Kill() { return server_.Kill(); }
-  absl::Status Restart() { return server_.Restart(); }
-  gonka::testing::ServerFixture& server() { return server_; }
   CandidateBackendOptions Options(const std::string& election) const;
   std::vector<std::string> CandidateArgs() const;
-
- private:
-  gonka::testing::NatsServer server_;
 };
 
 // One event line of election_candidate.
