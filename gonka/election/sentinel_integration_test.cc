@@ -55,9 +55,20 @@ TEST(RedisSentinelElection, FollowsAMasterFailover) {
     }
     return 0;
   };
+  auto logs = [&] {
+    std::string out;
+    for (Candidate* c : all) {
+      absl::StrAppend(&out, "--- ", c->identity(), "\n", c->process().LogTail(), "\n");
+    }
+    return out;
+  };
   absl::Time start = absl::Now();
-  ASSERT_TRUE(
-      gonka::testing::WaitFor([&] { return leader_token(start) > 0; }, absl::Seconds(10)).ok());
+  // Generous: three candidate processes discover the master through Sentinel (slow under the
+  // sanitizers on 2 cores).
+  absl::Status elected =
+      gonka::testing::WaitFor([&] { return leader_token(start) > 0; }, absl::Seconds(30),
+                              absl::Milliseconds(50), "a leader's first fenced write");
+  ASSERT_TRUE(elected.ok()) << elected << "\n" << logs();
   int64_t before = leader_token(start);
   ASSERT_TRUE(replica.WaitForReplicaSync(absl::Seconds(5)).ok());
 
