@@ -17,7 +17,7 @@ namespace gonka {
 namespace devchain {
 namespace {
 
-// Canonical status 12 (gRPC's and absl's "method not implemented"): an unknown method.
+// Canonical status 12, the code gRPC and absl give an unknown method.
 constexpr absl::StatusCode kUnknownMethod = static_cast<absl::StatusCode>(12);
 
 namespace txpb = ::cosmos::tx::v1beta1;
@@ -34,7 +34,7 @@ absl::StatusOr<std::string> FromQuery(const TxExecutor::QueryResult& q) {
   if (q.codespace == "sdk" && (q.code == 18 || q.code == 7)) {
     return absl::InvalidArgumentError(q.log);
   }
-  // sdk code 6 = unknown request: gRPC status 12 (method not implemented), as the SDK's gRPC
+  // sdk code 6 = unknown request: gRPC status 12 (the unknown-method code), as the SDK's gRPC
   // router answers it.
   if (q.codespace == "sdk" && q.code == 6) {
     return absl::Status(kUnknownMethod, q.log);

@@ -7,9 +7,9 @@
 //   /cosmos.tx.v1beta1.Service/BroadcastTx (modes SYNC and ASYNC; BLOCK is refused as since
 //   SDK 0.47).
 // Status codes as the SDK's gRPC layer: an unknown account or tx → NOT_FOUND, a malformed request
-// → INVALID_ARGUMENT, an unknown method → status 12 (not implemented). A CheckTx rejection is not a
-// gRPC error: it is the TxResponse's code, codespace and raw_log (and a tx already in the mempool
-// is code 19, as the SDK reports it).
+// → INVALID_ARGUMENT, an unknown method → status 12 (its canonical code). A CheckTx rejection is
+// not a gRPC error: it is the TxResponse's code, codespace and raw_log (and a tx already in the
+// mempool is code 19, as the SDK reports it).
 //
 //   CosmosGrpcServer grpc(&chain);
 //   RETURN_IF_ERROR(grpc.Start("127.0.0.1:9090"));

@@ -107,7 +107,7 @@ TEST_F(GrpcServerTest, AccountAndBalance) {
   ASSERT_TRUE(Call("/cosmos.bank.v1beta1.Query/Balance", balance_request, &balance).ok());
   EXPECT_EQ(balance.balance().amount(), "1000000");
 
-  // An unknown method: gRPC status 12, "method not implemented".
+  // An unknown method: gRPC status 12, its canonical code.
   EXPECT_EQ(static_cast<int>(Call("/cosmos.nope.v1.Query/X", request, &response).error_code()), 12);
 }
 

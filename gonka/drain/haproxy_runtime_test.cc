@@ -3,9 +3,6 @@
 // is exercised by //gonka/testing:rollout_test.
 #include "gonka/drain/haproxy_runtime.h"
 
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -22,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "gonka/testing/process.h"
 #include "gtest/gtest.h"
 
 namespace gonka {
@@ -56,9 +54,8 @@ class FakeRuntime {
  public:
   explicit FakeRuntime(std::function<std::string(const std::string&)> answer, bool hang = false)
       : answer_(std::move(answer)), hang_(hang) {
-    char dir_template[] = "/tmp/haproxy_runtime_test.XXXXXX";
-    dir_ = mkdtemp(dir_template);
-    path_ = dir_ + "/admin.sock";
+    // Under /tmp: a unix socket path must fit sockaddr_un (108 bytes), which TEST_TMPDIR may not.
+    path_ = dir_.Join("admin.sock");
     acceptor_.emplace(ioc_, local_stream::endpoint(path_));
     thread_ = std::thread([this] { Serve(); });
   }
@@ -69,8 +66,6 @@ class FakeRuntime {
     boost::system::error_code ignored;
     poke.connect(local_stream::endpoint(path_), ignored);
     thread_.join();
-    unlink(path_.c_str());
-    rmdir(dir_.c_str());
   }
 
   const std::string& path() const { return path_; }
@@ -106,7 +101,7 @@ class FakeRuntime {
 
   std::function<std::string(const std::string&)> answer_;
   bool hang_;
-  std::string dir_;
+  testing::TempDir dir_{"haproxy-runtime", "/tmp"};
   std::string path_;
   asio::io_context ioc_;
   std::optional<local_stream::acceptor> acceptor_;

@@ -393,7 +393,7 @@ absl::StatusOr<Emitter::Resume> Emitter::ResumePoint() {
   int64_t cursor = 0;
   absl::StatusOr<std::optional<std::string>> stored = cursor_store_->Get(cursor_key_);
   if (!stored.ok()) return stored.status();
-  if (stored->has_value() && !(*stored)->empty() && !absl::SimpleAtoi(**stored, &cursor)) {
+  if (stored->has_value() && !absl::SimpleAtoi(**stored, &cursor)) {
     return absl::DataLossError(
         absl::StrCat("event hub cursor ", cursor_key_, ": \"", **stored, "\" is not a height"));
   }

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "gonka/base/clock.h"
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
 
@@ -81,7 +81,8 @@ absl::Status EventHubService::Start() {
 }
 
 void EventHubService::WatchViews() {
-  while (!stopping_.load()) {
+  Clock* clock = Clock::Real();
+  while (true) {
     const bool leader = coordination_->elector()->IsLeader();
     if (leader && !views_.running()) {
       if (absl::Status s = views_.Start(); !s.ok()) {
@@ -90,8 +91,10 @@ void EventHubService::WatchViews() {
     } else if (!leader && views_.running()) {
       views_.Stop();
     }
-    const absl::Time until = absl::Now() + options_.views_check_interval;
-    while (!stopping_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    absl::MutexLock lock(&stop_mu_);
+    if (clock->WaitUntil(&stop_mu_, &stopping_, clock->Now() + options_.views_check_interval)) {
+      break;
+    }
   }
   views_.Stop();
 }
@@ -103,7 +106,10 @@ void EventHubService::Stop() {
   stopped_ = true;
   // Leadership first, so a standby takes over at once.
   coordination_->elector()->Stop();
-  stopping_ = true;
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stopping_ = true;
+  }
   if (views_watcher_.joinable()) views_watcher_.join();
   streams_.Shutdown();
   emitter_.Stop();

@@ -24,12 +24,13 @@
 #ifndef GONKA_EVENTHUB_EVENT_HUB_SERVICE_H_
 #define GONKA_EVENTHUB_EVENT_HUB_SERVICE_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/chain/comet_subscriber.h"
@@ -86,7 +87,8 @@ class EventHubService {
   std::unique_ptr<chain::CometSubscriber> wake_;
   EventViews views_;
   BlockStreamServer streams_;
-  std::atomic<bool> stopping_{false};
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread views_watcher_;
   bool stopped_ = false;
 };

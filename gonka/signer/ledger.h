@@ -179,11 +179,10 @@ class Ledger {
   // it, or it waits behind a delay longer than `older_than` (see Reconciler).
   // Rows a producer recorded that no signer has claimed yet are taken only with
   // `include_undelivered`: while the queue has a backlog they are probably still in it.
-  // `now` is the time staleness is judged at and taken rows are stamped with: the Reconciler
-  // passes its clock's (Clock::Real() in production: the same instant as the database's now() on
-  // hosts with synchronized clocks, and stale_after is minutes); tests pass a time of their own so
-  // that "older than" does not depend on how fast the test runs. InfinitePast = the database's
-  // now(). Every other write stamps updated_at with the database's now().
+  // `now` is the time staleness is judged at and taken rows are stamped with. InfinitePast (the
+  // default, and what the Reconciler passes with the real clock) = the database's now(), the clock
+  // every other write stamps updated_at with; tests pass a time of their own (the Reconciler's
+  // injected clock) so that "older than" does not depend on how fast the test runs.
   absl::StatusOr<std::vector<StaleRequest>> TakeStale(absl::Duration older_than, int limit,
                                                       bool include_undelivered = true,
                                                       absl::Time now = absl::InfinitePast());

@@ -63,8 +63,11 @@ absl::StatusOr<int> Reconciler::RunOnce() {
   // delivered everything it holds: while there is a backlog it is probably still waiting in it.
   absl::StatusOr<uint64_t> backlog = queue_->Backlog();
   const bool include_undelivered = backlog.ok() && *backlog == 0;
+  // With the real clock staleness is the database's own now(), as every other ledger stamp: one
+  // clock for the whole table. An injected clock (tests) supplies the time instead.
+  const absl::Time judged_at = clock_ == Clock::Real() ? absl::InfinitePast() : clock_->Now();
   absl::StatusOr<std::vector<StaleRequest>> stale = ledger_->TakeStale(
-      options_.stale_after, options_.max_per_pass, include_undelivered, clock_->Now());
+      options_.stale_after, options_.max_per_pass, include_undelivered, judged_at);
   if (!stale.ok()) return stale.status();
   int put_back = 0;
   for (const StaleRequest& s : *stale) {

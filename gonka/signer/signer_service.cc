@@ -3,7 +3,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/type_resolver_util.h>
 
-#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -23,16 +22,6 @@ using net::HttpResponse;
 
 HttpResponse JsonError(int code, absl::string_view message) {
   return HttpResponse::Json(code, absl::StrCat("{\"error\":", JsonQuote(message), "}"));
-}
-
-// Sleeps up to `total` in short steps, returning early once `stop` is set.
-void SleepUnless(const std::atomic<bool>& stop, absl::Duration total) {
-  const absl::Time until = absl::Now() + total;
-  while (!stop.load()) {
-    const absl::Duration left = until - absl::Now();
-    if (left <= absl::ZeroDuration()) return;
-    absl::SleepFor(std::min(left, absl::Milliseconds(100)));
-  }
 }
 
 // POST /v1/txs body → ChainTx, or the 400 reason.
@@ -71,7 +60,8 @@ SignerService::SignerService(const crypto::SigningKey* key, nats::JetStream* js,
       queue_(queue),
       ledger_(ledger),
       comet_(comet),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      clock_(options_.signer.clock != nullptr ? options_.signer.clock : Clock::Real()) {
   options_.consumer.dead_letter_expired = false;  // only the signer knows when nothing can land
   if (options_.sequence_lease != nullptr) {
     sequencer_ =
@@ -145,12 +135,12 @@ absl::Status SignerService::Start() {
       const absl::StatusCode code = consumer.status().code();
       if (consumer.ok() ||
           (code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kDeadlineExceeded) ||
-          absl::Now() > give_up || stopping_.load()) {
+          absl::Now() > give_up) {
         break;
       }
       GONKA_LOG_WARN("signer: binding the queue consumer failed; retrying",
                      {"error", consumer.status().ToString()});
-      SleepUnless(stopping_, backoff.Next());
+      if (WaitOrStop(backoff.Next())) break;
     }
     if (!consumer.ok()) {
       Stop();
@@ -175,25 +165,37 @@ absl::Status SignerService::Start() {
 }
 
 void SignerService::Loop(Signer* signer) {
-  while (!stopping_.load()) {
+  while (!stopping()) {
     absl::StatusOr<bool> r = signer->RunOnce(options_.fetch_timeout);
     if (!r.ok()) {
       // Queue or ledger trouble: the request stays queued and is redelivered.
       GONKA_LOG_WARN("signer loop", {"error", r.status().ToString()});
-      SleepUnless(stopping_, options_.fetch_timeout);
+      if (WaitOrStop(options_.fetch_timeout)) return;
     }
   }
 }
 
 void SignerService::RefreshQueueGauges() {
-  while (!stopping_.load()) {
+  do {
     queue_->StreamMessages().status().IgnoreError();  // gonka_txqueue_stream_messages
     queue_->Backlog().status().IgnoreError();         // gonka_txqueue_backlog
-    SleepUnless(stopping_, options_.queue_metrics_interval);
-  }
+  } while (!WaitOrStop(options_.queue_metrics_interval));
 }
 
-void SignerService::BeginStop() { stopping_ = true; }
+bool SignerService::stopping() const {
+  absl::MutexLock lock(&stop_mu_);
+  return stopping_;
+}
+
+bool SignerService::WaitOrStop(absl::Duration d) {
+  absl::MutexLock lock(&stop_mu_);
+  return clock_->WaitUntil(&stop_mu_, &stopping_, clock_->Now() + d);
+}
+
+void SignerService::BeginStop() {
+  absl::MutexLock lock(&stop_mu_);
+  stopping_ = true;
+}
 
 void SignerService::Stop() {
   BeginStop();

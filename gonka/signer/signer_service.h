@@ -33,13 +33,15 @@
 #ifndef GONKA_SIGNER_SIGNER_SERVICE_H_
 #define GONKA_SIGNER_SIGNER_SERVICE_H_
 
-#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gonka/base/clock.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/crypto/key.h"
 #include "gonka/election/leader_elector.h"
@@ -94,11 +96,13 @@ class SignerService {
   // BeginStop, then joins every thread. Idempotent.
   void Stop();
 
-  bool stopping() const { return stopping_.load(); }
+  bool stopping() const;
 
  private:
   void Loop(Signer* signer);
   void RefreshQueueGauges();
+  // Waits `d` unless the service stops first; true when stopping.
+  bool WaitOrStop(absl::Duration d);
 
   const crypto::SigningKey* const key_;
   nats::JetStream* const js_;
@@ -112,7 +116,9 @@ class SignerService {
   std::vector<std::unique_ptr<Signer>> signers_;
   std::unique_ptr<Reconciler> reconciler_;
   std::vector<std::thread> threads_;
-  std::atomic<bool> stopping_{false};
+  Clock* const clock_;  // options.signer.clock, or the real one
+  mutable absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   bool started_ = false;
 };
 
