@@ -103,6 +103,12 @@ absl::Status Connection::Connect() {
         "SET statement_timeout = ", absl::ToInt64Milliseconds(options_.statement_timeout)));
     if (!r.ok()) return r.status();
   }
+  if (options_.idle_in_transaction_timeout > absl::ZeroDuration()) {
+    absl::StatusOr<Result> r =
+        Exec(absl::StrCat("SET idle_in_transaction_session_timeout = ",
+                          absl::ToInt64Milliseconds(options_.idle_in_transaction_timeout)));
+    if (!r.ok()) return r.status();
+  }
   return absl::OkStatus();
 }
 

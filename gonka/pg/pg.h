@@ -45,6 +45,13 @@ struct PgOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   // Server-side statement_timeout for every statement (0 = none).
   absl::Duration statement_timeout = absl::Seconds(30);
+  // Server-side idle_in_transaction_session_timeout (0 = none): a session that sits inside an open
+  // transaction this long is ended by the server and its row locks are released. A process that
+  // is paused (SIGSTOP, a VM freeze) in the middle of a transaction therefore cannot block the
+  // rows it locked — e.g. a signer's fence row, which the next lease holder must raise — for
+  // longer than this. Its own next statement then fails (the connection is gone) and the pool
+  // reconnects.
+  absl::Duration idle_in_transaction_timeout = absl::Seconds(5);
   // Pool size.
   int max_connections = 4;
   // Transaction(): attempts on serialization failure / deadlock.

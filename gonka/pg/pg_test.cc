@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -99,6 +101,40 @@ TEST_F(PgTest, TransactionRollsBackOnError) {
                   })
                   .ok());
   EXPECT_EQ(pool->Exec("SELECT count(*) FROM t3")->Get(0, 0), std::optional<std::string>("1"));
+}
+
+// A process paused inside a transaction (SIGSTOP between two statements) must not hold its row
+// locks forever: the server ends the idle transaction after idle_in_transaction_timeout, the
+// waiter gets the row, and the paused side's next statement fails and the pool recovers.
+TEST_F(PgTest, AStalledTransactionReleasesItsLocks) {
+  PgOptions o = Options();
+  o.idle_in_transaction_timeout = absl::Milliseconds(500);
+  auto pool = *Pool::Open(o);
+  ASSERT_TRUE(pool->Exec("CREATE TABLE t_stall (k text PRIMARY KEY, v bigint)").ok());
+  ASSERT_TRUE(pool->Exec("INSERT INTO t_stall VALUES ('fence', 1)").ok());
+  absl::Notification locked, waiter_done;
+  absl::Status stalled;
+  std::thread holder([&] {
+    stalled = pool->Transaction([&](Connection& tx) -> absl::Status {
+      absl::Status s = tx.Exec("SELECT v FROM t_stall WHERE k = 'fence' FOR UPDATE").status();
+      if (!s.ok()) return s;
+      locked.Notify();
+      // Paused between two statements for longer than the timeout.
+      waiter_done.WaitForNotificationWithTimeout(absl::Seconds(10));
+      return tx.Exec("UPDATE t_stall SET v = 100 WHERE k = 'fence'").status();
+    });
+  });
+  ASSERT_TRUE(locked.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<Result> raised = pool->Exec("UPDATE t_stall SET v = 2 WHERE k = 'fence'");
+  const absl::Duration waited = absl::Now() - start;
+  waiter_done.Notify();
+  holder.join();
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  EXPECT_LT(waited, absl::Seconds(5)) << "the waiter should get the row soon after 500ms";
+  EXPECT_FALSE(stalled.ok()) << "the stalled transaction must not commit";
+  EXPECT_EQ(pool->Exec("SELECT v FROM t_stall WHERE k = 'fence'")->Get(0, 0),
+            std::optional<std::string>("2"));
 }
 
 TEST_F(PgTest, MigrationsApplyOnceAcrossConcurrentReplicas) {
