@@ -12,6 +12,7 @@
 #include "gonka/base/backoff.h"
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
+#include "gonka/signer/internal/chain_tx_body.h"
 
 namespace gonka {
 namespace signer {
@@ -24,7 +25,10 @@ HttpResponse JsonError(int code, absl::string_view message) {
   return HttpResponse::Json(code, absl::StrCat("{\"error\":", JsonQuote(message), "}"));
 }
 
-// POST /v1/txs body → ChainTx, or the 400 reason.
+}  // namespace
+
+namespace internal {
+
 absl::StatusOr<txqueue::ChainTx> ParseChainTx(const HttpRequest& request) {
   txqueue::ChainTx tx;
   if (absl::StrContains(request.headers.Get("Content-Type"), "protobuf")) {
@@ -50,7 +54,7 @@ absl::StatusOr<txqueue::ChainTx> ParseChainTx(const HttpRequest& request) {
   return tx;
 }
 
-}  // namespace
+}  // namespace internal
 
 SignerService::SignerService(const crypto::SigningKey* key, nats::JetStream* js,
                              txqueue::TxQueue* queue, Ledger* ledger, chain::CometClient* comet,
@@ -75,7 +79,7 @@ SignerService::~SignerService() { Stop(); }
 
 void SignerService::AddRoutes(net::HttpServer* server) {
   server->Handle("POST", "/v1/txs", [this](const HttpRequest& request) {
-    absl::StatusOr<txqueue::ChainTx> tx = ParseChainTx(request);
+    absl::StatusOr<txqueue::ChainTx> tx = internal::ParseChainTx(request);
     if (!tx.ok()) return JsonError(400, tx.status().message());
     const std::string key = tx->idempotency_key();
     absl::StatusOr<txqueue::EnqueueResult> r = EnqueueRecorded(ledger_, queue_, std::move(*tx));

@@ -151,6 +151,37 @@ absl::StatusOr<uint64_t> TxQueue::StreamMessages() {
   return info.messages;
 }
 
+DecodedMessage DecodeMessage(absl::string_view payload, absl::string_view msg_id,
+                             const ConsumerOptions& options, Clock* clock) {
+  DecodedMessage m;
+  ChainTx& tx = m.tx;
+  std::string& kind = m.kind;
+  std::string& reason = m.reason;
+  if (!tx.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    kind = kReasonUndecodable;
+    reason = absl::StrCat("payload of ", payload.size(), " bytes (msg id \"", msg_id,
+                          "\") is not a ChainTx");
+  } else if (absl::Status v = Validate(tx); !v.ok()) {
+    kind = kReasonInvalid;
+    reason = std::string(v.message());
+  } else if (options.dead_letter_expired && tx.has_deadline() &&
+             clock->Now() > ToTime(tx.deadline())) {
+    kind = kReasonExpired;
+    reason = absl::StrCat("chain tx ", tx.idempotency_key(), ": deadline ",
+                          TimeUtil::ToString(tx.deadline()), " passed");
+  } else if (!options.known_type_urls.empty()) {
+    for (const auto& any : tx.messages()) {
+      if (options.known_type_urls.count(any.type_url()) == 0) {
+        kind = kReasonUnknownType;
+        reason = absl::StrCat("chain tx ", tx.idempotency_key(), ": message type ", any.type_url(),
+                              " is not known to this signer");
+        break;
+      }
+    }
+  }
+  return m;
+}
+
 absl::StatusOr<std::unique_ptr<TxConsumer>> TxConsumer::Bind(nats::JetStream* js,
                                                              ConsumerOptions options) {
   nats::ConsumerConfig c;
@@ -186,36 +217,12 @@ absl::StatusOr<std::vector<Delivery>> TxConsumer::Fetch(int batch, absl::Duratio
   out.reserve(msgs.size());
   absl::Status first_error;
   for (nats::JsMessage& msg : msgs) {
-    ChainTx tx;
-    std::string kind;
-    std::string reason;
-    if (!tx.ParseFromString(msg.data())) {
-      kind = kReasonUndecodable;
-      reason = absl::StrCat("payload of ", msg.data().size(), " bytes (msg id \"", msg.msg_id(),
-                            "\") is not a ChainTx");
-    } else if (absl::Status v = Validate(tx); !v.ok()) {
-      kind = kReasonInvalid;
-      reason = std::string(v.message());
-    } else if (options_.dead_letter_expired && tx.has_deadline() &&
-               clock_->Now() > ToTime(tx.deadline())) {
-      kind = kReasonExpired;
-      reason = absl::StrCat("chain tx ", tx.idempotency_key(), ": deadline ",
-                            TimeUtil::ToString(tx.deadline()), " passed");
-    } else if (!options_.known_type_urls.empty()) {
-      for (const auto& any : tx.messages()) {
-        if (options_.known_type_urls.count(any.type_url()) == 0) {
-          kind = kReasonUnknownType;
-          reason = absl::StrCat("chain tx ", tx.idempotency_key(), ": message type ",
-                                any.type_url(), " is not known to this signer");
-          break;
-        }
-      }
-    }
-    if (kind.empty()) {
-      out.push_back(Delivery(std::move(tx), std::move(msg)));
+    DecodedMessage m = DecodeMessage(msg.data(), msg.msg_id(), options_, clock_);
+    if (m.kind.empty()) {
+      out.push_back(Delivery(std::move(m.tx), std::move(msg)));
       continue;
     }
-    absl::Status s = DeadLetterMessage(msg, kind, reason);
+    absl::Status s = DeadLetterMessage(msg, m.kind, m.reason);
     if (!s.ok() && first_error.ok()) first_error = s;
   }
   if (!first_error.ok() && out.empty()) return first_error;

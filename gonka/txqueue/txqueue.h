@@ -44,6 +44,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gonka/base/clock.h"
 #include "gonka/nats/jetstream.h"
@@ -147,6 +148,19 @@ struct ConsumerOptions {
   bool dead_letter_expired = true;
   Clock* clock = nullptr;  // for deadlines; nullptr = Clock::Real()
 };
+
+// What TxConsumer::Fetch makes of one raw chain.tx payload (`msg_id` is its Nats-Msg-Id, only
+// named in reasons). A payload comes from any producer allowed to publish chain.tx, so anything
+// may arrive: never crashes, never signs. `kind` empty: deliver `tx`; otherwise dead-letter with
+// `kind` (kReasonUndecodable, kReasonInvalid, kReasonExpired, kReasonUnknownType) and `reason`.
+// `clock` (not nullptr) is read only for a request with a deadline.
+struct DecodedMessage {
+  ChainTx tx;
+  std::string kind;
+  std::string reason;
+};
+DecodedMessage DecodeMessage(absl::string_view payload, absl::string_view msg_id,
+                             const ConsumerOptions& options, Clock* clock);
 
 // One queued request handed to one signer.
 class Delivery {
