@@ -571,21 +571,21 @@ TEST_P(SequencedZombieTest, APausedLeaseHolderCannotConsumeASequence) {
   absl::Status b_works = testing::WaitForValue(
       [&] { return CountIncluded(kKeys); }, [&](int n) { return n >= by_a + 5; }, absl::Seconds(30),
       absl::Milliseconds(20), absl::StrCat(by_a + 5, " keys landed (5 by worker B)"));
-  auto logs = [&] {
+  auto worker_logs = [&] {
     return absl::StrCat("\n--- worker A log ---\n", ReadFile(a->log_path()),
                         "\n--- worker B log ---\n", ReadFile(b->log_path()));
   };
-  ASSERT_TRUE(b_works.ok()) << b_works << logs();
+  ASSERT_TRUE(b_works.ok()) << b_works << worker_logs();
   ASSERT_TRUE(a->Resume().ok());
   // A runs again: its elector notices the lost lease (local deadline) and says so.
   absl::Status noticed = testing::WaitFor(
       [&] { return ReadFile(a->log_path()).find("lease lost") != std::string::npos; },
       absl::Seconds(10), absl::Milliseconds(20), "worker A to log \"lease lost\"");
-  ASSERT_TRUE(noticed.ok()) << noticed << logs();
+  ASSERT_TRUE(noticed.ok()) << noticed << worker_logs();
   absl::Status all = testing::WaitFor([&] { return AllIncluded(kKeys); }, absl::Seconds(60),
                                       absl::Milliseconds(50), "every key included");
   ASSERT_TRUE(all.ok()) << all << "; included " << CountIncluded(kKeys) << " of " << kKeys
-                        << logs();
+                        << worker_logs();
   absl::Status more = WaitForNewBlocks(5);
   ASSERT_TRUE(more.ok()) << more;
 
@@ -638,7 +638,7 @@ TEST_P(SequencedZombieTest, APausedLeaseHolderCannotConsumeASequence) {
     EXPECT_THAT(log_a, HasSubstr("worker: continued at"));
     EXPECT_THAT(log_a, HasSubstr("lease lost before broadcast"));
   }
-  if (HasFailure()) std::cout << logs() << std::endl;
+  if (HasFailure()) std::cout << worker_logs() << std::endl;
   std::cout << "zombie at " << point << ": tokens A=" << token_a << " B=" << token_b << "; "
             << kKeys << " keys once each, " << txs.sequences.size()
             << " txs with consecutive sequences, " << from_a << " recorded by A before B's fence"
