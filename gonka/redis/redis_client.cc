@@ -60,8 +60,40 @@ RedisReply Convert(const redisReply* r) {
   return out;
 }
 
-// Opens a connection to host:port, AUTHs, and returns it; nullptr + status on failure.
-absl::StatusOr<redisContext*> Open(const std::string& host, int port, const RedisOptions& o) {
+// "host:port" plus the ACL user when there is one, for credential errors (never the password).
+std::string Who(const std::string& where, const std::string& user) {
+  return user.empty() ? where : absl::StrCat(where, " user \"", user, "\"");
+}
+
+// The Status for a Redis error reply. Credential errors get their own codes so a caller (and an
+// operator reading the log) can tell "wrong password" from "server busy".
+absl::Status ErrorReplyStatus(const std::string& err, const std::string& where,
+                              const std::string& user, const std::string& cmd) {
+  std::string context = absl::StrCat(" (redis ", Who(where, user), ": ", cmd, ")");
+  if (absl::StartsWith(err, "NOAUTH")) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        err, context, ": the server requires a password and none was sent (RedisOptions.password, "
+        "e.g. --redis-password-file)"));
+  }
+  if (absl::StartsWith(err, "WRONGPASS") || absl::StartsWith(err, "ERR invalid password") ||
+      absl::StartsWith(err, "ERR invalid username-password")) {
+    return absl::UnauthenticatedError(absl::StrCat(err, context));
+  }
+  if (absl::StartsWith(err, "NOPERM")) {
+    return absl::PermissionDeniedError(absl::StrCat(err, context));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(err, context));
+}
+
+bool IsCredentialError(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnauthenticated ||
+         s.code() == absl::StatusCode::kPermissionDenied;
+}
+
+// Opens a connection to host:port, AUTHs with `user`/`password` (none when password is empty),
+// and returns it; nullptr + status on failure.
+absl::StatusOr<redisContext*> Open(const std::string& host, int port, const std::string& user,
+                                   const std::string& password, const RedisOptions& o) {
   std::string where = absl::StrCat(host, ":", port);
   redisContext* c = redisConnectWithTimeout(host.c_str(), port, ClampedTimeval(o.connect_timeout));
   if (c == nullptr) return absl::UnavailableError(absl::StrCat("redis ", where, ": out of memory"));
@@ -71,22 +103,42 @@ absl::StatusOr<redisContext*> Open(const std::string& host, int port, const Redi
     return absl::UnavailableError(absl::StrCat("redis ", where, ": connect: ", err));
   }
   redisSetTimeout(c, ClampedTimeval(o.command_timeout));
-  if (!o.password.empty()) {
-    auto* r = static_cast<redisReply*>(redisCommand(c, "AUTH %s", o.password.c_str()));
-    bool ok = r != nullptr && r->type != REDIS_REPLY_ERROR;
-    std::string err = r == nullptr ? c->errstr : (ok ? "" : std::string(r->str, r->len));
-    if (r != nullptr) freeReplyObject(r);
-    if (!ok) {
+  if (!password.empty()) {
+    // Argv form: the password may hold spaces or '%'. Redis 6+ takes AUTH user password.
+    std::vector<const char*> argv = {"AUTH"};
+    std::vector<size_t> lens = {4};
+    if (!user.empty()) {
+      argv.push_back(user.data());
+      lens.push_back(user.size());
+    }
+    argv.push_back(password.data());
+    lens.push_back(password.size());
+    auto* r = static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    if (r == nullptr) {
+      std::string err = c->errstr;
       redisFree(c);
       return absl::UnavailableError(absl::StrCat("redis ", where, ": AUTH: ", err));
     }
+    if (r->type == REDIS_REPLY_ERROR) {
+      // Redis never echoes the password in its AUTH errors ("WRONGPASS invalid
+      // username-password pair or user is disabled.", "ERR AUTH <password> called without any
+      // password configured ...").
+      std::string err(r->str, r->len);
+      freeReplyObject(r);
+      redisFree(c);
+      return absl::UnauthenticatedError(absl::StrCat(
+          "redis ", Who(where, user.empty() ? "default" : user), ": AUTH refused: ", err));
+    }
+    freeReplyObject(r);
   }
   return c;
 }
 
 // Runs one command on `c`. `*broken` is set when the connection must be dropped.
 absl::StatusOr<RedisReply> RunOn(redisContext* c, const std::string& where,
-                                 const std::vector<std::string>& args, bool* broken) {
+                                 const std::string& user, const std::vector<std::string>& args,
+                                 bool* broken) {
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const std::string& a : args) {
@@ -115,7 +167,7 @@ absl::StatusOr<RedisReply> RunOn(redisContext* c, const std::string& where,
       *broken = true;
       return absl::UnavailableError(absl::StrCat(err, " (redis ", where, ": ", cmd, ")"));
     }
-    return absl::FailedPreconditionError(absl::StrCat(err, " (redis ", where, ": ", cmd, ")"));
+    return ErrorReplyStatus(err, where, user, cmd);
   }
   RedisReply out = Convert(r);
   freeReplyObject(r);
@@ -227,21 +279,24 @@ std::string RedisReply::DebugString() const {
 
 absl::StatusOr<std::pair<std::string, int>> RedisClient::DiscoverMaster(const RedisOptions& o) {
   std::vector<std::string> errors;
+  bool only_credential_errors = true;
   for (const std::string& s : o.sentinels) {
     auto hp = ParseHostPort(s);
     if (!hp.ok()) return hp.status();
-    RedisOptions so = o;
-    so.password.clear();  // Sentinels usually have no password of their own.
-    auto c = Open(hp->first, hp->second, so);
+    // Sentinels have credentials of their own (often none), not the master's.
+    auto c = Open(hp->first, hp->second, o.sentinel_user, o.sentinel_password, o);
     if (!c.ok()) {
       errors.push_back(std::string(c.status().message()));
+      if (!IsCredentialError(c.status())) only_credential_errors = false;
       continue;
     }
     bool broken = false;
-    auto r = RunOn(*c, s, {"SENTINEL", "get-master-addr-by-name", o.master_name}, &broken);
+    auto r = RunOn(*c, s, o.sentinel_user, {"SENTINEL", "get-master-addr-by-name", o.master_name},
+                   &broken);
     redisFree(*c);
     if (!r.ok()) {
       errors.push_back(std::string(r.status().message()));
+      if (!IsCredentialError(r.status())) only_credential_errors = false;
       continue;
     }
     int port = 0;
@@ -249,9 +304,15 @@ absl::StatusOr<std::pair<std::string, int>> RedisClient::DiscoverMaster(const Re
         !absl::SimpleAtoi(r->elements[1].str, &port)) {
       errors.push_back(absl::StrCat("sentinel ", s, ": master \"", o.master_name,
                                     "\" unknown: ", r->DebugString()));
+      only_credential_errors = false;
       continue;
     }
     return std::make_pair(r->elements[0].str, port);
+  }
+  if (only_credential_errors && !errors.empty()) {
+    // Every Sentinel refused our credentials: a configuration error, not an outage.
+    return absl::UnauthenticatedError(absl::StrCat("no Sentinel accepted our credentials for master \"",
+                                                   o.master_name, "\": ", absl::StrJoin(errors, "; ")));
   }
   return absl::UnavailableError(absl::StrCat("no Sentinel knows master \"", o.master_name,
                                              "\": ", absl::StrJoin(errors, "; ")));
@@ -293,12 +354,16 @@ absl::Status RedisClient::EnsureConnectedLocked() {
     host = master.first;
     port = master.second;
   }
-  ASSIGN_OR_RETURN(redisContext * c, Open(host, port, options_));
+  ASSIGN_OR_RETURN(redisContext * c, Open(host, port, options_.user, options_.password, options_));
   std::string where = absl::StrCat(host, ":", port);
   if (!options_.sentinels.empty()) {
     // Sentinel may still name a master that was just demoted; check the role ourselves.
     bool broken = false;
-    auto role = RunOn(c, where, {"ROLE"}, &broken);
+    auto role = RunOn(c, where, options_.user, {"ROLE"}, &broken);
+    if (!role.ok() && IsCredentialError(role.status())) {
+      redisFree(c);
+      return role.status();  // a credential problem, not a demoted master: say so
+    }
     if (!role.ok() || role->elements.empty() || role->elements[0].str != "master") {
       redisFree(c);
       return absl::UnavailableError(absl::StrCat(
@@ -322,7 +387,7 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
   RETURN_IF_ERROR(EnsureConnectedLocked());
   redisSetTimeout(ctx_, ClampedTimeval(timeout.value_or(options_.command_timeout)));
   bool broken = false;
-  absl::StatusOr<RedisReply> r = RunOn(ctx_, server_, args, &broken);
+  absl::StatusOr<RedisReply> r = RunOn(ctx_, server_, options_.user, args, &broken);
   if (broken) {
     DropLocked();
   } else if (timeout.has_value()) {
@@ -385,7 +450,7 @@ absl::Status RedisSubscriber::State::Session() {
     host = master.first;
     port = master.second;
   }
-  ASSIGN_OR_RETURN(redisContext * c, Open(host, port, options));
+  ASSIGN_OR_RETURN(redisContext * c, Open(host, port, options.user, options.password, options));
   std::unique_ptr<redisContext, void (*)(redisContext*)> holder(c, redisFree);
   std::string where = absl::StrCat(host, ":", port);
   std::vector<std::string> argv = {"SUBSCRIBE"};
@@ -424,6 +489,14 @@ absl::Status RedisSubscriber::State::Session() {
         return absl::UnavailableError(absl::StrCat("redis ", where, ": subscriber: ", c->errstr));
       }
       if (raw == nullptr) break;
+      if (static_cast<redisReply*>(raw)->type == REDIS_REPLY_ERROR) {
+        // E.g. NOPERM for a channel the ACL user may not subscribe to: end the session (it is
+        // retried with backoff) rather than wait forever for a confirmation.
+        auto* e = static_cast<redisReply*>(raw);
+        std::string err(e->str, e->len);
+        freeReplyObject(raw);
+        return ErrorReplyStatus(err, where, options.user, "SUBSCRIBE");
+      }
       RedisReply r = Convert(static_cast<redisReply*>(raw));
       freeReplyObject(raw);
       if (r.type != RedisReply::Type::kArray || r.elements.size() < 3) continue;

@@ -9,9 +9,16 @@
 //     restart is followed without the caller doing anything. A command that was sent is never
 //     retried automatically (it might have been applied); a command that could not be sent
 //     because the connection could not be made is not retried either: the caller decides.
+//   - With credentials set, every connection (to a plain Redis, to a Sentinel, to the master a
+//     Sentinel names, and the subscriber's) is AUTHed before anything else is sent.
 //   - Errors are absl::Status and name the server: Unavailable (cannot connect / I/O error),
 //     DeadlineExceeded (no reply within the timeout), FailedPrecondition (Redis error reply,
-//     message starts with the Redis error text, e.g. "NOSCRIPT ...").
+//     message starts with the Redis error text, e.g. "NOSCRIPT ..."). Credential errors name the
+//     server and the user, never the password: Unauthenticated for a refused AUTH (WRONGPASS) or
+//     a server that wants one we did not send (NOAUTH); PermissionDenied for a command or key the
+//     ACL user may not use (NOPERM).
+//   - No TLS: Debian 12's hiredis 0.14 has none. Keep Redis on loopback or a private network (or
+//     behind stunnel/spiped); see docs/security-redis-pg.md.
 //
 // Thread-safety: RedisClient and RedisScript are thread-safe (calls are serialised on one
 // connection). RedisSubscriber delivers messages on its own thread.
@@ -51,7 +58,15 @@ struct RedisOptions {
   // Sentinel discovery: "host:port" of each Sentinel, and the monitored master's name.
   std::vector<std::string> sentinels;
   std::string master_name;
-  std::string password;  // AUTH after connecting, if not empty
+  // Credentials, sent with AUTH on every (re)connect, before any other command. `user` is a
+  // Redis 6+ ACL user (AUTH user password); "" with a password is AUTH password (the `default`
+  // user, i.e. requirepass). Never put in a URL, a log line or an error.
+  std::string user;
+  std::string password;
+  // The Sentinels' own credentials (Sentinel's requirepass / ACL), when they have any. The
+  // master found through them is AUTHed with `user`/`password` above.
+  std::string sentinel_user;
+  std::string sentinel_password;
   absl::Duration connect_timeout = absl::Seconds(1);
   absl::Duration command_timeout = absl::Seconds(1);
 };
@@ -59,8 +74,8 @@ struct RedisOptions {
 // InvalidArgument naming the field (port, sentinels entry, master_name, timeouts).
 absl::Status ValidateRedisOptions(const RedisOptions& options);
 
-// Parses the URL form every daemon's --redis-url takes into `base` (timeouts and password are
-// kept from it; credentials never come from a URL):
+// Parses the URL form every daemon's --redis-url takes into `base` (timeouts and credentials
+// are kept from it; credentials never come from a URL):
 //   redis://host:port                       a plain Redis (port default 6379)
 //   redis-sentinel://h1:p1,h2:p2/master     Sentinel discovery of `master` (port default 26379)
 // InvalidArgument naming the URL and what is wrong with it.

@@ -38,7 +38,7 @@ void AppendReply(const redisReply* reply, std::vector<std::string>* out) {
 
 absl::StatusOr<std::string> RedisCommand(const std::string& host, int port,
                                          const std::vector<std::string>& args,
-                                         absl::Duration timeout) {
+                                         absl::Duration timeout, const RedisAuth& auth) {
   const std::string target = absl::StrCat(host, ":", port);
   if (args.empty()) return absl::InvalidArgumentError("RedisCommand: no arguments");
   timeval tv = absl::ToTimeval(timeout);
@@ -52,6 +52,29 @@ absl::StatusOr<std::string> RedisCommand(const std::string& host, int port,
     return absl::UnavailableError(absl::StrCat("redis ", target, ": connect: ", error));
   }
   redisSetTimeout(context, tv);
+  if (!auth.password.empty()) {
+    std::vector<std::string> auth_args = {"AUTH"};
+    if (!auth.user.empty()) auth_args.push_back(auth.user);
+    auth_args.push_back(auth.password);
+    std::vector<const char*> auth_argv;
+    std::vector<size_t> auth_lens;
+    for (const std::string& arg : auth_args) {
+      auth_argv.push_back(arg.data());
+      auth_lens.push_back(arg.size());
+    }
+    auto* reply = static_cast<redisReply*>(redisCommandArgv(
+        context, static_cast<int>(auth_args.size()), auth_argv.data(), auth_lens.data()));
+    std::string error = reply == nullptr ? context->errstr
+                        : reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
+                                                           : "";
+    bool io_error = reply == nullptr;
+    if (reply != nullptr) freeReplyObject(reply);
+    if (!error.empty()) {
+      redisFree(context);
+      std::string message = absl::StrCat("redis ", target, ": AUTH: ", error);
+      return io_error ? absl::UnavailableError(message) : absl::FailedPreconditionError(message);
+    }
+  }
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const std::string& arg : args) {
@@ -115,6 +138,19 @@ SubprocessOptions RedisServer::ProcessOptions() {
     options.argv.insert(options.argv.end(), {"--replicaof", options_.replica_of_host,
                                              std::to_string(options_.replica_of_port)});
   }
+  if (!options_.password.empty()) {
+    // The same password for the default user on every node, so a replica can follow a master.
+    options.argv.insert(options.argv.end(), {"--requirepass", options_.password, "--masterauth",
+                                             options_.password});
+  }
+  for (const std::string& rule : options_.acl_users) {
+    // Each word its own argument: redis-server joins "--user a b c" into the config line
+    // "user a b c" (one quoted argument would be read as a single word).
+    options.argv.push_back("--user");
+    for (absl::string_view word : absl::StrSplit(rule, ' ', absl::SkipEmpty())) {
+      options.argv.emplace_back(word);
+    }
+  }
   options.argv.insert(options.argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   options.working_dir = dir();
   return options;
@@ -127,7 +163,7 @@ absl::Status RedisServer::Probe() {
 }
 
 absl::StatusOr<std::string> RedisServer::Command(const std::vector<std::string>& args) {
-  return RedisCommand(host(), port(), args);
+  return RedisCommand(host(), port(), args, absl::Seconds(2), {"", options_.password});
 }
 
 absl::Status RedisServer::WaitForReplicaSync(absl::Duration timeout) {
@@ -164,6 +200,13 @@ absl::Status RedisSentinel::Prepare() {
       absl::ToInt64Milliseconds(options_.down_after), "\n", "sentinel failover-timeout ", m, " ",
       absl::ToInt64Milliseconds(options_.failover_timeout), "\n", "sentinel parallel-syncs ", m,
       " 1\n");
+  if (!options_.master_user.empty()) {
+    absl::StrAppend(&conf, "sentinel auth-user ", m, " ", options_.master_user, "\n");
+  }
+  if (!options_.master_password.empty()) {
+    absl::StrAppend(&conf, "sentinel auth-pass ", m, " ", options_.master_password, "\n");
+  }
+  if (!options_.password.empty()) absl::StrAppend(&conf, "requirepass ", options_.password, "\n");
   for (const std::string& line : options_.extra_config_lines) absl::StrAppend(&conf, line, "\n");
   const std::string path = dir() + "/sentinel.conf";
   std::ofstream out(path);
@@ -187,7 +230,7 @@ absl::Status RedisSentinel::Probe() {
 }
 
 absl::StatusOr<std::string> RedisSentinel::Command(const std::vector<std::string>& args) {
-  return RedisCommand(host(), port(), args);
+  return RedisCommand(host(), port(), args, absl::Seconds(2), {"", options_.password});
 }
 
 absl::StatusOr<HostPort> RedisSentinel::GetMasterAddr() {

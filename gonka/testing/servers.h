@@ -133,13 +133,20 @@ class ServerFixture {
   std::unique_ptr<Subprocess> process_;  // declared after dir_: destroyed (killed) first
 };
 
+// Credentials for RedisCommand: AUTH [user] password first when password is not empty.
+struct RedisAuth {
+  std::string user;  // "" = the default user (requirepass)
+  std::string password;
+};
+
 // Runs one Redis command (hiredis, `timeout` for connect and reply) and returns the reply as
 // text: strings and status replies as-is, integers in decimal, arrays as their elements joined by
-// '\n'. NotFound for a nil reply, FailedPrecondition("<redis error>") for an error reply,
-// Unavailable if it cannot connect.
+// '\n'. NotFound for a nil reply, FailedPrecondition("<redis error>") for an error reply (also a
+// refused AUTH), Unavailable if it cannot connect.
 absl::StatusOr<std::string> RedisCommand(const std::string& host, int port,
                                          const std::vector<std::string>& args,
-                                         absl::Duration timeout = absl::Seconds(2));
+                                         absl::Duration timeout = absl::Seconds(2),
+                                         const RedisAuth& auth = {});
 
 // redis-server --bind 127.0.0.1 --port <port> --dir <dir> --save '' --appendonly no|yes
 class RedisServer : public ServerFixture {
@@ -150,6 +157,12 @@ class RedisServer : public ServerFixture {
     std::string replica_of_host = "127.0.0.1";
     int replica_of_port = 0;              // non-zero: start as a replica (--replicaof host port)
     std::vector<std::string> extra_args;  // appended, e.g. {"--maxmemory", "10mb"}
+    // requirepass (the `default` user's password; also --masterauth for a replica). The
+    // fixture's own Command() and readiness probe AUTH with it.
+    std::string password;
+    // ACL users, one rule string each as for ACL SETUSER / a `user` config line (space-separated
+    // words, no quoting), e.g. "signer on >pw ~gonka:* +get +set".
+    std::vector<std::string> acl_users;
     absl::Duration start_timeout = absl::Seconds(15);
     std::string name = "redis";
   };
@@ -159,7 +172,7 @@ class RedisServer : public ServerFixture {
   std::string url() const override;  // "redis://127.0.0.1:<port>"
   const Options& options() const { return options_; }
 
-  // RedisCommand against this server.
+  // RedisCommand against this server (as the default user, with Options.password).
   absl::StatusOr<std::string> Command(const std::vector<std::string>& args);
   // For a replica: waits until INFO replication shows master_link_status:up.
   absl::Status WaitForReplicaSync(absl::Duration timeout);
@@ -190,6 +203,11 @@ class RedisSentinel : public ServerFixture {
     absl::Duration failover_timeout = absl::Seconds(5);
     int port = 0;                                 // 0 = FreePort()
     std::vector<std::string> extra_config_lines;  // appended to sentinel.conf
+    // The master's credentials (sentinel auth-user / auth-pass), when it has any.
+    std::string master_user;
+    std::string master_password;
+    // The Sentinel's own requirepass (its Command() and probe AUTH with it).
+    std::string password;
     absl::Duration start_timeout = absl::Seconds(15);
     std::string name = "sentinel";
   };
