@@ -13,6 +13,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -21,6 +24,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -28,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gonka/base/metrics.h"
 #include "gonka/net/internal/asio_status.h"
+#include "gonka/net/internal/tls_client.h"
 #include "gonka/net/url.h"
 
 namespace gonka {
@@ -48,11 +53,34 @@ constexpr size_t kBodyReadChunk = 64 << 10;
 // One pooled keep-alive connection. Each owns its io_context so that a call runs its
 // asynchronous operations (which is what gives Beast's per-operation timeouts) on the caller's
 // thread, without a shared I/O thread and without handing callbacks to another thread.
+// An https connection is a Beast ssl_stream over the same kind of tcp_stream, whose expiry
+// bounds the TLS records' reads and writes just as it bounds plain ones.
 struct Connection {
-  Connection() : stream(ioc) {}
+  // `tls_context` null: plain TCP.
+  explicit Connection(std::shared_ptr<asio::ssl::context> tls_context)
+      : context(std::move(tls_context)) {
+    if (context != nullptr) {
+      tls.emplace(ioc, *context);
+    } else {
+      plain.emplace(ioc);
+    }
+  }
 
-  asio::io_context ioc;  // declared first: destroyed after the stream that uses it
-  beast::tcp_stream stream;
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  // Runs `f` with the stream HTTP messages travel on.
+  template <class F>
+  void WithStream(F&& f) {
+    if (tls) {
+      f(*tls);
+    } else {
+      f(*plain);
+    }
+  }
+
+  asio::io_context ioc;  // declared first: destroyed after the streams that use it
+  std::shared_ptr<asio::ssl::context> context;  // outlives `tls`
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   absl::Time idle_since;
 };
@@ -74,10 +102,12 @@ void SetExpiry(beast::tcp_stream& stream, absl::Time deadline) {
 
 // A pooled connection is usable when the peer has not closed it and sent nothing unsolicited.
 // A non-blocking peek sees a FIN (returns 0) or stray bytes without consuming anything.
+// (Over TLS a server's close_notify alert counts as stray bytes: the connection is dropped.)
 bool LooksReusable(Connection& conn) {
-  if (conn.buffer.size() > 0 || !conn.stream.socket().is_open()) return false;
+  if (conn.buffer.size() > 0 || !conn.tcp().socket().is_open()) return false;
+  if (conn.tls && SSL_pending(conn.tls->native_handle()) > 0) return false;
   char byte;
-  ssize_t n = ::recv(conn.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(conn.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -104,10 +134,20 @@ struct Call {
   bool idempotent = false;  // HttpCallOptions::idempotent
 };
 
+// A peer gone away, over TCP or TLS (a TLS peer that closes without close_notify reads as a
+// truncated stream).
+bool IsDisconnect(const error_code& ec) {
+  return internal::IsDisconnect(ec) || ec == asio::ssl::error::stream_truncated;
+}
+
 absl::Status Fail(const error_code& ec, const Call& call, absl::string_view phase) {
   if (ec == beast::error::timeout || ec == asio::error::timed_out) {
     return absl::DeadlineExceededError(
         absl::StrCat(call.what, ": deadline exceeded while ", phase));
+  }
+  if (ec == asio::ssl::error::stream_truncated) {
+    return absl::UnavailableError(
+        absl::StrCat(call.what, " (", phase, "): the peer closed the TLS connection"));
   }
   return internal::ErrorToStatus(ec, absl::StrCat(call.what, " (", phase, ")"));
 }
@@ -200,9 +240,9 @@ class HttpClient::Impl {
                                               const ChunkCallback* on_chunk) {
     absl::StatusOr<Url> url = ParseUrl(url_text);
     if (!url.ok()) return url.status();
-    if (url->scheme != "http") {
+    if (url->scheme != "http" && url->scheme != "https") {
       return absl::InvalidArgumentError(
-          absl::StrCat("HttpClient: URL \"", url_text, "\" is not http://"));
+          absl::StrCat("HttpClient: URL \"", url_text, "\" is not http:// or https://"));
     }
     std::string upper_method = absl::AsciiStrToUpper(method);
     http::verb verb = http::string_to_verb(ToBeast(upper_method));
@@ -236,7 +276,7 @@ class HttpClient::Impl {
 
     size_t body_limit =
         options.max_body_bytes != 0 ? options.max_body_bytes : options_.max_body_bytes;
-    std::string key = url->HostPort();
+    std::string key = absl::StrCat(url->scheme, "://", url->HostPort());
     if (on_chunk == nullptr) {
       return Plain(*url, key, call, req, body_limit);
     }
@@ -272,10 +312,12 @@ class HttpClient::Impl {
 
       error_code ec;
       size_t written = 0;
-      SetExpiry(c.stream, call.deadline);
-      http::async_write(c.stream, req, [&](error_code e, size_t n) {
-        ec = e;
-        written = n;
+      SetExpiry(c.tcp(), call.deadline);
+      c.WithStream([&](auto& stream) {
+        http::async_write(stream, req, [&](error_code e, size_t n) {
+          ec = e;
+          written = n;
+        });
       });
       RunPending(c.ioc);
       if (ec) {
@@ -294,13 +336,15 @@ class HttpClient::Impl {
       if (idle_timeout != absl::InfiniteDuration()) {
         header_deadline = std::min(header_deadline, absl::Now() + idle_timeout);
       }
-      SetExpiry(c.stream, header_deadline);
-      http::async_read_header(c.stream, c.buffer, **parser, [&](error_code e, size_t) { ec = e; });
+      SetExpiry(c.tcp(), header_deadline);
+      c.WithStream([&](auto& stream) {
+        http::async_read_header(stream, c.buffer, **parser, [&](error_code e, size_t) { ec = e; });
+      });
       RunPending(c.ioc);
       if (ec) {
         // A stale connection shows up as EOF/reset before any byte of the response; the server
         // may have acted on a non-idempotent request, so only idempotent ones are repeated.
-        if (reused && idempotent && internal::IsDisconnect(ec) && !(*parser)->got_some()) {
+        if (reused && idempotent && IsDisconnect(ec) && !(*parser)->got_some()) {
           CountRetry();
           continue;
         }
@@ -325,10 +369,11 @@ class HttpClient::Impl {
     if (!parser->is_done()) {
       // The body is read from the socket itself with ONE timer for the call's deadline: the
       // tcp_stream re-arms its timer for every read_some (a timerfd_settime syscall each), which
-      // dominated the cost of large answers such as a heavy /block_results.
+      // dominated the cost of large answers such as a heavy /block_results. (Over TLS the
+      // records are read through the ssl_stream, whose tcp_stream then arms no timer either.)
       error_code ec;
       bool timed_out = false;
-      conn->stream.expires_never();
+      conn->tcp().expires_never();
       std::optional<asio::steady_timer> timer;
       if (call.deadline != absl::InfiniteFuture()) {
         timer.emplace(conn->ioc);
@@ -338,7 +383,7 @@ class HttpClient::Impl {
           if (e) return;  // cancelled: the body arrived
           timed_out = true;
           error_code ignored;
-          conn->stream.socket().cancel(ignored);
+          conn->tcp().socket().cancel(ignored);
         });
       }
       // Beast reads at most the buffer's free capacity per read_some, and the parser moves what
@@ -346,10 +391,15 @@ class HttpClient::Impl {
       // body a few KB per recv (~140 recv + epoll_wait pairs for a 700 KB batch answer; half the
       // event hub's CPU in catch-up). Room for a full 64 KB read each time.
       conn->buffer.reserve(kBodyReadChunk);
-      http::async_read(conn->stream.socket(), conn->buffer, *parser, [&](error_code e, size_t) {
+      auto on_read = [&](error_code e, size_t) {
         ec = e;
         if (timer) timer->cancel();
-      });
+      };
+      if (conn->tls) {
+        http::async_read(*conn->tls, conn->buffer, *parser, on_read);
+      } else {
+        http::async_read(conn->plain->socket(), conn->buffer, *parser, on_read);
+      }
       RunPending(conn->ioc);
       if (timed_out && ec) ec = beast::error::timeout;
       if (ec) return Fail(ec, call, "reading the response body");
@@ -389,9 +439,10 @@ class HttpClient::Impl {
         read_deadline = std::min(read_deadline, absl::Now() + idle_timeout);
       }
       error_code ec;
-      SetExpiry(conn->stream, read_deadline);
-      http::async_read_some(conn->stream, conn->buffer, *parser,
-                            [&](error_code e, size_t) { ec = e; });
+      SetExpiry(conn->tcp(), read_deadline);
+      conn->WithStream([&](auto& stream) {
+        http::async_read_some(stream, conn->buffer, *parser, [&](error_code e, size_t) { ec = e; });
+      });
       RunPending(conn->ioc);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
@@ -419,7 +470,16 @@ class HttpClient::Impl {
   }
 
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const Url& url, const Call& call) {
-    auto conn = std::make_unique<Connection>();
+    std::shared_ptr<asio::ssl::context> tls_context;
+    if (url.tls()) {
+      absl::StatusOr<std::shared_ptr<asio::ssl::context>> context = TlsContext();
+      if (!context.ok()) {
+        return absl::Status(context.status().code(),
+                            absl::StrCat(call.what, ": ", context.status().message()));
+      }
+      tls_context = *std::move(context);
+    }
+    auto conn = std::make_unique<Connection>(std::move(tls_context));
     std::vector<tcp::endpoint> endpoints;
     error_code ec;
     asio::ip::address address = asio::ip::make_address(url.host, ec);
@@ -452,11 +512,21 @@ class HttpClient::Impl {
       for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
 
-    SetExpiry(conn->stream, call.deadline);
-    conn->stream.async_connect(endpoints, [&](error_code e, const tcp::endpoint&) { ec = e; });
+    SetExpiry(conn->tcp(), call.deadline);
+    conn->tcp().async_connect(endpoints, [&](error_code e, const tcp::endpoint&) { ec = e; });
     RunPending(conn->ioc);
     if (ec) return Fail(ec, call, "connecting");
-    conn->stream.socket().set_option(tcp::no_delay(true), ec);  // best effort
+    conn->tcp().socket().set_option(tcp::no_delay(true), ec);  // best effort
+    if (conn->tls) {
+      absl::Status prepared =
+          internal::PrepareTlsClient(conn->tls->native_handle(), options_.tls, url.host);
+      if (!prepared.ok()) {
+        return absl::Status(prepared.code(), absl::StrCat(call.what, ": ", prepared.message()));
+      }
+      conn->tls->async_handshake(asio::ssl::stream_base::client, [&](error_code e) { ec = e; });
+      RunPending(conn->ioc);
+      if (ec) return internal::TlsHandshakeStatus(ec, conn->tls->native_handle(), call.what);
+    }
     connections_opened_->Increment();
     absl::MutexLock lock(&mu_);
     ++stats_.connections_opened;
@@ -500,6 +570,19 @@ class HttpClient::Impl {
     pool.push_back(std::move(conn));
   }
 
+  // The client's TLS context, made on first use and shared by its https connections. A CA file
+  // that cannot be read is reported on every https call (and retried: it may appear later).
+  absl::StatusOr<std::shared_ptr<asio::ssl::context>> TlsContext() {
+    absl::MutexLock lock(&tls_mu_);
+    if (tls_context_ == nullptr) {
+      absl::StatusOr<std::shared_ptr<asio::ssl::context>> made =
+          internal::MakeTlsClientContext(options_.tls);
+      if (!made.ok()) return made.status();
+      tls_context_ = *std::move(made);
+    }
+    return tls_context_;
+  }
+
   void CountRetry() {
     absl::MutexLock lock(&mu_);
     ++stats_.stale_retries;
@@ -512,6 +595,8 @@ class HttpClient::Impl {
   mutable absl::Mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_ ABSL_GUARDED_BY(mu_);
   HttpClientStats stats_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex tls_mu_;
+  std::shared_ptr<asio::ssl::context> tls_context_ ABSL_GUARDED_BY(tls_mu_);
 };
 
 HttpClient::HttpClient(HttpClientOptions options)

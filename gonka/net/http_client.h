@@ -23,7 +23,12 @@
 //   meantime is detected before use when possible; if it fails on the first write or read anyway,
 //   the request is retried once on a fresh connection, but only when the method is idempotent
 //   (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) or nothing of the request was sent.
-// - Only `http://` URLs (see url.h); redirects are not followed.
+// - `http://` and `https://` URLs (see url.h); redirects are not followed. An https server must
+//   present a certificate that verifies against HttpClientOptions::tls (by default: the system's
+//   CA store, and the certificate names the URL's host); otherwise the call fails with
+//   Unavailable "<METHOD> <url>: TLS handshake failed: certificate verify failed (<reason>)".
+//   An unreadable `tls.ca_file` fails every https call with InvalidArgument naming the file.
+//   https connections are pooled and reused exactly as plain ones (keyed by scheme, host, port).
 //
 // Thread-safety: all methods are thread-safe; concurrent calls use separate connections.
 #ifndef GONKA_NET_HTTP_CLIENT_H_
@@ -39,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gonka/net/http_message.h"
+#include "gonka/net/tls.h"
 
 namespace gonka {
 namespace net {
@@ -58,6 +64,8 @@ struct HttpClientOptions {
   // A pooled connection unused for this long is closed instead of reused (servers commonly close
   // idle connections after 60 s or more; staying below that avoids most stale reuse).
   absl::Duration idle_timeout = absl::Seconds(30);
+  // Whom to trust for https:// URLs (tls.h); unused for http://.
+  TlsClientOptions tls;
 };
 
 struct HttpCallOptions {
@@ -94,7 +102,7 @@ struct HttpCallOptions {
 // Counters since construction, for tests and diagnostics.
 struct HttpClientStats {
   uint64_t requests = 0;            // calls that sent a request
-  uint64_t connections_opened = 0;  // TCP connections established
+  uint64_t connections_opened = 0;  // TCP connections established (and TLS handshakes done)
   uint64_t connections_reused = 0;  // requests sent on a pooled connection
   uint64_t stale_retries = 0;       // requests retried after a pooled connection failed
   size_t idle_connections = 0;      // currently pooled

@@ -35,11 +35,13 @@ absl::StatusOr<Url> ParseUrl(absl::string_view url) {
   Url out;
   size_t scheme_end = url.find("://");
   if (scheme_end == absl::string_view::npos || scheme_end == 0) {
-    return Bad(url, "missing scheme (expected http:// or ws://)");
+    return Bad(url, "missing scheme (expected http://, https://, ws:// or wss://)");
   }
   out.scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
-  if (out.scheme != "http" && out.scheme != "ws") {
-    return Bad(url, absl::StrCat("unsupported scheme '", out.scheme, "' (only http and ws)"));
+  if (out.scheme != "http" && out.scheme != "https" && out.scheme != "ws" &&
+      out.scheme != "wss") {
+    return Bad(url,
+               absl::StrCat("unsupported scheme '", out.scheme, "' (only http, https, ws, wss)"));
   }
   absl::string_view rest = url.substr(scheme_end + 3);
   if (size_t hash = rest.find('#'); hash != absl::string_view::npos) rest = rest.substr(0, hash);
@@ -83,7 +85,7 @@ absl::StatusOr<Url> ParseUrl(absl::string_view url) {
   }
 
   if (port_text.empty()) {
-    out.port = 80;
+    out.port = out.tls() ? 443 : 80;
   } else {
     int port = 0;
     for (char c : port_text) {

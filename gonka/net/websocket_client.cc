@@ -11,15 +11,20 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gonka/base/metrics.h"
 #include "gonka/net/internal/asio_status.h"
+#include "gonka/net/internal/tls_client.h"
 #include "gonka/net/url.h"
 
 namespace gonka {
@@ -66,9 +71,18 @@ class WebSocketClient::Impl {
   absl::Status Start() {
     absl::StatusOr<Url> url = ParseUrl(options_.url);
     if (!url.ok()) return url.status();
-    if (url->scheme != "ws") {
+    if (url->scheme != "ws" && url->scheme != "wss") {
       return absl::InvalidArgumentError(
-          absl::StrCat("WebSocketClient: URL \"", options_.url, "\" is not ws://"));
+          absl::StrCat("WebSocketClient: URL \"", options_.url, "\" is not ws:// or wss://"));
+    }
+    if (url->tls()) {
+      absl::StatusOr<std::shared_ptr<asio::ssl::context>> context =
+          internal::MakeTlsClientContext(options_.tls);
+      if (!context.ok()) {
+        return absl::Status(context.status().code(), absl::StrCat("WebSocketClient ", options_.url,
+                                                                  ": ", context.status().message()));
+      }
+      tls_context_ = *std::move(context);
     }
     absl::Status backoff_ok = Backoff::Validate(options_.reconnect_backoff);
     if (!backoff_ok.ok()) {
@@ -149,6 +163,11 @@ class WebSocketClient::Impl {
     return connect_count_;
   }
 
+  absl::Status last_error() const {
+    absl::MutexLock lock(&mu_);
+    return last_error_;
+  }
+
   absl::Status WaitConnected(absl::Time deadline) const {
     absl::MutexLock lock(&mu_);
     auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return connected_ || closing_; };
@@ -166,10 +185,30 @@ class WebSocketClient::Impl {
 
  private:
   // One connection attempt and, if it succeeds, the connection. Handlers hold it alive; a
-  // handler whose connection is no longer `current_` does nothing.
+  // handler whose connection is no longer `current_` does nothing. A wss connection runs the
+  // WebSocket over a Beast ssl_stream on the same kind of tcp_stream.
   struct Connection {
-    explicit Connection(asio::io_context& ioc) : ws(ioc) {}
-    websocket::stream<beast::tcp_stream> ws;
+    Connection(asio::io_context& ioc, asio::ssl::context* tls_context) {
+      if (tls_context != nullptr) {
+        tls.emplace(ioc, *tls_context);
+      } else {
+        plain.emplace(ioc);
+      }
+    }
+    beast::tcp_stream& tcp() {
+      return tls ? beast::get_lowest_layer(*tls) : beast::get_lowest_layer(*plain);
+    }
+    // Runs `f` with the WebSocket stream.
+    template <class F>
+    void WithStream(F&& f) {
+      if (tls) {
+        f(*tls);
+      } else {
+        f(*plain);
+      }
+    }
+    std::optional<websocket::stream<beast::tcp_stream>> plain;
+    std::optional<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> tls;
     beast::flat_buffer read_buffer;
     bool open = false;
   };
@@ -191,12 +230,14 @@ class WebSocketClient::Impl {
       if (conn == nullptr) return;
       if (conn->open) {
         // Bounded by the stream's handshake timeout; the peer's close frame ends the read.
-        conn->ws.async_close(websocket::close_code::normal, [this, conn](error_code ec) {
-          beast::get_lowest_layer(conn->ws).close();
-          Failed(conn, ec);
+        conn->WithStream([&](auto& ws) {
+          ws.async_close(websocket::close_code::normal, [this, conn](error_code ec) {
+            conn->tcp().close();
+            Failed(conn, ec);
+          });
         });
       } else {
-        beast::get_lowest_layer(conn->ws).close();  // aborts the connect or handshake
+        conn->tcp().close();  // aborts the connect or handshake
       }
     });
   }
@@ -210,7 +251,7 @@ class WebSocketClient::Impl {
 
   void Connect() {
     if (Closing()) return;
-    auto conn = std::make_shared<Connection>(ioc_);
+    auto conn = std::make_shared<Connection>(ioc_, tls_context_.get());
     current_ = conn;
     error_code ec;
     asio::ip::address address = asio::ip::make_address(url_.host, ec);
@@ -239,7 +280,7 @@ class WebSocketClient::Impl {
   }
 
   void ConnectTo(const std::shared_ptr<Connection>& conn, std::vector<tcp::endpoint> endpoints) {
-    beast::tcp_stream& tcp_stream = beast::get_lowest_layer(conn->ws);
+    beast::tcp_stream& tcp_stream = conn->tcp();
     tcp_stream.expires_after(ToChrono(options_.handshake_timeout));
     tcp_stream.async_connect(endpoints, [this, conn](error_code ec, const tcp::endpoint&) {
       if (conn != current_) return;
@@ -248,7 +289,35 @@ class WebSocketClient::Impl {
         return;
       }
       error_code ignored;
-      beast::get_lowest_layer(conn->ws).socket().set_option(tcp::no_delay(true), ignored);
+      conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
+      if (conn->tls) {
+        TlsHandshake(conn);
+      } else {
+        Handshake(conn);
+      }
+    });
+  }
+
+  // wss: the TLS handshake (bounded by the handshake timeout on the TCP layer), then the
+  // WebSocket one.
+  void TlsHandshake(const std::shared_ptr<Connection>& conn) {
+    beast::ssl_stream<beast::tcp_stream>& ssl = conn->tls->next_layer();
+    absl::Status prepared = internal::PrepareTlsClient(ssl.native_handle(), options_.tls, url_.host);
+    if (!prepared.ok()) {
+      Failed(conn, asio::error::invalid_argument,
+             absl::Status(prepared.code(),
+                          absl::StrCat("WebSocket ", options_.url, ": ", prepared.message())));
+      return;
+    }
+    conn->tcp().expires_after(ToChrono(options_.handshake_timeout));
+    ssl.async_handshake(asio::ssl::stream_base::client, [this, conn](error_code ec) {
+      if (conn != current_) return;
+      if (ec) {
+        Failed(conn, ec,
+               internal::TlsHandshakeStatus(ec, conn->tls->next_layer().native_handle(),
+                                            absl::StrCat("WebSocket ", options_.url)));
+        return;
+      }
       Handshake(conn);
     });
   }
@@ -256,7 +325,7 @@ class WebSocketClient::Impl {
   void Handshake(const std::shared_ptr<Connection>& conn) {
     // From here on the WebSocket stream's own timeouts apply (Beast requires the TCP layer's
     // to be off): the handshake timeout, then idle pings and dead-peer detection.
-    beast::get_lowest_layer(conn->ws).expires_never();
+    conn->tcp().expires_never();
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = ToChrono(options_.handshake_timeout);
     if (options_.idle_timeout == absl::InfiniteDuration()) {
@@ -266,19 +335,21 @@ class WebSocketClient::Impl {
       timeouts.idle_timeout = ToChrono(options_.idle_timeout);
       timeouts.keep_alive_pings = true;
     }
-    conn->ws.set_option(timeouts);
-    conn->ws.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
-      req.set(beast::http::field::user_agent, options_.user_agent);
-      for (const auto& header : options_.headers) req.set(header.first, header.second);
-    }));
-    conn->ws.read_message_max(options_.max_message_bytes);
-    conn->ws.async_handshake(url_.HostPort(), url_.target, [this, conn](error_code ec) {
-      if (conn != current_) return;
-      if (ec) {
-        Failed(conn, ec);
-        return;
-      }
-      Opened(conn);
+    conn->WithStream([&](auto& ws) {
+      ws.set_option(timeouts);
+      ws.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
+        req.set(beast::http::field::user_agent, options_.user_agent);
+        for (const auto& header : options_.headers) req.set(header.first, header.second);
+      }));
+      ws.read_message_max(options_.max_message_bytes);
+      ws.async_handshake(url_.HostPort(), url_.target, [this, conn](error_code ec) {
+        if (conn != current_) return;
+        if (ec) {
+          Failed(conn, ec);
+          return;
+        }
+        Opened(conn);
+      });
     });
   }
 
@@ -310,18 +381,21 @@ class WebSocketClient::Impl {
   }
 
   void Read(const std::shared_ptr<Connection>& conn) {
-    conn->ws.async_read(conn->read_buffer, [this, conn](error_code ec, size_t) {
-      if (conn != current_) return;
-      if (ec) {
-        Failed(conn, ec);
-        return;
-      }
-      asio::const_buffer data = conn->read_buffer.data();
-      if (options_.on_message) {
-        options_.on_message(absl::string_view(static_cast<const char*>(data.data()), data.size()));
-      }
-      conn->read_buffer.consume(data.size());
-      Read(conn);
+    conn->WithStream([&](auto& ws) {
+      ws.async_read(conn->read_buffer, [this, conn](error_code ec, size_t) {
+        if (conn != current_) return;
+        if (ec) {
+          Failed(conn, ec);
+          return;
+        }
+        asio::const_buffer data = conn->read_buffer.data();
+        if (options_.on_message) {
+          options_.on_message(
+              absl::string_view(static_cast<const char*>(data.data()), data.size()));
+        }
+        conn->read_buffer.consume(data.size());
+        Read(conn);
+      });
     });
   }
 
@@ -339,30 +413,36 @@ class WebSocketClient::Impl {
       queue_.pop_front();
       queued_bytes_ -= message->size();
     }
-    conn->ws.text(true);
-    conn->ws.async_write(asio::buffer(*message),
-                         [this, conn, message, generation](error_code ec, size_t) {
-                           if (conn != current_) return;
-                           if (ec) {
-                             Failed(conn, ec);
-                             return;
-                           }
-                           WriteNext(generation);
-                         });
+    conn->WithStream([&](auto& ws) {
+      ws.text(true);
+      ws.async_write(asio::buffer(*message),
+                     [this, conn, message, generation](error_code ec, size_t) {
+                       if (conn != current_) return;
+                       if (ec) {
+                         Failed(conn, ec);
+                         return;
+                       }
+                       WriteNext(generation);
+                     });
+    });
   }
 
-  // Ends `conn` (if still current): reports the disconnect and schedules the next attempt.
-  void Failed(const std::shared_ptr<Connection>& conn, const error_code& ec) {
+  // Ends `conn` (if still current): reports the disconnect (or the failed attempt) and schedules
+  // the next attempt. `why`, when not OK, is the error to report instead of `ec`'s.
+  void Failed(const std::shared_ptr<Connection>& conn, const error_code& ec,
+              absl::Status why = absl::OkStatus()) {
     if (conn != current_) return;
     current_.reset();
     error_code ignored;
-    beast::get_lowest_layer(conn->ws).socket().close(ignored);
+    conn->tcp().socket().close(ignored);
+    if (why.ok()) why = internal::ErrorToStatus(ec, absl::StrCat("WebSocket ", options_.url));
     bool was_connected;
     bool closing;
     {
       absl::MutexLock lock(&mu_);
       was_connected = connected_;
       closing = closing_;
+      if (!closing_) last_error_ = why;
       connected_ = false;
       queue_.clear();
       queued_bytes_ = 0;
@@ -374,11 +454,11 @@ class WebSocketClient::Impl {
       connected_gauge_->Decrement();
     }
     if (was_connected && options_.on_disconnect) {
-      options_.on_disconnect(
-          closing ? absl::CancelledError(
-                        absl::StrCat("WebSocketClient ", options_.url, ": closed by the client"))
-                  : internal::ErrorToStatus(ec, absl::StrCat("WebSocket ", options_.url)));
+      options_.on_disconnect(closing ? absl::CancelledError(absl::StrCat(
+                                           "WebSocketClient ", options_.url, ": closed by the client"))
+                                     : why);
     }
+    if (!was_connected && !closing && options_.on_connect_error) options_.on_connect_error(why);
     if (closing) return;
     reconnect_timer_.expires_after(ToChrono(backoff_->Next()));
     reconnect_timer_.async_wait([this](error_code ec) {
@@ -388,6 +468,7 @@ class WebSocketClient::Impl {
 
   const WebSocketClientOptions options_;
   Url url_;  // set by Start() before the I/O thread exists
+  std::shared_ptr<asio::ssl::context> tls_context_;  // wss only; set by Start() as url_
   prometheus::Counter* const connects_;
   prometheus::Counter* const disconnects_;
   prometheus::Gauge* const connected_gauge_;
@@ -408,6 +489,7 @@ class WebSocketClient::Impl {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   int64_t connect_count_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   // True while on_connect runs (on the I/O thread): only it may SendText() then.
   bool in_on_connect_ ABSL_GUARDED_BY(mu_) = false;
   std::thread::id io_thread_id_ ABSL_GUARDED_BY(mu_);
@@ -436,6 +518,8 @@ void WebSocketClient::Close() { impl_->Close(); }
 bool WebSocketClient::connected() const { return impl_->connected(); }
 
 int64_t WebSocketClient::connect_count() const { return impl_->connect_count(); }
+
+absl::Status WebSocketClient::last_error() const { return impl_->last_error(); }
 
 absl::Status WebSocketClient::WaitConnected(absl::Time deadline) const {
   return impl_->WaitConnected(deadline);

@@ -43,6 +43,7 @@
 #include "absl/time/time.h"
 #include "gonka/base/backoff.h"
 #include "gonka/net/http_message.h"
+#include "gonka/net/tls.h"
 
 namespace gonka {
 namespace net {
@@ -51,12 +52,16 @@ struct WebSocketClientOptions {
   // Label `client` on the gonka_websocket_client_* metrics (connects_total, disconnects_total,
   // and the gauge connected).
   std::string name = "websocket";
-  // `ws://host:port/path` (see url.h).
+  // `ws://host:port/path` or `wss://...` (see url.h).
   std::string url;
+  // Whom to trust for wss:// URLs (tls.h); unused for ws://. A certificate that does not verify
+  // fails the attempt (see on_connect_error / last_error()) and the client keeps retrying.
+  TlsClientOptions tls;
   // Extra headers on the handshake request.
   HttpHeaders headers;
   std::string user_agent = "libgonka";
-  // TCP connect plus the WebSocket handshake (and, on Close(), the closing handshake).
+  // TCP connect, the TLS handshake (wss) and the WebSocket handshake, each (and, on Close(), the
+  // closing handshake).
   absl::Duration handshake_timeout = absl::Seconds(10);
   // See the contract above. InfiniteDuration disables pings and dead-peer detection.
   absl::Duration idle_timeout = absl::Seconds(30);
@@ -73,6 +78,10 @@ struct WebSocketClientOptions {
   // When an established connection ends (not after failed connection attempts); the status says
   // why (Cancelled when Close() ended it).
   std::function<void(const absl::Status& reason)> on_disconnect;
+  // When a connection attempt fails (resolve, connect, TLS or WebSocket handshake), before the
+  // backoff; e.g. Unavailable "WebSocket wss://h/websocket: TLS handshake failed: certificate
+  // verify failed (unable to get local issuer certificate)".
+  std::function<void(const absl::Status& error)> on_connect_error;
 };
 
 class WebSocketClient {
@@ -84,8 +93,8 @@ class WebSocketClient {
   WebSocketClient& operator=(const WebSocketClient&) = delete;
 
   // Starts connecting in the background. InvalidArgument naming the URL when it is not a valid
-  // ws:// URL or the backoff options are invalid; FailedPrecondition when called twice or after
-  // Close().
+  // ws:// or wss:// URL, the backoff options are invalid or (wss) `tls.ca_file` cannot be read;
+  // FailedPrecondition when called twice or after Close().
   absl::Status Start();
 
   // Queues a text message for the current connection. Unavailable when not connected (or
@@ -99,6 +108,8 @@ class WebSocketClient {
   bool connected() const;
   // Successful handshakes so far.
   int64_t connect_count() const;
+  // Why the most recent connection attempt failed or connection ended (OK before any).
+  absl::Status last_error() const;
   // Waits until connected() or `deadline`: OK or DeadlineExceeded (FailedPrecondition once
   // closed).
   absl::Status WaitConnected(absl::Time deadline) const;
