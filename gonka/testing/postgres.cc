@@ -1,6 +1,10 @@
 // PostgresServer: initdb + postgres, as a non-root OS user when the test runs as root.
 #include <postgresql/libpq-fe.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <utility>
 
@@ -25,6 +29,9 @@ struct PgResultDeleter {
 };
 using PgConn = std::unique_ptr<PGconn, PgConnDeleter>;
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+std::string TlsCertPath(const std::string& dir) { return dir + "/server.crt"; }
+std::string TlsKeyPath(const std::string& dir) { return dir + "/server.key"; }
 
 absl::StatusOr<PgResult> Exec(PGconn* conn, const std::string& sql) {
   PgResult result(PQexec(conn, sql.c_str()));
@@ -64,6 +71,10 @@ std::string PostgresServer::conninfo() const {
 }
 
 std::string PostgresServer::superuser_conninfo() const {
+  if (own_hba()) {
+    // TCP wants a password (or TLS); the superuser has none: its unix socket is `trust`.
+    return absl::StrCat("host=", socket_dir(), " port=", port(), " user=postgres dbname=postgres");
+  }
   return absl::StrCat("host=127.0.0.1 port=", port(), " user=postgres dbname=postgres");
 }
 
@@ -78,6 +89,19 @@ std::map<std::string, std::string> PostgresServer::env() const {
 std::string PostgresServer::data_dir() const { return dir() + "/data"; }
 
 absl::Status PostgresServer::Prepare() {
+  if (tls()) {
+    // Copies the server may own: postgres refuses a key file readable by group or others, or
+    // owned by another user than the server's (root-owned 0640 aside).
+    for (const auto& [from, to] : {std::make_pair(options_.tls_cert_file, TlsCertPath(dir())),
+                                   std::make_pair(options_.tls_key_file, TlsKeyPath(dir()))}) {
+      std::error_code ec;
+      std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
+      if (ec) return absl::InternalError(absl::StrCat("copy ", from, " to ", to, ": ", ec.message()));
+      if (chmod(to.c_str(), 0600) != 0) {
+        return absl::InternalError(absl::StrCat("chmod 0600 ", to));
+      }
+    }
+  }
   if (RunningAsRoot()) RETURN_IF_ERROR(ChownTree(dir(), options_.run_as_user));
   SubprocessOptions initdb;
   initdb.argv = {options_.bin_dir + "/initdb",
@@ -103,6 +127,24 @@ absl::Status PostgresServer::Prepare() {
     return absl::InternalError(
         absl::StrCat("initdb -D ", data_dir(), " exited with ", *code, ":\n", process.LogTail()));
   }
+  if (own_hba()) {
+    // First match wins: the unix socket stays trust (the fixture's superuser); TCP takes TLS
+    // and/or a password as configured.
+    const std::string method = options_.tcp_auth;
+    std::string hba = "local all all trust\n";
+    if (tls()) absl::StrAppend(&hba, "hostssl all all 127.0.0.1/32 ", method, "\n");
+    if (options_.require_tls) {
+      absl::StrAppend(&hba, "hostnossl all all 127.0.0.1/32 reject\n");
+    } else {
+      absl::StrAppend(&hba, "host all all 127.0.0.1/32 ", method, "\n");
+    }
+    const std::string path = data_dir() + "/pg_hba.conf";
+    std::ofstream out(path, std::ios::trunc);
+    out << hba;
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+    if (RunningAsRoot()) RETURN_IF_ERROR(ChownTree(data_dir(), options_.run_as_user));
+  }
   return absl::OkStatus();
 }
 
@@ -114,6 +156,11 @@ SubprocessOptions PostgresServer::ProcessOptions() {
                   std::to_string(port()),         "-k", dir(),       "-c",
                   "listen_addresses=127.0.0.1",   "-c", "fsync=off", "-c",
                   "full_page_writes=off"};
+  if (tls()) {
+    options.argv.insert(options.argv.end(),
+                        {"-c", "ssl=on", "-c", "ssl_cert_file=" + TlsCertPath(dir()), "-c",
+                         "ssl_key_file=" + TlsKeyPath(dir())});
+  }
   for (const std::string& setting : options_.settings) {
     options.argv.insert(options.argv.end(), {"-c", setting});
   }

@@ -318,8 +318,15 @@ class NatsCluster {
 // initdb (first start) + postgres from `bin_dir`, TCP on 127.0.0.1 only, unix socket in its dir,
 // fsync off (commits are still written to the WAL before they are acknowledged, so a kill -9
 // loses nothing committed; only a machine crash could). Creates role `user` (LOGIN, CREATEDB,
-// password `password`) and database `database` owned by it. Authentication is `trust`, so the
-// password is accepted but not required.
+// password `password`) and database `database` owned by it. Authentication is `trust` by
+// default, so the password is accepted but not required; `tcp_auth = "scram-sha-256"` requires
+// it over TCP, and `tls_cert_file`/`tls_key_file` turn on TLS (`require_tls`: TLS only). With
+// either, the fixture's own superuser connections use its unix socket (always `trust`).
+//
+//   PostgresServer::Options o;
+//   o.tcp_auth = "scram-sha-256";
+//   o.tls_cert_file = cert.cert_path; o.tls_key_file = cert.key_path;  // e.g. from TestCa
+//   o.require_tls = true;
 class PostgresServer : public ServerFixture {
  public:
   struct Options {
@@ -329,6 +336,13 @@ class PostgresServer : public ServerFixture {
     std::string user = "gonka";
     std::string password = "gonka";
     std::string database = "gonka";
+    // pg_hba method for TCP connections: "trust" or "scram-sha-256" (password required).
+    std::string tcp_auth = "trust";
+    // TLS (ssl=on) when both are set: PEM certificate and key, copied into the fixture's dir
+    // (the key 0600 and owned by the server's OS user, as postgres demands).
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    bool require_tls = false;           // hostssl only: plain TCP connections are rejected
     std::vector<std::string> settings;  // extra "name=value" passed as -c
     absl::Duration start_timeout = absl::Seconds(30);
     std::string name = "postgres";
@@ -339,7 +353,8 @@ class PostgresServer : public ServerFixture {
   std::string url() const override;  // "postgresql://gonka:gonka@127.0.0.1:<port>/gonka"
   // "host=127.0.0.1 port=<port> user=gonka password=gonka dbname=gonka" for PQconnectdb.
   std::string conninfo() const;
-  // The same as superuser `postgres` on database `postgres`.
+  // The same as superuser `postgres` on database `postgres` (through the unix socket when
+  // tcp_auth or TLS is set).
   std::string superuser_conninfo() const;
   // PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE (for a daemon's environment).
   std::map<std::string, std::string> env() const;
@@ -353,6 +368,8 @@ class PostgresServer : public ServerFixture {
   absl::Status Probe() override;
   absl::Status AfterReady() override;
   int StopSignal() const override { return SIGINT; }  // "fast" shutdown
+  bool tls() const { return !options_.tls_cert_file.empty() && !options_.tls_key_file.empty(); }
+  bool own_hba() const { return tls() || options_.tcp_auth != "trust"; }
 
   Options options_;
   bool database_created_ = false;
