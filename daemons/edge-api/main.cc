@@ -4,6 +4,7 @@
 // Leases and the cursor live on Redis or, with --coordination=nats, in JetStream KV (no Redis).
 //
 //   edge-api --chain-id=gonka-mainnet --chain-rpc-url=http://node:26657
+//            (or https://node --chain-ca-file=/etc/gonka/chain-ca.pem)
 //            --nats-url=nats://nats:4222 [--coordination=nats | --redis-url=redis://redis:6379]
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "gonka/election/coordination.h"
 #include "gonka/eventhub/event_hub_service.h"
 #include "gonka/nats/jetstream.h"
+#include "gonka/net/tls_flags.h"
 
 int main(int argc, char** argv) {
   gonka::Daemon daemon({.name = "edge-api", .default_port = 8080});
@@ -37,6 +39,9 @@ int main(int argc, char** argv) {
   config.AddString("archive-rpc-url", &archive_url, "",
                    "CometBFT RPC of an archive node: heights the chain node pruned are fetched "
                    "there instead of stalling (empty = none)");
+  gonka::net::TlsClientFlags chain_tls, archive_tls;
+  chain_tls.Register(&config, "chain", "--chain-rpc-url and --chain-ws-url");
+  archive_tls.Register(&config, "archive", "--archive-rpc-url");
   config.AddString("identity", &options.identity, "", "this replica's name (default host:pid)");
   config.AddString("stream", &emitter.stream, "BLOCKS", "JetStream stream of BlockEvents");
   config
@@ -70,10 +75,12 @@ int main(int argc, char** argv) {
     options.identity = absl::StrCat(host, ":", getpid());
   }
 
-  gonka::chain::CometClient comet({.rpc_url = rpc_url});
+  options.ws_tls = chain_tls.options();
+  gonka::chain::CometClient comet({.rpc_url = rpc_url, .tls = chain_tls.options()});
   std::optional<gonka::chain::CometClient> archive;
   if (!archive_url.empty()) {
-    archive.emplace(gonka::chain::CometClientOptions{.rpc_url = archive_url});
+    archive.emplace(
+        gonka::chain::CometClientOptions{.rpc_url = archive_url, .tls = archive_tls.options()});
     emitter.archive = &*archive;
   }
   const std::string client_name = absl::StrCat("edge-api ", options.identity);

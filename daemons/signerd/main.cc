@@ -5,6 +5,7 @@
 //
 //   signerd --chain-id=gonka-mainnet --key-file=/run/secrets/warm.key
 //           --chain-rpc-url=http://node:26657 --nats-url=nats://nats:4222
+//           (or --chain-rpc-url=https://node --chain-ca-file=/etc/gonka/chain-ca.pem)
 //           --pg-url=postgresql://signer@pg/signer --exec-granter=gonka1cold...
 //           [--mode=sequenced --coordination=nats --timeout-blocks=30]
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "gonka/drain/daemon.h"
 #include "gonka/election/coordination.h"
 #include "gonka/nats/jetstream.h"
+#include "gonka/net/tls_flags.h"
 #include "gonka/pg/pg.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/signer_service.h"
@@ -42,6 +44,8 @@ int main(int argc, char** argv) {
                  "warm key: 64 hex characters or a mnemonic; mode 0600 or stricter")
       .Required();
   config.AddString("chain-rpc-url", &rpc_url, "http://127.0.0.1:26657", "CometBFT RPC URL");
+  gonka::net::TlsClientFlags chain_tls;
+  chain_tls.Register(&config, "chain", "--chain-rpc-url");
   config.AddString("exec-granter", &signer.exec_granter, "",
                    "wrap messages in authz MsgExec on behalf of this (cold) account");
   config.AddString("fee-granter", &signer.fee_granter, "", "x/feegrant granter paying the fees");
@@ -102,7 +106,7 @@ int main(int argc, char** argv) {
   }
   GONKA_LOG_INFO("signing key loaded", {"address", key->address()});
 
-  gonka::chain::CometClient comet({.rpc_url = rpc_url});
+  gonka::chain::CometClient comet({.rpc_url = rpc_url, .tls = chain_tls.options()});
   absl::StatusOr<gonka::signer::AccountInfo> account =
       gonka::signer::QueryAccount(comet, key->address());
   if (!account.ok()) return daemon.Fail(account.status());

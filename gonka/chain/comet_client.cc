@@ -59,6 +59,7 @@ CometClient::CometClient(CometClientOptions options, net::HttpClient* http)
   if (http == nullptr) {
     net::HttpClientOptions http_options;
     http_options.max_body_bytes = options_.max_response_bytes;
+    http_options.tls = options_.tls;
     own_http_ = std::make_unique<net::HttpClient>(http_options);
     http = own_http_.get();
   }

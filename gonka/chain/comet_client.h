@@ -2,7 +2,7 @@
 // `/block_results`, `/tx`, `/broadcast_tx_sync`, `/abci_query`) over gonka::net::HttpClient, with
 // CometBFT's errors mapped to absl::Status.
 //
-//   CometClient comet({.rpc_url = "http://127.0.0.1:26657"});
+//   CometClient comet({.rpc_url = "http://127.0.0.1:26657"});   // or https://, see `tls`
 //   ASSIGN_OR_RETURN(CometStatus s, comet.Status());
 //   ASSIGN_OR_RETURN(v1::BlockEvents b, comet.FetchBlockEvents(s.latest_height, normalize));
 //
@@ -25,6 +25,7 @@
 #include "gonka/chain/block_events.pb.h"
 #include "gonka/chain/normalize.h"
 #include "gonka/net/http_client.h"
+#include "gonka/net/tls.h"
 
 namespace gonka {
 namespace chain {
@@ -34,6 +35,10 @@ struct CometClientOptions {
   absl::Duration timeout = absl::Seconds(10);
   // Largest accepted answer (a /block_results of a heavy block can be several MB).
   size_t max_response_bytes = 64 << 20;
+  // Whom to trust when `rpc_url` is https:// (gonka/net/tls.h: the system's CAs by default, and
+  // the certificate must name the URL's host). Used only by the client's own HttpClient: a
+  // shared `http` passed to the constructor brings its own.
+  net::TlsClientOptions tls;
 };
 
 struct CometStatus {

@@ -42,7 +42,16 @@ absl::Status CometSubscriber::Start() {
   net::WebSocketClientOptions ws;
   ws.name = "comet";
   ws.url = options_.ws_url;
+  ws.tls = options_.tls;
   ws.idle_timeout = options_.idle_timeout;
+  // Runs on the client's I/O thread only: the last error needs no lock.
+  ws.on_connect_error = [this, last = std::string()](const absl::Status& error) mutable {
+    std::string text = error.ToString();
+    if (text == last) return;
+    last = text;
+    GONKA_LOG_WARN("comet websocket connection failed; retrying", {"url", options_.ws_url},
+                   {"error", text});
+  };
   ws.on_connect = [this] {
     // Every new connection needs its subscription again.
     absl::Status s = client_->SendText(kSubscribe);

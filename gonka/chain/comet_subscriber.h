@@ -22,13 +22,16 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gonka/net/tls.h"
 #include "gonka/net/websocket_client.h"
 
 namespace gonka {
 namespace chain {
 
 struct CometSubscriberOptions {
-  std::string ws_url = "ws://127.0.0.1:26657/websocket";
+  std::string ws_url = "ws://127.0.0.1:26657/websocket";  // or wss://
+  // Whom to trust for a wss:// URL (gonka/net/tls.h).
+  net::TlsClientOptions tls;
   // CometBFT pings every 27 s and drops a client silent for 30 s; stay below.
   absl::Duration idle_timeout = absl::Seconds(20);
 };
@@ -40,7 +43,9 @@ class CometSubscriber {
   CometSubscriber(CometSubscriberOptions options, OnNewBlock on_new_block);
   ~CometSubscriber();
 
-  // InvalidArgument naming the URL when it is not ws://.
+  // InvalidArgument naming the URL when it is not ws:// or wss:// (or the CA file cannot be
+  // read). A failing connection (e.g. a certificate that does not verify) is retried with
+  // backoff and logged as a warning each time its error changes.
   absl::Status Start();
   void Stop();
 

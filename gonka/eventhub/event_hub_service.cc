@@ -32,7 +32,7 @@ EventHubService::EventHubService(EventHubServiceOptions options, chain::CometCli
                js) {
   if (!options_.ws_url.empty()) {
     wake_ = std::make_unique<chain::CometSubscriber>(
-        chain::CometSubscriberOptions{.ws_url = options_.ws_url},
+        chain::CometSubscriberOptions{.ws_url = options_.ws_url, .tls = options_.ws_tls},
         [this](int64_t) { emitter_.Wake(); });
   }
 }
