@@ -1,5 +1,8 @@
 #include "gonka/drain/connection_flags.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -36,6 +39,26 @@ void ConnectionFlags::Register(Config* config, ConnectionUses uses) {
           }
           return raw.empty() ? "at least one URL is required" : "";
         });
+    config->AddString("nats-user", &nats_user_, "",
+                      "NATS user name for --nats-password-file (without it, that file holds "
+                      "user:password)");
+    config->AddString("nats-password-file", &nats_password_file_, "",
+                      "file (mode 0600) holding the NATS password, or user:password");
+    config->AddString("nats-token-file", &nats_token_file_, "",
+                      "file (mode 0600) holding a NATS authorization token");
+    config->AddString("nats-nkey-seed-file", &nats_nkey_seed_file_, "",
+                      "file (mode 0600) holding a NATS user nkey seed (SU...)");
+    config->AddString("nats-creds-file", &nats_creds_file_, "",
+                      "NATS .creds file (user JWT + nkey seed, mode 0600)");
+    config->AddString("nats-ca-file", &nats_ca_file_, "",
+                      "PEM CA bundle that verifies the NATS server's certificate (turns TLS on)");
+    config->AddString("nats-cert-file", &nats_cert_file_, "",
+                      "PEM client certificate for NATS TLS (with --nats-key-file)");
+    config->AddString("nats-key-file", &nats_key_file_, "",
+                      "PEM private key of --nats-cert-file (mode 0600)");
+    config->AddString("nats-tls-server-name", &nats_tls_server_name_, "",
+                      "name expected in the NATS server certificate (default: the URLs' host "
+                      "when they share one DNS name)");
   }
   if (uses.redis) {
     config
@@ -57,6 +80,31 @@ absl::StatusOr<nats::NatsOptions> ConnectionFlags::Nats(const std::string& clien
   o.urls = absl::StrSplit(nats_url_, ',', absl::SkipEmpty());
   if (o.urls.empty()) return FlagError("nats-url", absl::InvalidArgumentError("empty"));
   o.name = client_name;
+  // At most one authentication method; the error names both flags.
+  std::vector<std::string> auth_flags;
+  if (!nats_password_file_.empty()) auth_flags.push_back("--nats-password-file");
+  if (!nats_token_file_.empty()) auth_flags.push_back("--nats-token-file");
+  if (!nats_nkey_seed_file_.empty()) auth_flags.push_back("--nats-nkey-seed-file");
+  if (!nats_creds_file_.empty()) auth_flags.push_back("--nats-creds-file");
+  if (auth_flags.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        auth_flags[0], " and ", auth_flags[1], ": give at most one NATS authentication method"));
+  }
+  if (!nats_user_.empty() && nats_password_file_.empty()) {
+    return absl::InvalidArgumentError("--nats-user needs --nats-password-file");
+  }
+  if (nats_cert_file_.empty() != nats_key_file_.empty()) {
+    return absl::InvalidArgumentError("--nats-cert-file and --nats-key-file go together");
+  }
+  o.user = nats_user_;
+  o.password_file = nats_password_file_;
+  o.token_file = nats_token_file_;
+  o.nkey_seed_file = nats_nkey_seed_file_;
+  o.creds_file = nats_creds_file_;
+  o.tls_ca_file = nats_ca_file_;
+  o.tls_cert_file = nats_cert_file_;
+  o.tls_key_file = nats_key_file_;
+  o.tls_server_name = nats_tls_server_name_;
   return o;
 }
 

@@ -7,6 +7,19 @@
 //                                                                ("" = libpq's PG* variables)
 //   --coordination  GONKA_COORDINATION  redis                    where leases and fenced state
 //                                                                live: redis or nats
+// With `nats`, also the NATS credential and TLS flags (every secret is a file, mode 0600, read at
+// connect; see gonka/nats/options.h and docs/security-nats.md):
+//   --nats-user             GONKA_NATS_USER             ""  user for --nats-password-file
+//   --nats-password-file    GONKA_NATS_PASSWORD_FILE    ""  the password; without --nats-user the
+//                                                           file holds "user:password"
+//   --nats-token-file       GONKA_NATS_TOKEN_FILE       ""  an authorization token
+//   --nats-nkey-seed-file   GONKA_NATS_NKEY_SEED_FILE   ""  a user nkey seed (SU...)
+//   --nats-creds-file       GONKA_NATS_CREDS_FILE       ""  a .creds file (JWT + seed)
+//   --nats-ca-file          GONKA_NATS_CA_FILE          ""  CA bundle verifying the server (TLS)
+//   --nats-cert-file        GONKA_NATS_CERT_FILE        ""  client certificate (TLS)
+//   --nats-key-file         GONKA_NATS_KEY_FILE         ""  its key (a secret file)
+//   --nats-tls-server-name  GONKA_NATS_TLS_SERVER_NAME  ""  name expected in the server cert
+// At most one of the four authentication files; TLS is on with tls:// URLs or --nats-ca-file.
 // A daemon registers only the ones it uses. Credentials never come from these URLs (a URL with
 // user:password@ is refused for Redis; for NATS and PostgreSQL use their credential files).
 // Bad values stop the daemon at start with an error naming the flag.
@@ -44,6 +57,7 @@ class ConnectionFlags {
   void Register(Config* config, ConnectionUses uses);
 
   // After Init. InvalidArgument naming the flag and value when it does not parse.
+  // Nats(): also InvalidArgument naming both flags when two authentication methods are given.
   absl::StatusOr<nats::NatsOptions> Nats(const std::string& client_name) const;
   absl::StatusOr<redis::RedisOptions> Redis() const;
   pg::PgOptions Pg() const;
@@ -55,6 +69,16 @@ class ConnectionFlags {
 
  private:
   std::string nats_url_ = "nats://127.0.0.1:4222";
+  // NATS credentials and TLS (file paths and names; no secret is held here).
+  std::string nats_user_;
+  std::string nats_password_file_;
+  std::string nats_token_file_;
+  std::string nats_nkey_seed_file_;
+  std::string nats_creds_file_;
+  std::string nats_ca_file_;
+  std::string nats_cert_file_;
+  std::string nats_key_file_;
+  std::string nats_tls_server_name_;
   std::string redis_url_ = "redis://127.0.0.1:6379";
   std::string pg_url_;
   std::string coordination_ = "redis";
