@@ -109,6 +109,11 @@ absl::Status Pbkdf2HmacSha512(absl::string_view password, absl::string_view salt
   return absl::OkStatus();
 }
 
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  return a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 void SecureWipe(void* data, size_t size) {
   if (data != nullptr && size > 0) OPENSSL_cleanse(data, size);
 }

@@ -2,8 +2,8 @@
 //
 // Contract: every function is deterministic and pure (RandomBytes aside); outputs are raw bytes.
 // Only libcrypto calls that OpenSSL 3 and BoringSSL both provide are used (SHA256, HMAC,
-// PKCS5_PBKDF2_HMAC, OPENSSL_cleanse, RAND_bytes), so the same sources build against either; the
-// default build links OpenSSL 3 (`//gonka/crypto`), a test target links Debian's BoringSSL
+// PKCS5_PBKDF2_HMAC, OPENSSL_cleanse, CRYPTO_memcmp, RAND_bytes), so the same sources build
+// against either; the default build links OpenSSL 3 (`//gonka/crypto`), a test target links Debian's BoringSSL
 // (`//gonka/crypto:crypto_boringssl`). RIPEMD-160 is computed by libgonka itself
 // (internal/ripemd160.cc): Debian's BoringSSL declares RIPEMD160() in <openssl/ripemd.h> but its
 // libcrypto.so does not export it.
@@ -47,6 +47,11 @@ Sha512Digest HmacSha512(absl::string_view key, absl::string_view data);
 // InvalidArgument if iterations is 0 or an input is larger than 2 GiB; Internal if libcrypto fails.
 absl::Status Pbkdf2HmacSha512(absl::string_view password, absl::string_view salt,
                               uint32_t iterations, absl::Span<uint8_t> out);
+
+// Whether two equally long byte strings are equal, in time that depends only on their length
+// (libcrypto's CRYPTO_memcmp). Different lengths compare unequal at once: compare fixed-size
+// digests (e.g. Sha256 of a presented secret against Sha256 of the stored one) to hide lengths.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
 
 // Overwrites `size` bytes at `data` with zeros in a way the compiler may not elide.
 void SecureWipe(void* data, size_t size);

@@ -17,6 +17,14 @@ using ::gonka::crypto::testing::Unhex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+TEST(ConstantTimeEqualsTest, ComparesBytes) {
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+  EXPECT_TRUE(ConstantTimeEquals("secret-token", "secret-token"));
+  EXPECT_FALSE(ConstantTimeEquals("secret-token", "secret-tokeN"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secret-token"));
+  EXPECT_FALSE(ConstantTimeEquals(std::string("a\0b", 3), std::string("a\0c", 3)));
+}
+
 TEST(Sha256Test, PublishedVectors) {
   EXPECT_EQ(Hex(Sha256("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(Hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -220,6 +220,7 @@ absl::StatusOr<Outcome> Signer::ProcessOne(txqueue::Delivery& d) {
   if (options_.mode == SignerMode::kSequenced) return ProcessSequenced(d);
   const std::string& key = d.key();
   ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key, d.message().data()));
+  if (absl::Status why; Refused(d, e, &why)) return Refuse(d, why);
   // Two rounds at most: a concurrent signer may record a tx between our read and our write.
   for (int round = 0; round < 2; ++round) {
     switch (e.state) {
@@ -475,6 +476,23 @@ absl::StatusOr<Outcome> Signer::Fail(txqueue::Delivery& d, const std::string& de
   return Outcome::kDeadLettered;
 }
 
+bool Signer::Refused(const txqueue::Delivery& d, const LedgerEntry& e, absl::Status* why) const {
+  if (e.state != TxState::kQueued) return false;  // settled, or a tx is recorded already
+  *why = options_.policy.Check(d.tx());
+  return !why->ok();
+}
+
+absl::StatusOr<Outcome> Signer::Refuse(txqueue::Delivery& d, const absl::Status& why) {
+  const std::string detail = absl::StrCat("chain tx ", d.key(), ": ", why.message());
+  GONKA_LOG_WARN("signer: request refused by the message policy", {"key", d.key()},
+                 {"reason", std::string(why.message())});
+  // Dead letter first (as Fail): a crash before the ledger write leaves it on chain.tx.dead.
+  RETURN_IF_ERROR(consumer_->DeadLetter(d, txqueue::kReasonTypeNotAllowed, detail));
+  RETURN_IF_ERROR(
+      ledger_->MarkFailed(d.key(), absl::StrCat(txqueue::kReasonTypeNotAllowed, ": ", detail)));
+  return Outcome::kDeadLettered;
+}
+
 absl::StatusOr<Outcome> Signer::Retry(txqueue::Delivery& d, absl::string_view reason,
                                       const std::string& why, absl::Duration delay) {
   Retries().Add({{"reason", std::string(reason)}}).Increment();
@@ -523,6 +541,10 @@ absl::Status Signer::ProcessBatchImpl(std::vector<txqueue::Delivery>& batch,
       continue;
     }
     const LedgerEntry& e = claimed[i];
+    if (absl::Status why; Refused(batch[i], e, &why)) {
+      ASSIGN_OR_RETURN((*outcomes)[i], Refuse(batch[i], why));
+      continue;
+    }
     if (e.state == TxState::kQueued && e.attempts == 0 && batch[i].tx().memo().empty()) {
       fresh.push_back(i);
       fresh_keys.insert(batch[i].key());
@@ -646,6 +668,7 @@ absl::StatusOr<Outcome> Signer::ProcessSequenced(txqueue::Delivery& d) {
   Sequencer& sequencer = *options_.sequencer;
   const std::string& key = d.key();
   ASSIGN_OR_RETURN(LedgerEntry e, ledger_->Claim(key, d.message().data()));
+  if (absl::Status why; Refused(d, e, &why)) return Refuse(d, why);
   for (int round = 0; round < 2; ++round) {
     if (e.state == TxState::kIncluded || e.state == TxState::kFailed) {
       RETURN_IF_ERROR(consumer_->Ack(d));

@@ -24,6 +24,8 @@
 //   nothing is signed or broadcast; requests are retried after `retry_delay`.
 //   Batching: see ProcessBatch (fresh requests share a tx; a failed batch is split; ledger
 //   statements and acks per batch, not per request).
+//   Policy: a request with a message type `policy` does not allow is dead-lettered as
+//   "type_not_allowed" (ledger failed) before anything is signed.
 //   Errors: a CheckTx or DeliverTx code the chain will always give again (bad signature, unknown
 //   account, authz not granted, ...) → ledger failed + dead letter "rejected: code N ...".
 //   Transient trouble (node unreachable, mempool full, insufficient fee/funds) → ledger last_error
@@ -90,6 +92,7 @@
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/key.h"
 #include "gonka/signer/ledger.h"
+#include "gonka/signer/message_policy.h"
 #include "gonka/signer/sequencer.h"
 #include "gonka/txqueue/txqueue.h"
 
@@ -135,6 +138,11 @@ struct SignerOptions {
   // Pause sending (retry later, nothing broadcast) while the node is catching up or its latest
   // block is older than this: a halted chain or a node far behind. 0 = never pause.
   absl::Duration halt_after = absl::Seconds(60);
+  // The message types this signer signs; a request with any other is dead-lettered as
+  // "type_not_allowed" and its ledger row marked failed, before anything is signed. (A request
+  // whose tx was already signed under an earlier policy keeps its recorded bytes: they are
+  // re-broadcast or observed as usual, since refusing cannot unsign them.)
+  MessagePolicy policy = MessagePolicy::Gonka();
   // Batching (RunOnce fetches up to max_batch_messages requests): 1 = one request per tx.
   int max_batch_messages = 1;
   size_t max_batch_bytes = 256 << 10;  // serialized requests per tx
@@ -246,6 +254,11 @@ class Signer {
   absl::StatusOr<Outcome> RetryAll(const Group& g, absl::string_view reason, const std::string& why,
                                    absl::Duration delay);
   absl::StatusOr<Outcome> Fail(txqueue::Delivery& d, const std::string& detail);
+  // The policy refuses a message of `d` and nothing of it is signed yet: dead letter
+  // "type_not_allowed", ledger failed. `e` is the key's claimed ledger entry.
+  absl::StatusOr<Outcome> Refuse(txqueue::Delivery& d, const absl::Status& why);
+  // True when the policy refuses `d` and its entry `e` has no recorded tx.
+  bool Refused(const txqueue::Delivery& d, const LedgerEntry& e, absl::Status* why) const;
   absl::StatusOr<Outcome> Retry(txqueue::Delivery& d, absl::string_view reason,
                                 const std::string& why, absl::Duration delay);
   void Hook(absl::string_view point) {

@@ -71,6 +71,7 @@ class SignerTest : public SignerTestBase {
     auto account = app_->Account(key_.address());
     ASSERT_TRUE(account.ok()) << account.status();
     options_.chain_id = kChainId;
+    options_.policy = MessagePolicy::AllowAll();  // the policy has its own tests
     options_.account_number = account->first;
     options_.gas_limit = 400000;
     options_.observe_interval = absl::Milliseconds(50);

@@ -142,6 +142,7 @@ class SequencedSignerTest : public SignerTestBase {
     account_number_ = account->first;
     options_.mode = SignerMode::kSequenced;
     options_.chain_id = kChainId;
+    options_.policy = MessagePolicy::AllowAll();
     options_.account_number = account_number_;
     options_.gas_limit = 400000;
     options_.observe_interval = absl::Milliseconds(50);

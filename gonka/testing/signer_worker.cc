@@ -11,6 +11,7 @@
 // "worker: stopping at <point>" and SIGSTOPs itself (the test SIGCONTs it later).
 // Prints "lease gained token=<t>" / "lease lost" when its lease changes.
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -74,6 +75,17 @@ int main() {
   options.consumer.ack_wait = absl::Milliseconds(EnvInt("SIGNER_ACK_WAIT_MS", 3000));
   signer::SignerOptions& so = options.signer;
   so.chain_id = Env("SIGNER_CHAIN_ID");
+  // The tests sign devchain's record messages; SIGNER_ALLOWED_MSG_TYPES narrows it.
+  so.policy = signer::MessagePolicy::AllowAll();
+  if (std::string allowed = Env("SIGNER_ALLOWED_MSG_TYPES"); !allowed.empty()) {
+    absl::StatusOr<signer::MessagePolicy> policy = signer::MessagePolicy::Parse(allowed);
+    if (!policy.ok()) {
+      std::fprintf(stderr, "SIGNER_ALLOWED_MSG_TYPES: %s\n",
+                   std::string(policy.status().message()).c_str());
+      return 2;
+    }
+    so.policy = *policy;
+  }
   so.account_number = static_cast<uint64_t>(EnvInt("SIGNER_ACCOUNT_NUMBER", 0));
   so.gas_limit = 400000;
   so.observe_interval = absl::Milliseconds(50);
