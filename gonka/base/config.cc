@@ -26,6 +26,40 @@ bool LooksSecret(absl::string_view name) {
 
 std::string Quote(absl::string_view raw) { return absl::StrCat("\"", raw, "\""); }
 
+// A value as it may be shown (errors, the start-up config dump): the password of a URL's
+// user:password@ and the value of any password=... (libpq conninfo or URL query) replaced, so a
+// URL flag that wrongly carries a secret does not print it while being refused for it.
+std::string RedactCredentials(absl::string_view raw) {
+  std::string out(raw);
+  size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    size_t start = scheme + 3;
+    size_t end = out.find_first_of("/?#", start);
+    if (end == std::string::npos) end = out.size();
+    size_t at = out.rfind('@', end);
+    if (at != std::string::npos && at > start) {
+      size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "<redacted>");
+    }
+  }
+  std::string lower = absl::AsciiStrToLower(out);
+  for (size_t pos = lower.find("password="); pos != std::string::npos;
+       pos = lower.find("password=", pos + 1)) {
+    size_t start = pos + 9;
+    size_t end = start;
+    if (end < out.size() && out[end] == '\'') {
+      end = out.find('\'', end + 1);
+      end = end == std::string::npos ? out.size() : end + 1;
+    } else {
+      end = out.find_first_of(" \t&", start);
+      if (end == std::string::npos) end = out.size();
+    }
+    out.replace(start, end - start, "<redacted>");
+    lower = absl::AsciiStrToLower(out);
+  }
+  return out;
+}
+
 bool ParseBool(absl::string_view raw, bool* out) {
   std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(raw));
   if (v == "1" || v == "true" || v == "yes" || v == "on") {
@@ -223,7 +257,7 @@ absl::Status Config::Apply(Field& field, absl::string_view raw, std::string sour
   auto fail = [&](absl::string_view reason) {
     std::string where = absl::StrCat("--", field.name);
     if (!field.env.empty()) absl::StrAppend(&where, " (env ", field.env, ")");
-    std::string shown = LooksSecret(field.name) ? "<redacted>" : Quote(raw);
+    std::string shown = LooksSecret(field.name) ? "<redacted>" : Quote(RedactCredentials(raw));
     return absl::InvalidArgumentError(
         absl::StrCat(program_, " config: ", where, " = ", shown, " from ", source, ": ", reason));
   };
@@ -334,7 +368,7 @@ std::string Config::Usage() const {
 std::string Config::Describe() const {
   std::vector<std::string> parts;
   for (const auto& f : fields_) {
-    std::string shown = LooksSecret(f->name) ? "<redacted>" : f->raw;
+    std::string shown = LooksSecret(f->name) ? "<redacted>" : RedactCredentials(f->raw);
     parts.push_back(absl::StrCat(f->name, "=", shown, " (", f->source, ")"));
   }
   return absl::StrJoin(parts, "\n");

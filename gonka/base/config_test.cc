@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
+
 namespace gonka {
 namespace {
 
@@ -129,6 +131,26 @@ TEST(ConfigTest, SecretsAreRedacted) {
   absl::Status st = c.Parse(1, argv, MapEnv(&env));
   EXPECT_THAT(st.message(), HasSubstr("<redacted>"));
   EXPECT_THAT(st.message(), ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST(ConfigTest, UrlCredentialsAreRedactedInErrorsAndDescribe) {
+  std::map<std::string, std::string> env;
+  Config c("t");
+  std::string url, conninfo;
+  c.AddString("db-url", &url, "", "url").Check([](absl::string_view v) {
+    return absl::StrContains(v, "@") ? "credentials do not belong in a URL" : "";
+  });
+  c.AddString("db-conninfo", &conninfo, "", "conninfo");
+  const char* bad[] = {"prog", "--db-url=postgresql://u:hunter2@db:5432/x?sslmode=verify-full"};
+  absl::Status st = c.Parse(2, bad, MapEnv(&env));
+  EXPECT_THAT(st.message(), HasSubstr("postgresql://u:<redacted>@db:5432/x?sslmode=verify-full"));
+  EXPECT_THAT(st.message(), ::testing::Not(HasSubstr("hunter2")));
+  const char* ok[] = {"prog", "--db-conninfo=host=db password='a b' user=u",
+                      "--db-url=postgresql://db/x?password=hunter3&sslmode=require"};
+  ASSERT_TRUE(c.Parse(3, ok, MapEnv(&env)).ok());
+  EXPECT_THAT(c.Describe(), HasSubstr("db-conninfo=host=db password=<redacted> user=u"));
+  EXPECT_THAT(c.Describe(), HasSubstr("db-url=postgresql://db/x?password=<redacted>&sslmode="));
+  EXPECT_THAT(c.Describe(), ::testing::Not(HasSubstr("hunter3")));
 }
 
 TEST(ConfigTest, ParseDurationForms) {

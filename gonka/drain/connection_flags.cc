@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gonka/base/secret_file.h"
 #include "gonka/base/status_macros.h"
 
 namespace gonka {
@@ -59,6 +60,9 @@ void ConnectionFlags::Register(Config* config, ConnectionUses uses) {
     config->AddString("nats-tls-server-name", &nats_tls_server_name_, "",
                       "name expected in the NATS server certificate (default: the URLs' host "
                       "when they share one DNS name)");
+    config->AddString("nats-inbox-prefix", &nats_inbox_prefix_, "",
+                      "subject prefix of NATS reply inboxes (default _INBOX); one per role, e.g. "
+                      "_INBOX_signer, as deploy/nats/gonka-node.conf expects");
   }
   if (uses.redis) {
     config
@@ -68,10 +72,33 @@ void ConnectionFlags::Register(Config* config, ConnectionUses uses) {
           absl::StatusOr<redis::RedisOptions> o = redis::ParseRedisUrl(raw);
           return o.ok() ? "" : std::string(o.status().message());
         });
+    config->AddString("redis-user", &redis_user_, "",
+                      "Redis 7 ACL user for AUTH (empty: the default user)");
+    config->AddString("redis-password-file", &redis_password_file_, "",
+                      "file (mode 0600) holding the Redis AUTH password (empty: no AUTH)");
+    config->AddString("redis-sentinel-user", &redis_sentinel_user_, "",
+                      "ACL user for the Sentinels themselves, when they have one");
+    config->AddString("redis-sentinel-password-file", &redis_sentinel_password_file_, "",
+                      "file (mode 0600) holding the Sentinels' own password (empty: none)");
   }
   if (uses.pg) {
-    config->AddString("pg-url", &pg_url_, "",
-                      "PostgreSQL conninfo or URL (empty: libpq's PG* environment variables)");
+    config
+        ->AddString("pg-url", &pg_url_, "",
+                    "PostgreSQL conninfo or URL without a password (empty: libpq's PG* "
+                    "environment variables; the password from PGPASSFILE or --pg-url-file)")
+        .Check([](absl::string_view raw) -> std::string {
+          absl::StatusOr<bool> has_password = pg::ConninfoHasPassword(std::string(raw));
+          if (!has_password.ok()) return std::string(has_password.status().message());
+          if (*has_password) {
+            return "a password does not belong in --pg-url (it would show in ps, logs and shell "
+                   "history): put it in a 0600 file named by --pg-url-file or in libpq's "
+                   "PGPASSFILE";
+          }
+          return "";
+        });
+    config->AddString("pg-url-file", &pg_url_file_, "",
+                      "file (mode 0600) holding the PostgreSQL conninfo or URL, which may include "
+                      "the password (instead of --pg-url)");
   }
 }
 
@@ -105,18 +132,45 @@ absl::StatusOr<nats::NatsOptions> ConnectionFlags::Nats(const std::string& clien
   o.tls_cert_file = nats_cert_file_;
   o.tls_key_file = nats_key_file_;
   o.tls_server_name = nats_tls_server_name_;
+  o.inbox_prefix = nats_inbox_prefix_;
   return o;
 }
 
 absl::StatusOr<redis::RedisOptions> ConnectionFlags::Redis() const {
   absl::StatusOr<redis::RedisOptions> o = redis::ParseRedisUrl(redis_url_);
   if (!o.ok()) return FlagError("redis-url", o.status());
+  o->user = redis_user_;
+  if (!redis_password_file_.empty()) {
+    ASSIGN_OR_RETURN(o->password, ReadSecretFile(redis_password_file_, "--redis-password-file"));
+  } else if (!redis_user_.empty()) {
+    return absl::InvalidArgumentError(
+        "--redis-user: needs --redis-password-file (an ACL user authenticates with a password)");
+  }
+  o->sentinel_user = redis_sentinel_user_;
+  if (!redis_sentinel_password_file_.empty()) {
+    ASSIGN_OR_RETURN(o->sentinel_password, ReadSecretFile(redis_sentinel_password_file_,
+                                                          "--redis-sentinel-password-file"));
+  } else if (!redis_sentinel_user_.empty()) {
+    return absl::InvalidArgumentError(
+        "--redis-sentinel-user: needs --redis-sentinel-password-file");
+  }
   return o;
 }
 
-pg::PgOptions ConnectionFlags::Pg() const {
+absl::StatusOr<pg::PgOptions> ConnectionFlags::Pg() const {
   pg::PgOptions o;
   o.conninfo = pg_url_;
+  if (!pg_url_file_.empty()) {
+    if (!pg_url_.empty()) {
+      return absl::InvalidArgumentError("--pg-url-file: give either --pg-url or --pg-url-file");
+    }
+    ASSIGN_OR_RETURN(o.conninfo, ReadSecretFile(pg_url_file_, "--pg-url-file"));
+    absl::StatusOr<bool> parses = pg::ConninfoHasPassword(o.conninfo);
+    if (!parses.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--pg-url-file: ", pg_url_file_, ": ", parses.status().message()));
+    }
+  }
   return o;
 }
 

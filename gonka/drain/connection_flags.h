@@ -19,10 +19,22 @@
 //   --nats-cert-file        GONKA_NATS_CERT_FILE        ""  client certificate (TLS)
 //   --nats-key-file         GONKA_NATS_KEY_FILE         ""  its key (a secret file)
 //   --nats-tls-server-name  GONKA_NATS_TLS_SERVER_NAME  ""  name expected in the server cert
+//   --nats-inbox-prefix     GONKA_NATS_INBOX_PREFIX     ""  reply subject prefix (_INBOX_<role>)
 // At most one of the four authentication files; TLS is on with tls:// URLs or --nats-ca-file.
-// A daemon registers only the ones it uses. Credentials never come from these URLs (a URL with
-// user:password@ is refused for Redis; for NATS and PostgreSQL use their credential files).
-// Bad values stop the daemon at start with an error naming the flag.
+// Credentials come from files only, never from a flag value or a URL (docs/security-redis-pg.md):
+//   --redis-user                    GONKA_REDIS_USER                     ""  Redis 7 ACL user
+//   --redis-password-file           GONKA_REDIS_PASSWORD_FILE            ""  AUTH password
+//   --redis-sentinel-user           GONKA_REDIS_SENTINEL_USER            ""  the Sentinels' own
+//   --redis-sentinel-password-file  GONKA_REDIS_SENTINEL_PASSWORD_FILE   ""  credentials
+//   --pg-url-file                   GONKA_PG_URL_FILE                    ""  conninfo/URL that may
+//                                                                            hold a password
+// A secret file must be a regular file not readable by group or others (chmod 600); one trailing
+// newline is dropped. --pg-url refuses a password (user:pass@ or password=): put it in
+// --pg-url-file or libpq's PGPASSFILE instead; libpq's PGSSLMODE, PGSSLROOTCERT, and
+// sslmode=verify-full&sslrootcert=... in the URL work as libpq documents.
+// A daemon registers only the ones it uses. A URL with user:password@ is refused for Redis and
+// NATS too. Bad values stop the daemon at start with an error naming the flag (and the file,
+// never its content).
 //
 // Example:
 //   ConnectionFlags conn;
@@ -59,8 +71,12 @@ class ConnectionFlags {
   // After Init. InvalidArgument naming the flag and value when it does not parse.
   // Nats(): also InvalidArgument naming both flags when two authentication methods are given.
   absl::StatusOr<nats::NatsOptions> Nats(const std::string& client_name) const;
+  // Reads the password files now: InvalidArgument naming the flag and the file (path, mode)
+  // when one is missing, empty, or readable by group or others.
   absl::StatusOr<redis::RedisOptions> Redis() const;
-  pg::PgOptions Pg() const;
+  // Reads --pg-url-file now (same checks). InvalidArgument when both --pg-url and --pg-url-file
+  // are given.
+  absl::StatusOr<pg::PgOptions> Pg() const;
   absl::StatusOr<election::CoordinationOptions> Coordination(const std::string& client_name) const;
 
   const std::string& nats_url() const { return nats_url_; }
@@ -79,8 +95,14 @@ class ConnectionFlags {
   std::string nats_cert_file_;
   std::string nats_key_file_;
   std::string nats_tls_server_name_;
+  std::string nats_inbox_prefix_;
   std::string redis_url_ = "redis://127.0.0.1:6379";
+  std::string redis_user_;
+  std::string redis_password_file_;
+  std::string redis_sentinel_user_;
+  std::string redis_sentinel_password_file_;
   std::string pg_url_;
+  std::string pg_url_file_;
   std::string coordination_ = "redis";
 };
 

@@ -389,5 +389,22 @@ absl::Status Migrate(Pool& pool, absl::string_view component,
   });
 }
 
+absl::StatusOr<bool> ConninfoHasPassword(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);  // may quote the text; not repeated
+  if (options == nullptr) {
+    return absl::InvalidArgumentError("not a libpq conninfo (key=value ...) or postgresql:// URL");
+  }
+  bool has_password = false;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::string(o->keyword) == "password" && o->val != nullptr && o->val[0] != '\0') {
+      has_password = true;
+    }
+  }
+  PQconninfoFree(options);
+  return has_password;
+}
+
 }  // namespace pg
 }  // namespace gonka

@@ -160,6 +160,11 @@ struct Migration {
 absl::Status Migrate(Pool& pool, absl::string_view component,
                      const std::vector<Migration>& migrations);
 
+// True when `conninfo` (key=value or URL, parsed by libpq) carries a password: `password=...`,
+// a URL's user:password@ or ?password=. InvalidArgument when libpq cannot parse it (the message
+// does not quote the text, which may hold a secret).
+absl::StatusOr<bool> ConninfoHasPassword(const std::string& conninfo);
+
 }  // namespace pg
 }  // namespace gonka
 
