@@ -60,6 +60,9 @@ void ConnectionFlags::Register(Config* config, ConnectionUses uses) {
     config->AddString("nats-tls-server-name", &nats_tls_server_name_, "",
                       "name expected in the NATS server certificate (default: the URLs' host "
                       "when they share one DNS name)");
+    config->AddString("nats-inbox-prefix", &nats_inbox_prefix_, "",
+                      "subject prefix of NATS reply inboxes (default _INBOX); one per role, e.g. "
+                      "_INBOX_signer, as deploy/nats/gonka-node.conf expects");
   }
   if (uses.redis) {
     config
@@ -129,6 +132,7 @@ absl::StatusOr<nats::NatsOptions> ConnectionFlags::Nats(const std::string& clien
   o.tls_cert_file = nats_cert_file_;
   o.tls_key_file = nats_key_file_;
   o.tls_server_name = nats_tls_server_name_;
+  o.inbox_prefix = nats_inbox_prefix_;
   return o;
 }
 

@@ -19,6 +19,7 @@
 //   --nats-cert-file        GONKA_NATS_CERT_FILE        ""  client certificate (TLS)
 //   --nats-key-file         GONKA_NATS_KEY_FILE         ""  its key (a secret file)
 //   --nats-tls-server-name  GONKA_NATS_TLS_SERVER_NAME  ""  name expected in the server cert
+//   --nats-inbox-prefix     GONKA_NATS_INBOX_PREFIX     ""  reply subject prefix (_INBOX_<role>)
 // At most one of the four authentication files; TLS is on with tls:// URLs or --nats-ca-file.
 // Credentials come from files only, never from a flag value or a URL (docs/security-redis-pg.md):
 //   --redis-user                    GONKA_REDIS_USER                     ""  Redis 7 ACL user
@@ -94,6 +95,7 @@ class ConnectionFlags {
   std::string nats_cert_file_;
   std::string nats_key_file_;
   std::string nats_tls_server_name_;
+  std::string nats_inbox_prefix_;
   std::string redis_url_ = "redis://127.0.0.1:6379";
   std::string redis_user_;
   std::string redis_password_file_;

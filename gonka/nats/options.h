@@ -39,6 +39,10 @@ struct NatsOptions {
   // Connect timeout and the default wait of every JetStream request (publish ack, stream info).
   absl::Duration timeout = absl::Seconds(1);
   std::string name = "gonka";  // client name shown by the server
+  // Subject prefix of this client's reply inboxes ("" = nats.c's "_INBOX"). Give each role its
+  // own (e.g. "_INBOX_signer") so the server can refuse other roles' subscriptions to replies,
+  // which carry pull-consumer deliveries (deploy/nats/gonka-node.conf).
+  std::string inbox_prefix;
   // Delay before the next pass over `urls` after a pass failed: reconnect_initial, doubling per
   // failed pass up to reconnect_max, +-20% jitter. Reconnection never gives up.
   absl::Duration reconnect_initial = absl::Milliseconds(100);

@@ -1,6 +1,7 @@
 // NatsServer and NatsCluster; readiness probes through nats.c.
 #include <nats/nats.h>
 
+#include <fstream>
 #include <random>
 #include <utility>
 
@@ -77,6 +78,19 @@ std::string NatsServer::monitor_url() const {
 
 std::string NatsServer::store_dir() const { return dir() + "/store"; }
 
+std::string NatsServer::tls_url() const { return absl::StrCat("tls://127.0.0.1:", port()); }
+
+std::string NatsServer::config_path() const { return dir() + "/nats.conf"; }
+
+absl::Status NatsServer::Prepare() {
+  if (options_.config_text.empty()) return absl::OkStatus();
+  std::ofstream out(config_path(), std::ios::trunc);
+  out << options_.config_text << "\n";
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("nats: cannot write ", config_path()));
+  return absl::OkStatus();
+}
+
 SubprocessOptions NatsServer::ProcessOptions() {
   SubprocessOptions options;
   options.argv = {"nats-server",
@@ -88,6 +102,9 @@ SubprocessOptions NatsServer::ProcessOptions() {
                   std::to_string(options_.monitor_port),
                   "-n",
                   options_.server_name};
+  if (!options_.config_text.empty()) {
+    options.argv.insert(options.argv.begin() + 1, {"-c", config_path()});
+  }
   if (options_.jetstream) options.argv.insert(options.argv.end(), {"-js", "-sd", store_dir()});
   if (options_.cluster_port != 0) {
     options.argv.insert(
@@ -104,6 +121,11 @@ SubprocessOptions NatsServer::ProcessOptions() {
 }
 
 absl::Status NatsServer::Probe() {
+  if (!options_.config_text.empty()) {
+    // The config may require credentials or TLS; /healthz needs neither and, with JetStream
+    // on, answers 200 only once JetStream is up.
+    return MonitorGet("/healthz").status();
+  }
   ProbeConnection connection;
   RETURN_IF_ERROR(connection.Connect({url()}));
   if (!options_.jetstream) return absl::OkStatus();

@@ -248,11 +248,18 @@ class NatsServer : public ServerFixture {
     std::vector<std::string> extra_args;
     absl::Duration start_timeout = absl::Seconds(20);
     std::string name = "nats";
+    // nats-server config text (authorization/accounts, tls blocks, `include`s resolved against
+    // dir()). Non-empty: written to <dir>/nats.conf and passed with -c (the flags above still
+    // apply and win), and readiness is the monitor port's /healthz (clients may need credentials
+    // or TLS to connect). Put files the config includes into dir() before Start().
+    std::string config_text;
   };
   NatsServer();
   explicit NatsServer(Options options);
 
   std::string url() const override;  // "nats://127.0.0.1:<port>"
+  std::string tls_url() const;        // "tls://127.0.0.1:<port>" (for a config with a tls block)
+  std::string config_path() const;    // <dir>/nats.conf (written when config_text is set)
   int monitor_port() const { return options_.monitor_port; }
   std::string monitor_url() const;  // "http://127.0.0.1:<monitor port>"
   std::string store_dir() const;    // JetStream store dir (-sd)
@@ -266,6 +273,7 @@ class NatsServer : public ServerFixture {
   absl::StatusOr<std::string> MetaLeader();
 
  private:
+  absl::Status Prepare() override;
   SubprocessOptions ProcessOptions() override;
   absl::Status Probe() override;
 

@@ -405,6 +405,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const NatsOptions& 
   s = natsOptions_SetServers(o, urls.data(), static_cast<int>(urls.size()));
   if (s == NATS_OK) s = natsOptions_SetTimeout(o, c->timeout_ms_);
   if (s == NATS_OK) s = natsOptions_SetName(o, options.name.c_str());
+  if (s == NATS_OK && !options.inbox_prefix.empty()) {
+    s = natsOptions_SetCustomInboxPrefix(o, options.inbox_prefix.c_str());
+  }
   if (s == NATS_OK) s = natsOptions_SetAllowReconnect(o, true);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, c->reconnect_->initial_ms);
