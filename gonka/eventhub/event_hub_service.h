@@ -45,10 +45,10 @@ namespace gonka {
 namespace eventhub {
 
 struct EventHubServiceOptions {
-  EmitterOptions emitter;  // chain_id (required), stream, replicas, epochs, catch-up tuning
-  std::string ws_url;      // the node's CometBFT WebSocket ("" = no wake-ups, polling only)
+  EmitterOptions emitter;        // chain_id (required), stream, replicas, epochs, catch-up tuning
+  std::string ws_url;            // the node's CometBFT WebSocket ("" = no wake-ups, polling only)
   net::TlsClientOptions ws_tls;  // whom to trust when ws_url is wss:// (gonka/net/tls.h)
-  std::string identity;    // this replica's name, shown in /v1/status
+  std::string identity;          // this replica's name, shown in /v1/status
   // How often a replica checks whether it should run the event views (it leads) or not.
   absl::Duration views_check_interval = absl::Milliseconds(500);
   absl::Duration stream_inactive_threshold = absl::Seconds(30);  // SSE consumers

@@ -6,6 +6,8 @@
 //   HttpCallOptions two_seconds = HttpCallOptions::Timeout(absl::Seconds(2));
 //   ASSIGN_OR_RETURN(HttpResponse res, http.Get("http://127.0.0.1:26657/status", two_seconds));
 //   if (res.status != 200) return absl::UnavailableError(res.body);
+//   HttpClient node({.tls = {.ca_file = "/etc/gonka/chain-ca.pem"}});   // https:// (tls.h)
+//   ASSIGN_OR_RETURN(HttpResponse st, node.Get("https://node.internal/status", two_seconds));
 //   SseReader sse([&](const SseMessage& m) { return Handle(m); });
 //   RETURN_IF_ERROR(http.Stream(url, [&](absl::string_view b) { return sse.Feed(b); }).status());
 //

@@ -1,9 +1,9 @@
 // TlsClientFlags: the flags that say whom a daemon trusts for one https:// / wss:// upstream,
 // defined once so every daemon spells them the same way (flag / environment / default):
-//   --<prefix>-ca-file          GONKA_<PREFIX>_CA_FILE          ""   PEM CA certificate(s) to
-//                                                                    trust instead of the system's
-//   --<prefix>-tls-server-name  GONKA_<PREFIX>_TLS_SERVER_NAME  ""   name the certificate must
-//                                                                    carry (default: the URL's host)
+//   --<prefix>-ca-file          GONKA_<PREFIX>_CA_FILE          ""  PEM CA(s) trusted instead
+//                                                                   of the system's
+//   --<prefix>-tls-server-name  GONKA_<PREFIX>_TLS_SERVER_NAME  ""  name the certificate must
+//                                                                   carry ("" = the URL's host)
 // e.g. prefix "chain" → --chain-ca-file for --chain-rpc-url / --chain-ws-url, prefix "archive" →
 // --archive-ca-file for --archive-rpc-url. Both are ignored for http:// and ws:// URLs.
 // Verification cannot be switched off from a flag. A CA file that does not exist or cannot be

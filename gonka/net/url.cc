@@ -38,8 +38,7 @@ absl::StatusOr<Url> ParseUrl(absl::string_view url) {
     return Bad(url, "missing scheme (expected http://, https://, ws:// or wss://)");
   }
   out.scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
-  if (out.scheme != "http" && out.scheme != "https" && out.scheme != "ws" &&
-      out.scheme != "wss") {
+  if (out.scheme != "http" && out.scheme != "https" && out.scheme != "ws" && out.scheme != "wss") {
     return Bad(url,
                absl::StrCat("unsupported scheme '", out.scheme, "' (only http, https, ws, wss)"));
   }

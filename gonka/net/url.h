@@ -6,9 +6,9 @@
 //
 // The schemes `http`, `https`, `ws` and `wss` are accepted (the TLS ones are verified as
 // tls.h says). The scheme is case-insensitive and stored lower-case; the port defaults to 80
-// (443 for https and wss); the target defaults to "/"; a `#fragment` is dropped; IPv6 literals are written in
-// brackets (`http://[::1]:8080/`) and stored without them. Userinfo (`user@host`) is refused so
-// credentials never travel in URLs. Thread-compatible value type.
+// (443 for https and wss); the target defaults to "/"; a `#fragment` is dropped; IPv6 literals are
+// written in brackets (`http://[::1]:8080/`) and stored without them. Userinfo (`user@host`) is
+// refused so credentials never travel in URLs. Thread-compatible value type.
 #ifndef GONKA_NET_URL_H_
 #define GONKA_NET_URL_H_
 
@@ -35,9 +35,9 @@ struct Url {
   bool tls() const { return scheme == "https" || scheme == "wss"; }
 };
 
-// InvalidArgument naming `url` when the scheme is missing or not http/https/ws/wss, the host is empty or
-// malformed, the port is not 1..65535, userinfo is present, or the URL contains whitespace or
-// control characters.
+// InvalidArgument naming `url` when the scheme is missing or not http/https/ws/wss, the host is
+// empty or malformed, the port is not 1..65535, userinfo is present, or the URL contains whitespace
+// or control characters.
 absl::StatusOr<Url> ParseUrl(absl::string_view url);
 
 }  // namespace net

@@ -79,8 +79,9 @@ class WebSocketClient::Impl {
       absl::StatusOr<std::shared_ptr<asio::ssl::context>> context =
           internal::MakeTlsClientContext(options_.tls);
       if (!context.ok()) {
-        return absl::Status(context.status().code(), absl::StrCat("WebSocketClient ", options_.url,
-                                                                  ": ", context.status().message()));
+        return absl::Status(
+            context.status().code(),
+            absl::StrCat("WebSocketClient ", options_.url, ": ", context.status().message()));
       }
       tls_context_ = *std::move(context);
     }
@@ -302,7 +303,8 @@ class WebSocketClient::Impl {
   // WebSocket one.
   void TlsHandshake(const std::shared_ptr<Connection>& conn) {
     beast::ssl_stream<beast::tcp_stream>& ssl = conn->tls->next_layer();
-    absl::Status prepared = internal::PrepareTlsClient(ssl.native_handle(), options_.tls, url_.host);
+    absl::Status prepared =
+        internal::PrepareTlsClient(ssl.native_handle(), options_.tls, url_.host);
     if (!prepared.ok()) {
       Failed(conn, asio::error::invalid_argument,
              absl::Status(prepared.code(),
@@ -454,9 +456,10 @@ class WebSocketClient::Impl {
       connected_gauge_->Decrement();
     }
     if (was_connected && options_.on_disconnect) {
-      options_.on_disconnect(closing ? absl::CancelledError(absl::StrCat(
-                                           "WebSocketClient ", options_.url, ": closed by the client"))
-                                     : why);
+      options_.on_disconnect(closing
+                                 ? absl::CancelledError(absl::StrCat(
+                                       "WebSocketClient ", options_.url, ": closed by the client"))
+                                 : why);
     }
     if (!was_connected && !closing && options_.on_connect_error) options_.on_connect_error(why);
     if (closing) return;
@@ -467,7 +470,7 @@ class WebSocketClient::Impl {
   }
 
   const WebSocketClientOptions options_;
-  Url url_;  // set by Start() before the I/O thread exists
+  Url url_;                                          // set by Start() before the I/O thread exists
   std::shared_ptr<asio::ssl::context> tls_context_;  // wss only; set by Start() as url_
   prometheus::Counter* const connects_;
   prometheus::Counter* const disconnects_;

@@ -96,6 +96,10 @@ class ChainHttpsTest : public ::testing::Test {
     absl::Status s = env_->Start();
     ASSERT_TRUE(s.ok()) << s << "\n" << (env_->tls ? env_->tls->LogTail() : std::string());
   }
+  void SetUp() override {
+    ASSERT_TRUE(env_ != nullptr && env_->other_name != nullptr && env_->other_name->IsRunning())
+        << "the suite's servers did not start";
+  }
   static void TearDownTestSuite() {
     delete env_;
     env_ = nullptr;
