@@ -39,7 +39,8 @@ std::string RedactCredentials(absl::string_view raw) {
     size_t at = out.rfind('@', end);
     if (at != std::string::npos && at > start) {
       size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "<redacted>");
+      if (colon != std::string::npos && colon < at)
+        out.replace(colon + 1, at - colon - 1, "<redacted>");
     }
   }
   std::string lower = absl::AsciiStrToLower(out);

@@ -135,8 +135,7 @@ TEST_F(ConnectionFlagsCredentialsTest, RedisCredentialsFromFiles) {
 
   // Missing and empty files, and a user without a password file.
   ASSERT_TRUE(Parse({"--redis-password-file=" + dir_.Join("missing")}).ok());
-  EXPECT_THAT(std::string(flags_->Redis().status().message()),
-              HasSubstr(dir_.Join("missing")));
+  EXPECT_THAT(std::string(flags_->Redis().status().message()), HasSubstr(dir_.Join("missing")));
   const std::string empty = WriteFile("empty", "\n", 0600);
   ASSERT_TRUE(Parse({"--redis-password-file=" + empty}).ok());
   EXPECT_THAT(std::string(flags_->Redis().status().message()), HasSubstr(empty + " is empty"));

@@ -62,19 +62,18 @@ class RedisAclElectionTest : public ::testing::Test {
 };
 
 TEST_F(RedisAclElectionTest, ElectionAndFenceWorkWithTheNodeUserOnly) {
-  absl::StatusOr<std::unique_ptr<Coordination>> a = Coordination::Open(
-      {.backend = CoordinationBackend::kRedis, .redis = NodeOptions()}, "edge-api",
-      ElectorOptions("a"));
+  absl::StatusOr<std::unique_ptr<Coordination>> a =
+      Coordination::Open({.backend = CoordinationBackend::kRedis, .redis = NodeOptions()},
+                         "edge-api", ElectorOptions("a"));
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<std::unique_ptr<Coordination>> b = Coordination::Open(
-      {.backend = CoordinationBackend::kRedis, .redis = NodeOptions()}, "edge-api",
-      ElectorOptions("b"));
+  absl::StatusOr<std::unique_ptr<Coordination>> b =
+      Coordination::Open({.backend = CoordinationBackend::kRedis, .redis = NodeOptions()},
+                         "edge-api", ElectorOptions("b"));
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_TRUE((*a)->Ping().ok());
   ASSERT_TRUE((*a)->elector()->Start().ok());
   ASSERT_TRUE(
-      gonka::testing::WaitFor([&] { return (*a)->elector()->IsLeader(); }, absl::Seconds(10))
-          .ok());
+      gonka::testing::WaitFor([&] { return (*a)->elector()->IsLeader(); }, absl::Seconds(10)).ok());
   ASSERT_TRUE((*b)->elector()->Start().ok());
   FencingToken first = (*a)->elector()->Token();
 
@@ -100,8 +99,7 @@ TEST_F(RedisAclElectionTest, ElectionAndFenceWorkWithTheNodeUserOnly) {
   // Hand-over: Stop releases (DEL + PUBLISH in a script), b wakes through its subscription.
   (*a)->elector()->Stop();
   ASSERT_TRUE(
-      gonka::testing::WaitFor([&] { return (*b)->elector()->IsLeader(); }, absl::Seconds(10))
-          .ok());
+      gonka::testing::WaitFor([&] { return (*b)->elector()->IsLeader(); }, absl::Seconds(10)).ok());
   FencingToken second = (*b)->elector()->Token();
   EXPECT_GT(second, first);
   // The old leader's token is fenced out; the new one's write applies.

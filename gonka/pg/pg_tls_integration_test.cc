@@ -174,9 +174,9 @@ TEST_F(PgTlsTest, WrongPasswordIsRefused) {
 }
 
 TEST_F(PgTlsTest, PlainTcpIsRefused) {
-  absl::Status s = Open(absl::StrCat("host=localhost port=", server_->port(),
-                                     " dbname=gonka user=gonka sslmode=disable passfile=",
-                                     *passfile_));
+  absl::Status s =
+      Open(absl::StrCat("host=localhost port=", server_->port(),
+                        " dbname=gonka user=gonka sslmode=disable passfile=", *passfile_));
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_THAT(std::string(s.message()),
               AnyOf(HasSubstr("no encryption"), HasSubstr("rejects connection")))

@@ -149,13 +149,13 @@ TEST(RedisAuthTest, AclUserMayUseLibgonkaKeysAndCommandsOnly) {
 
   // Another key, an admin command, a dangerous command, a script touching another key: denied,
   // naming the user.
-  for (const std::vector<std::string>& denied : std::vector<std::vector<std::string>>{
-           {"SET", "other:key", "1"},
-           {"GET", "signer:secret"},
-           {"CONFIG", "GET", "requirepass"},
-           {"FLUSHALL"},
-           {"KEYS", "*"},
-           {"ACL", "LIST"}}) {
+  for (const std::vector<std::string>& denied :
+       std::vector<std::vector<std::string>>{{"SET", "other:key", "1"},
+                                             {"GET", "signer:secret"},
+                                             {"CONFIG", "GET", "requirepass"},
+                                             {"FLUSHALL"},
+                                             {"KEYS", "*"},
+                                             {"ACL", "LIST"}}) {
     absl::StatusOr<RedisReply> r = client.Command(denied);
     ASSERT_FALSE(r.ok()) << denied[0];
     EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
@@ -181,7 +181,8 @@ TEST(RedisAuthTest, SubscriberAuthenticatesAndAclLimitsItsChannels) {
   RedisSubscriber allowed(o, {"gonka:election:{x}:released"},
                           [&](const std::string&, const std::string&) { ++messages; });
   allowed.Start();
-  ASSERT_TRUE(gonka::testing::WaitFor([&] { return allowed.subscribed(); }, absl::Seconds(10)).ok());
+  ASSERT_TRUE(
+      gonka::testing::WaitFor([&] { return allowed.subscribed(); }, absl::Seconds(10)).ok());
   RedisClient client(o);
   ASSERT_TRUE(gonka::testing::WaitFor(
                   [&] {

@@ -71,9 +71,10 @@ absl::Status ErrorReplyStatus(const std::string& err, const std::string& where,
                               const std::string& user, const std::string& cmd) {
   std::string context = absl::StrCat(" (redis ", Who(where, user), ": ", cmd, ")");
   if (absl::StartsWith(err, "NOAUTH")) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        err, context, ": the server requires a password and none was sent (RedisOptions.password, "
-        "e.g. --redis-password-file)"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(err, context,
+                     ": the server requires a password and none was sent (RedisOptions.password, "
+                     "e.g. --redis-password-file)"));
   }
   if (absl::StartsWith(err, "WRONGPASS") || absl::StartsWith(err, "ERR invalid password") ||
       absl::StartsWith(err, "ERR invalid username-password")) {
@@ -136,9 +137,8 @@ absl::StatusOr<redisContext*> Open(const std::string& host, int port, const std:
 }
 
 // Runs one command on `c`. `*broken` is set when the connection must be dropped.
-absl::StatusOr<RedisReply> RunOn(redisContext* c, const std::string& where,
-                                 const std::string& user, const std::vector<std::string>& args,
-                                 bool* broken) {
+absl::StatusOr<RedisReply> RunOn(redisContext* c, const std::string& where, const std::string& user,
+                                 const std::vector<std::string>& args, bool* broken) {
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const std::string& a : args) {
@@ -311,8 +311,9 @@ absl::StatusOr<std::pair<std::string, int>> RedisClient::DiscoverMaster(const Re
   }
   if (only_credential_errors && !errors.empty()) {
     // Every Sentinel refused our credentials: a configuration error, not an outage.
-    return absl::UnauthenticatedError(absl::StrCat("no Sentinel accepted our credentials for master \"",
-                                                   o.master_name, "\": ", absl::StrJoin(errors, "; ")));
+    return absl::UnauthenticatedError(
+        absl::StrCat("no Sentinel accepted our credentials for master \"", o.master_name,
+                     "\": ", absl::StrJoin(errors, "; ")));
   }
   return absl::UnavailableError(absl::StrCat("no Sentinel knows master \"", o.master_name,
                                              "\": ", absl::StrJoin(errors, "; ")));

@@ -96,7 +96,8 @@ absl::Status PostgresServer::Prepare() {
                                    std::make_pair(options_.tls_key_file, TlsKeyPath(dir()))}) {
       std::error_code ec;
       std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
-      if (ec) return absl::InternalError(absl::StrCat("copy ", from, " to ", to, ": ", ec.message()));
+      if (ec)
+        return absl::InternalError(absl::StrCat("copy ", from, " to ", to, ": ", ec.message()));
       if (chmod(to.c_str(), 0600) != 0) {
         return absl::InternalError(absl::StrCat("chmod 0600 ", to));
       }

@@ -64,7 +64,7 @@ absl::StatusOr<std::string> RedisCommand(const std::string& host, int port,
     }
     auto* reply = static_cast<redisReply*>(redisCommandArgv(
         context, static_cast<int>(auth_args.size()), auth_argv.data(), auth_lens.data()));
-    std::string error = reply == nullptr ? context->errstr
+    std::string error = reply == nullptr                   ? context->errstr
                         : reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
                                                            : "";
     bool io_error = reply == nullptr;
@@ -140,8 +140,8 @@ SubprocessOptions RedisServer::ProcessOptions() {
   }
   if (!options_.password.empty()) {
     // The same password for the default user on every node, so a replica can follow a master.
-    options.argv.insert(options.argv.end(), {"--requirepass", options_.password, "--masterauth",
-                                             options_.password});
+    options.argv.insert(options.argv.end(),
+                        {"--requirepass", options_.password, "--masterauth", options_.password});
   }
   for (const std::string& rule : options_.acl_users) {
     // Each word its own argument: redis-server joins "--user a b c" into the config line
