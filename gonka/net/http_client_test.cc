@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "gonka/base/metrics.h"
 #include "gonka/net/sse.h"
+#include "gonka/net/url.h"
 
 namespace gonka {
 namespace net {
@@ -462,6 +463,29 @@ TEST(HttpClientTest, InvalidInputs) {
   absl::StatusOr<HttpResponse> expired =
       client.Get("http://127.0.0.1:1/", HttpCallOptions::Deadline(absl::Now()));
   EXPECT_EQ(expired.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(HttpClientTest, HttpsUrlsDefaultToPort443AndAreRefusedOnAPlainPort) {
+  absl::StatusOr<Url> https = ParseUrl("HTTPS://node.example/status");
+  ASSERT_TRUE(https.ok()) << https.status();
+  EXPECT_EQ(https->scheme, "https");
+  EXPECT_EQ(https->port, 443);
+  EXPECT_TRUE(https->tls());
+  absl::StatusOr<Url> wss = ParseUrl("wss://127.0.0.1/websocket");
+  ASSERT_TRUE(wss.ok());
+  EXPECT_EQ(wss->port, 443);
+  EXPECT_TRUE(wss->tls());
+  EXPECT_FALSE(ParseUrl("http://127.0.0.1/")->tls());
+  EXPECT_EQ(ParseUrl("http://127.0.0.1/")->port, 80);
+
+  // A plain HTTP server answering a TLS ClientHello: the handshake fails with a reason, at once.
+  TestServer server;
+  HttpClient client;
+  const std::string url = absl::StrCat("https", server.Url("/x").substr(4));
+  absl::StatusOr<HttpResponse> r = client.Get(url, HttpCallOptions::Timeout(absl::Seconds(5)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr(absl::StrCat("GET ", url, ": TLS handshake failed")));
 }
 
 }  // namespace
