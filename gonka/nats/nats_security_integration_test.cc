@@ -4,8 +4,9 @@
 // denied what it must not do — asserted by the error and by the stream's message count. TLS:
 // a server with a certificate from a CA made at test time (testing::TestCa) accepts a client
 // that trusts that CA and refuses one with another CA, a wrong expected server name, or plain
-// nats://; with `verify` it refuses a client without a certificate. The daemon flags refuse a
-// password file readable by others, naming the file.
+// nats://; with `verify` it refuses a client without a certificate. Nkey seed and token files
+// authenticate. (The flags side, a group/world-readable password file refused naming it, is
+// gonka/drain:connection_flags_nats_test.)
 #include <sys/stat.h>
 
 #include <fstream>
@@ -20,14 +21,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "gonka/base/config.h"
-#include "gonka/drain/connection_flags.h"
 #include "gonka/nats/internal/connection.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gonka/testing/test_ca.h"
-#include "gonka/txqueue/txqueue.h"
 
 namespace gonka {
 namespace nats {
@@ -51,16 +49,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
-}
-
-txqueue::ChainTx MakeTx(const std::string& key) {
-  txqueue::ChainTx tx;
-  tx.set_idempotency_key(key);
-  auto* any = tx.add_messages();
-  any->set_type_url("/inference.inference.MsgStartInference");
-  any->set_value("payload-" + key);
-  tx.set_producer("security-test");
-  return tx;
 }
 
 // Each role's password; the server gets them through gonka-node-passwords.conf (plaintext here,
@@ -149,6 +137,18 @@ TEST_F(NatsPermissionsTest, WrongPasswordIsRefusedWithoutShowingIt) {
   EXPECT_TRUE(JetStream::Connect(o).ok());
 }
 
+// The subjects, streams and durable are gonka/txqueue's (CHAIN_TX, chain.tx, chain.tx.dead,
+// signers) and gonka/eventhub's (BLOCKS, blocks, event-views); this package sits below them, so
+// the calls are the JetStream ones TxQueue::Enqueue and TxConsumer::Bind/Fetch make (layer_check
+// keeps gonka/nats tests off gonka/txqueue).
+ConsumerConfig SignersConsumer(const std::string& durable = "signers") {
+  ConsumerConfig c;
+  c.stream = "CHAIN_TX";
+  c.durable = durable;
+  c.filter_subject = "chain.tx";
+  return c;
+}
+
 TEST_F(NatsPermissionsTest, EachRoleDoesWhatItNeedsAndNothingElse) {
   std::unique_ptr<JetStream> signer = Connect("signer");
   std::unique_ptr<JetStream> producer = Connect("producer");
@@ -157,13 +157,10 @@ TEST_F(NatsPermissionsTest, EachRoleDoesWhatItNeedsAndNothingElse) {
   ASSERT_TRUE(signer && producer && edge && consumer);
 
   // Streams are created by their owners at start: signerd CHAIN_TX, edge-api BLOCKS.
-  txqueue::TxQueue signer_queue(signer.get());
-  absl::StatusOr<StreamInfo> chain_tx = signer_queue.EnsureStream();
+  absl::StatusOr<StreamInfo> chain_tx =
+      signer->EnsureStream({.name = "CHAIN_TX", .subjects = {"chain.tx", "chain.tx.dead"}});
   ASSERT_TRUE(chain_tx.ok()) << chain_tx.status();
-  StreamConfig blocks_config;
-  blocks_config.name = "BLOCKS";
-  blocks_config.subjects = {"blocks"};
-  absl::StatusOr<StreamInfo> blocks = edge->EnsureStream(blocks_config);
+  absl::StatusOr<StreamInfo> blocks = edge->EnsureStream({.name = "BLOCKS", .subjects = {"blocks"}});
   ASSERT_TRUE(blocks.ok()) << blocks.status();
   // ... and not by anyone else.
   StreamConfig rogue;
@@ -172,9 +169,8 @@ TEST_F(NatsPermissionsTest, EachRoleDoesWhatItNeedsAndNothingElse) {
   EXPECT_FALSE(producer->EnsureStream(rogue).ok());
   EXPECT_FALSE(consumer->EnsureStream(rogue).ok());
 
-  // producer: enqueues through TxQueue.
-  txqueue::TxQueue producer_queue(producer.get());
-  absl::StatusOr<txqueue::EnqueueResult> enqueued = producer_queue.Enqueue(MakeTx("tx-1"));
+  // producer: enqueues (a JetStream publish to chain.tx with a msg id, as TxQueue::Enqueue).
+  absl::StatusOr<PubAck> enqueued = producer->Publish("chain.tx", "tx-1", {.msg_id = "tx-1"});
   ASSERT_TRUE(enqueued.ok()) << enqueued.status();
   EXPECT_EQ(StreamMessages(signer.get(), "CHAIN_TX"), 1u);
 
@@ -184,16 +180,14 @@ TEST_F(NatsPermissionsTest, EachRoleDoesWhatItNeedsAndNothingElse) {
   EXPECT_EQ(StreamMessages(edge.get(), "BLOCKS"), 1u);
 
   // signer: pulls through the durable consumer, acks, dead-letters.
-  absl::StatusOr<std::unique_ptr<txqueue::TxConsumer>> signer_consumer =
-      txqueue::TxConsumer::Bind(signer.get(), {});
-  ASSERT_TRUE(signer_consumer.ok()) << signer_consumer.status();
-  absl::StatusOr<std::vector<txqueue::Delivery>> deliveries =
-      (*signer_consumer)->Fetch(1, absl::Seconds(5));
+  absl::StatusOr<std::unique_ptr<PullConsumer>> signers = signer->Consumer(SignersConsumer());
+  ASSERT_TRUE(signers.ok()) << signers.status();
+  absl::StatusOr<std::vector<JsMessage>> deliveries = (*signers)->Fetch(1, absl::Seconds(5));
   ASSERT_TRUE(deliveries.ok()) << deliveries.status();
   ASSERT_EQ(deliveries->size(), 1u);
-  EXPECT_EQ((*deliveries)[0].key(), "tx-1");
-  EXPECT_TRUE((*deliveries)[0].message().AckSync().ok());
-  absl::StatusOr<PubAck> dead = signer->Publish(txqueue::kDeadSubject, "dead", {.msg_id = "d-1"});
+  EXPECT_EQ((*deliveries)[0].data(), "tx-1");
+  EXPECT_TRUE((*deliveries)[0].AckSync().ok());
+  absl::StatusOr<PubAck> dead = signer->Publish("chain.tx.dead", "dead", {.msg_id = "d-1"});
   EXPECT_TRUE(dead.ok()) << dead.status();
   EXPECT_EQ(StreamMessages(signer.get(), "CHAIN_TX"), 2u);
 
@@ -212,27 +206,23 @@ TEST_F(NatsPermissionsTest, EachRoleDoesWhatItNeedsAndNothingElse) {
 
   // --- Denied. Each attempt fails and nothing lands in the stream. ---
   // producer consuming chain.tx (binding the signers' durable or a consumer of its own).
-  absl::StatusOr<std::unique_ptr<txqueue::TxConsumer>> stolen =
-      txqueue::TxConsumer::Bind(producer.get(), {});
-  EXPECT_FALSE(stolen.ok());
-  txqueue::ConsumerOptions own;
-  own.durable = "producer-reader";
-  EXPECT_FALSE(txqueue::TxConsumer::Bind(producer.get(), own).ok());
+  EXPECT_FALSE(producer->Consumer(SignersConsumer()).ok());
+  EXPECT_FALSE(producer->Consumer(SignersConsumer("producer-reader")).ok());
   // producer publishing a block.
   absl::StatusOr<PubAck> producer_block =
       producer->Publish("blocks", "forged", {.msg_id = "chain/2", .timeout = absl::Seconds(1)});
   EXPECT_FALSE(producer_block.ok());
   EXPECT_THAT(producer_block.status().message(), HasSubstr("Permissions Violation"));
   // consumer publishing chain.tx or a block.
-  txqueue::TxQueue consumer_queue(consumer.get());
-  absl::StatusOr<txqueue::EnqueueResult> consumer_tx = consumer_queue.Enqueue(MakeTx("tx-evil"));
+  absl::StatusOr<PubAck> consumer_tx =
+      consumer->Publish("chain.tx", "tx-evil", {.msg_id = "tx-evil", .timeout = absl::Seconds(1)});
   EXPECT_FALSE(consumer_tx.ok());
   EXPECT_THAT(consumer_tx.status().message(), HasSubstr("Permissions Violation"));
   EXPECT_FALSE(
       consumer->Publish("blocks", "forged", {.msg_id = "chain/3", .timeout = absl::Seconds(1)})
           .ok());
   // consumer reading the transaction queue.
-  EXPECT_FALSE(txqueue::TxConsumer::Bind(consumer.get(), {}).ok());
+  EXPECT_FALSE(consumer->Consumer(SignersConsumer()).ok());
   // consumer taking over edge-api's views durable.
   ConsumerConfig views = read;
   views.durable = "event-views";
@@ -241,8 +231,9 @@ TEST_F(NatsPermissionsTest, EachRoleDoesWhatItNeedsAndNothingElse) {
   EXPECT_FALSE(
       signer->Publish("blocks", "forged", {.msg_id = "chain/4", .timeout = absl::Seconds(1)}).ok());
   // edge-api enqueueing a transaction or touching CHAIN_TX.
-  txqueue::TxQueue edge_queue(edge.get());
-  EXPECT_FALSE(edge_queue.Enqueue(MakeTx("tx-edge")).ok());
+  EXPECT_FALSE(
+      edge->Publish("chain.tx", "tx-edge", {.msg_id = "tx-edge", .timeout = absl::Seconds(1)})
+          .ok());
   EXPECT_FALSE(edge->DeleteStream("CHAIN_TX").ok());
   // producer deleting the queue.
   EXPECT_FALSE(producer->DeleteStream("CHAIN_TX").ok());
@@ -355,67 +346,6 @@ TEST_F(NatsTlsTest, ClientCertificateRequiredWhenServerVerifies) {
   foreign.tls_cert_file = stranger->cert_path;
   foreign.tls_key_file = stranger->key_path;
   EXPECT_FALSE(JetStream::Connect(foreign).ok());
-}
-
-// --- Flags: secrets from files only, and safe files only. ---
-
-class NatsFlagsTest : public ::testing::Test {
- protected:
-  absl::Status Parse(const std::vector<std::string>& args) {
-    config_ = std::make_unique<Config>("test");
-    flags_ = std::make_unique<ConnectionFlags>();
-    flags_->Register(config_.get(), {.nats = true});
-    std::vector<const char*> argv = {"test"};
-    for (const std::string& a : args) argv.push_back(a.c_str());
-    return config_->Parse(static_cast<int>(argv.size()), argv.data(), MapEnv(&env_));
-  }
-
-  testing::TempDir dir_{"nats_flags"};
-  std::map<std::string, std::string> env_;
-  std::unique_ptr<Config> config_;
-  std::unique_ptr<ConnectionFlags> flags_;
-};
-
-TEST_F(NatsFlagsTest, WorldReadablePasswordFileIsRefusedNamingTheFile) {
-  const std::string path = dir_.Join("producer.password");
-  WriteFile(path, "hunter2-secret\n", 0644);
-  ASSERT_TRUE(Parse({"--nats-user=producer", "--nats-password-file=" + path}).ok());
-  absl::StatusOr<NatsOptions> options = flags_->Nats("test");
-  ASSERT_TRUE(options.ok()) << options.status();
-  EXPECT_EQ(options->password_file, path);
-  // Refused at connect, before any network traffic (no server listens on this port).
-  options->urls = {absl::StrCat("nats://127.0.0.1:", testing::FreePort())};
-  absl::StatusOr<std::unique_ptr<JetStream>> js = JetStream::Connect(*options);
-  ASSERT_FALSE(js.ok());
-  EXPECT_EQ(js.status().code(), absl::StatusCode::kInvalidArgument) << js.status();
-  EXPECT_THAT(js.status().message(), HasSubstr(path));
-  EXPECT_THAT(js.status().message(), HasSubstr("0644"));
-  EXPECT_THAT(js.status().message(), Not(HasSubstr("hunter2")));
-  // The same through the environment (GONKA_NATS_PASSWORD_FILE), and group-readable too.
-  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
-  env_["GONKA_NATS_PASSWORD_FILE"] = path;
-  env_["GONKA_NATS_USER"] = "producer";
-  ASSERT_TRUE(Parse({}).ok());
-  options = flags_->Nats("test");
-  ASSERT_TRUE(options.ok()) << options.status();
-  options->urls = {absl::StrCat("nats://127.0.0.1:", testing::FreePort())};
-  js = JetStream::Connect(*options);
-  ASSERT_FALSE(js.ok());
-  EXPECT_THAT(js.status().message(), HasSubstr("0640"));
-}
-
-TEST_F(NatsFlagsTest, AtMostOneAuthenticationMethod) {
-  const std::string password = dir_.Join("pw");
-  const std::string token = dir_.Join("token");
-  WriteFile(password, "a:b");
-  WriteFile(token, "t");
-  ASSERT_TRUE(Parse({"--nats-password-file=" + password, "--nats-token-file=" + token}).ok());
-  absl::StatusOr<NatsOptions> options = flags_->Nats("test");
-  ASSERT_FALSE(options.ok());
-  EXPECT_THAT(options.status().message(), HasSubstr("--nats-password-file"));
-  EXPECT_THAT(options.status().message(), HasSubstr("--nats-token-file"));
-  // A password in the URL is refused by the URL check.
-  EXPECT_FALSE(Parse({"--nats-url=nats://u:p@127.0.0.1:4222"}).ok());
 }
 
 // docs.nats.io "NKeys" example (nk -gen user -pubout).
