@@ -16,9 +16,11 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gonka/base/log.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/crypto/key.h"
+#include "gonka/drain/bearer_auth.h"
 #include "gonka/drain/connection_flags.h"
 #include "gonka/drain/daemon.h"
 #include "gonka/election/coordination.h"
@@ -30,13 +32,16 @@
 #include "gonka/txqueue/txqueue.h"
 
 int main(int argc, char** argv) {
-  gonka::Daemon daemon({.name = "signerd", .default_port = 8081});
+  // Loopback by default: nothing outside the host needs signerd unless it is routed to on purpose.
+  gonka::Daemon daemon({.name = "signerd", .default_port = 8081, .default_bind = "127.0.0.1"});
   gonka::Config& config = daemon.config();
   gonka::ConnectionFlags connections;
   connections.Register(&config, {.pg = true, .coordination = true});
   gonka::signer::SignerServiceOptions options;
   gonka::signer::SignerOptions& signer = options.signer;
-  std::string rpc_url, key_file, mode;
+  gonka::HttpAuthFlags enqueue_auth("enqueue", "HTTP enqueue");
+  enqueue_auth.Register(&config);
+  std::string rpc_url, key_file, mode, allowed_types;
   int64_t gas_limit = 1'000'000'000;
   config.AddString("chain-id", &signer.chain_id, "", "the chain's id").Required();
   config
@@ -94,7 +99,28 @@ int main(int argc, char** argv) {
         }
         return "want 0 (off) or at least 45s";
       });
+  config
+      .AddString("allowed-msg-types", &allowed_types, "gonka",
+                 "message types this signer signs: type URLs or /package.* wildcards, "
+                 "comma-separated; \"gonka\" = the Gonka warm key's messages. Others are "
+                 "dead-lettered as type_not_allowed; bank/authz/feegrant/staking/distribution/gov "
+                 "messages need their exact type URL")
+      .Check([](absl::string_view raw) -> std::string {
+        absl::StatusOr<gonka::signer::MessagePolicy> p = gonka::signer::MessagePolicy::Parse(raw);
+        return p.ok() ? "" : std::string(p.status().message());
+      });
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+  signer.policy = *gonka::signer::MessagePolicy::Parse(allowed_types);
+  absl::StatusOr<gonka::HttpAuthenticator> authenticate = enqueue_auth.Build();
+  if (!authenticate.ok()) {
+    std::fprintf(stderr, "signerd: config: %s\n",
+                 std::string(authenticate.status().message()).c_str());
+    return gonka::Daemon::kExitConfig;
+  }
+  options.authenticate = *authenticate;
+  options.rate_limit = enqueue_auth.rate_limit();
+  GONKA_LOG_INFO("http enqueue", {"mode", enqueue_auth.mode()},
+                 {"allowed_msg_types", absl::StrJoin(signer.policy.entries(), ",")});
   signer.gas_limit = static_cast<uint64_t>(gas_limit);
 
   // The key: refused if the file is readable by others; never logged.

@@ -41,6 +41,11 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
   std::string genesis = dir.Join("genesis.json");
   std::ofstream(genesis) << absl::StrCat(R"({"accounts":[{"mnemonic":")", kWarm,
                                          R"(","balances":{"ngonka":"1000000000"}}]})");
+  // Producers authenticate with a bearer token (the tokens file is 0600).
+  const std::string token = "0123456789abcdef0123456789abcdef";
+  std::string tokens_file = dir.Join("enqueue.tokens");
+  std::ofstream(tokens_file) << "test-producer " << token << "\n";
+  ASSERT_EQ(chmod(tokens_file.c_str(), 0600), 0);
 
   testing::NatsServer nats;
   ASSERT_TRUE(nats.Start().ok());
@@ -62,7 +67,8 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
               "--key-file=" + key_file, absl::StrCat("--chain-rpc-url=", devchain.url()),
               absl::StrCat("--nats-url=", nats.url()), absl::StrCat("--pg-url=", postgres.url()),
               "--gas-limit=400000", "--retry-delay=300ms", "--drain-announce=200ms",
-              "--shutdown-grace=20s",
+              "--shutdown-grace=20s", "--enqueue-token-file=" + tokens_file,
+              "--allowed-msg-types=/gonka.devchain.v1.MsgRecord,/cosmos.bank.v1beta1.MsgSend",
               // Everything the daemon can log, for S1's grep of its output below.
               "--log-level=debug"};
     return o;
@@ -72,6 +78,14 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
   ASSERT_TRUE(b.Start().ok()) << b.LogTail();
 
   net::HttpClient http;
+  auto authorized = [&] {
+    net::HttpCallOptions call;
+    call.headers.Set("Authorization", "Bearer " + token);
+    return call;
+  };
+  auto post = [&](const std::string& url, const std::string& body) {
+    return http.Request("POST", url, body, authorized());
+  };
   auto enqueue = [&](testing::DaemonProcess& to, const std::string& key) {
     txqueue::v1::ChainTx tx;
     tx.set_idempotency_key(key);
@@ -79,10 +93,14 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
     record.set_creator(address);
     record.set_key(key);
     *tx.add_messages() = cosmos::PackAny(record);
-    net::HttpCallOptions call;
+    net::HttpCallOptions call = authorized();
     call.headers.Set("Content-Type", "application/x-protobuf");
     return http.Request("POST", to.url() + "/v1/txs", tx.SerializeAsString(), call);
   };
+  // Without the token nothing is accepted (the security suite tries every other way in).
+  auto anonymous = http.Post(a.url() + "/v1/txs", R"({"idempotency_key":"anon","messages":[]})");
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_EQ(anonymous->status, 401) << anonymous->body;
   std::vector<std::string> keys;
   for (int i = 0; i < 40; ++i) keys.push_back(absl::StrCat("req-", i));
   for (int i = 0; i < 40; ++i) {
@@ -120,32 +138,32 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
   // JSON producers: Cosmos type URLs (a bank transfer to itself), and a malformed request names
   // the field. signerd links no development-chain type: devchain's MsgRecord is refused as JSON
   // (it is accepted serialized, above), naming the type.
-  auto json = http.Post(a.url() + "/v1/txs",
+  auto json = post(a.url() + "/v1/txs",
                         absl::StrCat(R"({"idempotency_key":"json-1","messages":[{"@type":)",
                                      R"("/cosmos.bank.v1beta1.MsgSend","from_address":")", address,
                                      R"(","to_address":")", address,
                                      R"(","amount":[{"denom":"ngonka","amount":"1"}]}]})"));
   ASSERT_TRUE(json.ok());
   EXPECT_EQ(json->status, 202) << json->body;
-  auto unknown = http.Post(a.url() + "/v1/txs",
+  auto unknown = post(a.url() + "/v1/txs",
                            absl::StrCat(R"({"idempotency_key":"json-2","messages":[{"@type":)",
                                         R"("/gonka.devchain.v1.MsgRecord","creator":")", address,
                                         R"(","key":"json-2"}]})"));
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->status, 400);
   EXPECT_THAT(unknown->body, HasSubstr("gonka.devchain.v1.MsgRecord"));
-  auto bad = http.Post(a.url() + "/v1/txs", R"({"messages":[]})");
+  auto bad = post(a.url() + "/v1/txs", R"({"messages":[]})");
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->status, 400);
   EXPECT_THAT(bad->body, HasSubstr("idempotency_key"));
   auto included = [&](const std::string& key) {
-    auto r = http.Get(a.url() + "/v1/ledger?key=" + key);
+    auto r = http.Request("GET", a.url() + "/v1/ledger?key=" + key, "", authorized());
     return r.ok() && r->status == 200 && absl::StrContains(r->body, "\"state\":\"included\"");
   };
   absl::Status json_done = testing::WaitFor([&] { return included("json-1"); }, absl::Seconds(30),
                                             absl::Milliseconds(200), "the JSON transfer included");
   ASSERT_TRUE(json_done.ok()) << json_done;
-  auto ledger = http.Get(a.url() + "/v1/ledger?key=req-3");
+  auto ledger = http.Request("GET", a.url() + "/v1/ledger?key=req-3", "", authorized());
   ASSERT_TRUE(ledger.ok());
   EXPECT_THAT(ledger->body, HasSubstr("\"state\":\"included\""));
   // S1: the key never appears in anything the daemons wrote or served.
@@ -155,10 +173,13 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
   EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_requests_total"));
   EXPECT_THAT(metrics->body, HasSubstr("gonka_txqueue_stream_messages"));
   EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_in_flight"));
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_http_requests_total{credential=\"test-"
+                                       "producer\",result=\"accepted\"}"));
   EXPECT_THAT(metrics->body, HasSubstr("gonka_signer_retries_total{reason=\"lease_lost\"}"));
   std::string hex = crypto::HexEncode(crypto::KeyFromMnemonic(kWarm)->private_key().secret_bytes());
   for (const std::string* text : {&metrics->body}) {
     EXPECT_THAT(*text, ::testing::Not(HasSubstr(hex)));
+    EXPECT_THAT(*text, ::testing::Not(HasSubstr(token)));
   }
   for (testing::DaemonProcess* d : {&a, &b}) {
     std::ifstream in(d->log_path());
@@ -172,6 +193,7 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
       EXPECT_THAT(log.str(), ::testing::Not(HasSubstr(window))) << d->log_path();
     }
     EXPECT_THAT(log.str(), ::testing::Not(HasSubstr(hex)));
+    EXPECT_THAT(log.str(), ::testing::Not(HasSubstr(token)));
   }
 }
 
@@ -265,6 +287,8 @@ TEST(SignerdTest, SequencedReplicasHandOverTheKeyOnCrash) {
               "--mode=sequenced",
               absl::StrCat("--redis-url=redis://", redis.address()),
               "--timeout-blocks=20",
+              "--enqueue-insecure-loopback",
+              "--allowed-msg-types=/gonka.devchain.v1.*",
               "--gas-limit=400000",
               "--retry-delay=300ms",
               "--drain-announce=0s",

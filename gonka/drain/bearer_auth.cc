@@ -145,6 +145,73 @@ size_t BearerAuth::size() const {
   return credentials_.size();
 }
 
+HttpAuthenticator MakeHttpAuthenticator(std::shared_ptr<BearerAuth> auth, bool insecure_loopback,
+                                        absl::string_view what, absl::string_view token_flag) {
+  if (auth != nullptr) {
+    return [auth](const net::HttpRequest& request) {
+      return auth->Authenticate(request.headers.Get("Authorization"));
+    };
+  }
+  if (insecure_loopback) {
+    return [what = std::string(what)](
+               const net::HttpRequest& request) -> absl::StatusOr<std::string> {
+      if (IsLoopbackPeer(request.remote_address)) return std::string("insecure-loopback");
+      return absl::PermissionDeniedError(absl::StrCat(
+          what, " without a token is allowed from loopback only (insecure development mode)"));
+    };
+  }
+  return [message = absl::StrCat(what, " is off: the daemon was started without ", token_flag)](
+             const net::HttpRequest&) -> absl::StatusOr<std::string> {
+    return absl::PermissionDeniedError(message);
+  };
+}
+
+HttpAuthFlags::HttpAuthFlags(std::string prefix, std::string what)
+    : prefix_(std::move(prefix)), what_(std::move(what)) {}
+
+void HttpAuthFlags::Register(Config* config) {
+  config->AddString(absl::StrCat(prefix_, "-token-file"), &token_file_, "",
+                    absl::StrCat("bearer tokens for ", what_, ": one \"<name> <token>\" per line, "
+                                 "mode 0600; re-read when it changes (empty: ",
+                                 what_, " is off unless --", prefix_, "-insecure-loopback)"));
+  config->AddBool(absl::StrCat(prefix_, "-insecure-loopback"), &insecure_loopback_, false,
+                  absl::StrCat("development only: ", what_,
+                               " without a token, from loopback peers only"));
+  config->AddDouble(absl::StrCat(prefix_, "-rate"), &rate_, 50,
+                    absl::StrCat(what_, " requests per second per credential (0 = unlimited)"));
+  config->AddInt(absl::StrCat(prefix_, "-burst"), &burst_, 100,
+                 absl::StrCat(what_, " requests a credential may send at once"))
+      .Range(1, 1'000'000);
+}
+
+absl::StatusOr<HttpAuthenticator> HttpAuthFlags::Build() const {
+  const std::string token_flag = absl::StrCat("--", prefix_, "-token-file");
+  if (!token_file_.empty() && insecure_loopback_) {
+    return absl::InvalidArgumentError(absl::StrCat(token_flag, " and --", prefix_,
+                                                   "-insecure-loopback exclude each other"));
+  }
+  std::shared_ptr<BearerAuth> auth;
+  if (!token_file_.empty()) {
+    absl::StatusOr<std::unique_ptr<BearerAuth>> opened =
+        BearerAuth::Open({.token_file = token_file_, .what = token_flag});
+    if (!opened.ok()) return opened.status();
+    auth = std::move(*opened);
+  }
+  return MakeHttpAuthenticator(std::move(auth), insecure_loopback_, what_, token_flag);
+}
+
+RateLimiterOptions HttpAuthFlags::rate_limit() const {
+  RateLimiterOptions o;
+  o.rate_per_second = rate_;
+  o.burst = static_cast<double>(burst_);
+  return o;
+}
+
+std::string HttpAuthFlags::mode() const {
+  if (!token_file_.empty()) return "tokens";
+  return insecure_loopback_ ? "insecure-loopback" : "off";
+}
+
 bool IsLoopbackPeer(absl::string_view remote_address) {
   absl::string_view a = remote_address;
   if (absl::ConsumePrefix(&a, "[")) {  // [v6]:port

@@ -26,6 +26,7 @@
 #ifndef GONKA_DRAIN_BEARER_AUTH_H_
 #define GONKA_DRAIN_BEARER_AUTH_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,8 +38,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gonka/base/clock.h"
+#include "gonka/base/config.h"
+#include "gonka/base/rate_limiter.h"
 #include "gonka/base/secret_file.h"
 #include "gonka/crypto/hash.h"
+#include "gonka/net/http_message.h"
 
 namespace gonka {
 
@@ -80,6 +84,50 @@ class BearerAuth {
   absl::Status load_error_ ABSL_GUARDED_BY(mu_);
   FileStamp stamp_ ABSL_GUARDED_BY(mu_);
   absl::Time checked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+// The admission a daemon's write routes use (signerd's --enqueue-token-file and
+// --enqueue-insecure-loopback), as a callable for SignerServiceOptions::authenticate and the like:
+//   `auth` set: the request's bearer token must be valid (its name), else Unauthenticated, or
+//     Unavailable while the token file is broken;
+//   else `insecure_loopback`: any loopback peer is admitted as "insecure-loopback"; any other peer
+//     gets PermissionDenied (the development mode never opens the routes to the network);
+//   else: PermissionDenied "<what> is off: ..." naming `token_flag`.
+using HttpAuthenticator = std::function<absl::StatusOr<std::string>(const net::HttpRequest&)>;
+HttpAuthenticator MakeHttpAuthenticator(std::shared_ptr<BearerAuth> auth, bool insecure_loopback,
+                                        absl::string_view what, absl::string_view token_flag);
+
+// The flags of MakeHttpAuthenticator, registered under a prefix so every daemon spells them the
+// same (prefix "enqueue" for signerd):
+//   --<prefix>-token-file          GONKA_<PREFIX>_TOKEN_FILE   bearer tokens (0600 file), or
+//   --<prefix>-insecure-loopback   ...                         no token, loopback peers only
+//                                                              (development; exclusive with it)
+//   --<prefix>-rate                requests/s per credential (0 = unlimited)
+//   --<prefix>-burst               bucket size per credential
+// Example:
+//   HttpAuthFlags enqueue_auth("enqueue", "HTTP enqueue");
+//   enqueue_auth.Register(&daemon.config());
+//   ... daemon.Init ...
+//   ASSIGN_OR_RETURN(options.authenticate, enqueue_auth.Build());
+//   options.rate_limit = enqueue_auth.rate_limit();
+class HttpAuthFlags {
+ public:
+  HttpAuthFlags(std::string prefix, std::string what);
+  void Register(Config* config);
+  // After Init: the authenticator; InvalidArgument naming the flag for a bad token file or for
+  // both modes at once.
+  absl::StatusOr<HttpAuthenticator> Build() const;
+  RateLimiterOptions rate_limit() const;
+  // Which mode Build chose, for the start-up log: "tokens", "insecure-loopback" or "off".
+  std::string mode() const;
+
+ private:
+  std::string prefix_;
+  std::string what_;
+  std::string token_file_;
+  bool insecure_loopback_ = false;
+  double rate_ = 50;
+  int64_t burst_ = 100;
 };
 
 // Whether an HttpRequest::remote_address ("127.0.0.1:5555", "[::1]:5555") is a loopback peer.

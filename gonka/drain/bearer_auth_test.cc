@@ -103,6 +103,28 @@ TEST_F(BearerAuthTest, BadFilesAreRefusedAtOpenNamingTheLine) {
   EXPECT_THAT(message("# nothing\n"), HasSubstr("no tokens"));
 }
 
+TEST_F(BearerAuthTest, AuthenticatorModes) {
+  net::HttpRequest local, remote;
+  local.remote_address = "127.0.0.1:4000";
+  remote.remote_address = "10.1.2.3:4000";
+  // Off: nobody, not even loopback.
+  HttpAuthenticator off = MakeHttpAuthenticator(nullptr, false, "HTTP enqueue",
+                                                "--enqueue-token-file");
+  EXPECT_EQ(off(local).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(off(local).status().message()), HasSubstr("--enqueue-token-file"));
+  // Insecure development mode: loopback only.
+  HttpAuthenticator dev = MakeHttpAuthenticator(nullptr, true, "HTTP enqueue", "x");
+  EXPECT_EQ(*dev(local), "insecure-loopback");
+  EXPECT_EQ(dev(remote).status().code(), absl::StatusCode::kPermissionDenied);
+  // Tokens: required from every peer, loopback included.
+  Write(path_, absl::StrCat("p ", kTokenA, "\n"));
+  std::shared_ptr<BearerAuth> auth = *Open();
+  HttpAuthenticator tokens = MakeHttpAuthenticator(auth, false, "HTTP enqueue", "x");
+  EXPECT_EQ(tokens(local).status().code(), absl::StatusCode::kUnauthenticated);
+  remote.headers.Set("Authorization", absl::StrCat("Bearer ", kTokenA));
+  EXPECT_EQ(*tokens(remote), "p");
+}
+
 TEST(IsLoopbackPeerTest, Addresses) {
   EXPECT_TRUE(IsLoopbackPeer("127.0.0.1:5000"));
   EXPECT_TRUE(IsLoopbackPeer("127.1.2.3:1"));

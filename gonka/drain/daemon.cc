@@ -27,7 +27,7 @@ prometheus::Family<prometheus::Gauge>& DaemonGauges() {
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)), config_(options_.name) {
-  config_.AddString("bind", &bind_, "0.0.0.0", "address of the public HTTP listener");
+  config_.AddString("bind", &bind_, options_.default_bind, "address of the public HTTP listener");
   config_.AddPort("port", &port_, options_.default_port, "public HTTP port (0 = any free port)");
   config_.AddPort("admin-port", &admin_port_, 0,
                   "separate admin listener for health/metrics endpoints (0 = none)");

@@ -22,7 +22,7 @@
 // in-flight work and answer during the drain.
 //
 // Common settings (flag / environment / default):
-//   --bind            GONKA_BIND            0.0.0.0    address of the public listener
+//   --bind            GONKA_BIND            per daemon address of the public listener (default_bind)
 //   --port            GONKA_PORT            per daemon public HTTP port
 //   --admin-port      GONKA_ADMIN_PORT      0 (none)   separate admin listener (same endpoints)
 //   --shutdown-grace  GONKA_SHUTDOWN_GRACE  30s        in-flight budget after accepting stops
@@ -60,6 +60,9 @@ namespace gonka {
 struct DaemonOptions {
   std::string name;  // "edge-api": logs, metrics labels, --help
   int default_port = 8080;
+  // Default of --bind. Daemons nothing outside the host needs to reach by default (signerd) use
+  // "127.0.0.1"; a deployment that routes to them sets --bind explicitly.
+  std::string default_bind = "0.0.0.0";
 };
 
 class Daemon {

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/type_resolver_util.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "gonka/base/backoff.h"
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
+#include "gonka/base/metrics.h"
 #include "gonka/signer/internal/chain_tx_body.h"
 
 namespace gonka {
@@ -20,6 +22,17 @@ namespace {
 
 using net::HttpRequest;
 using net::HttpResponse;
+
+// HTTP requests by credential ("-" before one is known) and result.
+prometheus::Family<prometheus::Counter>& HttpCalls() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_signer_http_requests_total")
+                            .Help("Requests to signerd's HTTP routes by credential and result "
+                                  "(accepted, duplicate, invalid, type_not_allowed, "
+                                  "unauthenticated, forbidden, rate_limited, unavailable)")
+                            .Register(metrics::Registry());
+  return family;
+}
 
 HttpResponse JsonError(int code, absl::string_view message) {
   return HttpResponse::Json(code, absl::StrCat("{\"error\":", JsonQuote(message), "}"));
@@ -65,6 +78,7 @@ SignerService::SignerService(const crypto::SigningKey* key, nats::JetStream* js,
       ledger_(ledger),
       comet_(comet),
       options_(std::move(options)),
+      limiter_(options_.rate_limit),
       clock_(options_.signer.clock != nullptr ? options_.signer.clock : Clock::Real()) {
   options_.consumer.dead_letter_expired = false;  // only the signer knows when nothing can land
   if (options_.sequence_lease != nullptr) {
@@ -77,16 +91,75 @@ SignerService::SignerService(const crypto::SigningKey* key, nats::JetStream* js,
 
 SignerService::~SignerService() { Stop(); }
 
+absl::StatusOr<std::string> SignerService::Admit(const HttpRequest& request,
+                                                 HttpResponse* refusal) {
+  absl::StatusOr<std::string> who =
+      options_.authenticate
+          ? options_.authenticate(request)
+          : absl::PermissionDeniedError(
+                "HTTP enqueue is off: this signer takes requests only from the queue");
+  if (!who.ok()) {
+    const absl::StatusCode code = who.status().code();
+    const int http = code == absl::StatusCode::kUnauthenticated    ? 401
+                     : code == absl::StatusCode::kPermissionDenied ? 403
+                                                                   : 503;
+    *refusal = JsonError(http, who.status().message());
+    if (http == 401) refusal->headers.Set("WWW-Authenticate", "Bearer");
+    const char* result = http == 401 ? "unauthenticated" : http == 403 ? "forbidden" : "unavailable";
+    HttpCalls().Add({{"credential", "-"}, {"result", result}}).Increment();
+    GONKA_LOG_INFO("signer http: request refused", {"path", request.path},
+                   {"peer", request.remote_address}, {"status", http},
+                   {"reason", std::string(who.status().message())});
+    return who.status();
+  }
+  if (absl::Duration wait = limiter_.Take(*who); wait > absl::ZeroDuration()) {
+    const int64_t retry_after =
+        std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1))));
+    *refusal = JsonError(
+        429, absl::StrCat("rate limit: credential \"", *who, "\" may send ",
+                          options_.rate_limit.rate_per_second, " requests/s (burst ",
+                          options_.rate_limit.burst, "); retry after ", retry_after, "s"));
+    refusal->headers.Set("Retry-After", absl::StrCat(retry_after));
+    HttpCalls().Add({{"credential", *who}, {"result", "rate_limited"}}).Increment();
+    return absl::ResourceExhaustedError("rate limited");
+  }
+  return who;
+}
+
 void SignerService::AddRoutes(net::HttpServer* server) {
   server->Handle("POST", "/v1/txs", [this](const HttpRequest& request) {
+    HttpResponse refusal;
+    absl::StatusOr<std::string> who = Admit(request, &refusal);
+    if (!who.ok()) return refusal;
+    auto count = [&](absl::string_view result) {
+      HttpCalls().Add({{"credential", *who}, {"result", std::string(result)}}).Increment();
+    };
     absl::StatusOr<txqueue::ChainTx> tx = internal::ParseChainTx(request);
-    if (!tx.ok()) return JsonError(400, tx.status().message());
+    if (!tx.ok()) {
+      count("invalid");
+      return JsonError(400, tx.status().message());
+    }
+    if (absl::Status allowed = options_.signer.policy.Check(*tx); !allowed.ok()) {
+      count(txqueue::kReasonTypeNotAllowed);
+      GONKA_LOG_WARN("signer http: message type refused", {"credential", *who},
+                     {"key", tx->idempotency_key()}, {"reason", std::string(allowed.message())});
+      JsonWriter w;
+      w.BeginObject()
+          .Key("error")
+          .String(allowed.message())
+          .Key("reason")
+          .String(txqueue::kReasonTypeNotAllowed)
+          .EndObject();
+      return HttpResponse::Json(403, w.Take());
+    }
     const std::string key = tx->idempotency_key();
     absl::StatusOr<txqueue::EnqueueResult> r = EnqueueRecorded(ledger_, queue_, std::move(*tx));
     if (!r.ok()) {
-      return JsonError(r.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 503,
-                       r.status().ToString());
+      const bool invalid = r.status().code() == absl::StatusCode::kInvalidArgument;
+      count(invalid ? "invalid" : "unavailable");
+      return JsonError(invalid ? 400 : 503, r.status().ToString());
     }
+    count(r->duplicate ? "duplicate" : "accepted");
     JsonWriter w;
     w.BeginObject()
         .Key("idempotency_key")
@@ -99,6 +172,8 @@ void SignerService::AddRoutes(net::HttpServer* server) {
     return HttpResponse::Json(r->duplicate ? 200 : 202, w.Take());
   });
   server->Handle("GET", "/v1/ledger", [this](const HttpRequest& request) {
+    HttpResponse refusal;
+    if (!Admit(request, &refusal).ok()) return refusal;
     std::string key = request.QueryParam("key").value_or("");
     if (key.empty()) return JsonError(400, "query parameter key: required");
     absl::StatusOr<LedgerEntry> e = ledger_->Get(key);

@@ -9,7 +9,11 @@
 //   - drain: BeginStop() makes every loop finish (or hand back) the delivery it holds and take
 //     no more; anything not acked is redelivered to another replica. Stop() joins everything.
 //
-// HTTP (AddRoutes):
+// HTTP (AddRoutes). Every request is first authenticated by `authenticate` (no hook = the HTTP
+// routes are off: 403): 401 with WWW-Authenticate: Bearer for a missing, malformed or unknown
+// token, 403 when the caller may not enqueue (e.g. a non-loopback peer without a token), 503 when
+// the credentials cannot be loaded. Then each credential has its own rate limit (`rate_limit`):
+// 429 with Retry-After naming the credential and the limit. Error bodies name no secret.
 //   POST /v1/txs   a gonka.txqueue.v1.ChainTx, serialized (Content-Type: application/x-protobuf;
 //                  any message type) or as JSON ({"idempotency_key": "...", "messages":
 //                  [{"@type": "/cosmos.bank.v1beta1.MsgSend", ...}]}; only message types linked
@@ -17,8 +21,10 @@
 //                  ledger before it is published (EnqueueRecorded), so once accepted it is sent
 //                  even if the queue loses it. 202 {"idempotency_key", "duplicate": false,
 //                  "sequence"}; 200 with "duplicate": true for a key already queued or settled;
-//                  400 naming the problem for a malformed body or an invalid request; 503 when
-//                  the ledger or the queue is unavailable.
+//                  400 naming the problem for a malformed body or an invalid request; 403
+//                  {"error", "reason": "type_not_allowed"} when the signer's MessagePolicy refuses
+//                  a message type (nothing is recorded or queued); 503 when the ledger or the
+//                  queue is unavailable.
 //   GET /v1/ledger?key=K   the ledger row of K (state, tx_hash, height, attempts, reenqueues,
 //                  last_error); 404 when unknown, 400 without key.
 //
@@ -33,7 +39,9 @@
 #ifndef GONKA_SIGNER_SIGNER_SERVICE_H_
 #define GONKA_SIGNER_SIGNER_SERVICE_H_
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -42,6 +50,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gonka/base/clock.h"
+#include "gonka/base/rate_limiter.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/crypto/key.h"
 #include "gonka/election/leader_elector.h"
@@ -72,6 +81,13 @@ struct SignerServiceOptions {
   // Sequenced mode: the per-key lease (not owned, already started or started by the caller). Set
   // = sequenced mode with a Sequencer on this lease; nullptr = signer.mode as given.
   election::LeaderElector* sequence_lease = nullptr;
+  // Who may use the HTTP routes: the caller's credential name (for logs, metrics and the rate
+  // limit), or Unauthenticated (401), PermissionDenied (403) or Unavailable (503). Unset = the
+  // HTTP routes answer 403 (enqueue only through the queue). signerd builds it from
+  // --enqueue-token-file / --enqueue-insecure-loopback (gonka/drain/bearer_auth.h).
+  std::function<absl::StatusOr<std::string>(const net::HttpRequest&)> authenticate;
+  // Per-credential limit of HTTP requests (rate_per_second <= 0: unlimited).
+  RateLimiterOptions rate_limit = {.rate_per_second = 50, .burst = 100};
 };
 
 class SignerService {
@@ -111,7 +127,11 @@ class SignerService {
   chain::CometClient* const comet_;
   SignerServiceOptions options_;
 
+  // The credential of an HTTP request, or the error response.
+  absl::StatusOr<std::string> Admit(const net::HttpRequest& request, net::HttpResponse* refusal);
+
   std::unique_ptr<Sequencer> sequencer_;
+  RateLimiter limiter_;
   std::vector<std::unique_ptr<txqueue::TxConsumer>> consumers_;
   std::vector<std::unique_ptr<Signer>> signers_;
   std::unique_ptr<Reconciler> reconciler_;

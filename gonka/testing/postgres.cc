@@ -61,8 +61,11 @@ PostgresServer::PostgresServer(Options options)
 }
 
 std::string PostgresServer::url() const {
-  return absl::StrCat("postgresql://", options_.user, ":", options_.password, "@127.0.0.1:", port(),
-                      "/", options_.database);
+  // With trust authentication no password is needed, and daemons refuse one in --pg-url.
+  const std::string password =
+      options_.tcp_auth == "trust" ? "" : absl::StrCat(":", options_.password);
+  return absl::StrCat("postgresql://", options_.user, password, "@127.0.0.1:", port(), "/",
+                      options_.database);
 }
 
 std::string PostgresServer::conninfo() const {

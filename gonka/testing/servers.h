@@ -358,7 +358,9 @@ class PostgresServer : public ServerFixture {
   PostgresServer();
   explicit PostgresServer(Options options);
 
-  std::string url() const override;  // "postgresql://gonka:gonka@127.0.0.1:<port>/gonka"
+  // "postgresql://gonka@127.0.0.1:<port>/gonka" (with ":gonka" after the user unless tcp_auth
+  // is "trust": daemons refuse a password in --pg-url, give them a --pg-url-file then).
+  std::string url() const override;
   // "host=127.0.0.1 port=<port> user=gonka password=gonka dbname=gonka" for PQconnectdb.
   std::string conninfo() const;
   // The same as superuser `postgres` on database `postgres` (through the unix socket when
