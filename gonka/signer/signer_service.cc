@@ -1,8 +1,5 @@
 #include "gonka/signer/signer_service.h"
 
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/type_resolver_util.h>
-
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -39,35 +36,6 @@ HttpResponse JsonError(int code, absl::string_view message) {
 }
 
 }  // namespace
-
-namespace internal {
-
-absl::StatusOr<txqueue::ChainTx> ParseChainTx(const HttpRequest& request) {
-  txqueue::ChainTx tx;
-  if (absl::StrContains(request.headers.Get("Content-Type"), "protobuf")) {
-    if (!tx.ParseFromString(request.body)) {
-      return absl::InvalidArgumentError("body is not a serialized gonka.txqueue.v1.ChainTx");
-    }
-    return tx;
-  }
-  // Cosmos type URLs ("/cosmos.bank.v1beta1.MsgSend") have no host part: resolve with an empty
-  // prefix against every message type linked into this process.
-  static google::protobuf::util::TypeResolver* const resolver =
-      google::protobuf::util::NewTypeResolverForDescriptorPool(
-          "", google::protobuf::DescriptorPool::generated_pool());
-  std::string binary;
-  auto s = google::protobuf::util::JsonToBinaryString(
-      resolver, "/" + txqueue::ChainTx::descriptor()->full_name(), request.body, &binary);
-  if (!s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(s.message())));
-  }
-  if (!tx.ParseFromString(binary)) {
-    return absl::InvalidArgumentError("body: not a gonka.txqueue.v1.ChainTx");
-  }
-  return tx;
-}
-
-}  // namespace internal
 
 SignerService::SignerService(const crypto::SigningKey* key, nats::JetStream* js,
                              txqueue::TxQueue* queue, Ledger* ledger, chain::CometClient* comet,
