@@ -16,7 +16,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "gonka/base/log.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/crypto/key.h"
@@ -120,7 +119,7 @@ int main(int argc, char** argv) {
   options.authenticate = *authenticate;
   options.rate_limit = enqueue_auth.rate_limit();
   GONKA_LOG_INFO("http enqueue", {"mode", enqueue_auth.mode()},
-                 {"allowed_msg_types", absl::StrJoin(signer.policy.entries(), ",")});
+                 {"allowed_msg_types", allowed_types});
   signer.gas_limit = static_cast<uint64_t>(gas_limit);
 
   // The key: refused if the file is readable by others; never logged.

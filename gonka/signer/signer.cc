@@ -483,7 +483,7 @@ bool Signer::Refused(const txqueue::Delivery& d, const LedgerEntry& e, absl::Sta
 }
 
 absl::StatusOr<Outcome> Signer::Refuse(txqueue::Delivery& d, const absl::Status& why) {
-  const std::string detail = absl::StrCat("chain tx ", d.key(), ": ", why.message());
+  const std::string detail(why.message());
   GONKA_LOG_WARN("signer: request refused by the message policy", {"key", d.key()},
                  {"reason", std::string(why.message())});
   // Dead letter first (as Fail): a crash before the ledger write leaves it on chain.tx.dead.
