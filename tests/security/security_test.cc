@@ -22,6 +22,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -85,6 +86,7 @@ struct Node {
   std::unique_ptr<testing::PostgresServer> pg;
   std::unique_ptr<testing::RedisServer> redis;
   std::unique_ptr<testing::DaemonProcess> devchain, signerd;
+  testing::DaemonProcess::Options signerd_options;
   std::unique_ptr<nats::JetStream> producer, admin;
   std::unique_ptr<txqueue::TxQueue> producer_queue;
   std::string address;
@@ -254,6 +256,7 @@ class SecurityTest : public ::testing::Test {
                     "--retry-delay=300ms",
                     "--drain-announce=0s",
                     "--log-level=debug"};
+    n.signerd_options = signerd;
     n.signerd = std::make_unique<testing::DaemonProcess>(signerd);
     s = n.signerd->Start();
     ASSERT_TRUE(s.ok()) << s << n.signerd->LogTail();
@@ -393,6 +396,68 @@ TEST_F(SecurityTest, ARevokedTokenIsRefusedWithoutARestart) {
   EXPECT_EQ(a->status, 202) << a->body;
   node->accepted.insert("after-revoke-a");
   Refused("HTTP enqueue with a revoked token", absl::StrCat(status, " ", body));
+}
+
+// --enqueue-insecure-loopback is for a developer's machine: a peer on another host is refused
+// even then. The other host is a network namespace of this test joined by a veth pair.
+TEST_F(SecurityTest, InsecureLoopbackModeRefusesOtherHosts) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create a network namespace (CI runs as root)";
+  const int id = static_cast<int>(getpid() % 200) + 20;
+  const std::string ns = absl::StrCat("gsec", getpid());
+  const std::string here = absl::StrCat("gsa", getpid()), there = absl::StrCat("gsb", getpid());
+  const std::string ip_here = absl::StrCat("10.231.", id, ".1"), ip_there =
+                                                                  absl::StrCat("10.231.", id, ".2");
+  auto run = [](std::vector<std::string> argv) {
+    auto r = testing::RunCommand(argv, absl::Seconds(10));
+    EXPECT_TRUE(r.ok()) << absl::StrJoin(argv, " ") << ": " << r.status();
+    return r.ok();
+  };
+  testing::RunCommand({"ip", "netns", "del", ns}, absl::Seconds(5)).IgnoreError();
+  struct Cleanup {
+    std::string ns;
+    ~Cleanup() { testing::RunCommand({"ip", "netns", "del", ns}, absl::Seconds(5)).IgnoreError(); }
+  } cleanup{ns};
+  ASSERT_TRUE(run({"ip", "netns", "add", ns}));
+  ASSERT_TRUE(run({"ip", "link", "add", here, "type", "veth", "peer", "name", there}));
+  ASSERT_TRUE(run({"ip", "link", "set", there, "netns", ns}));
+  ASSERT_TRUE(run({"ip", "addr", "add", ip_here + "/30", "dev", here}));
+  ASSERT_TRUE(run({"ip", "link", "set", here, "up"}));
+  ASSERT_TRUE(run({"ip", "-n", ns, "addr", "add", ip_there + "/30", "dev", there}));
+  ASSERT_TRUE(run({"ip", "-n", ns, "link", "set", there, "up"}));
+
+  // A second signerd replica in development mode, listening on the veth address.
+  testing::DaemonProcess::Options o = node->signerd_options;
+  o.name = "signerd-insecure";
+  for (std::string& a : o.args) {
+    if (absl::StartsWith(a, "--enqueue-token-file=")) a = "--enqueue-insecure-loopback";
+  }
+  o.args.push_back("--bind=" + ip_here);
+  o.ready = [&](testing::DaemonProcess& d) -> absl::Status {
+    auto r = node->http.Get(absl::StrCat("http://", ip_here, ":", d.port(), "/healthz"));
+    if (!r.ok()) return r.status();
+    return r->status == 200 ? absl::OkStatus() : absl::UnavailableError("not healthy");
+  };
+  testing::DaemonProcess insecure(o);
+  absl::Status started = insecure.Start();
+  ASSERT_TRUE(started.ok()) << started << insecure.LogTail();
+  // From the other host, with a body the signer would accept from loopback.
+  const std::string url = absl::StrCat("http://", ip_here, ":", insecure.port(), "/v1/txs");
+  auto out = testing::RunCommand(
+      {"ip", "netns", "exec", ns, "python3", "-c",
+       "import sys, urllib.request, urllib.error\n"
+       "req = urllib.request.Request(sys.argv[1], data=b'{}', method='POST')\n"
+       "try:\n"
+       "  r = urllib.request.urlopen(req, timeout=5); print(r.status, r.read().decode())\n"
+       "except urllib.error.HTTPError as e:\n"
+       "  print(e.code, e.read().decode())\n",
+       url},
+      absl::Seconds(20));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(absl::StartsWith(*out, "403")) << *out;
+  EXPECT_THAT(*out, HasSubstr("loopback only"));
+  Refused("HTTP enqueue from another host to a signerd in --enqueue-insecure-loopback mode",
+          std::string(absl::StripAsciiWhitespace(*out)));
+  ASSERT_TRUE(insecure.Stop().ok());
 }
 
 TEST_F(SecurityTest, ADisallowedMessageTypeOverHttpIsRefused) {
