@@ -88,15 +88,22 @@ HttpServer* StartServer() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static HttpServer* const server = StartServer();
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) std::abort();
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(server->port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    std::perror("http_server_fuzz: connect");
-    std::abort();
+  // libFuzzer's SIGALRM (its -timeout watchdog) interrupts blocking calls: a connect cut by
+  // EINTR carries on in the background, so start over on a fresh socket.
+  int fd = -1;
+  for (;;) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) std::abort();
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) break;
+    if (errno != EINTR) {
+      std::perror("http_server_fuzz: connect");
+      std::abort();
+    }
+    close(fd);
   }
   // The server must answer (or close) after the client's EOF; far longer than any path needs.
   timeval tv{.tv_sec = 20, .tv_usec = 0};
@@ -104,6 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t sent = 0;
   while (sent < size) {
     ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server closed early (e.g. 400 or 413): fine
     sent += static_cast<size_t>(n);
   }
@@ -111,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   char buf[4096];
   for (;;) {
     ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n > 0) continue;
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       std::fprintf(stderr, "http_server_fuzz: no EOF from the server within 20 s\n");
       std::abort();
