@@ -1,8 +1,6 @@
 #include "gonka/nats/internal/connection.h"
 
 #include <arpa/inet.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -21,6 +19,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "gonka/base/log.h"
+#include "gonka/base/secret_file.h"
+#include "gonka/crypto/ed25519.h"
+#include "gonka/crypto/hash.h"
 
 namespace gonka {
 namespace nats {
@@ -54,7 +55,7 @@ class Secret {
   }
   const std::string& value() const { return value_; }
   void Wipe() {
-    if (!value_.empty()) OPENSSL_cleanse(value_.data(), value_.size());
+    if (!value_.empty()) crypto::SecureWipe(value_.data(), value_.size());
     value_.clear();
   }
 
@@ -62,43 +63,12 @@ class Secret {
   std::string value_;
 };
 
-// Refuses a secret file that is missing, not a regular file, or accessible by group or others.
-// The message names the file and its mode, never the content.
-absl::Status CheckSecretFile(const std::string& path, absl::string_view what) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    int err = errno;
-    return absl::InvalidArgumentError(
-        absl::StrCat("nats ", what, " ", path, ": ", std::strerror(err)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nats ", what, " ", path, ": not a regular file"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "nats %s %s has mode %04o: a secret file must not be accessible by group or others "
-        "(chmod 600 %s)",
-        what, path, st.st_mode & 07777, path));
-  }
-  return absl::OkStatus();
-}
-
-// The content of a checked secret file without one trailing newline. Empty files are refused.
-absl::StatusOr<Secret> ReadSecretFile(const std::string& path, absl::string_view what) {
-  absl::Status checked = CheckSecretFile(path, what);
-  if (!checked.ok()) return checked;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("nats ", what, " ", path, ": unreadable"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string content = buffer.str();
-  Secret secret(std::move(content));
-  std::string& v = const_cast<std::string&>(secret.value());
-  if (!v.empty() && v.back() == '\n') v.pop_back();
-  if (!v.empty() && v.back() == '\r') v.pop_back();
-  if (v.empty()) return absl::InvalidArgumentError(absl::StrCat("nats ", what, " ", path, " is empty"));
-  return secret;
+// A checked secret file's content (gonka/base/secret_file.h: 0600 or refused, naming the file
+// and its mode, never the content), held as a Secret.
+absl::StatusOr<Secret> ReadSecret(const std::string& path, absl::string_view what) {
+  absl::StatusOr<std::string> content = ReadSecretFile(path, absl::StrCat("nats ", what));
+  if (!content.ok()) return content.status();
+  return Secret(std::move(*content));
 }
 
 // --- nkeys (github.com/nats-io/nkeys): base32 (RFC 4648, no padding) of
@@ -160,23 +130,21 @@ absl::StatusOr<std::string> NkeyUserPublicKeyFromSeed(absl::string_view seed_tex
   raw.reserve(40);
   const absl::Status bad = absl::InvalidArgumentError("not a NATS user nkey seed (SU...)");
   if (!Base32Decode(seed_text, &raw) || raw.size() != 2 + 32 + 2) {
-    OPENSSL_cleanse(raw.data(), raw.size());
+    crypto::SecureWipe(raw.data(), raw.size());
     return bad;
   }
   uint16_t crc = static_cast<uint16_t>(raw[34] | (raw[35] << 8));
   uint8_t kind = static_cast<uint8_t>(((raw[0] & 7) << 5) | ((raw[1] & 0xf8) >> 3));
   if (Crc16(raw.data(), 34) != crc || (raw[0] & 0xf8) != kPrefixSeed || kind != kPrefixUser) {
-    OPENSSL_cleanse(raw.data(), raw.size());
+    crypto::SecureWipe(raw.data(), raw.size());
     return bad;
   }
-  EVP_PKEY* key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, raw.data() + 2, 32);
-  OPENSSL_cleanse(raw.data(), raw.size());
-  if (key == nullptr) return bad;
+  absl::StatusOr<crypto::Ed25519PublicKey> key =
+      crypto::Ed25519PublicKeyFromSeed(absl::MakeConstSpan(raw.data() + 2, 32));
+  crypto::SecureWipe(raw.data(), raw.size());
+  if (!key.ok()) return bad;
   std::vector<uint8_t> pub(1 + 32 + 2);
-  size_t len = 32;
-  int ok = EVP_PKEY_get_raw_public_key(key, pub.data() + 1, &len);
-  EVP_PKEY_free(key);
-  if (ok != 1 || len != 32) return absl::InternalError("nkey: Ed25519 public key derivation failed");
+  std::copy(key->begin(), key->end(), pub.begin() + 1);
   pub[0] = kPrefixUser;
   uint16_t pub_crc = Crc16(pub.data(), 33);
   pub[33] = static_cast<uint8_t>(pub_crc & 0xff);
@@ -273,7 +241,7 @@ absl::Status ApplyCredentialsAndTls(const NatsOptions& options, natsOptions* o,
   }
   natsStatus s = NATS_OK;
   if (!options.password_file.empty()) {
-    absl::StatusOr<Secret> content = ReadSecretFile(options.password_file, "password file");
+    absl::StatusOr<Secret> content = ReadSecret(options.password_file, "password file");
     if (!content.ok()) return content.status();
     std::string user = options.user;
     Secret password;
@@ -291,11 +259,11 @@ absl::Status ApplyCredentialsAndTls(const NatsOptions& options, natsOptions* o,
     }
     s = natsOptions_SetUserInfo(o, user.c_str(), password.value().c_str());
   } else if (!options.token_file.empty()) {
-    absl::StatusOr<Secret> token = ReadSecretFile(options.token_file, "token file");
+    absl::StatusOr<Secret> token = ReadSecret(options.token_file, "token file");
     if (!token.ok()) return token.status();
     s = natsOptions_SetToken(o, token->value().c_str());
   } else if (!options.nkey_seed_file.empty()) {
-    absl::StatusOr<Secret> seed = ReadSecretFile(options.nkey_seed_file, "nkey seed file");
+    absl::StatusOr<Secret> seed = ReadSecret(options.nkey_seed_file, "nkey seed file");
     if (!seed.ok()) return seed.status();
     absl::StatusOr<std::string> pub = NkeyUserPublicKeyFromSeed(seed->value());
     if (!pub.ok()) {
@@ -305,7 +273,7 @@ absl::Status ApplyCredentialsAndTls(const NatsOptions& options, natsOptions* o,
     *nkey_public = *pub;
     s = natsOptions_SetNKeyFromSeed(o, pub->c_str(), options.nkey_seed_file.c_str());
   } else if (!options.creds_file.empty()) {
-    absl::Status checked = CheckSecretFile(options.creds_file, "creds file");
+    absl::Status checked = CheckSecretFileMode(options.creds_file, "nats creds file");
     if (!checked.ok()) return checked;
     s = natsOptions_SetUserCredentialsFromFiles(o, options.creds_file.c_str(), nullptr);
   }
@@ -318,7 +286,7 @@ absl::Status ApplyCredentialsAndTls(const NatsOptions& options, natsOptions* o,
     if (s != NATS_OK) return ToStatus(s, absl::StrCat("nats: TLS CA file ", options.tls_ca_file));
   }
   if (s == NATS_OK && !options.tls_cert_file.empty()) {
-    absl::Status checked = CheckSecretFile(options.tls_key_file, "TLS key file");
+    absl::Status checked = CheckSecretFileMode(options.tls_key_file, "nats TLS key file");
     if (!checked.ok()) return checked;
     s = natsOptions_LoadCertificatesChain(o, options.tls_cert_file.c_str(),
                                           options.tls_key_file.c_str());
