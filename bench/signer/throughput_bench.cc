@@ -353,6 +353,8 @@ int main(int argc, char** argv) {
               absl::StrCat("--pg-url=", postgres.url()),
               absl::StrCat("--workers=", workers),
               absl::StrCat("--batch=", batch),
+              // devchain's record messages (not a Gonka warm-key type) are what it sends.
+              "--allowed-msg-types=/gonka.devchain.v1.*",
               "--drain-announce=0s",
               "--log-level=warn"};
     for (absl::string_view extra : absl::StrSplit(signerd_args, ',', absl::SkipEmpty())) {
