@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/const_init.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -206,9 +208,29 @@ std::string Identity(const NatsOptions& options, const std::string& nkey_public)
   return "anonymous";
 }
 
+// Where asynchronous errors go, by id. nats.c may call the error handler after the Connection is
+// gone (its callback thread holds the natsConnection, not us), so the handler's closure is an id
+// looked up here rather than a pointer; a Connection removes its entry when destroyed.
+ABSL_CONST_INIT absl::Mutex sinks_mu(absl::kConstInit);
+std::map<uintptr_t, std::weak_ptr<AsyncErrors>>& Sinks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sinks_mu) {
+  static auto* sinks = new std::map<uintptr_t, std::weak_ptr<AsyncErrors>>();
+  return *sinks;
+}
+uintptr_t AddSink(std::weak_ptr<AsyncErrors> sink) {
+  static uintptr_t next_id = 0;
+  absl::MutexLock lock(&sinks_mu);
+  Sinks()[++next_id] = std::move(sink);
+  return next_id;
+}
+std::shared_ptr<AsyncErrors> FindSink(uintptr_t id) {
+  absl::MutexLock lock(&sinks_mu);
+  auto it = Sinks().find(id);
+  return it == Sinks().end() ? nullptr : it->second.lock();
+}
+
 // nats.c calls this for asynchronous server errors (permission violations, slow consumer).
 void OnAsyncError(natsConnection* nc, natsSubscription*, natsStatus err, void* closure) {
-  auto sink = static_cast<std::weak_ptr<AsyncErrors>*>(closure)->lock();
+  std::shared_ptr<AsyncErrors> sink = FindSink(reinterpret_cast<uintptr_t>(closure));
   const char* text = nullptr;
   natsConnection_GetLastError(nc, &text);
   std::string message = text != nullptr && *text != '\0' ? text : natsStatus_GetText(err);
@@ -382,12 +404,10 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const NatsOptions& 
   if (s == NATS_OK) {
     s = natsOptions_SetCustomReconnectDelay(o, &ReconnectDelay, c->reconnect_.get());
   }
-  // nats.c may deliver an async error after this Connection is gone (its callback thread holds
-  // the natsConnection, not us), so the closure is a weak reference that outlives the connection:
-  // a few bytes per connection, never freed.
   if (s == NATS_OK) {
+    c->error_sink_id_ = AddSink(c->async_errors_);
     s = natsOptions_SetErrorHandler(o, &OnAsyncError,
-                                    new std::weak_ptr<AsyncErrors>(c->async_errors_));
+                                    reinterpret_cast<void*>(c->error_sink_id_));
   }
   if (s != NATS_OK) return ToStatus(s, absl::StrCat("nats ", c->servers_, ": options"));
   std::string nkey_public;
@@ -411,6 +431,10 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const NatsOptions& 
 Connection::~Connection() {
   if (js_ != nullptr) jsCtx_Destroy(js_);
   if (nc_ != nullptr) natsConnection_Destroy(nc_);
+  if (error_sink_id_ != 0) {
+    absl::MutexLock lock(&sinks_mu);
+    Sinks().erase(error_sink_id_);
+  }
 }
 
 std::string Connection::Where() const {

@@ -69,6 +69,7 @@ class Connection {
   int64_t timeout_ms_ = 1000;
   std::unique_ptr<ReconnectPolicy> reconnect_;  // closure of the reconnect-delay callback
   std::shared_ptr<AsyncErrors> async_errors_;   // written by the async error callback
+  uintptr_t error_sink_id_ = 0;                 // its entry in the callback's registry
   absl::Duration async_error_window_ = absl::Seconds(5);
 
   std::string RecentServerError() const;
