@@ -27,12 +27,7 @@ using ::testing::Not;
 constexpr char kAdminPassword[] = "admin-pw-71d2c0";
 constexpr char kNodePassword[] = "node-pw-0be93f";
 
-std::string NodeAclRule() {
-  return absl::StrCat(
-      "gonka-node on >", kNodePassword,
-      " resetkeys ~gonka:* ~eventhub:* resetchannels &gonka:* -@all +ping +role +get +set +incr"
-      " +incrby +pttl +pexpire +del +publish +subscribe +eval +evalsha");
-}
+std::string NodeAclRule() { return gonka::testing::NodeRedisAclRule("gonka-node", kNodePassword); }
 
 class RedisAclElectionTest : public ::testing::Test {
  protected:

@@ -30,12 +30,7 @@ constexpr char kSentinelPassword[] = "sentinel-pw-c41d09";
 // The ACL rule docs/security-redis-pg.md recommends for a node's daemons: the election, fence
 // and event-hub cursor keys, the release channel, and only the commands libgonka sends
 // (including those its Lua scripts call).
-std::string NodeAclRule() {
-  return absl::StrCat(
-      "gonka-node on >", kNodePassword,
-      " resetkeys ~gonka:* ~eventhub:* resetchannels &gonka:* -@all +ping +role +get +set +incr"
-      " +incrby +pttl +pexpire +del +publish +subscribe +eval +evalsha");
-}
+std::string NodeAclRule() { return gonka::testing::NodeRedisAclRule("gonka-node", kNodePassword); }
 
 RedisOptions Plain(int port) {
   RedisOptions o;

@@ -36,6 +36,13 @@ void AppendReply(const redisReply* reply, std::vector<std::string>* out) {
 
 }  // namespace
 
+std::string NodeRedisAclRule(const std::string& user, const std::string& password) {
+  return absl::StrCat(
+      user, " on >", password,
+      " resetkeys ~gonka:* ~eventhub:* resetchannels &gonka:* -@all +ping +role +get +set +incr"
+      " +incrby +pttl +pexpire +del +publish +subscribe +eval +evalsha");
+}
+
 absl::StatusOr<std::string> RedisCommand(const std::string& host, int port,
                                          const std::vector<std::string>& args,
                                          absl::Duration timeout, const RedisAuth& auth) {

@@ -140,6 +140,12 @@ struct RedisAuth {
 };
 
 // Runs one Redis command (hiredis, `timeout` for connect and reply) and returns the reply as
+// The least-privilege Redis 7 ACL rule docs/security-redis-pg.md recommends for a node's daemons,
+// for user `user` with `password`: the election, fence and event-hub cursor keys (gonka:*,
+// eventhub:*), the release channels (gonka:*), and only the commands libgonka sends (including
+// those its Lua scripts call). For RedisServer::Options::acl_users.
+std::string NodeRedisAclRule(const std::string& user, const std::string& password);
+
 // text: strings and status replies as-is, integers in decimal, arrays as their elements joined by
 // '\n'. NotFound for a nil reply, FailedPrecondition("<redis error>") for an error reply (also a
 // refused AUTH), Unavailable if it cannot connect.
