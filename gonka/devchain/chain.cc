@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gonka/base/json.h"
@@ -20,6 +21,45 @@ namespace {
 
 std::string Sha(absl::string_view data) {
   return std::string(crypto::AsStringView(crypto::Sha256(data)));
+}
+
+uint64_t EventKey(absl::string_view composite_key, absl::string_view value) {
+  return absl::Hash<std::pair<absl::string_view, absl::string_view>>{}({composite_key, value});
+}
+
+constexpr int kTxIndexBits = 24;  // a block holds fewer than 16M txs
+uint64_t TxPosition(int64_t height, uint32_t index) {
+  return (static_cast<uint64_t>(height) << kTxIndexBits) | index;
+}
+
+// Adds `position` under every indexed attribute of `events` (once per key and value).
+void AddToIndex(std::unordered_map<uint64_t, std::vector<uint64_t>>& index,
+                const std::vector<Event>& events, uint64_t position, std::string& scratch) {
+  for (const auto& e : events) {
+    for (const auto& a : e.attributes) {
+      if (!a.index) continue;
+      scratch.assign(e.type).append(".").append(a.key);
+      std::vector<uint64_t>& positions = index[EventKey(scratch, a.value)];
+      if (positions.empty() || positions.back() != position) positions.push_back(position);
+    }
+  }
+}
+
+// Drops positions below `limit` under every attribute of `events` (a pruned block's).
+void DropFromIndex(std::unordered_map<uint64_t, std::vector<uint64_t>>& index,
+                   const std::vector<Event>& events, uint64_t limit, std::string& scratch) {
+  for (const auto& e : events) {
+    for (const auto& a : e.attributes) {
+      if (!a.index) continue;
+      scratch.assign(e.type).append(".").append(a.key);
+      auto it = index.find(EventKey(scratch, a.value));
+      if (it == index.end()) continue;
+      auto& positions = it->second;
+      positions.erase(positions.begin(),
+                      std::lower_bound(positions.begin(), positions.end(), limit));
+      if (positions.empty()) index.erase(it);
+    }
+  }
 }
 
 }  // namespace
@@ -227,7 +267,10 @@ BlockPtr Chain::BuildBlock(const Replay* replay) {
     std::string tx = std::move(source.front());
     source.pop_front();
     std::string hash = Sha(tx);
-    if (!replay) mempool_hashes_.erase(hash);
+    if (!replay) {
+      mempool_hashes_.erase(hash);
+      mempool_bytes_ -= static_cast<int64_t>(tx.size());
+    }
     TxResult result = executor_ ? executor_->Deliver(tx, context)
                                 : TxResult{2, "sdk", "tx parse error: no executor"};
     block->txs.push_back(std::move(tx));
@@ -275,12 +318,37 @@ void Chain::CommitBlock(const BlockPtr& block) {
   for (uint32_t i = 0; i < block->tx_hashes.size(); ++i) {
     tx_index_[block->tx_hashes[i]] = TxLocation{block, i};
   }
+  block_hash_index_[block->hash] = block->height;
+  IndexBlock(*block, true);
   if (options_.retain_blocks > 0) {
     while (static_cast<int64_t>(blocks_.size()) > options_.retain_blocks) {
-      for (const auto& h : blocks_.front()->tx_hashes) tx_index_.erase(h);
+      Unindex(blocks_.front());
       blocks_.pop_front();
     }
   }
+}
+
+void Chain::IndexBlock(const Block& block, bool add) {
+  std::string scratch;
+  for (uint32_t i = 0; i < block.tx_results.size(); ++i) {
+    if (add) {
+      AddToIndex(tx_event_index_, block.tx_results[i].events, TxPosition(block.height, i), scratch);
+    } else {
+      DropFromIndex(tx_event_index_, block.tx_results[i].events, TxPosition(block.height + 1, 0),
+                    scratch);
+    }
+  }
+  if (add) {
+    AddToIndex(block_event_index_, block.finalize_block_events, block.height, scratch);
+  } else {
+    DropFromIndex(block_event_index_, block.finalize_block_events, block.height + 1, scratch);
+  }
+}
+
+void Chain::Unindex(const BlockPtr& pruned) {
+  for (const auto& h : pruned->tx_hashes) tx_index_.erase(h);
+  block_hash_index_.erase(pruned->hash);
+  IndexBlock(*pruned, false);
 }
 
 BlockPtr Chain::ProduceBlock() {
@@ -338,7 +406,20 @@ BroadcastResult Chain::Broadcast(absl::string_view tx) {
   if (out.result.code == 0 && !drop_broadcasts_) {
     mempool_.emplace_back(tx);
     mempool_hashes_.insert(out.hash);
+    mempool_bytes_ += static_cast<int64_t>(tx.size());
   }
+  return out;
+}
+
+BroadcastResult Chain::CheckTx(absl::string_view tx) {
+  BroadcastResult out;
+  out.hash = Sha(tx);
+  absl::MutexLock lock(&mu_);
+  int64_t next_height = blocks_.empty() ? 1 : blocks_.back()->height + 1;
+  TxContext context{options_.chain_id, next_height, clock_->Now(), false};
+  context.check_only = true;
+  out.result =
+      executor_ ? executor_->Check(tx, context) : TxResult{2, "sdk", "tx parse error: no executor"};
   return out;
 }
 
@@ -396,6 +477,70 @@ absl::StatusOr<TxLocation> Chain::GetTx(absl::string_view hash) const {
   return it->second;
 }
 
+absl::StatusOr<BlockPtr> Chain::GetBlockByHash(absl::string_view hash) const {
+  absl::MutexLock lock(&mu_);
+  auto it = block_hash_index_.find(std::string(hash));
+  if (it == block_hash_index_.end() || blocks_.empty()) {
+    return absl::NotFoundError(absl::StrCat("block ", crypto::HexEncodeUpper(hash), " not found"));
+  }
+  return blocks_[it->second - blocks_.front()->height];
+}
+
+std::vector<TxLocation> Chain::FindTxs(absl::string_view composite_key, absl::string_view value,
+                                       int64_t min_height, int64_t max_height) const {
+  std::vector<TxLocation> out;
+  absl::MutexLock lock(&mu_);
+  if (blocks_.empty()) return out;
+  auto it = tx_event_index_.find(EventKey(composite_key, value));
+  if (it == tx_event_index_.end()) return out;
+  int64_t base = blocks_.front()->height;
+  min_height = std::max(min_height, base);
+  max_height = std::min(max_height, blocks_.back()->height);
+  if (min_height > max_height) return out;
+  const auto& positions = it->second;
+  for (auto p = std::lower_bound(positions.begin(), positions.end(), TxPosition(min_height, 0));
+       p != positions.end(); ++p) {
+    int64_t height = static_cast<int64_t>(*p >> kTxIndexBits);
+    if (height > max_height) break;
+    out.push_back(
+        TxLocation{blocks_[height - base], static_cast<uint32_t>(*p & ((1u << kTxIndexBits) - 1))});
+  }
+  return out;
+}
+
+std::vector<int64_t> Chain::FindBlocks(absl::string_view composite_key, absl::string_view value,
+                                       int64_t min_height, int64_t max_height) const {
+  std::vector<int64_t> out;
+  absl::MutexLock lock(&mu_);
+  if (blocks_.empty()) return out;
+  auto it = block_event_index_.find(EventKey(composite_key, value));
+  if (it == block_event_index_.end()) return out;
+  min_height = std::max(min_height, blocks_.front()->height);
+  max_height = std::min(max_height, blocks_.back()->height);
+  const auto& positions = it->second;
+  for (auto p = std::lower_bound(positions.begin(), positions.end(),
+                                 static_cast<uint64_t>(std::max<int64_t>(min_height, 0)));
+       p != positions.end() && static_cast<int64_t>(*p) <= max_height; ++p) {
+    out.push_back(static_cast<int64_t>(*p));
+  }
+  return out;
+}
+
+std::vector<std::string> Chain::MempoolTxs(size_t limit, size_t* total,
+                                           int64_t* total_bytes) const {
+  absl::MutexLock lock(&mu_);
+  *total = mempool_.size();
+  *total_bytes = mempool_bytes_;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < mempool_.size() && i < limit; ++i) out.push_back(mempool_[i]);
+  return out;
+}
+
+int64_t Chain::mempool_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return mempool_bytes_;
+}
+
 BlockPtr Chain::Latest() const {
   absl::MutexLock lock(&mu_);
   return blocks_.empty() ? nullptr : blocks_.back();
@@ -441,7 +586,7 @@ void Chain::PruneBelow(int64_t height) {
   absl::MutexLock lock(&mu_);
   // The tip always stays.
   while (blocks_.size() > 1 && blocks_.front()->height < height) {
-    for (const auto& h : blocks_.front()->tx_hashes) tx_index_.erase(h);
+    Unindex(blocks_.front());
     blocks_.pop_front();
   }
 }

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -44,6 +45,8 @@ struct TxContext {
   int64_t height = 0;     // the block being built (CheckTx: the next block)
   absl::Time block_time;  // its time (CheckTx: now)
   bool simulate = false;
+  // The check_tx RPC: CheckTx whose check-state changes (e.g. a reserved sequence) are dropped.
+  bool check_only = false;
 };
 
 // The chain's rules. Check() decides mempool admission (CheckTx: signature, sequence, fees, ...)
@@ -123,6 +126,8 @@ class Chain {
 
   // CheckTx + mempool admission.
   BroadcastResult Broadcast(absl::string_view tx);
+  // The check_tx RPC: CheckTx only, nothing enters the mempool and no check state is kept.
+  BroadcastResult CheckTx(absl::string_view tx);
   // Waits (up to `timeout`) until the tx with `hash` is in a block.
   absl::StatusOr<TxLocation> WaitForTx(absl::string_view hash, absl::Duration timeout);
   TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data);
@@ -132,6 +137,20 @@ class Chain {
   // ("height 3 is not available, lowest height is 40").
   absl::StatusOr<BlockPtr> GetBlock(int64_t height) const;
   absl::StatusOr<TxLocation> GetTx(absl::string_view hash) const;
+  // NotFound for a hash the chain does not hold (never produced, or pruned).
+  absl::StatusOr<BlockPtr> GetBlockByHash(absl::string_view hash) const;
+  // Txs of retained blocks in [min_height, max_height] with an attribute `type.key` = `value`
+  // (attributes with index=true, as CometBFT's kv indexer), in (height, index) order. From an
+  // index kept at commit, so the cost is the number of matches, not the chain's length.
+  std::vector<TxLocation> FindTxs(absl::string_view composite_key, absl::string_view value,
+                                  int64_t min_height, int64_t max_height) const;
+  // Heights of retained blocks in [min_height, max_height] whose finalize-block events carry
+  // `type.key` = `value`, ascending (the block_search index).
+  std::vector<int64_t> FindBlocks(absl::string_view composite_key, absl::string_view value,
+                                  int64_t min_height, int64_t max_height) const;
+  // The first `limit` mempool txs (oldest first), with the mempool's count and byte size.
+  std::vector<std::string> MempoolTxs(size_t limit, size_t* total, int64_t* total_bytes) const;
+  int64_t mempool_bytes() const;
   BlockPtr Latest() const;  // nullptr before the first block
   int64_t height() const;
   int64_t earliest_height() const;
@@ -159,6 +178,9 @@ class Chain {
   void CommitBlock(const BlockPtr& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Append(const Block& block, size_t real_txs);
   std::vector<Event> EpochEvents(int64_t height) const;
+  // The event indexes: add a committed block's attributes, or drop a pruned block's.
+  void IndexBlock(const Block& block, bool add) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unindex(const BlockPtr& pruned) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ChainOptions options_;
   TxExecutor* const executor_;
@@ -167,6 +189,13 @@ class Chain {
   mutable absl::Mutex mu_;
   std::deque<BlockPtr> blocks_ ABSL_GUARDED_BY(mu_);  // contiguous, earliest first
   std::map<std::string, TxLocation> tx_index_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, int64_t> block_hash_index_ ABSL_GUARDED_BY(mu_);
+  // Hash of (composite key, value) → positions, ascending: (height << 24 | tx index) for txs,
+  // heights for finalize-block events. A hash collision only adds candidates; readers check
+  // the attribute itself.
+  std::unordered_map<uint64_t, std::vector<uint64_t>> tx_event_index_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, std::vector<uint64_t>> block_event_index_ ABSL_GUARDED_BY(mu_);
+  int64_t mempool_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::string> mempool_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> mempool_hashes_ ABSL_GUARDED_BY(mu_);
   uint32_t reject_code_ ABSL_GUARDED_BY(mu_) = 0;

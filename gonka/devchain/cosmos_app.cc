@@ -536,6 +536,10 @@ TxResult CosmosApp::Check(absl::string_view tx, const TxContext& context) {
     State scratch = check_;
     return Run(scratch, tx, context, /*deliver=*/true);
   }
+  if (context.check_only) {  // the check_tx RPC: the ante handler on a copy of check state
+    State scratch = check_;
+    return Run(scratch, tx, context, /*deliver=*/false);
+  }
   return Run(check_, tx, context, /*deliver=*/false);
 }
 

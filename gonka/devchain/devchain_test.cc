@@ -1,5 +1,7 @@
 // devchain in-process: blocks, epochs, the CometBFT JSON-RPC shapes and errors, WebSocket
 // subscriptions and fault knobs.
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -9,9 +11,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "gonka/crypto/hash.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/net/http_server.h"
@@ -303,6 +307,274 @@ TEST_F(DevchainTest, WebSocketNewBlockAndTxSubscriptions) {
     ws.read(buffer, ec);
   }
   EXPECT_EQ(ec, boost::beast::websocket::error::closed);
+}
+
+// Reads one WebSocket message within `timeout` ("" if none came).
+std::string ReadWithin(boost::beast::websocket::stream<boost::asio::ip::tcp::socket>& ws,
+                       boost::asio::io_context& ioc, absl::Duration timeout) {
+  boost::beast::flat_buffer buffer;
+  bool done = false;
+  boost::beast::error_code ec;
+  ws.async_read(buffer, [&](boost::beast::error_code e, size_t) {
+    ec = e;
+    done = true;
+  });
+  ioc.restart();
+  ioc.run_for(std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
+  if (!done) {
+    ws.next_layer().cancel();
+    ioc.restart();
+    ioc.run_for(std::chrono::seconds(1));
+    return "";
+  }
+  return ec ? "" : boost::beast::buffers_to_string(buffer.data());
+}
+
+std::string Minify(simdjson::dom::element e) { return simdjson::minify(e); }
+
+TEST_F(DevchainTest, CommitHeaderValidatorsGenesis) {
+  for (int i = 0; i < 3; ++i) chain_->ProduceBlock();
+  auto block2 = Parse(parser_, Get("/block?height=2"));
+  std::string header2 = Minify(block2["result"]["block"]["header"]);
+  std::string hash2 = Str(block2["result"]["block_id"]["hash"]);
+  simdjson::dom::parser p3;
+  auto block3 = Parse(p3, Get("/block?height=3"));
+  simdjson::dom::parser ps;
+  std::string validator = Str(Parse(ps, Get("/status"))["result"]["validator_info"]["address"]);
+
+  // A past height: the header, and the commit block 3 carries as its last_commit.
+  simdjson::dom::parser pc;
+  auto commit = Parse(pc, Get("/commit?height=2"))["result"].value();
+  EXPECT_EQ(Minify(commit["signed_header"]["header"]), header2);
+  EXPECT_TRUE(commit["canonical"].get_bool().value());
+  EXPECT_EQ(Str(commit["signed_header"]["commit"]["height"]), "2");
+  EXPECT_EQ(Str(commit["signed_header"]["commit"]["block_id"]["hash"]), hash2);
+  EXPECT_EQ(Minify(commit["signed_header"]["commit"]),
+            Minify(block3["result"]["block"]["last_commit"]));
+  auto signature = commit["signed_header"]["commit"]["signatures"].at(0).value();
+  EXPECT_EQ(signature["block_id_flag"].get_int64().value(), 2);
+  EXPECT_EQ(Str(signature["validator_address"]), validator);
+  // The tip: the seen commit, not canonical.
+  auto tip = Parse(parser_, Get("/commit"));
+  EXPECT_FALSE(tip["result"]["canonical"].get_bool().value());
+  EXPECT_EQ(Str(tip["result"]["signed_header"]["header"]["height"]), "3");
+
+  auto header = Parse(parser_, Get("/header?height=2"));
+  EXPECT_EQ(Minify(header["result"]["header"]), header2);
+  header = Parse(parser_, Get("/header_by_hash?hash=0x" + hash2));
+  EXPECT_EQ(Minify(header["result"]["header"]), header2);
+  // header_by_hash takes HexBytes (hex in JSON), block_by_hash []byte (base64 in JSON).
+  header = Parse(parser_, Post(absl::StrCat(R"({"jsonrpc":"2.0","id":1,"method":"header_by_hash",)",
+                                            R"("params":{"hash":")", hash2, R"("}})")));
+  EXPECT_EQ(Minify(header["result"]["header"]), header2);
+  std::string raw_hash;
+  ASSERT_TRUE(crypto::HexDecode(hash2, "hash", &raw_hash).ok());
+  auto by_hash = Parse(
+      parser_, Post(absl::StrCat(R"({"jsonrpc":"2.0","id":1,"method":"block_by_hash",)",
+                                 R"("params":{"hash":")", absl::Base64Escape(raw_hash), R"("}})")));
+  EXPECT_EQ(Str(by_hash["result"]["block"]["header"]["height"]), "2");
+  auto unknown = Parse(parser_, Get("/block_by_hash?hash=0x" + std::string(64, 'A')));
+  EXPECT_TRUE(unknown["result"]["block"].is_null());
+  unknown = Parse(parser_, Get("/header_by_hash?hash=0x" + std::string(64, 'A')));
+  EXPECT_TRUE(unknown["result"]["header"].is_null());
+
+  // One validator; with no height, the next block's set (CometBFT: latest height + 1).
+  auto validators = Parse(parser_, Get("/validators"))["result"].value();
+  EXPECT_EQ(Str(validators["block_height"]), "4");
+  EXPECT_EQ(Str(validators["count"]), "1");
+  EXPECT_EQ(Str(validators["total"]), "1");
+  EXPECT_EQ(Str(validators["validators"].at(0)["address"]), validator);
+  EXPECT_EQ(Str(validators["validators"].at(0)["voting_power"]), "10");
+  EXPECT_EQ(Str(validators["validators"].at(0)["pub_key"]["type"]), "tendermint/PubKeyEd25519");
+  auto page = Parse(parser_, Get("/validators?height=2&page=2", 500));
+  EXPECT_EQ(page["error"]["code"].get_int64().value(), -32603);
+  EXPECT_EQ(Str(page["error"]["data"]), "page should be within [1, 1] range, given 2");
+  auto beyond = Parse(parser_, Get("/validators?height=9", 500));
+  EXPECT_EQ(Str(beyond["error"]["data"]),
+            "height 9 must be less than or equal to the current blockchain height 4");
+
+  auto params = Parse(parser_, Get("/consensus_params?height=2"))["result"].value();
+  EXPECT_EQ(Str(params["block_height"]), "2");
+  EXPECT_EQ(Str(params["consensus_params"]["block"]["max_bytes"]), "22020096");
+  EXPECT_EQ(Str(params["consensus_params"]["evidence"]["max_age_duration"]), "172800000000000");
+
+  auto genesis = Parse(parser_, Get("/genesis"))["result"]["genesis"].value();
+  EXPECT_EQ(Str(genesis["chain_id"]), "test-chain");
+  EXPECT_EQ(Str(genesis["initial_height"]), "1");
+  EXPECT_EQ(Str(genesis["validators"].at(0)["power"]), "10");
+  EXPECT_EQ(Str(genesis["validators"].at(0)["address"]), validator);
+  auto net = Parse(parser_, Get("/net_info"))["result"].value();
+  EXPECT_EQ(Str(net["n_peers"]), "0");
+  EXPECT_EQ(net["peers"].get_array().size(), 0u);
+
+  // "params": null is no params; bad params name the parameter.
+  auto null_params =
+      Parse(parser_, Post(R"({"jsonrpc":"2.0","id":1,"method":"validators","params":null})"));
+  EXPECT_EQ(Str(null_params["result"]["total"]), "1");
+  auto bad = Parse(parser_, Get("/commit?height=abc", 500));
+  EXPECT_EQ(bad["error"]["code"].get_int64().value(), -32602);
+  EXPECT_THAT(Str(bad["error"]["data"]), HasSubstr("height"));
+  bad = Parse(parser_,
+              Post(R"({"jsonrpc":"2.0","id":1,"method":"validators","params":{"per_page":5}})"));
+  EXPECT_EQ(bad["error"]["code"].get_int64().value(), -32602);
+  EXPECT_THAT(Str(bad["error"]["data"]), HasSubstr("per_page"));
+  bad = Parse(parser_,
+              Post(R"({"jsonrpc":"2.0","id":1,"method":"header_by_hash","params":{"hash":"zz"}})"));
+  EXPECT_EQ(bad["error"]["code"].get_int64().value(), -32602);
+  EXPECT_THAT(Str(bad["error"]["data"]), HasSubstr("hash"));
+}
+
+TEST_F(DevchainTest, TxSearchBlockSearchMempool) {
+  chain_->ProduceBlock();
+  ASSERT_EQ(chain_->Broadcast("a1").result.code, 0u);
+  ASSERT_EQ(chain_->Broadcast("a2").result.code, 0u);
+  chain_->ProduceBlock();  // 2: a1, a2
+  ASSERT_EQ(chain_->Broadcast("b1").result.code, 0u);
+  chain_->ProduceBlock();  // 3: b1
+  chain_->ProduceBlock();  // 4: empty
+
+  auto search = [&](const std::string& uri_query) -> simdjson::dom::element {
+    return Parse(parser_, Get("/tx_search?" + uri_query))["result"].value();
+  };
+  auto keys = [](simdjson::dom::element result) {
+    std::string out;
+    for (auto tx : result["txs"].get_array()) {
+      std::string decoded;
+      absl::Base64Unescape(Str(tx["tx"]), &decoded);
+      absl::StrAppend(&out, out.empty() ? "" : ",", decoded);
+    }
+    return out;
+  };
+  auto r = search("query=\"tx.height=2\"");
+  EXPECT_EQ(Str(r["total_count"]), "2");
+  EXPECT_EQ(keys(r), "a1,a2");
+  r = search("query=\"record.key='b1'\"");
+  EXPECT_EQ(keys(r), "b1");
+  EXPECT_EQ(Str(r["txs"].at(0)["height"]), "3");
+  r = search("query=\"tx.height>=2%20AND%20tx.height<3\"");
+  EXPECT_EQ(keys(r), "a1,a2");
+  r = search("query=\"tx.height>1\"&order_by=\"desc\"");
+  EXPECT_EQ(keys(r), "b1,a2,a1");
+  r = search("query=\"record.key='a1'%20AND%20tx.height=3\"");
+  EXPECT_EQ(Str(r["total_count"]), "0");
+  r = search("query=\"record.key='a2'%20AND%20record.height=2\"");
+  EXPECT_EQ(keys(r), "a2");
+  r = search("query=\"tx.height>1\"&per_page=1&page=2");
+  EXPECT_EQ(Str(r["total_count"]), "3");
+  EXPECT_EQ(keys(r), "a2");
+  auto page = Parse(parser_, Get("/tx_search?query=\"tx.height>1\"&per_page=1&page=4", 500));
+  EXPECT_EQ(Str(page["error"]["data"]), "page should be within [1, 3] range, given 4");
+  auto order = Parse(parser_, Get("/tx_search?query=\"tx.height>1\"&order_by=\"up\"", 500));
+  EXPECT_THAT(Str(order["error"]["data"]), HasSubstr("order_by"));
+  auto post = Parse(parser_, Post(R"({"jsonrpc":"2.0","id":1,"method":"tx_search","params":)"
+                                  R"({"query":"record.key='a1'","prove":false,"page":"1",)"
+                                  R"("per_page":"30","order_by":"asc"}})"));
+  EXPECT_EQ(Str(post["result"]["total_count"]), "1");
+
+  auto blocks =
+      Parse(parser_, Get("/block_search?query=\"block.height>=2%20AND%20block.height<=3\""));
+  EXPECT_EQ(Str(blocks["result"]["total_count"]), "2");
+  EXPECT_EQ(Str(blocks["result"]["blocks"].at(0)["block"]["header"]["height"]), "3");  // desc
+  blocks =
+      Parse(parser_, Get("/block_search?query=\"block.height>1\"&order_by=\"asc\"&per_page=2"));
+  EXPECT_EQ(Str(blocks["result"]["total_count"]), "3");
+  EXPECT_EQ(blocks["result"]["blocks"].get_array().size(), 2u);
+  EXPECT_EQ(Str(blocks["result"]["blocks"].at(0)["block"]["header"]["height"]), "2");
+
+  // Pruned heights leave the indexes.
+  chain_->PruneBelow(3);
+  r = search("query=\"record.key='a1'\"");
+  EXPECT_EQ(Str(r["total_count"]), "0");
+  r = search("query=\"record.key='b1'\"");
+  EXPECT_EQ(Str(r["total_count"]), "1");
+
+  // Mempool: unconfirmed_txs lists it; check_tx runs CheckTx and leaves the mempool alone.
+  ASSERT_EQ(chain_->Broadcast("m1").result.code, 0u);
+  auto unconfirmed = Parse(parser_, Get("/unconfirmed_txs?limit=5"))["result"].value();
+  EXPECT_EQ(Str(unconfirmed["n_txs"]), "1");
+  EXPECT_EQ(Str(unconfirmed["total_bytes"]), "2");
+  EXPECT_EQ(Str(unconfirmed["txs"].at(0)), "bTE=");
+  EXPECT_EQ(Str(Parse(parser_, Get("/num_unconfirmed_txs"))["result"]["total_bytes"]), "2");
+  auto check = Parse(parser_, Get("/check_tx?tx=0x6261642d7478"));  // "bad-tx"
+  EXPECT_EQ(check["result"]["code"].get_int64().value(), 4);
+  EXPECT_EQ(Str(check["result"]["codespace"]), "sdk");
+  check = Parse(parser_,
+                Post(R"({"jsonrpc":"2.0","id":1,"method":"check_tx","params":{"tx":"Z29vZA=="}})"));
+  EXPECT_EQ(Minify(check["result"]), "{}");  // code 0: every field omitted
+  EXPECT_EQ(chain_->mempool_size(), 1u);
+}
+
+TEST(DevchainBlockSearchTest, FinalizeBlockEvents) {
+  ChainOptions options;
+  options.epochs.epoch_length = 30;
+  options.epochs.poc_stage_duration = 5;
+  options.epochs.poc_validation_duration = 5;
+  options.epochs.poc_validation_delay = 2;
+  options.epochs.poc_exchange_duration = 2;
+  options.epochs.set_new_validators_delay = 3;
+  Chain chain(options, nullptr);
+  net::HttpServer server;
+  RpcService rpc(&chain, &server, RpcOptions());
+  ASSERT_TRUE(server.Start().ok());
+  for (int i = 0; i < 65; ++i) chain.ProduceBlock();
+  TestClient client(server.port());
+  auto res = client.Get("/block_search?query=\"epoch_stage.stage='StartOfPoC'\"&order_by=\"asc\"");
+  simdjson::dom::parser parser;
+  auto result = Parse(parser, res.body())["result"].value();
+  EXPECT_EQ(Str(result["total_count"]), "2") << res.body();
+  EXPECT_EQ(Str(result["blocks"].at(0)["block"]["header"]["height"]), "30");
+  EXPECT_EQ(Str(result["blocks"].at(1)["block"]["header"]["height"]), "60");
+  res =
+      client.Get("/block_search?query=\"epoch_stage.stage='StartOfPoC'%20AND%20block.height>40\"");
+  auto later = Parse(parser, res.body())["result"].value();
+  EXPECT_EQ(Str(later["total_count"]), "1") << res.body();
+  server.Stop(absl::Now() + absl::Seconds(2));
+}
+
+TEST_F(DevchainTest, WebSocketHeaderEventsAndTxQueriesWithoutTmEvent) {
+  boost::asio::io_context ioc;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws(ioc);
+  ws.next_layer().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(server_->port())});
+  ws.handshake("127.0.0.1", "/websocket");
+  const absl::Duration kWait = absl::Seconds(5);
+  for (
+      const char* request :
+      {R"({"jsonrpc":"2.0","method":"subscribe","id":1,"params":{"query":"tm.event='NewBlockHeader'"}})",
+       R"({"jsonrpc":"2.0","method":"subscribe","id":2,"params":{"query":"tm.event='NewBlockEvents'"}})",
+       R"({"jsonrpc":"2.0","method":"subscribe","id":3,"params":{"query":"record.key='w1'"}})"}) {
+    ws.write(boost::asio::buffer(std::string(request)));
+    EXPECT_THAT(ReadWithin(ws, ioc, kWait), HasSubstr("\"result\":{}"));
+  }
+  ASSERT_EQ(chain_->Broadcast("w0").result.code, 0u);
+  ASSERT_EQ(chain_->Broadcast("w1").result.code, 0u);
+  chain_->ProduceBlock();
+  std::map<int64_t, std::string> by_id;
+  for (int i = 0; i < 3; ++i) {
+    std::string message = ReadWithin(ws, ioc, kWait);
+    ASSERT_FALSE(message.empty()) << "event " << i << " not delivered within 5 s";
+    simdjson::dom::parser parser;
+    auto root = Parse(parser, message);
+    by_id[root["id"].get_int64().value()] = message;
+  }
+  simdjson::dom::parser parser;
+  auto header = Parse(parser, by_id[1])["result"].value();
+  EXPECT_EQ(Str(header["data"]["type"]), "tendermint/event/NewBlockHeader");
+  EXPECT_EQ(Str(header["data"]["value"]["header"]["height"]), "1");
+  EXPECT_EQ(Str(header["events"]["tm.event"].at(0)), "NewBlockHeader");
+  simdjson::dom::parser parser2;
+  auto events = Parse(parser2, by_id[2])["result"].value();
+  EXPECT_EQ(Str(events["data"]["type"]), "tendermint/event/NewBlockEvents");
+  EXPECT_EQ(Str(events["data"]["value"]["height"]), "1");
+  EXPECT_EQ(Str(events["data"]["value"]["num_txs"]), "2");
+  EXPECT_TRUE(events["data"]["value"]["events"].is_array());
+  simdjson::dom::parser parser3;
+  auto tx = Parse(parser3, by_id[3])["result"].value();
+  EXPECT_EQ(Str(tx["data"]["type"]), "tendermint/event/Tx");
+  EXPECT_EQ(Str(tx["data"]["value"]["TxResult"]["tx"]), "dzE=");  // only w1
+  EXPECT_EQ(Str(tx["events"]["tx.height"].at(0)), "1");
+  // Nothing else was pushed (w0 does not match; one event per subscription).
+  EXPECT_EQ(ReadWithin(ws, ioc, absl::Milliseconds(300)), "");
 }
 
 TEST_F(DevchainTest, FaultKnobs) {

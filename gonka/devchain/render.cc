@@ -25,11 +25,8 @@ std::string FakeHash(absl::string_view label) {
   return std::string(crypto::AsStringView(crypto::Sha256(label)));
 }
 
-void WriteBlock(JsonWriter& w, const Block& b) {
-  w.BeginObject().Key("block_id");
-  WriteBlockId(w, b.hash);
-  w.Key("block").BeginObject();
-  w.Key("header").BeginObject();
+void WriteHeader(JsonWriter& w, const Block& b) {
+  w.BeginObject();
   w.Key("version").BeginObject().Key("block").String("11").Key("app").String("0").EndObject();
   w.Key("chain_id").String(b.chain_id);
   w.Key("height").String(absl::StrCat(b.height));
@@ -47,31 +44,18 @@ void WriteBlock(JsonWriter& w, const Block& b) {
   w.Key("evidence_hash").String(Hex(FakeHash("evidence")));
   w.Key("proposer_address").String(Hex(b.proposer));
   w.EndObject();
+}
+
+void WriteBlock(JsonWriter& w, const Block& b) {
+  w.BeginObject().Key("block_id").Raw(b.block_id_json);
+  w.Key("block").BeginObject();
+  w.Key("header").Raw(b.header_json);
   w.Key("data").BeginObject().Key("txs").BeginArray();
   for (const auto& tx : b.txs) w.String(absl::Base64Escape(tx));
   w.EndArray().EndObject();
   w.Key("evidence").BeginObject().Key("evidence").BeginArray().EndArray().EndObject();
-  w.Key("last_commit").BeginObject();
-  w.Key("height").String(absl::StrCat(b.height - 1));
-  w.Key("round").Int(0);
-  w.Key("block_id");
-  WriteBlockId(w, b.last_hash);
-  w.Key("signatures").BeginArray();
-  if (b.height > 1) {
-    std::string sig =
-        FakeHash(absl::StrCat("sig1", b.last_hash)) + FakeHash(absl::StrCat("sig2", b.last_hash));
-    w.BeginObject()
-        .Key("block_id_flag")
-        .Int(2)
-        .Key("validator_address")
-        .String(Hex(b.proposer))
-        .Key("timestamp")
-        .String(RfcTime(b.time))
-        .Key("signature")
-        .String(absl::Base64Escape(sig))
-        .EndObject();
-  }
-  w.EndArray().EndObject();
+  w.Key("last_commit");
+  WriteCommit(w, b.height - 1, b.last_hash, b.time, b.proposer);
   w.EndObject().EndObject();
 }
 
@@ -136,7 +120,49 @@ void WriteTxResult(JsonWriter& w, const TxResult& r) {
   w.EndObject();
 }
 
+void WriteCommit(JsonWriter& w, int64_t height, absl::string_view block_hash, absl::Time timestamp,
+                 absl::string_view validator_address) {
+  w.BeginObject();
+  w.Key("height").String(absl::StrCat(height));
+  w.Key("round").Int(0);
+  w.Key("block_id");
+  WriteBlockId(w, block_hash);
+  w.Key("signatures").BeginArray();
+  if (height > 0) {
+    // The one validator's precommit (BlockIDFlagCommit = 2); 64 bytes as an Ed25519 signature.
+    std::string sig =
+        FakeHash(absl::StrCat("sig1", block_hash)) + FakeHash(absl::StrCat("sig2", block_hash));
+    w.BeginObject()
+        .Key("block_id_flag")
+        .Int(2)
+        .Key("validator_address")
+        .String(Hex(validator_address))
+        .Key("timestamp")
+        .String(RfcTime(timestamp))
+        .Key("signature")
+        .String(absl::Base64Escape(sig))
+        .EndObject();
+  }
+  w.EndArray().EndObject();
+}
+
+std::string CommitJson(const Block& block, const Block* next) {
+  JsonWriter w;
+  w.BeginObject().Key("signed_header").BeginObject().Key("header").Raw(block.header_json);
+  w.Key("commit");
+  // A past height's commit is the next block's last_commit; the tip's is the node's seen commit.
+  WriteCommit(w, block.height, block.hash, next ? next->time : block.time, block.proposer);
+  w.EndObject().Key("canonical").Bool(next != nullptr).EndObject();
+  return w.Take();
+}
+
 void RenderBlockJson(Block& block) {
+  JsonWriter h;
+  WriteHeader(h, block);
+  block.header_json = h.Take();
+  JsonWriter id;
+  WriteBlockId(id, block.hash);
+  block.block_id_json = id.Take();
   JsonWriter w;
   WriteBlock(w, block);
   block.block_json = w.Take();
@@ -192,6 +218,34 @@ std::string TxEventData(const Block& b, uint32_t index) {
   WriteTxResult(w, b.tx_results[index]);
   w.EndObject().EndObject().EndObject();
   return w.Take();
+}
+
+std::string NewBlockHeaderEventData(const Block& b) {
+  JsonWriter w;
+  w.BeginObject().Key("type").String("tendermint/event/NewBlockHeader").Key("value").BeginObject();
+  w.Key("header").Raw(b.header_json);
+  w.EndObject().EndObject();
+  return w.Take();
+}
+
+std::string NewBlockEventsEventData(const Block& b) {
+  JsonWriter w;
+  w.BeginObject().Key("type").String("tendermint/event/NewBlockEvents").Key("value").BeginObject();
+  w.Key("height").String(absl::StrCat(b.height));
+  w.Key("events");
+  WriteEvents(w, b.finalize_block_events);
+  w.Key("num_txs").String(absl::StrCat(b.txs.size()));
+  w.EndObject().EndObject();
+  return w.Take();
+}
+
+std::map<std::string, std::vector<std::string>> BlockEventMap(const Block& b,
+                                                              absl::string_view tm_event) {
+  std::map<std::string, std::vector<std::string>> map;
+  map["tm.event"] = {std::string(tm_event)};
+  // NewBlockHeader is published with tm.event alone (types/event_bus.go).
+  if (tm_event != "NewBlockHeader") AddEvents(map, b.finalize_block_events);
+  return map;
 }
 
 std::map<std::string, std::vector<std::string>> NewBlockEventMap(const Block& b) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gonka/base/json.h"
 #include "gonka/devchain/types.h"
@@ -22,7 +23,17 @@ std::string RfcTime(absl::Time time);
 void WriteEvents(JsonWriter& w, const std::vector<Event>& events);
 void WriteTxResult(JsonWriter& w, const TxResult& result);
 
-// Fills block.block_json (the /block result) and block.block_results_json (/block_results).
+// A Commit object (the last_commit of a block, the commit of /commit): the one devchain
+// validator's precommit for `block_hash` at `height` (none at height 0).
+void WriteCommit(JsonWriter& w, int64_t height, absl::string_view block_hash, absl::Time timestamp,
+                 absl::string_view validator_address);
+
+// The /commit result for `block`; `next` is the block after it (null at the tip: the commit is
+// then the node's seen commit and "canonical" is false, as CometBFT answers).
+std::string CommitJson(const Block& block, const Block* next);
+
+// Fills block.header_json, block.block_id_json, block.block_json (the /block result) and
+// block.block_results_json (/block_results).
 void RenderBlockJson(Block& block);
 
 // The /tx result for tx `index` of `block`.
@@ -31,6 +42,13 @@ std::string TxJson(const Block& block, uint32_t index);
 // WebSocket event payloads: the `data` object and the `events` map of a NewBlock / Tx event.
 std::string NewBlockEventData(const Block& block);
 std::string TxEventData(const Block& block, uint32_t index);
+// tendermint/event/NewBlockHeader {header} and tendermint/event/NewBlockEvents {height, events,
+// num_txs} (CometBFT 0.38 types/events.go).
+std::string NewBlockHeaderEventData(const Block& block);
+std::string NewBlockEventsEventData(const Block& block);
+// The events map of a block-level event (`tm_event` NewBlock, NewBlockHeader, NewBlockEvents).
+std::map<std::string, std::vector<std::string>> BlockEventMap(const Block& block,
+                                                              absl::string_view tm_event);
 // "<type>.<key>" → values, plus the reserved keys (tm.event, tx.hash, tx.height).
 std::map<std::string, std::vector<std::string>> NewBlockEventMap(const Block& block);
 std::map<std::string, std::vector<std::string>> TxEventMap(const Block& block, uint32_t index);

@@ -1,5 +1,6 @@
 #include "gonka/devchain/rpc.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -50,7 +51,7 @@ class Params {
   // `names` maps positional (array) params to names.
   static bool FromJson(const std::string& json, const std::vector<std::string>& names, Params* out,
                        Error* error) {
-    if (json.empty()) return true;
+    if (json.empty() || json == "null") return true;  // "params": null is no params
     simdjson::dom::parser parser;
     simdjson::dom::element root;
     if (parser.parse(json).get(root) != simdjson::SUCCESS) {
@@ -100,6 +101,13 @@ class Params {
     }
     *error = InvalidParams("params must be an object or an array");
     return false;
+  }
+
+  // Present with a value (CometBFT's pointer params: absent means "use the default").
+  bool Has(const std::string& name) const {
+    auto it = values_.find(name);
+    return it != values_.end() && it->second.kind != ParamValue::kNull &&
+           !(it->second.kind == ParamValue::kUri && it->second.text.empty());
   }
 
   bool Int(const std::string& name, int64_t* out, Error* error) const {
@@ -331,9 +339,112 @@ RpcService::Outcome Ok(std::string result) {
 struct Subscription {
   std::string id;  // raw JSON of the subscribe request's id
   std::vector<Condition> conditions;
-  bool wants_block = false;  // tm.event='NewBlock'
-  bool wants_tx = false;     // tm.event='Tx'
+  // From a tm.event='X' condition; "" = every event is matched against the query (a query such
+  // as message.sender='x' then selects Tx events, as CometBFT's pubsub does).
+  std::string event_type;
 };
+
+// The heights a query's conditions on `key` (tx.height, block.height) allow, within [lo, hi].
+void NarrowHeights(const std::vector<Condition>& conditions, absl::string_view key, int64_t* lo,
+                   int64_t* hi) {
+  for (const auto& c : conditions) {
+    if (c.key != key) continue;
+    double v = c.number;
+    if (!c.numeric && !absl::SimpleAtod(c.operand, &v)) continue;
+    int64_t n = static_cast<int64_t>(v);
+    if (c.op == "=") {
+      *lo = std::max(*lo, n);
+      *hi = std::min(*hi, n);
+    } else if (c.op == ">") {
+      *lo = std::max(*lo, n + 1);
+    } else if (c.op == ">=") {
+      *lo = std::max(*lo, n);
+    } else if (c.op == "<") {
+      *hi = std::min(*hi, n - 1);
+    } else if (c.op == "<=") {
+      *hi = std::min(*hi, n);
+    }
+  }
+}
+
+// An attribute condition an event index can answer: `type.key='value'`.
+const Condition* IndexableCondition(const std::vector<Condition>& conditions) {
+  for (const auto& c : conditions) {
+    if (c.op == "=" && !c.numeric && c.key != "tm.event" && !absl::StartsWith(c.key, "tx.") &&
+        !absl::StartsWith(c.key, "block.")) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// CometBFT's list pagination (rpc/core/env.go): per_page defaults to 30 and is capped at 100;
+// page is 1-based and must name an existing page (page 1 of an empty list is fine).
+bool Paginate(const Params& p, int64_t total, int64_t* skip, int64_t* count, Error* error) {
+  int64_t per_page = 0, page = 1;
+  if (!p.Int("per_page", &per_page, error)) return false;
+  if (per_page < 1) per_page = 30;
+  if (per_page > 100) per_page = 100;
+  if (p.Has("page")) {
+    if (!p.Int("page", &page, error)) return false;
+    int64_t pages = std::max<int64_t>(1, (total - 1) / per_page + 1);
+    if (page <= 0 || page > pages) {
+      *error = Internal(absl::StrCat("page should be within [1, ", pages, "] range, given ", page));
+      return false;
+    }
+  }
+  *skip = (page - 1) * per_page;
+  *count = std::max<int64_t>(0, std::min(per_page, total - *skip));
+  return true;
+}
+
+bool OrderBy(const Params& p, bool default_desc, bool* desc, Error* error) {
+  std::string order;
+  if (!p.String("order_by", &order, error)) return false;
+  if (order.empty()) {
+    *desc = default_desc;
+  } else if (order == "asc" || order == "desc") {
+    *desc = order == "desc";
+  } else {
+    *error = Internal("expected order_by to be either `asc` or `desc` or empty");
+    return false;
+  }
+  return true;
+}
+
+// The devchain validator: one Ed25519 key with all the voting power; its address is the one
+// every block names as proposer (gonka/devchain/chain.cc).
+std::string ValidatorAddressHex() {
+  return crypto::HexEncodeUpper(
+      crypto::AsStringView(crypto::Sha256("devchain-validator")).substr(0, 20));
+}
+
+void WriteValidatorPubKey(JsonWriter& w) {
+  w.BeginObject()
+      .Key("type")
+      .String("tendermint/PubKeyEd25519")
+      .Key("value")
+      .String(absl::Base64Escape(crypto::AsStringView(crypto::Sha256("devchain-validator-key"))))
+      .EndObject();
+}
+
+// CometBFT's DefaultConsensusParams (types/params.go), int64s as strings, the 48 h evidence
+// age as nanoseconds.
+void WriteConsensusParams(JsonWriter& w) {
+  w.BeginObject();
+  w.Key("block").BeginObject().Key("max_bytes").String("22020096").Key("max_gas").String("-1");
+  w.EndObject();
+  w.Key("evidence").BeginObject();
+  w.Key("max_age_num_blocks").String("100000");
+  w.Key("max_age_duration").String("172800000000000");
+  w.Key("max_bytes").String("1048576");
+  w.EndObject();
+  w.Key("validator").BeginObject().Key("pub_key_types").BeginArray().String("ed25519");
+  w.EndArray().EndObject();
+  w.Key("version").BeginObject().Key("app").String("0").EndObject();
+  w.Key("abci").BeginObject().Key("vote_extensions_enable_height").String("0").EndObject();
+  w.EndObject();
+}
 
 struct WsClient {
   std::weak_ptr<net::WebSocketSession> session;
@@ -370,9 +481,26 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     method("abci_info", {}, [this](const Params&) { return AbciInfo(); });
     method("num_unconfirmed_txs", {}, [this](const Params&) {
       std::string n = absl::StrCat(chain_->mempool_size());
-      return Ok(absl::StrCat("{\"n_txs\":\"", n, "\",\"total\":\"", n,
-                             "\",\"total_bytes\":\"0\",\"txs\":null}"));
+      return Ok(absl::StrCat("{\"n_txs\":\"", n, "\",\"total\":\"", n, "\",\"total_bytes\":\"",
+                             chain_->mempool_bytes(), "\",\"txs\":null}"));
     });
+    method("unconfirmed_txs", {"limit"}, [this](const Params& p) { return UnconfirmedTxs(p); });
+    method("check_tx", {"tx"}, [this](const Params& p) { return CheckTx(p); });
+    method("header", {"height"}, [this](const Params& p) { return Header(p); });
+    method("header_by_hash", {"hash"}, [this](const Params& p) { return ByHash(p, true); });
+    method("block_by_hash", {"hash"}, [this](const Params& p) { return ByHash(p, false); });
+    method("commit", {"height"}, [this](const Params& p) { return Commit(p); });
+    method("validators", {"height", "page", "per_page"},
+           [this](const Params& p) { return Validators(p); });
+    method("consensus_params", {"height"}, [this](const Params& p) { return ConsensusParams(p); });
+    method("genesis", {}, [this](const Params&) { return Genesis(); });
+    method("net_info", {}, [](const Params&) {
+      return Ok(
+          "{\"listening\":true,\"listeners\":[\"Listener(@tcp://127.0.0.1:26656)\"],"
+          "\"n_peers\":\"0\",\"peers\":[]}");
+    });
+    method("block_search", {"query", "page", "per_page", "order_by"},
+           [this](const Params& p) { return BlockSearch(p); });
   }
 
   void Mount(net::HttpServer* server) {
@@ -518,13 +646,8 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     w.EndObject();
     w.Key("validator_info").BeginObject();
     w.Key("address").String(latest ? hex(latest->proposer) : "");
-    w.Key("pub_key")
-        .BeginObject()
-        .Key("type")
-        .String("tendermint/PubKeyEd25519")
-        .Key("value")
-        .String(absl::Base64Escape(crypto::AsStringView(crypto::Sha256("devchain-validator-key"))))
-        .EndObject();
+    w.Key("pub_key");
+    WriteValidatorPubKey(w);
     w.Key("voting_power").String("10");
     w.EndObject();
     w.EndObject();
@@ -613,32 +736,262 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     return Ok(TxJson(*tx->block, tx->index));
   }
 
+  // tx_search (rpc/core/tx.go): conditions on tx.hash, tx.height (=, <, <=, >, >=) and event
+  // attributes, joined by AND; ascending (height, index) unless order_by=desc. Candidates come
+  // from the tx hash index, the attribute index (a `type.key='value'` condition) or the blocks
+  // the tx.height conditions allow; every candidate is then checked against the whole query.
   Outcome TxSearch(const Params& p) {
     Error error;
     std::string query;
-    if (!p.String("query", &query, &error)) return Fail(error);
+    bool desc = false, prove = false;
+    if (!p.String("query", &query, &error) || !p.Bool("prove", &prove, &error) ||
+        !OrderBy(p, false, &desc, &error)) {
+      return Fail(error);
+    }
+    if (query.size() > options_.max_query_length) {
+      return Fail(Internal("maximum query length exceeded"));
+    }
     std::vector<Condition> conditions;
     std::string parse_error;
     if (!ParseQuery(query, &conditions, &parse_error)) return Fail(Internal(parse_error));
-    std::string hash_hex;
+    int64_t lo = std::max<int64_t>(1, chain_->earliest_height()), hi = chain_->height();
+    NarrowHeights(conditions, "tx.height", &lo, &hi);
+    std::vector<TxLocation> candidates;
+    const Condition* hash_condition = nullptr;
     for (const auto& c : conditions) {
-      if (c.key == "tx.hash" && c.op == "=") hash_hex = c.operand;
+      if (c.key == "tx.hash" && c.op == "=") hash_condition = &c;
     }
-    if (hash_hex.empty()) {
-      return Fail(Internal("devchain tx_search supports queries on tx.hash='<HEX>'"));
-    }
-    std::string hash;
-    JsonWriter w;
-    w.BeginObject().Key("txs").BeginArray();
-    int count = 0;
-    if (crypto::HexDecode(hash_hex, "tx.hash", &hash).ok()) {
-      absl::StatusOr<TxLocation> tx = chain_->GetTx(hash);
-      if (tx.ok() && Matches(conditions, TxEventMap(*tx->block, tx->index))) {
-        w.Raw(TxJson(*tx->block, tx->index));
-        count = 1;
+    if (hash_condition != nullptr) {
+      std::string hash;
+      if (crypto::HexDecode(hash_condition->operand, "tx.hash", &hash).ok()) {
+        absl::StatusOr<TxLocation> tx = chain_->GetTx(hash);
+        if (tx.ok()) candidates.push_back(*tx);
+      }
+    } else if (const Condition* c = IndexableCondition(conditions)) {
+      candidates = chain_->FindTxs(c->key, c->operand, lo, hi);
+    } else {
+      for (int64_t h = lo; h <= hi; ++h) {
+        absl::StatusOr<BlockPtr> block = chain_->GetBlock(h);
+        if (!block.ok()) continue;
+        for (uint32_t i = 0; i < (*block)->txs.size(); ++i) candidates.push_back({*block, i});
       }
     }
-    w.EndArray().Key("total_count").String(absl::StrCat(count)).EndObject();
+    std::vector<TxLocation> found;
+    for (auto& tx : candidates) {
+      if (Matches(conditions, TxEventMap(*tx.block, tx.index))) found.push_back(std::move(tx));
+    }
+    if (desc) std::reverse(found.begin(), found.end());
+    int64_t skip = 0, count = 0;
+    if (!Paginate(p, static_cast<int64_t>(found.size()), &skip, &count, &error)) {
+      return Fail(error);
+    }
+    JsonWriter w;
+    w.BeginObject().Key("txs").BeginArray();
+    for (int64_t k = skip; k < skip + count; ++k) w.Raw(TxJson(*found[k].block, found[k].index));
+    w.EndArray().Key("total_count").String(absl::StrCat(found.size())).EndObject();
+    return Ok(w.Take());
+  }
+
+  // block_search (rpc/core/blocks.go): block.height conditions and finalize-block event
+  // attributes; descending unless order_by=asc.
+  Outcome BlockSearch(const Params& p) {
+    Error error;
+    std::string query;
+    bool desc = true;
+    if (!p.String("query", &query, &error) || !OrderBy(p, true, &desc, &error)) {
+      return Fail(error);
+    }
+    if (query.size() > options_.max_query_length) {
+      return Fail(Internal("maximum query length exceeded"));
+    }
+    std::vector<Condition> conditions;
+    std::string parse_error;
+    if (!ParseQuery(query, &conditions, &parse_error)) return Fail(Internal(parse_error));
+    int64_t lo = std::max<int64_t>(1, chain_->earliest_height()), hi = chain_->height();
+    NarrowHeights(conditions, "block.height", &lo, &hi);
+    bool heights_only = true;
+    for (const auto& c : conditions) heights_only = heights_only && c.key == "block.height";
+    // Only block.height conditions: the answer is the range itself, no block is read.
+    std::vector<int64_t> heights;
+    int64_t total = std::max<int64_t>(0, hi - lo + 1);
+    if (!heights_only) {
+      std::vector<int64_t> candidates;
+      if (const Condition* c = IndexableCondition(conditions)) {
+        candidates = chain_->FindBlocks(c->key, c->operand, lo, hi);
+      } else {
+        for (int64_t h = lo; h <= hi; ++h) candidates.push_back(h);
+      }
+      for (int64_t h : candidates) {
+        absl::StatusOr<BlockPtr> block = chain_->GetBlock(h);
+        if (!block.ok()) continue;
+        auto map = BlockEventMap(**block, "NewBlock");
+        map.erase("tm.event");
+        map["block.height"] = {absl::StrCat(h)};
+        if (Matches(conditions, map)) heights.push_back(h);
+      }
+      total = static_cast<int64_t>(heights.size());
+    }
+    auto height_at = [&](int64_t k) {
+      if (heights_only) return desc ? hi - k : lo + k;
+      return desc ? heights[heights.size() - 1 - k] : heights[k];
+    };
+    int64_t skip = 0, count = 0;
+    if (!Paginate(p, total, &skip, &count, &error)) return Fail(error);
+    JsonWriter w;
+    w.BeginObject().Key("blocks").BeginArray();
+    for (int64_t k = skip; k < skip + count; ++k) {
+      absl::StatusOr<BlockPtr> block = chain_->GetBlock(height_at(k));
+      if (block.ok()) w.Raw((*block)->block_json);
+    }
+    w.EndArray().Key("total_count").String(absl::StrCat(total)).EndObject();
+    return Ok(w.Take());
+  }
+
+  // CometBFT's getHeight (rpc/core/env.go): absent = `latest`; otherwise 1 ≤ height ≤ latest
+  // and not pruned. `latest` is the tip, or tip + 1 for validators and consensus params (the
+  // next block's, which are already known).
+  bool ResolveHeight(const Params& p, int64_t latest, int64_t* height, Error* error) {
+    *height = latest;
+    if (!p.Has("height")) return true;
+    if (!p.Int("height", height, error)) return false;
+    if (*height <= 0) {
+      *error = Internal(absl::StrCat("height must be greater than 0, but got ", *height));
+      return false;
+    }
+    if (*height > latest) {
+      *error = Internal(
+          absl::StrCat("height ", *height,
+                       " must be less than or equal to the current blockchain height ", latest));
+      return false;
+    }
+    int64_t base = chain_->earliest_height();
+    if (*height < base) {
+      *error =
+          Internal(absl::StrCat("height ", *height, " is not available, lowest height is ", base));
+      return false;
+    }
+    return true;
+  }
+
+  Outcome Header(const Params& p) {
+    Error error;
+    int64_t height;
+    if (!ResolveHeight(p, chain_->height(), &height, &error)) return Fail(error);
+    absl::StatusOr<BlockPtr> block = chain_->GetBlock(height);
+    if (!block.ok()) return Ok("{\"header\":null}");  // no blocks yet
+    return Ok(absl::StrCat("{\"header\":", (*block)->header_json, "}"));
+  }
+
+  // header_by_hash takes HexBytes (hex in JSON), block_by_hash []byte (base64 in JSON); both
+  // 0x-hex in a URI. An unknown hash is not an error: CometBFT answers empty results.
+  Outcome ByHash(const Params& p, bool header) {
+    Error error;
+    std::string hash;
+    if (!(header ? p.HexBytes("hash", &hash, &error) : p.Bytes("hash", &hash, &error))) {
+      return Fail(error);
+    }
+    absl::StatusOr<BlockPtr> block = chain_->GetBlockByHash(hash);
+    if (header) {
+      return Ok(block.ok() ? absl::StrCat("{\"header\":", (*block)->header_json, "}")
+                           : "{\"header\":null}");
+    }
+    if (block.ok()) return Ok((*block)->block_json);
+    return Ok(
+        "{\"block_id\":{\"hash\":\"\",\"parts\":{\"total\":0,\"hash\":\"\"}},\"block\":null}");
+  }
+
+  Outcome Commit(const Params& p) {
+    Error error;
+    int64_t height;
+    if (!ResolveHeight(p, chain_->height(), &height, &error)) return Fail(error);
+    absl::StatusOr<BlockPtr> block = chain_->GetBlock(height);
+    if (!block.ok()) return Fail(Internal(std::string(block.status().message())));
+    absl::StatusOr<BlockPtr> next = chain_->GetBlock(height + 1);
+    return Ok(CommitJson(**block, next.ok() ? next->get() : nullptr));
+  }
+
+  Outcome Validators(const Params& p) {
+    Error error;
+    int64_t height, skip = 0, count = 0;
+    if (!ResolveHeight(p, chain_->height() + 1, &height, &error) ||
+        !Paginate(p, 1, &skip, &count, &error)) {
+      return Fail(error);
+    }
+    JsonWriter w;
+    w.BeginObject().Key("block_height").String(absl::StrCat(height));
+    w.Key("validators").BeginArray();
+    if (count > 0) {
+      w.BeginObject().Key("address").String(ValidatorAddressHex()).Key("pub_key");
+      WriteValidatorPubKey(w);
+      w.Key("voting_power").String("10").Key("proposer_priority").String("0").EndObject();
+    }
+    w.EndArray();
+    w.Key("count").String(absl::StrCat(count)).Key("total").String("1").EndObject();
+    return Ok(w.Take());
+  }
+
+  Outcome ConsensusParams(const Params& p) {
+    Error error;
+    int64_t height;
+    if (!ResolveHeight(p, chain_->height() + 1, &height, &error)) return Fail(error);
+    JsonWriter w;
+    w.BeginObject().Key("block_height").String(absl::StrCat(height)).Key("consensus_params");
+    WriteConsensusParams(w);
+    w.EndObject();
+    return Ok(w.Take());
+  }
+
+  Outcome Genesis() {
+    // The chain's genesis time is its first block's (stable across restarts with a data dir).
+    absl::StatusOr<BlockPtr> first = chain_->GetBlock(chain_->earliest_height());
+    absl::Time genesis_time = first.ok() ? (*first)->time : absl::Now();
+    JsonWriter w;
+    w.BeginObject().Key("genesis").BeginObject();
+    w.Key("genesis_time").String(RfcTime(genesis_time));
+    w.Key("chain_id").String(chain_->options().chain_id);
+    w.Key("initial_height").String("1");
+    w.Key("consensus_params");
+    WriteConsensusParams(w);
+    w.Key("validators").BeginArray().BeginObject();
+    w.Key("address").String(ValidatorAddressHex()).Key("pub_key");
+    WriteValidatorPubKey(w);
+    w.Key("power").String("10").Key("name").String(options_.moniker);
+    w.EndObject().EndArray();
+    w.Key("app_hash").String("");
+    w.Key("app_state").Raw(options_.genesis_app_state.empty() ? "{}" : options_.genesis_app_state);
+    w.EndObject().EndObject();
+    return Ok(w.Take());
+  }
+
+  Outcome UnconfirmedTxs(const Params& p) {
+    Error error;
+    int64_t limit;
+    if (!p.Int("limit", &limit, &error)) return Fail(error);
+    if (limit < 1) limit = 30;
+    if (limit > 100) limit = 100;
+    size_t total = 0;
+    int64_t total_bytes = 0;
+    std::vector<std::string> txs =
+        chain_->MempoolTxs(static_cast<size_t>(limit), &total, &total_bytes);
+    JsonWriter w;
+    w.BeginObject().Key("n_txs").String(absl::StrCat(txs.size()));
+    w.Key("total").String(absl::StrCat(total)).Key("total_bytes").String(absl::StrCat(total_bytes));
+    w.Key("txs").BeginArray();
+    for (const auto& tx : txs) w.String(absl::Base64Escape(tx));
+    w.EndArray().EndObject();
+    return Ok(w.Take());
+  }
+
+  // check_tx: CometBFT's ResultCheckTx is the ABCI ResponseCheckTx itself (omitempty fields).
+  Outcome CheckTx(const Params& p) {
+    Error error;
+    std::string tx;
+    if (!p.Bytes("tx", &tx, &error)) return Fail(error);
+    if (tx.empty()) return Fail(InvalidParams("tx: empty"));
+    BroadcastResult result = chain_->CheckTx(tx);
+    if (!result.rpc_error.empty()) return Fail(Internal(result.rpc_error));
+    JsonWriter w;
+    WriteTxResult(w, result.result);
     return Ok(w.Take());
   }
 
@@ -804,10 +1157,7 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     std::string error;
     if (!ParseQuery(query, &sub.conditions, &error)) return Fail(Internal(error));
     for (const auto& c : sub.conditions) {
-      if (c.key == "tm.event" && c.op == "=") {
-        sub.wants_block = c.operand == "NewBlock";
-        sub.wants_tx = c.operand == "Tx";
-      }
+      if (c.key == "tm.event" && c.op == "=") sub.event_type = c.operand;
     }
     {
       absl::MutexLock lock(&mu_);
@@ -846,36 +1196,43 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
       for (const auto& [raw, c] : clients_) clients.push_back(c);
     }
     if (clients.empty()) return;
-    // Rendered lazily, once per block / tx, only if someone subscribed.
-    std::optional<std::string> block_data, block_events;
-    std::optional<std::map<std::string, std::vector<std::string>>> block_map;
-    std::vector<std::optional<std::map<std::string, std::vector<std::string>>>> tx_maps(
-        block->txs.size());
-    std::vector<std::optional<std::string>> tx_data(block->txs.size());
+    // The events CometBFT publishes for a block, in its order (state/execution.go fireEvents):
+    // NewBlock, NewBlockHeader, NewBlockEvents, then one Tx per tx. Each is rendered lazily,
+    // once, only if some subscription matches it.
+    struct Published {
+      std::string type;
+      uint32_t tx_index = 0;
+      std::optional<std::map<std::string, std::vector<std::string>>> map;
+      std::optional<std::string> data, events;
+    };
+    std::vector<Published> published;
+    for (const char* type : {"NewBlock", "NewBlockHeader", "NewBlockEvents"}) {
+      published.push_back({type});
+    }
+    for (uint32_t i = 0; i < block->txs.size(); ++i) published.push_back({"Tx", i});
     for (const auto& client : clients) {
       std::vector<std::string> out;
       {
         absl::MutexLock lock(&client->mu);
         for (const auto& [query, sub] : client->subscriptions) {
-          if (!sub.wants_tx) {
-            if (!block_map) block_map = NewBlockEventMap(*block);
-            if (!Matches(sub.conditions, *block_map)) continue;
-            if (!block_data) block_data = NewBlockEventData(*block);
-            if (!block_events) {
-              JsonWriter w;
-              WriteEventMap(w, *block_map);
-              block_events = w.Take();
+          for (auto& event : published) {
+            if (!sub.event_type.empty() && sub.event_type != event.type) continue;
+            bool tx = event.type == "Tx";
+            if (!event.map) {
+              event.map =
+                  tx ? TxEventMap(*block, event.tx_index) : BlockEventMap(*block, event.type);
             }
-            out.push_back(EventMessage(sub.id, query, *block_data, *block_events));
-          } else {
-            for (uint32_t i = 0; i < block->txs.size(); ++i) {
-              if (!tx_maps[i]) tx_maps[i] = TxEventMap(*block, i);
-              if (!Matches(sub.conditions, *tx_maps[i])) continue;
-              if (!tx_data[i]) tx_data[i] = TxEventData(*block, i);
+            if (!Matches(sub.conditions, *event.map)) continue;
+            if (!event.data) {
+              event.data = tx                               ? TxEventData(*block, event.tx_index)
+                           : event.type == "NewBlock"       ? NewBlockEventData(*block)
+                           : event.type == "NewBlockHeader" ? NewBlockHeaderEventData(*block)
+                                                            : NewBlockEventsEventData(*block);
               JsonWriter w;
-              WriteEventMap(w, *tx_maps[i]);
-              out.push_back(EventMessage(sub.id, query, *tx_data[i], w.Take()));
+              WriteEventMap(w, *event.map);
+              event.events = w.Take();
             }
+            out.push_back(EventMessage(sub.id, query, *event.data, *event.events));
           }
         }
       }

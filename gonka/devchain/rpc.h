@@ -38,6 +38,8 @@ struct RpcOptions {
   // lowest height is N" as a pruning node does, while the chain keeps them. A second RpcService
   // over the same Chain without it then plays the archive node (tests of archive fallback).
   int64_t lowest_served_height = 0;
+  // The `app_state` of /genesis (raw JSON); "" = {}.
+  std::string genesis_app_state;
 };
 
 class RpcService {

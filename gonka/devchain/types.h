@@ -55,6 +55,8 @@ struct Block {
   // serving a block costs a lookup.
   std::string block_json;          // /block result
   std::string block_results_json;  // /block_results result
+  std::string header_json;         // the header object (/header, /commit, /blockchain)
+  std::string block_id_json;       // the block_id object
 };
 
 using BlockPtr = std::shared_ptr<const Block>;
