@@ -455,11 +455,20 @@ struct ChainCache::Impl {
     return absl::StrCat(options.redis_prefix, ":", route.options.name, ":", query.key, ":", anchor);
   }
 
+  // After a shared-tier error the tier is skipped for `redis_retry_after`, so an outage of Redis
+  // costs one connect timeout per period, not one per miss (and one log line per period).
+  bool SharedTierUp() const {
+    return options.redis != nullptr &&
+           absl::ToUnixMicros(options.clock->Now()) >= redis_skip_until_micros.load();
+  }
+
   void CountRedisError(absl::string_view what, const absl::Status& status) {
     redis_errors.fetch_add(1, std::memory_order_relaxed);
     redis_errors_counter->Increment();
-    GONKA_LOG_WARN("chain cache: shared tier failed; going upstream", {"cache", options.name},
-                   {"op", what}, {"error", status});
+    redis_skip_until_micros.store(
+        absl::ToUnixMicros(options.clock->Now() + options.redis_retry_after));
+    GONKA_LOG_WARN("chain cache: shared tier failed; going upstream only", {"cache", options.name},
+                   {"op", what}, {"error", status}, {"retry_after", options.redis_retry_after});
   }
 
   // Reads the shared tier. nullptr when absent, unusable or on error.
@@ -500,7 +509,8 @@ struct ChainCache::Impl {
                                                     int64_t height, int64_t anchor,
                                                     Source* source) {
     std::string shared_key;
-    if (options.redis != nullptr) {
+    const bool shared_tier = SharedTierUp();
+    if (shared_tier) {
       shared_key = SharedKey(route, query, anchor);
       if (auto shared = ReadShared(route, shared_key, height)) {
         *source = Source::kShared;
@@ -528,7 +538,7 @@ struct ChainCache::Impl {
     value->fetched_at = options.clock->Now();
     value->etag = ETagOf(*body);
     value->body = std::make_shared<const std::string>(*std::move(body));
-    if (options.redis != nullptr) WriteShared(route, shared_key, *value);
+    if (shared_tier && SharedTierUp()) WriteShared(route, shared_key, *value);
     return std::shared_ptr<const Value>(std::move(value));
   }
 
@@ -639,6 +649,7 @@ struct ChainCache::Impl {
   prometheus::Gauge* entries_gauge = nullptr;
   prometheus::Counter* redis_errors_counter = nullptr;
   std::atomic<uint64_t> redis_errors{0};
+  std::atomic<int64_t> redis_skip_until_micros{0};
 
   mutable absl::Mutex mu;
   // Serialises height-source polls (taken before mu, never while holding it).

@@ -34,7 +34,8 @@
 //     writes it once (SET NX PX), so a replica that just started serves warm. <height> is the
 //     snapshot height for kBlock, the start of the current phase / epoch for kPhase / kEpoch (so
 //     replicas at different heights of one phase share the entry) and 0 for kNever. Redis errors
-//     only cost the shared tier: the fill goes upstream.
+//     only cost the shared tier: the fill goes upstream, and the tier is skipped for
+//     `redis_retry_after`.
 //   - Without an event feed (a dashboard with no NATS or Redis) set `height_source`: heights are
 //     polled (at most once per `height_poll_interval`) and kPhase/kEpoch entries live at most
 //     `ttl_without_boundaries`, unless `epoch_params` lets the cache derive the boundaries itself.
@@ -147,6 +148,8 @@ struct ChainCacheOptions {
   std::string redis_prefix = "gonka:cache";
   // Expiry of shared entries (capped by a route's ttl).
   absl::Duration redis_ttl = absl::Minutes(10);
+  // After a Redis error the shared tier is skipped this long (misses go straight upstream).
+  absl::Duration redis_retry_after = absl::Seconds(5);
 
   // `Cache-Control: max-age` of kBlock responses (see CacheControl()).
   absl::Duration block_max_age = absl::Seconds(1);
