@@ -1,6 +1,8 @@
 // The devchain binary checked by CosmJS (testdata/devchain_oracle/rpc_check.mjs): StargateClient
-// and Comet38Client read status, blocks and block results, and a NewBlock WebSocket subscription
-// receives consecutive heights. Needs `npm install` in testdata/devchain_oracle (tools/test does
+// and Comet38Client read status, blocks, block results, commit, validators, genesis,
+// blockSearch(All), txSearch, header/header_by_hash/block_by_hash, consensus_params, net_info and
+// unconfirmed_txs, decoding each with CosmJS's own decoders, and NewBlock / NewBlockHeader
+// WebSocket subscriptions receive consecutive heights. Needs `npm install` in testdata/devchain_oracle (tools/test does
 // it).
 #include <fstream>
 #include <string>
@@ -38,7 +40,9 @@ TEST(CosmJsRpcTest, CosmJsReadsDevchain) {
 
 // SigningStargateClient signs and broadcasts MsgSend, MsgGrant and an authz MsgExec, sees them
 // included with the right balance changes; a wrong chain-id, a stale sequence and a tampered
-// signature are rejected with codes 4, 32 and 4.
+// signature are rejected with codes 4, 32 and 4. searchTx / txSearch find the txs by
+// message.sender, transfer.recipient and tx.height; a Tx subscription on message.sender without
+// tm.event gets the grantee's tx; check_tx passes a valid tx without consuming its sequence.
 TEST(CosmJsRpcTest, CosmJsSignsAndBroadcasts) {
   constexpr char kA[] =
       "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
