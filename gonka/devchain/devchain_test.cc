@@ -455,6 +455,8 @@ TEST_F(DevchainTest, TxSearchBlockSearchMempool) {
   EXPECT_EQ(keys(r), "a1,a2");
   r = search("query=\"tx.height>1\"&order_by=\"desc\"");
   EXPECT_EQ(keys(r), "b1,a2,a1");
+  r = search("query=\"tx.height<1e300\"");  // absurd bounds are no bound
+  EXPECT_EQ(Str(r["total_count"]), "3");
   r = search("query=\"record.key='a1'%20AND%20tx.height=3\"");
   EXPECT_EQ(Str(r["total_count"]), "0");
   r = search("query=\"record.key='a2'%20AND%20record.height=2\"");

@@ -351,6 +351,7 @@ void NarrowHeights(const std::vector<Condition>& conditions, absl::string_view k
     if (c.key != key) continue;
     double v = c.number;
     if (!c.numeric && !absl::SimpleAtod(c.operand, &v)) continue;
+    if (!(v > -1e18 && v < 1e18)) continue;  // no height is that far out (and NaN stays out)
     int64_t n = static_cast<int64_t>(v);
     if (c.op == "=") {
       *lo = std::max(*lo, n);
