@@ -47,7 +47,7 @@
 // Example (an HTTP handler of a two-query route):
 //   ChainCacheOptions options;
 //   options.max_bytes = 256 << 20;
-//   options.height_source = [&] { return comet.LatestHeight(); };
+//   options.height_source = [&] { return LatestHeightFromCometStatus(); };
 //   ChainCache cache(options);
 //   RETURN_IF_ERROR(cache.AddRoute({"current_epoch_group", Freshness::kEpoch, FetchCurrentGroup}));
 //   RETURN_IF_ERROR(cache.AddRoute({"epoch_group", Freshness::kEpoch, FetchGroupForModel}));
