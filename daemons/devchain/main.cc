@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
       return gonka::Daemon::kExitConfig;
     }
   }
+  app_options.inference_schedule = chain_options.epochs;
   absl::StatusOr<std::unique_ptr<gonka::devchain::CosmosApp>> app =
       gonka::devchain::CosmosApp::Create(app_options);
   if (!app.ok()) {

@@ -282,11 +282,11 @@ absl::StatusOr<TxInfo> CometClient::Tx(absl::string_view hash) {
 }
 
 absl::StatusOr<AbciQueryResponse> CometClient::AbciQuery(absl::string_view path,
-                                                         absl::string_view data) {
-  ASSIGN_OR_RETURN(
-      std::string body,
-      Call("abci_query", absl::StrCat("path=", net::UrlEncode(absl::StrCat("\"", path, "\"")),
-                                      "&data=0x", crypto::HexEncode(data))));
+                                                         absl::string_view data, int64_t height) {
+  std::string query = absl::StrCat("path=", net::UrlEncode(absl::StrCat("\"", path, "\"")),
+                                   "&data=0x", crypto::HexEncode(data));
+  if (height != 0) absl::StrAppend(&query, "&height=", height);
+  ASSIGN_OR_RETURN(std::string body, Call("abci_query", query));
   dom::parser parser;
   dom::element root, response;
   if (parser.parse(body).get(root) != simdjson::SUCCESS ||

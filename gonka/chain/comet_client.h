@@ -103,7 +103,10 @@ class CometClient {
   absl::StatusOr<BroadcastResponse> BroadcastTxSync(absl::string_view tx_bytes);
   // `hash`: 32 raw bytes.
   absl::StatusOr<TxInfo> Tx(absl::string_view hash);
-  absl::StatusOr<AbciQueryResponse> AbciQuery(absl::string_view path, absl::string_view data);
+  // At `height` (0 = latest). An application error is not a Status error: it is the answer's
+  // code, codespace and log.
+  absl::StatusOr<AbciQueryResponse> AbciQuery(absl::string_view path, absl::string_view data,
+                                              int64_t height = 0);
 
   const std::string& url() const { return options_.rpc_url; }
 

@@ -25,7 +25,7 @@ class Recorder : public devchain::TxExecutor {
     r.gas_used = 7;
     return r;
   }
-  QueryResult Query(absl::string_view path, absl::string_view data) override {
+  QueryResult Query(absl::string_view path, absl::string_view data, int64_t) override {
     if (path == "/cosmos.auth.v1beta1.Query/Account")
       return {0, "", "", absl::StrCat("acct:", data)};
     return {22, "sdk", "account not found", ""};

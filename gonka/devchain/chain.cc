@@ -439,10 +439,27 @@ absl::StatusOr<TxLocation> Chain::WaitForTx(absl::string_view hash, absl::Durati
   return tx_index_.at(key);
 }
 
-TxExecutor::QueryResult Chain::Query(absl::string_view path, absl::string_view data) {
+TxExecutor::QueryResult Chain::Query(absl::string_view path, absl::string_view data,
+                                     int64_t height) {
   absl::MutexLock lock(&mu_);
-  if (!executor_) return {6, "sdk", absl::StrCat("unknown query path: ", path), ""};
-  return executor_->Query(path, data);
+  int64_t latest = blocks_.empty() ? 0 : blocks_.back()->height;
+  // baseapp's CreateQueryContext checks, in its order and with its texts.
+  if (height < 0) {
+    return {18, "sdk", "cannot query with height < 0; please provide a valid height: invalid request",
+            ""};
+  }
+  if (height > latest) {
+    return {26, "sdk",
+            "cannot query with height in the future; please provide a valid height: invalid "
+            "height",
+            ""};
+  }
+  if (height == 0) height = latest;
+  TxExecutor::QueryResult result =
+      executor_ ? executor_->Query(path, data, height)
+                : TxExecutor::QueryResult{6, "sdk", absl::StrCat("unknown query path: ", path), ""};
+  result.height = height;
+  return result;
 }
 
 absl::StatusOr<BlockPtr> Chain::GetBlock(int64_t height) const {

@@ -60,13 +60,16 @@ class TxExecutor {
   // After every block (reset check state to the committed state).
   virtual void Commit(int64_t height) {}
   // abci_query: `path` is the gRPC method; returns the response bytes or an error result.
+  // `height` is the committed height queried (Chain::Query resolved 0 to the latest and refused
+  // heights above it); executors without history may answer from their latest state.
   struct QueryResult {
     uint32_t code = 0;
     std::string codespace;
     std::string log;
     std::string value;
+    int64_t height = 0;  // the height answered (set by Chain::Query)
   };
-  virtual QueryResult Query(absl::string_view path, absl::string_view data) {
+  virtual QueryResult Query(absl::string_view path, absl::string_view data, int64_t height) {
     return {6, "sdk", absl::StrCat("unknown query path: ", path), ""};
   }
 };
@@ -130,7 +133,11 @@ class Chain {
   BroadcastResult CheckTx(absl::string_view tx);
   // Waits (up to `timeout`) until the tx with `hash` is in a block.
   absl::StatusOr<TxLocation> WaitForTx(absl::string_view hash, absl::Duration timeout);
-  TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data);
+  // A query at `height` (0 = latest), as baseapp answers abci_query and gRPC with
+  // x-cosmos-block-height: a negative height is sdk 18, one above the latest block sdk 26
+  // ("cannot query with height in the future; please provide a valid height").
+  TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data,
+                                int64_t height = 0);
 
   // Reads. Heights: 0 = latest. Errors carry CometBFT's messages: height above the tip
   // ("height 99 must be less than or equal to the current blockchain height 12") or pruned

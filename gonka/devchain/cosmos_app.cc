@@ -488,6 +488,12 @@ absl::StatusOr<AppOptions> ParseGenesis(absl::string_view json) {
     }
     options.epochs = params;
   }
+  simdjson::dom::element inference;
+  if (root["inference"].get(inference) == simdjson::SUCCESS) {
+    absl::StatusOr<InferenceGenesis> parsed = ParseInferenceGenesis(simdjson::minify(inference));
+    if (!parsed.ok()) return parsed.status();
+    options.inference = *std::move(parsed);
+  }
   if (root["max_unordered_timeout"].get_string().get(text) == simdjson::SUCCESS &&
       !absl::ParseDuration(absl::string_view(text.data(), text.size()),
                            &options.max_unordered_timeout)) {
@@ -527,6 +533,8 @@ absl::StatusOr<std::unique_ptr<CosmosApp>> CosmosApp::Create(AppOptions options)
     }
   }
   app->check_ = s;
+  app->inference_ = std::make_unique<InferenceModule>(app->options_.inference,
+                                                      app->options_.inference_schedule);
   return app;
 }
 
@@ -557,6 +565,17 @@ void CosmosApp::Commit(int64_t height) {
   auto& nonces = committed_.unordered_nonces;
   nonces.erase(nonces.begin(), nonces.lower_bound({now + 1, std::string()}));
   check_ = committed_;
+  inference_->OnCommit(height, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return Accounts(); });
+}
+
+AccountMap CosmosApp::Accounts() const {
+  AccountMap accounts;
+  for (const auto& [address, state] : committed_.accounts) {
+    AccountView& view = accounts[address];
+    view.pub_key = state.pub_key;
+    view.balances = state.balances;
+  }
+  return accounts;
 }
 
 TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bool deliver) {
@@ -813,8 +832,12 @@ TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bo
   return result;
 }
 
-TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_view data) {
+TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_view data,
+                                         int64_t height) {
   absl::MutexLock lock(&mu_);
+  if (InferenceModule::Handles(path)) {
+    return inference_->Query(path, data, height, Accounts());
+  }
   if (path == "/cosmos.auth.v1beta1.Query/Account" ||
       path == "/cosmos.auth.v1beta1.Query/AccountInfo") {
     authpb::QueryAccountRequest request;

@@ -20,7 +20,8 @@
 // gonka.devchain.v1.MsgRecord; and the Gonka message types in kGonkaRecordTypes, recorded like
 // MsgRecord under the key "<type url>/<sha256 of the message>".
 //
-// Queries (abci_query): /cosmos.auth.v1beta1.Query/Account and /AccountInfo (sdk 22 when
+// Queries (abci_query): /inference.inference.Query/* (InferenceModule, answered at the queried
+// height), /cosmos.auth.v1beta1.Query/Account and /AccountInfo (sdk 22 when
 // unknown), /cosmos.bank.v1beta1.Query/Balance, /cosmos.tx.v1beta1.Service/Simulate (runs the tx
 // on a scratch copy of the check state without signature verification and with an infinite gas
 // meter, as the SDK's simulate mode; returns gas_info and the events).
@@ -32,6 +33,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,6 +45,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gonka/devchain/chain.h"
+#include "gonka/devchain/inference_module.h"
 
 namespace gonka {
 namespace devchain {
@@ -68,6 +71,11 @@ struct AppOptions {
   std::optional<std::string> chain_id;
   std::optional<absl::Duration> block_interval;
   std::optional<EpochParams> epochs;
+
+  // Gonka's inference module (genesis "inference"; gonka/devchain/inference_module.h) and the
+  // epoch schedule it follows: the chain's (the daemon copies ChainOptions::epochs here).
+  InferenceGenesis inference;
+  EpochParams inference_schedule;
 };
 
 // Parses a genesis JSON file's content:
@@ -76,7 +84,8 @@ struct AppOptions {
 //             "poc_validation_delay":"5","poc_validation_duration":"20",
 //             "set_new_validators_delay":"120"},
 //    "accounts":[{"address":"gonka1…","balances":{"ngonka":"1000"}}, {"mnemonic":"…",…}],
-//    "min_gas_price":"0", "fee_denom":"ngonka", "max_unordered_timeout":"10m"}
+//    "min_gas_price":"0", "fee_denom":"ngonka", "max_unordered_timeout":"10m",
+//    "inference":{"models":[…],"participants":[…],…}}   (ParseInferenceGenesis)
 // InvalidArgument naming the field ("genesis accounts[1].balances.ngonka: …").
 absl::StatusOr<AppOptions> ParseGenesis(absl::string_view json);
 
@@ -91,7 +100,7 @@ class CosmosApp : public TxExecutor {
   TxResult Check(absl::string_view tx, const TxContext& context) override;
   TxResult Deliver(absl::string_view tx, const TxContext& context) override;
   void Commit(int64_t height) override;
-  QueryResult Query(absl::string_view path, absl::string_view data) override;
+  QueryResult Query(absl::string_view path, absl::string_view data, int64_t height) override;
 
   // Committed state.
   uint64_t RecordCount(absl::string_view key) const;
@@ -124,8 +133,11 @@ class CosmosApp : public TxExecutor {
   explicit CosmosApp(AppOptions options) : options_(std::move(options)) {}
   TxResult Run(State& state, absl::string_view tx, const TxContext& context, bool deliver);
 
+  AccountMap Accounts() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const AppOptions options_;
   mutable absl::Mutex mu_;
+  std::unique_ptr<InferenceModule> inference_ ABSL_GUARDED_BY(mu_);
   State committed_ ABSL_GUARDED_BY(mu_);
   State check_ ABSL_GUARDED_BY(mu_);
   absl::Time last_block_time_ ABSL_GUARDED_BY(mu_);

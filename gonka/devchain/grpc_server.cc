@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/devchain/render.h"
@@ -16,6 +17,8 @@
 namespace gonka {
 namespace devchain {
 namespace {
+
+constexpr char kHeightHeader[] = "x-cosmos-block-height";
 
 // Canonical status 12, the code gRPC and absl give an unknown method.
 constexpr absl::StatusCode kUnknownMethod = static_cast<absl::StatusCode>(12);
@@ -31,7 +34,7 @@ grpc::Status ToGrpc(const absl::Status& s) {
 absl::StatusOr<std::string> FromQuery(const TxExecutor::QueryResult& q) {
   if (q.code == 0) return q.value;
   if (q.codespace == "sdk" && q.code == 22) return absl::NotFoundError(q.log);
-  if (q.codespace == "sdk" && (q.code == 18 || q.code == 7)) {
+  if (q.codespace == "sdk" && (q.code == 18 || q.code == 7 || q.code == 26)) {
     return absl::InvalidArgumentError(q.log);
   }
   // sdk code 6 = unknown request: gRPC status 12 (the unknown-method code), as the SDK's gRPC
@@ -66,8 +69,16 @@ class CosmosGrpcServer::Service : public grpc::CallbackGenericService {
     // Unary over the generic bidi reactor: read one request, answer, finish.
     class Reactor : public grpc::ServerGenericBidiReactor {
      public:
-      Reactor(CosmosGrpcServer* owner, std::string method)
-          : owner_(owner), method_(std::move(method)) {
+      Reactor(CosmosGrpcServer* owner, grpc::GenericCallbackServerContext* ctx)
+          : owner_(owner), ctx_(ctx), method_(ctx->method()) {
+        // The SDK's gRPC server pins a query to the height in x-cosmos-block-height (0 or
+        // absent = latest); a value that is not an integer is InvalidArgument.
+        auto pinned = ctx->client_metadata().find(kHeightHeader);
+        if (pinned != ctx->client_metadata().end() &&
+            !absl::SimpleAtoi(absl::string_view(pinned->second.data(), pinned->second.size()),
+                              &height_)) {
+          bad_height_ = true;
+        }
         StartRead(&request_);
       }
       void OnReadDone(bool ok) override {
@@ -81,11 +92,19 @@ class CosmosGrpcServer::Service : public grpc::CallbackGenericService {
           for (const auto& s : slices)
             bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
         }
-        absl::StatusOr<std::string> result = owner_->Call(method_, bytes);
+        if (bad_height_) {
+          Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "x-cosmos-block-height: not an integer"));
+          return;
+        }
+        int64_t answered = 0;
+        absl::StatusOr<std::string> result = owner_->Call(method_, bytes, height_, &answered);
         if (!result.ok()) {
           Finish(ToGrpc(result.status()));
           return;
         }
+        // As the SDK's gRPC server: the height the answer is from, in the response header.
+        if (answered > 0) ctx_->AddInitialMetadata(kHeightHeader, absl::StrCat(answered));
         grpc::Slice slice(*result);
         response_ = grpc::ByteBuffer(&slice, 1);
         StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
@@ -94,11 +113,14 @@ class CosmosGrpcServer::Service : public grpc::CallbackGenericService {
 
      private:
       CosmosGrpcServer* owner_;
+      grpc::GenericCallbackServerContext* ctx_;
       std::string method_;
+      int64_t height_ = 0;
+      bool bad_height_ = false;
       grpc::ByteBuffer request_;
       grpc::ByteBuffer response_;
     };
-    return new Reactor(owner_, ctx->method());
+    return new Reactor(owner_, ctx);
   }
 
  private:
@@ -130,7 +152,8 @@ void CosmosGrpcServer::Stop(absl::Time deadline) {
 }
 
 absl::StatusOr<std::string> CosmosGrpcServer::Call(absl::string_view method,
-                                                   absl::string_view request) {
+                                                   absl::string_view request, int64_t height,
+                                                   int64_t* answered_height) {
   if (method == "/cosmos.tx.v1beta1.Service/BroadcastTx") {
     txpb::BroadcastTxRequest req;
     if (!req.ParseFromArray(request.data(), static_cast<int>(request.size()))) {
@@ -200,7 +223,9 @@ absl::StatusOr<std::string> CosmosGrpcServer::Call(absl::string_view method,
     return response.SerializeAsString();
   }
   // Queries (and Simulate) are answered by the chain's rules, as over abci_query.
-  return FromQuery(chain_->Query(method, request));
+  TxExecutor::QueryResult q = chain_->Query(method, request, height);
+  if (answered_height) *answered_height = q.height;
+  return FromQuery(q);
 }
 
 }  // namespace devchain

@@ -5,9 +5,14 @@
 //   /cosmos.bank.v1beta1.Query/Balance,
 //   /cosmos.tx.v1beta1.Service/Simulate, /cosmos.tx.v1beta1.Service/GetTx,
 //   /cosmos.tx.v1beta1.Service/BroadcastTx (modes SYNC and ASYNC; BLOCK is refused as since
-//   SDK 0.47).
+//   SDK 0.47),
+//   /inference.inference.Query/* (gonka/devchain/inference_module.h).
+// Queries are pinned to the height in the request header x-cosmos-block-height (absent = latest),
+// and the answer carries the height it is from in the response header of the same name, as the
+// SDK's gRPC server does.
 // Status codes as the SDK's gRPC layer: an unknown account or tx → NOT_FOUND, a malformed request
-// → INVALID_ARGUMENT, an unknown method → status 12 (its canonical code). A CheckTx rejection is
+// → INVALID_ARGUMENT (and a height above the latest), an unknown method → status 12 (its
+// canonical code). A CheckTx rejection is
 // not a gRPC error: it is the TxResponse's code, codespace and raw_log (and a tx already in the
 // mempool is code 19, as the SDK reports it).
 //
@@ -18,6 +23,7 @@
 #ifndef GONKA_DEVCHAIN_GRPC_SERVER_H_
 #define GONKA_DEVCHAIN_GRPC_SERVER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -44,8 +50,11 @@ class CosmosGrpcServer {
   int port() const { return port_; }
   void Stop(absl::Time deadline);
 
-  // One call: the serialized response, or the status the gRPC call ends with.
-  absl::StatusOr<std::string> Call(absl::string_view method, absl::string_view request);
+  // One call: the serialized response, or the status the gRPC call ends with. Queries answer
+  // at `height` (0 = latest; the SDK's x-cosmos-block-height request header) and set
+  // `*answered_height` to the height answered (the x-cosmos-block-height response header).
+  absl::StatusOr<std::string> Call(absl::string_view method, absl::string_view request,
+                                   int64_t height = 0, int64_t* answered_height = nullptr);
 
  private:
   class Service;

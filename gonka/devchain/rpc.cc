@@ -1052,13 +1052,14 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
         !p.Int("height", &height, &error) || !p.Bool("prove", &prove, &error)) {
       return Fail(error);
     }
-    TxExecutor::QueryResult q = chain_->Query(path, data);
+    TxExecutor::QueryResult q = chain_->Query(path, data, height);
     JsonWriter w;
     w.BeginObject().Key("response").BeginObject();
     if (q.code != 0) w.Key("code").Uint(q.code);
     if (!q.log.empty()) w.Key("log").String(q.log);
     if (!q.value.empty()) w.Key("value").String(absl::Base64Escape(q.value));
-    w.Key("height").String(absl::StrCat(chain_->height()));
+    // The height answered; baseapp leaves it 0 on an error result.
+    w.Key("height").String(absl::StrCat(q.code == 0 ? q.height : 0));
     if (!q.codespace.empty()) w.Key("codespace").String(q.codespace);
     w.EndObject().EndObject();
     return Ok(w.Take());

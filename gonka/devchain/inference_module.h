@@ -1,0 +1,116 @@
+// InferenceModule: devchain's answers to Gonka's inference.inference.Query methods that
+// edge-api's read routes ask (docs/devchain.md, "Inference module"; field facts in
+// docs/reference/gonka.md, "Inference module queries"):
+//   Params, EpochInfo, GetCurrentEpoch, CurrentEpochGroupData, EpochGroupData, ModelsAll,
+//   ParticipantsWithBalances, AccountByAddress, PocBatchesForStage, BridgeAddressesByChain,
+//   ExcludedParticipants
+// at the path "/inference.inference.Query/<Method>", over gRPC and abci_query alike.
+//
+// State comes from the genesis file's "inference" object and follows devchain's own epoch
+// schedule (gonka/chain/epoch.h): epoch e >= 1 is created at its PoC start e·L (EpochInfo's
+// latest_epoch, its EpochGroupData and PoC batches appear then) and becomes effective at
+// SetNewValidators (GetCurrentEpoch, CurrentEpochGroupData). Everything epoch-derived is a pure
+// function of (genesis, height), so every past epoch is answerable at any height; bank balances
+// (ParticipantsWithBalances, AccountByAddress) at a height of a past epoch are those of a
+// snapshot taken at that epoch's first effective block (the per-epoch history kept by
+// OnCommit), and the live ones in the current epoch.
+//
+//   ASSIGN_OR_RETURN(InferenceGenesis g, ParseInferenceGenesis(R"({"models":[{"id":"m"}]})"));
+//   InferenceModule module(std::move(g), chain_options.epochs);
+//   module.OnCommit(height, [&] { return accounts; });         // after every block
+//   TxExecutor::QueryResult r = module.Query(path, request, height, accounts);
+//
+// Errors as the Cosmos SDK reports a query handler's gRPC status over ABCI (codespace "sdk"):
+// NotFound → 22, InvalidArgument → 18, an unknown method → 6.
+//
+// Not thread-safe: CosmosApp calls it under its own lock.
+#ifndef GONKA_DEVCHAIN_INFERENCE_MODULE_H_
+#define GONKA_DEVCHAIN_INFERENCE_MODULE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/numeric/int128.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "gonka/devchain/chain.h"
+#include "gonka/proto/inference/inference/query.pb.h"
+
+namespace gonka {
+namespace devchain {
+
+inline constexpr absl::string_view kInferenceQueryPrefix = "/inference.inference.Query/";
+
+// The genesis "inference" object; every entry is protobuf JSON of Gonka's message (field names
+// as in the .proto or lowerCamelCase, 64-bit integers as strings or numbers):
+//   {"unit_of_compute_price": "100",
+//    "models": [{"id": "Qwen/Qwen3-8B", "units_of_compute_per_token": "100", ...}],   // Model
+//    "participants": [{"address": "gonka1…", "inference_url": "http://…", "weight": 10}],
+//    "bridge_addresses": [{"id": "1", "chainId": "ethereum", "address": "0x…"}],
+//    "excluded_participants": [{"address": "gonka1…", "epoch_index": "2", "reason": "…"}]}
+struct InferenceGenesis {
+  int64_t unit_of_compute_price = 100;
+  std::vector<::inference::inference::Model> models;
+  // address, inference_url, weight (the genesis weight; epoch e's is weight + e), validator_key,
+  // worker_public_key are read; the rest is derived.
+  std::vector<::inference::inference::Participant> participants;
+  std::vector<::inference::inference::BridgeContractAddress> bridge_addresses;
+  // exclusion_block_height defaults to the epoch's effective height.
+  std::vector<::inference::inference::ExcludedParticipant> excluded_participants;
+};
+
+// `json` is the text of the "inference" object. InvalidArgument naming the entry
+// ("genesis inference.models[1]: …").
+absl::StatusOr<InferenceGenesis> ParseInferenceGenesis(absl::string_view json);
+
+// One account as the bank and auth modules hold it.
+struct AccountView {
+  std::string pub_key;  // 33-byte compressed secp256k1 key; empty before the first tx
+  std::map<std::string, absl::uint128> balances;
+};
+// The committed accounts, address → view.
+using AccountMap = std::map<std::string, AccountView>;
+
+class InferenceModule {
+ public:
+  InferenceModule(InferenceGenesis genesis, EpochParams schedule);
+
+  static bool Handles(absl::string_view path);
+
+  // After block `height` committed; `accounts()` gives the accounts as committed and is called
+  // only at an epoch's first effective block, whose snapshot it keeps.
+  void OnCommit(int64_t height, const std::function<AccountMap()>& accounts);
+
+  // `height` >= 1 is the state queried (the chain resolved 0 to its latest height);
+  // `accounts` are the live committed accounts.
+  TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data, int64_t height,
+                                const AccountMap& accounts) const;
+
+  // The schedule's derived heights (0 when epochs are off).
+  uint64_t LatestEpoch(int64_t height) const;     // created at its PoC start
+  uint64_t EffectiveEpoch(int64_t height) const;  // switches at SetNewValidators
+  int64_t PocStartHeight(uint64_t epoch) const;
+  int64_t EffectiveHeight(uint64_t epoch) const;
+
+ private:
+  ::inference::inference::Params MakeParams() const;
+  // NotFound unless the epoch exists at `height` (and, for a model, the model exists).
+  std::optional<::inference::inference::EpochGroupData> GroupData(uint64_t epoch,
+                                                                  absl::string_view model_id,
+                                                                  int64_t height) const;
+  const AccountMap& AccountsAt(int64_t height, const AccountMap& live) const;
+
+  const InferenceGenesis genesis_;
+  const EpochParams schedule_;
+  int64_t latest_height_ = 0;
+  std::map<uint64_t, AccountMap> snapshots_;  // effective epoch → accounts at its first block
+};
+
+}  // namespace devchain
+}  // namespace gonka
+
+#endif  // GONKA_DEVCHAIN_INFERENCE_MODULE_H_

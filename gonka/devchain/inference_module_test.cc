@@ -1,0 +1,412 @@
+// devchain's inference.inference.Query answers over a real gRPC channel and over CometBFT
+// abci_query (HTTP), at pinned heights, while the chain moves through epochs.
+#include "gonka/devchain/inference_module.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gonka/chain/comet_client.h"
+#include "gonka/crypto/bech32.h"
+#include "gonka/devchain/cosmos_app.h"
+#include "gonka/devchain/grpc_server.h"
+#include "gonka/devchain/rpc.h"
+#include "gonka/net/http_server.h"
+#include "gtest/gtest.h"
+
+namespace gonka {
+namespace devchain {
+namespace {
+
+namespace ipb = ::inference::inference;
+using ::testing::HasSubstr;
+
+std::string Address(char fill) {
+  return *crypto::EncodeAddress("gonka", std::string(20, fill));
+}
+
+// Participant n (1..3) has genesis weight 10·n and URL http://p<n>; Gonka orders participants
+// by address.
+int GenesisWeight(const std::string& address) {
+  for (int n = 1; n <= 3; ++n) {
+    if (Address(static_cast<char>(n)) == address) return 10 * n;
+  }
+  return -1;
+}
+std::vector<std::string> ByAddress() {
+  std::vector<std::string> order = {Address(1), Address(2), Address(3)};
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+// Epoch length 20; PoC 4 blocks, validation delay 1, validation 3, SetNewValidators 2 blocks
+// later: epoch e >= 1 starts PoC at 20e and is effective from 20e + 10.
+std::string Genesis() {
+  return absl::StrCat(R"({
+    "epoch": {"epoch_length": "20", "poc_stage_duration": "4", "poc_exchange_duration": "1",
+              "poc_validation_delay": "1", "poc_validation_duration": "3",
+              "set_new_validators_delay": "2"},
+    "accounts": [{"address": ")", Address(1), R"(", "balances": {"ngonka": "1000"}},
+                 {"address": ")", Address(2), R"(", "balances": {"ngonka": "2000", "uatom": "5"}},
+                 {"address": ")", Address(3), R"(", "balances": {"ngonka": "3000"}}],
+    "inference": {
+      "unit_of_compute_price": "7",
+      "models": [{"id": "Qwen/Qwen3-8B", "units_of_compute_per_token": "100",
+                  "context_window": "32768", "hf_repo": "Qwen/Qwen3-8B"},
+                 {"id": "m2", "unitsOfComputePerToken": "50"}],
+      "participants": [{"address": ")", Address(3), R"(", "inference_url": "http://p3", "weight": 30},
+                       {"address": ")", Address(1), R"(", "inference_url": "http://p1", "weight": 10},
+                       {"address": ")", Address(2), R"(", "inference_url": "http://p2", "weight": 20}],
+      "bridge_addresses": [{"id": "1", "chainId": "ethereum", "address": "0xabc"},
+                           {"id": "2", "chainId": "base", "address": "0xdef"}],
+      "excluded_participants": [{"address": ")", Address(2), R"(", "epoch_index": "1",
+                                 "reason": "downtime"}]
+    }})");
+}
+
+class InferenceModuleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<AppOptions> options = ParseGenesis(Genesis());
+    ASSERT_TRUE(options.ok()) << options.status();
+    ChainOptions chain_options;
+    chain_options.chain_id = "inference-test";
+    chain_options.epochs = *options->epochs;
+    options->inference_schedule = chain_options.epochs;
+    app_ = std::move(*CosmosApp::Create(*options));
+    chain_ = std::make_unique<Chain>(chain_options, app_.get());
+    grpc_ = std::make_unique<CosmosGrpcServer>(chain_.get());
+    ASSERT_TRUE(grpc_->Start("127.0.0.1:0").ok());
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = std::make_unique<grpc::GenericStub>(channel_);
+    rpc_ = std::make_unique<RpcService>(chain_.get(), &http_, RpcOptions());
+    ASSERT_TRUE(http_.Start().ok());
+    comet_ = std::make_unique<chain::CometClient>(
+        chain::CometClientOptions{.rpc_url = absl::StrCat("http://127.0.0.1:", http_.port())});
+  }
+
+  void ProduceTo(int64_t height) {
+    while (chain_->height() < height) chain_->ProduceBlock();
+  }
+
+  struct Grpc {
+    grpc::Status status;
+    std::string bytes;
+    std::string height_header;
+  };
+  Grpc CallGrpc(const std::string& method, const std::string& request, int64_t height) {
+    grpc::Slice slice(request);
+    grpc::ByteBuffer in(&slice, 1), out;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (height != 0) context.AddMetadata("x-cosmos-block-height", absl::StrCat(height));
+    std::promise<grpc::Status> done;
+    stub_->UnaryCall(&context, method, grpc::StubOptions(), &in, &out,
+                     [&](grpc::Status s) { done.set_value(s); });
+    Grpc result;
+    result.status = done.get_future().get();
+    if (result.status.ok()) {
+      std::vector<grpc::Slice> slices;
+      if (out.Dump(&slices).ok()) {
+        for (const auto& s : slices) {
+          result.bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+        }
+      }
+      auto h = context.GetServerInitialMetadata().find("x-cosmos-block-height");
+      if (h != context.GetServerInitialMetadata().end()) {
+        result.height_header.assign(h->second.data(), h->second.size());
+      }
+    }
+    return result;
+  }
+
+  // The method over both transports at `height`; both must succeed with the same bytes and
+  // name the same height. Returns the decoded answer.
+  template <typename Response>
+  Response Both(const std::string& method, const google::protobuf::Message& request,
+                int64_t height = 0) {
+    std::string path = absl::StrCat("/inference.inference.Query/", method);
+    std::string bytes = request.SerializeAsString();
+    Grpc g = CallGrpc(path, bytes, height);
+    EXPECT_TRUE(g.status.ok()) << method << ": " << g.status.error_message();
+    absl::StatusOr<chain::AbciQueryResponse> a = comet_->AbciQuery(path, bytes, height);
+    EXPECT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ(a->code, 0u) << method << ": " << a->log;
+    EXPECT_EQ(g.bytes, a->value) << method << " at " << height;
+    int64_t expected_height = height == 0 ? chain_->height() : height;
+    EXPECT_EQ(a->height, expected_height) << method;
+    EXPECT_EQ(g.height_header, absl::StrCat(expected_height)) << method;
+    Response response;
+    EXPECT_TRUE(response.ParseFromString(a->value)) << method;
+    return response;
+  }
+
+  // The error both transports answer: the gRPC status code and the abci_query sdk code.
+  void ExpectError(const std::string& method, const google::protobuf::Message& request,
+                   int64_t height, grpc::StatusCode grpc_code, uint32_t sdk_code) {
+    std::string path = absl::StrCat("/inference.inference.Query/", method);
+    Grpc g = CallGrpc(path, request.SerializeAsString(), height);
+    EXPECT_EQ(g.status.error_code(), grpc_code) << method << ": " << g.status.error_message();
+    absl::StatusOr<chain::AbciQueryResponse> a =
+        comet_->AbciQuery(path, request.SerializeAsString(), height);
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ(a->code, sdk_code) << method << ": " << a->log;
+    EXPECT_EQ(a->codespace, "sdk");
+  }
+
+  std::unique_ptr<CosmosApp> app_;
+  std::unique_ptr<Chain> chain_;
+  std::unique_ptr<CosmosGrpcServer> grpc_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+  net::HttpServer http_;
+  std::unique_ptr<RpcService> rpc_;
+  std::unique_ptr<chain::CometClient> comet_;
+};
+
+TEST_F(InferenceModuleTest, ParamsModelsBridgeFromGenesis) {
+  ProduceTo(3);
+  auto params = Both<ipb::QueryParamsResponse>("Params", ipb::QueryParamsRequest());
+  EXPECT_EQ(params.params().epoch_params().epoch_length(), 20);
+  EXPECT_EQ(params.params().epoch_params().poc_stage_duration(), 4);
+  EXPECT_EQ(params.params().epoch_params().set_new_validators_delay(), 2);
+  EXPECT_EQ(params.params().epoch_params().default_unit_of_compute_price(), 7);
+
+  auto models = Both<ipb::QueryModelsAllResponse>("ModelsAll", ipb::QueryModelsAllRequest());
+  ASSERT_EQ(models.model_size(), 2);
+  EXPECT_EQ(models.model(0).id(), "Qwen/Qwen3-8B");
+  EXPECT_EQ(models.model(0).context_window(), 32768u);
+  EXPECT_EQ(models.model(1).units_of_compute_per_token(), 50u);  // lowerCamelCase JSON too
+
+  ipb::QueryBridgeAddressesByChainRequest bridge;
+  bridge.set_chain_id("ethereum");
+  auto addresses =
+      Both<ipb::QueryBridgeAddressesByChainResponse>("BridgeAddressesByChain", bridge);
+  ASSERT_EQ(addresses.addresses_size(), 1);
+  EXPECT_EQ(addresses.addresses(0).address(), "0xabc");
+  bridge.set_chain_id("solana");
+  EXPECT_EQ(Both<ipb::QueryBridgeAddressesByChainResponse>("BridgeAddressesByChain", bridge)
+                .addresses_size(),
+            0);
+}
+
+TEST_F(InferenceModuleTest, EpochsAdvanceOnDevchainsSchedule) {
+  ProduceTo(5);
+  auto info = Both<ipb::QueryEpochInfoResponse>("EpochInfo", ipb::QueryEpochInfoRequest());
+  EXPECT_EQ(info.block_height(), 5);
+  EXPECT_EQ(info.latest_epoch().index(), 0u);
+  EXPECT_EQ(Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch",
+                                                    ipb::QueryGetCurrentEpochRequest())
+                .epoch(),
+            0u);
+
+  // PoC of epoch 1 started at 20: it is the latest epoch, not yet the effective one.
+  ProduceTo(25);
+  info = Both<ipb::QueryEpochInfoResponse>("EpochInfo", ipb::QueryEpochInfoRequest());
+  EXPECT_EQ(info.latest_epoch().index(), 1u);
+  EXPECT_EQ(info.latest_epoch().poc_start_block_height(), 20);
+  EXPECT_EQ(info.latest_epoch().effective_block_height(), 30);
+  EXPECT_EQ(Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch",
+                                                    ipb::QueryGetCurrentEpochRequest())
+                .epoch(),
+            0u);
+  auto current = Both<ipb::QueryCurrentEpochGroupDataResponse>(
+      "CurrentEpochGroupData", ipb::QueryCurrentEpochGroupDataRequest());
+  EXPECT_EQ(current.epoch_group_data().epoch_index(), 0u);
+
+  // SetNewValidators at 30: epoch 1 is effective; weights are genesis weight + epoch.
+  ProduceTo(31);
+  EXPECT_EQ(Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch",
+                                                    ipb::QueryGetCurrentEpochRequest())
+                .epoch(),
+            1u);
+  current = Both<ipb::QueryCurrentEpochGroupDataResponse>(
+      "CurrentEpochGroupData", ipb::QueryCurrentEpochGroupDataRequest());
+  const ipb::EpochGroupData& group = current.epoch_group_data();
+  EXPECT_EQ(group.epoch_index(), 1u);
+  EXPECT_EQ(group.poc_start_block_height(), 20u);
+  EXPECT_EQ(group.effective_block_height(), 30);
+  EXPECT_EQ(group.last_block_height(), 0);
+  EXPECT_EQ(group.unit_of_compute_price(), 7);
+  EXPECT_THAT(group.sub_group_models(), ::testing::ElementsAre("Qwen/Qwen3-8B", "m2"));
+  ASSERT_EQ(group.validation_weights_size(), 3);
+  EXPECT_EQ(group.validation_weights(0).member_address(), ByAddress()[0]);
+  EXPECT_EQ(group.validation_weights(0).weight(), GenesisWeight(ByAddress()[0]) + 1);
+  EXPECT_EQ(group.total_weight(), 11 + 21 + 31);
+
+  ipb::QueryGetEpochGroupDataRequest by_model;
+  by_model.set_epoch_index(1);
+  by_model.set_model_id("m2");
+  auto sub = Both<ipb::QueryGetEpochGroupDataResponse>("EpochGroupData", by_model);
+  EXPECT_EQ(sub.epoch_group_data().model_id(), "m2");
+  EXPECT_EQ(sub.epoch_group_data().model_snapshot().units_of_compute_per_token(), 50u);
+  EXPECT_EQ(sub.epoch_group_data().sub_group_models_size(), 0);
+
+  by_model.set_model_id("no-such-model");
+  ExpectError("EpochGroupData", by_model, 0, grpc::StatusCode::NOT_FOUND, 22);
+  by_model.set_epoch_index(2);
+  by_model.set_model_id("");
+  ExpectError("EpochGroupData", by_model, 0, grpc::StatusCode::NOT_FOUND, 22);
+
+  // Epoch 2 effective at 50: epoch 1's group now has its last block.
+  ProduceTo(52);
+  by_model.set_epoch_index(1);
+  auto past = Both<ipb::QueryGetEpochGroupDataResponse>("EpochGroupData", by_model);
+  EXPECT_EQ(past.epoch_group_data().last_block_height(), 49);
+  EXPECT_EQ(Both<ipb::QueryCurrentEpochGroupDataResponse>("CurrentEpochGroupData",
+                                                          ipb::QueryCurrentEpochGroupDataRequest())
+                .epoch_group_data()
+                .validation_weights(0)
+                .weight(),
+            GenesisWeight(ByAddress()[0]) + 2);
+}
+
+TEST_F(InferenceModuleTest, HeightPinnedQueriesAnswerFromThatHeight) {
+  ProduceTo(52);
+  // At 25 epoch 0 was current and epoch 1 had just started PoC.
+  EXPECT_EQ(Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch",
+                                                    ipb::QueryGetCurrentEpochRequest(), 25)
+                .epoch(),
+            0u);
+  auto info = Both<ipb::QueryEpochInfoResponse>("EpochInfo", ipb::QueryEpochInfoRequest(), 25);
+  EXPECT_EQ(info.block_height(), 25);
+  EXPECT_EQ(info.latest_epoch().index(), 1u);
+  ipb::QueryGetEpochGroupDataRequest epoch1;
+  epoch1.set_epoch_index(1);
+  EXPECT_EQ(Both<ipb::QueryGetEpochGroupDataResponse>("EpochGroupData", epoch1, 25)
+                .epoch_group_data()
+                .last_block_height(),
+            0);
+  EXPECT_EQ(Both<ipb::QueryGetEpochGroupDataResponse>("EpochGroupData", epoch1, 52)
+                .epoch_group_data()
+                .last_block_height(),
+            49);
+  // Epoch 2 did not exist at 35.
+  ipb::QueryGetEpochGroupDataRequest epoch2;
+  epoch2.set_epoch_index(2);
+  ExpectError("EpochGroupData", epoch2, 35, grpc::StatusCode::NOT_FOUND, 22);
+  // Participants' weights as of the pinned height's epoch.
+  ipb::QueryParticipantsWithBalancesRequest all;
+  auto at35 = Both<ipb::QueryParticipantsWithBalancesResponse>("ParticipantsWithBalances", all, 35);
+  EXPECT_EQ(at35.block_height(), 35);
+  EXPECT_EQ(at35.participants(0).participant().weight(),
+            GenesisWeight(at35.participants(0).participant().address()) + 1);
+  // A height above the tip: InvalidArgument over gRPC, sdk 26 over abci_query.
+  ExpectError("GetCurrentEpoch", ipb::QueryGetCurrentEpochRequest(), 53,
+              grpc::StatusCode::INVALID_ARGUMENT, 26);
+}
+
+TEST_F(InferenceModuleTest, ParticipantsWithBalancesPages) {
+  ProduceTo(3);
+  ipb::QueryParticipantsWithBalancesRequest request;
+  request.mutable_pagination()->set_limit(2);
+  request.mutable_pagination()->set_count_total(true);
+  auto first =
+      Both<ipb::QueryParticipantsWithBalancesResponse>("ParticipantsWithBalances", request);
+  ASSERT_EQ(first.participants_size(), 2);
+  EXPECT_EQ(first.pagination().total(), 3u);
+  EXPECT_EQ(first.block_height(), 3);
+  // Ordered by address, as Gonka's collection.
+  std::vector<std::string> order = ByAddress();
+  for (int i = 0; i < 2; ++i) {
+    const ipb::Participant& p = first.participants(i).participant();
+    int weight = GenesisWeight(order[i]);
+    EXPECT_EQ(p.address(), order[i]);
+    EXPECT_EQ(p.inference_url(), absl::StrCat("http://p", weight / 10));
+    EXPECT_EQ(p.weight(), weight);
+    const auto& balances = first.participants(i).balances();
+    ASSERT_EQ(balances.size(), weight == 20 ? 2 : 1);
+    EXPECT_EQ(balances[0].denom(), "ngonka");
+    EXPECT_EQ(balances[0].amount(), absl::StrCat(weight * 100));
+    if (weight == 20) {
+      EXPECT_EQ(balances[1].denom(), "uatom");
+    }
+  }
+  ASSERT_FALSE(first.pagination().next_key().empty());
+
+  request.mutable_pagination()->set_key(first.pagination().next_key());
+  auto second =
+      Both<ipb::QueryParticipantsWithBalancesResponse>("ParticipantsWithBalances", request);
+  ASSERT_EQ(second.participants_size(), 1);
+  EXPECT_EQ(second.participants(0).participant().address(), order[2]);
+  EXPECT_TRUE(second.pagination().next_key().empty());
+
+  request.mutable_pagination()->set_offset(1);
+  ExpectError("ParticipantsWithBalances", request, 0, grpc::StatusCode::INVALID_ARGUMENT, 18);
+}
+
+TEST_F(InferenceModuleTest, AccountByAddressErrors) {
+  ProduceTo(2);
+  ipb::QueryAccountByAddressRequest request;
+  request.set_address("not-an-address");
+  ExpectError("AccountByAddress", request, 0, grpc::StatusCode::INVALID_ARGUMENT, 18);
+  request.set_address(Address(9));  // no such account
+  ExpectError("AccountByAddress", request, 0, grpc::StatusCode::NOT_FOUND, 22);
+  request.set_address(Address(1));  // a genesis account that never signed: no public key yet
+  ExpectError("AccountByAddress", request, 0, grpc::StatusCode::NOT_FOUND, 22);
+}
+
+TEST_F(InferenceModuleTest, PocBatchesAndExclusionsFollowTheSchedule) {
+  ProduceTo(35);
+  ipb::QueryPocBatchesForStageRequest stage;
+  stage.set_block_height(20);
+  auto batches = Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage);
+  ASSERT_EQ(batches.poc_batch_size(), 3);
+  EXPECT_EQ(batches.poc_batch(0).participant(), ByAddress()[0]);
+  ASSERT_EQ(batches.poc_batch(0).poc_batch_size(), 1);
+  EXPECT_EQ(batches.poc_batch(0).poc_batch(0).poc_stage_start_block_height(), 20);
+  EXPECT_EQ(batches.poc_batch(0).poc_batch(0).received_at_block_height(), 21);
+  EXPECT_EQ(batches.poc_batch(0).poc_batch(0).nonces_size(),
+            std::min(GenesisWeight(ByAddress()[0]) + 1, 16));
+  // Not a stage start, a stage not yet started, and the stage start itself pinned: empty.
+  stage.set_block_height(21);
+  EXPECT_EQ(Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage)
+                .poc_batch_size(),
+            0);
+  stage.set_block_height(40);
+  EXPECT_EQ(Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage)
+                .poc_batch_size(),
+            0);
+  stage.set_block_height(20);
+  EXPECT_EQ(Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage, 20)
+                .poc_batch_size(),
+            0);
+
+  ipb::QueryExcludedParticipantsRequest excluded;  // epoch 0 = the current one: epoch 1
+  auto items = Both<ipb::QueryExcludedParticipantsResponse>("ExcludedParticipants", excluded);
+  ASSERT_EQ(items.items_size(), 1);
+  EXPECT_EQ(items.items(0).address(), Address(2));
+  EXPECT_EQ(items.items(0).reason(), "downtime");
+  EXPECT_EQ(items.items(0).epoch_index(), 1u);
+  EXPECT_EQ(items.items(0).exclusion_block_height(), 30u);
+  excluded.set_epoch_index(1);
+  EXPECT_EQ(Both<ipb::QueryExcludedParticipantsResponse>("ExcludedParticipants", excluded, 25)
+                .items_size(),
+            0);
+}
+
+TEST(InferenceGenesisTest, MalformedEntriesAreNamed) {
+  absl::StatusOr<InferenceGenesis> g =
+      ParseInferenceGenesis(R"({"models": [{"id": "a"}, {"units_of_compute_per_token": "x"}]})");
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(std::string(g.status().message()), HasSubstr("genesis inference.models[1]"));
+  g = ParseInferenceGenesis(R"({"participants": [{"address": "gonka1nope"}]})");
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(std::string(g.status().message()),
+              HasSubstr("genesis inference.participants[0].address"));
+  g = ParseInferenceGenesis(R"({"models": [{"quantization": "fp8"}]})");
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(std::string(g.status().message()), HasSubstr("\"id\" is required"));
+}
+
+}  // namespace
+}  // namespace devchain
+}  // namespace gonka
