@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gonka/chain/comet_client.h"
+#include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/bech32.h"
+#include "gonka/crypto/key.h"
 #include "gonka/devchain/cosmos_app.h"
 #include "gonka/devchain/grpc_server.h"
 #include "gonka/devchain/rpc.h"
@@ -31,6 +34,10 @@ using ::testing::HasSubstr;
 std::string Address(char fill) {
   return *crypto::EncodeAddress("gonka", std::string(20, fill));
 }
+
+// Funded, not a participant: signs the transfer that changes a participant's balance.
+constexpr char kMnemonic[] =
+    "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
 
 // Participant n (1..3) has genesis weight 10·n and URL http://p<n>; Gonka orders participants
 // by address.
@@ -53,7 +60,8 @@ std::string Genesis() {
     "epoch": {"epoch_length": "20", "poc_stage_duration": "4", "poc_exchange_duration": "1",
               "poc_validation_delay": "1", "poc_validation_duration": "3",
               "set_new_validators_delay": "2"},
-    "accounts": [{"address": ")", Address(1), R"(", "balances": {"ngonka": "1000"}},
+    "accounts": [{"mnemonic": ")", kMnemonic, R"(", "balances": {"ngonka": "1000000"}},
+                 {"address": ")", Address(1), R"(", "balances": {"ngonka": "1000"}},
                  {"address": ")", Address(2), R"(", "balances": {"ngonka": "2000", "uatom": "5"}},
                  {"address": ")", Address(3), R"(", "balances": {"ngonka": "3000"}}],
     "inference": {
@@ -352,6 +360,45 @@ TEST_F(InferenceModuleTest, AccountByAddressErrors) {
   ExpectError("AccountByAddress", request, 0, grpc::StatusCode::NOT_FOUND, 22);
   request.set_address(Address(1));  // a genesis account that never signed: no public key yet
   ExpectError("AccountByAddress", request, 0, grpc::StatusCode::NOT_FOUND, 22);
+}
+
+// A transfer to a participant in epoch 0 shows in the live balance; a height of epoch 0 pinned
+// after epoch 1 is effective answers epoch 0's snapshot (its first block). The sender's
+// AccountByAddress has its public key once it signed.
+TEST_F(InferenceModuleTest, BalancesFollowTxsAndPastEpochsKeepTheirSnapshot) {
+  ProduceTo(3);
+  crypto::SigningKey key = *crypto::KeyFromMnemonic(kMnemonic);
+  auto account = app_->Account(key.address());
+  ASSERT_TRUE(account.ok()) << account.status();
+  cosmos::TxBuilder tx;
+  tx.SetChainId("inference-test")
+      .SetAccountNumber(account->first)
+      .SetSequence(account->second)
+      .SetFee({{{"ngonka", "100"}}, 200000, "", ""})
+      .AddMessage(cosmos::MakeMsgSend(key.address(), Address(1), {{"ngonka", "500"}}));
+  absl::StatusOr<cosmos::SignedTx> signed_tx = tx.Sign(key);
+  ASSERT_TRUE(signed_tx.ok()) << signed_tx.status();
+  ASSERT_EQ(chain_->Broadcast(signed_tx->tx_raw).result.code, 0u);
+  ProduceTo(35);  // the transfer is in block 4; epoch 1 effective from 30
+
+  auto balance_of = [&](int64_t height, const std::string& address) -> std::string {
+    auto all = Both<ipb::QueryParticipantsWithBalancesResponse>(
+        "ParticipantsWithBalances", ipb::QueryParticipantsWithBalancesRequest(), height);
+    for (const auto& p : all.participants()) {
+      if (p.participant().address() == address) return p.balances(0).amount();
+    }
+    return "";
+  };
+  EXPECT_EQ(balance_of(0, Address(1)), "1500");
+  EXPECT_EQ(balance_of(25, Address(1)), "1000");  // epoch 0's snapshot
+  EXPECT_EQ(balance_of(33, Address(1)), "1500");  // epoch 1's snapshot (block 30)
+
+  ipb::QueryAccountByAddressRequest request;
+  request.set_address(key.address());
+  auto sender = Both<ipb::QueryAccountByAddressResponse>("AccountByAddress", request);
+  EXPECT_EQ(sender.pubkey(), absl::Base64Escape(key.public_key().view()));
+  EXPECT_EQ(sender.balance(), 1000000 - 500 - 100);
+  EXPECT_EQ(sender.denom(), "ngonka");
 }
 
 TEST_F(InferenceModuleTest, PocBatchesAndExclusionsFollowTheSchedule) {
