@@ -29,8 +29,9 @@ const char* Name(QueryTransport t) { return t == QueryTransport::kGrpc ? "grpc" 
 prometheus::Family<prometheus::Counter>& Calls() {
   static auto& family = prometheus::BuildCounter()
                             .Name("gonka_chain_query_calls_total")
-                            .Help("Chain queries by method, transport (grpc, abci_query) and "
-                                  "result (ok or the status code name)")
+                            .Help(
+                                "Chain queries by method, transport (grpc, abci_query) and "
+                                "result (ok or the status code name)")
                             .Register(metrics::Registry());
   return family;
 }
@@ -171,8 +172,7 @@ void InferenceQueryClient::GrpcFailed(const absl::Status& status) {
   grpc_down_until_ = now + options_.grpc_reprobe_interval;
   SetTransportGauge(QueryTransport::kAbciQuery);
   GONKA_LOG_WARN("chain queries: gRPC unreachable, using abci_query",
-                 {"grpc", options_.grpc_address},
-                 {"rpc", options_.rpc_url},
+                 {"grpc", options_.grpc_address}, {"rpc", options_.rpc_url},
                  {"reprobe_in", absl::FormatDuration(options_.grpc_reprobe_interval)},
                  {"error", status.ToString()});
 }
@@ -231,14 +231,13 @@ absl::Status InferenceQueryClient::Call(absl::string_view method, const Proto& r
     Record(name, transport, answer.status(), absl::Now() - start);
   }
   if (!answer.ok()) {
-    return absl::Status(answer.status().code(),
-                        absl::StrCat(name, " via ", Name(transport), ": ",
-                                     answer.status().message()));
+    return absl::Status(answer.status().code(), absl::StrCat(name, " via ", Name(transport), ": ",
+                                                             answer.status().message()));
   }
   if (!response->ParseFromString(*answer)) {
-    return absl::InternalError(
-        absl::StrCat(name, " via ", Name(transport), ": the answer does not decode as ",
-                     response->GetTypeName()));
+    return absl::InternalError(absl::StrCat(name, " via ", Name(transport),
+                                            ": the answer does not decode as ",
+                                            response->GetTypeName()));
   }
   if (meta) {
     meta->height = answered;
@@ -248,9 +247,8 @@ absl::Status InferenceQueryClient::Call(absl::string_view method, const Proto& r
 }
 
 template <typename Response>
-absl::StatusOr<Response> InferenceQueryClient::Typed(absl::string_view method,
-                                                     const Proto& request, int64_t height,
-                                                     QueryMeta* meta) {
+absl::StatusOr<Response> InferenceQueryClient::Typed(absl::string_view method, const Proto& request,
+                                                     int64_t height, QueryMeta* meta) {
   Response response;
   RETURN_IF_ERROR(Call(absl::StrCat(kPrefix, method), request, &response, height, meta));
   return response;
@@ -269,12 +267,12 @@ absl::StatusOr<ipb::QueryEpochInfoResponse> InferenceQueryClient::EpochInfo(int6
 
 absl::StatusOr<ipb::QueryGetCurrentEpochResponse> InferenceQueryClient::GetCurrentEpoch(
     int64_t height, QueryMeta* meta) {
-  return Typed<ipb::QueryGetCurrentEpochResponse>(
-      "GetCurrentEpoch", ipb::QueryGetCurrentEpochRequest(), height, meta);
+  return Typed<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch",
+                                                  ipb::QueryGetCurrentEpochRequest(), height, meta);
 }
 
-absl::StatusOr<ipb::QueryCurrentEpochGroupDataResponse>
-InferenceQueryClient::CurrentEpochGroupData(int64_t height, QueryMeta* meta) {
+absl::StatusOr<ipb::QueryCurrentEpochGroupDataResponse> InferenceQueryClient::CurrentEpochGroupData(
+    int64_t height, QueryMeta* meta) {
   return Typed<ipb::QueryCurrentEpochGroupDataResponse>(
       "CurrentEpochGroupData", ipb::QueryCurrentEpochGroupDataRequest(), height, meta);
 }
@@ -313,8 +311,7 @@ absl::StatusOr<ipb::QueryPocBatchesForStageResponse> InferenceQueryClient::PocBa
     int64_t block_height, int64_t height, QueryMeta* meta) {
   ipb::QueryPocBatchesForStageRequest request;
   request.set_block_height(block_height);
-  return Typed<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", request, height,
-                                                     meta);
+  return Typed<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", request, height, meta);
 }
 
 absl::StatusOr<ipb::QueryBridgeAddressesByChainResponse>
@@ -322,8 +319,8 @@ InferenceQueryClient::BridgeAddressesByChain(absl::string_view chain_id, int64_t
                                              QueryMeta* meta) {
   ipb::QueryBridgeAddressesByChainRequest request;
   request.set_chain_id(std::string(chain_id));
-  return Typed<ipb::QueryBridgeAddressesByChainResponse>("BridgeAddressesByChain", request,
-                                                         height, meta);
+  return Typed<ipb::QueryBridgeAddressesByChainResponse>("BridgeAddressesByChain", request, height,
+                                                         meta);
 }
 
 absl::StatusOr<ipb::QueryExcludedParticipantsResponse> InferenceQueryClient::ExcludedParticipants(

@@ -96,8 +96,8 @@ class InferenceQueryClient {
       int64_t height = 0, QueryMeta* meta = nullptr);
   absl::StatusOr<::inference::inference::QueryGetCurrentEpochResponse> GetCurrentEpoch(
       int64_t height = 0, QueryMeta* meta = nullptr);
-  absl::StatusOr<::inference::inference::QueryCurrentEpochGroupDataResponse>
-  CurrentEpochGroupData(int64_t height = 0, QueryMeta* meta = nullptr);
+  absl::StatusOr<::inference::inference::QueryCurrentEpochGroupDataResponse> CurrentEpochGroupData(
+      int64_t height = 0, QueryMeta* meta = nullptr);
   // NotFound when the epoch (or the model's sub-group) does not exist at `height`.
   absl::StatusOr<::inference::inference::QueryGetEpochGroupDataResponse> EpochGroupData(
       uint64_t epoch_index, absl::string_view model_id, int64_t height = 0,
@@ -116,8 +116,7 @@ class InferenceQueryClient {
   absl::StatusOr<::inference::inference::QueryPocBatchesForStageResponse> PocBatchesForStage(
       int64_t block_height, int64_t height = 0, QueryMeta* meta = nullptr);
   absl::StatusOr<::inference::inference::QueryBridgeAddressesByChainResponse>
-  BridgeAddressesByChain(absl::string_view chain_id, int64_t height = 0,
-                         QueryMeta* meta = nullptr);
+  BridgeAddressesByChain(absl::string_view chain_id, int64_t height = 0, QueryMeta* meta = nullptr);
   // `epoch_index` 0 = the current effective epoch.
   absl::StatusOr<::inference::inference::QueryExcludedParticipantsResponse> ExcludedParticipants(
       uint64_t epoch_index, int64_t height = 0, QueryMeta* meta = nullptr);
@@ -144,7 +143,7 @@ class InferenceQueryClient {
 
   class Grpc;
   const InferenceQueryClientOptions options_;
-  std::unique_ptr<Grpc> grpc_;         // null without grpc_address
+  std::unique_ptr<Grpc> grpc_;          // null without grpc_address
   std::unique_ptr<CometClient> comet_;  // null without rpc_url
 
   absl::Mutex mu_;

@@ -33,13 +33,18 @@ std::string Genesis() {
     "epoch": {"epoch_length": "20", "poc_stage_duration": "4", "poc_exchange_duration": "1",
               "poc_validation_delay": "1", "poc_validation_duration": "3",
               "set_new_validators_delay": "2"},
-    "accounts": [{"address": ")", Address(1), R"(", "balances": {"ngonka": "1000"}},
-                 {"address": ")", Address(2), R"(", "balances": {"ngonka": "2000"}}],
+    "accounts": [{"address": ")",
+                      Address(1), R"(", "balances": {"ngonka": "1000"}},
+                 {"address": ")",
+                      Address(2), R"(", "balances": {"ngonka": "2000"}}],
     "inference": {
       "models": [{"id": "Qwen/Qwen3-8B", "units_of_compute_per_token": "100"}],
-      "participants": [{"address": ")", Address(1), R"(", "inference_url": "http://p1", "weight": 10},
-                       {"address": ")", Address(2), R"(", "inference_url": "http://p2", "weight": 20},
-                       {"address": ")", Address(3), R"(", "inference_url": "http://p3", "weight": 30}],
+      "participants": [{"address": ")",
+                      Address(1), R"(", "inference_url": "http://p1", "weight": 10},
+                       {"address": ")",
+                      Address(2), R"(", "inference_url": "http://p2", "weight": 20},
+                       {"address": ")",
+                      Address(3), R"(", "inference_url": "http://p3", "weight": 30}],
       "bridge_addresses": [{"id": "1", "chainId": "ethereum", "address": "0xabc"}]
     }})");
 }
@@ -52,8 +57,7 @@ class Devchain {
     std::ofstream(genesis) << Genesis();
     testing::DaemonProcess::Options o;
     o.binary = "daemons/devchain/devchain";
-    o.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--drain-announce=0s",
-              "--genesis=" + genesis,
+    o.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--drain-announce=0s", "--genesis=" + genesis,
               grpc_port == 0 ? std::string("--grpc-address=")
                              : absl::StrCat("--grpc-address=127.0.0.1:", grpc_port)};
     process_ = std::make_unique<testing::DaemonProcess>(o);
@@ -91,8 +95,8 @@ TEST(InferenceQueryClientTest, GrpcAndAbciQueryGiveTheSameAnswersAtAPinnedHeight
   int grpc_port = testing::FreePort();
   Devchain devchain(grpc_port);
   ASSERT_TRUE(devchain.Start().ok()) << devchain.LogTail();
-  InferenceQueryClient grpc({.grpc_address = absl::StrCat("127.0.0.1:", grpc_port),
-                             .rpc_url = devchain.url()});
+  InferenceQueryClient grpc(
+      {.grpc_address = absl::StrCat("127.0.0.1:", grpc_port), .rpc_url = devchain.url()});
   InferenceQueryClient abci({.rpc_url = devchain.url()});
   ASSERT_TRUE(WaitForEpoch(grpc, 1).ok()) << devchain.LogTail();
 
@@ -167,8 +171,7 @@ TEST(InferenceQueryClientTest, GrpcAndAbciQueryGiveTheSameAnswersAtAPinnedHeight
   // Errors, the same code over both transports.
   for (InferenceQueryClient* c : {&grpc, &abci}) {
     EXPECT_EQ(c->EpochGroupData(99, "").status().code(), absl::StatusCode::kNotFound);
-    EXPECT_EQ(c->AccountByAddress("gonka1bad").status().code(),
-              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(c->AccountByAddress("gonka1bad").status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(c->AccountByAddress(Address(9)).status().code(), absl::StatusCode::kNotFound);
     absl::Status future = c->GetCurrentEpoch(pinned + 1'000'000).status();
     EXPECT_EQ(future.code(), absl::StatusCode::kInvalidArgument) << future;

@@ -445,8 +445,8 @@ TxExecutor::QueryResult Chain::Query(absl::string_view path, absl::string_view d
   int64_t latest = blocks_.empty() ? 0 : blocks_.back()->height;
   // baseapp's CreateQueryContext checks, in its order and with its texts.
   if (height < 0) {
-    return {18, "sdk", "cannot query with height < 0; please provide a valid height: invalid request",
-            ""};
+    return {18, "sdk",
+            "cannot query with height < 0; please provide a valid height: invalid request", ""};
   }
   if (height > latest) {
     return {26, "sdk",

@@ -136,8 +136,7 @@ class Chain {
   // A query at `height` (0 = latest), as baseapp answers abci_query and gRPC with
   // x-cosmos-block-height: a negative height is sdk 18, one above the latest block sdk 26
   // ("cannot query with height in the future; please provide a valid height").
-  TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data,
-                                int64_t height = 0);
+  TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data, int64_t height = 0);
 
   // Reads. Heights: 0 = latest. Errors carry CometBFT's messages: height above the tip
   // ("height 99 must be less than or equal to the current blockchain height 12") or pruned

@@ -533,8 +533,8 @@ absl::StatusOr<std::unique_ptr<CosmosApp>> CosmosApp::Create(AppOptions options)
     }
   }
   app->check_ = s;
-  app->inference_ = std::make_unique<InferenceModule>(app->options_.inference,
-                                                      app->options_.inference_schedule);
+  app->inference_ =
+      std::make_unique<InferenceModule>(app->options_.inference, app->options_.inference_schedule);
   return app;
 }
 

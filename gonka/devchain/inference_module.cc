@@ -56,8 +56,8 @@ absl::Status ParseArray(const simdjson::dom::element& root, const char* name,
     std::string text = simdjson::minify(item);
     auto status = google::protobuf::util::JsonStringToMessage(text, &message);
     if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("genesis inference.", name, "[", i, "]: ",
-                                                     std::string(status.message())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("genesis inference.", name, "[", i, "]: ", std::string(status.message())));
     }
     out->push_back(std::move(message));
     ++i;
@@ -82,9 +82,9 @@ absl::StatusOr<InferenceGenesis> ParseInferenceGenesis(absl::string_view json) {
     if (price.get_string().get(text) == simdjson::SUCCESS) {
       if (!absl::SimpleAtoi(absl::string_view(text.data(), text.size()),
                             &genesis.unit_of_compute_price)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "genesis inference.unit_of_compute_price: not an integer: \"", std::string(text),
-            "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("genesis inference.unit_of_compute_price: not an integer: \"",
+                         std::string(text), "\""));
       }
     } else if (price.get_int64().get(number) == simdjson::SUCCESS) {
       genesis.unit_of_compute_price = number;
@@ -183,8 +183,8 @@ ipb::Params InferenceModule::MakeParams() const {
 }
 
 std::optional<ipb::EpochGroupData> InferenceModule::GroupData(uint64_t epoch,
-                                                             absl::string_view model_id,
-                                                             int64_t height) const {
+                                                              absl::string_view model_id,
+                                                              int64_t height) const {
   if (epoch > LatestEpoch(height)) return std::nullopt;
   const ipb::Model* model = nullptr;
   if (!model_id.empty()) {
@@ -405,9 +405,8 @@ TxExecutor::QueryResult InferenceModule::Query(absl::string_view path, absl::str
     ipb::QueryExcludedParticipantsResponse response;
     for (const auto& e : genesis_.excluded_participants) {
       if (e.epoch_index() != epoch) continue;
-      uint64_t at = e.exclusion_block_height() != 0
-                        ? e.exclusion_block_height()
-                        : static_cast<uint64_t>(EffectiveHeight(epoch));
+      uint64_t at = e.exclusion_block_height() != 0 ? e.exclusion_block_height()
+                                                    : static_cast<uint64_t>(EffectiveHeight(epoch));
       if (static_cast<int64_t>(at) > height) continue;  // not excluded yet at `height`
       ipb::ExcludedParticipant* item = response.add_items();
       *item = e;

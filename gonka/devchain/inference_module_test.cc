@@ -31,9 +31,7 @@ namespace {
 namespace ipb = ::inference::inference;
 using ::testing::HasSubstr;
 
-std::string Address(char fill) {
-  return *crypto::EncodeAddress("gonka", std::string(20, fill));
-}
+std::string Address(char fill) { return *crypto::EncodeAddress("gonka", std::string(20, fill)); }
 
 // Funded, not a participant: signs the transfer that changes a participant's balance.
 constexpr char kMnemonic[] =
@@ -60,21 +58,29 @@ std::string Genesis() {
     "epoch": {"epoch_length": "20", "poc_stage_duration": "4", "poc_exchange_duration": "1",
               "poc_validation_delay": "1", "poc_validation_duration": "3",
               "set_new_validators_delay": "2"},
-    "accounts": [{"mnemonic": ")", kMnemonic, R"(", "balances": {"ngonka": "1000000"}},
-                 {"address": ")", Address(1), R"(", "balances": {"ngonka": "1000"}},
-                 {"address": ")", Address(2), R"(", "balances": {"ngonka": "2000", "uatom": "5"}},
-                 {"address": ")", Address(3), R"(", "balances": {"ngonka": "3000"}}],
+    "accounts": [{"mnemonic": ")",
+                      kMnemonic, R"(", "balances": {"ngonka": "1000000"}},
+                 {"address": ")",
+                      Address(1), R"(", "balances": {"ngonka": "1000"}},
+                 {"address": ")",
+                      Address(2), R"(", "balances": {"ngonka": "2000", "uatom": "5"}},
+                 {"address": ")",
+                      Address(3), R"(", "balances": {"ngonka": "3000"}}],
     "inference": {
       "unit_of_compute_price": "7",
       "models": [{"id": "Qwen/Qwen3-8B", "units_of_compute_per_token": "100",
                   "context_window": "32768", "hf_repo": "Qwen/Qwen3-8B"},
                  {"id": "m2", "unitsOfComputePerToken": "50"}],
-      "participants": [{"address": ")", Address(3), R"(", "inference_url": "http://p3", "weight": 30},
-                       {"address": ")", Address(1), R"(", "inference_url": "http://p1", "weight": 10},
-                       {"address": ")", Address(2), R"(", "inference_url": "http://p2", "weight": 20}],
+      "participants": [{"address": ")",
+                      Address(3), R"(", "inference_url": "http://p3", "weight": 30},
+                       {"address": ")",
+                      Address(1), R"(", "inference_url": "http://p1", "weight": 10},
+                       {"address": ")",
+                      Address(2), R"(", "inference_url": "http://p2", "weight": 20}],
       "bridge_addresses": [{"id": "1", "chainId": "ethereum", "address": "0xabc"},
                            {"id": "2", "chainId": "base", "address": "0xdef"}],
-      "excluded_participants": [{"address": ")", Address(2), R"(", "epoch_index": "1",
+      "excluded_participants": [{"address": ")",
+                      Address(2), R"(", "epoch_index": "1",
                                  "reason": "downtime"}]
     }})");
 }
@@ -196,8 +202,7 @@ TEST_F(InferenceModuleTest, ParamsModelsBridgeFromGenesis) {
 
   ipb::QueryBridgeAddressesByChainRequest bridge;
   bridge.set_chain_id("ethereum");
-  auto addresses =
-      Both<ipb::QueryBridgeAddressesByChainResponse>("BridgeAddressesByChain", bridge);
+  auto addresses = Both<ipb::QueryBridgeAddressesByChainResponse>("BridgeAddressesByChain", bridge);
   ASSERT_EQ(addresses.addresses_size(), 1);
   EXPECT_EQ(addresses.addresses(0).address(), "0xabc");
   bridge.set_chain_id("solana");
@@ -211,10 +216,10 @@ TEST_F(InferenceModuleTest, EpochsAdvanceOnDevchainsSchedule) {
   auto info = Both<ipb::QueryEpochInfoResponse>("EpochInfo", ipb::QueryEpochInfoRequest());
   EXPECT_EQ(info.block_height(), 5);
   EXPECT_EQ(info.latest_epoch().index(), 0u);
-  EXPECT_EQ(Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch",
-                                                    ipb::QueryGetCurrentEpochRequest())
-                .epoch(),
-            0u);
+  EXPECT_EQ(
+      Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch", ipb::QueryGetCurrentEpochRequest())
+          .epoch(),
+      0u);
 
   // PoC of epoch 1 started at 20: it is the latest epoch, not yet the effective one.
   ProduceTo(25);
@@ -222,22 +227,22 @@ TEST_F(InferenceModuleTest, EpochsAdvanceOnDevchainsSchedule) {
   EXPECT_EQ(info.latest_epoch().index(), 1u);
   EXPECT_EQ(info.latest_epoch().poc_start_block_height(), 20);
   EXPECT_EQ(info.latest_epoch().effective_block_height(), 30);
-  EXPECT_EQ(Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch",
-                                                    ipb::QueryGetCurrentEpochRequest())
-                .epoch(),
-            0u);
+  EXPECT_EQ(
+      Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch", ipb::QueryGetCurrentEpochRequest())
+          .epoch(),
+      0u);
   auto current = Both<ipb::QueryCurrentEpochGroupDataResponse>(
       "CurrentEpochGroupData", ipb::QueryCurrentEpochGroupDataRequest());
   EXPECT_EQ(current.epoch_group_data().epoch_index(), 0u);
 
   // SetNewValidators at 30: epoch 1 is effective; weights are genesis weight + epoch.
   ProduceTo(31);
-  EXPECT_EQ(Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch",
-                                                    ipb::QueryGetCurrentEpochRequest())
-                .epoch(),
-            1u);
-  current = Both<ipb::QueryCurrentEpochGroupDataResponse>(
-      "CurrentEpochGroupData", ipb::QueryCurrentEpochGroupDataRequest());
+  EXPECT_EQ(
+      Both<ipb::QueryGetCurrentEpochResponse>("GetCurrentEpoch", ipb::QueryGetCurrentEpochRequest())
+          .epoch(),
+      1u);
+  current = Both<ipb::QueryCurrentEpochGroupDataResponse>("CurrentEpochGroupData",
+                                                          ipb::QueryCurrentEpochGroupDataRequest());
   const ipb::EpochGroupData& group = current.epoch_group_data();
   EXPECT_EQ(group.epoch_index(), 1u);
   EXPECT_EQ(group.poc_start_block_height(), 20u);
@@ -415,17 +420,15 @@ TEST_F(InferenceModuleTest, PocBatchesAndExclusionsFollowTheSchedule) {
             std::min(GenesisWeight(ByAddress()[0]) + 1, 16));
   // Not a stage start, a stage not yet started, and the stage start itself pinned: empty.
   stage.set_block_height(21);
-  EXPECT_EQ(Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage)
-                .poc_batch_size(),
-            0);
+  EXPECT_EQ(
+      Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage).poc_batch_size(), 0);
   stage.set_block_height(40);
-  EXPECT_EQ(Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage)
-                .poc_batch_size(),
-            0);
+  EXPECT_EQ(
+      Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage).poc_batch_size(), 0);
   stage.set_block_height(20);
-  EXPECT_EQ(Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage, 20)
-                .poc_batch_size(),
-            0);
+  EXPECT_EQ(
+      Both<ipb::QueryPocBatchesForStageResponse>("PocBatchesForStage", stage, 20).poc_batch_size(),
+      0);
 
   ipb::QueryExcludedParticipantsRequest excluded;  // epoch 0 = the current one: epoch 1
   auto items = Both<ipb::QueryExcludedParticipantsResponse>("ExcludedParticipants", excluded);
