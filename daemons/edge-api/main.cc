@@ -2,6 +2,9 @@
 // each block once, in order, into the JetStream block stream; every replica serves that stream
 // to dashboards as Server-Sent Events (gonka/eventhub/event_hub_service.h, docs/eventhub.md).
 // Leases and the cursor live on Redis or, with --coordination=nats, in JetStream KV (no Redis).
+// Every replica also serves Gonka's public read routes (/v1/models, /v1/participants, ...) from a
+// ChainCache over the chain's gRPC (--chain-grpc-address) with the abci_query fallback
+// (gonka/cache/chain_routes.h, docs/cache.md).
 //
 //   edge-api --chain-id=gonka-mainnet --chain-rpc-url=http://node:26657
 //            (or https://node --chain-ca-file=/etc/gonka/chain-ca.pem)
@@ -15,13 +18,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gonka/base/log.h"
+#include "gonka/cache/chain_cache.h"
+#include "gonka/cache/chain_routes.h"
 #include "gonka/chain/comet_client.h"
+#include "gonka/chain/inference_query_client.h"
 #include "gonka/drain/connection_flags.h"
 #include "gonka/drain/daemon.h"
 #include "gonka/election/coordination.h"
 #include "gonka/eventhub/event_hub_service.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/tls_flags.h"
+#include "gonka/redis/redis_client.h"
 
 int main(int argc, char** argv) {
   gonka::Daemon daemon({.name = "edge-api", .default_port = 8080});
@@ -64,6 +71,25 @@ int main(int argc, char** argv) {
       .AddInt("max-inflight", &emitter.max_inflight, 16,
               "block publishes awaiting their JetStream ack")
       .Range(1, 1024);
+  std::string grpc_address;
+  int64_t cache_max_bytes = 0;
+  absl::Duration cache_max_stale;
+  bool cache_redis = false;
+  absl::Duration cache_height_poll;
+  config.AddString("chain-grpc-address", &grpc_address, "",
+                   "Cosmos gRPC host:port for the read routes' queries (empty = CometBFT "
+                   "abci_query only)");
+  config
+      .AddInt("cache-max-bytes", &cache_max_bytes, int64_t{256} << 20,
+              "bound of the chain query cache in bytes")
+      .Range(1 << 20, int64_t{1} << 40);
+  config.AddDuration("cache-max-stale", &cache_max_stale, absl::Seconds(60),
+                     "oldest cached answer served while the chain does not answer");
+  config.AddDuration("cache-height-poll", &cache_height_poll, absl::Seconds(1),
+                     "how often the cache asks the node for its latest height (at most)");
+  config.AddBool("cache-redis", &cache_redis, false,
+                 "share cached answers between replicas in Redis (--redis-url; "
+                 "--coordination=redis)");
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
   if (options.ws_url.empty()) {
     options.ws_url = absl::StrCat(
@@ -107,6 +133,59 @@ int main(int argc, char** argv) {
 
   gonka::eventhub::EventHubService hub(options, &comet, js->get(), coordination->get());
   hub.AddRoutes(&daemon.server());
+
+  // The read routes. Heights come from the node's /status (polled at most once per
+  // --cache-height-poll, as the hub follows the chain) and phase/epoch boundaries are derived from
+  // the chain's own epoch parameters (Params at start; --epoch-length if the chain does not answer
+  // yet), so every replica, leader or follower, invalidates at the exact boundary block without a
+  // stream consumer of its own.
+  gonka::chain::InferenceQueryClient queries(
+      {.grpc_address = grpc_address, .rpc_url = rpc_url, .rpc_tls = chain_tls.options()});
+  gonka::cache::ChainCacheOptions cache_options;
+  cache_options.name = "edge";
+  cache_options.max_bytes = static_cast<size_t>(cache_max_bytes);
+  cache_options.max_stale = cache_max_stale;
+  cache_options.height_poll_interval = cache_height_poll;
+  cache_options.height_source = [&comet]() -> absl::StatusOr<int64_t> {
+    absl::StatusOr<gonka::chain::CometStatus> status = comet.Status();
+    if (!status.ok()) return status.status();
+    return status->latest_height;
+  };
+  gonka::chain::InferenceQueryClient params_probe({.grpc_address = grpc_address,
+                                                   .rpc_url = rpc_url,
+                                                   .rpc_tls = chain_tls.options(),
+                                                   .timeout = absl::Seconds(3)});
+  if (absl::StatusOr<inference::inference::QueryParamsResponse> params = params_probe.Params();
+      params.ok() && params->params().epoch_params().epoch_length() > 0) {
+    const auto& p = params->params().epoch_params();
+    cache_options.epoch_params =
+        gonka::chain::EpochParams{.epoch_length = p.epoch_length(),
+                                  .poc_stage_duration = p.poc_stage_duration(),
+                                  .poc_exchange_duration = p.poc_exchange_duration(),
+                                  .poc_validation_delay = p.poc_validation_delay(),
+                                  .poc_validation_duration = p.poc_validation_duration(),
+                                  .set_new_validators_delay = p.set_new_validators_delay()};
+  } else if (emitter.epochs.epoch_length > 0) {
+    GONKA_LOG_WARN("chain Params unavailable: cache boundaries from --epoch-length",
+                   {"error", params.status().ToString()});
+    cache_options.epoch_params = emitter.epochs;
+  } else {
+    GONKA_LOG_WARN("no epoch parameters: phase/epoch cache entries live at most 30 s",
+                   {"error", params.status().ToString()});
+  }
+  std::optional<gonka::redis::RedisClient> cache_redis_client;
+  if (cache_redis) {
+    absl::StatusOr<gonka::redis::RedisOptions> redis_options = connections.Redis();
+    if (!redis_options.ok()) return daemon.Fail(redis_options.status());
+    cache_redis_client.emplace(*redis_options);
+    cache_options.redis = &*cache_redis_client;
+  }
+  gonka::cache::ChainCache cache(cache_options);
+  gonka::cache::ChainRoutes routes(&cache, &queries,
+                                   {.serve_status = false,  // the hub's /v1/status
+                                    .block_max_age = cache_options.block_max_age});
+  if (absl::Status s = routes.Register(); !s.ok()) return daemon.Fail(s);
+  routes.AddRoutes(&daemon.server());
   gonka::DrainController& drain = daemon.drain();
   drain.AddReadinessProbe("chain", [&comet] { return comet.Status().status(); });
   drain.AddReadinessProbe("nats", [&] { return (*js)->GetStreamInfo(emitter.stream).status(); });

@@ -145,8 +145,8 @@ InferenceQueryClient::InferenceQueryClient(InferenceQueryClientOptions options)
     : options_(std::move(options)) {
   if (!options_.grpc_address.empty()) grpc_ = std::make_unique<Grpc>(options_.grpc_address);
   if (!options_.rpc_url.empty()) {
-    comet_ = std::make_unique<CometClient>(
-        CometClientOptions{.rpc_url = options_.rpc_url, .timeout = options_.timeout});
+    comet_ = std::make_unique<CometClient>(CometClientOptions{
+        .rpc_url = options_.rpc_url, .timeout = options_.timeout, .tls = options_.rpc_tls});
   }
   SetTransportGauge(grpc_ ? QueryTransport::kGrpc : QueryTransport::kAbciQuery);
 }

@@ -48,6 +48,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gonka/base/clock.h"
+#include "gonka/net/tls.h"
 #include "gonka/proto/inference/inference/query.pb.h"
 
 namespace google {
@@ -66,6 +67,8 @@ struct InferenceQueryClientOptions {
   std::string grpc_address;
   // CometBFT RPC for the abci_query fallback ("http://host:26657"). Empty: no fallback.
   std::string rpc_url;
+  // Whom to trust when `rpc_url` is https:// (as CometClientOptions::tls).
+  net::TlsClientOptions rpc_tls;
   absl::Duration timeout = absl::Seconds(10);
   // How long to stay on abci_query after a gRPC transport failure before trying gRPC again.
   absl::Duration grpc_reprobe_interval = absl::Minutes(30);

@@ -1,0 +1,96 @@
+// ChainRoutes: Gonka's public read routes (edge-api's "Tier A" routes, common/queryapi in Gonka)
+// served from a ChainCache whose upstream is an InferenceQueryClient (docs/cache.md "Routes").
+//
+// Contract:
+//   - Same paths, JSON shapes, status codes and error mapping as Gonka's edge-api handlers
+//     (../shared/reference/gonka-services.md §1.4): upstream NotFound → 404, InvalidArgument →
+//     400, Unauthenticated → 401, PermissionDenied → 403, ResourceExhausted → 429, Unavailable →
+//     503, anything else → 500 (GRPCErrorToHTTP); errors are `{"error": "<message>"}`.
+//   - Every answer belongs to one height: each cached route's fetch pins all of its upstream calls
+//     to the snapshot height, so a multi-query route (models, pricing: CurrentEpochGroupData plus
+//     one EpochGroupData per model; participants: every page) never mixes heights. The height is
+//     sent as `X-Cosmos-Block-Height`, with ETag (304 on If-None-Match), Cache-Control by class,
+//     and Age/Warning when served stale (HttpResponseFor in chain_cache.h).
+//   - Freshness classes (why: docs/cache.md): models and pricing kEpoch (the effective epoch group
+//     changes at SetNewValidators, which is the cache's epoch boundary); governance models,
+//     participants, an account, bridge addresses and epochs/latest (its body carries
+//     block_height) kBlock; PoC batches of a stage kPhase.
+//   - Not served: /v1/epochs/{n}/participants (needs raw store ABCI queries with proofs, blocks
+//     and validator sets: 501), restrictions, BLS, /v1/versions and the optional routes.
+//
+// Thread-safety: after Register(), handlers may run concurrently (ChainCache and
+// InferenceQueryClient are thread-safe).
+//
+// Example (edge-api):
+//   ChainCache cache(cache_options);
+//   InferenceQueryClient chain({.grpc_address = "127.0.0.1:9090", .rpc_url = rpc_url});
+//   ChainRoutes routes(&cache, &chain, {.serve_status = false});  // the hub owns /v1/status
+//   RETURN_IF_ERROR(routes.Register());                           // the cache's route table
+//   routes.AddRoutes(&daemon.server());                           // GET /v1/models, ...
+#ifndef GONKA_CACHE_CHAIN_ROUTES_H_
+#define GONKA_CACHE_CHAIN_ROUTES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gonka/cache/chain_cache.h"
+#include "gonka/net/http_message.h"
+
+namespace gonka {
+namespace chain {
+class InferenceQueryClient;
+}  // namespace chain
+namespace net {
+class HttpServer;
+}  // namespace net
+
+namespace cache {
+
+struct ChainRoutesOptions {
+  // GET /v1/status → {"status":"ok"} (Gonka's constant). False when another component of the
+  // process already answers /v1/status (edge-api's event hub status).
+  bool serve_status = true;
+  // Page size of ParticipantsWithBalances (Gonka's edge-api asks 1000).
+  uint64_t participants_page_limit = 1000;
+  // `max-age` of kBlock responses (ChainCacheOptions::block_max_age of the same cache).
+  absl::Duration block_max_age = absl::Seconds(1);
+};
+
+class ChainRoutes {
+ public:
+  // Neither pointer is owned; both must outlive this object and the server it serves on.
+  ChainRoutes(ChainCache* cache, chain::InferenceQueryClient* chain,
+              ChainRoutesOptions options = {});
+
+  // Adds the cache routes ("models", "pricing", "governance_models", "governance_models_legacy",
+  // "participants", "account", "epoch_info", "poc_batches", "bridge_addresses"). AlreadyExists
+  // when called twice on one cache.
+  absl::Status Register();
+
+  // GET /v1/status (optional), /v1/models, /v1/governance/models, /v1/governance/models-legacy,
+  // /v1/pricing, /v1/participants, /v1/participants/{address}, /v1/epochs/latest,
+  // /v1/poc-batches/{height}, /v1/bridge/addresses?chain=X and /v1/cache/stats.
+  void AddRoutes(net::HttpServer* server);
+
+  // One request, routed by path as AddRoutes does (404 for a path not served).
+  net::HttpResponse Serve(const net::HttpRequest& request);
+
+ private:
+  net::HttpResponse ServeCached(const net::HttpRequest& request, const Query& query);
+  net::HttpResponse ServeEpochs(const net::HttpRequest& request);
+  net::HttpResponse ServeStats();
+
+  ChainCache* const cache_;
+  chain::InferenceQueryClient* const chain_;
+  const ChainRoutesOptions options_;
+};
+
+// Gonka's GRPCErrorToHTTP: the HTTP status for an upstream error code.
+int HttpStatusForError(const absl::Status& status);
+
+}  // namespace cache
+}  // namespace gonka
+
+#endif  // GONKA_CACHE_CHAIN_ROUTES_H_
