@@ -3,6 +3,7 @@
 // in the documented shape (../shared/reference/gonka-services.md §1.4), error codes, cache hits
 // and 304s, and a boundary run where clients read while phases and epochs turn over every few
 // blocks and every answer must agree with the height it claims in X-Cosmos-Block-Height.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <fstream>
@@ -334,10 +335,13 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 400) << a->body;
   }
-  {  // /v1/status stays the event hub's (it owns the path in edge-api)
+  {  // /v1/status is the event hub's in edge-api, with Gonka's "status": "ok" among its fields
     absl::StatusOr<Answer> a = Get(client, env_->url("/v1/status"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 200);
+    simdjson::dom::element doc = Parse(parser, a->body);
+    EXPECT_EQ(StringField(doc, "status"), "ok");
+    EXPECT_EQ(StringField(doc, "chain_id"), "routes-test");
   }
 }
 
@@ -417,9 +421,11 @@ TEST_F(ChainRoutesTest, AnswersAgreeWithTheirHeightAcrossPhaseAndEpochBoundaries
   std::set<int64_t> heights;  // distinct heights answered
   std::vector<std::string> failures;
   const absl::Time deadline = absl::Now() + kWait;
+  std::atomic<int64_t> regressions{0};  // an answer older than one the same client already had
   auto reader = [&](int id) {
     net::HttpClient client;
     simdjson::dom::parser parser;
+    int64_t client_max = 0;
     while (max_seen.load() < end_height && absl::Now() < deadline) {
       const bool epochs = (id + responses.load()) % 2 == 0;
       absl::StatusOr<Answer> a =
@@ -429,6 +435,8 @@ TEST_F(ChainRoutesTest, AnswersAgreeWithTheirHeightAcrossPhaseAndEpochBoundaries
         continue;
       }
       responses.fetch_add(1);
+      if (a->height < client_max) regressions.fetch_add(1);
+      client_max = std::max(client_max, a->height);
       int64_t seen = max_seen.load();
       while (a->height > seen && !max_seen.compare_exchange_weak(seen, a->height)) {
       }
@@ -495,11 +503,12 @@ TEST_F(ChainRoutesTest, AnswersAgreeWithTheirHeightAcrossPhaseAndEpochBoundaries
   std::cout << "boundary run: " << responses.load() << " responses over " << heights.size()
             << " distinct heights (" << start_height << ".." << max_seen.load() << "), "
             << phase_boundaries << " phase and " << epoch_boundaries
-            << " epoch boundaries crossed, " << wrong.load() << " wrong, " << errors.load()
-            << " errors" << std::endl;
+            << " epoch boundaries crossed, " << wrong.load() << " wrong, " << regressions.load()
+            << " older than an earlier answer, " << errors.load() << " errors" << std::endl;
   for (const std::string& f : failures) ADD_FAILURE() << f;
   EXPECT_GE(max_seen.load(), end_height) << "the chain did not advance in time";
   EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(regressions.load(), 0);
   EXPECT_EQ(errors.load(), 0);
   EXPECT_GT(responses.load(), 100);
   EXPECT_GE(epoch_boundaries, 2);

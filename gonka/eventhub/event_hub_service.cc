@@ -46,7 +46,11 @@ void EventHubService::AddRoutes(net::HttpServer* server) {
     const int64_t chain = emitter_.chain_height();
     const absl::Status health = emitter_.health();
     JsonWriter w;
+    // "status": "ok" first, as Gonka's edge-api answers this path ({"status":"ok"}), so Gonka
+    // clients that check it see the same; the rest is the hub's own.
     w.BeginObject()
+        .Key("status")
+        .String("ok")
         .Key("chain_id")
         .String(options_.emitter.chain_id)
         .Key("identity")
