@@ -29,6 +29,7 @@
 #include "gonka/proto/cosmos/feegrant/v1beta1/tx.pb.h"
 #include "gonka/proto/cosmos/tx/v1beta1/service.pb.h"
 #include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/unknown_field_set.h"
 
 namespace gonka {
@@ -104,6 +105,40 @@ bool ParseCoins(const google::protobuf::RepeatedPtrField<::cosmos::base::v1beta1
     (*out)[c.denom()] = amount;
   }
   return true;
+}
+
+// ADR-027 for TxRaw, as the SDK's tx decoder checks it before decoding (rejectNonADR027TxRaw in
+// x/auth/tx/decoder.go): every field is length-delimited, field numbers ascend, the singular
+// body_bytes (1) and auth_info_bytes (2) appear at most once (only signatures, 3, repeat), and
+// every length prefix is the shortest varint. Without it the same signed content could travel in
+// other bytes (a duplicated body field: protobuf keeps the last one) — another tx hash.
+std::string NonAdr027TxRaw(absl::string_view tx) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(tx.data()),
+                                            static_cast<int>(tx.size()));
+  uint32_t previous = 0;
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return in.ExpectAtEnd() ? "" : "invalid field tag";
+    const uint32_t number = tag >> 3;
+    if ((tag & 7) != 2) return absl::StrCat("expected wire type 2, got ", tag & 7);
+    if (number < previous) {
+      return absl::StrCat("txRaw must follow ADR-027, got tagNum ", number, " after tagNum ",
+                          previous);
+    }
+    if (number == previous && number != 3) {
+      return absl::StrCat("txRaw must follow ADR-027, field ", number, " appears more than once");
+    }
+    previous = number;
+    const int before = in.CurrentPosition();
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return "invalid length";
+    const int used = in.CurrentPosition() - before;
+    if (used != static_cast<int>(google::protobuf::io::CodedOutputStream::VarintSize32(length))) {
+      return absl::StrCat("length prefix varint for tagNum ", number,
+                          " is not as short as possible");
+    }
+    if (!in.Skip(static_cast<int>(length))) return "invalid length";
+  }
 }
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
@@ -579,6 +614,9 @@ AccountMap CosmosApp::Accounts() const {
 }
 
 TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bool deliver) {
+  if (std::string why = NonAdr027TxRaw(tx); !why.empty()) {
+    return Err(2, "sdk", absl::StrCat(why, ": tx parse error"));
+  }
   txpb::TxRaw raw;
   txpb::TxBody body;
   txpb::AuthInfo auth;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 #include "gonka/base/clock.h"
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/key.h"
@@ -366,6 +367,37 @@ TEST_F(CosmosAppTest, MalformedInputIsRejected) {
   EXPECT_FALSE(payload.ok());
   std::string tx = cosmos::EncodeTxRaw("", "", {std::string(64, 'x')});
   EXPECT_EQ(chain_->Broadcast(tx).result.code, 18u);
+}
+
+// ADR-027: the same signed content in non-canonical TxRaw bytes (a duplicated or reordered field,
+// a padded length prefix) is refused with code 2 before anything runs; the canonical bytes land.
+TEST_F(CosmosAppTest, NonCanonicalTxRawIsRefused) {
+  cosmos::TxBuilder tx = Tx(a_);
+  tx.AddMessage(Record(a_.address(), "adr027"));
+  absl::StatusOr<cosmos::SignedTx> signed_tx = tx.Sign(a_);
+  ASSERT_TRUE(signed_tx.ok());
+  const std::string& raw = signed_tx->tx_raw;
+  ::cosmos::tx::v1beta1::TxRaw parsed;
+  ASSERT_TRUE(parsed.ParseFromString(raw));
+  ASSERT_LT(parsed.body_bytes().size(), 128u);
+  const std::string padded_length =
+      std::string("\x0a") + static_cast<char>(parsed.body_bytes().size() | 0x80) + '\0' +
+      parsed.body_bytes() + raw.substr(2 + parsed.body_bytes().size());
+  const std::pair<std::string, std::string> variants[] = {
+      {std::string("\x0a\x00", 2) + raw, "appears more than once"},  // body twice, last wins
+      {std::string("\x12\x00", 2) + raw, "got tagNum 1 after tagNum 2"},
+      {padded_length, "not as short as possible"},
+      {raw + std::string("\x08\x01", 2), "expected wire type 2"},
+  };
+  for (const auto& [bytes, why] : variants) {
+    TxResult r = chain_->Broadcast(bytes).result;
+    EXPECT_EQ(r.code, 2u) << why;
+    EXPECT_THAT(r.log, ::testing::HasSubstr(why));
+  }
+  EXPECT_EQ(chain_->Broadcast(raw).result.code, 0u);
+  last_tx_ = raw;
+  EXPECT_EQ(Included().code, 0u);
+  EXPECT_EQ(app_->RecordCount("adr027"), 1u);
 }
 
 TEST_F(CosmosAppTest, AccountQuery) {
