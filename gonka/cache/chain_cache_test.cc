@@ -84,13 +84,13 @@ ChainCacheOptions TestOptions(FakeClock* clock) {
   return options;
 }
 
-const RouteStats& StatsOf(const CacheStats& stats, absl::string_view route) {
+// A copy: callers pass the temporary cache.Stats().
+RouteStats StatsOf(const CacheStats& stats, absl::string_view route) {
   for (const RouteStats& r : stats.routes) {
     if (r.route == route) return r;
   }
-  static RouteStats none;
   ADD_FAILURE() << "no route " << route;
-  return none;
+  return RouteStats();
 }
 
 absl::StatusOr<CachedResponse> GetNow(ChainCache& cache, const Query& query) {
