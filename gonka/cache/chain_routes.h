@@ -3,7 +3,7 @@
 //
 // Contract:
 //   - Same paths, JSON shapes, status codes and error mapping as Gonka's edge-api handlers
-//     (../shared/reference/gonka-services.md §1.4): upstream NotFound → 404, InvalidArgument →
+//     (docs/cache.md, "Gonka's public routes"): upstream NotFound → 404, InvalidArgument →
 //     400, Unauthenticated → 401, PermissionDenied → 403, ResourceExhausted → 429, Unavailable →
 //     503, anything else → 500 (GRPCErrorToHTTP); errors are `{"error": "<message>"}`.
 //   - Every answer belongs to one height: each cached route's fetch pins all of its upstream calls

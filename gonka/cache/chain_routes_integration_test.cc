@@ -1,6 +1,6 @@
 // Gonka's public read routes on a real edge-api process (ChainRoutes on a ChainCache) against a
 // real devchain (gRPC on, short epochs) and nats-server (--coordination=nats): each route's JSON
-// in the documented shape (../shared/reference/gonka-services.md §1.4), error codes, cache hits
+// in the documented shape (docs/cache.md, "Gonka's public routes"), error codes, cache hits
 // and 304s, and a boundary run where clients read while phases and epochs turn over every few
 // blocks and every answer must agree with the height it claims in X-Cosmos-Block-Height.
 #include <algorithm>

@@ -1,6 +1,6 @@
 // InferenceQueryClient: Gonka's inference.inference.Query methods behind edge-api's read routes,
 // over Cosmos gRPC with a CometBFT abci_query fallback, as Gonka's edge-api reads the chain
-// (chain.NewWithQueryFallback: ../shared/reference/gonka-services.md §1.1).
+// (chain.NewWithQueryFallback; docs/reference/gonka.md, "Inference module queries").
 //
 //   InferenceQueryClient chain({.grpc_address = "127.0.0.1:9090",
 //                               .rpc_url = "http://127.0.0.1:26657"});
