@@ -344,18 +344,12 @@ int main(int argc, char** argv) {
     gonka::testing::DaemonProcess::Options o;
     o.binary = "daemons/signerd/signerd";
     o.name = absl::StrCat("signerd-", i);
-    o.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              absl::StrCat("--chain-id=", kChainId),
-              "--key-file=" + key_file,
-              absl::StrCat("--chain-rpc-url=", devchain.url()),
-              absl::StrCat("--nats-url=", nats.url()),
-              absl::StrCat("--pg-url=", postgres.url()),
-              absl::StrCat("--workers=", workers),
-              absl::StrCat("--batch=", batch),
+    o.args = {"--bind=127.0.0.1", "--port={{PORT}}", absl::StrCat("--chain-id=", kChainId),
+              "--key-file=" + key_file, absl::StrCat("--chain-rpc-url=", devchain.url()),
+              absl::StrCat("--nats-url=", nats.url()), absl::StrCat("--pg-url=", postgres.url()),
+              absl::StrCat("--workers=", workers), absl::StrCat("--batch=", batch),
               // devchain's record messages (not a Gonka warm-key type) are what it sends.
-              "--allowed-msg-types=/gonka.devchain.v1.*",
-              "--drain-announce=0s",
+              "--allowed-msg-types=/gonka.devchain.v1.*", "--drain-announce=0s",
               "--log-level=warn"};
     for (absl::string_view extra : absl::StrSplit(signerd_args, ',', absl::SkipEmpty())) {
       o.args.emplace_back(extra);

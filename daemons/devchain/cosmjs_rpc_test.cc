@@ -2,8 +2,8 @@
 // and Comet38Client read status, blocks, block results, commit, validators, genesis,
 // blockSearch(All), txSearch, header/header_by_hash/block_by_hash, consensus_params, net_info and
 // unconfirmed_txs, decoding each with CosmJS's own decoders, and NewBlock / NewBlockHeader
-// WebSocket subscriptions receive consecutive heights. Needs `npm install` in testdata/devchain_oracle (tools/test does
-// it).
+// WebSocket subscriptions receive consecutive heights. Needs `npm install` in
+// testdata/devchain_oracle (tools/test does it).
 #include <fstream>
 #include <string>
 

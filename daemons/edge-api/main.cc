@@ -155,24 +155,7 @@ int main(int argc, char** argv) {
                                                    .rpc_url = rpc_url,
                                                    .rpc_tls = chain_tls.options(),
                                                    .timeout = absl::Seconds(3)});
-  if (absl::StatusOr<inference::inference::QueryParamsResponse> params = params_probe.Params();
-      params.ok() && params->params().epoch_params().epoch_length() > 0) {
-    const auto& p = params->params().epoch_params();
-    cache_options.epoch_params =
-        gonka::chain::EpochParams{.epoch_length = p.epoch_length(),
-                                  .poc_stage_duration = p.poc_stage_duration(),
-                                  .poc_exchange_duration = p.poc_exchange_duration(),
-                                  .poc_validation_delay = p.poc_validation_delay(),
-                                  .poc_validation_duration = p.poc_validation_duration(),
-                                  .set_new_validators_delay = p.set_new_validators_delay()};
-  } else if (emitter.epochs.epoch_length > 0) {
-    GONKA_LOG_WARN("chain Params unavailable: cache boundaries from --epoch-length",
-                   {"error", params.status().ToString()});
-    cache_options.epoch_params = emitter.epochs;
-  } else {
-    GONKA_LOG_WARN("no epoch parameters: phase/epoch cache entries live at most 30 s",
-                   {"error", params.status().ToString()});
-  }
+  cache_options.epoch_params = gonka::cache::ChainEpochParams(params_probe, emitter.epochs);
   std::optional<gonka::redis::RedisClient> cache_redis_client;
   if (cache_redis) {
     absl::StatusOr<gonka::redis::RedisOptions> redis_options = connections.Redis();

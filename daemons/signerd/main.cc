@@ -10,7 +10,6 @@
 //           [--mode=sequenced --coordination=nats --timeout-blocks=30]
 #include <unistd.h>
 
-#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -111,11 +110,7 @@ int main(int argc, char** argv) {
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
   signer.policy = *gonka::signer::MessagePolicy::Parse(allowed_types);
   absl::StatusOr<gonka::HttpAuthenticator> authenticate = enqueue_auth.Build();
-  if (!authenticate.ok()) {
-    std::fprintf(stderr, "signerd: config: %s\n",
-                 std::string(authenticate.status().message()).c_str());
-    return gonka::Daemon::kExitConfig;
-  }
+  if (!authenticate.ok()) return daemon.ConfigError(authenticate.status().message());
   options.authenticate = *authenticate;
   options.rate_limit = enqueue_auth.rate_limit();
   GONKA_LOG_INFO("http enqueue", {"mode", enqueue_auth.mode()},
@@ -124,11 +119,7 @@ int main(int argc, char** argv) {
 
   // The key: refused if the file is readable by others; never logged.
   absl::StatusOr<gonka::crypto::SigningKey> key = gonka::crypto::LoadKeyFile(key_file);
-  if (!key.ok()) {
-    std::fprintf(stderr, "signerd: config: --key-file: %s\n",
-                 std::string(key.status().message()).c_str());
-    return gonka::Daemon::kExitConfig;
-  }
+  if (!key.ok()) return daemon.ConfigError(absl::StrCat("--key-file: ", key.status().message()));
   GONKA_LOG_INFO("signing key loaded", {"address", key->address()});
 
   gonka::chain::CometClient comet({.rpc_url = rpc_url, .tls = chain_tls.options()});

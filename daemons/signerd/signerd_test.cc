@@ -138,17 +138,17 @@ TEST(SignerdTest, EveryKeyLandsOnceThroughDrainAndCrash) {
   // JSON producers: Cosmos type URLs (a bank transfer to itself), and a malformed request names
   // the field. signerd links no development-chain type: devchain's MsgRecord is refused as JSON
   // (it is accepted serialized, above), naming the type.
-  auto json = post(a.url() + "/v1/txs",
-                        absl::StrCat(R"({"idempotency_key":"json-1","messages":[{"@type":)",
-                                     R"("/cosmos.bank.v1beta1.MsgSend","from_address":")", address,
-                                     R"(","to_address":")", address,
-                                     R"(","amount":[{"denom":"ngonka","amount":"1"}]}]})"));
+  auto json =
+      post(a.url() + "/v1/txs", absl::StrCat(R"({"idempotency_key":"json-1","messages":[{"@type":)",
+                                             R"("/cosmos.bank.v1beta1.MsgSend","from_address":")",
+                                             address, R"(","to_address":")", address,
+                                             R"(","amount":[{"denom":"ngonka","amount":"1"}]}]})"));
   ASSERT_TRUE(json.ok());
   EXPECT_EQ(json->status, 202) << json->body;
-  auto unknown = post(a.url() + "/v1/txs",
-                           absl::StrCat(R"({"idempotency_key":"json-2","messages":[{"@type":)",
-                                        R"("/gonka.devchain.v1.MsgRecord","creator":")", address,
-                                        R"(","key":"json-2"}]})"));
+  auto unknown =
+      post(a.url() + "/v1/txs", absl::StrCat(R"({"idempotency_key":"json-2","messages":[{"@type":)",
+                                             R"("/gonka.devchain.v1.MsgRecord","creator":")",
+                                             address, R"(","key":"json-2"}]})"));
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->status, 400);
   EXPECT_THAT(unknown->body, HasSubstr("gonka.devchain.v1.MsgRecord"));

@@ -55,7 +55,8 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string
   struct stat st;
   if (fstat(fd, &st) != 0) return ErrnoStatus(errno, what, path, "fstat: ");
   if (absl::Status s = CheckStat(st, path, what); !s.ok()) return s;
-  if (st.st_size <= 0) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is empty"));
+  if (st.st_size <= 0)
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is empty"));
   if (static_cast<size_t>(st.st_size) > max_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " ", path, " is ", st.st_size, " bytes; at most ", max_bytes));
@@ -76,7 +77,8 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string
   content.resize(got);
   if (!content.empty() && content.back() == '\n') content.pop_back();
   if (!content.empty() && content.back() == '\r') content.pop_back();
-  if (content.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is empty"));
+  if (content.empty())
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is empty"));
   return content;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gonka/base/json.h"
+#include "gonka/base/log.h"
 #include "gonka/base/status_macros.h"
 #include "gonka/chain/inference_query_client.h"
 #include "gonka/net/http_server.h"
@@ -515,6 +516,29 @@ void ChainRoutes::AddRoutes(net::HttpServer* server) {
         "/v1/bridge/addresses", "/v1/cache/stats"}) {
     server->Handle("GET", path, serve);
   }
+}
+
+std::optional<chain::EpochParams> ChainEpochParams(chain::InferenceQueryClient& probe,
+                                                   const chain::EpochParams& fallback) {
+  absl::StatusOr<inference::inference::QueryParamsResponse> params = probe.Params();
+  if (params.ok() && params->params().epoch_params().epoch_length() > 0) {
+    const auto& p = params->params().epoch_params();
+    return chain::EpochParams{.epoch_length = p.epoch_length(),
+                              .poc_stage_duration = p.poc_stage_duration(),
+                              .poc_exchange_duration = p.poc_exchange_duration(),
+                              .poc_validation_delay = p.poc_validation_delay(),
+                              .poc_validation_duration = p.poc_validation_duration(),
+                              .set_new_validators_delay = p.set_new_validators_delay()};
+  }
+  const std::string error = params.ok() ? "no epoch_length" : params.status().ToString();
+  if (fallback.epoch_length > 0) {
+    GONKA_LOG_WARN("chain Params unavailable: cache boundaries from --epoch-length",
+                   {"error", error});
+    return fallback;
+  }
+  GONKA_LOG_WARN("no epoch parameters: phase/epoch cache entries live at most 30 s",
+                 {"error", error});
+  return std::nullopt;
 }
 
 }  // namespace cache

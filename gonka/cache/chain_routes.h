@@ -31,11 +31,13 @@
 #define GONKA_CACHE_CHAIN_ROUTES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gonka/cache/chain_cache.h"
+#include "gonka/chain/epoch.h"
 #include "gonka/net/http_message.h"
 
 namespace gonka {
@@ -89,6 +91,13 @@ class ChainRoutes {
 
 // Gonka's GRPCErrorToHTTP: the HTTP status for an upstream error code.
 int HttpStatusForError(const absl::Status& status);
+
+// The epoch schedule a ChainCache derives phase/epoch boundaries from (ChainCacheOptions::
+// epoch_params): the chain's own Params, asked once through `probe` (give it a short timeout);
+// else `fallback` when it has an epoch length (e.g. a daemon's --epoch-length); else nullopt, and
+// phase/epoch entries then live at most ttl_without_boundaries. Logs which one it chose.
+std::optional<chain::EpochParams> ChainEpochParams(chain::InferenceQueryClient& probe,
+                                                   const chain::EpochParams& fallback);
 
 }  // namespace cache
 }  // namespace gonka

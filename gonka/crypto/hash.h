@@ -3,7 +3,8 @@
 // Contract: every function is deterministic and pure (RandomBytes aside); outputs are raw bytes.
 // Only libcrypto calls that OpenSSL 3 and BoringSSL both provide are used (SHA256, HMAC,
 // PKCS5_PBKDF2_HMAC, OPENSSL_cleanse, CRYPTO_memcmp, RAND_bytes), so the same sources build
-// against either; the default build links OpenSSL 3 (`//gonka/crypto`), a test target links Debian's BoringSSL
+// against either; the default build links OpenSSL 3 (`//gonka/crypto`), a test target links
+// Debian's BoringSSL
 // (`//gonka/crypto:crypto_boringssl`). RIPEMD-160 is computed by libgonka itself
 // (internal/ripemd160.cc): Debian's BoringSSL declares RIPEMD160() in <openssl/ripemd.h> but its
 // libcrypto.so does not export it.

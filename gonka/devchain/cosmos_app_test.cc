@@ -7,13 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 #include "gonka/base/clock.h"
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/key.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/devchain.pb.h"
 #include "gonka/proto/cosmos/auth/v1beta1/auth.pb.h"
+#include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 #include "gtest/gtest.h"
 
 namespace gonka {

@@ -64,8 +64,8 @@ absl::StatusOr<std::vector<BearerAuth::Credential>> BearerAuth::Load() const {
       name = std::string(fields[0]);
       token = fields[1];
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          options_.what, " ", path, " line ", line_no, ": want \"<name> <token>\" or \"<token>\""));
+      return absl::InvalidArgumentError(absl::StrCat(options_.what, " ", path, " line ", line_no,
+                                                     ": want \"<name> <token>\" or \"<token>\""));
     }
     if (!ValidName(name)) {
       return absl::InvalidArgumentError(absl::StrCat(options_.what, " ", path, " line ", line_no,
@@ -76,10 +76,10 @@ absl::StatusOr<std::vector<BearerAuth::Credential>> BearerAuth::Load() const {
                                                      ": name \"", name, "\" appears twice"));
     }
     if (token.size() < kMinTokenLength) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          options_.what, " ", path, " line ", line_no, ": the token of \"", name, "\" has ",
-          token.size(), " characters; want at least ", kMinTokenLength,
-          " (e.g. openssl rand -hex 32)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(options_.what, " ", path, " line ", line_no, ": the token of \"", name,
+                       "\" has ", token.size(), " characters; want at least ", kMinTokenLength,
+                       " (e.g. openssl rand -hex 32)"));
     }
     out.push_back({name, crypto::Sha256(token)});
   }
@@ -153,12 +153,12 @@ HttpAuthenticator MakeHttpAuthenticator(std::shared_ptr<BearerAuth> auth, bool i
     };
   }
   if (insecure_loopback) {
-    return [what = std::string(what)](
-               const net::HttpRequest& request) -> absl::StatusOr<std::string> {
-      if (IsLoopbackPeer(request.remote_address)) return std::string("insecure-loopback");
-      return absl::PermissionDeniedError(absl::StrCat(
-          what, " without a token is allowed from loopback only (insecure development mode)"));
-    };
+    return
+        [what = std::string(what)](const net::HttpRequest& request) -> absl::StatusOr<std::string> {
+          if (IsLoopbackPeer(request.remote_address)) return std::string("insecure-loopback");
+          return absl::PermissionDeniedError(absl::StrCat(
+              what, " without a token is allowed from loopback only (insecure development mode)"));
+        };
   }
   return [message = absl::StrCat(what, " is off: the daemon was started without ", token_flag)](
              const net::HttpRequest&) -> absl::StatusOr<std::string> {
@@ -171,24 +171,26 @@ HttpAuthFlags::HttpAuthFlags(std::string prefix, std::string what)
 
 void HttpAuthFlags::Register(Config* config) {
   config->AddString(absl::StrCat(prefix_, "-token-file"), &token_file_, "",
-                    absl::StrCat("bearer tokens for ", what_, ": one \"<name> <token>\" per line, "
+                    absl::StrCat("bearer tokens for ", what_,
+                                 ": one \"<name> <token>\" per line, "
                                  "mode 0600; re-read when it changes (empty: ",
                                  what_, " is off unless --", prefix_, "-insecure-loopback)"));
-  config->AddBool(absl::StrCat(prefix_, "-insecure-loopback"), &insecure_loopback_, false,
-                  absl::StrCat("development only: ", what_,
-                               " without a token, from loopback peers only"));
+  config->AddBool(
+      absl::StrCat(prefix_, "-insecure-loopback"), &insecure_loopback_, false,
+      absl::StrCat("development only: ", what_, " without a token, from loopback peers only"));
   config->AddDouble(absl::StrCat(prefix_, "-rate"), &rate_, 50,
                     absl::StrCat(what_, " requests per second per credential (0 = unlimited)"));
-  config->AddInt(absl::StrCat(prefix_, "-burst"), &burst_, 100,
-                 absl::StrCat(what_, " requests a credential may send at once"))
+  config
+      ->AddInt(absl::StrCat(prefix_, "-burst"), &burst_, 100,
+               absl::StrCat(what_, " requests a credential may send at once"))
       .Range(1, 1'000'000);
 }
 
 absl::StatusOr<HttpAuthenticator> HttpAuthFlags::Build() const {
   const std::string token_flag = absl::StrCat("--", prefix_, "-token-file");
   if (!token_file_.empty() && insecure_loopback_) {
-    return absl::InvalidArgumentError(absl::StrCat(token_flag, " and --", prefix_,
-                                                   "-insecure-loopback exclude each other"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(token_flag, " and --", prefix_, "-insecure-loopback exclude each other"));
   }
   std::shared_ptr<BearerAuth> auth;
   if (!token_file_.empty()) {

@@ -30,8 +30,8 @@ class BearerAuthTest : public ::testing::Test {
   std::string path_ = ::testing::TempDir() + "/tokens";
   FakeClock clock_;
   absl::StatusOr<std::unique_ptr<BearerAuth>> Open() {
-    return BearerAuth::Open({.token_file = path_, .what = "--enqueue-token-file",
-                             .clock = &clock_});
+    return BearerAuth::Open(
+        {.token_file = path_, .what = "--enqueue-token-file", .clock = &clock_});
   }
 };
 
@@ -108,8 +108,8 @@ TEST_F(BearerAuthTest, AuthenticatorModes) {
   local.remote_address = "127.0.0.1:4000";
   remote.remote_address = "10.1.2.3:4000";
   // Off: nobody, not even loopback.
-  HttpAuthenticator off = MakeHttpAuthenticator(nullptr, false, "HTTP enqueue",
-                                                "--enqueue-token-file");
+  HttpAuthenticator off =
+      MakeHttpAuthenticator(nullptr, false, "HTTP enqueue", "--enqueue-token-file");
   EXPECT_EQ(off(local).status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(off(local).status().message()), HasSubstr("--enqueue-token-file"));
   // Insecure development mode: loopback only.

@@ -20,10 +20,10 @@
 namespace gonka {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using nats::JetStream;
 using nats::NatsOptions;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 void WriteFile(const std::string& path, const std::string& content, mode_t mode = 0600) {
   {

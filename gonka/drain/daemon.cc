@@ -205,6 +205,11 @@ int Daemon::Run() {
   return clean ? 0 : kExitCut;
 }
 
+int Daemon::ConfigError(absl::string_view message) {
+  std::fprintf(stderr, "%s: config: %s\n", options_.name.c_str(), std::string(message).c_str());
+  return kExitConfig;
+}
+
 int Daemon::Fail(const absl::Status& status) {
   GONKA_LOG_ERROR("daemon failed to start", {"error", status.ToString()});
   std::fprintf(stderr, "%s: %s\n", options_.name.c_str(), status.ToString().c_str());

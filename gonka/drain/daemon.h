@@ -22,7 +22,8 @@
 // in-flight work and answer during the drain.
 //
 // Common settings (flag / environment / default):
-//   --bind            GONKA_BIND            per daemon address of the public listener (default_bind)
+//   --bind            GONKA_BIND            per daemon address of the public listener
+//   (default_bind)
 //   --port            GONKA_PORT            per daemon public HTTP port
 //   --admin-port      GONKA_ADMIN_PORT      0 (none)   separate admin listener (same endpoints)
 //   --shutdown-grace  GONKA_SHUTDOWN_GRACE  30s        in-flight budget after accepting stops
@@ -101,6 +102,9 @@ class Daemon {
 
   // Logs `status` as a start-up failure and returns the exit code for it.
   int Fail(const absl::Status& status);
+  // A configuration error found after Init (a file a flag names, flags that exclude each other):
+  // prints "<name>: config: <message>" to stderr and returns kExitConfig.
+  int ConfigError(absl::string_view message);
 
   // Settings, after Init().
   absl::Duration shutdown_grace() const { return shutdown_grace_; }

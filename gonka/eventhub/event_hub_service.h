@@ -4,7 +4,8 @@
 //   - a CometSubscriber on the node's WebSocket that wakes the emitter on each new block,
 //   - the per-event-type views (EventViews) kept running on the leader only, for strict order,
 //   - the SSE block stream for dashboards (BlockStreamServer),
-//   - GET /v1/status: {"status": "ok" (Gonka's edge-api's constant), "chain_id", "identity", "coordination", "leader", "last_emitted_height"
+//   - GET /v1/status: {"status": "ok" (Gonka's edge-api's constant), "chain_id", "identity",
+//   "coordination", "leader", "last_emitted_height"
 //     (the stream's last height as this replica sees it), "chain_height" (the chain's latest as
 //     this replica sees it, leader or follower), "lag" (chain_height - last_emitted_height),
 //     "healthy", "error" (when not healthy)}.

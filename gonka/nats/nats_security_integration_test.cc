@@ -54,10 +54,12 @@ std::string ReadFile(const std::string& path) {
 // Each role's password; the server gets them through gonka-node-passwords.conf (plaintext here,
 // bcrypt in production: the file format is the same).
 const std::map<std::string, std::string>& Passwords() {
-  static const auto* passwords = new std::map<std::string, std::string>{
-      {"producer", "producer-pw-7Qe"}, {"signer", "signer-pw-1Zx"},
-      {"edge-api", "edge-pw-9Lk"},     {"consumer", "consumer-pw-3Mv"},
-      {"admin", "admin-pw-5Rt"}};
+  static const auto* passwords =
+      new std::map<std::string, std::string>{{"producer", "producer-pw-7Qe"},
+                                             {"signer", "signer-pw-1Zx"},
+                                             {"edge-api", "edge-pw-9Lk"},
+                                             {"consumer", "consumer-pw-3Mv"},
+                                             {"admin", "admin-pw-5Rt"}};
   return *passwords;
 }
 
@@ -160,7 +162,8 @@ TEST_F(NatsPermissionsTest, EachRoleDoesWhatItNeedsAndNothingElse) {
   absl::StatusOr<StreamInfo> chain_tx =
       signer->EnsureStream({.name = "CHAIN_TX", .subjects = {"chain.tx", "chain.tx.dead"}});
   ASSERT_TRUE(chain_tx.ok()) << chain_tx.status();
-  absl::StatusOr<StreamInfo> blocks = edge->EnsureStream({.name = "BLOCKS", .subjects = {"blocks"}});
+  absl::StatusOr<StreamInfo> blocks =
+      edge->EnsureStream({.name = "BLOCKS", .subjects = {"blocks"}});
   ASSERT_TRUE(blocks.ok()) << blocks.status();
   // ... and not by anyone else.
   StreamConfig rogue;
@@ -262,10 +265,10 @@ class NatsTlsTest : public ::testing::Test {
 
   std::unique_ptr<testing::NatsServer> StartServer(bool verify_clients) {
     testing::NatsServer::Options options;
-    options.config_text = absl::StrCat("tls {\n  cert_file: \"", server_cert_.cert_path,
-                                       "\"\n  key_file: \"", server_cert_.key_path,
-                                       "\"\n  ca_file: \"", ca_->cert_path(), "\"\n  verify: ",
-                                       verify_clients ? "true" : "false", "\n  timeout: 2\n}\n");
+    options.config_text =
+        absl::StrCat("tls {\n  cert_file: \"", server_cert_.cert_path, "\"\n  key_file: \"",
+                     server_cert_.key_path, "\"\n  ca_file: \"", ca_->cert_path(),
+                     "\"\n  verify: ", verify_clients ? "true" : "false", "\n  timeout: 2\n}\n");
     auto server = std::make_unique<testing::NatsServer>(options);
     absl::Status started = server->Start();
     EXPECT_TRUE(started.ok()) << started << "\n" << server->LogTail();
@@ -293,7 +296,8 @@ TEST_F(NatsTlsTest, ServerCertificateIsVerified) {
   ASSERT_TRUE(server->IsRunning());
 
   // The right CA and name: connected, and JetStream works over it.
-  absl::StatusOr<std::unique_ptr<JetStream>> good = JetStream::Connect(Client(*server, ca_->cert_path()));
+  absl::StatusOr<std::unique_ptr<JetStream>> good =
+      JetStream::Connect(Client(*server, ca_->cert_path()));
   ASSERT_TRUE(good.ok()) << good.status();
   EXPECT_TRUE((*good)->EnsureStream({.name = "TLS", .subjects = {"tls.test"}}).ok());
   // The IP literal URL without a server name: the chain is still verified.

@@ -64,10 +64,10 @@ struct NatsOptions {
   std::string creds_file;
 
   // --- TLS ---
-  bool tls = false;           // require TLS (also implied by tls:// URLs and tls_* files)
-  std::string tls_ca_file;    // PEM CA bundle to verify the server; "" = system CAs
-  std::string tls_cert_file;  // client certificate chain (PEM), for servers that verify clients
-  std::string tls_key_file;   // its private key (PEM; a secret file: mode 0600)
+  bool tls = false;             // require TLS (also implied by tls:// URLs and tls_* files)
+  std::string tls_ca_file;      // PEM CA bundle to verify the server; "" = system CAs
+  std::string tls_cert_file;    // client certificate chain (PEM), for servers that verify clients
+  std::string tls_key_file;     // its private key (PEM; a secret file: mode 0600)
   std::string tls_server_name;  // expected name in the server certificate; "" = the URL's host
 };
 

@@ -53,7 +53,7 @@ constexpr const char* kGonkaTypes[] = {
 };
 
 constexpr const char* kFundsOrAuthorityPackages[] = {
-    "/cosmos.bank.",   "/cosmos.authz.", "/cosmos.feegrant.",
+    "/cosmos.bank.",    "/cosmos.authz.",        "/cosmos.feegrant.",
     "/cosmos.staking.", "/cosmos.distribution.", "/cosmos.gov.",
 };
 

@@ -58,7 +58,8 @@ class MessagePolicy {
   MessagePolicy() = default;
   bool allow_all_ = false;
   std::set<std::string, std::less<>> exact_;
-  std::set<std::string, std::less<>> packages_;  // "/inference.inference." for "/inference.inference.*"
+  std::set<std::string, std::less<>>
+      packages_;  // "/inference.inference." for "/inference.inference.*"
 };
 
 // Modules whose messages only an exact entry allows ("/cosmos.bank.", ...).

@@ -24,9 +24,10 @@ using net::HttpResponse;
 prometheus::Family<prometheus::Counter>& HttpCalls() {
   static auto& family = prometheus::BuildCounter()
                             .Name("gonka_signer_http_requests_total")
-                            .Help("Requests to signerd's HTTP routes by credential and result "
-                                  "(accepted, duplicate, invalid, type_not_allowed, "
-                                  "unauthenticated, forbidden, rate_limited, unavailable)")
+                            .Help(
+                                "Requests to signerd's HTTP routes by credential and result "
+                                "(accepted, duplicate, invalid, type_not_allowed, "
+                                "unauthenticated, forbidden, rate_limited, unavailable)")
                             .Register(metrics::Registry());
   return family;
 }
@@ -73,7 +74,9 @@ absl::StatusOr<std::string> SignerService::Admit(const HttpRequest& request,
                                                                    : 503;
     *refusal = JsonError(http, who.status().message());
     if (http == 401) refusal->headers.Set("WWW-Authenticate", "Bearer");
-    const char* result = http == 401 ? "unauthenticated" : http == 403 ? "forbidden" : "unavailable";
+    const char* result = http == 401   ? "unauthenticated"
+                         : http == 403 ? "forbidden"
+                                       : "unavailable";
     HttpCalls().Add({{"credential", "-"}, {"result", result}}).Increment();
     GONKA_LOG_INFO("signer http: request refused", {"path", request.path},
                    {"peer", request.remote_address}, {"status", http},

@@ -264,8 +264,8 @@ class NatsServer : public ServerFixture {
   explicit NatsServer(Options options);
 
   std::string url() const override;  // "nats://127.0.0.1:<port>"
-  std::string tls_url() const;        // "tls://127.0.0.1:<port>" (for a config with a tls block)
-  std::string config_path() const;    // <dir>/nats.conf (written when config_text is set)
+  std::string tls_url() const;       // "tls://127.0.0.1:<port>" (for a config with a tls block)
+  std::string config_path() const;   // <dir>/nats.conf (written when config_text is set)
   int monitor_port() const { return options_.monitor_port; }
   std::string monitor_url() const;  // "http://127.0.0.1:<monitor port>"
   std::string store_dir() const;    // JetStream store dir (-sd)

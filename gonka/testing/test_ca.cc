@@ -52,15 +52,12 @@ std::string SafeName(const std::string& name) {
 // An EC P-256 private key at `path`, mode 0600. openssl writes keys with the umask's mode, so the
 // file is created empty with 0600 first and the key written into it.
 absl::Status GenerateKey(const std::string& path) {
-  {
-    std::ofstream create(path, std::ios::trunc);
-  }
+  { std::ofstream create(path, std::ios::trunc); }
   if (chmod(path.c_str(), 0600) != 0) {
     return absl::InternalError(absl::StrCat("chmod 0600 ", path, ": ", std::strerror(errno)));
   }
-  absl::StatusOr<std::string> out = RunCommand({kOpenssl, "genpkey", "-algorithm", "EC",
-                                                "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-                                                path});
+  absl::StatusOr<std::string> out = RunCommand({kOpenssl, "genpkey", "-algorithm", "EC", "-pkeyopt",
+                                                "ec_paramgen_curve:P-256", "-out", path});
   if (!out.ok()) return out.status();
   // Again, in case openssl replaced the file rather than writing into it.
   if (chmod(path.c_str(), 0600) != 0) {
@@ -135,9 +132,9 @@ absl::StatusOr<TestCa> TestCa::Create(const std::string& dir, const std::string&
   absl::Status key = GenerateKey(ca.key_path);
   if (!key.ok()) return key;
   absl::StatusOr<std::string> out =
-      RunCommand({kOpenssl, "req", "-x509", "-new", "-key", ca.key_path, "-sha256", "-days",
-                  "3650", "-subj", absl::StrCat("/CN=", name), "-set_serial", RandomSerial(),
-                  "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+      RunCommand({kOpenssl, "req", "-x509", "-new", "-key", ca.key_path, "-sha256", "-days", "3650",
+                  "-subj", absl::StrCat("/CN=", name), "-set_serial", RandomSerial(), "-addext",
+                  "basicConstraints=critical,CA:TRUE", "-addext",
                   "keyUsage=critical,keyCertSign,cRLSign", "-out", ca.cert_path});
   if (!out.ok()) return out.status();
   return TestCa(dir, std::move(ca));
@@ -164,11 +161,13 @@ absl::StatusOr<TestCertificate> TestCa::Issue(const std::string& common_name,
                   absl::StrCat("/CN=", common_name), "-out", csr_path});
   if (!out.ok()) return out.status();
 
-  std::string extensions = absl::StrCat(
-      "basicConstraints=critical,CA:FALSE\n", "keyUsage=critical,digitalSignature,keyEncipherment\n",
-      "extendedKeyUsage=", client ? "clientAuth" : "serverAuth", "\n",
-      "subjectKeyIdentifier=hash\n", "authorityKeyIdentifier=keyid,issuer\n");
-  if (!sans.empty()) absl::StrAppend(&extensions, "subjectAltName=", absl::StrJoin(sans, ","), "\n");
+  std::string extensions =
+      absl::StrCat("basicConstraints=critical,CA:FALSE\n",
+                   "keyUsage=critical,digitalSignature,keyEncipherment\n",
+                   "extendedKeyUsage=", client ? "clientAuth" : "serverAuth", "\n",
+                   "subjectKeyIdentifier=hash\n", "authorityKeyIdentifier=keyid,issuer\n");
+  if (!sans.empty())
+    absl::StrAppend(&extensions, "subjectAltName=", absl::StrJoin(sans, ","), "\n");
   absl::Status written = WriteFile(ext_path, extensions);
   if (!written.ok()) return written;
 

@@ -28,15 +28,15 @@ TEST(TestCaTest, IssuedCertificateVerifiesAgainstItsCaOnly) {
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_EQ(FileMode(server->key_path), 0600);
 
-  absl::StatusOr<std::string> verified = RunCommand(
-      {"/usr/bin/openssl", "verify", "-CAfile", ca->cert_path(), "-purpose", "sslserver",
-       server->cert_path});
+  absl::StatusOr<std::string> verified =
+      RunCommand({"/usr/bin/openssl", "verify", "-CAfile", ca->cert_path(), "-purpose", "sslserver",
+                  server->cert_path});
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_THAT(*verified, HasSubstr(": OK"));
 
   // The certificate carries the SANs a TLS client checks.
-  absl::StatusOr<std::string> text = RunCommand(
-      {"/usr/bin/openssl", "x509", "-in", server->cert_path, "-noout", "-text"});
+  absl::StatusOr<std::string> text =
+      RunCommand({"/usr/bin/openssl", "x509", "-in", server->cert_path, "-noout", "-text"});
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_THAT(*text, HasSubstr("DNS:localhost"));
   EXPECT_THAT(*text, HasSubstr("IP Address:127.0.0.1"));
@@ -46,8 +46,8 @@ TEST(TestCaTest, IssuedCertificateVerifiesAgainstItsCaOnly) {
   TempDir other_dir("test_ca_other");
   absl::StatusOr<TestCa> other = TestCa::Create(other_dir.path());
   ASSERT_TRUE(other.ok()) << other.status();
-  absl::StatusOr<std::string> rejected = RunCommand(
-      {"/usr/bin/openssl", "verify", "-CAfile", other->cert_path(), server->cert_path});
+  absl::StatusOr<std::string> rejected =
+      RunCommand({"/usr/bin/openssl", "verify", "-CAfile", other->cert_path(), server->cert_path});
   EXPECT_FALSE(rejected.ok());
 }
 
@@ -61,11 +61,11 @@ TEST(TestCaTest, ClientCertificatesAndNamesDoNotCollide) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_NE(first->cert_path, second->cert_path);
   absl::StatusOr<std::string> verified =
-      RunCommand({"/usr/bin/openssl", "verify", "-CAfile", ca->cert_path(), "-purpose",
-                  "sslclient", second->cert_path});
+      RunCommand({"/usr/bin/openssl", "verify", "-CAfile", ca->cert_path(), "-purpose", "sslclient",
+                  second->cert_path});
   ASSERT_TRUE(verified.ok()) << verified.status();
-  absl::StatusOr<std::string> text = RunCommand(
-      {"/usr/bin/openssl", "x509", "-in", first->cert_path, "-noout", "-text"});
+  absl::StatusOr<std::string> text =
+      RunCommand({"/usr/bin/openssl", "x509", "-in", first->cert_path, "-noout", "-text"});
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_THAT(*text, HasSubstr("TLS Web Client Authentication"));
 }

@@ -68,7 +68,8 @@ inline constexpr char kReasonUnknownType[] = "unknown_type";
 inline constexpr char kReasonExpired[] = "expired";
 inline constexpr char kReasonRetriesExhausted[] = "retries_exhausted";
 inline constexpr char kReasonRejected[] = "rejected";  // the chain refused it for good
-// The signer's MessagePolicy (--allowed-msg-types) does not allow one of its messages: never signed.
+// The signer's MessagePolicy (--allowed-msg-types) does not allow one of its messages: never
+// signed.
 inline constexpr char kReasonTypeNotAllowed[] = "type_not_allowed";
 
 // OK, or InvalidArgument naming the field ("idempotency_key", "messages", "messages[2].type_url").

@@ -71,10 +71,12 @@ std::string ReadFile(const std::string& path) {
 }
 
 const std::map<std::string, std::string>& NatsPasswords() {
-  static const auto* p = new std::map<std::string, std::string>{
-      {"producer", "nats-producer-pw-4Hd"}, {"signer", "nats-signer-pw-8Jw"},
-      {"edge-api", "nats-edge-pw-2Ls"},     {"consumer", "nats-consumer-pw-6Tb"},
-      {"admin", "nats-admin-pw-0Qp"}};
+  static const auto* p =
+      new std::map<std::string, std::string>{{"producer", "nats-producer-pw-4Hd"},
+                                             {"signer", "nats-signer-pw-8Jw"},
+                                             {"edge-api", "nats-edge-pw-2Ls"},
+                                             {"consumer", "nats-consumer-pw-6Tb"},
+                                             {"admin", "nats-admin-pw-0Qp"}};
   return *p;
 }
 
@@ -103,8 +105,7 @@ struct Node {
     if (!user.empty()) {
       o.user = user;
       o.password_file = dir.Join(absl::StrCat("nats-", user, "-", files++, ".pw"));
-      WriteFile(o.password_file,
-                (password.empty() ? NatsPasswords().at(user) : password) + "\n");
+      WriteFile(o.password_file, (password.empty() ? NatsPasswords().at(user) : password) + "\n");
       o.inbox_prefix = absl::StrCat("_INBOX_", user);
     }
     return o;
@@ -220,9 +221,10 @@ class SecurityTest : public ::testing::Test {
                                     R"(","balances":{"ngonka":"1000000000"}}]})"));
     testing::DaemonProcess::Options chain;
     chain.binary = "daemons/devchain/devchain";
-    chain.args = {"--bind=127.0.0.1",  "--port={{PORT}}",  absl::StrCat("--chain-id=", kChainId),
-                  "--block-interval=100ms", "--drain-announce=0s", "--grpc-address=",
-                  "--genesis=" + genesis, "--log-level=warn"};
+    chain.args = {
+        "--bind=127.0.0.1",       "--port={{PORT}}",     absl::StrCat("--chain-id=", kChainId),
+        "--block-interval=100ms", "--drain-announce=0s", "--grpc-address=",
+        "--genesis=" + genesis,   "--log-level=warn"};
     n.devchain = std::make_unique<testing::DaemonProcess>(chain);
     s = n.devchain->Start();
     ASSERT_TRUE(s.ok()) << s;
@@ -405,8 +407,8 @@ TEST_F(SecurityTest, InsecureLoopbackModeRefusesOtherHosts) {
   const int id = static_cast<int>(getpid() % 200) + 20;
   const std::string ns = absl::StrCat("gsec", getpid());
   const std::string here = absl::StrCat("gsa", getpid()), there = absl::StrCat("gsb", getpid());
-  const std::string ip_here = absl::StrCat("10.231.", id, ".1"), ip_there =
-                                                                  absl::StrCat("10.231.", id, ".2");
+  const std::string ip_here = absl::StrCat("10.231.", id, ".1"),
+                    ip_there = absl::StrCat("10.231.", id, ".2");
   auto run = [](std::vector<std::string> argv) {
     auto r = testing::RunCommand(argv, absl::Seconds(10));
     EXPECT_TRUE(r.ok()) << absl::StrJoin(argv, " ") << ": " << r.status();
@@ -537,11 +539,12 @@ TEST_F(SecurityTest, RedisWithoutThePasswordIsRefused) {
   redis::RedisClient client(o);
   auto r = client.Command({"SET", "gonka:election:edge-api", "attacker"});
   ASSERT_FALSE(r.ok());
-  auto value = testing::RedisCommand("127.0.0.1", node->redis->port(),
-                                     {"GET", "gonka:election:edge-api"}, absl::Seconds(2),
-                                     testing::RedisAuth{.password = kRedisPassword});
+  auto value =
+      testing::RedisCommand("127.0.0.1", node->redis->port(), {"GET", "gonka:election:edge-api"},
+                            absl::Seconds(2), testing::RedisAuth{.password = kRedisPassword});
   // Nothing written: the key does not exist.
-  EXPECT_TRUE(value.status().code() == absl::StatusCode::kNotFound || (value.ok() && value->empty()))
+  EXPECT_TRUE(value.status().code() == absl::StatusCode::kNotFound ||
+              (value.ok() && value->empty()))
       << (value.ok() ? *value : value.status().ToString());
   Refused("Redis without the password", Short(r.status()));
 }
@@ -612,8 +615,8 @@ TEST_F(SecurityTest, ZLegitimateFlowLandedExactlyOnceAndNoSecretLeaked) {
   auto metrics = node->http.Get(node->signerd->url() + "/metrics");
   ASSERT_TRUE(metrics.ok());
   const std::string log = ReadFile(node->signerd->log_path());
-  std::vector<std::string> secrets = {kTokenA,       kTokenB,      kPgPassword, kRedisPassword,
-                                      node->key_hex, "salute grocery chicken"};
+  std::vector<std::string> secrets = {kTokenA,        kTokenB,       kPgPassword,
+                                      kRedisPassword, node->key_hex, "salute grocery chicken"};
   for (const auto& [user, password] : NatsPasswords()) secrets.push_back(password);
   for (const std::string& secret : secrets) {
     EXPECT_THAT(log, Not(HasSubstr(secret)));
@@ -624,8 +627,8 @@ TEST_F(SecurityTest, ZLegitimateFlowLandedExactlyOnceAndNoSecretLeaked) {
   EXPECT_THAT(metrics->body, HasSubstr("reason=\"type_not_allowed\""));
   std::cout << "legitimate flow: " << node->accepted.size()
             << " accepted keys on chain exactly once; " << node->refused.size()
-            << " refused keys, none on chain; no secret in signerd's log ("
-            << log.size() << " bytes, debug level) or metrics" << std::endl;
+            << " refused keys, none on chain; no secret in signerd's log (" << log.size()
+            << " bytes, debug level) or metrics" << std::endl;
 }
 
 }  // namespace

@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <map>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -250,8 +250,8 @@ absl::Status ApplyCredentialsAndTls(const NatsOptions& options, natsOptions* o,
   if (!options.nkey_seed_file.empty()) methods.push_back("nkey_seed_file");
   if (!options.creds_file.empty()) methods.push_back("creds_file");
   if (methods.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "nats: more than one authentication method: ", absl::StrJoin(methods, " and ")));
+    return absl::InvalidArgumentError(absl::StrCat("nats: more than one authentication method: ",
+                                                   absl::StrJoin(methods, " and ")));
   }
   if (!options.user.empty() && options.password_file.empty()) {
     return absl::InvalidArgumentError(
@@ -289,8 +289,8 @@ absl::Status ApplyCredentialsAndTls(const NatsOptions& options, natsOptions* o,
     if (!seed.ok()) return seed.status();
     absl::StatusOr<std::string> pub = NkeyUserPublicKeyFromSeed(seed->value());
     if (!pub.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("nats nkey seed file ", options.nkey_seed_file, ": ", pub.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("nats nkey seed file ", options.nkey_seed_file,
+                                                     ": ", pub.status().message()));
     }
     *nkey_public = *pub;
     s = natsOptions_SetNKeyFromSeed(o, pub->c_str(), options.nkey_seed_file.c_str());
@@ -330,8 +330,8 @@ absl::Status ConnectError(natsStatus s, const NatsOptions& options, const std::s
   std::string text = LastError(s);
   const std::string lower = absl::AsciiStrToLower(text);
   if (s == NATS_CONNECTION_AUTH_FAILED || absl::StrContains(lower, "authorization")) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "nats: authorization violation connecting to ", servers, " (", identity, ")"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("nats: authorization violation connecting to ", servers, " (", identity, ")"));
   }
   if (s == NATS_SECURE_CONNECTION_REQUIRED) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -344,10 +344,10 @@ absl::Status ConnectError(natsStatus s, const NatsOptions& options, const std::s
   if (s == NATS_SSL_ERROR || absl::StrContains(lower, "ssl") ||
       absl::StrContains(lower, "certificate")) {
     std::string server_name = ExpectedServerName(options);
-    return absl::UnavailableError(absl::StrCat(
-        "nats: TLS handshake with ", servers, " failed: ", text, " (CA file ",
-        options.tls_ca_file.empty() ? "system" : options.tls_ca_file, ", expected server name ",
-        server_name.empty() ? "none" : server_name, ")"));
+    return absl::UnavailableError(
+        absl::StrCat("nats: TLS handshake with ", servers, " failed: ", text, " (CA file ",
+                     options.tls_ca_file.empty() ? "system" : options.tls_ca_file,
+                     ", expected server name ", server_name.empty() ? "none" : server_name, ")"));
   }
   return ToStatus(s, absl::StrCat("nats ", servers, ": connect (", identity, ")"));
 }
@@ -406,8 +406,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const NatsOptions& 
   }
   if (s == NATS_OK) {
     c->error_sink_id_ = AddSink(c->async_errors_);
-    s = natsOptions_SetErrorHandler(o, &OnAsyncError,
-                                    reinterpret_cast<void*>(c->error_sink_id_));
+    s = natsOptions_SetErrorHandler(o, &OnAsyncError, reinterpret_cast<void*>(c->error_sink_id_));
   }
   if (s != NATS_OK) return ToStatus(s, absl::StrCat("nats ", c->servers_, ": options"));
   std::string nkey_public;
