@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
               "blocks per epoch; 0 disables epoch/phase events")
       .Range(0, int64_t{1} << 40);
   config
+      .AddInt("epoch-shift", &chain_options.epochs.epoch_shift, 0,
+              "blocks every PoC start moves earlier (Gonka's epoch_shift; < --epoch-length)")
+      .Range(0, int64_t{1} << 40);
+  config
       .AddInt("poc-stage-duration", &chain_options.epochs.poc_stage_duration, 60,
               "PoC generation stage length in blocks")
       .Range(1, int64_t{1} << 30);

@@ -58,6 +58,13 @@ net::HttpResponse BadRequest(absl::string_view message) {
   return ErrorResponse(absl::InvalidArgumentError(message));
 }
 
+// Gonka's EpochContext.NextPoCStart: epoch 0 (anchored at 0) ends where epoch 1's PoC starts,
+// epoch_length - epoch_shift; every later epoch one epoch_length after its own PoC start.
+int64_t NextPocStart(uint64_t epoch_index, int64_t poc_start, const ipb::EpochParams& p) {
+  if (epoch_index == 0) return p.epoch_length() - p.epoch_shift();
+  return poc_start + p.epoch_length();
+}
+
 // Gonka's EpochContext stages (epoch_context.go; offsets in docs/reference/gonka.md §3),
 // anchored at `poc_start`. Epoch 0 has every stage at 0.
 void WriteStages(JsonWriter& w, uint64_t epoch_index, int64_t poc_start,
@@ -89,7 +96,7 @@ void WriteStages(JsonWriter& w, uint64_t epoch_index, int64_t poc_start,
       .Key("claim_money")
       .Int(at(set_new + 1))
       .Key("next_poc_start")
-      .Int(poc_start + p.epoch_length())
+      .Int(NextPocStart(epoch_index, poc_start, p))
       .EndObject();
 }
 
@@ -345,7 +352,7 @@ absl::Status ChainRoutes::Register() {
              .Key("epoch_stages");
          WriteStages(w, index, poc_start, params);
          w.Key("next_epoch_stages");
-         WriteStages(w, index + 1, poc_start + params.epoch_length(), params);
+         WriteStages(w, index + 1, NextPocStart(index, poc_start, params), params);
          w.Key("epoch_params")
              .Raw(params_json)
              .Key("is_confirmation_poc_active")
@@ -524,6 +531,7 @@ std::optional<chain::EpochParams> ChainEpochParams(chain::InferenceQueryClient& 
   if (params.ok() && params->params().epoch_params().epoch_length() > 0) {
     const auto& p = params->params().epoch_params();
     return chain::EpochParams{.epoch_length = p.epoch_length(),
+                              .epoch_shift = p.epoch_shift(),
                               .poc_stage_duration = p.poc_stage_duration(),
                               .poc_exchange_duration = p.poc_exchange_duration(),
                               .poc_validation_delay = p.poc_validation_delay(),

@@ -13,6 +13,10 @@ absl::Status ValidateEpochParams(const EpochParams& e) {
         absl::StrCat("epoch_length: ", e.epoch_length, " must be >= 0"));
   }
   if (e.epoch_length == 0) return absl::OkStatus();
+  if (e.epoch_shift < 0 || e.epoch_shift >= e.epoch_length) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "epoch_shift: ", e.epoch_shift, " must be in [0, epoch_length ", e.epoch_length, ")"));
+  }
   if (e.poc_stage_duration <= 0)
     return absl::InvalidArgumentError("poc_stage_duration: must be > 0");
   if (e.poc_validation_duration <= 0) {
@@ -33,12 +37,22 @@ absl::Status ValidateEpochParams(const EpochParams& e) {
   return absl::OkStatus();
 }
 
+int64_t PocStartHeight(const EpochParams& p, int64_t epoch) {
+  if (p.epoch_length <= 0 || epoch <= 0) return 0;
+  return epoch * p.epoch_length - p.epoch_shift;
+}
+
+int64_t LatestEpochAt(const EpochParams& p, int64_t height) {
+  if (p.epoch_length <= 0 || height < p.epoch_length - p.epoch_shift) return 0;
+  return (height + p.epoch_shift) / p.epoch_length;
+}
+
 EpochSchedule ScheduleAt(const EpochParams& p, int64_t height) {
   EpochSchedule s;
-  if (p.epoch_length <= 0 || height < p.epoch_length) return s;
-  int64_t k = height / p.epoch_length;
-  int64_t o = height - k * p.epoch_length;
-  s.poc_start_height = k * p.epoch_length;
+  int64_t k = LatestEpochAt(p, height);
+  if (k == 0) return s;
+  s.poc_start_height = PocStartHeight(p, k);
+  int64_t o = height - s.poc_start_height;
   int64_t wind_down = p.poc_stage_duration * 8 / 10;
   int64_t end_gen = p.poc_stage_duration;
   int64_t exchange = end_gen + p.poc_exchange_duration;

@@ -505,6 +505,7 @@ absl::StatusOr<AppOptions> ParseGenesis(absl::string_view json) {
     EpochParams params;
     const std::pair<const char*, int64_t*> fields[] = {
         {"epoch_length", &params.epoch_length},
+        {"epoch_shift", &params.epoch_shift},
         {"poc_stage_duration", &params.poc_stage_duration},
         {"poc_exchange_duration", &params.poc_exchange_duration},
         {"poc_validation_delay", &params.poc_validation_delay},

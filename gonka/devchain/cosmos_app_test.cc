@@ -446,6 +446,14 @@ TEST(GenesisTest, ParseAndErrorsNameTheField) {
   EXPECT_EQ(chain->epochs->epoch_length, 400);
   EXPECT_THAT(std::string(ParseGenesis(R"({"epoch":{"epoch_length":"50"}})").status().message()),
               HasSubstr("epoch_length"));
+  absl::StatusOr<AppOptions> shifted =
+      ParseGenesis(R"({"epoch":{"epoch_length":"400","epoch_shift":"100"}})");
+  ASSERT_TRUE(shifted.ok()) << shifted.status();
+  EXPECT_EQ(shifted->epochs->epoch_shift, 100);
+  EXPECT_THAT(std::string(ParseGenesis(R"({"epoch":{"epoch_length":"400","epoch_shift":"400"}})")
+                              .status()
+                              .message()),
+              HasSubstr("epoch_shift"));
 }
 
 }  // namespace

@@ -533,6 +533,30 @@ TEST(DevchainBlockSearchTest, FinalizeBlockEvents) {
   server.Stop(absl::Now() + absl::Seconds(2));
 }
 
+TEST(DevchainBlockSearchTest, EpochShiftMovesEveryPocStartEarlier) {
+  ChainOptions options;
+  options.epochs.epoch_length = 30;
+  options.epochs.epoch_shift = 20;  // PoC at 10, 40, 70 (Gonka: e * length - shift)
+  options.epochs.poc_stage_duration = 5;
+  options.epochs.poc_validation_duration = 5;
+  options.epochs.poc_validation_delay = 2;
+  options.epochs.poc_exchange_duration = 2;
+  options.epochs.set_new_validators_delay = 3;
+  Chain chain(options, nullptr);
+  net::HttpServer server;
+  RpcService rpc(&chain, &server, RpcOptions());
+  ASSERT_TRUE(server.Start().ok());
+  for (int i = 0; i < 65; ++i) chain.ProduceBlock();
+  TestClient client(server.port());
+  auto res = client.Get("/block_search?query=\"epoch_stage.stage='StartOfPoC'\"&order_by=\"asc\"");
+  simdjson::dom::parser parser;
+  auto result = Parse(parser, res.body())["result"].value();
+  ASSERT_EQ(Str(result["total_count"]), "2") << res.body();
+  EXPECT_EQ(Str(result["blocks"].at(0)["block"]["header"]["height"]), "10");
+  EXPECT_EQ(Str(result["blocks"].at(1)["block"]["header"]["height"]), "40");
+  server.Stop(absl::Now() + absl::Seconds(2));
+}
+
 TEST_F(DevchainTest, WebSocketHeaderEventsAndTxQueriesWithoutTmEvent) {
   boost::asio::io_context ioc;
   boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws(ioc);

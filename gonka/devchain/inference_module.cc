@@ -135,8 +135,7 @@ bool InferenceModule::Handles(absl::string_view path) {
 }
 
 uint64_t InferenceModule::LatestEpoch(int64_t height) const {
-  if (schedule_.epoch_length <= 0 || height < schedule_.epoch_length) return 0;
-  return static_cast<uint64_t>(height / schedule_.epoch_length);
+  return static_cast<uint64_t>(chain::LatestEpochAt(schedule_, height));
 }
 
 uint64_t InferenceModule::EffectiveEpoch(int64_t height) const {
@@ -144,7 +143,7 @@ uint64_t InferenceModule::EffectiveEpoch(int64_t height) const {
 }
 
 int64_t InferenceModule::PocStartHeight(uint64_t epoch) const {
-  return static_cast<int64_t>(epoch) * schedule_.epoch_length;
+  return chain::PocStartHeight(schedule_, static_cast<int64_t>(epoch));
 }
 
 int64_t InferenceModule::EffectiveHeight(uint64_t epoch) const {
@@ -172,6 +171,7 @@ ipb::Params InferenceModule::MakeParams() const {
   ipb::Params params;
   ipb::EpochParams* e = params.mutable_epoch_params();
   e->set_epoch_length(schedule_.epoch_length);
+  e->set_epoch_shift(schedule_.epoch_shift);
   e->set_epoch_multiplier(1);
   e->set_default_unit_of_compute_price(genesis_.unit_of_compute_price);
   e->set_poc_stage_duration(schedule_.poc_stage_duration);
@@ -356,11 +356,12 @@ TxExecutor::QueryResult InferenceModule::Query(absl::string_view path, absl::str
     }
     ipb::QueryPocBatchesForStageResponse response;
     int64_t stage = request.block_height();
-    int64_t length = schedule_.epoch_length;
+    const int64_t epoch_at_stage = chain::LatestEpochAt(schedule_, stage);
     // One batch per participant for each PoC stage that has started, received the block
     // after the stage start; nothing for any other height (Gonka answers an empty list).
-    if (length > 0 && stage >= length && stage % length == 0 && height > stage) {
-      uint64_t epoch = static_cast<uint64_t>(stage / length);
+    if (epoch_at_stage > 0 && chain::PocStartHeight(schedule_, epoch_at_stage) == stage &&
+        height > stage) {
+      uint64_t epoch = static_cast<uint64_t>(epoch_at_stage);
       const AccountMap& accounts = AccountsAt(height, live);
       for (const auto& p : genesis_.participants) {
         ipb::PoCBatchesWithParticipants* entry = response.add_poc_batch();
