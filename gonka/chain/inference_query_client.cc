@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gonka/base/log.h"
@@ -20,9 +21,15 @@ namespace chain {
 namespace {
 
 namespace ipb = ::inference::inference;
+namespace rpb = ::inference::restrictions;
+namespace bpb = ::inference::bls;
+namespace cmtpb = ::cosmos::base::tendermint::v1beta1;
 
 constexpr char kHeightHeader[] = "x-cosmos-block-height";
 constexpr char kPrefix[] = "/inference.inference.Query/";
+constexpr char kRestrictions[] = "/inference.restrictions.Query/";
+constexpr char kBls[] = "/inference.bls.Query/";
+constexpr char kCmtService[] = "/cosmos.base.tendermint.v1beta1.Service/";
 
 const char* Name(QueryTransport t) { return t == QueryTransport::kGrpc ? "grpc" : "abci_query"; }
 
@@ -209,6 +216,7 @@ absl::StatusOr<std::string> InferenceQueryClient::CallAbci(const std::string& me
 absl::Status InferenceQueryClient::Call(absl::string_view method, const Proto& request,
                                         Proto* response, int64_t height, QueryMeta* meta) {
   const std::string name(method);
+  const bool grpc_only = absl::StartsWith(name, kCmtService);
   std::string bytes = request.SerializeAsString();
   int64_t answered = 0;
   QueryTransport transport = QueryTransport::kAbciQuery;
@@ -225,7 +233,10 @@ absl::Status InferenceQueryClient::Call(absl::string_view method, const Proto& r
       transport = QueryTransport::kAbciQuery;
     }
   }
-  if (transport == QueryTransport::kAbciQuery && comet_) {
+  if (transport == QueryTransport::kAbciQuery && comet_ && grpc_only) {
+    // cmtservice is a gRPC service of the node, not an ABCI query route.
+    answer = absl::UnavailableError("a cmtservice method has no abci_query fallback");
+  } else if (transport == QueryTransport::kAbciQuery && comet_) {
     absl::Time start = absl::Now();
     answer = CallAbci(name, bytes, height, &answered);
     Record(name, transport, answer.status(), absl::Now() - start);
@@ -244,6 +255,15 @@ absl::Status InferenceQueryClient::Call(absl::string_view method, const Proto& r
     meta->transport = transport;
   }
   return absl::OkStatus();
+}
+
+template <typename Response>
+absl::StatusOr<Response> InferenceQueryClient::TypedFull(absl::string_view method,
+                                                         const Proto& request, int64_t height,
+                                                         QueryMeta* meta) {
+  Response response;
+  RETURN_IF_ERROR(Call(method, request, &response, height, meta));
+  return response;
 }
 
 template <typename Response>
@@ -329,6 +349,105 @@ absl::StatusOr<ipb::QueryExcludedParticipantsResponse> InferenceQueryClient::Exc
   request.set_epoch_index(epoch_index);
   return Typed<ipb::QueryExcludedParticipantsResponse>("ExcludedParticipants", request, height,
                                                        meta);
+}
+
+absl::StatusOr<rpb::QueryTransferRestrictionStatusResponse>
+InferenceQueryClient::TransferRestrictionStatus(int64_t height, QueryMeta* meta) {
+  return TypedFull<rpb::QueryTransferRestrictionStatusResponse>(
+      absl::StrCat(kRestrictions, "TransferRestrictionStatus"),
+      rpb::QueryTransferRestrictionStatusRequest(), height, meta);
+}
+
+absl::StatusOr<rpb::QueryTransferExemptionsResponse> InferenceQueryClient::TransferExemptions(
+    int64_t height, QueryMeta* meta) {
+  return TypedFull<rpb::QueryTransferExemptionsResponse>(
+      absl::StrCat(kRestrictions, "TransferExemptions"), rpb::QueryTransferExemptionsRequest(),
+      height, meta);
+}
+
+absl::StatusOr<rpb::QueryExemptionUsageResponse> InferenceQueryClient::ExemptionUsage(
+    absl::string_view exemption_id, absl::string_view account_address, int64_t height,
+    QueryMeta* meta) {
+  rpb::QueryExemptionUsageRequest request;
+  request.set_exemption_id(std::string(exemption_id));
+  request.set_account_address(std::string(account_address));
+  return TypedFull<rpb::QueryExemptionUsageResponse>(absl::StrCat(kRestrictions, "ExemptionUsage"),
+                                                     request, height, meta);
+}
+
+absl::StatusOr<bpb::QueryEpochBLSDataResponse> InferenceQueryClient::EpochBLSData(uint64_t epoch_id,
+                                                                                  int64_t height,
+                                                                                  QueryMeta* meta) {
+  bpb::QueryEpochBLSDataRequest request;
+  request.set_epoch_id(epoch_id);
+  return TypedFull<bpb::QueryEpochBLSDataResponse>(absl::StrCat(kBls, "EpochBLSData"), request,
+                                                   height, meta);
+}
+
+absl::StatusOr<bpb::QuerySigningStatusResponse> InferenceQueryClient::SigningStatus(
+    absl::string_view request_id, int64_t height, QueryMeta* meta) {
+  bpb::QuerySigningStatusRequest request;
+  request.set_request_id(std::string(request_id));
+  return TypedFull<bpb::QuerySigningStatusResponse>(absl::StrCat(kBls, "SigningStatus"), request,
+                                                    height, meta);
+}
+
+absl::StatusOr<cmtpb::GetNodeInfoResponse> InferenceQueryClient::GetNodeInfo(QueryMeta* meta) {
+  return TypedFull<cmtpb::GetNodeInfoResponse>(absl::StrCat(kCmtService, "GetNodeInfo"),
+                                               cmtpb::GetNodeInfoRequest(), 0, meta);
+}
+
+absl::StatusOr<cmtpb::GetBlockByHeightResponse> InferenceQueryClient::GetBlockByHeight(
+    int64_t block_height, QueryMeta* meta) {
+  cmtpb::GetBlockByHeightRequest request;
+  request.set_height(block_height);
+  return TypedFull<cmtpb::GetBlockByHeightResponse>(absl::StrCat(kCmtService, "GetBlockByHeight"),
+                                                    request, 0, meta);
+}
+
+absl::StatusOr<cmtpb::GetValidatorSetByHeightResponse>
+InferenceQueryClient::GetValidatorSetByHeight(int64_t block_height, QueryMeta* meta) {
+  cmtpb::GetValidatorSetByHeightRequest request;
+  request.set_height(block_height);
+  return TypedFull<cmtpb::GetValidatorSetByHeightResponse>(
+      absl::StrCat(kCmtService, "GetValidatorSetByHeight"), request, 0, meta);
+}
+
+absl::StatusOr<cmtpb::ABCIQueryResponse> InferenceQueryClient::ABCIQuery(absl::string_view path,
+                                                                         absl::string_view data,
+                                                                         int64_t query_height,
+                                                                         bool prove,
+                                                                         QueryMeta* meta) {
+  cmtpb::ABCIQueryRequest request;
+  request.set_path(std::string(path));
+  request.set_data(std::string(data));
+  request.set_height(query_height);
+  request.set_prove(prove);
+  const std::string method = absl::StrCat(kCmtService, "ABCIQuery");
+  absl::StatusOr<cmtpb::ABCIQueryResponse> answer =
+      TypedFull<cmtpb::ABCIQueryResponse>(method, request, 0, meta);
+  if (answer.ok() || !IsTransportFailure(answer.status()) || !comet_) return answer;
+  // The fallback: CometBFT's own abci_query is the same call. (CometClient does not ask for
+  // proofs, so proof_ops stay empty here.)
+  absl::Time start = absl::Now();
+  absl::StatusOr<AbciQueryResponse> direct = comet_->AbciQuery(path, data, query_height);
+  Record(method, QueryTransport::kAbciQuery, direct.status(), absl::Now() - start);
+  if (!direct.ok()) {
+    return absl::Status(direct.status().code(),
+                        absl::StrCat(method, " via abci_query: ", direct.status().message()));
+  }
+  cmtpb::ABCIQueryResponse response;
+  response.set_code(direct->code);
+  response.set_codespace(direct->codespace);
+  response.set_log(direct->log);
+  response.set_key(std::string(data));
+  response.set_value(direct->value);
+  response.set_height(direct->height);
+  if (meta) {
+    meta->height = direct->height;
+    meta->transport = QueryTransport::kAbciQuery;
+  }
+  return response;
 }
 
 }  // namespace chain

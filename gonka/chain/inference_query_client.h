@@ -1,6 +1,8 @@
-// InferenceQueryClient: Gonka's inference.inference.Query methods behind edge-api's read routes,
-// over Cosmos gRPC with a CometBFT abci_query fallback, as Gonka's edge-api reads the chain
-// (chain.NewWithQueryFallback; docs/reference/gonka.md, "Inference module queries").
+// InferenceQueryClient: the chain queries behind edge-api's read routes — Gonka's
+// inference.inference.Query, inference.restrictions.Query and inference.bls.Query methods and
+// the Cosmos SDK's cmtservice (cosmos.base.tendermint.v1beta1.Service) — over Cosmos gRPC with a
+// CometBFT abci_query fallback, as Gonka's edge-api reads the chain (chain.NewWithQueryFallback;
+// docs/reference/gonka.md, "Inference module queries", "Restrictions and BLS queries").
 //
 //   InferenceQueryClient chain({.grpc_address = "127.0.0.1:9090",
 //                               .rpc_url = "http://127.0.0.1:26657"});
@@ -20,7 +22,9 @@
 // (default 30 minutes, Gonka's edge-api's); the next call then tries gRPC again and stays on it
 // if it answers. Application errors (NotFound, InvalidArgument, ...) never switch transports.
 // With no `grpc_address` every call goes through abci_query; with no `rpc_url` there is no
-// fallback.
+// fallback. cmtservice is not an ABCI query route on a node: over the fallback, ABCIQuery is
+// CometBFT's own abci_query (same path, data, height, prove) and GetNodeInfo, GetBlockByHeight
+// and GetValidatorSetByHeight answer Unavailable naming the method (gRPC only).
 //
 // Errors (every message names the method and the transport): the node's answer as the status
 // code Gonka's GRPCErrorToHTTP maps — NotFound (404), InvalidArgument (400; also a height above
@@ -49,7 +53,10 @@
 #include "absl/time/time.h"
 #include "gonka/base/clock.h"
 #include "gonka/net/tls.h"
+#include "gonka/proto/cosmos/base/tendermint/v1beta1/query.pb.h"
+#include "gonka/proto/inference/bls/query.pb.h"
 #include "gonka/proto/inference/inference/query.pb.h"
+#include "gonka/proto/inference/restrictions/query.pb.h"
 
 namespace google {
 namespace protobuf {
@@ -124,6 +131,36 @@ class InferenceQueryClient {
   absl::StatusOr<::inference::inference::QueryExcludedParticipantsResponse> ExcludedParticipants(
       uint64_t epoch_index, int64_t height = 0, QueryMeta* meta = nullptr);
 
+  // inference.restrictions.Query (answers at `height`; Gonka's keeper pages nothing unless asked).
+  absl::StatusOr<::inference::restrictions::QueryTransferRestrictionStatusResponse>
+  TransferRestrictionStatus(int64_t height = 0, QueryMeta* meta = nullptr);
+  absl::StatusOr<::inference::restrictions::QueryTransferExemptionsResponse> TransferExemptions(
+      int64_t height = 0, QueryMeta* meta = nullptr);
+  // InvalidArgument for a malformed (non-empty) account address.
+  absl::StatusOr<::inference::restrictions::QueryExemptionUsageResponse> ExemptionUsage(
+      absl::string_view exemption_id, absl::string_view account_address, int64_t height = 0,
+      QueryMeta* meta = nullptr);
+
+  // inference.bls.Query: NotFound for an epoch without DKG data or an unknown request id,
+  // InvalidArgument for epoch 0 or an empty id.
+  absl::StatusOr<::inference::bls::QueryEpochBLSDataResponse> EpochBLSData(
+      uint64_t epoch_id, int64_t height = 0, QueryMeta* meta = nullptr);
+  absl::StatusOr<::inference::bls::QuerySigningStatusResponse> SigningStatus(
+      absl::string_view request_id, int64_t height = 0, QueryMeta* meta = nullptr);
+
+  // cosmos.base.tendermint.v1beta1.Service. GetBlockByHeight/GetValidatorSetByHeight:
+  // InvalidArgument for a height below 1 or above the tip. ABCIQuery returns the node's answer
+  // as is (an application error is its code/log, not a Status); `query_height` 0 = latest.
+  absl::StatusOr<::cosmos::base::tendermint::v1beta1::GetNodeInfoResponse> GetNodeInfo(
+      QueryMeta* meta = nullptr);
+  absl::StatusOr<::cosmos::base::tendermint::v1beta1::GetBlockByHeightResponse> GetBlockByHeight(
+      int64_t block_height, QueryMeta* meta = nullptr);
+  absl::StatusOr<::cosmos::base::tendermint::v1beta1::GetValidatorSetByHeightResponse>
+  GetValidatorSetByHeight(int64_t block_height, QueryMeta* meta = nullptr);
+  absl::StatusOr<::cosmos::base::tendermint::v1beta1::ABCIQueryResponse> ABCIQuery(
+      absl::string_view path, absl::string_view data, int64_t query_height, bool prove,
+      QueryMeta* meta = nullptr);
+
   // Any query by full method name ("/inference.inference.Query/EpochInfo"), for methods without
   // a typed wrapper. Errors as above.
   absl::Status Call(absl::string_view method, const Proto& request, Proto* response,
@@ -136,6 +173,9 @@ class InferenceQueryClient {
   template <typename Response>
   absl::StatusOr<Response> Typed(absl::string_view method, const Proto& request, int64_t height,
                                  QueryMeta* meta);
+  template <typename Response>
+  absl::StatusOr<Response> TypedFull(absl::string_view method, const Proto& request, int64_t height,
+                                     QueryMeta* meta);
   absl::StatusOr<std::string> CallGrpc(const std::string& method, const std::string& request,
                                        int64_t height, int64_t* answered_height);
   absl::StatusOr<std::string> CallAbci(const std::string& method, const std::string& request,

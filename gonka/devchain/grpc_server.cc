@@ -8,9 +8,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gonka/crypto/bech32.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/devchain/render.h"
 #include "gonka/proto/cosmos/base/abci/v1beta1/abci.pb.h"
+#include "gonka/proto/cosmos/base/tendermint/v1beta1/query.pb.h"
+#include "gonka/proto/cosmos/crypto/ed25519/keys.pb.h"
 #include "gonka/proto/cosmos/tx/v1beta1/service.pb.h"
 #include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 
@@ -25,6 +29,67 @@ constexpr absl::StatusCode kUnknownMethod = static_cast<absl::StatusCode>(12);
 
 namespace txpb = ::cosmos::tx::v1beta1;
 namespace abcipb = ::cosmos::base::abci::v1beta1;
+namespace cmtpb = ::cosmos::base::tendermint::v1beta1;
+
+constexpr absl::string_view kCmtService = "/cosmos.base.tendermint.v1beta1.Service/";
+
+std::string FakeHash(absl::string_view label) {
+  return std::string(crypto::AsStringView(crypto::Sha256(label)));
+}
+
+// devchain's one validator, as its CometBFT JSON-RPC shows it (gonka/devchain/rpc.cc): the
+// address is the first 20 bytes of sha256("devchain-validator"), the Ed25519 key
+// sha256("devchain-validator-key"), voting power 10.
+std::string ValidatorAddress() { return FakeHash("devchain-validator").substr(0, 20); }
+
+void FillTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
+  const int64_t nanos = absl::ToUnixNanos(time);
+  out->set_seconds(nanos / 1000000000);
+  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+void FillBlockId(absl::string_view hash, ::tendermint::types::BlockID* out) {
+  out->set_hash(std::string(hash));
+  if (hash.empty()) return;
+  out->mutable_part_set_header()->set_total(1);
+  out->mutable_part_set_header()->set_hash(FakeHash(absl::StrCat("parts", hash)));
+}
+
+// The same header fields as devchain's /block JSON (render.cc), in the SDK's Header.
+void FillSdkBlock(const Block& b, cmtpb::Block* out) {
+  cmtpb::Header* h = out->mutable_header();
+  h->mutable_version()->set_block(11);
+  h->set_chain_id(b.chain_id);
+  h->set_height(b.height);
+  FillTimestamp(b.time, h->mutable_time());
+  FillBlockId(b.last_hash, h->mutable_last_block_id());
+  h->set_last_commit_hash(FakeHash(absl::StrCat("commit", b.last_hash)));
+  h->set_data_hash(b.data_hash);
+  h->set_validators_hash(FakeHash("validators"));
+  h->set_next_validators_hash(FakeHash("validators"));
+  h->set_consensus_hash(FakeHash("consensus"));
+  h->set_app_hash(b.app_hash);
+  h->set_last_results_hash(FakeHash(absl::StrCat("results", b.last_hash)));
+  h->set_evidence_hash(FakeHash("evidence"));
+  h->set_proposer_address(crypto::EncodeAddress("gonkavalcons", b.proposer).value_or(""));
+  for (const auto& tx : b.txs) out->mutable_data()->add_txs(tx);
+  ::tendermint::types::Commit* commit = out->mutable_last_commit();
+  commit->set_height(b.height - 1);
+  FillBlockId(b.last_hash, commit->mutable_block_id());
+  if (b.height > 1) {
+    ::tendermint::types::CommitSig* sig = commit->add_signatures();
+    sig->set_block_id_flag(::tendermint::types::BLOCK_ID_FLAG_COMMIT);
+    sig->set_validator_address(b.proposer);
+    FillTimestamp(b.time, sig->mutable_timestamp());
+    sig->set_signature(FakeHash(absl::StrCat("signature", b.last_hash)) +
+                       FakeHash(absl::StrCat("signature2", b.last_hash)));
+  }
+}
+
+template <typename Request>
+bool Parse(absl::string_view bytes, Request* request) {
+  return request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
 
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
@@ -222,10 +287,89 @@ absl::StatusOr<std::string> CosmosGrpcServer::Call(absl::string_view method,
     FillEvents(result.events, tr->mutable_events());
     return response.SerializeAsString();
   }
+  if (absl::StartsWith(method, kCmtService)) {
+    return CallCmtService(method.substr(kCmtService.size()), request, answered_height);
+  }
   // Queries (and Simulate) are answered by the chain's rules, as over abci_query.
   TxExecutor::QueryResult q = chain_->Query(method, request, height);
   if (answered_height) *answered_height = q.height;
   return FromQuery(q);
+}
+
+absl::StatusOr<std::string> CosmosGrpcServer::CallCmtService(absl::string_view method,
+                                                             absl::string_view request,
+                                                             int64_t* answered_height) {
+  if (method == "GetNodeInfo") {
+    cmtpb::GetNodeInfoResponse response;
+    ::tendermint::p2p::DefaultNodeInfo* node = response.mutable_default_node_info();
+    node->mutable_protocol_version()->set_p2p(8);
+    node->mutable_protocol_version()->set_block(11);
+    node->set_default_node_id(crypto::HexEncode(FakeHash("devchain-node")).substr(0, 40));
+    node->set_listen_addr("tcp://127.0.0.1:26656");
+    node->set_network(chain_->options().chain_id);
+    node->set_version("0.38.17");
+    node->set_moniker("devchain");
+    node->mutable_other()->set_tx_index("on");
+    cmtpb::VersionInfo* app = response.mutable_application_version();
+    app->set_name(kAppName);
+    app->set_app_name(kAppName);
+    app->set_version(kAppVersion);
+    app->set_git_commit(kAppCommit);
+    app->set_cosmos_sdk_version("v0.53.3");
+    return response.SerializeAsString();
+  }
+  if (method == "GetBlockByHeight" || method == "GetValidatorSetByHeight") {
+    int64_t height = 0;
+    cmtpb::GetBlockByHeightRequest block_request;
+    cmtpb::GetValidatorSetByHeightRequest validators_request;
+    bool parsed = method == "GetBlockByHeight" ? Parse(request, &block_request)
+                                               : Parse(request, &validators_request);
+    if (!parsed) return absl::InvalidArgumentError(absl::StrCat(method, ": cannot decode"));
+    height = method == "GetBlockByHeight" ? block_request.height() : validators_request.height();
+    // The SDK's checks (client/grpc/cmtservice): a height below 1 or above the tip is
+    // InvalidArgument with these texts.
+    if (height < 1) return absl::InvalidArgumentError("height must be greater than 0");
+    if (height > chain_->height()) {
+      return absl::InvalidArgumentError("requested block height is bigger then the chain length");
+    }
+    absl::StatusOr<BlockPtr> block = chain_->GetBlock(height);
+    if (!block.ok()) return absl::NotFoundError(block.status().message());
+    if (answered_height) *answered_height = chain_->height();
+    if (method == "GetBlockByHeight") {
+      cmtpb::GetBlockByHeightResponse response;
+      FillBlockId((*block)->hash, response.mutable_block_id());
+      FillSdkBlock(**block, response.mutable_sdk_block());
+      return response.SerializeAsString();
+    }
+    cmtpb::GetValidatorSetByHeightResponse response;
+    response.set_block_height(height);
+    cmtpb::Validator* v = response.add_validators();
+    v->set_address(crypto::EncodeAddress("gonkavalcons", ValidatorAddress()).value_or(""));
+    ::cosmos::crypto::ed25519::PubKey key;
+    key.set_key(FakeHash("devchain-validator-key"));
+    v->mutable_pub_key()->set_type_url("/cosmos.crypto.ed25519.PubKey");
+    v->mutable_pub_key()->set_value(key.SerializeAsString());
+    v->set_voting_power(10);
+    response.mutable_pagination()->set_total(1);
+    return response.SerializeAsString();
+  }
+  if (method == "ABCIQuery") {
+    cmtpb::ABCIQueryRequest req;
+    if (!Parse(request, &req)) return absl::InvalidArgumentError("ABCIQuery: cannot decode");
+    // As CometBFT's abci_query through the app: the answer's code/log/value, never a gRPC error
+    // for an application error. devchain keeps no IAVL tree, so there are no proof ops.
+    TxExecutor::QueryResult q = chain_->Query(req.path(), req.data(), req.height());
+    cmtpb::ABCIQueryResponse response;
+    response.set_code(q.code);
+    response.set_codespace(q.codespace);
+    response.set_log(q.log);
+    response.set_key(req.data());
+    response.set_value(q.value);
+    response.set_height(q.height);
+    if (answered_height) *answered_height = q.height;
+    return response.SerializeAsString();
+  }
+  return absl::Status(kUnknownMethod, absl::StrCat("unknown method ", kCmtService, method));
 }
 
 }  // namespace devchain

@@ -6,7 +6,11 @@
 //   /cosmos.tx.v1beta1.Service/Simulate, /cosmos.tx.v1beta1.Service/GetTx,
 //   /cosmos.tx.v1beta1.Service/BroadcastTx (modes SYNC and ASYNC; BLOCK is refused as since
 //   SDK 0.47),
-//   /inference.inference.Query/* (gonka/devchain/inference_module.h).
+//   /inference.inference.Query/*, /inference.restrictions.Query/*, /inference.bls.Query/*
+//   (gonka/devchain/inference_module.h),
+//   /cosmos.base.tendermint.v1beta1.Service/{GetNodeInfo, GetBlockByHeight,
+//   GetValidatorSetByHeight, ABCIQuery} (cmtservice: the node's version, a block as the SDK's
+//   sdk_block, devchain's one validator, and any abci_query path without proof ops).
 // Queries are pinned to the height in the request header x-cosmos-block-height (absent = latest),
 // and the answer carries the height it is from in the response header of the same name, as the
 // SDK's gRPC server does.
@@ -42,6 +46,11 @@ namespace devchain {
 
 class CosmosGrpcServer {
  public:
+  // What GetNodeInfo answers as application_version (name, version, git_commit).
+  static constexpr char kAppName[] = "devchain";
+  static constexpr char kAppVersion[] = "0.1.0";
+  static constexpr char kAppCommit[] = "devchain";
+
   explicit CosmosGrpcServer(Chain* chain);
   ~CosmosGrpcServer();
 
@@ -57,6 +66,9 @@ class CosmosGrpcServer {
                                    int64_t height = 0, int64_t* answered_height = nullptr);
 
  private:
+  absl::StatusOr<std::string> CallCmtService(absl::string_view method, absl::string_view request,
+                                             int64_t* answered_height);
+
   class Service;
   Chain* const chain_;
   std::unique_ptr<Service> service_;

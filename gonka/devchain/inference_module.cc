@@ -14,6 +14,8 @@
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/bech32.h"
 #include "gonka/crypto/hash.h"
+#include "gonka/proto/inference/bls/query.pb.h"
+#include "gonka/proto/inference/restrictions/query.pb.h"
 #include "simdjson.h"
 
 namespace gonka {
@@ -21,6 +23,8 @@ namespace devchain {
 namespace {
 
 namespace ipb = ::inference::inference;
+namespace rpb = ::inference::restrictions;
+namespace bpb = ::inference::bls;
 using QueryResult = TxExecutor::QueryResult;
 
 // Gonka's base coin (x/inference types.BaseCoin).
@@ -65,7 +69,47 @@ absl::Status ParseArray(const simdjson::dom::element& root, const char* name,
   return absl::OkStatus();
 }
 
+// One protobuf-JSON object `root[name]` into `out` (absent = left as is).
+absl::Status ParseObject(const simdjson::dom::element& root, const char* name,
+                         google::protobuf::Message* out) {
+  simdjson::dom::object object;
+  if (root[name].get(object) != simdjson::SUCCESS) return absl::OkStatus();
+  auto status = google::protobuf::util::JsonStringToMessage(simdjson::minify(object), out);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("genesis inference.", name, ": ", std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
+// A cosmos LegacyDec written as a decimal ("0.5") to its wire form, the integer of value·10^18
+// ("500000000000000000"); an integer is taken as already in wire form.
+absl::StatusOr<std::string> LegacyDecWire(absl::string_view text) {
+  constexpr size_t kPrecision = 18;
+  size_t dot = text.find('.');
+  absl::string_view whole = text.substr(0, dot);
+  absl::string_view fraction = dot == absl::string_view::npos ? "" : text.substr(dot + 1);
+  if (dot == absl::string_view::npos) return std::string(text.empty() ? "0" : text);
+  if (fraction.size() > kPrecision) return absl::InvalidArgumentError("more than 18 decimals");
+  std::string digits =
+      absl::StrCat(whole, fraction, std::string(kPrecision - fraction.size(), '0'));
+  for (char c : digits) {
+    if (c < '0' || c > '9') return absl::InvalidArgumentError("not a decimal");
+  }
+  size_t first = digits.find_first_not_of('0');
+  return first == std::string::npos ? std::string("0") : digits.substr(first);
+}
+
 }  // namespace
+
+std::string ActiveParticipantsKey(uint64_t epoch) {
+  std::string key = "ActiveParticipants/value/";
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((epoch >> shift) & 0xff));
+  }
+  key.push_back('/');
+  return key;
+}
 
 absl::StatusOr<InferenceGenesis> ParseInferenceGenesis(absl::string_view json) {
   InferenceGenesis genesis;
@@ -102,6 +146,30 @@ absl::StatusOr<InferenceGenesis> ParseInferenceGenesis(absl::string_view json) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = ParseObject(root, "restrictions", &genesis.restrictions); !s.ok()) return s;
+  simdjson::dom::element bls;
+  if (root["bls"].get(bls) == simdjson::SUCCESS) {
+    if (absl::Status s = ParseArray(bls, "epochs", &genesis.bls_epochs); !s.ok()) return s;
+    if (absl::Status s = ParseArray(bls, "signing_requests", &genesis.bls_signing_requests);
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (size_t i = 0; i < genesis.bls_epochs.size(); ++i) {
+    if (genesis.bls_epochs[i].epoch_id() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("genesis inference.bls.epochs[", i, "].epoch_id: must be >= 1"));
+    }
+    for (auto& participant : *genesis.bls_epochs[i].mutable_participants()) {
+      absl::StatusOr<std::string> wire = LegacyDecWire(participant.percentage_weight());
+      if (!wire.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("genesis inference.bls.epochs[", i, "].participants.percentage_weight \"",
+                         participant.percentage_weight(), "\": ", wire.status().message()));
+      }
+      participant.set_percentage_weight(*wire);
+    }
+  }
   for (size_t i = 0; i < genesis.models.size(); ++i) {
     if (genesis.models[i].id().empty()) {
       return absl::InvalidArgumentError(
@@ -131,7 +199,152 @@ InferenceModule::InferenceModule(InferenceGenesis genesis, EpochParams schedule)
     : genesis_(std::move(genesis)), schedule_(schedule) {}
 
 bool InferenceModule::Handles(absl::string_view path) {
-  return absl::StartsWith(path, kInferenceQueryPrefix);
+  return absl::StartsWith(path, kInferenceQueryPrefix) ||
+         absl::StartsWith(path, kRestrictionsQueryPrefix) ||
+         absl::StartsWith(path, kBlsQueryPrefix) || path == kInferenceStorePath ||
+         path == absl::StrCat("/", kInferenceStorePath);
+}
+
+int64_t InferenceModule::ActiveParticipantsHeight(uint64_t epoch) const {
+  return EffectiveHeight(epoch) - schedule_.set_new_validators_delay;
+}
+
+std::optional<ipb::ActiveParticipants> InferenceModule::ActiveParticipantsAt(uint64_t epoch,
+                                                                             int64_t height) const {
+  if (epoch == 0 || schedule_.epoch_length <= 0) return std::nullopt;
+  const int64_t written = ActiveParticipantsHeight(epoch);
+  if (height < written) return std::nullopt;
+  ipb::ActiveParticipants out;
+  for (const auto& p : genesis_.participants) {
+    ipb::ActiveParticipant* a = out.add_participants();
+    a->set_index(p.address());
+    a->set_validator_key(p.validator_key());
+    a->set_weight(p.weight() + static_cast<int64_t>(epoch));
+    a->set_inference_url(p.inference_url());
+    for (const auto& m : genesis_.models) a->add_models(m.id());
+    a->mutable_seed()->set_participant(p.address());
+    a->mutable_seed()->set_epoch_index(epoch);
+  }
+  out.set_epoch_group_id(epoch + 1);
+  out.set_poc_start_block_height(PocStartHeight(epoch));
+  out.set_effective_block_height(written + 2);  // as Gonka's module.go sets it
+  out.set_created_at_block_height(written);
+  out.set_epoch_id(epoch);
+  return out;
+}
+
+// A raw KV read: the value at `height`, an empty value (code 0) for a key that is not there,
+// as IAVL answers. Only the ActiveParticipants keys exist in devchain's inference store.
+TxExecutor::QueryResult InferenceModule::QueryStore(absl::string_view key, int64_t height) const {
+  const std::string prefix = "ActiveParticipants/value/";
+  if (key.size() == prefix.size() + 9 && absl::StartsWith(key, prefix) && key.back() == '/') {
+    uint64_t epoch = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      epoch = (epoch << 8) | static_cast<uint8_t>(key[prefix.size() + i]);
+    }
+    if (std::optional<ipb::ActiveParticipants> value = ActiveParticipantsAt(epoch, height)) {
+      return Answer(*value);
+    }
+  }
+  return {0, "", "", ""};
+}
+
+TxExecutor::QueryResult InferenceModule::QueryRestrictions(absl::string_view method,
+                                                           absl::string_view data,
+                                                           int64_t height) const {
+  const rpb::Params& params = genesis_.restrictions;
+  const uint64_t current = static_cast<uint64_t>(height);
+  // Gonka's keeper pages these lists by offset/limit (default 100) and always answers a
+  // PageResponse with the total; next_key is the marker "has_more" when more follow.
+  auto page = [](const ::cosmos::base::query::v1beta1::PageRequest* request, size_t total,
+                 size_t* begin, size_t* end, ::cosmos::base::query::v1beta1::PageResponse* out) {
+    out->set_total(total);
+    *begin = 0;
+    *end = total;
+    if (request == nullptr) return;
+    uint64_t limit = request->limit() == 0 ? kDefaultPageLimit : request->limit();
+    *begin = std::min<uint64_t>(request->offset(), total);
+    *end = std::min<uint64_t>(*begin + limit, total);
+    if (request->offset() + limit < total) out->set_next_key("has_more");
+  };
+  if (method == "TransferRestrictionStatus") {
+    rpb::QueryTransferRestrictionStatusResponse response;
+    const bool active = current < params.restriction_end_block();
+    response.set_is_active(active);
+    response.set_restriction_end_block(params.restriction_end_block());
+    response.set_current_block_height(current);
+    response.set_remaining_blocks(active ? params.restriction_end_block() - current : 0);
+    return Answer(response);
+  }
+  if (method == "TransferExemptions") {
+    rpb::QueryTransferExemptionsRequest request;
+    if (!Decode(data, &request)) {
+      return InvalidArgument("cannot decode QueryTransferExemptionsRequest");
+    }
+    std::vector<const rpb::EmergencyTransferExemption*> matching;
+    for (const auto& e : params.emergency_transfer_exemptions()) {
+      if (request.include_expired() || e.expiry_block() > current) matching.push_back(&e);
+    }
+    rpb::QueryTransferExemptionsResponse response;
+    size_t begin = 0, end = 0;
+    page(request.has_pagination() ? &request.pagination() : nullptr, matching.size(), &begin, &end,
+         response.mutable_pagination());
+    for (size_t i = begin; i < end; ++i) *response.add_exemptions() = *matching[i];
+    return Answer(response);
+  }
+  if (method == "ExemptionUsage") {
+    rpb::QueryExemptionUsageRequest request;
+    if (!Decode(data, &request)) return InvalidArgument("cannot decode QueryExemptionUsageRequest");
+    if (!request.account_address().empty() &&
+        !crypto::DecodeAddress(request.account_address(), "").ok()) {
+      return InvalidArgument(absl::StrCat("invalid account address: ", request.account_address()));
+    }
+    std::vector<const rpb::ExemptionUsage*> matching;
+    for (const auto& u : params.exemption_usage_tracking()) {
+      if (!request.exemption_id().empty() && u.exemption_id() != request.exemption_id()) continue;
+      if (!request.account_address().empty() && u.account_address() != request.account_address()) {
+        continue;
+      }
+      matching.push_back(&u);
+    }
+    rpb::QueryExemptionUsageResponse response;
+    size_t begin = 0, end = 0;
+    page(request.has_pagination() ? &request.pagination() : nullptr, matching.size(), &begin, &end,
+         response.mutable_pagination());
+    for (size_t i = begin; i < end; ++i) *response.add_usage_entries() = *matching[i];
+    return Answer(response);
+  }
+  return {6, "sdk", absl::StrCat("unknown query path: ", kRestrictionsQueryPrefix, method), ""};
+}
+
+TxExecutor::QueryResult InferenceModule::QueryBls(absl::string_view method, absl::string_view data,
+                                                  int64_t height) const {
+  if (method == "EpochBLSData") {
+    bpb::QueryEpochBLSDataRequest request;
+    if (!Decode(data, &request)) return InvalidArgument("cannot decode QueryEpochBLSDataRequest");
+    if (request.epoch_id() == 0) return InvalidArgument("epoch_id cannot be zero");
+    for (const auto& epoch : genesis_.bls_epochs) {
+      if (epoch.epoch_id() != request.epoch_id()) continue;
+      if (schedule_.epoch_length > 0 && height < ActiveParticipantsHeight(epoch.epoch_id())) break;
+      bpb::QueryEpochBLSDataResponse response;
+      *response.mutable_epoch_data() = epoch;
+      return Answer(response);
+    }
+    return NotFound(absl::StrCat("no DKG data found for epoch ", request.epoch_id()));
+  }
+  if (method == "SigningStatus") {
+    bpb::QuerySigningStatusRequest request;
+    if (!Decode(data, &request)) return InvalidArgument("cannot decode QuerySigningStatusRequest");
+    if (request.request_id().empty()) return InvalidArgument("request_id cannot be empty");
+    for (const auto& r : genesis_.bls_signing_requests) {
+      if (r.request_id() != request.request_id() || height < r.created_block_height()) continue;
+      bpb::QuerySigningStatusResponse response;
+      *response.mutable_signing_request() = r;
+      return Answer(response);
+    }
+    return NotFound("threshold signing request not found");
+  }
+  return {6, "sdk", absl::StrCat("unknown query path: ", kBlsQueryPrefix, method), ""};
 }
 
 uint64_t InferenceModule::LatestEpoch(int64_t height) const {
@@ -224,6 +437,13 @@ std::optional<ipb::EpochGroupData> InferenceModule::GroupData(uint64_t epoch,
 
 TxExecutor::QueryResult InferenceModule::Query(absl::string_view path, absl::string_view data,
                                                int64_t height, const AccountMap& live) const {
+  if (absl::EndsWith(path, kInferenceStorePath)) return QueryStore(data, height);
+  if (absl::StartsWith(path, kRestrictionsQueryPrefix)) {
+    return QueryRestrictions(path.substr(kRestrictionsQueryPrefix.size()), data, height);
+  }
+  if (absl::StartsWith(path, kBlsQueryPrefix)) {
+    return QueryBls(path.substr(kBlsQueryPrefix.size()), data, height);
+  }
   absl::string_view method = path.substr(std::min(path.size(), kInferenceQueryPrefix.size()));
   if (method == "Params") {
     ipb::QueryParamsResponse response;

@@ -38,12 +38,23 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "gonka/devchain/chain.h"
+#include "gonka/proto/inference/bls/types.pb.h"
+#include "gonka/proto/inference/inference/activeparticipants.pb.h"
 #include "gonka/proto/inference/inference/query.pb.h"
+#include "gonka/proto/inference/restrictions/params.pb.h"
 
 namespace gonka {
 namespace devchain {
 
 inline constexpr absl::string_view kInferenceQueryPrefix = "/inference.inference.Query/";
+inline constexpr absl::string_view kRestrictionsQueryPrefix = "/inference.restrictions.Query/";
+inline constexpr absl::string_view kBlsQueryPrefix = "/inference.bls.Query/";
+// The raw store query of the inference module's KV store (abci_query path; data = the key).
+inline constexpr absl::string_view kInferenceStorePath = "store/inference/key";
+
+// Gonka's ActiveParticipantsFullKey(epoch): "ActiveParticipants/value/" + the epoch as 8
+// big-endian bytes + "/" (x/inference/types/key_activeparticipants.go).
+std::string ActiveParticipantsKey(uint64_t epoch);
 
 // The genesis "inference" object; every entry is protobuf JSON of Gonka's message (field names
 // as in the .proto or lowerCamelCase, 64-bit integers as strings or numbers):
@@ -51,7 +62,13 @@ inline constexpr absl::string_view kInferenceQueryPrefix = "/inference.inference
 //    "models": [{"id": "Qwen/Qwen3-8B", "units_of_compute_per_token": "100", ...}],   // Model
 //    "participants": [{"address": "gonka1…", "inference_url": "http://…", "weight": 10}],
 //    "bridge_addresses": [{"id": "1", "chainId": "ethereum", "address": "0x…"}],
-//    "excluded_participants": [{"address": "gonka1…", "epoch_index": "2", "reason": "…"}]}
+//    "excluded_participants": [{"address": "gonka1…", "epoch_index": "2", "reason": "…"}],
+//    "restrictions": {"restriction_end_block": "1555000",                  // restrictions Params
+//                     "emergency_transfer_exemptions": [{"exemption_id": "e1", ...}],
+//                     "exemption_usage_tracking": [{"exemption_id": "e1", ...}]},
+//    "bls": {"epochs": [{"epoch_id": "1", "dkg_phase": "DKG_PHASE_SIGNED", ...}],   // EpochBLSData
+//            "signing_requests": [{"request_id": "<base64>", "status": ..., ...}]}}
+// (a BLS participant's percentage_weight may be written as a decimal, "0.5").
 struct InferenceGenesis {
   int64_t unit_of_compute_price = 100;
   std::vector<::inference::inference::Model> models;
@@ -61,6 +78,11 @@ struct InferenceGenesis {
   std::vector<::inference::inference::BridgeContractAddress> bridge_addresses;
   // exclusion_block_height defaults to the epoch's effective height.
   std::vector<::inference::inference::ExcludedParticipant> excluded_participants;
+  ::inference::restrictions::Params restrictions;
+  // Epoch e's BLS data exists from e's end of PoC validation (when Gonka starts its DKG); a
+  // signing request from its created_block_height.
+  std::vector<::inference::bls::EpochBLSData> bls_epochs;
+  std::vector<::inference::bls::ThresholdSigningRequest> bls_signing_requests;
 };
 
 // `json` is the text of the "inference" object. InvalidArgument naming the entry
@@ -95,6 +117,12 @@ class InferenceModule {
   uint64_t EffectiveEpoch(int64_t height) const;  // switches at SetNewValidators
   int64_t PocStartHeight(uint64_t epoch) const;
   int64_t EffectiveHeight(uint64_t epoch) const;
+  // Where Gonka writes epoch e's ActiveParticipants (and starts its DKG): the end of its PoC
+  // validation, EffectiveHeight(e) - set_new_validators_delay.
+  int64_t ActiveParticipantsHeight(uint64_t epoch) const;
+  // Epoch e's ActiveParticipants as devchain stores them (nullopt before they are written).
+  std::optional<::inference::inference::ActiveParticipants> ActiveParticipantsAt(
+      uint64_t epoch, int64_t height) const;
 
  private:
   ::inference::inference::Params MakeParams() const;
@@ -103,6 +131,11 @@ class InferenceModule {
                                                                   absl::string_view model_id,
                                                                   int64_t height) const;
   const AccountMap& AccountsAt(int64_t height, const AccountMap& live) const;
+  TxExecutor::QueryResult QueryRestrictions(absl::string_view method, absl::string_view data,
+                                            int64_t height) const;
+  TxExecutor::QueryResult QueryBls(absl::string_view method, absl::string_view data,
+                                   int64_t height) const;
+  TxExecutor::QueryResult QueryStore(absl::string_view key, int64_t height) const;
 
   const InferenceGenesis genesis_;
   const EpochParams schedule_;
