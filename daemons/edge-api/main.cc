@@ -14,14 +14,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gonka/base/log.h"
-#include "gonka/cache/chain_cache.h"
-#include "gonka/cache/chain_routes.h"
+#include "gonka/cache/read_service.h"
 #include "gonka/chain/comet_client.h"
-#include "gonka/chain/inference_query_client.h"
 #include "gonka/drain/connection_flags.h"
 #include "gonka/drain/daemon.h"
 #include "gonka/election/coordination.h"
@@ -71,25 +70,8 @@ int main(int argc, char** argv) {
       .AddInt("max-inflight", &emitter.max_inflight, 16,
               "block publishes awaiting their JetStream ack")
       .Range(1, 1024);
-  std::string grpc_address;
-  int64_t cache_max_bytes = 0;
-  absl::Duration cache_max_stale;
-  bool cache_redis = false;
-  absl::Duration cache_height_poll;
-  config.AddString("chain-grpc-address", &grpc_address, "",
-                   "Cosmos gRPC host:port for the read routes' queries (empty = CometBFT "
-                   "abci_query only)");
-  config
-      .AddInt("cache-max-bytes", &cache_max_bytes, int64_t{256} << 20,
-              "bound of the chain query cache in bytes")
-      .Range(1 << 20, int64_t{1} << 40);
-  config.AddDuration("cache-max-stale", &cache_max_stale, absl::Seconds(60),
-                     "oldest cached answer served while the chain does not answer");
-  config.AddDuration("cache-height-poll", &cache_height_poll, absl::Seconds(1),
-                     "how often the cache asks the node for its latest height (at most)");
-  config.AddBool("cache-redis", &cache_redis, false,
-                 "share cached answers between replicas in Redis (--redis-url; "
-                 "--coordination=redis)");
+  gonka::cache::ReadService reads;
+  reads.RegisterFlags(&config);
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
   if (options.ws_url.empty()) {
     options.ws_url = absl::StrCat(
@@ -131,44 +113,28 @@ int main(int argc, char** argv) {
           *coordination_options, absl::StrCat("edge-api/", emitter.chain_id), elector_options);
   if (!coordination.ok()) return daemon.Fail(coordination.status());
 
+  // One epoch schedule for the stream's EpochPosition and the cache's boundaries: the chain's
+  // Params, else --epoch-length.
+  emitter.epochs =
+      reads.EpochParams(rpc_url, chain_tls.options(), emitter.epochs).value_or(emitter.epochs);
   gonka::eventhub::EventHubService hub(options, &comet, js->get(), coordination->get());
   hub.AddRoutes(&daemon.server());
 
-  // The read routes. Heights come from the node's /status (polled at most once per
-  // --cache-height-poll, as the hub follows the chain) and phase/epoch boundaries are derived from
-  // the chain's own epoch parameters (Params at start; --epoch-length if the chain does not answer
-  // yet), so every replica, leader or follower, invalidates at the exact boundary block without a
-  // stream consumer of its own.
-  gonka::chain::InferenceQueryClient queries(
-      {.grpc_address = grpc_address, .rpc_url = rpc_url, .rpc_tls = chain_tls.options()});
-  gonka::cache::ChainCacheOptions cache_options;
-  cache_options.name = "edge";
-  cache_options.max_bytes = static_cast<size_t>(cache_max_bytes);
-  cache_options.max_stale = cache_max_stale;
-  cache_options.height_poll_interval = cache_height_poll;
-  cache_options.height_source = [&comet]() -> absl::StatusOr<int64_t> {
-    absl::StatusOr<gonka::chain::CometStatus> status = comet.Status();
-    if (!status.ok()) return status.status();
-    return status->latest_height;
-  };
-  gonka::chain::InferenceQueryClient params_probe({.grpc_address = grpc_address,
-                                                   .rpc_url = rpc_url,
-                                                   .rpc_tls = chain_tls.options(),
-                                                   .timeout = absl::Seconds(3)});
-  cache_options.epoch_params = gonka::cache::ChainEpochParams(params_probe, emitter.epochs);
-  std::optional<gonka::redis::RedisClient> cache_redis_client;
-  if (cache_redis) {
+  // The read routes: every replica, leader or follower, moves its cache to each height and
+  // phase/epoch boundary as the block stream carries it (the node's /status until then).
+  gonka::cache::ReadServiceWiring wiring{.rpc_url = rpc_url,
+                                         .rpc_tls = chain_tls.options(),
+                                         .comet = &comet,
+                                         .js = js->get(),
+                                         .stream = emitter.stream,
+                                         .identity = options.identity};
+  if (reads.wants_redis()) {
     absl::StatusOr<gonka::redis::RedisOptions> redis_options = connections.Redis();
     if (!redis_options.ok()) return daemon.Fail(redis_options.status());
-    cache_redis_client.emplace(*redis_options);
-    cache_options.redis = &*cache_redis_client;
+    wiring.redis = *redis_options;
   }
-  gonka::cache::ChainCache cache(cache_options);
-  gonka::cache::ChainRoutes routes(&cache, &queries,
-                                   {.serve_status = false,  // the hub's /v1/status
-                                    .block_max_age = cache_options.block_max_age});
-  if (absl::Status s = routes.Register(); !s.ok()) return daemon.Fail(s);
-  routes.AddRoutes(&daemon.server());
+  if (absl::Status s = reads.Start(std::move(wiring)); !s.ok()) return daemon.Fail(s);
+  reads.AddRoutes(&daemon.server());
   gonka::DrainController& drain = daemon.drain();
   drain.AddReadinessProbe("chain", [&comet] { return comet.Status().status(); });
   drain.AddReadinessProbe("nats", [&] { return (*js)->GetStreamInfo(emitter.stream).status(); });
@@ -179,6 +145,7 @@ int main(int argc, char** argv) {
     if (state == gonka::DrainController::State::kDraining) hub.BeginDrain();
   });
   drain.AddShutdownHook("event hub", [&hub] { hub.Stop(); });
+  drain.AddShutdownHook("read routes", [&reads] { reads.Stop(); });
 
   if (absl::Status s = hub.Start(); !s.ok()) return daemon.Fail(s);
   if (absl::Status s = daemon.Start(); !s.ok()) {

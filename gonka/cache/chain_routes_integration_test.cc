@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -80,8 +81,9 @@ class Env {
     grpc_port_ = testing::FreePort();
     testing::DaemonProcess::Options d;
     d.binary = "daemons/devchain/devchain";
-    d.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--drain-announce=0s", "--genesis=" + genesis,
-              absl::StrCat("--grpc-address=127.0.0.1:", grpc_port_)};
+    d.args = {"--bind=127.0.0.1",     "--port={{PORT}}",
+              "--drain-announce=0s",  "--chain-id=routes-test",
+              "--genesis=" + genesis, absl::StrCat("--grpc-address=127.0.0.1:", grpc_port_)};
     devchain_ = std::make_unique<testing::DaemonProcess>(d);
     if (absl::Status s = devchain_->Start(); !s.ok()) return s;
     nats_ = std::make_unique<testing::NatsServer>(testing::NatsServer::Options{});
@@ -512,6 +514,16 @@ TEST_F(ChainRoutesTest, AnswersAgreeWithTheirHeightAcrossPhaseAndEpochBoundaries
   EXPECT_EQ(errors.load(), 0);
   EXPECT_GT(responses.load(), 100);
   EXPECT_GE(epoch_boundaries, 2);
+  // The heights and boundaries came from the block stream (StreamFeed), not from polling.
+  absl::StatusOr<net::HttpResponse> metrics = probe.Get(env_->url("/metrics"));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  const std::string key = "gonka_cache_stream_height{cache=\"edge\"} ";
+  size_t at = metrics->body.find(key);
+  ASSERT_NE(at, std::string::npos) << metrics->body.substr(0, 2000);
+  double fed = 0;
+  ASSERT_TRUE(absl::SimpleAtod(
+      metrics->body.substr(at + key.size(), metrics->body.find('\n', at) - at - key.size()), &fed));
+  EXPECT_GE(fed, static_cast<double>(end_height)) << env_->Logs();
 }
 
 }  // namespace
