@@ -6,9 +6,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -16,7 +19,10 @@
 #include "gonka/base/log.h"
 #include "gonka/base/status_macros.h"
 #include "gonka/chain/inference_query_client.h"
+#include "gonka/crypto/hash.h"
 #include "gonka/net/http_server.h"
+#include "gonka/proto/cosmos/crypto/ed25519/keys.pb.h"
+#include "gonka/proto/inference/inference/activeparticipants.pb.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace gonka {
@@ -24,6 +30,121 @@ namespace cache {
 namespace {
 
 namespace ipb = ::inference::inference;
+namespace rpb = ::inference::restrictions;
+namespace bpb = ::inference::bls;
+namespace cmtpb = ::cosmos::base::tendermint::v1beta1;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// Gonka's ActiveParticipantsFullKey(epoch) (x/inference/types/key_activeparticipants.go):
+// "ActiveParticipants/value/", the epoch as 8 big-endian bytes, "/".
+std::string ActiveParticipantsKey(uint64_t epoch) {
+  std::string key = "ActiveParticipants/value/";
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((epoch >> shift) & 0xff));
+  }
+  key.push_back('/');
+  return key;
+}
+
+// Cosmos's ProtoMarshalJSON (the `protoToRawJSON` of Gonka's handlers): .proto field names and
+// every field, defaults included (EmitDefaults); 64-bit integers as strings, bytes as base64,
+// enums by name. (An unset message field is omitted here where Go prints null.)
+absl::StatusOr<std::string> CosmosJson(const Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  print.always_print_primitive_fields = true;
+  auto printed = google::protobuf::util::MessageToJsonString(message, &json, print);
+  if (!printed.ok()) {
+    return absl::InternalError(absl::StrCat("cannot render ", message.GetTypeName(),
+                                            " as JSON: ", std::string(printed.message())));
+  }
+  return json;
+}
+
+void WriteGoField(JsonWriter& w, const Message& m, const FieldDescriptor* f, int index);
+
+// Go's encoding/json of a gogoproto struct (Gonka's restrictions handlers answer
+// ctx.JSON(response)): every field tagged `json:"<proto name>,omitempty"`, so zero scalars,
+// empty strings/bytes/lists and unset messages are left out; integers (64-bit too) are numbers,
+// bytes base64, enums their number.
+void WriteGoJson(JsonWriter& w, const Message& m) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);  // set (non-default) fields only, in field-number order
+  w.BeginObject();
+  for (const FieldDescriptor* f : fields) {
+    w.Key(f->name());
+    if (f->is_repeated()) {
+      w.BeginArray();
+      for (int i = 0; i < r->FieldSize(m, f); ++i) WriteGoField(w, m, f, i);
+      w.EndArray();
+    } else {
+      WriteGoField(w, m, f, -1);
+    }
+  }
+  w.EndObject();
+}
+
+void WriteGoField(JsonWriter& w, const Message& m, const FieldDescriptor* f, int i) {
+  const Reflection* r = m.GetReflection();
+  const bool rep = i >= 0;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      w.Int(rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      w.Int(rep ? r->GetRepeatedInt64(m, f, i) : r->GetInt64(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      w.Uint(rep ? r->GetRepeatedUInt32(m, f, i) : r->GetUInt32(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      w.Uint(rep ? r->GetRepeatedUInt64(m, f, i) : r->GetUInt64(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      w.Bool(rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      w.Int(rep ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string value = rep ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
+      w.String(f->type() == FieldDescriptor::TYPE_BYTES ? absl::Base64Escape(value) : value);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      WriteGoJson(w, rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f));
+      break;
+    default:  // float/double: not in these messages
+      w.Null();
+  }
+}
+
+// A cosmos LegacyDec's wire form (the integer of value·10^18) as its JSON text, the decimal with
+// 18 places ("500000000000000000" → "0.500000000000000000").
+std::string LegacyDecText(absl::string_view wire) {
+  constexpr size_t kPrecision = 18;
+  bool negative = absl::ConsumePrefix(&wire, "-");
+  std::string digits(wire.empty() ? "0" : wire);
+  if (digits.size() <= kPrecision) {
+    digits = std::string(kPrecision + 1 - digits.size(), '0') + digits;
+  }
+  return absl::StrCat(negative ? "-" : "", digits.substr(0, digits.size() - kPrecision), ".",
+                      digits.substr(digits.size() - kPrecision));
+}
+
+// CometBFT's address of an Ed25519 consensus key: the first 20 bytes of its SHA-256, here in
+// upper-case hex (Gonka's utils.ValidatorKeyToHexAddress). "" when `base64_key` is not base64 of
+// 32 bytes.
+std::string ValidatorHexAddress(absl::string_view base64_key) {
+  std::string key;
+  if (!absl::Base64Unescape(base64_key, &key) || key.size() != 32) return "";
+  return absl::AsciiStrToUpper(
+      crypto::HexEncode(crypto::AsStringView(crypto::Sha256(key)).substr(0, 20)));
+}
 
 // Protobuf JSON with .proto field names, as Gonka's handlers print raw query responses.
 absl::StatusOr<std::string> ProtoJson(const google::protobuf::Message& message) {
@@ -138,6 +259,89 @@ absl::StatusOr<EpochModels> FetchEpochModels(chain::InferenceQueryClient* chain,
     out.models.push_back(group->epoch_group_data());
   }
   return out;
+}
+
+// Gonka's GetEpochParticipants (common/queryapi/epoch.go) for `epoch` >= 1, the value query
+// pinned to `height`: {active_participants, addresses, active_participants_bytes, [proof_ops],
+// validators, [block], excluded_participants}.
+absl::StatusOr<std::string> EpochParticipantsJson(chain::InferenceQueryClient* chain,
+                                                  uint64_t epoch, int64_t height) {
+  const std::string key = ActiveParticipantsKey(epoch);
+  ASSIGN_OR_RETURN(cmtpb::ABCIQueryResponse value,
+                   chain->ABCIQuery("store/inference/key", key, height, /*prove=*/false));
+  if (value.code() != 0 || value.value().empty()) {
+    return absl::NotFoundError("active participants not found for epoch");
+  }
+  ipb::ActiveParticipants active;
+  if (!active.ParseFromString(value.value())) {
+    return absl::InternalError(
+        absl::StrCat("epoch ", epoch, ": the ActiveParticipants value does not decode"));
+  }
+  // The proof query, anchored at the creation height (a node keeping IAVL proofs answers
+  // proof_ops; devchain has none, and then the field is left out as Gonka leaves out a nil one).
+  const int64_t created = active.created_at_block_height();
+  ASSIGN_OR_RETURN(cmtpb::ABCIQueryResponse proved,
+                   chain->ABCIQuery("store/inference/key", key, created, /*prove=*/true));
+  if (proved.code() != 0) return absl::NotFoundError("active participants not found for epoch");
+  // Block h+1 commits h's app hash; it may not exist yet for the newest epoch (non-fatal).
+  absl::StatusOr<cmtpb::GetBlockByHeightResponse> block = chain->GetBlockByHeight(created + 1);
+  cmtpb::GetValidatorSetByHeightResponse validators;
+  if (created > 0) {  // CometBFT refuses heights <= 0; Gonka skips the call
+    ASSIGN_OR_RETURN(validators, chain->GetValidatorSetByHeight(created));
+  }
+  ASSIGN_OR_RETURN(std::string active_json, CosmosJson(active));
+  JsonWriter w;
+  w.BeginObject().Key("active_participants").Raw(active_json).Key("addresses").BeginArray();
+  for (const ipb::ActiveParticipant& p : active.participants()) {
+    w.String(ValidatorHexAddress(p.validator_key()));
+  }
+  w.EndArray().Key("active_participants_bytes").String(crypto::HexEncode(proved.value()));
+  if (proved.has_proof_ops() && proved.proof_ops().ops_size() > 0) {
+    ASSIGN_OR_RETURN(std::string proof_json, CosmosJson(proved.proof_ops()));
+    w.Key("proof_ops").Raw(proof_json);
+  }
+  // Validators as Gonka's legacy dapi shape: hex address, base64 key, numbers.
+  w.Key("validators").BeginArray();
+  for (const cmtpb::Validator& v : validators.validators()) {
+    ::cosmos::crypto::ed25519::PubKey key;
+    if (!key.ParseFromString(v.pub_key().value())) {
+      return absl::InternalError(absl::StrCat("validator ", v.address(), ": missing pub_key"));
+    }
+    const std::string base64_key = absl::Base64Escape(key.key());
+    w.BeginObject()
+        .Key("address")
+        .String(ValidatorHexAddress(base64_key))
+        .Key("pub_key")
+        .String(base64_key)
+        .Key("voting_power")
+        .Int(v.voting_power())
+        .Key("proposer_priority")
+        .Int(v.proposer_priority())
+        .EndObject();
+  }
+  w.EndArray();
+  if (block.ok() && block->has_sdk_block()) {
+    ASSIGN_OR_RETURN(std::string block_json, CosmosJson(block->sdk_block()));
+    w.Key("block").Raw(block_json);
+  }
+  // Excluded participants; an error answers [] (Gonka's handler logs it and goes on).
+  w.Key("excluded_participants").BeginArray();
+  absl::StatusOr<ipb::QueryExcludedParticipantsResponse> excluded =
+      chain->ExcludedParticipants(epoch, height);
+  if (excluded.ok()) {
+    for (const ipb::ExcludedParticipant& e : excluded->items()) {
+      w.BeginObject()
+          .Key("address")
+          .String(e.address())
+          .Key("reason")
+          .String(e.reason())
+          .Key("exclusion_block_height")
+          .Uint(e.exclusion_block_height())
+          .EndObject();
+    }
+  }
+  w.EndArray().EndObject();
+  return w.Take();
 }
 
 }  // namespace
@@ -399,13 +603,182 @@ absl::Status ChainRoutes::Register() {
                           w.EndArray().EndObject();
                           return w.Take();
                         }}));
+
+  // /v1/restrictions/*: the raw responses as Go's encoding/json prints them (WriteGoJson).
+  // Their bodies depend on the height (current_block_height, expiry) → kBlock.
+  RETURN_IF_ERROR(
+      cache_->AddRoute({"restrictions_status", Freshness::kBlock,
+                        [chain](const Query&, int64_t height) -> absl::StatusOr<std::string> {
+                          ASSIGN_OR_RETURN(rpb::QueryTransferRestrictionStatusResponse answer,
+                                           chain->TransferRestrictionStatus(height));
+                          JsonWriter w;
+                          WriteGoJson(w, answer);
+                          return w.Take();
+                        }}));
+  RETURN_IF_ERROR(
+      cache_->AddRoute({"restrictions_exemptions", Freshness::kBlock,
+                        [chain](const Query&, int64_t height) -> absl::StatusOr<std::string> {
+                          ASSIGN_OR_RETURN(rpb::QueryTransferExemptionsResponse answer,
+                                           chain->TransferExemptions(height));
+                          JsonWriter w;
+                          WriteGoJson(w, answer);
+                          return w.Take();
+                        }}));
+  // Key: "<exemption id>/<account>" (neither may contain '/': both are path segments).
+  RETURN_IF_ERROR(cache_->AddRoute(
+      {"restrictions_usage", Freshness::kBlock,
+       [chain](const Query& q, int64_t height) -> absl::StatusOr<std::string> {
+         std::pair<std::string, std::string> parts = absl::StrSplit(q.key, absl::MaxSplits('/', 1));
+         ASSIGN_OR_RETURN(rpb::QueryExemptionUsageResponse answer,
+                          chain->ExemptionUsage(parts.first, parts.second, height));
+         JsonWriter w;
+         WriteGoJson(w, answer);
+         return w.Take();
+       }}));
+
+  // /v1/bls/epoch/{id}: {epoch_data, group_public_key_uncompressed_256,
+  // validation_signature_uncompressed_128}. Gonka fills the two uncompressed fields by
+  // decompressing BLS12-381 points with blst; no BLS library ships with Debian, so they are
+  // null here (what Gonka answers when the compressed bytes are absent) — docs/cache.md. DKG
+  // data changes during its phases (deadlines are block heights, not PoC phases) → kBlock.
+  RETURN_IF_ERROR(cache_->AddRoute(
+      {"bls_epoch", Freshness::kBlock,
+       [chain](const Query& q, int64_t height) -> absl::StatusOr<std::string> {
+         uint64_t epoch_id = 0;
+         if (!absl::SimpleAtoi(q.key, &epoch_id)) {
+           return absl::InvalidArgumentError(absl::StrCat("invalid id \"", q.key, "\""));
+         }
+         ASSIGN_OR_RETURN(bpb::QueryEpochBLSDataResponse answer,
+                          chain->EpochBLSData(epoch_id, height));
+         bpb::EpochBLSData data = answer.epoch_data();
+         for (auto& participant : *data.mutable_participants()) {
+           participant.set_percentage_weight(LegacyDecText(participant.percentage_weight()));
+         }
+         ASSIGN_OR_RETURN(std::string data_json, CosmosJson(data));
+         JsonWriter w;
+         w.BeginObject()
+             .Key("epoch_data")
+             .Raw(data_json)
+             .Key("group_public_key_uncompressed_256")
+             .Null()
+             .Key("validation_signature_uncompressed_128")
+             .Null()
+             .EndObject();
+         return w.Take();
+       }}));
+  // /v1/bls/signatures/{request_id}: {signing_request} (uncompressed_signature_128 left out: see
+  // bls_epoch); NotFound → {} (Gonka's handler answers 200 with nothing set).
+  RETURN_IF_ERROR(cache_->AddRoute(
+      {"bls_signature", Freshness::kBlock,
+       [chain](const Query& q, int64_t height) -> absl::StatusOr<std::string> {
+         absl::StatusOr<bpb::QuerySigningStatusResponse> answer =
+             chain->SigningStatus(q.key, height);
+         if (answer.status().code() == absl::StatusCode::kNotFound) return std::string("{}");
+         if (!answer.ok()) return answer.status();
+         ASSIGN_OR_RETURN(std::string request_json, CosmosJson(answer->signing_request()));
+         JsonWriter w;
+         w.BeginObject().Key("signing_request").Raw(request_json).EndObject();
+         return w.Take();
+       }}));
+
+  // /v1/versions: {timestamp, api_version{application_name,version,commit},
+  // node_version{application_name,version,commit}} from cmtservice GetNodeInfo (not pinnable to
+  // a height; a node upgrade restarts it at any block → kBlock). `timestamp` is the fetch time,
+  // as `created` in /v1/models.
+  const ChainRoutesOptions options = options_;
+  RETURN_IF_ERROR(cache_->AddRoute(
+      {"versions", Freshness::kBlock,
+       [chain, options](const Query&, int64_t) -> absl::StatusOr<std::string> {
+         ASSIGN_OR_RETURN(cmtpb::GetNodeInfoResponse info, chain->GetNodeInfo());
+         const cmtpb::VersionInfo& node = info.application_version();
+         JsonWriter w;
+         w.BeginObject()
+             .Key("timestamp")
+             .String(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()))
+             .Key("api_version")
+             .BeginObject()
+             .Key("application_name")
+             .String(options.api_name)
+             .Key("version")
+             .String(options.api_version)
+             .Key("commit")
+             .String(options.api_commit)
+             .EndObject()
+             .Key("node_version")
+             .BeginObject()
+             .Key("application_name")
+             .String(node.name())
+             .Key("version")
+             .String(node.version())
+             .Key("commit")
+             .String(node.git_commit())
+             .EndObject()
+             .EndObject();
+         return w.Take();
+       }}));
+
+  // GetCurrentEpoch (the effective epoch): changes exactly at SetNewValidators, the cache's
+  // epoch boundary → kEpoch. Resolves /v1/epochs/current/participants and picks the class below.
+  RETURN_IF_ERROR(cache_->AddRoute(
+      {"current_epoch", Freshness::kEpoch,
+       [chain](const Query&, int64_t height) -> absl::StatusOr<std::string> {
+         ASSIGN_OR_RETURN(ipb::QueryGetCurrentEpochResponse answer, chain->GetCurrentEpoch(height));
+         return absl::StrCat(answer.epoch());
+       }}));
+  // /v1/epochs/{n}/participants. A finished epoch's answer (n below the effective epoch) is
+  // immutable — its ActiveParticipants were written once, block h+1 and the validator set at h
+  // are history, exclusions happen while the epoch runs — so it is kNever keyed by n; the
+  // effective epoch's (exclusions may still come, block h+1 may not exist yet) is kBlock.
+  for (bool finished : {true, false}) {
+    RETURN_IF_ERROR(
+        cache_->AddRoute({finished ? "epoch_participants" : "epoch_participants_live",
+                          finished ? Freshness::kNever : Freshness::kBlock,
+                          [chain](const Query& q, int64_t height) -> absl::StatusOr<std::string> {
+                            uint64_t epoch = 0;
+                            if (!absl::SimpleAtoi(q.key, &epoch)) {
+                              return absl::InvalidArgumentError("Invalid epoch id");
+                            }
+                            return EpochParticipantsJson(chain, epoch, height);
+                          }}));
+  }
   return absl::OkStatus();
 }
 
-net::HttpResponse ChainRoutes::ServeCached(const net::HttpRequest& request, const Query& query) {
+net::HttpResponse ChainRoutes::ServeCached(const net::HttpRequest& request, const Query& query,
+                                           absl::string_view error_prefix) {
   absl::StatusOr<Snapshot> snapshot = cache_->Begin();
   if (!snapshot.ok()) return ErrorResponse(snapshot.status());
   absl::StatusOr<CachedResponse> answer = snapshot->Get(query);
+  if (!answer.ok()) {
+    // Gonka's BLS and versions handlers answer every upstream error 500 with their own text.
+    if (!error_prefix.empty()) {
+      return ErrorResponse(
+          absl::InternalError(absl::StrCat(error_prefix, answer.status().message())));
+    }
+    return ErrorResponse(answer.status());
+  }
+  return HttpResponseFor(request, *answer, options_.block_max_age);
+}
+
+net::HttpResponse ChainRoutes::ServeEpochParticipants(const net::HttpRequest& request,
+                                                      absl::string_view epoch_text) {
+  // Gonka: "" or not a uint64 (and not "current") → 400 "Invalid epoch id"; 0 → 400.
+  absl::StatusOr<Snapshot> snapshot = cache_->Begin();
+  if (!snapshot.ok()) return ErrorResponse(snapshot.status());
+  uint64_t epoch = 0;
+  if (epoch_text != "current" && !absl::SimpleAtoi(epoch_text, &epoch)) {
+    return BadRequest(absl::StrCat("Invalid epoch id \"", epoch_text, "\""));
+  }
+  absl::StatusOr<CachedResponse> current = snapshot->Get({"current_epoch", ""});
+  if (!current.ok()) return ErrorResponse(current.status());
+  uint64_t effective = 0;
+  if (!absl::SimpleAtoi(current->body(), &effective)) {
+    return ErrorResponse(absl::InternalError("GetCurrentEpoch: not a number"));
+  }
+  if (epoch_text == "current") epoch = effective;
+  if (epoch == 0) return BadRequest("Epoch enumeration starts with 1");
+  const char* route = epoch < effective ? "epoch_participants" : "epoch_participants_live";
+  absl::StatusOr<CachedResponse> answer = snapshot->Get({route, absl::StrCat(epoch)});
   if (!answer.ok()) return ErrorResponse(answer.status());
   return HttpResponseFor(request, *answer, options_.block_max_age);
 }
@@ -414,13 +787,8 @@ net::HttpResponse ChainRoutes::ServeEpochs(const net::HttpRequest& request) {
   absl::string_view rest = request.path;
   if (!absl::ConsumePrefix(&rest, "/v1/epochs/")) return BadRequest("invalid epoch path");
   if (rest == "latest") return ServeCached(request, {"epoch_info", ""});
-  if (absl::EndsWith(rest, "/participants")) {
-    JsonWriter w;
-    w.BeginObject()
-        .Key("error")
-        .String("/v1/epochs/{epoch}/participants is not served by this edge-api")
-        .EndObject();
-    return net::HttpResponse::Json(501, w.Take());
+  if (absl::ConsumeSuffix(&rest, "/participants") && !absl::StrContains(rest, '/')) {
+    return ServeEpochParticipants(request, rest);
   }
   // Gonka's epoch handler answers only "latest".
   return BadRequest(absl::StrCat("unsupported epoch \"", rest, "\": only \"latest\""));
@@ -504,6 +872,36 @@ net::HttpResponse ChainRoutes::Serve(const net::HttpRequest& request) {
     if (rest.empty() || absl::StrContains(rest, '/')) return BadRequest("invalid address");
     return ServeCached(request, {"account", std::string(rest)});
   }
+  if (path == "/v1/versions") {
+    return ServeCached(request, {"versions", ""}, "failed to get node info: ");
+  }
+  if (path == "/v1/restrictions/status") return ServeCached(request, {"restrictions_status", ""});
+  if (path == "/v1/restrictions/exemptions") {
+    return ServeCached(request, {"restrictions_exemptions", ""});
+  }
+  if (absl::ConsumePrefix(&rest, "/v1/restrictions/exemptions/")) {
+    std::vector<std::string> parts = absl::StrSplit(rest, '/');
+    if (parts.size() != 3 || parts[1] != "usage" || parts[0].empty() || parts[2].empty()) {
+      return ErrorResponse(absl::NotFoundError(absl::StrCat("no route ", path)));
+    }
+    return ServeCached(request, {"restrictions_usage", absl::StrCat(parts[0], "/", parts[2])});
+  }
+  if (absl::ConsumePrefix(&rest, "/v1/bls/epoch/") ||
+      absl::ConsumePrefix(&rest, "/v1/bls/epochs/")) {
+    uint64_t id = 0;
+    if (!absl::SimpleAtoi(rest, &id)) {
+      return BadRequest(absl::StrCat("Invalid format for parameter id: \"", rest, "\""));
+    }
+    return ServeCached(request, {"bls_epoch", absl::StrCat(id)},
+                       "Failed to query BLS epoch data: ");
+  }
+  if (absl::ConsumePrefix(&rest, "/v1/bls/signatures/")) {
+    std::string id;
+    if (rest.empty() || !crypto::HexDecode(rest, "request_id", &id).ok()) {
+      return BadRequest("Invalid request ID format (must be hex-encoded)");
+    }
+    return ServeCached(request, {"bls_signature", id}, "Failed to query BLS signature data: ");
+  }
   if (absl::ConsumePrefix(&rest, "/v1/poc-batches/")) {
     int64_t height = 0;
     if (!absl::SimpleAtoi(rest, &height)) {
@@ -520,7 +918,9 @@ void ChainRoutes::AddRoutes(net::HttpServer* server) {
   for (const char* path :
        {"/v1/models", "/v1/pricing", "/v1/governance/models", "/v1/governance/models-legacy",
         "/v1/participants", "/v1/participants/*", "/v1/epochs/*", "/v1/poc-batches/*",
-        "/v1/bridge/addresses", "/v1/cache/stats"}) {
+        "/v1/bridge/addresses", "/v1/cache/stats", "/v1/versions", "/v1/restrictions/status",
+        "/v1/restrictions/exemptions", "/v1/restrictions/exemptions/*", "/v1/bls/epoch/*",
+        "/v1/bls/epochs/*", "/v1/bls/signatures/*"}) {
     server->Handle("GET", path, serve);
   }
 }

@@ -15,8 +15,14 @@
 //     changes at SetNewValidators, which is the cache's epoch boundary); governance models,
 //     participants, an account, bridge addresses and epochs/latest (its body carries
 //     block_height) kBlock; PoC batches of a stage kPhase.
-//   - Not served: /v1/epochs/{n}/participants (needs raw store ABCI queries with proofs, blocks
-//     and validator sets: 501), restrictions, BLS, /v1/versions and the optional routes.
+//     Restrictions, BLS and /v1/versions kBlock; /v1/epochs/{n}/participants kNever keyed by n
+//     for a finished epoch, kBlock for the effective one (docs/cache.md, "Routes").
+//   - BLS: upstream errors → 500 with Gonka's text; an unknown signing request → 200 {}; the
+//     uncompressed BLS12-381 fields are null (no BLS library here: docs/cache.md). /v1/versions:
+//     an upstream error → 500 {"error":"failed to get node info: ..."}.
+//   - Not served: the optional routes (/v1/verify-proof, /v1/verify-block,
+//     /v1/debug/pubkey-to-addr/{pubkey}, /v1/debug/verify/{height}); proof_ops of
+//     /v1/epochs/{n}/participants only when the node answers them (devchain does not).
 //
 // Thread-safety: after Register(), handlers may run concurrently (ChainCache and
 // InferenceQueryClient are thread-safe).
@@ -35,6 +41,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gonka/cache/chain_cache.h"
 #include "gonka/chain/epoch.h"
@@ -58,6 +65,10 @@ struct ChainRoutesOptions {
   uint64_t participants_page_limit = 1000;
   // `max-age` of kBlock responses (ChainCacheOptions::block_max_age of the same cache).
   absl::Duration block_max_age = absl::Seconds(1);
+  // /v1/versions' api_version: this server's name, version and commit.
+  std::string api_name = "edge-api";
+  std::string api_version = "dev";
+  std::string api_commit;
 };
 
 class ChainRoutes {
@@ -67,20 +78,29 @@ class ChainRoutes {
               ChainRoutesOptions options = {});
 
   // Adds the cache routes ("models", "pricing", "governance_models", "governance_models_legacy",
-  // "participants", "account", "epoch_info", "poc_batches", "bridge_addresses"). AlreadyExists
-  // when called twice on one cache.
+  // "participants", "account", "epoch_info", "poc_batches", "bridge_addresses",
+  // "restrictions_status", "restrictions_exemptions", "restrictions_usage", "bls_epoch",
+  // "bls_signature", "versions", "current_epoch", "epoch_participants",
+  // "epoch_participants_live"). AlreadyExists when called twice on one cache.
   absl::Status Register();
 
   // GET /v1/status (optional), /v1/models, /v1/governance/models, /v1/governance/models-legacy,
   // /v1/pricing, /v1/participants, /v1/participants/{address}, /v1/epochs/latest,
-  // /v1/poc-batches/{height}, /v1/bridge/addresses?chain=X and /v1/cache/stats.
+  // /v1/epochs/{n|current}/participants, /v1/poc-batches/{height},
+  // /v1/bridge/addresses?chain=X, /v1/restrictions/status, /v1/restrictions/exemptions,
+  // /v1/restrictions/exemptions/{id}/usage/{account}, /v1/bls/epoch/{id}, /v1/bls/epochs/{id},
+  // /v1/bls/signatures/{request_id hex}, /v1/versions and /v1/cache/stats.
   void AddRoutes(net::HttpServer* server);
 
   // One request, routed by path as AddRoutes does (404 for a path not served).
   net::HttpResponse Serve(const net::HttpRequest& request);
 
  private:
-  net::HttpResponse ServeCached(const net::HttpRequest& request, const Query& query);
+  // `error_prefix` non-empty: an error answers 500 with that prefix (Gonka's BLS/versions).
+  net::HttpResponse ServeCached(const net::HttpRequest& request, const Query& query,
+                                absl::string_view error_prefix = "");
+  net::HttpResponse ServeEpochParticipants(const net::HttpRequest& request,
+                                           absl::string_view epoch_text);
   net::HttpResponse ServeEpochs(const net::HttpRequest& request);
   net::HttpResponse ServeStats();
 

@@ -296,13 +296,10 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
     bool active = true;
     EXPECT_EQ(doc["is_confirmation_poc_active"].get_bool().get(active), simdjson::SUCCESS);
     EXPECT_TRUE(doc["active_confirmation_poc_event"].is_null());
-    // Only "latest"; the per-epoch participants route is not served.
+    // Only "latest" (the per-epoch participants: chain_routes_state_integration_test).
     a = Get(client, env_->url("/v1/epochs/1"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 400) << a->body;
-    a = Get(client, env_->url("/v1/epochs/1/participants"));
-    ASSERT_TRUE(a.ok());
-    EXPECT_EQ(a->status, 501) << a->body;
   }
   {  // /v1/poc-batches/{height}: raw response; 404 for a height without batches; 400 not a number
     absl::StatusOr<Answer> a = Get(client, env_->url("/v1/poc-batches/20"));
