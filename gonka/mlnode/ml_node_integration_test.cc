@@ -433,6 +433,24 @@ TEST(MlNodeIntegrationTest, FaultFlagsAtStart) {
   EXPECT_EQ(client->InferenceHealth(Soon()).code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(MlNodeIntegrationTest, BadFlagStopsTheDaemonNamingIt) {
+  for (std::string flag : {"--fault-refuse=404", "--batch-size=0", "--k-dim=x"}) {
+    testing::DevMlNode node({.extra_args = {flag}});
+    absl::Status s = node.Start();
+    EXPECT_FALSE(s.ok()) << flag;
+    std::string name = flag.substr(2, flag.find('=') - 2);
+    EXPECT_THAT(node.LogTail(), HasSubstr(name)) << flag;
+  }
+  testing::TempDir dir("mlnode-badtoken");
+  const std::string open_file = dir.Join("token");
+  std::ofstream(open_file) << "s3cret-token-0123456789\n";
+  ASSERT_EQ(chmod(open_file.c_str(), 0644), 0);
+  testing::DevMlNode node({.auth_token_file = open_file});
+  EXPECT_FALSE(node.Start().ok());
+  EXPECT_THAT(node.LogTail(), HasSubstr("--auth-token-file"));
+  EXPECT_THAT(node.LogTail(), ::testing::Not(HasSubstr("s3cret")));
+}
+
 TEST(MlNodeIntegrationTest, BadInputIsA400NamingTheField) {
   testing::DevMlNode node;
   ASSERT_TRUE(node.Start().ok());
