@@ -912,16 +912,45 @@ net::HttpResponse ChainRoutes::Serve(const net::HttpRequest& request) {
   return ErrorResponse(absl::NotFoundError(absl::StrCat("no route ", path)));
 }
 
+std::optional<Query> ChainRoutes::CachedQuery(const net::HttpRequest& request) const {
+  absl::string_view path = request.path;
+  if (path == "/v1/models") return Query{"models", ""};
+  if (path == "/v1/pricing") return Query{"pricing", ""};
+  if (path == "/v1/governance/models") return Query{"governance_models", ""};
+  if (path == "/v1/governance/models-legacy") return Query{"governance_models_legacy", ""};
+  if (path == "/v1/participants") return Query{"participants", ""};
+  if (path == "/v1/epochs/latest") return Query{"epoch_info", ""};
+  if (path == "/v1/bridge/addresses") {
+    std::optional<std::string> chain = request.QueryParam("chain");
+    if (!chain.has_value() || chain->empty()) return std::nullopt;
+    return Query{"bridge_addresses", *std::move(chain)};
+  }
+  return std::nullopt;
+}
+
+std::optional<net::HttpResponse> ChainRoutes::ServeIfCached(const net::HttpRequest& request) {
+  std::optional<Query> query = CachedQuery(request);
+  if (!query.has_value()) return std::nullopt;
+  std::optional<CachedResponse> hit = cache_->GetIfCached(*query);
+  if (!hit.has_value()) return std::nullopt;
+  return HttpResponseFor(request, *hit, options_.block_max_age);
+}
+
 void ChainRoutes::AddRoutes(net::HttpServer* server) {
   auto serve = [this](const net::HttpRequest& request) { return Serve(request); };
   if (options_.serve_status) server->Handle("GET", "/v1/status", serve);
+  // Hits are answered on the I/O thread; misses (which may wait for the chain) on the pool.
+  net::HttpServer::RouteOptions cached;
+  cached.inline_handler = [this](const net::HttpRequest& request) {
+    return ServeIfCached(request);
+  };
   for (const char* path :
        {"/v1/models", "/v1/pricing", "/v1/governance/models", "/v1/governance/models-legacy",
         "/v1/participants", "/v1/participants/*", "/v1/epochs/*", "/v1/poc-batches/*",
         "/v1/bridge/addresses", "/v1/cache/stats", "/v1/versions", "/v1/restrictions/status",
         "/v1/restrictions/exemptions", "/v1/restrictions/exemptions/*", "/v1/bls/epoch/*",
         "/v1/bls/epochs/*", "/v1/bls/signatures/*"}) {
-    server->Handle("GET", path, serve);
+    server->Handle("GET", path, serve, cached);
   }
 }
 

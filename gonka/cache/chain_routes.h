@@ -95,7 +95,14 @@ class ChainRoutes {
   // One request, routed by path as AddRoutes does (404 for a path not served).
   net::HttpResponse Serve(const net::HttpRequest& request);
 
+  // The same answer as Serve() when it is a hit in the in-process store, without blocking (for
+  // net::HttpServer's inline handlers, on an I/O thread); nullopt otherwise (Serve() then runs
+  // on the handler pool). Only routes answered by one cache entry are tried.
+  std::optional<net::HttpResponse> ServeIfCached(const net::HttpRequest& request);
+
  private:
+  // The one cache entry that answers `request`, if it is such a route with valid parameters.
+  std::optional<Query> CachedQuery(const net::HttpRequest& request) const;
   // `error_prefix` non-empty: an error answers 500 with that prefix (Gonka's BLS/versions).
   net::HttpResponse ServeCached(const net::HttpRequest& request, const Query& query,
                                 absl::string_view error_prefix = "");

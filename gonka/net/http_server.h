@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -149,10 +150,18 @@ class HttpServer {
   // InvalidArgument naming the field for bad options.
   static absl::Status Validate(const HttpServerOptions& options);
 
+  // Runs on an I/O thread before `handler`: returns the response, or nullopt to pass the
+  // request to `handler` on the handler pool. It must never block (no I/O, no lock held across
+  // I/O): a blocked I/O thread stalls every connection it serves. For answers already in memory,
+  // e.g. a cache hit, which then cost no thread hand-off.
+  using InlineHandler = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+
   struct RouteOptions {
     // False: the admission hook is not consulted (health, readiness, metrics and drain-status
     // endpoints must answer while the instance drains).
     bool admission = true;
+    // Optional (plain routes): tried first on the I/O thread, see InlineHandler.
+    InlineHandler inline_handler;
   };
 
   void Handle(absl::string_view method, absl::string_view path, Handler handler);
