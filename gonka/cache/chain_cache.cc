@@ -309,41 +309,59 @@ struct ChainCache::Impl {
     }
   }
 
+  // With a feed (OnBlock()), heights and the boundaries before them come from the feed; the
+  // height source, when set, is still polled, only to learn whether the node answers: a dead
+  // node stops the feed without telling anyone, and its last answers must then turn stale.
   absl::StatusOr<int64_t> CurrentHeight() {
     {
       absl::ReaderMutexLock lock(&mu);
-      if (fed_height) return latest_height;
       if (!options.height_source) {
         if (latest_height > 0) return latest_height;
         return absl::UnavailableError(absl::StrCat(
             "chain cache ", options.name, ": no height yet (no OnBlock and no height_source)"));
       }
+      // Someone is polling: use the last height rather than queueing behind a source that may
+      // be hung (a paused node holds every request for its client timeout otherwise).
+      if (latest_height > 0 &&
+          (poll_in_progress || options.clock->Now() - last_poll < options.height_poll_interval)) {
+        return latest_height;
+      }
     }
     // One poller at a time; the others wait for its result instead of calling the source too.
     absl::MutexLock poll_lock(&poll_mu);
-    absl::Time now = options.clock->Now();
     {
-      absl::ReaderMutexLock lock(&mu);
-      if (fed_height) return latest_height;
-      if (latest_height > 0 && now - last_poll < options.height_poll_interval) {
+      absl::MutexLock lock(&mu);
+      if (latest_height > 0 && options.clock->Now() - last_poll < options.height_poll_interval) {
         return latest_height;
       }
+      poll_in_progress = true;
     }
     absl::StatusOr<int64_t> polled = options.height_source();
     absl::MutexLock lock(&mu);
-    last_poll = now;
+    poll_in_progress = false;
+    // The interval counts from the end of a poll, so callers queued behind a slow poll reuse it.
+    last_poll = options.clock->Now();
     if (!polled.ok()) {
-      if (latest_height > 0) {
-        GONKA_LOG_WARN("chain cache: height source failed; using the last height",
+      if (!height_source_failing) {
+        GONKA_LOG_WARN("chain cache: height source failed; answers are stale until it recovers",
                        {"cache", options.name}, {"height", latest_height},
                        {"error", polled.status()});
-        return latest_height;
       }
+      height_source_failing = true;
+      if (latest_height > 0) return latest_height;
       return absl::UnavailableError(absl::StrCat("chain cache ", options.name,
                                                  ": height source: ", polled.status().message()));
     }
-    ObserveHeightLocked(*polled);
-    return latest_height;
+    if (height_source_failing) {
+      GONKA_LOG_INFO("chain cache: height source recovered", {"cache", options.name},
+                     {"height", *polled});
+    }
+    height_source_failing = false;
+    height_confirmed_at = last_poll;
+    if (!fed_height) ObserveHeightLocked(*polled);
+    if (latest_height > 0) return latest_height;
+    return absl::UnavailableError(
+        absl::StrCat("chain cache ", options.name, ": no height yet from the feed"));
   }
 
   // ---- store ----
@@ -507,9 +525,9 @@ struct ChainCache::Impl {
 
   absl::StatusOr<std::shared_ptr<const Value>> Fill(Route& route, const Query& query,
                                                     int64_t height, int64_t anchor,
-                                                    Source* source) {
+                                                    bool skip_shared, Source* source) {
     std::string shared_key;
-    const bool shared_tier = SharedTierUp();
+    const bool shared_tier = !skip_shared && SharedTierUp();
     if (shared_tier) {
       shared_key = SharedKey(route, query, anchor);
       if (auto shared = ReadShared(route, shared_key, height)) {
@@ -547,6 +565,7 @@ struct ChainCache::Impl {
     Route* route = nullptr;
     std::shared_ptr<Flight> flight;
     bool leader = false;
+    bool skip_shared = false;
     int64_t anchor = 0;
     {
       absl::MutexLock lock(&mu);
@@ -558,11 +577,24 @@ struct ChainCache::Impl {
       route = found->second.get();
       absl::Time now = options.clock->Now();
       if (Entry* entry = FindUsable(*route, full_key, height, now)) {
-        TouchLocked(entry);
-        route->hits.fetch_add(1, std::memory_order_relaxed);
-        route->hit_counter->Increment();
-        return CachedResponse(entry->value, route->options.freshness, Source::kLocal, false,
-                              now - entry->value->fetched_at);
+        if (!height_source_failing) {
+          TouchLocked(entry);
+          route->hits.fetch_add(1, std::memory_order_relaxed);
+          route->hit_counter->Increment();
+          return CachedResponse(entry->value, route->options.freshness, Source::kLocal, false,
+                                now - entry->value->fetched_at);
+        }
+        // The node does not say its height: the chain may have moved past this entry, so it
+        // is an answer during an outage (stale-if-error). It was last known current when the
+        // height was last confirmed, so it is as old as that (RFC 9111's Age counts from the
+        // last validation); past max_stale it goes to the upstream below, whose failure is a 503.
+        const absl::Duration age = now - std::max(entry->value->fetched_at, height_confirmed_at);
+        if (age <= MaxStale(*route)) {
+          TouchLocked(entry);
+          route->stale.fetch_add(1, std::memory_order_relaxed);
+          route->stale_counter->Increment();
+          return CachedResponse(entry->value, route->options.freshness, Source::kLocal, true, age);
+        }
       }
       flight = FindFlight(*route, full_key, height);
       if (flight == nullptr) {
@@ -570,13 +602,15 @@ struct ChainCache::Impl {
         flights[full_key][height] = flight;
         leader = true;
         anchor = SharedAnchor(*route, height);
+        // Shared entries are no more current than ours while the node does not answer.
+        skip_shared = height_source_failing;
       }
     }
 
     if (leader) {
       Source source = Source::kUpstream;
       absl::StatusOr<std::shared_ptr<const Value>> result =
-          Fill(*route, query, height, anchor, &source);
+          Fill(*route, query, height, anchor, skip_shared, &source);
       {
         absl::MutexLock lock(&mu);
         if (result.ok()) InsertLocked(*route, full_key, *result);
@@ -619,6 +653,29 @@ struct ChainCache::Impl {
     return StaleOrError(*route, full_key, height, flight->result.status());
   }
 
+  std::optional<CachedResponse> GetIfCached(const Query& query) {
+    const std::string full_key = FullKey(query);
+    absl::MutexLock lock(&mu);
+    if (height_source_failing || latest_height == 0) return std::nullopt;
+    const absl::Time now = options.clock->Now();
+    // Begin() would poll now (unless another caller already is): leave that to a thread that
+    // may block.
+    if (options.height_source && !poll_in_progress &&
+        now - last_poll >= options.height_poll_interval) {
+      return std::nullopt;
+    }
+    auto found = routes.find(query.route);
+    if (found == routes.end()) return std::nullopt;
+    Route* route = found->second.get();
+    Entry* entry = FindUsable(*route, full_key, latest_height, now);
+    if (entry == nullptr) return std::nullopt;
+    TouchLocked(entry);
+    route->hits.fetch_add(1, std::memory_order_relaxed);
+    route->hit_counter->Increment();
+    return CachedResponse(entry->value, route->options.freshness, Source::kLocal, false,
+                          now - entry->value->fetched_at);
+  }
+
   absl::StatusOr<CachedResponse> StaleOrError(Route& route, const std::string& full_key,
                                               int64_t height, const absl::Status& error) {
     if (IsOutage(error.code())) {
@@ -655,6 +712,11 @@ struct ChainCache::Impl {
   // Serialises height-source polls (taken before mu, never while holding it).
   absl::Mutex poll_mu ABSL_ACQUIRED_BEFORE(mu);
   absl::Time last_poll ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  bool poll_in_progress ABSL_GUARDED_BY(mu) = false;
+  // The last height-source poll failed (no feed): hits are served as stale (see Get()).
+  bool height_source_failing ABSL_GUARDED_BY(mu) = false;
+  // When the current height was last confirmed (a successful poll or an OnBlock()).
+  absl::Time height_confirmed_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
   absl::flat_hash_map<std::string, std::unique_ptr<Route>> routes ABSL_GUARDED_BY(mu);
   std::vector<Route*> route_order ABSL_GUARDED_BY(mu);
   // full key -> fetched height -> entry.
@@ -725,6 +787,10 @@ absl::StatusOr<Snapshot> ChainCache::Begin() {
   return Snapshot(this, *height);
 }
 
+std::optional<CachedResponse> ChainCache::GetIfCached(const Query& query) {
+  return impl_->GetIfCached(query);
+}
+
 absl::StatusOr<CachedResponse> ChainCache::Get(int64_t height, const Query& query) {
   return impl_->Get(height, query);
 }
@@ -732,6 +798,7 @@ absl::StatusOr<CachedResponse> ChainCache::Get(int64_t height, const Query& quer
 void ChainCache::OnBlock(int64_t height, absl::Time block_time) {
   absl::MutexLock lock(&impl_->mu);
   impl_->fed_height = true;
+  impl_->height_confirmed_at = impl_->options.clock->Now();
   impl_->ObserveHeightLocked(height);
 }
 

@@ -268,9 +268,20 @@ class ChainCache {
   absl::Status AddRoute(RouteOptions route);
 
   // A snapshot at the current height: the last OnBlock() height, else the height source's
-  // (polled at most once per height_poll_interval; when it fails the last polled height is
-  // used). Unavailable when no height is known at all.
+  // (polled at most once per height_poll_interval, by one caller at a time: the others use the
+  // last height meanwhile). With a feed the height source, when set, is still polled, for
+  // liveness only. When a poll fails the last height is used, and until a poll succeeds again
+  // every answer counts as an outage answer: an entry at most max_stale old is served stale
+  // (Age, Warning), an older one is fetched, Unavailable if that fails too — the chain may have
+  // moved on, so the entry is no longer known to be current. Unavailable when no height is known
+  // at all.
   absl::StatusOr<Snapshot> Begin();
+  // The non-blocking form of Begin() + Get() for an I/O thread (net::HttpServer's inline
+  // handlers): the answer to `query` at the current height when the in-process store holds it
+  // fresh (counted as a hit), else nullopt — whenever Begin() + Get() could block or would answer
+  // otherwise: no height yet, a height poll due, the height source failing, a miss, stale or
+  // error answers. Never calls the height source, Redis or the upstream.
+  std::optional<CachedResponse> GetIfCached(const Query& query);
   // A snapshot at an explicit height (a route that names its height, e.g. a past epoch's).
   Snapshot At(int64_t height) { return Snapshot(this, height); }
 

@@ -540,6 +540,47 @@ TEST(ChainCacheTest, WithoutAFeedHeightSourceAndTtl) {
   EXPECT_EQ(snap->height(), 12);
 }
 
+// The node not answering /status is an outage too: the last height's entries are served stale
+// (the chain may have moved on) until max_stale, then Unavailable, and fresh once it answers.
+TEST(ChainCacheTest, HeightSourceDownServesStaleThenUnavailable) {
+  FakeClock clock;
+  ChainCacheOptions options = TestOptions(&clock);
+  options.event_feed = false;
+  options.max_stale = absl::Seconds(10);
+  options.height_poll_interval = absl::Seconds(1);
+  std::atomic<bool> source_down{false};
+  options.height_source = [&]() -> absl::StatusOr<int64_t> {
+    if (source_down.load()) return absl::UnavailableError("status: connection refused");
+    return 20;
+  };
+  ChainCache cache(options);
+  FakeUpstream upstream;
+  ASSERT_TRUE(cache.AddRoute({"balance_down", Freshness::kBlock, upstream.Fn()}).ok());
+  ASSERT_TRUE(GetNow(cache, {"balance_down", ""}).ok());
+
+  source_down = true;
+  upstream.Fail(absl::UnavailableError("grpc: connection refused"));
+  clock.Advance(absl::Seconds(4));
+  absl::StatusOr<CachedResponse> stale = GetNow(cache, {"balance_down", ""});
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_TRUE(stale->stale());
+  EXPECT_EQ(stale->age(), absl::Seconds(4));
+  EXPECT_EQ(upstream.calls.load(), 1);  // served without asking the chain
+
+  clock.Advance(absl::Seconds(7));  // 11 s old > max_stale
+  EXPECT_EQ(GetNow(cache, {"balance_down", ""}).status().code(), absl::StatusCode::kUnavailable);
+
+  source_down = false;
+  upstream.Fail(absl::OkStatus());
+  clock.Advance(absl::Seconds(2));
+  absl::StatusOr<CachedResponse> fresh = GetNow(cache, {"balance_down", ""});
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_FALSE(fresh->stale());
+  RouteStats stats = StatsOf(cache.Stats(), "balance_down");
+  EXPECT_EQ(stats.stale, 1u);
+  EXPECT_EQ(stats.errors, 1u);
+}
+
 TEST(ChainCacheTest, RouteTtlCapsEvenNever) {
   FakeClock clock;
   ChainCache cache(TestOptions(&clock));
