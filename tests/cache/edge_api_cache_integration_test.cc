@@ -130,7 +130,7 @@ class Env {
     e.name = absl::StrCat("edge-api-", identity);
     e.args = {"--bind=127.0.0.1",
               "--port={{PORT}}",
-              "--chain-id=cache-test",
+              "--chain-id=gonka-devnet",  // devchain's: the hub emits, the cache follows the stream
               absl::StrCat("--chain-rpc-url=", devchain_->url()),
               absl::StrCat("--chain-grpc-address=127.0.0.1:", grpc_port_),
               absl::StrCat("--nats-url=", nats_->url()),
