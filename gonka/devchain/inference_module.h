@@ -4,7 +4,10 @@
 //   Params, EpochInfo, GetCurrentEpoch, CurrentEpochGroupData, EpochGroupData, ModelsAll,
 //   ParticipantsWithBalances, AccountByAddress, PocBatchesForStage, BridgeAddressesByChain,
 //   ExcludedParticipants
-// at the path "/inference.inference.Query/<Method>", over gRPC and abci_query alike.
+// at the path "/inference.inference.Query/<Method>", Gonka's restrictions module
+// (TransferRestrictionStatus, TransferExemptions, ExemptionUsage) and BLS module (EpochBLSData,
+// SigningStatus), and raw reads of the inference store ("store/inference/key": epoch e's
+// ActiveParticipants under ActiveParticipantsKey(e)), over gRPC and abci_query alike.
 //
 // State comes from the genesis file's "inference" object and follows devchain's own epoch
 // schedule (gonka/chain/epoch.h): epoch e >= 1 is created at its PoC start e·L (EpochInfo's
