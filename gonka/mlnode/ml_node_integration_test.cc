@@ -280,7 +280,7 @@ TEST(MlNodeIntegrationTest, EveryCallThroughTheStateMachineWithCallbacks) {
 }
 
 TEST(MlNodeIntegrationTest, CallbacksAreRetriedAndStopEndsTheStage) {
-  testing::DevMlNode node({.nonces_per_stage = 24, .batch_size = 4, .batch_interval = "100ms"});
+  testing::DevMlNode node({.nonces_per_stage = 24, .batch_size = 4, .batch_interval = "200ms"});
   ASSERT_TRUE(node.Start().ok());
   std::unique_ptr<MlNodeClient> client = ClientFor(node);
   CallbackSink sink;
@@ -291,7 +291,7 @@ TEST(MlNodeIntegrationTest, CallbacksAreRetriedAndStopEndsTheStage) {
   fence.idempotency_key = "stop";
   ASSERT_TRUE(client->StopPow(fence, Soon()).ok());
   size_t at_stop = sink.count();
-  absl::SleepFor(absl::Milliseconds(400));  // 4 batch intervals
+  absl::SleepFor(absl::Milliseconds(600));  // 3 batch intervals: time for any batch to leak
   EXPECT_LE(sink.count(), at_stop + 1);     // at most the batch in flight at the stop
   int batches = 0;
   std::map<int64_t, int> nonces = ArtifactsByNonce(sink.posts(), &batches);
@@ -370,6 +370,14 @@ TEST(MlNodeIntegrationTest, LowerFencingTokenIsRefusedAndRecorded) {
                          "POST /api/v1/stop 6 stop-6 accepted 200",
                          "POST /api/v1/stop 5 stop-5 refused 409",
                      }));
+  // The same outcomes on /metrics.
+  absl::StatusOr<testing::HttpResponse> metrics =
+      testing::HttpGet("127.0.0.1", node.port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_devmlnode_commands_total{endpoint=\"POST "
+                                       "/api/v1/stop\",outcome=\"refused\"} 3"));
+  EXPECT_THAT(metrics->body, HasSubstr("gonka_devmlnode_commands_total{endpoint=\"POST "
+                                       "/api/v1/inference/up\",outcome=\"duplicate\"} 1"));
 }
 
 TEST(MlNodeIntegrationTest, EachFaultKnobGivesTheDocumentedClientError) {
