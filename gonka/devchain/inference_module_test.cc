@@ -1,5 +1,6 @@
-// devchain's inference.inference.Query answers over a real gRPC channel and over CometBFT
-// abci_query (HTTP), at pinned heights, while the chain moves through epochs.
+// devchain's inference.inference.Query (and restrictions, BLS, the inference store and
+// cmtservice) answers over a real gRPC channel and over CometBFT abci_query (HTTP), at pinned
+// heights, while the chain moves through epochs.
 #include "gonka/devchain/inference_module.h"
 
 #include <grpcpp/generic/generic_stub.h>
@@ -22,6 +23,10 @@
 #include "gonka/devchain/grpc_server.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/net/http_server.h"
+#include "gonka/proto/cosmos/base/tendermint/v1beta1/query.pb.h"
+#include "gonka/proto/cosmos/crypto/ed25519/keys.pb.h"
+#include "gonka/proto/inference/bls/query.pb.h"
+#include "gonka/proto/inference/restrictions/query.pb.h"
 #include "gtest/gtest.h"
 
 namespace gonka {
@@ -29,6 +34,9 @@ namespace devchain {
 namespace {
 
 namespace ipb = ::inference::inference;
+namespace rpb = ::inference::restrictions;
+namespace bpb = ::inference::bls;
+namespace cmtpb = ::cosmos::base::tendermint::v1beta1;
 using ::testing::HasSubstr;
 
 std::string Address(char fill) { return *crypto::EncodeAddress("gonka", std::string(20, fill)); }
@@ -81,7 +89,23 @@ std::string Genesis() {
                            {"id": "2", "chainId": "base", "address": "0xdef"}],
       "excluded_participants": [{"address": ")",
                       Address(2), R"(", "epoch_index": "1",
-                                 "reason": "downtime"}]
+                                 "reason": "downtime"}],
+      "restrictions": {"restriction_end_block": "30",
+        "emergency_transfer_exemptions": [
+          {"exemption_id": "a", "expiry_block": "5"}, {"exemption_id": "b", "expiry_block": "99"},
+          {"exemption_id": "c", "expiry_block": "99"}],
+        "exemption_usage_tracking": [
+          {"exemption_id": "b", "account_address": ")",
+                      Address(1), R"(", "usage_count": "1"},
+          {"exemption_id": "b", "account_address": ")",
+                      Address(2), R"(", "usage_count": "4"},
+          {"exemption_id": "c", "account_address": ")",
+                      Address(1), R"(", "usage_count": "2"}]},
+      "bls": {"epochs": [{"epoch_id": "1", "dkg_phase": "DKG_PHASE_COMPLETED",
+                          "participants": [{"address": ")",
+                      Address(1), R"(", "percentage_weight": "0.25"}]}],
+              "signing_requests": [{"request_id": "AQI=", "created_block_height": "12",
+                                    "status": "THRESHOLD_SIGNING_STATUS_PENDING_SIGNING"}]}
     }})");
 }
 
@@ -147,7 +171,8 @@ class InferenceModuleTest : public ::testing::Test {
   template <typename Response>
   Response Both(const std::string& method, const google::protobuf::Message& request,
                 int64_t height = 0) {
-    std::string path = absl::StrCat("/inference.inference.Query/", method);
+    std::string path =
+        method[0] == '/' ? method : absl::StrCat("/inference.inference.Query/", method);
     std::string bytes = request.SerializeAsString();
     Grpc g = CallGrpc(path, bytes, height);
     EXPECT_TRUE(g.status.ok()) << method << ": " << g.status.error_message();
@@ -166,7 +191,8 @@ class InferenceModuleTest : public ::testing::Test {
   // The error both transports answer: the gRPC status code and the abci_query sdk code.
   void ExpectError(const std::string& method, const google::protobuf::Message& request,
                    int64_t height, grpc::StatusCode grpc_code, uint32_t sdk_code) {
-    std::string path = absl::StrCat("/inference.inference.Query/", method);
+    std::string path =
+        method[0] == '/' ? method : absl::StrCat("/inference.inference.Query/", method);
     Grpc g = CallGrpc(path, request.SerializeAsString(), height);
     EXPECT_EQ(g.status.error_code(), grpc_code) << method << ": " << g.status.error_message();
     absl::StatusOr<chain::AbciQueryResponse> a =
@@ -443,6 +469,159 @@ TEST_F(InferenceModuleTest, PocBatchesAndExclusionsFollowTheSchedule) {
             0);
 }
 
+TEST_F(InferenceModuleTest, RestrictionsFromGenesisByHeight) {
+  ProduceTo(35);
+  const std::string prefix = "/inference.restrictions.Query/";
+  auto status = Both<rpb::QueryTransferRestrictionStatusResponse>(
+      prefix + "TransferRestrictionStatus", rpb::QueryTransferRestrictionStatusRequest(), 12);
+  EXPECT_TRUE(status.is_active());
+  EXPECT_EQ(status.restriction_end_block(), 30u);
+  EXPECT_EQ(status.current_block_height(), 12u);
+  EXPECT_EQ(status.remaining_blocks(), 18u);
+  status = Both<rpb::QueryTransferRestrictionStatusResponse>(
+      prefix + "TransferRestrictionStatus", rpb::QueryTransferRestrictionStatusRequest(), 30);
+  EXPECT_FALSE(status.is_active());
+  EXPECT_EQ(status.remaining_blocks(), 0u);
+
+  // Expired at its expiry height; include_expired lists it; offset/limit pages.
+  rpb::QueryTransferExemptionsRequest exemptions;
+  auto live = Both<rpb::QueryTransferExemptionsResponse>(prefix + "TransferExemptions", exemptions);
+  ASSERT_EQ(live.exemptions_size(), 2);
+  EXPECT_EQ(live.exemptions(0).exemption_id(), "b");
+  EXPECT_EQ(live.pagination().total(), 2u);
+  EXPECT_TRUE(live.pagination().next_key().empty());
+  EXPECT_EQ(Both<rpb::QueryTransferExemptionsResponse>(prefix + "TransferExemptions", exemptions, 4)
+                .exemptions_size(),
+            3);
+  exemptions.set_include_expired(true);
+  exemptions.mutable_pagination()->set_limit(2);
+  auto page = Both<rpb::QueryTransferExemptionsResponse>(prefix + "TransferExemptions", exemptions);
+  ASSERT_EQ(page.exemptions_size(), 2);
+  EXPECT_EQ(page.pagination().total(), 3u);
+  EXPECT_EQ(page.pagination().next_key(), "has_more");
+
+  rpb::QueryExemptionUsageRequest usage;
+  usage.set_exemption_id("b");
+  EXPECT_EQ(
+      Both<rpb::QueryExemptionUsageResponse>(prefix + "ExemptionUsage", usage).usage_entries_size(),
+      2);
+  usage.set_account_address(Address(2));
+  auto one = Both<rpb::QueryExemptionUsageResponse>(prefix + "ExemptionUsage", usage);
+  ASSERT_EQ(one.usage_entries_size(), 1);
+  EXPECT_EQ(one.usage_entries(0).usage_count(), 4u);
+  usage.set_account_address("gonka1nope");
+  ExpectError(prefix + "ExemptionUsage", usage, 0, grpc::StatusCode::INVALID_ARGUMENT, 18);
+}
+
+TEST_F(InferenceModuleTest, BlsDataFromTheEndOfPocValidation) {
+  ProduceTo(35);
+  const std::string prefix = "/inference.bls.Query/";
+  bpb::QueryEpochBLSDataRequest epoch;
+  epoch.set_epoch_id(1);
+  // Epoch 1's DKG starts at 20 + 4 + 1 + 3 = 28.
+  ExpectError(prefix + "EpochBLSData", epoch, 27, grpc::StatusCode::NOT_FOUND, 22);
+  auto data = Both<bpb::QueryEpochBLSDataResponse>(prefix + "EpochBLSData", epoch, 28);
+  EXPECT_EQ(data.epoch_data().dkg_phase(), bpb::DKG_PHASE_COMPLETED);
+  // The decimal weight is stored in LegacyDec's wire form.
+  EXPECT_EQ(data.epoch_data().participants(0).percentage_weight(), "250000000000000000");
+  epoch.set_epoch_id(0);
+  ExpectError(prefix + "EpochBLSData", epoch, 0, grpc::StatusCode::INVALID_ARGUMENT, 18);
+  epoch.set_epoch_id(2);
+  ExpectError(prefix + "EpochBLSData", epoch, 0, grpc::StatusCode::NOT_FOUND, 22);
+
+  bpb::QuerySigningStatusRequest signing;
+  signing.set_request_id("\x01\x02");
+  ExpectError(prefix + "SigningStatus", signing, 11, grpc::StatusCode::NOT_FOUND, 22);
+  auto request = Both<bpb::QuerySigningStatusResponse>(prefix + "SigningStatus", signing, 12);
+  EXPECT_EQ(request.signing_request().status(), bpb::THRESHOLD_SIGNING_STATUS_PENDING_SIGNING);
+  signing.clear_request_id();
+  ExpectError(prefix + "SigningStatus", signing, 0, grpc::StatusCode::INVALID_ARGUMENT, 18);
+}
+
+TEST_F(InferenceModuleTest, ActiveParticipantsInTheStoreAndCmtService) {
+  ProduceTo(35);
+  // Gonka's ActiveParticipantsFullKey: the prefix, 8 big-endian bytes, "/".
+  EXPECT_EQ(ActiveParticipantsKey(258),
+            std::string("ActiveParticipants/value/\0\0\0\0\0\0\x01\x02/", 34));
+  // A raw store read: empty (code 0) before epoch 1's end of PoC validation (28), then the value.
+  absl::StatusOr<chain::AbciQueryResponse> before =
+      comet_->AbciQuery("store/inference/key", ActiveParticipantsKey(1), 27);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->code, 0u);
+  EXPECT_TRUE(before->value.empty());
+  absl::StatusOr<chain::AbciQueryResponse> at =
+      comet_->AbciQuery("store/inference/key", ActiveParticipantsKey(1), 28);
+  ASSERT_TRUE(at.ok() && at->code == 0) << at.status();
+  ipb::ActiveParticipants active;
+  ASSERT_TRUE(active.ParseFromString(at->value));
+  EXPECT_EQ(active.epoch_id(), 1u);
+  EXPECT_EQ(active.created_at_block_height(), 28);
+  EXPECT_EQ(active.effective_block_height(), 30);
+  EXPECT_EQ(active.poc_start_block_height(), 20);
+  ASSERT_EQ(active.participants_size(), 3);
+  EXPECT_EQ(active.participants(0).index(), ByAddress()[0]);
+  EXPECT_EQ(active.participants(0).weight(), GenesisWeight(ByAddress()[0]) + 1);
+
+  // The same read through cmtservice ABCIQuery over gRPC (no proof ops: no IAVL tree).
+  const std::string cmt = "/cosmos.base.tendermint.v1beta1.Service/";
+  cmtpb::ABCIQueryRequest query;
+  query.set_path("store/inference/key");
+  query.set_data(ActiveParticipantsKey(1));
+  query.set_height(28);
+  query.set_prove(true);
+  Grpc g = CallGrpc(cmt + "ABCIQuery", query.SerializeAsString(), 0);
+  ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+  cmtpb::ABCIQueryResponse answer;
+  ASSERT_TRUE(answer.ParseFromString(g.bytes));
+  EXPECT_EQ(answer.value(), at->value);
+  EXPECT_EQ(answer.height(), 28);
+  EXPECT_FALSE(answer.has_proof_ops());
+
+  g = CallGrpc(cmt + "GetNodeInfo", cmtpb::GetNodeInfoRequest().SerializeAsString(), 0);
+  ASSERT_TRUE(g.status.ok());
+  cmtpb::GetNodeInfoResponse info;
+  ASSERT_TRUE(info.ParseFromString(g.bytes));
+  EXPECT_EQ(info.default_node_info().network(), "inference-test");
+  EXPECT_EQ(info.application_version().name(), CosmosGrpcServer::kAppName);
+  EXPECT_EQ(info.application_version().version(), CosmosGrpcServer::kAppVersion);
+
+  cmtpb::GetBlockByHeightRequest block_request;
+  block_request.set_height(29);
+  g = CallGrpc(cmt + "GetBlockByHeight", block_request.SerializeAsString(), 0);
+  ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+  cmtpb::GetBlockByHeightResponse block;
+  ASSERT_TRUE(block.ParseFromString(g.bytes));
+  absl::StatusOr<BlockPtr> b29 = chain_->GetBlock(29);
+  ASSERT_TRUE(b29.ok());
+  EXPECT_EQ(block.block_id().hash(), (*b29)->hash);
+  EXPECT_EQ(block.sdk_block().header().height(), 29);
+  EXPECT_EQ(block.sdk_block().header().chain_id(), "inference-test");
+  EXPECT_EQ(block.sdk_block().header().app_hash(), (*b29)->app_hash);
+  EXPECT_EQ(block.sdk_block().last_commit().height(), 28);
+  block_request.set_height(chain_->height() + 5);
+  g = CallGrpc(cmt + "GetBlockByHeight", block_request.SerializeAsString(), 0);
+  EXPECT_EQ(g.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  cmtpb::GetValidatorSetByHeightRequest validators_request;
+  validators_request.set_height(28);
+  g = CallGrpc(cmt + "GetValidatorSetByHeight", validators_request.SerializeAsString(), 0);
+  ASSERT_TRUE(g.status.ok());
+  cmtpb::GetValidatorSetByHeightResponse validators;
+  ASSERT_TRUE(validators.ParseFromString(g.bytes));
+  ASSERT_EQ(validators.validators_size(), 1);
+  EXPECT_EQ(validators.validators(0).voting_power(), 10);
+  EXPECT_EQ(validators.validators(0).pub_key().type_url(), "/cosmos.crypto.ed25519.PubKey");
+  ::cosmos::crypto::ed25519::PubKey key;
+  ASSERT_TRUE(key.ParseFromString(validators.validators(0).pub_key().value()));
+  EXPECT_EQ(key.key().size(), 32u);
+  EXPECT_EQ(validators.validators(0).address().rfind("gonkavalcons1", 0), 0u);
+
+  // cmtservice is not an abci_query route.
+  absl::StatusOr<chain::AbciQueryResponse> unknown = comet_->AbciQuery(cmt + "GetNodeInfo", "", 0);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->code, 6u);
+}
+
 TEST(InferenceGenesisTest, MalformedEntriesAreNamed) {
   absl::StatusOr<InferenceGenesis> g =
       ParseInferenceGenesis(R"({"models": [{"id": "a"}, {"units_of_compute_per_token": "x"}]})");
@@ -455,6 +634,16 @@ TEST(InferenceGenesisTest, MalformedEntriesAreNamed) {
   g = ParseInferenceGenesis(R"({"models": [{"quantization": "fp8"}]})");
   ASSERT_FALSE(g.ok());
   EXPECT_THAT(std::string(g.status().message()), HasSubstr("\"id\" is required"));
+  g = ParseInferenceGenesis(R"({"bls": {"epochs": [{"epoch_id": "0"}]}})");
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(std::string(g.status().message()), HasSubstr("bls.epochs[0].epoch_id"));
+  g = ParseInferenceGenesis(
+      R"({"bls": {"epochs": [{"epoch_id": "1", "participants": [{"percentage_weight": "x.5"}]}]}})");
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(std::string(g.status().message()), HasSubstr("percentage_weight"));
+  g = ParseInferenceGenesis(R"({"restrictions": {"restriction_end_block": "soon"}})");
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(std::string(g.status().message()), HasSubstr("genesis inference.restrictions"));
 }
 
 }  // namespace
