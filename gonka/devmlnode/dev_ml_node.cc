@@ -380,6 +380,9 @@ class DevMlNode::Impl {
                     "fault garbage");
     }
     if (!mutating) return handler(r);
+    // Fence check, execution and record happen as one step: a command that passed the check
+    // cannot run after a newer leader's command (the deposed leader's would land last otherwise).
+    absl::MutexLock command_lock(&command_mu_);
 
     // Fencing.
     if (!token_text.empty()) {
@@ -854,6 +857,8 @@ class DevMlNode::Impl {
   DevMlNodeOptions options_;
   std::optional<crypto::Sha256Digest> auth_digest_;
 
+  // Serializes mutating commands (held across the fence check and the handler).
+  absl::Mutex command_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex mu_;
   Faults faults_ ABSL_GUARDED_BY(mu_);
   Pow pow_ ABSL_GUARDED_BY(mu_) = Pow::kIdle;

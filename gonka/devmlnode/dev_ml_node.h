@@ -22,6 +22,8 @@
 //     a lower one is refused with 409 naming both, a missing one with 409 when `require_fencing`
 //     (else accepted and logged as unfenced); a malformed one with 400. A command repeating an
 //     accepted command's idempotency key gets the first answer again without being re-executed.
+//     Mutating commands are serialized (check, execute, record as one step), so a command that
+//     passed the check can never take effect after a newer token's command.
 //   - Every mutating command is recorded (endpoint, token, key, outcome, status, reason, time):
 //     GET /debug/commands (loopback peers only).
 //   - Bad JSON or a bad field → 400 {"detail": "<field>: <what>"}.

@@ -3,10 +3,13 @@
 #include <simdjson.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -378,6 +381,56 @@ TEST(MlNodeIntegrationTest, LowerFencingTokenIsRefusedAndRecorded) {
                                        "/api/v1/stop\",outcome=\"refused\"} 3"));
   EXPECT_THAT(metrics->body, HasSubstr("gonka_devmlnode_commands_total{endpoint=\"POST "
                                        "/api/v1/inference/up\",outcome=\"duplicate\"} 1"));
+}
+
+// Leaders racing: 4 threads send 40 commands each with tokens from a shared counter, some of
+// them stale. In execution order (the log's seq), accepted tokens never decrease and every refused
+// token is below one accepted earlier: no deposed leader's command takes effect.
+TEST(MlNodeIntegrationTest, ConcurrentLeadersNeverInterleaveAStaleCommand) {
+  testing::DevMlNode node({.require_fencing = true});
+  ASSERT_TRUE(node.Start().ok());
+  std::unique_ptr<MlNodeClient> client = ClientFor(node);
+  std::atomic<uint64_t> next_token{1};
+  std::vector<std::thread> leaders;
+  for (int t = 0; t < 4; ++t) {
+    leaders.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        uint64_t token = next_token.fetch_add(1);
+        if ((i + t) % 3 == 0 && token > 5) token -= 5;  // a leader that was deposed meanwhile
+        std::string key = absl::StrCat("t", t, "/", i);
+        absl::Status s = i % 2 == 0 ? client->InferenceUp({.model = kModel}, {token, key}, Soon())
+                                    : client->Stop({token, key}, Soon());
+        EXPECT_TRUE(s.ok() || s.code() == absl::StatusCode::kFailedPrecondition) << s;
+      }
+    });
+  }
+  for (std::thread& l : leaders) l.join();
+  absl::StatusOr<std::string> log = node.CommandsJson();
+  ASSERT_TRUE(log.ok()) << log.status();
+  dom::parser parser;
+  dom::element root;
+  ASSERT_EQ(parser.parse(*log).get(root), simdjson::SUCCESS);
+  uint64_t highest = 0, last_seq = 0;
+  int accepted = 0, refused = 0;
+  for (dom::element c : root["commands"].get_array()) {
+    uint64_t seq = c["seq"].get_uint64().value_unsafe();
+    uint64_t token = c["fencing_token"].get_uint64().value_unsafe();
+    std::string_view outcome = c["outcome"].get_string().value_unsafe();
+    EXPECT_GT(seq, last_seq);
+    last_seq = seq;
+    if (outcome == "accepted") {
+      EXPECT_GE(token, highest) << "seq " << seq;
+      highest = token;
+      ++accepted;
+    } else {
+      EXPECT_EQ(outcome, "refused");
+      EXPECT_LT(token, highest) << "seq " << seq;
+      ++refused;
+    }
+  }
+  EXPECT_EQ(accepted + refused, 160);
+  EXPECT_GT(refused, 0);
+  std::printf("concurrent leaders: %d accepted, %d refused as stale\n", accepted, refused);
 }
 
 TEST(MlNodeIntegrationTest, EachFaultKnobGivesTheDocumentedClientError) {
