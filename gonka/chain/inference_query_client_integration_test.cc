@@ -13,6 +13,7 @@
 #include "gonka/base/clock.h"
 #include "gonka/base/metrics.h"
 #include "gonka/crypto/bech32.h"
+#include "gonka/proto/inference/inference/activeparticipants.pb.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
@@ -230,6 +231,78 @@ TEST(InferenceQueryClientTest, FallsBackToAbciQueryWhenGrpcIsOffAndReprobes) {
   absl::Status down = grpc_only.Params().status();
   EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable) << down;
   EXPECT_THAT(std::string(down.message()), ::testing::HasSubstr("Params via grpc"));
+}
+
+// Gonka's ActiveParticipantsFullKey(epoch) (docs/reference/gonka.md).
+std::string ActiveParticipantsKey(uint64_t epoch) {
+  std::string key = "ActiveParticipants/value/";
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(epoch >> shift));
+  return key + "/";
+}
+
+TEST(InferenceQueryClientTest, RestrictionsBlsAndCmtServiceOverGrpcAndTheFallback) {
+  int grpc_port = testing::FreePort();
+  Devchain devchain(grpc_port);
+  ASSERT_TRUE(devchain.Start().ok()) << devchain.LogTail();
+  InferenceQueryClient client({.grpc_address = absl::StrCat("127.0.0.1:", grpc_port),
+                               .rpc_url = devchain.url(),
+                               .timeout = absl::Seconds(5)});
+  // Epoch 1's ActiveParticipants are written at 28; wait until the effective epoch is 1 (30).
+  ASSERT_TRUE(WaitForEpoch(client, 1).ok()) << devchain.LogTail();
+
+  QueryMeta meta;
+  auto status = client.TransferRestrictionStatus(12, &meta);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(meta.transport, QueryTransport::kGrpc);
+  EXPECT_EQ(meta.height, 12);
+  EXPECT_EQ(status->current_block_height(), 12u);
+  EXPECT_FALSE(status->is_active());  // no restrictions in this genesis: end block 0
+  ASSERT_TRUE(client.TransferExemptions().ok());
+  EXPECT_EQ(client.ExemptionUsage("", "gonka1nope").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.EpochBLSData(1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client.EpochBLSData(0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.SigningStatus("\x01").status().code(), absl::StatusCode::kNotFound);
+
+  auto info = client.GetNodeInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->application_version().name(), "devchain");
+  auto block = client.GetBlockByHeight(29);
+  ASSERT_TRUE(block.ok()) << block.status();
+  EXPECT_EQ(block->sdk_block().header().height(), 29);
+  EXPECT_EQ(client.GetBlockByHeight(1'000'000).status().code(), absl::StatusCode::kInvalidArgument);
+  auto validators = client.GetValidatorSetByHeight(28);
+  ASSERT_TRUE(validators.ok()) << validators.status();
+  EXPECT_EQ(validators->validators_size(), 1);
+
+  auto value = client.ABCIQuery("store/inference/key", ActiveParticipantsKey(1), 28, false, &meta);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(meta.transport, QueryTransport::kGrpc);
+  EXPECT_EQ(value->code(), 0u);
+  EXPECT_EQ(value->height(), 28);
+  ipb::ActiveParticipants active;
+  ASSERT_TRUE(active.ParseFromString(value->value()));
+  EXPECT_EQ(active.epoch_id(), 1u);
+  EXPECT_EQ(active.participants_size(), 3);
+
+  // gRPC unreachable: ABCIQuery is CometBFT's abci_query (the same bytes); the other
+  // cmtservice methods have no fallback.
+  InferenceQueryClient fallback({.grpc_address = absl::StrCat("127.0.0.1:", testing::FreePort()),
+                                 .rpc_url = devchain.url(),
+                                 .timeout = absl::Seconds(5)});
+  auto direct =
+      fallback.ABCIQuery("store/inference/key", ActiveParticipantsKey(1), 28, false, &meta);
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  EXPECT_EQ(meta.transport, QueryTransport::kAbciQuery);
+  EXPECT_EQ(direct->value(), value->value());
+  EXPECT_EQ(direct->height(), 28);
+  auto restricted = fallback.TransferRestrictionStatus(12, &meta);
+  ASSERT_TRUE(restricted.ok()) << restricted.status();
+  EXPECT_EQ(meta.transport, QueryTransport::kAbciQuery);
+  EXPECT_EQ(restricted->current_block_height(), 12u);
+  absl::Status no_fallback = fallback.GetNodeInfo().status();
+  EXPECT_EQ(no_fallback.code(), absl::StatusCode::kUnavailable) << no_fallback;
+  EXPECT_THAT(std::string(no_fallback.message()), ::testing::HasSubstr("GetNodeInfo"));
 }
 
 }  // namespace
