@@ -20,7 +20,7 @@
 //     POSTs one ValidatedResultV2 to `url + "/validated"`.
 //   - Fencing: every mutating command's X-Gonka-Fencing-Token is compared with the highest seen;
 //     a lower one is refused with 409 naming both, a missing one with 409 when `require_fencing`
-//     (else accepted and logged as unfenced); a malformed one with 400. A command repeating an
+//     (else accepted; its record shows no token); a malformed one with 400. A command repeating an
 //     accepted command's idempotency key gets the first answer again without being re-executed.
 //     Mutating commands are serialized (check, execute, record as one step), so a command that
 //     passed the check can never take effect after a newer token's command.
@@ -54,10 +54,14 @@ namespace devmlnode {
 
 // Fault knobs (flags at start, POST /debug/faults at run time).
 struct Faults {
-  absl::Duration slow = absl::ZeroDuration();  // delay before answering each ML-node API request
-  int refuse_status = 0;                       // 0 = off; 500..599: answer every request so
-  bool garbage = false;                        // answer 200 with a body that is not JSON
-  int64_t crash_after = 0;  // 0 = off; N: the Nth API request from now exits the process unanswered
+  // Delay before answering each ML-node request (management and inference ports).
+  absl::Duration slow = absl::ZeroDuration();
+  // 0 = off; 500..599: answer every ML-node request with this status, without executing it.
+  int refuse_status = 0;
+  // Answer every ML-node request with 200 and a body that is not JSON, without executing it.
+  bool garbage = false;
+  // 0 = off; N: the Nth ML-node request from now exits the process (kCrashExitCode) unanswered.
+  int64_t crash_after = 0;
 };
 
 struct DevMlNodeOptions {

@@ -4,8 +4,9 @@
 //
 // Contract:
 //   - One call = one HTTP request with its own deadline (`deadline`; the call never blocks past
-//     it). No call is retried here: the caller (node-manager's reconciler) decides when to try
-//     again, with the same Fence so a retried command is recognisably the same one.
+//     it; absl::InfiniteFuture() means gonka/net's default of 30 s). No call is retried here: the
+//     caller (node-manager's reconciler) decides when to try again, with the same Fence so a
+//     retried command is recognisably the same one.
 //   - Every mutating command (InitGenerate, Generate, StopPow, InferenceUp, Stop) carries the
 //     caller's fencing token in `X-Gonka-Fencing-Token` and its idempotency key in
 //     `X-Gonka-Idempotency-Key`. A Fence with token 0 or an empty key is refused before sending
@@ -35,8 +36,9 @@
 //   absl::Time deadline = absl::Now() + absl::Seconds(10);
 //   ASSIGN_OR_RETURN(PowStatus pow, node->GetPowStatus(deadline));
 //   Fence fence{.token = leader_token, .idempotency_key = "e12/poc/node-3/init"};
-//   if (pow.status != "GENERATING") RETURN_IF_ERROR(node->InitGenerate(init, fence,
-//   deadline).status());
+//   if (pow.status != "GENERATING") {
+//     RETURN_IF_ERROR(node->InitGenerate(init, fence, deadline).status());
+//   }
 #ifndef GONKA_MLNODE_ML_NODE_CLIENT_H_
 #define GONKA_MLNODE_ML_NODE_CLIENT_H_
 
