@@ -12,6 +12,7 @@
 #include "gonka/base/secret_file.h"
 #include "gonka/base/status_macros.h"
 #include "gonka/net/http_client.h"
+#include "gonka/net/http_message.h"
 #include "gonka/net/url.h"
 
 namespace gonka {
@@ -286,6 +287,13 @@ absl::string_view NodeStateName(NodeState state) {
       return "STOPPED";
   }
   return "STOPPED";
+}
+
+std::string PocCallbackUrl(absl::string_view callback_base, absl::string_view model) {
+  // Go's url.PathEscape leaves $ & + : = @ unescaped where net::UrlEncode escapes them; both
+  // unescape to the same id, which is all the receiver looks at.
+  return absl::StrCat(absl::StripSuffix(callback_base, "/"), "/v2/poc-batches/",
+                      net::UrlEncode(net::UrlEncode(model)));
 }
 
 std::string InitGenerateJson(const InitGenerateRequest& r) {

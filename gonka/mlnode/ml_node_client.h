@@ -184,6 +184,13 @@ class MlNodeClient {
   virtual absl::Status Stop(const Fence& fence, absl::Time deadline) = 0;
 };
 
+// The callback `url` for `model`, as Gonka's node builds it: "<callback_base>/v2/poc-batches/"
+// plus the model id percent-escaped twice, so that a "/" in the id survives the receiver's one
+// unescaping of the path ("Qwen/Qwen3-32B" → "Qwen%252FQwen3-32B"). `callback_base` is the
+// receiver's scheme://host:port ("http://api:9100"). The ML node appends "/generated" or
+// "/validated".
+std::string PocCallbackUrl(absl::string_view callback_base, absl::string_view model);
+
 // JSON bodies exactly as sent (exposed for tests and for the development ML node's parser tests).
 std::string InitGenerateJson(const InitGenerateRequest& request);
 std::string GenerateJson(const GenerateRequest& request);

@@ -63,6 +63,12 @@ TEST(MlNodeClientJsonTest, GenerateAndInferenceUpBodies) {
             R"({"model":"m","dtype":"float16","additional_args":["--tp","2"]})");
 }
 
+TEST(MlNodeClientJsonTest, CallbackUrlEscapesTheModelTwice) {
+  EXPECT_EQ(PocCallbackUrl("http://api:9100", "Qwen/Qwen3-32B"),
+            "http://api:9100/v2/poc-batches/Qwen%252FQwen3-32B");
+  EXPECT_EQ(PocCallbackUrl("http://api:9100/", "m"), "http://api:9100/v2/poc-batches/m");
+}
+
 TEST(MlNodeClientTest, CreateNamesTheBadOption) {
   absl::Status s = MlNodeClient::Create({}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

@@ -64,7 +64,7 @@ class CallbackSink {
   ~CallbackSink() { server_.Stop(absl::Now() + absl::Seconds(1)); }
 
   std::string base() const {
-    return absl::StrCat("http://127.0.0.1:", server_.port(), "/v2/poc-batches/", kModelPath);
+    return PocCallbackUrl(absl::StrCat("http://127.0.0.1:", server_.port()), kModel);
   }
   std::vector<Post> posts() {
     absl::MutexLock lock(&mu_);
