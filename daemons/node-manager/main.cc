@@ -1,0 +1,137 @@
+// node-manager: drives this participant's ML nodes through each epoch and sends the chain
+// messages of the epoch's stages. N replicas run; the one holding the lease follows the block
+// stream from the durable position "node-manager" and acts, every ML-node command carrying its
+// fencing token (gonka/nodemanager/node_manager_service.h, docs/node-manager.md).
+//
+//   node-manager --participant=gonka1... --ml-nodes-file=/etc/gonka/ml-nodes.json
+//                --chain-rpc-url=http://node:26657 --chain-grpc-address=node:9090
+//                --nats-url=nats://nats:4222 [--coordination=nats | --redis-url=redis://...]
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gonka/base/log.h"
+#include "gonka/cache/chain_routes.h"
+#include "gonka/chain/comet_client.h"
+#include "gonka/chain/inference_query_client.h"
+#include "gonka/drain/connection_flags.h"
+#include "gonka/drain/daemon.h"
+#include "gonka/election/coordination.h"
+#include "gonka/nats/jetstream.h"
+#include "gonka/net/tls_flags.h"
+#include "gonka/nodemanager/node_manager_service.h"
+
+int main(int argc, char** argv) {
+  gonka::Daemon daemon({.name = "node-manager", .default_port = 8090});
+  gonka::Config& config = daemon.config();
+  gonka::ConnectionFlags connections;
+  connections.Register(&config, {.coordination = true});
+  gonka::nodemanager::NodeManagerOptions options;
+  std::string rpc_url, grpc_address, nodes_file, identity;
+  config.AddString("participant", &options.participant, "", "this participant's account address")
+      .Required();
+  config.AddString("public-key", &options.public_key, "",
+                   "the participant's public key, as sent to ML nodes in PoC requests");
+  config.AddString("callback-url", &options.callback_url, "",
+                   "PoC callback base ML nodes POST artifacts to, e.g. "
+                   "http://edge-srv:9100/v2/poc-batches (empty: none)");
+  config
+      .AddString("ml-nodes-file", &nodes_file, "",
+                 "JSON array of ML nodes: {id, api_url, inference_url, model[, seq_len, "
+                 "auth_token_file]}")
+      .Required();
+  config.AddString("chain-rpc-url", &rpc_url, "http://127.0.0.1:26657", "CometBFT RPC URL");
+  config.AddString("chain-grpc-address", &grpc_address, "",
+                   "Cosmos gRPC host:port (the epoch parameters; empty = abci_query)");
+  gonka::net::TlsClientFlags chain_tls;
+  chain_tls.Register(&config, "chain", "--chain-rpc-url");
+  config.AddString("stream", &options.stream, "BLOCKS", "JetStream stream of BlockEvents");
+  config.AddString("identity", &identity, "", "this replica's name (default host:pid)");
+  config
+      .AddInt("epoch-length", &options.epochs.epoch_length, 0,
+              "epoch length when the chain does not answer Params (0 = ask the chain)")
+      .NonNegative();
+  config
+      .AddDuration("command-timeout", &options.command_timeout, absl::Seconds(10),
+                   "deadline of one ML-node call")
+      .Positive();
+  if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+  if (identity.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    identity = absl::StrCat(host, ":", getpid());
+  }
+
+  std::ifstream in(nodes_file);
+  if (!in) return daemon.ConfigError(absl::StrCat("--ml-nodes-file: cannot read ", nodes_file));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::vector<gonka::nodemanager::MlNodeConfig>> nodes =
+      gonka::nodemanager::ParseMlNodes(text.str());
+  if (!nodes.ok())
+    return daemon.ConfigError(absl::StrCat("--ml-nodes-file: ", nodes.status().message()));
+
+  gonka::chain::CometClient comet({.rpc_url = rpc_url, .tls = chain_tls.options()});
+  gonka::chain::InferenceQueryClient probe({.grpc_address = grpc_address,
+                                            .rpc_url = rpc_url,
+                                            .rpc_tls = chain_tls.options(),
+                                            .timeout = absl::Seconds(3)});
+  std::optional<gonka::chain::EpochParams> epochs =
+      gonka::cache::ChainEpochParams(probe, options.epochs);
+  if (!epochs.has_value()) {
+    return daemon.ConfigError("--epoch-length: the chain has no epoch Params and none was given");
+  }
+  options.epochs = *epochs;
+  options.block_hash = [&comet](int64_t height) -> absl::StatusOr<std::string> {
+    absl::StatusOr<gonka::chain::v1::BlockEvents> block = comet.FetchBlockEvents(height, {});
+    if (!block.ok()) return block.status();
+    return block->hash();
+  };
+
+  absl::StatusOr<gonka::nats::NatsOptions> nats_options =
+      connections.Nats(absl::StrCat("node-manager ", identity));
+  if (!nats_options.ok()) return daemon.Fail(nats_options.status());
+  absl::StatusOr<std::unique_ptr<gonka::nats::JetStream>> js =
+      gonka::nats::JetStream::Connect(*nats_options);
+  if (!js.ok()) return daemon.Fail(js.status());
+  absl::StatusOr<gonka::election::CoordinationOptions> coordination_options =
+      connections.Coordination(absl::StrCat("node-manager ", identity));
+  if (!coordination_options.ok()) return daemon.Fail(coordination_options.status());
+  gonka::election::LeaderElectorOptions elector_options;
+  elector_options.identity = identity;
+  absl::StatusOr<std::unique_ptr<gonka::election::Coordination>> coordination =
+      gonka::election::Coordination::Open(*coordination_options,
+                                          absl::StrCat("node-manager/", options.participant),
+                                          elector_options);
+  if (!coordination.ok()) return daemon.Fail(coordination.status());
+  gonka::election::LeaderElector* elector = (*coordination)->elector();
+
+  gonka::nodemanager::NodeManagerService service(options, js->get(), elector);
+  if (absl::Status s = service.SetNodes(*nodes); !s.ok()) {
+    return daemon.ConfigError(absl::StrCat("--ml-nodes-file: ", s.message()));
+  }
+  service.AddRoutes(&daemon.server());
+  gonka::DrainController& drain = daemon.drain();
+  drain.AddReadinessProbe("nats", [&] { return (*js)->GetStreamInfo(options.stream).status(); });
+  drain.AddReadinessProbe(gonka::election::CoordinationBackendName((*coordination)->backend()),
+                          [&coordination] { return (*coordination)->Ping(); });
+  // On drain the lease is released at once, so another replica leads without waiting for it to
+  // expire; the stream position it resumes from is the durable consumer's.
+  drain.OnStateChange([elector](gonka::DrainController::State state) {
+    if (state == gonka::DrainController::State::kDraining) elector->Stop();
+  });
+  drain.AddShutdownHook("node manager", [&] {
+    elector->Stop();
+    service.Stop();
+  });
+
+  if (absl::Status s = elector->Start(); !s.ok()) return daemon.Fail(s);
+  if (absl::Status s = service.Start(); !s.ok()) return daemon.Fail(s);
+  if (absl::Status s = daemon.Start(); !s.ok()) return daemon.Fail(s);
+  return daemon.Run();
+}

@@ -1,0 +1,220 @@
+// node-manager end to end with real processes: devchain with short epochs, nats-server, an
+// edge-api emitting the block stream, two development ML nodes requiring fencing, and two
+// node-manager replicas. Across PoC stages the leader drives both ML nodes into generation at
+// each stage (InitGenerate with the stage's block), back to inference after validation, and a
+// kill -9 of the leader hands over to the other replica, whose commands carry a higher token;
+// no ML node ever accepts a command with a lower token than one it accepted before.
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gonka/net/http_client.h"
+#include "gonka/testing/dev_ml_node.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+#include "gtest/gtest.h"
+#include "simdjson.h"
+
+namespace gonka {
+namespace nodemanager {
+namespace {
+
+constexpr int64_t kEpochLength = 30;  // PoC at 30, 60, 90, ...; 100 ms blocks
+
+struct Leader {
+  int index = -1;
+  int64_t token = 0;
+  int64_t height = 0;
+  std::string phase;
+};
+
+class NodeManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::DaemonProcess::Options d;
+    d.binary = "daemons/devchain/devchain";
+    d.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              "--block-interval=100ms",
+              absl::StrCat("--epoch-length=", kEpochLength),
+              "--poc-stage-duration=6",
+              "--poc-validation-duration=6",
+              "--set-new-validators-delay=3"};
+    devchain_ = std::make_unique<testing::DaemonProcess>(d);
+    ASSERT_TRUE(devchain_->Start().ok()) << devchain_->LogTail();
+    ASSERT_TRUE(nats_.Start().ok());
+    testing::DaemonProcess::Options e;
+    e.binary = "daemons/edge-api/edge-api";
+    e.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              "--chain-id=gonka-devnet",
+              absl::StrCat("--chain-rpc-url=", devchain_->url()),
+              absl::StrCat("--nats-url=", nats_.url()),
+              "--coordination=nats",
+              "--identity=hub",
+              "--log-level=warn"};
+    edge_ = std::make_unique<testing::DaemonProcess>(e);
+    ASSERT_TRUE(edge_->Start().ok()) << edge_->LogTail();
+    std::string nodes = "[";
+    for (int i = 0; i < 2; ++i) {
+      ml_.push_back(std::make_unique<testing::DevMlNode>(
+          testing::DevMlNode::Options{.require_fencing = true, .nonces_per_stage = 8}));
+      ASSERT_TRUE(ml_.back()->Start().ok()) << ml_.back()->LogTail();
+      absl::StrAppend(&nodes, i ? "," : "", "{\"id\":\"ml-", i, "\",\"api_url\":\"",
+                      ml_.back()->api_url(), "\",\"inference_url\":\"", ml_.back()->inference_url(),
+                      "\",\"model\":\"Qwen/Qwen3-8B\"}");
+    }
+    nodes += "]";
+    nodes_file_ = dir_.path() + "/ml-nodes.json";
+    std::ofstream(nodes_file_) << nodes;
+    for (int i = 0; i < 2; ++i) {
+      testing::DaemonProcess::Options m;
+      m.binary = "daemons/node-manager/node-manager";
+      m.args = {"--bind=127.0.0.1",
+                "--port={{PORT}}",
+                "--drain-announce=0s",
+                "--participant=gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du",
+                "--public-key=AtestKey",
+                "--callback-url=http://127.0.0.1:1/v2/poc-batches",
+                "--ml-nodes-file=" + nodes_file_,
+                absl::StrCat("--chain-rpc-url=", devchain_->url()),
+                absl::StrCat("--nats-url=", nats_.url()),
+                "--coordination=nats",
+                "--command-timeout=2s",
+                absl::StrCat("--identity=nm-", i),
+                "--log-level=info"};
+      managers_.push_back(std::make_unique<testing::DaemonProcess>(m));
+      ASSERT_TRUE(managers_.back()->Start().ok()) << managers_.back()->LogTail();
+    }
+  }
+
+  // The replica that reports itself leader (index -1 if none).
+  Leader FindLeader() {
+    Leader found;
+    for (size_t i = 0; i < managers_.size(); ++i) {
+      if (!managers_[i]->IsRunning()) continue;
+      absl::StatusOr<net::HttpResponse> r =
+          http_.Get(absl::StrCat(managers_[i]->url(), "/v1/node-manager/status"),
+                    {.timeout = absl::Seconds(1)});
+      if (!r.ok() || r->status != 200) continue;
+      simdjson::dom::element doc;
+      if (parser_.parse(r->body).get(doc) != simdjson::SUCCESS) continue;
+      bool leader = false;
+      if (doc["leader"].get_bool().get(leader) != simdjson::SUCCESS || !leader) continue;
+      found.index = static_cast<int>(i);
+      found.token = doc["token"].get_int64().value_unsafe();
+      found.height = doc["height"].get_int64().value_unsafe();
+      std::string_view phase;
+      if (doc["phase"].get_string().get(phase) == simdjson::SUCCESS) found.phase = phase;
+    }
+    return found;
+  }
+
+  // Waits until the leader has handled a block at or above `height`.
+  absl::StatusOr<Leader> WaitForLeaderAt(int64_t height) {
+    Leader leader;
+    absl::Status s = testing::WaitFor(
+        [&] {
+          leader = FindLeader();
+          return leader.index >= 0 && leader.height >= height;
+        },
+        absl::Seconds(30));
+    if (!s.ok()) {
+      return absl::DeadlineExceededError(absl::StrCat("no leader at height ", height, ": ",
+                                                      managers_[0]->LogTail(1500), "\n",
+                                                      managers_[1]->LogTail(1500)));
+    }
+    return leader;
+  }
+
+  struct Command {
+    std::string endpoint, key, outcome;
+    int64_t token = 0;
+  };
+  std::vector<Command> Commands(int node) {
+    std::vector<Command> out;
+    absl::StatusOr<std::string> json = ml_[node]->CommandsJson();
+    EXPECT_TRUE(json.ok()) << json.status();
+    if (!json.ok()) return out;
+    simdjson::dom::element doc;
+    EXPECT_EQ(parser_.parse(*json).get(doc), simdjson::SUCCESS);
+    for (simdjson::dom::element c : doc["commands"].get_array().value_unsafe()) {
+      Command cmd;
+      std::string_view v;
+      if (c["endpoint"].get_string().get(v) == simdjson::SUCCESS) cmd.endpoint = v;
+      if (c["idempotency_key"].get_string().get(v) == simdjson::SUCCESS) cmd.key = v;
+      if (c["outcome"].get_string().get(v) == simdjson::SUCCESS) cmd.outcome = v;
+      int64_t t = 0;
+      if (c["fencing_token"].get_int64().get(t) == simdjson::SUCCESS) cmd.token = t;
+      out.push_back(cmd);
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::string nodes_file_;
+  std::unique_ptr<testing::DaemonProcess> devchain_;
+  testing::NatsServer nats_;
+  std::unique_ptr<testing::DaemonProcess> edge_;
+  std::vector<std::unique_ptr<testing::DevMlNode>> ml_;
+  std::vector<std::unique_ptr<testing::DaemonProcess>> managers_;
+  net::HttpClient http_;
+  simdjson::dom::parser parser_;
+};
+
+TEST_F(NodeManagerTest, LeaderDrivesEveryStageAndAFailoverKeepsTokensMonotonic) {
+  absl::StatusOr<Leader> first = WaitForLeaderAt(1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // Through the PoC stage of epoch 1 and back to inference.
+  absl::StatusOr<Leader> after_first_stage = WaitForLeaderAt(2 * kEpochLength - 5);
+  ASSERT_TRUE(after_first_stage.ok()) << after_first_stage.status();
+  // Kill the leader inside the next stage's generation window (PoC at 60).
+  ASSERT_TRUE(WaitForLeaderAt(2 * kEpochLength + 2).ok());
+  Leader before = FindLeader();
+  ASSERT_GE(before.index, 0);
+  ASSERT_TRUE(managers_[before.index]->Kill().ok());
+  std::cout << "killed leader nm-" << before.index << " (token " << before.token << ") at height "
+            << before.height << " phase " << before.phase << std::endl;
+  absl::StatusOr<Leader> next = WaitForLeaderAt(3 * kEpochLength + 20);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_NE(next->index, before.index);
+  EXPECT_GT(next->token, before.token);
+
+  for (int n = 0; n < 2; ++n) {
+    std::vector<Command> log = Commands(n);
+    std::set<std::string> generated_stages;  // PoC stages with an accepted InitGenerate
+    int64_t highest = 0;
+    int accepted = 0, refused = 0;
+    for (const Command& c : log) {
+      if (c.outcome == "accepted") {
+        ++accepted;
+        EXPECT_GE(c.token, highest) << "node " << n << " accepted a lower token: " << c.key;
+        highest = std::max(highest, c.token);
+        if (c.endpoint == "POST /api/v1/inference/pow/init/generate") {
+          // "POC_GENERATING/<poc_start>/<node>/init_generate"
+          generated_stages.insert(c.key.substr(0, c.key.find("/ml-")));
+        }
+      } else {
+        ++refused;
+      }
+    }
+    std::cout << "ml-" << n << ": " << log.size() << " commands, " << accepted << " accepted, "
+              << refused << " refused, PoC stages generated:";
+    for (const std::string& s : generated_stages) std::cout << " " << s;
+    std::cout << std::endl;
+    EXPECT_TRUE(generated_stages.count("POC_GENERATING/30")) << "node " << n;
+    EXPECT_TRUE(generated_stages.count("POC_GENERATING/90")) << "node " << n;
+    EXPECT_GE(highest, next->token) << "node " << n << " never heard from the new leader";
+  }
+}
+
+}  // namespace
+}  // namespace nodemanager
+}  // namespace gonka
