@@ -19,6 +19,7 @@
 #include "gonka/base/log.h"
 #include "gonka/base/status_macros.h"
 #include "gonka/chain/inference_query_client.h"
+#include "gonka/crypto/bech32.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/net/http_server.h"
 #include "gonka/proto/cosmos/crypto/ed25519/keys.pb.h"
@@ -952,6 +953,48 @@ void ChainRoutes::AddRoutes(net::HttpServer* server) {
         "/v1/bls/epochs/*", "/v1/bls/signatures/*"}) {
     server->Handle("GET", path, serve, cached);
   }
+}
+
+net::HttpResponse ServeOptionalRoute(const net::HttpRequest& request) {
+  absl::string_view rest = request.path;
+  if (absl::ConsumePrefix(&rest, "/v1/debug/pubkey-to-addr/")) {
+    // Gonka's utils.PubKeyToAddress: base64 of the compressed key, the account address is
+    // RIPEMD-160(SHA-256(key)) in bech32 with the "gonka" prefix.
+    std::string key;
+    if (!absl::Base64Unescape(rest, &key) || key.size() != 33) {
+      return BadRequest("invalid pubkey: expected the base64 of a 33-byte compressed key");
+    }
+    const crypto::Ripemd160Digest hash = crypto::Hash160(key);
+    absl::StatusOr<std::string> address = crypto::EncodeAddress(
+        "gonka", absl::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));
+    if (!address.ok()) return ErrorResponse(address.status());
+    return net::HttpResponse::Text(200, *address);
+  }
+  const char* missing = "";
+  if (request.path == "/v1/verify-proof") {
+    missing = "ICS-23 (IAVL) proof verification";
+  } else if (request.path == "/v1/verify-block" ||
+             absl::StartsWith(request.path, "/v1/debug/verify/")) {
+    missing = "CometBFT commit signature verification";
+  } else {
+    return ErrorResponse(absl::NotFoundError(absl::StrCat("no route ", request.path)));
+  }
+  JsonWriter w;
+  w.BeginObject()
+      .Key("error")
+      .String(absl::StrCat(request.path, " is not served by this edge-api: it needs ", missing,
+                           ", which libgonka does not implement"))
+      .EndObject();
+  net::HttpResponse response = net::HttpResponse::Json(501, w.Take());
+  response.headers.Set("Cache-Control", "no-store");
+  return response;
+}
+
+void AddOptionalRoutes(net::HttpServer* server) {
+  server->Handle("GET", "/v1/debug/pubkey-to-addr/*", ServeOptionalRoute);
+  server->Handle("GET", "/v1/debug/verify/*", ServeOptionalRoute);
+  server->Handle("POST", "/v1/verify-proof", ServeOptionalRoute);
+  server->Handle("POST", "/v1/verify-block", ServeOptionalRoute);
 }
 
 std::optional<chain::EpochParams> ChainEpochParams(chain::InferenceQueryClient& probe,

@@ -126,6 +126,16 @@ int HttpStatusForError(const absl::Status& status);
 std::optional<chain::EpochParams> ChainEpochParams(chain::InferenceQueryClient& probe,
                                                    const chain::EpochParams& fallback);
 
+// Gonka's optional routes (edge-api serves them; Gonka's proxy keeps them private unless
+// EDGE_API_EXPOSE_OPTIONAL_ROUTES=true; here edge-api registers them only with
+// --expose-optional-routes): GET /v1/debug/pubkey-to-addr/{pubkey} — the base64 of a 33-byte
+// compressed secp256k1 key → its bech32 "gonka" account address as text/plain (400 "invalid
+// pubkey: ..." otherwise). POST /v1/verify-proof, POST /v1/verify-block and
+// GET /v1/debug/verify/{height} need ICS-23 proof and CometBFT commit verification, which
+// libgonka does not have: they answer 501 naming what is missing (docs/cache.md).
+void AddOptionalRoutes(net::HttpServer* server);
+net::HttpResponse ServeOptionalRoute(const net::HttpRequest& request);
+
 }  // namespace cache
 }  // namespace gonka
 

@@ -129,6 +129,7 @@ class Env {
               "--start-height=1",
               "--cache-height-poll=50ms",
               "--drain-announce=0s",
+              "--expose-optional-routes",
               "--log-level=warn"};
     edge_ = std::make_unique<testing::DaemonProcess>(e);
     return edge_->Start();
@@ -202,7 +203,7 @@ int64_t RouteStat(net::HttpClient& client, const Env& env, const std::string& ro
     std::string_view name;
     if (r["route"].get_string().get(name) == simdjson::SUCCESS && name == route) {
       int64_t v = -1;
-      r[field].get_int64().get(v);
+      if (r[field].get_int64().get(v) != simdjson::SUCCESS) return -1;
       return v;
     }
   }
@@ -442,6 +443,31 @@ TEST_F(ChainRoutesStateTest, EpochParticipants) {
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 404) << a->body;
   EXPECT_NE(a->body.find("active participants not found"), std::string::npos) << a->body;
+}
+
+TEST_F(ChainRoutesStateTest, OptionalRoutesBehindTheFlag) {
+  net::HttpClient client;
+  // Gonka's test vector (common/queryapi/tests/debug_test.go).
+  absl::StatusOr<Answer> a = Get(
+      client, env_->url("/v1/debug/pubkey-to-addr/Au5ZQav3E36PZpGta2xUa8r9xEEo9Biph3fG5i3qaeSG"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->status, 200) << a->body;
+  EXPECT_EQ(a->body, "gonka1jwrv4q8hpxc354pr87pt0pkulaep67e9s4z0ym");
+  a = Get(client, env_->url("/v1/debug/pubkey-to-addr/notvalid!!!"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->status, 400) << a->body;
+  EXPECT_NE(a->body.find("invalid pubkey"), std::string::npos) << a->body;
+  // Verification routes need proof/commit verification libgonka does not have: 501 saying so.
+  a = Get(client, env_->url("/v1/debug/verify/10"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->status, 501) << a->body;
+  EXPECT_NE(a->body.find("commit signature verification"), std::string::npos) << a->body;
+  net::HttpCallOptions options;
+  options.timeout = absl::Seconds(10);
+  absl::StatusOr<net::HttpResponse> post =
+      client.Post(env_->url("/v1/verify-proof"), "{}", "application/json", options);
+  ASSERT_TRUE(post.ok()) << post.status();
+  EXPECT_EQ(post->status, 501) << post->body;
 }
 
 }  // namespace
