@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gonka/base/log.h"
+#include "gonka/cache/chain_routes.h"
 #include "gonka/cache/read_service.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/drain/connection_flags.h"
@@ -72,6 +73,10 @@ int main(int argc, char** argv) {
       .Range(1, 1024);
   gonka::cache::ReadService reads;
   reads.RegisterFlags(&config);
+  bool expose_optional_routes = false;
+  config.AddBool("expose-optional-routes", &expose_optional_routes, false,
+                 "also serve Gonka's optional routes (/v1/debug/pubkey-to-addr, /v1/verify-*; "
+                 "private upstream unless EDGE_API_EXPOSE_OPTIONAL_ROUTES)");
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
   if (options.ws_url.empty()) {
     options.ws_url = absl::StrCat(
@@ -135,6 +140,7 @@ int main(int argc, char** argv) {
   }
   if (absl::Status s = reads.Start(std::move(wiring)); !s.ok()) return daemon.Fail(s);
   reads.AddRoutes(&daemon.server());
+  if (expose_optional_routes) gonka::cache::AddOptionalRoutes(&daemon.server());
   gonka::DrainController& drain = daemon.drain();
   drain.AddReadinessProbe("chain", [&comet] { return comet.Status().status(); });
   drain.AddReadinessProbe("nats", [&] { return (*js)->GetStreamInfo(emitter.stream).status(); });
