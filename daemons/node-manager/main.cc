@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   if (!coordination.ok()) return daemon.Fail(coordination.status());
   gonka::election::LeaderElector* elector = (*coordination)->elector();
 
-  gonka::nodemanager::NodeManagerService service(options, js->get(), elector);
+  gonka::nodemanager::NodeManagerService service(options, js->get(), elector,
+                                                 (*coordination)->store());
   if (absl::Status s = service.SetNodes(*nodes); !s.ok()) {
     return daemon.ConfigError(absl::StrCat("--ml-nodes-file: ", s.message()));
   }

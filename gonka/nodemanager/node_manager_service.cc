@@ -3,11 +3,17 @@
 #include <algorithm>
 #include <utility>
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
+#include "gonka/base/metrics.h"
 #include "gonka/eventhub/subscriber.h"
 #include "gonka/net/http_server.h"
 #include "simdjson.h"
@@ -39,6 +45,43 @@ bool ValidNodeId(absl::string_view id) {
   }
   return true;
 }
+
+prometheus::Family<prometheus::Gauge>& Gauges() {
+  static auto& family = prometheus::BuildGauge()
+                            .Name("gonka_nodemanager")
+                            .Help("node-manager: leader (1/0), token, height, epoch handled")
+                            .Register(metrics::Registry());
+  return family;
+}
+
+prometheus::Family<prometheus::Counter>& Actions() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_nodemanager_actions_total")
+                            .Help("Phase-engine actions by kind and result (done, skipped, error)")
+                            .Register(metrics::Registry());
+  return family;
+}
+
+prometheus::Family<prometheus::Counter>& Commands() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_nodemanager_commands_total")
+                            .Help("Mutating ML-node commands by node, command and result")
+                            .Register(metrics::Registry());
+  return family;
+}
+
+prometheus::Family<prometheus::Gauge>& NodeStates() {
+  static auto& family =
+      prometheus::BuildGauge()
+          .Name("gonka_nodemanager_node_state")
+          .Help("1 for each ML node's current intended and actual state (kind, state labels)")
+          .Register(metrics::Registry());
+  return family;
+}
+
+void SetGauge(const char* value, double v) { Gauges().Add({{"value", value}}).Set(v); }
+
+constexpr char kCursorKey[] = "cursor";
 
 bool IsWindDown(absl::string_view phase) {
   return phase == "PoCGenerateWindDown" || phase == "PoCValidateWindDown";
@@ -106,8 +149,9 @@ struct NodeManagerService::Node {
 };
 
 NodeManagerService::NodeManagerService(NodeManagerOptions options, nats::JetStream* js,
-                                       election::LeaderElector* elector)
-    : options_(std::move(options)), js_(js), elector_(elector) {}
+                                       election::LeaderElector* elector,
+                                       election::FencedStore* store)
+    : options_(std::move(options)), js_(js), elector_(elector), store_(store) {}
 
 NodeManagerService::~NodeManagerService() { Stop(); }
 
@@ -160,8 +204,9 @@ absl::Status NodeManagerService::Start() {
   if (options_.epochs.epoch_length <= 0) {
     return absl::InvalidArgumentError("epochs.epoch_length: must be > 0");
   }
-  if (js_ == nullptr || elector_ == nullptr) {
-    return absl::InvalidArgumentError("NodeManagerService: needs a JetStream and an elector");
+  if (js_ == nullptr || elector_ == nullptr || store_ == nullptr) {
+    return absl::InvalidArgumentError(
+        "NodeManagerService: needs a JetStream, an elector and its fenced store");
   }
   loop_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
@@ -207,6 +252,19 @@ void NodeManagerService::BecomeLeader(election::FencingToken token) {
                  {"token", static_cast<int64_t>(token)});
   engine_ = std::make_unique<PhaseEngine>(
       PhaseEngineOptions{.params = options_.epochs, .participant = options_.participant});
+  absl::StatusOr<std::optional<std::string>> cursor = store_->Get(kCursorKey);
+  if (!cursor.ok()) {
+    GONKA_LOG_WARN("node-manager: cannot read the cursor yet",
+                   {"error", cursor.status().ToString()});
+    return;  // not leader_ yet: the loop tries again on its next tick
+  }
+  int64_t resume = 0;
+  if (cursor->has_value() && absl::SimpleAtoi(**cursor, &resume) && resume > 0) {
+    engine_->ResumeAfter(resume);
+    GONKA_LOG_INFO("node-manager resumes after the cursor", {"height", resume});
+  }
+  SetGauge("leader", 1);
+  SetGauge("token", static_cast<double>(token));
   {
     absl::MutexLock lock(&mu_);
     leader_ = true;
@@ -224,6 +282,8 @@ void NodeManagerService::BecomeLeader(election::FencingToken token) {
   so.start_height = 0;  // first start: from the next block
   so.retry_initial = absl::Milliseconds(100);
   so.retry_max = absl::Seconds(2);
+  // What a dead predecessor held comes back soon; by then the cursor has usually passed it.
+  so.ack_wait = absl::Seconds(5);
   subscriber_ = std::make_unique<eventhub::Subscriber>(so, js_);
   subscriber_->OnBlock([this](const chain::v1::BlockEvents& b) { return HandleBlock(b); });
   if (absl::Status s = subscriber_->Start(); !s.ok()) {
@@ -240,6 +300,7 @@ void NodeManagerService::BecomeFollower() {
     subscriber_->Stop();
     subscriber_.reset();
   }
+  SetGauge("leader", 0);
   absl::MutexLock lock(&mu_);
   if (leader_) GONKA_LOG_INFO("node-manager: not the leader any more", {"token", token_});
   leader_ = false;
@@ -256,13 +317,20 @@ absl::Status NodeManagerService::HandleBlock(const chain::v1::BlockEvents& block
     return absl::FailedPreconditionError("not the leader: leaving the block to the next one");
   }
   const int64_t h = block.height();
-  if (engine_->last_height() == 0) engine_->ResumeAfter(h - 1);
+  if (engine_->last_height() == 0) engine_->ResumeAfter(h - 1);  // first start: from here
+  if (h <= engine_->last_height()) return absl::OkStatus();      // handled before: ack, skip
   chain::EpochSchedule at = chain::ScheduleAt(options_.epochs, h);
   {
     absl::MutexLock lock(&mu_);
     if (at.stage == "StartOfPoC") block_hashes_[h] = block.hash();
     while (block_hashes_.size() > 4) block_hashes_.erase(block_hashes_.begin());
   }
+  // A block handled long after it was made (catch-up after a failover or downtime): a process
+  // that acts only on the block it sees live, as Gonka's dispatcher does, would have missed its
+  // transitions.
+  const bool late =
+      block.time_unix_nanos() > 0 &&
+      absl::Now() - absl::FromUnixNanos(block.time_unix_nanos()) > options_.live_window;
   const int64_t before = engine_->last_height();
   const int64_t missed_before = engine_->missed_by_exact_height();
   std::vector<Action> actions = engine_->Advance(h);
@@ -279,6 +347,9 @@ absl::Status NodeManagerService::HandleBlock(const chain::v1::BlockEvents& block
         engine_ = std::make_unique<PhaseEngine>(
             PhaseEngineOptions{.params = options_.epochs, .participant = options_.participant});
         engine_->ResumeAfter(before);
+        Actions()
+            .Add({{"kind", std::string(ActionKindName(a.kind))}, {"result", "error"}})
+            .Increment();
         absl::MutexLock lock(&mu_);
         ++actions_[absl::StrCat(ActionKindName(a.kind), "/error")];
         return s;
@@ -286,8 +357,22 @@ absl::Status NodeManagerService::HandleBlock(const chain::v1::BlockEvents& block
     }
     GONKA_LOG_INFO("node-manager action", {"kind", std::string(ActionKindName(a.kind))},
                    {"height", a.height}, {"key", a.idempotency_key}, {"result", result});
+    Actions().Add({{"kind", std::string(ActionKindName(a.kind))}, {"result", result}}).Increment();
     absl::MutexLock lock(&mu_);
     ++actions_[absl::StrCat(ActionKindName(a.kind), "/", result)];
+    if (late) ++rescued_;
+  }
+  // The cursor moves only under the current token: a deposed leader's write is refused, and it
+  // stops acting on this block.
+  absl::StatusOr<election::FenceResult> moved = store_->Set(token, kCursorKey, absl::StrCat(h));
+  if (!moved.ok() || !moved->applied) {
+    engine_ = std::make_unique<PhaseEngine>(
+        PhaseEngineOptions{.params = options_.epochs, .participant = options_.participant});
+    engine_->ResumeAfter(before);
+    return moved.ok()
+               ? absl::FailedPreconditionError(absl::StrCat("cursor refused: token ", token,
+                                                            " superseded by ", moved->newest_token))
+               : moved.status();
   }
   {
     absl::MutexLock lock(&mu_);
@@ -297,6 +382,8 @@ absl::Status NodeManagerService::HandleBlock(const chain::v1::BlockEvents& block
     poc_start_ = at.poc_start_height;
     missed_ += engine_->missed_by_exact_height() - missed_before;
   }
+  SetGauge("height", static_cast<double>(h));
+  SetGauge("epoch", static_cast<double>(at.epoch_index));
   MaybeReconcile(true);
   return absl::OkStatus();
 }
@@ -373,6 +460,7 @@ void NodeManagerService::Reconcile(Node* node, IntendedState intended,
   if (!leader_ || token_ != token || node->status.intended != IntendedStateName(intended)) {
     return;
   }
+  const std::string previous = node->status.actual;
   if (s.ok()) {
     node->status.actual = actual;
     node->status.last_error.clear();
@@ -384,6 +472,12 @@ void NodeManagerService::Reconcile(Node* node, IntendedState intended,
     node->backoff = std::min(node->backoff * 2, options_.retry_max);
     GONKA_LOG_WARN("ml node reconciliation failed", {"node", node->config.id},
                    {"intended", std::string(IntendedStateName(intended))}, {"error", s.ToString()});
+  }
+  if (previous != node->status.actual) {
+    NodeStates().Add({{"node", node->config.id}, {"kind", "actual"}, {"state", previous}}).Set(0);
+    NodeStates()
+        .Add({{"node", node->config.id}, {"kind", "actual"}, {"state", node->status.actual}})
+        .Set(1);
   }
 }
 
@@ -398,7 +492,10 @@ absl::Status NodeManagerService::Drive(Node* node, IntendedState intended,
     return mlnode::Fence{.token = static_cast<uint64_t>(token),
                          .idempotency_key = absl::StrCat(prefix, command)};
   };
-  auto count = [&](const absl::Status& s) {
+  auto count = [&](const absl::Status& s, const char* command) {
+    Commands()
+        .Add({{"node", node->config.id}, {"command", command}, {"result", s.ok() ? "ok" : "error"}})
+        .Increment();
     absl::MutexLock lock(&mu_);
     ++(s.ok() ? node->status.commands_ok : node->status.commands_failed);
     return s;
@@ -412,13 +509,15 @@ absl::Status NodeManagerService::Drive(Node* node, IntendedState intended,
         return absl::OkStatus();
       }
       if (*state == mlnode::NodeState::kPow) {
-        if (absl::Status s = count(c.StopPow(fence("pow_stop"), deadline)); !s.ok()) return s;
+        if (absl::Status s = count(c.StopPow(fence("pow_stop"), deadline), "pow_stop"); !s.ok())
+          return s;
       }
       if (*state != mlnode::NodeState::kStopped) {
-        if (absl::Status s = count(c.Stop(fence("stop"), deadline)); !s.ok()) return s;
+        if (absl::Status s = count(c.Stop(fence("stop"), deadline), "stop"); !s.ok()) return s;
       }
       if (absl::Status s =
-              count(c.InferenceUp({.model = node->config.model}, fence("inference_up"), deadline));
+              count(c.InferenceUp({.model = node->config.model}, fence("inference_up"), deadline),
+                    "inference_up");
           !s.ok()) {
         return s;
       }
@@ -454,7 +553,7 @@ absl::Status NodeManagerService::Drive(Node* node, IntendedState intended,
       }
       absl::StatusOr<mlnode::InitGenerateResponse> r =
           c.InitGenerate(request, fence("init_generate"), deadline);
-      if (absl::Status s = count(r.status()); !s.ok()) return s;
+      if (absl::Status s = count(r.status(), "init_generate"); !s.ok()) return s;
       *actual = "POC_GENERATING";
       return absl::OkStatus();
     }
@@ -464,7 +563,8 @@ absl::Status NodeManagerService::Drive(Node* node, IntendedState intended,
       absl::StatusOr<mlnode::PowStatus> pow = c.GetPowStatus(deadline);
       if (!pow.ok()) return pow.status();
       if (pow->status == "GENERATING") {
-        if (absl::Status s = count(c.StopPow(fence("pow_stop"), deadline)); !s.ok()) return s;
+        if (absl::Status s = count(c.StopPow(fence("pow_stop"), deadline), "pow_stop"); !s.ok())
+          return s;
       }
       *actual = "POC_VALIDATING";
       return absl::OkStatus();
@@ -482,6 +582,7 @@ ServiceStatus NodeManagerService::Status() const {
   s.epoch = epoch_;
   s.phase = phase_;
   s.missed_by_exact_height = missed_;
+  s.rescued_transitions = rescued_;
   s.actions = actions_;
   for (const auto& [id, node] : nodes_) s.nodes.push_back(node->status);
   return s;
@@ -504,6 +605,8 @@ void NodeManagerService::AddRoutes(net::HttpServer* server) {
         .String(s.phase)
         .Key("missed_by_exact_height")
         .Int(s.missed_by_exact_height)
+        .Key("rescued_transitions")
+        .Int(s.rescued_transitions)
         .Key("actions")
         .BeginObject();
     for (const auto& [key, n] : s.actions) w.Key(key).Int(n);

@@ -6,10 +6,14 @@
 // fencing token (docs/node-manager.md).
 //
 // Contract:
-//   - Only the leader consumes the stream (durable consumer `durable`); a block is acked after the
-//     engine's actions for it went to the sink without error — so a leader that dies mid-block
-//     leaves it to the next leader, which re-derives the same keys. A callback that finds this
-//     replica no longer leader refuses the block (it stays unacked for the next leader).
+//   - Only the leader consumes the stream (durable consumer `durable`). The last height whose
+//     actions all went to the sink without error is the cursor, written to the election's fenced
+//     store under the leader's token (a deposed leader cannot move it). A new leader resumes the
+//     engine after the cursor: heights the stream hands it at or below are acked and skipped, and
+//     heights it does not hand it (still pending on a dead predecessor's consumer) are derived by
+//     the engine at the next height it does — so a leader that dies mid-block leaves the block to
+//     the next leader, which re-derives the same keys. A callback that finds this replica no
+//     longer leader refuses the block (it stays unacked).
 //   - Reconciliation (Gonka's rule): in Inference every `inference_blocks` blocks or
 //     `inference_period`, in PoCGenerate/PoCValidate every `poc_blocks` block(s) or
 //     `poc_period`, never in the wind-down phases. Each ML node has its own worker; its result
@@ -24,7 +28,7 @@
 // Thread-safety: Start/Stop/Drain from one thread; Status() and the HTTP routes are thread-safe.
 //
 // Example (daemons/node-manager):
-//   NodeManagerService service(options, js.get(), coordination->elector());
+//   NodeManagerService service(options, js.get(), coordination->elector(), coordination->store());
 //   RETURN_IF_ERROR(service.SetNodes(nodes));
 //   RETURN_IF_ERROR(coordination->elector()->Start());
 //   RETURN_IF_ERROR(service.Start());
@@ -48,6 +52,7 @@
 #include "absl/time/time.h"
 #include "gonka/chain/block_events.pb.h"
 #include "gonka/chain/epoch.h"
+#include "gonka/election/fenced_store.h"
 #include "gonka/election/leader_elector.h"
 #include "gonka/mlnode/ml_node_client.h"
 #include "gonka/nodemanager/phase_engine.h"
@@ -104,6 +109,8 @@ struct NodeManagerOptions {
   int64_t poc_blocks = 1;
   absl::Duration poc_period = absl::Seconds(30);
   absl::Duration command_timeout = absl::Seconds(10);
+  // A block handled later than this after its time counts as caught up, not live.
+  absl::Duration live_window = absl::Seconds(3);
   absl::Duration retry_initial = absl::Seconds(1);
   absl::Duration retry_max = absl::Seconds(30);
 };
@@ -125,15 +132,19 @@ struct ServiceStatus {
   int64_t epoch = 0;   // effective epoch at that height
   std::string phase;
   int64_t missed_by_exact_height = 0;
+  // Transitions made for blocks handled more than `live_window` after they were made — ones a
+  // process acting only on the block it sees live (Gonka's dispatcher) would have missed.
+  int64_t rescued_transitions = 0;
   std::map<std::string, int64_t> actions;  // "<kind>/<result>" → count
   std::vector<NodeStatus> nodes;
 };
 
 class NodeManagerService {
  public:
-  // Neither pointer is owned; both outlive the service.
+  // No pointer is owned; all outlive the service. `store` is the fenced store of the same
+  // election as `elector` (Coordination::store()).
   NodeManagerService(NodeManagerOptions options, nats::JetStream* js,
-                     election::LeaderElector* elector);
+                     election::LeaderElector* elector, election::FencedStore* store);
   ~NodeManagerService();
   NodeManagerService(const NodeManagerService&) = delete;
   NodeManagerService& operator=(const NodeManagerService&) = delete;
@@ -164,6 +175,7 @@ class NodeManagerService {
   const NodeManagerOptions options_;
   nats::JetStream* const js_;
   election::LeaderElector* const elector_;
+  election::FencedStore* const store_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Node>> nodes_ ABSL_GUARDED_BY(mu_);
@@ -179,6 +191,7 @@ class NodeManagerService {
   std::map<std::string, int64_t> actions_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<PhaseEngine> engine_;  // the subscriber thread's (created on election)
   int64_t missed_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t rescued_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::unique_ptr<eventhub::Subscriber> subscriber_;  // Loop thread only
   absl::Notification stop_;
