@@ -1,5 +1,7 @@
 #include "gonka/net/http_server.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -99,6 +101,14 @@ HttpRequest ToRequest(const http::request<http::string_body>& req, const std::st
 }
 
 std::string StatusClass(int status) { return absl::StrCat(status / 100, "xx"); }
+
+// CPUs this process may run on (its affinity mask, e.g. under taskset or a cgroup cpuset).
+int CpusAvailable() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1 << 10;  // unknown: no cap
+  return std::max(1, CPU_COUNT(&set));
+}
 
 }  // namespace
 
@@ -691,21 +701,42 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
 
   // Reads are timed by our own timer, which cancels the read but keeps the socket open so a
   // 408 can still be written (Beast's stream timeout would close the socket).
+  //
+  // The timer is lazy: arming only moves `read_deadline_`; the one pending wait is replaced only
+  // when the new deadline is earlier than it, and when it fires before the deadline it waits
+  // again. A keep-alive connection thus costs no timer operation per request (arming and
+  // cancelling a timer per read was a scheduler round trip each, most of a cache hit's cost).
   void ArmReadTimer(std::chrono::steady_clock::duration after) {
     read_timed_out_ = false;
-    uint64_t generation = ++read_generation_;
-    read_timer_.emplace(stream_.get_executor());
-    read_timer_->expires_after(after);
-    read_timer_->async_wait([self = shared_from_this(), generation](beast::error_code ec) {
-      if (ec || self->read_generation_ != generation) return;
+    reading_ = true;
+    read_deadline_ = std::chrono::steady_clock::now() + after;
+    if (!read_timer_) read_timer_.emplace(stream_.get_executor());
+    if (read_timer_waiting_ && read_timer_->expiry() <= read_deadline_) return;
+    read_timer_->expires_at(read_deadline_);  // a later pending wait ends (superseded)
+    WaitReadTimer();
+  }
+  void WaitReadTimer() {
+    read_timer_waiting_ = true;
+    const uint64_t generation = ++read_generation_;
+    // A weak reference: a pending wait must not keep a closed connection alive (Stop() waits
+    // for every connection to go); destroying the timer ends the wait.
+    read_timer_->async_wait([weak = weak_from_this(), generation](beast::error_code ec) {
+      std::shared_ptr<Connection> self = weak.lock();
+      if (self == nullptr || self->read_generation_ != generation) return;
+      self->read_timer_waiting_ = false;
+      if (ec || !self->reading_) return;
+      if (std::chrono::steady_clock::now() < self->read_deadline_) {
+        self->read_timer_->expires_at(self->read_deadline_);
+        self->WaitReadTimer();
+        return;
+      }
       self->read_timed_out_ = true;
       beast::error_code ignored;
       self->stream_.socket().cancel(ignored);
     });
   }
   bool DisarmReadTimer(beast::error_code* ec) {
-    ++read_generation_;
-    if (read_timer_) read_timer_->cancel();
+    reading_ = false;
     if (read_timed_out_ && *ec == asio::error::operation_aborted) {
       *ec = beast::error::timeout;
       return true;
@@ -748,6 +779,12 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     // large body is coming (e.g. a broadcast of a big batch tx), not a few KB per recv.
     if (length && *length > 4096)
       buffer_.reserve(static_cast<size_t>(std::min<uint64_t>(*length, 64 << 10)));
+    // No body (a GET): dispatch now rather than through a read that completes at once but
+    // still costs a timer and a scheduler round trip.
+    if (parser_->is_done()) {
+      Dispatch(parser_->release());
+      return;
+    }
     ArmReadTimer(ToChrono(server_->options_.request_timeout));
     http::async_read(
         stream_, buffer_, *parser_,
@@ -1132,7 +1169,10 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   std::shared_ptr<void> guard_;
   std::optional<asio::steady_timer> timer_;
   std::optional<asio::steady_timer> read_timer_;
-  uint64_t read_generation_ = 0;
+  uint64_t read_generation_ = 0;  // of the pending wait
+  bool read_timer_waiting_ = false;
+  bool reading_ = false;  // a read is timed: between ArmReadTimer and DisarmReadTimer
+  std::chrono::steady_clock::time_point read_deadline_;
   bool read_timed_out_ = false;
   std::chrono::steady_clock::time_point start_;
   uint64_t generation_ = 0;
@@ -1185,7 +1225,8 @@ absl::Status HttpServer::Impl::Start() {
     DoAccept();
   }
   work_.emplace(ioc_.get_executor());
-  for (int i = 0; i < std::max(1, options_.threads); ++i) {
+  const int io_threads = std::max(1, std::min(options_.threads, CpusAvailable()));
+  for (int i = 0; i < io_threads; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }
   started_ = true;

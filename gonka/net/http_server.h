@@ -59,7 +59,8 @@ struct HttpServerOptions {
   std::string bind_address = "127.0.0.1";
   // 0 picks a free port; port() returns the bound one.
   int port = 0;
-  // I/O threads.
+  // I/O threads, at most one per CPU the process may run on (its affinity mask): more only add
+  // context switches between them.
   int threads = 2;
   // Threads that run handlers (plain, stream and WebSocket-accept handlers).
   int handler_threads = 8;
