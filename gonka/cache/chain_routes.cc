@@ -672,8 +672,10 @@ absl::Status ChainRoutes::Register() {
   RETURN_IF_ERROR(cache_->AddRoute(
       {"bls_signature", Freshness::kBlock,
        [chain](const Query& q, int64_t height) -> absl::StatusOr<std::string> {
+         std::string request_id;  // the key is the id in lower-case hex (ServeCached below)
+         RETURN_IF_ERROR(crypto::HexDecode(q.key, "request_id", &request_id));
          absl::StatusOr<bpb::QuerySigningStatusResponse> answer =
-             chain->SigningStatus(q.key, height);
+             chain->SigningStatus(request_id, height);
          if (answer.status().code() == absl::StatusCode::kNotFound) return std::string("{}");
          if (!answer.ok()) return answer.status();
          ASSIGN_OR_RETURN(std::string request_json, CosmosJson(answer->signing_request()));
@@ -901,7 +903,8 @@ net::HttpResponse ChainRoutes::Serve(const net::HttpRequest& request) {
     if (rest.empty() || !crypto::HexDecode(rest, "request_id", &id).ok()) {
       return BadRequest("Invalid request ID format (must be hex-encoded)");
     }
-    return ServeCached(request, {"bls_signature", id}, "Failed to query BLS signature data: ");
+    return ServeCached(request, {"bls_signature", crypto::HexEncode(id)},
+                       "Failed to query BLS signature data: ");
   }
   if (absl::ConsumePrefix(&rest, "/v1/poc-batches/")) {
     int64_t height = 0;

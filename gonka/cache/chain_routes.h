@@ -14,15 +14,15 @@
 //   - Freshness classes (why: docs/cache.md): models and pricing kEpoch (the effective epoch group
 //     changes at SetNewValidators, which is the cache's epoch boundary); governance models,
 //     participants, an account, bridge addresses and epochs/latest (its body carries
-//     block_height) kBlock; PoC batches of a stage kPhase.
-//     Restrictions, BLS and /v1/versions kBlock; /v1/epochs/{n}/participants kNever keyed by n
-//     for a finished epoch, kBlock for the effective one (docs/cache.md, "Routes").
+//     block_height) kBlock; PoC batches of a stage kPhase; restrictions, BLS and /v1/versions
+//     kBlock; /v1/epochs/{n}/participants kNever keyed by n for a finished epoch (n below the
+//     effective epoch), kBlock for the effective one and later.
 //   - BLS: upstream errors → 500 with Gonka's text; an unknown signing request → 200 {}; the
 //     uncompressed BLS12-381 fields are null (no BLS library here: docs/cache.md). /v1/versions:
 //     an upstream error → 500 {"error":"failed to get node info: ..."}.
-//   - Not served: the optional routes (/v1/verify-proof, /v1/verify-block,
-//     /v1/debug/pubkey-to-addr/{pubkey}, /v1/debug/verify/{height}); proof_ops of
-//     /v1/epochs/{n}/participants only when the node answers them (devchain does not).
+//   - Not served here: the optional routes (AddOptionalRoutes below, registered separately);
+//     proof_ops of /v1/epochs/{n}/participants appear only when the node answers them (devchain
+//     does not).
 //
 // Thread-safety: after Register(), handlers may run concurrently (ChainCache and
 // InferenceQueryClient are thread-safe).
