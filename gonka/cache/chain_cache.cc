@@ -10,6 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -156,7 +157,7 @@ struct ChainCache::Impl {
 
   struct Entry {
     Route* route = nullptr;
-    std::string full_key;
+    const std::string* full_key = nullptr;  // the key of its node in `entries` (stable)
     std::shared_ptr<const Value> value;
     size_t cost = 0;
     std::list<Entry*>::iterator lru;
@@ -416,7 +417,7 @@ struct ChainCache::Impl {
     }
     bytes -= entry->cost;
     lru.erase(entry->lru);
-    auto versions = entries.find(entry->full_key);
+    auto versions = entries.find(*entry->full_key);
     int64_t height = entry->value->height;
     versions->second.erase(height);  // destroys entry
     if (versions->second.empty()) entries.erase(versions);
@@ -425,7 +426,7 @@ struct ChainCache::Impl {
 
   void InsertLocked(Route& route, const std::string& full_key, std::shared_ptr<const Value> value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    const size_t cost = value->body->size() + full_key.size() + kEntryOverheadBytes;
+    const size_t cost = value->body->capacity() + full_key.size() + kEntryOverheadBytes;
     if (cost > options.max_bytes) return;  // served, never stored
     const int64_t height = value->height;
     if (auto versions = entries.find(full_key); versions != entries.end()) {
@@ -437,12 +438,13 @@ struct ChainCache::Impl {
     while (bytes + cost > options.max_bytes && !lru.empty()) RemoveLocked(lru.back(), true);
     auto entry = std::make_unique<Entry>();
     entry->route = &route;
-    entry->full_key = full_key;
     entry->value = std::move(value);
     entry->cost = cost;
     lru.push_front(entry.get());
     entry->lru = lru.begin();
-    auto& versions = entries[full_key];
+    auto node = entries.try_emplace(full_key).first;
+    entry->full_key = &node->first;
+    auto& versions = node->second;
     versions[height] = std::move(entry);
     bytes += cost;
     ++entry_count;
@@ -555,7 +557,9 @@ struct ChainCache::Impl {
     value->height = height;
     value->fetched_at = options.clock->Now();
     value->etag = ETagOf(*body);
-    value->body = std::make_shared<const std::string>(*std::move(body));
+    std::string text = *std::move(body);
+    text.shrink_to_fit();  // a writer's doubling growth leaves up to half its buffer unused
+    value->body = std::make_shared<const std::string>(std::move(text));
     if (shared_tier && SharedTierUp()) WriteShared(route, shared_key, *value);
     return std::shared_ptr<const Value>(std::move(value));
   }
@@ -720,7 +724,8 @@ struct ChainCache::Impl {
   absl::flat_hash_map<std::string, std::unique_ptr<Route>> routes ABSL_GUARDED_BY(mu);
   std::vector<Route*> route_order ABSL_GUARDED_BY(mu);
   // full key -> fetched height -> entry.
-  absl::flat_hash_map<std::string, std::map<int64_t, std::unique_ptr<Entry>>> entries
+  // A node map: entries point at their key instead of holding a second copy of it.
+  absl::node_hash_map<std::string, std::map<int64_t, std::unique_ptr<Entry>>> entries
       ABSL_GUARDED_BY(mu);
   std::list<Entry*> lru ABSL_GUARDED_BY(mu);  // most recently used first
   size_t bytes ABSL_GUARDED_BY(mu) = 0;
