@@ -36,10 +36,18 @@ namespace gonka {
 namespace devchain {
 
 const char* const kGonkaRecordTypes[] = {
-    "/inference.inference.MsgStartInference", "/inference.inference.MsgFinishInference",
-    "/inference.inference.MsgValidation",     "/inference.inference.MsgClaimRewards",
-    "/inference.inference.MsgSubmitPocBatch", "/inference.inference.MsgSubmitPocValidation",
-    "/inference.inference.MsgSubmitSeed",     nullptr,
+    "/inference.inference.MsgStartInference",
+    "/inference.inference.MsgFinishInference",
+    "/inference.inference.MsgValidation",
+    "/inference.inference.MsgClaimRewards",
+    "/inference.inference.MsgSubmitPocBatch",
+    "/inference.inference.MsgSubmitPocValidation",
+    "/inference.inference.MsgSubmitSeed",
+    // The node-manager's PoC v2 messages (gonka/devchain/node_manager_messages.h).
+    "/inference.inference.MsgMLNodeWeightDistribution",
+    "/inference.inference.MsgPoCV2StoreCommit",
+    "/inference.inference.MsgSubmitPocValidationsV2",
+    nullptr,
 };
 
 namespace {
@@ -233,6 +241,12 @@ class Executor {
     if (t == kMsgExec) return Exec(msg, signer);
     if (t == kMsgGrantAllowance) return GrantAllowance(msg);
     if (t == kMsgRevokeAllowance) return RevokeAllowance(msg);
+    if (IsNodeManagerMsg(t)) {
+      if (auto refused = ApplyNodeManagerMsg(msg, options_.inference_schedule, context_.height,
+                                             SeedSignerKeys(signer), &s_.node_manager, &events_)) {
+        return refused;
+      }
+    }
     if (t == kMsgRecord || IsGonkaRecordType(t)) return Record(msg, signer);
     return Err(2, "sdk", absl::StrCat("unable to resolve type URL ", t, ": tx parse error"));
   }
@@ -244,6 +258,24 @@ class Executor {
     if (absl::StartsWith(t, "/cosmos.feegrant.")) return "feegrant";
     if (absl::StartsWith(t, "/inference.")) return "inference";
     return "devchain";
+  }
+
+  // The public keys that may have signed `creator`'s epoch seed: its own and those of the
+  // accounts it granted anything to through authz (Gonka's GetAccountPubKeysWithGrantees).
+  std::vector<std::string> SeedSignerKeys(const std::string& creator) const {
+    std::vector<std::string> keys;
+    auto own = s_.accounts.find(creator);
+    if (own != s_.accounts.end() && !own->second.pub_key.empty()) {
+      keys.push_back(own->second.pub_key);
+    }
+    for (const auto& [grant, expiration] : s_.grants) {
+      if (std::get<0>(grant) != creator) continue;
+      auto grantee = s_.accounts.find(std::get<1>(grant));
+      if (grantee != s_.accounts.end() && !grantee->second.pub_key.empty()) {
+        keys.push_back(grantee->second.pub_key);
+      }
+    }
+    return keys;
   }
 
   bool ValidAddress(absl::string_view address) const {
@@ -874,6 +906,7 @@ TxResult CosmosApp::Run(State& s, absl::string_view tx, const TxContext& ctx, bo
 TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_view data,
                                          int64_t height) {
   absl::MutexLock lock(&mu_);
+  if (HandlesNodeManagerQuery(path)) return QueryNodeManager(path, data, committed_.node_manager);
   if (InferenceModule::Handles(path)) {
     return inference_->Query(path, data, height, Accounts());
   }

@@ -46,6 +46,7 @@
 #include "absl/time/time.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/inference_module.h"
+#include "gonka/devchain/node_manager_messages.h"
 
 namespace gonka {
 namespace devchain {
@@ -127,6 +128,8 @@ class CosmosApp : public TxExecutor {
     std::map<std::pair<std::string, std::string>, Allowance> allowances;
     std::set<std::pair<int64_t, std::string>> unordered_nonces;  // (timeout ns, signer)
     std::map<std::string, uint64_t> records;
+    // The node-manager's seeds, claims, weight distributions and store commits.
+    NodeManagerState node_manager;
   };
 
  private:
