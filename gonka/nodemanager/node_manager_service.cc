@@ -504,7 +504,17 @@ absl::Status NodeManagerService::Drive(Node* node, IntendedState intended,
     case IntendedState::kInference: {
       absl::StatusOr<mlnode::NodeState> state = c.GetState(deadline);
       if (!state.ok()) return state.status();
+      // PoC v2 runs inside the inference server: a healthy node serving the model may still be
+      // generating or validating (Gonka's InferenceUp command keeps it and stops the PoC).
+      absl::StatusOr<mlnode::PowStatus> pow = c.GetPowStatus(deadline);
+      if (!pow.ok()) return pow.status();
+      const bool pow_running = pow->status == "GENERATING" || pow->status == "VALIDATING";
       if (*state == mlnode::NodeState::kInference && c.InferenceHealth(deadline).ok()) {
+        if (pow_running) {
+          if (absl::Status s = count(c.StopPow(fence("pow_stop"), deadline), "pow_stop"); !s.ok()) {
+            return s;
+          }
+        }
         *actual = "INFERENCE";
         return absl::OkStatus();
       }

@@ -1,0 +1,308 @@
+#include "tests/chaos/nodemanager_chaos.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gonka/net/http_client.h"
+#include "gonka/testing/dev_ml_node.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+#include "simdjson.h"
+
+namespace gonka {
+namespace {
+
+// Epochs of 40 blocks of 200 ms: the generation window (PoC start to wind-down, 16 blocks = 3.2 s)
+// is longer than a failover (lease TTL 2 s), so every stage can be reached whatever the faults —
+// as on Gonka, where it is 48 blocks of ~5 s.
+constexpr int64_t kEpochLength = 40;
+constexpr int64_t kPocStage = 20;  // --poc-stage-duration
+
+#define NM_CHECK(expr)                                                                    \
+  do {                                                                                    \
+    absl::Status _s = (expr);                                                             \
+    if (!_s.ok()) {                                                                       \
+      return absl::InternalError(                                                         \
+          absl::StrCat("node-manager chaos setup: ", #expr, " failed: ", _s.ToString())); \
+    }                                                                                     \
+  } while (0)
+
+struct Leader {
+  int index = -1;
+  int64_t token = 0;
+  int64_t height = 0;
+  std::string phase;
+  int64_t rescued = 0;
+};
+
+struct Command {
+  std::string endpoint, key, outcome;
+  int64_t token = 0;
+  absl::Time time;
+};
+
+absl::Duration Percentile(std::vector<absl::Duration> v, double p) {
+  if (v.empty()) return absl::ZeroDuration();
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+std::string NodeManagerChaosResult::ToString() const {
+  return absl::StrCat(
+      "seed=", seed, " kills=", kills, " pauses=", pauses, " stages=", stages,
+      " stage_node_pairs=", stage_node_pairs, " generated=", generated,
+      " duplicate_generates=", duplicate_generates, " back_to_inference=", returned_to_inference,
+      " lower_token_accepted=", lower_token_accepted, " refused=", refused_commands,
+      " rescued_transitions=", rescued_transitions,
+      " failover_p50=", absl::FormatDuration(failover_p50),
+      " p99=", absl::FormatDuration(failover_p99), " max=", absl::FormatDuration(failover_max),
+      missing.empty() ? "" : " missing=" + missing);
+}
+
+absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChaosOptions& o) {
+  NodeManagerChaosResult result;
+  result.seed = o.seed != 0 ? o.seed : std::random_device()();
+  std::printf("node-manager chaos: seed %llu, %d epochs, %d replicas, %d ML nodes\n",
+              static_cast<unsigned long long>(result.seed), o.epochs, o.replicas, o.ml_nodes);
+  std::fflush(stdout);
+  std::mt19937_64 rng(result.seed);
+  auto uniform = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+
+  testing::TempDir dir;
+  testing::DaemonProcess::Options d;
+  d.binary = "daemons/devchain/devchain";
+  d.args = {"--bind=127.0.0.1",
+            "--port={{PORT}}",
+            "--drain-announce=0s",
+            "--block-interval=200ms",
+            absl::StrCat("--epoch-length=", kEpochLength),
+            absl::StrCat("--poc-stage-duration=", kPocStage),
+            "--poc-validation-duration=6",
+            "--set-new-validators-delay=3"};
+  testing::DaemonProcess devchain(d);
+  NM_CHECK(devchain.Start());
+  testing::NatsServer nats;
+  NM_CHECK(nats.Start());
+  testing::DaemonProcess::Options e;
+  e.binary = "daemons/edge-api/edge-api";
+  e.args = {"--bind=127.0.0.1",
+            "--port={{PORT}}",
+            "--drain-announce=0s",
+            "--chain-id=gonka-devnet",
+            absl::StrCat("--chain-rpc-url=", devchain.url()),
+            absl::StrCat("--nats-url=", nats.url()),
+            "--coordination=nats",
+            "--identity=hub",
+            "--log-level=warn"};
+  testing::DaemonProcess hub(e);
+  NM_CHECK(hub.Start());
+
+  std::vector<std::unique_ptr<testing::DevMlNode>> ml;
+  std::string nodes = "[";
+  for (int i = 0; i < o.ml_nodes; ++i) {
+    ml.push_back(std::make_unique<testing::DevMlNode>(
+        testing::DevMlNode::Options{.require_fencing = true, .nonces_per_stage = 8}));
+    NM_CHECK(ml.back()->Start());
+    absl::StrAppend(&nodes, i ? "," : "", "{\"id\":\"ml-", i, "\",\"api_url\":\"",
+                    ml.back()->api_url(), "\",\"inference_url\":\"", ml.back()->inference_url(),
+                    "\",\"model\":\"Qwen/Qwen3-8B\"}");
+  }
+  nodes += "]";
+  const std::string nodes_file = dir.path() + "/ml-nodes.json";
+  std::ofstream(nodes_file) << nodes;
+  std::vector<std::unique_ptr<testing::DaemonProcess>> managers;
+  for (int i = 0; i < o.replicas; ++i) {
+    testing::DaemonProcess::Options m;
+    m.binary = "daemons/node-manager/node-manager";
+    m.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              "--participant=gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du",
+              "--public-key=AtestKey",
+              "--ml-nodes-file=" + nodes_file,
+              absl::StrCat("--chain-rpc-url=", devchain.url()),
+              absl::StrCat("--nats-url=", nats.url()),
+              "--coordination=nats",
+              "--command-timeout=2s",
+              absl::StrCat("--identity=nm-", i),
+              "--log-level=warn"};
+    managers.push_back(std::make_unique<testing::DaemonProcess>(m));
+    NM_CHECK(managers.back()->Start());
+  }
+
+  net::HttpClient http;
+  simdjson::dom::parser parser;
+  auto find_leader = [&]() {
+    Leader found;
+    for (size_t i = 0; i < managers.size(); ++i) {
+      if (!managers[i]->IsRunning()) continue;
+      absl::StatusOr<net::HttpResponse> r =
+          http.Get(absl::StrCat(managers[i]->url(), "/v1/node-manager/status"),
+                   {.timeout = absl::Milliseconds(500)});
+      if (!r.ok() || r->status != 200) continue;
+      simdjson::dom::element doc;
+      if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) continue;
+      int64_t rescued = 0;
+      if (doc["rescued_transitions"].get_int64().get(rescued) == simdjson::SUCCESS) {
+        found.rescued += rescued;
+      }
+      bool leader = false;
+      if (doc["leader"].get_bool().get(leader) != simdjson::SUCCESS || !leader) continue;
+      found.index = static_cast<int>(i);
+      found.token = doc["token"].get_int64().value_unsafe();
+      found.height = doc["height"].get_int64().value_unsafe();
+      std::string_view phase;
+      if (doc["phase"].get_string().get(phase) == simdjson::SUCCESS) found.phase = phase;
+    }
+    return found;
+  };
+  auto wait_leader_at = [&](int64_t height, Leader* out) {
+    return testing::WaitFor(
+        [&] {
+          *out = find_leader();
+          return out->index >= 0 && out->height >= height;
+        },
+        absl::Seconds(40));
+  };
+
+  Leader leader;
+  NM_CHECK(wait_leader_at(1, &leader));
+  // The run: from the next epoch boundary through `epochs` PoC stages.
+  const int64_t first_stage = (leader.height / kEpochLength + 1) * kEpochLength;
+  const int64_t last_stage = first_stage + (o.epochs - 1) * kEpochLength;
+  const int64_t end_height = last_stage + kEpochLength - 2;  // after the last stage's validation
+  std::vector<absl::Duration> failovers;
+  std::vector<int> dead;
+  while (true) {
+    // At least one failover apart, so no two faults make a leaderless gap longer than a
+    // generation window.
+    absl::SleepFor(absl::Milliseconds(uniform(2500, 4000)));
+    for (int i : dead) NM_CHECK(managers[i]->Restart());
+    dead.clear();
+    Leader now = find_leader();
+    if (now.index < 0) continue;
+    if (now.height >= end_height - 8) break;  // let the last stage finish without faults
+    if (uniform(0, 9) < 6) {
+      const absl::Time killed_at = absl::Now();
+      NM_CHECK(managers[now.index]->Kill());
+      dead.push_back(now.index);
+      ++result.kills;
+      std::printf("  kill -9 nm-%d (token %lld) at height %lld, %s\n", now.index,
+                  static_cast<long long>(now.token), static_cast<long long>(now.height),
+                  now.phase.c_str());
+      Leader next;
+      if (testing::WaitFor(
+              [&] {
+                next = find_leader();
+                return next.index >= 0 && next.token > now.token && next.height > now.height;
+              },
+              absl::Seconds(20), absl::Milliseconds(50))
+              .ok()) {
+        failovers.push_back(absl::Now() - killed_at);
+      }
+    } else {
+      NM_CHECK(managers[now.index]->Pause());
+      ++result.pauses;
+      std::printf("  SIGSTOP nm-%d (token %lld) at height %lld, %s\n", now.index,
+                  static_cast<long long>(now.token), static_cast<long long>(now.height),
+                  now.phase.c_str());
+      std::fflush(stdout);
+      absl::SleepFor(absl::Milliseconds(uniform(2500, 4000)));  // past the 2 s lease
+      NM_CHECK(managers[now.index]->Resume());
+    }
+    std::fflush(stdout);
+  }
+  for (int i : dead) NM_CHECK(managers[i]->Restart());
+  NM_CHECK(wait_leader_at(end_height + 3, &leader));
+  absl::SleepFor(absl::Seconds(1));  // the last reconciliation's commands
+  result.rescued_transitions = find_leader().rescued;
+
+  // The ML nodes' own records.
+  std::vector<std::vector<Command>> logs(ml.size());
+  for (size_t n = 0; n < ml.size(); ++n) {
+    absl::StatusOr<std::string> json = ml[n]->CommandsJson();
+    if (!json.ok()) return json.status();
+    simdjson::dom::element doc;
+    if (parser.parse(*json).get(doc) != simdjson::SUCCESS) {
+      return absl::InternalError("ml node command log: not JSON");
+    }
+    for (simdjson::dom::element c : doc["commands"].get_array().value_unsafe()) {
+      Command cmd;
+      std::string_view v;
+      if (c["endpoint"].get_string().get(v) == simdjson::SUCCESS) cmd.endpoint = v;
+      if (c["idempotency_key"].get_string().get(v) == simdjson::SUCCESS) cmd.key = v;
+      if (c["outcome"].get_string().get(v) == simdjson::SUCCESS) cmd.outcome = v;
+      if (c["time"].get_string().get(v) == simdjson::SUCCESS) {
+        std::string error;
+        absl::ParseTime(absl::RFC3339_full, std::string(v), &cmd.time, &error);
+      }
+      int64_t t = 0;
+      if (c["fencing_token"].get_int64().get(t) == simdjson::SUCCESS) cmd.token = t;
+      logs[n].push_back(cmd);
+    }
+  }
+  result.failover_p50 = Percentile(failovers, 0.5);
+  result.failover_p99 = Percentile(failovers, 0.99);
+  result.failover_max = failovers.empty() ? absl::ZeroDuration()
+                                          : *std::max_element(failovers.begin(), failovers.end());
+
+  for (int64_t stage = first_stage; stage <= last_stage; stage += kEpochLength) ++result.stages;
+  for (size_t n = 0; n < logs.size(); ++n) {
+    int64_t highest = 0;
+    std::map<int64_t, int> generates;     // stage → accepted InitGenerates
+    std::vector<absl::Time> leave_times;  // commands that end generation
+    std::map<int64_t, absl::Time> generate_time;
+    for (const Command& c : logs[n]) {
+      if (c.outcome != "accepted") {
+        ++result.refused_commands;
+        continue;
+      }
+      if (c.token < highest) ++result.lower_token_accepted;
+      highest = std::max(highest, c.token);
+      std::vector<std::string> parts = absl::StrSplit(c.key, '/');
+      if (c.endpoint == "POST /api/v1/inference/pow/init/generate" && parts.size() >= 2) {
+        int64_t stage = 0;
+        if (absl::SimpleAtoi(parts[1], &stage)) {
+          if (++generates[stage] == 1) generate_time[stage] = c.time;
+        }
+      }
+      if (c.endpoint == "POST /api/v1/inference/pow/stop" ||
+          c.endpoint == "POST /api/v1/inference/up" || c.endpoint == "POST /api/v1/stop") {
+        leave_times.push_back(c.time);
+      }
+    }
+    for (int64_t stage = first_stage; stage <= last_stage; stage += kEpochLength) {
+      ++result.stage_node_pairs;
+      auto it = generates.find(stage);
+      if (it == generates.end()) {
+        if (result.missing.size() < 200) absl::StrAppend(&result.missing, stage, "/ml-", n, " ");
+        continue;
+      }
+      ++result.generated;
+      if (it->second > 1) ++result.duplicate_generates;
+      const absl::Time generated_at = generate_time[stage];
+      if (std::any_of(leave_times.begin(), leave_times.end(),
+                      [&](absl::Time t) { return t > generated_at; })) {
+        ++result.returned_to_inference;
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace gonka

@@ -1,0 +1,54 @@
+// The node-manager chaos experiment, shared by tests/chaos (CI: 3 epochs) and
+// bench/chaos_nodemanager (20+): devchain with short epochs (40 blocks of 200 ms), nats-server, an
+// edge-api emitting the block stream, `ml_nodes` development ML nodes requiring fencing, and
+// `replicas` node-manager replicas (--coordination=nats). The leader is killed (-9) or paused
+// past its lease at random moments, including inside each PoC phase; killed replicas restart.
+// Checked from the ML nodes' own command logs: every PoC stage of the run started generation on
+// every ML node (one accepted InitGenerate per stage and node, whatever the failovers), every
+// node returned to inference after each stage, and no node ever accepted a command whose token
+// was lower than one it had accepted before (a deposed leader's command). Test-only.
+#ifndef TESTS_CHAOS_NODEMANAGER_CHAOS_H_
+#define TESTS_CHAOS_NODEMANAGER_CHAOS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace gonka {
+
+struct NodeManagerChaosOptions {
+  uint64_t seed = 0;  // 0 = random (printed)
+  int epochs = 3;     // PoC stages to cross after the first leader is up
+  int replicas = 3;
+  int ml_nodes = 3;
+};
+
+struct NodeManagerChaosResult {
+  uint64_t seed = 0;
+  int kills = 0;
+  int pauses = 0;
+  int stages = 0;               // PoC stages fully inside the run
+  int stage_node_pairs = 0;     // stages x ML nodes
+  int generated = 0;            // pairs with an accepted InitGenerate for that stage
+  int duplicate_generates = 0;  // pairs with more than one accepted InitGenerate
+  // pairs with an accepted command ending generation (pow/stop, inference/up, stop) after it
+  int returned_to_inference = 0;
+  int lower_token_accepted = 0;     // must be 0
+  int refused_commands = 0;         // commands ML nodes refused (deposed leaders' late commands)
+  int64_t rescued_transitions = 0;  // summed over the replicas alive at the end
+  // kill -9 of the leader → the first block handled by a leader with a higher token (polled
+  // every 50 ms from the replicas' status).
+  absl::Duration failover_p50, failover_p99, failover_max;
+  std::string missing;  // the first (stage, node) pairs without generation, for the report
+  std::string ToString() const;
+};
+
+// An error means the experiment could not run (a process did not start), not that a command was
+// lost — those are counted in the result.
+absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChaosOptions& options);
+
+}  // namespace gonka
+
+#endif  // TESTS_CHAOS_NODEMANAGER_CHAOS_H_
