@@ -772,13 +772,19 @@ net::HttpResponse ChainRoutes::ServeEpochParticipants(const net::HttpRequest& re
   if (epoch_text != "current" && !absl::SimpleAtoi(epoch_text, &epoch)) {
     return BadRequest(absl::StrCat("Invalid epoch id \"", epoch_text, "\""));
   }
+  // The effective epoch resolves "current" and picks the class. Gonka asks it only for
+  // "current": when it fails, a numbered epoch is still answered, live (kBlock).
   absl::StatusOr<CachedResponse> current = snapshot->Get({"current_epoch", ""});
-  if (!current.ok()) return ErrorResponse(current.status());
   uint64_t effective = 0;
-  if (!absl::SimpleAtoi(current->body(), &effective)) {
-    return ErrorResponse(absl::InternalError("GetCurrentEpoch: not a number"));
+  if (current.ok() && !absl::SimpleAtoi(current->body(), &effective)) {
+    current = absl::InternalError("GetCurrentEpoch: not a number");
   }
-  if (epoch_text == "current") epoch = effective;
+  if (epoch_text == "current") {
+    if (!current.ok()) return ErrorResponse(current.status());
+    epoch = effective;
+  } else if (!current.ok()) {
+    effective = 0;  // every epoch counts as not finished
+  }
   if (epoch == 0) return BadRequest("Epoch enumeration starts with 1");
   const char* route = epoch < effective ? "epoch_participants" : "epoch_participants_live";
   absl::StatusOr<CachedResponse> answer = snapshot->Get({route, absl::StrCat(epoch)});

@@ -43,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "gonka/base/version.h"
 #include "gonka/cache/chain_cache.h"
 #include "gonka/chain/epoch.h"
 #include "gonka/net/http_message.h"
@@ -67,7 +68,7 @@ struct ChainRoutesOptions {
   absl::Duration block_max_age = absl::Seconds(1);
   // /v1/versions' api_version: this server's name, version and commit.
   std::string api_name = "edge-api";
-  std::string api_version = "dev";
+  std::string api_version = kVersion;  // libgonka's release (gonka/base/version.h)
   std::string api_commit;
 };
 

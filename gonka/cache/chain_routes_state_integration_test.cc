@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "gonka/base/version.h"
 #include "gonka/chain/epoch.h"
 #include "gonka/crypto/bech32.h"
 #include "gonka/crypto/hash.h"
@@ -361,6 +362,7 @@ TEST_F(ChainRoutesStateTest, VersionsFromGetNodeInfo) {
   EXPECT_EQ(StringField(doc["node_version"], "version"), "0.1.0");
   EXPECT_EQ(StringField(doc["node_version"], "commit"), "devchain");
   EXPECT_EQ(StringField(doc["api_version"], "application_name"), "edge-api");
+  EXPECT_EQ(StringField(doc["api_version"], "version"), kVersion);
   absl::Time stamp;
   std::string error;
   EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, StringField(doc, "timestamp"), &stamp, &error))
