@@ -12,6 +12,7 @@
 #include "gonka/crypto/hash.h"
 #include "gonka/crypto/key.h"
 #include "gonka/proto/inference/inference/tx.pb.h"
+#include "gonka/signer/message_policy.h"
 
 // The tests check that the deprecated pre-model fields stay unset.
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -98,8 +99,7 @@ TEST_F(ChainMessagesTest, SeedVerifiesWithTheWarmKeyOnly) {
 
 TEST_F(ChainMessagesTest, SubmitSeedTx) {
   SeedInfo seed = GenerateSeed(warm_, 5);
-  Action action =
-      MakeAction(ActionKind::kEnsureSeed, 5, 1500, "seed/5/" + context_.creator);
+  Action action = MakeAction(ActionKind::kEnsureSeed, 5, 1500, "seed/5/" + context_.creator);
   auto tx = SubmitSeedTx(context_, action, seed);
   ASSERT_TRUE(tx.ok()) << tx.status();
   EXPECT_EQ(tx->idempotency_key(), "seed/5/" + context_.creator);
@@ -113,8 +113,7 @@ TEST_F(ChainMessagesTest, SubmitSeedTx) {
   EXPECT_EQ(msg.signature(), seed.signature_hex);
   // Wire bytes: 0a <len> creator, 10 05, 1a 80 01 <128 hex characters>.
   std::string want = std::string("\x0a") + static_cast<char>(context_.creator.size()) +
-                     context_.creator + std::string("\x10\x05\x1a\x80\x01", 5) +
-                     seed.signature_hex;
+                     context_.creator + std::string("\x10\x05\x1a\x80\x01", 5) + seed.signature_hex;
   EXPECT_EQ(tx->messages(0).value(), want);
 }
 
@@ -190,8 +189,8 @@ TEST_F(ChainMessagesTest, StoreCommitTxKeyFollowsContent) {
   auto grown = StoreCommitTx(context_, 600, {{"Qwen/Qwen3-8B", 120, root}});
   ASSERT_TRUE(a.ok() && again.ok() && grown.ok()) << a.status();
   EXPECT_THAT(a->idempotency_key(), StartsWith("store_commit/600/" + context_.creator + "/"));
-  EXPECT_EQ(a->idempotency_key().size(), std::string("store_commit/600//").size() +
-                                             context_.creator.size() + 16);
+  EXPECT_EQ(a->idempotency_key().size(),
+            std::string("store_commit/600//").size() + context_.creator.size() + 16);
   EXPECT_EQ(a->idempotency_key(), again->idempotency_key());
   EXPECT_EQ(a->messages(0).value(), again->messages(0).value());
   EXPECT_NE(a->idempotency_key(), grown->idempotency_key());
@@ -226,6 +225,26 @@ TEST_F(ChainMessagesTest, PocValidationsTx) {
   EXPECT_THAT(PocValidationsTx(context_, 600, {{"bad", 1, "m"}}).status().message(),
               HasSubstr("validations[0].participant_address \"bad\""));
   EXPECT_TRUE(txqueue::Validate(*tx).ok());
+}
+
+// Every message the node-manager builds passes the signer's default allowlist (the Gonka warm key's
+// messages), so signerd signs them without --allowed-msg-types.
+TEST_F(ChainMessagesTest, GonkaSignerPolicyAllowsEveryMessage) {
+  signer::MessagePolicy policy = signer::MessagePolicy::Gonka();
+  SeedInfo seed = GenerateSeed(warm_, 2);
+  std::vector<absl::StatusOr<txqueue::ChainTx>> txs = {
+      SubmitSeedTx(context_, MakeAction(ActionKind::kEnsureSeed, 2, 600, "seed/2/p"), seed),
+      ClaimRewardsTx(context_, MakeAction(ActionKind::kClaimRewards, 2, 600, "claim/2/p"), seed),
+      WeightDistributionTx(context_,
+                           MakeAction(ActionKind::kDistributeWeights, 2, 600, "weights/2/p"),
+                           {{"m", {{"n", 1}}}}),
+      StoreCommitTx(context_, 600, {{"m", 1, std::string(32, 'r')}}),
+      PocValidationsTx(context_, 600, {{context_.creator, 5, "m"}}),
+  };
+  for (const auto& tx : txs) {
+    ASSERT_TRUE(tx.ok()) << tx.status();
+    EXPECT_TRUE(policy.Check(*tx).ok()) << tx->messages(0).type_url();
+  }
 }
 
 }  // namespace
