@@ -432,6 +432,25 @@ TEST_F(ChainRoutesStateTest, EpochParticipants) {
   ASSERT_TRUE(absl::SimpleAtoi(StringField(doc["active_participants"], "epoch_id"), &epoch));
   EXPECT_EQ(epoch, EffectiveEpoch(a->height));
 
+  // Epoch 2 is served live while it is the effective epoch, and for good once epoch 3 is.
+  a = Get(client, env_->url("/v1/epochs/2/participants"));
+  ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : "");
+  const std::string live_class = a->cache_control;
+  EXPECT_EQ(live_class, EffectiveEpoch(a->height) <= 2 ? "public, max-age=1"
+                                                       : "public, max-age=31536000, immutable");
+  std::string live_active = simdjson::to_string(Parse(parser, a->body)["active_participants"]);
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    absl::StatusOr<Answer> c = Get(client, env_->url("/v1/epochs/latest"));
+                    return c.ok() && c->status == 200 && EffectiveEpoch(c->height) >= 3;
+                  },
+                  kWait)
+                  .ok());
+  a = Get(client, env_->url("/v1/epochs/2/participants"));
+  ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : "");
+  EXPECT_EQ(a->cache_control, "public, max-age=31536000, immutable");
+  EXPECT_EQ(simdjson::to_string(Parse(parser, a->body)["active_participants"]), live_active);
+
   // Gonka's errors: 0 and non-numbers 400, an epoch without participants yet 404.
   a = Get(client, env_->url("/v1/epochs/0/participants"));
   ASSERT_TRUE(a.ok());
