@@ -1,0 +1,60 @@
+// The node-manager's admin REST API for ML nodes, on Gonka's paths and JSON shapes (Gonka's
+// decentralized-api/internal/server/admin/server.go and node_handlers.go), backed by NodeStore:
+//
+//   GET    /admin/v1/nodes               200 [{"node": <node>, "state": {"admin_state":
+//                                            {"enabled": bool}}}, ...]
+//   POST   /admin/v1/nodes               <node> → 200 <stored node>; 409 when the id exists
+//   POST   /admin/v1/nodes/batch         [<node>, ...] → 201 [<created node>, ...] (ids that
+//                                            exist are skipped, as Gonka skips nodes it fails
+//                                            to add; one malformed element → 400, none stored)
+//   GET    /admin/v1/nodes/{id}          200 {"node": ..., "state": ...}         (libgonka)
+//   PUT    /admin/v1/nodes/{id}          <node> → 200 <stored node>; body id absent or equal
+//   DELETE /admin/v1/nodes/{id}          200 true
+//   POST   /admin/v1/nodes/{id}/enable   200 {"message": "node enabled successfully",
+//                                            "node_id": id}
+//   POST   /admin/v1/nodes/{id}/disable  200 {"message": "node disabled successfully", ...}
+//
+// <node> is Gonka's InferenceNodeConfig (node_store.h, AdminNode). Errors are
+// {"error": "<message>"}: 400 naming the field ("inference_port: required, an integer in
+// 1..65535"), 404 "node not found: <id>" (also for DELETE, where Gonka answers 200 false), 409
+// "node already exists: <id>", 503 when PostgreSQL cannot be reached.
+//
+// Contract:
+//   - Every route, reads included, first passes `authenticate` (gonka/drain/bearer_auth.h,
+//     MakeHttpAuthenticator): Unauthenticated → 401 with `WWW-Authenticate: Bearer`,
+//     PermissionDenied → 403, anything else → 503. Without an authenticator every request is
+//     refused with 403 (the API is off). The caller binds the server to loopback or a separate
+//     admin port: the routes change which machines the participant's PoC runs on.
+//   - Changes take effect through the store: every replica's NodeStoreWatcher applies them
+//     within its poll interval. The answer does not wait for that.
+//
+// Thread-safety: the handlers are thread-safe.
+//
+// Example:
+//   net::HttpServer admin({.name = "node-manager-admin", .port = 9200});
+//   AddAdminRoutes(&admin, {.store = store.get(),
+//                           .authenticate = MakeHttpAuthenticator(auth, false, "admin API",
+//                                                                 "--admin-token-file")});
+//   RETURN_IF_ERROR(admin.Start());
+#ifndef GONKA_NODEMANAGER_ADMIN_API_H_
+#define GONKA_NODEMANAGER_ADMIN_API_H_
+
+#include "gonka/drain/bearer_auth.h"
+#include "gonka/net/http_server.h"
+#include "gonka/nodemanager/node_store.h"
+
+namespace gonka {
+namespace nodemanager {
+
+struct AdminApiOptions {
+  NodeStore* store = nullptr;  // required; outlives the server
+  HttpAuthenticator authenticate;
+};
+
+// Registers the routes above on `server` (before or after it starts).
+void AddAdminRoutes(net::HttpServer* server, AdminApiOptions options);
+
+}  // namespace nodemanager
+}  // namespace gonka
+
+#endif  // GONKA_NODEMANAGER_ADMIN_API_H_
