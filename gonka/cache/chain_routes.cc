@@ -935,6 +935,22 @@ std::optional<Query> ChainRoutes::CachedQuery(const net::HttpRequest& request) c
     if (!chain.has_value() || chain->empty()) return std::nullopt;
     return Query{"bridge_addresses", *std::move(chain)};
   }
+  if (path == "/v1/versions") return Query{"versions", ""};
+  if (path == "/v1/restrictions/status") return Query{"restrictions_status", ""};
+  if (path == "/v1/restrictions/exemptions") return Query{"restrictions_exemptions", ""};
+  // The keys exactly as Serve() builds them; anything it would refuse is left to Serve().
+  absl::string_view rest = path;
+  if (absl::ConsumePrefix(&rest, "/v1/bls/epoch/") ||
+      absl::ConsumePrefix(&rest, "/v1/bls/epochs/")) {
+    uint64_t id = 0;
+    if (!absl::SimpleAtoi(rest, &id)) return std::nullopt;
+    return Query{"bls_epoch", absl::StrCat(id)};
+  }
+  if (absl::ConsumePrefix(&rest, "/v1/bls/signatures/")) {
+    std::string id;
+    if (rest.empty() || !crypto::HexDecode(rest, "request_id", &id).ok()) return std::nullopt;
+    return Query{"bls_signature", crypto::HexEncode(id)};
+  }
   return std::nullopt;
 }
 
