@@ -1,7 +1,7 @@
 // devchain's handling of the chain messages a Gonka node-manager sends (MsgSubmitSeed,
 // MsgClaimRewards, MsgMLNodeWeightDistribution, MsgPoCV2StoreCommit; MsgSubmitPocValidationsV2
 // is only recorded) and the queries that read them back (ListRandomSeeds,
-// MLNodeWeightDistribution, PoCV2StoreCommit). docs/devchain.md, "Node-manager messages";
+// MLNodeWeightDistribution, PoCV2StoreCommit). docs/node-manager.md, "Chain messages";
 // field facts in docs/reference/gonka.md, "Node-manager chain messages".
 //
 // Contract:
