@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -194,6 +195,62 @@ void AddAdminRoutes(net::HttpServer* server, AdminApiOptions options) {
                           [&](const std::string& who) { return api->NodeRoute(request, who); });
     });
   }
+}
+
+absl::StatusOr<std::unique_ptr<MlNodeAdmin>> MlNodeAdmin::Start(MlNodeAdminOptions options,
+                                                                NodeStoreWatcher::Callback apply) {
+  net::HttpServerOptions server_options;
+  server_options.name = "node-manager-admin";
+  const size_t colon = options.address.rfind(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(options.address).substr(colon + 1),
+                        &server_options.port) ||
+      server_options.port < 0 || server_options.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--admin-address: \"", options.address, "\" is not host:port"));
+  }
+  server_options.bind_address = options.address.substr(0, colon);
+  std::string& bind = server_options.bind_address;
+  if (bind.size() >= 2 && bind.front() == '[' && bind.back() == ']') {
+    bind = bind.substr(1, bind.size() - 2);  // "[::1]:9200"
+  }
+  std::shared_ptr<BearerAuth> auth;
+  if (!options.token_file.empty()) {
+    absl::StatusOr<std::unique_ptr<BearerAuth>> opened =
+        BearerAuth::Open({.token_file = options.token_file, .what = "--admin-token-file"});
+    if (!opened.ok()) return opened.status();
+    auth = std::move(*opened);
+  }
+  std::unique_ptr<MlNodeAdmin> admin(new MlNodeAdmin());
+  absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open(options.pg);
+  if (!pool.ok()) return pool.status();
+  admin->pool_ = std::move(*pool);
+  absl::StatusOr<std::unique_ptr<NodeStore>> store = NodeStore::Open(admin->pool_.get());
+  if (!store.ok()) return store.status();
+  admin->store_ = std::move(*store);
+  admin->watcher_ = std::make_unique<NodeStoreWatcher>(
+      admin->store_.get(), std::move(apply),
+      NodeStoreWatcherOptions{.poll_interval = options.poll_interval});
+  if (absl::Status s = admin->watcher_->Start(); !s.ok()) return s;
+  admin->server_ = std::make_unique<net::HttpServer>(server_options);
+  AddAdminRoutes(
+      admin->server_.get(),
+      {.store = admin->store_.get(),
+       .authenticate = auth ? MakeHttpAuthenticator(auth, false, "admin API", "--admin-token-file")
+                            : HttpAuthenticator()});
+  if (absl::Status s = admin->server_->Start(); !s.ok()) return s;
+  GONKA_LOG_INFO(
+      "admin api listening", {"address", options.address},
+      {"port", static_cast<int64_t>(admin->server_->port())},
+      {"auth", auth ? std::string("tokens") : std::string("off (no --admin-token-file)")});
+  return admin;
+}
+
+MlNodeAdmin::~MlNodeAdmin() { Stop(); }
+
+void MlNodeAdmin::Stop() {
+  if (server_) server_->Stop(absl::Now() + absl::Seconds(5));
+  if (watcher_) watcher_->Stop();
 }
 
 }  // namespace nodemanager

@@ -39,9 +39,15 @@
 #ifndef GONKA_NODEMANAGER_ADMIN_API_H_
 #define GONKA_NODEMANAGER_ADMIN_API_H_
 
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "gonka/drain/bearer_auth.h"
 #include "gonka/net/http_server.h"
 #include "gonka/nodemanager/node_store.h"
+#include "gonka/pg/pg.h"
 
 namespace gonka {
 namespace nodemanager {
@@ -53,6 +59,41 @@ struct AdminApiOptions {
 
 // Registers the routes above on `server` (before or after it starts).
 void AddAdminRoutes(net::HttpServer* server, AdminApiOptions options);
+
+// The daemon's side in one object: a pool on `pg`, the store (migrated), the admin server on
+// `address` with tokens from `token_file`, and a NodeStoreWatcher calling `apply` with the
+// enabled nodes (node-manager wires `apply` to NodeManagerService::SetNodes).
+struct MlNodeAdminOptions {
+  pg::PgOptions pg;
+  // host:port of the admin server. Loopback by default (Gonka's admin port is 9200); another
+  // address is a separate admin port for an operator network.
+  std::string address = "127.0.0.1:9200";
+  // Bearer tokens (gonka/drain/bearer_auth.h); "" = the routes answer 403 (API off).
+  std::string token_file;
+  absl::Duration poll_interval = absl::Seconds(1);
+};
+
+class MlNodeAdmin {
+ public:
+  // Opens everything, delivers the first node set to `apply` (its error is returned: a node
+  // the service refuses stops the daemon at start), then starts serving and polling.
+  // InvalidArgument naming the option (address, token file); pool/migration errors as
+  // gonka/pg; Unavailable when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<MlNodeAdmin>> Start(MlNodeAdminOptions options,
+                                                            NodeStoreWatcher::Callback apply);
+  ~MlNodeAdmin();  // Stop()
+  // Stops the server (in-flight requests get 5 s) and the watcher. Idempotent.
+  void Stop();
+  NodeStore* store() { return store_.get(); }
+  int port() const { return server_ ? server_->port() : 0; }
+
+ private:
+  MlNodeAdmin() = default;
+  std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<NodeStore> store_;
+  std::unique_ptr<net::HttpServer> server_;
+  std::unique_ptr<NodeStoreWatcher> watcher_;
+};
 
 }  // namespace nodemanager
 }  // namespace gonka

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gonka/net/http_client.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -220,6 +221,57 @@ TEST_F(AdminApiTest, RefusedWithoutAValidToken) {
   ASSERT_TRUE(off.Start().ok());
   ExpectError(Call("GET", "/admin/v1/nodes", "", kToken, &off), 403, "the admin API is off");
   off.Stop(absl::Now() + absl::Seconds(5));
+}
+
+// The daemon's wiring: the first set is applied at start, a node created over HTTP reaches the
+// callback within the poll interval, a disabled one leaves it.
+TEST_F(AdminApiTest, MlNodeAdminAppliesWhatTheApiChanges) {
+  absl::Mutex mu;
+  std::vector<std::vector<std::string>> applied;
+  MlNodeAdminOptions options;
+  options.pg.conninfo = pg_->url();
+  options.address = "127.0.0.1:0";
+  options.token_file = dir_.Join("admin-tokens");
+  options.poll_interval = absl::Milliseconds(50);
+  auto admin = MlNodeAdmin::Start(options, [&](const std::vector<MlNodeConfig>& nodes) {
+    absl::MutexLock lock(&mu);
+    applied.emplace_back();
+    for (const MlNodeConfig& n : nodes) applied.back().push_back(n.api_url);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  auto count = [&] {
+    absl::MutexLock lock(&mu);
+    return applied.size();
+  };
+  EXPECT_EQ(count(), 1u);  // the (empty) first set, before Start returned
+
+  net::HttpCallOptions call = net::HttpCallOptions::Timeout(absl::Seconds(10));
+  call.headers.Set("Authorization", absl::StrCat("Bearer ", kToken));
+  const std::string base = absl::StrCat("http://127.0.0.1:", (*admin)->port(), "/admin/v1/nodes");
+  auto r = client_.Request("POST", base, NodeBody("live", 8500), call);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(testing::WaitFor([&] { return count() == 2; }, absl::Seconds(10)).ok());
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(applied.back(), std::vector<std::string>{"http://127.0.0.1:8500"});
+  }
+  r = client_.Request("POST", base + "/live/disable", "", call);
+  ASSERT_TRUE(r.ok() && r->status == 200);
+  ASSERT_TRUE(testing::WaitFor([&] { return count() == 3; }, absl::Seconds(10)).ok());
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(applied.back().empty());
+  }
+  (*admin)->Stop();
+
+  options.address = "localhost";
+  EXPECT_TRUE(absl::StartsWith(
+      MlNodeAdmin::Start(options, [](const std::vector<MlNodeConfig>&) { return absl::OkStatus(); })
+          .status()
+          .message(),
+      "--admin-address"));
 }
 
 }  // namespace
