@@ -305,6 +305,15 @@ class HttpServer::Impl {
   bool stopped_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
   bool stop_result_ ABSL_GUARDED_BY(lifecycle_mu_) = true;
   std::vector<std::thread> threads_;
+  // I/O threads running ioc_ (set by Start()).
+  int io_threads_ = 1;
+  // A connection's executor: a strand when several threads run ioc_; with one, the io_context's
+  // own executor is already an implicit strand and a real one only adds a lock and a queue per
+  // handler.
+  asio::any_io_executor ConnectionExecutor() {
+    if (io_threads_ == 1) return ioc_.get_executor();
+    return asio::make_strand(ioc_);
+  }
   std::atomic<int> port_{0};
 
   absl::Mutex acceptor_mu_;
@@ -1200,6 +1209,7 @@ absl::Status HttpServer::Impl::Start() {
   absl::MutexLock lifecycle(&lifecycle_mu_);
   if (started_) return absl::FailedPreconditionError("HttpServer::Start called twice");
   RETURN_IF_ERROR(HttpServer::Validate(options_));
+  io_threads_ = std::max(1, std::min(options_.threads, CpusAvailable()));
   beast::error_code ec;
   auto address = asio::ip::make_address(options_.bind_address, ec);
   if (ec) {
@@ -1225,8 +1235,7 @@ absl::Status HttpServer::Impl::Start() {
     DoAccept();
   }
   work_.emplace(ioc_.get_executor());
-  const int io_threads = std::max(1, std::min(options_.threads, CpusAvailable()));
-  for (int i = 0; i < io_threads; ++i) {
+  for (int i = 0; i < io_threads_; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }
   started_ = true;
@@ -1236,7 +1245,7 @@ absl::Status HttpServer::Impl::Start() {
 }
 
 void HttpServer::Impl::DoAccept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+  acceptor_.async_accept(ConnectionExecutor(), [this](beast::error_code ec, tcp::socket s) {
     OnAccept(ec, std::move(s));
   });
 }
@@ -1280,7 +1289,7 @@ void HttpServer::Impl::StopAccepting() {
     beast::error_code ec;
     acceptor_.non_blocking(true, ec);
     while (!ec) {
-      tcp::socket socket(asio::make_strand(ioc_));
+      tcp::socket socket(ConnectionExecutor());
       acceptor_.accept(socket, ec);
       if (!ec) backlog.push_back(std::move(socket));
     }
