@@ -207,7 +207,7 @@ absl::StatusOr<std::unique_ptr<MlNodeAdmin>> MlNodeAdmin::Start(MlNodeAdminOptio
                         &server_options.port) ||
       server_options.port < 0 || server_options.port > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--admin-address: \"", options.address, "\" is not host:port"));
+        absl::StrCat("--admin-api-address: \"", options.address, "\" is not host:port"));
   }
   server_options.bind_address = options.address.substr(0, colon);
   std::string& bind = server_options.bind_address;

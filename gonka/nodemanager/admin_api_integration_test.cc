@@ -271,7 +271,7 @@ TEST_F(AdminApiTest, MlNodeAdminAppliesWhatTheApiChanges) {
       MlNodeAdmin::Start(options, [](const std::vector<MlNodeConfig>&) { return absl::OkStatus(); })
           .status()
           .message(),
-      "--admin-address"));
+      "--admin-api-address"));
 }
 
 }  // namespace

@@ -565,6 +565,12 @@ absl::Status NodeStoreWatcher::PollOnce() {
   std::vector<MlNodeConfig> enabled = EnabledMlNodes(snapshot);
   if (delivered_ && SameConfigs(enabled, last_delivered_)) return absl::OkStatus();
   absl::Status s = callback_(enabled);
+  if (!s.ok() && !absl::IsInvalidArgument(s)) {
+    // Transient (e.g. SetNodes' "a reconciliation is in flight; retry"): poll this set again.
+    seen_version_ = -1;
+    return absl::Status(s.code(), absl::StrCat("ml nodes of store version ", snapshot.version,
+                                               " (retried): ", s.message()));
+  }
   delivered_ = true;
   last_delivered_ = std::move(enabled);
   GONKA_LOG_INFO("ml nodes from the store", {"version", snapshot.version},

@@ -28,9 +28,10 @@
 //     nothing is half-written).
 //   - NodeStoreWatcher calls its callback from its own thread: once with the first snapshot it
 //     reads, then whenever the enabled nodes' MlNodeConfigs differ from the last delivered ones.
-//     A callback error is logged and not retried until the store changes again (SetNodes'
-//     errors name a bad node: retrying the same set would fail the same way). Store errors are
-//     logged and the poll goes on.
+//     A callback InvalidArgument (SetNodes refusing a node) is logged and not retried until
+//     the store changes again: the same set would fail the same way. Any other callback error
+//     (SetNodes' FailedPrecondition "a reconciliation is in flight; retry") is retried at the
+//     next poll. Store errors are logged and the poll goes on.
 //
 // Thread-safety: NodeStore is thread-safe (it only uses the pool). NodeStoreWatcher: Start/Stop
 // from one thread.

@@ -312,6 +312,47 @@ TEST_F(NodeStoreTest, WatcherDeliversEnabledNodesWhenTheyChange) {
   EXPECT_EQ(delivered.calls(), 4);
 }
 
+// SetNodes' transient refusal ("a reconciliation is in flight; retry") is retried at the next
+// poll with the same set; an InvalidArgument waits for the next change.
+TEST_F(NodeStoreTest, WatcherRetriesTransientCallbackErrorsOnly) {
+  ASSERT_TRUE(store_->Create(Node("r1", 9000)).ok());
+  absl::Mutex mu;
+  int calls = 0;
+  absl::Status next = absl::FailedPreconditionError("ml nodes: a reconciliation is in flight");
+  int refusals_left = 2;
+  NodeStoreWatcher watcher(store_.get(),
+                           [&](const std::vector<MlNodeConfig>&) -> absl::Status {
+                             absl::MutexLock lock(&mu);
+                             ++calls;
+                             if (refusals_left > 0) {
+                               --refusals_left;
+                               return next;
+                             }
+                             return absl::OkStatus();
+                           },
+                           {.poll_interval = absl::Milliseconds(50)});
+  EXPECT_EQ(watcher.Start().code(), absl::StatusCode::kFailedPrecondition);
+  auto calls_now = [&] {
+    absl::MutexLock lock(&mu);
+    return calls;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return calls_now() == 3; }, absl::Seconds(10)).ok());
+  absl::SleepFor(absl::Milliseconds(300));  // several polls: applied, so nothing more
+  EXPECT_EQ(calls_now(), 3);
+
+  {
+    absl::MutexLock lock(&mu);
+    next = absl::InvalidArgumentError("ml node \"r2\": bad");
+    refusals_left = 1;
+  }
+  ASSERT_TRUE(store_->Create(Node("r2", 9100)).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return calls_now() == 4; }, absl::Seconds(10)).ok());
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(calls_now(), 4);  // not retried: the same set would be refused again
+  ASSERT_TRUE(store_->SetEnabled("r2", false).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return calls_now() == 5; }, absl::Seconds(10)).ok());
+}
+
 }  // namespace
 }  // namespace nodemanager
 }  // namespace gonka
