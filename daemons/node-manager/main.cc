@@ -6,6 +6,8 @@
 //   node-manager --participant=gonka1... --ml-nodes-file=/etc/gonka/ml-nodes.json
 //                --chain-rpc-url=http://node:26657 --chain-grpc-address=node:9090
 //                --nats-url=nats://nats:4222 [--coordination=nats | --redis-url=redis://...]
+//   ML nodes from PostgreSQL instead, managed over Gonka's admin REST (docs/node-manager.md):
+//     --ml-nodes-from-store --pg-url-file=/etc/gonka/pg-url --admin-token-file=/etc/gonka/admin
 #include <unistd.h>
 
 #include <fstream>
@@ -24,13 +26,14 @@
 #include "gonka/election/coordination.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/tls_flags.h"
+#include "gonka/nodemanager/admin_api.h"
 #include "gonka/nodemanager/node_manager_service.h"
 
 int main(int argc, char** argv) {
   gonka::Daemon daemon({.name = "node-manager", .default_port = 8090});
   gonka::Config& config = daemon.config();
   gonka::ConnectionFlags connections;
-  connections.Register(&config, {.coordination = true});
+  connections.Register(&config, {.pg = true, .coordination = true});
   gonka::nodemanager::NodeManagerOptions options;
   std::string rpc_url, grpc_address, nodes_file, identity;
   config.AddString("participant", &options.participant, "", "this participant's account address")
@@ -40,11 +43,17 @@ int main(int argc, char** argv) {
   config.AddString("callback-url", &options.callback_url, "",
                    "PoC callback base ML nodes POST artifacts to, e.g. "
                    "http://edge-srv:9100/v2/poc-batches (empty: none)");
-  config
-      .AddString("ml-nodes-file", &nodes_file, "",
-                 "JSON array of ML nodes: {id, api_url, inference_url, model[, seq_len, "
-                 "auth_token_file]}")
-      .Required();
+  config.AddString("ml-nodes-file", &nodes_file, "",
+                   "JSON array of ML nodes: {id, api_url, inference_url, model[, seq_len, "
+                   "auth_token_file]} (or --ml-nodes-from-store)");
+  gonka::nodemanager::MlNodeAdminOptions admin;
+  bool nodes_from_store = false;
+  config.AddBool("ml-nodes-from-store", &nodes_from_store, false,
+                 "ML nodes from PostgreSQL (--pg-url), managed through /admin/v1/nodes");
+  config.AddString("admin-api-address", &admin.address, "127.0.0.1:9200",
+                   "host:port of the ML-node admin REST API (/admin/v1/nodes)");
+  config.AddString("admin-token-file", &admin.token_file, "",
+                   "admin API bearer tokens (0600 file; none: the API answers 403)");
   config.AddString("chain-rpc-url", &rpc_url, "http://127.0.0.1:26657", "CometBFT RPC URL");
   config.AddString("chain-grpc-address", &grpc_address, "",
                    "Cosmos gRPC host:port (the epoch parameters; empty = abci_query)");
@@ -67,12 +76,18 @@ int main(int argc, char** argv) {
     identity = absl::StrCat(host, ":", getpid());
   }
 
+  if (nodes_from_store != nodes_file.empty()) {
+    return daemon.ConfigError("give one of --ml-nodes-file and --ml-nodes-from-store");
+  }
   std::ifstream in(nodes_file);
-  if (!in) return daemon.ConfigError(absl::StrCat("--ml-nodes-file: cannot read ", nodes_file));
+  if (!in && !nodes_from_store) {
+    return daemon.ConfigError(absl::StrCat("--ml-nodes-file: cannot read ", nodes_file));
+  }
   std::stringstream text;
   text << in.rdbuf();
   absl::StatusOr<std::vector<gonka::nodemanager::MlNodeConfig>> nodes =
-      gonka::nodemanager::ParseMlNodes(text.str());
+      nodes_from_store ? std::vector<gonka::nodemanager::MlNodeConfig>{}
+                       : gonka::nodemanager::ParseMlNodes(text.str());
   if (!nodes.ok())
     return daemon.ConfigError(absl::StrCat("--ml-nodes-file: ", nodes.status().message()));
 
@@ -117,6 +132,17 @@ int main(int argc, char** argv) {
     return daemon.ConfigError(absl::StrCat("--ml-nodes-file: ", s.message()));
   }
   service.AddRoutes(&daemon.server());
+  std::unique_ptr<gonka::nodemanager::MlNodeAdmin> ml_node_admin;  // stops before `service`
+  if (nodes_from_store) {
+    absl::StatusOr<gonka::pg::PgOptions> pg = connections.Pg();
+    if (!pg.ok()) return daemon.ConfigError(std::string(pg.status().message()));
+    admin.pg = *pg;
+    auto started = gonka::nodemanager::MlNodeAdmin::Start(
+        admin, [&service](const auto& nodes) { return service.SetNodes(nodes); });
+    if (!started.ok()) return daemon.Fail(started.status());
+    ml_node_admin = std::move(*started);
+    daemon.drain().AddShutdownHook("ml node admin", [&] { ml_node_admin->Stop(); });
+  }
   gonka::DrainController& drain = daemon.drain();
   drain.AddReadinessProbe("nats", [&] { return (*js)->GetStreamInfo(options.stream).status(); });
   drain.AddReadinessProbe(gonka::election::CoordinationBackendName((*coordination)->backend()),
