@@ -3,7 +3,8 @@
 // EnqueueRecorded (real NATS JetStream, real PostgreSQL ledger), signed by a Signer with the warm
 // key wrapping each in authz MsgExec for the cold account and the default (Gonka) message policy,
 // broadcast to an in-process devchain over HTTP, and read back through the queries
-// (ListRandomSeeds, MLNodeWeightDistribution, PoCV2StoreCommit over abci_query). Each message
+// (ListRandomSeeds, MLNodeWeightDistribution, PoCV2StoreCommit over Cosmos gRPC with
+// chain::InferenceQueryClient, and ListRandomSeeds over abci_query too). Each message
 // must land exactly once however often it is enqueued; a claim sent by a "new leader" (another
 // SeedStore object on another pool) uses the seed the first one stored.
 #include <atomic>
@@ -17,11 +18,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gonka/chain/comet_client.h"
+#include "gonka/chain/inference_query_client.h"
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/crypto/key.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/cosmos_app.h"
+#include "gonka/devchain/grpc_server.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/http_server.h"
@@ -106,6 +109,10 @@ class ChainMessagesIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(http_.Start().ok());
     comet_ = std::make_unique<chain::CometClient>(chain::CometClientOptions{
         .rpc_url = absl::StrCat("http://127.0.0.1:", http_.port()), .timeout = absl::Seconds(5)});
+    grpc_ = std::make_unique<devchain::CosmosGrpcServer>(chain_.get());
+    ASSERT_TRUE(grpc_->Start("127.0.0.1:0").ok());
+    queries_ = std::make_unique<chain::InferenceQueryClient>(chain::InferenceQueryClientOptions{
+        .grpc_address = absl::StrCat("127.0.0.1:", grpc_->port()), .timeout = absl::Seconds(5)});
 
     // The cold account grants the warm key the node-manager's messages (Gonka's
     // grant-ml-ops-permissions), in block 2, before blocks run on their own.
@@ -169,6 +176,7 @@ class ChainMessagesIntegrationTest : public ::testing::Test {
     stop_.store(true);
     if (signer_thread_.joinable()) signer_thread_.join();
     if (chain_) chain_->Stop();
+    if (grpc_) grpc_->Stop(absl::Now());
     http_.Stop(absl::Now());
   }
 
@@ -216,8 +224,19 @@ class ChainMessagesIntegrationTest : public ::testing::Test {
         absl::StrCat(any.type_url(), "/", crypto::HexEncode(crypto::Sha256(any.value()))));
   }
 
+  // Over Cosmos gRPC, as the node-manager reads the chain.
   template <typename Response>
-  Response Query(const std::string& path, const google::protobuf::Message& request) {
+  Response Query(const std::string& method, const google::protobuf::Message& request) {
+    Response response;
+    chain::QueryMeta meta;
+    absl::Status s = queries_->Call(method, request, &response, 0, &meta);
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_EQ(meta.transport, chain::QueryTransport::kGrpc);
+    return response;
+  }
+  // Over CometBFT abci_query.
+  template <typename Response>
+  Response AbciQuery(const std::string& path, const google::protobuf::Message& request) {
     auto q = comet_->AbciQuery(path, request.SerializeAsString());
     EXPECT_TRUE(q.ok()) << q.status();
     Response response;
@@ -237,6 +256,8 @@ class ChainMessagesIntegrationTest : public ::testing::Test {
   net::HttpServer http_;
   std::unique_ptr<devchain::RpcService> rpc_;
   std::unique_ptr<chain::CometClient> comet_;
+  std::unique_ptr<devchain::CosmosGrpcServer> grpc_;
+  std::unique_ptr<chain::InferenceQueryClient> queries_;
   std::unique_ptr<nats::JetStream> js_;
   std::unique_ptr<txqueue::TxQueue> queue_;
   std::unique_ptr<txqueue::TxConsumer> consumer_;
@@ -269,6 +290,10 @@ TEST_F(ChainMessagesIntegrationTest, EachMessageLandsOnceAndReadsBack) {
   ASSERT_EQ(listed.seeds_size(), 1);
   EXPECT_EQ(listed.seeds(0).participant(), cold_.address());
   EXPECT_EQ(listed.seeds(0).signature(), seed->signature_hex);
+  auto listed_abci =
+      AbciQuery<infpb::QueryRandomSeedsResponse>(kQueryListRandomSeeds, seeds_request);
+  ASSERT_EQ(listed_abci.seeds_size(), 1);
+  EXPECT_EQ(listed_abci.seeds(0).signature(), seed->signature_hex);
 
   // StartOfPoCValidation (height 24): the weight distribution; the store's commit and the
   // validations of the stage (edge-srv's seam, sent whenever they change).
