@@ -361,8 +361,9 @@ struct ChainCache::Impl {
     height_confirmed_at = last_poll;
     if (!fed_height) ObserveHeightLocked(*polled);
     if (latest_height > 0) return latest_height;
-    return absl::UnavailableError(
-        absl::StrCat("chain cache ", options.name, ": no height yet from the feed"));
+    return absl::UnavailableError(absl::StrCat("chain cache ", options.name,
+                                               ": no height yet (the chain has no block yet, or "
+                                               "the feed has not delivered one)"));
   }
 
   // ---- store ----
