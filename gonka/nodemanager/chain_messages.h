@@ -11,6 +11,10 @@
 //     and validations "<kind>/<poc_start>/<p>/<first 16 hex of SHA-256(message bytes)>". The same
 //     input gives the same key and the same bytes on every replica, so the tx queue and the
 //     signer ledger give it one chain effect however often a leader (or its successor) builds it.
+//   - No ChainTx deadline is set: the windows these messages must land in are bounded by heights,
+//     not times, and a message that arrives too late is refused by the chain (e.g. a seed for an
+//     epoch no longer current or upcoming: inference code 1174), which the signer dead-letters
+//     as rejected. Memo empty.
 //   - Builders validate and return InvalidArgument naming the field: a creator that is not a
 //     bech32 address of `prefix`, an Action of the wrong kind, a seed for another epoch, an empty
 //     entry list, a model id or node id that is empty, a root hash that is not 32 bytes.
