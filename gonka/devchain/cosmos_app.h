@@ -18,10 +18,12 @@
 // granted types; authz 2 "authorization not found", 6 expired), MsgRevoke; cosmos.feegrant
 // MsgGrantAllowance (BasicAllowance, AllowedMsgAllowance), MsgRevokeAllowance;
 // gonka.devchain.v1.MsgRecord; and the Gonka message types in kGonkaRecordTypes, recorded like
-// MsgRecord under the key "<type url>/<sha256 of the message>".
+// MsgRecord under the key "<type url>/<sha256 of the message>" — the node-manager's seed, claim,
+// weight and store-commit messages checked and stored first (node_manager_messages.h).
 //
 // Queries (abci_query): /inference.inference.Query/* (InferenceModule, answered at the queried
-// height), /cosmos.auth.v1beta1.Query/Account and /AccountInfo (sdk 22 when
+// height; ListRandomSeeds, MLNodeWeightDistribution and PoCV2StoreCommit from the committed
+// state), /cosmos.auth.v1beta1.Query/Account and /AccountInfo (sdk 22 when
 // unknown), /cosmos.bank.v1beta1.Query/Balance, /cosmos.tx.v1beta1.Service/Simulate (runs the tx
 // on a scratch copy of the check state without signature verification and with an infinite gas
 // meter, as the SDK's simulate mode; returns gas_info and the events).
