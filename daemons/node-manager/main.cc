@@ -28,6 +28,7 @@
 #include "gonka/net/tls_flags.h"
 #include "gonka/nodemanager/admin_api.h"
 #include "gonka/nodemanager/node_manager_service.h"
+#include "gonka/nodemanager/queue_chain_sink.h"
 
 int main(int argc, char** argv) {
   gonka::Daemon daemon({.name = "node-manager", .default_port = 8090});
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
                    "host:port of the ML-node admin REST API (/admin/v1/nodes)");
   config.AddString("admin-token-file", &admin.token_file, "",
                    "admin API bearer tokens (0600 file; none: the API answers 403)");
+  std::string key_file;
+  config.AddString("key-file", &key_file, "",
+                   "warm key (0600): with it, seeds, weights and claims go on chain through the "
+                   "tx queue, recorded in the signer ledger (--pg-url); without, they are skipped");
   config.AddString("chain-rpc-url", &rpc_url, "http://127.0.0.1:26657", "CometBFT RPC URL");
   config.AddString("chain-grpc-address", &grpc_address, "",
                    "Cosmos gRPC host:port (the epoch parameters; empty = abci_query)");
@@ -126,6 +131,16 @@ int main(int argc, char** argv) {
   if (!coordination.ok()) return daemon.Fail(coordination.status());
   gonka::election::LeaderElector* elector = (*coordination)->elector();
 
+  std::unique_ptr<gonka::nodemanager::ChainMessaging> messaging;
+  if (!key_file.empty()) {
+    absl::StatusOr<gonka::pg::PgOptions> pg = connections.Pg();
+    if (!pg.ok()) return daemon.ConfigError(std::string(pg.status().message()));
+    auto opened = gonka::nodemanager::ChainMessaging::Open(
+        {.key_file = key_file, .participant = options.participant, .pg = *pg, .js = js->get()});
+    if (!opened.ok()) return daemon.ConfigError(std::string(opened.status().message()));
+    messaging = std::move(*opened);
+    options.chain_sink = messaging->sink();
+  }
   gonka::nodemanager::NodeManagerService service(options, js->get(), elector,
                                                  (*coordination)->store());
   if (absl::Status s = service.SetNodes(*nodes); !s.ok()) {

@@ -1,5 +1,7 @@
 #include "tests/chaos/nodemanager_chaos.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -13,7 +15,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gonka/chain/comet_client.h"
+#include "gonka/chain/epoch.h"
+#include "gonka/cosmos/tx_builder.h"
+#include "gonka/crypto/key.h"
 #include "gonka/net/http_client.h"
+#include "gonka/nodemanager/chain_messages.h"
+#include "gonka/pg/pg.h"
+#include "gonka/proto/inference/inference/query_nodemanager.pb.h"
+#include "gonka/signer/sequencer.h"
 #include "gonka/testing/dev_ml_node.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -25,6 +35,10 @@ namespace {
 // Epochs of 40 blocks of 200 ms: the generation window (PoC start to wind-down, 16 blocks = 3.2 s)
 // is longer than a failover (lease TTL 2 s), so every stage can be reached whatever the faults —
 // as on Gonka, where it is 48 blocks of ~5 s.
+constexpr char kCold[] =
+    "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
+constexpr char kWarm[] =
+    "oyster design unusual machine spread century engine gravity focus cave carry slot";
 constexpr int64_t kEpochLength = 40;
 constexpr int64_t kPocStage = 20;  // --poc-stage-duration
 
@@ -62,14 +76,17 @@ absl::Duration Percentile(std::vector<absl::Duration> v, double p) {
 
 std::string NodeManagerChaosResult::ToString() const {
   return absl::StrCat(
-      "seed=", seed, " kills=", kills, " pauses=", pauses, " stages=", stages,
+      "seed=", seed, " seeds_on_chain_once=", seeds_on_chain_once, "/", seeds_expected,
+      " claims_included=", claims_included, "/", claims_expected, " ledger_failed=", ledger_failed,
+      " kills=", kills, " pauses=", pauses, " stages=", stages,
       " stage_node_pairs=", stage_node_pairs, " generated=", generated,
       " duplicate_generates=", duplicate_generates, " back_to_inference=", returned_to_inference,
       " lower_token_accepted=", lower_token_accepted, " refused=", refused_commands,
       " rescued_transitions=", rescued_transitions,
       " failover_p50=", absl::FormatDuration(failover_p50),
       " p99=", absl::FormatDuration(failover_p99), " max=", absl::FormatDuration(failover_max),
-      missing.empty() ? "" : " missing=" + missing);
+      missing.empty() ? "" : " missing=" + missing,
+      ledger_error.empty() ? "" : " ledger_error=" + ledger_error);
 }
 
 absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChaosOptions& o) {
@@ -84,6 +101,23 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
   };
 
   testing::TempDir dir;
+  // Accounts: the participant (cold, funded) and the warm key that signs for it through authz.
+  const crypto::KeyOptions key_options;
+  absl::StatusOr<crypto::SigningKey> cold = crypto::KeyFromMnemonic(kCold, key_options);
+  absl::StatusOr<crypto::SigningKey> warm = crypto::KeyFromMnemonic(kWarm, key_options);
+  if (!cold.ok() || !warm.ok()) return absl::InternalError("test keys");
+  const std::string genesis = dir.path() + "/genesis.json";
+  std::ofstream(genesis) << absl::StrCat(
+      R"({"accounts":[{"mnemonic":")", kCold, R"(","balances":{"ngonka":"1000000000000"}},)",
+      R"({"mnemonic":")", kWarm, R"(","balances":{"ngonka":"1000"}}]})");
+  const std::string warm_key_file = dir.path() + "/warm.key";
+  std::ofstream(warm_key_file) << kWarm << "\n";
+  chmod(warm_key_file.c_str(), 0600);
+  std::unique_ptr<testing::PostgresServer> pg;
+  if (o.chain_messages) {
+    pg = std::make_unique<testing::PostgresServer>();
+    NM_CHECK(pg->Start());
+  }
   testing::DaemonProcess::Options d;
   d.binary = "daemons/devchain/devchain";
   d.args = {"--bind=127.0.0.1",
@@ -93,9 +127,46 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
             absl::StrCat("--epoch-length=", kEpochLength),
             absl::StrCat("--poc-stage-duration=", kPocStage),
             "--poc-validation-duration=6",
-            "--set-new-validators-delay=3"};
+            "--set-new-validators-delay=3",
+            "--genesis=" + genesis};
   testing::DaemonProcess devchain(d);
   NM_CHECK(devchain.Start());
+  chain::CometClient comet({.rpc_url = devchain.url(), .timeout = absl::Seconds(5)});
+  std::unique_ptr<testing::DaemonProcess> signerd;
+  testing::DaemonProcess::Options s;
+  if (o.chain_messages) {
+    // Gonka's grant of the node-manager's messages from the cold account to the warm key.
+    absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold->address());
+    if (!account.ok()) return account.status();
+    cosmos::TxBuilder grant;
+    for (const char* t : {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
+                          nodemanager::kMsgMLNodeWeightDistribution}) {
+      grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(), t));
+    }
+    grant.SetChainId("gonka-devnet")
+        .SetAccountNumber(account->account_number)
+        .SetSequence(account->sequence)
+        .SetFee({{}, 400000, "", ""});
+    absl::StatusOr<cosmos::SignedTx> signed_grant = grant.Sign(*cold);
+    if (!signed_grant.ok()) return signed_grant.status();
+    absl::StatusOr<chain::BroadcastResponse> sent = comet.BroadcastTxSync(signed_grant->tx_raw);
+    if (!sent.ok() || sent->code != 0) {
+      return absl::InternalError(
+          absl::StrCat("grant: ", sent.ok() ? sent->log : sent.status().ToString()));
+    }
+    s.binary = "daemons/signerd/signerd";
+    s.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              "--chain-id=gonka-devnet",
+              "--key-file=" + warm_key_file,
+              "--exec-granter=" + cold->address(),
+              absl::StrCat("--chain-rpc-url=", devchain.url()),
+              "--nats-url={{NATS}}",
+              absl::StrCat("--pg-url=", pg->url()),
+              "--retry-delay=500ms",
+              "--log-level=warn"};
+  }
   testing::NatsServer nats;
   NM_CHECK(nats.Start());
   testing::DaemonProcess::Options e;
@@ -111,6 +182,13 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
             "--log-level=warn"};
   testing::DaemonProcess hub(e);
   NM_CHECK(hub.Start());
+  if (o.chain_messages) {
+    for (std::string& a : s.args) {
+      if (a == "--nats-url={{NATS}}") a = absl::StrCat("--nats-url=", nats.url());
+    }
+    signerd = std::make_unique<testing::DaemonProcess>(s);
+    NM_CHECK(signerd->Start());
+  }
 
   std::vector<std::unique_ptr<testing::DevMlNode>> ml;
   std::string nodes = "[";
@@ -132,7 +210,7 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     m.args = {"--bind=127.0.0.1",
               "--port={{PORT}}",
               "--drain-announce=0s",
-              "--participant=gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du",
+              "--participant=" + cold->address(),
               "--public-key=AtestKey",
               "--ml-nodes-file=" + nodes_file,
               absl::StrCat("--chain-rpc-url=", devchain.url()),
@@ -141,6 +219,10 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
               "--command-timeout=2s",
               absl::StrCat("--identity=nm-", i),
               "--log-level=warn"};
+    if (o.chain_messages) {
+      m.args.push_back("--key-file=" + warm_key_file);
+      m.args.push_back(absl::StrCat("--pg-url=", pg->url()));
+    }
     managers.push_back(std::make_unique<testing::DaemonProcess>(m));
     NM_CHECK(managers.back()->Start());
   }
@@ -299,6 +381,51 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
       if (std::any_of(leave_times.begin(), leave_times.end(),
                       [&](absl::Time t) { return t > generated_at; })) {
         ++result.returned_to_inference;
+      }
+    }
+  }
+  if (o.chain_messages) {
+    // Let the last claim's signing finish, then read the chain and the ledger.
+    absl::SleepFor(absl::Seconds(2));
+    absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open({.conninfo = pg->url()});
+    if (!pool.ok()) return pool.status();
+    absl::StatusOr<pg::Result> rows =
+        (*pool)->Exec("SELECT idempotency_key, state, last_error FROM signer_ledger");
+    if (!rows.ok()) return rows.status();
+    std::map<std::string, std::string> ledger;
+    for (int r = 0; r < rows->rows(); ++r) {
+      ledger[rows->Get(r, 0).value_or("")] = rows->Get(r, 1).value_or("");
+      if (rows->Get(r, 1).value_or("") == "failed" && result.ledger_error.empty()) {
+        result.ledger_error =
+            absl::StrCat(rows->Get(r, 0).value_or(""), ": ", rows->Get(r, 2).value_or(""));
+      }
+    }
+    for (const auto& [key, state] : ledger) result.ledger_failed += state == "failed";
+    chain::EpochParams params{.epoch_length = kEpochLength,
+                              .poc_stage_duration = kPocStage,
+                              .poc_exchange_duration = 5,
+                              .poc_validation_delay = 5,
+                              .poc_validation_duration = 6,
+                              .set_new_validators_delay = 3};
+    for (int64_t stage = first_stage; stage <= last_stage; stage += kEpochLength) {
+      const int64_t epoch = chain::LatestEpochAt(params, stage);
+      ++result.seeds_expected;
+      ::inference::inference::QueryRandomSeedsRequest request;
+      request.set_epoch_index(static_cast<uint64_t>(epoch));
+      absl::StatusOr<chain::AbciQueryResponse> answer =
+          comet.AbciQuery(nodemanager::kQueryListRandomSeeds, request.SerializeAsString());
+      ::inference::inference::QueryRandomSeedsResponse seeds;
+      int mine = 0;
+      if (answer.ok() && answer->code == 0 && seeds.ParseFromString(answer->value)) {
+        for (const auto& s : seeds.seeds()) mine += s.participant() == cold->address();
+      }
+      const std::string key = absl::StrCat("seed/", epoch, "/", cold->address());
+      if (mine == 1 && ledger[key] == "included") ++result.seeds_on_chain_once;
+      if (stage > first_stage) {  // this stage's ClaimMoney claims the previous epoch
+        ++result.claims_expected;
+        if (ledger[absl::StrCat("claim/", epoch - 1, "/", cold->address())] == "included") {
+          ++result.claims_included;
+        }
       }
     }
   }

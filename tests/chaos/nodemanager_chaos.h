@@ -6,7 +6,9 @@
 // Checked from the ML nodes' own command logs: every PoC stage of the run started generation on
 // every ML node (one accepted InitGenerate per stage and node, whatever the failovers), every
 // node returned to inference after each stage, and no node ever accepted a command whose token
-// was lower than one it had accepted before (a deposed leader's command). Test-only.
+// was lower than one it had accepted before (a deposed leader's command); and each epoch's
+// MsgSubmitSeed and MsgClaimRewards reached the chain exactly once through the tx queue and a
+// signerd (the ledger has one included row per key, none failed). Test-only.
 #ifndef TESTS_CHAOS_NODEMANAGER_CHAOS_H_
 #define TESTS_CHAOS_NODEMANAGER_CHAOS_H_
 
@@ -23,6 +25,9 @@ struct NodeManagerChaosOptions {
   int epochs = 3;     // PoC stages to cross after the first leader is up
   int replicas = 3;
   int ml_nodes = 3;
+  // Chain messages through the tx queue: PostgreSQL (signer ledger, seed store), a signerd, the
+  // cold account's authz grant to the warm key; checked on chain and in the ledger.
+  bool chain_messages = true;
 };
 
 struct NodeManagerChaosResult {
@@ -38,6 +43,12 @@ struct NodeManagerChaosResult {
   int lower_token_accepted = 0;     // must be 0
   int refused_commands = 0;         // commands ML nodes refused (deposed leaders' late commands)
   int64_t rescued_transitions = 0;  // summed over the replicas alive at the end
+  // Chain messages (with chain_messages): epochs whose MsgSubmitSeed is expected / found on chain
+  // exactly once (ListRandomSeeds) with its ledger row included; claims expected / included.
+  int seeds_expected = 0, seeds_on_chain_once = 0;
+  int claims_expected = 0, claims_included = 0;
+  int ledger_failed = 0;     // ledger rows in state failed (a refused duplicate would land here)
+  std::string ledger_error;  // the first failed row's key and error
   // kill -9 of the leader → the first block handled by a leader with a higher token (polled
   // every 50 ms from the replicas' status).
   absl::Duration failover_p50, failover_p99, failover_max;

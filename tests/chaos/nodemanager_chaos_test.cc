@@ -29,6 +29,9 @@ TEST(NodeManagerChaosTest, EveryStageOnceOnEveryNodeThroughFailovers) {
   EXPECT_EQ(result->duplicate_generates, 0);
   EXPECT_EQ(result->returned_to_inference, result->stage_node_pairs);
   EXPECT_EQ(result->lower_token_accepted, 0);
+  EXPECT_EQ(result->seeds_on_chain_once, result->seeds_expected);
+  EXPECT_EQ(result->claims_included, result->claims_expected);
+  EXPECT_EQ(result->ledger_failed, 0);
 }
 
 }  // namespace
