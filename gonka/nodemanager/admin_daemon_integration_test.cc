@@ -1,0 +1,147 @@
+// The node-manager daemon with its ML nodes in PostgreSQL (--ml-nodes-from-store), end to end:
+// devchain, nats-server, an edge-api emitting the block stream, PostgreSQL, one development ML
+// node and one node-manager. The replica starts with no node; a node added over the admin REST
+// API in Gonka's shape (host and ports of the ML node) is driven to INFERENCE through the URLs
+// mapped from it; disabling it takes it out of the service; the admin port refuses a request
+// without the token.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gonka/net/http_client.h"
+#include "gonka/testing/dev_ml_node.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+#include "gtest/gtest.h"
+#include "simdjson.h"
+
+namespace gonka {
+namespace nodemanager {
+namespace {
+
+constexpr char kToken[] = "admin-token-0123456789abcdef";
+
+class AdminDaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::DaemonProcess::Options d;
+    d.binary = "daemons/devchain/devchain";
+    d.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--drain-announce=0s",
+              "--block-interval=100ms", "--epoch-length=1000"};
+    devchain_ = std::make_unique<testing::DaemonProcess>(d);
+    ASSERT_TRUE(devchain_->Start().ok()) << devchain_->LogTail();
+    ASSERT_TRUE(nats_.Start().ok());
+    ASSERT_TRUE(pg_.Start().ok());
+    testing::DaemonProcess::Options e;
+    e.binary = "daemons/edge-api/edge-api";
+    e.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              "--chain-id=gonka-devnet",
+              absl::StrCat("--chain-rpc-url=", devchain_->url()),
+              absl::StrCat("--nats-url=", nats_.url()),
+              "--coordination=nats",
+              "--identity=hub",
+              "--log-level=warn"};
+    edge_ = std::make_unique<testing::DaemonProcess>(e);
+    ASSERT_TRUE(edge_->Start().ok()) << edge_->LogTail();
+    ml_ = std::make_unique<testing::DevMlNode>(testing::DevMlNode::Options{});
+    ASSERT_TRUE(ml_->Start().ok()) << ml_->LogTail();
+
+    const std::string token_file = dir_.Join("admin-tokens");
+    std::ofstream(token_file) << "operator " << kToken << "\n";
+    chmod(token_file.c_str(), 0600);
+    admin_port_ = testing::FreePort();
+    testing::DaemonProcess::Options m;
+    m.binary = "daemons/node-manager/node-manager";
+    m.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              "--participant=gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du",
+              "--public-key=AtestKey",
+              "--ml-nodes-from-store",
+              absl::StrCat("--pg-url=", pg_.url()),
+              absl::StrCat("--admin-api-address=127.0.0.1:", admin_port_),
+              "--admin-token-file=" + token_file,
+              absl::StrCat("--chain-rpc-url=", devchain_->url()),
+              absl::StrCat("--nats-url=", nats_.url()),
+              "--coordination=nats",
+              "--command-timeout=2s",
+              "--identity=nm-0",
+              "--log-level=info"};
+    manager_ = std::make_unique<testing::DaemonProcess>(m);
+    ASSERT_TRUE(manager_->Start().ok()) << manager_->LogTail();
+  }
+
+  absl::StatusOr<net::HttpResponse> Admin(const std::string& method, const std::string& path,
+                                          std::string body, bool with_token = true) {
+    net::HttpCallOptions options = net::HttpCallOptions::Timeout(absl::Seconds(5));
+    if (with_token) options.headers.Set("Authorization", absl::StrCat("Bearer ", kToken));
+    return http_.Request(method, absl::StrCat("http://127.0.0.1:", admin_port_, path),
+                         std::move(body), options);
+  }
+
+  // The node's "actual" state in the replica's status ("" when the service has no such node).
+  std::string Actual(const std::string& id) {
+    absl::StatusOr<net::HttpResponse> r = http_.Get(
+        absl::StrCat(manager_->url(), "/v1/node-manager/status"), {.timeout = absl::Seconds(1)});
+    if (!r.ok() || r->status != 200) return "";
+    simdjson::dom::element doc;
+    if (parser_.parse(r->body).get(doc) != simdjson::SUCCESS) return "";
+    simdjson::dom::array nodes;
+    if (doc["nodes"].get_array().get(nodes) != simdjson::SUCCESS) return "";
+    for (simdjson::dom::element n : nodes) {
+      std::string_view node_id, actual;
+      if (n["id"].get_string().get(node_id) == simdjson::SUCCESS && node_id == id &&
+          n["actual"].get_string().get(actual) == simdjson::SUCCESS) {
+        return std::string(actual);
+      }
+    }
+    return "";
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::DaemonProcess> devchain_;
+  testing::NatsServer nats_;
+  testing::PostgresServer pg_;
+  std::unique_ptr<testing::DaemonProcess> edge_;
+  std::unique_ptr<testing::DevMlNode> ml_;
+  std::unique_ptr<testing::DaemonProcess> manager_;
+  int admin_port_ = 0;
+  net::HttpClient http_;
+  simdjson::dom::parser parser_;
+};
+
+TEST_F(AdminDaemonTest, NodeAddedOverTheAdminApiIsDrivenAndDisablingRemovesIt) {
+  auto refused = Admin("GET", "/admin/v1/nodes", "", /*with_token=*/false);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 401);
+
+  const std::string node =
+      absl::StrCat(R"({"id":"ml-0","host":"127.0.0.1","inference_segment":"","inference_port":)",
+                   ml_->inference_port(), R"(,"poc_segment":"","poc_port":)", ml_->port(),
+                   R"(,"models":{"Qwen/Qwen3-8B":{"args":[]}},"max_concurrent":10,"hardware":[]})");
+  auto created = Admin("POST", "/admin/v1/nodes", node);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->status, 200) << created->body;
+
+  // The store watcher hands it to the service; the leader brings the ML node up for inference.
+  absl::Status up =
+      testing::WaitFor([&] { return Actual("ml-0") == "INFERENCE"; }, absl::Seconds(30),
+                       absl::Milliseconds(100), "ml-0 driven to INFERENCE");
+  ASSERT_TRUE(up.ok()) << up << "\n" << manager_->LogTail(3000);
+
+  auto disabled = Admin("POST", "/admin/v1/nodes/ml-0/disable", "");
+  ASSERT_TRUE(disabled.ok()) << disabled.status();
+  ASSERT_EQ(disabled->status, 200) << disabled->body;
+  absl::Status gone = testing::WaitFor([&] { return Actual("ml-0").empty(); }, absl::Seconds(15),
+                                       absl::Milliseconds(100), "ml-0 out of the service");
+  ASSERT_TRUE(gone.ok()) << gone << "\n" << manager_->LogTail(3000);
+}
+
+}  // namespace
+}  // namespace nodemanager
+}  // namespace gonka
