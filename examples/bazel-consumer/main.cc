@@ -27,9 +27,10 @@ int main() {
     if (gate.TryEnter()) return 1;  // refused after Close()
   }
   if (!gate.WaitIdle(absl::Now() + absl::Seconds(5))) return 1;
-  std::printf("bazel-consumer: libgonka %s, address %s, gate drained (%llu entered, %lld in flight)\n",
-              gonka::kVersion, key->address().c_str(),
-              static_cast<unsigned long long>(gate.total_entered()),
-              static_cast<long long>(gate.in_flight()));
+  std::printf(
+      "bazel-consumer: libgonka %s, address %s, gate drained (%llu entered, %lld in flight)\n",
+      gonka::kVersion, key->address().c_str(),
+      static_cast<unsigned long long>(gate.total_entered()),
+      static_cast<long long>(gate.in_flight()));
   return 0;
 }
