@@ -21,6 +21,7 @@
 #include "gonka/crypto/key.h"
 #include "gonka/net/http_client.h"
 #include "gonka/nodemanager/chain_messages.h"
+#include "gonka/nodemanager/phase_engine.h"
 #include "gonka/pg/pg.h"
 #include "gonka/proto/inference/inference/query_nodemanager.pb.h"
 #include "gonka/signer/sequencer.h"
@@ -41,6 +42,16 @@ constexpr char kWarm[] =
     "oyster design unusual machine spread century engine gravity focus cave carry slot";
 constexpr int64_t kEpochLength = 40;
 constexpr int64_t kPocStage = 20;  // --poc-stage-duration
+
+// devchain's schedule (the flags below; exchange duration and validation delay are its defaults).
+chain::EpochParams Schedule() {
+  return chain::EpochParams{.epoch_length = kEpochLength,
+                            .poc_stage_duration = kPocStage,
+                            .poc_exchange_duration = 5,
+                            .poc_validation_delay = 5,
+                            .poc_validation_duration = 6,
+                            .set_new_validators_delay = 3};
+}
 
 #define NM_CHECK(expr)                                                                    \
   do {                                                                                    \
@@ -80,9 +91,10 @@ std::string NodeManagerChaosResult::ToString() const {
       " claims_included=", claims_included, "/", claims_expected, " ledger_failed=", ledger_failed,
       " kills=", kills, " pauses=", pauses, " stages=", stages,
       " stage_node_pairs=", stage_node_pairs, " generated=", generated,
+      " generated_before_wind_down=", generated_in_time,
       " duplicate_generates=", duplicate_generates, " back_to_inference=", returned_to_inference,
       " lower_token_accepted=", lower_token_accepted, " refused=", refused_commands,
-      " rescued_transitions=", rescued_transitions,
+      " rescued_transitions=", rescued_transitions, " transitions_in_gaps=", transitions_in_gaps,
       " failover_p50=", absl::FormatDuration(failover_p50),
       " p99=", absl::FormatDuration(failover_p99), " max=", absl::FormatDuration(failover_max),
       missing.empty() ? "" : " missing=" + missing,
@@ -132,7 +144,7 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
   testing::DaemonProcess devchain(d);
   NM_CHECK(devchain.Start());
   chain::CometClient comet({.rpc_url = devchain.url(), .timeout = absl::Seconds(5)});
-  std::unique_ptr<testing::DaemonProcess> signerd;
+  std::vector<std::unique_ptr<testing::DaemonProcess>> signerds;
   testing::DaemonProcess::Options s;
   if (o.chain_messages) {
     // Gonka's grant of the node-manager's messages from the cold account to the warm key.
@@ -169,6 +181,8 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
   }
   testing::NatsServer nats;
   NM_CHECK(nats.Start());
+  testing::RedisServer redis;  // the node-managers' lease and cursor
+  NM_CHECK(redis.Start());
   testing::DaemonProcess::Options e;
   e.binary = "daemons/edge-api/edge-api";
   e.args = {"--bind=127.0.0.1",
@@ -186,8 +200,10 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     for (std::string& a : s.args) {
       if (a == "--nats-url={{NATS}}") a = absl::StrCat("--nats-url=", nats.url());
     }
-    signerd = std::make_unique<testing::DaemonProcess>(s);
-    NM_CHECK(signerd->Start());
+    for (int i = 0; i < 2; ++i) {  // two signers share the queue
+      signerds.push_back(std::make_unique<testing::DaemonProcess>(s));
+      NM_CHECK(signerds.back()->Start());
+    }
   }
 
   std::vector<std::unique_ptr<testing::DevMlNode>> ml;
@@ -215,7 +231,7 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
               "--ml-nodes-file=" + nodes_file,
               absl::StrCat("--chain-rpc-url=", devchain.url()),
               absl::StrCat("--nats-url=", nats.url()),
-              "--coordination=nats",
+              absl::StrCat("--redis-url=", redis.url()),
               "--command-timeout=2s",
               absl::StrCat("--identity=nm-", i),
               "--log-level=warn"};
@@ -269,7 +285,22 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
   const int64_t last_stage = first_stage + (o.epochs - 1) * kEpochLength;
   const int64_t end_height = last_stage + kEpochLength - 2;  // after the last stage's validation
   std::vector<absl::Duration> failovers;
+  std::vector<std::pair<int64_t, int64_t>> gaps;  // heights (from, to] no leader acted on live
   std::vector<int> dead;
+  // After a fault on the leader `was`: waits for the next leader's first handled block.
+  auto await_next = [&](const Leader& was, absl::Time fault_at, bool measure) -> void {
+    Leader next;
+    if (testing::WaitFor(
+            [&] {
+              next = find_leader();
+              return next.index >= 0 && next.token > was.token && next.height > was.height;
+            },
+            absl::Seconds(20), absl::Milliseconds(50))
+            .ok()) {
+      if (measure) failovers.push_back(absl::Now() - fault_at);
+      gaps.push_back({was.height, next.height});
+    }
+  };
   while (true) {
     // At least one failover apart, so no two faults make a leaderless gap longer than a
     // generation window.
@@ -287,24 +318,18 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
       std::printf("  kill -9 nm-%d (token %lld) at height %lld, %s\n", now.index,
                   static_cast<long long>(now.token), static_cast<long long>(now.height),
                   now.phase.c_str());
-      Leader next;
-      if (testing::WaitFor(
-              [&] {
-                next = find_leader();
-                return next.index >= 0 && next.token > now.token && next.height > now.height;
-              },
-              absl::Seconds(20), absl::Milliseconds(50))
-              .ok()) {
-        failovers.push_back(absl::Now() - killed_at);
-      }
+      await_next(now, killed_at, true);
     } else {
+      const absl::Time paused_at = absl::Now();
       NM_CHECK(managers[now.index]->Pause());
       ++result.pauses;
       std::printf("  SIGSTOP nm-%d (token %lld) at height %lld, %s\n", now.index,
                   static_cast<long long>(now.token), static_cast<long long>(now.height),
                   now.phase.c_str());
       std::fflush(stdout);
-      absl::SleepFor(absl::Milliseconds(uniform(2500, 4000)));  // past the 2 s lease
+      const absl::Duration pause = absl::Milliseconds(uniform(2500, 4000));  // past the lease
+      await_next(now, paused_at, false);
+      absl::SleepFor(pause - (absl::Now() - paused_at));
       NM_CHECK(managers[now.index]->Resume());
     }
     std::fflush(stdout);
@@ -313,6 +338,13 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
   NM_CHECK(wait_leader_at(end_height + 3, &leader));
   absl::SleepFor(absl::Seconds(1));  // the last reconciliation's commands
   result.rescued_transitions = find_leader().rescued;
+  // The transitions that fell on heights no leader saw live: a process acting only on the block
+  // it sees (Gonka's exact-height dispatcher) would have missed each of them.
+  for (const auto& [from, to] : gaps) {
+    nodemanager::PhaseEngine offline({.params = Schedule(), .participant = cold->address()});
+    offline.ResumeAfter(from);
+    result.transitions_in_gaps += static_cast<int64_t>(offline.Advance(to).size());
+  }
 
   // The ML nodes' own records.
   std::vector<std::vector<Command>> logs(ml.size());
@@ -344,6 +376,7 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
                                           : *std::max_element(failovers.begin(), failovers.end());
 
   for (int64_t stage = first_stage; stage <= last_stage; stage += kEpochLength) ++result.stages;
+  std::map<int64_t, absl::Time> wind_down_time;
   for (size_t n = 0; n < logs.size(); ++n) {
     int64_t highest = 0;
     std::map<int64_t, int> generates;     // stage → accepted InitGenerates
@@ -377,6 +410,14 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
       }
       ++result.generated;
       if (it->second > 1) ++result.duplicate_generates;
+      // Within the reconciliation bound: generation began before the stage's wind-down block.
+      const int64_t wind_down = stage + kPocStage * 8 / 10;
+      if (!wind_down_time.count(wind_down)) {
+        absl::StatusOr<chain::v1::BlockEvents> b = comet.FetchBlockEvents(wind_down, {});
+        wind_down_time[wind_down] =
+            b.ok() ? absl::FromUnixNanos(b->time_unix_nanos()) : absl::InfinitePast();
+      }
+      if (generate_time[stage] <= wind_down_time[wind_down]) ++result.generated_in_time;
       const absl::Time generated_at = generate_time[stage];
       if (std::any_of(leave_times.begin(), leave_times.end(),
                       [&](absl::Time t) { return t > generated_at; })) {
@@ -401,12 +442,7 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
       }
     }
     for (const auto& [key, state] : ledger) result.ledger_failed += state == "failed";
-    chain::EpochParams params{.epoch_length = kEpochLength,
-                              .poc_stage_duration = kPocStage,
-                              .poc_exchange_duration = 5,
-                              .poc_validation_delay = 5,
-                              .poc_validation_duration = 6,
-                              .set_new_validators_delay = 3};
+    const chain::EpochParams params = Schedule();
     for (int64_t stage = first_stage; stage <= last_stage; stage += kEpochLength) {
       const int64_t epoch = chain::LatestEpochAt(params, stage);
       ++result.seeds_expected;

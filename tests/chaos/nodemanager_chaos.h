@@ -1,7 +1,7 @@
 // The node-manager chaos experiment, shared by tests/chaos (CI: 3 epochs) and
 // bench/chaos_nodemanager (20+): devchain with short epochs (40 blocks of 200 ms), nats-server, an
 // edge-api emitting the block stream, `ml_nodes` development ML nodes requiring fencing, and
-// `replicas` node-manager replicas (--coordination=nats). The leader is killed (-9) or paused
+// `replicas` node-manager replicas (lease and cursor in Redis). The leader is killed (-9) or paused
 // past its lease at random moments, including inside each PoC phase; killed replicas restart.
 // Checked from the ML nodes' own command logs: every PoC stage of the run started generation on
 // every ML node (one accepted InitGenerate per stage and node, whatever the failovers), every
@@ -37,12 +37,16 @@ struct NodeManagerChaosResult {
   int stages = 0;               // PoC stages fully inside the run
   int stage_node_pairs = 0;     // stages x ML nodes
   int generated = 0;            // pairs with an accepted InitGenerate for that stage
+  int generated_in_time = 0;    // ... accepted before the stage's wind-down block was made
   int duplicate_generates = 0;  // pairs with more than one accepted InitGenerate
   // pairs with an accepted command ending generation (pow/stop, inference/up, stop) after it
   int returned_to_inference = 0;
   int lower_token_accepted = 0;     // must be 0
   int refused_commands = 0;         // commands ML nodes refused (deposed leaders' late commands)
   int64_t rescued_transitions = 0;  // summed over the replicas alive at the end
+  // Transitions at heights no leader saw live (from a fault on the leader to the next leader's
+  // first block): Gonka's exact-height dispatcher would have missed each; here each was made.
+  int64_t transitions_in_gaps = 0;
   // Chain messages (with chain_messages): epochs whose MsgSubmitSeed is expected / found on chain
   // exactly once (ListRandomSeeds) with its ledger row included; claims expected / included.
   int seeds_expected = 0, seeds_on_chain_once = 0;

@@ -26,6 +26,7 @@ TEST(NodeManagerChaosTest, EveryStageOnceOnEveryNodeThroughFailovers) {
   EXPECT_EQ(result->stages, options.epochs);
   EXPECT_GT(result->kills + result->pauses, 0);
   EXPECT_EQ(result->generated, result->stage_node_pairs) << result->missing;
+  EXPECT_EQ(result->generated_in_time, result->stage_node_pairs);
   EXPECT_EQ(result->duplicate_generates, 0);
   EXPECT_EQ(result->returned_to_inference, result->stage_node_pairs);
   EXPECT_EQ(result->lower_token_accepted, 0);
