@@ -185,14 +185,25 @@ absl::Status NodeManagerService::SetNodes(const std::vector<MlNodeConfig>& confi
     node->backoff = options_.retry_initial;
     nodes.emplace(c.id, std::move(node));
   }
+  auto same = [](const MlNodeConfig& a, const MlNodeConfig& b) {
+    return a.api_url == b.api_url && a.inference_url == b.inference_url && a.model == b.model &&
+           a.seq_len == b.seq_len && a.auth_token_file == b.auth_token_file;
+  };
   absl::MutexLock lock(&mu_);
   for (auto& [id, node] : nodes_) {
     if (node->in_flight) {
       return absl::FailedPreconditionError("ml nodes: a reconciliation is in flight; retry");
     }
   }
+  // No worker runs (none in flight: each has released mu_ for the last time), so joining here
+  // cannot wait on this lock. A node whose configuration did not change keeps its state.
   for (auto& [id, node] : nodes_) {
     if (node->worker.joinable()) node->worker.join();
+    auto it = nodes.find(id);
+    if (it != nodes.end() && same(it->second->config, node->config)) {
+      node->index = it->second->index;
+      it->second = std::move(node);
+    }
   }
   nodes_ = std::move(nodes);
   return absl::OkStatus();
@@ -420,16 +431,18 @@ void NodeManagerService::MaybeReconcile(bool block_arrived) {
       last_reconcile_time_ = now;
     }
     token = token_;
+    // Workers start under mu_ (SetNodes and Stop read node->worker under it); each blocks on mu_
+    // first, so it runs once this pass has released the lock.
     for (Node* node : due) {
       node->status.intended = name;
       node->in_flight = true;
       if (node->worker.joinable()) finished.push_back(std::move(node->worker));
+      node->worker =
+          std::thread([this, node, intended, token] { Reconcile(node, intended, token); });
     }
   }
+  // The previous workers of the due nodes have finished (they were not in flight).
   for (std::thread& t : finished) t.join();
-  for (Node* node : due) {
-    node->worker = std::thread([this, node, intended, token] { Reconcile(node, intended, token); });
-  }
 }
 
 void NodeManagerService::Reconcile(Node* node, IntendedState intended,

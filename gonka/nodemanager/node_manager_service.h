@@ -25,7 +25,8 @@
 //   - Without a leader lease nothing is sent; on losing it the consumer stops and in-flight
 //     results are dropped.
 //
-// Thread-safety: Start/Stop/Drain from one thread; Status() and the HTTP routes are thread-safe.
+// Thread-safety: Start/Stop from one thread; SetNodes (e.g. from the ML-node store's watcher),
+// Status() and the HTTP routes are thread-safe.
 //
 // Example (daemons/node-manager):
 //   NodeManagerService service(options, js.get(), coordination->elector(), coordination->store());
@@ -149,7 +150,9 @@ class NodeManagerService {
   NodeManagerService(const NodeManagerService&) = delete;
   NodeManagerService& operator=(const NodeManagerService&) = delete;
 
-  // Replaces the ML node set (InvalidArgument naming a bad or duplicate node).
+  // Replaces the ML node set (InvalidArgument naming a bad or duplicate node). A node whose
+  // configuration is unchanged keeps its state. FailedPrecondition while a reconciliation is in
+  // flight: retry (the store watcher does).
   absl::Status SetNodes(const std::vector<MlNodeConfig>& nodes);
 
   // Starts the control loop (leadership watch, stream consumer while leader, reconciliation).
