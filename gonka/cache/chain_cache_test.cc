@@ -581,6 +581,44 @@ TEST(ChainCacheTest, HeightSourceDownServesStaleThenUnavailable) {
   EXPECT_EQ(stats.errors, 1u);
 }
 
+// GetIfCached: a hit at the current height or nothing; it never polls or fetches.
+TEST(ChainCacheTest, GetIfCachedAnswersHitsOnly) {
+  FakeClock clock;
+  ChainCacheOptions options = TestOptions(&clock);
+  options.event_feed = false;
+  options.height_poll_interval = absl::Seconds(1);
+  std::atomic<int> polls{0};
+  std::atomic<bool> source_down{false};
+  options.height_source = [&]() -> absl::StatusOr<int64_t> {
+    polls.fetch_add(1);
+    if (source_down.load()) return absl::UnavailableError("status: connection refused");
+    return 30;
+  };
+  ChainCache cache(options);
+  FakeUpstream upstream;
+  ASSERT_TRUE(cache.AddRoute({"models_ifc", Freshness::kEpoch, upstream.Fn()}).ok());
+  EXPECT_FALSE(cache.GetIfCached({"models_ifc", ""}).has_value());  // no height yet
+  EXPECT_EQ(polls.load(), 0);
+
+  ASSERT_TRUE(GetNow(cache, {"models_ifc", ""}).ok());  // polls, misses, stores
+  std::optional<CachedResponse> hit = cache.GetIfCached({"models_ifc", ""});
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->height(), 30);
+  EXPECT_FALSE(hit->stale());
+  EXPECT_FALSE(cache.GetIfCached({"models_ifc", "other"}).has_value());  // a miss
+  EXPECT_FALSE(cache.GetIfCached({"nope", ""}).has_value());
+  EXPECT_EQ(upstream.calls.load(), 1);
+  EXPECT_EQ(polls.load(), 1);
+  EXPECT_EQ(StatsOf(cache.Stats(), "models_ifc").hits, 1u);
+
+  clock.Advance(absl::Seconds(2));  // a poll is due: left to Begin()
+  EXPECT_FALSE(cache.GetIfCached({"models_ifc", ""}).has_value());
+  EXPECT_EQ(polls.load(), 1);
+  source_down = true;
+  ASSERT_TRUE(GetNow(cache, {"models_ifc", ""}).ok());              // polls (fails): stale
+  EXPECT_FALSE(cache.GetIfCached({"models_ifc", ""}).has_value());  // outage: not a plain hit
+}
+
 TEST(ChainCacheTest, RouteTtlCapsEvenNever) {
   FakeClock clock;
   ChainCache cache(TestOptions(&clock));

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,6 +93,46 @@ TEST_F(HttpServerTest, RoundTripWithKeepAlive) {
   // All three on one connection.
   EXPECT_EQ(server_->stats().connections_accepted, 1u);
   EXPECT_EQ(server_->stats().requests, 3u);
+}
+
+// An inline handler answers on the I/O thread; nullopt hands the request to the pool handler.
+// Run with one I/O thread (the io_context's executor, no strand) and with two (strands).
+TEST_F(HttpServerTest, InlineHandlerAnswersOrPassesToThePool) {
+  for (int threads : {1, 2}) {
+    HttpServerOptions options;
+    options.name = "inline";
+    options.threads = threads;
+    HttpServer server(options);
+    std::atomic<int> inline_calls{0}, pool_calls{0};
+    HttpServer::RouteOptions route;
+    route.inline_handler = [&](const HttpRequest& req) -> std::optional<HttpResponse> {
+      inline_calls++;
+      if (req.QueryParam("miss").has_value()) return std::nullopt;
+      return HttpResponse::Text(200, "inline");
+    };
+    server.Handle(
+        "GET", "/cached",
+        [&](const HttpRequest&) {
+          pool_calls++;
+          return HttpResponse::Text(200, "pool");
+        },
+        route);
+    ASSERT_TRUE(server.Start().ok());
+    Client client(server.port());
+    ASSERT_TRUE(client.connected());
+    for (int i = 0; i < 50; ++i) {  // alternating on one keep-alive connection
+      const bool miss = i % 2 == 1;
+      auto res = client.Send(http::verb::get, miss ? "/cached?miss=1" : "/cached");
+      ASSERT_FALSE(client.error()) << client.error().message();
+      EXPECT_EQ(res.result_int(), 200);
+      EXPECT_EQ(res.body(), miss ? "pool" : "inline") << "threads " << threads;
+      EXPECT_TRUE(res.keep_alive());
+    }
+    EXPECT_EQ(inline_calls.load(), 50);
+    EXPECT_EQ(pool_calls.load(), 25);
+    EXPECT_EQ(server.stats().connections_accepted, 1u);
+    EXPECT_TRUE(server.Stop(absl::Now() + absl::Seconds(5)));
+  }
 }
 
 TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
