@@ -29,6 +29,8 @@
 //     `max_stale` old, it is served with stale() true and its age (HttpResponseFor() adds `Age`
 //     and `Warning: 110 - "Response is Stale"`); otherwise Get() returns Unavailable (503). Other
 //     codes (NotFound, InvalidArgument, ...) are answers, returned unchanged and never cached.
+//     The height source failing counts as an outage too (see Begin()): cached answers are then
+//     served stale, aged from when the height was last confirmed, until max_stale.
 //   - Optional shared Redis tier: on a local miss the fill reads
 //     `gonka:cache:<route>:<key>:<height>` before going upstream, and whoever fetched first
 //     writes it once (SET NX PX), so a replica that just started serves warm. <height> is the
