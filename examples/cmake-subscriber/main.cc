@@ -143,15 +143,22 @@ int main(int argc, char** argv) {
   }
   subscriber.Stop();
   if (!done) {
+    absl::MutexLock lock(&mu);
     if (out_of_order) return 1;
     std::fprintf(stderr, "cmake-subscriber: %lld of %lld blocks before the %llds timeout\n",
-                 static_cast<long long>(subscriber.last_height() - flags.from + 1),
-                 static_cast<long long>(flags.blocks),
+                 static_cast<long long>(seen), static_cast<long long>(flags.blocks),
                  static_cast<long long>(flags.timeout_seconds));
     return 1;
   }
+  // The last height our callback saw (last_height() counts a block only once every callback
+  // returned, which may be after we woke up).
+  int64_t last = 0;
+  {
+    absl::MutexLock lock(&mu);
+    last = next - 1;
+  }
   std::printf("cmake-subscriber: %lld blocks, heights %lld..%lld in order\n",
               static_cast<long long>(flags.blocks), static_cast<long long>(flags.from),
-              static_cast<long long>(subscriber.last_height()));
+              static_cast<long long>(last));
   return 0;
 }
