@@ -185,7 +185,9 @@ class HttpServer::Impl {
     if (it != methods->end()) {
       *storage = it->second;
       match.route = storage;
+      return match;
     }
+    // Only a 405 needs them (not copied for every routed request).
     for (const auto& [m, r] : *methods) match.allowed.push_back(m);
     return match;
   }
