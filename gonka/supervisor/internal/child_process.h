@@ -1,0 +1,46 @@
+// Process spawning for the supervisor: posix_spawn with an explicit argv and environment,
+// signals, a non-blocking reap, and running a short command to capture its standard output.
+// Children are put in their own process group so a terminal's Ctrl-C reaches only the
+// supervisor, which then stops them in order. Thread-safe (no shared state). Internal.
+#ifndef GONKA_SUPERVISOR_INTERNAL_CHILD_PROCESS_H_
+#define GONKA_SUPERVISOR_INTERNAL_CHILD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace gonka {
+namespace supervisor {
+namespace internal {
+
+using EnvOverrides = std::vector<std::pair<std::string, std::string>>;
+
+// Starts `argv[0]` (a path) with `argv`, this process's environment plus `env` (which override
+// variables of the same name). stdout/stderr are inherited. Unavailable naming the binary and
+// errno when it cannot be spawned (missing, not executable).
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const EnvOverrides& env);
+
+// waitpid(pid, WNOHANG): the raw wait status once the child has exited (it is then reaped),
+// nullopt while it runs. A pid that is not our child counts as exited with status -1.
+std::optional<int> TryReap(pid_t pid);
+
+// "exit 0", "signal 9 (Killed)", ... for logs and errors.
+std::string DescribeWaitStatus(int status);
+
+// Runs `argv` (environment as for Spawn) to completion and returns its trimmed standard output.
+// DeadlineExceeded (the command is killed and reaped) after `timeout`; Unavailable when it cannot
+// be spawned or exits non-zero.
+absl::StatusOr<std::string> RunAndCapture(const std::vector<std::string>& argv,
+                                          const EnvOverrides& env, absl::Duration timeout);
+
+}  // namespace internal
+}  // namespace supervisor
+}  // namespace gonka
+
+#endif  // GONKA_SUPERVISOR_INTERNAL_CHILD_PROCESS_H_

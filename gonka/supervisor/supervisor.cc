@@ -1,0 +1,856 @@
+#include "gonka/supervisor/supervisor.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gonka/base/log.h"
+#include "gonka/net/http_client.h"
+#include "gonka/supervisor/internal/child_process.h"
+#include "simdjson.h"
+
+namespace gonka {
+namespace supervisor {
+namespace internal {
+
+// One child generation. Every field except the immutable ones is guarded by the owning
+// Supervisor's mu_ (the struct cannot name that mutex, so the annotations live on the
+// Supervisor's accessors).
+struct Generation {
+  uint64_t id = 0;
+  ChildSpec spec;
+  std::string storage_mode;
+  GenerationState state = GenerationState::kPreparing;
+  bool done = false;
+  int port = 0;
+  int admin_port = 0;
+  pid_t pid = 0;
+  bool process_alive = false;
+  int exit_status = -1;
+  int leases = 0;
+  int restarts = 0;
+  std::string last_error;
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::Generation;
+
+bool PortIsFree(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+int KernelFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// RFC 9110 §7.6.1 connection-specific fields, plus the framing ones Beast sets itself.
+bool IsHopByHop(absl::string_view name) {
+  static constexpr absl::string_view kHop[] = {
+      "connection",    "keep-alive", "proxy-connection",   "transfer-encoding",   "te",
+      "trailer",       "upgrade",    "proxy-authenticate", "proxy-authorization", "host",
+      "content-length"};
+  for (absl::string_view h : kHop) {
+    if (absl::EqualsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+
+net::HttpHeaders ForwardHeaders(const net::HttpHeaders& in) {
+  net::HttpHeaders out;
+  for (const auto& [name, value] : in) {
+    if (!IsHopByHop(name)) out.Add(name, value);
+  }
+  return out;
+}
+
+bool IsIdempotent(absl::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE";
+}
+
+std::string Url(int port, absl::string_view path) {
+  return absl::StrCat("http://127.0.0.1:", port, path);
+}
+
+}  // namespace
+
+absl::string_view GenerationStateName(GenerationState state) {
+  switch (state) {
+    case GenerationState::kPreparing:
+      return "preparing";
+    case GenerationState::kStarting:
+      return "starting";
+    case GenerationState::kRunning:
+      return "running";
+    case GenerationState::kRetiring:
+      return "retiring";
+    case GenerationState::kDraining:
+      return "draining";
+    case GenerationState::kStopping:
+      return "stopping";
+    case GenerationState::kStopped:
+      return "stopped";
+    case GenerationState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+// --- RouteLease ---
+
+RouteLease::RouteLease(RouteLease&& other) noexcept
+    : owner_(other.owner_),
+      gen_(std::move(other.gen_)),
+      port_(other.port_),
+      generation_(other.generation_) {
+  other.owner_ = nullptr;
+}
+
+RouteLease& RouteLease::operator=(RouteLease&& other) noexcept {
+  if (this != &other) {
+    Release();
+    owner_ = other.owner_;
+    gen_ = std::move(other.gen_);
+    port_ = other.port_;
+    generation_ = other.generation_;
+    other.owner_ = nullptr;
+  }
+  return *this;
+}
+
+std::string RouteLease::base_url() const { return Url(port_, ""); }
+
+void RouteLease::Release() {
+  if (owner_ != nullptr && gen_ != nullptr) owner_->ReleaseLease(gen_.get());
+  owner_ = nullptr;
+  gen_.reset();
+}
+
+// --- Supervisor ---
+
+Supervisor::Supervisor(SupervisorOptions options)
+    : options_(std::move(options)),
+      http_(std::make_unique<net::HttpClient>(net::HttpClientOptions{.name = "supervisor"})) {
+  monitor_ = std::thread([this] { MonitorLoop(); });
+}
+
+Supervisor::~Supervisor() {
+  Shutdown(absl::Now());
+  monitor_.join();
+}
+
+void Supervisor::SetStateLocked(Generation* gen, GenerationState state) {
+  if (gen->state == state) return;
+  GONKA_LOG_INFO("child state", {"version", gen->spec.version}, {"generation", gen->id},
+                 {"from", GenerationStateName(gen->state)}, {"to", GenerationStateName(state)},
+                 {"pid", static_cast<int64_t>(gen->pid)});
+  gen->state = state;
+}
+
+void Supervisor::ReleaseLease(Generation* gen) {
+  absl::MutexLock lock(&mu_);
+  --gen->leases;
+}
+
+bool Supervisor::ReapLocked(Generation* gen) {
+  if (!gen->process_alive) return true;
+  std::optional<int> status = internal::TryReap(gen->pid);
+  if (!status) return false;
+  gen->process_alive = false;
+  gen->exit_status = *status;
+  return true;
+}
+
+bool Supervisor::SleepOrForced(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&forced_), d);
+}
+
+absl::StatusOr<int> Supervisor::PickPortLocked() {
+  auto taken = [&](int port) {
+    if (std::find(options_.reserved_ports.begin(), options_.reserved_ports.end(), port) !=
+        options_.reserved_ports.end()) {
+      return true;
+    }
+    for (const auto& g : generations_) {
+      if (!g->done && (g->port == port || g->admin_port == port)) return true;
+    }
+    return false;
+  };
+  if (options_.first_port == 0) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      int port = KernelFreePort();
+      if (port != 0 && !taken(port)) return port;
+    }
+    return absl::ResourceExhaustedError("no free port from the kernel");
+  }
+  for (int port = options_.first_port; port <= options_.last_port; ++port) {
+    if (!taken(port) && PortIsFree(port)) return port;
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("no free port in [", options_.first_port, ", ", options_.last_port, "]"));
+}
+
+absl::StatusOr<std::string> Supervisor::ProbeStorageMode(const ChildSpec& spec) {
+  absl::StatusOr<std::string> mode = internal::RunAndCapture({spec.binary, "--print-storage-mode"},
+                                                             spec.env, options_.probe_timeout);
+  if (!mode.ok()) {
+    return absl::Status(
+        mode.status().code(),
+        absl::StrCat("version ", spec.version, ": storage-mode probe: ", mode.status().message()));
+  }
+  return absl::AsciiStrToLower(*mode);
+}
+
+absl::Status Supervisor::WaitReady(const GenPtr& gen) {
+  int port, admin_port;
+  {
+    absl::MutexLock lock(&mu_);
+    port = gen->port;
+    admin_port = gen->admin_port;
+  }
+  const absl::Time deadline = absl::Now() + options_.ready_timeout;
+  std::string last = "no answer yet";
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (ReapLocked(gen.get())) {
+        return absl::UnavailableError(absl::StrCat(
+            "version ", gen->spec.version, " (", gen->spec.binary,
+            "): exited before ready: ", internal::DescribeWaitStatus(gen->exit_status)));
+      }
+      if (forced_) return absl::CancelledError("supervisor shutting down");
+    }
+    auto call = net::HttpCallOptions::Timeout(
+        std::max(absl::Milliseconds(500), std::min(absl::Seconds(2), options_.ready_timeout)));
+    absl::StatusOr<net::HttpResponse> ready =
+        http_->Get(Url(admin_port, options_.ready_path), call);
+    if (ready.ok() && ready->status == 200) {
+      absl::StatusOr<net::HttpResponse> health = http_->Get(Url(port, options_.healthz_path), call);
+      if (health.ok() && health->status >= 200 && health->status < 300) return absl::OkStatus();
+      last = health.ok() ? absl::StrCat(options_.healthz_path, " answered ", health->status)
+                         : std::string(health.status().message());
+    } else {
+      last = ready.ok() ? absl::StrCat(options_.ready_path, " answered ", ready->status)
+                        : std::string(ready.status().message());
+    }
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "version ", gen->spec.version, " (", gen->spec.binary, "): not ready within ",
+          absl::FormatDuration(options_.ready_timeout), ": ", last));
+    }
+    if (SleepOrForced(options_.ready_poll_interval)) {
+      return absl::CancelledError("supervisor shutting down");
+    }
+  }
+}
+
+absl::Status Supervisor::StartGeneration(const GenPtr& gen) {
+  std::vector<std::string> argv;
+  internal::EnvOverrides env;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) {
+      SetStateLocked(gen.get(), GenerationState::kFailed);
+      gen->done = true;
+      return absl::FailedPreconditionError(
+          absl::StrCat("version ", gen->spec.version, ": supervisor is shut down"));
+    }
+    absl::StatusOr<int> port = PickPortLocked();
+    if (!port.ok()) {
+      gen->last_error = std::string(port.status().message());
+      SetStateLocked(gen.get(), GenerationState::kFailed);
+      gen->done = true;
+      return absl::ResourceExhaustedError(
+          absl::StrCat("version ", gen->spec.version, ": ", port.status().message()));
+    }
+    gen->port = *port;
+    gen->admin_port = *port;
+    if (!options_.admin_address_env.empty()) {
+      // Mark the public port taken before picking the second one.
+      absl::StatusOr<int> admin = PickPortLocked();
+      if (!admin.ok()) {
+        gen->last_error = std::string(admin.status().message());
+        SetStateLocked(gen.get(), GenerationState::kFailed);
+        gen->done = true;
+        return absl::ResourceExhaustedError(
+            absl::StrCat("version ", gen->spec.version, ": ", admin.status().message()));
+      }
+      gen->admin_port = *admin;
+      env.emplace_back(options_.admin_address_env, absl::StrCat("127.0.0.1:", *admin));
+    }
+    argv = {gen->spec.binary, "--port", absl::StrCat(gen->port), "--data-dir", gen->spec.data_dir};
+    argv.insert(argv.end(), gen->spec.args.begin(), gen->spec.args.end());
+    for (const auto& kv : gen->spec.env) env.push_back(kv);
+    SetStateLocked(gen.get(), GenerationState::kStarting);
+  }
+  if (!gen->spec.data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(gen->spec.data_dir, ec);
+  }
+  absl::StatusOr<pid_t> pid = internal::Spawn(argv, env);
+  if (!pid.ok()) {
+    absl::MutexLock lock(&mu_);
+    gen->last_error = std::string(pid.status().message());
+    SetStateLocked(gen.get(), GenerationState::kFailed);
+    gen->done = true;
+    return absl::UnavailableError(
+        absl::StrCat("version ", gen->spec.version, ": ", pid.status().message()));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    gen->pid = *pid;
+    gen->process_alive = true;
+    GONKA_LOG_INFO("child spawned", {"version", gen->spec.version}, {"generation", gen->id},
+                   {"pid", static_cast<int64_t>(*pid)}, {"port", gen->port},
+                   {"admin_port", gen->admin_port});
+  }
+  absl::Status ready = WaitReady(gen);
+  if (!ready.ok()) {
+    GONKA_LOG_WARN("child not ready; stopping it", {"version", gen->spec.version},
+                   {"generation", gen->id}, {"error", ready});
+    StopProcess(gen, options_.kill_grace);
+    absl::MutexLock lock(&mu_);
+    gen->last_error = std::string(ready.message());
+    SetStateLocked(gen.get(), GenerationState::kFailed);
+    gen->done = true;
+    return ready;
+  }
+  absl::MutexLock lock(&mu_);
+  SetStateLocked(gen.get(), GenerationState::kRunning);
+  return absl::OkStatus();
+}
+
+void Supervisor::StopProcess(const GenPtr& gen, absl::Duration grace) {
+  pid_t pid;
+  {
+    absl::MutexLock lock(&mu_);
+    if (ReapLocked(gen.get())) return;
+    pid = gen->pid;
+  }
+  kill(pid, SIGTERM);
+  const absl::Time kill_at = absl::Now() + grace;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (ReapLocked(gen.get())) return;
+      if (forced_ || absl::Now() >= kill_at) break;
+    }
+    SleepOrForced(absl::Milliseconds(10));
+  }
+  GONKA_LOG_WARN("child ignored SIGTERM; SIGKILL", {"version", gen->spec.version},
+                 {"generation", gen->id}, {"pid", static_cast<int64_t>(pid)}, {"grace", grace});
+  kill(pid, SIGKILL);
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (ReapLocked(gen.get())) return;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+void Supervisor::Retire(const GenPtr& gen) {
+  int admin_port;
+  {
+    absl::MutexLock lock(&mu_);
+    if (gen->done) return;
+    admin_port = gen->admin_port;
+    bool running = gen->process_alive && !ReapLocked(gen.get());
+    if (running) {
+      SetStateLocked(gen.get(), GenerationState::kRetiring);
+      // 1. No new lease can reach this generation (it is off the route); wait for the held ones.
+      auto no_leases = [&]()
+                           ABSL_SHARED_LOCKS_REQUIRED(mu_) { return gen->leases == 0 || forced_; };
+      if (!mu_.AwaitWithTimeout(absl::Condition(&no_leases), options_.drain_timeout)) {
+        GONKA_LOG_WARN("retiring child still holds leases after drain timeout",
+                       {"version", gen->spec.version}, {"generation", gen->id},
+                       {"leases", gen->leases});
+      }
+      SetStateLocked(gen.get(), GenerationState::kDraining);
+    }
+  }
+  // 2. Ask the child to drain and wait for its own in-flight count (work it accepted that did not
+  // come through a lease, e.g. background jobs).
+  bool forced;
+  {
+    absl::MutexLock lock(&mu_);
+    forced = forced_ || !gen->process_alive;
+  }
+  if (!forced) {
+    auto call = net::HttpCallOptions::Timeout(absl::Seconds(5));
+    absl::StatusOr<net::HttpResponse> drain =
+        http_->Post(Url(admin_port, options_.drain_path), "", "application/json", call);
+    if (!drain.ok()) {
+      GONKA_LOG_WARN("POST drain failed", {"version", gen->spec.version}, {"generation", gen->id},
+                     {"error", drain.status()});
+    }
+    const absl::Time deadline = absl::Now() + options_.drain_timeout;
+    simdjson::dom::parser parser;
+    while (absl::Now() < deadline) {
+      absl::StatusOr<net::HttpResponse> st =
+          http_->Get(Url(admin_port, options_.drain_status_path), call);
+      if (st.ok() && st->status == 404) break;  // no drain status: the SIGTERM grace covers it
+      if (st.ok() && st->status == 200) {
+        simdjson::dom::element doc;
+        int64_t inflight = -1;
+        if (parser.parse(st->body).get(doc) == simdjson::SUCCESS &&
+            doc["inflight"].get(inflight) == simdjson::SUCCESS && inflight == 0) {
+          break;
+        }
+      }
+      if (!st.ok()) {
+        absl::MutexLock lock(&mu_);
+        if (ReapLocked(gen.get())) break;
+      }
+      if (SleepOrForced(options_.drain_poll_interval)) break;
+    }
+  }
+  // 3. SIGTERM → grace → SIGKILL → reap.
+  {
+    absl::MutexLock lock(&mu_);
+    SetStateLocked(gen.get(), GenerationState::kStopping);
+  }
+  StopProcess(gen, options_.kill_grace);
+  absl::MutexLock lock(&mu_);
+  SetStateLocked(gen.get(), GenerationState::kStopped);
+  gen->done = true;
+  GONKA_LOG_INFO("child reaped", {"version", gen->spec.version}, {"generation", gen->id},
+                 {"exit", internal::DescribeWaitStatus(gen->exit_status)});
+}
+
+void Supervisor::RetireInBackground(GenPtr gen) {
+  workers_.emplace_back([this, gen = std::move(gen)] { Retire(gen); });
+}
+
+absl::Status Supervisor::Deploy(const ChildSpec& spec) {
+  if (spec.version.empty() || spec.binary.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("deploy: version (\"", spec.version,
+                                                   "\") and binary (\"", spec.binary,
+                                                   "\") are required"));
+  }
+  absl::MutexLock deploy_lock(&deploy_mu_);
+  auto gen = std::make_shared<Generation>();
+  gen->spec = spec;
+  GenPtr old;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("deploy ", spec.version, ": supervisor is shut down"));
+    }
+    gen->id = next_id_++;
+    generations_.push_back(gen);
+    for (auto& [version, target] : routes_) {
+      if (version == spec.version) old = target;
+    }
+  }
+  GONKA_LOG_INFO("deploy", {"version", spec.version}, {"binary", spec.binary},
+                 {"generation", gen->id});
+
+  // Overlap decision (Gonka's rolling update: both binaries must report shared Postgres).
+  bool overlap = true;
+  if (old != nullptr) {
+    std::string old_mode;
+    {
+      absl::MutexLock lock(&mu_);
+      old_mode = old->storage_mode;
+    }
+    switch (options_.overlap) {
+      case OverlapPolicy::kAlways:
+        overlap = true;
+        break;
+      case OverlapPolicy::kNever:
+        overlap = false;
+        break;
+      case OverlapPolicy::kProbe: {
+        absl::StatusOr<std::string> mode = ProbeStorageMode(spec);
+        if (!mode.ok()) {
+          absl::MutexLock lock(&mu_);
+          gen->last_error = std::string(mode.status().message());
+          SetStateLocked(gen.get(), GenerationState::kFailed);
+          gen->done = true;
+          return mode.status();
+        }
+        absl::MutexLock lock(&mu_);
+        gen->storage_mode = *mode;
+        overlap = old_mode == "postgres" && *mode == "postgres";
+        break;
+      }
+    }
+  } else if (options_.overlap == OverlapPolicy::kProbe) {
+    absl::StatusOr<std::string> mode = ProbeStorageMode(spec);
+    absl::MutexLock lock(&mu_);
+    if (!mode.ok()) {
+      gen->last_error = std::string(mode.status().message());
+      SetStateLocked(gen.get(), GenerationState::kFailed);
+      gen->done = true;
+      return mode.status();
+    }
+    gen->storage_mode = *mode;
+  }
+
+  if (old != nullptr && !overlap) {
+    // Exclusive: the new generation takes the route now (requests wait for it), the old one is
+    // retired and reaped before the new one starts.
+    GONKA_LOG_INFO("exclusive swap (storage not shared)", {"version", spec.version},
+                   {"old_generation", old->id}, {"new_generation", gen->id});
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [version, target] : routes_) {
+        if (version == spec.version) target = gen;
+      }
+    }
+    Retire(old);
+    return StartGeneration(gen);
+  }
+
+  absl::Status started = StartGeneration(gen);
+  if (!started.ok()) return started;  // the old generation keeps the route
+  absl::MutexLock lock(&mu_);
+  bool found = false;
+  for (auto& [version, target] : routes_) {
+    if (version == spec.version) {
+      target = gen;  // the atomic swap: later Acquire calls see only the new generation
+      found = true;
+    }
+  }
+  if (shut_down_) {  // Shutdown ran while this one was starting: it never takes the route
+    RetireInBackground(gen);
+    return absl::FailedPreconditionError(
+        absl::StrCat("deploy ", spec.version, ": supervisor shut down during the start"));
+  }
+  if (!found) routes_.emplace_back(spec.version, gen);
+  if (old != nullptr) RetireInBackground(old);
+  return absl::OkStatus();
+}
+
+absl::Status Supervisor::Remove(absl::string_view version) {
+  absl::MutexLock deploy_lock(&deploy_mu_);
+  absl::MutexLock lock(&mu_);
+  for (auto it = routes_.begin(); it != routes_.end(); ++it) {
+    if (it->first == version) {
+      GenPtr gen = it->second;
+      routes_.erase(it);
+      RetireInBackground(gen);
+      return absl::OkStatus();
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("remove: unknown version ", version));
+}
+
+absl::StatusOr<RouteLease> Supervisor::Acquire(absl::string_view version, absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  bool known = false;
+  GenPtr target;
+  auto running = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    known = false;
+    target = nullptr;
+    for (const auto& [name, gen] : routes_) {
+      if (name == version) {
+        known = true;
+        if (gen->state == GenerationState::kRunning) target = gen;
+      }
+    }
+    return target != nullptr || !known || shut_down_;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&running), deadline);
+  if (!known) return absl::NotFoundError(absl::StrCat("unknown version ", version));
+  if (target == nullptr) {
+    return absl::UnavailableError(absl::StrCat("version ", version, ": no running child"));
+  }
+  ++target->leases;
+  ++stats_.leases_granted;
+  return RouteLease(this, target, target->port, target->id);
+}
+
+net::HttpResponse Supervisor::Forward(absl::string_view version, const net::HttpRequest& request,
+                                      absl::string_view target) {
+  const bool idempotent = IsIdempotent(request.method);
+  net::HttpCallOptions call = net::HttpCallOptions::Timeout(options_.forward_timeout);
+  call.headers = ForwardHeaders(request.headers);
+  call.idempotent = idempotent;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<RouteLease> lease = Acquire(version, absl::Now() + options_.acquire_wait);
+    if (!lease.ok()) {
+      absl::MutexLock lock(&mu_);
+      ++stats_.forward_errors;
+      return net::HttpResponse::Text(absl::IsNotFound(lease.status()) ? 404 : 503,
+                                     std::string(lease.status().message()));
+    }
+    absl::StatusOr<net::HttpResponse> res =
+        http_->Request(request.method, Url(lease->port(), target), request.body, call);
+    const uint64_t used = lease->generation();
+    lease->Release();
+    bool retired = false;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [name, gen] : routes_) {
+        if (name == version) retired = gen->id != used;
+      }
+    }
+    // A lease keeps its child off drain, so this happens only when the lease wait timed out or
+    // the child exited; the new child (if any) gets the request.
+    bool retry = retired && attempt < 2 &&
+                 ((!res.ok() && idempotent && absl::IsUnavailable(res.status())) ||
+                  (res.ok() && res->status == 503));
+    if (retry) {
+      absl::MutexLock lock(&mu_);
+      ++stats_.forward_retries;
+      continue;
+    }
+    if (!res.ok()) {
+      absl::MutexLock lock(&mu_);
+      ++stats_.forward_errors;
+      return net::HttpResponse::Text(
+          502, absl::StrCat("version ", version, ": ", res.status().message()));
+    }
+    net::HttpResponse out;
+    out.status = res->status;
+    out.headers = ForwardHeaders(res->headers);
+    out.body = std::move(res->body);
+    return out;
+  }
+}
+
+void Supervisor::ForwardStream(absl::string_view version, const net::HttpRequest& request,
+                               absl::string_view target, std::shared_ptr<net::ResponseStream> out) {
+  net::HttpCallOptions call;
+  call.no_deadline = true;
+  call.stream_idle_timeout = options_.stream_idle_timeout;
+  call.headers = ForwardHeaders(request.headers);
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<RouteLease> lease = Acquire(version, absl::Now() + options_.acquire_wait);
+    if (!lease.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        ++stats_.forward_errors;
+      }
+      out->SetStatus(absl::IsNotFound(lease.status()) ? 404 : 503);
+      out->SetHeader("Content-Type", "text/plain; charset=utf-8");
+      out->Write(lease.status().message());
+      out->Close();
+      return;
+    }
+    bool wrote = false;
+    absl::StatusOr<net::HttpResponse> res = http_->Stream(
+        Url(lease->port(), target),
+        [&](absl::string_view bytes) {
+          wrote = true;
+          return out->Write(bytes);
+        },
+        call);
+    const uint64_t used = lease->generation();
+    lease->Release();  // the child's response has ended (or the client left)
+    bool retired = false;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [name, gen] : routes_) {
+        if (name == version) retired = gen->id != used;
+      }
+    }
+    bool retry =
+        retired && !wrote && attempt < 2 &&
+        ((!res.ok() && absl::IsUnavailable(res.status())) || (res.ok() && res->status == 503));
+    if (retry) {
+      absl::MutexLock lock(&mu_);
+      ++stats_.forward_retries;
+      continue;
+    }
+    if (!wrote) {
+      if (!res.ok()) {
+        {
+          absl::MutexLock lock(&mu_);
+          ++stats_.forward_errors;
+        }
+        out->SetStatus(502);
+        out->SetHeader("Content-Type", "text/plain; charset=utf-8");
+        out->Write(res.status().message());
+      } else if (res->status < 200 || res->status >= 300) {
+        out->SetStatus(res->status);
+        std::string type = res->headers.Get("Content-Type");
+        if (!type.empty()) out->SetHeader("Content-Type", type);
+        out->Write(res->body);
+      }
+    }
+    out->Close();
+    return;
+  }
+}
+
+void Supervisor::MonitorLoop() {
+  while (true) {
+    std::vector<GenPtr> crashed;
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&forced_), options_.monitor_interval)) return;
+      for (const auto& [name, gen] : routes_) {
+        if (gen->state == GenerationState::kRunning && ReapLocked(gen.get())) {
+          gen->last_error =
+              absl::StrCat("exited on its own: ", internal::DescribeWaitStatus(gen->exit_status));
+          GONKA_LOG_WARN("child exited", {"version", gen->spec.version}, {"generation", gen->id},
+                         {"status", gen->last_error});
+          SetStateLocked(gen.get(), GenerationState::kFailed);
+          if (options_.restart_on_exit && !shut_down_) {
+            crashed.push_back(gen);
+          } else {
+            gen->done = true;
+          }
+        }
+      }
+      for (GenPtr& gen : crashed) {
+        workers_.emplace_back([this, gen] { Restart(gen); });
+      }
+    }
+  }
+}
+
+void Supervisor::Restart(GenPtr gen) {
+  if (SleepOrForced(options_.restart_backoff)) {
+    absl::MutexLock lock(&mu_);
+    gen->done = true;
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    bool still_routed = false;
+    for (const auto& [name, target] : routes_) still_routed = still_routed || target == gen;
+    if (shut_down_ || !still_routed || gen->state != GenerationState::kFailed) {
+      gen->done = true;  // retired meanwhile; nothing to restart
+      return;
+    }
+    ++gen->restarts;
+  }
+  absl::Status s = StartGeneration(gen);  // failed → starting → running | failed
+  if (!s.ok()) {
+    GONKA_LOG_WARN("restart failed", {"version", gen->spec.version}, {"generation", gen->id},
+                   {"error", s});
+  }
+}
+
+std::vector<GenerationInfo> Supervisor::Generations() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<GenerationInfo> out;
+  for (const auto& gen : generations_) {
+    GenerationInfo info;
+    info.id = gen->id;
+    info.version = gen->spec.version;
+    info.binary = gen->spec.binary;
+    info.sha256 = gen->spec.sha256;
+    info.storage_mode = gen->storage_mode;
+    info.state = gen->state;
+    info.done = gen->done;
+    info.port = gen->port;
+    info.admin_port = gen->admin_port;
+    info.pid = gen->pid;
+    info.leases = gen->leases;
+    info.restarts = gen->restarts;
+    info.exit_status = gen->exit_status;
+    info.last_error = gen->last_error;
+    for (const auto& [name, target] : routes_) {
+      if (target == gen) info.current = true;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<std::string> Supervisor::Versions() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, gen] : routes_) out.push_back(name);
+  return out;
+}
+
+SupervisorStats Supervisor::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+bool Supervisor::WaitRetired(absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto retired = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    for (const auto& gen : generations_) {
+      bool current = false;
+      for (const auto& [name, target] : routes_) current = current || target == gen;
+      if (!current && !gen->done) return false;
+    }
+    return true;
+  };
+  return mu_.AwaitWithDeadline(absl::Condition(&retired), deadline);
+}
+
+void Supervisor::Shutdown(absl::Time deadline) {
+  {
+    // Not under deploy_mu_: an exclusive Deploy may be draining for minutes, and the deadline
+    // must hold. Deploy checks shut_down_ again before it publishes a route.
+    absl::MutexLock lock(&mu_);
+    if (!shut_down_) {
+      shut_down_ = true;
+      for (auto& [name, gen] : routes_) RetireInBackground(gen);
+      routes_.clear();
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto all_done = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      for (const auto& gen : generations_) {
+        if (!gen->done) return false;
+      }
+      return true;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&all_done), deadline)) {
+      GONKA_LOG_WARN("shutdown deadline: killing the remaining children");
+    }
+    forced_ = true;  // every wait returns; StopProcess sends SIGKILL at once
+  }
+  std::vector<std::thread> workers;
+  {
+    absl::MutexLock lock(&mu_);
+    workers.swap(workers_);
+  }
+  for (std::thread& t : workers) t.join();
+  // Restart workers may have been added by the monitor before it saw `forced_`.
+  std::vector<std::thread> late;
+  {
+    absl::MutexLock lock(&mu_);
+    late.swap(workers_);
+  }
+  for (std::thread& t : late) t.join();
+}
+
+}  // namespace supervisor
+}  // namespace gonka

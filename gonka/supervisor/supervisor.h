@@ -1,0 +1,276 @@
+// Supervisor: runs one child process per version name under Gonka's child contract, routes
+// requests to the current child of each version through a route table that is swapped
+// atomically, and replaces a child blue/green: the new one starts on a new port, takes the route
+// once ready, and the old one finishes every request it holds, drains, and is reaped.
+//
+//   Supervisor sup({.first_port = 5000, .admin_address_env = "DEVSHARD_ADMIN_ADDR"});
+//   RETURN_IF_ERROR(sup.Deploy({.version = "v0.2.11", .binary = bin, .data_dir = dir}));
+//   server.Handle("GET", "/v0.2.11/*", [&](const net::HttpRequest& r) {
+//     return sup.Forward("v0.2.11", r, r.target.substr(8));   // lease held until the body is in
+//   });
+//   RETURN_IF_ERROR(sup.Deploy({.version = "v0.2.11", .binary = new_bin, .data_dir = dir}));
+//   sup.Shutdown(absl::Now() + absl::Minutes(25));
+//
+// Contract:
+// - The child contract (Gonka's devshardd under versiond): the binary is started as
+//   `<binary> --port N --data-dir <dir> <args...>`; it serves its public API and `GET /healthz`
+//   on N, and its admin API (`GET /ready`, `POST /drain`, `GET /drain/status` answering
+//   `{"inflight": n, ...}`) on N too, or, when `admin_address_env` is set, on the loopback
+//   address given in that environment variable (`127.0.0.1:<second port>`). Paths are options.
+// - Generation states: preparing → starting → running → retiring → draining → stopping →
+//   stopped; a child that fails readiness or exits on its own is `failed`; a running child that
+//   exits on its own is restarted (failed → starting) on a new port when `restart_on_exit`.
+//   GenerationInfo::done becomes true only once the process has been reaped (waitpid).
+// - Deploy(spec) when the version already runs: overlap (blue/green) only when both the old
+//   and the new binary print exactly `postgres` for `--print-storage-mode` (OverlapPolicy::kProbe)
+//   — two children on one SQLite store would corrupt it; otherwise exclusive: the old child is
+//   retired and reaped first, then the new one starts (requests wait up to `acquire_wait`).
+//   In overlap mode a new child that is not ready (admin ready → 200 and /healthz → 2xx) within
+//   `ready_timeout`, or exits, is stopped and marked failed, and the old child keeps the route.
+// - Route leases: Acquire() returns a lease on the version's current running child; the lease
+//   pins that child until it is released. The route swap is one step under the supervisor's
+//   lock, so after it no new lease goes to the old child. Retiring waits until the old child's
+//   leases are 0 (or `drain_timeout`), then `POST /drain`, polls `/drain/status` until inflight
+//   is 0 (or `drain_timeout`; a child answering 404 there is taken as drained), then SIGTERM,
+//   `kill_grace`, SIGKILL, reap, and the port is free again.
+// - Forward()/ForwardStream() hold a lease until the child's response has ended — for a stream
+//   (Server-Sent Events) until the child closes it or the client goes. A forwarded request that
+//   lands on a child already retired by the time it is sent (connection refused, or 503 from
+//   the draining child) is retried on the version's new child; a non-idempotent request is
+//   retried only after a 503 (the child refused it, so it did not run).
+// - Errors name the version and binary: Deploy → FailedPrecondition after Shutdown,
+//   InvalidArgument for an empty version/binary, ResourceExhausted when no port is free in
+//   [first_port, last_port], Unavailable when the child fails to spawn or to become ready
+//   (the reason and the child's exit status in the message), DeadlineExceeded for a storage
+//   probe that hangs. Acquire → NotFound for an unknown version, Unavailable when no child of
+//   it is running by the deadline.
+// - Time is the real clock: every wait is on a real process (no FakeClock).
+//
+// Thread-safety: all methods are thread-safe. Deploy/Remove calls are serialised. A RouteLease
+// must not outlive its Supervisor. The destructor calls Shutdown(absl::Now()) — children are
+// SIGKILLed and reaped.
+#ifndef GONKA_SUPERVISOR_SUPERVISOR_H_
+#define GONKA_SUPERVISOR_SUPERVISOR_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gonka/net/http_message.h"
+#include "gonka/net/http_server.h"
+
+namespace gonka {
+namespace net {
+class HttpClient;
+}  // namespace net
+
+namespace supervisor {
+
+enum class GenerationState {
+  kPreparing,  // storage probe, port chosen
+  kStarting,   // spawned, waiting for readiness
+  kRunning,    // takes leases (when it is the route's target)
+  kRetiring,   // off the route; waiting for its leases to end
+  kDraining,   // POST /drain sent; waiting for /drain/status inflight == 0
+  kStopping,   // SIGTERM sent; SIGKILL after kill_grace
+  kStopped,    // reaped (terminal)
+  kFailed,     // not ready in time or exited on its own (→ starting when restarted)
+};
+absl::string_view GenerationStateName(GenerationState state);
+
+enum class OverlapPolicy {
+  kProbe,   // run `<binary> --print-storage-mode`; overlap only when both print `postgres`
+  kAlways,  // overlap without probing (binaries known to share external storage)
+  kNever,   // always exclusive stop → start
+};
+
+struct ChildSpec {
+  std::string version;            // route name, e.g. "v0.2.11"
+  std::string binary;             // absolute path of the executable
+  std::string data_dir;           // passed as --data-dir (created if missing)
+  std::string sha256;             // reported in GenerationInfo only
+  std::vector<std::string> args;  // after --port/--data-dir
+  std::vector<std::pair<std::string, std::string>> env;  // added to the supervisor's own
+};
+
+struct SupervisorOptions {
+  // Child ports are taken from this range, skipping ports bound by anything (a test bind on
+  // 127.0.0.1) and `reserved_ports`. first_port = 0: ask the kernel for free ports instead.
+  int first_port = 5000;
+  int last_port = 65535;
+  std::vector<int> reserved_ports;
+  // Empty: admin endpoints on the public port. Else the child gets NAME=127.0.0.1:<port> and
+  // serves its admin endpoints there (Gonka: DEVSHARD_ADMIN_ADDR).
+  std::string admin_address_env;
+  std::string ready_path = "/ready";                // admin
+  std::string healthz_path = "/healthz";            // public
+  std::string drain_path = "/drain";                // admin, POST
+  std::string drain_status_path = "/drain/status";  // admin
+  absl::Duration ready_timeout = absl::Seconds(60);
+  absl::Duration ready_poll_interval = absl::Milliseconds(100);
+  // Each of: waiting for the retired child's leases, then for its inflight count.
+  absl::Duration drain_timeout = absl::Minutes(15);
+  absl::Duration drain_poll_interval = absl::Seconds(1);
+  absl::Duration kill_grace = absl::Minutes(10);
+  OverlapPolicy overlap = OverlapPolicy::kProbe;
+  absl::Duration probe_timeout = absl::Seconds(10);
+  // How long Acquire/Forward wait for a version whose child is (re)starting.
+  absl::Duration acquire_wait = absl::Seconds(5);
+  bool restart_on_exit = true;
+  absl::Duration restart_backoff = absl::Seconds(1);
+  // How often running children are checked for an exit of their own.
+  absl::Duration monitor_interval = absl::Milliseconds(100);
+  // Per forwarded plain request (a stream has no overall deadline).
+  absl::Duration forward_timeout = absl::Seconds(60);
+  // A forwarded stream fails when the child sends nothing for this long.
+  absl::Duration stream_idle_timeout = absl::Minutes(10);
+};
+
+// A snapshot of one generation.
+struct GenerationInfo {
+  uint64_t id = 0;  // increasing per supervisor
+  std::string version;
+  std::string binary;
+  std::string sha256;
+  std::string storage_mode;  // the probe's answer, "" when not probed
+  GenerationState state = GenerationState::kPreparing;
+  bool current = false;  // the route's target
+  bool done = false;     // reaped
+  int port = 0;
+  int admin_port = 0;
+  pid_t pid = 0;
+  int leases = 0;
+  int restarts = 0;
+  int exit_status = -1;  // waitpid status once reaped
+  std::string last_error;
+};
+
+struct SupervisorStats {
+  uint64_t leases_granted = 0;
+  uint64_t forward_retries = 0;  // requests retried on a newer child
+  uint64_t forward_errors = 0;   // answered 502/503 by the supervisor itself
+};
+
+class Supervisor;
+
+namespace internal {
+struct Generation;
+}  // namespace internal
+
+// Pins one child generation until released (RAII, move-only).
+class RouteLease {
+ public:
+  RouteLease(RouteLease&& other) noexcept;
+  RouteLease& operator=(RouteLease&& other) noexcept;
+  RouteLease(const RouteLease&) = delete;
+  RouteLease& operator=(const RouteLease&) = delete;
+  ~RouteLease() { Release(); }
+
+  // "http://127.0.0.1:<port>" of the pinned child.
+  std::string base_url() const;
+  int port() const { return port_; }
+  uint64_t generation() const { return generation_; }
+  // Idempotent.
+  void Release();
+
+ private:
+  friend class Supervisor;
+  RouteLease(Supervisor* owner, std::shared_ptr<internal::Generation> gen, int port, uint64_t id)
+      : owner_(owner), gen_(std::move(gen)), port_(port), generation_(id) {}
+  Supervisor* owner_ = nullptr;
+  std::shared_ptr<internal::Generation> gen_;
+  int port_ = 0;
+  uint64_t generation_ = 0;
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(SupervisorOptions options = {});
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Starts `spec` as the version's new child and routes to it once ready; the previous child
+  // retires in the background (overlap) or before the start (exclusive). Blocks until the new
+  // child runs or has failed. Errors: see the header comment.
+  absl::Status Deploy(const ChildSpec& spec);
+  // Takes the version off the route table (requests get NotFound/404 at once); its child
+  // retires in the background. NotFound for an unknown version.
+  absl::Status Remove(absl::string_view version);
+
+  // A lease on the version's running child, waiting up to `deadline` while it (re)starts.
+  absl::StatusOr<RouteLease> Acquire(absl::string_view version, absl::Time deadline);
+
+  // Forwards `request` (method, headers, body) to `target` ("/path?query") on the version's
+  // child and returns its response; the supervisor's own answers: 404 unknown version, 503 no
+  // running child, 502 child unreachable. Hop-by-hop headers are not forwarded.
+  net::HttpResponse Forward(absl::string_view version, const net::HttpRequest& request,
+                            absl::string_view target);
+  // GET `target` on the child and copy the body to `out` as it arrives (SSE), holding the lease
+  // until the child ends the stream or `out` is closed. Blocks until then; closes `out`.
+  void ForwardStream(absl::string_view version, const net::HttpRequest& request,
+                     absl::string_view target, std::shared_ptr<net::ResponseStream> out);
+
+  std::vector<GenerationInfo> Generations() const;
+  std::vector<std::string> Versions() const;
+  SupervisorStats stats() const;
+  // True once every generation that is not a route's target is done (reaped).
+  bool WaitRetired(absl::Time deadline) const;
+
+  // Retires every child (leases, drain, SIGTERM, grace, SIGKILL, reap); at `deadline` whatever
+  // still runs is SIGKILLed and reaped. Deploy fails afterwards. Idempotent.
+  void Shutdown(absl::Time deadline);
+
+ private:
+  friend class RouteLease;
+  using GenPtr = std::shared_ptr<internal::Generation>;
+
+  void ReleaseLease(internal::Generation* gen);
+  absl::StatusOr<std::string> ProbeStorageMode(const ChildSpec& spec);
+  absl::StatusOr<int> PickPortLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Spawns `gen` and waits for readiness: running on success, failed (stopped, reaped) if not.
+  absl::Status StartGeneration(const GenPtr& gen);
+  absl::Status WaitReady(const GenPtr& gen);
+  // The whole retirement of `gen`, blocking until it is reaped.
+  void Retire(const GenPtr& gen);
+  // SIGTERM, grace, SIGKILL, reap.
+  void StopProcess(const GenPtr& gen, absl::Duration grace);
+  // Polls waitpid once; records the exit. Returns true when the process is gone.
+  bool ReapLocked(internal::Generation* gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetStateLocked(internal::Generation* gen, GenerationState state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RetireInBackground(GenPtr gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MonitorLoop();
+  void Restart(GenPtr gen);
+  // Sleeps up to `d`; returns early (true) when Shutdown forces.
+  bool SleepOrForced(absl::Duration d);
+
+  const SupervisorOptions options_;
+  std::unique_ptr<net::HttpClient> http_;
+  absl::Mutex deploy_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex mu_;
+  std::vector<std::pair<std::string, GenPtr>> routes_ ABSL_GUARDED_BY(mu_);
+  std::vector<GenPtr> generations_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool forced_ ABSL_GUARDED_BY(mu_) = false;
+  SupervisorStats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread monitor_;
+};
+
+}  // namespace supervisor
+}  // namespace gonka
+
+#endif  // GONKA_SUPERVISOR_SUPERVISOR_H_

@@ -1,0 +1,200 @@
+// test_child: a tiny child for the supervisor's tests, following Gonka's child contract.
+//
+//   test_child --port N --data-dir DIR      serve until SIGTERM
+//   test_child --print-storage-mode         print $TEST_CHILD_STORAGE_MODE (default "postgres")
+//
+// Public port N: GET /healthz, GET /version ("<version> <pid>"), GET /slow?ms=M (answers after M
+// ms), GET /sse?n=K&interval_ms=M (K events, then the stream ends), POST /echo. Admin (port N, or
+// the address in $DEVSHARD_ADMIN_ADDR): GET /ready, POST /drain, GET /drain/status
+// ({"ready":..,"draining":..,"inflight":n}). While draining, public requests get 503 and
+// /ready 503; admitted requests finish. Environment: TEST_CHILD_VERSION (the body of /version),
+// TEST_CHILD_NEVER_READY=1 (/ready always 503), TEST_CHILD_IGNORE_SIGTERM=1,
+// TEST_CHILD_EXIT_AFTER_MS=M (exit 3 on its own after M ms; with TEST_CHILD_EXIT_ONCE=1 only the
+// first start in a data dir does).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gonka/net/http_server.h"
+
+namespace {
+
+using gonka::net::HttpRequest;
+using gonka::net::HttpResponse;
+using gonka::net::HttpServer;
+using gonka::net::ResponseStream;
+
+std::string Env(const char* name, const char* fallback = "") {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : fallback;
+}
+
+int IntParam(const HttpRequest& req, absl::string_view name, int fallback) {
+  int v = fallback;
+  if (auto s = req.QueryParam(name)) {
+    if (!absl::SimpleAtoi(*s, &v)) v = fallback;
+  }
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int port = -1;
+  std::string data_dir;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--print-storage-mode") {
+      std::printf("%s\n", Env("TEST_CHILD_STORAGE_MODE", "postgres").c_str());
+      return 0;
+    }
+    if (arg == "--port" && i + 1 < argc) {
+      if (!absl::SimpleAtoi(argv[++i], &port)) port = -1;
+    } else if (arg == "--data-dir" && i + 1 < argc) {
+      data_dir = argv[++i];
+    }
+  }
+  if (port < 0 || data_dir.empty()) {
+    std::fprintf(stderr, "usage: test_child --port N --data-dir DIR\n");
+    return 2;
+  }
+  const bool ignore_term = Env("TEST_CHILD_IGNORE_SIGTERM") == "1";
+  // Block SIGTERM/SIGINT before any thread starts, so sigwait below receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  const std::string version = Env("TEST_CHILD_VERSION", "v0");
+  const bool never_ready = Env("TEST_CHILD_NEVER_READY") == "1";
+  std::atomic<bool> draining{false};
+  std::atomic<int> inflight{0};
+
+  HttpServer pub({.name = "test_child", .port = port, .threads = 1, .handler_threads = 16});
+  std::unique_ptr<HttpServer> admin_server;
+  HttpServer* admin = &pub;
+  std::string admin_addr = Env("DEVSHARD_ADMIN_ADDR");
+  if (!admin_addr.empty()) {
+    int admin_port = 0;
+    size_t colon = admin_addr.rfind(':');
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(admin_addr.substr(colon + 1), &admin_port)) {
+      std::fprintf(stderr, "bad DEVSHARD_ADMIN_ADDR %s\n", admin_addr.c_str());
+      return 2;
+    }
+    admin_server = std::make_unique<HttpServer>(gonka::net::HttpServerOptions{
+        .name = "test_child_admin", .port = admin_port, .threads = 1});
+    admin = admin_server.get();
+  }
+
+  // Every public request counts as in flight until its response (or stream) ends.
+  pub.SetAdmission([&]() -> std::shared_ptr<void> {
+    if (draining.load()) return nullptr;
+    inflight.fetch_add(1);
+    // A non-null token: the server treats a null guard as "refuse".
+    return std::shared_ptr<void>(new int(0), [&](void* p) {
+      delete static_cast<int*>(p);
+      inflight.fetch_sub(1);
+    });
+  });
+  HttpServer::RouteOptions no_admission{.admission = false};
+  pub.Handle(
+      "GET", "/healthz", [](const HttpRequest&) { return HttpResponse::Text(200, "ok"); },
+      no_admission);
+  pub.Handle("GET", "/version", [&](const HttpRequest&) {
+    return HttpResponse::Text(200, absl::StrCat(version, " ", getpid()));
+  });
+  pub.Handle("POST", "/echo", [&](const HttpRequest& req) {
+    return HttpResponse::Text(200, absl::StrCat(version, " ", req.body));
+  });
+  pub.Handle("GET", "/slow", [&](const HttpRequest& req) {
+    absl::SleepFor(absl::Milliseconds(IntParam(req, "ms", 500)));
+    return HttpResponse::Text(200, absl::StrCat(version, " ", getpid()));
+  });
+  pub.HandleStream("GET", "/sse", [&](const HttpRequest& req, std::shared_ptr<ResponseStream> s) {
+    const int n = IntParam(req, "n", 5);
+    const int interval_ms = IntParam(req, "interval_ms", 100);
+    // Writes from a thread of its own; the stream (and the admission guard) lives until Close.
+    std::thread([s, n, interval_ms, version] {
+      for (int i = 0; i < n; ++i) {
+        if (!s->Write(
+                absl::StrCat("id: ", i, "\ndata: ", version, " ", getpid(), " ", i, "\n\n"))) {
+          return;
+        }
+        absl::SleepFor(absl::Milliseconds(interval_ms));
+      }
+      s->Close();
+    }).detach();
+  });
+
+  admin->Handle(
+      "GET", "/ready",
+      [&](const HttpRequest&) {
+        bool ready = !never_ready && !draining.load();
+        return HttpResponse::Text(ready ? 200 : 503, ready ? "ready" : "not ready");
+      },
+      no_admission);
+  admin->Handle(
+      "POST", "/drain",
+      [&](const HttpRequest&) {
+        draining.store(true);
+        return HttpResponse::Json(202, "{\"draining\":true}");
+      },
+      no_admission);
+  admin->Handle(
+      "GET", "/drain/status",
+      [&](const HttpRequest&) {
+        return HttpResponse::Json(
+            200, absl::StrCat("{\"ready\":", (!never_ready && !draining.load()) ? "true" : "false",
+                              ",\"draining\":", draining.load() ? "true" : "false",
+                              ",\"inflight\":", inflight.load(), "}"));
+      },
+      no_admission);
+
+  if (auto s = pub.Start(); !s.ok()) {
+    std::fprintf(stderr, "test_child: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  if (admin_server != nullptr) {
+    if (auto s = admin_server->Start(); !s.ok()) {
+      std::fprintf(stderr, "test_child admin: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  int exit_after_ms = 0;
+  // TEST_CHILD_EXIT_ONCE=1: only the first start in this data dir exits (a marker file records it).
+  const std::string marker = data_dir + "/exited-once";
+  bool exit_now = Env("TEST_CHILD_EXIT_ONCE") != "1" || access(marker.c_str(), F_OK) != 0;
+  if (exit_now && Env("TEST_CHILD_EXIT_ONCE") == "1") {
+    if (FILE* f = std::fopen(marker.c_str(), "w")) std::fclose(f);
+  }
+  if (exit_now && absl::SimpleAtoi(Env("TEST_CHILD_EXIT_AFTER_MS"), &exit_after_ms) &&
+      exit_after_ms > 0) {
+    std::thread([exit_after_ms] {
+      absl::SleepFor(absl::Milliseconds(exit_after_ms));
+      std::_Exit(3);
+    }).detach();
+  }
+  while (true) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (ignore_term && sig == SIGTERM) continue;  // only SIGKILL ends it
+    break;
+  }
+  draining.store(true);
+  pub.Stop(absl::Now() + absl::Seconds(10));
+  if (admin_server != nullptr) admin_server->Stop(absl::Now());
+  return 0;
+}
