@@ -944,10 +944,14 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     if (head_) res->body().clear();
     server_->CountResponse(response.status);
     phase_ = Phase::kBusy;
-    stream_.expires_after(ToChrono(server_->options_.request_timeout));
+    // The write is timed by the same lazy timer as reads (they never overlap on a plain
+    // connection): on expiry the socket's operations are cancelled and the connection closes,
+    // as Beast's stream timeout would, without a timer armed and cancelled per response.
+    ArmReadTimer(ToChrono(server_->options_.request_timeout));
     auto self = shared_from_this();
     response_ = res;
     http::async_write(stream_, *res, [self, keep](beast::error_code ec, size_t) {
+      self->DisarmReadTimer(&ec);
       self->response_.reset();
       self->guard_.reset();
       self->EndInFlight();
