@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "gonka/base/log.h"
 #include "gonka/base/status_macros.h"
 
 namespace gonka {
@@ -44,6 +45,10 @@ CREATE TABLE pocstore_commitments (
   PRIMARY KEY (stage, model)
 );
 )sql"},
+      // Commit() assigns leaves by seq; without this index PostgreSQL may join the assignment
+      // list against the table by scanning it (minutes at 10^5 rows).
+      {2, "index pocstore_artifacts seq",
+       "CREATE UNIQUE INDEX pocstore_artifacts_seq ON pocstore_artifacts (seq);"},
   };
   return *m;
 }
@@ -188,6 +193,7 @@ absl::StatusOr<Commitment> PgArtifactStore::Commit(uint64_t stage, absl::string_
   const std::string stage_s = absl::StrCat(stage);
   const std::string model_s(model);
   Commitment result;
+  uint64_t before_count = 0;
   RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& c) -> absl::Status {
     // One committer per (stage, model) at a time, across processes; the lock ends with the
     // transaction, so a committer that dies leaves nothing held.
@@ -197,6 +203,7 @@ absl::StatusOr<Commitment> PgArtifactStore::Commit(uint64_t stage, absl::string_
                                    {stage_s, model_s})
                         .status());
     ASSIGN_OR_RETURN(Commitment before, ReadCommitment(c, stage_s, model));
+    before_count = before.count;
     ASSIGN_OR_RETURN(std::vector<Digest> peaks,
                      ReadNodes(c, stage_s, model, PeakPositions(before.count)));
     ASSIGN_OR_RETURN(MmrFrontier frontier, MmrFrontier::Resume(before.count, std::move(peaks)));
@@ -258,6 +265,19 @@ absl::StatusOr<Commitment> PgArtifactStore::Commit(uint64_t stage, absl::string_
             {stage_s, model_s, absl::StrCat(result.count), crypto::HexEncode(result.root)})
         .status();
   }));
+  // Every stage is a new key prefix the statistics have not seen; without fresh statistics
+  // PostgreSQL takes (stage, model) for selective and filters a whole stage's rows per proof
+  // (measured: 12 ms per lookup at 2*10^4 rows). Re-analyse each time the stage has doubled —
+  // O(log n) times per stage — after the transaction, holding no lock. A failure costs only
+  // speed, so it is logged, not returned (the commitment is already durable).
+  if (result.count > 0 && result.count >= 2 * before_count) {
+    for (const char* table : {"pocstore_artifacts", "pocstore_nodes"}) {
+      absl::Status s = pool_->Exec(absl::StrCat("ANALYZE ", table)).status();
+      if (!s.ok()) {
+        GONKA_LOG_WARN("pocstore analyze failed", {"table", table}, {"error", s.ToString()});
+      }
+    }
+  }
   return result;
 }
 
