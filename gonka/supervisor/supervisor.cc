@@ -200,7 +200,7 @@ bool Supervisor::SleepOrForced(absl::Duration d) {
 }
 
 absl::StatusOr<int> Supervisor::PickPortLocked() {
-  auto taken = [&](int port) {
+  auto taken = [&](int port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (std::find(options_.reserved_ports.begin(), options_.reserved_ports.end(), port) !=
         options_.reserved_ports.end()) {
       return true;
