@@ -279,6 +279,25 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
 }
 
 absl::Status Supervisor::StartGeneration(const GenPtr& gen) {
+  // A child that exits before it is ready may have lost its port to another process between our
+  // bind test and its own bind; it gets a fresh port. A child that hangs unready does not.
+  for (int attempt = 1;; ++attempt) {
+    absl::Status s = StartOnce(gen);
+    bool exited;
+    {
+      absl::MutexLock lock(&mu_);
+      exited = !s.ok() && gen->pid != 0 && !gen->process_alive && !forced_ && !shut_down_ &&
+               absl::StrContains(s.message(), "exited before ready");
+      if (!exited || attempt >= options_.start_attempts) return s;
+      gen->done = false;
+    }
+    GONKA_LOG_WARN("child exited before ready; starting it again on a new port",
+                   {"version", gen->spec.version}, {"generation", gen->id}, {"attempt", attempt},
+                   {"error", s});
+  }
+}
+
+absl::Status Supervisor::StartOnce(const GenPtr& gen) {
   std::vector<std::string> argv;
   internal::EnvOverrides env;
   {
@@ -453,6 +472,10 @@ void Supervisor::Retire(const GenPtr& gen) {
 }
 
 void Supervisor::RetireInBackground(GenPtr gen) {
+  // Off the route from this moment (the caller holds mu_ across the route change), so the
+  // state says so before the worker thread runs.
+  if (gen->state == GenerationState::kRunning)
+    SetStateLocked(gen.get(), GenerationState::kRetiring);
   workers_.emplace_back([this, gen = std::move(gen)] { Retire(gen); });
 }
 

@@ -25,8 +25,10 @@
 //   and the new binary print exactly `postgres` for `--print-storage-mode` (OverlapPolicy::kProbe)
 //   — two children on one SQLite store would corrupt it; otherwise exclusive: the old child is
 //   retired and reaped first, then the new one starts (requests wait up to `acquire_wait`).
-//   In overlap mode a new child that is not ready (admin ready → 200 and /healthz → 2xx) within
-//   `ready_timeout`, or exits, is stopped and marked failed, and the old child keeps the route.
+//   A child that exits before it is ready is spawned again on a fresh port, up to
+//   `start_attempts` times in all. In overlap mode a new child that is not ready (admin ready → 200
+//   and /healthz → 2xx) within `ready_timeout`, or exits, is stopped and marked failed, and the old
+//   child keeps the route.
 // - Route leases: Acquire() returns a lease on the version's current running child; the lease
 //   pins that child until it is released. The route swap is one step under the supervisor's
 //   lock, so after it no new lease goes to the old child. Retiring waits until the old child's
@@ -119,6 +121,9 @@ struct SupervisorOptions {
   std::string drain_status_path = "/drain/status";  // admin
   absl::Duration ready_timeout = absl::Seconds(60);
   absl::Duration ready_poll_interval = absl::Milliseconds(100);
+  // Spawns per start when the child exits before it is ready (each on a fresh port: another
+  // process may have bound the chosen one first). A child that stays unready is not retried.
+  int start_attempts = 3;
   // Each of: waiting for the retired child's leases, then for its inflight count.
   absl::Duration drain_timeout = absl::Minutes(15);
   absl::Duration drain_poll_interval = absl::Seconds(1);
@@ -241,6 +246,7 @@ class Supervisor {
   absl::StatusOr<int> PickPortLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Spawns `gen` and waits for readiness: running on success, failed (stopped, reaped) if not.
   absl::Status StartGeneration(const GenPtr& gen);
+  absl::Status StartOnce(const GenPtr& gen);
   absl::Status WaitReady(const GenPtr& gen);
   // The whole retirement of `gen`, blocking until it is reaped.
   void Retire(const GenPtr& gen);

@@ -57,7 +57,10 @@ std::string TempDir(absl::string_view name) {
 
 SupervisorOptions TestOptions() {
   SupervisorOptions o;
-  o.first_port = 0;  // kernel-chosen free ports (tests run side by side)
+  // Below Linux's ephemeral range (32768+), where client sockets would collide with children;
+  // spread by pid so tests running side by side rarely probe the same ports.
+  o.first_port = 20000 + static_cast<int>(getpid() % 500) * 20;
+  o.last_port = 32000;
   o.admin_address_env = "DEVSHARD_ADMIN_ADDR";
   o.ready_timeout = absl::Seconds(15);
   o.ready_poll_interval = absl::Milliseconds(20);
