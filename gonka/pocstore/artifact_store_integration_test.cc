@@ -247,10 +247,11 @@ TEST_F(PgArtifactStoreTest, FourReplicasWithOverlappingNoncesAndTwoCommitters) {
     auto at = r.mmr.RootAt(c.count);
     ASSERT_TRUE(at.has_value());
     EXPECT_EQ(c.root, std::string(crypto::AsStringView(*at))) << "count " << c.count;
-    uint64_t leaf = (c.count * 7919) % c.count;
-    auto p = stores[2]->ProveLeaf(stage, model, leaf, c.count);
-    ASSERT_TRUE(p.ok()) << p.status();
-    EXPECT_TRUE(VerifyProof(*at, c.count, p->leaf_index, p->nonce, p->vector, p->siblings));
+    for (uint64_t leaf : {uint64_t{0}, c.count / 2, c.count - 1}) {
+      auto p = stores[2]->ProveLeaf(stage, model, leaf, c.count);
+      ASSERT_TRUE(p.ok()) << p.status();
+      EXPECT_TRUE(VerifyProof(*at, c.count, p->leaf_index, p->nonce, p->vector, p->siblings));
+    }
     ++checked;
   }
   EXPECT_GT(checked, 0);
@@ -263,7 +264,9 @@ TEST_F(PgArtifactStoreTest, FourReplicasWithOverlappingNoncesAndTwoCommitters) {
   int64_t sum = 0;
   for (const auto& [node, n] : *counts) sum += n;
   EXPECT_EQ(sum, distinct);
-  EXPECT_EQ(counts->size(), static_cast<size_t>(kReplicas));
+  // Replicas 0 and 3 have nonces nobody else sends; the others may lose every race.
+  EXPECT_EQ(counts->count("node-0"), 1u);
+  EXPECT_EQ(counts->count("node-3"), 1u);
 }
 
 TEST_F(PgArtifactStoreTest, RetentionDropsOlderStagesOnly) {
