@@ -360,7 +360,34 @@ TEST(SupervisorTest, ExclusiveStopThenStartWhenStorageIsNotShared) {
   ASSERT_TRUE(sup.Deploy(Spec("v1", dir, {{"TEST_CHILD_STORAGE_MODE", "sqlite"}})).ok());
   const GenerationInfo v1 = *Current(sup);
   EXPECT_EQ(v1.storage_mode, "sqlite");
+  Front front(&sup);
+
+  // Clients keep calling through the gap: they wait (acquire_wait) instead of failing.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 2; ++c) {
+    clients.emplace_back([&] {
+      HttpClient http;
+      while (!stop.load()) {
+        auto res =
+            http.Get(front.Url("/app/version"), net::HttpCallOptions::Timeout(absl::Seconds(20)));
+        if (res.ok() && res->status == 200) {
+          ok.fetch_add(1);
+        } else {
+          failed.fetch_add(1);
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] { return ok.load() >= 20; }));
   ASSERT_TRUE(sup.Deploy(Spec("v2", dir, {{"TEST_CHILD_STORAGE_MODE", "postgres"}})).ok());
+  const int after_swap = ok.load();
+  ASSERT_TRUE(WaitFor([&] { return ok.load() >= after_swap + 20; }));
+  stop.store(true);
+  for (auto& t : clients) t.join();
+  std::printf("exclusive swap: ok=%d failed=%d\n", ok.load(), failed.load());
+  EXPECT_EQ(failed.load(), 0);
   // v1 was stopped and reaped before v2 was spawned: Deploy retired it synchronously.
   GenerationInfo old = *Gen(sup, v1.id);
   EXPECT_TRUE(old.done);
@@ -369,11 +396,37 @@ TEST(SupervisorTest, ExclusiveStopThenStartWhenStorageIsNotShared) {
   const GenerationInfo v2 = *Current(sup);
   EXPECT_EQ(v2.state, GenerationState::kRunning);
 
-  Front front(&sup);
   HttpClient http;
   auto res = http.Get(front.Url("/app/version"), net::HttpCallOptions::Timeout(absl::Seconds(10)));
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->body, absl::StrCat("v2 ", v2.pid));
+}
+
+TEST(SupervisorTest, ClientLeavingAStreamReleasesItsLease) {
+  Supervisor sup(TestOptions());
+  ASSERT_TRUE(sup.Deploy(Spec("v1", TempDir("leave"))).ok());
+  const GenerationInfo v1 = *Current(sup);
+  Front front(&sup);
+  HttpClient http;
+  int events = 0;
+  auto res = http.Stream(
+      front.Url("/app/sse?n=100000&interval_ms=20"),
+      [&](absl::string_view b) {
+        for (size_t at = b.find("data: "); at != absl::string_view::npos;
+             at = b.find("data: ", at + 1)) {
+          ++events;
+        }
+        return events < 3;  // leave after three events
+      },
+      net::HttpCallOptions::Timeout(absl::Seconds(20)));
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_GE(events, 3);
+  // The proxy notices at its next write to the gone client, ends the upstream stream and drops
+  // the lease; the child's own in-flight count follows.
+  EXPECT_TRUE(WaitFor([&] { return Gen(sup, v1.id)->leases == 0; }));
+  ASSERT_TRUE(sup.Deploy(Spec("v2", TempDir("leave"))).ok());
+  EXPECT_TRUE(sup.WaitRetired(absl::Now() + absl::Seconds(20)));
+  EXPECT_TRUE(WIFEXITED(Gen(sup, v1.id)->exit_status));  // drained, not killed
 }
 
 TEST(SupervisorTest, CrashedChildIsRestarted) {
