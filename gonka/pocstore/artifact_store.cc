@@ -214,7 +214,11 @@ absl::StatusOr<Commitment> PgArtifactStore::Commit(uint64_t stage, absl::string_
                          "SELECT seq, encode(leaf_hash, 'hex') FROM pocstore_artifacts "
                          "WHERE stage = $1 AND model = $2 AND leaf_index IS NULL "
                          "ORDER BY seq LIMIT $3",
-                         {stage_s, model_s, absl::StrCat(options_.commit_page)}));
+                         {stage_s, model_s,
+                          absl::StrCat(std::min<int64_t>(
+                              options_.commit_page,
+                              options_.commit_max_leaves -
+                                  static_cast<int64_t>(frontier.count() - before.count)))}));
       if (pending.rows() == 0) break;
       std::vector<uint64_t> seqs, leaves, positions;
       std::vector<std::string> node_hex;
@@ -249,6 +253,9 @@ absl::StatusOr<Commitment> PgArtifactStore::Commit(uint64_t stage, absl::string_
                                      {stage_s, model_s, IntArray(positions), TextArray(node_hex)})
                           .status());
       if (pending.rows() < options_.commit_page) break;
+      if (static_cast<int64_t>(frontier.count() - before.count) >= options_.commit_max_leaves) {
+        break;  // the rest goes to the next Commit()
+      }
     }
     result.count = frontier.count();
     result.root.clear();

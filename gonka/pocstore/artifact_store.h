@@ -17,7 +17,8 @@
 //     of the batch is stored: one statement).
 //   - Commit(stage, model): assigns leaf indices to the artifacts not yet in the MMR and returns
 //     the new (count, root). Serialised per (stage, model) across processes, idempotent when
-//     nothing new arrived. count 0 has an empty root.
+//     nothing new arrived; takes at most Options::commit_max_leaves new leaves per call (the
+//     rest wait for the next call). count 0 has an empty root.
 //   - Committed(stage, model): the last Commit()'s result, without changing anything.
 //   - CountsByNode(stage, model): artifacts stored per node (committed or not), for
 //     MsgMLNodeWeightDistribution.
@@ -103,6 +104,9 @@ class PgArtifactStore : public ArtifactStore {
   struct Options {
     int scan_page = 1000;     // rows per Scan() page
     int commit_page = 20000;  // rows read per step while Commit() extends the MMR
+    // At most this many new leaves per Commit(), so a Commit() racing a steady stream of
+    // appends ends (and its transaction with it); the rest goes to the next Commit().
+    int64_t commit_max_leaves = int64_t{1} << 20;
   };
   // Applies the migrations; errors as pg::Migrate. `pool` must outlive the store.
   static absl::StatusOr<std::unique_ptr<PgArtifactStore>> Open(pg::Pool* pool);

@@ -269,6 +269,30 @@ TEST_F(PgArtifactStoreTest, FourReplicasWithOverlappingNoncesAndTwoCommitters) {
   EXPECT_EQ(counts->count("node-3"), 1u);
 }
 
+TEST_F(PgArtifactStoreTest, CommitTakesAtMostMaxLeavesAndTheNextOneContinues) {
+  auto pool = OpenPool();
+  ASSERT_TRUE(pool);
+  auto store = OpenStore(pool.get(), {.commit_page = 4, .commit_max_leaves = 10});
+  ASSERT_TRUE(store);
+  const uint64_t stage = 2500;
+  const std::string model = "capped";
+  std::vector<Artifact> batch;
+  for (int32_t n = 0; n < 25; ++n) batch.push_back({"n", n, VectorFor(n, 0)});
+  ASSERT_TRUE(store->Append(stage, model, batch).ok());
+  std::vector<uint64_t> counts;
+  for (int i = 0; i < 4; ++i) {
+    auto c = store->Commit(stage, model);
+    ASSERT_TRUE(c.ok()) << c.status();
+    counts.push_back(c->count);
+  }
+  EXPECT_EQ(counts, (std::vector<uint64_t>{10, 20, 25, 25}));
+  Mmr mmr;
+  for (const Artifact& a : batch) mmr.Append(LeafHash(a.nonce, a.vector));
+  auto c = store->Committed(stage, model);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->root, std::string(crypto::AsStringView(*mmr.Root())));  // one writer: batch order
+}
+
 TEST_F(PgArtifactStoreTest, RetentionDropsOlderStagesOnly) {
   auto pool = OpenPool();
   ASSERT_TRUE(pool);
