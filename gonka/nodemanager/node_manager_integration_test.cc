@@ -4,7 +4,6 @@
 // each stage (InitGenerate with the stage's block), back to inference after validation, and a
 // kill -9 of the leader hands over to the other replica, whose commands carry a higher token;
 // no ML node ever accepts a command with a lower token than one it accepted before.
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -15,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gonka/net/http_client.h"
 #include "gonka/testing/dev_ml_node.h"
+#include "gonka/testing/node_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
@@ -26,93 +26,38 @@ namespace {
 
 constexpr int64_t kEpochLength = 30;  // PoC at 30, 60, 90, ...; 100 ms blocks
 
-struct Leader {
-  int index = -1;
-  int64_t token = 0;
-  int64_t height = 0;
-  std::string phase;
-};
-
 class NodeManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::DaemonProcess::Options d;
-    d.binary = "daemons/devchain/devchain";
-    d.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--drain-announce=0s",
-              "--block-interval=100ms",
-              absl::StrCat("--epoch-length=", kEpochLength),
-              "--poc-stage-duration=6",
-              "--poc-validation-duration=6",
-              "--set-new-validators-delay=3"};
-    devchain_ = std::make_unique<testing::DaemonProcess>(d);
-    ASSERT_TRUE(devchain_->Start().ok()) << devchain_->LogTail();
-    ASSERT_TRUE(nats_.Start().ok());
-    testing::DaemonProcess::Options e;
-    e.binary = "daemons/edge-api/edge-api";
-    e.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--drain-announce=0s",
-              "--chain-id=gonka-devnet",
-              absl::StrCat("--chain-rpc-url=", devchain_->url()),
-              absl::StrCat("--nats-url=", nats_.url()),
-              "--coordination=nats",
-              "--identity=hub",
-              "--log-level=warn"};
-    edge_ = std::make_unique<testing::DaemonProcess>(e);
-    ASSERT_TRUE(edge_->Start().ok()) << edge_->LogTail();
-    std::string nodes = "[";
+    ASSERT_TRUE(hub_.Start().ok()) << hub_.Logs();
+    std::vector<testing::DevMlNode*> nodes;
     for (int i = 0; i < 2; ++i) {
       ml_.push_back(std::make_unique<testing::DevMlNode>(
           testing::DevMlNode::Options{.require_fencing = true, .nonces_per_stage = 8}));
       ASSERT_TRUE(ml_.back()->Start().ok()) << ml_.back()->LogTail();
-      absl::StrAppend(&nodes, i ? "," : "", "{\"id\":\"ml-", i, "\",\"api_url\":\"",
-                      ml_.back()->api_url(), "\",\"inference_url\":\"", ml_.back()->inference_url(),
-                      "\",\"model\":\"Qwen/Qwen3-8B\"}");
+      nodes.push_back(ml_.back().get());
     }
-    nodes += "]";
-    nodes_file_ = dir_.path() + "/ml-nodes.json";
-    std::ofstream(nodes_file_) << nodes;
+    const std::string nodes_file = testing::WriteMlNodesFile(dir_.Join("ml-nodes.json"), nodes);
     for (int i = 0; i < 2; ++i) {
-      testing::DaemonProcess::Options m;
-      m.binary = "daemons/node-manager/node-manager";
-      m.args = {"--bind=127.0.0.1",
-                "--port={{PORT}}",
-                "--drain-announce=0s",
-                "--participant=gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du",
-                "--public-key=AtestKey",
-                "--callback-url=http://127.0.0.1:1/v2/poc-batches",
-                "--ml-nodes-file=" + nodes_file_,
-                absl::StrCat("--chain-rpc-url=", devchain_->url()),
-                absl::StrCat("--nats-url=", nats_.url()),
-                "--coordination=nats",
-                "--command-timeout=2s",
-                absl::StrCat("--identity=nm-", i),
-                "--log-level=info"};
+      testing::DaemonProcess::Options m =
+          testing::NodeManagerOptions(hub_, absl::StrCat("nm-", i), nodes_file);
+      m.args.push_back("--coordination=nats");
+      m.args.push_back("--callback-url=http://127.0.0.1:1/v2/poc-batches");
       managers_.push_back(std::make_unique<testing::DaemonProcess>(m));
       ASSERT_TRUE(managers_.back()->Start().ok()) << managers_.back()->LogTail();
     }
   }
 
+  struct Leader {
+    int index = -1;
+    testing::NodeManagerStatus status;
+  };
   // The replica that reports itself leader (index -1 if none).
   Leader FindLeader() {
     Leader found;
     for (size_t i = 0; i < managers_.size(); ++i) {
-      if (!managers_[i]->IsRunning()) continue;
-      absl::StatusOr<net::HttpResponse> r =
-          http_.Get(absl::StrCat(managers_[i]->url(), "/v1/node-manager/status"),
-                    {.timeout = absl::Seconds(1)});
-      if (!r.ok() || r->status != 200) continue;
-      simdjson::dom::element doc;
-      if (parser_.parse(r->body).get(doc) != simdjson::SUCCESS) continue;
-      bool leader = false;
-      if (doc["leader"].get_bool().get(leader) != simdjson::SUCCESS || !leader) continue;
-      found.index = static_cast<int>(i);
-      found.token = doc["token"].get_int64().value_unsafe();
-      found.height = doc["height"].get_int64().value_unsafe();
-      std::string_view phase;
-      if (doc["phase"].get_string().get(phase) == simdjson::SUCCESS) found.phase = phase;
+      testing::NodeManagerStatus s = testing::ReadNodeManagerStatus(*managers_[i]);
+      if (s.ok && s.leader) found = {static_cast<int>(i), s};
     }
     return found;
   }
@@ -123,7 +68,7 @@ class NodeManagerTest : public ::testing::Test {
     absl::Status s = testing::WaitFor(
         [&] {
           leader = FindLeader();
-          return leader.index >= 0 && leader.height >= height;
+          return leader.index >= 0 && leader.status.height >= height;
         },
         absl::Seconds(30));
     if (!s.ok()) {
@@ -159,13 +104,12 @@ class NodeManagerTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::string nodes_file_;
-  std::unique_ptr<testing::DaemonProcess> devchain_;
-  testing::NatsServer nats_;
-  std::unique_ptr<testing::DaemonProcess> edge_;
+  testing::ChainHub hub_{
+      {.devchain_args = {"--block-interval=100ms", absl::StrCat("--epoch-length=", kEpochLength),
+                         "--poc-stage-duration=6", "--poc-validation-duration=6",
+                         "--set-new-validators-delay=3"}}};
   std::vector<std::unique_ptr<testing::DevMlNode>> ml_;
   std::vector<std::unique_ptr<testing::DaemonProcess>> managers_;
-  net::HttpClient http_;
   simdjson::dom::parser parser_;
 };
 
@@ -180,12 +124,13 @@ TEST_F(NodeManagerTest, LeaderDrivesEveryStageAndAFailoverKeepsTokensMonotonic) 
   Leader before = FindLeader();
   ASSERT_GE(before.index, 0);
   ASSERT_TRUE(managers_[before.index]->Kill().ok());
-  std::cout << "killed leader nm-" << before.index << " (token " << before.token << ") at height "
-            << before.height << " phase " << before.phase << std::endl;
+  std::cout << "killed leader nm-" << before.index << " (token " << before.status.token
+            << ") at height " << before.status.height << " phase " << before.status.phase
+            << std::endl;
   absl::StatusOr<Leader> next = WaitForLeaderAt(3 * kEpochLength + 20);
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_NE(next->index, before.index);
-  EXPECT_GT(next->token, before.token);
+  EXPECT_GT(next->status.token, before.status.token);
 
   for (int n = 0; n < 2; ++n) {
     std::vector<Command> log = Commands(n);
@@ -211,7 +156,7 @@ TEST_F(NodeManagerTest, LeaderDrivesEveryStageAndAFailoverKeepsTokensMonotonic) 
     std::cout << std::endl;
     EXPECT_TRUE(generated_stages.count("POC_GENERATING/30")) << "node " << n;
     EXPECT_TRUE(generated_stages.count("POC_GENERATING/90")) << "node " << n;
-    EXPECT_GE(highest, next->token) << "node " << n << " never heard from the new leader";
+    EXPECT_GE(highest, next->status.token) << "node " << n << " never heard from the new leader";
   }
 }
 

@@ -26,6 +26,7 @@
 #include "gonka/proto/inference/inference/query_nodemanager.pb.h"
 #include "gonka/signer/sequencer.h"
 #include "gonka/testing/dev_ml_node.h"
+#include "gonka/testing/node_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "simdjson.h"
@@ -130,19 +131,14 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     pg = std::make_unique<testing::PostgresServer>();
     NM_CHECK(pg->Start());
   }
-  testing::DaemonProcess::Options d;
-  d.binary = "daemons/devchain/devchain";
-  d.args = {"--bind=127.0.0.1",
-            "--port={{PORT}}",
-            "--drain-announce=0s",
-            "--block-interval=200ms",
-            absl::StrCat("--epoch-length=", kEpochLength),
-            absl::StrCat("--poc-stage-duration=", kPocStage),
-            "--poc-validation-duration=6",
-            "--set-new-validators-delay=3",
-            "--genesis=" + genesis};
-  testing::DaemonProcess devchain(d);
-  NM_CHECK(devchain.Start());
+  // devchain, nats-server and the edge-api hub emitting the block stream.
+  testing::ChainHub hub(
+      {.devchain_args = {"--block-interval=200ms", absl::StrCat("--epoch-length=", kEpochLength),
+                         absl::StrCat("--poc-stage-duration=", kPocStage),
+                         "--poc-validation-duration=6", "--set-new-validators-delay=3",
+                         "--genesis=" + genesis}});
+  NM_CHECK(hub.Start());
+  testing::DaemonProcess& devchain = hub.devchain();
   chain::CometClient comet({.rpc_url = devchain.url(), .timeout = absl::Seconds(5)});
   std::vector<std::unique_ptr<testing::DaemonProcess>> signerds;
   testing::DaemonProcess::Options s;
@@ -174,32 +170,14 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
               "--key-file=" + warm_key_file,
               "--exec-granter=" + cold->address(),
               absl::StrCat("--chain-rpc-url=", devchain.url()),
-              "--nats-url={{NATS}}",
+              absl::StrCat("--nats-url=", hub.nats().url()),
               absl::StrCat("--pg-url=", pg->url()),
               "--retry-delay=500ms",
               "--log-level=warn"};
   }
-  testing::NatsServer nats;
-  NM_CHECK(nats.Start());
   testing::RedisServer redis;  // the node-managers' lease and cursor
   NM_CHECK(redis.Start());
-  testing::DaemonProcess::Options e;
-  e.binary = "daemons/edge-api/edge-api";
-  e.args = {"--bind=127.0.0.1",
-            "--port={{PORT}}",
-            "--drain-announce=0s",
-            "--chain-id=gonka-devnet",
-            absl::StrCat("--chain-rpc-url=", devchain.url()),
-            absl::StrCat("--nats-url=", nats.url()),
-            "--coordination=nats",
-            "--identity=hub",
-            "--log-level=warn"};
-  testing::DaemonProcess hub(e);
-  NM_CHECK(hub.Start());
   if (o.chain_messages) {
-    for (std::string& a : s.args) {
-      if (a == "--nats-url={{NATS}}") a = absl::StrCat("--nats-url=", nats.url());
-    }
     for (int i = 0; i < 2; ++i) {  // two signers share the queue
       signerds.push_back(std::make_unique<testing::DaemonProcess>(s));
       NM_CHECK(signerds.back()->Start());
@@ -207,34 +185,19 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
   }
 
   std::vector<std::unique_ptr<testing::DevMlNode>> ml;
-  std::string nodes = "[";
+  std::vector<testing::DevMlNode*> ml_ptrs;
   for (int i = 0; i < o.ml_nodes; ++i) {
     ml.push_back(std::make_unique<testing::DevMlNode>(
         testing::DevMlNode::Options{.require_fencing = true, .nonces_per_stage = 8}));
     NM_CHECK(ml.back()->Start());
-    absl::StrAppend(&nodes, i ? "," : "", "{\"id\":\"ml-", i, "\",\"api_url\":\"",
-                    ml.back()->api_url(), "\",\"inference_url\":\"", ml.back()->inference_url(),
-                    "\",\"model\":\"Qwen/Qwen3-8B\"}");
+    ml_ptrs.push_back(ml.back().get());
   }
-  nodes += "]";
-  const std::string nodes_file = dir.path() + "/ml-nodes.json";
-  std::ofstream(nodes_file) << nodes;
+  const std::string nodes_file = testing::WriteMlNodesFile(dir.Join("ml-nodes.json"), ml_ptrs);
   std::vector<std::unique_ptr<testing::DaemonProcess>> managers;
   for (int i = 0; i < o.replicas; ++i) {
-    testing::DaemonProcess::Options m;
-    m.binary = "daemons/node-manager/node-manager";
-    m.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--drain-announce=0s",
-              "--participant=" + cold->address(),
-              "--public-key=AtestKey",
-              "--ml-nodes-file=" + nodes_file,
-              absl::StrCat("--chain-rpc-url=", devchain.url()),
-              absl::StrCat("--nats-url=", nats.url()),
-              absl::StrCat("--redis-url=", redis.url()),
-              "--command-timeout=2s",
-              absl::StrCat("--identity=nm-", i),
-              "--log-level=warn"};
+    testing::DaemonProcess::Options m =
+        testing::NodeManagerOptions(hub, absl::StrCat("nm-", i), nodes_file, cold->address());
+    m.args.push_back(absl::StrCat("--redis-url=", redis.url()));
     if (o.chain_messages) {
       m.args.push_back("--key-file=" + warm_key_file);
       m.args.push_back(absl::StrCat("--pg-url=", pg->url()));
@@ -243,29 +206,18 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     NM_CHECK(managers.back()->Start());
   }
 
-  net::HttpClient http;
   simdjson::dom::parser parser;
   auto find_leader = [&]() {
     Leader found;
     for (size_t i = 0; i < managers.size(); ++i) {
-      if (!managers[i]->IsRunning()) continue;
-      absl::StatusOr<net::HttpResponse> r =
-          http.Get(absl::StrCat(managers[i]->url(), "/v1/node-manager/status"),
-                   {.timeout = absl::Milliseconds(500)});
-      if (!r.ok() || r->status != 200) continue;
-      simdjson::dom::element doc;
-      if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) continue;
-      int64_t rescued = 0;
-      if (doc["rescued_transitions"].get_int64().get(rescued) == simdjson::SUCCESS) {
-        found.rescued += rescued;
-      }
-      bool leader = false;
-      if (doc["leader"].get_bool().get(leader) != simdjson::SUCCESS || !leader) continue;
+      testing::NodeManagerStatus st = testing::ReadNodeManagerStatus(*managers[i]);
+      if (!st.ok) continue;
+      found.rescued += st.rescued_transitions;
+      if (!st.leader) continue;
       found.index = static_cast<int>(i);
-      found.token = doc["token"].get_int64().value_unsafe();
-      found.height = doc["height"].get_int64().value_unsafe();
-      std::string_view phase;
-      if (doc["phase"].get_string().get(phase) == simdjson::SUCCESS) found.phase = phase;
+      found.token = st.token;
+      found.height = st.height;
+      found.phase = st.phase;
     }
     return found;
   };

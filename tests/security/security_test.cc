@@ -498,7 +498,15 @@ TEST_F(SecurityTest, ADisallowedMessageTypeThroughTheQueueIsDeadLettered) {
       absl::Seconds(20), absl::Milliseconds(100), "the MsgSend request on chain.tx.dead");
   ASSERT_TRUE(dead.ok()) << dead << "\n" << node->signerd->LogTail();
   EXPECT_TRUE(absl::StartsWith(reason, "type_not_allowed")) << reason;
-  const std::string ledger = node->LedgerState("attack-msgsend-queue");
+  // The signer dead-letters first and records the ledger row right after: wait for the row.
+  std::string ledger;
+  absl::Status recorded = testing::WaitFor(
+      [&] {
+        ledger = node->LedgerState("attack-msgsend-queue");
+        return absl::StrContains(ledger, "\"state\":\"failed\"");
+      },
+      absl::Seconds(10), absl::Milliseconds(50), "the ledger row failed");
+  EXPECT_TRUE(recorded.ok()) << recorded << "\n" << ledger;
   EXPECT_THAT(ledger, HasSubstr("\"state\":\"failed\""));
   EXPECT_THAT(ledger, HasSubstr("\"tx_hash\":\"\""));  // never signed
   Refused("queue enqueue of /cosmos.bank.v1beta1.MsgSend (not allowed)",
