@@ -6,15 +6,14 @@
 //
 //   bazel run -c opt //bench/nodemanager -- [--epochs=2] [--nodes=100]
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gonka/base/config.h"
-#include "gonka/net/http_client.h"
 #include "gonka/testing/dev_ml_node.h"
+#include "gonka/testing/node_env.h"
 #include "gonka/testing/proc_stats.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -33,72 +32,29 @@ int main(int argc, char** argv) {
     return 2;
   };
   gonka::testing::TempDir dir;
-  gonka::testing::DaemonProcess::Options d;
-  d.binary = "daemons/devchain/devchain";
-  d.args = {"--bind=127.0.0.1",
-            "--port={{PORT}}",
-            "--drain-announce=0s",
-            "--block-interval=200ms",
-            "--epoch-length=40",
-            "--poc-stage-duration=20",
-            "--poc-validation-duration=6",
-            "--set-new-validators-delay=3"};
-  gonka::testing::DaemonProcess devchain(d);
-  if (absl::Status s = devchain.Start(); !s.ok()) return fail(s);
-  gonka::testing::NatsServer nats;
-  if (absl::Status s = nats.Start(); !s.ok()) return fail(s);
-  gonka::testing::DaemonProcess::Options e;
-  e.binary = "daemons/edge-api/edge-api";
-  e.args = {"--bind=127.0.0.1",
-            "--port={{PORT}}",
-            "--drain-announce=0s",
-            "--chain-id=gonka-devnet",
-            absl::StrCat("--chain-rpc-url=", devchain.url()),
-            absl::StrCat("--nats-url=", nats.url()),
-            "--coordination=nats",
-            "--log-level=warn"};
-  gonka::testing::DaemonProcess hub(e);
+  gonka::testing::ChainHub hub(
+      {.devchain_args = {"--block-interval=200ms", "--epoch-length=40", "--poc-stage-duration=20",
+                         "--poc-validation-duration=6", "--set-new-validators-delay=3"}});
   if (absl::Status s = hub.Start(); !s.ok()) return fail(s);
   std::vector<std::unique_ptr<gonka::testing::DevMlNode>> ml;
+  std::vector<gonka::testing::DevMlNode*> ml_ptrs;
   for (int i = 0; i < 4; ++i) {
     ml.push_back(std::make_unique<gonka::testing::DevMlNode>(
         gonka::testing::DevMlNode::Options{.nonces_per_stage = 0}));
     if (absl::Status s = ml.back()->Start(); !s.ok()) return fail(s);
+    ml_ptrs.push_back(ml.back().get());
   }
-  std::string list = "[";
-  for (int64_t i = 0; i < nodes; ++i) {
-    const auto& node = *ml[static_cast<size_t>(i) % ml.size()];
-    absl::StrAppend(&list, i ? "," : "", "{\"id\":\"ml-", i, "\",\"api_url\":\"", node.api_url(),
-                    "\",\"inference_url\":\"", node.inference_url(),
-                    "\",\"model\":\"Qwen/Qwen3-8B\"}");
-  }
-  list += "]";
-  const std::string nodes_file = dir.path() + "/ml-nodes.json";
-  std::ofstream(nodes_file) << list;
-  gonka::testing::DaemonProcess::Options m;
-  m.binary = "daemons/node-manager/node-manager";
-  m.args = {"--bind=127.0.0.1",
-            "--port={{PORT}}",
-            "--drain-announce=0s",
-            "--participant=gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du",
-            "--ml-nodes-file=" + nodes_file,
-            absl::StrCat("--chain-rpc-url=", devchain.url()),
-            absl::StrCat("--nats-url=", nats.url()),
-            "--coordination=nats",
-            "--log-level=warn"};
+  const std::string nodes_file = gonka::testing::WriteMlNodesFile(
+      dir.Join("ml-nodes.json"), ml_ptrs, static_cast<int>((nodes + 3) / 4));
+  gonka::testing::DaemonProcess::Options m =
+      gonka::testing::NodeManagerOptions(hub, "nm-0", nodes_file);
+  m.args.push_back("--coordination=nats");
   gonka::testing::DaemonProcess manager(m);
   if (absl::Status s = manager.Start(); !s.ok()) return fail(s);
   // Run until the chain has passed `epochs` PoC stages after the start.
-  gonka::net::HttpClient http;
   const int64_t until = (1 + epochs) * 40 + 30;
   absl::Status ran = gonka::testing::WaitFor(
-      [&] {
-        absl::StatusOr<gonka::net::HttpResponse> r = http.Get(
-            absl::StrCat(manager.url(), "/v1/node-manager/status"), {.timeout = absl::Seconds(1)});
-        if (!r.ok()) return false;
-        size_t at = r->body.find("\"height\":");
-        return at != std::string::npos && std::stoll(r->body.substr(at + 9)) >= until;
-      },
+      [&] { return gonka::testing::ReadNodeManagerStatus(manager).height >= until; },
       absl::Seconds(120), absl::Milliseconds(500));
   if (!ran.ok()) return fail(ran);
   const int64_t peak_kb = gonka::testing::ProcStatusKb(manager.pid(), "VmHWM");
