@@ -222,6 +222,36 @@ TEST(SupervisorTest, SwapKeepsSlowRequestAndSseOnOldChildThenReapsIt) {
   EXPECT_EQ(sup.stats().forward_errors, 0u);
 }
 
+TEST(SupervisorTest, RequestRefusedByARetiredChildIsRetriedOnTheNewOne) {
+  Supervisor sup(TestOptions());
+  const std::string dir = TempDir("retry");
+  ASSERT_TRUE(sup.Deploy(Spec("v1", dir)).ok());
+  const GenerationInfo v1 = *Current(sup);
+  Front front(&sup);
+  // v1 answers this request 503 after 1 s; by then v2 has the route, so the proxy sends it again.
+  absl::StatusOr<HttpResponse> res;
+  std::thread client([&] {
+    HttpClient http;
+    res = http.Get(front.Url("/app/slow?ms=1000&refuse_version=v1"),
+                   net::HttpCallOptions::Timeout(absl::Seconds(20)));
+  });
+  ASSERT_TRUE(WaitFor([&] { return Gen(sup, v1.id)->leases == 1; }));
+  ASSERT_TRUE(sup.Deploy(Spec("v2", dir)).ok());
+  const GenerationInfo v2 = *Current(sup);
+  client.join();
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, absl::StrCat("v2 ", v2.pid));
+  EXPECT_EQ(sup.stats().forward_retries, 1u);
+  // A 503 from the current child is the answer, not retried.
+  HttpClient http;
+  auto direct = http.Get(front.Url("/app/slow?ms=1&refuse_version=v2"),
+                         net::HttpCallOptions::Timeout(absl::Seconds(20)));
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(direct->status, 503);
+  EXPECT_EQ(sup.stats().forward_retries, 1u);
+}
+
 TEST(SupervisorTest, ZeroFailedRequestsAcrossSwapsUnderConcurrentLoad) {
   Supervisor sup(TestOptions());
   const std::string dir = TempDir("load");

@@ -4,8 +4,9 @@
 //   test_child --print-storage-mode         print $TEST_CHILD_STORAGE_MODE (default "postgres")
 //
 // Public port N: GET /healthz, GET /version ("<version> <pid>"), GET /slow?ms=M (answers after M
-// ms), GET /sse?n=K&interval_ms=M (K events, then the stream ends), POST /echo. Admin (port N, or
-// the address in $DEVSHARD_ADMIN_ADDR): GET /ready, POST /drain, GET /drain/status
+// ms; 503 instead when refuse_version is this child's version), GET /sse?n=K&interval_ms=M (K
+// events, then the stream ends), POST /echo. Admin (port N, or the address in
+// $DEVSHARD_ADMIN_ADDR): GET /ready, POST /drain, GET /drain/status
 // ({"ready":..,"draining":..,"inflight":n}). While draining, public requests get 503 and
 // /ready 503; admitted requests finish. Environment: TEST_CHILD_VERSION (the body of /version),
 // TEST_CHILD_NEVER_READY=1 (/ready always 503), TEST_CHILD_IGNORE_SIGTERM=1,
@@ -121,7 +122,9 @@ int main(int argc, char** argv) {
   });
   pub.Handle("GET", "/slow", [&](const HttpRequest& req) {
     absl::SleepFor(absl::Milliseconds(IntParam(req, "ms", 500)));
-    return HttpResponse::Text(200, absl::StrCat(version, " ", getpid()));
+    // refuse_version=V: the child of version V answers 503 (as a draining child would).
+    const int status = req.QueryParam("refuse_version") == version ? 503 : 200;
+    return HttpResponse::Text(status, absl::StrCat(version, " ", getpid()));
   });
   pub.HandleStream("GET", "/sse", [&](const HttpRequest& req, std::shared_ptr<ResponseStream> s) {
     const int n = IntParam(req, "n", 5);
