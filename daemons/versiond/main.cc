@@ -5,76 +5,22 @@
 // `--static-version NAME=PATH` (positional arguments, repeated), a libgonka stopgap.
 //
 // Settings use Gonka's VERSIOND_* environment names and defaults (docs/supervisor.md).
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gonka/base/config.h"
-#include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/drain/signals.h"
 #include "gonka/net/http_server.h"
 #include "gonka/supervisor/supervisor.h"
-
-namespace {
-
-using gonka::net::HttpRequest;
-using gonka::net::HttpResponse;
-using gonka::net::ResponseStream;
-using gonka::supervisor::GenerationInfo;
-using gonka::supervisor::GenerationState;
-using gonka::supervisor::Supervisor;
-
-// "/<version>/rest?q" → {"<version>", "/rest?q"}; false when there is no version segment.
-bool SplitVersion(const std::string& target, std::string* version, std::string* rest) {
-  if (target.size() < 2 || target[0] != '/') return false;
-  size_t slash = target.find('/', 1);
-  size_t query = target.find('?', 1);
-  size_t end = std::min(slash, query);
-  *version = target.substr(1, end == std::string::npos ? std::string::npos : end - 1);
-  *rest = end == std::string::npos ? "/" : target.substr(end);
-  if (!rest->empty() && (*rest)[0] == '?') *rest = "/" + *rest;
-  return !version->empty();
-}
-
-std::string ChildrenJson(const std::vector<GenerationInfo>& gens) {
-  gonka::JsonWriter w;
-  w.BeginArray();
-  for (const GenerationInfo& g : gens) {
-    if (g.done) continue;
-    const bool draining = g.state == GenerationState::kRetiring ||
-                          g.state == GenerationState::kDraining ||
-                          g.state == GenerationState::kStopping;
-    w.BeginObject()
-        .Key("version")
-        .String(g.version)
-        .Key("status")
-        .String(draining ? std::string("draining")
-                         : std::string(gonka::supervisor::GenerationStateName(g.state)))
-        .Key("sha256")
-        .String(g.sha256)
-        .Key("binary")
-        .String(g.binary)
-        .Key("port")
-        .Int(g.port)
-        .Key("pid")
-        .Int(g.pid)
-        .EndObject();
-  }
-  w.EndArray();
-  return w.Take();
-}
-
-}  // namespace
+#include "gonka/supervisor/version_proxy.h"
 
 int main(int argc, char** argv) {
   gonka::SignalWatcher signals;  // first: block the signals before any thread starts
@@ -86,7 +32,9 @@ int main(int argc, char** argv) {
       announce;
   // Gonka hard-codes :8080; the flag exists for tests (no environment variable).
   config.AddPort("port", &port, 8080, "HTTP port of the proxy").Env("");
-  config.AddString("oracle-url", &oracle_url, "", "version oracle (polling not implemented yet)")
+  config
+      .AddString("oracle-url", &oracle_url, "",
+                 "version oracle URL (not polled yet: versions come from NAME=BINARY arguments)")
       .Env("VERSIOND_ORACLE_URL");
   config.AddString("bin-dir", &bin_dir, "/opt/versiond/bin", "installed binaries")
       .Env("VERSIOND_BIN_DIR");
@@ -129,81 +77,25 @@ int main(int argc, char** argv) {
     std::printf("versiond [flags] [--] NAME=BINARY...\n%s", config.Usage().c_str());
     return 0;
   }
-  // Gonka's rules: announce is 0 or at least 5 s (a router notices in about 4 s), announce <
-  // budget, and the child grace fits in what the budget leaves after the announce.
-  std::string invalid;
-  if (announce != absl::ZeroDuration() && announce < absl::Seconds(5)) {
-    invalid = "VERSIOND_DRAIN_ANNOUNCE must be 0 or >= 5s";
-  } else if (announce >= budget) {
-    invalid = "VERSIOND_DRAIN_ANNOUNCE must be < VERSIOND_HOST_SHUTDOWN_BUDGET";
-  } else if (kill_grace >= budget - announce) {
-    invalid =
-        "VERSIOND_DRAIN_KILL_GRACE must be < VERSIOND_HOST_SHUTDOWN_BUDGET - "
-        "VERSIOND_DRAIN_ANNOUNCE";
-  }
-  if (!invalid.empty()) {
-    std::fprintf(stderr, "config: %s\n", invalid.c_str());
+  if (absl::Status s = gonka::supervisor::ValidateHostBudget(announce, budget, kill_grace);
+      !s.ok()) {
+    std::fprintf(stderr, "config: %s\n", std::string(s.message()).c_str());
     return 2;
   }
 
-  Supervisor sup({.first_port = 5000,
-                  .reserved_ports = {port},
-                  .ready_path = ready_path,
-                  .drain_path = drain_path,
-                  .drain_status_path = status_path,
-                  .ready_timeout = ready_timeout,
-                  .drain_timeout = drain_timeout,
-                  .drain_poll_interval = drain_poll,
-                  .kill_grace = kill_grace});
+  gonka::supervisor::Supervisor sup({.first_port = 5000,
+                                     .reserved_ports = {port},
+                                     .ready_path = ready_path,
+                                     .drain_path = drain_path,
+                                     .drain_status_path = status_path,
+                                     .ready_timeout = ready_timeout,
+                                     .drain_timeout = drain_timeout,
+                                     .drain_poll_interval = drain_poll,
+                                     .kill_grace = kill_grace});
 
-  std::atomic<bool> reconciled{false}, announcing{false};
   gonka::net::HttpServer server({.name = "versiond", .bind_address = "0.0.0.0", .port = port});
-  gonka::net::HttpServer::RouteOptions health{.admission = false};
-  server.Handle(
-      "GET", "/healthz",
-      [&](const HttpRequest&) { return HttpResponse::Json(200, ChildrenJson(sup.Generations())); },
-      health);
-  server.Handle(
-      "GET", "/readyz",
-      [&](const HttpRequest& r) {
-        if (announcing.load()) return HttpResponse::Text(503, "draining");
-        if (auto v = r.QueryParam("version")) {
-          for (const GenerationInfo& g : sup.Generations()) {
-            if (g.current && g.version == *v && g.state == GenerationState::kRunning) {
-              return HttpResponse::Text(200, "ready");
-            }
-          }
-          return HttpResponse::Text(404, absl::StrCat("version ", *v, " not running"));
-        }
-        // Latched: once every desired version was reconciled, a later failure does not clear it.
-        return reconciled.load() ? HttpResponse::Text(200, "ready")
-                                 : HttpResponse::Text(503, "not reconciled");
-      },
-      health);
-  auto proxy = [&sup](const HttpRequest& r, std::shared_ptr<ResponseStream> out) {
-    std::string version, rest;
-    if (!SplitVersion(r.target, &version, &rest)) {
-      out->SetStatus(404);
-      out->SetHeader("Content-Type", "text/plain; charset=utf-8");
-      out->Write("no version in path");
-      out->Close();
-      return;
-    }
-    if (absl::StrContains(r.headers.Get("Accept"), "text/event-stream")) {
-      sup.ForwardStream(version, r, rest, out);
-      return;
-    }
-    HttpResponse res = sup.Forward(version, r, rest);
-    out->SetStatus(res.status);
-    for (const auto& [name, value] : res.headers) out->SetHeader(name, value);
-    if (!res.headers.Has("Content-Type"))
-      out->SetHeader("Content-Type", "application/octet-stream");
-    out->Write(res.body);
-    out->Close();
-  };
-  for (const char* method : {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"}) {
-    server.HandleStream(method, "/*", proxy);
-  }
+  gonka::supervisor::VersionProxy proxy(&sup);
+  proxy.AddRoutes(&server);
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "versiond: %s\n", s.ToString().c_str());
     return 1;
@@ -224,7 +116,7 @@ int main(int argc, char** argv) {
       GONKA_LOG_ERROR("deploy failed", {"version", kv[0]}, {"error", s});
     }
   }
-  if (all_ok) reconciled.store(true);
+  proxy.SetReconciled(all_ok);
   GONKA_LOG_INFO("versiond serving", {"port", server.port()}, {"versions", config.args().size()});
 
   absl::Notification stop;
@@ -240,7 +132,7 @@ int main(int argc, char** argv) {
   stop.WaitForNotification();
   // Host evacuation (minimal): announce → drain children within the budget → stop.
   const absl::Time end = absl::Now() + budget;
-  announcing.store(true);
+  proxy.BeginAnnounce();
   server.SetDraining(true);
   absl::SleepFor(announce);
   server.StopAccepting();
