@@ -15,12 +15,13 @@ int HexValue(char c) {
   return -1;
 }
 
-std::string FormDecode(absl::string_view in) {
+// Percent-decodes `in`; with `plus_is_space` (forms), '+' is a space too.
+std::string PercentDecode(absl::string_view in, bool plus_is_space) {
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
-    if (c == '+') {
+    if (c == '+' && plus_is_space) {
       out.push_back(' ');
     } else if (c == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 &&
                HexValue(in[i + 2]) >= 0) {
@@ -33,7 +34,11 @@ std::string FormDecode(absl::string_view in) {
   return out;
 }
 
+std::string FormDecode(absl::string_view in) { return PercentDecode(in, /*plus_is_space=*/true); }
+
 }  // namespace
+
+std::string PathDecode(absl::string_view segment) { return PercentDecode(segment, false); }
 
 void HttpHeaders::Add(absl::string_view name, absl::string_view value) {
   entries_.emplace_back(std::string(name), std::string(value));

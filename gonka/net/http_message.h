@@ -79,6 +79,8 @@ struct HttpResponse {
 std::vector<std::pair<std::string, std::string>> ParseQuery(absl::string_view query);
 // Percent-encodes everything except RFC 3986 unreserved characters, for building query strings.
 std::string UrlEncode(absl::string_view text);
+// Percent-decodes one path segment ('+' stays '+'; a malformed escape is kept as it is).
+std::string PathDecode(absl::string_view segment);
 
 }  // namespace net
 }  // namespace gonka
