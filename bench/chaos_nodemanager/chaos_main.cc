@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
             r->duplicate_generates == 0 && r->lower_token_accepted == 0 &&
             r->returned_to_inference == r->stage_node_pairs &&
             r->seeds_on_chain_once == r->seeds_expected &&
-            r->claims_included == r->claims_expected && r->ledger_failed == 0;
+            r->claims_included == r->claims_expected && r->ledger_failed == 0 &&
+            r->commits_complete == r->commits_expected &&
+            r->weights_complete == r->commits_expected;
   std::printf("chaos_nodemanager: %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }

@@ -132,17 +132,24 @@ int main(int argc, char** argv) {
   gonka::election::LeaderElector* elector = (*coordination)->elector();
 
   std::unique_ptr<gonka::nodemanager::ChainMessaging> messaging;
+  // Weights and store commits read the node set from the service built below.
+  gonka::nodemanager::NodeManagerService* service_ptr = nullptr;
   if (!key_file.empty()) {
     absl::StatusOr<gonka::pg::PgOptions> pg = connections.Pg();
     if (!pg.ok()) return daemon.ConfigError(std::string(pg.status().message()));
     auto opened = gonka::nodemanager::ChainMessaging::Open(
-        {.key_file = key_file, .participant = options.participant, .pg = *pg, .js = js->get()});
+        {.key_file = key_file,
+         .participant = options.participant,
+         .pg = *pg,
+         .js = js->get(),
+         .nodes = [&service_ptr] { return service_ptr->Nodes(); }});
     if (!opened.ok()) return daemon.ConfigError(std::string(opened.status().message()));
     messaging = std::move(*opened);
     options.chain_sink = messaging->sink();
   }
   gonka::nodemanager::NodeManagerService service(options, js->get(), elector,
                                                  (*coordination)->store());
+  service_ptr = &service;
   if (absl::Status s = service.SetNodes(*nodes); !s.ok()) {
     return daemon.ConfigError(absl::StrCat("--ml-nodes-file: ", s.message()));
   }

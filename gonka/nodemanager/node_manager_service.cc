@@ -346,9 +346,9 @@ absl::Status NodeManagerService::HandleBlock(const chain::v1::BlockEvents& block
   const int64_t missed_before = engine_->missed_by_exact_height();
   std::vector<Action> actions = engine_->Advance(h);
   for (const Action& a : actions) {
-    const bool chain_action = a.kind == ActionKind::kEnsureSeed ||
-                              a.kind == ActionKind::kDistributeWeights ||
-                              a.kind == ActionKind::kClaimRewards;
+    const bool chain_action =
+        a.kind == ActionKind::kEnsureSeed || a.kind == ActionKind::kStoreCommit ||
+        a.kind == ActionKind::kDistributeWeights || a.kind == ActionKind::kClaimRewards;
     std::string result = "done";
     if (chain_action) {
       if (!options_.chain_sink) {
@@ -594,6 +594,13 @@ absl::Status NodeManagerService::Drive(Node* node, IntendedState intended,
     }
   }
   return absl::InternalError("unknown intended state");
+}
+
+std::vector<MlNodeConfig> NodeManagerService::Nodes() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<MlNodeConfig> nodes(nodes_.size());
+  for (const auto& [id, node] : nodes_) nodes[static_cast<size_t>(node->index)] = node->config;
+  return nodes;
 }
 
 ServiceStatus NodeManagerService::Status() const {

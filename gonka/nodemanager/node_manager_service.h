@@ -161,6 +161,8 @@ class NodeManagerService {
   void Stop();
 
   ServiceStatus Status() const;
+  // The ML nodes in node-number order (the node_id each is sent in PoC requests).
+  std::vector<MlNodeConfig> Nodes() const;
   // GET /v1/node-manager/status (JSON of Status()).
   void AddRoutes(net::HttpServer* server);
 

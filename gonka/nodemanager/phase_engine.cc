@@ -14,6 +14,8 @@ absl::string_view ActionKindName(ActionKind kind) {
       return "ensure_seed";
     case ActionKind::kInitValidate:
       return "init_validate";
+    case ActionKind::kStoreCommit:
+      return "store_commit";
     case ActionKind::kValidateAll:
       return "validate_all";
     case ActionKind::kDistributeWeights:
@@ -96,6 +98,12 @@ void PhaseEngine::ActionsAt(int64_t h, std::vector<Action>* out) const {
     }
     if (o == end_gen) {
       add(ActionKind::kInitValidate, latest, poc_start, absl::StrCat("init_validate/", poc_start));
+    }
+    // One block after generation ended, so the batches ML nodes had in flight have landed; the
+    // chain takes commits until the PoC exchange deadline (poc_exchange_duration blocks later).
+    if (o == end_gen + 1) {
+      add(ActionKind::kStoreCommit, latest, poc_start,
+          absl::StrCat("store_commit/", poc_start, "/", who));
     }
     if (o == start_val) {
       add(ActionKind::kValidateAll, latest, poc_start, absl::StrCat("validate_all/", poc_start));

@@ -40,6 +40,7 @@ namespace nodemanager {
 enum class ActionKind {
   kEnsureSeed,         // StartOfPoC: make sure this epoch's MsgSubmitSeed is on chain
   kInitValidate,       // EndOfPoCGeneration: ML nodes from generating to validating
+  kStoreCommit,        // EndOfPoCGeneration + 1: MsgPoCV2StoreCommit of the stage's artifacts
   kValidateAll,        // StartOfPoCValidation: validate the stage's received batches
   kDistributeWeights,  // StartOfPoCValidation: MsgMLNodeWeightDistribution for the stage
   kInferenceUpAll,     // EndOfPoCValidation: ML nodes back to inference

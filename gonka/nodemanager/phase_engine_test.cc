@@ -44,9 +44,10 @@ TEST(PhaseEngineTest, OneEpochInGonkasOrderWithStableKeys) {
     }
   }
   EXPECT_EQ(engine.missed_by_exact_height(), 0);
-  ASSERT_EQ(all.size(), 7u);
+  ASSERT_EQ(all.size(), 8u);
   EXPECT_EQ(at[ActionKind::kEnsureSeed], 3700);
   EXPECT_EQ(at[ActionKind::kInitValidate], 3760);
+  EXPECT_EQ(at[ActionKind::kStoreCommit], 3761);
   EXPECT_EQ(at[ActionKind::kValidateAll], 3765);
   EXPECT_EQ(at[ActionKind::kDistributeWeights], 3765);
   EXPECT_EQ(at[ActionKind::kInferenceUpAll], 3785);
@@ -55,10 +56,11 @@ TEST(PhaseEngineTest, OneEpochInGonkasOrderWithStableKeys) {
   ASSERT_GE(delay, 1);
   ASSERT_LE(delay, 500);
   EXPECT_EQ(at[ActionKind::kClaimRewards], 3906 + delay);
-  EXPECT_EQ(Keys(all), (std::vector<std::string>{
-                           std::string("seed/2/") + kMe, "init_validate/3700", "validate_all/3700",
-                           std::string("weights/2/") + kMe, "inference_up/3700", "change_seed/2",
-                           std::string("claim/1/") + kMe}));
+  EXPECT_EQ(Keys(all),
+            (std::vector<std::string>{std::string("seed/2/") + kMe, "init_validate/3700",
+                                      std::string("store_commit/3700/") + kMe, "validate_all/3700",
+                                      std::string("weights/2/") + kMe, "inference_up/3700",
+                                      "change_seed/2", std::string("claim/1/") + kMe}));
   EXPECT_EQ(all.back().epoch, 1);  // epoch 2's ClaimMoney claims epoch 1
 }
 
@@ -71,7 +73,7 @@ TEST(PhaseEngineTest, CatchUpGivesEveryTransitionOnceWhateverTheChunks) {
   for (int64_t h = 1; h <= end; ++h) {
     for (const Action& a : live.Advance(h)) reference.push_back(a.idempotency_key);
   }
-  ASSERT_EQ(reference.size(), 5u * 7u - 1u);  // epochs 1..5; epoch 1 claims nothing (epoch 0)
+  ASSERT_EQ(reference.size(), 5u * 8u - 1u);  // epochs 1..5; epoch 1 claims nothing (epoch 0)
   const uint32_t seed = std::random_device()();
   std::cout << "seed " << seed << std::endl;
   std::mt19937 rng(seed);
@@ -98,11 +100,11 @@ TEST(PhaseEngineTest, CountsTransitionsTheExactHeightRuleWouldMiss) {
   PhaseEngine engine({.params = Params(), .participant = kMe});
   engine.ResumeAfter(3690);
   // Seen live: 3691..3699 and then 3790. Seed, init-validate, validate-all, weights and
-  // inference-up all fell on heights never seen live.
+  // inference-up all fell on heights never seen live (and the store commit).
   for (int64_t h = 3691; h < 3700; ++h) engine.Advance(h);
   std::vector<Action> caught = engine.Advance(3790);
-  EXPECT_EQ(caught.size(), 5u);
-  EXPECT_EQ(engine.missed_by_exact_height(), 5);
+  EXPECT_EQ(caught.size(), 6u);
+  EXPECT_EQ(engine.missed_by_exact_height(), 6);
 }
 
 TEST(PhaseEngineTest, ClaimDelaySpreadsParticipants) {

@@ -1,5 +1,7 @@
 #include "gonka/nodemanager/queue_chain_sink.h"
 
+#include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,13 +16,14 @@ namespace nodemanager {
 
 QueueChainSink::QueueChainSink(MessageContext context, const crypto::SigningKey* warm_key,
                                SeedStore* seeds, signer::Ledger* ledger, txqueue::TxQueue* queue,
-                               WeightsFn weights)
+                               WeightsFn weights, CommitFn commits)
     : context_(std::move(context)),
       key_(warm_key),
       seeds_(seeds),
       ledger_(ledger),
       queue_(queue),
-      weights_(std::move(weights)) {}
+      weights_(std::move(weights)),
+      commits_(std::move(commits)) {}
 
 void QueueChainSink::Count(const Action& action, const char* result) {
   absl::MutexLock lock(&mu_);
@@ -76,6 +79,19 @@ absl::Status QueueChainSink::Send(const Action& action, election::FencingToken /
       }
       return Enqueue(action, WeightDistributionTx(context_, action, *weights));
     }
+    case ActionKind::kStoreCommit: {
+      if (!commits_) {
+        Count(action, "no_artifacts");
+        return absl::OkStatus();
+      }
+      absl::StatusOr<std::vector<StoreCommitEntry>> entries = commits_(action.poc_start);
+      if (!entries.ok()) return entries.status();
+      if (entries->empty()) {
+        Count(action, "no_artifacts");
+        return absl::OkStatus();
+      }
+      return Enqueue(action, StoreCommitTx(context_, action.poc_start, *entries));
+    }
     default:
       return absl::OkStatus();
   }
@@ -105,9 +121,57 @@ absl::StatusOr<std::unique_ptr<ChainMessaging>> ChainMessaging::Open(
   if (!seeds.ok()) return seeds.status();
   m->seeds_ = *std::move(seeds);
   m->queue_ = std::make_unique<txqueue::TxQueue>(options.js);
+  WeightsFn weights;
+  CommitFn commits;
+  if (options.nodes) {
+    absl::StatusOr<std::unique_ptr<pocstore::PgArtifactStore>> artifacts =
+        pocstore::PgArtifactStore::Open(m->pool_.get());
+    if (!artifacts.ok()) return artifacts.status();
+    m->artifacts_ = *std::move(artifacts);
+    pocstore::ArtifactStore* store = m->artifacts_.get();
+    NodesFn nodes = options.nodes;
+    auto models = [nodes] {
+      std::vector<std::string> out;
+      for (const MlNodeConfig& n : nodes()) {
+        if (std::find(out.begin(), out.end(), n.model) == out.end()) out.push_back(n.model);
+      }
+      return out;
+    };
+    // Each ML node's weight is its artifact count in the stage (the store's node is the
+    // node number it was sent, Nodes()' order).
+    weights = [store, nodes,
+               models](int64_t poc_start) -> absl::StatusOr<std::vector<ModelWeights>> {
+      std::vector<ModelWeights> out;
+      const std::vector<MlNodeConfig> configs = nodes();
+      for (const std::string& model : models()) {
+        absl::StatusOr<std::map<std::string, int64_t>> counts =
+            store->CountsByNode(static_cast<uint64_t>(poc_start), model);
+        if (!counts.ok()) return counts.status();
+        ModelWeights entry{.model_id = model};
+        for (size_t i = 0; i < configs.size(); ++i) {
+          auto it = counts->find(absl::StrCat(i));
+          if (configs[i].model != model || it == counts->end() || it->second <= 0) continue;
+          entry.weights.push_back({configs[i].id, static_cast<uint32_t>(it->second)});
+        }
+        if (!entry.weights.empty()) out.push_back(std::move(entry));
+      }
+      return out;
+    };
+    commits = [store, models](int64_t poc_start) -> absl::StatusOr<std::vector<StoreCommitEntry>> {
+      std::vector<StoreCommitEntry> out;
+      for (const std::string& model : models()) {
+        absl::StatusOr<pocstore::Commitment> c =
+            store->Commit(static_cast<uint64_t>(poc_start), model);
+        if (!c.ok()) return c.status();
+        if (c->count == 0) continue;
+        out.push_back({model, static_cast<uint32_t>(c->count), c->root});
+      }
+      return out;
+    };
+  }
   m->sink_ = std::make_unique<QueueChainSink>(
       MessageContext{.creator = options.participant, .prefix = options.prefix}, m->key_.get(),
-      m->seeds_.get(), m->ledger_.get(), m->queue_.get());
+      m->seeds_.get(), m->ledger_.get(), m->queue_.get(), std::move(weights), std::move(commits));
   return m;
 }
 

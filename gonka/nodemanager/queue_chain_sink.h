@@ -10,8 +10,11 @@
 //   - kClaimRewards: MsgClaimRewards for the claimed epoch with the seed stored for it. No stored
 //     seed (this node did not take part in that epoch's PoC): nothing is sent, counted as
 //     "no_seed" and logged — there is nothing to claim with.
-//   - kDistributeWeights: sent only when a WeightsFn is given (the artifact counts per node come
-//     from the PoC store — edge-srv); otherwise counted as "no_weights".
+//   - kDistributeWeights: the weights a WeightsFn gives (each ML node's artifact count in the
+//     stage's store, which edge-srv fills); none (no function, no artifacts): "no_weights".
+//   - kStoreCommit: MsgPoCV2StoreCommit with the count and root per model a CommitFn gives
+//     (pocstore's Commit(), computed once here by the leader); its key holds the content, so a
+//     commit whose count grew is a new message and the same one again is not; none: "no_artifacts".
 //   - Any other action kind is not a chain action: OK, nothing sent.
 //   - Errors (store or queue unreachable) are returned: the service leaves the block unacked and
 //     the same action comes again with the same key.
@@ -40,6 +43,7 @@
 #include "gonka/nodemanager/phase_engine.h"
 #include "gonka/nodemanager/seed_store.h"
 #include "gonka/pg/pg.h"
+#include "gonka/pocstore/artifact_store.h"
 
 namespace gonka {
 namespace nats {
@@ -56,12 +60,15 @@ namespace nodemanager {
 
 // The weights to distribute for the PoC stage starting at `poc_start`.
 using WeightsFn = std::function<absl::StatusOr<std::vector<ModelWeights>>(int64_t poc_start)>;
+// The stage's artifact store commitment per model (count and root), committed now.
+using CommitFn = std::function<absl::StatusOr<std::vector<StoreCommitEntry>>(int64_t poc_start)>;
 
 class QueueChainSink {
  public:
   // No pointer is owned; all must outlive the sink.
   QueueChainSink(MessageContext context, const crypto::SigningKey* warm_key, SeedStore* seeds,
-                 signer::Ledger* ledger, txqueue::TxQueue* queue, WeightsFn weights = nullptr);
+                 signer::Ledger* ledger, txqueue::TxQueue* queue, WeightsFn weights = nullptr,
+                 CommitFn commits = nullptr);
 
   absl::Status Send(const Action& action, election::FencingToken token);
 
@@ -79,6 +86,7 @@ class QueueChainSink {
   signer::Ledger* const ledger_;
   txqueue::TxQueue* const queue_;
   const WeightsFn weights_;
+  const CommitFn commits_;
   mutable absl::Mutex mu_;
   std::map<std::string, int64_t> counts_ ABSL_GUARDED_BY(mu_);
 };
@@ -86,12 +94,18 @@ class QueueChainSink {
 // What a node-manager daemon needs to send its chain messages, opened in one call: the warm key
 // (from a 0600 key file), a PostgreSQL pool with the signer ledger and the seed store, the tx
 // queue on the daemon's JetStream connection, and the QueueChainSink over them.
+// The participant's ML nodes in node-number order (NodeManagerService::Nodes).
+using NodesFn = std::function<std::vector<MlNodeConfig>()>;
+
 struct ChainMessagingOptions {
   std::string key_file;     // the warm key (crypto::LoadKeyFile); required
   std::string participant;  // the account the messages are for (creator); required
   std::string prefix = "gonka";
   pg::PgOptions pg;
   nats::JetStream* js = nullptr;  // not owned; required
+  // With it, weights and store commits come from the PoC artifact store in the same database
+  // (the one edge-srv writes).
+  NodesFn nodes;
 };
 
 class ChainMessaging {
@@ -111,6 +125,7 @@ class ChainMessaging {
   std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<signer::Ledger> ledger_;
   std::unique_ptr<PgSeedStore> seeds_;
+  std::unique_ptr<pocstore::PgArtifactStore> artifacts_;
   std::unique_ptr<txqueue::TxQueue> queue_;
   std::unique_ptr<QueueChainSink> sink_;
 };

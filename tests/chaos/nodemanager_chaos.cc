@@ -41,6 +41,8 @@ constexpr char kCold[] =
     "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
 constexpr char kWarm[] =
     "oyster design unusual machine spread century engine gravity focus cave carry slot";
+constexpr char kModel[] = "Qwen/Qwen3-8B";
+constexpr int kNonces = 8;  // artifacts per ML node and stage (devmlnode --nonces-per-stage)
 constexpr int64_t kEpochLength = 40;
 constexpr int64_t kPocStage = 20;  // --poc-stage-duration
 
@@ -89,8 +91,10 @@ absl::Duration Percentile(std::vector<absl::Duration> v, double p) {
 std::string NodeManagerChaosResult::ToString() const {
   return absl::StrCat(
       "seed=", seed, " seeds_on_chain_once=", seeds_on_chain_once, "/", seeds_expected,
-      " claims_included=", claims_included, "/", claims_expected, " ledger_failed=", ledger_failed,
-      " kills=", kills, " pauses=", pauses, " stages=", stages,
+      " claims_included=", claims_included, "/", claims_expected,
+      " store_commits_complete=", commits_complete, "/", commits_expected,
+      " weights_complete=", weights_complete, "/", commits_expected,
+      " ledger_failed=", ledger_failed, " kills=", kills, " pauses=", pauses, " stages=", stages,
       " stage_node_pairs=", stage_node_pairs, " generated=", generated,
       " generated_before_wind_down=", generated_in_time,
       " duplicate_generates=", duplicate_generates, " back_to_inference=", returned_to_inference,
@@ -147,8 +151,9 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold->address());
     if (!account.ok()) return account.status();
     cosmos::TxBuilder grant;
-    for (const char* t : {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
-                          nodemanager::kMsgMLNodeWeightDistribution}) {
+    for (const char* t :
+         {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
+          nodemanager::kMsgMLNodeWeightDistribution, nodemanager::kMsgPoCV2StoreCommit}) {
       grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(), t));
     }
     grant.SetChainId("gonka-devnet")
@@ -177,6 +182,21 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
   }
   testing::RedisServer redis;  // the node-managers' lease and cursor
   NM_CHECK(redis.Start());
+  // edge-srv: the ML nodes' PoC callbacks into the shared artifact store the leader commits.
+  std::unique_ptr<testing::DaemonProcess> edge_srv;
+  if (o.chain_messages) {
+    testing::DaemonProcess::Options e;
+    e.binary = "daemons/edge-srv/edge-srv";
+    e.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              absl::StrCat("--chain-rpc-url=", devchain.url()),
+              absl::StrCat("--pg-url=", pg->url()),
+              "--stage-poll=50ms",
+              "--log-level=warn"};
+    edge_srv = std::make_unique<testing::DaemonProcess>(e);
+    NM_CHECK(edge_srv->Start());
+  }
   if (o.chain_messages) {
     for (int i = 0; i < 2; ++i) {  // two signers share the queue
       signerds.push_back(std::make_unique<testing::DaemonProcess>(s));
@@ -188,7 +208,7 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
   std::vector<testing::DevMlNode*> ml_ptrs;
   for (int i = 0; i < o.ml_nodes; ++i) {
     ml.push_back(std::make_unique<testing::DevMlNode>(
-        testing::DevMlNode::Options{.require_fencing = true, .nonces_per_stage = 8}));
+        testing::DevMlNode::Options{.require_fencing = true, .nonces_per_stage = kNonces}));
     NM_CHECK(ml.back()->Start());
     ml_ptrs.push_back(ml.back().get());
   }
@@ -198,6 +218,8 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     testing::DaemonProcess::Options m =
         testing::NodeManagerOptions(hub, absl::StrCat("nm-", i), nodes_file, cold->address());
     m.args.push_back(absl::StrCat("--redis-url=", redis.url()));
+    if (edge_srv)
+      m.args.push_back(absl::StrCat("--callback-url=", edge_srv->url(), "/v2/poc-batches"));
     if (o.chain_messages) {
       m.args.push_back("--key-file=" + warm_key_file);
       m.args.push_back(absl::StrCat("--pg-url=", pg->url()));
@@ -409,6 +431,32 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
       }
       const std::string key = absl::StrCat("seed/", epoch, "/", cold->address());
       if (mine == 1 && ledger[key] == "included") ++result.seeds_on_chain_once;
+      // The stage's store commit and weights: on chain with every artifact the ML nodes made
+      // (kNonces per node), the weights one entry per node.
+      ++result.commits_expected;
+      ::inference::inference::QueryPoCV2StoreCommitRequest commit_request;
+      commit_request.set_poc_stage_start_block_height(stage);
+      commit_request.set_participant_address(cold->address());
+      commit_request.set_model_id(kModel);
+      answer =
+          comet.AbciQuery(nodemanager::kQueryPoCV2StoreCommit, commit_request.SerializeAsString());
+      ::inference::inference::QueryPoCV2StoreCommitResponse commit;
+      if (answer.ok() && answer->code == 0 && commit.ParseFromString(answer->value) &&
+          commit.count() == static_cast<uint32_t>(o.ml_nodes * kNonces)) {
+        ++result.commits_complete;
+      }
+      ::inference::inference::QueryMLNodeWeightDistributionRequest weights_request;
+      weights_request.set_poc_stage_start_block_height(stage);
+      weights_request.set_participant_address(cold->address());
+      weights_request.set_model_id(kModel);
+      answer = comet.AbciQuery(nodemanager::kQueryMLNodeWeightDistribution,
+                               weights_request.SerializeAsString());
+      ::inference::inference::QueryMLNodeWeightDistributionResponse weights;
+      if (answer.ok() && answer->code == 0 && weights.ParseFromString(answer->value) &&
+          weights.found() && weights.weights_size() == o.ml_nodes &&
+          ledger[absl::StrCat("weights/", epoch, "/", cold->address())] == "included") {
+        ++result.weights_complete;
+      }
       if (stage > first_stage) {  // this stage's ClaimMoney claims the previous epoch
         ++result.claims_expected;
         if (ledger[absl::StrCat("claim/", epoch - 1, "/", cold->address())] == "included") {

@@ -51,6 +51,9 @@ struct NodeManagerChaosResult {
   // exactly once (ListRandomSeeds) with its ledger row included; claims expected / included.
   int seeds_expected = 0, seeds_on_chain_once = 0;
   int claims_expected = 0, claims_included = 0;
+  // Stages whose MsgPoCV2StoreCommit on chain counts every artifact the ML nodes generated, and
+  // whose MsgMLNodeWeightDistribution has a weight per ML node (and its ledger row included).
+  int commits_expected = 0, commits_complete = 0, weights_complete = 0;
   int ledger_failed = 0;     // ledger rows in state failed (a refused duplicate would land here)
   std::string ledger_error;  // the first failed row's key and error
   // kill -9 of the leader → the first block handled by a leader with a higher token (polled

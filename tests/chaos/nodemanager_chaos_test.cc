@@ -32,6 +32,8 @@ TEST(NodeManagerChaosTest, EveryStageOnceOnEveryNodeThroughFailovers) {
   EXPECT_EQ(result->lower_token_accepted, 0);
   EXPECT_EQ(result->seeds_on_chain_once, result->seeds_expected);
   EXPECT_EQ(result->claims_included, result->claims_expected);
+  EXPECT_EQ(result->commits_complete, result->commits_expected);
+  EXPECT_EQ(result->weights_complete, result->commits_expected);
   EXPECT_EQ(result->ledger_failed, 0);
 }
 
