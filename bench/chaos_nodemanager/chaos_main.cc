@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
             r->returned_to_inference == r->stage_node_pairs &&
             r->seeds_on_chain_once == r->seeds_expected &&
             r->claims_included == r->claims_expected && r->ledger_failed == 0 &&
-            r->commits_complete == r->commits_expected &&
+            r->unexpected_messages == 0 && r->commits_complete == r->commits_expected &&
             r->weights_complete == r->commits_expected;
   std::printf("chaos_nodemanager: %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gonka/net/http_client.h"
 #include "gonka/testing/dev_ml_node.h"
@@ -111,6 +112,7 @@ class NodeManagerTest : public ::testing::Test {
   std::vector<std::unique_ptr<testing::DevMlNode>> ml_;
   std::vector<std::unique_ptr<testing::DaemonProcess>> managers_;
   simdjson::dom::parser parser_;
+  net::HttpClient http_;
 };
 
 TEST_F(NodeManagerTest, LeaderDrivesEveryStageAndAFailoverKeepsTokensMonotonic) {
@@ -157,6 +159,46 @@ TEST_F(NodeManagerTest, LeaderDrivesEveryStageAndAFailoverKeepsTokensMonotonic) 
     EXPECT_TRUE(generated_stages.count("POC_GENERATING/30")) << "node " << n;
     EXPECT_TRUE(generated_stages.count("POC_GENERATING/90")) << "node " << n;
     EXPECT_GE(highest, next->status.token) << "node " << n << " never heard from the new leader";
+  }
+}
+
+// An ML node answering garbage, then timing out, is FAILED with the reason in the leader's status
+// and retried with backoff; once it answers properly again it is reconciled back.
+TEST_F(NodeManagerTest, AFaultyMlNodeIsMarkedFailedWithTheReasonAndRecovers) {
+  absl::StatusOr<Leader> leader = WaitForLeaderAt(1);
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  auto node_status = [&](const std::string& id) {
+    Leader l = FindLeader();
+    testing::NodeManagerStatus::Node found;
+    for (const auto& n : l.status.nodes) {
+      if (n.id == id) found = n;
+    }
+    return found;
+  };
+  auto last_error = [&](int index) -> std::string {
+    absl::StatusOr<net::HttpResponse> r =
+        http_.Get(absl::StrCat(managers_[index]->url(), "/v1/node-manager/status"),
+                  {.timeout = absl::Seconds(1)});
+    return r.ok() ? r->body : "";
+  };
+  for (const char* fault : {R"({"garbage":true})", R"({"slow_ms":4000})"}) {
+    ASSERT_TRUE(ml_[1]->SetFaults(fault).ok());
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return node_status("ml-1").actual == "FAILED"; }, absl::Seconds(40))
+            .ok())
+        << fault << ": " << last_error(FindLeader().index);
+    const std::string body = last_error(FindLeader().index);
+    // The reason names the ML-node endpoint (and, for garbage, what was wrong with the answer).
+    EXPECT_NE(body.find("ml node GET"), std::string::npos) << fault << ": " << body;
+    if (absl::StrContains(fault, "garbage")) {
+      EXPECT_NE(body.find("not JSON"), std::string::npos) << body;
+    }
+    EXPECT_EQ(node_status("ml-0").actual == "FAILED", false);  // the healthy node is untouched
+    ASSERT_TRUE(ml_[1]->SetFaults(R"({"slow_ms":0,"refuse_status":0,"garbage":false})").ok());
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return node_status("ml-1").actual != "FAILED"; }, absl::Seconds(40))
+            .ok())
+        << "ml-1 did not recover after " << fault;
   }
 }
 

@@ -94,7 +94,8 @@ std::string NodeManagerChaosResult::ToString() const {
       " claims_included=", claims_included, "/", claims_expected,
       " store_commits_complete=", commits_complete, "/", commits_expected,
       " weights_complete=", weights_complete, "/", commits_expected,
-      " ledger_failed=", ledger_failed, " kills=", kills, " pauses=", pauses, " stages=", stages,
+      " unexpected_messages=", unexpected_messages, " ledger_failed=", ledger_failed,
+      " kills=", kills, " pauses=", pauses, " stages=", stages,
       " stage_node_pairs=", stage_node_pairs, " generated=", generated,
       " generated_before_wind_down=", generated_in_time,
       " duplicate_generates=", duplicate_generates, " back_to_inference=", returned_to_inference,
@@ -103,7 +104,8 @@ std::string NodeManagerChaosResult::ToString() const {
       " failover_p50=", absl::FormatDuration(failover_p50),
       " p99=", absl::FormatDuration(failover_p99), " max=", absl::FormatDuration(failover_max),
       missing.empty() ? "" : " missing=" + missing,
-      ledger_error.empty() ? "" : " ledger_error=" + ledger_error);
+      ledger_error.empty() ? "" : " ledger_error=" + ledger_error,
+      unexpected.empty() ? "" : " unexpected=" + unexpected);
 }
 
 absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChaosOptions& o) {
@@ -417,6 +419,30 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     }
     for (const auto& [key, state] : ledger) result.ledger_failed += state == "failed";
     const chain::EpochParams params = Schedule();
+    // No message that should not exist: every key is one of the node-manager's kinds, for this
+    // participant, about a stage (or its epoch) of the run — the stage after the last may have
+    // begun while the run wound down.
+    const int64_t first_epoch = chain::LatestEpochAt(params, first_stage);
+    const int64_t last_epoch = chain::LatestEpochAt(params, last_stage) + 1;
+    for (const auto& [key, state] : ledger) {
+      std::vector<std::string> parts = absl::StrSplit(key, '/');
+      int64_t n = 0;
+      bool ok = parts.size() >= 3 && absl::SimpleAtoi(parts[1], &n) && parts[2] == cold->address();
+      if (ok && (parts[0] == "seed" || parts[0] == "weights")) {
+        ok = n >= first_epoch && n <= last_epoch;
+      } else if (ok && parts[0] == "claim") {
+        ok = n >= first_epoch - 1 && n <= last_epoch - 1;
+      } else if (ok && parts[0] == "store_commit") {
+        ok = n >= first_stage && n <= last_stage + kEpochLength &&
+             (n - first_stage) % kEpochLength == 0;
+      } else {
+        ok = false;
+      }
+      if (!ok) {
+        ++result.unexpected_messages;
+        if (result.unexpected.size() < 200) absl::StrAppend(&result.unexpected, key, " ");
+      }
+    }
     for (int64_t stage = first_stage; stage <= last_stage; stage += kEpochLength) {
       const int64_t epoch = chain::LatestEpochAt(params, stage);
       ++result.seeds_expected;

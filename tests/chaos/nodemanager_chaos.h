@@ -54,6 +54,9 @@ struct NodeManagerChaosResult {
   // Stages whose MsgPoCV2StoreCommit on chain counts every artifact the ML nodes generated, and
   // whose MsgMLNodeWeightDistribution has a weight per ML node (and its ledger row included).
   int commits_expected = 0, commits_complete = 0, weights_complete = 0;
+  // Ledger keys that are not one of the node-manager's messages for a stage of the run.
+  int unexpected_messages = 0;
+  std::string unexpected;
   int ledger_failed = 0;     // ledger rows in state failed (a refused duplicate would land here)
   std::string ledger_error;  // the first failed row's key and error
   // kill -9 of the leader → the first block handled by a leader with a higher token (polled

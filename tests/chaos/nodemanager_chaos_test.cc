@@ -35,6 +35,7 @@ TEST(NodeManagerChaosTest, EveryStageOnceOnEveryNodeThroughFailovers) {
   EXPECT_EQ(result->commits_complete, result->commits_expected);
   EXPECT_EQ(result->weights_complete, result->commits_expected);
   EXPECT_EQ(result->ledger_failed, 0);
+  EXPECT_EQ(result->unexpected_messages, 0);
 }
 
 }  // namespace
