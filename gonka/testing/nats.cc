@@ -1,5 +1,10 @@
 // NatsServer and NatsCluster; readiness probes through nats.c.
+#include <arpa/inet.h>
 #include <nats/nats.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
@@ -18,6 +23,34 @@ std::string NatsError(natsStatus s) {
   const char* last = nats_GetLastError(nullptr);
   return absl::StrCat(natsStatus_GetText(s), last != nullptr && *last != '\0' ? ": " : "",
                       last != nullptr ? last : "");
+}
+
+// The server_name in the INFO line a NATS server sends first on a client connection (before any
+// TLS or authentication), or "" when nothing answers on 127.0.0.1:`port` within a second.
+std::string InfoServerName(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval tv{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string info;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    char buf[4096];
+    while (info.find('\n') == std::string::npos && info.size() < 64 * 1024) {
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      info.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const std::string key = "\"server_name\":\"";
+  size_t at = info.find(key);
+  if (at == std::string::npos) return "";
+  size_t end = info.find('"', at + key.size());
+  return end == std::string::npos ? "" : info.substr(at + key.size(), end - at - key.size());
 }
 
 // A short-lived connection for probes: no reconnects, short timeouts.
@@ -121,6 +154,13 @@ SubprocessOptions NatsServer::ProcessOptions() {
 }
 
 absl::Status NatsServer::Probe() {
+  // The client port must be answered by this server, not by another test's that took the port
+  // between FreePort() and our bind (ours then exits, but a probe could pass in between).
+  const std::string name = InfoServerName(port());
+  if (name != options_.server_name) {
+    return absl::UnavailableError(absl::StrCat("nats port ", port(), " is answered by server \"",
+                                               name, "\", not \"", options_.server_name, "\""));
+  }
   if (!options_.config_text.empty()) {
     // The config may require credentials or TLS; /healthz needs neither and, with JetStream
     // on, answers 200 only once JetStream is up.
