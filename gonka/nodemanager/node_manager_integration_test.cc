@@ -91,7 +91,10 @@ class NodeManagerTest : public ::testing::Test {
     if (!json.ok()) return out;
     simdjson::dom::element doc;
     EXPECT_EQ(parser_.parse(*json).get(doc), simdjson::SUCCESS);
-    for (simdjson::dom::element c : doc["commands"].get_array().value_unsafe()) {
+    // A named array: a range over the temporary simdjson_result would read it after its end.
+    simdjson::dom::array commands;
+    if (doc["commands"].get_array().get(commands) != simdjson::SUCCESS) commands = {};
+    for (simdjson::dom::element c : commands) {
       Command cmd;
       std::string_view v;
       if (c["endpoint"].get_string().get(v) == simdjson::SUCCESS) cmd.endpoint = v;

@@ -331,7 +331,10 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     if (parser.parse(*json).get(doc) != simdjson::SUCCESS) {
       return absl::InternalError("ml node command log: not JSON");
     }
-    for (simdjson::dom::element c : doc["commands"].get_array().value_unsafe()) {
+    // A named array: a range over the temporary simdjson_result would read it after its end.
+    simdjson::dom::array commands;
+    if (doc["commands"].get_array().get(commands) != simdjson::SUCCESS) commands = {};
+    for (simdjson::dom::element c : commands) {
       Command cmd;
       std::string_view v;
       if (c["endpoint"].get_string().get(v) == simdjson::SUCCESS) cmd.endpoint = v;
