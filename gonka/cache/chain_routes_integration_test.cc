@@ -21,7 +21,9 @@
 #include "gonka/chain/epoch.h"
 #include "gonka/crypto/bech32.h"
 #include "gonka/net/http_client.h"
+#include "gonka/testing/node_env.h"
 #include "gonka/testing/process.h"
+#include "gonka/testing/route_client.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
@@ -71,108 +73,26 @@ std::string Genesis() {
 // The effective epoch at `height` (devchain: epoch e is effective from 20e + 10).
 int64_t EffectiveEpoch(int64_t height) { return chain::ScheduleAt(Params(), height).epoch_index; }
 
-class Env {
- public:
-  Env() : dir_("chain-routes") {}
-
-  absl::Status Start() {
-    std::string genesis = dir_.Join("genesis.json");
-    std::ofstream(genesis) << Genesis();
-    grpc_port_ = testing::FreePort();
-    testing::DaemonProcess::Options d;
-    d.binary = "daemons/devchain/devchain";
-    d.args = {"--bind=127.0.0.1",     "--port={{PORT}}",
-              "--drain-announce=0s",  "--chain-id=routes-test",
-              "--genesis=" + genesis, absl::StrCat("--grpc-address=127.0.0.1:", grpc_port_)};
-    devchain_ = std::make_unique<testing::DaemonProcess>(d);
-    if (absl::Status s = devchain_->Start(); !s.ok()) return s;
-    nats_ = std::make_unique<testing::NatsServer>(testing::NatsServer::Options{});
-    if (absl::Status s = nats_->Start(); !s.ok()) return s;
-    testing::DaemonProcess::Options e;
-    e.binary = "daemons/edge-api/edge-api";
-    e.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--chain-id=routes-test",
-              absl::StrCat("--chain-rpc-url=", devchain_->url()),
-              absl::StrCat("--chain-grpc-address=127.0.0.1:", grpc_port_),
-              absl::StrCat("--nats-url=", nats_->url()),
-              "--coordination=nats",
-              "--identity=routes-test",
-              "--start-height=1",
-              "--cache-max-bytes=16777216",
-              "--cache-height-poll=50ms",
-              "--drain-announce=0s",
-              "--log-level=warn"};
-    edge_ = std::make_unique<testing::DaemonProcess>(e);
-    return edge_->Start();
-  }
-
-  std::string url(absl::string_view path) const { return absl::StrCat(edge_->url(), path); }
-  std::string Logs() const {
-    return absl::StrCat("devchain:\n", devchain_->LogTail(), "\nedge-api:\n", edge_->LogTail());
-  }
-
- private:
-  testing::TempDir dir_;
-  int grpc_port_ = 0;
-  std::unique_ptr<testing::DaemonProcess> devchain_;
-  std::unique_ptr<testing::NatsServer> nats_;
-  std::unique_ptr<testing::DaemonProcess> edge_;
-};
-
-struct Answer {
-  int status = 0;
-  int64_t height = 0;  // X-Cosmos-Block-Height
-  std::string etag;
-  std::string cache_control;
-  std::string body;
-};
-
-absl::StatusOr<Answer> Get(net::HttpClient& client, const std::string& url,
-                           const std::string& if_none_match = "") {
-  net::HttpCallOptions options;
-  options.timeout = absl::Seconds(10);
-  if (!if_none_match.empty()) options.headers.Add("If-None-Match", if_none_match);
-  absl::StatusOr<net::HttpResponse> r = client.Get(url, options);
-  if (!r.ok()) return r.status();
-  Answer a;
-  a.status = r->status;
-  if (r->headers.Has("X-Cosmos-Block-Height") &&
-      !absl::SimpleAtoi(r->headers.Get("X-Cosmos-Block-Height"), &a.height)) {
-    return absl::DataLossError(absl::StrCat(url, ": bad X-Cosmos-Block-Height"));
-  }
-  a.etag = r->headers.Get("ETag");
-  a.cache_control = r->headers.Get("Cache-Control");
-  a.body = std::move(r->body);
-  return a;
+// devchain (gRPC on) + nats-server + one edge-api with the cache, started once per suite.
+testing::ChainHubOptions HubOptions() {
+  return {.edge_api_args = {"--start-height=1", "--cache-max-bytes=16777216",
+                            "--cache-height-poll=50ms"},
+          .chain_id = "routes-test",
+          .genesis_json = Genesis(),
+          .grpc = true};
 }
 
-// Parses `body`; fails the test (and returns null) when it is not JSON.
-simdjson::dom::element Parse(simdjson::dom::parser& parser, const std::string& body) {
-  simdjson::dom::element doc;
-  EXPECT_EQ(parser.parse(body).get(doc), simdjson::SUCCESS) << body;
-  return doc;
-}
-
-int64_t IntField(simdjson::dom::element e, const char* key) {
-  int64_t v = -1;
-  EXPECT_EQ(e[key].get_int64().get(v), simdjson::SUCCESS)
-      << key << " in " << simdjson::to_string(e);
-  return v;
-}
-
-std::string StringField(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  EXPECT_EQ(e[key].get_string().get(v), simdjson::SUCCESS)
-      << key << " in " << simdjson::to_string(e);
-  return std::string(v);
-}
+using Env = testing::ChainHub;
+using Answer = testing::RouteAnswer;
+using testing::GetRoute;
+using testing::IntField;
+using testing::StringField;
 
 // Waits until edge-api answers /v1/epochs/latest at or above `height`.
 absl::Status WaitForHeight(Env& env, net::HttpClient& client, int64_t height) {
   return testing::WaitFor(
       [&] {
-        absl::StatusOr<Answer> a = Get(client, env.url("/v1/epochs/latest"));
+        absl::StatusOr<Answer> a = GetRoute(client, env.url("/v1/epochs/latest"));
         return a.ok() && a->status == 200 && a->height >= height;
       },
       kWait);
@@ -181,7 +101,7 @@ absl::Status WaitForHeight(Env& env, net::HttpClient& client, int64_t height) {
 class ChainRoutesTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    env_ = new Env();
+    env_ = new Env(HubOptions());
     absl::Status s = env_->Start();
     ASSERT_TRUE(s.ok()) << s << "\n" << env_->Logs();
   }
@@ -200,13 +120,13 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
   simdjson::dom::parser parser;
 
   {  // /v1/models
-    absl::StatusOr<Answer> a = Get(client, env_->url("/v1/models"));
+    absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/models"));
     ASSERT_TRUE(a.ok()) << a.status();
     ASSERT_EQ(a->status, 200) << a->body;
     EXPECT_GT(a->height, 0);
     EXPECT_EQ(a->cache_control, "no-cache");  // kEpoch
     EXPECT_FALSE(a->etag.empty());
-    simdjson::dom::element doc = Parse(parser, a->body);
+    simdjson::dom::element doc = testing::ParseJson(parser, a->body);
     EXPECT_EQ(StringField(doc, "object"), "list");
     simdjson::dom::array data;
     ASSERT_EQ(doc["data"].get_array().get(data), simdjson::SUCCESS) << a->body;
@@ -223,9 +143,9 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
     EXPECT_EQ(StringField(m, "hugging_face_id"), "Qwen/Qwen3-8B");
   }
   {  // /v1/pricing
-    absl::StatusOr<Answer> a = Get(client, env_->url("/v1/pricing"));
+    absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/pricing"));
     ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : a.status().ToString());
-    simdjson::dom::element doc = Parse(parser, a->body);
+    simdjson::dom::element doc = testing::ParseJson(parser, a->body);
     EXPECT_EQ(IntField(doc, "unit_of_compute_price"), 7);
     bool dynamic = true;
     EXPECT_EQ(doc["dynamic_pricing_enabled"].get_bool().get(dynamic), simdjson::SUCCESS);
@@ -237,10 +157,10 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
   }
   {  // /v1/governance/models and -legacy: Model protos with .proto names (uint64 as strings)
     for (const char* path : {"/v1/governance/models", "/v1/governance/models-legacy"}) {
-      absl::StatusOr<Answer> a = Get(client, env_->url(path));
+      absl::StatusOr<Answer> a = GetRoute(client, env_->url(path));
       ASSERT_TRUE(a.ok() && a->status == 200) << path;
       EXPECT_EQ(a->cache_control, "public, max-age=1") << path;  // kBlock
-      simdjson::dom::element doc = Parse(parser, a->body);
+      simdjson::dom::element doc = testing::ParseJson(parser, a->body);
       simdjson::dom::element m =
           doc[std::string(path) == "/v1/governance/models" ? "models" : "model"].at(0);
       EXPECT_EQ(StringField(m, "id"), "Qwen/Qwen3-8B") << a->body;
@@ -250,9 +170,9 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
     }
   }
   {  // /v1/participants: every page at the claimed height
-    absl::StatusOr<Answer> a = Get(client, env_->url("/v1/participants"));
+    absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/participants"));
     ASSERT_TRUE(a.ok() && a->status == 200);
-    simdjson::dom::element doc = Parse(parser, a->body);
+    simdjson::dom::element doc = testing::ParseJson(parser, a->body);
     EXPECT_EQ(IntField(doc, "block_height"), a->height);
     simdjson::dom::array list;
     ASSERT_EQ(doc["participants"].get_array().get(list), simdjson::SUCCESS);
@@ -270,18 +190,18 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
     }
   }
   {  // /v1/participants/{address}: an account without a public key is 404; a bad address 400
-    absl::StatusOr<Answer> a = Get(client, env_->url("/v1/participants/" + Address(1)));
+    absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/participants/" + Address(1)));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 404) << a->body;
-    Parse(parser, a->body);
-    a = Get(client, env_->url("/v1/participants/notanaddress"));
+    testing::ParseJson(parser, a->body);
+    a = GetRoute(client, env_->url("/v1/participants/notanaddress"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 400) << a->body;
   }
   {  // /v1/epochs/latest
-    absl::StatusOr<Answer> a = Get(client, env_->url("/v1/epochs/latest"));
+    absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/epochs/latest"));
     ASSERT_TRUE(a.ok() && a->status == 200);
-    simdjson::dom::element doc = Parse(parser, a->body);
+    simdjson::dom::element doc = testing::ParseJson(parser, a->body);
     EXPECT_EQ(IntField(doc, "block_height"), a->height);
     EXPECT_EQ(IntField(doc["latest_epoch"], "index"), a->height / kEpochLength);
     EXPECT_EQ(IntField(doc["latest_epoch"], "poc_start_block_height"),
@@ -297,16 +217,16 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
     EXPECT_EQ(doc["is_confirmation_poc_active"].get_bool().get(active), simdjson::SUCCESS);
     EXPECT_TRUE(doc["active_confirmation_poc_event"].is_null());
     // Only "latest" (the per-epoch participants: chain_routes_state_integration_test).
-    a = Get(client, env_->url("/v1/epochs/1"));
+    a = GetRoute(client, env_->url("/v1/epochs/1"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 400) << a->body;
   }
   {  // /v1/poc-batches/{height}: raw response; 404 for a height without batches; 400 not a number
-    absl::StatusOr<Answer> a = Get(client, env_->url("/v1/poc-batches/20"));
+    absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/poc-batches/20"));
     ASSERT_TRUE(a.ok());
     ASSERT_EQ(a->status, 200) << a->body;
     EXPECT_EQ(a->cache_control, "no-cache");  // kPhase
-    simdjson::dom::element doc = Parse(parser, a->body);
+    simdjson::dom::element doc = testing::ParseJson(parser, a->body);
     simdjson::dom::array batches;
     ASSERT_EQ(doc["poc_batch"].get_array().get(batches), simdjson::SUCCESS) << a->body;
     EXPECT_EQ(batches.size(), 2u);
@@ -316,29 +236,29 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
       simdjson::dom::array inner;
       EXPECT_EQ(b["poc_batch"].get_array().get(inner), simdjson::SUCCESS) << a->body;
     }
-    a = Get(client, env_->url("/v1/poc-batches/21"));
+    a = GetRoute(client, env_->url("/v1/poc-batches/21"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 404) << a->body;
-    a = Get(client, env_->url("/v1/poc-batches/abc"));
+    a = GetRoute(client, env_->url("/v1/poc-batches/abc"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 400) << a->body;
   }
   {  // /v1/bridge/addresses?chain=X
-    absl::StatusOr<Answer> a = Get(client, env_->url("/v1/bridge/addresses?chain=ethereum"));
+    absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/bridge/addresses?chain=ethereum"));
     ASSERT_TRUE(a.ok() && a->status == 200);
-    simdjson::dom::element doc = Parse(parser, a->body);
+    simdjson::dom::element doc = testing::ParseJson(parser, a->body);
     EXPECT_EQ(StringField(doc, "chain_name"), "ethereum");
     EXPECT_EQ(StringField(doc, "chain_id"), "ethereum");
     EXPECT_EQ(simdjson::to_string(doc["addresses"]), "[\"0xabc\"]");
-    a = Get(client, env_->url("/v1/bridge/addresses"));
+    a = GetRoute(client, env_->url("/v1/bridge/addresses"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 400) << a->body;
   }
   {  // /v1/status is the event hub's in edge-api, with Gonka's "status": "ok" among its fields
-    absl::StatusOr<Answer> a = Get(client, env_->url("/v1/status"));
+    absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/status"));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 200);
-    simdjson::dom::element doc = Parse(parser, a->body);
+    simdjson::dom::element doc = testing::ParseJson(parser, a->body);
     EXPECT_EQ(StringField(doc, "status"), "ok");
     EXPECT_EQ(StringField(doc, "chain_id"), "routes-test");
   }
@@ -346,7 +266,7 @@ TEST_F(ChainRoutesTest, EveryRouteAnswersInGonkasShape) {
 
 // The pricing route's hits in /v1/cache/stats.
 int64_t PricingHits(net::HttpClient& client, Env& env) {
-  absl::StatusOr<Answer> a = Get(client, env.url("/v1/cache/stats"));
+  absl::StatusOr<Answer> a = GetRoute(client, env.url("/v1/cache/stats"));
   if (!a.ok() || a->status != 200) return -1;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -372,8 +292,8 @@ TEST_F(ChainRoutesTest, SecondRequestIsAHitAndIfNoneMatchIs304) {
   for (int attempt = 0; attempt < 10 && !hit; ++attempt) {
     int64_t before = PricingHits(client, *env_);
     ASSERT_GE(before, 0);
-    absl::StatusOr<Answer> first = Get(client, env_->url("/v1/pricing"));
-    absl::StatusOr<Answer> second = Get(client, env_->url("/v1/pricing"));
+    absl::StatusOr<Answer> first = GetRoute(client, env_->url("/v1/pricing"));
+    absl::StatusOr<Answer> second = GetRoute(client, env_->url("/v1/pricing"));
     ASSERT_TRUE(first.ok() && second.ok());
     ASSERT_EQ(second->status, 200);
     if (EffectiveEpoch(first->height) != EffectiveEpoch(second->height)) continue;
@@ -383,21 +303,21 @@ TEST_F(ChainRoutesTest, SecondRequestIsAHitAndIfNoneMatchIs304) {
   }
   EXPECT_TRUE(hit) << "no cache hit for a repeated /v1/pricing";
 
-  absl::StatusOr<Answer> full = Get(client, env_->url("/v1/pricing"));
+  absl::StatusOr<Answer> full = GetRoute(client, env_->url("/v1/pricing"));
   ASSERT_TRUE(full.ok() && full->status == 200);
-  absl::StatusOr<Answer> revalidated = Get(client, env_->url("/v1/pricing"), full->etag);
+  absl::StatusOr<Answer> revalidated = GetRoute(client, env_->url("/v1/pricing"), full->etag);
   ASSERT_TRUE(revalidated.ok());
   EXPECT_EQ(revalidated->status, 304);
   EXPECT_TRUE(revalidated->body.empty());
   EXPECT_EQ(revalidated->etag, full->etag);
-  absl::StatusOr<Answer> other = Get(client, env_->url("/v1/pricing"), "\"not-it\"");
+  absl::StatusOr<Answer> other = GetRoute(client, env_->url("/v1/pricing"), "\"not-it\"");
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(other->status, 200);
 
-  absl::StatusOr<Answer> stats = Get(client, env_->url("/v1/cache/stats"));
+  absl::StatusOr<Answer> stats = GetRoute(client, env_->url("/v1/cache/stats"));
   ASSERT_TRUE(stats.ok() && stats->status == 200);
   simdjson::dom::parser parser;
-  simdjson::dom::element doc = Parse(parser, stats->body);
+  simdjson::dom::element doc = testing::ParseJson(parser, stats->body);
   EXPECT_GT(IntField(doc, "entries"), 0);
   EXPECT_EQ(IntField(doc, "max_bytes"), 16777216);
   EXPECT_GT(IntField(doc, "height"), 0);
@@ -409,7 +329,7 @@ TEST_F(ChainRoutesTest, SecondRequestIsAHitAndIfNoneMatchIs304) {
 TEST_F(ChainRoutesTest, AnswersAgreeWithTheirHeightAcrossPhaseAndEpochBoundaries) {
   net::HttpClient probe;
   ASSERT_TRUE(WaitForHeight(*env_, probe, 25).ok()) << env_->Logs();
-  absl::StatusOr<Answer> start = Get(probe, env_->url("/v1/epochs/latest"));
+  absl::StatusOr<Answer> start = GetRoute(probe, env_->url("/v1/epochs/latest"));
   ASSERT_TRUE(start.ok());
   const int64_t start_height = start->height;
   const int64_t end_height = start_height + 3 * kEpochLength;  // about 6 s of blocks
@@ -428,7 +348,7 @@ TEST_F(ChainRoutesTest, AnswersAgreeWithTheirHeightAcrossPhaseAndEpochBoundaries
     while (max_seen.load() < end_height && absl::Now() < deadline) {
       const bool epochs = (id + responses.load()) % 2 == 0;
       absl::StatusOr<Answer> a =
-          Get(client, env_->url(epochs ? "/v1/epochs/latest" : "/v1/participants"));
+          GetRoute(client, env_->url(epochs ? "/v1/epochs/latest" : "/v1/participants"));
       if (!a.ok() || a->status != 200) {
         errors.fetch_add(1);
         continue;

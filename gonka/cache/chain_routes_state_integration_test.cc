@@ -16,7 +16,9 @@
 #include "gonka/crypto/bech32.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/net/http_client.h"
+#include "gonka/testing/node_env.h"
 #include "gonka/testing/process.h"
+#include "gonka/testing/route_client.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
@@ -101,103 +103,28 @@ std::string Genesis() {
     }})");
 }
 
-class Env {
- public:
-  Env() : dir_("chain-routes-state") {}
-
-  absl::Status Start() {
-    std::string genesis = dir_.Join("genesis.json");
-    std::ofstream(genesis) << Genesis();
-    grpc_port_ = testing::FreePort();
-    testing::DaemonProcess::Options d;
-    d.binary = "daemons/devchain/devchain";
-    d.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--drain-announce=0s", "--genesis=" + genesis,
-              absl::StrCat("--grpc-address=127.0.0.1:", grpc_port_)};
-    devchain_ = std::make_unique<testing::DaemonProcess>(d);
-    if (absl::Status s = devchain_->Start(); !s.ok()) return s;
-    nats_ = std::make_unique<testing::NatsServer>(testing::NatsServer::Options{});
-    if (absl::Status s = nats_->Start(); !s.ok()) return s;
-    testing::DaemonProcess::Options e;
-    e.binary = "daemons/edge-api/edge-api";
-    e.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--chain-id=routes-state-test",
-              absl::StrCat("--chain-rpc-url=", devchain_->url()),
-              absl::StrCat("--chain-grpc-address=127.0.0.1:", grpc_port_),
-              absl::StrCat("--nats-url=", nats_->url()),
-              "--coordination=nats",
-              "--identity=routes-state-test",
-              "--start-height=1",
-              "--cache-height-poll=50ms",
-              "--drain-announce=0s",
-              "--expose-optional-routes",
-              "--log-level=warn"};
-    edge_ = std::make_unique<testing::DaemonProcess>(e);
-    return edge_->Start();
-  }
-
-  std::string url(absl::string_view path) const { return absl::StrCat(edge_->url(), path); }
-  std::string Logs() const {
-    return absl::StrCat("devchain:\n", devchain_->LogTail(), "\nedge-api:\n", edge_->LogTail());
-  }
-
- private:
-  testing::TempDir dir_;
-  int grpc_port_ = 0;
-  std::unique_ptr<testing::DaemonProcess> devchain_;
-  std::unique_ptr<testing::NatsServer> nats_;
-  std::unique_ptr<testing::DaemonProcess> edge_;
-};
-
-struct Answer {
-  int status = 0;
-  int64_t height = 0;  // X-Cosmos-Block-Height
-  std::string cache_control;
-  std::string body;
-};
-
-absl::StatusOr<Answer> Get(net::HttpClient& client, const std::string& url) {
-  net::HttpCallOptions options;
-  options.timeout = absl::Seconds(10);
-  absl::StatusOr<net::HttpResponse> r = client.Get(url, options);
-  if (!r.ok()) return r.status();
-  Answer a;
-  a.status = r->status;
-  if (r->headers.Has("X-Cosmos-Block-Height")) {
-    absl::SimpleAtoi(r->headers.Get("X-Cosmos-Block-Height"), &a.height);
-  }
-  a.cache_control = r->headers.Get("Cache-Control");
-  a.body = std::move(r->body);
-  return a;
+// devchain (gRPC on) + nats-server + one edge-api with the optional routes, once per suite.
+testing::ChainHubOptions HubOptions() {
+  return {.edge_api_args = {"--start-height=1", "--cache-height-poll=50ms",
+                            "--expose-optional-routes"},
+          .chain_id = "routes-state-test",
+          .genesis_json = Genesis(),
+          .grpc = true};
 }
 
-simdjson::dom::element Parse(simdjson::dom::parser& parser, const std::string& body) {
-  simdjson::dom::element doc;
-  EXPECT_EQ(parser.parse(body).get(doc), simdjson::SUCCESS) << body;
-  return doc;
-}
-
-int64_t IntField(simdjson::dom::element e, const char* key) {
-  int64_t v = -1;
-  EXPECT_EQ(e[key].get_int64().get(v), simdjson::SUCCESS)
-      << key << " in " << simdjson::to_string(e);
-  return v;
-}
-
-std::string StringField(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  EXPECT_EQ(e[key].get_string().get(v), simdjson::SUCCESS)
-      << key << " in " << simdjson::to_string(e);
-  return std::string(v);
-}
+using Env = testing::ChainHub;
+using Answer = testing::RouteAnswer;
+using testing::GetRoute;
+using testing::IntField;
+using testing::StringField;
 
 // `field` ("hits", "misses") of `route` in /v1/cache/stats.
 int64_t RouteStat(net::HttpClient& client, const Env& env, const std::string& route,
                   const char* field) {
-  absl::StatusOr<Answer> a = Get(client, env.url("/v1/cache/stats"));
+  absl::StatusOr<Answer> a = GetRoute(client, env.url("/v1/cache/stats"));
   if (!a.ok() || a->status != 200) return -1;
   simdjson::dom::parser parser;
-  simdjson::dom::element doc = Parse(parser, a->body);
+  simdjson::dom::element doc = testing::ParseJson(parser, a->body);
   simdjson::dom::array routes;
   if (doc["routes"].get_array().get(routes) != simdjson::SUCCESS) return -1;
   for (simdjson::dom::element r : routes) {
@@ -217,7 +144,7 @@ bool RepeatsHit(net::HttpClient& client, const Env& env, const std::string& path
                 const std::string& route) {
   const int64_t before = RouteStat(client, env, route, "hits");
   for (int i = 0; i < 20; ++i) {
-    absl::StatusOr<Answer> a = Get(client, env.url(path));
+    absl::StatusOr<Answer> a = GetRoute(client, env.url(path));
     if (!a.ok()) return false;
   }
   return RouteStat(client, env, route, "hits") > before;
@@ -226,14 +153,14 @@ bool RepeatsHit(net::HttpClient& client, const Env& env, const std::string& path
 class ChainRoutesStateTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    env_ = new Env();
+    env_ = new Env(HubOptions());
     absl::Status s = env_->Start();
     ASSERT_TRUE(s.ok()) << s << "\n" << env_->Logs();
     // Epoch 2 effective (height >= 50): epoch 1 is finished.
     net::HttpClient client;
     s = testing::WaitFor(
         [&] {
-          absl::StatusOr<Answer> a = Get(client, env_->url("/v1/restrictions/status"));
+          absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/restrictions/status"));
           return a.ok() && a->status == 200 && a->height >= 52;
         },
         kWait);
@@ -250,10 +177,10 @@ Env* ChainRoutesStateTest::env_ = nullptr;
 TEST_F(ChainRoutesStateTest, RestrictionsAnswerGoJsonAtTheirHeight) {
   net::HttpClient client;
   simdjson::dom::parser parser;
-  absl::StatusOr<Answer> a = Get(client, env_->url("/v1/restrictions/status"));
+  absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/restrictions/status"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : a.status().ToString());
   EXPECT_EQ(a->cache_control, "public, max-age=1");  // kBlock
-  simdjson::dom::element doc = Parse(parser, a->body);
+  simdjson::dom::element doc = testing::ParseJson(parser, a->body);
   bool active = false;
   EXPECT_EQ(doc["is_active"].get_bool().get(active), simdjson::SUCCESS) << a->body;
   EXPECT_TRUE(active);
@@ -263,9 +190,9 @@ TEST_F(ChainRoutesStateTest, RestrictionsAnswerGoJsonAtTheirHeight) {
   EXPECT_EQ(IntField(doc, "remaining_blocks"), 1000000 - a->height);
 
   // Only the unexpired exemption; the page answers its total.
-  a = Get(client, env_->url("/v1/restrictions/exemptions"));
+  a = GetRoute(client, env_->url("/v1/restrictions/exemptions"));
   ASSERT_TRUE(a.ok() && a->status == 200);
-  doc = Parse(parser, a->body);
+  doc = testing::ParseJson(parser, a->body);
   simdjson::dom::array list;
   ASSERT_EQ(doc["exemptions"].get_array().get(list), simdjson::SUCCESS) << a->body;
   ASSERT_EQ(list.size(), 1u) << a->body;
@@ -275,23 +202,23 @@ TEST_F(ChainRoutesStateTest, RestrictionsAnswerGoJsonAtTheirHeight) {
   EXPECT_EQ(IntField(list.at(0), "expiry_block"), 1000000);
   EXPECT_EQ(IntField(doc["pagination"], "total"), 1);
 
-  a = Get(client, env_->url("/v1/restrictions/exemptions/e1/usage/" + Address(1)));
+  a = GetRoute(client, env_->url("/v1/restrictions/exemptions/e1/usage/" + Address(1)));
   ASSERT_TRUE(a.ok() && a->status == 200);
-  doc = Parse(parser, a->body);
+  doc = testing::ParseJson(parser, a->body);
   ASSERT_EQ(doc["usage_entries"].get_array().get(list), simdjson::SUCCESS) << a->body;
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(StringField(list.at(0), "account_address"), Address(1));
   EXPECT_EQ(IntField(list.at(0), "usage_count"), 2);
   // No usage for another account: omitempty leaves the list out.
-  a = Get(client, env_->url("/v1/restrictions/exemptions/e1/usage/" + Address(2)));
+  a = GetRoute(client, env_->url("/v1/restrictions/exemptions/e1/usage/" + Address(2)));
   ASSERT_TRUE(a.ok() && a->status == 200);
   EXPECT_EQ(a->body, "{\"pagination\":{}}");
   // The chain's InvalidArgument → 400 naming the account.
-  a = Get(client, env_->url("/v1/restrictions/exemptions/e1/usage/notanaddress"));
+  a = GetRoute(client, env_->url("/v1/restrictions/exemptions/e1/usage/notanaddress"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 400) << a->body;
   EXPECT_NE(a->body.find("invalid account address"), std::string::npos) << a->body;
-  a = Get(client, env_->url("/v1/restrictions/exemptions/e1/other/" + Address(1)));
+  a = GetRoute(client, env_->url("/v1/restrictions/exemptions/e1/other/" + Address(1)));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 404) << a->body;
 
@@ -302,9 +229,9 @@ TEST_F(ChainRoutesStateTest, RestrictionsAnswerGoJsonAtTheirHeight) {
 TEST_F(ChainRoutesStateTest, BlsEpochAndSignatures) {
   net::HttpClient client;
   simdjson::dom::parser parser;
-  absl::StatusOr<Answer> a = Get(client, env_->url("/v1/bls/epoch/1"));
+  absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/bls/epoch/1"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : a.status().ToString());
-  simdjson::dom::element doc = Parse(parser, a->body);
+  simdjson::dom::element doc = testing::ParseJson(parser, a->body);
   simdjson::dom::element data = doc["epoch_data"];
   // Cosmos ProtoMarshalJSON: every field, uint64 as strings, enums by name, bytes base64.
   EXPECT_EQ(StringField(data, "epoch_id"), "1");
@@ -316,34 +243,34 @@ TEST_F(ChainRoutesStateTest, BlsEpochAndSignatures) {
   // No BLS12-381 library: the uncompressed forms are null (docs/cache.md).
   EXPECT_TRUE(doc["group_public_key_uncompressed_256"].is_null()) << a->body;
   EXPECT_TRUE(doc["validation_signature_uncompressed_128"].is_null()) << a->body;
-  absl::StatusOr<Answer> alias = Get(client, env_->url("/v1/bls/epochs/1"));
+  absl::StatusOr<Answer> alias = GetRoute(client, env_->url("/v1/bls/epochs/1"));
   ASSERT_TRUE(alias.ok() && alias->status == 200);
   EXPECT_EQ(alias->body, a->body);
   // Gonka's BLS handler: every upstream error (here NotFound, and epoch 0's InvalidArgument)
   // is 500 with its own text; a non-integer id 400 naming the parameter.
   for (const char* path : {"/v1/bls/epoch/7", "/v1/bls/epoch/0"}) {
-    a = Get(client, env_->url(path));
+    a = GetRoute(client, env_->url(path));
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->status, 500) << path << " " << a->body;
     EXPECT_NE(a->body.find("Failed to query BLS epoch data"), std::string::npos) << a->body;
   }
-  a = Get(client, env_->url("/v1/bls/epoch/abc"));
+  a = GetRoute(client, env_->url("/v1/bls/epoch/abc"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 400) << a->body;
   EXPECT_NE(a->body.find("parameter id"), std::string::npos) << a->body;
 
-  a = Get(client, env_->url("/v1/bls/signatures/0a0b"));
+  a = GetRoute(client, env_->url("/v1/bls/signatures/0a0b"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : "");
-  doc = Parse(parser, a->body);
+  doc = testing::ParseJson(parser, a->body);
   EXPECT_EQ(StringField(doc["signing_request"], "status"), "THRESHOLD_SIGNING_STATUS_COMPLETED");
   EXPECT_EQ(StringField(doc["signing_request"], "request_id"), absl::Base64Escape("\x0a\x0b"));
   EXPECT_EQ(StringField(doc["signing_request"], "current_epoch_id"), "1");
   // Unknown → 200 {}; not hex → 400.
-  a = Get(client, env_->url("/v1/bls/signatures/ffff"));
+  a = GetRoute(client, env_->url("/v1/bls/signatures/ffff"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 200);
   EXPECT_EQ(a->body, "{}");
-  a = Get(client, env_->url("/v1/bls/signatures/zz"));
+  a = GetRoute(client, env_->url("/v1/bls/signatures/zz"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 400) << a->body;
   EXPECT_NE(a->body.find("hex"), std::string::npos) << a->body;
@@ -355,9 +282,9 @@ TEST_F(ChainRoutesStateTest, BlsEpochAndSignatures) {
 TEST_F(ChainRoutesStateTest, VersionsFromGetNodeInfo) {
   net::HttpClient client;
   simdjson::dom::parser parser;
-  absl::StatusOr<Answer> a = Get(client, env_->url("/v1/versions"));
+  absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/versions"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : a.status().ToString());
-  simdjson::dom::element doc = Parse(parser, a->body);
+  simdjson::dom::element doc = testing::ParseJson(parser, a->body);
   EXPECT_EQ(StringField(doc["node_version"], "application_name"), "devchain");
   EXPECT_EQ(StringField(doc["node_version"], "version"), "0.1.0");
   EXPECT_EQ(StringField(doc["node_version"], "commit"), "devchain");
@@ -374,10 +301,10 @@ TEST_F(ChainRoutesStateTest, EpochParticipants) {
   net::HttpClient client;
   simdjson::dom::parser parser;
   // Epoch 1 is finished: immutable, cached for good (kNever).
-  absl::StatusOr<Answer> a = Get(client, env_->url("/v1/epochs/1/participants"));
+  absl::StatusOr<Answer> a = GetRoute(client, env_->url("/v1/epochs/1/participants"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : a.status().ToString());
   EXPECT_EQ(a->cache_control, "public, max-age=31536000, immutable");
-  simdjson::dom::element doc = Parse(parser, a->body);
+  simdjson::dom::element doc = testing::ParseJson(parser, a->body);
   simdjson::dom::element active = doc["active_participants"];
   EXPECT_EQ(StringField(active, "epoch_id"), "1");
   EXPECT_EQ(StringField(active, "created_at_block_height"), "28");
@@ -416,7 +343,7 @@ TEST_F(ChainRoutesStateTest, EpochParticipants) {
   const int64_t hits = RouteStat(client, *env_, "epoch_participants", "hits");
   const int64_t misses = RouteStat(client, *env_, "epoch_participants", "misses");
   for (int i = 0; i < 5; ++i) {
-    absl::StatusOr<Answer> again = Get(client, env_->url("/v1/epochs/1/participants"));
+    absl::StatusOr<Answer> again = GetRoute(client, env_->url("/v1/epochs/1/participants"));
     ASSERT_TRUE(again.ok() && again->status == 200);
     EXPECT_EQ(again->body, a->body);
   }
@@ -424,43 +351,43 @@ TEST_F(ChainRoutesStateTest, EpochParticipants) {
   EXPECT_EQ(RouteStat(client, *env_, "epoch_participants", "misses"), misses);
 
   // "current" is the effective epoch, served live (kBlock).
-  a = Get(client, env_->url("/v1/epochs/current/participants"));
+  a = GetRoute(client, env_->url("/v1/epochs/current/participants"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : "");
   EXPECT_EQ(a->cache_control, "public, max-age=1");
-  doc = Parse(parser, a->body);
+  doc = testing::ParseJson(parser, a->body);
   int64_t epoch = 0;
   ASSERT_TRUE(absl::SimpleAtoi(StringField(doc["active_participants"], "epoch_id"), &epoch));
   EXPECT_EQ(epoch, EffectiveEpoch(a->height));
 
   // Epoch 2 is served live while it is the effective epoch, and for good once epoch 3 is.
-  a = Get(client, env_->url("/v1/epochs/2/participants"));
+  a = GetRoute(client, env_->url("/v1/epochs/2/participants"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : "");
   const std::string live_class = a->cache_control;
   EXPECT_EQ(live_class, EffectiveEpoch(a->height) <= 2 ? "public, max-age=1"
                                                        : "public, max-age=31536000, immutable");
-  std::string live_active = simdjson::to_string(Parse(parser, a->body)["active_participants"]);
+  std::string live_active = simdjson::to_string(testing::ParseJson(parser, a->body)["active_participants"]);
   ASSERT_TRUE(testing::WaitFor(
                   [&] {
-                    absl::StatusOr<Answer> c = Get(client, env_->url("/v1/epochs/latest"));
+                    absl::StatusOr<Answer> c = GetRoute(client, env_->url("/v1/epochs/latest"));
                     return c.ok() && c->status == 200 && EffectiveEpoch(c->height) >= 3;
                   },
                   kWait)
                   .ok());
-  a = Get(client, env_->url("/v1/epochs/2/participants"));
+  a = GetRoute(client, env_->url("/v1/epochs/2/participants"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : "");
   EXPECT_EQ(a->cache_control, "public, max-age=31536000, immutable");
-  EXPECT_EQ(simdjson::to_string(Parse(parser, a->body)["active_participants"]), live_active);
+  EXPECT_EQ(simdjson::to_string(testing::ParseJson(parser, a->body)["active_participants"]), live_active);
 
   // Gonka's errors: 0 and non-numbers 400, an epoch without participants yet 404.
-  a = Get(client, env_->url("/v1/epochs/0/participants"));
+  a = GetRoute(client, env_->url("/v1/epochs/0/participants"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 400) << a->body;
   EXPECT_NE(a->body.find("starts with 1"), std::string::npos) << a->body;
-  a = Get(client, env_->url("/v1/epochs/abc/participants"));
+  a = GetRoute(client, env_->url("/v1/epochs/abc/participants"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 400) << a->body;
   EXPECT_NE(a->body.find("Invalid epoch id"), std::string::npos) << a->body;
-  a = Get(client, env_->url("/v1/epochs/99/participants"));
+  a = GetRoute(client, env_->url("/v1/epochs/99/participants"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 404) << a->body;
   EXPECT_NE(a->body.find("active participants not found"), std::string::npos) << a->body;
@@ -469,17 +396,17 @@ TEST_F(ChainRoutesStateTest, EpochParticipants) {
 TEST_F(ChainRoutesStateTest, OptionalRoutesBehindTheFlag) {
   net::HttpClient client;
   // Gonka's test vector (common/queryapi/tests/debug_test.go).
-  absl::StatusOr<Answer> a = Get(
+  absl::StatusOr<Answer> a = GetRoute(
       client, env_->url("/v1/debug/pubkey-to-addr/Au5ZQav3E36PZpGta2xUa8r9xEEo9Biph3fG5i3qaeSG"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 200) << a->body;
   EXPECT_EQ(a->body, "gonka1jwrv4q8hpxc354pr87pt0pkulaep67e9s4z0ym");
-  a = Get(client, env_->url("/v1/debug/pubkey-to-addr/notvalid!!!"));
+  a = GetRoute(client, env_->url("/v1/debug/pubkey-to-addr/notvalid!!!"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 400) << a->body;
   EXPECT_NE(a->body.find("invalid pubkey"), std::string::npos) << a->body;
   // Verification routes need proof/commit verification libgonka does not have: 501 saying so.
-  a = Get(client, env_->url("/v1/debug/verify/10"));
+  a = GetRoute(client, env_->url("/v1/debug/verify/10"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 501) << a->body;
   EXPECT_NE(a->body.find("commit signature verification"), std::string::npos) << a->body;

@@ -105,12 +105,21 @@ TYPED_TEST(ElectorSuite, OneLeaderAndStopHandsOffFast) {
       ASSERT_NE(this->Leader(ms), -2);
       absl::SleepFor(absl::Milliseconds(10));
     }
+    // How many elections each member had recorded before the stop: the next leader is the one
+    // whose on_elected callback has run since (IsLeader() turns true before the callback has
+    // recorded the term, so waiting for the leader alone can see an empty or old record).
+    std::vector<size_t> before;
+    for (auto& m : ms) before.push_back(m->NumElected());
     absl::Time stop_at = absl::Now();
     ms[leader]->elector().Stop();
     int next = -1;
-    ASSERT_TRUE(
-        gonka::testing::WaitFor([&] { return (next = this->Leader(ms)) >= 0; }, absl::Seconds(5))
-            .ok());
+    ASSERT_TRUE(gonka::testing::WaitFor(
+                    [&] {
+                      next = this->Leader(ms);
+                      return next >= 0 && ms[next]->NumElected() > before[next];
+                    },
+                    absl::Seconds(5))
+                    .ok());
     absl::Time elected_at;
     {
       absl::MutexLock l(&ms[next]->mu);

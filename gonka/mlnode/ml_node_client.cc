@@ -273,6 +273,21 @@ absl::Status CheckUrl(const std::string& url, absl::string_view what) {
   return absl::OkStatus();
 }
 
+// The stage fields both PoC requests start with (InitGenerateRequest, GenerateRequest).
+template <typename StageRequest>
+void WriteStage(JsonWriter& w, const StageRequest& r) {
+  w.Key("block_hash")
+      .String(r.block_hash)
+      .Key("block_height")
+      .Int(r.block_height)
+      .Key("public_key")
+      .String(r.public_key)
+      .Key("node_id")
+      .Int(r.node_id)
+      .Key("node_count")
+      .Int(r.node_count);
+}
+
 }  // namespace
 
 absl::string_view NodeStateName(NodeState state) {
@@ -298,17 +313,8 @@ std::string PocCallbackUrl(absl::string_view callback_base, absl::string_view mo
 
 std::string InitGenerateJson(const InitGenerateRequest& r) {
   JsonWriter w;
-  w.BeginObject()
-      .Key("block_hash")
-      .String(r.block_hash)
-      .Key("block_height")
-      .Int(r.block_height)
-      .Key("public_key")
-      .String(r.public_key)
-      .Key("node_id")
-      .Int(r.node_id)
-      .Key("node_count")
-      .Int(r.node_count);
+  w.BeginObject();
+  WriteStage(w, r);
   WriteParams(w, r.params);
   if (!r.url.empty()) w.Key("url").String(r.url);
   if (r.poc_stronger_rng) w.Key("poc_stronger_rng").Bool(true);
@@ -317,19 +323,9 @@ std::string InitGenerateJson(const InitGenerateRequest& r) {
 
 std::string GenerateJson(const GenerateRequest& r) {
   JsonWriter w;
-  w.BeginObject()
-      .Key("block_hash")
-      .String(r.block_hash)
-      .Key("block_height")
-      .Int(r.block_height)
-      .Key("public_key")
-      .String(r.public_key)
-      .Key("node_id")
-      .Int(r.node_id)
-      .Key("node_count")
-      .Int(r.node_count)
-      .Key("nonces")
-      .BeginArray();
+  w.BeginObject();
+  WriteStage(w, r);
+  w.Key("nonces").BeginArray();
   for (int64_t nonce : r.nonces) w.Int(nonce);
   w.EndArray();
   WriteParams(w, r.params);

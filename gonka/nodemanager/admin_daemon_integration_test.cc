@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gonka/net/http_client.h"
 #include "gonka/testing/dev_ml_node.h"
+#include "gonka/testing/node_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
@@ -27,27 +28,8 @@ constexpr char kToken[] = "admin-token-0123456789abcdef";
 class AdminDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::DaemonProcess::Options d;
-    d.binary = "daemons/devchain/devchain";
-    d.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--drain-announce=0s",
-              "--block-interval=100ms", "--epoch-length=1000"};
-    devchain_ = std::make_unique<testing::DaemonProcess>(d);
-    ASSERT_TRUE(devchain_->Start().ok()) << devchain_->LogTail();
-    ASSERT_TRUE(nats_.Start().ok());
+    ASSERT_TRUE(hub_.Start().ok()) << hub_.Logs();
     ASSERT_TRUE(pg_.Start().ok());
-    testing::DaemonProcess::Options e;
-    e.binary = "daemons/edge-api/edge-api";
-    e.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--drain-announce=0s",
-              "--chain-id=gonka-devnet",
-              absl::StrCat("--chain-rpc-url=", devchain_->url()),
-              absl::StrCat("--nats-url=", nats_.url()),
-              "--coordination=nats",
-              "--identity=hub",
-              "--log-level=warn"};
-    edge_ = std::make_unique<testing::DaemonProcess>(e);
-    ASSERT_TRUE(edge_->Start().ok()) << edge_->LogTail();
     ml_ = std::make_unique<testing::DevMlNode>(testing::DevMlNode::Options{});
     ASSERT_TRUE(ml_->Start().ok()) << ml_->LogTail();
 
@@ -55,23 +37,11 @@ class AdminDaemonTest : public ::testing::Test {
     std::ofstream(token_file) << "operator " << kToken << "\n";
     chmod(token_file.c_str(), 0600);
     admin_port_ = testing::FreePort();
-    testing::DaemonProcess::Options m;
-    m.binary = "daemons/node-manager/node-manager";
-    m.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--drain-announce=0s",
-              "--participant=gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du",
-              "--public-key=AtestKey",
-              "--ml-nodes-from-store",
-              absl::StrCat("--pg-url=", pg_.url()),
-              absl::StrCat("--admin-api-address=127.0.0.1:", admin_port_),
-              "--admin-token-file=" + token_file,
-              absl::StrCat("--chain-rpc-url=", devchain_->url()),
-              absl::StrCat("--nats-url=", nats_.url()),
-              "--coordination=nats",
-              "--command-timeout=2s",
-              "--identity=nm-0",
-              "--log-level=info"};
+    testing::DaemonProcess::Options m = testing::NodeManagerOptions(hub_, "nm-0", "");
+    m.args.insert(m.args.end(), {"--ml-nodes-from-store", absl::StrCat("--pg-url=", pg_.url()),
+                                 absl::StrCat("--admin-api-address=127.0.0.1:", admin_port_),
+                                 "--admin-token-file=" + token_file, "--coordination=nats",
+                                 "--log-level=info"});
     manager_ = std::make_unique<testing::DaemonProcess>(m);
     ASSERT_TRUE(manager_->Start().ok()) << manager_->LogTail();
   }
@@ -104,10 +74,8 @@ class AdminDaemonTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<testing::DaemonProcess> devchain_;
-  testing::NatsServer nats_;
+  testing::ChainHub hub_{{.devchain_args = {"--block-interval=100ms", "--epoch-length=1000"}}};
   testing::PostgresServer pg_;
-  std::unique_ptr<testing::DaemonProcess> edge_;
   std::unique_ptr<testing::DevMlNode> ml_;
   std::unique_ptr<testing::DaemonProcess> manager_;
   int admin_port_ = 0;

@@ -10,13 +10,23 @@
 namespace gonka {
 namespace testing {
 
-ChainHub::ChainHub(ChainHubOptions options) : options_(std::move(options)) {}
+ChainHub::ChainHub(ChainHubOptions options) : options_(std::move(options)), dir_("chain-hub") {}
 
 absl::Status ChainHub::Start() {
   DaemonProcess::Options d;
   d.binary = "daemons/devchain/devchain";
   d.args = {"--bind=127.0.0.1", "--port={{PORT}}", "--drain-announce=0s",
             "--chain-id=" + options_.chain_id};
+  std::string grpc_address;
+  if (options_.grpc) {
+    grpc_address = absl::StrCat("127.0.0.1:", FreePort());
+    d.args.push_back("--grpc-address=" + grpc_address);
+  }
+  if (!options_.genesis_json.empty()) {
+    std::string genesis = dir_.Join("genesis.json");
+    std::ofstream(genesis) << options_.genesis_json;
+    d.args.push_back("--genesis=" + genesis);
+  }
   d.args.insert(d.args.end(), options_.devchain_args.begin(), options_.devchain_args.end());
   devchain_ = std::make_unique<DaemonProcess>(d);
   if (absl::Status s = devchain_->Start(); !s.ok()) return s;
@@ -32,10 +42,13 @@ absl::Status ChainHub::Start() {
             "--coordination=nats",
             "--identity=hub",
             "--log-level=warn"};
+  if (!grpc_address.empty()) e.args.push_back("--chain-grpc-address=" + grpc_address);
   e.args.insert(e.args.end(), options_.edge_api_args.begin(), options_.edge_api_args.end());
   edge_api_ = std::make_unique<DaemonProcess>(e);
   return edge_api_->Start();
 }
+
+std::string ChainHub::url(const std::string& path) const { return edge_api_->url() + path; }
 
 std::string ChainHub::Logs() const {
   return absl::StrCat("devchain:\n", devchain_ ? devchain_->LogTail() : "", "\nedge-api:\n",
@@ -69,12 +82,12 @@ DaemonProcess::Options NodeManagerOptions(ChainHub& hub, const std::string& iden
             "--drain-announce=0s",
             "--participant=" + participant,
             "--public-key=AtestKey",
-            "--ml-nodes-file=" + nodes_file,
             absl::StrCat("--chain-rpc-url=", hub.devchain().url()),
             absl::StrCat("--nats-url=", hub.nats().url()),
             "--command-timeout=2s",
             "--identity=" + identity,
             "--log-level=warn"};
+  if (!nodes_file.empty()) m.args.push_back("--ml-nodes-file=" + nodes_file);
   return m;
 }
 

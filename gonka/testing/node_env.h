@@ -10,6 +10,8 @@
 //   m.args.push_back("--coordination=nats");
 //   testing::NodeManagerStatus s = testing::ReadNodeManagerStatus(replica);   // s.leader, s.height
 //
+//   testing::ChainHub routes({.edge_api_args = {"--start-height=1"}, .genesis_json = g, .grpc = true});
+//
 // Thread-safety: as ServerFixture (drive from one thread).
 #ifndef GONKA_TESTING_NODE_ENV_H_
 #define GONKA_TESTING_NODE_ENV_H_
@@ -33,6 +35,11 @@ struct ChainHubOptions {
   // Flags added to edge-api's (chain id, RPC URL, NATS URL, --coordination=nats are set).
   std::vector<std::string> edge_api_args;
   std::string chain_id = "gonka-devnet";
+  // When set, written to a file in the hub's temporary directory and passed as --genesis.
+  std::string genesis_json;
+  // Serve devchain's gRPC on a free loopback port and point edge-api's --chain-grpc-address at
+  // it (the cache's routes read gRPC first).
+  bool grpc = false;
 };
 
 class ChainHub {
@@ -44,11 +51,14 @@ class ChainHub {
   DaemonProcess& devchain() { return *devchain_; }
   NatsServer& nats() { return nats_; }
   DaemonProcess& edge_api() { return *edge_api_; }
+  // edge-api's URL + `path`.
+  std::string url(const std::string& path) const;
   // The tails of devchain's and edge-api's logs, for failure messages.
   std::string Logs() const;
 
  private:
   ChainHubOptions options_;
+  TempDir dir_;
   std::unique_ptr<DaemonProcess> devchain_;
   NatsServer nats_;
   std::unique_ptr<DaemonProcess> edge_api_;
@@ -60,8 +70,9 @@ std::string WriteMlNodesFile(const std::string& path, const std::vector<DevMlNod
                              int ids_per_node = 1, const std::string& model = "Qwen/Qwen3-8B");
 
 // A node-manager replica's options for `hub`: bind, port, identity, participant (default a
-// fixed test address), --ml-nodes-file, chain RPC and NATS URLs, --drain-announce=0s. Add the
-// coordination flags and anything else.
+// fixed test address), --ml-nodes-file (none when `nodes_file` is empty, e.g. for
+// --ml-nodes-from-store), chain RPC and NATS URLs, --drain-announce=0s. Add the coordination
+// flags and anything else.
 DaemonProcess::Options NodeManagerOptions(
     ChainHub& hub, const std::string& identity, const std::string& nodes_file,
     const std::string& participant = "gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du");

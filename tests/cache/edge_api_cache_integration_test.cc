@@ -31,6 +31,7 @@
 #include "gonka/crypto/bech32.h"
 #include "gonka/net/http_client.h"
 #include "gonka/testing/process.h"
+#include "gonka/testing/route_client.h"
 #include "gonka/testing/servers.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
@@ -73,32 +74,8 @@ std::string Genesis() {
     }})");
 }
 
-struct Answer {
-  int status = 0;
-  int64_t height = 0;  // X-Cosmos-Block-Height
-  std::string etag;
-  std::string age;
-  std::string warning;
-  std::string body;
-};
-
-absl::StatusOr<Answer> Get(net::HttpClient& client, const std::string& url) {
-  net::HttpCallOptions options;
-  options.timeout = absl::Seconds(15);
-  absl::StatusOr<net::HttpResponse> r = client.Get(url, options);
-  if (!r.ok()) return r.status();
-  Answer a;
-  a.status = r->status;
-  if (r->headers.Has("X-Cosmos-Block-Height") &&
-      !absl::SimpleAtoi(r->headers.Get("X-Cosmos-Block-Height"), &a.height)) {
-    return absl::DataLossError(absl::StrCat(url, ": bad X-Cosmos-Block-Height"));
-  }
-  a.etag = r->headers.Get("ETag");
-  a.age = r->headers.Get("Age");
-  a.warning = r->headers.Get("Warning");
-  a.body = std::move(r->body);
-  return a;
-}
+using Answer = testing::RouteAnswer;
+using testing::GetRoute;
 
 class Env {
  public:
@@ -173,7 +150,7 @@ struct UpstreamCounts {
 };
 
 absl::StatusOr<UpstreamCounts> Counts(net::HttpClient& client, const std::string& base) {
-  absl::StatusOr<Answer> stats = Get(client, base + "/v1/cache/stats");
+  absl::StatusOr<Answer> stats = GetRoute(client, base + "/v1/cache/stats");
   if (!stats.ok()) return stats.status();
   if (stats->status != 200) {
     return absl::InternalError(absl::StrCat("/v1/cache/stats ", stats->status, ": ", stats->body));
@@ -202,7 +179,7 @@ absl::StatusOr<UpstreamCounts> Counts(net::HttpClient& client, const std::string
 
 // The height A answers /v1/epochs/latest at.
 int64_t HeightOf(net::HttpClient& client, testing::DaemonProcess& replica) {
-  absl::StatusOr<Answer> a = Get(client, replica.url() + "/v1/epochs/latest");
+  absl::StatusOr<Answer> a = GetRoute(client, replica.url() + "/v1/epochs/latest");
   return a.ok() && a->status == 200 ? a->height : 0;
 }
 
@@ -241,7 +218,7 @@ TEST_F(EdgeApiCacheTest, FreshReplicaServesItsFirstThousandRequestsFromTheShared
                   .ok());
   std::vector<Answer> warm;
   for (const std::string& path : RouteMix()) {
-    absl::StatusOr<Answer> a = Get(client, env_->a().url() + path);
+    absl::StatusOr<Answer> a = GetRoute(client, env_->a().url() + path);
     ASSERT_TRUE(a.ok()) << a.status();
     ASSERT_EQ(a->status, 200) << path << ": " << a->body;
     warm.push_back(*a);
@@ -260,7 +237,7 @@ TEST_F(EdgeApiCacheTest, FreshReplicaServesItsFirstThousandRequestsFromTheShared
       net::HttpClient own;
       for (int i = t; i < kColdRequests; i += kThreads) {
         const size_t route = static_cast<size_t>(i) % RouteMix().size();
-        absl::StatusOr<Answer> b = Get(own, env_->b()->url() + RouteMix()[route]);
+        absl::StatusOr<Answer> b = GetRoute(own, env_->b()->url() + RouteMix()[route]);
         if (!b.ok() || b->status != 200) {
           not_ok.fetch_add(1);
           continue;
@@ -302,7 +279,7 @@ TEST_F(EdgeApiCacheTest, StaleWhileTheChainIsDownThen503ThenFreshAfterRestart) {
   int64_t served_height = 0;
   std::vector<int64_t> heights;  // per route: X-Cosmos-Block-Height (an epoch entry's is older)
   for (const std::string& path : RouteMix()) {
-    absl::StatusOr<Answer> r = Get(client, a.url() + path);
+    absl::StatusOr<Answer> r = GetRoute(client, a.url() + path);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->status, 200) << path << ": " << r->body;
     EXPECT_TRUE(r->warning.empty());
@@ -316,7 +293,7 @@ TEST_F(EdgeApiCacheTest, StaleWhileTheChainIsDownThen503ThenFreshAfterRestart) {
   std::string last_seen;
   ASSERT_TRUE(testing::WaitFor(
                   [&] {
-                    absl::StatusOr<Answer> r = Get(client, a.url() + RouteMix()[0]);
+                    absl::StatusOr<Answer> r = GetRoute(client, a.url() + RouteMix()[0]);
                     last_seen = r.ok() ? absl::StrCat(r->status, " height ", r->height, " age \"",
                                                       r->age, "\" ", r->body)
                                        : r.status().ToString();
@@ -325,11 +302,11 @@ TEST_F(EdgeApiCacheTest, StaleWhileTheChainIsDownThen503ThenFreshAfterRestart) {
                   absl::Now() + absl::Seconds(3))
                   .ok())
       << "last answer: " << last_seen << "\n"
-      << Get(client, a.url() + "/v1/cache/stats")->body << "\n"
+      << GetRoute(client, a.url() + "/v1/cache/stats")->body << "\n"
       << env_->Logs();
   for (size_t i = 0; i < RouteMix().size(); ++i) {
     const std::string& path = RouteMix()[i];
-    absl::StatusOr<Answer> r = Get(client, a.url() + path);
+    absl::StatusOr<Answer> r = GetRoute(client, a.url() + path);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->status, 200) << path << ": " << r->body << "\n" << env_->Logs();
     EXPECT_EQ(r->warning, "110 - \"Response is Stale\"") << path;
@@ -345,7 +322,7 @@ TEST_F(EdgeApiCacheTest, StaleWhileTheChainIsDownThen503ThenFreshAfterRestart) {
   for (const std::string& path : RouteMix()) {
     ASSERT_TRUE(testing::WaitFor(
                     [&] {
-                      absl::StatusOr<Answer> r = Get(client, a.url() + path);
+                      absl::StatusOr<Answer> r = GetRoute(client, a.url() + path);
                       last_status = r.ok() ? r->status : -1;
                       return last_status == 503;
                     },
@@ -362,7 +339,7 @@ TEST_F(EdgeApiCacheTest, StaleWhileTheChainIsDownThen503ThenFreshAfterRestart) {
     Answer last;
     ASSERT_TRUE(testing::WaitFor(
                     [&] {
-                      absl::StatusOr<Answer> r = Get(client, a.url() + path);
+                      absl::StatusOr<Answer> r = GetRoute(client, a.url() + path);
                       if (!r.ok()) return false;
                       last = *r;
                       return r->status == 200 && r->warning.empty();
