@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -410,6 +411,30 @@ int BindPortZero() {
   return port;
 }
 
+// Claims `port` against every other process on this machine that uses FreePort(): an exclusive
+// flock on /tmp/gonka-test-ports/<port>, held (the descriptor stays open) until this process
+// exits. Two test processes running at once could otherwise both see a port free and hand it to
+// their servers; the loser's server then fails to bind while a readiness probe may already pass
+// against the winner's. False when another process holds the claim. Where the directory cannot
+// be written (e.g. a read-only /tmp) the claim is skipped and only the in-process registry and
+// the bind check remain.
+bool ClaimAcrossProcesses(int port) {
+  static constexpr const char* kDir = "/tmp/gonka-test-ports";
+  static constexpr int kMaxClaims = 512;  // keeps the open descriptors bounded
+  static int claims = 0;                  // under PortRegistry::mu (FreePort's only caller)
+  if (claims >= kMaxClaims) return true;
+  if (mkdir(kDir, 01777) == 0) chmod(kDir, 01777);  // umask-proof: every user may claim
+  const std::string path = absl::StrCat(kDir, "/", port);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return true;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return false;
+  }
+  ++claims;
+  return true;  // fd stays open: the claim lasts as long as this process
+}
+
 int EphemeralLow() {
   std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
   int low = 32768, high = 60999;
@@ -448,13 +473,14 @@ int FreePort() {
       int port = dist(*rng);
       if (handed_out->count(port)) continue;
       if (!CanBindLoopback(port)) continue;
+      if (!ClaimAcrossProcesses(port)) continue;
       handed_out->insert(port);
       return port;
     }
   }
   for (int attempt = 0; attempt < 100; ++attempt) {
     int port = BindPortZero();
-    if (port > 0 && !handed_out->count(port)) {
+    if (port > 0 && !handed_out->count(port) && ClaimAcrossProcesses(port)) {
       handed_out->insert(port);
       return port;
     }

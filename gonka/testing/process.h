@@ -130,7 +130,8 @@ class Subprocess {
 // A TCP port on 127.0.0.1 that was free a moment ago. Ports are picked at random BELOW the
 // kernel's ephemeral range (net.ipv4.ip_local_port_range), so an outgoing connection cannot take
 // the port while a server is down between Kill() and Restart(); a port is never returned twice
-// by one test process. Falls back to binding port 0. Aborts the test process only if no port at
+// by one test process, nor to two test processes running at once (each claims its ports with a
+// flock under /tmp/gonka-test-ports, held until it exits). Falls back to binding port 0. Aborts the test process only if no port at
 // all can be bound (a broken environment).
 int FreePort();
 
