@@ -26,8 +26,8 @@ std::string NatsError(natsStatus s) {
 }
 
 // The server_name in the INFO line a NATS server sends first on a client connection (before any
-// TLS or authentication), or "" when nothing answers on 127.0.0.1:`port` within a second.
-std::string InfoServerName(int port) {
+// TLS or authentication), or "" when nothing answers on `host`:`port` within a second.
+std::string InfoServerName(const std::string& host, int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return "";
   timeval tv{1, 0};
@@ -35,7 +35,10 @@ std::string InfoServerName(int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    close(fd);
+    return "";
+  }
   std::string info;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
     char buf[4096];
@@ -103,15 +106,15 @@ NatsServer::NatsServer(Options options)
   if (options_.server_name.empty()) options_.server_name = absl::StrCat("nats-", port());
 }
 
-std::string NatsServer::url() const { return absl::StrCat("nats://127.0.0.1:", port()); }
+std::string NatsServer::url() const { return absl::StrCat("nats://", host(), ":", port()); }
 
 std::string NatsServer::monitor_url() const {
-  return absl::StrCat("http://127.0.0.1:", options_.monitor_port);
+  return absl::StrCat("http://", host(), ":", options_.monitor_port);
 }
 
 std::string NatsServer::store_dir() const { return dir() + "/store"; }
 
-std::string NatsServer::tls_url() const { return absl::StrCat("tls://127.0.0.1:", port()); }
+std::string NatsServer::tls_url() const { return absl::StrCat("tls://", host(), ":", port()); }
 
 std::string NatsServer::config_path() const { return dir() + "/nats.conf"; }
 
@@ -128,7 +131,7 @@ SubprocessOptions NatsServer::ProcessOptions() {
   SubprocessOptions options;
   options.argv = {"nats-server",
                   "-a",
-                  "127.0.0.1",
+                  host(),
                   "-p",
                   std::to_string(port()),
                   "-m",
@@ -143,7 +146,7 @@ SubprocessOptions NatsServer::ProcessOptions() {
     options.argv.insert(
         options.argv.end(),
         {"--cluster_name", options_.cluster_name.empty() ? "gonka" : options_.cluster_name,
-         "-cluster", absl::StrCat("nats://127.0.0.1:", options_.cluster_port)});
+         "-cluster", absl::StrCat("nats://", host(), ":", options_.cluster_port)});
     if (!options_.routes.empty()) {
       options.argv.insert(options.argv.end(), {"-routes", absl::StrJoin(options_.routes, ",")});
     }
@@ -156,7 +159,7 @@ SubprocessOptions NatsServer::ProcessOptions() {
 absl::Status NatsServer::Probe() {
   // The client port must be answered by this server, not by another test's that took the port
   // between FreePort() and our bind (ours then exits, but a probe could pass in between).
-  const std::string name = InfoServerName(port());
+  const std::string name = InfoServerName(host(), port());
   if (name != options_.server_name) {
     return absl::UnavailableError(absl::StrCat("nats port ", port(), " is answered by server \"",
                                                name, "\", not \"", options_.server_name, "\""));
@@ -219,7 +222,13 @@ NatsCluster::NatsCluster(Options options) : options_(std::move(options)) {
   std::vector<int> cluster_ports;
   for (int i = 0; i < options_.nodes; ++i) cluster_ports.push_back(FreePort());
   std::vector<std::string> routes;
-  for (int port : cluster_ports) routes.push_back(absl::StrCat("nats://127.0.0.1:", port));
+  auto node_ip = [&](int i) -> std::string {
+    return i < static_cast<int>(options_.placements.size()) ? options_.placements[i].ip
+                                                            : "127.0.0.1";
+  };
+  for (int i = 0; i < options_.nodes; ++i) {
+    routes.push_back(absl::StrCat("nats://", node_ip(i), ":", cluster_ports[i]));
+  }
   for (int i = 0; i < options_.nodes; ++i) {
     NatsServer::Options node;
     node.jetstream = true;
@@ -231,6 +240,9 @@ NatsCluster::NatsCluster(Options options) : options_(std::move(options)) {
     node.start_timeout = options_.start_timeout;
     node.name = absl::StrCat("nats-n", i);
     nodes_.push_back(std::make_unique<NatsServer>(std::move(node)));
+    if (i < static_cast<int>(options_.placements.size())) {
+      nodes_.back()->Place(options_.placements[i]);
+    }
   }
 }
 

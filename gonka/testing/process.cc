@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,7 @@ struct ChildFailure {
   int err;
 };
 constexpr const char* kStageNames[] = {"setpgid", "open stdin", "dup2",  "chdir", "setgroups",
-                                       "setgid",  "setuid",     "prctl", "execve"};
+                                       "setgid",  "setuid",     "prctl", "execve", "setns"};
 
 // Fields of /proc/<pid>/stat after "(comm)": state, ppid, pgrp. False if unreadable.
 bool ReadProcStat(const std::string& stat_path, char* state, pid_t* pgrp) {
@@ -208,6 +209,19 @@ absl::Status Subprocess::Start() {
     close(log_fd);
     return absl::InternalError(absl::StrCat("Subprocess: pipe2: ", ErrnoText(err)));
   }
+  int netns_fd = -1;
+  if (!options_.network_namespace.empty()) {
+    const std::string netns_path = "/run/netns/" + options_.network_namespace;
+    netns_fd = open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (netns_fd < 0) {
+      int err = errno;
+      close(log_fd);
+      close(pipe_fds[0]);
+      close(pipe_fds[1]);
+      return absl::NotFoundError(absl::StrCat("Subprocess: network namespace ", netns_path, ": ",
+                                              ErrnoText(err)));
+    }
+  }
   const pid_t parent_pid = getpid();
   const char* working_dir = options_.working_dir.empty() ? nullptr : options_.working_dir.c_str();
 
@@ -217,6 +231,7 @@ absl::Status Subprocess::Start() {
     close(log_fd);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
+    if (netns_fd >= 0) close(netns_fd);
     return absl::InternalError(absl::StrCat("Subprocess: fork: ", ErrnoText(err)));
   }
   if (pid == 0) {
@@ -238,6 +253,7 @@ absl::Status Subprocess::Start() {
     if (null_fd < 0) fail(1);
     if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) fail(2);
     if (working_dir != nullptr && chdir(working_dir) != 0) fail(3);
+    if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) fail(9);  // before dropping root
     if (drop_privileges) {
       if (setgroups(1, &ids.gid) != 0) fail(4);
       if (setgid(ids.gid) != 0) fail(5);
@@ -251,6 +267,7 @@ absl::Status Subprocess::Start() {
   }
 
   // Parent.
+  if (netns_fd >= 0) close(netns_fd);
   setpgid(pid, pid);  // also in the parent, so Kill() right after Start() hits the group
   close(log_fd);
   close(pipe_fds[1]);
@@ -267,7 +284,7 @@ absl::Status Subprocess::Start() {
     waitpid(pid, &status, 0);
     running_ = false;
     exit_status_ = DecodeWaitStatus(status);
-    int stage = failure.stage >= 0 && failure.stage < 9 ? failure.stage : 8;
+    int stage = failure.stage >= 0 && failure.stage < 10 ? failure.stage : 8;
     return absl::InternalError(absl::StrCat("Subprocess ", *program, ": ", kStageNames[stage],
                                             " failed in the child: ", ErrnoText(failure.err)));
   }

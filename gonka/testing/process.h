@@ -67,6 +67,10 @@ struct SubprocessOptions {
   std::string log_path;
   // When the test runs as root: the user to run the child as (e.g. "nobody"). Ignored otherwise.
   std::string run_as_user;
+  // A named network namespace (/run/netns/<name>, as `ip netns add` makes; hosts.h builds them):
+  // the child joins it (setns) before exec, so it binds and connects on that test host. Root
+  // only. Empty = the test process's own network namespace.
+  std::string network_namespace;
 };
 
 class Subprocess {

@@ -121,13 +121,13 @@ RedisServer::RedisServer(Options options)
   options_.port = port();
 }
 
-std::string RedisServer::url() const { return absl::StrCat("redis://127.0.0.1:", port()); }
+std::string RedisServer::url() const { return absl::StrCat("redis://", host(), ":", port()); }
 
 SubprocessOptions RedisServer::ProcessOptions() {
   SubprocessOptions options;
   options.argv = {"redis-server",
                   "--bind",
-                  "127.0.0.1",
+                  host(),
                   "--port",
                   std::to_string(port()),
                   "--dir",
@@ -158,6 +158,9 @@ SubprocessOptions RedisServer::ProcessOptions() {
       options.argv.emplace_back(word);
     }
   }
+  // On a test host (hosts.h) clients come from other addresses of the test's private network,
+  // which protected mode would refuse without a password.
+  if (host() != "127.0.0.1") options.argv.insert(options.argv.end(), {"--protected-mode", "no"});
   options.argv.insert(options.argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   options.working_dir = dir();
   return options;
@@ -193,7 +196,7 @@ RedisSentinel::RedisSentinel(Options options)
   options_.port = port();
 }
 
-std::string RedisSentinel::url() const { return absl::StrCat("redis://127.0.0.1:", port()); }
+std::string RedisSentinel::url() const { return absl::StrCat("redis://", host(), ":", port()); }
 
 absl::Status RedisSentinel::Prepare() {
   if (options_.master_port == 0) {
@@ -201,7 +204,7 @@ absl::Status RedisSentinel::Prepare() {
   }
   const std::string& m = options_.master_name;
   std::string conf = absl::StrCat(
-      "port ", port(), "\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\ndir ", dir(), "\n",
+      "port ", port(), "\nbind ", host(), "\nprotected-mode no\ndaemonize no\ndir ", dir(), "\n",
       "sentinel monitor ", m, " ", options_.master_host, " ", options_.master_port, " ",
       options_.quorum, "\n", "sentinel down-after-milliseconds ", m, " ",
       absl::ToInt64Milliseconds(options_.down_after), "\n", "sentinel failover-timeout ", m, " ",

@@ -51,6 +51,9 @@ absl::Status ServerFixture::Spawn() {
   RETURN_IF_ERROR(EnsurePrepared());
   SubprocessOptions options = ProcessOptions();
   if (options.log_path.empty()) options.log_path = log_path();
+  if (options.network_namespace.empty()) {
+    options.network_namespace = placement_.network_namespace;
+  }
   process_ = std::make_unique<Subprocess>(std::move(options));
   return Annotate(process_->Start(), absl::StrCat("starting ", name_, " on port ", port_));
 }
@@ -118,7 +121,7 @@ absl::Status ServerFixture::Restart() {
 
 bool ServerFixture::IsRunning() { return process_ != nullptr && process_->IsRunning(); }
 
-std::string ServerFixture::address() const { return absl::StrCat("127.0.0.1:", port_); }
+std::string ServerFixture::address() const { return absl::StrCat(host(), ":", port_); }
 
 std::string ServerFixture::log_path() const { return dir_->Join(name_ + ".log"); }
 
@@ -236,7 +239,7 @@ DaemonProcess::DaemonProcess(Options options)
   options_.port = port();
 }
 
-std::string DaemonProcess::url() const { return absl::StrCat("http://127.0.0.1:", port()); }
+std::string DaemonProcess::url() const { return absl::StrCat("http://", host(), ":", port()); }
 
 absl::Status DaemonProcess::Prepare() {
   ASSIGN_OR_RETURN(binary_path_, ResolveRunfile(options_.binary));
@@ -245,7 +248,7 @@ absl::Status DaemonProcess::Prepare() {
 
 SubprocessOptions DaemonProcess::ProcessOptions() {
   const std::vector<std::pair<std::string, std::string>> vars = {
-      {"{{PORT}}", std::to_string(port())}, {"{{DIR}}", dir()}};
+      {"{{PORT}}", std::to_string(port())}, {"{{DIR}}", dir()}, {"{{HOST}}", host()}};
   SubprocessOptions options;
   options.argv.push_back(binary_path_);
   for (const std::string& arg : options_.args) {

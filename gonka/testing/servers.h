@@ -46,6 +46,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -60,6 +61,13 @@ namespace testing {
 struct HostPort {
   std::string host;
   int port = 0;
+};
+
+// Where a server runs: the address it binds and is reached on, and the network namespace its
+// process joins (a test host from hosts.h). The default is loopback in the test's own namespace.
+struct Placement {
+  std::string ip = "127.0.0.1";
+  std::string network_namespace;  // "" = the test process's
 };
 
 // Lifecycle shared by every single-process server fixture below.
@@ -88,9 +96,13 @@ class ServerFixture {
   absl::Status Restart();
   bool IsRunning();
 
-  std::string host() const { return "127.0.0.1"; }
+  // Runs the server on `placement` (Redis, Sentinel, NATS and DaemonProcess bind its ip). Takes
+  // effect at the next spawn; call it before Start().
+  void Place(Placement placement) { placement_ = std::move(placement); }
+  const Placement& placement() const { return placement_; }
+  std::string host() const { return placement_.ip; }
   int port() const { return port_; }
-  std::string address() const;  // "127.0.0.1:<port>"
+  std::string address() const;  // "<host()>:<port>"
   virtual std::string url() const = 0;
 
   // The fixture's own directory (data, config, logs).
@@ -130,6 +142,7 @@ class ServerFixture {
   absl::Duration start_timeout_;
   std::unique_ptr<TempDir> dir_;
   bool prepared_ = false;
+  Placement placement_;
   std::unique_ptr<Subprocess> process_;  // declared after dir_: destroyed (killed) first
 };
 
@@ -295,6 +308,8 @@ class NatsCluster {
     std::string cluster_name = "gonka";
     std::vector<std::string> extra_args;  // for every node
     absl::Duration start_timeout = absl::Seconds(40);
+    // Node i runs on placements[i] (hosts.h) when given; else every node on loopback.
+    std::vector<Placement> placements;
   };
   NatsCluster();
   explicit NatsCluster(Options options);
@@ -320,7 +335,7 @@ class NatsCluster {
   // Waits until MetaLeaderIndex() succeeds and (if given) is not `not_index` (a killed leader).
   absl::StatusOr<int> WaitForMetaLeader(absl::Duration timeout, int not_index = -1);
 
-  // "nats://127.0.0.1:p1,nats://127.0.0.1:p2,..." for natsConnection_ConnectTo.
+  // "nats://<host>:p1,nats://<host>:p2,..." for natsConnection_ConnectTo.
   std::string urls() const;
   std::vector<std::string> url_list() const;
 
@@ -482,7 +497,8 @@ absl::StatusOr<HttpResponse> HttpGet(const std::string& host, int port, absl::st
 
 // One of the project's own binaries.
 //
-// {{PORT}} (port()) and {{DIR}} (dir()) in `args` and in `env` values are substituted.
+// {{PORT}} (port()), {{DIR}} (dir()) and {{HOST}} (host(): 127.0.0.1 unless Place()d on a test
+// host) in `args` and in `env` values are substituted.
 //
 //   DaemonProcess::Options o;
 //   o.binary = "daemons/devchain/devchain";
@@ -505,7 +521,7 @@ class DaemonProcess : public ServerFixture {
   };
   explicit DaemonProcess(Options options);
 
-  std::string url() const override;  // "http://127.0.0.1:<port>"
+  std::string url() const override;  // "http://<host()>:<port>"
   // The resolved binary path (valid after the first Start()).
   const std::string& binary_path() const { return binary_path_; }
 
