@@ -9,6 +9,9 @@
 //   edge-api --chain-id=gonka-mainnet --chain-rpc-url=http://node:26657
 //            (or https://node --chain-ca-file=/etc/gonka/chain-ca.pem)
 //            --nats-url=nats://nats:4222 [--coordination=nats | --redis-url=redis://redis:6379]
+//            [--status-services-file=/etc/gonka/status-services.json]
+// Every replica also serves the operator's status page of the whole node at /status, its JSON at
+// /v1/node/status and live events at /v1/node/events (gonka/nodestatus, docs/status-page.md).
 #include <unistd.h>
 
 #include <memory>
@@ -28,6 +31,7 @@
 #include "gonka/eventhub/event_hub_service.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/tls_flags.h"
+#include "gonka/nodestatus/node_status.h"
 #include "gonka/redis/redis_client.h"
 
 int main(int argc, char** argv) {
@@ -77,7 +81,23 @@ int main(int argc, char** argv) {
   config.AddBool("expose-optional-routes", &expose_optional_routes, false,
                  "also serve Gonka's optional routes (/v1/debug/pubkey-to-addr, /v1/verify-*; "
                  "private upstream unless EDGE_API_EXPOSE_OPTIONAL_ROUTES)");
+  std::string status_services_file;
+  config.AddString("status-services-file", &status_services_file, "",
+                   "JSON list of the node's services the /status page polls "
+                   "({\"services\":[{\"name\",\"kind\",\"url\"}]}; empty = this replica only)");
+  gonka::nodestatus::NodeStatusOptions status_options;
+  config.AddDuration("status-poll-interval", &status_options.poll_interval, absl::Seconds(1),
+                     "how often the /status page polls the services");
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+  if (!status_services_file.empty()) {
+    absl::StatusOr<std::vector<gonka::nodestatus::ServiceEndpoint>> services =
+        gonka::nodestatus::LoadServicesFile(status_services_file);
+    if (!services.ok()) return daemon.Fail(services.status());
+    status_options.services = std::move(*services);
+  }
+  if (absl::Status s = gonka::nodestatus::NodeStatus::Validate(status_options); !s.ok()) {
+    return daemon.Fail(s);
+  }
   if (options.ws_url.empty()) {
     options.ws_url = absl::StrCat(
         absl::StrReplaceAll(rpc_url, {{"http://", "ws://"}, {"https://", "wss://"}}), "/websocket");
@@ -147,8 +167,14 @@ int main(int argc, char** argv) {
   drain.AddReadinessProbe(gonka::election::CoordinationBackendName((*coordination)->backend()),
                           [&coordination] { return (*coordination)->Ping(); });
   drain.AddReadinessProbe("eventhub", [&hub] { return hub.health(); });
-  drain.OnStateChange([&hub](gonka::DrainController::State state) {
-    if (state == gonka::DrainController::State::kDraining) hub.BeginDrain();
+  std::optional<gonka::nodestatus::NodeStatus> node_status;
+  drain.OnStateChange([&hub, &node_status](gonka::DrainController::State state) {
+    if (state != gonka::DrainController::State::kDraining) return;
+    hub.BeginDrain();
+    if (node_status) node_status->CloseStreams();
+  });
+  drain.AddShutdownHook("status page", [&node_status] {
+    if (node_status) node_status->Stop();
   });
   drain.AddShutdownHook("event hub", [&hub] { hub.Stop(); });
   drain.AddShutdownHook("read routes", [&reads] { reads.Stop(); });
@@ -158,5 +184,15 @@ int main(int argc, char** argv) {
     hub.Stop();
     return daemon.Fail(s);
   }
+  // The status page (after Start: without a services file it polls this replica's own port).
+  if (status_options.services.empty()) {
+    status_options.services = {
+        {options.identity, "edge-api", absl::StrCat("http://127.0.0.1:", daemon.port())}};
+  }
+  status_options.js = js->get();
+  status_options.stream = emitter.stream;
+  node_status.emplace(std::move(status_options));
+  node_status->AddRoutes(&daemon.server());
+  if (absl::Status s = node_status->Start(); !s.ok()) return daemon.Fail(s);
   return daemon.Run();
 }
