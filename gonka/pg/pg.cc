@@ -225,6 +225,37 @@ absl::StatusOr<Result> Connection::ExecPrepared(const std::string& name, absl::s
                  sql, where_);
 }
 
+absl::StatusOr<int64_t> Connection::CopyIn(absl::string_view copy_sql, absl::string_view data) {
+  if (!ok()) {
+    return absl::UnavailableError(absl::StrCat("postgres ", where_, ": connection is broken"));
+  }
+  std::string text(copy_sql);
+  PGresult* start = PQexec(conn_->conn, text.c_str());
+  if (start != nullptr && PQresultStatus(start) == PGRES_COPY_IN) {
+    PQclear(start);
+    // Blocking connection: PQputCopyData returns 1 or -1, never 0. Sent in 1 MiB pieces.
+    const char* error = nullptr;
+    for (size_t at = 0; at < data.size() && error == nullptr; at += size_t{1} << 20) {
+      size_t n = std::min(data.size() - at, size_t{1} << 20);
+      if (PQputCopyData(conn_->conn, data.data() + at, static_cast<int>(n)) != 1) {
+        error = "sending COPY data failed";
+      }
+    }
+    if (PQputCopyEnd(conn_->conn, error) != 1) error = "ending COPY failed";
+    PGresult* last = nullptr;
+    while (PGresult* r = PQgetResult(conn_->conn)) {
+      if (last) PQclear(last);
+      last = r;
+    }
+    ASSIGN_OR_RETURN(Result result, Collect(conn_->conn, last, copy_sql, where_));
+    return result.affected();
+  }
+  ASSIGN_OR_RETURN(Result result, Collect(conn_->conn, start, copy_sql, where_));
+  (void)result;
+  return absl::InternalError(
+      absl::StrCat("postgres ", where_, ": ", Brief(copy_sql), ": not a COPY FROM STDIN"));
+}
+
 absl::Status Connection::Transaction(const std::function<absl::Status(Connection&)>& body,
                                      absl::string_view isolation) {
   if (in_transaction_) return body(*this);  // nested: join the outer transaction

@@ -100,6 +100,10 @@ class Connection {
   // ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"); retries Aborted errors.
   absl::Status Transaction(const std::function<absl::Status(Connection&)>& body,
                            absl::string_view isolation = "READ COMMITTED");
+  // Runs `copy_sql` ("COPY t (a, b) FROM STDIN ...") and sends `data` (in the format that
+  // statement names, e.g. PostgreSQL's binary COPY format) as its input; returns the rows copied.
+  // Errors as Exec (a unique violation is AlreadyExists and nothing of `data` is stored).
+  absl::StatusOr<int64_t> CopyIn(absl::string_view copy_sql, absl::string_view data);
 
   // True while the connection is usable (libpq's CONNECTION_OK).
   bool ok() const;

@@ -56,6 +56,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gonka/pg/pg.h"
 #include "gonka/pocstore/mmr.h"
+#include "gonka/pocstore/smst.h"
 
 namespace gonka {
 namespace pocstore {
@@ -69,6 +70,7 @@ struct Artifact {
 struct Commitment {
   uint64_t count = 0;
   std::string root;  // 32 raw bytes; empty when count is 0
+  int depth = 0;     // SMST only: the tree depth (smst.h); 0 for the MMR
 };
 
 struct ArtifactProof {
@@ -76,7 +78,10 @@ struct ArtifactProof {
   int32_t nonce = 0;
   std::string node;
   std::string vector;
-  std::vector<Digest> siblings;  // Gonka's proof layout (mmr.h)
+  std::vector<Digest> siblings;  // Gonka's proof layout (mmr.h; smst.h: root to leaf)
+  // SMST only: each sibling's leaf count, parallel to `siblings` (empty for an MMR proof).
+  // Check with VerifySmstProof (smst.h); Gonka's transport form is EncodeSmstProofElement.
+  std::vector<uint32_t> sibling_counts;
 };
 
 class ArtifactStore {
@@ -134,6 +139,59 @@ class PgArtifactStore : public ArtifactStore {
   pg::Pool* pool_;
   Options options_;
 };
+
+// PostgreSQL with Gonka's newest commitment, the sparse Merkle sum tree (smst.h): tables
+// pocstore_smst_artifacts, pocstore_smst_commitments and pocstore_smst_nodes (migration
+// component "pocstore_smst"). The root does not depend on arrival order, so Append() is a plain
+// COPY and Commit() fixes no order: it takes every artifact whose writing transaction had ended
+// when it started (a PostgreSQL transaction-id bound kept with the commitment, so the set behind
+// every committed count stays fixed), computes the root in one pass over the leaf hashes the
+// writers stored, and persists the upper tree (nodes with ≥ Options::bucket_leaves leaves and
+// their children) so a proof is three indexed reads. Leaf indices are Gonka's dense indices: a
+// leaf's rank by nonce (as uint32) within the commitment, so they are only meaningful together
+// with the count. ProveLeaf/ProveNonce accept only a count some Commit() returned
+// (InvalidArgument otherwise, as Gonka refuses an unknown snapshot count); Scan() walks the last
+// commitment in leaf order. Same thread-safety and errors as PgArtifactStore.
+class PgSmstArtifactStore : public ArtifactStore {
+ public:
+  struct Options {
+    int scan_page = 1000;          // rows per Scan() page
+    int commit_page = 100000;      // leaf hashes read per step while Commit() builds the tree
+    uint32_t bucket_leaves = 64;   // persisted tree nodes hold at least this many leaves
+  };
+  static absl::StatusOr<std::unique_ptr<PgSmstArtifactStore>> Open(pg::Pool* pool);
+  static absl::StatusOr<std::unique_ptr<PgSmstArtifactStore>> Open(pg::Pool* pool,
+                                                                   Options options);
+
+  absl::StatusOr<int64_t> Append(uint64_t stage, absl::string_view model,
+                                 const std::vector<Artifact>& batch) override;
+  absl::StatusOr<Commitment> Commit(uint64_t stage, absl::string_view model) override;
+  absl::StatusOr<Commitment> Committed(uint64_t stage, absl::string_view model) override;
+  absl::StatusOr<std::map<std::string, int64_t>> CountsByNode(uint64_t stage,
+                                                              absl::string_view model) override;
+  absl::StatusOr<ArtifactProof> ProveNonce(uint64_t stage, absl::string_view model, int32_t nonce,
+                                           uint64_t count) override;
+  absl::StatusOr<ArtifactProof> ProveLeaf(uint64_t stage, absl::string_view model,
+                                          uint64_t leaf_index, uint64_t count) override;
+  absl::Status Scan(uint64_t stage, absl::string_view model, uint64_t from_leaf,
+                    const std::function<bool(uint64_t leaf, const Artifact&)>& fn) override;
+  absl::StatusOr<int64_t> DropStagesBefore(uint64_t min_stage) override;
+
+ private:
+  PgSmstArtifactStore(pg::Pool* pool, Options options) : pool_(pool), options_(options) {}
+  absl::StatusOr<ArtifactProof> Prove(uint64_t stage, absl::string_view model, bool by_nonce,
+                                      uint64_t leaf_or_key, uint64_t count);
+  pg::Pool* pool_;
+  Options options_;
+};
+
+// Which commitment a PostgreSQL store keeps: Gonka's older MMR (PgArtifactStore) or its newest
+// SMST (PgSmstArtifactStore). Each has its own tables; they do not share artifacts.
+enum class Accumulator { kMmr, kSmst };
+// "mmr" / "smst"; InvalidArgument naming the value otherwise.
+absl::StatusOr<Accumulator> ParseAccumulator(absl::string_view name);
+absl::StatusOr<std::unique_ptr<ArtifactStore>> OpenPgArtifactStore(pg::Pool* pool,
+                                                                   Accumulator accumulator);
 
 // Process memory with the same semantics; the order of the MMR is the order of Append() calls
 // (as in Gonka's local store). The benchmark's baseline and the tests' reference.

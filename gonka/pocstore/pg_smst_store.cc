@@ -1,0 +1,617 @@
+// PgSmstArtifactStore (artifact_store.h): the shared artifact store with Gonka's sparse Merkle
+// sum tree. docs/pocstore.md, "The SMST store", explains the design.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gonka/base/status_macros.h"
+#include "gonka/crypto/hash.h"
+#include "gonka/pocstore/artifact_store.h"
+#include "gonka/pocstore/smst.h"
+
+namespace gonka {
+namespace pocstore {
+namespace {
+
+const std::vector<pg::Migration>& Migrations() {
+  // Only the primary key is maintained on the write path: it is what ignores duplicate nonces
+  // across replicas. `xid` is the writing transaction (64-bit, never wraps): Commit() takes the
+  // rows whose transaction had ended before it, a set that can no longer change.
+  static const auto* m = new std::vector<pg::Migration>{
+      {1, "create pocstore_smst tables", R"sql(
+CREATE TABLE pocstore_smst_artifacts (
+  stage     bigint  NOT NULL,
+  model     text    NOT NULL,
+  nonce     integer NOT NULL,
+  node      text    NOT NULL,
+  vector    bytea   NOT NULL,
+  leaf_hash bytea   NOT NULL,
+  xid       xid8    NOT NULL DEFAULT pg_current_xact_id(),
+  PRIMARY KEY (stage, model, nonce)
+);
+CREATE TABLE pocstore_smst_commitments (
+  stage      bigint  NOT NULL,
+  model      text    NOT NULL,
+  count      bigint  NOT NULL,
+  root       bytea   NOT NULL,
+  depth      integer NOT NULL,
+  xid_bound  xid8    NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (stage, model, count)
+);
+CREATE TABLE pocstore_smst_nodes (
+  stage      bigint  NOT NULL,
+  model      text    NOT NULL,
+  count      bigint  NOT NULL,
+  height     integer NOT NULL,
+  prefix     bigint  NOT NULL,
+  hash       bytea   NOT NULL,
+  cnt        bigint  NOT NULL,
+  rank_start bigint  NOT NULL,
+  bucket     boolean NOT NULL,
+  lo         bigint  NOT NULL,
+  PRIMARY KEY (stage, model, count, height, prefix)
+);
+CREATE INDEX pocstore_smst_nodes_rank ON pocstore_smst_nodes (stage, model, count, rank_start)
+  WHERE bucket;
+CREATE INDEX pocstore_smst_nodes_lo ON pocstore_smst_nodes (stage, model, count, lo)
+  WHERE bucket;
+)sql"},
+  };
+  return *m;
+}
+
+constexpr char kArtifactColumns[] = "stage, model, nonce, node, vector, leaf_hash";
+
+// PostgreSQL's binary COPY format: a header, then per row a field count and per field a
+// big-endian length and the value's binary form, then a -1 trailer.
+class CopyWriter {
+ public:
+  CopyWriter() {
+    static const char kHeader[] = "PGCOPY\n\377\r\n";
+    out_.append(kHeader, 11);
+    Int32(0);  // flags
+    Int32(0);  // header extension length
+  }
+  void Row(int16_t fields) { Int16(fields); }
+  void Int64Field(int64_t v) {
+    Int32(8);
+    for (int i = 7; i >= 0; --i) out_.push_back(static_cast<char>((uint64_t(v) >> (8 * i)) & 0xff));
+  }
+  void Int32Field(int32_t v) {
+    Int32(4);
+    Int32(v);
+  }
+  void BoolField(bool v) {
+    Int32(1);
+    out_.push_back(v ? 1 : 0);
+  }
+  void BytesField(absl::string_view v) {
+    Int32(static_cast<int32_t>(v.size()));
+    out_.append(v.data(), v.size());
+  }
+  std::string Finish() {
+    Int16(-1);
+    return std::move(out_);
+  }
+
+ private:
+  void Int16(int16_t v) {
+    out_.push_back(static_cast<char>((uint16_t(v) >> 8) & 0xff));
+    out_.push_back(static_cast<char>(uint16_t(v) & 0xff));
+  }
+  void Int32(int32_t v) {
+    for (int i = 3; i >= 0; --i) out_.push_back(static_cast<char>((uint32_t(v) >> (8 * i)) & 0xff));
+  }
+  std::string out_;
+};
+
+absl::string_view DigestView(const Digest& d) {
+  return absl::string_view(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+std::string Where(uint64_t stage, absl::string_view model) {
+  return absl::StrCat("stage ", stage, " model \"", model, "\"");
+}
+
+template <typename Int>
+absl::StatusOr<Int> ParseInt(const std::optional<std::string>& v, absl::string_view what) {
+  Int out = 0;
+  if (!v || !absl::SimpleAtoi(*v, &out)) {
+    return absl::InternalError(absl::StrCat("pocstore: bad ", what, " from PostgreSQL"));
+  }
+  return out;
+}
+
+// bytea in PostgreSQL's text output ("\x" then hex).
+absl::Status ParseBytea(const std::optional<std::string>& v, absl::string_view what,
+                        std::string* out) {
+  if (!v || v->size() < 2 || (*v)[0] != '\\' || (*v)[1] != 'x') {
+    return absl::InternalError(absl::StrCat("pocstore: bad ", what, " from PostgreSQL"));
+  }
+  return crypto::HexDecode(absl::string_view(*v).substr(2), what, out);
+}
+
+absl::StatusOr<Digest> ParseDigest(const std::optional<std::string>& v, absl::string_view what) {
+  std::string raw;
+  RETURN_IF_ERROR(ParseBytea(v, what, &raw));
+  if (raw.size() != 32) {
+    return absl::InternalError(absl::StrCat("pocstore: ", what, " is not 32 bytes"));
+  }
+  Digest d;
+  std::memcpy(d.data(), raw.data(), 32);
+  return d;
+}
+
+absl::Status CheckModel(absl::string_view model) {
+  if (model.empty()) return absl::InvalidArgumentError("pocstore: empty model id");
+  return absl::OkStatus();
+}
+
+// The int32 nonce ranges of keys [lo, hi] (uint32, inclusive): one range, or two when it spans
+// the sign bit. Returned as the 4 bounds of "(nonce BETWEEN $a AND $b) OR (nonce BETWEEN $c AND
+// $d)"; an unused second range is (1, 0).
+std::vector<std::string> NonceRanges(uint64_t lo, uint64_t hi) {
+  auto s = [](uint64_t key) { return std::to_string(static_cast<int32_t>(static_cast<uint32_t>(key))); };
+  if (hi < 0x80000000u || lo >= 0x80000000u) return {s(lo), s(hi), "1", "0"};
+  return {s(lo), s(0x7fffffffu), s(0x80000000u), s(hi)};
+}
+
+struct CommitmentRow {
+  Commitment c;
+  std::string xid_bound;  // decimal
+};
+
+absl::StatusOr<std::optional<CommitmentRow>> LastCommitment(pg::Connection& c,
+                                                            const std::string& stage,
+                                                            const std::string& model) {
+  ASSIGN_OR_RETURN(pg::Result r,
+                   c.ExecPrepared("pocstore_smst_last",
+                                  "SELECT count, root, depth, xid_bound::text "
+                                  "FROM pocstore_smst_commitments WHERE stage = $1 AND model = $2 "
+                                  "ORDER BY count DESC LIMIT 1",
+                                  {stage, model}));
+  if (r.rows() == 0) return std::nullopt;
+  CommitmentRow row;
+  ASSIGN_OR_RETURN(row.c.count, ParseInt<uint64_t>(r.Get(0, 0), "count"));
+  RETURN_IF_ERROR(ParseBytea(r.Get(0, 1), "pocstore root", &row.c.root));
+  ASSIGN_OR_RETURN(row.c.depth, ParseInt<int>(r.Get(0, 2), "depth"));
+  row.xid_bound = r.Get(0, 3).value_or("");
+  return row;
+}
+
+struct StoredLeaf {
+  SmstLeaf leaf;
+  std::string node;
+  std::string vector;
+};
+
+// The committed (xid < bound) artifacts with keys in [lo, hi], by key.
+absl::StatusOr<std::vector<StoredLeaf>> LoadRange(pg::Connection& c, const std::string& stage,
+                                                  const std::string& model, uint64_t lo,
+                                                  uint64_t hi, const std::string& xid_bound) {
+  std::vector<std::string> b = NonceRanges(lo, hi);
+  ASSIGN_OR_RETURN(
+      pg::Result r,
+      c.ExecPrepared("pocstore_smst_range",
+                     "SELECT nonce, node, vector, leaf_hash FROM pocstore_smst_artifacts "
+                     "WHERE stage = $1 AND model = $2 AND ((nonce BETWEEN $3 AND $4) OR "
+                     "(nonce BETWEEN $5 AND $6)) AND xid < $7::xid8",
+                     {stage, model, b[0], b[1], b[2], b[3], xid_bound}));
+  std::vector<StoredLeaf> out(r.rows());
+  for (int i = 0; i < r.rows(); ++i) {
+    ASSIGN_OR_RETURN(int32_t nonce, ParseInt<int32_t>(r.Get(i, 0), "nonce"));
+    out[i].leaf.key = static_cast<uint32_t>(nonce);
+    out[i].node = r.Get(i, 1).value_or("");
+    RETURN_IF_ERROR(ParseBytea(r.Get(i, 2), "pocstore vector", &out[i].vector));
+    ASSIGN_OR_RETURN(out[i].leaf.hash, ParseDigest(r.Get(i, 3), "pocstore leaf hash"));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const StoredLeaf& a, const StoredLeaf& b) { return a.leaf.key < b.leaf.key; });
+  return out;
+}
+
+// Streams the committed artifacts' (key, leaf hash) — with node and vector when `full` — in key
+// order, `page` rows per statement (keyset on the primary key), from key `from_key`.
+absl::Status StreamCommitted(pg::Connection& c, const std::string& stage, const std::string& model,
+                             const std::string& xid_bound, int page, bool full,
+                             const std::function<bool(StoredLeaf&)>& fn) {
+  // uint32 key order: the non-negative nonces ascending, then the negative ones ascending.
+  const std::pair<int64_t, int64_t> halves[] = {{-1, INT32_MAX}, {int64_t{INT32_MIN} - 1, -1}};
+  for (const auto& [after_start, last] : halves) {
+    int64_t after = after_start;
+    while (true) {
+      ASSIGN_OR_RETURN(
+          pg::Result r,
+          c.ExecPrepared(full ? "pocstore_smst_stream_full" : "pocstore_smst_stream",
+                         absl::StrCat("SELECT nonce, leaf_hash",
+                                      full ? ", node, vector" : "",
+                                      " FROM pocstore_smst_artifacts WHERE stage = $1 AND "
+                                      "model = $2 AND nonce > $3::bigint AND nonce <= $4::bigint AND "
+                                      "xid < $5::xid8 ORDER BY nonce LIMIT $6"),
+                         {stage, model, std::to_string(after), std::to_string(last), xid_bound,
+                          std::to_string(page)}));
+      for (int i = 0; i < r.rows(); ++i) {
+        StoredLeaf s;
+        ASSIGN_OR_RETURN(int32_t nonce, ParseInt<int32_t>(r.Get(i, 0), "nonce"));
+        s.leaf.key = static_cast<uint32_t>(nonce);
+        ASSIGN_OR_RETURN(s.leaf.hash, ParseDigest(r.Get(i, 1), "pocstore leaf hash"));
+        if (full) {
+          s.node = r.Get(i, 2).value_or("");
+          RETURN_IF_ERROR(ParseBytea(r.Get(i, 3), "pocstore vector", &s.vector));
+        }
+        after = nonce;
+        if (!fn(s)) return absl::OkStatus();
+      }
+      if (r.rows() < page) break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PgSmstArtifactStore>> PgSmstArtifactStore::Open(pg::Pool* pool) {
+  return Open(pool, Options());
+}
+
+absl::StatusOr<std::unique_ptr<PgSmstArtifactStore>> PgSmstArtifactStore::Open(pg::Pool* pool,
+                                                                               Options options) {
+  if (options.scan_page <= 0 || options.commit_page <= 0 || options.bucket_leaves < 2) {
+    return absl::InvalidArgumentError(
+        "pocstore: scan_page and commit_page must be positive, bucket_leaves at least 2");
+  }
+  RETURN_IF_ERROR(pg::Migrate(*pool, "pocstore_smst", Migrations()));
+  return std::unique_ptr<PgSmstArtifactStore>(new PgSmstArtifactStore(pool, options));
+}
+
+absl::StatusOr<int64_t> PgSmstArtifactStore::Append(uint64_t stage, absl::string_view model,
+                                                    const std::vector<Artifact>& batch) {
+  RETURN_IF_ERROR(CheckModel(model));
+  // Within the batch the first of a nonce wins; the leaf hash is computed here, by the replica,
+  // so Commit() only reads 32 bytes per artifact.
+  // Rows go in nonce order, so two replicas copying overlapping batches take the key's locks in
+  // the same order (no deadlock between them).
+  std::map<int32_t, const Artifact*> first;
+  for (const Artifact& a : batch) first.emplace(a.nonce, &a);
+  CopyWriter w;
+  int64_t rows = 0;
+  for (const auto& [nonce, artifact] : first) {
+    const Artifact& a = *artifact;
+    w.Row(6);
+    w.Int64Field(static_cast<int64_t>(stage));
+    w.BytesField(model);
+    w.Int32Field(a.nonce);
+    w.BytesField(a.node);
+    w.BytesField(a.vector);
+    w.BytesField(DigestView(LeafHash(a.nonce, a.vector)));
+    ++rows;
+  }
+  if (rows == 0) return 0;
+  std::string data = w.Finish();
+  int64_t stored = 0;
+  RETURN_IF_ERROR(pool_->WithConnection([&](pg::Connection& c) -> absl::Status {
+    // Fast path: one COPY straight into the table. Duplicates are rare (a retried batch), and
+    // a COPY that meets one stores nothing (unique violation) — then the batch goes through a
+    // session-local staging table and one INSERT ... ON CONFLICT DO NOTHING.
+    absl::StatusOr<int64_t> copied = c.CopyIn(
+        absl::StrCat("COPY pocstore_smst_artifacts (", kArtifactColumns,
+                     ") FROM STDIN (FORMAT binary)"),
+        data);
+    if (copied.ok()) {
+      stored = *copied;
+      return absl::OkStatus();
+    }
+    if (copied.status().code() != absl::StatusCode::kAlreadyExists &&
+        copied.status().code() != absl::StatusCode::kAborted) {
+      return copied.status();
+    }
+    return c.Transaction([&](pg::Connection& tx) -> absl::Status {
+      // Session-local, created once per connection (asked first: IF NOT EXISTS would log a
+      // notice on every fallback).
+      ASSIGN_OR_RETURN(pg::Result exists,
+                       tx.Exec("SELECT to_regclass('pg_temp.pocstore_smst_staging') IS NULL"));
+      if (exists.Get(0, 0).value_or("t") == "t") {
+        RETURN_IF_ERROR(
+            tx.Exec("CREATE TEMP TABLE pocstore_smst_staging (stage bigint, model text, nonce "
+                    "integer, node text, vector bytea, leaf_hash bytea) ON COMMIT DELETE ROWS")
+                .status());
+      }
+      RETURN_IF_ERROR(tx.CopyIn(absl::StrCat("COPY pocstore_smst_staging (", kArtifactColumns,
+                                             ") FROM STDIN (FORMAT binary)"),
+                                data)
+                          .status());
+      ASSIGN_OR_RETURN(pg::Result r,
+                       tx.Exec(absl::StrCat("INSERT INTO pocstore_smst_artifacts (",
+                                            kArtifactColumns, ") SELECT ", kArtifactColumns,
+                                            " FROM pocstore_smst_staging "
+                                            "ON CONFLICT DO NOTHING")));
+      stored = r.affected();
+      return absl::OkStatus();
+    });
+  }));
+  return stored;
+}
+
+absl::StatusOr<Commitment> PgSmstArtifactStore::Commit(uint64_t stage, absl::string_view model) {
+  RETURN_IF_ERROR(CheckModel(model));
+  const std::string stage_s = std::to_string(stage);
+  const std::string model_s(model);
+  Commitment result;
+  RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& c) -> absl::Status {
+    // One committer per (stage, model) at a time, across processes.
+    RETURN_IF_ERROR(c.ExecPrepared("pocstore_smst_lock",
+                                   "SELECT pg_advisory_xact_lock(hashtext('pocstore_smst/' || "
+                                   "$1 || '/' || $2))",
+                                   {stage_s, model_s})
+                        .status());
+    // Every transaction with an id below the oldest one still running has ended, and every
+    // later one gets a larger id: the rows with xid < bound are final from here on.
+    ASSIGN_OR_RETURN(pg::Result snap,
+                     c.Exec("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"));
+    std::string bound = snap.Get(0, 0).value_or("");
+    ASSIGN_OR_RETURN(std::optional<CommitmentRow> last, LastCommitment(c, stage_s, model_s));
+    std::vector<SmstLeaf> leaves;
+    if (last) leaves.reserve(last->c.count + options_.commit_page);
+    RETURN_IF_ERROR(StreamCommitted(c, stage_s, model_s, bound, options_.commit_page, false,
+                                    [&](StoredLeaf& s) {
+                                      leaves.push_back(s.leaf);
+                                      return true;
+                                    }));
+    if (leaves.empty() || (last && leaves.size() <= last->c.count)) {
+      // Nothing new (rows that ended since were rolled back): the last commitment stands.
+      if (last) result = last->c;
+      return absl::OkStatus();
+    }
+    CopyWriter nodes;
+    int64_t node_rows = 0;
+    ASSIGN_OR_RETURN(SmstResult built,
+                     SmstBuild(leaves, options_.bucket_leaves, [&](const SmstNode& n) {
+                       nodes.Row(10);
+                       nodes.Int64Field(static_cast<int64_t>(stage));
+                       nodes.BytesField(model_s);
+                       nodes.Int64Field(static_cast<int64_t>(leaves.size()));
+                       nodes.Int32Field(n.height);
+                       nodes.Int64Field(static_cast<int64_t>(n.prefix));
+                       nodes.BytesField(DigestView(n.hash));
+                       nodes.Int64Field(n.count);
+                       nodes.Int64Field(static_cast<int64_t>(n.rank_start));
+                       nodes.BoolField(n.bucket);
+                       nodes.Int64Field(static_cast<int64_t>(n.prefix << n.height));
+                       ++node_rows;
+                     }));
+    result.count = built.count;
+    result.depth = built.depth;
+    result.root.assign(reinterpret_cast<const char*>(built.root.data()), 32);
+    ASSIGN_OR_RETURN(pg::Result inserted,
+                     c.ExecPrepared("pocstore_smst_commit",
+                                    "INSERT INTO pocstore_smst_commitments "
+                                    "(stage, model, count, root, depth, xid_bound) "
+                                    "VALUES ($1, $2, $3, decode($4, 'hex'), $5, $6::xid8)",
+                                    {stage_s, model_s, std::to_string(result.count),
+                                     crypto::HexEncode(result.root), std::to_string(result.depth),
+                                     bound}));
+    (void)inserted;
+    ASSIGN_OR_RETURN(int64_t copied,
+                     c.CopyIn("COPY pocstore_smst_nodes (stage, model, count, height, prefix, "
+                              "hash, cnt, rank_start, bucket, lo) FROM STDIN (FORMAT binary)",
+                              nodes.Finish()));
+    if (copied != node_rows) {
+      return absl::InternalError(absl::StrCat("pocstore ", Where(stage, model), ": stored ",
+                                              copied, " of ", node_rows, " tree nodes"));
+    }
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<Commitment> PgSmstArtifactStore::Committed(uint64_t stage,
+                                                          absl::string_view model) {
+  RETURN_IF_ERROR(CheckModel(model));
+  Commitment out;
+  RETURN_IF_ERROR(pool_->WithConnection([&](pg::Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<CommitmentRow> last,
+                     LastCommitment(c, std::to_string(stage), std::string(model)));
+    if (last) out = last->c;
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> PgSmstArtifactStore::CountsByNode(
+    uint64_t stage, absl::string_view model) {
+  RETURN_IF_ERROR(CheckModel(model));
+  ASSIGN_OR_RETURN(pg::Result r,
+                   pool_->ExecPrepared("pocstore_smst_counts",
+                                       "SELECT node, count(*) FROM pocstore_smst_artifacts "
+                                       "WHERE stage = $1 AND model = $2 GROUP BY node",
+                                       {std::to_string(stage), std::string(model)}));
+  std::map<std::string, int64_t> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    ASSIGN_OR_RETURN(out[r.Get(i, 0).value_or("")], ParseInt<int64_t>(r.Get(i, 1), "count"));
+  }
+  return out;
+}
+
+absl::StatusOr<ArtifactProof> PgSmstArtifactStore::ProveNonce(uint64_t stage,
+                                                              absl::string_view model,
+                                                              int32_t nonce, uint64_t count) {
+  return Prove(stage, model, true, static_cast<uint32_t>(nonce), count);
+}
+
+absl::StatusOr<ArtifactProof> PgSmstArtifactStore::ProveLeaf(uint64_t stage,
+                                                             absl::string_view model,
+                                                             uint64_t leaf_index, uint64_t count) {
+  if (leaf_index >= count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pocstore ", Where(stage, model), ": leaf ", leaf_index, " ≥ count ", count));
+  }
+  return Prove(stage, model, false, leaf_index, count);
+}
+
+absl::StatusOr<ArtifactProof> PgSmstArtifactStore::Prove(uint64_t stage, absl::string_view model,
+                                                         bool by_nonce, uint64_t leaf_or_key,
+                                                         uint64_t count) {
+  RETURN_IF_ERROR(CheckModel(model));
+  const std::string stage_s = std::to_string(stage);
+  const std::string model_s(model);
+  ArtifactProof proof;
+  RETURN_IF_ERROR(pool_->WithConnection([&](pg::Connection& c) -> absl::Status {
+    // 1. The commitment and the bucket holding the leaf (by rank, or by key range).
+    ASSIGN_OR_RETURN(
+        pg::Result r,
+        c.ExecPrepared(
+            by_nonce ? "pocstore_smst_bucket_key" : "pocstore_smst_bucket_rank",
+            absl::StrCat(
+                "SELECT c.depth, c.xid_bound::text, b.height, b.prefix, b.rank_start, b.cnt "
+                "FROM pocstore_smst_commitments c LEFT JOIN LATERAL (SELECT height, prefix, "
+                "rank_start, cnt FROM pocstore_smst_nodes n WHERE n.stage = c.stage AND "
+                "n.model = c.model AND n.count = c.count AND n.bucket AND ",
+                by_nonce ? "n.lo <= $4 ORDER BY n.lo DESC"
+                         : "n.rank_start <= $4 ORDER BY n.rank_start DESC",
+                " LIMIT 1) b ON true WHERE c.stage = $1 AND c.model = $2 AND c.count = $3"),
+            {stage_s, model_s, std::to_string(count), std::to_string(leaf_or_key)}));
+    if (r.rows() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("pocstore ", Where(stage, model), ": count ",
+                                                     count, " is not a committed count"));
+    }
+    ASSIGN_OR_RETURN(int depth, ParseInt<int>(r.Get(0, 0), "depth"));
+    std::string bound = r.Get(0, 1).value_or("");
+    auto not_found = [&] {
+      return absl::NotFoundError(absl::StrCat("pocstore ", Where(stage, model), ": ",
+                                              by_nonce ? "nonce " : "leaf ",
+                                              by_nonce ? std::to_string(static_cast<int32_t>(
+                                                             static_cast<uint32_t>(leaf_or_key)))
+                                                       : std::to_string(leaf_or_key),
+                                              " not committed at count ", count));
+    };
+    if (!r.Get(0, 2)) return not_found();
+    ASSIGN_OR_RETURN(int bucket_height, ParseInt<int>(r.Get(0, 2), "height"));
+    ASSIGN_OR_RETURN(uint64_t prefix, ParseInt<uint64_t>(r.Get(0, 3), "prefix"));
+    ASSIGN_OR_RETURN(uint64_t rank_start, ParseInt<uint64_t>(r.Get(0, 4), "rank_start"));
+    uint64_t lo = prefix << bucket_height;
+    uint64_t hi = ((prefix + 1) << bucket_height) - 1;
+    if (by_nonce && leaf_or_key > hi) return not_found();
+    // 2. The bucket's leaves (fewer than bucket_leaves).
+    ASSIGN_OR_RETURN(std::vector<StoredLeaf> in_bucket,
+                     LoadRange(c, stage_s, model_s, lo, hi, bound));
+    size_t at = 0;
+    if (by_nonce) {
+      while (at < in_bucket.size() && in_bucket[at].leaf.key != leaf_or_key) ++at;
+    } else {
+      at = leaf_or_key - rank_start;
+    }
+    if (at >= in_bucket.size()) {
+      if (!by_nonce) {
+        return absl::DataLossError(absl::StrCat("pocstore ", Where(stage, model), ": leaf ",
+                                                leaf_or_key, " missing from its bucket"));
+      }
+      return not_found();
+    }
+    uint32_t key = in_bucket[at].leaf.key;
+    // 3. The persisted siblings above the bucket, in one statement.
+    std::string heights = "{", prefixes = "{";
+    for (int h = bucket_height; h < depth; ++h) {
+      absl::StrAppend(&heights, h == bucket_height ? "" : ",", h);
+      absl::StrAppend(&prefixes, h == bucket_height ? "" : ",", (uint64_t{key} >> h) ^ 1);
+    }
+    heights += "}";
+    prefixes += "}";
+    std::map<std::pair<int, uint64_t>, SmstNode> above;
+    if (bucket_height < depth) {
+      ASSIGN_OR_RETURN(
+          pg::Result s,
+          c.ExecPrepared("pocstore_smst_siblings",
+                         "SELECT height, prefix, hash, cnt FROM pocstore_smst_nodes WHERE "
+                         "stage = $1 AND model = $2 AND count = $3 AND (height, prefix) IN "
+                         "(SELECT * FROM unnest($4::integer[], $5::bigint[]))",
+                         {stage_s, model_s, std::to_string(count), heights, prefixes}));
+      for (int i = 0; i < s.rows(); ++i) {
+        SmstNode n;
+        ASSIGN_OR_RETURN(n.height, ParseInt<int>(s.Get(i, 0), "height"));
+        ASSIGN_OR_RETURN(n.prefix, ParseInt<uint64_t>(s.Get(i, 1), "prefix"));
+        ASSIGN_OR_RETURN(n.hash, ParseDigest(s.Get(i, 2), "pocstore node hash"));
+        ASSIGN_OR_RETURN(n.count, ParseInt<uint32_t>(s.Get(i, 3), "cnt"));
+        above[{n.height, n.prefix}] = n;
+      }
+    }
+    std::vector<SmstLeaf> leaves;
+    leaves.reserve(in_bucket.size());
+    for (const StoredLeaf& s : in_bucket) leaves.push_back(s.leaf);
+    std::vector<SmstProofElement> elements =
+        SmstProve(depth, key, bucket_height, leaves, [&](int height, uint64_t p) {
+          auto it = above.find({height, p});
+          return it == above.end() ? SmstNode{} : it->second;
+        });
+    proof.leaf_index = rank_start + at;
+    proof.nonce = static_cast<int32_t>(key);
+    proof.node = in_bucket[at].node;
+    proof.vector = in_bucket[at].vector;
+    for (const SmstProofElement& e : elements) {
+      proof.siblings.push_back(e.sibling);
+      proof.sibling_counts.push_back(e.sibling_count);
+    }
+    return absl::OkStatus();
+  }));
+  return proof;
+}
+
+absl::Status PgSmstArtifactStore::Scan(
+    uint64_t stage, absl::string_view model, uint64_t from_leaf,
+    const std::function<bool(uint64_t leaf, const Artifact&)>& fn) {
+  RETURN_IF_ERROR(CheckModel(model));
+  const std::string stage_s = std::to_string(stage);
+  const std::string model_s(model);
+  return pool_->WithConnection([&](pg::Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<CommitmentRow> last, LastCommitment(c, stage_s, model_s));
+    if (!last) return absl::OkStatus();
+    uint64_t leaf = 0;
+    return StreamCommitted(c, stage_s, model_s, last->xid_bound, options_.scan_page, true,
+                           [&](StoredLeaf& s) {
+                             if (leaf >= last->c.count) return false;
+                             uint64_t this_leaf = leaf++;
+                             if (this_leaf < from_leaf) return true;
+                             Artifact a{std::move(s.node), static_cast<int32_t>(s.leaf.key),
+                                        std::move(s.vector)};
+                             return fn(this_leaf, a);
+                           });
+  });
+}
+
+absl::StatusOr<int64_t> PgSmstArtifactStore::DropStagesBefore(uint64_t min_stage) {
+  int64_t dropped = 0;
+  const std::string s = std::to_string(min_stage);
+  RETURN_IF_ERROR(pool_->Transaction([&](pg::Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(pg::Result a,
+                     c.Exec("DELETE FROM pocstore_smst_artifacts WHERE stage < $1", {s}));
+    dropped = a.affected();
+    RETURN_IF_ERROR(c.Exec("DELETE FROM pocstore_smst_nodes WHERE stage < $1", {s}).status());
+    return c.Exec("DELETE FROM pocstore_smst_commitments WHERE stage < $1", {s}).status();
+  }));
+  return dropped;
+}
+
+absl::StatusOr<Accumulator> ParseAccumulator(absl::string_view name) {
+  if (name == "mmr") return Accumulator::kMmr;
+  if (name == "smst") return Accumulator::kSmst;
+  return absl::InvalidArgumentError(
+      absl::StrCat("pocstore accumulator \"", name, "\": expected mmr or smst"));
+}
+
+absl::StatusOr<std::unique_ptr<ArtifactStore>> OpenPgArtifactStore(pg::Pool* pool,
+                                                                   Accumulator accumulator) {
+  if (accumulator == Accumulator::kSmst) {
+    ASSIGN_OR_RETURN(std::unique_ptr<PgSmstArtifactStore> s, PgSmstArtifactStore::Open(pool));
+    return std::unique_ptr<ArtifactStore>(std::move(s));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<PgArtifactStore> s, PgArtifactStore::Open(pool));
+  return std::unique_ptr<ArtifactStore>(std::move(s));
+}
+
+}  // namespace pocstore
+}  // namespace gonka
