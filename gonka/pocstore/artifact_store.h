@@ -155,13 +155,12 @@ class PgArtifactStore : public ArtifactStore {
 class PgSmstArtifactStore : public ArtifactStore {
  public:
   struct Options {
-    int scan_page = 1000;          // rows per Scan() page
-    int commit_page = 100000;      // leaf hashes read per step while Commit() builds the tree
-    uint32_t bucket_leaves = 64;   // persisted tree nodes hold at least this many leaves
+    int scan_page = 1000;         // rows per Scan() page
+    int commit_page = 100000;     // leaf hashes read per step while Commit() builds the tree
+    uint32_t bucket_leaves = 64;  // persisted tree nodes hold at least this many leaves
   };
   static absl::StatusOr<std::unique_ptr<PgSmstArtifactStore>> Open(pg::Pool* pool);
-  static absl::StatusOr<std::unique_ptr<PgSmstArtifactStore>> Open(pg::Pool* pool,
-                                                                   Options options);
+  static absl::StatusOr<std::unique_ptr<PgSmstArtifactStore>> Open(pg::Pool* pool, Options options);
 
   absl::StatusOr<int64_t> Append(uint64_t stage, absl::string_view model,
                                  const std::vector<Artifact>& batch) override;

@@ -157,7 +157,9 @@ absl::Status CheckModel(absl::string_view model) {
 // the sign bit. Returned as the 4 bounds of "(nonce BETWEEN $a AND $b) OR (nonce BETWEEN $c AND
 // $d)"; an unused second range is (1, 0).
 std::vector<std::string> NonceRanges(uint64_t lo, uint64_t hi) {
-  auto s = [](uint64_t key) { return std::to_string(static_cast<int32_t>(static_cast<uint32_t>(key))); };
+  auto s = [](uint64_t key) {
+    return std::to_string(static_cast<int32_t>(static_cast<uint32_t>(key)));
+  };
   if (hi < 0x80000000u || lo >= 0x80000000u) return {s(lo), s(hi), "1", "0"};
   return {s(lo), s(0x7fffffffu), s(0x80000000u), s(hi)};
 }
@@ -228,14 +230,14 @@ absl::Status StreamCommitted(pg::Connection& c, const std::string& stage, const 
     while (true) {
       ASSIGN_OR_RETURN(
           pg::Result r,
-          c.ExecPrepared(full ? "pocstore_smst_stream_full" : "pocstore_smst_stream",
-                         absl::StrCat("SELECT nonce, leaf_hash",
-                                      full ? ", node, vector" : "",
-                                      " FROM pocstore_smst_artifacts WHERE stage = $1 AND "
-                                      "model = $2 AND nonce > $3::bigint AND nonce <= $4::bigint AND "
-                                      "xid < $5::xid8 ORDER BY nonce LIMIT $6"),
-                         {stage, model, std::to_string(after), std::to_string(last), xid_bound,
-                          std::to_string(page)}));
+          c.ExecPrepared(
+              full ? "pocstore_smst_stream_full" : "pocstore_smst_stream",
+              absl::StrCat("SELECT nonce, leaf_hash", full ? ", node, vector" : "",
+                           " FROM pocstore_smst_artifacts WHERE stage = $1 AND "
+                           "model = $2 AND nonce > $3::bigint AND nonce <= $4::bigint AND "
+                           "xid < $5::xid8 ORDER BY nonce LIMIT $6"),
+              {stage, model, std::to_string(after), std::to_string(last), xid_bound,
+               std::to_string(page)}));
       for (int i = 0; i < r.rows(); ++i) {
         StoredLeaf s;
         ASSIGN_OR_RETURN(int32_t nonce, ParseInt<int32_t>(r.Get(i, 0), "nonce"));
@@ -299,10 +301,10 @@ absl::StatusOr<int64_t> PgSmstArtifactStore::Append(uint64_t stage, absl::string
     // Fast path: one COPY straight into the table. Duplicates are rare (a retried batch), and
     // a COPY that meets one stores nothing (unique violation) — then the batch goes through a
     // session-local staging table and one INSERT ... ON CONFLICT DO NOTHING.
-    absl::StatusOr<int64_t> copied = c.CopyIn(
-        absl::StrCat("COPY pocstore_smst_artifacts (", kArtifactColumns,
-                     ") FROM STDIN (FORMAT binary)"),
-        data);
+    absl::StatusOr<int64_t> copied =
+        c.CopyIn(absl::StrCat("COPY pocstore_smst_artifacts (", kArtifactColumns,
+                              ") FROM STDIN (FORMAT binary)"),
+                 data);
     if (copied.ok()) {
       stored = *copied;
       return absl::OkStatus();
@@ -388,30 +390,29 @@ absl::StatusOr<Commitment> PgSmstArtifactStore::Commit(uint64_t stage, absl::str
     result.count = built.count;
     result.depth = built.depth;
     result.root.assign(reinterpret_cast<const char*>(built.root.data()), 32);
-    ASSIGN_OR_RETURN(pg::Result inserted,
-                     c.ExecPrepared("pocstore_smst_commit",
-                                    "INSERT INTO pocstore_smst_commitments "
-                                    "(stage, model, count, root, depth, xid_bound) "
-                                    "VALUES ($1, $2, $3, decode($4, 'hex'), $5, $6::xid8)",
-                                    {stage_s, model_s, std::to_string(result.count),
-                                     crypto::HexEncode(result.root), std::to_string(result.depth),
-                                     bound}));
+    ASSIGN_OR_RETURN(
+        pg::Result inserted,
+        c.ExecPrepared("pocstore_smst_commit",
+                       "INSERT INTO pocstore_smst_commitments "
+                       "(stage, model, count, root, depth, xid_bound) "
+                       "VALUES ($1, $2, $3, decode($4, 'hex'), $5, $6::xid8)",
+                       {stage_s, model_s, std::to_string(result.count),
+                        crypto::HexEncode(result.root), std::to_string(result.depth), bound}));
     (void)inserted;
     ASSIGN_OR_RETURN(int64_t copied,
                      c.CopyIn("COPY pocstore_smst_nodes (stage, model, count, height, prefix, "
                               "hash, cnt, rank_start, bucket, lo) FROM STDIN (FORMAT binary)",
                               nodes.Finish()));
     if (copied != node_rows) {
-      return absl::InternalError(absl::StrCat("pocstore ", Where(stage, model), ": stored ",
-                                              copied, " of ", node_rows, " tree nodes"));
+      return absl::InternalError(absl::StrCat("pocstore ", Where(stage, model), ": stored ", copied,
+                                              " of ", node_rows, " tree nodes"));
     }
     return absl::OkStatus();
   }));
   return result;
 }
 
-absl::StatusOr<Commitment> PgSmstArtifactStore::Committed(uint64_t stage,
-                                                          absl::string_view model) {
+absl::StatusOr<Commitment> PgSmstArtifactStore::Committed(uint64_t stage, absl::string_view model) {
   RETURN_IF_ERROR(CheckModel(model));
   Commitment out;
   RETURN_IF_ERROR(pool_->WithConnection([&](pg::Connection& c) -> absl::Status {
@@ -483,12 +484,11 @@ absl::StatusOr<ArtifactProof> PgSmstArtifactStore::Prove(uint64_t stage, absl::s
     ASSIGN_OR_RETURN(int depth, ParseInt<int>(r.Get(0, 0), "depth"));
     std::string bound = r.Get(0, 1).value_or("");
     auto not_found = [&] {
-      return absl::NotFoundError(absl::StrCat("pocstore ", Where(stage, model), ": ",
-                                              by_nonce ? "nonce " : "leaf ",
-                                              by_nonce ? std::to_string(static_cast<int32_t>(
-                                                             static_cast<uint32_t>(leaf_or_key)))
-                                                       : std::to_string(leaf_or_key),
-                                              " not committed at count ", count));
+      return absl::NotFoundError(absl::StrCat(
+          "pocstore ", Where(stage, model), ": ", by_nonce ? "nonce " : "leaf ",
+          by_nonce ? std::to_string(static_cast<int32_t>(static_cast<uint32_t>(leaf_or_key)))
+                   : std::to_string(leaf_or_key),
+          " not committed at count ", count));
     };
     if (!r.Get(0, 2)) return not_found();
     ASSIGN_OR_RETURN(int bucket_height, ParseInt<int>(r.Get(0, 2), "height"));
@@ -571,15 +571,14 @@ absl::Status PgSmstArtifactStore::Scan(
     ASSIGN_OR_RETURN(std::optional<CommitmentRow> last, LastCommitment(c, stage_s, model_s));
     if (!last) return absl::OkStatus();
     uint64_t leaf = 0;
-    return StreamCommitted(c, stage_s, model_s, last->xid_bound, options_.scan_page, true,
-                           [&](StoredLeaf& s) {
-                             if (leaf >= last->c.count) return false;
-                             uint64_t this_leaf = leaf++;
-                             if (this_leaf < from_leaf) return true;
-                             Artifact a{std::move(s.node), static_cast<int32_t>(s.leaf.key),
-                                        std::move(s.vector)};
-                             return fn(this_leaf, a);
-                           });
+    return StreamCommitted(
+        c, stage_s, model_s, last->xid_bound, options_.scan_page, true, [&](StoredLeaf& s) {
+          if (leaf >= last->c.count) return false;
+          uint64_t this_leaf = leaf++;
+          if (this_leaf < from_leaf) return true;
+          Artifact a{std::move(s.node), static_cast<int32_t>(s.leaf.key), std::move(s.vector)};
+          return fn(this_leaf, a);
+        });
   });
 }
 

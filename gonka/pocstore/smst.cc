@@ -96,8 +96,8 @@ absl::StatusOr<SmstResult> SmstBuild(const std::vector<SmstLeaf>& sorted, uint32
                                      const std::function<void(const SmstNode&)>& visit) {
   for (size_t i = 1; i < sorted.size(); ++i) {
     if (sorted[i - 1].key >= sorted[i].key) {
-      return absl::InvalidArgumentError(absl::StrCat("SMST leaves not strictly ascending at ", i,
-                                                     " (key ", sorted[i].key, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("SMST leaves not strictly ascending at ", i, " (key ", sorted[i].key, ")"));
     }
   }
   SmstResult result;

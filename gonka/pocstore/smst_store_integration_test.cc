@@ -63,8 +63,8 @@ Recomputed Recompute(ArtifactStore& store, uint64_t stage, const std::string& mo
       uint64_t parent = entry.first >> 1;
       if (up.count(parent)) continue;
       auto l = level.find(parent * 2), r = level.find(parent * 2 + 1);
-      uint32_t c = (l == level.end() ? 0 : l->second.second) +
-                   (r == level.end() ? 0 : r->second.second);
+      uint32_t c =
+          (l == level.end() ? 0 : l->second.second) + (r == level.end() ? 0 : r->second.second);
       up[parent] = {SmstNodeHash(l == level.end() ? SmstEmptyHash(h) : l->second.first,
                                  r == level.end() ? SmstEmptyHash(h) : r->second.first, c),
                     c};
@@ -85,7 +85,8 @@ Digest AsDigest(const std::string& raw) {
 std::vector<SmstProofElement> Elements(const ArtifactProof& p) {
   EXPECT_EQ(p.siblings.size(), p.sibling_counts.size());
   std::vector<SmstProofElement> out;
-  for (size_t i = 0; i < p.siblings.size(); ++i) out.push_back({p.siblings[i], p.sibling_counts[i]});
+  for (size_t i = 0; i < p.siblings.size(); ++i)
+    out.push_back({p.siblings[i], p.sibling_counts[i]});
   return out;
 }
 
@@ -264,8 +265,8 @@ TEST_F(PgSmstStoreTest, ThreeReplicasAndACommitter) {
       uint64_t leaf = rng() % c.count;
       auto p = committer->ProveLeaf(7, model, leaf, c.count);
       ASSERT_TRUE(p.ok()) << p.status();
-      EXPECT_TRUE(VerifySmstProof(AsDigest(c.root), c.count, leaf, p->nonce, p->vector,
-                                  Elements(*p)));
+      EXPECT_TRUE(
+          VerifySmstProof(AsDigest(c.root), c.count, leaf, p->nonce, p->vector, Elements(*p)));
     }
   }
   auto counts = committer->CountsByNode(7, model);

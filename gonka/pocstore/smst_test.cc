@@ -22,7 +22,8 @@ struct Art {
 
 std::vector<SmstLeaf> Sorted(const std::vector<Art>& arts) {
   std::vector<SmstLeaf> leaves;
-  for (const Art& a : arts) leaves.push_back({static_cast<uint32_t>(a.nonce), LeafHash(a.nonce, a.vector)});
+  for (const Art& a : arts)
+    leaves.push_back({static_cast<uint32_t>(a.nonce), LeafHash(a.nonce, a.vector)});
   std::sort(leaves.begin(), leaves.end(),
             [](const SmstLeaf& a, const SmstLeaf& b) { return a.key < b.key; });
   return leaves;
@@ -50,7 +51,8 @@ std::pair<Digest, uint64_t> LevelByLevelRoot(const std::vector<Art>& arts) {
       auto r = level.find(parent * 2 + 1);
       Digest lh = l == level.end() ? SmstEmptyHash(h) : l->second.first;
       Digest rh = r == level.end() ? SmstEmptyHash(h) : r->second.first;
-      uint32_t c = (l == level.end() ? 0 : l->second.second) + (r == level.end() ? 0 : r->second.second);
+      uint32_t c =
+          (l == level.end() ? 0 : l->second.second) + (r == level.end() ? 0 : r->second.second);
       up[parent] = {SmstNodeHash(lh, rh, c), c};
     }
     level = std::move(up);
@@ -158,7 +160,8 @@ TEST(SmstTest, ProofsFromPersistedNodesVerify) {
       EXPECT_FALSE(VerifySmstProof(r->root, r->count, leaf, nonce, vector + "x", proof));
       EXPECT_FALSE(VerifySmstProof(r->root, r->count + 1, leaf, nonce, vector, proof));
       if (r->count > 1) {
-        EXPECT_FALSE(VerifySmstProof(r->root, r->count, (leaf + 1) % r->count, nonce, vector, proof));
+        EXPECT_FALSE(
+            VerifySmstProof(r->root, r->count, (leaf + 1) % r->count, nonce, vector, proof));
       }
       auto bad = proof;
       bad[rng() % bad.size()].sibling[0] ^= 1;
