@@ -201,9 +201,13 @@ absl::StatusOr<std::vector<StoredLeaf>> LoadRange(pg::Connection& c, const std::
   ASSIGN_OR_RETURN(
       pg::Result r,
       c.ExecPrepared("pocstore_smst_range",
+                     // Two index ranges (not one OR: PostgreSQL then scans the whole stage).
                      "SELECT nonce, node, vector, leaf_hash FROM pocstore_smst_artifacts "
-                     "WHERE stage = $1 AND model = $2 AND ((nonce BETWEEN $3 AND $4) OR "
-                     "(nonce BETWEEN $5 AND $6)) AND xid < $7::xid8",
+                     "WHERE stage = $1 AND model = $2 AND nonce BETWEEN $3 AND $4 "
+                     "AND xid < $7::xid8 UNION ALL "
+                     "SELECT nonce, node, vector, leaf_hash FROM pocstore_smst_artifacts "
+                     "WHERE stage = $1 AND model = $2 AND nonce BETWEEN $5 AND $6 "
+                     "AND xid < $7::xid8",
                      {stage, model, b[0], b[1], b[2], b[3], xid_bound}));
   std::vector<StoredLeaf> out(r.rows());
   for (int i = 0; i < r.rows(); ++i) {
@@ -527,9 +531,12 @@ absl::StatusOr<ArtifactProof> PgSmstArtifactStore::Prove(uint64_t stage, absl::s
       ASSIGN_OR_RETURN(
           pg::Result s,
           c.ExecPrepared("pocstore_smst_siblings",
-                         "SELECT height, prefix, hash, cnt FROM pocstore_smst_nodes WHERE "
-                         "stage = $1 AND model = $2 AND count = $3 AND (height, prefix) IN "
-                         "(SELECT * FROM unnest($4::integer[], $5::bigint[]))",
+                         // LATERAL: one primary-key lookup per level whatever the
+                         // statistics say (a hash join scanned the whole tree).
+                         "SELECT n.height, n.prefix, n.hash, n.cnt FROM unnest($4::integer[], "
+                         "$5::bigint[]) AS k(h, p) CROSS JOIN LATERAL (SELECT height, prefix, "
+                         "hash, cnt FROM pocstore_smst_nodes WHERE stage = $1 AND model = $2 "
+                         "AND count = $3 AND height = k.h AND prefix = k.p LIMIT 1) n",
                          {stage_s, model_s, std::to_string(count), heights, prefixes}));
       for (int i = 0; i < s.rows(); ++i) {
         SmstNode n;
