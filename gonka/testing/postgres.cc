@@ -64,12 +64,12 @@ std::string PostgresServer::url() const {
   // With trust authentication no password is needed, and daemons refuse one in --pg-url.
   const std::string password =
       options_.tcp_auth == "trust" ? "" : absl::StrCat(":", options_.password);
-  return absl::StrCat("postgresql://", options_.user, password, "@127.0.0.1:", port(), "/",
+  return absl::StrCat("postgresql://", options_.user, password, "@", host(), ":", port(), "/",
                       options_.database);
 }
 
 std::string PostgresServer::conninfo() const {
-  return absl::StrCat("host=127.0.0.1 port=", port(), " user=", options_.user,
+  return absl::StrCat("host=", host(), " port=", port(), " user=", options_.user,
                       " password=", options_.password, " dbname=", options_.database);
 }
 
@@ -78,11 +78,11 @@ std::string PostgresServer::superuser_conninfo() const {
     // TCP wants a password (or TLS); the superuser has none: its unix socket is `trust`.
     return absl::StrCat("host=", socket_dir(), " port=", port(), " user=postgres dbname=postgres");
   }
-  return absl::StrCat("host=127.0.0.1 port=", port(), " user=postgres dbname=postgres");
+  return absl::StrCat("host=", host(), " port=", port(), " user=postgres dbname=postgres");
 }
 
 std::map<std::string, std::string> PostgresServer::env() const {
-  return {{"PGHOST", "127.0.0.1"},
+  return {{"PGHOST", host()},
           {"PGPORT", std::to_string(port())},
           {"PGUSER", options_.user},
           {"PGPASSWORD", options_.password},
@@ -148,6 +148,12 @@ absl::Status PostgresServer::Prepare() {
     out.close();
     if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
     if (RunningAsRoot()) RETURN_IF_ERROR(ChownTree(data_dir(), options_.run_as_user));
+  } else if (host() != "127.0.0.1") {
+    // On a test host (hosts.h) clients come from the other hosts of the test's private network.
+    std::ofstream out(data_dir() + "/pg_hba.conf", std::ios::app);
+    out << "host all all 0.0.0.0/0 trust\n";
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("cannot append to ", data_dir(), "/pg_hba.conf"));
   }
   return absl::OkStatus();
 }
@@ -158,7 +164,7 @@ SubprocessOptions PostgresServer::ProcessOptions() {
   // synchronous_commit stays on, so a commit acknowledged before a kill -9 survives it.
   options.argv = {options_.bin_dir + "/postgres", "-D", data_dir(),  "-p",
                   std::to_string(port()),         "-k", dir(),       "-c",
-                  "listen_addresses=127.0.0.1",   "-c", "fsync=off", "-c",
+                  "listen_addresses=" + host(),   "-c", "fsync=off", "-c",
                   "full_page_writes=off"};
   if (tls()) {
     options.argv.insert(options.argv.end(),

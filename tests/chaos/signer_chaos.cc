@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -30,8 +31,10 @@
 #include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/reconciler.h"
+#include "gonka/testing/hosts.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
+#include "gonka/testing/tcp_relay.h"
 #include "gonka/txqueue/txqueue.h"
 
 namespace gonka {
@@ -53,6 +56,19 @@ constexpr int kWorkerCannotStart = 1;
   } while (false)
 
 std::string KeyName(int producer, int n) { return absl::StrCat("chaos/p", producer, "/", n); }
+
+// Test hosts of a partition run (SignerChaosOptions::partition_faults).
+constexpr int kPgHost = 0;
+constexpr int kFirstNatsHost = 1;    // nodes 0..2 on hosts 1..3
+constexpr int kFirstSignerHost = 4;  // signer i on host 4 + i
+
+const std::vector<std::string>& PartitionFaultTypes() {
+  static const auto* types = new std::vector<std::string>{
+      "signer-chain-cut",     "signer-chain-answers-lost", "signer-nats-cut",
+      "signer-ledger-cut",    "nats-node-isolated",        "signer-link-down",
+      "signer-chain-latency", "signer-chain-cut+kill"};
+  return *types;
+}
 
 absl::Duration Uniform(std::mt19937_64& rng, absl::Duration lo, absl::Duration hi) {
   if (hi <= lo) return lo;
@@ -225,6 +241,27 @@ bool TxRecordsKey(const std::string& tx, const std::string& key) {
 
 }  // namespace
 
+absl::Duration PartitionFaultStats::Max() const {
+  return stalls.empty() ? absl::ZeroDuration() : *std::max_element(stalls.begin(), stalls.end());
+}
+
+absl::Duration PartitionFaultStats::Median() const {
+  if (stalls.empty()) return absl::ZeroDuration();
+  std::vector<absl::Duration> sorted = stalls;
+  std::sort(sorted.begin(), sorted.end());
+  return sorted[(sorted.size() - 1) / 2];
+}
+
+std::string SignerChaosResult::PartitionTable() const {
+  std::string out;
+  for (const auto& [type, stats] : partitions) {
+    absl::StrAppend(&out, "  ", type, ": n=", stats.injected,
+                    " stall p50=", absl::FormatDuration(stats.Median()),
+                    " max=", absl::FormatDuration(stats.Max()), "\n");
+  }
+  return out;
+}
+
 std::string SignerChaosResult::ToString() const {
   std::string s = absl::StrCat(
       "seed=", seed, " messages=", unique_keys, " enqueued=", enqueued,
@@ -232,7 +269,8 @@ std::string SignerChaosResult::ToString() const {
       ") enqueue_retries=", enqueue_retries, " signer_kills=", signer_kills,
       " signer_exits=", signer_exits, " signer_crashes=", signer_crashes,
       " nats_node_kills=", nats_node_kills, " cluster_restarts=", cluster_restarts,
-      " broadcast_drops=", broadcast_drops, " included_once=", included_once,
+      " broadcast_drops=", broadcast_drops, " partition_faults=", partition_faults,
+      " included_once=", included_once,
       " duplicates=", duplicates_on_chain, " lost=", lost,
       " ledger_disagreements=", ledger_disagreements, " (failed=", ledger_failed,
       ") resigned=", resigned, " reenqueued=", reenqueued,
@@ -274,18 +312,36 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
   result.seed = seed;
   result.unique_keys = unique_keys;
 
+  // Partition runs: PostgreSQL, each NATS node and each signer on its own test host; this thread
+  // (devchain, the producers and the checker) joins the test host. Created first: the namespaces
+  // outlive every process in them.
+  const bool partitions = options.partition_faults > 0;
+  std::unique_ptr<testing::Hosts> hosts;
+  if (partitions) {
+    absl::StatusOr<std::unique_ptr<testing::Hosts>> made =
+        testing::Hosts::Create({.hosts = kFirstSignerHost + options.signers});
+    SIGNER_CHAOS_RETURN_IF_ERROR(made.status());
+    hosts = std::move(*made);
+  }
+
   // Servers.
   testing::PostgresServer pg;
+  if (partitions) pg.Place(hosts->placement(kPgHost));
   SIGNER_CHAOS_RETURN_IF_ERROR(pg.Start());
   std::unique_ptr<testing::NatsCluster> cluster;
   std::unique_ptr<testing::NatsServer> single;
   std::vector<testing::NatsServer*> nodes;
   if (options.nats_cluster) {
-    cluster = std::make_unique<testing::NatsCluster>();
+    testing::NatsCluster::Options cluster_options;
+    for (int n = 0; partitions && n < cluster_options.nodes; ++n) {
+      cluster_options.placements.push_back(hosts->placement(kFirstNatsHost + n));
+    }
+    cluster = std::make_unique<testing::NatsCluster>(cluster_options);
     SIGNER_CHAOS_RETURN_IF_ERROR(cluster->Start());
     for (int i = 0; i < cluster->size(); ++i) nodes.push_back(&cluster->node(i));
   } else {
     single = std::make_unique<testing::NatsServer>();
+    if (partitions) single->Place(hosts->placement(kFirstNatsHost));
     SIGNER_CHAOS_RETURN_IF_ERROR(single->Start());
     nodes.push_back(single.get());
   }
@@ -305,7 +361,9 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
   chain_options.block_interval = options.block_interval;
   devchain::Chain chain(chain_options, app->get());
   chain.ProduceBlock();
-  net::HttpServer http;
+  net::HttpServerOptions http_options;
+  if (partitions) http_options.bind_address = hosts->ip(hosts->test_host());
+  net::HttpServer http(http_options);
   devchain::RpcService rpc(&chain, &http, devchain::RpcOptions());
   SIGNER_CHAOS_RETURN_IF_ERROR(http.Start());
   chain.Start();
@@ -315,6 +373,18 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
   };
   absl::StatusOr<std::pair<uint64_t, uint64_t>> account = (*app)->Account(key->address());
   SIGNER_CHAOS_RETURN_IF_ERROR(account.status());
+  // Partition runs: each signer reaches devchain through a relay on its own host (the latency
+  // fault's knob); a cut between the signer's host and the test host cuts the relay's upstream.
+  std::vector<std::unique_ptr<testing::TcpRelay>> chain_relays(options.signers);
+  for (int i = 0; partitions && i < options.signers; ++i) {
+    absl::StatusOr<std::unique_ptr<testing::TcpRelay>> relay =
+        testing::TcpRelay::Start({.listen_ip = hosts->ip(kFirstSignerHost + i),
+                                  .target_ip = hosts->ip(hosts->test_host()),
+                                  .target_port = http.port(),
+                                  .network_namespace = hosts->netns(kFirstSignerHost + i)});
+    SIGNER_CHAOS_RETURN_IF_ERROR(relay.status());
+    chain_relays[i] = std::move(*relay);
+  }
 
   // The queue (R3 stream) and the ledger, created before any signer binds.
   nats::NatsOptions no;
@@ -372,7 +442,9 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     so.env = {{"SIGNER_NATS_URL", absl::StrJoin(up, ",")},
               {"SIGNER_TX_TTL_MS", absl::StrCat(absl::ToInt64Milliseconds(options.tx_ttl))},
               {"SIGNER_PG_URL", pg.url()},
-              {"SIGNER_RPC_URL", absl::StrCat("http://127.0.0.1:", http.port())},
+              {"SIGNER_RPC_URL", partitions
+                                     ? absl::StrCat("http://", chain_relays[i]->address())
+                                     : absl::StrCat("http://127.0.0.1:", http.port())},
               {"SIGNER_CHAIN_ID", kChainId},
               {"SIGNER_ACCOUNT_NUMBER", absl::StrCat(account->first)},
               {"SIGNER_MNEMONIC", kMnemonic},
@@ -381,6 +453,7 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
               {"SIGNER_REENQUEUE_AFTER_MS",
                absl::StrCat(absl::ToInt64Milliseconds(options.reenqueue_after))}};
     so.log_path = absl::StrCat(logs.path(), "/signer-", i, ".log");
+    if (partitions) so.network_namespace = hosts->netns(kFirstSignerHost + i);
     if (signers[i] != nullptr) RETURN_IF_ERROR(signers[i]->Kill());
     signers[i] = std::make_unique<testing::Subprocess>(so);
     started_at[i] = absl::Now();
@@ -447,6 +520,45 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     drops.push_back(chaos_start + Uniform(rng, span / 10, span * 8 / 10));
   }
   std::sort(drops.begin(), drops.end());
+  // Partition faults: types in seeded shuffled rounds, start times spread over the span, one at
+  // a time (a fault due while another is on waits for it).
+  std::vector<std::string> partition_plan;
+  while (static_cast<int>(partition_plan.size()) < options.partition_faults) {
+    std::vector<std::string> round = PartitionFaultTypes();
+    std::shuffle(round.begin(), round.end(), rng);
+    for (const std::string& t : round) {
+      if (static_cast<int>(partition_plan.size()) < options.partition_faults) {
+        partition_plan.push_back(t);
+      }
+    }
+  }
+  // Evenly spaced (plus up to 1 s) while the producers still produce, so that each stall is
+  // measured against a steady flow of new work.
+  std::vector<absl::Time> partition_at;
+  const absl::Duration partition_window =
+      std::max(span / 10, options.produce_over - options.partition_length - absl::Seconds(4)) -
+      span / 10;
+  for (int k = 0; k < options.partition_faults; ++k) {
+    partition_at.push_back(chaos_start + span / 10 + partition_window * k / options.partition_faults +
+                           Uniform(rng, absl::ZeroDuration(), absl::Seconds(1)));
+  }
+  size_t next_partition = 0;
+  struct ActivePartition {
+    std::string type;
+    int victim = 0;
+    absl::Time start, heal_at;
+    bool healed = false;
+  };
+  std::optional<ActivePartition> active;
+  // Times at which the number of keys on chain grew (partition runs), for the stall per fault.
+  std::vector<std::string> all_keys;
+  for (int p = 0; partitions && p < options.producers; ++p) {
+    for (int n = 0; n < KeysOf(options, p); ++n) all_keys.push_back(KeyName(p, n));
+  }
+  size_t first_unseen = 0;  // keys land roughly in order: count from the first not yet seen
+  std::vector<bool> seen(all_keys.size(), false);
+  int64_t on_chain_count = 0;
+  std::vector<absl::Time> growth;
   size_t next_drop = 0;
   absl::Time dropping_until = absl::InfinitePast();
   bool dropping = false;
@@ -469,7 +581,7 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     const bool produced = shared.done.load() == options.producers;
     if (produced && result.signer_kills >= options.min_signer_kills &&
         next_nats_fault == nats_faults.size() && down_node < 0 && next_drop == drops.size() &&
-        !dropping) {
+        !dropping && next_partition == partition_at.size() && !active.has_value()) {
       break;
     }
     if (now > chaos_deadline) {
@@ -479,6 +591,93 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
                        next_nats_fault, "/", nats_faults.size(), ")"));
     }
     SIGNER_CHAOS_RETURN_IF_ERROR(revive_exited());
+
+    if (partitions) {
+      int64_t count = on_chain_count;
+      for (size_t k = first_unseen; k < all_keys.size(); ++k) {
+        if (!seen[k] && (*app)->RecordCount(all_keys[k]) > 0) {
+          seen[k] = true;
+          ++count;
+        }
+      }
+      while (first_unseen < seen.size() && seen[first_unseen]) ++first_unseen;
+      if (count > on_chain_count) growth.push_back(now);
+      on_chain_count = count;
+      if (active.has_value() && !active->healed && now >= active->heal_at) {
+        SIGNER_CHAOS_RETURN_IF_ERROR(hosts->Heal());
+        if (active->type == "signer-link-down") {
+          SIGNER_CHAOS_RETURN_IF_ERROR(hosts->LinkUp(kFirstSignerHost + active->victim));
+        }
+        for (auto& relay : chain_relays) relay->SetDelay(absl::ZeroDuration());
+        active->healed = true;
+        note(absl::StrCat("partition healed (", active->type, ")"));
+      }
+      if (active.has_value() && active->healed && now >= active->heal_at + absl::Seconds(3)) {
+        // The longest time without a new inclusion in [start, heal + 3 s].
+        absl::Time previous = active->start;
+        absl::Duration stall;
+        for (absl::Time t : growth) {
+          if (t <= active->start) continue;
+          if (t > now) break;
+          stall = std::max(stall, t - previous);
+          previous = t;
+        }
+        stall = std::max(stall, now - previous);
+        PartitionFaultStats& stats = result.partitions[active->type];
+        ++stats.injected;
+        stats.stalls.push_back(stall);
+        ++result.partition_faults;
+        active.reset();
+      }
+      if (!active.has_value() && next_partition < partition_at.size() &&
+          now >= partition_at[next_partition]) {
+        ActivePartition fault;
+        fault.type = partition_plan[next_partition];
+        fault.victim = static_cast<int>(rng() % options.signers);
+        fault.start = now;
+        fault.heal_at = now + options.partition_length;
+        const int signer_host = kFirstSignerHost + fault.victim;
+        const int test_host = hosts->test_host();
+        std::vector<int> nats_hosts;
+        for (size_t n = 0; n < nodes.size(); ++n) {
+          nats_hosts.push_back(kFirstNatsHost + static_cast<int>(n));
+        }
+        std::string detail = absl::StrCat(" signer ", fault.victim);
+        if (fault.type == "signer-chain-cut") {
+          SIGNER_CHAOS_RETURN_IF_ERROR(hosts->Partition({signer_host}, {test_host}));
+        } else if (fault.type == "signer-chain-answers-lost") {
+          SIGNER_CHAOS_RETURN_IF_ERROR(hosts->Partition({test_host}, {signer_host}, true));
+        } else if (fault.type == "signer-nats-cut") {
+          SIGNER_CHAOS_RETURN_IF_ERROR(hosts->Partition({signer_host}, nats_hosts));
+        } else if (fault.type == "signer-ledger-cut") {
+          SIGNER_CHAOS_RETURN_IF_ERROR(hosts->Partition({signer_host}, {kPgHost}));
+        } else if (fault.type == "nats-node-isolated") {
+          const int lonely = static_cast<int>(rng() % nats_hosts.size());
+          std::vector<int> peers;
+          for (int h : nats_hosts) {
+            if (h != nats_hosts[lonely]) peers.push_back(h);
+          }
+          detail = absl::StrCat(" node ", lonely);
+          if (peers.empty()) {  // one server: its signers lose it instead
+            for (int i = 0; i < options.signers; ++i) peers.push_back(kFirstSignerHost + i);
+          }
+          SIGNER_CHAOS_RETURN_IF_ERROR(hosts->Partition({nats_hosts[lonely]}, peers));
+        } else if (fault.type == "signer-link-down") {
+          SIGNER_CHAOS_RETURN_IF_ERROR(hosts->LinkDown(signer_host));
+        } else if (fault.type == "signer-chain-latency") {
+          chain_relays[fault.victim]->SetDelay(absl::Milliseconds(1500));
+        } else if (fault.type == "signer-chain-cut+kill") {
+          SIGNER_CHAOS_RETURN_IF_ERROR(hosts->Partition({signer_host}, {test_host}));
+          absl::SleepFor(Uniform(rng, absl::Milliseconds(100), absl::Seconds(1)));
+          SIGNER_CHAOS_RETURN_IF_ERROR(signers[fault.victim]->Kill());
+          ++result.signer_kills;
+          SIGNER_CHAOS_RETURN_IF_ERROR(start_signer(fault.victim));
+        }
+        note(absl::StrCat("partition: ", fault.type, detail, " (", hosts->Describe(), ")"));
+        active = fault;
+        ++next_partition;
+      }
+    }
 
     if (dropping && now >= dropping_until) {
       chain.SetDropBroadcasts(false);

@@ -38,7 +38,9 @@
 #define TESTS_CHAOS_SIGNER_CHAOS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -110,6 +112,28 @@ struct SignerChaosOptions {
   // After the count: send one more MsgRecord for a key straight to devchain (not through the
   // queue) and check that the chain counts it, i.e. that a second effect would have been seen.
   bool self_check = true;
+
+  // Partitions (tests/partitions, bench/chaos_partitions). > 0: PostgreSQL, each NATS node and each
+  // signer run on their own test host (gonka/testing/hosts.h; needs root), devchain and the
+  // producers stay in this process on the test host, each signer reaches devchain through a
+  // latency relay on its own host, and this many partition faults, drawn as seeded shuffled rounds
+  // of every type, are spread over the chaos span one at a time (alongside the kills above):
+  //   signer-chain-cut, signer-chain-answers-lost (devchain -> signer dropped: a broadcast lands,
+  //   its answer never comes back), signer-nats-cut, signer-ledger-cut, nats-node-isolated (from
+  //   its peers; clients still reach it), signer-link-down, signer-chain-latency (1.5 s each way),
+  //   signer-chain-cut+kill (kill -9 of the cut signer mid-cut).
+  int partition_faults = 0;
+  absl::Duration partition_length = absl::Seconds(3);
+};
+
+// One partition fault type in a run: how often, and the longest time without a new inclusion on
+// chain from the fault's start to 3 s after its heal (the other signers keep working, so this is
+// the stall the service as a whole saw).
+struct PartitionFaultStats {
+  int injected = 0;
+  std::vector<absl::Duration> stalls;
+  absl::Duration Max() const;
+  absl::Duration Median() const;
 };
 
 struct SignerChaosResult {
@@ -128,6 +152,8 @@ struct SignerChaosResult {
   int nats_node_kills = 0;
   int cluster_restarts = 0;
   int broadcast_drops = 0;
+  int partition_faults = 0;
+  std::map<std::string, PartitionFaultStats> partitions;  // by fault type
 
   int64_t included_once = 0;         // keys with exactly one MsgRecord on chain
   int64_t duplicates_on_chain = 0;   // keys with more than one
@@ -152,6 +178,8 @@ struct SignerChaosResult {
   }
   // One line: seed, messages, kills, duplicates, lost, ledger, times.
   std::string ToString() const;
+  // One line per partition fault type: "  <type>: n=.. stall p50=.. max=..".
+  std::string PartitionTable() const;
 };
 
 // An error means the experiment could not run (a server did not start, NATS never came back);
