@@ -430,6 +430,6 @@ int main(int argc, char** argv) {
   // SIGTERM: refuse new work, let admitted requests and streams finish.
   draining.store(true);
   pub.Stop(absl::Now() + absl::Seconds(60));
-  if (admin_server != nullptr) admin_server->Stop(absl::Now());
+  if (admin_server != nullptr) admin_server->Stop(absl::Now() + absl::Seconds(1));
   return 0;
 }

@@ -1,25 +1,25 @@
-// versiond (minimal): runs one child per version through gonka::supervisor::Supervisor and
-// reverse-proxies `/<version>/...` to it. Flags and wiring only; see docs/supervisor.md
-// ("What versiond will add") for the oracle polling, sha256 installs, metrics and the full host
-// evacuation that are still to come. Until the oracle lands, versions are given with
-// `--static-version NAME=PATH` (positional arguments, repeated), a libgonka stopgap.
+// versiond: runs one child per version listed by the version oracle, swaps a version's binary
+// blue/green when the oracle changes it, reverse-proxies `/<version>/...` to the current child,
+// and evacuates the host on SIGTERM. Flags and wiring only: the logic is
+// gonka::supervisor::VersionHost (docs/versiond.md).
 //
-// Settings use Gonka's VERSIOND_* environment names and defaults (docs/supervisor.md).
+// Settings use Gonka's VERSIOND_* environment names and defaults; every duration is checked at
+// start (malformed or non-positive → exit 2 naming the variable), and so are Gonka's
+// cross-checks of the host drain settings.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <string>
-#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gonka/base/config.h"
 #include "gonka/base/log.h"
 #include "gonka/drain/signals.h"
 #include "gonka/net/http_server.h"
-#include "gonka/supervisor/supervisor.h"
+#include "gonka/supervisor/version_host.h"
 #include "gonka/supervisor/version_proxy.h"
 
 int main(int argc, char** argv) {
@@ -27,20 +27,32 @@ int main(int argc, char** argv) {
 
   gonka::Config config("versiond");
   int port = 8080;
-  std::string oracle_url, bin_dir, data_dir, binary_name, ready_path, drain_path, status_path;
-  absl::Duration poll_interval, ready_timeout, drain_timeout, drain_poll, kill_grace, budget,
-      announce;
-  // Gonka hard-codes :8080; the flag exists for tests (no environment variable).
-  config.AddPort("port", &port, 8080, "HTTP port of the proxy").Env("");
+  std::string bind, oracle_url, bin_dir, data_dir, binary_name, ready_path, drain_path,
+      status_path, admin_env;
+  absl::Duration poll_interval, ready_timeout, drain_timeout, drain_poll, kill_grace,
+      shutdown_grace, budget, announce;
+  // Gonka hard-codes :8080 on every interface. Here the address is a setting, loopback by
+  // default: a host behind the router sets VERSIOND_BIND to the address the router reaches.
+  config.AddString("bind", &bind, "127.0.0.1", "address of the proxy listener")
+      .Env("VERSIOND_BIND");
+  config.AddPort("port", &port, 8080, "port of the proxy listener").Env("VERSIOND_PORT");
   config
       .AddString("oracle-url", &oracle_url, "",
-                 "version oracle URL (not polled yet: versions come from NAME=BINARY arguments)")
-      .Env("VERSIOND_ORACLE_URL");
+                 "version oracle: http(s):// URL (or file:// for a local document)")
+      .Env("VERSIOND_ORACLE_URL")
+      .Required()
+      .Check([](absl::string_view v) -> std::string {
+        if (absl::StartsWith(v, "http://") || absl::StartsWith(v, "https://") ||
+            absl::StartsWith(v, "file:///")) {
+          return "";
+        }
+        return "want an http://, https:// or file:/// URL";
+      });
   config.AddString("bin-dir", &bin_dir, "/opt/versiond/bin", "installed binaries")
       .Env("VERSIOND_BIN_DIR");
   config.AddString("data-dir", &data_dir, "/opt/versiond/data", "children's data dirs")
       .Env("VERSIOND_DATA_DIR");
-  config.AddString("binary-name", &binary_name, "devshard", "child binary name")
+  config.AddString("binary-name", &binary_name, "devshard", "file name of installed binaries")
       .Env("VERSIOND_BINARY_NAME");
   config.AddString("ready-path", &ready_path, "/ready", "child admin readiness path")
       .Env("VERSIOND_READY_PATH");
@@ -48,6 +60,11 @@ int main(int argc, char** argv) {
       .Env("VERSIOND_DRAIN_PATH");
   config.AddString("drain-status-path", &status_path, "/drain/status", "child drain status")
       .Env("VERSIOND_DRAIN_STATUS_PATH");
+  config
+      .AddString("admin-address-env", &admin_env, "DEVSHARD_ADMIN_ADDR",
+                 "variable giving each child its loopback admin address (\"\" = admin on the "
+                 "public port)")
+      .Env("");
   config.AddDuration("poll-interval", &poll_interval, absl::Seconds(30), "oracle poll interval")
       .Env("VERSIOND_POLL_INTERVAL")
       .Positive();
@@ -63,6 +80,11 @@ int main(int argc, char** argv) {
   config.AddDuration("drain-kill-grace", &kill_grace, absl::Minutes(10), "SIGTERM → SIGKILL")
       .Env("VERSIOND_DRAIN_KILL_GRACE")
       .Positive();
+  config
+      .AddDuration("child-shutdown-grace", &shutdown_grace, absl::Minutes(10),
+                   "devshard's own shutdown grace; the child grace is the larger of the two")
+      .Env("DEVSHARD_SHUTDOWN_GRACE")
+      .Positive();
   config.AddDuration("host-shutdown-budget", &budget, absl::Minutes(25), "host evacuation budget")
       .Env("VERSIOND_HOST_SHUTDOWN_BUDGET")
       .Positive();
@@ -74,50 +96,54 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (config.help_requested()) {
-    std::printf("versiond [flags] [--] NAME=BINARY...\n%s", config.Usage().c_str());
+    std::printf("versiond [flags]\n%s", config.Usage().c_str());
     return 0;
   }
-  if (absl::Status s = gonka::supervisor::ValidateHostBudget(announce, budget, kill_grace);
+  if (!config.args().empty()) {
+    std::fprintf(stderr, "versiond: unexpected argument %s (versions come from the oracle)\n",
+                 config.args()[0].c_str());
+    return 2;
+  }
+  const absl::Duration child_grace = std::max(kill_grace, shutdown_grace);
+  if (absl::Status s = gonka::supervisor::ValidateHostBudget(announce, budget, child_grace);
       !s.ok()) {
     std::fprintf(stderr, "config: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  GONKA_LOG_INFO("versiond config", {"settings", config.Describe()});
 
-  gonka::supervisor::Supervisor sup({.first_port = 5000,
-                                     .reserved_ports = {port},
-                                     .ready_path = ready_path,
-                                     .drain_path = drain_path,
-                                     .drain_status_path = status_path,
-                                     .ready_timeout = ready_timeout,
-                                     .drain_timeout = drain_timeout,
-                                     .drain_poll_interval = drain_poll,
-                                     .kill_grace = kill_grace});
+  gonka::supervisor::VersionHostOptions options;
+  options.oracle_url = oracle_url;
+  options.poll_interval = poll_interval;
+  options.data_dir = data_dir;
+  options.installer.bin_dir = bin_dir;
+  options.installer.binary_name = binary_name;
+  options.announce = announce;
+  options.host_budget = budget;
+  options.supervisor.first_port = 5000;
+  options.supervisor.reserved_ports = {port};
+  options.supervisor.admin_address_env = admin_env;
+  options.supervisor.ready_path = ready_path;
+  options.supervisor.drain_path = drain_path;
+  options.supervisor.drain_status_path = status_path;
+  options.supervisor.ready_timeout = ready_timeout;
+  options.supervisor.drain_timeout = drain_timeout;
+  options.supervisor.drain_poll_interval = drain_poll;
+  options.supervisor.kill_grace = child_grace;
 
-  gonka::net::HttpServer server({.name = "versiond", .bind_address = "0.0.0.0", .port = port});
-  gonka::supervisor::VersionProxy proxy(&sup);
-  proxy.AddRoutes(&server);
+  gonka::supervisor::VersionHost host(options);
+  gonka::net::HttpServer server(
+      {.name = "versiond", .bind_address = bind, .port = port, .handler_threads = 64});
+  if (absl::Status s = host.Init(&server); !s.ok()) {
+    std::fprintf(stderr, "versiond: %s\n", s.ToString().c_str());
+    return 1;
+  }
   if (absl::Status s = server.Start(); !s.ok()) {
     std::fprintf(stderr, "versiond: %s\n", s.ToString().c_str());
     return 1;
   }
-
-  // Static versions (until the oracle poller lands): NAME=BINARY.
-  bool all_ok = true;
-  for (const std::string& arg : config.args()) {
-    std::vector<std::string> kv = absl::StrSplit(arg, absl::MaxSplits('=', 1));
-    if (kv.size() != 2 || kv[0].empty() || kv[1].empty()) {
-      std::fprintf(stderr, "versiond: bad version %s (want NAME=BINARY)\n", arg.c_str());
-      return 2;
-    }
-    absl::Status s = sup.Deploy(
-        {.version = kv[0], .binary = kv[1], .data_dir = absl::StrCat(data_dir, "/", kv[0])});
-    if (!s.ok()) {
-      all_ok = false;
-      GONKA_LOG_ERROR("deploy failed", {"version", kv[0]}, {"error", s});
-    }
-  }
-  proxy.SetReconciled(all_ok);
-  GONKA_LOG_INFO("versiond serving", {"port", server.port()}, {"versions", config.args().size()});
+  GONKA_LOG_INFO("versiond serving", {"address", bind}, {"port", server.port()});
+  host.Start();
 
   absl::Notification stop;
   std::atomic<int> signals_seen{0};
@@ -126,18 +152,11 @@ int main(int argc, char** argv) {
       stop.Notify();
     } else {
       GONKA_LOG_WARN("second signal: forcing");
-      sup.Shutdown(absl::Now());
+      host.Force();
     }
   });
   stop.WaitForNotification();
-  // Host evacuation (minimal): announce → drain children within the budget → stop.
-  const absl::Time end = absl::Now() + budget;
-  proxy.BeginAnnounce();
-  server.SetDraining(true);
-  absl::SleepFor(announce);
-  server.StopAccepting();
-  sup.Shutdown(end);
-  server.Stop(absl::Now() + absl::Seconds(5));
-  GONKA_LOG_INFO("versiond stopped");
-  return 0;
+  const bool clean = host.Evacuate();
+  GONKA_LOG_INFO("versiond stopped", {"clean", clean});
+  return clean ? 0 : 3;
 }

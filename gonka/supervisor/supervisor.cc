@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gonka/base/log.h"
 #include "gonka/net/http_client.h"
@@ -191,7 +193,63 @@ bool Supervisor::ReapLocked(Generation* gen) {
   if (!status) return false;
   gen->process_alive = false;
   gen->exit_status = *status;
+  if (!options_.pid_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(absl::StrCat(options_.pid_dir, "/", gen->pid), ec);
+  }
   return true;
+}
+
+void Supervisor::RecordPid(pid_t pid, const std::string& binary) {
+  if (options_.pid_dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(options_.pid_dir, ec);
+  std::optional<uint64_t> start = internal::ProcessStartTime(pid);
+  const std::string path = absl::StrCat(options_.pid_dir, "/", pid);
+  std::ofstream out(path, std::ios::trunc);
+  out << (start ? *start : 0) << " " << binary << "\n";
+  if (!out) GONKA_LOG_WARN("cannot record child pid", {"path", path});
+}
+
+absl::StatusOr<int> KillRecordedChildren(const std::string& pid_dir, absl::Duration wait) {
+  std::error_code ec;
+  if (!std::filesystem::exists(pid_dir, ec)) return 0;
+  std::filesystem::directory_iterator it(pid_dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("pid dir ", pid_dir, ": ", ec.message()));
+  }
+  std::vector<pid_t> killed;
+  std::vector<std::string> records;
+  for (const auto& entry : it) {
+    records.push_back(entry.path().string());
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid) || pid <= 1) continue;
+    std::ifstream in(entry.path());
+    uint64_t recorded_start = 0;
+    std::string binary;
+    in >> recorded_start >> binary;
+    std::optional<uint64_t> start = internal::ProcessStartTime(pid);
+    if (!start || *start != recorded_start || internal::ProcessGone(pid)) continue;
+    GONKA_LOG_WARN("killing a child left by a previous supervisor",
+                   {"pid", static_cast<int64_t>(pid)}, {"binary", binary});
+    kill(-pid, SIGKILL);  // its process group (the child is its leader): helpers too
+    kill(pid, SIGKILL);
+    killed.push_back(pid);
+  }
+  const absl::Time deadline = absl::Now() + wait;
+  std::vector<pid_t> left = killed;
+  while (!left.empty() && absl::Now() < deadline) {
+    left.erase(std::remove_if(left.begin(), left.end(), internal::ProcessGone), left.end());
+    if (!left.empty()) absl::SleepFor(absl::Milliseconds(10));
+  }
+  for (const std::string& r : records) std::filesystem::remove(r, ec);
+  if (!left.empty()) {
+    std::string pids;
+    for (pid_t p : left) absl::StrAppend(&pids, pids.empty() ? "" : ",", p);
+    return absl::DeadlineExceededError(
+        absl::StrCat("children still running after SIGKILL: ", pids));
+  }
+  return static_cast<int>(killed.size());
 }
 
 bool Supervisor::SleepOrForced(absl::Duration d) {
@@ -340,7 +398,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     std::error_code ec;
     std::filesystem::create_directories(gen->spec.data_dir, ec);
   }
-  absl::StatusOr<pid_t> pid = internal::Spawn(argv, env);
+  absl::StatusOr<pid_t> pid = internal::Spawn(argv, env, options_.die_with_supervisor);
   if (!pid.ok()) {
     absl::MutexLock lock(&mu_);
     gen->last_error = std::string(pid.status().message());
@@ -353,6 +411,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     absl::MutexLock lock(&mu_);
     gen->pid = *pid;
     gen->process_alive = true;
+    RecordPid(*pid, gen->spec.binary);
     GONKA_LOG_INFO("child spawned", {"version", gen->spec.version}, {"generation", gen->id},
                    {"pid", static_cast<int64_t>(*pid)}, {"port", gen->port},
                    {"admin_port", gen->admin_port});
@@ -692,6 +751,12 @@ void Supervisor::ForwardStream(absl::string_view version, const net::HttpRequest
     absl::StatusOr<net::HttpResponse> res = http_->Stream(
         Url(lease->port(), target),
         [&](absl::string_view bytes) {
+          if (!wrote) {
+            // The child's headers arrive only with the returned response; a 2xx stream to
+            // this path is an event stream.
+            out->SetHeader("Content-Type", "text/event-stream");
+            out->SetHeader("Cache-Control", "no-cache");
+          }
           wrote = true;
           return out->Write(bytes);
         },

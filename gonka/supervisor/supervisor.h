@@ -91,6 +91,15 @@ enum class GenerationState {
 };
 absl::string_view GenerationStateName(GenerationState state);
 
+// The start-up sweep for a supervisor that died without reaping its children (kill -9, OOM):
+// every child recorded in `pid_dir` (SupervisorOptions::pid_dir) that still runs — the same
+// process, checked by its start time, so a reused pid is left alone — is SIGKILLed together
+// with its process group, and waited for (up to `wait`) until it is gone. Records are removed.
+// Returns how many were killed; Internal when `pid_dir` cannot be read (a missing directory is
+// 0), DeadlineExceeded naming the pids still running after `wait`.
+absl::StatusOr<int> KillRecordedChildren(const std::string& pid_dir,
+                                         absl::Duration wait = absl::Seconds(10));
+
 enum class OverlapPolicy {
   kProbe,   // run `<binary> --print-storage-mode`; overlap only when both print `postgres`
   kAlways,  // overlap without probing (binaries known to share external storage)
@@ -136,6 +145,13 @@ struct SupervisorOptions {
   absl::Duration restart_backoff = absl::Seconds(1);
   // How often running children are checked for an exit of their own.
   absl::Duration monitor_interval = absl::Milliseconds(100);
+  // Children get PR_SET_PDEATHSIG = SIGKILL: when the supervising process dies, even by
+  // SIGKILL, the kernel kills them, so none keeps serving (or holding a port) as an orphan.
+  bool die_with_supervisor = true;
+  // Non-empty: every running child is recorded as a file `<pid_dir>/<pid>` (its start time and
+  // binary) until it is reaped, for KillRecordedChildren() at the next start. The directory is
+  // created if missing.
+  std::string pid_dir;
   // Per forwarded plain request (a stream has no overall deadline).
   absl::Duration forward_timeout = absl::Seconds(60);
   // A forwarded stream fails when the child sends nothing for this long.
@@ -254,6 +270,7 @@ class Supervisor {
   void StopProcess(const GenPtr& gen, absl::Duration grace);
   // Polls waitpid once; records the exit. Returns true when the process is gone.
   bool ReapLocked(internal::Generation* gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecordPid(pid_t pid, const std::string& binary) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetStateLocked(internal::Generation* gen, GenerationState state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetireInBackground(GenPtr gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

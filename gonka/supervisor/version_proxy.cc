@@ -102,10 +102,12 @@ void VersionProxy::AddRoutes(net::HttpServer* server) {
       return;
     }
     if (absl::StrContains(r.headers.Get("Accept"), "text/event-stream")) {
+      if (on_proxied_) on_proxied_(0);
       supervisor_->ForwardStream(version, r, rest, out);
       return;
     }
     HttpResponse res = supervisor_->Forward(version, r, rest);
+    if (on_proxied_) on_proxied_(res.status);
     out->SetStatus(res.status);
     for (const auto& [name, value] : res.headers) out->SetHeader(name, value);
     if (!res.headers.Has("Content-Type")) {

@@ -26,6 +26,7 @@
 #define GONKA_SUPERVISOR_VERSION_PROXY_H_
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,10 +49,16 @@ class VersionProxy {
   void AddRoutes(net::HttpServer* server);
 
   void SetReconciled(bool reconciled) { reconciled_.store(reconciled); }
+  bool reconciled() const { return reconciled_.load(); }
   void BeginAnnounce() { announcing_.store(true); }
+
+  // Called once per proxied request when its answer starts (plain: the status; stream: 0).
+  // Set before AddRoutes' server starts.
+  void OnProxied(std::function<void(int status)> hook) { on_proxied_ = std::move(hook); }
 
  private:
   Supervisor* const supervisor_;
+  std::function<void(int status)> on_proxied_;
   std::atomic<bool> reconciled_{false};
   std::atomic<bool> announcing_{false};
 };

@@ -6,10 +6,20 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <functional>
 #include <map>
+#include <sstream>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
@@ -84,10 +94,148 @@ absl::StatusOr<pid_t> SpawnWith(const std::vector<std::string>& argv_in, const E
   return pid;
 }
 
+// fork + exec with PR_SET_PDEATHSIG. Between fork and exec the child only makes
+// async-signal-safe calls (the parent is multi-threaded). An exec failure is reported through a
+// close-on-exec pipe, so a missing binary fails the call as posix_spawn would.
+absl::StatusOr<pid_t> ForkWithDeathSignal(const std::vector<std::string>& argv_in,
+                                          const EnvOverrides& env) {
+  if (argv_in.empty()) return absl::InvalidArgumentError("spawn: empty argv");
+  std::vector<std::string> argv = argv_in;
+  std::vector<std::string> envp = MergeEnvironment(env);
+  std::vector<char*> argv_ptrs = Pointers(argv);
+  std::vector<char*> envp_ptrs = Pointers(envp);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return absl::UnavailableError(absl::StrCat("spawn ", argv[0], ": pipe: ", strerror(errno)));
+  }
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return absl::UnavailableError(absl::StrCat("spawn ", argv[0], ": fork: ", strerror(err)));
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
+    setpgid(0, 0);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    execve(argv_ptrs[0], argv_ptrs.data(), envp_ptrs.data());
+    int err = errno;
+    ssize_t ignored = write(fds[1], &err, sizeof(err));
+    (void)ignored;
+    _exit(127);
+  }
+  close(fds[1]);
+  int child_errno = 0;
+  ssize_t got;
+  do {
+    got = read(fds[0], &child_errno, sizeof(child_errno));
+  } while (got < 0 && errno == EINTR);
+  close(fds[0]);
+  if (got == static_cast<ssize_t>(sizeof(child_errno))) {
+    int raw = 0;
+    while (waitpid(pid, &raw, 0) < 0 && errno == EINTR) {
+    }
+    return absl::UnavailableError(absl::StrCat("spawn ", argv[0], ": ", strerror(child_errno)));
+  }
+  return pid;
+}
+
+// The process-wide thread that forks children with a death signal. It is never joined (leaked
+// on purpose): its exit would kill every child it forked.
+class SpawnerThread {
+ public:
+  static SpawnerThread& Get() {
+    static SpawnerThread* const spawner = new SpawnerThread();
+    return *spawner;
+  }
+
+  absl::StatusOr<pid_t> Run(const std::vector<std::string>& argv, const EnvOverrides& env) {
+    Job job{&argv, &env};
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(&job);
+    mu_.Await(absl::Condition(&job.done));
+    return job.result;
+  }
+
+ private:
+  struct Job {
+    const std::vector<std::string>* argv;
+    const EnvOverrides* env;
+    bool done = false;
+    absl::StatusOr<pid_t> result = absl::UnknownError("not run");
+  };
+
+  SpawnerThread() {
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  void Loop() {
+    while (true) {
+      Job* job;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](std::vector<Job*>* q) { return !q->empty(); }, &queue_));
+        job = queue_.front();
+        queue_.erase(queue_.begin());
+      }
+      absl::StatusOr<pid_t> result = ForkWithDeathSignal(*job->argv, *job->env);
+      absl::MutexLock lock(&mu_);
+      job->result = std::move(result);
+      job->done = true;
+    }
+  }
+
+  absl::Mutex mu_;
+  std::vector<Job*> queue_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const EnvOverrides& env) {
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const EnvOverrides& env,
+                            bool die_with_parent) {
+  if (die_with_parent) return SpawnerThread::Get().Run(argv, env);
   return SpawnWith(argv, env, -1);
+}
+
+namespace {
+
+// Fields of /proc/<pid>/stat after the command (which may contain spaces and parentheses).
+std::optional<std::vector<std::string>> StatFields(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string stat = ss.str();
+  size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return std::nullopt;
+  // After ") ": field 3 (state), 4, ... so index i holds field i + 3.
+  return std::vector<std::string>(absl::StrSplit(stat.substr(close_paren + 2), ' '));
+}
+
+}  // namespace
+
+std::optional<uint64_t> ProcessStartTime(pid_t pid) {
+  std::optional<std::vector<std::string>> fields = StatFields(pid);
+  uint64_t start = 0;
+  if (!fields || fields->size() < 20 || !absl::SimpleAtoi((*fields)[19], &start)) {
+    return std::nullopt;
+  }
+  return start;
+}
+
+bool ProcessGone(pid_t pid) {
+  std::optional<std::vector<std::string>> fields = StatFields(pid);
+  return !fields || fields->empty() || (*fields)[0] == "Z" || (*fields)[0] == "X";
 }
 
 std::optional<int> TryReap(pid_t pid) {

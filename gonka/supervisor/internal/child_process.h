@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,7 +25,21 @@ using EnvOverrides = std::vector<std::pair<std::string, std::string>>;
 // Starts `argv[0]` (a path) with `argv`, this process's environment plus `env` (which override
 // variables of the same name). stdout/stderr are inherited. Unavailable naming the binary and
 // errno when it cannot be spawned (missing, not executable).
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const EnvOverrides& env);
+//
+// `die_with_parent`: the child gets PR_SET_PDEATHSIG = SIGKILL, so it dies when this process
+// dies, even by SIGKILL. Linux sends that signal when the *thread* that forked the child exits,
+// so such children are forked by one process-wide spawner thread that never exits; the call
+// hands the work to it and waits.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const EnvOverrides& env,
+                            bool die_with_parent = false);
+
+// The start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), which
+// together with the pid names one process (pids are reused; start times are not, for one pid).
+// nullopt when there is no such process.
+std::optional<uint64_t> ProcessStartTime(pid_t pid);
+
+// True when `pid` no longer runs: gone, or a zombie waiting for its (new) parent to reap it.
+bool ProcessGone(pid_t pid);
 
 // waitpid(pid, WNOHANG): the raw wait status once the child has exited (it is then reaped),
 // nullopt while it runs. A pid that is not our child counts as exited with status -1.

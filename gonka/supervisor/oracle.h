@@ -1,0 +1,86 @@
+// The version oracle and binary installation for versiond: what should run (a JSON document
+// `{"versions":[{"name":..,"binary":..,"sha256":..}]}` served at VERSIOND_ORACLE_URL), and
+// putting each binary in place only when its bytes hash to the sha256 the oracle names.
+//
+//   ASSIGN_OR_RETURN(std::vector<OracleVersion> want, ParseOracle(body));
+//   BinaryInstaller installer({.bin_dir = "/opt/versiond/bin", .binary_name = "devshard"});
+//   ASSIGN_OR_RETURN(std::string path, installer.Install(want[0]));
+//   // path = /opt/versiond/bin/<name>/<sha256>/devshard, mode 0755, verified
+//
+// Contract:
+// - ParseOracle: InvalidArgument naming the entry and field for anything it cannot use: a
+//   missing or empty name/binary/sha256, a name that is not a safe path and URL segment
+//   ([A-Za-z0-9._-], not starting with a dot), a sha256 that is not 64 hex digits, or a name listed
+//   twice. One bad entry fails the whole document (the previous desired set stays in force).
+// - Install: the binary source is an `http://` or `https://` URL (fetched with the project's
+//   HTTP client), a `file://` URL or an absolute path (a libgonka extension for hosts that
+//   stage binaries themselves). The bytes are written to a temporary file next to the target,
+//   hashed, and renamed into `<bin_dir>/<name>/<sha256>/<binary_name>` only when the hash
+//   matches; an `install.json` marker (name, sha256, source) is written after it, and an
+//   existing marker with a file that still hashes right makes Install a no-op. A mismatch is
+//   FailedPrecondition "sha256 mismatch" naming the version, the expected and the actual hash —
+//   the bytes are deleted and never executed. Unavailable for a download or file error (naming
+//   the source, never credentials in a URL's user-info), Internal for a local write error.
+//   The binary is held in memory while it is hashed (binaries are tens of MB at most).
+//
+// Thread-safety: ParseOracle is pure; a BinaryInstaller is thread-compatible (versiond's
+// reconcile loop is its only caller).
+#ifndef GONKA_SUPERVISOR_ORACLE_H_
+#define GONKA_SUPERVISOR_ORACLE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace gonka {
+namespace net {
+class HttpClient;
+}  // namespace net
+
+namespace supervisor {
+
+struct OracleVersion {
+  std::string name;    // route name, e.g. "v0.2.11"
+  std::string binary;  // where to get it
+  std::string sha256;  // lowercase hex
+};
+
+absl::StatusOr<std::vector<OracleVersion>> ParseOracle(absl::string_view json);
+
+struct InstallerOptions {
+  std::string bin_dir = "/opt/versiond/bin";
+  std::string binary_name = "devshard";
+  absl::Duration download_timeout = absl::Minutes(5);
+  size_t max_binary_bytes = 512u << 20;
+};
+
+class BinaryInstaller {
+ public:
+  explicit BinaryInstaller(InstallerOptions options);
+  ~BinaryInstaller();
+  BinaryInstaller(const BinaryInstaller&) = delete;
+  BinaryInstaller& operator=(const BinaryInstaller&) = delete;
+
+  // The installed, verified path of `version`'s binary. Errors: see the header comment.
+  absl::StatusOr<std::string> Install(const OracleVersion& version);
+  // Where Install puts it (whether or not it is there).
+  std::string PathFor(const OracleVersion& version) const;
+
+ private:
+  absl::StatusOr<std::string> Fetch(const std::string& source);
+  const InstallerOptions options_;
+  std::unique_ptr<net::HttpClient> http_;
+};
+
+// "http://user:pw@host/x" → "http://host/x": for logs and errors.
+std::string RedactUrl(absl::string_view url);
+
+}  // namespace supervisor
+}  // namespace gonka
+
+#endif  // GONKA_SUPERVISOR_ORACLE_H_
