@@ -15,12 +15,14 @@
 //   2. raw COPY, same table: the same rows (leaf hashes precomputed, binary COPY buffers built
 //      before the clock starts) copied by --replicas connections into the store's own table,
 //      with its primary key — PostgreSQL's cost for these bytes in this schema; then TRUNCATE;
+//      run again after step 4 into a fresh table of the same definition, the faster run counts;
 //   3. raw COPY, bare table: the same into a table without any index;
 //   4. the store's Append() from --replicas writers (dedupe, leaf hash, encoding, COPY);
 //   5. Commit() of everything from scratch (the root over all artifacts), against the block
 //      interval (--block-seconds, 5: CometBFT's default timeout_commit);
 //   6. --proofs ProveLeaf() and ProveNonce() calls at random leaves (one thread, after 10
 //      untimed warm-up calls per connection), p50/p99; every proof verified (outside the clock).
+// Between phases the bench waits (≤ 120 s) until no autovacuum worker runs.
 // Ratios printed: store / raw COPY (same table), store / raw COPY (bare), store / local file.
 // The exit code is 1 when the store's count or root differs from the local store's over the
 // same artifacts (the SMST root does not depend on order, so they must agree; the MMR's only
@@ -252,6 +254,19 @@ int main(int argc, char** argv) {
     auto r = pools[0]->Exec(sql);
     if (!r.ok()) Die(r.status().ToString());
   };
+  // Between phases: until no autovacuum worker runs (one started by the previous phase's rows
+  // would otherwise take a core from the next), at most 120 s.
+  auto quiet = [&] {
+    absl::Time deadline = absl::Now() + absl::Seconds(120);
+    while (absl::Now() < deadline) {
+      auto r = pools[0]->Exec(
+          "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'");
+      if (!r.ok()) Die(r.status().ToString());
+      if (r->Get(0, 0).value_or("1") == "0") return;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    std::printf("(autovacuum still running after 120 s)\n");
+  };
 
   // 2, 3. Raw COPY of the same rows (buffers built before the clock).
   std::vector<std::string> copy_buffers(nb);
@@ -273,16 +288,16 @@ int main(int argc, char** argv) {
       if (!s.ok()) Die(s.ToString());
     });
   };
+  // The raw COPY into the store's table runs twice, before and after the store's run, and the
+  // better of the two is the reference: the order of phases alone moved figures by ~1.5x.
   absl::Duration raw_same_d = raw_copy(table);
   exec(absl::StrCat("TRUNCATE ", table));
   exec(absl::StrCat("CREATE TABLE raw_artifacts AS SELECT * FROM ", table, " WITH NO DATA"));
+  quiet();
   absl::Duration raw_bare_d = raw_copy("raw_artifacts");
   exec("DROP TABLE raw_artifacts");
-  copy_buffers.clear();
-  copy_buffers.shrink_to_fit();
-  double raw_same = Rate(f.artifacts, raw_same_d), raw_bare = Rate(f.artifacts, raw_bare_d);
-  std::printf("raw COPY, same table:       %10.0f rows/s (%d connections)\n", raw_same, f.replicas);
-  std::printf("raw COPY, bare table:       %10.0f rows/s (%d connections)\n", raw_bare, f.replicas);
+  quiet();
+  double raw_bare = Rate(f.artifacts, raw_bare_d);
 
   // 4. The store.
   absl::Duration pg_d = RunWriters(f.replicas, nb, [&](int w, int i) {
@@ -290,6 +305,20 @@ int main(int argc, char** argv) {
     if (!r.ok()) Die(r.status().ToString());
   });
   double pg_rate = Rate(f.artifacts, pg_d);
+  quiet();
+  {
+    exec(absl::StrCat("CREATE TABLE raw_again (LIKE ", table, " INCLUDING ALL)"));
+    absl::Duration again = raw_copy("raw_again");
+    std::printf("raw COPY, same table:       %10.0f rows/s before the store, %.0f after\n",
+                Rate(f.artifacts, raw_same_d), Rate(f.artifacts, again));
+    raw_same_d = std::min(raw_same_d, again);
+    exec("DROP TABLE raw_again");
+    quiet();
+  }
+  copy_buffers.clear();
+  copy_buffers.shrink_to_fit();
+  double raw_same = Rate(f.artifacts, raw_same_d);
+  std::printf("raw COPY, bare table:       %10.0f rows/s (%d connections)\n", raw_bare, f.replicas);
   std::printf("store Append:               %10.0f appends/s (%d replicas)\n", pg_rate, f.replicas);
 
   // 5. The commitment over everything, from scratch.

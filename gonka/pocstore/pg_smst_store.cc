@@ -73,40 +73,38 @@ constexpr char kArtifactColumns[] = "stage, model, nonce, node, vector, leaf_has
 class CopyWriter {
  public:
   CopyWriter() {
-    static const char kHeader[] = "PGCOPY\n\377\r\n";
-    out_.append(kHeader, 11);
-    Int32(0);  // flags
-    Int32(0);  // header extension length
+    out_.append("PGCOPY\n\377\r\n", 11);
+    Be(0, 4);  // flags
+    Be(0, 4);  // header extension length
   }
-  void Row(int16_t fields) { Int16(fields); }
+  void Reserve(size_t bytes) { out_.reserve(bytes); }
+  void Row(int16_t fields) { Be(static_cast<uint16_t>(fields), 2); }
   void Int64Field(int64_t v) {
-    Int32(8);
-    for (int i = 7; i >= 0; --i) out_.push_back(static_cast<char>((uint64_t(v) >> (8 * i)) & 0xff));
+    Be(8, 4);
+    Be(static_cast<uint64_t>(v), 8);
   }
   void Int32Field(int32_t v) {
-    Int32(4);
-    Int32(v);
+    Be(4, 4);
+    Be(static_cast<uint32_t>(v), 4);
   }
   void BoolField(bool v) {
-    Int32(1);
+    Be(1, 4);
     out_.push_back(v ? 1 : 0);
   }
   void BytesField(absl::string_view v) {
-    Int32(static_cast<int32_t>(v.size()));
+    Be(v.size(), 4);
     out_.append(v.data(), v.size());
   }
   std::string Finish() {
-    Int16(-1);
+    Be(0xffff, 2);  // -1
     return std::move(out_);
   }
 
  private:
-  void Int16(int16_t v) {
-    out_.push_back(static_cast<char>((uint16_t(v) >> 8) & 0xff));
-    out_.push_back(static_cast<char>(uint16_t(v) & 0xff));
-  }
-  void Int32(int32_t v) {
-    for (int i = 3; i >= 0; --i) out_.push_back(static_cast<char>((uint32_t(v) >> (8 * i)) & 0xff));
+  void Be(uint64_t v, int bytes) {
+    char b[8];
+    for (int i = 0; i < bytes; ++i) b[i] = static_cast<char>((v >> (8 * (bytes - 1 - i))) & 0xff);
+    out_.append(b, bytes);
   }
   std::string out_;
 };
@@ -283,12 +281,21 @@ absl::StatusOr<int64_t> PgSmstArtifactStore::Append(uint64_t stage, absl::string
   // so Commit() only reads 32 bytes per artifact.
   // Rows go in nonce order, so two replicas copying overlapping batches take the key's locks in
   // the same order (no deadlock between them).
-  std::map<int32_t, const Artifact*> first;
-  for (const Artifact& a : batch) first.emplace(a.nonce, &a);
+  std::vector<const Artifact*> order;
+  order.reserve(batch.size());
+  size_t bytes = 64;
+  for (const Artifact& a : batch) {
+    order.push_back(&a);
+    bytes += 82 + model.size() + a.node.size() + a.vector.size();
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Artifact* x, const Artifact* y) { return x->nonce < y->nonce; });
   CopyWriter w;
+  w.Reserve(bytes);
   int64_t rows = 0;
-  for (const auto& [nonce, artifact] : first) {
-    const Artifact& a = *artifact;
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (i > 0 && order[i]->nonce == order[i - 1]->nonce) continue;  // the first one stays
+    const Artifact& a = *order[i];
     w.Row(6);
     w.Int64Field(static_cast<int64_t>(stage));
     w.BytesField(model);
