@@ -8,7 +8,10 @@
   let blocks = [];
 
   function $(id) { return document.getElementById(id); }
-  function show(v, fallback) { return v === null || v === undefined || v === '' ? (fallback || '—') : String(v); }
+  function show(v, fallback) {
+    if (v === null || v === undefined || v === '') return fallback === undefined ? '—' : fallback;
+    return String(v);
+  }
   function set(id, v, fallback) { $(id).textContent = show(v, fallback); }
   function cell(row, text, cls) {
     const td = document.createElement('td');
@@ -141,6 +144,7 @@
       es.addEventListener(type, (e) => {
         const d = JSON.parse(e.data);
         if (type === 'block') onBlock(d);
+        if (type === 'phase') { set('epoch', d.epoch); set('phase', d.phase); }
         logEvent(e.lastEventId, type, d);
       });
     }
