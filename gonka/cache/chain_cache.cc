@@ -100,6 +100,11 @@ bool DecodeShared(absl::string_view text, int64_t* height, absl::Time* fetched_a
   return true;
 }
 
+// A 200 (or a 304 when the request's If-None-Match matches `etag`) with the cache headers.
+net::HttpResponse Respond(const net::HttpRequest& request, std::string body,
+                          const std::string& etag, const ResponseMeta& meta,
+                          absl::Duration block_max_age);
+
 }  // namespace
 
 absl::string_view FreshnessName(Freshness freshness) {
@@ -161,6 +166,9 @@ struct ChainCache::Impl {
     std::shared_ptr<const Value> value;
     size_t cost = 0;
     std::list<Entry*>::iterator lru;
+    // The entry as a prepared HTTP response, made at its first PreparedIfCached() hit (its
+    // bytes are then added to `cost`).
+    std::shared_ptr<const net::PreparedResponse> prepared;
   };
 
   // One fetch in progress; joined by every Get() its result will answer.
@@ -658,27 +666,63 @@ struct ChainCache::Impl {
     return StaleOrError(*route, full_key, height, flight->result.status());
   }
 
-  std::optional<CachedResponse> GetIfCached(const Query& query) {
-    const std::string full_key = FullKey(query);
-    absl::MutexLock lock(&mu);
-    if (height_source_failing || latest_height == 0) return std::nullopt;
-    const absl::Time now = options.clock->Now();
+  // The entry GetIfCached() answers with (touched and counted as a hit), or nullptr.
+  Entry* HitLocked(const Query& query, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (height_source_failing || latest_height == 0) return nullptr;
     // Begin() would poll now (unless another caller already is): leave that to a thread that
     // may block.
     if (options.height_source && !poll_in_progress &&
         now - last_poll >= options.height_poll_interval) {
-      return std::nullopt;
+      return nullptr;
     }
     auto found = routes.find(query.route);
-    if (found == routes.end()) return std::nullopt;
+    if (found == routes.end()) return nullptr;
     Route* route = found->second.get();
+    // One key buffer per thread: a hit allocates nothing.
+    thread_local std::string full_key;
+    full_key.clear();
+    absl::StrAppend(&full_key, query.route, ":", query.key);
     Entry* entry = FindUsable(*route, full_key, latest_height, now);
-    if (entry == nullptr) return std::nullopt;
+    if (entry == nullptr) return nullptr;
     TouchLocked(entry);
     route->hits.fetch_add(1, std::memory_order_relaxed);
     route->hit_counter->Increment();
-    return CachedResponse(entry->value, route->options.freshness, Source::kLocal, false,
+    return entry;
+  }
+
+  std::optional<CachedResponse> GetIfCached(const Query& query) {
+    const absl::Time now = options.clock->Now();
+    absl::MutexLock lock(&mu);
+    Entry* entry = HitLocked(query, now);
+    if (entry == nullptr) return std::nullopt;
+    return CachedResponse(entry->value, entry->route->options.freshness, Source::kLocal, false,
                           now - entry->value->fetched_at);
+  }
+
+  std::shared_ptr<const net::PreparedResponse> PreparedIfCached(const Query& query) {
+    const absl::Time now = options.clock->Now();
+    absl::MutexLock lock(&mu);
+    Entry* entry = HitLocked(query, now);
+    if (entry == nullptr) return nullptr;
+    if (entry->prepared == nullptr) {
+      // The headers HttpResponseFor() gives a fresh answer; the body is the entry's own.
+      ResponseMeta meta;
+      meta.freshness = entry->route->options.freshness;
+      meta.height = entry->value->height;
+      net::HttpResponse head =
+          Respond(net::HttpRequest(), std::string(), entry->value->etag, meta,
+                  options.block_max_age);
+      entry->prepared = std::make_shared<const net::PreparedResponse>(
+          head.status, std::move(head.headers), entry->value->body);
+      // Counted like the rest of the entry (plus its control block), so the bound still holds.
+      const size_t extra = entry->prepared->overhead_bytes() + 2 * sizeof(void*) + 16;
+      entry->cost += extra;
+      bytes += extra;
+      while (bytes > options.max_bytes && lru.back() != entry) RemoveLocked(lru.back(), true);
+      bytes_gauge->Set(static_cast<double>(bytes));
+      entries_gauge->Set(static_cast<double>(entry_count));
+    }
+    return entry->prepared;
   }
 
   absl::StatusOr<CachedResponse> StaleOrError(Route& route, const std::string& full_key,
@@ -795,6 +839,10 @@ absl::StatusOr<Snapshot> ChainCache::Begin() {
 
 std::optional<CachedResponse> ChainCache::GetIfCached(const Query& query) {
   return impl_->GetIfCached(query);
+}
+
+std::shared_ptr<const net::PreparedResponse> ChainCache::PreparedIfCached(const Query& query) {
+  return impl_->PreparedIfCached(query);
 }
 
 absl::StatusOr<CachedResponse> ChainCache::Get(int64_t height, const Query& query) {

@@ -288,6 +288,12 @@ class ChainCache {
   // otherwise: no height yet, a height poll due, the height source failing, a miss, stale or
   // error answers. Never calls the height source, Redis or the upstream.
   std::optional<CachedResponse> GetIfCached(const Query& query);
+  // GetIfCached() as a prepared HTTP response: HttpResponseFor()'s 200 for the entry (with this
+  // cache's block_max_age), serialized once per entry and shared by every hit on it, for
+  // net::HttpServer::RouteOptions::prepared_handler (a hit then costs one gathered write, no copy
+  // of the body). Its bytes count against max_bytes. nullptr whenever GetIfCached() would return
+  // nullopt. Never blocks, like GetIfCached().
+  std::shared_ptr<const net::PreparedResponse> PreparedIfCached(const Query& query);
   // A snapshot at an explicit height (a route that names its height, e.g. a past epoch's).
   Snapshot At(int64_t height) { return Snapshot(this, height); }
 

@@ -17,6 +17,7 @@
 #include "gonka/base/metrics.h"
 #include "gonka/chain/epoch.h"
 #include "gonka/testing/process.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace gonka {
@@ -617,6 +618,36 @@ TEST(ChainCacheTest, GetIfCachedAnswersHitsOnly) {
   source_down = true;
   ASSERT_TRUE(GetNow(cache, {"models_ifc", ""}).ok());              // polls (fails): stale
   EXPECT_FALSE(cache.GetIfCached({"models_ifc", ""}).has_value());  // outage: not a plain hit
+}
+
+// PreparedIfCached: the hit as HttpResponseFor()'s 200, prepared once per entry (the same
+// object for every hit, the entry's body shared), its bytes counted in the store.
+TEST(ChainCacheTest, PreparedIfCachedServesOnePreparedResponsePerEntry) {
+  FakeClock clock;
+  ChainCache cache(TestOptions(&clock));
+  FakeUpstream upstream;
+  ASSERT_TRUE(cache.AddRoute({"models_prep", Freshness::kBlock, upstream.Fn()}).ok());
+  cache.OnBlock(7, clock.Now());
+  EXPECT_EQ(cache.PreparedIfCached({"models_prep", ""}), nullptr);  // a miss
+  absl::StatusOr<CachedResponse> answer = GetNow(cache, {"models_prep", ""});
+  ASSERT_TRUE(answer.ok());
+  const size_t bytes_before = cache.Stats().bytes;
+  std::shared_ptr<const net::PreparedResponse> first = cache.PreparedIfCached({"models_prep", ""});
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(cache.PreparedIfCached({"models_prep", ""}), first);
+  EXPECT_EQ(&first->body(), answer->shared_body().get());
+  EXPECT_EQ(cache.Stats().bytes, bytes_before + first->overhead_bytes() + 2 * sizeof(void*) + 16);
+  EXPECT_EQ(StatsOf(cache.Stats(), "models_prep").hits, 2u);
+
+  net::HttpResponse expected = HttpResponseFor(net::HttpRequest(), *answer);
+  EXPECT_EQ(first->status(), 200);
+  EXPECT_EQ(first->body(), expected.body);
+  for (const auto& [name, value] : expected.headers) {
+    EXPECT_EQ(first->headers().Get(name), value) << name;
+    EXPECT_THAT(first->head(), ::testing::HasSubstr(absl::StrCat("\r\n", name, ": ", value, "\r\n")));
+  }
+  cache.OnBlock(8, clock.Now());  // kBlock: no longer the answer
+  EXPECT_EQ(cache.PreparedIfCached({"models_prep", ""}), nullptr);
 }
 
 TEST(ChainCacheTest, RouteTtlCapsEvenNever) {

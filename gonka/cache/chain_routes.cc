@@ -962,11 +962,22 @@ std::optional<net::HttpResponse> ChainRoutes::ServeIfCached(const net::HttpReque
   return HttpResponseFor(request, *hit, options_.block_max_age);
 }
 
+std::shared_ptr<const net::PreparedResponse> ChainRoutes::PreparedIfCached(
+    const net::HttpRequest& request) {
+  if (request.headers.Has("If-None-Match")) return nullptr;
+  std::optional<Query> query = CachedQuery(request);
+  if (!query.has_value()) return nullptr;
+  return cache_->PreparedIfCached(*query);
+}
+
 void ChainRoutes::AddRoutes(net::HttpServer* server) {
   auto serve = [this](const net::HttpRequest& request) { return Serve(request); };
   if (options_.serve_status) server->Handle("GET", "/v1/status", serve);
   // Hits are answered on the I/O thread; misses (which may wait for the chain) on the pool.
   net::HttpServer::RouteOptions cached;
+  cached.prepared_handler = [this](const net::HttpRequest& request) {
+    return PreparedIfCached(request);
+  };
   cached.inline_handler = [this](const net::HttpRequest& request) {
     return ServeIfCached(request);
   };

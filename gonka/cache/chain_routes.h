@@ -100,6 +100,10 @@ class ChainRoutes {
   // net::HttpServer's inline handlers, on an I/O thread); nullopt otherwise (Serve() then runs
   // on the handler pool). Only routes answered by one cache entry are tried.
   std::optional<net::HttpResponse> ServeIfCached(const net::HttpRequest& request);
+  // ServeIfCached()'s 200 as the entry's prepared response (ChainCache::PreparedIfCached(), with
+  // the cache's block_max_age), for net::HttpServer's prepared handlers; nullptr when it is not
+  // a hit or the request carries If-None-Match (ServeIfCached() answers those, 304 included).
+  std::shared_ptr<const net::PreparedResponse> PreparedIfCached(const net::HttpRequest& request);
 
  private:
   // The one cache entry that answers `request`, if it is such a route with valid parameters.

@@ -1,5 +1,8 @@
 #include "gonka/net/http_message.h"
 
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -39,6 +42,46 @@ std::string FormDecode(absl::string_view in) { return PercentDecode(in, /*plus_i
 }  // namespace
 
 std::string PathDecode(absl::string_view segment) { return PercentDecode(segment, false); }
+
+PreparedResponse::PreparedResponse(int status, HttpHeaders headers,
+                                   std::shared_ptr<const std::string> body)
+    : status_(status),
+      headers_(std::move(headers)),
+      body_(body != nullptr ? std::move(body) : std::make_shared<const std::string>()) {
+  namespace http = boost::beast::http;
+  if (!headers_.Has("Server")) headers_.Add("Server", kServerHeader);
+  // The fields in the order HttpServer's own responses carry them: the handler's, Server, then
+  // Content-Length (HTTP/1.1 keep-alive needs no Connection field).
+  http::response<http::empty_body> head(static_cast<http::status>(status_), 11);
+  for (const auto& [name, value] : headers_) head.insert(name, value);
+  head.keep_alive(true);
+  head.content_length(body_->size());
+  http::response_serializer<http::empty_body> serializer(head);
+  serializer.split(true);
+  boost::beast::error_code ec;
+  while (!ec && !serializer.is_header_done()) {
+    serializer.next(ec, [&](boost::beast::error_code&, const auto& buffers) {
+      head_ += boost::beast::buffers_to_string(buffers);
+      serializer.consume(boost::beast::buffer_bytes(buffers));
+    });
+  }
+}
+
+HttpResponse PreparedResponse::ToResponse() const {
+  HttpResponse response;
+  response.status = status_;
+  response.headers = headers_;
+  response.body = *body_;
+  return response;
+}
+
+size_t PreparedResponse::overhead_bytes() const {
+  size_t bytes = sizeof(*this) + head_.capacity();
+  for (const auto& [name, value] : headers_) {
+    bytes += sizeof(HttpHeaders::Entry) + name.capacity() + value.capacity();
+  }
+  return bytes;
+}
 
 void HttpHeaders::Add(absl::string_view name, absl::string_view value) {
   entries_.emplace_back(std::string(name), std::string(value));

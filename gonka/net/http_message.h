@@ -13,6 +13,7 @@
 #ifndef GONKA_NET_HTTP_MESSAGE_H_
 #define GONKA_NET_HTTP_MESSAGE_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -73,6 +74,43 @@ struct HttpResponse {
   static HttpResponse Text(int status, std::string body);
   // `Content-Type: application/json`.
   static HttpResponse Json(int status, std::string body);
+};
+
+// The `Server` header HttpServer adds to responses that have none.
+inline constexpr char kServerHeader[] = "libgonka";
+
+// A response serialized once and sent as it is to many requests: its status line and headers
+// (plus `Server` when absent and `Content-Length`, for an HTTP/1.1 keep-alive connection) are
+// serialized by Beast when it is made, and its body is shared, never copied. For answers already
+// in memory that many requests receive, e.g. a cache entry (HttpServer::RouteOptions::
+// prepared_handler): sending one costs a single gathered write of the two buffers.
+//
+//   auto body = std::make_shared<const std::string>(json);
+//   auto ready = std::make_shared<const PreparedResponse>(
+//       200, HttpHeaders{{"Content-Type", "application/json"}}, body);
+//   ... return ready;   // from a prepared_handler, as often as wanted
+//
+// The status must allow a body (not 1xx, 204 or 304). Immutable; thread-safe.
+class PreparedResponse {
+ public:
+  PreparedResponse(int status, HttpHeaders headers, std::shared_ptr<const std::string> body);
+
+  int status() const { return status_; }
+  const HttpHeaders& headers() const { return headers_; }
+  const std::string& body() const { return *body_; }
+  // The serialized status line and header block (HTTP/1.1, keep-alive), ending in CRLF CRLF.
+  const std::string& head() const { return head_; }
+  // The same response as a value (copies the body): for a request the prepared bytes do not fit
+  // (HEAD, HTTP/1.0, a connection that closes after it).
+  HttpResponse ToResponse() const;
+  // Memory held besides the shared body (the serialized head and the header values).
+  size_t overhead_bytes() const;
+
+ private:
+  int status_;
+  HttpHeaders headers_;
+  std::shared_ptr<const std::string> body_;
+  std::string head_;
 };
 
 // Parses an application/x-www-form-urlencoded string ("a=1&b=x%20y"); a key without '=' gets "".

@@ -157,11 +157,21 @@ class HttpServer {
   // e.g. a cache hit, which then cost no thread hand-off.
   using InlineHandler = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
+  // Like InlineHandler (on an I/O thread, never blocking), for answers prepared once and sent to
+  // many requests: returns the prepared response, or nullptr to pass the request on (to the
+  // inline handler, then `handler`). The server sends the prepared bytes as they are on an
+  // HTTP/1.1 keep-alive exchange, and an equal response built from them otherwise (HEAD,
+  // HTTP/1.0, a closing or draining connection).
+  using PreparedHandler =
+      std::function<std::shared_ptr<const PreparedResponse>(const HttpRequest&)>;
+
   struct RouteOptions {
     // False: the admission hook is not consulted (health, readiness, metrics and drain-status
     // endpoints must answer while the instance drains).
     bool admission = true;
-    // Optional (plain routes): tried first on the I/O thread, see InlineHandler.
+    // Optional (plain routes): tried first on the I/O thread, see PreparedHandler.
+    PreparedHandler prepared_handler;
+    // Optional (plain routes): tried next on the I/O thread, see InlineHandler.
     InlineHandler inline_handler;
   };
 

@@ -135,6 +135,100 @@ TEST_F(HttpServerTest, InlineHandlerAnswersOrPassesToThePool) {
   }
 }
 
+// A prepared handler's response goes out as prepared on an HTTP/1.1 keep-alive exchange, and
+// as the same response built from it for HEAD, HTTP/1.0 and `Connection: close`; nullptr passes
+// the request to the inline handler, then the pool.
+TEST_F(HttpServerTest, PreparedHandlerSendsThePreparedBytes) {
+  for (int threads : {1, 2}) {
+    HttpServerOptions options;
+    options.name = "prepared";
+    options.threads = threads;
+    HttpServer server(options);
+    auto body = std::make_shared<const std::string>("{\"prepared\":true}");
+    auto prepared = std::make_shared<const PreparedResponse>(
+        200, HttpHeaders{{"Content-Type", "application/json"}, {"ETag", "\"e1\""}}, body);
+    EXPECT_THAT(prepared->head(), ::testing::StartsWith("HTTP/1.1 200 OK\r\n"));
+    EXPECT_THAT(prepared->head(), HasSubstr("\r\nContent-Length: 17\r\n"));
+    EXPECT_THAT(prepared->head(), HasSubstr("\r\nServer: libgonka\r\n"));
+    EXPECT_THAT(prepared->head(), ::testing::EndsWith("\r\n\r\n"));
+    std::atomic<int> prepared_calls{0}, inline_calls{0}, pool_calls{0};
+    HttpServer::RouteOptions route;
+    route.prepared_handler = [&](const HttpRequest& req) -> std::shared_ptr<const PreparedResponse> {
+      prepared_calls++;
+      if (req.QueryParam("pass").has_value()) return nullptr;
+      return prepared;
+    };
+    route.inline_handler = [&](const HttpRequest& req) -> std::optional<HttpResponse> {
+      inline_calls++;
+      if (req.QueryParam("pool").has_value()) return std::nullopt;
+      return HttpResponse::Text(200, "inline");
+    };
+    server.Handle(
+        "GET", "/cached",
+        [&](const HttpRequest&) {
+          pool_calls++;
+          return HttpResponse::Text(200, "pool");
+        },
+        route);
+    ASSERT_TRUE(server.Start().ok());
+    Client client(server.port());
+    ASSERT_TRUE(client.connected());
+    for (int i = 0; i < 30; ++i) {  // one keep-alive connection
+      const char* target = i % 3 == 0 ? "/cached" : i % 3 == 1 ? "/cached?pass" : "/cached?pass&pool";
+      auto res = client.Send(http::verb::get, target);
+      ASSERT_FALSE(client.error()) << client.error().message();
+      EXPECT_EQ(res.result_int(), 200);
+      EXPECT_TRUE(res.keep_alive());
+      if (i % 3 == 0) {
+        EXPECT_EQ(res.body(), *body);
+        EXPECT_EQ(res[http::field::content_type], "application/json");
+        EXPECT_EQ(res[http::field::etag], "\"e1\"");
+        EXPECT_EQ(res[http::field::server], "libgonka");
+      } else {
+        EXPECT_EQ(res.body(), i % 3 == 1 ? "inline" : "pool");
+      }
+    }
+    EXPECT_EQ(prepared_calls.load(), 30);
+    EXPECT_EQ(inline_calls.load(), 20);
+    EXPECT_EQ(pool_calls.load(), 10);
+    EXPECT_EQ(server.stats().connections_accepted, 1u);
+    EXPECT_EQ(server.stats().requests, 30u);
+
+    // HEAD, HTTP/1.0 and Connection: close: the same response (HEAD without its body), and the
+    // connection closes after the last two.
+    for (int variant = 0; variant < 3; ++variant) {
+      Client other(server.port());
+      ASSERT_TRUE(other.connected());
+      http::request<http::string_body> req(variant == 0 ? http::verb::head : http::verb::get,
+                                           "/cached", variant == 1 ? 10 : 11);
+      req.set(http::field::host, "127.0.0.1");
+      req.keep_alive(variant == 0);
+      beast::error_code ec;
+      http::write(other.socket(), req, ec);
+      ASSERT_FALSE(ec) << ec.message();
+      http::response_parser<http::string_body> parser;
+      parser.skip(variant == 0);
+      http::read(other.socket(), other.buffer(), parser, ec);
+      ASSERT_FALSE(ec) << ec.message();
+      auto res = parser.release();
+      EXPECT_EQ(res.result_int(), 200);
+      EXPECT_EQ(res.version(), variant == 1 ? 10u : 11u);
+      EXPECT_EQ(res[http::field::content_length], "17");
+      EXPECT_EQ(res[http::field::etag], "\"e1\"");
+      EXPECT_EQ(res.body(), variant == 0 ? "" : *body);
+      EXPECT_EQ(res.keep_alive(), variant == 0);
+    }
+    // Draining: the prepared answer carries Connection: close.
+    server.SetDraining(true);
+    auto drained = client.Send(http::verb::get, "/cached");
+    ASSERT_FALSE(client.error()) << client.error().message();
+    EXPECT_EQ(drained.body(), *body);
+    EXPECT_FALSE(drained.keep_alive());
+    client.socket().close();
+    EXPECT_TRUE(server.Stop(absl::Now() + absl::Seconds(5)));
+  }
+}
+
 TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
   StartServer();
   Client client(server_->port());
