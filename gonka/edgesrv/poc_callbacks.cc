@@ -1,19 +1,23 @@
 #include "gonka/edgesrv/poc_callbacks.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <climits>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gonka/base/json.h"
 #include "gonka/base/metrics.h"
-#include "gonka/chain/comet_client.h"
+#include "gonka/crypto/hash.h"
+#include "gonka/crypto/key.h"
+#include "gonka/crypto/secp256k1.h"
 #include "gonka/net/http_server.h"
 #include "simdjson.h"
 
@@ -21,70 +25,94 @@ namespace gonka {
 namespace edgesrv {
 namespace {
 
-prometheus::Family<prometheus::Counter>& Batches() {
+constexpr char kGenerated[] = "generated";
+constexpr char kValidated[] = "validated";
+
+prometheus::Family<prometheus::Counter>& Requests() {
   static auto& family = prometheus::BuildCounter()
-                            .Name("gonka_edgesrv_poc_batches_total")
-                            .Help("PoC artifact batches by result (stored, refused_<status>)")
+                            .Name("gonka_edgesrv_requests_total")
+                            .Help("PoC callbacks answered, by route and HTTP status")
                             .Register(metrics::Registry());
   return family;
 }
 
-prometheus::Counter& Artifacts() {
+prometheus::Family<prometheus::Counter>& Rejections() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_edgesrv_rejections_total")
+                            .Help("PoC callbacks refused, by route and reason")
+                            .Register(metrics::Registry());
+  return family;
+}
+
+prometheus::Counter& ArtifactsStored() {
   static auto& counter = prometheus::BuildCounter()
-                             .Name("gonka_edgesrv_poc_artifacts_total")
-                             .Help("PoC artifacts newly stored (duplicates not counted)")
+                             .Name("gonka_edgesrv_artifacts_stored_total")
+                             .Help("PoC artifacts newly stored (duplicate nonces not counted)")
                              .Register(metrics::Registry())
                              .Add({});
   return counter;
 }
 
-net::HttpResponse Refuse(int status, absl::string_view message) {
-  Batches().Add({{"result", absl::StrCat("refused_", status)}}).Increment();
+prometheus::Family<prometheus::Counter>& Validations() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_edgesrv_validations_total")
+                            .Help("Validation votes recorded for the tx queue (sent, duplicate)")
+                            .Register(metrics::Registry());
+  return family;
+}
+
+prometheus::Histogram& Duration(const char* route) {
+  static auto& family = prometheus::BuildHistogram()
+                            .Name("gonka_edgesrv_batch_duration_seconds")
+                            .Help("PoC callback handling time, request to answer, by route")
+                            .Register(metrics::Registry());
+  return family.Add({{"route", route}}, metrics::LatencyBuckets());
+}
+
+net::HttpResponse Answer(const char* route, net::HttpResponse response) {
+  Requests().Add({{"route", route}, {"code", absl::StrCat(response.status)}}).Increment();
+  return response;
+}
+
+net::HttpResponse Refuse(const char* route, int status, const char* reason,
+                         absl::string_view message) {
+  Rejections().Add({{"route", route}, {"reason", reason}}).Increment();
   JsonWriter w;
   w.BeginObject().Key("error").String(message).EndObject();
-  return net::HttpResponse::Json(status, w.Take());
+  return Answer(route, net::HttpResponse::Json(status, w.Take()));
+}
+
+// Observes the handling time of one request on destruction.
+class Timer {
+ public:
+  explicit Timer(const char* route) : route_(route), start_(absl::Now()) {}
+  ~Timer() { Duration(route_).Observe(absl::ToDoubleSeconds(absl::Now() - start_)); }
+
+ private:
+  const char* route_;
+  absl::Time start_;
+};
+
+// The phase gate shared by both routes: empty when `want` holds now.
+std::optional<net::HttpResponse> Gate(const char* route, const StageFn& stage, bool validating,
+                                      StageWindow* window) {
+  absl::StatusOr<StageWindow> w = stage();
+  if (!w.ok()) return Refuse(route, 503, kReasonPhaseUnknown, w.status().message());
+  *window = *w;
+  const bool open = validating ? w->validating : w->generating;
+  if (!open) {
+    return Refuse(route, 503, kReasonOutOfPhase,
+                  absl::StrCat("not in the PoC ", validating ? "validation" : "generation",
+                               " phase (height ", w->height, ", phase ", w->phase, ")"));
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
-StageWindow WindowAt(const chain::EpochParams& p, int64_t height) {
-  StageWindow w;
-  w.height = height;
-  chain::EpochSchedule s = chain::ScheduleAt(p, height);
-  w.poc_start = s.poc_start_height;
-  if (w.poc_start > 0) {
-    const int64_t deadline = w.poc_start + p.poc_stage_duration + p.poc_exchange_duration;
-    w.accepting = height >= w.poc_start && height <= deadline;
-  }
-  return w;
-}
-
-StageFn ChainStageFn(chain::CometClient* comet, chain::EpochParams params,
-                     absl::Duration interval) {
-  struct State {
-    absl::Mutex mu;
-    absl::Time polled = absl::InfinitePast();
-    int64_t height = 0;
-  };
-  auto state = std::make_shared<State>();
-  return [comet, params, interval, state]() -> absl::StatusOr<StageWindow> {
-    absl::MutexLock lock(&state->mu);
-    if (absl::Now() - state->polled >= interval) {
-      absl::StatusOr<chain::CometStatus> status = comet->Status();
-      if (!status.ok()) {
-        return absl::UnavailableError(
-            absl::StrCat("the chain's height cannot be read: ", status.status().message()));
-      }
-      state->height = status->latest_height;
-      state->polled = absl::Now();
-    }
-    return WindowAt(params, state->height);
-  };
-}
-
 PocCallbacks::PocCallbacks(pocstore::ArtifactStore* store, StageFn stage,
                            PocCallbacksOptions options)
-    : store_(store), stage_(std::move(stage)), options_(options) {}
+    : store_(store), stage_(std::move(stage)), options_(std::move(options)) {}
 
 void PocCallbacks::AddRoutes(net::HttpServer* server) {
   server->Handle("POST", "/v2/poc-batches/*",
@@ -92,74 +120,202 @@ void PocCallbacks::AddRoutes(net::HttpServer* server) {
 }
 
 net::HttpResponse PocCallbacks::Handle(const net::HttpRequest& request) {
-  // /v2/poc-batches/<model escaped twice>/generated
+  // /v2/poc-batches/<model escaped twice>/{generated,validated}
   std::vector<std::string> parts = absl::StrSplit(request.path, '/');
-  if (parts.size() != 5 || parts[1] != "v2" || parts[2] != "poc-batches" ||
-      parts[4] != "generated" || parts[3].empty()) {
-    return Refuse(404, "not found: POST /v2/poc-batches/<model>/generated");
+  if (parts.size() != 5 || parts[1] != "v2" || parts[2] != "poc-batches" || parts[3].empty() ||
+      (parts[4] != kGenerated && parts[4] != kValidated)) {
+    return Refuse("unknown", 404, kReasonNotFound,
+                  "not found: POST /v2/poc-batches/<model>/generated or /validated");
   }
   const std::string model = net::PathDecode(net::PathDecode(parts[3]));
+  if (parts[4] == kGenerated) {
+    Timer timer(kGenerated);
+    return Generated(model, request);
+  }
+  Timer timer(kValidated);
+  return Validated(model, request);
+}
 
+std::optional<net::HttpResponse> PocCallbacks::CheckNode(const char* route, int64_t node_id) {
+  int64_t limit = options_.max_node_id;
+  if (options_.node_count) {
+    absl::StatusOr<int> count = options_.node_count();
+    if (!count.ok()) {
+      return Refuse(route, 503, kReasonStore,
+                    absl::StrCat("the ML node list cannot be read: ", count.status().message()));
+    }
+    limit = *count;
+  }
+  if (node_id < 0 || node_id >= limit) {
+    return Refuse(route, 400, kReasonNode,
+                  absl::StrCat("node_id: ", node_id, " is not one of this participant's ", limit,
+                               " ML nodes"));
+  }
+  return std::nullopt;
+}
+
+net::HttpResponse PocCallbacks::Generated(const std::string& model,
+                                          const net::HttpRequest& request) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(request.body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
-    return Refuse(400, "body: not a JSON object");
+    return Refuse(kGenerated, 400, kReasonBody, "body: not a JSON object");
   }
   int64_t block_height = 0, node_id = 0;
   if (doc["block_height"].get_int64().get(block_height) != simdjson::SUCCESS) {
-    return Refuse(400, "block_height: required integer");
+    return Refuse(kGenerated, 400, kReasonBody, "block_height: required integer");
   }
-  if (doc["node_id"].get_int64().get(node_id) != simdjson::SUCCESS || node_id < 0 ||
-      node_id >= options_.max_node_id) {
-    return Refuse(400,
-                  absl::StrCat("node_id: required integer in [0, ", options_.max_node_id, ")"));
+  if (doc["node_id"].get_int64().get(node_id) != simdjson::SUCCESS) {
+    return Refuse(kGenerated, 400, kReasonBody, "node_id: required integer");
   }
   simdjson::dom::array artifacts;
   if (doc["artifacts"].get_array().get(artifacts) != simdjson::SUCCESS) {
-    return Refuse(400, "artifacts: required array");
+    return Refuse(kGenerated, 400, kReasonBody, "artifacts: required array");
   }
+  // The vector length the batch's encoding implies (fp16: 2 bytes per dimension).
+  size_t want_bytes = options_.vector_bytes;
+  simdjson::dom::object encoding;
+  if (doc["encoding"].get_object().get(encoding) == simdjson::SUCCESS) {
+    int64_t k_dim = 0;
+    std::string_view dtype;
+    if (encoding["k_dim"].get_int64().get(k_dim) == simdjson::SUCCESS &&
+        encoding["dtype"].get_string().get(dtype) == simdjson::SUCCESS && dtype == "f16") {
+      if (k_dim <= 0 || k_dim > 1 << 20) {
+        return Refuse(kGenerated, 400, kReasonBody, "encoding.k_dim: must be in [1, 2^20]");
+      }
+      if (want_bytes > 0 && want_bytes != static_cast<size_t>(k_dim) * 2) {
+        return Refuse(kGenerated, 400, kReasonVectorLength,
+                      absl::StrCat("encoding.k_dim: ", k_dim, " f16 values are not the ",
+                                   want_bytes, " bytes this node expects"));
+      }
+      want_bytes = static_cast<size_t>(k_dim) * 2;
+    }
+  }
+
+  StageWindow window;
+  if (auto refused = Gate(kGenerated, stage_, /*validating=*/false, &window)) return *refused;
+  if (block_height != window.poc_start) {
+    return Refuse(kGenerated, 400, kReasonStage,
+                  absl::StrCat("block_height: ", block_height, " is not the active PoC stage ",
+                               window.poc_start));
+  }
+  if (auto refused = CheckNode(kGenerated, node_id)) return *refused;
   if (artifacts.size() > options_.max_artifacts) {
-    return Refuse(400, absl::StrCat("artifacts: at most ", options_.max_artifacts, " per batch"));
+    return Refuse(kGenerated, 400, kReasonTooMany,
+                  absl::StrCat("artifacts: at most ", options_.max_artifacts, " per batch"));
   }
+
   std::vector<pocstore::Artifact> batch;
   batch.reserve(artifacts.size());
   size_t i = 0;
+  const std::string node = absl::StrCat(node_id);
   for (simdjson::dom::element a : artifacts) {
     int64_t nonce = 0;
     std::string_view b64;
     if (a["nonce"].get_int64().get(nonce) != simdjson::SUCCESS || nonce < INT32_MIN ||
         nonce > INT32_MAX) {
-      return Refuse(400, absl::StrCat("artifacts[", i, "].nonce: required int32"));
+      return Refuse(kGenerated, 400, kReasonNonce,
+                    absl::StrCat("artifacts[", i, "].nonce: required int32"));
     }
     pocstore::Artifact artifact;
     if (a["vector_b64"].get_string().get(b64) != simdjson::SUCCESS ||
         !absl::Base64Unescape(absl::string_view(b64.data(), b64.size()), &artifact.vector) ||
         artifact.vector.empty()) {
-      return Refuse(400, absl::StrCat("artifacts[", i, "].vector_b64: required base64"));
+      return Refuse(kGenerated, 400, kReasonVector,
+                    absl::StrCat("artifacts[", i, "].vector_b64: required non-empty base64"));
+    }
+    if (want_bytes > 0 && artifact.vector.size() != want_bytes) {
+      return Refuse(kGenerated, 400, kReasonVectorLength,
+                    absl::StrCat("artifacts[", i, "].vector_b64: ", artifact.vector.size(),
+                                 " bytes, want ", want_bytes));
     }
     artifact.nonce = static_cast<int32_t>(nonce);
-    artifact.node = absl::StrCat(node_id);
+    artifact.node = node;
     batch.push_back(std::move(artifact));
     ++i;
   }
 
-  absl::StatusOr<StageWindow> window = stage_();
-  if (!window.ok()) return Refuse(503, window.status().message());
-  if (!window->accepting) {
-    return Refuse(503,
-                  absl::StrCat("not in a PoC generation window (height ", window->height, ")"));
-  }
-  if (block_height != window->poc_start) {
-    return Refuse(400, absl::StrCat("block_height: ", block_height, " is not the active PoC stage ",
-                                    window->poc_start));
-  }
   absl::StatusOr<int64_t> stored =
       store_->Append(static_cast<uint64_t>(block_height), model, batch);
-  if (!stored.ok()) return Refuse(503, absl::StrCat("artifact store: ", stored.status().message()));
+  if (!stored.ok()) {
+    return Refuse(kGenerated, 503, kReasonStore,
+                  absl::StrCat("artifact store: ", stored.status().message()));
+  }
   stored_ += *stored;
-  Artifacts().Increment(static_cast<double>(*stored));
-  Batches().Add({{"result", "stored"}}).Increment();
-  return net::HttpResponse::Text(200, "");
+  ArtifactsStored().Increment(static_cast<double>(*stored));
+  return Answer(kGenerated, net::HttpResponse::Text(200, ""));
+}
+
+net::HttpResponse PocCallbacks::Validated(const std::string& model,
+                                          const net::HttpRequest& request) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(request.body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return Refuse(kValidated, 400, kReasonBody, "body: not a JSON object");
+  }
+  int64_t block_height = 0, n_total = 0, node_id = -1;
+  bool fraud = false;
+  std::string_view public_key_hex;
+  if (doc["block_height"].get_int64().get(block_height) != simdjson::SUCCESS) {
+    return Refuse(kValidated, 400, kReasonBody, "block_height: required integer");
+  }
+  if (doc["public_key"].get_string().get(public_key_hex) != simdjson::SUCCESS) {
+    return Refuse(kValidated, 400, kReasonBody, "public_key: required string");
+  }
+  if (doc["n_total"].get_int64().get(n_total) != simdjson::SUCCESS) {
+    return Refuse(kValidated, 400, kReasonBody, "n_total: required integer");
+  }
+  if (doc["fraud_detected"].get_bool().get(fraud) != simdjson::SUCCESS) {
+    return Refuse(kValidated, 400, kReasonBody, "fraud_detected: required boolean");
+  }
+  simdjson::dom::element node_field;
+  const bool has_node = doc["node_id"].get(node_field) == simdjson::SUCCESS;
+  if (has_node && node_field.get_int64().get(node_id) != simdjson::SUCCESS) {
+    return Refuse(kValidated, 400, kReasonBody, "node_id: must be an integer");
+  }
+
+  StageWindow window;
+  if (auto refused = Gate(kValidated, stage_, /*validating=*/true, &window)) return *refused;
+  if (block_height != window.poc_start) {
+    return Refuse(kValidated, 400, kReasonStage,
+                  absl::StrCat("block_height: ", block_height, " is not the active PoC stage ",
+                               window.poc_start));
+  }
+  if (has_node) {
+    if (auto refused = CheckNode(kValidated, node_id)) return *refused;
+  }
+  // Gonka: the validated participant's address from the hex public key (PubKeyHexToAddress).
+  std::string key_bytes;
+  absl::StatusOr<std::string> participant = absl::InvalidArgumentError("not hex");
+  if (crypto::HexDecode(absl::string_view(public_key_hex.data(), public_key_hex.size()),
+                        "public_key", &key_bytes)
+          .ok()) {
+    absl::StatusOr<crypto::PublicKey> key = crypto::PublicKey::FromBytes(key_bytes);
+    participant = key.ok() ? crypto::AddressFromPublicKey(*key, options_.prefix) : key.status();
+  }
+  if (!participant.ok()) {
+    return Refuse(kValidated, 400, kReasonPublicKey,
+                  "public_key: not the hex of a 33-byte secp256k1 public key");
+  }
+  if (!options_.validations) {
+    return Refuse(kValidated, 503, kReasonNotConfigured,
+                  "validation results are not accepted here (no participant or tx queue "
+                  "configured)");
+  }
+  ValidationResult result{.poc_start = block_height,
+                          .model = model,
+                          .participant = *participant,
+                          .validated_weight = (fraud || n_total <= 0) ? -1 : n_total};
+  absl::StatusOr<ValidationSendResult> sent = options_.validations(result);
+  if (!sent.ok()) {
+    if (absl::IsInvalidArgument(sent.status())) {
+      return Refuse(kValidated, 400, kReasonBody, sent.status().message());
+    }
+    return Refuse(kValidated, 503, kReasonQueue,
+                  absl::StrCat("tx queue: ", sent.status().message()));
+  }
+  Validations().Add({{"result", sent->duplicate ? "duplicate" : "sent"}}).Increment();
+  return Answer(kValidated, net::HttpResponse::Text(200, ""));
 }
 
 }  // namespace edgesrv

@@ -1,83 +1,113 @@
 // PocCallbacks: edge-srv's ML-node-facing PoC routes — N stateless replicas behind a balancer, each
-// writing the artifacts ML nodes POST into the shared artifact store (gonka/pocstore), so no
-// replica owns a PoC cycle (docs/edge-srv.md).
+// writing the artifacts ML nodes POST into the shared artifact store (gonka/pocstore) and turning
+// validation results into chain messages, so no replica owns a PoC cycle (docs/edge-srv.md).
 //
-// Contract (Gonka's callback endpoint, docs/reference/ml-node-api.md):
+// Contract (Gonka's callback endpoints, docs/reference/ml-node-api.md):
 //   POST /v2/poc-batches/<model, path-escaped twice>/generated with a GeneratedArtifactBatchV2
-//   {block_hash, block_height, public_key, node_id, artifacts[{nonce, vector_b64}]}:
+//   {block_hash, block_height, public_key, node_id, artifacts[{nonce, vector_b64}], encoding?}:
 //     200 (empty body)  the artifacts are durable in the store (a nonce already stored for the
 //                       stage and model is ignored, as Gonka's store ignores it);
-//     503               not in the stage's generation window (StartOfPoC up to and including the
-//                       PoCExchangeDeadline), or the stage is unknown (the chain cannot be read);
-//     400               block_height is not the active stage's PoC start, node_id outside
-//                       [0, max_node_id), a vector that is not base64, a nonce outside int32, or
-//                       a malformed body — the message names the field;
+//     503               not in the stage's generation window, the phase is unknown (StageFn
+//                       Unavailable), or the store cannot be written — the ML node retries;
+//     400               a malformed body, block_height not the active stage's PoC start, a
+//                       node_id this participant does not have, a nonce outside int32, a vector
+//                       that is not base64, empty, or not k_dim·2 bytes when `encoding` says
+//                       f16 with k_dim (or not `vector_bytes` when that option is set);
 //     404               `/v2/poc-batches/generated` without a model (Gonka answers 404 too).
-//   The store's error (PostgreSQL down) is a 503: the ML node retries the batch.
+//   POST /v2/poc-batches/<model>/validated with a ValidatedResultV2 {block_height, public_key (hex
+//   of the validated participant's 33-byte key), node_id?, n_total, n_mismatch?,
+//   mismatch_nonces?, p_value?, fraud_detected}:
+//     200 (empty body)  the vote is recorded for the tx queue (ValidationFn OK): weight n_total
+//                       when not fraud and n_total > 0, else -1 (Gonka's ToValidatedWeight);
+//     503               not in PoCValidate / PoCValidateWindDown, the phase is unknown, no
+//                       ValidationFn is configured, or it failed Unavailable;
+//     400               a malformed body, block_height not the active stage, a public_key that is
+//                       not a secp256k1 key in hex, a node_id this participant does not have.
+//   Every 4xx/5xx body is {"error": "<field or cause>: ..."}; nothing is stored or sent for one.
+//
+// Metrics: gonka_edgesrv_requests_total{route, code}; gonka_edgesrv_rejections_total{route,
+// reason} (reason one of kReason* below); gonka_edgesrv_artifacts_stored_total;
+// gonka_edgesrv_validations_total{result=sent|duplicate};
+// gonka_edgesrv_batch_duration_seconds{route} (request parsed to answer).
 //
 // Thread-safety: thread-safe (handlers run concurrently).
 //
 // Example (daemons/edge-srv):
-//   PocCallbacks callbacks(store.get(), ChainStageFn(&comet, epochs, absl::Seconds(1)));
+//   PocCallbacks callbacks(store.get(), gate.AsStageFn(), {.node_count = nodes_fn});
 //   callbacks.AddRoutes(&daemon.server());
 #ifndef GONKA_EDGESRV_POC_CALLBACKS_H_
 #define GONKA_EDGESRV_POC_CALLBACKS_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
-#include "gonka/chain/epoch.h"
+#include "gonka/edgesrv/stage_gate.h"
+#include "gonka/edgesrv/validation_sink.h"
 #include "gonka/net/http_message.h"
 #include "gonka/pocstore/artifact_store.h"
 
 namespace gonka {
-namespace chain {
-class CometClient;
-}  // namespace chain
 namespace net {
 class HttpServer;
 }  // namespace net
 
 namespace edgesrv {
 
-// Where the chain is in its PoC schedule.
-struct StageWindow {
-  int64_t height = 0;
-  int64_t poc_start = 0;   // the latest PoC start at or before `height` (0: none yet)
-  bool accepting = false;  // generated artifacts are accepted (the generation window)
-};
+// Rejection reasons (the `reason` label; the error message names the field).
+inline constexpr char kReasonBody[] = "body";                   // not JSON / missing field
+inline constexpr char kReasonStage[] = "block_height";          // not the active stage
+inline constexpr char kReasonNode[] = "node_id";                // not one of our ML nodes
+inline constexpr char kReasonNonce[] = "nonce";                 // not an int32
+inline constexpr char kReasonVector[] = "vector";               // not base64, empty
+inline constexpr char kReasonVectorLength[] = "vector_length";  // wrong length for its encoding
+inline constexpr char kReasonTooMany[] = "too_many_artifacts";
+inline constexpr char kReasonPublicKey[] = "public_key";
+inline constexpr char kReasonOutOfPhase[] = "out_of_phase";       // 503
+inline constexpr char kReasonPhaseUnknown[] = "phase_unknown";    // 503
+inline constexpr char kReasonStore[] = "store_unavailable";       // 503
+inline constexpr char kReasonQueue[] = "queue_unavailable";       // 503
+inline constexpr char kReasonNotConfigured[] = "not_configured";  // 503 (/validated)
+inline constexpr char kReasonNotFound[] = "not_found";            // 404
 
-// The window at `height` for `params`: accepting from StartOfPoC to PoCExchangeDeadline.
-StageWindow WindowAt(const chain::EpochParams& params, int64_t height);
-
-// The current window, asked from the chain node's /status at most once per `interval` (the last
-// answer is reused meanwhile). Unavailable while the node cannot be read.
-using StageFn = std::function<absl::StatusOr<StageWindow>()>;
-StageFn ChainStageFn(chain::CometClient* comet, chain::EpochParams params, absl::Duration interval);
+// How many ML nodes this participant has: node ids are [0, count) (the node-manager's node
+// order). Unavailable → 503.
+using NodeCountFn = std::function<absl::StatusOr<int>()>;
+// Records one validation vote (QueueValidationSink::Send). Unavailable → 503; InvalidArgument →
+// 400.
+using ValidationFn = std::function<absl::StatusOr<ValidationSendResult>(const ValidationResult&)>;
 
 struct PocCallbacksOptions {
-  int max_node_id = 1 << 16;       // node_id must be in [0, max_node_id)
+  int max_node_id = 1 << 16;       // without node_count: node_id must be in [0, max_node_id)
   size_t max_artifacts = 1 << 16;  // per batch
+  NodeCountFn node_count;          // optional: node_id must be below it
+  size_t vector_bytes = 0;         // > 0: every vector must be this long
+  ValidationFn validations;        // optional: /validated answers 503 without it
+  std::string prefix = "gonka";    // bech32 prefix of participant addresses
 };
 
 class PocCallbacks {
  public:
-  // Neither is owned; the store must outlive this object.
+  // The store is not owned and must outlive this object.
   PocCallbacks(pocstore::ArtifactStore* store, StageFn stage, PocCallbacksOptions options = {});
 
   // POST /v2/poc-batches/* (the contract above).
   void AddRoutes(net::HttpServer* server);
   net::HttpResponse Handle(const net::HttpRequest& request);
 
-  // Artifacts stored / batches accepted / refused since start (also as metrics).
+  // Artifacts newly stored since start (also a metric).
   int64_t stored() const { return stored_.load(); }
 
  private:
+  net::HttpResponse Generated(const std::string& model, const net::HttpRequest& request);
+  net::HttpResponse Validated(const std::string& model, const net::HttpRequest& request);
+  // 400 naming node_id unless `node_id` is one of this participant's ML nodes; empty when it is.
+  std::optional<net::HttpResponse> CheckNode(const char* route, int64_t node_id);
+
   pocstore::ArtifactStore* const store_;
   const StageFn stage_;
   const PocCallbacksOptions options_;

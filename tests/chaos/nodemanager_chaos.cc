@@ -192,9 +192,8 @@ absl::StatusOr<NodeManagerChaosResult> RunNodeManagerChaos(const NodeManagerChao
     e.args = {"--bind=127.0.0.1",
               "--port={{PORT}}",
               "--drain-announce=0s",
-              absl::StrCat("--chain-rpc-url=", devchain.url()),
+              absl::StrCat("--nats-url=", hub.nats().url()),  // the phase, from the stream
               absl::StrCat("--pg-url=", pg->url()),
-              "--stage-poll=50ms",
               "--log-level=warn"};
     edge_srv = std::make_unique<testing::DaemonProcess>(e);
     NM_CHECK(edge_srv->Start());
