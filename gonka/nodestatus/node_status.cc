@@ -179,6 +179,13 @@ absl::StatusOr<std::vector<ServiceEndpoint>> ParseServices(absl::string_view jso
       return absl::InvalidArgumentError(
           absl::StrCat(where, ".url: want http:// or https://, got \"", s.url, "\""));
     }
+    // The URL is shown on the page and in errors: no credentials in it.
+    absl::string_view authority = absl::string_view(s.url).substr(s.url.find("//") + 2);
+    authority = authority.substr(0, authority.find('/'));
+    if (absl::StrContains(authority, '@')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".url: credentials in the URL are not accepted"));
+    }
     while (absl::EndsWith(s.url, "/")) s.url.pop_back();
     if (!names.insert(s.name).second) {
       return absl::InvalidArgumentError(

@@ -74,7 +74,7 @@ struct ServiceEndpoint {
 
 // Parses `{"services": [{"name": ..., "kind": ..., "url": ...}, ...]}` (or the bare array).
 // InvalidArgument naming the entry and field (e.g. "services[2].url: want http:// or https://"),
-// also for a duplicate name.
+// also for a duplicate name or credentials in a URL (the URLs are shown on the page).
 absl::StatusOr<std::vector<ServiceEndpoint>> ParseServices(absl::string_view json);
 // ParseServices of the file's text; NotFound/InvalidArgument naming `path`.
 absl::StatusOr<std::vector<ServiceEndpoint>> LoadServicesFile(const std::string& path);

@@ -342,6 +342,10 @@ TEST(NodeStatusTest, ServicesFileErrorsNameTheField) {
   EXPECT_TRUE(absl::StrContains(
       error(R"([{"name":"a","kind":"x","url":"http://h"},{"name":"a","kind":"x","url":"http://g"}])"),
       "listed twice"));
+  EXPECT_TRUE(absl::StrContains(
+      error(R"([{"name":"a","kind":"x","url":"http://user:secret@h:1/"}])"), "credentials"));
+  EXPECT_FALSE(absl::StrContains(
+      error(R"([{"name":"a","kind":"x","url":"http://user:secret@h:1/"}])"), "secret"));
   EXPECT_EQ(LoadServicesFile("/nonexistent/services.json").status().code(),
             absl::StatusCode::kNotFound);
   NodeStatusOptions bad;
