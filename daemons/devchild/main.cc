@@ -15,8 +15,9 @@
 //
 // Public port N: GET /healthz, GET /version, POST /v1/escrows/<id>/requests[?delay_ms=M],
 // GET /v1/escrows/<id>/stream?n=K&interval_ms=M (SSE: K events, then `event: end` and the
-// stream closes), GET /metrics. Admin (port N, or $DEVSHARD_ADMIN_ADDR = 127.0.0.1:<p>):
-// GET /ready, POST /drain, GET /drain/status {"ready","draining","inflight"}.
+// stream closes), the same under /sessions/<id>/ (Gonka's session paths), GET /metrics.
+// Admin (port N, or $DEVSHARD_ADMIN_ADDR = 127.0.0.1:<p>): GET /ready, POST /drain,
+// GET /drain/status {"ready","draining","inflight"}.
 //
 // Modes (trailer, --mode or $DEVCHILD_MODE): `normal`, `never-ready` (/ready is always 503),
 // `crash-at-start` (exits 3 before binding). Storage mode: `postgres` when --pg-url-file /
@@ -310,14 +311,15 @@ int main(int argc, char** argv) {
   auto escrow_of = [](const HttpRequest& req, absl::string_view suffix, std::string* escrow) {
     absl::string_view path = req.target;
     path = path.substr(0, path.find('?'));
-    if (!absl::ConsumePrefix(&path, "/v1/escrows/") || !absl::ConsumeSuffix(&path, suffix) ||
-        path.empty() || absl::StrContains(path, "/")) {
+    // Also /sessions/<id>/...: Gonka's devshard session paths, which versiond-router hashes on.
+    if (!(absl::ConsumePrefix(&path, "/v1/escrows/") || absl::ConsumePrefix(&path, "/sessions/")) ||
+        !absl::ConsumeSuffix(&path, suffix) || path.empty() || absl::StrContains(path, "/")) {
       return false;
     }
     *escrow = std::string(path);
     return true;
   };
-  pub.Handle("POST", "/v1/escrows/*", [&](const HttpRequest& req) {
+  auto escrow_request = [&](const HttpRequest& req) {
     std::string escrow;
     if (!escrow_of(req, "/requests", &escrow)) {
       return stamp(HttpResponse::Text(404, "want POST /v1/escrows/<id>/requests"));
@@ -345,41 +347,44 @@ int main(int argc, char** argv) {
         static_cast<int64_t>(req.body.size()));
     w.EndObject();
     return stamp(HttpResponse::Json(200, w.Take()));
-  });
-  pub.HandleStream("GET", "/v1/escrows/*",
-                   [&](const HttpRequest& req, std::shared_ptr<ResponseStream> s) {
-                     std::string escrow;
-                     if (!escrow_of(req, "/stream", &escrow)) {
-                       s->SetStatus(404);
-                       s->Write("want GET /v1/escrows/<id>/stream");
-                       s->Close();
-                       return;
-                     }
-                     const int n = IntParam(req, "n", 5);
-                     const int interval_ms = IntParam(req, "interval_ms", 100);
-                     served_streams.Increment();
-                     s->SetHeader("Content-Type", "text/event-stream");
-                     s->SetHeader("Cache-Control", "no-cache");
-                     s->SetHeader("X-Devchild-Version", id.label);
-                     s->SetHeader("X-Devchild-Sha256", id.sha256);
-                     s->SetHeader("X-Devchild-Pid", pid);
-                     // The stream's work runs on its own thread; the stream (and with it the
-                     // admission guard, i.e. the in-flight count) lives until Close.
-                     std::thread([s, n, interval_ms, escrow, label = id.label] {
-                       for (int i = 0; i < n; ++i) {
-                         gonka::JsonWriter w;
-                         w.BeginObject().Key("version").String(label);
-                         w.Key("pid").Int(getpid()).Key("escrow").String(escrow);
-                         w.Key("i").Int(i).EndObject();
-                         if (!s->Write(absl::StrCat("id: ", i, "\ndata: ", w.str(), "\n\n"))) {
-                           return;
-                         }
-                         absl::SleepFor(absl::Milliseconds(interval_ms));
-                       }
-                       s->Write(absl::StrCat("event: end\ndata: ", n, "\n\n"));
-                       s->Close();
-                     }).detach();
-                   });
+  };
+  pub.Handle("POST", "/v1/escrows/*", escrow_request);
+  pub.Handle("POST", "/sessions/*", escrow_request);
+  auto escrow_stream = [&](const HttpRequest& req, std::shared_ptr<ResponseStream> s) {
+    std::string escrow;
+    if (!escrow_of(req, "/stream", &escrow)) {
+      s->SetStatus(404);
+      s->Write("want GET /v1/escrows/<id>/stream");
+      s->Close();
+      return;
+    }
+    const int n = IntParam(req, "n", 5);
+    const int interval_ms = IntParam(req, "interval_ms", 100);
+    served_streams.Increment();
+    s->SetHeader("Content-Type", "text/event-stream");
+    s->SetHeader("Cache-Control", "no-cache");
+    s->SetHeader("X-Devchild-Version", id.label);
+    s->SetHeader("X-Devchild-Sha256", id.sha256);
+    s->SetHeader("X-Devchild-Pid", pid);
+    // The stream's work runs on its own thread; the stream (and with it the
+    // admission guard, i.e. the in-flight count) lives until Close.
+    std::thread([s, n, interval_ms, escrow, label = id.label] {
+      for (int i = 0; i < n; ++i) {
+        gonka::JsonWriter w;
+        w.BeginObject().Key("version").String(label);
+        w.Key("pid").Int(getpid()).Key("escrow").String(escrow);
+        w.Key("i").Int(i).EndObject();
+        if (!s->Write(absl::StrCat("id: ", i, "\ndata: ", w.str(), "\n\n"))) {
+          return;
+        }
+        absl::SleepFor(absl::Milliseconds(interval_ms));
+      }
+      s->Write(absl::StrCat("event: end\ndata: ", n, "\n\n"));
+      s->Close();
+    }).detach();
+  };
+  pub.HandleStream("GET", "/v1/escrows/*", escrow_stream);
+  pub.HandleStream("GET", "/sessions/*", escrow_stream);
 
   admin->Handle(
       "GET", "/ready",
