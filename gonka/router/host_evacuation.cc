@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,15 @@ absl::StatusOr<std::vector<std::string>> ResolveBackends(const HaproxyRuntime& h
                                                          const std::vector<std::string>& given) {
   if (!given.empty()) return given;
   return BackendsWithServer(haproxy, server);
+}
+
+// A zombie (exited, not yet reaped by its parent) holds no port or file any more: it has stopped.
+bool Exited(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // "<pid> (<comm>) <state> ...": the state follows the last ')' (comm may contain one).
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
 }
 
 }  // namespace
@@ -169,7 +180,7 @@ absl::Status StopProcess(pid_t pid, absl::Duration timeout) {
     return absl::PermissionDeniedError(absl::StrCat("stop: SIGTERM to ", pid, ": ", strerror(err)));
   }
   const absl::Time deadline = absl::Now() + timeout;
-  while (kill(pid, 0) == 0 || errno == EPERM) {
+  while ((kill(pid, 0) == 0 || errno == EPERM) && !Exited(pid)) {
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat("stop: process ", pid, " still running ",
                                                       absl::FormatDuration(timeout),

@@ -116,7 +116,8 @@ absl::StatusOr<ServerLoad> ReadServerLoad(const HaproxyRuntime& haproxy, const s
                                           const std::vector<std::string>& backends);
 
 // A stop_host for a host process that is not a child of the caller (an operator command):
-// SIGTERM to `pid`, then waits until the process is gone. DeadlineExceeded after `timeout` (no
+// SIGTERM to `pid`, then waits until the process has exited (gone, or a zombie its parent has
+// not reaped yet: it holds no port any more). DeadlineExceeded after `timeout` (no
 // SIGKILL: versiond's own budget decides, and a second signal would force it), NotFound if no
 // such process exists when called.
 absl::Status StopProcess(pid_t pid, absl::Duration timeout);
