@@ -62,6 +62,24 @@ absl::Status StreamStageGate::Start() {
   if (options_.stale_after <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("stale_after: must be > 0");
   }
+  absl::Status first = Subscribe();
+  if (!absl::IsNotFound(first)) return first;
+  // The event hub has not created its stream yet: keep trying (the phase is unknown meanwhile),
+  // so replicas may start in any order.
+  retry_ = std::thread([this] {
+    absl::MutexLock lock(&retry_mu_);
+    while (!retry_stop_) {
+      retry_mu_.AwaitWithTimeout(absl::Condition(&retry_stop_), absl::Milliseconds(500));
+      if (retry_stop_) break;
+      absl::Status s = Subscribe();
+      if (s.ok()) break;
+      if (!absl::IsNotFound(s)) ++retry_errors_;
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status StreamStageGate::Subscribe() {
   absl::BitGen gen;
   eventhub::SubscriberOptions so;
   so.stream = options_.stream;
@@ -75,15 +93,23 @@ absl::Status StreamStageGate::Start() {
   auto subscriber = std::make_unique<eventhub::Subscriber>(so, js_);
   subscriber->OnBlock([this](const chain::v1::BlockEvents& b) { return Observe(b); });
   if (absl::Status s = subscriber->Start(); !s.ok()) return s;
+  absl::MutexLock lock(&subscriber_mu_);
   subscriber_ = std::move(subscriber);
   return absl::OkStatus();
 }
 
 void StreamStageGate::Stop() {
-  if (subscriber_) {
-    subscriber_->Stop();
-    subscriber_.reset();
+  {
+    absl::MutexLock lock(&retry_mu_);
+    retry_stop_ = true;
   }
+  if (retry_.joinable()) retry_.join();
+  std::unique_ptr<eventhub::Subscriber> subscriber;
+  {
+    absl::MutexLock lock(&subscriber_mu_);
+    subscriber = std::move(subscriber_);
+  }
+  if (subscriber) subscriber->Stop();
 }
 
 absl::Status StreamStageGate::Observe(const chain::v1::BlockEvents& block) {

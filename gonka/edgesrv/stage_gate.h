@@ -36,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -94,8 +95,9 @@ class StreamStageGate {
   StreamStageGate(nats::JetStream* js, StreamStageGateOptions options = {});
   ~StreamStageGate();  // Stop()
 
-  // Starts following the stream from its next block. InvalidArgument for bad options, NotFound
-  // when the stream does not exist (the event hub has not created it yet).
+  // Starts following the stream from its next block. InvalidArgument for bad options. A stream
+  // that does not exist yet (the event hub has not created it) is not an error: the gate tries
+  // again every 500 ms until Stop(), the phase unknown meanwhile.
   absl::Status Start();
   void Stop();
 
@@ -112,7 +114,14 @@ class StreamStageGate {
   const StreamStageGateOptions options_;
   nats::JetStream* const js_;
   Clock* const clock_;
-  std::unique_ptr<eventhub::Subscriber> subscriber_;
+  absl::Status Subscribe();
+
+  absl::Mutex subscriber_mu_;
+  std::unique_ptr<eventhub::Subscriber> subscriber_ ABSL_GUARDED_BY(subscriber_mu_);
+  absl::Mutex retry_mu_;
+  bool retry_stop_ ABSL_GUARDED_BY(retry_mu_) = false;
+  int retry_errors_ ABSL_GUARDED_BY(retry_mu_) = 0;
+  std::thread retry_;
   mutable absl::Mutex mu_;
   StageWindow window_ ABSL_GUARDED_BY(mu_);
   bool known_ ABSL_GUARDED_BY(mu_) = false;
