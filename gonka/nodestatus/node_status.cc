@@ -274,9 +274,10 @@ void NodeStatus::AddRoutes(net::HttpServer* server) {
                        [this](const net::HttpRequest&, std::shared_ptr<net::ResponseStream> out) {
                          out->SetHeader("Cache-Control", "no-store");
                          absl::MutexLock lock(&mu_);
-                         if (stopping_) {
+                         if (stopping_ || draining_) {
+                           // EventSource retries; the router sends it to another replica.
                            out->SetStatus(503);
-                           out->Write(net::SseComment("shutting down"));
+                           out->Write(net::SseComment("draining: reconnect"));
                            out->Close();
                            return;
                          }
@@ -323,6 +324,7 @@ void NodeStatus::Run() {
 
 void NodeStatus::CloseStreams() {
   absl::MutexLock lock(&mu_);
+  draining_ = true;
   for (auto& s : streams_) {
     s->Write(net::SseComment("draining: reconnect"));
     s->Close();

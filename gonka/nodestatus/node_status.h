@@ -112,7 +112,8 @@ class NodeStatus {
   // `js` is set; a failure there is logged and retried by the poll thread, never fatal) and the
   // poll thread.
   absl::Status Start();
-  // Ends every event stream (drain: browsers reconnect to another replica).
+  // Ends every event stream and refuses new ones with 503 (drain: browsers reconnect to another
+  // replica; an open stream would otherwise hold the drain until its grace ran out).
   void CloseStreams();
   // Stops polling and the block subscriber, ends every stream. Idempotent.
   void Stop();
@@ -169,6 +170,7 @@ class NodeStatus {
   bool dead_letters_known_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_round_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
 
   std::thread poller_;
   bool started_ = false;

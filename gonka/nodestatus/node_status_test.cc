@@ -318,6 +318,13 @@ TEST(NodeStatusTest, ServesThePageAndTheJson) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc = Parse(parser, json->body);
   EXPECT_EQ(doc["services"].get_array().size(), 0u);
+  // Draining: new event streams are refused, so none can hold the drain open.
+  status.CloseStreams();
+  absl::StatusOr<net::HttpResponse> refused = http.Stream(
+      base + "/v1/node/events", [](absl::string_view) { return true; },
+      net::HttpCallOptions::Timeout(absl::Seconds(5)));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 503);
   status.Stop();
   server.Stop(absl::Now() + absl::Seconds(2));
 }
