@@ -70,6 +70,30 @@ Sha256Digest Sha256(absl::string_view data) {
 #endif
 }
 
+Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+  ok_ = ctx_ != nullptr &&
+        EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) == 1;
+}
+
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Sha256Hasher::Update(absl::string_view data) {
+  if (ok_ && !data.empty()) {
+    ok_ = EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) == 1;
+  }
+}
+
+Sha256Digest Sha256Hasher::Finish() {
+  Sha256Digest out{};
+  unsigned int size = 0;
+  if (!ok_ || EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out.data(), &size) != 1 ||
+      size != out.size()) {
+    out.fill(0);  // an all-zero digest matches nothing a caller compares against
+  }
+  ok_ = false;
+  return out;
+}
+
 Ripemd160Digest Ripemd160(absl::string_view data) {
   Ripemd160Digest out;
   internal::Ripemd160(Bytes(data), data.size(), out.data());

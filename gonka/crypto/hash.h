@@ -35,6 +35,22 @@ using Ripemd160Digest = std::array<uint8_t, 20>;
 // SHA-256 of `data`.
 Sha256Digest Sha256(absl::string_view data);
 
+// SHA-256 of data given in pieces, e.g. a large file read in chunks without holding it whole
+// (versiond verifies downloaded binaries so). Finish() once; Update after Finish is ignored.
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  ~Sha256Hasher();
+  Sha256Hasher(const Sha256Hasher&) = delete;
+  Sha256Hasher& operator=(const Sha256Hasher&) = delete;
+  void Update(absl::string_view data);
+  Sha256Digest Finish();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX; no OpenSSL type in this header
+  bool ok_ = false;
+};
+
 // RIPEMD-160 of `data`.
 Ripemd160Digest Ripemd160(absl::string_view data);
 

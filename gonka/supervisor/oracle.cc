@@ -42,21 +42,18 @@ bool IsSha256Hex(absl::string_view hex) {
   return true;
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path, size_t max_bytes) {
+// SHA-256 of a file, read in 1 MiB pieces. Unavailable when it cannot be read.
+absl::StatusOr<std::string> HashFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > max_bytes) {
-    return absl::UnavailableError(absl::StrCat(path, ": larger than ", max_bytes, " bytes"));
+  crypto::Sha256Hasher hasher;
+  std::string buf(1 << 20, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    hasher.Update(absl::string_view(buf.data(), static_cast<size_t>(in.gcount())));
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string HashHex(absl::string_view bytes) {
-  return crypto::HexEncode(crypto::Sha256(bytes));
+  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
+  return crypto::HexEncode(hasher.Finish());
 }
 
 }  // namespace
@@ -129,11 +126,28 @@ std::string BinaryInstaller::PathFor(const OracleVersion& version) const {
                       options_.binary_name);
 }
 
-absl::StatusOr<std::string> BinaryInstaller::Fetch(const std::string& source) {
+absl::StatusOr<std::string> BinaryInstaller::FetchTo(const std::string& source,
+                                                     const std::string& out_path) {
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", out_path));
+  crypto::Sha256Hasher hasher;
+  size_t total = 0;
+  bool too_large = false;
+  // Each piece goes to the file and the hash as it arrives: memory stays flat whatever the
+  // binary's size.
+  auto take = [&](absl::string_view bytes) {
+    total += bytes.size();
+    if (total > options_.max_binary_bytes) {
+      too_large = true;
+      return false;
+    }
+    hasher.Update(bytes);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return static_cast<bool>(out);
+  };
   if (absl::StartsWith(source, "http://") || absl::StartsWith(source, "https://")) {
     net::HttpCallOptions call = net::HttpCallOptions::Timeout(options_.download_timeout);
-    call.max_body_bytes = options_.max_binary_bytes;
-    absl::StatusOr<net::HttpResponse> res = http_->Get(source, call);
+    absl::StatusOr<net::HttpResponse> res = http_->Stream(source, take, call);
     if (!res.ok()) {
       return absl::UnavailableError(
           absl::StrCat("download ", RedactUrl(source), ": ", res.status().message()));
@@ -142,15 +156,30 @@ absl::StatusOr<std::string> BinaryInstaller::Fetch(const std::string& source) {
       return absl::UnavailableError(
           absl::StrCat("download ", RedactUrl(source), ": HTTP ", res->status));
     }
-    return std::move(res->body);
+  } else {
+    absl::string_view path = source;
+    absl::ConsumePrefix(&path, "file://");
+    if (!absl::StartsWith(path, "/")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("binary ", RedactUrl(source),
+                       ": want an http(s):// or file:// URL or an absolute path"));
+    }
+    std::ifstream in(std::string(path), std::ios::binary);
+    if (!in) return absl::UnavailableError(absl::StrCat("cannot read ", path));
+    std::string buf(1 << 20, '\0');
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      if (!take(absl::string_view(buf.data(), static_cast<size_t>(in.gcount())))) break;
+    }
+    if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
   }
-  absl::string_view path = source;
-  absl::ConsumePrefix(&path, "file://");
-  if (!absl::StartsWith(path, "/")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "binary ", RedactUrl(source), ": want an http(s):// or file:// URL or an absolute path"));
+  if (too_large) {
+    return absl::UnavailableError(absl::StrCat(RedactUrl(source), ": larger than ",
+                                               options_.max_binary_bytes, " bytes"));
   }
-  return ReadWholeFile(std::string(path), options_.max_binary_bytes);
+  out.flush();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", out_path));
+  return crypto::HexEncode(hasher.Finish());
 }
 
 absl::StatusOr<std::string> BinaryInstaller::Install(const OracleVersion& version) {
@@ -159,22 +188,11 @@ absl::StatusOr<std::string> BinaryInstaller::Install(const OracleVersion& versio
   const std::string marker = dir + "/install.json";
   std::error_code ec;
   if (std::filesystem::exists(marker, ec) && std::filesystem::exists(target, ec)) {
-    absl::StatusOr<std::string> bytes = ReadWholeFile(target, options_.max_binary_bytes);
-    if (bytes.ok() && HashHex(*bytes) == version.sha256) return target;
+    absl::StatusOr<std::string> hash = HashFile(target);
+    if (hash.ok() && *hash == version.sha256) return target;
     // A damaged install: remove and fetch again.
     std::filesystem::remove(marker, ec);
     std::filesystem::remove(target, ec);
-  }
-  absl::StatusOr<std::string> bytes = Fetch(version.binary);
-  if (!bytes.ok()) {
-    return absl::Status(bytes.status().code(),
-                        absl::StrCat("version ", version.name, ": ", bytes.status().message()));
-  }
-  const std::string actual = HashHex(*bytes);
-  if (actual != version.sha256) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("version ", version.name, ": sha256 mismatch: oracle says ", version.sha256,
-                     ", ", RedactUrl(version.binary), " has ", actual, " (refused, not installed)"));
   }
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -182,17 +200,20 @@ absl::StatusOr<std::string> BinaryInstaller::Install(const OracleVersion& versio
                                             ec.message()));
   }
   const std::string tmp = target + ".partial";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
-    out.flush();
-    if (!out) {
-      std::filesystem::remove(tmp, ec);
-      return absl::InternalError(absl::StrCat("version ", version.name, ": write ", tmp));
-    }
+  absl::StatusOr<std::string> actual = FetchTo(version.binary, tmp);
+  if (!actual.ok()) {
+    std::filesystem::remove(tmp, ec);
+    return absl::Status(actual.status().code(),
+                        absl::StrCat("version ", version.name, ": ", actual.status().message()));
   }
-  bytes->clear();
-  bytes->shrink_to_fit();
+  if (*actual != version.sha256) {
+    std::filesystem::remove(tmp, ec);
+    // The directory was made for this sha256; leave nothing that looks installed.
+    std::filesystem::remove(dir, ec);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", version.name, ": sha256 mismatch: oracle says ", version.sha256, ", ",
+        RedactUrl(version.binary), " has ", *actual, " (refused, not installed)"));
+  }
   if (chmod(tmp.c_str(), 0755) != 0 || std::rename(tmp.c_str(), target.c_str()) != 0) {
     std::filesystem::remove(tmp, ec);
     return absl::InternalError(absl::StrCat("version ", version.name, ": install ", target));

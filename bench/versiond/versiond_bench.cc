@@ -1,0 +1,221 @@
+// bench/versiond: versiond's three performance limits, measured in one run on this machine.
+//
+//   1. Proxy overhead: wrk against a child directly and through versiond (`/app/version`),
+//      alternated; overhead = 1 - proxied/direct requests/s, limit 0.10.
+//   2. Route swap: closed-loop POSTs through versiond while the oracle swaps the binary N
+//      times; the p99 latency of requests in flight at a swap (their [start, end] overlaps the
+//      swap instant ± 20 ms) minus the p99 of steady requests (started > 500 ms from any swap);
+//      limit 1 ms. The swap instant is the start of the first request the new binary answered.
+//   3. versiond's peak RSS (VmHWM) after all of it; limit 32 MB.
+//
+//   bazel build -c opt //bench/versiond:versiond_bench
+//   bazel-bin/bench/versiond/versiond_bench [--swaps=5] [--wrk_seconds=5] [--connections=16]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "daemons/versiond/versiond_env.h"
+#include "gonka/base/config.h"
+#include "gonka/net/http_client.h"
+#include "gonka/testing/proc_stats.h"
+#include "gonka/testing/process.h"
+#include "simdjson.h"
+
+namespace {
+
+using gonka::versiond_testing::Variant;
+using gonka::versiond_testing::VersiondEnv;
+using Clock = std::chrono::steady_clock;
+
+double Wrk(const std::string& url, int seconds, int connections) {
+  std::string cmd = absl::StrCat("wrk -t1 -c", connections, " -d", seconds, "s ", url, " 2>&1");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+  pclose(p);
+  double rps = -1;
+  bool errors = false;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (absl::ConsumePrefix(&line, "Requests/sec:")) {
+      absl::SimpleAtod(absl::StripAsciiWhitespace(line), &rps);
+    }
+    if (absl::StartsWith(line, "Non-2xx") || absl::StartsWith(line, "Socket errors")) {
+      errors = true;
+    }
+  }
+  if (errors) std::printf("  wrk %s reported errors:\n%s\n", url.c_str(), out.c_str());
+  return rps;
+}
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(q * (v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+std::string VersionOf(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view v;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS || doc["version"].get(v)) return "";
+  return std::string(v);
+}
+
+struct Sample {
+  double start_ms, end_ms;
+  std::string version;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gonka::Config config("versiond_bench");
+  int swaps = 5, wrk_seconds = 5, connections = 16, threads = 4;
+  config.AddInt("swaps", &swaps, 5, "binary swaps in part 2").Env("");
+  config.AddInt("wrk_seconds", &wrk_seconds, 5, "length of each wrk run").Env("");
+  config.AddInt("connections", &connections, 16, "wrk connections").Env("");
+  config.AddInt("threads", &threads, 4, "closed-loop clients in part 2").Env("");
+  if (absl::Status s = config.Parse(argc, argv); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    return 2;
+  }
+  VersiondEnv env("bench");
+  std::vector<Variant> variants;
+  for (int i = 0; i <= swaps; ++i) variants.push_back(env.MakeVariant(absl::StrCat("b", i)));
+  env.SetOracle({{"app", variants[0]}});
+  if (absl::Status s = env.StartVersiond(); !s.ok()) {
+    std::fprintf(stderr, "versiond: %s\n%s\n", s.ToString().c_str(),
+                 env.versiond().LogTail().c_str());
+    return 1;
+  }
+  gonka::net::HttpClient http;
+  auto health = http.Get(env.Url("/healthz"));
+  int64_t child_port = 0;
+  {
+    simdjson::dom::parser parser;
+    simdjson::dom::array list;
+    if (!health.ok() || parser.parse(health->body).get(list) != simdjson::SUCCESS) return 1;
+    for (simdjson::dom::element c : list) {
+      if (c["port"].get(child_port) != simdjson::SUCCESS) return 1;
+    }
+  }
+
+  // 1. Proxy overhead (alternating, two rounds each; the better round of each counts).
+  std::printf("part 1: wrk -t1 -c%d -d%ds, GET /version direct vs /app/version via versiond\n",
+              connections, wrk_seconds);
+  double direct = 0, proxied = 0;
+  for (int round = 0; round < 2; ++round) {
+    double d = Wrk(absl::StrCat("http://127.0.0.1:", child_port, "/version"), wrk_seconds,
+                   connections);
+    double p = Wrk(env.Url("/app/version"), wrk_seconds, connections);
+    std::printf("  round %d: direct %.0f req/s, via versiond %.0f req/s\n", round, d, p);
+    direct = std::max(direct, d);
+    proxied = std::max(proxied, p);
+  }
+  const double overhead = direct > 0 ? 1 - proxied / direct : 1;
+
+  // 2. Swaps under closed-loop load.
+  std::printf("part 2: %d swaps under %d closed-loop clients (POST escrow requests)\n", swaps,
+              threads);
+  const Clock::time_point t0 = Clock::now();
+  auto ms = [&](Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(t - t0).count();
+  };
+  std::mutex mu;
+  std::vector<Sample> samples;
+  int errors = 0;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < threads; ++t) {
+    clients.emplace_back([&, t] {
+      gonka::net::HttpClient client;
+      while (!stop.load()) {
+        Clock::time_point s = Clock::now();
+        auto r = client.Post(env.Url(absl::StrCat("/app/v1/escrows/e", t, "/requests")), "{}",
+                             "application/json",
+                             gonka::net::HttpCallOptions::Timeout(absl::Seconds(10)));
+        Clock::time_point e = Clock::now();
+        std::lock_guard<std::mutex> lock(mu);
+        if (!r.ok() || r->status != 200) {
+          ++errors;
+        } else {
+          samples.push_back({ms(s), ms(e), VersionOf(r->body)});
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Seconds(1));
+  for (int k = 1; k <= swaps; ++k) {
+    env.SetOracle({{"app", variants[k]}});
+    const std::string want = absl::StrCat("b", k);
+    gonka::testing::WaitFor(
+        [&] {
+          std::lock_guard<std::mutex> lock(mu);
+          return !samples.empty() && samples.back().version == want;
+        },
+        absl::Seconds(30))
+        .IgnoreError();
+    absl::SleepFor(absl::Milliseconds(1500));
+  }
+  stop.store(true);
+  for (auto& c : clients) c.join();
+
+  std::vector<double> swap_at;
+  for (int k = 1; k <= swaps; ++k) {
+    const std::string v = absl::StrCat("b", k);
+    double first = -1;
+    for (const Sample& s : samples) {
+      if (s.version == v && (first < 0 || s.start_ms < first)) first = s.start_ms;
+    }
+    if (first >= 0) swap_at.push_back(first);
+  }
+  std::vector<double> at_swap, steady;
+  for (const Sample& s : samples) {
+    bool in_flight = false;
+    double nearest = 1e18;
+    for (double t : swap_at) {
+      if (s.start_ms <= t + 20 && s.end_ms >= t - 20) in_flight = true;
+      nearest = std::min(nearest, std::abs(s.start_ms - t));
+    }
+    if (in_flight) at_swap.push_back(s.end_ms - s.start_ms);
+    if (nearest > 500) steady.push_back(s.end_ms - s.start_ms);
+  }
+  const double p99_swap = Percentile(at_swap, 0.99), p99_steady = Percentile(steady, 0.99);
+  const double added = p99_swap - p99_steady;
+
+  // 3. Peak RSS.
+  const int64_t hwm_kb = gonka::testing::ProcStatusKb(env.versiond().pid(), "VmHWM");
+  const double swaps_total = env.Metric("versiond_swaps_total");
+  env.versiond().Terminate(absl::Seconds(30)).IgnoreError();
+
+  std::printf("\nresults\n");
+  std::printf("  proxy: direct %.0f req/s, via versiond %.0f req/s, ratio %.3f, overhead %.3f "
+              "(limit 0.10) -> %.2fx of the limit\n",
+              direct, proxied, direct > 0 ? proxied / direct : 0, overhead, overhead / 0.10);
+  std::printf("  swaps: %d done (versiond_swaps_total %.0f), %zu requests, %d errors\n",
+              static_cast<int>(swap_at.size()), swaps_total, samples.size(), errors);
+  std::printf("  in flight at a swap: %zu requests, p50 %.2f ms, p99 %.2f ms\n", at_swap.size(),
+              Percentile(at_swap, 0.5), p99_swap);
+  std::printf("  steady:              %zu requests, p50 %.2f ms, p99 %.2f ms\n", steady.size(),
+              Percentile(steady, 0.5), p99_steady);
+  std::printf("  route swap adds %.2f ms p99 (limit 1 ms) -> %.2fx of the limit\n", added,
+              std::max(0.0, added) / 1.0);
+  std::printf("  versiond peak RSS %.1f MB (limit 32 MB) -> %.2fx of the limit\n",
+              hwm_kb / 1024.0, hwm_kb / 1024.0 / 32);
+  return errors == 0 ? 0 : 1;
+}
