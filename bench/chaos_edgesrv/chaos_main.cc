@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   config.AddInt("batch-size", &options.batch_size, 16, "artifacts per batch").Range(1, 4096);
   config.AddDuration("fault-interval", &options.fault_interval, absl::Milliseconds(1500),
                      "mean time between faults");
+  config.AddString("accumulator", &options.accumulator, "smst", "the store: mmr or smst")
+      .OneOf({"mmr", "smst"});
   config.AddInt("seed", &seed, 0, "random seed (0 = random, printed)").NonNegative();
   if (absl::Status s = config.Parse(argc, argv); !s.ok() || config.help_requested()) {
     std::fprintf(stderr, "%s\n%s\n", std::string(s.message()).c_str(), config.Usage().c_str());

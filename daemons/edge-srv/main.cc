@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   gonka::Config& config = daemon.config();
   gonka::ConnectionFlags connections;
   connections.Register(&config, {.nats = true, .pg = true});
-  std::string phase_source, stream, subject, participant, prefix, nodes_file;
+  std::string phase_source, stream, subject, participant, prefix, nodes_file, accumulator;
   bool nodes_from_store = false;
   int64_t vector_bytes = 0;
   absl::Duration stale_after;
@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
                  "where the PoC phase comes from: stream (the event hub's block stream on "
                  "--nats-url) or chain (poll --chain-rpc-url; development only)")
       .OneOf({"stream", "chain"});
+  config
+      .AddString("accumulator", &accumulator, "mmr",
+                 "the artifact store's commitment: mmr or smst (the node-manager's must match: "
+                 "each has its own tables)")
+      .OneOf({"mmr", "smst"});
   config.AddString("stream", &stream, "BLOCKS", "the event hub's JetStream stream");
   config.AddString("subject", &subject, "blocks", "its block subject");
   config.AddDuration("stale-after", &stale_after, absl::Seconds(60),
@@ -133,8 +138,9 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<std::unique_ptr<gonka::pg::Pool>> pool = gonka::pg::Pool::Open(*pg);
   if (!pool.ok()) return daemon.Fail(pool.status());
-  absl::StatusOr<std::unique_ptr<gonka::pocstore::PgArtifactStore>> store =
-      gonka::pocstore::PgArtifactStore::Open(pool->get());
+  absl::StatusOr<std::unique_ptr<gonka::pocstore::ArtifactStore>> store =
+      gonka::pocstore::OpenPgArtifactStore(pool->get(),
+                                           *gonka::pocstore::ParseAccumulator(accumulator));
   if (!store.ok()) return daemon.Fail(store.status());
 
   gonka::edgesrv::PocCallbacksOptions options;

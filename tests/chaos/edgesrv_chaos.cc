@@ -129,18 +129,19 @@ void Poster(int p, const EdgeSrvChaosOptions& o, const std::string& url,
 }  // namespace
 
 std::string EdgeSrvChaosResult::ToString() const {
-  return absl::StrCat("seed=", seed, " stages=", stages, " kills=", kills, " rolls=", rolls,
-                      " batches_posted=", batches_posted, " batches_acked=", batches_acked,
-                      " batches_abandoned=", batches_abandoned, " non_200=", non_200,
-                      " acked_nonces=", acked_nonces, " stored=", stored, " commits=", commits,
-                      " acked_missing=", acked_missing, " duplicate_nonces=", duplicate_nonces,
-                      " foreign_nonces=", foreign_nonces, " count_went_back=", count_went_back,
-                      " count_mismatch=", count_mismatch);
+  return absl::StrCat("seed=", seed, " accumulator=", accumulator, " stages=", stages,
+                      " kills=", kills, " rolls=", rolls, " batches_posted=", batches_posted,
+                      " batches_acked=", batches_acked, " batches_abandoned=", batches_abandoned,
+                      " non_200=", non_200, " acked_nonces=", acked_nonces, " stored=", stored,
+                      " commits=", commits, " acked_missing=", acked_missing,
+                      " duplicate_nonces=", duplicate_nonces, " foreign_nonces=", foreign_nonces,
+                      " count_went_back=", count_went_back, " count_mismatch=", count_mismatch);
 }
 
 absl::StatusOr<EdgeSrvChaosResult> RunEdgeSrvChaos(const EdgeSrvChaosOptions& o) {
   EdgeSrvChaosResult result;
   result.seed = o.seed != 0 ? o.seed : std::random_device{}();
+  result.accumulator = o.accumulator;
   std::printf("edge-srv chaos seed=%llu (GONKA_CHAOS_SEED replays)\n",
               static_cast<unsigned long long>(result.seed));
   std::fflush(stdout);
@@ -166,6 +167,7 @@ absl::StatusOr<EdgeSrvChaosResult> RunEdgeSrvChaos(const EdgeSrvChaosOptions& o)
               "--shutdown-grace=10s",
               absl::StrCat("--nats-url=", hub.nats().url()),
               absl::StrCat("--pg-url=", pg.url()),
+              "--accumulator=" + o.accumulator,
               "--log-level=warn"};
     e.ready = [](testing::DaemonProcess& d) -> absl::Status {
       net::HttpClient http;
@@ -202,8 +204,10 @@ absl::StatusOr<EdgeSrvChaosResult> RunEdgeSrvChaos(const EdgeSrvChaosOptions& o)
   EC_CHECK(gate.Start());
   absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open({.conninfo = pg.url()});
   if (!pool.ok()) return pool.status();
-  absl::StatusOr<std::unique_ptr<pocstore::PgArtifactStore>> store =
-      pocstore::PgArtifactStore::Open(pool->get());
+  absl::StatusOr<pocstore::Accumulator> accumulator = pocstore::ParseAccumulator(o.accumulator);
+  if (!accumulator.ok()) return accumulator.status();
+  absl::StatusOr<std::unique_ptr<pocstore::ArtifactStore>> store =
+      pocstore::OpenPgArtifactStore(pool->get(), *accumulator);
   if (!store.ok()) return store.status();
 
   // Wait for the first generation window.

@@ -29,10 +29,12 @@ struct EdgeSrvChaosOptions {
   int batch_size = 16;
   // Mean time between faults (each a kill -9 or a SIGTERM roll of a random replica).
   absl::Duration fault_interval = absl::Milliseconds(1500);
+  std::string accumulator = "mmr";  // the replicas' --accumulator (mmr or smst)
 };
 
 struct EdgeSrvChaosResult {
   uint64_t seed = 0;
+  std::string accumulator;
   int stages = 0;
   int kills = 0, rolls = 0;
   int64_t batches_posted = 0;     // POSTs made (retries included)
