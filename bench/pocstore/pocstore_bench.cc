@@ -330,33 +330,6 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(pg_c->count), absl::ToDoubleSeconds(commit_d),
               absl::ToDoubleSeconds(commit_d) / f.block_seconds, f.block_seconds);
 
-  if (getenv("POCSTORE_BENCH_EXPLAIN") != nullptr && smst) {
-    const std::string c = std::to_string(pg_c->count);
-    for (const std::string& q :
-         {absl::StrCat("EXPLAIN ANALYZE SELECT c.depth, c.xid_bound::text, b.height, b.prefix, "
-                       "b.rank_start, b.cnt FROM pocstore_smst_commitments c LEFT JOIN LATERAL "
-                       "(SELECT height, prefix, rank_start, cnt FROM pocstore_smst_nodes n "
-                       "WHERE n.stage = c.stage AND n.model = c.model AND n.count = c.count "
-                       "AND n.bucket AND n.rank_start <= 777 ORDER BY n.rank_start DESC "
-                       "LIMIT 1) b ON true WHERE c.stage = 1000 AND c.model = 'bench/model' "
-                       "AND c.count = ",
-                       c),
-          std::string("EXPLAIN ANALYZE SELECT nonce, node, vector, leaf_hash FROM "
-                      "pocstore_smst_artifacts WHERE stage = 1000 AND model = 'bench/model' "
-                      "AND nonce BETWEEN 768 AND 831 AND xid < "
-                      "pg_snapshot_xmin(pg_current_snapshot())"),
-          absl::StrCat("EXPLAIN ANALYZE SELECT n.height, n.prefix, n.hash, n.cnt FROM "
-                       "unnest('{6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23}'::integer[]"
-                       ", '{13,7,2,0,1,1,1,1,1,1,1,1,1,1,1,1,1,1}'::bigint[]) AS k(h, p) CROSS "
-                       "JOIN LATERAL (SELECT height, prefix, hash, cnt FROM pocstore_smst_nodes "
-                       "WHERE stage = 1000 AND model = 'bench/model' AND count = ",
-                       c, " AND height = k.h AND prefix = k.p LIMIT 1) n")}) {
-      auto r = pools[0]->Exec(q);
-      if (!r.ok()) Die(r.status().ToString());
-      for (int i = 0; i < r->rows(); ++i) std::printf("  %s\n", r->Get(i, 0)->c_str());
-    }
-  }
-
   // 6. Proofs.
   std::mt19937 rng(7);
   std::vector<double> by_leaf, by_nonce;
@@ -391,6 +364,17 @@ int main(int argc, char** argv) {
     }
     ok = ok && q->leaf_index == leaf && q->siblings == p->siblings;
     verified += ok ? 1 : 0;
+  }
+  // POCSTORE_BENCH_EXPLAIN=1: the plans of the two proof statements, as prepared by the store on
+  // the first writer's connection.
+  if (getenv("POCSTORE_BENCH_EXPLAIN") != nullptr && smst) {
+    for (const char* name : {"pocstore_smst_prove_rank", "pocstore_smst_prove_key"}) {
+      auto r = pools[0]->Exec(absl::StrCat("EXPLAIN ANALYZE EXECUTE ", name, "('", stage, "', '",
+                                           model, "', '", pg_c->count, "', '", pg_c->count / 3,
+                                           "')"));
+      if (!r.ok()) Die(r.status().ToString());
+      for (int i = 0; i < r->rows(); ++i) std::printf("  %s\n", r->Get(i, 0)->c_str());
+    }
   }
   auto [leaf50, leaf99] = P50P99(by_leaf);
   auto [nonce50, nonce99] = P50P99(by_nonce);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gonka/base/status_macros.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/pocstore/artifact_store.h"
@@ -151,17 +152,6 @@ absl::Status CheckModel(absl::string_view model) {
   return absl::OkStatus();
 }
 
-// The int32 nonce ranges of keys [lo, hi] (uint32, inclusive): one range, or two when it spans
-// the sign bit. Returned as the 4 bounds of "(nonce BETWEEN $a AND $b) OR (nonce BETWEEN $c AND
-// $d)"; an unused second range is (1, 0).
-std::vector<std::string> NonceRanges(uint64_t lo, uint64_t hi) {
-  auto s = [](uint64_t key) {
-    return std::to_string(static_cast<int32_t>(static_cast<uint32_t>(key)));
-  };
-  if (hi < 0x80000000u || lo >= 0x80000000u) return {s(lo), s(hi), "1", "0"};
-  return {s(lo), s(0x7fffffffu), s(0x80000000u), s(hi)};
-}
-
 struct CommitmentRow {
   Commitment c;
   std::string xid_bound;  // decimal
@@ -190,35 +180,6 @@ struct StoredLeaf {
   std::string node;
   std::string vector;
 };
-
-// The committed (xid < bound) artifacts with keys in [lo, hi], by key.
-absl::StatusOr<std::vector<StoredLeaf>> LoadRange(pg::Connection& c, const std::string& stage,
-                                                  const std::string& model, uint64_t lo,
-                                                  uint64_t hi, const std::string& xid_bound) {
-  std::vector<std::string> b = NonceRanges(lo, hi);
-  ASSIGN_OR_RETURN(
-      pg::Result r,
-      c.ExecPrepared("pocstore_smst_range",
-                     // Two index ranges (not one OR: PostgreSQL then scans the whole stage).
-                     "SELECT nonce, node, vector, leaf_hash FROM pocstore_smst_artifacts "
-                     "WHERE stage = $1 AND model = $2 AND nonce BETWEEN $3 AND $4 "
-                     "AND xid < $7::xid8 UNION ALL "
-                     "SELECT nonce, node, vector, leaf_hash FROM pocstore_smst_artifacts "
-                     "WHERE stage = $1 AND model = $2 AND nonce BETWEEN $5 AND $6 "
-                     "AND xid < $7::xid8",
-                     {stage, model, b[0], b[1], b[2], b[3], xid_bound}));
-  std::vector<StoredLeaf> out(r.rows());
-  for (int i = 0; i < r.rows(); ++i) {
-    ASSIGN_OR_RETURN(int32_t nonce, ParseInt<int32_t>(r.Get(i, 0), "nonce"));
-    out[i].leaf.key = static_cast<uint32_t>(nonce);
-    out[i].node = r.Get(i, 1).value_or("");
-    RETURN_IF_ERROR(ParseBytea(r.Get(i, 2), "pocstore vector", &out[i].vector));
-    ASSIGN_OR_RETURN(out[i].leaf.hash, ParseDigest(r.Get(i, 3), "pocstore leaf hash"));
-  }
-  std::sort(out.begin(), out.end(),
-            [](const StoredLeaf& a, const StoredLeaf& b) { return a.leaf.key < b.leaf.key; });
-  return out;
-}
 
 // Streams the committed artifacts' (key, leaf hash) — with node and vector when `full` — in key
 // order, `page` rows per statement (keyset on the primary key), from key `from_key`.
@@ -466,112 +427,138 @@ absl::StatusOr<ArtifactProof> PgSmstArtifactStore::ProveLeaf(uint64_t stage,
   return Prove(stage, model, false, leaf_index, count);
 }
 
+// One statement, one round trip: the commitment and the bucket holding the leaf (by rank or by
+// key range; partial indexes on the bucket rows), the bucket's leaves (a primary-key range, split
+// at the sign bit when the bucket spans it, restricted to the commitment's xid bound), and the
+// persisted siblings above the bucket (one primary-key lookup per level: a sibling at height h
+// ≥ the bucket's is the other child of the path, prefix (bucket prefix >> (h - bucket height))
+// xor 1). Rows: kind 0 = header, 1 = leaf, 2 = sibling. The LATERAL ... OFFSET 0 / LIMIT 1
+// subqueries keep PostgreSQL from flattening them: each must run as an index lookup driven by
+// the one bucket row (flattened, the planner scanned the whole stage and joined afterwards).
+constexpr char kProveSql[] = R"sql(
+WITH c AS (
+  SELECT depth, xid_bound FROM pocstore_smst_commitments
+  WHERE stage = $1 AND model = $2 AND count = $3),
+b AS (
+  SELECT height, prefix, rank_start, prefix << height AS first_key,
+         ((prefix + 1) << height) - 1 AS last_key
+  FROM pocstore_smst_nodes
+  WHERE stage = $1 AND model = $2 AND count = $3 AND bucket AND %s <= $4
+  ORDER BY %s DESC LIMIT 1)
+SELECT 0 AS kind, c.depth::bigint AS a, b.height::bigint AS b, b.prefix AS p, b.rank_start AS r,
+       NULL::bytea AS hash, NULL::text AS node, NULL::bytea AS vector
+  FROM c LEFT JOIN b ON true
+UNION ALL
+SELECT 1, x.nonce, NULL, NULL, NULL, x.leaf_hash, x.node, x.vector
+  FROM c, b CROSS JOIN LATERAL (
+    SELECT nonce, leaf_hash, node, vector FROM pocstore_smst_artifacts
+    WHERE b.first_key <= 2147483647 AND stage = $1 AND model = $2
+      AND nonce BETWEEN b.first_key AND LEAST(b.last_key, 2147483647) AND xid < c.xid_bound
+    OFFSET 0) x
+UNION ALL
+SELECT 1, x.nonce, NULL, NULL, NULL, x.leaf_hash, x.node, x.vector
+  FROM c, b CROSS JOIN LATERAL (
+    SELECT nonce, leaf_hash, node, vector FROM pocstore_smst_artifacts
+    WHERE b.last_key >= 2147483648 AND stage = $1 AND model = $2
+      AND nonce BETWEEN GREATEST(b.first_key, 2147483648) - 4294967296
+                    AND b.last_key - 4294967296
+      AND xid < c.xid_bound
+    OFFSET 0) x
+UNION ALL
+SELECT 2, n.height, NULL, n.prefix, n.cnt, n.hash, NULL, NULL
+  FROM c, b, generate_series(b.height, c.depth - 1) AS h
+  CROSS JOIN LATERAL (
+    SELECT height, prefix, cnt, hash FROM pocstore_smst_nodes
+    WHERE stage = $1 AND model = $2 AND count = $3 AND height = h
+      AND prefix = (b.prefix >> (h - b.height)) # 1
+    LIMIT 1) n
+)sql";
+
 absl::StatusOr<ArtifactProof> PgSmstArtifactStore::Prove(uint64_t stage, absl::string_view model,
                                                          bool by_nonce, uint64_t leaf_or_key,
                                                          uint64_t count) {
   RETURN_IF_ERROR(CheckModel(model));
-  const std::string stage_s = std::to_string(stage);
-  const std::string model_s(model);
-  ArtifactProof proof;
-  RETURN_IF_ERROR(pool_->WithConnection([&](pg::Connection& c) -> absl::Status {
-    // 1. The commitment and the bucket holding the leaf (by rank, or by key range).
-    ASSIGN_OR_RETURN(
-        pg::Result r,
-        c.ExecPrepared(
-            by_nonce ? "pocstore_smst_bucket_key" : "pocstore_smst_bucket_rank",
-            absl::StrCat(
-                "SELECT c.depth, c.xid_bound::text, b.height, b.prefix, b.rank_start, b.cnt "
-                "FROM pocstore_smst_commitments c LEFT JOIN LATERAL (SELECT height, prefix, "
-                "rank_start, cnt FROM pocstore_smst_nodes n WHERE n.stage = c.stage AND "
-                "n.model = c.model AND n.count = c.count AND n.bucket AND ",
-                by_nonce ? "n.lo <= $4 ORDER BY n.lo DESC"
-                         : "n.rank_start <= $4 ORDER BY n.rank_start DESC",
-                " LIMIT 1) b ON true WHERE c.stage = $1 AND c.model = $2 AND c.count = $3"),
-            {stage_s, model_s, std::to_string(count), std::to_string(leaf_or_key)}));
-    if (r.rows() == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("pocstore ", Where(stage, model), ": count ",
-                                                     count, " is not a committed count"));
-    }
-    ASSIGN_OR_RETURN(int depth, ParseInt<int>(r.Get(0, 0), "depth"));
-    std::string bound = r.Get(0, 1).value_or("");
-    auto not_found = [&] {
-      return absl::NotFoundError(absl::StrCat(
-          "pocstore ", Where(stage, model), ": ", by_nonce ? "nonce " : "leaf ",
-          by_nonce ? std::to_string(static_cast<int32_t>(static_cast<uint32_t>(leaf_or_key)))
-                   : std::to_string(leaf_or_key),
-          " not committed at count ", count));
-    };
-    if (!r.Get(0, 2)) return not_found();
-    ASSIGN_OR_RETURN(int bucket_height, ParseInt<int>(r.Get(0, 2), "height"));
-    ASSIGN_OR_RETURN(uint64_t prefix, ParseInt<uint64_t>(r.Get(0, 3), "prefix"));
-    ASSIGN_OR_RETURN(uint64_t rank_start, ParseInt<uint64_t>(r.Get(0, 4), "rank_start"));
-    uint64_t lo = prefix << bucket_height;
-    uint64_t hi = ((prefix + 1) << bucket_height) - 1;
-    if (by_nonce && leaf_or_key > hi) return not_found();
-    // 2. The bucket's leaves (fewer than bucket_leaves).
-    ASSIGN_OR_RETURN(std::vector<StoredLeaf> in_bucket,
-                     LoadRange(c, stage_s, model_s, lo, hi, bound));
-    size_t at = 0;
-    if (by_nonce) {
-      while (at < in_bucket.size() && in_bucket[at].leaf.key != leaf_or_key) ++at;
+  static const std::string* by_rank_sql =
+      new std::string(absl::StrFormat(kProveSql, "rank_start", "rank_start"));
+  static const std::string* by_key_sql = new std::string(absl::StrFormat(kProveSql, "lo", "lo"));
+  ASSIGN_OR_RETURN(
+      pg::Result r,
+      pool_->ExecPrepared(by_nonce ? "pocstore_smst_prove_key" : "pocstore_smst_prove_rank",
+                          by_nonce ? *by_key_sql : *by_rank_sql,
+                          {std::to_string(stage), std::string(model), std::to_string(count),
+                           std::to_string(leaf_or_key)}));
+  auto not_found = [&] {
+    return absl::NotFoundError(absl::StrCat(
+        "pocstore ", Where(stage, model), ": ", by_nonce ? "nonce " : "leaf ",
+        by_nonce ? std::to_string(static_cast<int32_t>(static_cast<uint32_t>(leaf_or_key)))
+                 : std::to_string(leaf_or_key),
+        " not committed at count ", count));
+  };
+  int header = -1;
+  std::vector<StoredLeaf> in_bucket;
+  std::map<std::pair<int, uint64_t>, SmstNode> above;
+  for (int i = 0; i < r.rows(); ++i) {
+    ASSIGN_OR_RETURN(int kind, ParseInt<int>(r.Get(i, 0), "kind"));
+    if (kind == 0) {
+      header = i;
+    } else if (kind == 1) {
+      StoredLeaf s;
+      ASSIGN_OR_RETURN(int32_t nonce, ParseInt<int32_t>(r.Get(i, 1), "nonce"));
+      s.leaf.key = static_cast<uint32_t>(nonce);
+      ASSIGN_OR_RETURN(s.leaf.hash, ParseDigest(r.Get(i, 5), "pocstore leaf hash"));
+      s.node = r.Get(i, 6).value_or("");
+      RETURN_IF_ERROR(ParseBytea(r.Get(i, 7), "pocstore vector", &s.vector));
+      in_bucket.push_back(std::move(s));
     } else {
-      at = leaf_or_key - rank_start;
+      SmstNode n;
+      ASSIGN_OR_RETURN(n.height, ParseInt<int>(r.Get(i, 1), "height"));
+      ASSIGN_OR_RETURN(n.prefix, ParseInt<uint64_t>(r.Get(i, 3), "prefix"));
+      ASSIGN_OR_RETURN(n.count, ParseInt<uint32_t>(r.Get(i, 4), "cnt"));
+      ASSIGN_OR_RETURN(n.hash, ParseDigest(r.Get(i, 5), "pocstore node hash"));
+      above[{n.height, n.prefix}] = n;
     }
+  }
+  if (header < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("pocstore ", Where(stage, model), ": count ",
+                                                   count, " is not a committed count"));
+  }
+  ASSIGN_OR_RETURN(int depth, ParseInt<int>(r.Get(header, 1), "depth"));
+  if (!r.Get(header, 2)) return not_found();  // no bucket at or below it
+  ASSIGN_OR_RETURN(int bucket_height, ParseInt<int>(r.Get(header, 2), "height"));
+  ASSIGN_OR_RETURN(uint64_t prefix, ParseInt<uint64_t>(r.Get(header, 3), "prefix"));
+  ASSIGN_OR_RETURN(uint64_t rank_start, ParseInt<uint64_t>(r.Get(header, 4), "rank_start"));
+  std::sort(in_bucket.begin(), in_bucket.end(),
+            [](const StoredLeaf& a, const StoredLeaf& b) { return a.leaf.key < b.leaf.key; });
+  size_t at = 0;
+  if (by_nonce) {
+    if ((leaf_or_key >> bucket_height) != prefix) return not_found();
+    while (at < in_bucket.size() && in_bucket[at].leaf.key != leaf_or_key) ++at;
+    if (at >= in_bucket.size()) return not_found();
+  } else {
+    at = leaf_or_key - rank_start;
     if (at >= in_bucket.size()) {
-      if (!by_nonce) {
-        return absl::DataLossError(absl::StrCat("pocstore ", Where(stage, model), ": leaf ",
-                                                leaf_or_key, " missing from its bucket"));
-      }
-      return not_found();
+      return absl::DataLossError(absl::StrCat("pocstore ", Where(stage, model), ": leaf ",
+                                              leaf_or_key, " missing from its bucket"));
     }
-    uint32_t key = in_bucket[at].leaf.key;
-    // 3. The persisted siblings above the bucket, in one statement.
-    std::string heights = "{", prefixes = "{";
-    for (int h = bucket_height; h < depth; ++h) {
-      absl::StrAppend(&heights, h == bucket_height ? "" : ",", h);
-      absl::StrAppend(&prefixes, h == bucket_height ? "" : ",", (uint64_t{key} >> h) ^ 1);
-    }
-    heights += "}";
-    prefixes += "}";
-    std::map<std::pair<int, uint64_t>, SmstNode> above;
-    if (bucket_height < depth) {
-      ASSIGN_OR_RETURN(
-          pg::Result s,
-          c.ExecPrepared("pocstore_smst_siblings",
-                         // LATERAL: one primary-key lookup per level whatever the
-                         // statistics say (a hash join scanned the whole tree).
-                         "SELECT n.height, n.prefix, n.hash, n.cnt FROM unnest($4::integer[], "
-                         "$5::bigint[]) AS k(h, p) CROSS JOIN LATERAL (SELECT height, prefix, "
-                         "hash, cnt FROM pocstore_smst_nodes WHERE stage = $1 AND model = $2 "
-                         "AND count = $3 AND height = k.h AND prefix = k.p LIMIT 1) n",
-                         {stage_s, model_s, std::to_string(count), heights, prefixes}));
-      for (int i = 0; i < s.rows(); ++i) {
-        SmstNode n;
-        ASSIGN_OR_RETURN(n.height, ParseInt<int>(s.Get(i, 0), "height"));
-        ASSIGN_OR_RETURN(n.prefix, ParseInt<uint64_t>(s.Get(i, 1), "prefix"));
-        ASSIGN_OR_RETURN(n.hash, ParseDigest(s.Get(i, 2), "pocstore node hash"));
-        ASSIGN_OR_RETURN(n.count, ParseInt<uint32_t>(s.Get(i, 3), "cnt"));
-        above[{n.height, n.prefix}] = n;
-      }
-    }
-    std::vector<SmstLeaf> leaves;
-    leaves.reserve(in_bucket.size());
-    for (const StoredLeaf& s : in_bucket) leaves.push_back(s.leaf);
-    std::vector<SmstProofElement> elements =
-        SmstProve(depth, key, bucket_height, leaves, [&](int height, uint64_t p) {
-          auto it = above.find({height, p});
-          return it == above.end() ? SmstNode{} : it->second;
-        });
-    proof.leaf_index = rank_start + at;
-    proof.nonce = static_cast<int32_t>(key);
-    proof.node = in_bucket[at].node;
-    proof.vector = in_bucket[at].vector;
-    for (const SmstProofElement& e : elements) {
-      proof.siblings.push_back(e.sibling);
-      proof.sibling_counts.push_back(e.sibling_count);
-    }
-    return absl::OkStatus();
-  }));
+  }
+  std::vector<SmstLeaf> leaves;
+  leaves.reserve(in_bucket.size());
+  for (const StoredLeaf& s : in_bucket) leaves.push_back(s.leaf);
+  uint32_t key = in_bucket[at].leaf.key;
+  std::vector<SmstProofElement> elements =
+      SmstProve(depth, key, bucket_height, leaves, [&](int height, uint64_t p) {
+        auto it = above.find({height, p});
+        return it == above.end() ? SmstNode{} : it->second;
+      });
+  ArtifactProof proof;
+  proof.leaf_index = rank_start + at;
+  proof.nonce = static_cast<int32_t>(key);
+  proof.node = in_bucket[at].node;
+  proof.vector = in_bucket[at].vector;
+  for (const SmstProofElement& e : elements) {
+    proof.siblings.push_back(e.sibling);
+    proof.sibling_counts.push_back(e.sibling_count);
+  }
   return proof;
 }
 
