@@ -84,6 +84,13 @@ std::string PartitionChaosResult::PauseTable() const {
 }
 
 absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosOptions& options) {
+  for (const std::string& type : options.types) {
+    if (std::find(FaultTypes().begin(), FaultTypes().end(), type) == FaultTypes().end()) {
+      return absl::InvalidArgumentError(absl::StrCat("partition chaos: unknown fault type ", type,
+                                                     " (known: ", absl::StrJoin(FaultTypes(), ", "),
+                                                     ")"));
+    }
+  }
   const uint64_t seed = options.seed != 0 ? options.seed : std::random_device()();
   std::printf("eventhub partitions: seed %llu, %d faults (GONKA_CHAOS_SEED=%llu replays)\n",
               static_cast<unsigned long long>(seed), options.faults,
@@ -200,7 +207,7 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
 
   std::vector<std::string> schedule;
   while (static_cast<int>(schedule.size()) < options.faults) {
-    std::vector<std::string> round = FaultTypes();
+    std::vector<std::string> round = options.types.empty() ? FaultTypes() : options.types;
     std::shuffle(round.begin(), round.end(), rng);
     for (const std::string& t : round) {
       if (static_cast<int>(schedule.size()) < options.faults) schedule.push_back(t);
@@ -285,8 +292,30 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
         absl::Seconds(45), absl::Milliseconds(20),
         absl::StrCat("emission to resume after ", type, " (height ", before + 10, ")"));
     if (!resumed.ok()) {
+      // Where it is stuck: the stream (is the leader still publishing?), the checker's consumer,
+      // and who claims leadership.
+      std::string where;
+      absl::StatusOr<nats::StreamInfo> info = (*js)->GetStreamInfo("BLOCKS");
+      absl::StrAppend(&where, "; stream: ",
+                      info.ok() ? absl::StrCat("last_sequence=", info->last_sequence,
+                                               " leader=", info->leader)
+                                : info.status().ToString());
+      absl::StatusOr<nats::ConsumerState> consumer =
+          (*js)->GetConsumerState("BLOCKS", "partition-checker");
+      absl::StrAppend(&where, "; checker consumer: ",
+                      consumer.ok()
+                          ? absl::StrCat("delivered=", consumer->delivered_stream_sequence,
+                                         " pending=", consumer->num_pending,
+                                         " ack_pending=", consumer->num_ack_pending)
+                          : consumer.status().ToString());
+      absl::StrAppend(&where, "; leaders claimed: ", leaders());
+      for (int n = 0; n < 3; ++n) {
+        absl::StatusOr<std::string> meta = nats.node(n).MetaLeader();
+        absl::StrAppend(&where, "; n", n, " sees meta leader ",
+                        meta.ok() ? *meta : meta.status().ToString());
+      }
       return absl::InternalError(absl::StrCat("seed ", seed, " fault ", f + 1, " ", type, detail,
-                                              ": ", resumed.ToString()));
+                                              ": ", resumed.ToString(), where));
     }
     FaultTypeStats& stats = result.per_type[type];
     ++stats.injected;

@@ -29,6 +29,8 @@ struct PartitionChaosOptions {
   int faults = 8;
   // How long each cut lasts (past the 2 s lease).
   absl::Duration cut = absl::Seconds(3);
+  // Only these fault types (names as printed); empty = all.
+  std::vector<std::string> types;
 };
 
 // What each fault type did: how often, the pause it caused at the checker (longest gap between

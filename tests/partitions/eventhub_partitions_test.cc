@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "gonka/testing/process.h"
 #include "gtest/gtest.h"
 #include "tests/partitions/eventhub_partitions.h"
@@ -24,6 +25,9 @@ TEST(EventHubPartitionsTest, EveryHeightExactlyOnceInOrderUnderPartitions) {
   PartitionChaosOptions options;
   options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
   options.faults = static_cast<int>(EnvInt("GONKA_PARTITION_FAULTS", 8));
+  if (const char* types = std::getenv("GONKA_PARTITION_TYPES"); types != nullptr) {
+    options.types = absl::StrSplit(types, ',', absl::SkipEmpty());
+  }
   absl::StatusOr<PartitionChaosResult> result = RunEventHubPartitions(options);
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("eventhub partitions: %s\n%s", result->ToString().c_str(),
