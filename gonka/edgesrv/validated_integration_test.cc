@@ -1,0 +1,193 @@
+// /validated end to end, over real processes: devchain (the cold account grants the warm key
+// MsgSubmitPocValidationsV2, as Gonka's grant-ml-ops-permissions does), nats-server and an
+// edge-api emitting the block stream, PostgreSQL (signer ledger), one signerd with the warm key
+// executing for the cold account, and two edge-srv replicas for the cold account. One validation
+// result delivered five times over both replicas, and another participant's fraud verdict
+// delivered twice, reach the chain as exactly two MsgSubmitPocValidationsV2 txs, each included
+// with code 0.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gonka/chain/comet_client.h"
+#include "gonka/cosmos/tx_builder.h"
+#include "gonka/crypto/hash.h"
+#include "gonka/crypto/key.h"
+#include "gonka/edgesrv/validation_sink.h"
+#include "gonka/net/http_client.h"
+#include "gonka/net/http_message.h"
+#include "gonka/nodemanager/chain_messages.h"
+#include "gonka/pg/pg.h"
+#include "gonka/signer/ledger.h"
+#include "gonka/signer/sequencer.h"
+#include "gonka/testing/node_env.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+#include "gtest/gtest.h"
+
+namespace gonka {
+namespace edgesrv {
+namespace {
+
+constexpr char kCold[] =
+    "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
+constexpr char kWarm[] =
+    "oyster design unusual machine spread century engine gravity focus cave carry slot";
+constexpr char kModel[] = "Qwen/Qwen3-8B";
+constexpr int64_t kStage = 100;
+constexpr int64_t kValidation = 145;  // + poc_stage_duration 40 + validation delay 5
+
+std::string Validated(int64_t block_height, const std::string& public_key_hex, int n_total,
+                      bool fraud) {
+  return absl::StrCat("{\"block_height\":", block_height, ",\"public_key\":\"", public_key_hex,
+                      "\",\"n_total\":", n_total, ",\"n_mismatch\":", fraud ? 5 : 0,
+                      ",\"mismatch_nonces\":[],\"p_value\":", fraud ? 0 : 1,
+                      ",\"fraud_detected\":", fraud ? "true" : "false", "}");
+}
+
+TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries) {
+  testing::TempDir dir;
+  absl::StatusOr<crypto::SigningKey> cold = crypto::KeyFromMnemonic(kCold, {});
+  absl::StatusOr<crypto::SigningKey> warm = crypto::KeyFromMnemonic(kWarm, {});
+  ASSERT_TRUE(cold.ok() && warm.ok());
+  const std::string genesis = dir.Join("genesis.json");
+  std::ofstream(genesis) << absl::StrCat(
+      R"({"accounts":[{"mnemonic":")", kCold, R"(","balances":{"ngonka":"1000000000000"}},)",
+      R"({"mnemonic":")", kWarm, R"(","balances":{"ngonka":"1000"}}]})");
+  const std::string warm_key_file = dir.Join("warm.key");
+  std::ofstream(warm_key_file) << kWarm << "\n";
+  chmod(warm_key_file.c_str(), 0600);
+
+  testing::PostgresServer pg;
+  ASSERT_TRUE(pg.Start().ok());
+  testing::ChainHub hub(
+      {.devchain_args = {"--block-interval=100ms", "--epoch-length=100", "--poc-stage-duration=40",
+                         "--poc-validation-duration=20", "--set-new-validators-delay=3",
+                         "--genesis=" + genesis}});
+  ASSERT_TRUE(hub.Start().ok()) << hub.Logs();
+  chain::CometClient comet({.rpc_url = hub.devchain().url(), .timeout = absl::Seconds(5)});
+
+  // The cold account grants the warm key the validation message.
+  absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold->address());
+  ASSERT_TRUE(account.ok()) << account.status();
+  cosmos::TxBuilder grant;
+  grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(),
+                                            nodemanager::kMsgSubmitPocValidationsV2));
+  grant.SetChainId("gonka-devnet")
+      .SetAccountNumber(account->account_number)
+      .SetSequence(account->sequence)
+      .SetFee({{}, 400000, "", ""});
+  absl::StatusOr<cosmos::SignedTx> signed_grant = grant.Sign(*cold);
+  ASSERT_TRUE(signed_grant.ok()) << signed_grant.status();
+  absl::StatusOr<chain::BroadcastResponse> sent = comet.BroadcastTxSync(signed_grant->tx_raw);
+  ASSERT_TRUE(sent.ok() && sent->code == 0) << (sent.ok() ? sent->log : sent.status().ToString());
+
+  testing::DaemonProcess::Options s;
+  s.binary = "daemons/signerd/signerd";
+  s.args = {"--bind=127.0.0.1",
+            "--port={{PORT}}",
+            "--drain-announce=0s",
+            "--chain-id=gonka-devnet",
+            "--key-file=" + warm_key_file,
+            "--exec-granter=" + cold->address(),
+            absl::StrCat("--chain-rpc-url=", hub.devchain().url()),
+            absl::StrCat("--nats-url=", hub.nats().url()),
+            absl::StrCat("--pg-url=", pg.url()),
+            "--retry-delay=500ms",
+            "--log-level=warn"};
+  testing::DaemonProcess signerd(s);
+  ASSERT_TRUE(signerd.Start().ok()) << signerd.LogTail();
+
+  std::vector<std::unique_ptr<testing::DaemonProcess>> srv;
+  for (int i = 0; i < 2; ++i) {
+    testing::DaemonProcess::Options e;
+    e.binary = "daemons/edge-srv/edge-srv";
+    e.name = absl::StrCat("edge-srv-", i);
+    e.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              absl::StrCat("--nats-url=", hub.nats().url()),
+              absl::StrCat("--pg-url=", pg.url()),
+              "--participant=" + cold->address()};
+    srv.push_back(std::make_unique<testing::DaemonProcess>(e));
+    ASSERT_TRUE(srv.back()->Start().ok()) << srv.back()->LogTail();
+  }
+
+  auto Height = [&] {
+    absl::StatusOr<chain::CometStatus> st = comet.Status();
+    return st.ok() ? st->latest_height : int64_t{0};
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return Height() >= kValidation + 1; }, absl::Seconds(40)).ok())
+      << "height " << Height();
+
+  // Two validated participants: A accepted (five deliveries), B fraudulent (two).
+  absl::StatusOr<crypto::SigningKey> a = crypto::KeyFromHex(std::string(64, '7'));
+  absl::StatusOr<crypto::SigningKey> b = crypto::KeyFromHex(std::string(64, '9'));
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::string path =
+      absl::StrCat("/v2/poc-batches/", net::UrlEncode(net::UrlEncode(kModel)), "/validated");
+  net::HttpClient http;
+  struct Delivery {
+    int replica;
+    const crypto::SigningKey* key;
+    bool fraud;
+  };
+  for (const Delivery& d : std::vector<Delivery>{{0, &*a, false},
+                                                 {1, &*a, false},
+                                                 {0, &*b, true},
+                                                 {1, &*a, false},
+                                                 {1, &*b, true},
+                                                 {0, &*a, false},
+                                                 {1, &*a, false}}) {
+    absl::StatusOr<net::HttpResponse> r =
+        http.Post(absl::StrCat(srv[d.replica]->url(), path),
+                  Validated(kStage, crypto::HexEncode(d.key->public_key().view()), 32, d.fraud),
+                  "application/json", net::HttpCallOptions::Timeout(absl::Seconds(5)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+
+  // The ledger: one row per vote, included; the chain: each tx found with code 0.
+  absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open({.conninfo = pg.url()});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  absl::StatusOr<std::unique_ptr<signer::Ledger>> ledger = signer::Ledger::Open(pool->get());
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  const std::string key_a = ValidationKey(
+      cold->address(), {.poc_start = kStage, .model = kModel, .participant = a->address()});
+  const std::string key_b = ValidationKey(
+      cold->address(), {.poc_start = kStage, .model = kModel, .participant = b->address()});
+  std::map<std::string, signer::LedgerEntry> entries;
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    for (const std::string& key : {key_a, key_b}) {
+                      absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(key);
+                      if (!e.ok() || e->state != signer::TxState::kIncluded) return false;
+                      entries[key] = *e;
+                    }
+                    return true;
+                  },
+                  absl::Seconds(30))
+                  .ok())
+      << signerd.LogTail();
+  absl::StatusOr<pg::Result> rows =
+      (*pool)->Exec("SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE 'validation/%'");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->Get(0, 0).value_or(""), "2");
+  for (const auto& [key, entry] : entries) {
+    std::string hash;
+    ASSERT_TRUE(crypto::HexDecode(entry.tx_hash, "tx_hash", &hash).ok()) << entry.tx_hash;
+    absl::StatusOr<chain::TxInfo> tx = comet.Tx(hash);
+    ASSERT_TRUE(tx.ok()) << key << ": " << tx.status();
+    EXPECT_EQ(tx->code, 0u) << key << ": " << tx->log;
+  }
+}
+
+}  // namespace
+}  // namespace edgesrv
+}  // namespace gonka
