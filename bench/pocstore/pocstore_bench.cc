@@ -369,9 +369,9 @@ int main(int argc, char** argv) {
   // the first writer's connection.
   if (getenv("POCSTORE_BENCH_EXPLAIN") != nullptr && smst) {
     for (const char* name : {"pocstore_smst_prove_rank", "pocstore_smst_prove_key"}) {
-      auto r = pools[0]->Exec(absl::StrCat("EXPLAIN ANALYZE EXECUTE ", name, "('", stage, "', '",
-                                           model, "', '", pg_c->count, "', '", pg_c->count / 3,
-                                           "')"));
+      auto r =
+          pools[0]->Exec(absl::StrCat("EXPLAIN ANALYZE EXECUTE ", name, "('", stage, "', '", model,
+                                      "', '", pg_c->count, "', '", pg_c->count / 3, "')"));
       if (!r.ok()) Die(r.status().ToString());
       for (int i = 0; i < r->rows(); ++i) std::printf("  %s\n", r->Get(i, 0)->c_str());
     }

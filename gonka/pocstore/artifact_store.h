@@ -147,9 +147,9 @@ class PgArtifactStore : public ArtifactStore {
 // when it started (a PostgreSQL transaction-id bound kept with the commitment, so the set behind
 // every committed count stays fixed), computes the root in one pass over the leaf hashes the
 // writers stored, and persists the upper tree (nodes with ≥ Options::bucket_leaves leaves and
-// their children) so a proof is three indexed reads. Leaf indices are Gonka's dense indices: a
-// leaf's rank by nonce (as uint32) within the commitment, so they are only meaningful together
-// with the count. ProveLeaf/ProveNonce accept only a count some Commit() returned
+// their children) so a proof is one statement of index lookups. Leaf indices are Gonka's dense
+// indices: a leaf's rank by nonce (as uint32) within the commitment, so they are only meaningful
+// together with the count. ProveLeaf/ProveNonce accept only a count some Commit() returned
 // (InvalidArgument otherwise, as Gonka refuses an unknown snapshot count); Scan() walks the last
 // commitment in leaf order. Same thread-safety and errors as PgArtifactStore.
 class PgSmstArtifactStore : public ArtifactStore {
