@@ -68,6 +68,56 @@ def settings_problems(objs, where):
     return n, problems
 
 
+def versiond_start_problems(objs, where):
+    """versiond cross-checks its drain settings only at start: run it with each rendered versiond
+    container's environment (listener, directories and oracle moved to this test) and see that it
+    serves instead of exiting 2 naming a setting."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    problems = []
+    for o in objs:
+        if o["kind"] != "Deployment":
+            continue
+        for c in o["spec"]["template"]["spec"]["containers"]:
+            if c["command"][0] != "versiond":
+                continue
+            d = tempfile.mkdtemp(prefix="versiond.", dir=WORK)
+            open(os.path.join(d, "oracle.json"), "w").write('{"versions":[]}')
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+            env.update({"VERSIOND_BIND": "127.0.0.1", "VERSIOND_PORT": str(port),
+                        "VERSIOND_ORACLE_URL": "file://%s/oracle.json" % d,
+                        "VERSIOND_BIN_DIR": d + "/bin", "VERSIOND_DATA_DIR": d + "/data",
+                        "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+            p = subprocess.Popen([dt.daemon_binary("versiond")] + c.get("args", []), env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            end = time.time() + 10
+            serving = False
+            while time.time() < end and p.poll() is None and not serving:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    serving = True
+                except OSError:
+                    time.sleep(0.1)
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.send_signal(signal.SIGTERM)  # the second signal forces: no announce wait
+            try:
+                out = p.communicate(timeout=20)[0]
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out = p.communicate()[0]
+            if not serving:
+                problems.append("%s %s: versiond does not start with the chart's settings (exit %s): %s" %
+                                (where, o["metadata"]["name"], p.returncode,
+                                 " | ".join(l for l in out.splitlines() if "config" in l or "error" in l)[-400:]))
+    return problems
+
+
 def render(chart, name, sets=()):
     r = dt.helm_template(HELM, chart, [values_file(name)], sets)
     return r, (dt.load_objects(r.stdout) if r.returncode == 0 else [])
@@ -99,6 +149,10 @@ for name in dt.VALUE_SETS:
     checks += n
     for p in problems:
         dt.check(False, p)
+    if any(o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-versiond") for o in objs):
+        checks += 1
+        for p in versiond_start_problems(objs, name):
+            dt.check(False, p)
 
 ok, out = dt.validate_k8s(all_objects, os.path.join(WORK, "k8s"))
 checks += 1
@@ -145,6 +199,13 @@ for s, field in rejections:
 r = dt.helm_template(HELM, dt.CHART, [values_file("minimal")], ["warmKey.existingSecret="])
 checks += 1
 dt.check(r.returncode != 0 and "warmKey" in r.stderr, "no warm key Secret and no value was accepted")
+
+# versiond refuses a kill grace that does not fit in its host budget: so must this test.
+r, objs = render(dt.CHART, "full-ha", ["versiond.drainKillGraceSeconds=900"])
+checks += 1
+caught = bool(versiond_start_problems(objs, "broken")) if r.returncode == 0 else False
+dt.check(caught, "versiond.drainKillGraceSeconds=900 (> budget 600 - announce) was NOT caught")
+print("broken values  versiond-start  caught: %s" % caught)
 
 # 6. Broken copies of the chart: each rule must catch its break ------------------------------
 T = "templates/_helpers.tpl"

@@ -78,6 +78,23 @@ def wait_tcp(port, deadline_s):
     return False
 
 
+# -- The Dockerfile and tools/image build the same image ---------------------------------------
+# (no engine here: the Dockerfile itself cannot be built; at least it ships the same daemons and
+# installs the same package list)
+import re  # noqa: E402
+dockerfile = open(os.path.join(dt.ROOT, "deploy", "image", "Dockerfile")).read()
+tools_image = open(os.path.join(dt.ROOT, "tools", "image")).read()
+want = sorted(dt.DAEMONS + ["devchild"])
+docker_daemons = sorted(set(re.findall(r"//daemons/([a-z-]+)", dockerfile)))
+image_daemons = sorted(re.search(r"^DAEMONS=\(([^)]*)\)", tools_image, re.M).group(1).split())
+dt.check(docker_daemons == want, "Dockerfile builds %s, want %s" % (docker_daemons, want))
+dt.check(image_daemons == want, "tools/image ships %s, want %s" % (image_daemons, want))
+dt.check("runtime-packages.txt" in dockerfile and "runtime-packages.txt" in tools_image,
+         "Dockerfile and tools/image must both install deploy/image/runtime-packages.txt")
+dt.check("USER 10001" in dockerfile and "UID_GONKA=10001" in tools_image, "both images run as uid 10001")
+if dt.failures():
+    dt.finish("image_smoke_test", 4)
+
 # -- Can this machine run it at all? ----------------------------------------------------------
 for tool in ("podman", "runc"):
     if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
@@ -104,8 +121,16 @@ if r.returncode != 0:
 print("image %s built in %.1fs" % (TAG, time.time() - t0))
 size = dt.run(["podman", "image", "inspect", TAG, "--format", "{{.Size}} {{.Config.User}}"]).stdout.split()
 print("image size %.0f MB, user %s" % (int(size[0]) / 1e6, size[1]))
-checks = 1
+checks = 5
 dt.check(size[1].startswith(str(UID)), "image user is %r, want %d" % (size[1], UID))
+# Every shared library every daemon needs is in the image (runtime-packages.txt is complete).
+ldd = dt.run(["podman", "run", "--rm", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
+              "nproc=1024:1024", "--network", "none", "--entrypoint", "/bin/sh", TAG, "-c",
+              "for f in /usr/local/bin/*; do echo \"== $f\"; ldd \"$f\"; done"])
+missing = [line.strip() for line in ldd.stdout.splitlines() if "not found" in line]
+checks += 1
+dt.check(ldd.returncode == 0 and not missing, "libraries missing in the image: %s %s" % (missing, ldd.stderr[-300:]))
+print("ldd in the image: %d binaries, %d missing libraries" % (ldd.stdout.count("== "), len(missing)))
 
 # -- Host servers -----------------------------------------------------------------------------
 T = tempfile.mkdtemp(prefix="image_smoke.", dir="/tmp")
