@@ -32,6 +32,8 @@
 //
 // Threads: `threads` I/O threads run Beast; handlers run on a separate pool of
 // `handler_threads`, so a handler may block (e.g. on an upstream call) without stalling I/O.
+// A route's optional prepared and inline handlers (RouteOptions) run on the I/O thread first,
+// for answers already in memory (a cache hit then costs no thread hand-off).
 // ResponseStream and WebSocketSession are thread-safe. WebSocket message/close callbacks and
 // ResponseStream close callbacks run on I/O threads and must not block.
 // All HttpServer methods are thread-safe; routes may be added at any time.
