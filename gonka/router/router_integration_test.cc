@@ -430,6 +430,42 @@ TEST_F(RouterTest, EvacuationPastItsDeadlineLeavesTheHostRunningAndDrained) {
   EXPECT_EQ(EvacuateHost(*runtime_, options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// The operator command against the same router: status, out (the stop step a shell command),
+// in, and bad usage.
+TEST_F(RouterTest, GonkaEvacuateCommand) {
+  absl::StatusOr<std::string> bin = testing::ResolveRunfile("tools/evacuate/gonka-evacuate");
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  testing::TempDir dir("gonka-evacuate");
+  int runs = 0;
+  auto run = [&](std::vector<std::string> args, std::string* output) -> int {
+    testing::SubprocessOptions o;
+    o.argv = {*bin, absl::StrCat("--socket=", haproxy_->admin_socket())};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.log_path = dir.Join(absl::StrCat("run", runs++, ".log"));
+    testing::Subprocess p(o);
+    EXPECT_TRUE(p.Start().ok());
+    absl::StatusOr<int> code = p.Wait(absl::Seconds(60));
+    EXPECT_TRUE(code.ok()) << code.status();
+    *output = p.LogTail();
+    return code.ok() ? *code : -1;
+  };
+  std::string out;
+  EXPECT_EQ(run({"--server=h1", "status"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("version_v1/h1 ready UP sessions=0"));
+  EXPECT_THAT(out, HasSubstr("version_v2/h1 ready UP"));
+  EXPECT_EQ(run({"--server=h1", "--stop-command=touch " + dir.Join("stopped"), "out"}, &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("h1: evacuated backends=version_v1,version_v2"));
+  EXPECT_TRUE(std::ifstream(dir.Join("stopped")).good()) << "the stop command ran";
+  EXPECT_EQ(run({"--server=h1", "status"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("version_v1/h1 drain"));
+  EXPECT_EQ(run({"--server=h1", "in"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("h1: UP, taking traffic"));
+  EXPECT_EQ(run({"--server=h1", "out"}, &out), 2) << "out needs --pid or --stop-command";
+  EXPECT_EQ(run({"--server=nosuch", "status"}, &out), 1) << out;
+  EXPECT_EQ(run({"status"}, &out), 2) << "--server is required";
+}
+
 }  // namespace
 }  // namespace router
 }  // namespace gonka
