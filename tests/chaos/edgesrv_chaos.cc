@@ -293,7 +293,10 @@ absl::StatusOr<EdgeSrvChaosResult> RunEdgeSrvChaos(const EdgeSrvChaosOptions& o)
 
   // The outcome, from the store: commit whatever is left, then read every stage's leaves.
   absl::MutexLock lock(&shared.mu);
-  for (const auto& [stage, posted] : shared.posted) {
+  for (const auto& stage_and_nonces : shared.posted) {
+    // Named, not a structured binding: clang 14 cannot capture a binding in the lambda below.
+    const auto& stage = stage_and_nonces.first;
+    const auto& posted = stage_and_nonces.second;
     if (stage < first_stage || stage > last_stage) continue;
     result.stages++;
     absl::StatusOr<pocstore::Commitment> c;
