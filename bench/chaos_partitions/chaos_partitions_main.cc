@@ -10,16 +10,19 @@
 //   bazel-bin/bench/chaos_partitions/chaos_partitions --suite=both --faults=100 [--seed=N]
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gonka/base/config.h"
 #include "tests/chaos/signer_chaos.h"
 #include "tests/partitions/eventhub_partitions.h"
 
 namespace {
 
-bool RunEventHub(int faults, uint64_t seed) {
+bool RunEventHub(int faults, uint64_t seed, const std::vector<std::string>& types) {
   gonka::PartitionChaosOptions options;
+  options.types = types;
   options.faults = faults;
   options.seed = seed;
   absl::StatusOr<gonka::PartitionChaosResult> r = gonka::RunEventHubPartitions(options);
@@ -92,6 +95,9 @@ int main(int argc, char** argv) {
   config.AddString("suite", &suite, "both", "eventhub, signer or both");
   config.AddInt("faults", &faults, 100, "partition faults per suite").Range(1, 100000);
   config.AddInt("seed", &seed, 0, "random seed (0 = random, printed)").NonNegative();
+  std::string eventhub_types;
+  config.AddString("eventhub-types", &eventhub_types, "",
+                   "comma-separated event hub fault types (default: all)");
   if (absl::Status s = config.Parse(argc, argv); !s.ok() || config.help_requested()) {
     std::fprintf(stderr, "%s\n%s\n", std::string(s.message()).c_str(), config.Usage().c_str());
     return s.ok() ? 0 : 2;
@@ -101,7 +107,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   bool ok = true;
-  if (suite != "signer") ok = RunEventHub(faults, static_cast<uint64_t>(seed)) && ok;
+  std::vector<std::string> types = absl::StrSplit(eventhub_types, ',', absl::SkipEmpty());
+  if (suite != "signer") ok = RunEventHub(faults, static_cast<uint64_t>(seed), types) && ok;
   if (suite != "eventhub") ok = RunSigner(faults, static_cast<uint64_t>(seed)) && ok;
   std::printf("chaos_partitions: %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;

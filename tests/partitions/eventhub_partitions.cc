@@ -313,6 +313,16 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
         absl::StatusOr<std::string> meta = nats.node(n).MetaLeader();
         absl::StrAppend(&where, "; n", n, " sees meta leader ",
                         meta.ok() ? *meta : meta.status().ToString());
+        // The node's own view of the stream (its state and the replicas' lag), from /jsz.
+        absl::StatusOr<std::string> jsz = nats.node(n).MonitorGet("/jsz?streams=true");
+        size_t at = jsz.ok() ? jsz->find("\"name\": \"BLOCKS\"") : std::string::npos;
+        if (at != std::string::npos) {
+          std::string view = jsz->substr(at, 900);
+          view.erase(std::remove_if(view.begin(), view.end(),
+                                    [](char c) { return c == '\n' || c == ' '; }),
+                     view.end());
+          absl::StrAppend(&where, " [", view, "]");
+        }
       }
       return absl::InternalError(absl::StrCat("seed ", seed, " fault ", f + 1, " ", type, detail,
                                               ": ", resumed.ToString(), where));
