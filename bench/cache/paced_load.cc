@@ -8,8 +8,8 @@
 //   paced_load --port=8080 --rate=50000 --connections=16 --seconds=5 --paths=/v1/models,/v1/pricing
 //
 // Prints one line: RESULT requests=N rate=R p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=..
-// non2xx=N errors=N late=N (errors: failed requests, each followed by a reconnect; late: requests sent more than 1 ms after they were due, i.e. the
-// client or the server could not keep the rate).
+// non2xx=N errors=N late=N (errors: failed requests, each followed by a reconnect; late: requests
+// sent more than 1 ms after they were due, i.e. the client or the server could not keep the rate).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -41,7 +41,7 @@ struct Run {
   Clock::time_point start;
   Clock::time_point measure_from;
   Clock::time_point end;
-  Clock::duration interval;  // between two requests of one connection
+  Clock::duration interval;           // between two requests of one connection
   std::vector<std::string> requests;  // serialized, one per path
   std::vector<int64_t> latencies_us;
   uint64_t non2xx = 0;
@@ -187,8 +187,8 @@ int main(int argc, char** argv) {
   run.start = Clock::now() + std::chrono::milliseconds(100);
   run.measure_from = run.start + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(warmup_seconds));
-  run.end = run.measure_from + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(seconds));
+  run.end = run.measure_from +
+            std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   run.latencies_us.reserve(static_cast<size_t>(rate * seconds * 1.1));
   for (int i = 0; i < connections; ++i) {
     auto conn = std::make_shared<Conn>(ioc, run, i, connections);
@@ -207,10 +207,9 @@ int main(int argc, char** argv) {
   std::printf(
       "RESULT requests=%zu rate=%.0f p50_us=%lld p90_us=%lld p99_us=%lld p999_us=%lld "
       "max_us=%lld non2xx=%llu errors=%llu late=%llu\n",
-      l.size(), static_cast<double>(l.size()) / measured,
-      static_cast<long long>(Percentile(l, 50)), static_cast<long long>(Percentile(l, 90)),
-      static_cast<long long>(Percentile(l, 99)), static_cast<long long>(Percentile(l, 99.9)),
-      static_cast<long long>(l.empty() ? 0 : l.back()),
+      l.size(), static_cast<double>(l.size()) / measured, static_cast<long long>(Percentile(l, 50)),
+      static_cast<long long>(Percentile(l, 90)), static_cast<long long>(Percentile(l, 99)),
+      static_cast<long long>(Percentile(l, 99.9)), static_cast<long long>(l.empty() ? 0 : l.back()),
       static_cast<unsigned long long>(run.non2xx), static_cast<unsigned long long>(run.errors),
       static_cast<unsigned long long>(run.late));
   return 0;

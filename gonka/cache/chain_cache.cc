@@ -709,9 +709,8 @@ struct ChainCache::Impl {
       ResponseMeta meta;
       meta.freshness = entry->route->options.freshness;
       meta.height = entry->value->height;
-      net::HttpResponse head =
-          Respond(net::HttpRequest(), std::string(), entry->value->etag, meta,
-                  options.block_max_age);
+      net::HttpResponse head = Respond(net::HttpRequest(), std::string(), entry->value->etag, meta,
+                                       options.block_max_age);
       entry->prepared = std::make_shared<const net::PreparedResponse>(
           head.status, std::move(head.headers), entry->value->body);
       // Counted like the rest of the entry (plus its control block), so the bound still holds.

@@ -13,11 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gonka/base/clock.h"
 #include "gonka/base/metrics.h"
 #include "gonka/chain/epoch.h"
 #include "gonka/testing/process.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace gonka {
@@ -644,7 +644,8 @@ TEST(ChainCacheTest, PreparedIfCachedServesOnePreparedResponsePerEntry) {
   EXPECT_EQ(first->body(), expected.body);
   for (const auto& [name, value] : expected.headers) {
     EXPECT_EQ(first->headers().Get(name), value) << name;
-    EXPECT_THAT(first->head(), ::testing::HasSubstr(absl::StrCat("\r\n", name, ": ", value, "\r\n")));
+    EXPECT_THAT(first->head(),
+                ::testing::HasSubstr(absl::StrCat("\r\n", name, ": ", value, "\r\n")));
   }
   cache.OnBlock(8, clock.Now());  // kBlock: no longer the answer
   EXPECT_EQ(cache.PreparedIfCached({"models_prep", ""}), nullptr);

@@ -942,7 +942,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     ArmReadTimer(ToChrono(server_->options_.request_timeout));  // times the write, see Respond()
     prepared_ = std::move(prepared);
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(prepared_->head()),
-                                                        asio::buffer(prepared_->body())};
+                                                       asio::buffer(prepared_->body())};
     asio::async_write(stream_.socket(), buffers,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         self->prepared_.reset();

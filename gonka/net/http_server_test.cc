@@ -153,7 +153,8 @@ TEST_F(HttpServerTest, PreparedHandlerSendsThePreparedBytes) {
     EXPECT_THAT(prepared->head(), ::testing::EndsWith("\r\n\r\n"));
     std::atomic<int> prepared_calls{0}, inline_calls{0}, pool_calls{0};
     HttpServer::RouteOptions route;
-    route.prepared_handler = [&](const HttpRequest& req) -> std::shared_ptr<const PreparedResponse> {
+    route.prepared_handler =
+        [&](const HttpRequest& req) -> std::shared_ptr<const PreparedResponse> {
       prepared_calls++;
       if (req.QueryParam("pass").has_value()) return nullptr;
       return prepared;
@@ -174,7 +175,9 @@ TEST_F(HttpServerTest, PreparedHandlerSendsThePreparedBytes) {
     Client client(server.port());
     ASSERT_TRUE(client.connected());
     for (int i = 0; i < 30; ++i) {  // one keep-alive connection
-      const char* target = i % 3 == 0 ? "/cached" : i % 3 == 1 ? "/cached?pass" : "/cached?pass&pool";
+      const char* target = i % 3 == 0   ? "/cached"
+                           : i % 3 == 1 ? "/cached?pass"
+                                        : "/cached?pass&pool";
       auto res = client.Send(http::verb::get, target);
       ASSERT_FALSE(client.error()) << client.error().message();
       EXPECT_EQ(res.result_int(), 200);
