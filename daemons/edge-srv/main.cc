@@ -18,8 +18,10 @@
 #include "gonka/chain/comet_client.h"
 #include "gonka/chain/inference_query_client.h"
 #include "gonka/crypto/bech32.h"
+#include "gonka/drain/bearer_auth.h"
 #include "gonka/drain/connection_flags.h"
 #include "gonka/drain/daemon.h"
+#include "gonka/edgesrv/admin_api.h"
 #include "gonka/edgesrv/poc_callbacks.h"
 #include "gonka/edgesrv/stage_gate.h"
 #include "gonka/edgesrv/validation_sink.h"
@@ -30,6 +32,7 @@
 #include "gonka/pg/pg.h"
 #include "gonka/pocstore/artifact_store.h"
 #include "gonka/signer/ledger.h"
+#include "gonka/signer/reconciler.h"
 #include "gonka/txqueue/txqueue.h"
 
 int main(int argc, char** argv) {
@@ -69,6 +72,8 @@ int main(int argc, char** argv) {
               "required vector length in bytes (0: any; a batch's f16 encoding k_dim still "
               "applies)")
       .NonNegative();
+  gonka::HttpAuthFlags admin_auth("admin", "admin API");
+  admin_auth.Register(&config);
   // The development fallback's settings (--phase-source=chain).
   std::string rpc_url, grpc_address;
   gonka::chain::EpochParams fallback;
@@ -203,6 +208,18 @@ int main(int argc, char** argv) {
     options.validations = [s](const gonka::edgesrv::ValidationResult& r) { return s->Send(r); };
   }
 
+  if (!participant.empty()) {
+    absl::StatusOr<gonka::HttpAuthenticator> authenticate = admin_auth.Build();
+    if (!authenticate.ok()) return daemon.ConfigError(std::string(authenticate.status().message()));
+    gonka::signer::Ledger* l = ledger.get();
+    gonka::txqueue::TxQueue* q = queue.get();
+    gonka::edgesrv::AddEdgeAdminRoutes(
+        &daemon.server(), {.authenticate = *authenticate,
+                           .creator = participant,
+                           .enqueue = [l, q](gonka::txqueue::ChainTx tx) {
+                             return gonka::signer::EnqueueRecorded(l, q, std::move(tx));
+                           }});
+  }
   gonka::edgesrv::PocCallbacks callbacks(store->get(), stage, options);
   callbacks.AddRoutes(&daemon.server());
   gonka::DrainController& drain = daemon.drain();

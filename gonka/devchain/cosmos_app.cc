@@ -47,6 +47,8 @@ const char* const kGonkaRecordTypes[] = {
     "/inference.inference.MsgMLNodeWeightDistribution",
     "/inference.inference.MsgPoCV2StoreCommit",
     "/inference.inference.MsgSubmitPocValidationsV2",
+    // edge-srv's admin route (price vote).
+    "/inference.inference.MsgSubmitUnitOfComputePriceProposal",
     nullptr,
 };
 

@@ -4,7 +4,8 @@
 // executing for the cold account, and two edge-srv replicas for the cold account. One validation
 // result delivered five times over both replicas, and another participant's fraud verdict
 // delivered twice, reach the chain as exactly two MsgSubmitPocValidationsV2 txs, each included
-// with code 0.
+// with code 0; a price proposal through the admin route, retried on the other replica with the
+// same request key, is one MsgSubmitUnitOfComputePriceProposal on chain.
 #include <sys/stat.h>
 
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/crypto/key.h"
+#include "gonka/edgesrv/admin_api.h"
 #include "gonka/edgesrv/validation_sink.h"
 #include "gonka/net/http_client.h"
 #include "gonka/net/http_message.h"
@@ -77,8 +79,10 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
   absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold->address());
   ASSERT_TRUE(account.ok()) << account.status();
   cosmos::TxBuilder grant;
-  grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(),
-                                            nodemanager::kMsgSubmitPocValidationsV2));
+  for (const char* type :
+       {nodemanager::kMsgSubmitPocValidationsV2, kMsgSubmitUnitOfComputePriceProposal}) {
+    grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(), type));
+  }
   grant.SetChainId("gonka-devnet")
       .SetAccountNumber(account->account_number)
       .SetSequence(account->sequence)
@@ -104,6 +108,9 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
   testing::DaemonProcess signerd(s);
   ASSERT_TRUE(signerd.Start().ok()) << signerd.LogTail();
 
+  const std::string admin_tokens = dir.Join("admin.tokens");
+  std::ofstream(admin_tokens) << "operator 0123456789abcdef0123456789abcdef\n";
+  chmod(admin_tokens.c_str(), 0600);
   std::vector<std::unique_ptr<testing::DaemonProcess>> srv;
   for (int i = 0; i < 2; ++i) {
     testing::DaemonProcess::Options e;
@@ -114,7 +121,8 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
               "--drain-announce=0s",
               absl::StrCat("--nats-url=", hub.nats().url()),
               absl::StrCat("--pg-url=", pg.url()),
-              "--participant=" + cold->address()};
+              "--participant=" + cold->address(),
+              "--admin-token-file=" + admin_tokens};
     srv.push_back(std::make_unique<testing::DaemonProcess>(e));
     ASSERT_TRUE(srv.back()->Start().ok()) << srv.back()->LogTail();
   }
@@ -153,6 +161,32 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
     ASSERT_EQ(r->status, 200) << r->body;
   }
 
+  // Admin: a price proposal of 2 ugonka, retried with the same request key on the other replica;
+  // refused without the token and for an unknown denom.
+  auto propose = [&](int replica, const std::string& body, const std::string& token) {
+    net::HttpCallOptions call = net::HttpCallOptions::Timeout(absl::Seconds(5));
+    call.headers.Set("X-Gonka-Idempotency-Key", "vote-1");
+    if (!token.empty()) call.headers.Set("Authorization", "Bearer " + token);
+    return http.Post(absl::StrCat(srv[replica]->url(), "/admin/v1/unit-of-compute-price-proposal"),
+                     body, "application/json", call);
+  };
+  const std::string token = "0123456789abcdef0123456789abcdef";
+  absl::StatusOr<net::HttpResponse> refused = propose(0, R"({"price":2,"denom":"ugonka"})", "");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 401) << refused->body;
+  absl::StatusOr<net::HttpResponse> bad = propose(0, R"({"price":2,"denom":"icoin"})", token);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_NE(bad->body.find("denom"), std::string::npos) << bad->body;
+  for (int replica : {0, 1}) {
+    absl::StatusOr<net::HttpResponse> r =
+        propose(replica, R"({"price":2,"denom":"ugonka"})", token);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(r->body.find("\"price\":2000"), std::string::npos) << r->body;
+  }
+  const std::string key_price = absl::StrCat("price_proposal/", cold->address(), "/vote-1");
+
   // The ledger: one row per vote, included; the chain: each tx found with code 0.
   absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open({.conninfo = pg.url()});
   ASSERT_TRUE(pool.ok()) << pool.status();
@@ -165,7 +199,7 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
   std::map<std::string, signer::LedgerEntry> entries;
   ASSERT_TRUE(testing::WaitFor(
                   [&] {
-                    for (const std::string& key : {key_a, key_b}) {
+                    for (const std::string& key : {key_a, key_b, key_price}) {
                       absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(key);
                       if (!e.ok() || e->state != signer::TxState::kIncluded) return false;
                       entries[key] = *e;
@@ -175,10 +209,11 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
                   absl::Seconds(30))
                   .ok())
       << signerd.LogTail();
-  absl::StatusOr<pg::Result> rows =
-      (*pool)->Exec("SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE 'validation/%'");
+  absl::StatusOr<pg::Result> rows = (*pool)->Exec(
+      "SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE 'validation/%' OR "
+      "idempotency_key LIKE 'price_proposal/%'");
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_EQ(rows->Get(0, 0).value_or(""), "2");
+  EXPECT_EQ(rows->Get(0, 0).value_or(""), "3");
   for (const auto& [key, entry] : entries) {
     std::string hash;
     ASSERT_TRUE(crypto::HexDecode(entry.tx_hash, "tx_hash", &hash).ok()) << entry.tx_hash;
