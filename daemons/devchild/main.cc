@@ -13,7 +13,7 @@
 // fields, so a test can prove which binary answered. The label comes from the trailer of the
 // executable (`--make-variant`), else $DEVCHILD_VERSION, else "dev".
 //
-// Public port N: GET /healthz, GET /version, POST /v1/escrows/<id>/requests[?delay_ms=M],
+// Public port N: GET /healthz, GET /version[?delay_ms=M], POST /v1/escrows/<id>/requests[?delay_ms=M],
 // GET /v1/escrows/<id>/stream?n=K&interval_ms=M (SSE: K events, then `event: end` and the
 // stream closes), the same under /sessions/<id>/ (Gonka's session paths), GET /metrics.
 // Admin (port N, or $DEVSHARD_ADMIN_ADDR = 127.0.0.1:<p>): GET /ready, POST /drain,
@@ -169,6 +169,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::string storage = !pg_url_file.empty() ? "postgres" : Env("DEVCHILD_STORAGE_MODE", "sqlite");
+  if (print_storage) {  // before reading our own image: the probe should be cheap
+    std::printf("%s\n", storage.c_str());
+    return 0;
+  }
   std::string image;
   if (!ReadFile("/proc/self/exe", &image)) {
     std::fprintf(stderr, "devchild: cannot read /proc/self/exe\n");
@@ -191,11 +196,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "devchild: bad mode %s (normal|never-ready|crash-at-start)\n",
                  id.mode.c_str());
     return 2;
-  }
-  std::string storage = !pg_url_file.empty() ? "postgres" : Env("DEVCHILD_STORAGE_MODE", "sqlite");
-  if (print_storage) {
-    std::printf("%s\n", storage.c_str());
-    return 0;
   }
   if (port < 0 || data_dir.empty()) {
     std::fprintf(stderr, "usage: devchild --port N --data-dir DIR\n");
@@ -301,7 +301,10 @@ int main(int argc, char** argv) {
         return res;
       },
       no_admission);
-  pub.Handle("GET", "/version", [&](const HttpRequest&) {
+  pub.Handle("GET", "/version", [&](const HttpRequest& req) {
+    if (int delay = IntParam(req, "delay_ms", 0); delay > 0) {
+      absl::SleepFor(absl::Milliseconds(delay));  // stands in for a request's real work
+    }
     gonka::JsonWriter w;
     base_json(w);
     w.Key("mode").String(id.mode).Key("storage").String(storage).EndObject();

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   gonka::SignalWatcher signals;  // first: block the signals before any thread starts
 
   gonka::Config config("versiond");
-  int port = 8080;
+  int port = 8080, first_child_port = 5000;
   std::string bind, oracle_url, bin_dir, data_dir, binary_name, ready_path, drain_path,
       status_path, admin_env;
   absl::Duration poll_interval, ready_timeout, drain_timeout, drain_poll, kill_grace,
@@ -60,6 +60,10 @@ int main(int argc, char** argv) {
       .Env("VERSIOND_DRAIN_PATH");
   config.AddString("drain-status-path", &status_path, "/drain/status", "child drain status")
       .Env("VERSIOND_DRAIN_STATUS_PATH");
+  config
+      .AddPort("first-child-port", &first_child_port, 5000,
+               "children's ports are taken from here up (Gonka: 5000)")
+      .Env("");
   config
       .AddString("admin-address-env", &admin_env, "DEVSHARD_ADMIN_ADDR",
                  "variable giving each child its loopback admin address (\"\" = admin on the "
@@ -120,7 +124,7 @@ int main(int argc, char** argv) {
   options.installer.binary_name = binary_name;
   options.announce = announce;
   options.host_budget = budget;
-  options.supervisor.first_port = 5000;
+  options.supervisor.first_port = first_child_port;
   options.supervisor.reserved_ports = {port};
   options.supervisor.admin_address_env = admin_env;
   options.supervisor.ready_path = ready_path;

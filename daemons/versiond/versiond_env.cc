@@ -113,12 +113,15 @@ absl::Status VersiondEnv::StartVersiond(std::vector<std::string> extra_flags,
                                         std::map<std::string, std::string> env,
                                         bool wait_ready) {
   if (port_ == 0) port_ = testing::FreePort();
+  if (first_child_port_ == 0) first_child_port_ = testing::FreePort();
   testing::SubprocessOptions o;
   o.argv = {Runfile("daemons/versiond/versiond"),
             absl::StrCat("--port=", port_),
             absl::StrCat("--oracle-url=", OracleUrl()),
             absl::StrCat("--bin-dir=", dir_.Join("bin")),
             absl::StrCat("--data-dir=", dir_.Join("data")),
+            // Away from 5000, where other tests' versiond children may be running.
+            absl::StrCat("--first-child-port=", first_child_port_),
             "--poll-interval=200ms",
             "--ready-timeout=5s",
             "--drain-announce=0s",

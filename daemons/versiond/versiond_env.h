@@ -77,6 +77,7 @@ class VersiondEnv {
   std::string oracle_body_ ABSL_GUARDED_BY(mu_) = "{\"versions\":[]}";
   int variants_ = 0;
   int port_ = 0;
+  int first_child_port_ = 0;
   std::unique_ptr<testing::Subprocess> versiond_;
 };
 

@@ -8,17 +8,22 @@
 
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "daemons/versiond/versiond_env.h"
@@ -72,13 +77,17 @@ bool PidGone(int64_t pid) {
   return paren == std::string::npos || line.substr(paren + 2, 1) == "Z";
 }
 
+// Free = a server could listen there now. SO_REUSEADDR as servers set it: connections of the
+// dead child left in TIME_WAIT do not hold the port, a listener does.
 bool PortFree(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 && listen(fd, 1) == 0;
   close(fd);
   return ok;
 }
@@ -411,6 +420,46 @@ TEST(VersiondTest, ASecondSignalForcesTheStop) {
   EXPECT_EQ(*exit, 3) << "work was cut";
   EXPECT_LT(absl::Now() - forced, absl::Seconds(5));
   for (int64_t pid : children) EXPECT_TRUE(PidGone(pid));
+}
+
+// Socket inodes of `pid`'s open descriptors.
+std::set<std::string> SocketInodes(int64_t pid) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"), ec)) {
+    const std::string link = std::filesystem::read_symlink(e.path(), ec).string();
+    absl::string_view target = link;
+    if (absl::ConsumePrefix(&target, "socket:[") && absl::ConsumeSuffix(&target, "]")) {
+      out.insert(std::string(target));
+    }
+  }
+  return out;
+}
+
+// The inode of the socket listening on 127.0.0.1:`port` (/proc/net/tcp), or "".
+std::string ListenerInode(int port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  const std::string local = absl::StrCat(":", absl::AsciiStrToUpper(absl::StrFormat("%04x", port)));
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() > 9 && absl::EndsWith(f[1], local) && f[3] == "0A") return f[9];
+  }
+  return "";
+}
+
+TEST(VersiondTest, ChildrenInheritNoneOfVersiondsSockets) {
+  VersiondEnv env("fds");
+  HttpClient http;
+  env.SetOracle({{"app", env.MakeVariant("v1")}});
+  ASSERT_TRUE(env.StartVersiond().ok()) << env.versiond().LogTail();
+  std::vector<int64_t> children = ChildPids(http, env);
+  ASSERT_EQ(children.size(), 1u);
+  const std::string listener = ListenerInode(env.port());
+  ASSERT_FALSE(listener.empty());
+  EXPECT_TRUE(SocketInodes(env.versiond().pid()).count(listener));
+  // A child holding versiond's listener would keep its port accepting after versiond closed it.
+  EXPECT_FALSE(SocketInodes(children[0]).count(listener));
 }
 
 TEST(VersiondTest, Kill9LeavesNoChildHoldingAPort) {

@@ -297,6 +297,20 @@ absl::StatusOr<std::string> Supervisor::ProbeStorageMode(const ChildSpec& spec) 
   return absl::AsciiStrToLower(*mode);
 }
 
+void Supervisor::WarmConnections(int port) {
+  // Concurrent requests each need a connection of their own, so after these the client's pool
+  // holds `warm_connections` keep-alive connections to the new child, and the first requests
+  // after the swap do not pay for connecting (and the child's accepting) while in flight.
+  std::vector<std::thread> warmers;
+  for (int i = 0; i < options_.warm_connections; ++i) {
+    warmers.emplace_back([this, port] {
+      http_->Get(Url(port, options_.healthz_path), net::HttpCallOptions::Timeout(absl::Seconds(2)))
+          .IgnoreError();
+    });
+  }
+  for (std::thread& t : warmers) t.join();
+}
+
 absl::Status Supervisor::WaitReady(const GenPtr& gen) {
   int port, admin_port;
   {
@@ -322,7 +336,10 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
         http_->Get(Url(admin_port, options_.ready_path), call);
     if (ready.ok() && ready->status == 200) {
       absl::StatusOr<net::HttpResponse> health = http_->Get(Url(port, options_.healthz_path), call);
-      if (health.ok() && health->status >= 200 && health->status < 300) return absl::OkStatus();
+      if (health.ok() && health->status >= 200 && health->status < 300) {
+        WarmConnections(port);
+        return absl::OkStatus();
+      }
       last = health.ok() ? absl::StrCat(options_.healthz_path, " answered ", health->status)
                          : std::string(health.status().message());
     } else {

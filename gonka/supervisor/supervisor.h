@@ -152,6 +152,9 @@ struct SupervisorOptions {
   // binary) until it is reaped, for KillRecordedChildren() at the next start. The directory is
   // created if missing.
   std::string pid_dir;
+  // Keep-alive connections opened to a new child once it is ready, before the route swap (each
+  // by a GET of healthz_path), so requests right after the swap find them pooled.
+  int warm_connections = 8;
   // Per forwarded plain request (a stream has no overall deadline).
   absl::Duration forward_timeout = absl::Seconds(60);
   // A forwarded stream fails when the child sends nothing for this long.
@@ -264,6 +267,7 @@ class Supervisor {
   absl::Status StartGeneration(const GenPtr& gen);
   absl::Status StartOnce(const GenPtr& gen);
   absl::Status WaitReady(const GenPtr& gen);
+  void WarmConnections(int port);
   // The whole retirement of `gen`, blocking until it is reaped.
   void Retire(const GenPtr& gen);
   // SIGTERM, grace, SIGKILL, reap.

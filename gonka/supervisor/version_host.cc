@@ -1,6 +1,7 @@
 #include "gonka/supervisor/version_host.h"
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -102,13 +103,16 @@ VersionHost::VersionHost(VersionHostOptions options)
     metrics_->host_state.Add({{"state", std::string(HostStateName(s))}})
         .Set(s == HostState::kServing ? 1 : 0);
   }
-  proxy_->OnProxied([m = metrics_.get()](int status) {
-    const char* code = status == 0     ? "stream"
-                       : status < 300 ? "2xx"
-                       : status < 400 ? "3xx"
-                       : status < 500 ? "4xx"
-                                      : "5xx";
-    m->proxied.Add({{"code", code}}).Increment();
+  // One counter per status class, looked up once (Family::Add per request would build and hash
+  // a label map on the hot path).
+  std::array<prometheus::Counter*, 5> proxied{};
+  const char* const kCodes[] = {"stream", "2xx", "3xx", "4xx", "5xx"};
+  for (size_t i = 0; i < proxied.size(); ++i) {
+    proxied[i] = &metrics_->proxied.Add({{"code", kCodes[i]}});
+  }
+  proxy_->OnProxied([proxied](int status) {
+    const size_t i = status == 0 ? 0 : status < 300 ? 1 : status < 400 ? 2 : status < 500 ? 3 : 4;
+    proxied[i]->Increment();
   });
 }
 
@@ -259,10 +263,13 @@ absl::Status VersionHost::ReconcileOnce() {
       supervisor_->Remove(name).IgnoreError();
     }
   }
-  bool all = std::all_of(want->begin(), want->end(), [&](const OracleVersion& v) {
-    return std::find(reconciled_once_.begin(), reconciled_once_.end(), v.name) !=
-           reconciled_once_.end();
-  });
+  bool all = true;
+  for (const OracleVersion& v : *want) {
+    if (std::find(reconciled_once_.begin(), reconciled_once_.end(), v.name) ==
+        reconciled_once_.end()) {
+      all = false;
+    }
+  }
   if (all && !proxy_->reconciled()) {
     GONKA_LOG_INFO("every listed version reconciled; ready", {"versions", want->size()});
     proxy_->SetReconciled(true);  // latched

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -85,6 +86,10 @@ absl::StatusOr<pid_t> SpawnWith(const std::vector<std::string>& argv_in, const E
   posix_spawn_file_actions_init(&actions);
   absl::Cleanup destroy_actions = [&actions] { posix_spawn_file_actions_destroy(&actions); };
   if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+  // Only stdin/stdout/stderr go to the child: not the supervisor's listening socket (a child
+  // holding it would keep the port accepting after the supervisor closed it) nor its
+  // connections. Asio and others do not open every descriptor close-on-exec.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
   pid_t pid = 0;
   int rc = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, argv_ptrs.data(), envp_ptrs.data());
@@ -127,6 +132,10 @@ absl::StatusOr<pid_t> ForkWithDeathSignal(const std::vector<std::string>& argv_i
     sigset_t empty;
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, nullptr);
+    // Only stdin/stdout/stderr and the exec-error pipe go on (see SpawnWith); the pipe is
+    // close-on-exec.
+    if (fds[1] > 3) close_range(3, static_cast<unsigned>(fds[1]) - 1, 0);
+    close_range(static_cast<unsigned>(std::max(3, fds[1] + 1)), ~0U, 0);
     execve(argv_ptrs[0], argv_ptrs.data(), envp_ptrs.data());
     int err = errno;
     ssize_t ignored = write(fds[1], &err, sizeof(err));
