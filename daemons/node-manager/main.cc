@@ -29,6 +29,7 @@
 #include "gonka/nodemanager/admin_api.h"
 #include "gonka/nodemanager/node_manager_service.h"
 #include "gonka/nodemanager/queue_chain_sink.h"
+#include "gonka/pocstore/artifact_store.h"
 
 int main(int argc, char** argv) {
   gonka::Daemon daemon({.name = "node-manager", .default_port = 8090});
@@ -59,6 +60,12 @@ int main(int argc, char** argv) {
   config.AddString("key-file", &key_file, "",
                    "warm key (0600): with it, seeds, weights and claims go on chain through the "
                    "tx queue, recorded in the signer ledger (--pg-url); without, they are skipped");
+  std::string accumulator;
+  config
+      .AddString("accumulator", &accumulator, "mmr",
+                 "the PoC artifact store's commitment: mmr or smst (edge-srv's --accumulator: "
+                 "each has its own tables)")
+      .OneOf({"mmr", "smst"});
   config.AddString("chain-rpc-url", &rpc_url, "http://127.0.0.1:26657", "CometBFT RPC URL");
   config.AddString("chain-grpc-address", &grpc_address, "",
                    "Cosmos gRPC host:port (the epoch parameters; empty = abci_query)");
@@ -142,7 +149,8 @@ int main(int argc, char** argv) {
          .participant = options.participant,
          .pg = *pg,
          .js = js->get(),
-         .nodes = [&service_ptr] { return service_ptr->Nodes(); }});
+         .nodes = [&service_ptr] { return service_ptr->Nodes(); },
+         .accumulator = *gonka::pocstore::ParseAccumulator(accumulator)});
     if (!opened.ok()) return daemon.ConfigError(std::string(opened.status().message()));
     messaging = std::move(*opened);
     options.chain_sink = messaging->sink();

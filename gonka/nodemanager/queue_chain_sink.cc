@@ -124,8 +124,8 @@ absl::StatusOr<std::unique_ptr<ChainMessaging>> ChainMessaging::Open(
   WeightsFn weights;
   CommitFn commits;
   if (options.nodes) {
-    absl::StatusOr<std::unique_ptr<pocstore::PgArtifactStore>> artifacts =
-        pocstore::PgArtifactStore::Open(m->pool_.get());
+    absl::StatusOr<std::unique_ptr<pocstore::ArtifactStore>> artifacts =
+        pocstore::OpenPgArtifactStore(m->pool_.get(), options.accumulator);
     if (!artifacts.ok()) return artifacts.status();
     m->artifacts_ = *std::move(artifacts);
     pocstore::ArtifactStore* store = m->artifacts_.get();

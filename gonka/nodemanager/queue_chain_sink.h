@@ -106,6 +106,8 @@ struct ChainMessagingOptions {
   // With it, weights and store commits come from the PoC artifact store in the same database
   // (the one edge-srv writes).
   NodesFn nodes;
+  // The artifact store's commitment; must be edge-srv's (each accumulator has its own tables).
+  pocstore::Accumulator accumulator = pocstore::Accumulator::kMmr;
 };
 
 class ChainMessaging {
@@ -125,7 +127,7 @@ class ChainMessaging {
   std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<signer::Ledger> ledger_;
   std::unique_ptr<PgSeedStore> seeds_;
-  std::unique_ptr<pocstore::PgArtifactStore> artifacts_;
+  std::unique_ptr<pocstore::ArtifactStore> artifacts_;
   std::unique_ptr<txqueue::TxQueue> queue_;
   std::unique_ptr<QueueChainSink> sink_;
 };
