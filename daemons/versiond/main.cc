@@ -19,6 +19,7 @@
 #include "gonka/base/log.h"
 #include "gonka/drain/signals.h"
 #include "gonka/net/http_server.h"
+#include "gonka/supervisor/oracle.h"
 #include "gonka/supervisor/version_host.h"
 #include "gonka/supervisor/version_proxy.h"
 
@@ -114,7 +115,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "config: %s\n", std::string(s.message()).c_str());
     return 2;
   }
-  GONKA_LOG_INFO("versiond config", {"settings", config.Describe()});
+  // Not config.Describe(): the oracle URL may carry credentials in its user-info.
+  GONKA_LOG_INFO("versiond config", {"oracle", gonka::supervisor::RedactUrl(oracle_url)},
+                 {"bin_dir", bin_dir}, {"data_dir", data_dir}, {"poll_interval", poll_interval},
+                 {"announce", announce}, {"budget", budget});
 
   gonka::supervisor::VersionHostOptions options;
   options.oracle_url = oracle_url;

@@ -354,7 +354,9 @@ TEST(SupervisorTest, ChildThatCrashesAtStartNeverTakesTraffic) {
   const GenerationInfo v1 = *Current(sup);
   ChildSpec bad = Spec("v2", dir);
   bad.args = {"--unknown-flag-makes-no-difference"};
-  bad.env.emplace_back("TEST_CHILD_EXIT_AFTER_MS", "1");
+  // Exits before it binds: a child exiting "soon after start" could still answer a readiness
+  // poll first (it did under ASan).
+  bad.env.emplace_back("TEST_CHILD_CRASH_AT_START", "1");
   absl::Status s = sup.Deploy(bad);
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_EQ(Current(sup)->id, v1.id);

@@ -9,7 +9,8 @@
 // $DEVSHARD_ADMIN_ADDR): GET /ready, POST /drain, GET /drain/status
 // ({"ready":..,"draining":..,"inflight":n}). While draining, public requests get 503 and
 // /ready 503; admitted requests finish. Environment: TEST_CHILD_VERSION (the body of /version),
-// TEST_CHILD_NEVER_READY=1 (/ready always 503), TEST_CHILD_IGNORE_SIGTERM=1,
+// TEST_CHILD_NEVER_READY=1 (/ready always 503), TEST_CHILD_CRASH_AT_START=1 (exit 3 before
+// binding), TEST_CHILD_IGNORE_SIGTERM=1,
 // TEST_CHILD_EXIT_AFTER_MS=M (exit 3 on its own after M ms; with TEST_CHILD_EXIT_ONCE=1 only the
 // first start in a data dir does).
 #include <signal.h>
@@ -69,6 +70,10 @@ int main(int argc, char** argv) {
   if (port < 0 || data_dir.empty()) {
     std::fprintf(stderr, "usage: test_child --port N --data-dir DIR\n");
     return 2;
+  }
+  if (Env("TEST_CHILD_CRASH_AT_START") == "1") {
+    std::fprintf(stderr, "test_child: crash at start\n");
+    return 3;  // before binding anything: it can never answer /ready
   }
   const bool ignore_term = Env("TEST_CHILD_IGNORE_SIGTERM") == "1";
   // Block SIGTERM/SIGINT before any thread starts, so sigwait below receives them.
