@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
                  "--nats-url) or chain (poll --chain-rpc-url; development only)")
       .OneOf({"stream", "chain"});
   config
-      .AddString("accumulator", &accumulator, "mmr",
+      .AddString("accumulator", &accumulator, "smst",
                  "the artifact store's commitment: mmr or smst (the node-manager's must match: "
                  "each has its own tables)")
       .OneOf({"mmr", "smst"});

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
                    "tx queue, recorded in the signer ledger (--pg-url); without, they are skipped");
   std::string accumulator;
   config
-      .AddString("accumulator", &accumulator, "mmr",
+      .AddString("accumulator", &accumulator, "smst",
                  "the PoC artifact store's commitment: mmr or smst (edge-srv's --accumulator: "
                  "each has its own tables)")
       .OneOf({"mmr", "smst"});

@@ -128,8 +128,9 @@ class PocCallbacksTest : public ::testing::Test {
   std::map<std::string, int64_t> Counts() {
     absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open({.conninfo = pg_.url()});
     if (!pool.ok()) return {};
-    absl::StatusOr<std::unique_ptr<pocstore::PgArtifactStore>> store =
-        pocstore::PgArtifactStore::Open(pool->get());
+    // The daemon's default store (--accumulator=smst).
+    absl::StatusOr<std::unique_ptr<pocstore::ArtifactStore>> store =
+        pocstore::OpenPgArtifactStore(pool->get(), pocstore::Accumulator::kSmst);
     if (!store.ok()) return {};
     absl::StatusOr<std::map<std::string, int64_t>> counts = (*store)->CountsByNode(kStage, kModel);
     return counts.ok() ? *counts : std::map<std::string, int64_t>{};

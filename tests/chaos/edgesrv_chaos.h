@@ -29,7 +29,7 @@ struct EdgeSrvChaosOptions {
   int batch_size = 16;
   // Mean time between faults (each a kill -9 or a SIGTERM roll of a random replica).
   absl::Duration fault_interval = absl::Milliseconds(1500);
-  std::string accumulator = "mmr";  // the replicas' --accumulator (mmr or smst)
+  std::string accumulator = "smst";  // the replicas' --accumulator (mmr or smst)
 };
 
 struct EdgeSrvChaosResult {
