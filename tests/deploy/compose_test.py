@@ -180,7 +180,7 @@ print("nats-server -t cluster.conf: %s" % ("valid" if r.returncode == 0 else "IN
 text = open(compose).read()
 mutations = [
     ("settings", "GONKA_ENQUEUE_TOKEN_FILE:", "GONKA_ENQUEUE_TOKENS_FILE:"),
-    ("settings", "    GONKA_PARTICIPANT: gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du\n", ""),
+    ("settings", "    GONKA_PARTICIPANT: gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpzxxq27\n", ""),
     ("health", "http://127.0.0.1:8081/ready", "http://127.0.0.1:8081/readiness"),
     ("health", "http://127.0.0.1:9100/ready", "http://127.0.0.1:9101/ready"),
     ("grace", "  stop_grace_period: 40s", "  stop_grace_period: 10s"),

@@ -30,7 +30,7 @@ UID = 10001
 PODMAN = ["podman", "run", "-d", "--runtime", "runc", "--ulimit", "nofile=1024:1024",
           "--ulimit", "nproc=1024:1024", "--network", "host", "--read-only", "--tmpfs", "/tmp"]
 WARM = "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling"
-PARTICIPANT = "gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du"
+PARTICIPANT = "gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpzxxq27"
 
 
 def skip(reason):
