@@ -38,7 +38,8 @@ bool RunEventHub(int faults, uint64_t seed, const std::vector<std::string>& type
         "chaos_partitions eventhub: %-22s n=%3d leader_changed=%3d pause p50 %.2f s (%.2fx cut) "
         "p99 %.2f s (%.2fx cut) max %.2f s\n",
         type.c_str(), stats.injected, stats.leader_changed,
-        absl::ToDoubleSeconds(stats.Quantile(0.5)), absl::ToDoubleSeconds(stats.Quantile(0.5)) / cut,
+        absl::ToDoubleSeconds(stats.Quantile(0.5)),
+        absl::ToDoubleSeconds(stats.Quantile(0.5)) / cut,
         absl::ToDoubleSeconds(stats.Quantile(0.99)),
         absl::ToDoubleSeconds(stats.Quantile(0.99)) / cut,
         absl::ToDoubleSeconds(stats.Quantile(1.0)));

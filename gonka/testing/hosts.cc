@@ -40,10 +40,10 @@ absl::Status Run(const std::vector<std::string>& argv, const std::string& netns 
   RETURN_IF_ERROR(process.Start());
   absl::StatusOr<int> code = process.Wait(absl::Seconds(15));
   if (code.ok() && *code == 0) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(
-      absl::StrJoin(argv, " "), netns.empty() ? "" : absl::StrCat(" (in ", netns, ")"),
-      code.ok() ? absl::StrCat(" exited with ", *code) : code.status().ToString(), ": ",
-      process.LogTail(1000)));
+  return absl::InternalError(
+      absl::StrCat(absl::StrJoin(argv, " "), netns.empty() ? "" : absl::StrCat(" (in ", netns, ")"),
+                   code.ok() ? absl::StrCat(" exited with ", *code) : code.status().ToString(),
+                   ": ", process.LogTail(1000)));
 }
 
 // Namespaces to remove if the test dies by a signal: fixed-size, filled before the handlers can
@@ -145,8 +145,7 @@ absl::StatusOr<std::unique_ptr<Hosts>> Hosts::Create(Options options) {
         std::to_string(geteuid()) + " — run it as root as CI does");
   }
   if (options.hosts < 1 || options.hosts > 200) {
-    return absl::InvalidArgumentError(absl::StrCat("Hosts: hosts = ", options.hosts,
-                                                   " (1..200)"));
+    return absl::InvalidArgumentError(absl::StrCat("Hosts: hosts = ", options.hosts, " (1..200)"));
   }
   if (options.prefix.empty() || options.prefix.find('-') != std::string::npos) {
     return absl::InvalidArgumentError("Hosts: prefix must be non-empty without '-'");
@@ -234,8 +233,7 @@ absl::Status Hosts::ApplyRules(int host) {
   return Run({"iptables-restore", path}, namespaces_[host]);
 }
 
-absl::Status Hosts::Partition(const std::vector<int>& a, const std::vector<int>& b,
-                              bool one_way) {
+absl::Status Hosts::Partition(const std::vector<int>& a, const std::vector<int>& b, bool one_way) {
   for (int h : a) {
     if (h < 0 || h > size()) return absl::InvalidArgumentError(absl::StrCat("Hosts: host ", h));
   }
@@ -270,8 +268,7 @@ absl::Status Hosts::LinkDown(int host) {
   if (host < 0 || host > size()) {
     return absl::InvalidArgumentError(absl::StrCat("Hosts: host ", host));
   }
-  RETURN_IF_ERROR(
-      Run({"ip", "-n", bridge_ns_, "link", "set", absl::StrCat("v", host), "down"}));
+  RETURN_IF_ERROR(Run({"ip", "-n", bridge_ns_, "link", "set", absl::StrCat("v", host), "down"}));
   down_.insert(host);
   return absl::OkStatus();
 }

@@ -8,8 +8,8 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
-  auto hosts = gonka::testing::Hosts::Create({.hosts = 2, .prefix = argv[1],
-                                              .enter_test_host = false});
+  auto hosts =
+      gonka::testing::Hosts::Create({.hosts = 2, .prefix = argv[1], .enter_test_host = false});
   if (!hosts.ok()) {
     std::fprintf(stderr, "%s\n", hosts.status().ToString().c_str());
     return 1;

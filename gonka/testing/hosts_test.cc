@@ -43,9 +43,8 @@ void Listen(const std::string& ip, int type, Listener* out) {
 
 bool Connects(const Hosts& hosts, int from, const std::string& ip, int port) {
   bool open = false;
-  EXPECT_TRUE(hosts
-                  .RunOn(from, [&] { open = TcpPortOpen(ip, port, absl::Milliseconds(400)); })
-                  .ok());
+  EXPECT_TRUE(
+      hosts.RunOn(from, [&] { open = TcpPortOpen(ip, port, absl::Milliseconds(400)); }).ok());
   return open;
 }
 
@@ -137,8 +136,7 @@ TEST(HostsTest, CutHealAndLinkDown) {
   EXPECT_FALSE(Connects(hosts, 0, hosts.ip(2), tcp2.port));
   EXPECT_FALSE(TcpPortOpen(hosts.ip(2), tcp2.port, absl::Milliseconds(400)));
   ASSERT_TRUE(hosts.LinkUp(2).ok());
-  ASSERT_TRUE(WaitFor([&] { return TcpPortOpen(hosts.ip(2), tcp2.port); }, absl::Seconds(10))
-                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return TcpPortOpen(hosts.ip(2), tcp2.port); }, absl::Seconds(10)).ok());
 
   ASSERT_TRUE(hosts.Partition({0}, {9}).code() == absl::StatusCode::kInvalidArgument);
 }
@@ -159,10 +157,9 @@ TEST(HostsTest, ServerOnAHost) {
   EXPECT_FALSE(Connects(hosts, 1, redis.host(), redis.port()));
   EXPECT_EQ(*redis.Command({"PING"}), "PONG");
   ASSERT_TRUE(hosts.Partition({hosts.test_host()}, {0}).ok());
-  EXPECT_EQ(RedisCommand(redis.host(), redis.port(), {"PING"}, absl::Milliseconds(300))
-                .status()
-                .code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      RedisCommand(redis.host(), redis.port(), {"PING"}, absl::Milliseconds(300)).status().code(),
+      absl::StatusCode::kUnavailable);
   ASSERT_TRUE(hosts.Heal().ok());
   EXPECT_EQ(*redis.Command({"PING"}), "PONG");
 }
@@ -193,8 +190,8 @@ TEST(HostsTest, StaleNamespacesOfAKilledTestRemovedAtStart) {
   Subprocess process(options);
   ASSERT_TRUE(process.Start().ok());
   const std::string lead = absl::StrCat("gkk-", process.pid());
-  ASSERT_TRUE(WaitFor([&] { return NamespacesWithPrefix(lead).size() == 4; }, absl::Seconds(20))
-                  .ok())
+  ASSERT_TRUE(
+      WaitFor([&] { return NamespacesWithPrefix(lead).size() == 4; }, absl::Seconds(20)).ok())
       << process.LogTail();
   ASSERT_TRUE(process.Kill().ok());  // kill -9: no destructor, no signal handler
   EXPECT_EQ(NamespacesWithPrefix(lead).size(), 4u);
@@ -214,8 +211,8 @@ TEST(HostsTest, SigtermRemovesNamespaces) {
   Subprocess process(options);
   ASSERT_TRUE(process.Start().ok());
   const std::string lead = absl::StrCat("gks-", process.pid());
-  ASSERT_TRUE(WaitFor([&] { return NamespacesWithPrefix(lead).size() == 4; }, absl::Seconds(20))
-                  .ok())
+  ASSERT_TRUE(
+      WaitFor([&] { return NamespacesWithPrefix(lead).size() == 4; }, absl::Seconds(20)).ok())
       << process.LogTail();
   ASSERT_TRUE(process.Signal(SIGTERM).ok());  // a Bazel timeout
   ASSERT_TRUE(process.Wait(absl::Seconds(10)).ok());

@@ -153,7 +153,8 @@ absl::Status PostgresServer::Prepare() {
     std::ofstream out(data_dir() + "/pg_hba.conf", std::ios::app);
     out << "host all all 0.0.0.0/0 trust\n";
     out.close();
-    if (!out) return absl::InternalError(absl::StrCat("cannot append to ", data_dir(), "/pg_hba.conf"));
+    if (!out)
+      return absl::InternalError(absl::StrCat("cannot append to ", data_dir(), "/pg_hba.conf"));
   }
   return absl::OkStatus();
 }

@@ -66,9 +66,9 @@ class TcpRelay::Impl {
       if (!ec) acceptor_.bind(endpoint, ec);
       if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
       if (ec) {
-        started.set_value(absl::UnavailableError(absl::StrCat(
-            "TcpRelay: listen on ", options_.listen_ip, ":", options_.listen_port, ": ",
-            ec.message())));
+        started.set_value(
+            absl::UnavailableError(absl::StrCat("TcpRelay: listen on ", options_.listen_ip, ":",
+                                                options_.listen_port, ": ", ec.message())));
         return;
       }
       target_ = tcp::endpoint(asio::ip::make_address(options_.target_ip, ec),

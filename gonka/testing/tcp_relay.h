@@ -43,7 +43,7 @@ class TcpRelay {
     std::string listen_ip = "127.0.0.1";
     int listen_port = 0;  // 0 = FreePort()
     std::string target_ip = "127.0.0.1";
-    int target_port = 0;             // required
+    int target_port = 0;            // required
     std::string network_namespace;  // "" = the calling thread's
   };
 

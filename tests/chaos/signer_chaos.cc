@@ -270,8 +270,7 @@ std::string SignerChaosResult::ToString() const {
       " signer_exits=", signer_exits, " signer_crashes=", signer_crashes,
       " nats_node_kills=", nats_node_kills, " cluster_restarts=", cluster_restarts,
       " broadcast_drops=", broadcast_drops, " partition_faults=", partition_faults,
-      " included_once=", included_once,
-      " duplicates=", duplicates_on_chain, " lost=", lost,
+      " included_once=", included_once, " duplicates=", duplicates_on_chain, " lost=", lost,
       " ledger_disagreements=", ledger_disagreements, " (failed=", ledger_failed,
       ") resigned=", resigned, " reenqueued=", reenqueued,
       " self_check=", self_check_passed ? "passed" : "no", " settled=", settled ? "yes" : "no",
@@ -442,9 +441,8 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
     so.env = {{"SIGNER_NATS_URL", absl::StrJoin(up, ",")},
               {"SIGNER_TX_TTL_MS", absl::StrCat(absl::ToInt64Milliseconds(options.tx_ttl))},
               {"SIGNER_PG_URL", pg.url()},
-              {"SIGNER_RPC_URL", partitions
-                                     ? absl::StrCat("http://", chain_relays[i]->address())
-                                     : absl::StrCat("http://127.0.0.1:", http.port())},
+              {"SIGNER_RPC_URL", partitions ? absl::StrCat("http://", chain_relays[i]->address())
+                                            : absl::StrCat("http://127.0.0.1:", http.port())},
               {"SIGNER_CHAIN_ID", kChainId},
               {"SIGNER_ACCOUNT_NUMBER", absl::StrCat(account->first)},
               {"SIGNER_MNEMONIC", kMnemonic},
@@ -539,7 +537,8 @@ absl::StatusOr<SignerChaosResult> RunSignerChaos(const SignerChaosOptions& optio
       std::max(span / 10, options.produce_over - options.partition_length - absl::Seconds(4)) -
       span / 10;
   for (int k = 0; k < options.partition_faults; ++k) {
-    partition_at.push_back(chaos_start + span / 10 + partition_window * k / options.partition_faults +
+    partition_at.push_back(chaos_start + span / 10 +
+                           partition_window * k / options.partition_faults +
                            Uniform(rng, absl::ZeroDuration(), absl::Seconds(1)));
   }
   size_t next_partition = 0;

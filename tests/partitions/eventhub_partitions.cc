@@ -23,10 +23,10 @@ namespace gonka {
 namespace {
 
 // Setup steps that must succeed; the experiment says which one did not.
-#define PARTITION_CHECK(expr)                                                               \
-  if (absl::Status _s = (expr); !_s.ok())                                                   \
-  return absl::InternalError(absl::StrCat("partition chaos: ", #expr, " failed at line ", \
-                                          __LINE__, ": ", _s.ToString()))
+#define PARTITION_CHECK(expr)             \
+  if (absl::Status _s = (expr); !_s.ok()) \
+  return absl::InternalError(             \
+      absl::StrCat("partition chaos: ", #expr, " failed at line ", __LINE__, ": ", _s.ToString()))
 
 constexpr int kRedisHost = 0;
 constexpr int kFirstReplicaHost = 1;  // replicas 0..2 on hosts 1..3
@@ -36,14 +36,14 @@ constexpr int kReplicas = 3;
 
 const std::vector<std::string>& FaultTypes() {
   static const auto* types = new std::vector<std::string>{
-      "leader-redis-cut",        // both ways, past the lease
-      "leader-redis-one-way",    // only leader -> Redis, or only Redis -> leader
-      "leader-nats-majority",    // the leader reaches one NATS node of three
-      "nats-node-isolated",      // one NATS node cut from its peers, clients still reach it
-      "leader-chain-cut",        // the leader cannot reach devchain
-      "leader-link-down",        // the leader's host loses its link
-      "leader-redis-latency",    // the leader's Redis path slows past the renew deadline
-      "redis-cut+kill-new",      // leader cut from Redis, then kill -9 of the replica taking over
+      "leader-redis-cut",      // both ways, past the lease
+      "leader-redis-one-way",  // only leader -> Redis, or only Redis -> leader
+      "leader-nats-majority",  // the leader reaches one NATS node of three
+      "nats-node-isolated",    // one NATS node cut from its peers, clients still reach it
+      "leader-chain-cut",      // the leader cannot reach devchain
+      "leader-link-down",      // the leader's host loses its link
+      "leader-redis-latency",  // the leader's Redis path slows past the renew deadline
+      "redis-cut+kill-new",    // leader cut from Redis, then kill -9 of the replica taking over
   };
   return *types;
 }
@@ -111,7 +111,8 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
   PARTITION_CHECK(redis.Start());
 
   testing::NatsCluster::Options nats_options;
-  for (int n = 0; n < 3; ++n) nats_options.placements.push_back(hosts.placement(kFirstNatsHost + n));
+  for (int n = 0; n < 3; ++n)
+    nats_options.placements.push_back(hosts.placement(kFirstNatsHost + n));
   testing::NatsCluster nats(nats_options);
   PARTITION_CHECK(nats.Start());
   const std::vector<std::string> nats_urls = nats.url_list();
@@ -158,7 +159,8 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
     PARTITION_CHECK(replicas.back()->Start());
   }
 
-  absl::StatusOr<std::unique_ptr<nats::JetStream>> js = nats::JetStream::Connect({.urls = nats_urls});
+  absl::StatusOr<std::unique_ptr<nats::JetStream>> js =
+      nats::JetStream::Connect({.urls = nats_urls});
   if (!js.ok()) return js.status();
   chain::CometClient comet({.rpc_url = devchain.url()});
   absl::Mutex mu;
@@ -296,10 +298,10 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
       // and who claims leadership.
       std::string where;
       absl::StatusOr<nats::StreamInfo> info = (*js)->GetStreamInfo("BLOCKS");
-      absl::StrAppend(&where, "; stream: ",
-                      info.ok() ? absl::StrCat("last_sequence=", info->last_sequence,
-                                               " leader=", info->leader)
-                                : info.status().ToString());
+      absl::StrAppend(
+          &where, "; stream: ",
+          info.ok() ? absl::StrCat("last_sequence=", info->last_sequence, " leader=", info->leader)
+                    : info.status().ToString());
       absl::StatusOr<nats::ConsumerState> consumer =
           (*js)->GetConsumerState("BLOCKS", "partition-checker");
       absl::StrAppend(&where, "; checker consumer: ",

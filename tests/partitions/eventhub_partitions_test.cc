@@ -29,8 +29,8 @@ TEST(EventHubPartitionsTest, EveryHeightExactlyOnceInOrderUnderPartitions) {
   // that fault with a leader far behind what it acknowledged (docs/faults.md), and the hub then
   // stops rather than write a gap, so the round would fail on the server, not on libgonka.
   // GONKA_PARTITION_TYPES=nats-node-isolated replays it; bench/chaos_partitions measures it.
-  options.types = {"leader-redis-cut",     "leader-redis-one-way", "leader-nats-majority",
-                   "leader-chain-cut",     "leader-link-down",     "leader-redis-latency",
+  options.types = {"leader-redis-cut",  "leader-redis-one-way", "leader-nats-majority",
+                   "leader-chain-cut",  "leader-link-down",     "leader-redis-latency",
                    "redis-cut+kill-new"};
   if (const char* types = std::getenv("GONKA_PARTITION_TYPES"); types != nullptr) {
     options.types = absl::StrSplit(types, ',', absl::SkipEmpty());
