@@ -125,8 +125,8 @@ int main(int argc, char** argv) {
               connections, wrk_seconds);
   double direct = 0, proxied = 0;
   for (int round = 0; round < 2; ++round) {
-    double d = Wrk(absl::StrCat("http://127.0.0.1:", child_port, "/version"), wrk_seconds,
-                   connections);
+    double d =
+        Wrk(absl::StrCat("http://127.0.0.1:", child_port, "/version"), wrk_seconds, connections);
     double p = Wrk(env.Url("/app/version"), wrk_seconds, connections);
     std::printf("  round %d: direct %.0f req/s, via versiond %.0f req/s\n", round, d, p);
     direct = std::max(direct, d);
@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
   double direct_work = 0, proxied_work = 0;
   for (int round = 0; round < 2; ++round) {
     const std::string q = absl::StrCat("?delay_ms=", work_ms);
-    double d = Wrk(absl::StrCat("http://127.0.0.1:", child_port, "/version", q), wrk_seconds,
-                   connections);
+    double d =
+        Wrk(absl::StrCat("http://127.0.0.1:", child_port, "/version", q), wrk_seconds, connections);
     double p = Wrk(env.Url(absl::StrCat("/app/version", q)), wrk_seconds, connections);
     std::printf("  round %d, child works %d ms: direct %.0f req/s, via versiond %.0f req/s\n",
                 round, work_ms, d, p);
@@ -241,29 +241,32 @@ int main(int argc, char** argv) {
   env.versiond().Terminate(absl::Seconds(30)).IgnoreError();
 
   std::printf("\nresults\n");
-  std::printf("  proxy: direct %.0f req/s, via versiond %.0f req/s, ratio %.3f, overhead %.3f "
-              "(limit 0.10) -> %.2fx of the limit\n",
-              direct, proxied, direct > 0 ? proxied / direct : 0, overhead, overhead / 0.10);
-  std::printf("  proxy, child works %d ms: direct %.0f req/s, via versiond %.0f req/s, ratio "
-              "%.3f, overhead %.3f (limit 0.10) -> %.2fx of the limit\n",
-              work_ms, direct_work, proxied_work, direct_work > 0 ? proxied_work / direct_work : 0,
-              overhead_work, std::max(0.0, overhead_work) / 0.10);
+  std::printf(
+      "  proxy: direct %.0f req/s, via versiond %.0f req/s, ratio %.3f, overhead %.3f "
+      "(limit 0.10) -> %.2fx of the limit\n",
+      direct, proxied, direct > 0 ? proxied / direct : 0, overhead, overhead / 0.10);
+  std::printf(
+      "  proxy, child works %d ms: direct %.0f req/s, via versiond %.0f req/s, ratio "
+      "%.3f, overhead %.3f (limit 0.10) -> %.2fx of the limit\n",
+      work_ms, direct_work, proxied_work, direct_work > 0 ? proxied_work / direct_work : 0,
+      overhead_work, std::max(0.0, overhead_work) / 0.10);
   std::printf("  swaps: %d done (versiond_swaps_total %.0f), %zu requests, %d errors\n",
               static_cast<int>(swap_at.size()), swaps_total, samples.size(), errors);
   std::printf("  in flight at a swap: %zu requests, p50 %.2f ms, p99 %.2f ms\n", at_swap.size(),
               Percentile(at_swap, 0.5), p99_swap);
-  std::printf("  first 20 ms after:   %zu requests, p50 %.2f ms, p99 %.2f ms (new child's "
-              "first requests)\n",
-              after_swap.size(), Percentile(after_swap, 0.5), Percentile(after_swap, 0.99));
+  std::printf(
+      "  first 20 ms after:   %zu requests, p50 %.2f ms, p99 %.2f ms (new child's "
+      "first requests)\n",
+      after_swap.size(), Percentile(after_swap, 0.5), Percentile(after_swap, 0.99));
   std::printf("  in flight at control instants: %zu requests, p50 %.2f ms, p99 %.2f ms\n",
               control.size(), Percentile(control, 0.5), p99_steady);
   std::printf("  all steady requests: %zu requests, p50 %.2f ms, p99 %.2f ms\n", steady.size(),
               Percentile(steady, 0.5), Percentile(steady, 0.99));
-  std::printf("  route swap adds %.2f ms p99 vs control instants (limit 1 ms) -> %.2fx of the "
-              "limit\n",
-              added,
-              std::max(0.0, added) / 1.0);
-  std::printf("  versiond peak RSS %.1f MB (limit 32 MB) -> %.2fx of the limit\n",
-              hwm_kb / 1024.0, hwm_kb / 1024.0 / 32);
+  std::printf(
+      "  route swap adds %.2f ms p99 vs control instants (limit 1 ms) -> %.2fx of the "
+      "limit\n",
+      added, std::max(0.0, added) / 1.0);
+  std::printf("  versiond peak RSS %.1f MB (limit 32 MB) -> %.2fx of the limit\n", hwm_kb / 1024.0,
+              hwm_kb / 1024.0 / 32);
   return errors == 0 ? 0 : 1;
 }

@@ -13,11 +13,11 @@
 // fields, so a test can prove which binary answered. The label comes from the trailer of the
 // executable (`--make-variant`), else $DEVCHILD_VERSION, else "dev".
 //
-// Public port N: GET /healthz, GET /version[?delay_ms=M], POST /v1/escrows/<id>/requests[?delay_ms=M],
-// GET /v1/escrows/<id>/stream?n=K&interval_ms=M (SSE: K events, then `event: end` and the
-// stream closes), the same under /sessions/<id>/ (Gonka's session paths), GET /metrics.
-// Admin (port N, or $DEVSHARD_ADMIN_ADDR = 127.0.0.1:<p>): GET /ready, POST /drain,
-// GET /drain/status {"ready","draining","inflight"}.
+// Public port N: GET /healthz, GET /version[?delay_ms=M], POST
+// /v1/escrows/<id>/requests[?delay_ms=M], GET /v1/escrows/<id>/stream?n=K&interval_ms=M (SSE: K
+// events, then `event: end` and the stream closes), the same under /sessions/<id>/ (Gonka's session
+// paths), GET /metrics. Admin (port N, or $DEVSHARD_ADMIN_ADDR = 127.0.0.1:<p>): GET /ready, POST
+// /drain, GET /drain/status {"ready","draining","inflight"}.
 //
 // Modes (trailer, --mode or $DEVCHILD_MODE): `normal`, `never-ready` (/ready is always 503),
 // `crash-at-start` (exits 3 before binding). Storage mode: `postgres` when --pg-url-file /
@@ -222,8 +222,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "devchild: %s\n", url.status().ToString().c_str());
       return 2;
     }
-    auto pool = gonka::pg::Pool::Open(
-        {.conninfo = std::string(absl::StripAsciiWhitespace(*url)), .application_name = "devchild"});
+    auto pool = gonka::pg::Pool::Open({.conninfo = std::string(absl::StripAsciiWhitespace(*url)),
+                                       .application_name = "devchild"});
     if (!pool.ok()) {
       std::fprintf(stderr, "devchild: postgres: %s\n", pool.status().ToString().c_str());
       return 1;
@@ -291,8 +291,8 @@ int main(int argc, char** argv) {
   });
   HttpServer::RouteOptions no_admission{.admission = false};
   pub.Handle(
-      "GET", "/healthz",
-      [&](const HttpRequest&) { return stamp(HttpResponse::Text(200, "ok")); }, no_admission);
+      "GET", "/healthz", [&](const HttpRequest&) { return stamp(HttpResponse::Text(200, "ok")); },
+      no_admission);
   pub.Handle(
       "GET", "/metrics",
       [&](const HttpRequest&) {
@@ -341,7 +341,8 @@ int main(int argc, char** argv) {
           "INSERT INTO devchild_requests (version, sha256, escrow, seq) VALUES ($1,$2,$3,$4)",
           {id.label, id.sha256, escrow, absl::StrCat(seq)});
       if (!recorded.ok()) {
-        return stamp(HttpResponse::Text(503, absl::StrCat("postgres: ", recorded.status().message())));
+        return stamp(
+            HttpResponse::Text(503, absl::StrCat("postgres: ", recorded.status().message())));
       }
     }
     gonka::JsonWriter w;
@@ -431,8 +432,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  GONKA_LOG_INFO("devchild serving", {"version", id.label}, {"mode", id.mode},
-                 {"storage", storage}, {"port", pub.port()}, {"admin", admin_addr});
+  GONKA_LOG_INFO("devchild serving", {"version", id.label}, {"mode", id.mode}, {"storage", storage},
+                 {"port", pub.port()}, {"admin", admin_addr});
   int sig = 0;
   sigwait(&set, &sig);
   // SIGTERM: refuse new work, let admitted requests and streams finish.

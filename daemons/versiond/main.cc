@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
 
   gonka::Config config("versiond");
   int port = 8080, first_child_port = 5000;
-  std::string bind, oracle_url, bin_dir, data_dir, binary_name, ready_path, drain_path,
-      status_path, admin_env;
+  std::string bind, oracle_url, bin_dir, data_dir, binary_name, ready_path, drain_path, status_path,
+      admin_env;
   absl::Duration poll_interval, ready_timeout, drain_timeout, drain_poll, kill_grace,
       shutdown_grace, budget, announce;
   // Gonka hard-codes :8080 on every interface. Here the address is a setting, loopback by

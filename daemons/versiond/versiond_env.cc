@@ -110,25 +110,18 @@ std::string VersiondEnv::Url(absl::string_view path) const {
 }
 
 absl::Status VersiondEnv::StartVersiond(std::vector<std::string> extra_flags,
-                                        std::map<std::string, std::string> env,
-                                        bool wait_ready) {
+                                        std::map<std::string, std::string> env, bool wait_ready) {
   if (port_ == 0) port_ = testing::FreePort();
   if (first_child_port_ == 0) first_child_port_ = testing::FreePort();
   testing::SubprocessOptions o;
-  o.argv = {Runfile("daemons/versiond/versiond"),
-            absl::StrCat("--port=", port_),
+  o.argv = {Runfile("daemons/versiond/versiond"), absl::StrCat("--port=", port_),
             absl::StrCat("--oracle-url=", OracleUrl()),
             absl::StrCat("--bin-dir=", dir_.Join("bin")),
             absl::StrCat("--data-dir=", dir_.Join("data")),
             // Away from 5000, where other tests' versiond children may be running.
-            absl::StrCat("--first-child-port=", first_child_port_),
-            "--poll-interval=200ms",
-            "--ready-timeout=5s",
-            "--drain-announce=0s",
-            "--drain-timeout=20s",
-            "--drain-poll-interval=50ms",
-            "--drain-kill-grace=5s",
-            "--child-shutdown-grace=5s",
+            absl::StrCat("--first-child-port=", first_child_port_), "--poll-interval=200ms",
+            "--ready-timeout=5s", "--drain-announce=0s", "--drain-timeout=20s",
+            "--drain-poll-interval=50ms", "--drain-kill-grace=5s", "--child-shutdown-grace=5s",
             "--host-shutdown-budget=30s"};
   o.argv.insert(o.argv.end(), extra_flags.begin(), extra_flags.end());
   o.env = {{"DEVCHILD_STORAGE_MODE", "postgres"}};

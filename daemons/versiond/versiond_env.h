@@ -59,8 +59,7 @@ class VersiondEnv {
   // Starts versiond with short test timings plus `extra_flags`, and waits (if `wait_ready`)
   // for /readyz 200.
   absl::Status StartVersiond(std::vector<std::string> extra_flags = {},
-                             std::map<std::string, std::string> env = {},
-                             bool wait_ready = true);
+                             std::map<std::string, std::string> env = {}, bool wait_ready = true);
   testing::Subprocess& versiond() { return *versiond_; }
   int port() const { return port_; }
   std::string Url(absl::string_view path) const;

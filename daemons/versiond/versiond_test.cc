@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,9 +101,9 @@ class Load {
         HttpClient http;
         std::vector<std::string> seen;
         while (!stop_.load()) {
-          auto r = http.Post(env.Url(absl::StrCat("/app/v1/escrows/e", t,
-                                                  "/requests?delay_ms=", delay_ms)),
-                             "{}", "application/json", Call());
+          auto r = http.Post(
+              env.Url(absl::StrCat("/app/v1/escrows/e", t, "/requests?delay_ms=", delay_ms)), "{}",
+              "application/json", Call());
           std::lock_guard<std::mutex> lock(mu_);
           if (!r.ok()) {
             ++errors_;
@@ -155,8 +155,7 @@ struct StreamResult {
   absl::Status status;
 };
 
-StreamResult OpenStream(const VersiondEnv& env, const std::string& escrow, int n,
-                        int interval_ms) {
+StreamResult OpenStream(const VersiondEnv& env, const std::string& escrow, int n, int interval_ms) {
   HttpClient http;
   HttpCallOptions call;
   call.no_deadline = true;
@@ -165,8 +164,8 @@ StreamResult OpenStream(const VersiondEnv& env, const std::string& escrow, int n
   StreamResult out;
   std::string buffer;
   auto r = http.Stream(
-      env.Url(absl::StrCat("/app/v1/escrows/", escrow, "/stream?n=", n,
-                           "&interval_ms=", interval_ms)),
+      env.Url(
+          absl::StrCat("/app/v1/escrows/", escrow, "/stream?n=", n, "&interval_ms=", interval_ms)),
       [&](absl::string_view bytes) {
         buffer.append(bytes.data(), bytes.size());
         return true;
@@ -226,8 +225,8 @@ TEST(VersiondTest, SwapsABinaryUnderLoadWithoutAnErrorOrACutStream) {
   short_streams.join();
   load.Stop();
 
-  std::printf("swap under load: v1=%d v2=%d errors=%d non_2xx=%d streams=%zu\n",
-              load.count("v1"), load.count("v2"), load.errors_, load.non_2xx_, results.size());
+  std::printf("swap under load: v1=%d v2=%d errors=%d non_2xx=%d streams=%zu\n", load.count("v1"),
+              load.count("v2"), load.errors_, load.non_2xx_, results.size());
   EXPECT_EQ(load.errors_, 0) << load.last_error_;
   EXPECT_EQ(load.non_2xx_, 0) << load.last_error_;
   EXPECT_GT(load.count("v1"), 0);
@@ -274,27 +273,28 @@ TEST(VersiondTest, BadBinariesNeverTakeTrafficAndTheOldChildKeepsServing) {
   env.SetOracle({{"app", v2, /*sha256_override=*/std::string(64, 'a')}});
   ASSERT_TRUE(testing::WaitFor(
                   [&] {
-                    return env.Metric("versiond_install_failures_total{reason=\"sha256_mismatch\"}") >= 1;
+                    return env.Metric(
+                               "versiond_install_failures_total{reason=\"sha256_mismatch\"}") >= 1;
                   },
                   absl::Seconds(20))
                   .ok())
       << env.versiond().LogTail();
-  EXPECT_FALSE(std::ifstream(env.dir().Join(absl::StrCat("bin/app/", std::string(64, 'a'),
-                                                         "/devshard"))));
+  EXPECT_FALSE(
+      std::ifstream(env.dir().Join(absl::StrCat("bin/app/", std::string(64, 'a'), "/devshard"))));
   // 2. A binary that never gets ready, 3. one that crashes at start.
   Variant never = env.MakeVariant("never", "never-ready");
   env.SetOracle({{"app", never}});
-  ASSERT_TRUE(testing::WaitFor(
-                  [&] { return env.Metric("versiond_deploys_total{result=\"failed\"}") >= 1; },
-                  absl::Seconds(30))
-                  .ok())
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return env.Metric("versiond_deploys_total{result=\"failed\"}") >= 1; },
+                       absl::Seconds(30))
+          .ok())
       << env.versiond().LogTail();
   Variant crash = env.MakeVariant("crash", "crash-at-start");
   env.SetOracle({{"app", crash}});
-  ASSERT_TRUE(testing::WaitFor(
-                  [&] { return env.Metric("versiond_deploys_total{result=\"failed\"}") >= 2; },
-                  absl::Seconds(30))
-                  .ok())
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return env.Metric("versiond_deploys_total{result=\"failed\"}") >= 2; },
+                       absl::Seconds(30))
+          .ok())
       << env.versiond().LogTail();
   load.Stop();
   std::printf("bad binaries: v1=%d never=%d crash=%d v2=%d errors=%d non_2xx=%d\n",
@@ -389,8 +389,8 @@ TEST(VersiondTest, SigtermEvacuatesTheHostWithinTheBudget) {
   // The states, in order.
   std::string log = env.versiond().LogTail(1 << 20);
   size_t at = 0;
-  for (const char* state : {"state=announcing", "state=draining", "state=stopping",
-                            "state=stopped"}) {
+  for (const char* state :
+       {"state=announcing", "state=draining", "state=stopping", "state=stopped"}) {
     size_t next = log.find(state, at);
     ASSERT_NE(next, std::string::npos) << state << "\n" << log;
     at = next;
@@ -426,7 +426,8 @@ TEST(VersiondTest, ASecondSignalForcesTheStop) {
 std::set<std::string> SocketInodes(int64_t pid) {
   std::set<std::string> out;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"), ec)) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"), ec)) {
     const std::string link = std::filesystem::read_symlink(e.path(), ec).string();
     absl::string_view target = link;
     if (absl::ConsumePrefix(&target, "socket:[") && absl::ConsumeSuffix(&target, "]")) {
@@ -480,9 +481,9 @@ TEST(VersiondTest, Kill9LeavesNoChildHoldingAPort) {
   ASSERT_TRUE(env.versiond().Kill().ok());  // SIGKILL: no shutdown code runs
   ASSERT_TRUE(testing::WaitFor([&] { return PidGone(children[0]); }, absl::Seconds(10)).ok())
       << "child " << children[0] << " outlived versiond";
-  ASSERT_TRUE(testing::WaitFor([&] { return PortFree(static_cast<int>(child_port)); },
-                               absl::Seconds(10))
-                  .ok());
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return PortFree(static_cast<int>(child_port)); }, absl::Seconds(10))
+          .ok());
   // A restart on the same data dir comes up and serves.
   ASSERT_TRUE(env.StartVersiond().ok()) << env.versiond().LogTail();
   auto again = http.Post(env.Url("/app/v1/escrows/e/requests"), "{}", "application/json", Call());

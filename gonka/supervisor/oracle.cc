@@ -26,8 +26,7 @@ bool SafeName(absl::string_view name) {
   // No leading dot: versiond keeps its own files under dot-names in the data dir.
   if (name.empty() || name[0] == '.' || name.size() > 128) return false;
   for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
-        c != '-') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
       return false;
     }
   }
@@ -96,9 +95,8 @@ absl::StatusOr<std::vector<OracleVersion>> ParseOracle(absl::string_view json) {
     if (entry["binary"].get(raw_binary) != simdjson::SUCCESS || raw_binary.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(where, " (", name, "): missing \"binary\""));
     }
-    const std::string sha = entry["sha256"].get(raw_sha) == simdjson::SUCCESS
-                                ? std::string(raw_sha)
-                                : std::string();
+    const std::string sha =
+        entry["sha256"].get(raw_sha) == simdjson::SUCCESS ? std::string(raw_sha) : std::string();
     if (!IsSha256Hex(sha)) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, " (", name, "): \"sha256\" is not 64 hex digits"));
@@ -116,8 +114,8 @@ absl::StatusOr<std::vector<OracleVersion>> ParseOracle(absl::string_view json) {
 
 BinaryInstaller::BinaryInstaller(InstallerOptions options)
     : options_(std::move(options)),
-      http_(std::make_unique<net::HttpClient>(net::HttpClientOptions{
-          .name = "versiond_install", .user_agent = "versiond"})) {}
+      http_(std::make_unique<net::HttpClient>(
+          net::HttpClientOptions{.name = "versiond_install", .user_agent = "versiond"})) {}
 
 BinaryInstaller::~BinaryInstaller() = default;
 
@@ -160,9 +158,8 @@ absl::StatusOr<std::string> BinaryInstaller::FetchTo(const std::string& source,
     absl::string_view path = source;
     absl::ConsumePrefix(&path, "file://");
     if (!absl::StartsWith(path, "/")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("binary ", RedactUrl(source),
-                       ": want an http(s):// or file:// URL or an absolute path"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "binary ", RedactUrl(source), ": want an http(s):// or file:// URL or an absolute path"));
     }
     std::ifstream in(std::string(path), std::ios::binary);
     if (!in) return absl::UnavailableError(absl::StrCat("cannot read ", path));
@@ -174,8 +171,8 @@ absl::StatusOr<std::string> BinaryInstaller::FetchTo(const std::string& source,
     if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
   }
   if (too_large) {
-    return absl::UnavailableError(absl::StrCat(RedactUrl(source), ": larger than ",
-                                               options_.max_binary_bytes, " bytes"));
+    return absl::UnavailableError(
+        absl::StrCat(RedactUrl(source), ": larger than ", options_.max_binary_bytes, " bytes"));
   }
   out.flush();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", out_path));
@@ -196,8 +193,8 @@ absl::StatusOr<std::string> BinaryInstaller::Install(const OracleVersion& versio
   }
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    return absl::InternalError(absl::StrCat("version ", version.name, ": mkdir ", dir, ": ",
-                                            ec.message()));
+    return absl::InternalError(
+        absl::StrCat("version ", version.name, ": mkdir ", dir, ": ", ec.message()));
   }
   const std::string tmp = target + ".partial";
   absl::StatusOr<std::string> actual = FetchTo(version.binary, tmp);

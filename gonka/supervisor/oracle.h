@@ -19,10 +19,10 @@
 //   matches; an `install.json` marker (name, sha256, source) is written after it, and an
 //   existing marker with a file that still hashes right makes Install a no-op. A mismatch is
 //   FailedPrecondition "sha256 mismatch" naming the version, the expected and the actual hash —
-//   the bytes are deleted (never made executable, never run). Unavailable for a download or file error (naming
-//   the source, never credentials in a URL's user-info), Internal for a local write error.
-//   The bytes are hashed as they are written (1 MiB pieces), so memory does not grow with the
-//   binary's size; `max_binary_bytes` bounds the download.
+//   the bytes are deleted (never made executable, never run). Unavailable for a download or file
+//   error (naming the source, never credentials in a URL's user-info), Internal for a local write
+//   error. The bytes are hashed as they are written (1 MiB pieces), so memory does not grow with
+//   the binary's size; `max_binary_bytes` bounds the download.
 //
 // Thread-safety: ParseOracle is pure; a BinaryInstaller is thread-compatible (versiond's
 // reconcile loop is its only caller).

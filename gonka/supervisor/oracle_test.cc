@@ -28,9 +28,8 @@ const std::string kSha(64, 'a');
 
 TEST(ParseOracleTest, ReadsVersionsAndLowercasesTheHash) {
   auto v = ParseOracle(absl::StrCat(
-      R"({"versions":[{"name":"v0.2.11","binary":"http://x/b","sha256":")",
-      std::string(64, 'A'), R"("},{"name":"v0_3","binary":"/opt/b","sha256":")", kSha,
-      R"(","extra":1}]})"));
+      R"({"versions":[{"name":"v0.2.11","binary":"http://x/b","sha256":")", std::string(64, 'A'),
+      R"("},{"name":"v0_3","binary":"/opt/b","sha256":")", kSha, R"(","extra":1}]})"));
   ASSERT_TRUE(v.ok()) << v.status();
   ASSERT_EQ(v->size(), 2u);
   EXPECT_EQ((*v)[0].name, "v0.2.11");

@@ -88,8 +88,7 @@ struct VersionHost::Metrics {
 };
 
 VersionHost::VersionHost(VersionHostOptions options)
-    : options_(std::move(options)),
-      metrics_(std::make_unique<Metrics>(metrics::Registry())) {
+    : options_(std::move(options)), metrics_(std::make_unique<Metrics>(metrics::Registry())) {
   SupervisorOptions sup = options_.supervisor;
   sup.pid_dir = absl::StrCat(options_.data_dir, "/.versiond-children");
   sup.die_with_supervisor = true;
@@ -226,20 +225,19 @@ absl::Status VersionHost::ReconcileOnce() {
       if (!path.ok()) {
         const char* reason = absl::IsFailedPrecondition(path.status()) ? "sha256_mismatch"
                              : absl::IsUnavailable(path.status())      ? "download"
-                                                                        : "local";
+                                                                       : "local";
         metrics_->install_failures.Add({{"reason", reason}}).Increment();
         GONKA_LOG_ERROR("install refused; current child keeps serving", {"version", v.name},
                         {"error", path.status()});
         if (first_error.ok()) first_error = path.status();
         continue;
       }
-      GONKA_LOG_INFO("deploying", {"version", v.name}, {"sha256", v.sha256},
-                     {"swap", had_child});
-      absl::Status deployed = supervisor_->Deploy({.version = v.name,
-                                                   .binary = *path,
-                                                   .data_dir = absl::StrCat(options_.data_dir,
-                                                                            "/", v.name),
-                                                   .sha256 = v.sha256});
+      GONKA_LOG_INFO("deploying", {"version", v.name}, {"sha256", v.sha256}, {"swap", had_child});
+      absl::Status deployed =
+          supervisor_->Deploy({.version = v.name,
+                               .binary = *path,
+                               .data_dir = absl::StrCat(options_.data_dir, "/", v.name),
+                               .sha256 = v.sha256});
       if (!deployed.ok()) {
         metrics_->deploys.Add({{"result", "failed"}}).Increment();
         GONKA_LOG_ERROR("deploy failed; current child keeps serving", {"version", v.name},
