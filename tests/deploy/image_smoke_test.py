@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Smoke test of the gonka-node image: builds it with tools/image from the test's daemon binaries
-(the root filesystem is cached in .cache/image; the first run debootstraps it), then runs every
+(the root filesystem is cached in /var/cache/gonka/image; the first run debootstraps it), then runs every
 daemon from the image with podman (--runtime runc, lowered ulimits, --network host, read-only
 root, the image's non-root user) against servers on this host — nats-server -js, redis-server,
 PostgreSQL — and a devchain that itself runs from the image, and checks each one's /ready (versiond:
@@ -118,7 +118,7 @@ r = dt.run([os.path.join(dt.ROOT, "tools", "image"), "--binaries", bins, "--tag"
 print((r.stdout + r.stderr).strip().splitlines()[-1] if (r.stdout + r.stderr).strip() else "", flush=True)
 if r.returncode != 0:
     out = r.stdout + r.stderr
-    if "debootstrap" in out and not os.path.exists(os.path.join(dt.ROOT, ".cache", "image")):
+    if "debootstrap" in out and not os.path.exists(os.environ.get("GONKA_IMAGE_CACHE", "/var/cache/gonka/image")):
         skip("the root filesystem could not be built (debootstrap): " + out[-300:])
     dt.check(False, "tools/image failed: " + out[-1500:])
     dt.finish("image_smoke_test", 1)
