@@ -105,11 +105,11 @@ std::string Genesis() {
 
 // devchain (gRPC on) + nats-server + one edge-api with the optional routes, once per suite.
 testing::ChainHubOptions HubOptions() {
-  return {.edge_api_args = {"--start-height=1", "--cache-height-poll=50ms",
-                            "--expose-optional-routes"},
-          .chain_id = "routes-state-test",
-          .genesis_json = Genesis(),
-          .grpc = true};
+  return {
+      .edge_api_args = {"--start-height=1", "--cache-height-poll=50ms", "--expose-optional-routes"},
+      .chain_id = "routes-state-test",
+      .genesis_json = Genesis(),
+      .grpc = true};
 }
 
 using Env = testing::ChainHub;
@@ -365,7 +365,8 @@ TEST_F(ChainRoutesStateTest, EpochParticipants) {
   const std::string live_class = a->cache_control;
   EXPECT_EQ(live_class, EffectiveEpoch(a->height) <= 2 ? "public, max-age=1"
                                                        : "public, max-age=31536000, immutable");
-  std::string live_active = simdjson::to_string(testing::ParseJson(parser, a->body)["active_participants"]);
+  std::string live_active =
+      simdjson::to_string(testing::ParseJson(parser, a->body)["active_participants"]);
   ASSERT_TRUE(testing::WaitFor(
                   [&] {
                     absl::StatusOr<Answer> c = GetRoute(client, env_->url("/v1/epochs/latest"));
@@ -376,7 +377,8 @@ TEST_F(ChainRoutesStateTest, EpochParticipants) {
   a = GetRoute(client, env_->url("/v1/epochs/2/participants"));
   ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : "");
   EXPECT_EQ(a->cache_control, "public, max-age=31536000, immutable");
-  EXPECT_EQ(simdjson::to_string(testing::ParseJson(parser, a->body)["active_participants"]), live_active);
+  EXPECT_EQ(simdjson::to_string(testing::ParseJson(parser, a->body)["active_participants"]),
+            live_active);
 
   // Gonka's errors: 0 and non-numbers 400, an epoch without participants yet 404.
   a = GetRoute(client, env_->url("/v1/epochs/0/participants"));

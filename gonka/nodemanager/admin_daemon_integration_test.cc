@@ -38,10 +38,10 @@ class AdminDaemonTest : public ::testing::Test {
     chmod(token_file.c_str(), 0600);
     admin_port_ = testing::FreePort();
     testing::DaemonProcess::Options m = testing::NodeManagerOptions(hub_, "nm-0", "");
-    m.args.insert(m.args.end(), {"--ml-nodes-from-store", absl::StrCat("--pg-url=", pg_.url()),
-                                 absl::StrCat("--admin-api-address=127.0.0.1:", admin_port_),
-                                 "--admin-token-file=" + token_file, "--coordination=nats",
-                                 "--log-level=info"});
+    m.args.insert(m.args.end(),
+                  {"--ml-nodes-from-store", absl::StrCat("--pg-url=", pg_.url()),
+                   absl::StrCat("--admin-api-address=127.0.0.1:", admin_port_),
+                   "--admin-token-file=" + token_file, "--coordination=nats", "--log-level=info"});
     manager_ = std::make_unique<testing::DaemonProcess>(m);
     ASSERT_TRUE(manager_->Start().ok()) << manager_->LogTail();
   }

@@ -64,8 +64,8 @@ class NodeStatus::BlockFeed {
     eventhub::SubscriberOptions o;
     o.stream = options.stream;
     o.subject = options.subject;
-    o.durable = absl::StrCat("status-", absl::Hex(rd(), absl::kZeroPad8),
-                             absl::Hex(rd(), absl::kZeroPad8));
+    o.durable =
+        absl::StrCat("status-", absl::Hex(rd(), absl::kZeroPad8), absl::Hex(rd(), absl::kZeroPad8));
     o.start_height = 0;  // the next block
     o.inactive_threshold = absl::Seconds(30);
     subscriber_ = std::make_unique<eventhub::Subscriber>(o, options.js);
@@ -134,7 +134,8 @@ int64_t IntField(simdjson::dom::element doc, const char* key, int64_t fallback) 
   if (doc[key].get_int64().get(v) == simdjson::SUCCESS) return v;
   // Heights travel as strings in /v1/status (CometBFT style).
   std::string_view s;
-  if (doc[key].get_string().get(s) == simdjson::SUCCESS && absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &v)) {
+  if (doc[key].get_string().get(s) == simdjson::SUCCESS &&
+      absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &v)) {
     return v;
   }
   return fallback;
@@ -170,7 +171,8 @@ absl::StatusOr<std::vector<ServiceEndpoint>> ParseServices(absl::string_view jso
   size_t i = 0;
   for (simdjson::dom::element entry : list) {
     const std::string where = absl::StrCat("services[", i++, "]");
-    if (!entry.is_object()) return absl::InvalidArgumentError(absl::StrCat(where, ": want an object"));
+    if (!entry.is_object())
+      return absl::InvalidArgumentError(absl::StrCat(where, ": want an object"));
     ServiceEndpoint s{StringField(entry, "name"), StringField(entry, "kind"),
                       StringField(entry, "url")};
     if (s.name.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ".name: missing"));
@@ -203,14 +205,16 @@ absl::StatusOr<std::vector<ServiceEndpoint>> LoadServicesFile(const std::string&
   text << in.rdbuf();
   absl::StatusOr<std::vector<ServiceEndpoint>> s = ParseServices(text.str());
   if (!s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("services file ", path, ": ", s.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("services file ", path, ": ", s.status().message()));
   }
   return s;
 }
 
 NodeStatus::NodeStatus(NodeStatusOptions options)
     : options_(std::move(options)),
-      http_({.name = "nodestatus", .default_timeout = options_.request_timeout,
+      http_({.name = "nodestatus",
+             .default_timeout = options_.request_timeout,
              .tls = options_.tls}) {
   absl::MutexLock lock(&mu_);
   for (const ServiceEndpoint& s : options_.services) {
@@ -528,9 +532,8 @@ void NodeStatus::Apply(std::vector<ServiceState> round) {
     for (const auto& [reason, n] : dead) {
       const double before = dead_letters_.count(reason) ? dead_letters_[reason] : 0;
       if (n > before) {
-        Emit("dead_letter", absl::StrCat("{\"reason\":", JsonQuote(reason),
-                                         ",\"count\":", Num(n - before), ",\"total\":", Num(n),
-                                         "}"));
+        Emit("dead_letter", absl::StrCat("{\"reason\":", JsonQuote(reason), ",\"count\":",
+                                         Num(n - before), ",\"total\":", Num(n), "}"));
       }
     }
   }
@@ -622,8 +625,9 @@ std::string NodeStatus::SnapshotJson() const {
 
 std::string NodeStatus::SnapshotLocked() const {
   JsonWriter w;
-  w.BeginObject().Key("generated_at").String(absl::FormatTime(absl::RFC3339_sec, absl::Now(),
-                                                              absl::UTCTimeZone()));
+  w.BeginObject()
+      .Key("generated_at")
+      .String(absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone()));
   w.Key("last_poll");
   if (last_round_ == absl::InfinitePast()) {
     w.Null();
@@ -725,7 +729,8 @@ std::string NodeStatus::SnapshotLocked() const {
   std::optional<double> backlog, stream_messages;
   for (const ServiceState& s : services_) {
     if (s.backlog) backlog = std::max(backlog.value_or(0), *s.backlog);
-    if (s.stream_messages) stream_messages = std::max(stream_messages.value_or(0), *s.stream_messages);
+    if (s.stream_messages)
+      stream_messages = std::max(stream_messages.value_or(0), *s.stream_messages);
   }
   double dead_total = 0;
   w.Key("txqueue").BeginObject().Key("backlog");

@@ -65,12 +65,12 @@ constexpr char kCacheStats[] =
     R"({"route":"pricing","hits":1,"shared_hits":0,"misses":0}]})";
 
 std::string SignerMetrics(int signed_txs, int undecodable) {
-  return absl::StrCat(
-      "# TYPE gonka_signer_txs_signed_total counter\n",
-      "gonka_signer_txs_signed_total{kind=\"single\"} ", signed_txs, "\n",
-      "gonka_signer_requests_total{outcome=\"included\"} ", signed_txs, "\n",
-      "gonka_txqueue_backlog 3\ngonka_txqueue_stream_messages 12\n",
-      "gonka_txqueue_dead_lettered_total{reason=\"undecodable\"} ", undecodable, "\n");
+  return absl::StrCat("# TYPE gonka_signer_txs_signed_total counter\n",
+                      "gonka_signer_txs_signed_total{kind=\"single\"} ", signed_txs, "\n",
+                      "gonka_signer_requests_total{outcome=\"included\"} ", signed_txs, "\n",
+                      "gonka_txqueue_backlog 3\ngonka_txqueue_stream_messages 12\n",
+                      "gonka_txqueue_dead_lettered_total{reason=\"undecodable\"} ", undecodable,
+                      "\n");
 }
 
 constexpr char kManagerStatus[] =
@@ -155,10 +155,12 @@ TEST(NodeStatusTest, SnapshotShapeAndAServiceDownShownWithItsError) {
     const std::string_view name = s["name"];
     if (name == "signerd-down") {
       EXPECT_FALSE(bool(s["up"]));
-      EXPECT_TRUE(absl::StrContains(std::string(std::string_view(s["error"])), "127.0.0.1:1")) << json;
+      EXPECT_TRUE(absl::StrContains(std::string(std::string_view(s["error"])), "127.0.0.1:1"))
+          << json;
     } else if (name == "edge-api-garbage") {
       EXPECT_TRUE(bool(s["up"]));  // it answers /ready; its status is not JSON
-      EXPECT_TRUE(absl::StrContains(std::string(std::string_view(s["error"])), "/v1/status: not JSON"))
+      EXPECT_TRUE(
+          absl::StrContains(std::string(std::string_view(s["error"])), "/v1/status: not JSON"))
           << json;
     } else {
       EXPECT_TRUE(bool(s["up"])) << name;
@@ -197,7 +199,10 @@ class EventReader {
       net::HttpCallOptions o;
       o.no_deadline = true;
       o.stream_idle_timeout = absl::Seconds(20);
-      http_.Stream(url, [&](absl::string_view b) { return reader.Feed(b); }, o).status()
+      http_
+          .Stream(
+              url, [&](absl::string_view b) { return reader.Feed(b); }, o)
+          .status()
           .IgnoreError();
     });
   }
@@ -301,7 +306,8 @@ TEST(NodeStatusTest, ServesThePageAndTheJson) {
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_EQ(page->status, 200);
   EXPECT_TRUE(absl::StartsWith(page->headers.Get("Content-Type"), "text/html"));
-  EXPECT_TRUE(absl::StrContains(page->headers.Get("Content-Security-Policy"), "default-src 'self'"));
+  EXPECT_TRUE(
+      absl::StrContains(page->headers.Get("Content-Security-Policy"), "default-src 'self'"));
   EXPECT_TRUE(absl::StrContains(page->body, "/status/app.js"));
   EXPECT_FALSE(absl::StrContains(page->body, "https://"));  // nothing from a CDN
   absl::StatusOr<net::HttpResponse> js = http.Get(base + "/status/app.js");
@@ -344,10 +350,12 @@ TEST(NodeStatusTest, ServicesFileErrorsNameTheField) {
   EXPECT_TRUE(absl::StrContains(error(R"({"services":[{"kind":"x","url":"http://h"}]})"),
                                 "services[0].name"));
   EXPECT_TRUE(absl::StrContains(
-      error(R"([{"name":"a","kind":"x","url":"http://h"},{"name":"b","kind":"x","url":"ftp://h"}])"),
+      error(
+          R"([{"name":"a","kind":"x","url":"http://h"},{"name":"b","kind":"x","url":"ftp://h"}])"),
       "services[1].url"));
   EXPECT_TRUE(absl::StrContains(
-      error(R"([{"name":"a","kind":"x","url":"http://h"},{"name":"a","kind":"x","url":"http://g"}])"),
+      error(
+          R"([{"name":"a","kind":"x","url":"http://h"},{"name":"a","kind":"x","url":"http://g"}])"),
       "listed twice"));
   EXPECT_TRUE(absl::StrContains(
       error(R"([{"name":"a","kind":"x","url":"http://user:secret@h:1/"}])"), "credentials"));

@@ -10,7 +10,8 @@
 //   m.args.push_back("--coordination=nats");
 //   testing::NodeManagerStatus s = testing::ReadNodeManagerStatus(replica);   // s.leader, s.height
 //
-//   testing::ChainHub routes({.edge_api_args = {"--start-height=1"}, .genesis_json = g, .grpc = true});
+//   testing::ChainHub routes({.edge_api_args = {"--start-height=1"}, .genesis_json = g, .grpc =
+//   true});
 //
 // Thread-safety: as ServerFixture (drive from one thread).
 #ifndef GONKA_TESTING_NODE_ENV_H_

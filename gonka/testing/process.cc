@@ -100,7 +100,7 @@ struct ChildFailure {
   int stage;  // index into kStageNames
   int err;
 };
-constexpr const char* kStageNames[] = {"setpgid", "open stdin", "dup2",  "chdir", "setgroups",
+constexpr const char* kStageNames[] = {"setpgid", "open stdin", "dup2",  "chdir",  "setgroups",
                                        "setgid",  "setuid",     "prctl", "execve", "setns"};
 
 // Fields of /proc/<pid>/stat after "(comm)": state, ppid, pgrp. False if unreadable.
@@ -218,8 +218,8 @@ absl::Status Subprocess::Start() {
       close(log_fd);
       close(pipe_fds[0]);
       close(pipe_fds[1]);
-      return absl::NotFoundError(absl::StrCat("Subprocess: network namespace ", netns_path, ": ",
-                                              ErrnoText(err)));
+      return absl::NotFoundError(
+          absl::StrCat("Subprocess: network namespace ", netns_path, ": ", ErrnoText(err)));
     }
   }
   const pid_t parent_pid = getpid();

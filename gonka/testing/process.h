@@ -135,8 +135,8 @@ class Subprocess {
 // kernel's ephemeral range (net.ipv4.ip_local_port_range), so an outgoing connection cannot take
 // the port while a server is down between Kill() and Restart(); a port is never returned twice
 // by one test process, nor to two test processes running at once (each claims its ports with a
-// flock under /tmp/gonka-test-ports, held until it exits). Falls back to binding port 0. Aborts the test process only if no port at
-// all can be bound (a broken environment).
+// flock under /tmp/gonka-test-ports, held until it exits). Falls back to binding port 0. Aborts the
+// test process only if no port at all can be bound (a broken environment).
 int FreePort();
 
 // A fresh directory (mkdtemp) under $TEST_TMPDIR, else /tmp, or under `parent` if given.

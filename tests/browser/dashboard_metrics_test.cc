@@ -31,7 +31,8 @@ void CollectExprs(simdjson::dom::element e, std::vector<std::string>* out) {
   if (e.get_object().get(obj) == simdjson::SUCCESS) {
     for (simdjson::dom::key_value_pair kv : obj) {
       std::string_view s;
-      if ((kv.key == "expr" || kv.key == "query") && kv.value.get_string().get(s) == simdjson::SUCCESS) {
+      if ((kv.key == "expr" || kv.key == "query") &&
+          kv.value.get_string().get(s) == simdjson::SUCCESS) {
         out->emplace_back(s);
       } else {
         CollectExprs(kv.value, out);
@@ -45,7 +46,8 @@ void CollectExprs(simdjson::dom::element e, std::vector<std::string>* out) {
 // Names a /metrics body exposes: sample names plus every # TYPE family (with the histogram and
 // summary series names).
 void CollectNames(const std::string& body, std::set<std::string>* names) {
-  for (const nodestatus::internal::Sample& s : nodestatus::internal::ParsePrometheusText(body).samples) {
+  for (const nodestatus::internal::Sample& s :
+       nodestatus::internal::ParsePrometheusText(body).samples) {
     names->insert(s.name);
   }
   for (absl::string_view line : absl::StrSplit(body, '\n')) {

@@ -49,14 +49,17 @@ absl::StatusOr<std::string> EnsurePlaywright(const std::string& script) {
   npm.log_path = tmp.Join("npm.log");
   testing::Subprocess install(npm);
   if (absl::Status s = install.Start(); !s.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("npm not runnable (apt-get install npm): ", s.message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("npm not runnable (apt-get install npm): ", s.message()));
   }
   absl::StatusOr<int> code = install.Wait(absl::Seconds(120));
   if (!code.ok() || *code != 0 || !Exists(dir + "/node_modules/playwright-core/package.json")) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "npm install playwright-core in ", dir, " failed (the npm registry must be reachable on the "
-        "first run): ", code.ok() ? absl::StrCat("exit ", *code) : code.status().ToString(), "\n",
-        install.LogTail()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("npm install playwright-core in ", dir,
+                     " failed (the npm registry must be reachable on the "
+                     "first run): ",
+                     code.ok() ? absl::StrCat("exit ", *code) : code.status().ToString(), "\n",
+                     install.LogTail()));
   }
   return dir;
 }
