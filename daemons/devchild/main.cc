@@ -155,6 +155,22 @@ int main(int argc, char** argv) {
       return true;
     };
     std::string v;
+    if (arg == "--help" || arg == "-h") {
+      std::printf(
+          "devchild: a development child for versiond (Gonka's child contract)\n"
+          "usage: devchild --port N --data-dir DIR [--pg-url-file F] [--mode M]\n"
+          "       devchild --print-storage-mode\n"
+          "       devchild --make-variant OUT --label L [--mode M]\n"
+          "  --port N              public port (/healthz, escrow routes)\n"
+          "  --data-dir DIR        the child's data directory\n"
+          "  --pg-url-file F       record served requests in PostgreSQL (storage mode postgres)\n"
+          "  --mode M              normal | never-ready | crash-at-start (also DEVCHILD_MODE)\n"
+          "  --print-storage-mode  print postgres or sqlite (DEVCHILD_STORAGE_MODE) and exit\n"
+          "  --make-variant OUT    write a copy of this binary with another label and sha256\n"
+          "  --label L             the variant's label\n"
+          "Admin /ready, POST /drain and /drain/status on DEVSHARD_ADMIN_ADDR when set.\n");
+      return 0;
+    }
     if (arg == "--print-storage-mode") {
       print_storage = true;
     } else if (arg == "--port" && value(&v)) {
