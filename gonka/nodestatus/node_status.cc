@@ -118,6 +118,18 @@ void OptString(JsonWriter& w, const std::string& s) {
 }
 
 // A short excerpt of a body for an error message (bodies may be long HTML).
+// One block of the live list, as both the snapshot and the "block" event carry it (`B` is
+// NodeStatus::Block, private to the class).
+template <typename B>
+void WriteBlock(JsonWriter& w, const B& b) {
+  w.BeginObject().Key("height").Int(b.height).Key("time").String(b.time);
+  w.Key("hash").String(b.hash).Key("txs").Int(b.txs).Key("epoch");
+  OptInt(w, b.epoch);
+  w.Key("phase");
+  OptString(w, b.phase);
+  w.EndObject();
+}
+
 std::string Excerpt(absl::string_view body) {
   body = absl::StripAsciiWhitespace(body);
   if (body.size() > 160) return absl::StrCat(body.substr(0, 160), "...");
@@ -558,20 +570,7 @@ void NodeStatus::RecordBlock(const chain::v1::BlockEvents& block) {
   blocks_.push_front(b);
   while (blocks_.size() > options_.max_blocks) blocks_.pop_back();
   JsonWriter w;
-  w.BeginObject()
-      .Key("height")
-      .Int(b.height)
-      .Key("time")
-      .String(b.time)
-      .Key("hash")
-      .String(b.hash)
-      .Key("txs")
-      .Int(b.txs)
-      .Key("epoch");
-  OptInt(w, b.epoch);
-  w.Key("phase");
-  OptString(w, b.phase);
-  w.EndObject();
+  WriteBlock(w, b);
   Emit("block", w.Take());
   if (b.epoch >= 0) NotePhase(b.height, b.epoch, b.phase);
 }
@@ -775,22 +774,7 @@ std::string NodeStatus::SnapshotLocked() const {
   w.EndObject();
 
   w.Key("blocks").BeginArray();
-  for (const Block& b : blocks_) {
-    w.BeginObject()
-        .Key("height")
-        .Int(b.height)
-        .Key("time")
-        .String(b.time)
-        .Key("hash")
-        .String(b.hash)
-        .Key("txs")
-        .Int(b.txs)
-        .Key("epoch");
-    OptInt(w, b.epoch);
-    w.Key("phase");
-    OptString(w, b.phase);
-    w.EndObject();
-  }
+  for (const Block& b : blocks_) WriteBlock(w, b);
   w.EndArray();
 
   w.Key("events").BeginArray();
