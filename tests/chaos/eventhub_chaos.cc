@@ -11,9 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
-#include "gonka/chain/comet_client.h"
-#include "gonka/eventhub/subscriber.h"
+#include "gonka/testing/block_checker.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/http_client.h"
 #include "gonka/testing/process.h"
@@ -124,27 +122,10 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
   auto js = nats::JetStream::Connect({.urls = nats_urls});
   CHAOS_CHECK(js.ok());
   // The checker: reads every record from height 1 and compares it with devchain's own block.
-  chain::CometClient comet({.rpc_url = devchain.url()});
-  std::vector<int64_t> heights;
-  std::vector<absl::Time> arrivals;
-  std::string mismatch;
-  absl::Mutex mu;
   CHAOS_CHECK(testing::WaitFor([&] { return (*js)->GetStreamInfo("BLOCKS").ok(); },
                                absl::Seconds(20), absl::Milliseconds(20), "the BLOCKS stream"));
-  eventhub::SubscriberOptions checker_options;
-  checker_options.durable = "chaos-checker";
-  checker_options.start_height = 1;
-  eventhub::Subscriber checker(checker_options, js->get());
-  checker.OnBlock([&](const chain::v1::BlockEvents& b) {
-    absl::StatusOr<chain::v1::BlockEvents> truth = comet.FetchBlockEvents(b.height(), {});
-    absl::MutexLock lock(&mu);
-    heights.push_back(b.height());
-    arrivals.push_back(absl::Now());
-    if (truth.ok() && (truth->hash() != b.hash() || truth->txs_size() != b.txs_size())) {
-      mismatch = absl::StrCat("height ", b.height(), " differs from devchain");
-    }
-    return absl::OkStatus();
-  });
+  testing::BlockChecker checker({.durable = "chaos-checker", .rpc_url = devchain.url()},
+                                js->get());
   CHAOS_CHECK(checker.Start().ok());
 
   auto leader = [&]() -> int {
@@ -223,14 +204,12 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     if (!replicas[l]->IsRunning()) CHAOS_CHECK(replicas[l]->Start().ok());
   }
   checker.Stop();
-  absl::MutexLock lock(&mu);
-  CHAOS_CHECK(!heights.empty());
-  for (size_t i = 1; i < heights.size(); ++i) {
-    if (heights[i] == heights[i - 1]) ++result.duplicates;
-    if (heights[i] > heights[i - 1] + 1) ++result.gaps;
-    if (heights[i] < heights[i - 1]) ++result.reorders;
-    result.max_emission_pause = std::max(result.max_emission_pause, arrivals[i] - arrivals[i - 1]);
-  }
+  testing::BlockChecker::Summary summary = checker.Summarize();
+  CHAOS_CHECK(summary.heights > 0);
+  result.duplicates = summary.duplicates;
+  result.gaps = summary.gaps;
+  result.reorders = summary.reorders;
+  result.max_emission_pause = summary.max_pause;
   // Publisher-side pauses: the stored times of the records around each kill -9.
   // The leader keeps emitting meanwhile: read up to what the stream holds now.
   std::vector<absl::Time> stored;
@@ -268,9 +247,9 @@ absl::StatusOr<ChaosResult> RunEventHubChaos(const ChaosOptions& options) {
     result.kill_pause_max = pauses.back();
   }
   result.failovers = failovers;
-  result.heights = static_cast<int64_t>(heights.size());
-  result.first_height = heights.front();
-  result.content_mismatch = mismatch;
+  result.heights = summary.heights;
+  result.first_height = summary.first_height;
+  result.content_mismatch = summary.mismatch;
   return result;
 }
 }  // namespace gonka

@@ -10,9 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
-#include "gonka/chain/comet_client.h"
-#include "gonka/eventhub/subscriber.h"
+#include "gonka/testing/block_checker.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/testing/hosts.h"
 #include "gonka/testing/process.h"
@@ -162,27 +160,10 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
   absl::StatusOr<std::unique_ptr<nats::JetStream>> js =
       nats::JetStream::Connect({.urls = nats_urls});
   if (!js.ok()) return js.status();
-  chain::CometClient comet({.rpc_url = devchain.url()});
-  absl::Mutex mu;
-  std::vector<int64_t> heights;
-  std::vector<absl::Time> arrivals;
-  std::string mismatch;
   PARTITION_CHECK(testing::WaitFor([&] { return (*js)->GetStreamInfo("BLOCKS").ok(); },
                                    absl::Seconds(30), absl::Milliseconds(50), "the BLOCKS stream"));
-  eventhub::SubscriberOptions checker_options;
-  checker_options.durable = "partition-checker";
-  checker_options.start_height = 1;
-  eventhub::Subscriber checker(checker_options, js->get());
-  checker.OnBlock([&](const chain::v1::BlockEvents& b) {
-    absl::StatusOr<chain::v1::BlockEvents> truth = comet.FetchBlockEvents(b.height(), {});
-    absl::MutexLock lock(&mu);
-    heights.push_back(b.height());
-    arrivals.push_back(absl::Now());
-    if (truth.ok() && (truth->hash() != b.hash() || truth->txs_size() != b.txs_size())) {
-      mismatch = absl::StrCat("height ", b.height(), " differs from devchain");
-    }
-    return absl::OkStatus();
-  });
+  testing::BlockChecker checker({.durable = "partition-checker", .rpc_url = devchain.url()},
+                                js->get());
   PARTITION_CHECK(checker.Start());
 
   auto leader = [&]() -> int {
@@ -196,16 +177,7 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
     for (int i = 0; i < kReplicas; ++i) n += replicas[i]->IsRunning() && IsLeader(*replicas[i]);
     return n;
   };
-  // Longest gap between consecutive heights at the checker whose later arrival is after `since`.
-  auto pause_since = [&](absl::Time since) {
-    absl::MutexLock lock(&mu);
-    absl::Duration longest;
-    auto first = std::upper_bound(arrivals.begin(), arrivals.end(), since);
-    for (auto it = first; it != arrivals.end(); ++it) {
-      if (it != arrivals.begin()) longest = std::max(longest, *it - *(it - 1));
-    }
-    return longest;
-  };
+  auto pause_since = [&](absl::Time since) { return checker.LongestPauseSince(since); };
 
   std::vector<std::string> schedule;
   while (static_cast<int>(schedule.size()) < options.faults) {
@@ -341,16 +313,14 @@ absl::StatusOr<PartitionChaosResult> RunEventHubPartitions(const PartitionChaosO
     ++result.faults;
   }
   checker.Stop();
-  absl::MutexLock lock(&mu);
-  if (heights.empty()) return absl::InternalError("partition chaos: the checker read nothing");
-  for (size_t i = 1; i < heights.size(); ++i) {
-    if (heights[i] == heights[i - 1]) ++result.duplicates;
-    if (heights[i] > heights[i - 1] + 1) ++result.gaps;
-    if (heights[i] < heights[i - 1]) ++result.reorders;
-  }
-  result.heights = static_cast<int64_t>(heights.size());
-  result.first_height = heights.front();
-  result.content_mismatch = mismatch;
+  testing::BlockChecker::Summary summary = checker.Summarize();
+  if (summary.heights == 0) return absl::InternalError("partition chaos: the checker read nothing");
+  result.duplicates = summary.duplicates;
+  result.gaps = summary.gaps;
+  result.reorders = summary.reorders;
+  result.heights = summary.heights;
+  result.first_height = summary.first_height;
+  result.content_mismatch = summary.mismatch;
   return result;
 }
 
