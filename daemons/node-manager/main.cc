@@ -8,6 +8,9 @@
 //                --nats-url=nats://nats:4222 [--coordination=nats | --redis-url=redis://...]
 //   ML nodes from PostgreSQL instead, managed over Gonka's admin REST (docs/node-manager.md):
 //     --ml-nodes-from-store --pg-url-file=/etc/gonka/pg-url --admin-token-file=/etc/gonka/admin
+//   Chain messages (docs/node-manager.md): --key-file=/run/secrets/warm.key, or with no key here
+//     --seed-signer-url=http://signerd:8081 --seed-signer-token-file=/run/secrets/seed-token
+//     --seed-signer-public-key=<warm key's public key, hex or base64>
 #include <unistd.h>
 
 #include <fstream>
@@ -58,8 +61,26 @@ int main(int argc, char** argv) {
                    "admin API bearer tokens (0600 file; none: the API answers 403)");
   std::string key_file;
   config.AddString("key-file", &key_file, "",
-                   "warm key (0600): with it, seeds, weights and claims go on chain through the "
-                   "tx queue, recorded in the signer ledger (--pg-url); without, they are skipped");
+                   "warm key (0600), used only for the epoch seed: with it (or --seed-signer-url), "
+                   "seeds, weights, commits and claims go on chain through the tx queue, "
+                   "recorded in the signer ledger (--pg-url); with neither, they are skipped");
+  gonka::nodemanager::RemoteSeedSourceOptions seed_signer{
+      .url_what = "--seed-signer-url",
+      .token_file_what = "--seed-signer-token-file",
+      .public_key_what = "--seed-signer-public-key"};
+  config.AddString("seed-signer-url", &seed_signer.url, "",
+                   "signerd base URL whose POST /v1/seed gives the epoch seed, so no key is "
+                   "needed here (instead of --key-file)");
+  config.AddString("seed-signer-token-file", &seed_signer.token_file, "",
+                   "bearer token for --seed-signer-url (0600 file, the token alone; one of "
+                   "signerd's --enqueue-token-file tokens)");
+  config.AddString("seed-signer-public-key", &seed_signer.public_key, "",
+                   "the warm key's public key (66 hex or base64): every seed from "
+                   "--seed-signer-url is verified with it before it is stored or sent");
+  config
+      .AddDuration("seed-signer-timeout", &seed_signer.timeout, absl::Seconds(5),
+                   "deadline of one POST /v1/seed")
+      .Positive();
   std::string accumulator;
   config
       .AddString("accumulator", &accumulator, "smst",
@@ -71,6 +92,8 @@ int main(int argc, char** argv) {
                    "Cosmos gRPC host:port (the epoch parameters; empty = abci_query)");
   gonka::net::TlsClientFlags chain_tls;
   chain_tls.Register(&config, "chain", "--chain-rpc-url");
+  gonka::net::TlsClientFlags seed_signer_tls;
+  seed_signer_tls.Register(&config, "seed-signer", "--seed-signer-url");
   config.AddString("stream", &options.stream, "BLOCKS", "JetStream stream of BlockEvents");
   config.AddString("identity", &identity, "", "this replica's name (default host:pid)");
   config
@@ -88,6 +111,16 @@ int main(int argc, char** argv) {
     identity = absl::StrCat(host, ":", getpid());
   }
 
+  if (!key_file.empty() && !seed_signer.url.empty()) {
+    return daemon.ConfigError(
+        "--key-file and --seed-signer-url: give one (the seed comes from a local key or signerd)");
+  }
+  if (seed_signer.url.empty() &&
+      (!seed_signer.token_file.empty() || !seed_signer.public_key.empty())) {
+    return daemon.ConfigError(
+        "--seed-signer-token-file / --seed-signer-public-key need --seed-signer-url");
+  }
+  seed_signer.tls = seed_signer_tls.options();
   if (nodes_from_store != nodes_file.empty()) {
     return daemon.ConfigError("give one of --ml-nodes-file and --ml-nodes-from-store");
   }
@@ -141,11 +174,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<gonka::nodemanager::ChainMessaging> messaging;
   // Weights and store commits read the node set from the service built below.
   gonka::nodemanager::NodeManagerService* service_ptr = nullptr;
-  if (!key_file.empty()) {
+  if (!key_file.empty() || !seed_signer.url.empty()) {
     absl::StatusOr<gonka::pg::PgOptions> pg = connections.Pg();
     if (!pg.ok()) return daemon.ConfigError(std::string(pg.status().message()));
     auto opened = gonka::nodemanager::ChainMessaging::Open(
         {.key_file = key_file,
+         .seed_signer = seed_signer,
          .participant = options.participant,
          .pg = *pg,
          .js = js->get(),
@@ -153,6 +187,9 @@ int main(int argc, char** argv) {
          .accumulator = *gonka::pocstore::ParseAccumulator(accumulator)});
     if (!opened.ok()) return daemon.ConfigError(std::string(opened.status().message()));
     messaging = std::move(*opened);
+    GONKA_LOG_INFO("chain messages on", {"seed_source", key_file.empty()
+                                                            ? "signerd " + seed_signer.url
+                                                            : std::string("local key")});
     options.chain_sink = messaging->sink();
   }
   gonka::nodemanager::NodeManagerService service(options, js->get(), elector,

@@ -10,7 +10,6 @@
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/bech32.h"
 #include "gonka/crypto/hash.h"
-#include "gonka/crypto/secp256k1.h"
 #include "gonka/proto/inference/inference/tx.pb.h"
 
 namespace gonka {
@@ -18,20 +17,6 @@ namespace nodemanager {
 namespace {
 
 namespace infpb = ::inference::inference;
-
-std::string BigEndian64(uint64_t value) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(value & 0xff);
-    value >>= 8;
-  }
-  return out;
-}
-
-crypto::Signature SignBytes(const crypto::SigningKey& key, absl::string_view bytes) {
-  // The Cosmos SDK keyring's Sign(bytes) for a secp256k1 key: SHA-256, then a compact signature.
-  return key.Sign(crypto::Sha256(bytes));
-}
 
 absl::Status CheckAddress(absl::string_view field, absl::string_view address,
                           absl::string_view prefix) {
@@ -89,27 +74,6 @@ std::string ContentKey(absl::string_view kind, int64_t poc_start, absl::string_v
 }
 
 }  // namespace
-
-SeedInfo GenerateSeed(const crypto::SigningKey& key, uint64_t epoch) {
-  crypto::Signature epoch_signature = SignBytes(key, BigEndian64(epoch));
-  uint64_t first8 = 0;
-  for (int i = 0; i < 8; ++i) first8 = (first8 << 8) | epoch_signature[i];
-  int64_t seed = static_cast<int64_t>(first8 & ((uint64_t{1} << 63) - 1));
-  if (seed == 0) seed = 1;
-  crypto::Signature seed_signature = SignBytes(key, BigEndian64(static_cast<uint64_t>(seed)));
-  SeedInfo info;
-  info.seed = seed;
-  info.epoch = epoch;
-  info.signature_hex = crypto::HexEncode(seed_signature);
-  return info;
-}
-
-absl::Status VerifySeed(const SeedInfo& seed, absl::string_view public_key) {
-  std::string signature;
-  RETURN_IF_ERROR(crypto::HexDecode(seed.signature_hex, "seed signature", &signature));
-  crypto::Sha256Digest digest = crypto::Sha256(BigEndian64(static_cast<uint64_t>(seed.seed)));
-  return crypto::VerifySignature(public_key, crypto::AsStringView(digest), signature);
-}
 
 absl::StatusOr<txqueue::ChainTx> SubmitSeedTx(const MessageContext& context, const Action& action,
                                               const SeedInfo& seed) {

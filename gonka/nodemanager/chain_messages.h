@@ -18,16 +18,10 @@
 //   - Builders validate and return InvalidArgument naming the field: a creator that is not a
 //     bech32 address of `prefix`, an Action of the wrong kind, a seed for another epoch, an empty
 //     entry list, a model id or node id that is empty, a root hash that is not 32 bytes.
-//   - GenerateSeed is Gonka's (decentralized-api internal/seed, CreateNewSeed and
-//     CreateSeedForEpoch; docs/reference/gonka.md, "The epoch seed"): with the warm key K,
-//       seed      = big-endian uint64 of the first 8 bytes of Sign_K(SHA-256(BE64(epoch))),
-//                   top bit cleared (a non-negative int64), 1 if that is 0;
-//       signature = lowercase hex of Sign_K(SHA-256(BE64(seed))),
-//     Sign = secp256k1 compact r||s, RFC 6979 nonce, low-S (the keyring's Sign of the Cosmos SDK
-//     hashes the bytes with SHA-256). Deterministic: the same key and epoch always give the same
-//     seed and signature. MsgSubmitSeed carries the signature; MsgClaimRewards later carries the
-//     seed, which the chain checks against that signature with the participant's (and its
-//     grantees') public keys.
+//   - GenerateSeed / VerifySeed / SeedInfo are gonka/signer/epoch_seed.h's (Gonka's epoch seed:
+//     seed = first 8 bytes of Sign_K(SHA-256(BE64(epoch))), top bit cleared; signature =
+//     Sign_K(SHA-256(BE64(seed)))), re-exported here for the builders' callers. signerd serves
+//     the same function as POST /v1/seed, so node-manager needs no key (seed_source.h).
 //
 // Thread-safety: free functions, thread-safe.
 //
@@ -46,6 +40,7 @@
 #include "absl/strings/string_view.h"
 #include "gonka/crypto/key.h"
 #include "gonka/nodemanager/phase_engine.h"
+#include "gonka/signer/epoch_seed.h"
 #include "gonka/txqueue/txqueue.h"
 
 namespace gonka {
@@ -67,19 +62,10 @@ inline constexpr char kQueryPoCV2StoreCommit[] = "/inference.inference.Query/PoC
 
 inline constexpr char kNodeManagerProducer[] = "node-manager";
 
-// One epoch's seed as Gonka's dapi keeps it (apiconfig.SeedInfo).
-struct SeedInfo {
-  int64_t seed = 0;           // > 0
-  uint64_t epoch = 0;         // the epoch it was generated for
-  std::string signature_hex;  // 128 lowercase hex characters
-};
-
-// Gonka's seed of `epoch` for the warm key `key` (see the contract above).
-SeedInfo GenerateSeed(const crypto::SigningKey& key, uint64_t epoch);
-
-// OK if `seed.signature_hex` is a signature of BE64(seed.seed) by `public_key` (33 bytes), as the
-// chain checks a claim; InvalidArgument for malformed hex, Unauthenticated for a wrong signature.
-absl::Status VerifySeed(const SeedInfo& seed, absl::string_view public_key);
+// The epoch seed (gonka/signer/epoch_seed.h), shared with signerd's POST /v1/seed.
+using signer::GenerateSeed;
+using signer::SeedInfo;
+using signer::VerifySeed;
 
 // Weights of the participant's ML nodes for one model (MLNodeDistributionEntry).
 struct NodeWeight {

@@ -14,11 +14,10 @@
 namespace gonka {
 namespace nodemanager {
 
-QueueChainSink::QueueChainSink(MessageContext context, const crypto::SigningKey* warm_key,
-                               SeedStore* seeds, signer::Ledger* ledger, txqueue::TxQueue* queue,
+QueueChainSink::QueueChainSink(MessageContext context, SeedSource* seed_source, SeedStore* seeds, signer::Ledger* ledger, txqueue::TxQueue* queue,
                                WeightsFn weights, CommitFn commits)
     : context_(std::move(context)),
-      key_(warm_key),
+      seed_source_(seed_source),
       seeds_(seeds),
       ledger_(ledger),
       queue_(queue),
@@ -50,8 +49,14 @@ absl::Status QueueChainSink::Send(const Action& action, election::FencingToken /
   switch (action.kind) {
     case ActionKind::kEnsureSeed: {
       absl::StatusOr<SeedInfo> seed =
-          EnsureSeed(*seeds_, *key_, context_.creator, static_cast<uint64_t>(action.epoch));
-      if (!seed.ok()) return seed.status();
+          EnsureSeed(*seeds_, *seed_source_, context_.creator, static_cast<uint64_t>(action.epoch));
+      if (!seed.ok()) {
+        Count(action, "seed_error");
+        GONKA_LOG_WARN("node-manager: no seed for the epoch yet; the block is retried",
+                       {"epoch", action.epoch}, {"source", seed_source_->Describe()},
+                       {"error", seed.status().ToString()});
+        return seed.status();
+      }
       return Enqueue(action, SubmitSeedTx(context_, action, *seed));
     }
     case ActionKind::kClaimRewards: {
@@ -105,12 +110,24 @@ absl::StatusOr<std::unique_ptr<ChainMessaging>> ChainMessaging::Open(
                                                    "\" is not a ", options.prefix, " address"));
   }
   std::unique_ptr<ChainMessaging> m(new ChainMessaging());
-  absl::StatusOr<crypto::SigningKey> key =
-      crypto::LoadKeyFile(options.key_file, crypto::KeyOptions{.prefix = options.prefix});
-  if (!key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("key-file: ", key.status().message()));
+  if (options.key_file.empty() == options.seed_signer.url.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("give exactly one seed source: key-file or ", options.seed_signer.url_what));
   }
-  m->key_ = std::make_unique<crypto::SigningKey>(*std::move(key));
+  if (!options.key_file.empty()) {
+    absl::StatusOr<crypto::SigningKey> key =
+        crypto::LoadKeyFile(options.key_file, crypto::KeyOptions{.prefix = options.prefix});
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("key-file: ", key.status().message()));
+    }
+    m->key_ = std::make_unique<crypto::SigningKey>(*std::move(key));
+    m->seed_source_ = std::make_unique<LocalSeedSource>(m->key_.get());
+  } else {
+    absl::StatusOr<std::unique_ptr<RemoteSeedSource>> remote =
+        RemoteSeedSource::Open(options.seed_signer);
+    if (!remote.ok()) return remote.status();
+    m->seed_source_ = *std::move(remote);
+  }
   absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open(options.pg);
   if (!pool.ok()) return pool.status();
   m->pool_ = *std::move(pool);
@@ -170,7 +187,7 @@ absl::StatusOr<std::unique_ptr<ChainMessaging>> ChainMessaging::Open(
     };
   }
   m->sink_ = std::make_unique<QueueChainSink>(
-      MessageContext{.creator = options.participant, .prefix = options.prefix}, m->key_.get(),
+      MessageContext{.creator = options.participant, .prefix = options.prefix}, m->seed_source_.get(),
       m->seeds_.get(), m->ledger_.get(), m->queue_.get(), std::move(weights), std::move(commits));
   return m;
 }

@@ -4,8 +4,9 @@
 // failover, sends it (docs/node-manager.md, "Chain messages").
 //
 // Contract:
-//   - kEnsureSeed: the epoch's seed is made durable in the SeedStore first (EnsureSeed: an earlier
-//     leader's seed wins), then MsgSubmitSeed with its signature is enqueued under
+//   - kEnsureSeed: the epoch's seed, from the SeedSource (a local warm key, or signerd's
+//     POST /v1/seed verified against the warm key's public key: seed_source.h), is made durable
+//     in the SeedStore first (EnsureSeed: an earlier leader's seed wins), then MsgSubmitSeed with its signature is enqueued under
 //     "seed/<epoch>/<participant>".
 //   - kClaimRewards: MsgClaimRewards for the claimed epoch with the seed stored for it. No stored
 //     seed (this node did not take part in that epoch's PoC): nothing is sent, counted as
@@ -22,7 +23,8 @@
 // Thread-safety: Send() may be called from one thread at a time (the leader's block thread).
 //
 // Example (daemons/node-manager):
-//   QueueChainSink sink({.creator = key.address()}, &key, seeds.get(), ledger.get(), &queue);
+//   LocalSeedSource source(&key);
+//   QueueChainSink sink({.creator = key.address()}, &source, seeds.get(), ledger.get(), &queue);
 //   options.chain_sink = [&](const Action& a, FencingToken t) { return sink.Send(a, t); };
 #ifndef GONKA_NODEMANAGER_QUEUE_CHAIN_SINK_H_
 #define GONKA_NODEMANAGER_QUEUE_CHAIN_SINK_H_
@@ -41,6 +43,7 @@
 #include "gonka/nodemanager/chain_messages.h"
 #include "gonka/nodemanager/node_manager_service.h"
 #include "gonka/nodemanager/phase_engine.h"
+#include "gonka/nodemanager/seed_source.h"
 #include "gonka/nodemanager/seed_store.h"
 #include "gonka/pg/pg.h"
 #include "gonka/pocstore/artifact_store.h"
@@ -66,7 +69,7 @@ using CommitFn = std::function<absl::StatusOr<std::vector<StoreCommitEntry>>(int
 class QueueChainSink {
  public:
   // No pointer is owned; all must outlive the sink.
-  QueueChainSink(MessageContext context, const crypto::SigningKey* warm_key, SeedStore* seeds,
+  QueueChainSink(MessageContext context, SeedSource* seed_source, SeedStore* seeds,
                  signer::Ledger* ledger, txqueue::TxQueue* queue, WeightsFn weights = nullptr,
                  CommitFn commits = nullptr);
 
@@ -81,7 +84,7 @@ class QueueChainSink {
   void Count(const Action& action, const char* result);
 
   const MessageContext context_;
-  const crypto::SigningKey* const key_;
+  SeedSource* const seed_source_;
   SeedStore* const seeds_;
   signer::Ledger* const ledger_;
   txqueue::TxQueue* const queue_;
@@ -91,14 +94,18 @@ class QueueChainSink {
   std::map<std::string, int64_t> counts_ ABSL_GUARDED_BY(mu_);
 };
 
-// What a node-manager daemon needs to send its chain messages, opened in one call: the warm key
-// (from a 0600 key file), a PostgreSQL pool with the signer ledger and the seed store, the tx
+// What a node-manager daemon needs to send its chain messages, opened in one call: the seed
+// source (the warm key from a 0600 key file, or signerd's POST /v1/seed — then node-manager holds
+// no key at all; weights, commits and claims are signed by signerd either way), a PostgreSQL pool with the signer ledger and the seed store, the tx
 // queue on the daemon's JetStream connection, and the QueueChainSink over them.
 // The participant's ML nodes in node-number order (NodeManagerService::Nodes).
 using NodesFn = std::function<std::vector<MlNodeConfig>()>;
 
 struct ChainMessagingOptions {
-  std::string key_file;     // the warm key (crypto::LoadKeyFile); required
+  // Exactly one of: the warm key (crypto::LoadKeyFile), or signerd as the seed source
+  // (seed_signer.url set; its answers verified with seed_signer.public_key).
+  std::string key_file;
+  RemoteSeedSourceOptions seed_signer;
   std::string participant;  // the account the messages are for (creator); required
   std::string prefix = "gonka";
   pg::PgOptions pg;
@@ -112,8 +119,9 @@ struct ChainMessagingOptions {
 
 class ChainMessaging {
  public:
-  // InvalidArgument naming the option (key file unreadable or too open, participant not an
-  // address of `prefix`); the pool's, the ledger's or the seed store's error otherwise.
+  // InvalidArgument naming the option (none or both of key_file and seed_signer.url, key file
+  // unreadable or too open, a bad seed_signer option as RemoteSeedSource::Open, participant not
+  // an address of `prefix`); the pool's, the ledger's or the seed store's error otherwise.
   static absl::StatusOr<std::unique_ptr<ChainMessaging>> Open(ChainMessagingOptions options);
   ~ChainMessaging();
 
@@ -123,7 +131,8 @@ class ChainMessaging {
 
  private:
   ChainMessaging() = default;
-  std::unique_ptr<crypto::SigningKey> key_;
+  std::unique_ptr<crypto::SigningKey> key_;  // local seed source only
+  std::unique_ptr<SeedSource> seed_source_;
   std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<signer::Ledger> ledger_;
   std::unique_ptr<PgSeedStore> seeds_;

@@ -59,6 +59,15 @@ absl::StatusOr<SeedInfo> EnsureSeed(SeedStore& store, const crypto::SigningKey& 
   return store.PutIfAbsent(participant, GenerateSeed(key, epoch));
 }
 
+absl::StatusOr<SeedInfo> EnsureSeed(SeedStore& store, SeedSource& source,
+                                    absl::string_view participant, uint64_t epoch) {
+  absl::StatusOr<SeedInfo> stored = store.Get(participant, epoch);
+  if (stored.ok() || !absl::IsNotFound(stored.status())) return stored;
+  absl::StatusOr<SeedInfo> seed = source.Seed(epoch);  // verified by a remote source
+  if (!seed.ok()) return seed.status();
+  return store.PutIfAbsent(participant, *seed);
+}
+
 absl::StatusOr<std::unique_ptr<PgSeedStore>> PgSeedStore::Open(pg::Pool* pool) {
   RETURN_IF_ERROR(pg::Migrate(*pool, "nodemanager_seeds", Migrations()));
   return std::unique_ptr<PgSeedStore>(new PgSeedStore(pool));

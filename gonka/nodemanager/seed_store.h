@@ -19,7 +19,9 @@
 //   - Get(participant, epoch): the stored seed, or NotFound naming both.
 //   - EnsureSeed(store, key, participant, epoch): the stored seed, or GenerateSeed(key, epoch)
 //     stored first (PutIfAbsent) and returned — call it before sending MsgSubmitSeed, so the
-//     seed is durable before its signature can be on chain.
+//     seed is durable before its signature can be on chain. The SeedSource overload asks the
+//     source (a local key, or signerd with the answer verified: seed_source.h) instead, and
+//     returns its error with nothing stored.
 //
 // PgSeedStore: table `nodemanager_seeds (participant, epoch) PRIMARY KEY, seed, signature,
 // created_at`, created by migration (component "nodemanager_seeds") when opened.
@@ -47,6 +49,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gonka/crypto/key.h"
 #include "gonka/nodemanager/chain_messages.h"
+#include "gonka/nodemanager/seed_source.h"
 #include "gonka/pg/pg.h"
 
 namespace gonka {
@@ -62,6 +65,9 @@ class SeedStore {
 
 // The stored seed of (participant, epoch), or the generated one after storing it.
 absl::StatusOr<SeedInfo> EnsureSeed(SeedStore& store, const crypto::SigningKey& key,
+                                    absl::string_view participant, uint64_t epoch);
+
+absl::StatusOr<SeedInfo> EnsureSeed(SeedStore& store, SeedSource& source,
                                     absl::string_view participant, uint64_t epoch);
 
 class PgSeedStore : public SeedStore {

@@ -5,13 +5,16 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gonka/base/backoff.h"
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/base/metrics.h"
+#include "gonka/signer/epoch_seed.h"
 #include "gonka/signer/internal/chain_tx_body.h"
+#include "simdjson.h"
 
 namespace gonka {
 namespace signer {
@@ -30,6 +33,51 @@ prometheus::Family<prometheus::Counter>& HttpCalls() {
                                 "unauthenticated, forbidden, rate_limited, unavailable)")
                             .Register(metrics::Registry());
   return family;
+}
+
+// POST /v1/seed by credential and result (signed, invalid, unauthenticated, forbidden,
+// rate_limited, unavailable).
+prometheus::Family<prometheus::Counter>& SeedCalls() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_signer_seed_requests_total")
+                            .Help(
+                                "POST /v1/seed (epoch seeds signed with the warm key) by "
+                                "credential and result (signed, invalid, unauthenticated, "
+                                "forbidden, rate_limited, unavailable)")
+                            .Register(metrics::Registry());
+  return family;
+}
+
+// The epoch of a POST /v1/seed body: exactly {"epoch": N}, N a non-negative integer (a JSON
+// number or a decimal string, as Cosmos JSON writes 64-bit integers).
+absl::StatusOr<uint64_t> ParseSeedRequest(absl::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("body: not JSON; want {\"epoch\": <non-negative integer>}");
+  }
+  simdjson::dom::object object;
+  if (root.get(object) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("body: not a JSON object; want {\"epoch\": N}");
+  }
+  bool have_epoch = false;
+  uint64_t epoch = 0;
+  for (simdjson::dom::key_value_pair field : object) {
+    if (field.key != "epoch") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body: unknown field \"", absl::string_view(field.key.data(), field.key.size()), "\"; want only \"epoch\""));
+    }
+    have_epoch = true;
+    std::string_view text;
+    if (field.value.get(epoch) == simdjson::SUCCESS) continue;
+    if (field.value.get(text) == simdjson::SUCCESS && !text.empty() && text.size() <= 20 &&
+        absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &epoch) && text.find_first_not_of("0123456789") == text.npos) {
+      continue;
+    }
+    return absl::InvalidArgumentError("epoch: want a non-negative integer (uint64)");
+  }
+  if (!have_epoch) return absl::InvalidArgumentError("epoch: required");
+  return epoch;
 }
 
 HttpResponse JsonError(int code, absl::string_view message) {
@@ -141,6 +189,41 @@ void SignerService::AddRoutes(net::HttpServer* server) {
         .String(absl::StrCat(r->sequence))
         .EndObject();
     return HttpResponse::Json(r->duplicate ? 200 : 202, w.Take());
+  });
+  // The epoch seed (epoch_seed.h): the warm key signs SHA-256 of 8-byte integers it derives
+  // itself, never caller bytes, so the same credentials as /v1/txs suffice.
+  server->Handle("POST", "/v1/seed", [this](const HttpRequest& request) {
+    HttpResponse refusal;
+    absl::StatusOr<std::string> who = Admit(request, &refusal);
+    if (!who.ok()) {
+      const absl::StatusCode code = who.status().code();
+      const char* result = code == absl::StatusCode::kUnauthenticated      ? "unauthenticated"
+                           : code == absl::StatusCode::kPermissionDenied   ? "forbidden"
+                           : code == absl::StatusCode::kResourceExhausted ? "rate_limited"
+                                                                           : "unavailable";
+      SeedCalls().Add({{"credential", "-"}, {"result", result}}).Increment();
+      return refusal;
+    }
+    absl::StatusOr<uint64_t> epoch = ParseSeedRequest(request.body);
+    if (!epoch.ok()) {
+      SeedCalls().Add({{"credential", *who}, {"result", "invalid"}}).Increment();
+      return JsonError(400, epoch.status().message());
+    }
+    SeedInfo seed = GenerateSeed(*key_, *epoch);
+    SeedCalls().Add({{"credential", *who}, {"result", "signed"}}).Increment();
+    GONKA_LOG_INFO("signer http: epoch seed signed", {"credential", *who}, {"epoch", *epoch});
+    JsonWriter w;
+    w.BeginObject()
+        .Key("epoch")
+        .String(absl::StrCat(seed.epoch))
+        .Key("seed")
+        .String(absl::StrCat(seed.seed))
+        .Key("signature")
+        .String(seed.signature_hex)
+        .Key("public_key")
+        .String(crypto::HexEncode(key_->public_key().view()))
+        .EndObject();
+    return HttpResponse::Json(200, w.Take());
   });
   server->Handle("GET", "/v1/ledger", [this](const HttpRequest& request) {
     HttpResponse refusal;

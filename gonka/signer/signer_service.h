@@ -99,7 +99,12 @@ class SignerService {
   SignerService(const SignerService&) = delete;
   SignerService& operator=(const SignerService&) = delete;
 
-  // Registers POST /v1/txs and GET /v1/ledger on `server` (before or after Start).
+  // Registers POST /v1/txs, POST /v1/seed and GET /v1/ledger on `server` (before or after
+  // Start). All three are admitted alike (`authenticate`, then the per-credential rate limit):
+  // 401/403/429/503 as below. POST /v1/seed {"epoch": N} answers 200
+  // {"epoch": "N", "seed": "<int64>", "signature": "<128 hex>", "public_key": "<66 hex>"}, the
+  // warm key's GenerateSeed (epoch_seed.h; it signs nothing the caller chose), or 400 naming the
+  // field for a bad body.
   void AddRoutes(net::HttpServer* server);
 
   // Binds the consumers (with retry, see bind_retry_for) and starts the loops, the Reconciler
