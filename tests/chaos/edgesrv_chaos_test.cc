@@ -1,25 +1,17 @@
 // edge-srv chaos in CI: 2 PoC stages (GONKA_CHAOS_EDGESRV_STAGES) of posting through HAProxy to 3
 // replicas that are killed and rolled, seed printed (GONKA_CHAOS_SEED replays). Every batch
 // answered 200 is in the committed store exactly once, no nonce twice, counts never went back.
-#include <cstdlib>
-
-#include "absl/strings/numbers.h"
+#include "gonka/testing/env_var.h"
 #include "gtest/gtest.h"
 #include "tests/chaos/edgesrv_chaos.h"
 
 namespace gonka {
 namespace {
 
-int64_t EnvInt(const char* name, int64_t fallback) {
-  int64_t v = fallback;
-  if (const char* s = std::getenv(name); s != nullptr && !absl::SimpleAtoi(s, &v)) v = fallback;
-  return v;
-}
-
 TEST(EdgeSrvChaosTest, EveryAcceptedBatchStoredOnceThroughKillsAndRolls) {
   EdgeSrvChaosOptions options;
-  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
-  options.stages = static_cast<int>(EnvInt("GONKA_CHAOS_EDGESRV_STAGES", 2));
+  options.seed = static_cast<uint64_t>(testing::EnvInt("GONKA_CHAOS_SEED", 0));
+  options.stages = static_cast<int>(testing::EnvInt("GONKA_CHAOS_EDGESRV_STAGES", 2));
   absl::StatusOr<EdgeSrvChaosResult> result = RunEdgeSrvChaos(options);
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("edge-srv chaos: %s\n", result->ToString().c_str());

@@ -1,19 +1,11 @@
 // Event hub chaos in CI: 20 leader failovers (GONKA_CHAOS_FAILOVERS), seed printed
 // (GONKA_CHAOS_SEED replays). Every height exactly once, in order, equal to devchain's.
-#include <cstdlib>
-
-#include "absl/strings/numbers.h"
+#include "gonka/testing/env_var.h"
 #include "gtest/gtest.h"
 #include "tests/chaos/eventhub_chaos.h"
 
 namespace gonka {
 namespace {
-
-int64_t EnvInt(const char* name, int64_t fallback) {
-  int64_t v = fallback;
-  if (const char* s = std::getenv(name); s != nullptr && !absl::SimpleAtoi(s, &v)) v = fallback;
-  return v;
-}
 
 // Every height the checker read came once, in order, from 1, equal to devchain's.
 void ExpectExactlyOnceInOrder(const ChaosResult& result) {
@@ -26,8 +18,8 @@ void ExpectExactlyOnceInOrder(const ChaosResult& result) {
 
 TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrder) {
   ChaosOptions options;
-  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
-  options.failovers = static_cast<int>(EnvInt("GONKA_CHAOS_FAILOVERS", 20));
+  options.seed = static_cast<uint64_t>(testing::EnvInt("GONKA_CHAOS_SEED", 0));
+  options.failovers = static_cast<int>(testing::EnvInt("GONKA_CHAOS_FAILOVERS", 20));
   absl::StatusOr<ChaosResult> result = RunEventHubChaos(options);
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("eventhub chaos: %s\n", result->ToString().c_str());
@@ -38,8 +30,8 @@ TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrder) {
 // The same with --coordination=nats: leases and the cursor in JetStream KV, no Redis at all.
 TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrderWithoutRedis) {
   ChaosOptions options;
-  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
-  options.failovers = static_cast<int>(EnvInt("GONKA_CHAOS_NATS_FAILOVERS", 10));
+  options.seed = static_cast<uint64_t>(testing::EnvInt("GONKA_CHAOS_SEED", 0));
+  options.failovers = static_cast<int>(testing::EnvInt("GONKA_CHAOS_NATS_FAILOVERS", 10));
   options.coordination = "nats";
   absl::StatusOr<ChaosResult> result = RunEventHubChaos(options);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -50,8 +42,8 @@ TEST(EventHubChaosTest, EveryHeightExactlyOnceInOrderWithoutRedis) {
 
 TEST(EventHubChaosTest, NatsClusterCrashes) {
   ChaosOptions options;
-  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
-  options.failovers = static_cast<int>(EnvInt("GONKA_CHAOS_CLUSTER_FAILOVERS", 6));
+  options.seed = static_cast<uint64_t>(testing::EnvInt("GONKA_CHAOS_SEED", 0));
+  options.failovers = static_cast<int>(testing::EnvInt("GONKA_CHAOS_CLUSTER_FAILOVERS", 6));
   options.nats_cluster = true;
   absl::StatusOr<ChaosResult> result = RunEventHubChaos(options);
   ASSERT_TRUE(result.ok()) << result.status();

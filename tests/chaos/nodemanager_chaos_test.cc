@@ -1,25 +1,17 @@
 // node-manager chaos in CI: 3 epochs (GONKA_CHAOS_NM_EPOCHS) of leader kills and pauses, seed
 // printed (GONKA_CHAOS_SEED replays). Every PoC stage drove every ML node into generation once,
 // every node came back to inference, no ML node accepted a deposed leader's command.
-#include <cstdlib>
-
-#include "absl/strings/numbers.h"
+#include "gonka/testing/env_var.h"
 #include "gtest/gtest.h"
 #include "tests/chaos/nodemanager_chaos.h"
 
 namespace gonka {
 namespace {
 
-int64_t EnvInt(const char* name, int64_t fallback) {
-  int64_t v = fallback;
-  if (const char* s = std::getenv(name); s != nullptr && !absl::SimpleAtoi(s, &v)) v = fallback;
-  return v;
-}
-
 TEST(NodeManagerChaosTest, EveryStageOnceOnEveryNodeThroughFailovers) {
   NodeManagerChaosOptions options;
-  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
-  options.epochs = static_cast<int>(EnvInt("GONKA_CHAOS_NM_EPOCHS", 3));
+  options.seed = static_cast<uint64_t>(testing::EnvInt("GONKA_CHAOS_SEED", 0));
+  options.epochs = static_cast<int>(testing::EnvInt("GONKA_CHAOS_NM_EPOCHS", 3));
   absl::StatusOr<NodeManagerChaosResult> result = RunNodeManagerChaos(options);
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("node-manager chaos: %s\n", result->ToString().c_str());

@@ -8,29 +8,22 @@
 // signer_chaos_integration_test). The seed is printed; GONKA_CHAOS_SEED replays the run's choices,
 // GONKA_CHAOS_KEYS / GONKA_CHAOS_KILLS change the batched round's size.
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "gonka/testing/env_var.h"
 #include "gtest/gtest.h"
 #include "tests/chaos/signer_chaos.h"
 
 namespace gonka {
 namespace {
 
-int64_t EnvInt(const char* name, int64_t fallback) {
-  int64_t v = fallback;
-  if (const char* s = std::getenv(name); s != nullptr && !absl::SimpleAtoi(s, &v)) v = fallback;
-  return v;
-}
-
 SignerChaosOptions CiOptions() {
   SignerChaosOptions options;
-  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
+  options.seed = static_cast<uint64_t>(testing::EnvInt("GONKA_CHAOS_SEED", 0));
   options.producers = 3;
   options.signers = 3;
-  options.min_signer_kills = static_cast<int>(EnvInt("GONKA_CHAOS_KILLS", 10));
+  options.min_signer_kills = static_cast<int>(testing::EnvInt("GONKA_CHAOS_KILLS", 10));
   options.kill_interval_min = absl::Milliseconds(1000);
   options.kill_interval_max = absl::Milliseconds(2500);
   options.produce_over = absl::Seconds(15);
@@ -47,7 +40,7 @@ SignerChaosOptions CiOptions() {
   // PlainProducers... below covers TxQueue::Enqueue without the ledger, under faults that keep a
   // quorum.
   options.producer_outbox = true;
-  options.settle_timeout = absl::Seconds(EnvInt("GONKA_CHAOS_SETTLE_S", 60));
+  options.settle_timeout = absl::Seconds(testing::EnvInt("GONKA_CHAOS_SETTLE_S", 60));
   options.verbose = true;
   return options;
 }
@@ -76,7 +69,7 @@ void RunAndCheck(const SignerChaosOptions& options, const std::string& label) {
 
 TEST(SignerChaosTest, BatchedEveryKeyOnChainExactlyOnceAndTheLedgerAgrees) {
   SignerChaosOptions options = CiOptions();
-  options.keys_per_producer = static_cast<int>(EnvInt("GONKA_CHAOS_KEYS", 500));
+  options.keys_per_producer = static_cast<int>(testing::EnvInt("GONKA_CHAOS_KEYS", 500));
   options.max_batch = 8;
   RunAndCheck(options, "max batch 8");
 }

@@ -4,27 +4,21 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "gonka/testing/process.h"
+#include "gonka/testing/env_var.h"
 #include "gtest/gtest.h"
 #include "tests/partitions/eventhub_partitions.h"
 
 namespace gonka {
 namespace {
 
-int64_t EnvInt(const char* name, int64_t fallback) {
-  int64_t v = fallback;
-  if (const char* s = std::getenv(name); s != nullptr && !absl::SimpleAtoi(s, &v)) v = fallback;
-  return v;
-}
-
 TEST(EventHubPartitionsTest, EveryHeightExactlyOnceInOrderUnderPartitions) {
   ASSERT_TRUE(testing::RunningAsRoot())
       << "partition tests build network namespaces and need root (CI runs as root)";
   PartitionChaosOptions options;
-  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
-  options.faults = static_cast<int>(EnvInt("GONKA_PARTITION_FAULTS", 7));
+  options.seed = static_cast<uint64_t>(testing::EnvInt("GONKA_CHAOS_SEED", 0));
+  options.faults = static_cast<int>(testing::EnvInt("GONKA_PARTITION_FAULTS", 7));
   // Every type except nats-node-isolated: with nats-server 2.9.10 an R3 stream can come back from
   // that fault with a leader far behind what it acknowledged (docs/faults.md), and the hub then
   // stops rather than write a gap, so the round would fail on the server, not on libgonka.

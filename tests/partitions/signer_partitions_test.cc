@@ -3,28 +3,20 @@
 // kill -9'd now and then; seed printed (GONKA_CHAOS_SEED replays the choices). Needs root for the
 // test hosts: fails, never skips, without it. Every key on chain exactly once, the ledger agreeing.
 #include <cstdio>
-#include <cstdlib>
-
-#include "absl/strings/numbers.h"
 #include "gonka/testing/process.h"
+#include "gonka/testing/env_var.h"
 #include "gtest/gtest.h"
 #include "tests/chaos/signer_chaos.h"
 
 namespace gonka {
 namespace {
 
-int64_t EnvInt(const char* name, int64_t fallback) {
-  int64_t v = fallback;
-  if (const char* s = std::getenv(name); s != nullptr && !absl::SimpleAtoi(s, &v)) v = fallback;
-  return v;
-}
-
 TEST(SignerPartitionsTest, EveryKeyOnChainExactlyOnceUnderPartitions) {
   ASSERT_TRUE(testing::RunningAsRoot())
       << "partition tests build network namespaces and need root (CI runs as root)";
   SignerChaosOptions options;
-  options.seed = static_cast<uint64_t>(EnvInt("GONKA_CHAOS_SEED", 0));
-  options.partition_faults = static_cast<int>(EnvInt("GONKA_PARTITION_FAULTS", 8));
+  options.seed = static_cast<uint64_t>(testing::EnvInt("GONKA_CHAOS_SEED", 0));
+  options.partition_faults = static_cast<int>(testing::EnvInt("GONKA_PARTITION_FAULTS", 8));
   options.partition_length = absl::Seconds(3);
   // Room for every fault (each holds the network ~6 s) while the producers still produce.
   options.produce_over = absl::Seconds(6) * options.partition_faults + absl::Seconds(4);
@@ -41,7 +33,7 @@ TEST(SignerPartitionsTest, EveryKeyOnChainExactlyOnceUnderPartitions) {
   options.nats_node_kills = 0;
   options.cluster_restarts = 0;
   options.producer_outbox = true;
-  options.settle_timeout = absl::Seconds(EnvInt("GONKA_CHAOS_SETTLE_S", 60));
+  options.settle_timeout = absl::Seconds(testing::EnvInt("GONKA_CHAOS_SETTLE_S", 60));
   options.verbose = true;
   absl::StatusOr<SignerChaosResult> r = RunSignerChaos(options);
   ASSERT_TRUE(r.ok()) << r.status();
