@@ -65,13 +65,14 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
 
-enum class RouteKind { kPlain, kStream, kWebSocket };
+enum class RouteKind { kPlain, kStream, kWebSocket, kAsync };
 
 struct Route {
   RouteKind kind = RouteKind::kPlain;
   HttpServer::Handler plain;
   HttpServer::StreamHandler stream;
   HttpServer::WebSocketHandler websocket;
+  HttpServer::AsyncHandler async;
   HttpServer::PreparedHandler prepared_handler;  // kPlain only; may be empty
   HttpServer::InlineHandler inline_handler;      // kPlain only; may be empty
   bool admission = true;
@@ -887,6 +888,9 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
       case RouteKind::kStream:
         StartStream(std::move(request), route.stream, std::move(guard));
         return;
+      case RouteKind::kAsync:
+        RunAsync(request, route.async, std::move(guard));
+        return;
       case RouteKind::kPlain:
         if (route.prepared_handler && RunPrepared(request, route.prepared_handler, guard)) return;
         if (route.inline_handler && RunInline(request, route.inline_handler, guard)) return;
@@ -986,6 +990,108 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
                    self->Respond(std::move(response), false);
                  });
     });
+  }
+
+  // The Responder an asynchronous handler gets: every answer is posted to the connection's
+  // strand and checked against the request's generation (a timed-out request ignores it).
+  class AsyncResponder : public Responder {
+   public:
+    // Weak: while it waits, the connection is kept alive by its request-timeout timer; once
+    // that fired (or the server stopped) an answer has nowhere to go.
+    AsyncResponder(std::weak_ptr<Connection> conn, uint64_t generation)
+        : conn_(std::move(conn)), generation_(generation) {}
+    ~AsyncResponder() override {
+      if (!answered_.exchange(true)) {
+        Post(Answer{HttpResponse::Text(500, "internal error: no response\n"), nullptr, nullptr});
+      }
+    }
+    void Respond(HttpResponse response) override {
+      if (answered_.exchange(true)) return;
+      Post(Answer{std::move(response), nullptr, nullptr});
+    }
+    void Stream(std::function<void(std::shared_ptr<ResponseStream>)> body) override {
+      if (answered_.exchange(true)) return;
+      Post(Answer{HttpResponse(), std::move(body), nullptr});
+    }
+    void Defer(std::function<HttpResponse()> work) override {
+      if (answered_.exchange(true)) return;
+      Post(Answer{HttpResponse(), nullptr, std::move(work)});
+    }
+
+   private:
+    struct Answer {
+      HttpResponse response;
+      std::function<void(std::shared_ptr<ResponseStream>)> stream;
+      std::function<HttpResponse()> deferred;
+    };
+    void Post(Answer answer) {
+      std::shared_ptr<Connection> conn = conn_.lock();
+      if (conn == nullptr) return;
+      const uint64_t generation = generation_;
+      asio::post(conn->stream_.get_executor(),
+                 [conn, generation, answer = std::move(answer)]() mutable {
+                   conn->OnAsyncAnswer(generation, std::move(answer));
+                 });
+    }
+    friend class Connection;
+    std::weak_ptr<Connection> conn_;
+    const uint64_t generation_;
+    std::atomic<bool> answered_{false};
+  };
+
+  void RunAsync(const HttpRequest& request, const HttpServer::AsyncHandler& handler,
+                std::shared_ptr<void> guard) {
+    guard_ = std::move(guard);
+    responded_ = false;
+    auto self = shared_from_this();
+    timer_.emplace(stream_.get_executor());
+    timer_->expires_at(start_ + ToChrono(server_->options_.request_timeout));
+    const uint64_t generation = ++generation_;
+    timer_->async_wait([self, generation](beast::error_code ec) {
+      if (ec || self->generation_ != generation || self->responded_) return;
+      GONKA_LOG_WARN("asynchronous handler exceeded the request timeout",
+                     {"server", self->server_->options_.name}, {"remote", self->remote_});
+      self->SendError(503, "handler timed out");
+    });
+    auto responder = std::make_shared<AsyncResponder>(self, generation);
+    try {
+      handler(request, responder);
+    } catch (const std::exception& e) {
+      GONKA_LOG_ERROR("async handler threw", {"path", request.path}, {"error", e.what()});
+      responder->Respond(HttpResponse::Text(500, "internal error\n"));
+    }
+  }
+
+  void OnAsyncAnswer(uint64_t generation, AsyncResponder::Answer answer) {
+    if (generation_ != generation || responded_ || phase_ == Phase::kClosing) return;
+    if (answer.stream) {
+      if (timer_) timer_->cancel();
+      responded_ = true;
+      StartStreamBody(std::move(answer.stream), guard_);
+      return;
+    }
+    if (answer.deferred) {
+      // As a plain handler: on the pool, answered through the same generation check.
+      auto self = shared_from_this();
+      asio::post(server_->pool_, [self, generation, work = std::move(answer.deferred)]() {
+        HttpResponse response;
+        try {
+          response = work();
+        } catch (const std::exception& e) {
+          GONKA_LOG_ERROR("deferred handler threw", {"error", e.what()});
+          response = HttpResponse::Text(500, "internal error\n");
+        }
+        asio::post(self->stream_.get_executor(),
+                   [self, generation, response = std::move(response)]() mutable {
+                     if (self->generation_ != generation || self->responded_) return;
+                     if (self->timer_) self->timer_->cancel();
+                     self->Respond(std::move(response), false);
+                   });
+      });
+      return;
+    }
+    if (timer_) timer_->cancel();
+    Respond(std::move(answer.response), false);
   }
 
   void SendError(int status, std::string message) {
@@ -1101,6 +1207,14 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
 
   void StartStream(HttpRequest request, HttpServer::StreamHandler handler,
                    std::shared_ptr<void> guard) {
+    StartStreamBody(
+        [request = std::move(request), handler = std::move(handler)](
+            std::shared_ptr<ResponseStream> out) { handler(request, std::move(out)); },
+        std::move(guard));
+  }
+
+  void StartStreamBody(std::function<void(std::shared_ptr<ResponseStream>)> body,
+                       std::shared_ptr<void> guard) {
     phase_ = Phase::kStream;
     guard_ = std::move(guard);
     stream_state_ = std::make_shared<StreamState>(server_->options_.max_stream_buffer_bytes);
@@ -1109,12 +1223,11 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     stream_.expires_never();
     auto self = shared_from_this();
     auto handle = std::make_shared<StreamHandle>(stream_state_, self);
-    asio::post(server_->pool_, [self, handle, request = std::move(request),
-                                handler = std::move(handler)]() mutable {
+    asio::post(server_->pool_, [self, handle, body = std::move(body)]() mutable {
       try {
-        handler(request, handle);
+        body(handle);
       } catch (const std::exception& e) {
-        GONKA_LOG_ERROR("stream handler threw", {"path", request.path}, {"error", e.what()});
+        GONKA_LOG_ERROR("stream handler threw", {"remote", self->remote_}, {"error", e.what()});
         handle->Close();
       }
       handle.reset();
@@ -1472,6 +1585,20 @@ void HttpServer::HandleStream(absl::string_view method, absl::string_view path,
   Route route;
   route.kind = RouteKind::kStream;
   route.stream = std::move(handler);
+  impl_->AddRoute(method, path, std::move(route));
+}
+
+void HttpServer::HandleAsync(absl::string_view method, absl::string_view path,
+                             AsyncHandler handler) {
+  HandleAsync(method, path, std::move(handler), RouteOptions());
+}
+
+void HttpServer::HandleAsync(absl::string_view method, absl::string_view path,
+                             AsyncHandler handler, RouteOptions options) {
+  Route route;
+  route.kind = RouteKind::kAsync;
+  route.async = std::move(handler);
+  route.admission = options.admission;
   impl_->AddRoute(method, path, std::move(route));
 }
 

@@ -32,6 +32,13 @@
 //
 // Threads: `threads` I/O threads run Beast; handlers run on a separate pool of
 // `handler_threads`, so a handler may block (e.g. on an upstream call) without stalling I/O.
+// An asynchronous route (HandleAsync) runs its handler on the I/O thread; it must not block and
+// answers later through a Responder from any thread (a reverse proxy then holds no thread per
+// request in flight, and pays no hand-off to the pool).
+//
+//   server.HandleAsync("GET", "/up/*", [&](const HttpRequest& r, std::shared_ptr<Responder> out) {
+//     upstream.Request(..., [out](HttpResponse res) { out->Respond(std::move(res)); });
+//   });
 // A route's optional prepared and inline handlers (RouteOptions) run on the I/O thread first,
 // for answers already in memory (a cache hit then costs no thread hand-off).
 // ResponseStream and WebSocketSession are thread-safe. WebSocket message/close callbacks and
@@ -126,12 +133,36 @@ class WebSocketSession {
   virtual const std::string& remote_address() const = 0;
 };
 
+// The answer to an asynchronous request (HttpServer::HandleAsync). The handler gets one, returns
+// at once, and later — from any thread — calls exactly one of Respond, Stream or Defer. Calls
+// after the first are ignored. Dropping the last reference without answering sends 500. The
+// request timeout still applies: no answer within `request_timeout` of the request's arrival →
+// 503 and the connection closes (a later answer is ignored). The admission guard is held until
+// the response has been written (for Stream: until the stream ends). Thread-safe.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  // Sends `response` as a plain handler's return value would be sent (keep-alive as usual).
+  virtual void Respond(HttpResponse response) = 0;
+  // Answers with a streaming response instead: `body` runs on the handler pool (it may block,
+  // as a stream handler does) and gets the stream.
+  virtual void Stream(std::function<void(std::shared_ptr<ResponseStream>)> body) = 0;
+  // Answers with what `work` returns, run on the handler pool (it may block): for requests the
+  // asynchronous path cannot serve at once.
+  virtual void Defer(std::function<HttpResponse()> work) = 0;
+};
+
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
   using StreamHandler = std::function<void(const HttpRequest&, std::shared_ptr<ResponseStream>)>;
   using WebSocketHandler =
       std::function<void(const HttpRequest&, std::shared_ptr<WebSocketSession>)>;
+  // Runs on an I/O thread and must not block: it starts the work (e.g. an asynchronous upstream
+  // call) and returns; the answer goes through the Responder (see above). Copy from the request
+  // what the work needs: the reference is valid only during the call. No handler thread is held
+  // while the request waits, so thousands can be in flight.
+  using AsyncHandler = std::function<void(const HttpRequest&, std::shared_ptr<Responder>)>;
   // Returns a guard held for the request's lifetime, or nullptr to refuse with 503.
   using AdmissionHook = std::function<std::shared_ptr<void>()>;
 
@@ -181,6 +212,11 @@ class HttpServer {
   void Handle(absl::string_view method, absl::string_view path, Handler handler,
               RouteOptions options);
   void HandleStream(absl::string_view method, absl::string_view path, StreamHandler handler);
+  // An asynchronous route (AsyncHandler, Responder). `options.admission` applies; the prepared
+  // and inline handlers are not used.
+  void HandleAsync(absl::string_view method, absl::string_view path, AsyncHandler handler);
+  void HandleAsync(absl::string_view method, absl::string_view path, AsyncHandler handler,
+                   RouteOptions options);
   // GET with `Upgrade: websocket`; a plain GET on the path gets 426.
   void HandleWebSocket(absl::string_view path, WebSocketHandler handler);
   // nullptr handler clears it.

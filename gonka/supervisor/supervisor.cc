@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gonka/base/log.h"
+#include "gonka/net/async_http_client.h"
 #include "gonka/net/http_client.h"
 #include "gonka/supervisor/internal/child_process.h"
 #include "simdjson.h"
@@ -169,7 +170,9 @@ Supervisor::Supervisor(SupervisorOptions options)
       // client's default of 8 idle per host, a proxy under more concurrency would open and close
       // a connection per request beyond the eighth.
       http_(std::make_unique<net::HttpClient>(
-          net::HttpClientOptions{.name = "supervisor", .max_idle_per_host = 256})) {
+          net::HttpClientOptions{.name = "supervisor", .max_idle_per_host = 256})),
+      async_(std::make_unique<net::AsyncHttpClient>(
+          net::AsyncHttpClientOptions{.name = "supervisor", .max_idle_per_endpoint = 256})) {
   monitor_ = std::thread([this] { MonitorLoop(); });
 }
 
@@ -301,14 +304,10 @@ void Supervisor::WarmConnections(int port) {
   // Concurrent requests each need a connection of their own, so after these the client's pool
   // holds `warm_connections` keep-alive connections to the new child, and the first requests
   // after the swap do not pay for connecting (and the child's accepting) while in flight.
-  std::vector<std::thread> warmers;
-  for (int i = 0; i < options_.warm_connections; ++i) {
-    warmers.emplace_back([this, port] {
-      http_->Get(Url(port, options_.healthz_path), net::HttpCallOptions::Timeout(absl::Seconds(2)))
-          .IgnoreError();
-    });
+  // The pool is the asynchronous forwarder's (ForwardAsync), which plain requests use.
+  if (options_.warm_connections > 0) {
+    async_->Warm(port, options_.healthz_path, options_.warm_connections, absl::Seconds(2));
   }
-  for (std::thread& t : warmers) t.join();
 }
 
 absl::Status Supervisor::WaitReady(const GenPtr& gen) {
@@ -547,6 +546,7 @@ void Supervisor::Retire(const GenPtr& gen) {
   absl::MutexLock lock(&mu_);
   SetStateLocked(gen.get(), GenerationState::kStopped);
   gen->done = true;
+  async_->DropEndpoint(gen->port);
   GONKA_LOG_INFO("child reaped", {"version", gen->spec.version}, {"generation", gen->id},
                  {"exit", internal::DescribeWaitStatus(gen->exit_status)});
 }
@@ -747,6 +747,87 @@ net::HttpResponse Supervisor::Forward(absl::string_view version, const net::Http
     out.body = std::move(res->body);
     return out;
   }
+}
+
+struct Supervisor::AsyncForward {
+  std::string version;
+  net::AsyncRequest request;  // port set per attempt
+  std::function<void(net::HttpResponse)> done;
+  int attempt = 0;
+};
+
+bool Supervisor::ForwardAsync(absl::string_view version, const net::HttpRequest& request,
+                              absl::string_view target,
+                              std::function<void(net::HttpResponse)> done) {
+  absl::StatusOr<RouteLease> probe = Acquire(version, absl::InfinitePast());
+  if (!probe.ok() && absl::IsUnavailable(probe.status())) return false;
+  probe = absl::UnknownError("");  // released; ForwardAttempt takes its own lease
+  auto call = std::make_shared<AsyncForward>();
+  call->version = std::string(version);
+  call->request.method = request.method;
+  call->request.target = std::string(target);
+  call->request.headers = ForwardHeaders(request.headers);
+  call->request.body = request.body;
+  call->request.timeout = options_.forward_timeout;
+  call->request.idempotent = IsIdempotent(request.method);
+  call->done = std::move(done);
+  ForwardAttempt(std::move(call));
+  return true;
+}
+
+void Supervisor::ForwardAttempt(std::shared_ptr<AsyncForward> call) {
+  absl::StatusOr<RouteLease> lease = Acquire(call->version, absl::InfinitePast());
+  if (!lease.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.forward_errors;
+    }
+    call->done(net::HttpResponse::Text(absl::IsNotFound(lease.status()) ? 404 : 503,
+                                       std::string(lease.status().message())));
+    return;
+  }
+  net::AsyncRequest r = call->request;
+  r.port = lease->port();
+  auto held = std::make_shared<RouteLease>(*std::move(lease));
+  async_->Request(std::move(r), [this, call, held](absl::StatusOr<net::HttpResponse> res) {
+    const uint64_t used = held->generation();
+    held->Release();  // the child's response is in
+    bool retired = false;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [name, gen] : routes_) {
+        if (name == call->version) retired = gen->id != used;
+      }
+    }
+    // As in Forward(): only a request that raced a retirement goes to the new child.
+    const bool retry = retired && call->attempt < 2 &&
+                       ((!res.ok() && call->request.idempotent &&
+                         absl::IsUnavailable(res.status())) ||
+                        (res.ok() && res->status == 503));
+    if (retry) {
+      {
+        absl::MutexLock lock(&mu_);
+        ++stats_.forward_retries;
+      }
+      ++call->attempt;
+      ForwardAttempt(call);
+      return;
+    }
+    if (!res.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        ++stats_.forward_errors;
+      }
+      call->done(net::HttpResponse::Text(
+          502, absl::StrCat("version ", call->version, ": ", res.status().message())));
+      return;
+    }
+    net::HttpResponse out;
+    out.status = res->status;
+    out.headers = ForwardHeaders(res->headers);
+    out.body = std::move(res->body);
+    call->done(std::move(out));
+  });
 }
 
 void Supervisor::ForwardStream(absl::string_view version, const net::HttpRequest& request,

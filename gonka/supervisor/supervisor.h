@@ -57,6 +57,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -74,6 +75,7 @@
 
 namespace gonka {
 namespace net {
+class AsyncHttpClient;
 class HttpClient;
 }  // namespace net
 
@@ -241,6 +243,14 @@ class Supervisor {
   // running child, 502 child unreachable. Hop-by-hop headers are not forwarded.
   net::HttpResponse Forward(absl::string_view version, const net::HttpRequest& request,
                             absl::string_view target);
+  // Forward() without blocking: the request goes to the child over a pooled keep-alive
+  // connection and `done` gets the answer (the same answers and retries as Forward) on the
+  // supervisor's client I/O thread; it must not block. The lease is held until the child's
+  // response is in. Returns false, and calls nothing, when the version is known but has no
+  // running child at this moment (it is starting): the caller then uses the blocking Forward,
+  // which waits up to `acquire_wait`. An unknown version gets 404 through `done`.
+  bool ForwardAsync(absl::string_view version, const net::HttpRequest& request,
+                    absl::string_view target, std::function<void(net::HttpResponse)> done);
   // GET `target` on the child and copy the body to `out` as it arrives (SSE), holding the lease
   // until the child ends the stream or `out` is closed. Blocks until then; closes `out`.
   void ForwardStream(absl::string_view version, const net::HttpRequest& request,
@@ -285,6 +295,8 @@ class Supervisor {
 
   const SupervisorOptions options_;
   std::unique_ptr<net::HttpClient> http_;
+  struct AsyncForward;
+  void ForwardAttempt(std::shared_ptr<AsyncForward> call);
   absl::Mutex deploy_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::vector<std::pair<std::string, GenPtr>> routes_ ABSL_GUARDED_BY(mu_);
@@ -295,6 +307,9 @@ class Supervisor {
   bool forced_ ABSL_GUARDED_BY(mu_) = false;
   SupervisorStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread monitor_;
+  // Forwards (ForwardAsync). Declared last: destroyed (its I/O thread joined, calls still
+  // running cancelled) before anything its callbacks use.
+  std::unique_ptr<net::AsyncHttpClient> async_;
 };
 
 }  // namespace supervisor

@@ -92,32 +92,40 @@ void VersionProxy::AddRoutes(net::HttpServer* server) {
                                   : HttpResponse::Text(503, "not reconciled");
       },
       health);
-  auto proxy = [this](const HttpRequest& r, std::shared_ptr<net::ResponseStream> out) {
+  auto proxy = [this](const HttpRequest& r, std::shared_ptr<net::Responder> out) {
     std::string version, rest;
     if (!SplitVersion(r.target, &version, &rest)) {
-      out->SetStatus(404);
-      out->SetHeader("Content-Type", "text/plain; charset=utf-8");
-      out->Write("no version in path");
-      out->Close();
+      out->Respond(HttpResponse::Text(404, "no version in path"));
       return;
     }
     if (absl::StrContains(r.headers.Get("Accept"), "text/event-stream")) {
+      // Streams keep a handler thread each (long-lived, few).
       if (on_proxied_) on_proxied_(0);
-      supervisor_->ForwardStream(version, r, rest, out);
+      out->Stream([this, version, rest, r](std::shared_ptr<net::ResponseStream> stream) {
+        supervisor_->ForwardStream(version, r, rest, std::move(stream));
+      });
       return;
     }
-    HttpResponse res = supervisor_->Forward(version, r, rest);
-    if (on_proxied_) on_proxied_(res.status);
-    out->SetStatus(res.status);
-    for (const auto& [name, value] : res.headers) out->SetHeader(name, value);
-    if (!res.headers.Has("Content-Type")) {
-      out->SetHeader("Content-Type", "application/octet-stream");
-    }
-    out->Write(res.body);
-    out->Close();
+    auto finish = [this, out](HttpResponse res) {
+      if (on_proxied_) on_proxied_(res.status);
+      if (!res.headers.Has("Content-Type")) {
+        res.headers.Set("Content-Type", "application/octet-stream");
+      }
+      out->Respond(std::move(res));
+    };
+    if (supervisor_->ForwardAsync(version, r, rest, finish)) return;
+    // The version's child is (re)starting: wait for it on a handler thread.
+    out->Defer([this, version, rest, r]() {
+      HttpResponse res = supervisor_->Forward(version, r, rest);
+      if (on_proxied_) on_proxied_(res.status);
+      if (!res.headers.Has("Content-Type")) {
+        res.headers.Set("Content-Type", "application/octet-stream");
+      }
+      return res;
+    });
   };
   for (const char* method : {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"}) {
-    server->HandleStream(method, "/*", proxy);
+    server->HandleAsync(method, "/*", proxy);
   }
 }
 

@@ -1,0 +1,390 @@
+#include "gonka/net/async_http_client.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gonka/net/internal/asio_status.h"
+
+namespace gonka {
+namespace net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+bool DefaultIdempotent(absl::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE";
+}
+
+// The peer has not closed an idle connection and sent nothing unsolicited: a non-blocking peek
+// sees a FIN (0) or stray bytes without consuming them.
+bool LooksReusable(tcp::socket& socket) {
+  if (!socket.is_open()) return false;
+  char byte;
+  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+std::string Key(const std::string& host, int port) { return absl::StrCat(host, ":", port); }
+
+}  // namespace
+
+class AsyncHttpClient::Impl {
+ public:
+  explicit Impl(AsyncHttpClientOptions options) : options_(std::move(options)) {
+    work_.emplace(ioc_.get_executor());
+    for (int i = 0; i < std::max(1, options_.threads); ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+  }
+
+  struct Exchange;
+
+  void Request(AsyncRequest request, Callback done);
+  int Warm(int port, const std::string& path, int connections, absl::Duration timeout);
+
+  std::unique_ptr<tcp::socket> TakeIdle(const std::string& key) {
+    const auto now = std::chrono::steady_clock::now();
+    absl::MutexLock lock(&mu_);
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return nullptr;
+    while (!it->second.empty()) {
+      Idle idle = std::move(it->second.back());
+      it->second.pop_back();
+      if (now - idle.since < absl::ToChronoNanoseconds(options_.idle_timeout) &&
+          LooksReusable(*idle.socket)) {
+        return std::move(idle.socket);
+      }
+      CloseSocket(std::move(idle.socket));
+    }
+    return nullptr;
+  }
+
+  void PutIdle(const std::string& key, std::unique_ptr<tcp::socket> socket) {
+    if (stopping_.load()) return CloseSocket(std::move(socket));
+    absl::MutexLock lock(&mu_);
+    std::deque<Idle>& list = idle_[key];
+    if (static_cast<int>(list.size()) >= options_.max_idle_per_endpoint) {
+      CloseSocket(std::move(list.front().socket));
+      list.pop_front();
+    }
+    list.push_back(Idle{std::move(socket), std::chrono::steady_clock::now()});
+  }
+
+  void Drop(const std::string& key) {
+    std::deque<Idle> list;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = idle_.find(key);
+      if (it == idle_.end()) return;
+      list.swap(it->second);
+      idle_.erase(it);
+    }
+    for (Idle& idle : list) CloseSocket(std::move(idle.socket));
+  }
+
+  int IdleCount(const std::string& key) const {
+    absl::MutexLock lock(&mu_);
+    auto it = idle_.find(key);
+    return it == idle_.end() ? 0 : static_cast<int>(it->second.size());
+  }
+
+  // A socket is closed on its own executor (another of its handlers may be running).
+  static void CloseSocket(std::unique_ptr<tcp::socket> socket) {
+    if (socket == nullptr) return;
+    auto executor = socket->get_executor();
+    asio::post(executor, [s = std::shared_ptr<tcp::socket>(std::move(socket))] {
+      beast::error_code ignored;
+      s->shutdown(tcp::socket::shutdown_both, ignored);
+      s->close(ignored);
+    });
+  }
+
+  uint64_t Register(const std::shared_ptr<Exchange>& exchange);
+  void Unregister(uint64_t id) {
+    absl::MutexLock lock(&mu_);
+    active_.erase(id);
+  }
+
+  void Shutdown();
+
+  const AsyncHttpClientOptions options_;
+  std::atomic<bool> stopping_{false};
+
+ private:
+  struct Idle {
+    std::unique_ptr<tcp::socket> socket;
+    std::chrono::steady_clock::time_point since;
+  };
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::deque<Idle>> idle_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, std::weak_ptr<Exchange>> active_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
+
+ public:
+  // Declared last: destroyed first.
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+};
+
+// One request: connect (or reuse) → write → read → pool the connection → callback.
+struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> {
+  Exchange(Impl* impl, AsyncRequest req, Callback cb)
+      : impl(impl), request(std::move(req)), done(std::move(cb)) {
+    key = Key(request.host, request.port);
+    idempotent = request.idempotent || DefaultIdempotent(request.method);
+    context = absl::StrCat(request.method, " ", key, request.target);
+    message.method_string(request.method);
+    message.target(request.target);
+    message.version(11);
+    for (const auto& [name, value] : request.headers) message.insert(name, value);
+    message.set(http::field::host, key);
+    message.body() = request.body;
+    message.keep_alive(true);
+    message.prepare_payload();
+  }
+
+  void Start() {
+    socket = impl->TakeIdle(key);
+    reused = socket != nullptr;
+    if (socket == nullptr) socket = std::make_unique<tcp::socket>(asio::make_strand(impl->ioc_));
+    timer.emplace(socket->get_executor());
+    auto self = shared_from_this();
+    asio::dispatch(socket->get_executor(), [self] {
+      self->timer->expires_after(absl::ToChronoNanoseconds(self->request.timeout));
+      self->timer->async_wait([self](beast::error_code ec) {
+        if (ec || self->finished) return;
+        self->timed_out = true;
+        beast::error_code ignored;
+        self->socket->close(ignored);
+      });
+      if (self->reused) {
+        self->Write();
+      } else {
+        self->Connect();
+      }
+    });
+  }
+
+  void Connect() {
+    beast::error_code ec;
+    auto address = asio::ip::make_address(request.host, ec);
+    if (ec) {
+      return Finish(absl::InvalidArgumentError(
+          absl::StrCat(context, ": host is not an IP address: ", request.host)));
+    }
+    auto self = shared_from_this();
+    socket->async_connect(tcp::endpoint(address, static_cast<uint16_t>(request.port)),
+                          [self](beast::error_code ec) {
+                            if (ec) return self->Fail(ec);
+                            beast::error_code ignored;
+                            self->socket->set_option(tcp::no_delay(true), ignored);
+                            self->Write();
+                          });
+  }
+
+  void Write() {
+    auto self = shared_from_this();
+    http::async_write(*socket, message, [self](beast::error_code ec, size_t written) {
+      if (ec) {
+        // Nothing was sent on a stale connection: safe to repeat for any method.
+        if (self->CanRetry(self->idempotent || written == 0)) return self->Retry();
+        return self->Fail(ec);
+      }
+      self->Read();
+    });
+  }
+
+  void Read() {
+    parser.emplace();
+    parser->body_limit(impl->options_.max_body_bytes);
+    if (request.method == "HEAD") parser->skip(true);  // a HEAD answer has no body
+    auto self = shared_from_this();
+    http::async_read(*socket, buffer, *parser, [self](beast::error_code ec, size_t) {
+      if (ec) {
+        if (internal::IsDisconnect(ec) && !self->parser->got_some() &&
+            self->CanRetry(self->idempotent)) {
+          return self->Retry();
+        }
+        return self->Fail(ec);
+      }
+      http::response<http::string_body> res = self->parser->release();
+      HttpResponse out;
+      out.status = static_cast<int>(res.result_int());
+      for (const auto& field : res) {
+        out.headers.Add(
+            absl::string_view(field.name_string().data(), field.name_string().size()),
+            absl::string_view(field.value().data(), field.value().size()));
+      }
+      out.body = std::move(res.body());
+      if (res.keep_alive() && self->buffer.size() == 0) {
+        self->impl->PutIdle(self->key, std::move(self->socket));
+      }
+      self->Finish(std::move(out));
+    });
+  }
+
+  bool CanRetry(bool allowed) const {
+    return reused && !retried && !timed_out && allowed && !impl->stopping_.load();
+  }
+
+  void Retry() {
+    retried = true;
+    reused = false;
+    beast::error_code ignored;
+    socket->close(ignored);
+    buffer.clear();
+    // The new connection keeps this exchange's strand (the timer is bound to it).
+    socket = std::make_unique<tcp::socket>(timer->get_executor());
+    Connect();
+  }
+
+  void Fail(beast::error_code ec) {
+    if (timed_out) ec = beast::error::timeout;
+    if (impl->stopping_.load() && !timed_out) {
+      return Finish(absl::CancelledError(absl::StrCat(context, ": client shutting down")));
+    }
+    Finish(internal::ErrorToStatus(ec, context));
+  }
+
+  void Finish(absl::StatusOr<HttpResponse> result) {
+    if (finished) return;
+    finished = true;
+    if (timer) timer->cancel();
+    impl->Unregister(id);
+    Callback cb = std::move(done);
+    done = nullptr;
+    if (cb) cb(std::move(result));
+  }
+
+  ~Exchange() {
+    if (!finished && done) done(absl::CancelledError(absl::StrCat(context, ": cancelled")));
+  }
+
+  Impl* impl;
+  AsyncRequest request;
+  Callback done;
+  std::string key;
+  std::string context;
+  bool idempotent = false;
+  uint64_t id = 0;
+  http::request<http::string_body> message;
+  std::unique_ptr<tcp::socket> socket;
+  std::optional<asio::steady_timer> timer;
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::string_body>> parser;
+  bool reused = false;
+  bool retried = false;
+  bool timed_out = false;
+  bool finished = false;
+};
+
+uint64_t AsyncHttpClient::Impl::Register(const std::shared_ptr<Exchange>& exchange) {
+  absl::MutexLock lock(&mu_);
+  uint64_t id = ++next_id_;
+  active_[id] = exchange;
+  return id;
+}
+
+void AsyncHttpClient::Impl::Request(AsyncRequest request, Callback done) {
+  if (stopping_.load()) {
+    done(absl::CancelledError("async http client shutting down"));
+    return;
+  }
+  auto exchange = std::make_shared<Exchange>(this, std::move(request), std::move(done));
+  exchange->id = Register(exchange);
+  exchange->Start();
+}
+
+int AsyncHttpClient::Impl::Warm(int port, const std::string& path, int connections,
+                                absl::Duration timeout) {
+  struct Count {
+    absl::Mutex mu;
+    int left = 0;
+    int ok = 0;
+  };
+  auto count = std::make_shared<Count>();
+  count->left = connections;
+  for (int i = 0; i < connections; ++i) {
+    AsyncRequest r;
+    r.port = port;
+    r.target = path;
+    r.timeout = timeout;
+    Request(std::move(r), [count](absl::StatusOr<HttpResponse> res) {
+      absl::MutexLock lock(&count->mu);
+      --count->left;
+      if (res.ok() && res->status >= 200 && res->status < 300) ++count->ok;
+    });
+  }
+  absl::MutexLock lock(&count->mu);
+  auto all_done = [&count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(count->mu) {
+    return count->left == 0;
+  };
+  count->mu.AwaitWithTimeout(absl::Condition(&all_done), timeout + absl::Seconds(1));
+  return count->ok;
+}
+
+void AsyncHttpClient::Impl::Shutdown() {
+  stopping_.store(true);
+  std::vector<std::shared_ptr<Exchange>> running;
+  std::vector<std::string> keys;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, weak] : active_) {
+      if (auto e = weak.lock()) running.push_back(std::move(e));
+    }
+    for (auto& [key, list] : idle_) keys.push_back(key);
+  }
+  for (const std::string& key : keys) Drop(key);
+  for (auto& e : running) {
+    if (!e->timer) continue;
+    asio::post(e->timer->get_executor(), [e] {
+      beast::error_code ignored;
+      if (e->socket) e->socket->close(ignored);
+    });
+  }
+  running.clear();
+  work_.reset();
+  for (std::thread& t : threads_) t.join();
+}
+
+AsyncHttpClient::AsyncHttpClient(AsyncHttpClientOptions options)
+    : impl_(std::make_shared<Impl>(std::move(options))) {}
+
+AsyncHttpClient::~AsyncHttpClient() { impl_->Shutdown(); }
+
+void AsyncHttpClient::Request(AsyncRequest request, Callback done) {
+  impl_->Request(std::move(request), std::move(done));
+}
+
+int AsyncHttpClient::Warm(int port, const std::string& path, int connections,
+                          absl::Duration timeout) {
+  return impl_->Warm(port, path, connections, timeout);
+}
+
+void AsyncHttpClient::DropEndpoint(int port) { impl_->Drop(Key("127.0.0.1", port)); }
+
+int AsyncHttpClient::IdleConnections(int port) const {
+  return impl_->IdleCount(Key("127.0.0.1", port));
+}
+
+}  // namespace net
+}  // namespace gonka

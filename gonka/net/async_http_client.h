@@ -1,0 +1,87 @@
+// AsyncHttpClient: a plain-HTTP/1.1 client whose calls return at once and complete through a
+// callback, with a keep-alive connection pool per endpoint. For a reverse proxy in front of
+// loopback children (versiond): an asynchronous HttpServer route forwards a request here and
+// answers from the callback, so no thread waits while the upstream works.
+//
+//   AsyncHttpClient client({.name = "versiond"});
+//   client.Request({.port = 5000, .method = "GET", .target = "/version"},
+//                  [out](absl::StatusOr<HttpResponse> res) { ... out->Respond(...); });
+//   client.Warm(5000, "/healthz", 8, absl::Seconds(2));   // 8 pooled connections, blocking
+//
+// Contract:
+// - One request per connection at a time; an idle pooled connection is reused (after checking
+//   the peer has not closed it), else a new one is opened. At most `max_idle_per_endpoint` idle
+//   connections are kept per endpoint; an idle one closes after `idle_timeout`.
+// - A reused connection found closed before any response byte (the peer closed it while idle)
+//   is retried once on a new connection when the request is idempotent (or not written at all).
+// - Errors (as absl::Status): the deadline → DeadlineExceeded; refused/reset/EOF → Unavailable;
+//   a response over `max_body_bytes` → ResourceExhausted. They name "METHOD host:port target".
+// - The callback runs once, on one of the client's own I/O threads: it must not block.
+// - The destructor cancels calls still running (their callbacks get Cancelled) and joins.
+// No TLS (loopback children only); no proxy, no redirects; the response body is buffered whole.
+//
+// Thread-safety: thread-safe.
+#ifndef GONKA_NET_ASYNC_HTTP_CLIENT_H_
+#define GONKA_NET_ASYNC_HTTP_CLIENT_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gonka/net/http_message.h"
+
+namespace gonka {
+namespace net {
+
+struct AsyncHttpClientOptions {
+  std::string name = "async-http";
+  // I/O threads.
+  int threads = 1;
+  int max_idle_per_endpoint = 256;
+  absl::Duration idle_timeout = absl::Seconds(30);
+  size_t max_body_bytes = 64 << 20;
+};
+
+struct AsyncRequest {
+  std::string host = "127.0.0.1";  // an IP address (no name resolution)
+  int port = 0;
+  std::string method = "GET";
+  std::string target = "/";
+  HttpHeaders headers;  // Host and Content-Length are set by the client
+  std::string body;
+  absl::Duration timeout = absl::Seconds(30);
+  // Unset: GET, HEAD, OPTIONS, PUT, DELETE count as idempotent.
+  bool idempotent = false;
+};
+
+class AsyncHttpClient {
+ public:
+  using Callback = std::function<void(absl::StatusOr<HttpResponse>)>;
+
+  explicit AsyncHttpClient(AsyncHttpClientOptions options = {});
+  ~AsyncHttpClient();
+  AsyncHttpClient(const AsyncHttpClient&) = delete;
+  AsyncHttpClient& operator=(const AsyncHttpClient&) = delete;
+
+  void Request(AsyncRequest request, Callback done);
+  // Opens up to `connections` pooled connections to 127.0.0.1:`port` (each by a concurrent GET
+  // of `path`) and waits for them (at most `timeout`). Returns how many answered 2xx.
+  int Warm(int port, const std::string& path, int connections, absl::Duration timeout);
+  // Closes the idle connections to 127.0.0.1:`port` (e.g. its child was stopped).
+  void DropEndpoint(int port);
+  // Idle connections to 127.0.0.1:`port` right now.
+  int IdleConnections(int port) const;
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace net
+}  // namespace gonka
+
+#endif  // GONKA_NET_ASYNC_HTTP_CLIENT_H_

@@ -1,0 +1,189 @@
+// HttpServer::HandleAsync (Responder: Respond, Stream, Defer, dropped, timed out, admission held
+// until written) and AsyncHttpClient (pooling, stale connections, timeouts, warm-up).
+#include "gonka/net/async_http_client.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gonka/net/http_client.h"
+#include "gonka/net/http_server.h"
+#include "gtest/gtest.h"
+
+namespace gonka {
+namespace net {
+namespace {
+
+absl::StatusOr<HttpResponse> Call(AsyncHttpClient& client, AsyncRequest r) {
+  absl::Notification done;
+  absl::StatusOr<HttpResponse> out;
+  client.Request(std::move(r), [&](absl::StatusOr<HttpResponse> res) {
+    out = std::move(res);
+    done.Notify();
+  });
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  return out;
+}
+
+TEST(AsyncHttpClient, PoolsAndReusesConnections) {
+  HttpServer server({.name = "async-up"});
+  server.Handle("POST", "/echo", [](const HttpRequest& r) {
+    HttpResponse res = HttpResponse::Text(200, r.body);
+    res.headers.Set("X-Method", r.method);
+    return res;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  AsyncHttpClient client;
+  for (int i = 0; i < 5; ++i) {
+    AsyncRequest r{.port = server.port(), .method = "POST", .target = "/echo"};
+    r.body = absl::StrCat("hello ", i);
+    absl::StatusOr<HttpResponse> res = Call(client, r);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, absl::StrCat("hello ", i));
+    EXPECT_EQ(res->headers.Get("X-Method"), "POST");
+  }
+  EXPECT_EQ(client.IdleConnections(server.port()), 1);
+  EXPECT_EQ(server.stats().connections_accepted, 1u);
+  EXPECT_EQ(client.Warm(server.port(), "/echo", 4, absl::Seconds(2)), 0);  // GET → 405
+  EXPECT_GE(client.IdleConnections(server.port()), 2);
+  client.DropEndpoint(server.port());
+  EXPECT_EQ(client.IdleConnections(server.port()), 0);
+}
+
+TEST(AsyncHttpClient, StaleConnectionIsReplacedAndErrorsAreStatuses) {
+  int port;
+  AsyncHttpClient client;
+  {
+    HttpServer server({.name = "async-stale"});
+    server.Handle("GET", "/x", [](const HttpRequest&) { return HttpResponse::Text(200, "x"); });
+    ASSERT_TRUE(server.Start().ok());
+    port = server.port();
+    ASSERT_TRUE(Call(client, {.port = port, .target = "/x"}).ok());
+    EXPECT_EQ(client.IdleConnections(port), 1);
+    server.Stop(absl::Now() + absl::Seconds(2));
+  }
+  absl::StatusOr<HttpResponse> res = Call(client, {.port = port, .target = "/x"});
+  ASSERT_FALSE(res.ok());
+  EXPECT_TRUE(absl::IsUnavailable(res.status())) << res.status();
+
+  HttpServer slow({.name = "async-slow"});
+  slow.Handle("GET", "/slow", [](const HttpRequest&) {
+    absl::SleepFor(absl::Milliseconds(800));
+    return HttpResponse::Text(200, "late");
+  });
+  ASSERT_TRUE(slow.Start().ok());
+  res = Call(client, {.port = slow.port(), .target = "/slow", .timeout = absl::Milliseconds(100)});
+  ASSERT_FALSE(res.ok());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(res.status())) << res.status();
+}
+
+TEST(HttpServerAsync, RespondStreamDeferDroppedAndTimeout) {
+  HttpServer server({.name = "async-srv", .request_timeout = absl::Milliseconds(500)});
+  std::atomic<int> guards{0};
+  server.SetAdmission([&]() -> std::shared_ptr<void> {
+    ++guards;
+    return std::shared_ptr<int>(new int(1), [&](int* p) {
+      delete p;
+      --guards;
+    });
+  });
+  server.HandleAsync("GET", "/later", [](const HttpRequest& r, std::shared_ptr<Responder> out) {
+    std::string q = r.QueryParam("q").value_or("");
+    std::thread([out, q] {
+      absl::SleepFor(absl::Milliseconds(20));
+      out->Respond(HttpResponse::Text(200, absl::StrCat("later ", q)));
+    }).detach();
+  });
+  server.HandleAsync("GET", "/stream", [](const HttpRequest&, std::shared_ptr<Responder> out) {
+    out->Stream([](std::shared_ptr<ResponseStream> s) {
+      s->Write("data: a\n\n");
+      s->Write("data: b\n\n");
+      s->Close();
+    });
+  });
+  server.HandleAsync("GET", "/defer", [](const HttpRequest&, std::shared_ptr<Responder> out) {
+    out->Defer([] { return HttpResponse::Text(201, "deferred"); });
+  });
+  server.HandleAsync("GET", "/drop", [](const HttpRequest&, std::shared_ptr<Responder>) {});
+  std::shared_ptr<Responder> kept;
+  absl::Mutex kept_mu;
+  server.HandleAsync("GET", "/never", [&](const HttpRequest&, std::shared_ptr<Responder> out) {
+    absl::MutexLock lock(&kept_mu);
+    kept = out;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  HttpClient http;
+  const std::string base = absl::StrCat("http://127.0.0.1:", server.port());
+  for (int i = 0; i < 3; ++i) {
+    auto res = http.Get(base + "/later?q=" + std::to_string(i));
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, absl::StrCat("later ", i));
+  }
+  auto res = http.Get(base + "/stream");
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->body, "data: a\n\ndata: b\n\n");
+  res = http.Get(base + "/defer");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 201);
+  res = http.Get(base + "/drop");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 500);
+  res = http.Get(base + "/never");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 503);  // the request timeout
+  {
+    absl::MutexLock lock(&kept_mu);
+    ASSERT_NE(kept, nullptr);
+    kept->Respond(HttpResponse::Text(200, "too late"));  // ignored
+    kept.reset();
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (guards.load() != 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(guards.load(), 0);
+  EXPECT_TRUE(server.Stop(absl::Now() + absl::Seconds(2)));
+}
+
+// The admission guard of an asynchronous request is held until its response is written.
+TEST(HttpServerAsync, GuardHeldUntilAnswered) {
+  HttpServer server({.name = "async-guard"});
+  std::atomic<int> guards{0};
+  server.SetAdmission([&]() -> std::shared_ptr<void> {
+    ++guards;
+    return std::shared_ptr<int>(new int(1), [&](int* p) {
+      delete p;
+      --guards;
+    });
+  });
+  absl::Notification got;
+  std::shared_ptr<Responder> pending;
+  server.HandleAsync("POST", "/hold", [&](const HttpRequest&, std::shared_ptr<Responder> out) {
+    pending = out;
+    got.Notify();
+  });
+  ASSERT_TRUE(server.Start().ok());
+  std::thread client([&] {
+    HttpClient http;
+    auto res = http.Request("POST", absl::StrCat("http://127.0.0.1:", server.port(), "/hold"),
+                            "x", HttpCallOptions::Timeout(absl::Seconds(5)));
+    EXPECT_TRUE(res.ok() && res->status == 202);
+  });
+  ASSERT_TRUE(got.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(guards.load(), 1);
+  pending->Respond(HttpResponse::Text(202, "ok"));
+  pending.reset();
+  client.join();
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (guards.load() != 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(guards.load(), 0);
+}
+
+}  // namespace
+}  // namespace net
+}  // namespace gonka
