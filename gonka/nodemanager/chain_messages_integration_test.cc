@@ -7,7 +7,16 @@
 // chain::InferenceQueryClient, and ListRandomSeeds over abci_query too). Each message
 // must land exactly once however often it is enqueued; a claim sent by a "new leader" (another
 // SeedStore object on another pool) uses the seed the first one stored.
+//
+// The remote seed source (no key in node-manager): a SignerService's POST /v1/seed (bearer
+// tokens from a 0600 file, as signerd) gives the seed to a QueueChainSink over RemoteSeedSource;
+// MsgSubmitSeed and MsgClaimRewards land with the seed signed by the signer's warm key (the
+// devchain checks the claim's seed against the signature with the grantee's key); a signer
+// answering with another key is refused before anything is stored; a bad token is a clear error.
+#include <sys/stat.h>
+
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,8 +36,12 @@
 #include "gonka/devchain/grpc_server.h"
 #include "gonka/devchain/rpc.h"
 #include "gonka/nats/jetstream.h"
+#include "gonka/drain/bearer_auth.h"
+#include "gonka/net/http_client.h"
 #include "gonka/net/http_server.h"
 #include "gonka/nodemanager/chain_messages.h"
+#include "gonka/nodemanager/queue_chain_sink.h"
+#include "gonka/nodemanager/seed_source.h"
 #include "gonka/nodemanager/phase_engine.h"
 #include "gonka/nodemanager/seed_store.h"
 #include "gonka/pg/pg.h"
@@ -36,6 +49,8 @@
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/reconciler.h"
 #include "gonka/signer/signer.h"
+#include "gonka/signer/signer_service.h"
+#include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
 #include "gonka/txqueue/txqueue.h"
 
@@ -156,6 +171,10 @@ class ChainMessagesIntegrationTest : public ::testing::Test {
     auto seeds = PgSeedStore::Open(pool_.get());
     ASSERT_TRUE(seeds.ok()) << seeds.status();
     seeds_ = std::move(*seeds);
+    // Each test runs against a new chain: the ledger and the seeds of an earlier test would make
+    // its messages look settled already.
+    auto wiped = pool_->Exec("TRUNCATE signer_ledger, signer_txs, nodemanager_seeds");
+    ASSERT_TRUE(wiped.ok()) << wiped.status();
 
     signer::SignerOptions options;  // policy: MessagePolicy::Gonka(), the default
     options.chain_id = kChainId;
@@ -355,6 +374,179 @@ TEST_F(ChainMessagesIntegrationTest, EachMessageLandsOnceAndReadsBack) {
   for (const auto* tx : {&*seed_tx, &*weights_tx, &*commit_tx, &*validations_tx, &*claim_tx}) {
     EXPECT_EQ(OnChain(*tx), 1u) << tx->idempotency_key();
   }
+}
+
+
+// A signerd stand-in: SignerService's HTTP routes (POST /v1/seed among them) on their own server,
+// signing with `key`, admitting the tokens of a 0600 file as signerd's --enqueue-token-file.
+class SeedSignerServer {
+ public:
+  SeedSignerServer(const crypto::SigningKey* key, nats::JetStream* js, txqueue::TxQueue* queue,
+                   signer::Ledger* ledger, chain::CometClient* comet)
+      : dir_("seed-signer") {
+    WriteSecret(dir_.Join("tokens"), "node-manager 0123456789abcdef0123456789abcdef\n");
+    auto auth = BearerAuth::Open({.token_file = dir_.Join("tokens"), .what = "tokens"});
+    EXPECT_TRUE(auth.ok()) << auth.status();
+    signer::SignerServiceOptions options;
+    options.authenticate = MakeHttpAuthenticator(std::shared_ptr<BearerAuth>(std::move(*auth)),
+                                                 false, "HTTP enqueue", "--enqueue-token-file");
+    service_ = std::make_unique<signer::SignerService>(key, js, queue, ledger, comet, options);
+    service_->AddRoutes(&http_);  // no Start: the fixture's Signer does the signing
+    EXPECT_TRUE(http_.Start().ok());
+  }
+  ~SeedSignerServer() { http_.Stop(absl::Now()); }
+
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", http_.port()); }
+  // A node-manager token file holding `token`.
+  std::string TokenFile(const std::string& name, const std::string& token) {
+    WriteSecret(dir_.Join(name), token + "\n");
+    return dir_.Join(name);
+  }
+
+ private:
+  static void WriteSecret(const std::string& path, const std::string& text) {
+    FILE* f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr) << path;
+    fputs(text.c_str(), f);
+    fclose(f);
+    chmod(path.c_str(), 0600);
+  }
+  testing::TempDir dir_;
+  net::HttpServer http_;
+  std::unique_ptr<signer::SignerService> service_;
+};
+
+constexpr char kGoodToken[] = "0123456789abcdef0123456789abcdef";
+
+TEST_F(ChainMessagesIntegrationTest, RemoteSeedFromSignerLandsAndClaims) {
+  SeedSignerServer signerd(&warm_, js_.get(), queue_.get(), ledger_.get(), comet_.get());
+  auto source = RemoteSeedSource::Open(
+      {.url = signerd.url(),
+       .token_file = signerd.TokenFile("nm-token", kGoodToken),
+       .public_key = crypto::HexEncode(warm_.public_key().view())});
+  ASSERT_TRUE(source.ok()) << source.status();
+  QueueChainSink sink({.creator = cold_.address()}, source->get(), seeds_.get(), ledger_.get(),
+                      queue_.get());
+
+  ASSERT_TRUE(WaitFor([&] { return chain_->height() >= 21; }));
+  std::vector<Action> seed_actions = Actions(ActionKind::kEnsureSeed, 21);
+  ASSERT_EQ(seed_actions.size(), 1u);
+  absl::Status sent = sink.Send(seed_actions[0], 1);
+  ASSERT_TRUE(sent.ok()) << sent;
+  const std::string seed_key = absl::StrCat("seed/1/", cold_.address());
+  ASSERT_TRUE(WaitFor([&] {
+    auto e = ledger_->Get(seed_key);
+    return e.ok() && e->state == signer::TxState::kIncluded;
+  })) << seed_key;
+  // The seed node-manager stored and the signature on chain are the signer's key's.
+  SeedInfo expected = GenerateSeed(warm_, 1);
+  auto stored = seeds_->Get(cold_.address(), 1);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->seed, expected.seed);
+  EXPECT_EQ(stored->signature_hex, expected.signature_hex);
+  infpb::QueryRandomSeedsRequest seeds_request;
+  seeds_request.set_epoch_index(1);
+  auto listed = Query<infpb::QueryRandomSeedsResponse>(kQueryListRandomSeeds, seeds_request);
+  ASSERT_EQ(listed.seeds_size(), 1);
+  EXPECT_EQ(listed.seeds(0).signature(), expected.signature_hex);
+
+  // ClaimMoney of epoch 2: the claim carries the stored seed; the chain accepts it only if the
+  // seed verifies against the submitted signature with the grantee's (warm) key.
+  ASSERT_TRUE(WaitFor([&] { return chain_->height() >= 50; }));
+  std::vector<Action> claims = Actions(ActionKind::kClaimRewards, 50);
+  ASSERT_FALSE(claims.empty());
+  ASSERT_EQ(claims.back().epoch, 1);
+  sent = sink.Send(claims.back(), 1);
+  ASSERT_TRUE(sent.ok()) << sent;
+  const std::string claim_key = absl::StrCat("claim/1/", cold_.address());
+  bool included = WaitFor([&] {
+    auto e = ledger_->Get(claim_key);
+    return e.ok() && e->state == signer::TxState::kIncluded;
+  });
+  auto e = ledger_->Get(claim_key);
+  ASSERT_TRUE(included) << claim_key << ": "
+                        << (e.ok() ? absl::StrCat(signer::TxStateName(e->state), " ",
+                                                  e->last_error)
+                                   : std::string(e.status().message()));
+  auto claim_tx = ClaimRewardsTx({.creator = cold_.address()}, claims.back(), *stored);
+  ASSERT_TRUE(claim_tx.ok());
+  EXPECT_EQ(OnChain(*claim_tx), 1u);
+  EXPECT_EQ(sink.counts()["ensure_seed/sent"], 1);
+}
+
+TEST_F(ChainMessagesIntegrationTest, SeedFromAnotherKeyIsRefusedAndNotStored) {
+  crypto::SigningKey impostor = *crypto::KeyFromHex(std::string(64, '7'));
+  SeedSignerServer signerd(&impostor, js_.get(), queue_.get(), ledger_.get(), comet_.get());
+  auto source = RemoteSeedSource::Open(
+      {.url = signerd.url(),
+       .token_file = signerd.TokenFile("nm-token", kGoodToken),
+       .public_key = crypto::HexEncode(warm_.public_key().view()),
+       .public_key_what = "--seed-signer-public-key"});
+  ASSERT_TRUE(source.ok()) << source.status();
+  auto seed = (*source)->Seed(3);
+  EXPECT_EQ(seed.status().code(), absl::StatusCode::kUnauthenticated) << seed.status();
+  EXPECT_NE(seed.status().message().find("--seed-signer-public-key"), std::string::npos)
+      << seed.status();
+
+  QueueChainSink sink({.creator = cold_.address()}, source->get(), seeds_.get(), ledger_.get(),
+                      queue_.get());
+  Action action{.kind = ActionKind::kEnsureSeed,
+                .epoch = 3,
+                .idempotency_key = absl::StrCat("seed/3/", cold_.address())};
+  absl::Status sent = sink.Send(action, 1);
+  EXPECT_EQ(sent.code(), absl::StatusCode::kUnauthenticated) << sent;
+  EXPECT_TRUE(absl::IsNotFound(seeds_->Get(cold_.address(), 3).status()));
+  EXPECT_TRUE(absl::IsNotFound(ledger_->Get(action.idempotency_key).status()));
+  EXPECT_EQ(sink.counts()["ensure_seed/seed_error"], 1);
+}
+
+TEST_F(ChainMessagesIntegrationTest, BadTokenAndBadBodiesAreClearErrors) {
+  SeedSignerServer signerd(&warm_, js_.get(), queue_.get(), ledger_.get(), comet_.get());
+  auto source = RemoteSeedSource::Open(
+      {.url = signerd.url(),
+       .token_file = signerd.TokenFile("wrong-token", "ffffffffffffffffffffffffffffffff"),
+       .public_key = crypto::HexEncode(warm_.public_key().view()),
+       .token_file_what = "--seed-signer-token-file"});
+  ASSERT_TRUE(source.ok()) << source.status();
+  auto seed = (*source)->Seed(1);
+  EXPECT_EQ(seed.status().code(), absl::StatusCode::kUnauthenticated) << seed.status();
+  EXPECT_NE(seed.status().message().find("HTTP 401"), std::string::npos) << seed.status();
+  EXPECT_NE(seed.status().message().find("--seed-signer-token-file"), std::string::npos);
+  EXPECT_EQ(seed.status().message().find("ffffffff"), std::string::npos) << "token leaked";
+
+  // Bad options stop at Open, naming the option.
+  auto no_key = RemoteSeedSource::Open({.url = signerd.url(),
+                                        .token_file = signerd.TokenFile("t2", kGoodToken),
+                                        .public_key = "not-a-key"});
+  EXPECT_EQ(no_key.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(no_key.status().message().find("seed signer public key"), std::string::npos);
+  auto bad_url = RemoteSeedSource::Open({.url = "signerd:8081"});
+  EXPECT_EQ(bad_url.status().code(), absl::StatusCode::kInvalidArgument);
+
+  // signerd's 400s name the field.
+  net::HttpClient http;
+  net::HttpCallOptions call = net::HttpCallOptions::Timeout(absl::Seconds(5));
+  call.headers.Set("Authorization", absl::StrCat("Bearer ", kGoodToken));
+  const std::string url = signerd.url() + "/v1/seed";
+  for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
+           {"{}", "epoch: required"},
+           {"{\"epoch\": -1}", "epoch:"},
+           {"{\"epoch\": \"12x\"}", "epoch:"},
+           {"{\"epoch\": 1, \"bytes\": \"00\"}", "unknown field"},
+           {"[1]", "not a JSON object"}}) {
+    auto r = http.Post(url, body, "application/json", call);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 400) << body;
+    EXPECT_NE(r->body.find(want), std::string::npos) << body << " -> " << r->body;
+  }
+  auto ok = http.Post(url, "{\"epoch\": 7}", "application/json", call);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_NE(ok->body.find(GenerateSeed(warm_, 7).signature_hex), std::string::npos) << ok->body;
+  auto anonymous = http.Post(url, "{\"epoch\": 7}", "application/json",
+                             net::HttpCallOptions::Timeout(absl::Seconds(5)));
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  EXPECT_EQ(anonymous->status, 401);
 }
 
 }  // namespace
