@@ -121,6 +121,11 @@ int main(int argc, char** argv) {
         "--seed-signer-token-file / --seed-signer-public-key need --seed-signer-url");
   }
   seed_signer.tls = seed_signer_tls.options();
+  if (!seed_signer.url.empty()) {
+    // The token file and public key are checked now, so a bad one stops the daemon at start.
+    absl::Status checked = gonka::nodemanager::RemoteSeedSource::Open(seed_signer).status();
+    if (!checked.ok()) return daemon.ConfigError(std::string(checked.message()));
+  }
   if (nodes_from_store != nodes_file.empty()) {
     return daemon.ConfigError("give one of --ml-nodes-file and --ml-nodes-from-store");
   }
