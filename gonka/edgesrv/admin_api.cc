@@ -5,8 +5,10 @@
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/net/http_server.h"
@@ -42,7 +44,169 @@ net::HttpResponse Guarded(const HttpAuthenticator& authenticate, const net::Http
   return refusal;
 }
 
+std::string RandomHex() {
+  absl::BitGen gen;
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
+}
+
+net::HttpResponse Unserved(int status, absl::string_view why, absl::string_view served_by) {
+  JsonWriter w;
+  w.BeginObject().Key("error").String(why).Key("served_by").String(served_by).EndObject();
+  return net::HttpResponse::Json(status, w.Take());
+}
+
+// POST /admin/v1/claim-reward/recover (see the header).
+net::HttpResponse ClaimRewardRecover(const EdgeAdminOptions& o, const net::HttpRequest& request) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const std::string body = request.body.empty() ? "{}" : request.body;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return JsonError(400, "body: not a JSON object");
+  }
+  uint64_t epoch = 0;
+  simdjson::dom::element field;
+  if (doc["epoch_index"].get(field) == simdjson::SUCCESS && !field.is_null()) {
+    if (field.get_uint64().get(epoch) != simdjson::SUCCESS || epoch == 0) {
+      return JsonError(400, "epoch_index: a positive integer");
+    }
+  }
+  bool force = false;
+  if (doc["force_claim"].get(field) == simdjson::SUCCESS && !field.is_null() &&
+      field.get_bool().get(force) != simdjson::SUCCESS) {
+    return JsonError(400, "force_claim: a bool");
+  }
+  int64_t seed = 0;
+  bool seed_given = false;
+  if (doc["seed"].get(field) == simdjson::SUCCESS && !field.is_null()) {
+    if (field.get_int64().get(seed) != simdjson::SUCCESS || seed <= 0) {
+      return JsonError(400, "seed: a positive int64");
+    }
+    seed_given = true;
+  }
+  if (epoch == 0) {
+    // Gonka claims the previous epoch by default (the one the node-manager claims at ClaimMoney).
+    absl::StatusOr<StageWindow> now =
+        o.stage ? o.stage() : absl::UnavailableError("edge-srv follows no block stream");
+    if (!now.ok() || now->epoch_index < 2) {
+      return JsonError(
+          400,
+          absl::StrCat("epoch_index: required (no previous epoch known: ",
+                       now.ok() ? "the chain is in its first epoch" : now.status().message(), ")"));
+    }
+    epoch = static_cast<uint64_t>(now->epoch_index - 1);
+  }
+  if (!seed_given) {
+    if (!o.seed) return JsonError(400, "seed: required (edge-srv has no seed store)");
+    absl::StatusOr<nodemanager::SeedInfo> stored = o.seed(epoch);
+    if (absl::IsNotFound(stored.status())) {
+      return JsonError(400, absl::StrCat("epoch_index: no seed stored for epoch ", epoch,
+                                         " (the node-manager stores each seed it submits)"));
+    }
+    if (!stored.ok()) {
+      return JsonError(503, absl::StrCat("seed store: ", stored.status().message()));
+    }
+    seed = stored->seed;
+  }
+  // The node-manager's key for this claim: a claim it sent (or a retried recover) is not sent
+  // again unless forced.
+  std::string key = absl::StrCat("claim/", epoch, "/", o.creator);
+  if (force) absl::StrAppend(&key, "/recover/", RandomHex());
+  ::inference::inference::MsgClaimRewards msg;
+  msg.set_creator(o.creator);
+  msg.set_seed(seed);
+  msg.set_epoch_index(epoch);
+  txqueue::ChainTx tx;
+  tx.set_idempotency_key(key);
+  tx.set_producer("edge-srv");
+  google::protobuf::Any* any = tx.add_messages();
+  any->set_type_url(nodemanager::kMsgClaimRewards);
+  any->set_value(msg.SerializeAsString());
+  absl::StatusOr<txqueue::EnqueueResult> r = o.enqueue(std::move(tx));
+  if (!r.ok()) {
+    return JsonError(absl::IsInvalidArgument(r.status()) ? 400 : 503,
+                     absl::StrCat("tx queue: ", r.status().message()));
+  }
+  const bool executed = !r->duplicate;
+  JsonWriter w;
+  w.BeginObject()
+      .Key("success")
+      .Bool(true)
+      .Key("message")
+      .String(executed ? "reward claim sent to the tx queue"
+                       : "the claim for this epoch was sent already (force_claim sends another)")
+      .Key("epoch_index")
+      .Uint(epoch)
+      .Key("seed")
+      .Int(seed)
+      .Key("missed_validations")
+      .Int(0)
+      .Key("already_claimed")
+      .Bool(!executed)
+      .Key("claim_executed")
+      .Bool(executed)
+      .EndObject();
+  return net::HttpResponse::Json(200, w.Take());
+}
+
+// The ML-node routes: the node-manager's.
+net::HttpResponse NodeRoute(const EdgeAdminOptions& o, const net::HttpRequest& request) {
+  std::vector<absl::string_view> parts = absl::StrSplit(request.path, '/');
+  // "", admin, v1, nodes, <id or name>, <action>
+  const absl::string_view name = parts.size() > 4 ? parts[4] : "";
+  const absl::string_view action = parts.size() > 5 ? parts[5] : "";
+  if ((parts.size() == 5 && (name == "upgrade-status" || name == "version-status")) ||
+      (parts.size() == 6 && (action == "test" || action == "launch-plan"))) {
+    return Unserved(501,
+                    absl::StrCat("/admin/v1/nodes/", parts.size() == 5 ? name : action,
+                                 " is not implemented in libgonka yet: ML nodes are the "
+                                 "node-manager's"),
+                    "node-manager");
+  }
+  if (o.node_manager_url.empty()) {
+    return Unserved(404, "ML nodes are managed by the node-manager's admin API, not edge-srv",
+                    "node-manager");
+  }
+  net::HttpResponse redirect;
+  redirect.status = 307;  // the same method and body at the node-manager
+  redirect.headers.Set("Location", absl::StrCat(o.node_manager_url, request.target));
+  return redirect;
+}
+
 }  // namespace
+
+const std::vector<UnservedRoute>& UnservedRoutes() {
+  static const auto* routes = new std::vector<UnservedRoute>{
+      {"GET", "poc/timing", 501,
+       "the PoC countdown needs the epoch parameters; edge-srv reads only the phase from the "
+       "block stream",
+       "the chain's epoch and params queries (edge-api's cached chain routes)"},
+      {"GET", "unit-of-compute-price-proposal", 501,
+       "a chain query (Query/GetUnitOfComputePriceProposal); edge-srv makes no chain queries",
+       "the chain's query API (edge-api or the node's gRPC)"},
+      {"GET", "epoch-fee-budget", 501, "a chain query; edge-srv makes no chain queries",
+       "the chain's query API"},
+      {"POST", "models", 501,
+       "registering a model is a governance proposal signed by the account key; edge-srv holds "
+       "no key",
+       "signerd (POST /v1/txs) or the chain CLI"},
+      {"POST", "tx/send", 501, "sending an arbitrary message is signerd's", "signerd POST /v1/txs"},
+      {"POST", "bls/request", 410, "deprecated in Gonka", "the chain's bls module"},
+      {"GET", "export/db", 404, "Gonka exports dapi's local SQLite; libgonka has no local database",
+       "PostgreSQL (pg_dump of the node's database)"},
+      {"GET", "config", 404, "libgonka has no single process configuration",
+       "each daemon's flags (--help, its start log)"},
+      {"GET", "setup/report", 501,
+       "the onboarding report checks one dapi's configuration, ML nodes and registration together",
+       "node-manager GET /admin/v1/nodes, each daemon's /ready, the status page"},
+      {"POST", "bridge/block", 501,
+       "the Ethereum bridge's block intake (MsgBridgeExchange) is not part of libgonka yet",
+       "not served"},
+      {"POST", "payloads", 404,
+       "a test hook into dapi's payload storage (testermint); libgonka has no such store",
+       "not served"},
+  };
+  return *routes;
+}
 
 absl::StatusOr<uint64_t> NanoPrice(uint64_t price, absl::string_view denom) {
   uint64_t factor = 0;
@@ -103,11 +267,7 @@ void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options) {
               NanoPrice(price, absl::string_view(denom.data(), denom.size()));
           if (!nano.ok()) return JsonError(400, nano.status().message());
           std::string request_key = request.headers.Get("X-Gonka-Idempotency-Key");
-          if (request_key.empty()) {
-            absl::BitGen gen;
-            request_key = absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
-                                          absl::Uniform<uint64_t>(gen));
-          }
+          if (request_key.empty()) request_key = RandomHex();
           absl::StatusOr<txqueue::ChainTx> tx = PriceProposalTx(
               o->creator, *nano,
               absl::StrCat("price_proposal/", o->creator, "/", request_key.substr(0, 128)));
@@ -130,6 +290,24 @@ void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options) {
           return net::HttpResponse::Json(200, w.Take());
         });
       });
+  server->Handle("POST", "/admin/v1/claim-reward/recover", [o](const net::HttpRequest& request) {
+    return Guarded(o->authenticate, request, [&] { return ClaimRewardRecover(*o, request); });
+  });
+  for (const UnservedRoute& route : UnservedRoutes()) {
+    const UnservedRoute r = route;
+    server->Handle(r.method, absl::StrCat("/admin/v1/", r.path),
+                   [o, r](const net::HttpRequest& request) {
+                     return Guarded(o->authenticate, request,
+                                    [&] { return Unserved(r.status, r.why, r.served_by); });
+                   });
+  }
+  for (const char* method : {"GET", "POST", "PUT", "DELETE"}) {
+    for (const char* path : {"/admin/v1/nodes", "/admin/v1/nodes/*"}) {
+      server->Handle(method, path, [o](const net::HttpRequest& request) {
+        return Guarded(o->authenticate, request, [&] { return NodeRoute(*o, request); });
+      });
+    }
+  }
 }
 
 }  // namespace edgesrv

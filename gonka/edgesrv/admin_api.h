@@ -1,41 +1,64 @@
-// edge-srv's admin REST routes: the ones of Gonka's dapi admin API (`/admin/v1/`) that a stateless
-// replica can serve because they only publish to the tx queue (docs/edge-srv.md, "Admin REST").
+// edge-srv's admin REST routes: Gonka's dapi admin API (`/admin/v1/`) minus the ML-node routes the
+// node-manager serves. A stateless replica serves a route whole when it only publishes to the tx
+// queue or reads PostgreSQL; every other Gonka admin route gets an answer a Gonka client can
+// handle, naming why and where the data lives (docs/edge-srv.md, "Admin REST", has the table).
 //
 //   POST /admin/v1/unit-of-compute-price-proposal  {"price": <uint64>, "denom": "<denom>"}
 //        → MsgSubmitUnitOfComputePriceProposal{creator, price in ngonka} on the tx queue;
 //        200 {"idempotency_key": ..., "duplicate": bool, "price": <ngonka>}
+//   POST /admin/v1/claim-reward/recover  {"epoch_index"?: <uint64>, "seed"?: <int64>,
+//        "force_claim"?: bool}
+//        → MsgClaimRewards{creator, seed, epoch_index} on the tx queue, the seed read from the
+//        node-manager's seed store unless given; 200 Gonka's {success, message, epoch_index,
+//        seed, missed_validations, already_claimed, claim_executed}
+//   POST nodes/version-status, GET nodes/upgrade-status, POST|GET nodes/<id>/test,
+//   GET nodes/<id>/launch-plan, POST nodes/<id>/enable|disable
+//        → 307 to `node_manager_url` + the same path when set (the node-manager's routes), else
+//        404 {"error": ..., "served_by": "node-manager"}
+//   Gonka routes with no meaning in a stateless replica (kUnservedRoutes) → their status and
+//        {"error": <why>, "served_by": <where>}
 //
-// Gonka's handler converts the price to nano-units by denom (ngonka ×1, ugonka ×10³, mgonka ×10⁶,
-// gonka ×10⁹) and sends the message; the chain keeps a participant's latest proposal.
+// Gonka's price handler converts the price to nano-units by denom (ngonka ×1, ugonka ×10³,
+// mgonka ×10⁶, gonka ×10⁹); the chain keeps a participant's latest proposal. Gonka's recover
+// handler claims the previous epoch with its stored seed, and skips the claim when it was made
+// already unless force_claim.
 //
 // Contract:
 //   - Every route first passes `authenticate` (gonka/drain/bearer_auth.h): Unauthenticated → 401
 //     with `WWW-Authenticate: Bearer`, PermissionDenied → 403, anything else → 503. Without an
 //     authenticator every request is 403 (the API is off).
 //   - 400 naming the field: a body that is not an object, `price` not a positive integer, an
-//     unknown `denom`, a price that overflows uint64 in ngonka. 503 when the queue (or the signer
-//     ledger) cannot be reached; the message is not sent then.
-//   - Idempotency key "price_proposal/<creator>/<X-Gonka-Idempotency-Key>" when the request
-//     carries that header (a retried request is sent once), else a fresh random one per request
-//     (the same price proposed twice is harmless: the chain keeps the latest).
+//     unknown `denom`, a price that overflows uint64 in ngonka; `epoch_index` not a positive
+//     integer (or none given and the phase unknown: no current epoch), `seed` not a positive
+//     int64, `force_claim` not a bool, no seed stored for the epoch. 503 when the queue, the
+//     ledger or the seed store cannot be reached; nothing is sent then.
+//   - Idempotency keys: "price_proposal/<creator>/<X-Gonka-Idempotency-Key>" (or a fresh random
+//     one without that header); "claim/<epoch>/<creator>", the node-manager's key for the same
+//     claim, so a claim it made (or a retried recover) is not sent again (already_claimed true,
+//     claim_executed false); force_claim sends under "claim/<epoch>/<creator>/recover/<random>".
 //
 // Thread-safety: the handlers are thread-safe.
 //
-// Example (daemons/edge-srv):
+// Example (gonka/edgesrv/edge_srv_service.cc):
 //   AddEdgeAdminRoutes(&daemon.server(), {.authenticate = *auth, .creator = participant,
 //                                         .enqueue = [&](txqueue::ChainTx tx) {
 //                                           return signer::EnqueueRecorded(ledger, &queue, tx);
-//                                         }});
+//                                         },
+//                                         .seed = [&](uint64_t e) { return seeds->Get(me, e); },
+//                                         .stage = gate.AsStageFn()});
 #ifndef GONKA_EDGESRV_ADMIN_API_H_
 #define GONKA_EDGESRV_ADMIN_API_H_
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "gonka/drain/bearer_auth.h"
+#include "gonka/edgesrv/stage_gate.h"
+#include "gonka/nodemanager/chain_messages.h"
 #include "gonka/txqueue/txqueue.h"
 
 namespace gonka {
@@ -57,12 +80,29 @@ absl::StatusOr<txqueue::ChainTx> PriceProposalTx(const std::string& creator, uin
                                                  const std::string& idempotency_key);
 
 using EnqueueFn = std::function<absl::StatusOr<txqueue::EnqueueResult>(txqueue::ChainTx)>;
+// The seed this participant submitted for an epoch (nodemanager::SeedStore::Get): NotFound when
+// none is stored.
+using SeedFn = std::function<absl::StatusOr<nodemanager::SeedInfo>(uint64_t epoch)>;
 
 struct EdgeAdminOptions {
   HttpAuthenticator authenticate;  // none: every request is 403
   std::string creator;             // this participant's address; required
   EnqueueFn enqueue;               // required
+  SeedFn seed;                     // none: claim-reward/recover needs "seed" in the body
+  StageFn stage;                   // the current epoch (claim-reward/recover's default)
+  std::string node_manager_url;    // "http://host:port" of the node-manager's admin API, or ""
 };
+
+// A Gonka admin route edge-srv does not serve, and what it answers instead.
+struct UnservedRoute {
+  const char* method;
+  const char* path;       // under /admin/v1/
+  int status;             // 404, 410 or 501
+  const char* why;        // the "error" text
+  const char* served_by;  // where the data or the action lives in libgonka
+};
+// Every such route (docs/edge-srv.md has the same table).
+const std::vector<UnservedRoute>& UnservedRoutes();
 
 // Registers the routes above on `server`.
 void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -198,6 +199,33 @@ net::HttpResponse PocCallbacks::Generated(const std::string& model,
     return Refuse(kGenerated, 400, kReasonStage,
                   absl::StrCat("block_height: ", block_height, " is not the active PoC stage ",
                                window.poc_start));
+  }
+  // The batch must answer this participant's stage: the key and the start block's hash the
+  // node-manager gave the ML node in init/generate. A batch from an ML node set up for another
+  // participant or stage would put artifacts into the store that fail every validator's check.
+  if (!options_.public_key.empty()) {
+    std::string_view public_key;
+    if (doc["public_key"].get_string().get(public_key) != simdjson::SUCCESS) {
+      return Refuse(kGenerated, 400, kReasonBody, "public_key: required string");
+    }
+    if (!absl::EqualsIgnoreCase(absl::string_view(public_key.data(), public_key.size()),
+                                options_.public_key)) {
+      return Refuse(kGenerated, 400, kReasonPublicKey,
+                    "public_key: not this participant's key (the one its node-manager sends "
+                    "the ML nodes)");
+    }
+  }
+  if (options_.check_block_hash && !window.poc_start_hash.empty()) {
+    std::string_view block_hash;
+    if (doc["block_hash"].get_string().get(block_hash) != simdjson::SUCCESS) {
+      return Refuse(kGenerated, 400, kReasonBody, "block_hash: required string");
+    }
+    if (!absl::EqualsIgnoreCase(absl::string_view(block_hash.data(), block_hash.size()),
+                                window.poc_start_hash)) {
+      return Refuse(kGenerated, 400, kReasonBlockHash,
+                    absl::StrCat("block_hash: not the hash of the active stage's start block ",
+                                 window.poc_start));
+    }
   }
   if (auto refused = CheckNode(kGenerated, node_id)) return *refused;
   if (artifacts.size() > options_.max_artifacts) {

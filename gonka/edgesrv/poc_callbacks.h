@@ -10,7 +10,9 @@
 //     503               not in the stage's generation window, the phase is unknown (StageFn
 //                       Unavailable), or the store cannot be written — the ML node retries;
 //     400               a malformed body, block_height not the active stage's PoC start, a
-//                       node_id this participant does not have, a nonce outside int32, a vector
+//                       public_key not `public_key` or a block_hash not the stage's start
+//                       block (only when those options are set), a node_id this participant
+//                       does not have, a nonce outside int32, a vector
 //                       that is not base64, empty, or not k_dim·2 bytes when `encoding` says
 //                       f16 with k_dim (or not `vector_bytes` when that option is set);
 //     404               `/v2/poc-batches/generated` without a model (Gonka answers 404 too).
@@ -66,7 +68,8 @@ inline constexpr char kReasonNonce[] = "nonce";                 // not an int32
 inline constexpr char kReasonVector[] = "vector";               // not base64, empty
 inline constexpr char kReasonVectorLength[] = "vector_length";  // wrong length for its encoding
 inline constexpr char kReasonTooMany[] = "too_many_artifacts";
-inline constexpr char kReasonPublicKey[] = "public_key";
+inline constexpr char kReasonPublicKey[] = "public_key";          // /generated: not ours
+inline constexpr char kReasonBlockHash[] = "block_hash";          // not the stage's start block
 inline constexpr char kReasonOutOfPhase[] = "out_of_phase";       // 503
 inline constexpr char kReasonPhaseUnknown[] = "phase_unknown";    // 503
 inline constexpr char kReasonStore[] = "store_unavailable";       // 503
@@ -88,6 +91,12 @@ struct PocCallbacksOptions {
   size_t vector_bytes = 0;         // > 0: every vector must be this long
   ValidationFn validations;        // optional: /validated answers 503 without it
   std::string prefix = "gonka";    // bech32 prefix of participant addresses
+  // Non-empty: a generated batch's public_key must be this (compared ignoring case), the value
+  // the node-manager gives its ML nodes in init/generate. Gonka's dapi does not check it.
+  std::string public_key;
+  // A generated batch's block_hash must be the stage's PoC start block hash (ignoring case) when
+  // the StageFn knows that hash (StageWindow::poc_start_hash non-empty). Gonka does not check it.
+  bool check_block_hash = false;
 };
 
 class PocCallbacks {

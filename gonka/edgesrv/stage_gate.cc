@@ -17,6 +17,7 @@ StageWindow WindowAt(const chain::EpochParams& p, int64_t height) {
   StageWindow w;
   w.height = height;
   chain::EpochSchedule s = chain::ScheduleAt(p, height);
+  w.epoch_index = static_cast<int64_t>(s.epoch_index);
   w.poc_start = s.poc_start_height;
   w.phase = s.phase;
   if (w.poc_start > 0) {
@@ -124,6 +125,7 @@ absl::Status StreamStageGate::Observe(const chain::v1::BlockEvents& block) {
   const chain::v1::EpochPosition& e = block.epoch();
   StageWindow w;
   w.height = block.height();
+  w.epoch_index = static_cast<int64_t>(e.epoch_index());
   w.poc_start = e.poc_start_height();
   w.phase = e.phase();
   const bool deadline_block = e.stage() == "PoCExchangeDeadline";
@@ -134,6 +136,11 @@ absl::Status StreamStageGate::Observe(const chain::v1::BlockEvents& block) {
     w.validating = e.phase() == "PoCValidate" || e.phase() == "PoCValidateWindDown";
   }
   if (deadline_block) exchange_closed_for_ = w.poc_start;
+  if (w.poc_start > 0 && block.height() == w.poc_start) {
+    start_height_ = w.poc_start;
+    start_hash_ = block.hash();
+  }
+  if (w.poc_start > 0 && start_height_ == w.poc_start) w.poc_start_hash = start_hash_;
   window_ = std::move(w);
   known_ = true;
   return absl::OkStatus();

@@ -63,10 +63,14 @@ namespace edgesrv {
 // Where the chain is in its PoC schedule.
 struct StageWindow {
   int64_t height = 0;
+  int64_t epoch_index = 0;  // the epoch `height` is in (Gonka's EpochIndex)
   int64_t poc_start = 0;    // the latest PoC start at or before `height` (0: none yet)
   bool generating = false;  // generated artifacts are accepted
   bool validating = false;  // validation results are accepted
   std::string phase;        // Gonka's phase name at `height`
+  // Hash of the PoC start block (uppercase hex, the value the node-manager sends its ML nodes as
+  // block_hash) when this gate saw that block; "" when it did not (started after it, chain mode).
+  std::string poc_start_hash;
 };
 
 using StageFn = std::function<absl::StatusOr<StageWindow>()>;
@@ -127,6 +131,9 @@ class StreamStageGate {
   bool known_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time observed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t exchange_closed_for_ ABSL_GUARDED_BY(mu_) = 0;  // a stage whose deadline passed
+  // The latest PoC start block seen and its hash.
+  int64_t start_height_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string start_hash_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace edgesrv

@@ -81,6 +81,29 @@ TEST(StreamStageGate, RedeliveredBlocksAreIgnored) {
   EXPECT_TRUE(gate.Current()->validating);
 }
 
+TEST(StreamStageGate, KnowsTheStartBlockHashOnlyWhenItSawTheStartBlock) {
+  const chain::EpochParams p = Params(5, 5);
+  // A gate started inside a stage never saw its start block: the hash is unknown.
+  StreamStageGate late(nullptr);
+  int64_t start = 0;
+  for (int64_t h = 1; h <= 300 && start == 0; ++h) {
+    chain::v1::BlockEvents b = Block(p, h);
+    if (b.epoch().poc_start_height() == h) start = h;
+  }
+  ASSERT_GT(start, 0);
+  ASSERT_TRUE(late.Observe(Block(p, start + 1)).ok());
+  EXPECT_EQ(late.Current()->poc_start_hash, "");
+
+  StreamStageGate gate(nullptr);
+  for (int64_t h = start - 1; h <= start + 2; ++h) {
+    chain::v1::BlockEvents b = Block(p, h);
+    b.set_hash(absl::StrCat("HASH", h));
+    ASSERT_TRUE(gate.Observe(b).ok());
+  }
+  EXPECT_EQ(gate.Current()->poc_start, start);
+  EXPECT_EQ(gate.Current()->poc_start_hash, absl::StrCat("HASH", start));
+}
+
 }  // namespace
 }  // namespace edgesrv
 }  // namespace gonka

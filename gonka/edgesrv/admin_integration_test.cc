@@ -1,0 +1,265 @@
+// edge-srv's admin API end to end, over real processes: devchain (the cold account grants the warm
+// key the seed and claim messages), nats-server and an edge-api emitting the block stream,
+// PostgreSQL (signer ledger and the node-manager's seed store), one signerd with the warm key and
+// two edge-srv replicas for the cold account.
+//   - claim-reward/recover with an empty body claims the previous epoch with the seed the
+//     node-manager stored (the test stores and submits it as the node-manager does): one
+//     MsgClaimRewards included with code 0 on devchain, although the request is repeated on the
+//     other replica (already_claimed, not sent again); a seed-less epoch, a malformed epoch_index
+//     and a missing token are refused naming the cause;
+//   - the Gonka admin routes edge-srv does not serve answer their documented status with
+//     "served_by"; the ML-node routes redirect to the node-manager when it is configured.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gonka/chain/comet_client.h"
+#include "gonka/cosmos/tx_builder.h"
+#include "gonka/crypto/hash.h"
+#include "gonka/crypto/key.h"
+#include "gonka/edgesrv/admin_api.h"
+#include "gonka/nats/jetstream.h"
+#include "gonka/net/http_client.h"
+#include "gonka/net/http_message.h"
+#include "gonka/nodemanager/chain_messages.h"
+#include "gonka/nodemanager/seed_store.h"
+#include "gonka/pg/pg.h"
+#include "gonka/signer/ledger.h"
+#include "gonka/signer/reconciler.h"
+#include "gonka/signer/sequencer.h"
+#include "gonka/testing/node_env.h"
+#include "gonka/testing/process.h"
+#include "gonka/testing/servers.h"
+#include "gonka/txqueue/txqueue.h"
+#include "gtest/gtest.h"
+
+namespace gonka {
+namespace edgesrv {
+namespace {
+
+constexpr char kCold[] =
+    "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
+constexpr char kWarm[] =
+    "oyster design unusual machine spread century engine gravity focus cave carry slot";
+constexpr char kToken[] = "0123456789abcdef0123456789abcdef";
+
+TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
+  testing::TempDir dir;
+  absl::StatusOr<crypto::SigningKey> cold = crypto::KeyFromMnemonic(kCold, {});
+  absl::StatusOr<crypto::SigningKey> warm = crypto::KeyFromMnemonic(kWarm, {});
+  ASSERT_TRUE(cold.ok() && warm.ok());
+  const std::string genesis = dir.Join("genesis.json");
+  std::ofstream(genesis) << absl::StrCat(
+      R"({"accounts":[{"mnemonic":")", kCold, R"(","balances":{"ngonka":"1000000000000"}},)",
+      R"({"mnemonic":")", kWarm, R"(","balances":{"ngonka":"1000"}}]})");
+  const std::string warm_key_file = dir.Join("warm.key");
+  std::ofstream(warm_key_file) << kWarm << "\n";
+  chmod(warm_key_file.c_str(), 0600);
+
+  testing::PostgresServer pg;
+  ASSERT_TRUE(pg.Start().ok());
+  testing::ChainHub hub(
+      {.devchain_args = {"--block-interval=100ms", "--epoch-length=100", "--poc-stage-duration=40",
+                         "--poc-validation-duration=20", "--set-new-validators-delay=3",
+                         "--genesis=" + genesis}});
+  ASSERT_TRUE(hub.Start().ok()) << hub.Logs();
+  chain::CometClient comet({.rpc_url = hub.devchain().url(), .timeout = absl::Seconds(5)});
+
+  absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold->address());
+  ASSERT_TRUE(account.ok()) << account.status();
+  cosmos::TxBuilder grant;
+  for (const char* type : {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards}) {
+    grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(), type));
+  }
+  grant.SetChainId("gonka-devnet")
+      .SetAccountNumber(account->account_number)
+      .SetSequence(account->sequence)
+      .SetFee({{}, 400000, "", ""});
+  absl::StatusOr<cosmos::SignedTx> signed_grant = grant.Sign(*cold);
+  ASSERT_TRUE(signed_grant.ok()) << signed_grant.status();
+  absl::StatusOr<chain::BroadcastResponse> sent = comet.BroadcastTxSync(signed_grant->tx_raw);
+  ASSERT_TRUE(sent.ok() && sent->code == 0) << (sent.ok() ? sent->log : sent.status().ToString());
+
+  testing::DaemonProcess::Options s;
+  s.binary = "daemons/signerd/signerd";
+  s.args = {"--bind=127.0.0.1",
+            "--port={{PORT}}",
+            "--drain-announce=0s",
+            "--chain-id=gonka-devnet",
+            "--key-file=" + warm_key_file,
+            "--exec-granter=" + cold->address(),
+            absl::StrCat("--chain-rpc-url=", hub.devchain().url()),
+            absl::StrCat("--nats-url=", hub.nats().url()),
+            absl::StrCat("--pg-url=", pg.url()),
+            "--retry-delay=500ms",
+            "--log-level=warn"};
+  testing::DaemonProcess signerd(s);
+  ASSERT_TRUE(signerd.Start().ok()) << signerd.LogTail();
+
+  const std::string admin_tokens = dir.Join("admin.tokens");
+  std::ofstream(admin_tokens) << "operator " << kToken << "\n";
+  chmod(admin_tokens.c_str(), 0600);
+  std::vector<std::unique_ptr<testing::DaemonProcess>> srv;
+  for (int i = 0; i < 2; ++i) {
+    testing::DaemonProcess::Options e;
+    e.binary = "daemons/edge-srv/edge-srv";
+    e.name = absl::StrCat("edge-srv-", i);
+    e.args = {"--bind=127.0.0.1",
+              "--port={{PORT}}",
+              "--drain-announce=0s",
+              absl::StrCat("--nats-url=", hub.nats().url()),
+              absl::StrCat("--pg-url=", pg.url()),
+              "--participant=" + cold->address(),
+              "--admin-token-file=" + admin_tokens};
+    if (i == 1) e.args.push_back("--node-manager-admin-url=http://127.0.0.1:9999");
+    srv.push_back(std::make_unique<testing::DaemonProcess>(e));
+    ASSERT_TRUE(srv.back()->Start().ok()) << srv.back()->LogTail();
+  }
+
+  net::HttpClient http;
+  auto call = [&](int replica, const std::string& method, const std::string& path,
+                  const std::string& body, bool token = true) {
+    net::HttpCallOptions options = net::HttpCallOptions::Timeout(absl::Seconds(5));
+    if (token) options.headers.Set("Authorization", absl::StrCat("Bearer ", kToken));
+    const std::string url = absl::StrCat(srv[replica]->url(), "/admin/v1/", path);
+    return method == "GET" ? http.Get(url, options)
+                           : http.Post(url, body, "application/json", options);
+  };
+
+  // Refusals (nothing is sent for them).
+  absl::StatusOr<net::HttpResponse> r = call(0, "POST", "claim-reward/recover", "{}", false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401) << r->body;
+  r = call(0, "POST", "claim-reward/recover", R"({"epoch_index":"one"})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "epoch_index")) << r->body;
+  r = call(0, "POST", "claim-reward/recover", R"({"epoch_index":7000})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "no seed stored for epoch 7000")) << r->body;
+  r = call(0, "POST", "claim-reward/recover", R"({"force_claim":1})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "force_claim")) << r->body;
+
+  // The routes edge-srv does not serve: their status, and where the data lives.
+  for (const UnservedRoute& route : UnservedRoutes()) {
+    r = call(0, route.method, route.path, "{}");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, route.status) << route.path << ": " << r->body;
+    EXPECT_TRUE(absl::StrContains(r->body, "served_by")) << route.path << ": " << r->body;
+    r = call(0, route.method, route.path, "{}", false);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 401) << route.path;
+  }
+  r = call(0, "POST", "nodes/node-1/disable", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 404) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "node-manager")) << r->body;
+  r = call(1, "POST", "nodes/node-1/disable", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 307) << r->body;
+  EXPECT_EQ(r->headers.Get("Location"), "http://127.0.0.1:9999/admin/v1/nodes/node-1/disable");
+  r = call(1, "GET", "nodes/upgrade-status", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 501) << r->body;
+
+  // The effective epoch E, from the default claim's refusal ("no seed stored for epoch E-1"); the
+  // seed goes to epoch E+1, which an empty body claims once E+2 is effective.
+  uint64_t target = 0;
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    r = call(0, "POST", "claim-reward/recover", "");
+                    const std::string kNoSeed = "no seed stored for epoch ";
+                    size_t at = r.ok() ? r->body.find(kNoSeed) : std::string::npos;
+                    if (at == std::string::npos) return false;
+                    target = std::stoull(r->body.substr(at + kNoSeed.size())) + 2;
+                    return true;
+                  },
+                  absl::Seconds(30))
+                  .ok())
+      << (r.ok() ? r->body : r.status().ToString());
+  // What the node-manager does at epoch `target`'s PoC: store the seed, submit it (the chain takes
+  // a seed for the effective epoch or the next).
+  absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open({.conninfo = pg.url()});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  absl::StatusOr<std::unique_ptr<nodemanager::PgSeedStore>> seeds =
+      nodemanager::PgSeedStore::Open(pool->get());
+  ASSERT_TRUE(seeds.ok()) << seeds.status();
+  absl::StatusOr<nodemanager::SeedInfo> seed =
+      nodemanager::EnsureSeed(**seeds, *warm, cold->address(), target);
+  ASSERT_TRUE(seed.ok()) << seed.status();
+  absl::StatusOr<std::unique_ptr<signer::Ledger>> ledger = signer::Ledger::Open(pool->get());
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  {
+    auto js = nats::JetStream::Connect({.urls = {hub.nats().url()}});
+    ASSERT_TRUE(js.ok()) << js.status();
+    txqueue::TxQueue queue(js->get());
+    ASSERT_TRUE(queue.EnsureStream().ok());
+    absl::StatusOr<txqueue::ChainTx> submit = nodemanager::SubmitSeedTx(
+        {.creator = cold->address()},
+        {.kind = nodemanager::ActionKind::kEnsureSeed,
+         .epoch = static_cast<int64_t>(target),
+         .idempotency_key = absl::StrCat("seed/", target, "/", cold->address())},
+        *seed);
+    ASSERT_TRUE(submit.ok()) << submit.status();
+    ASSERT_TRUE(signer::EnqueueRecorded(ledger->get(), &queue, *submit).ok());
+  }
+
+  // The claim: once epoch `target` has ended, an empty body claims it.
+  absl::StatusOr<net::HttpResponse> claimed;
+  std::vector<std::string> answers;  // each distinct answer on the way, for a failure message
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    claimed = call(0, "POST", "claim-reward/recover", "");
+                    const std::string answer =
+                        claimed.ok() ? claimed->body : claimed.status().ToString();
+                    if (answers.empty() || answers.back() != answer) answers.push_back(answer);
+                    return claimed.ok() && claimed->status != 400;
+                  },
+                  absl::Seconds(60))
+                  .ok())
+      << "target " << target << ": " << absl::StrJoin(answers, "\n");
+  ASSERT_EQ(claimed->status, 200) << claimed->body;
+  EXPECT_TRUE(absl::StrContains(claimed->body, absl::StrCat("\"epoch_index\":", target)))
+      << claimed->body;
+  EXPECT_TRUE(absl::StrContains(claimed->body, "\"claim_executed\":true")) << claimed->body;
+  r = call(1, "POST", "claim-reward/recover", absl::StrCat(R"({"epoch_index":)", target, "}"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "\"already_claimed\":true")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "\"claim_executed\":false")) << r->body;
+
+  const std::string key = absl::StrCat("claim/", target, "/", cold->address());
+  signer::LedgerEntry entry;
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(key);
+                    if (!e.ok() || e->state != signer::TxState::kIncluded) return false;
+                    entry = *e;
+                    return true;
+                  },
+                  absl::Seconds(30))
+                  .ok())
+      << signerd.LogTail();
+  std::string hash;
+  ASSERT_TRUE(crypto::HexDecode(entry.tx_hash, "tx_hash", &hash).ok()) << entry.tx_hash;
+  absl::StatusOr<chain::TxInfo> tx = comet.Tx(hash);
+  ASSERT_TRUE(tx.ok()) << tx.status();
+  EXPECT_EQ(tx->code, 0u) << tx->log;
+  absl::StatusOr<pg::Result> rows =
+      (*pool)->Exec("SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE 'claim/%'");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->Get(0, 0).value_or(""), "1");
+}
+
+}  // namespace
+}  // namespace edgesrv
+}  // namespace gonka
