@@ -110,27 +110,50 @@ int main(int argc, char** argv) {
   }
   gonka::net::HttpClient http;
   auto health = http.Get(env.Url("/healthz"));
-  int64_t child_port = 0;
+  int64_t child_port = 0, child_pid = 0;
   {
     simdjson::dom::parser parser;
     simdjson::dom::array list;
     if (!health.ok() || parser.parse(health->body).get(list) != simdjson::SUCCESS) return 1;
     for (simdjson::dom::element c : list) {
       if (c["port"].get(child_port) != simdjson::SUCCESS) return 1;
+      if (c["pid"].get(child_pid) != simdjson::SUCCESS) return 1;
     }
   }
+  const pid_t versiond_pid = env.versiond().pid();
+  // CPU per request of versiond and of the child over one wrk run: what a proxied request costs
+  // versiond next to what it costs the child (on 2 shared cores, this bounds the ratio).
+  struct Run {
+    double rps = 0, versiond_us = 0, child_us = 0;
+  };
+  auto measured = [&](const std::string& url) {
+    const double v0 = gonka::testing::ProcCpuSeconds(versiond_pid);
+    const double c0 = gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child_pid));
+    Run run;
+    run.rps = Wrk(url, wrk_seconds, connections);
+    const double n = std::max(1.0, run.rps * wrk_seconds);
+    run.versiond_us = (gonka::testing::ProcCpuSeconds(versiond_pid) - v0) / n * 1e6;
+    run.child_us =
+        (gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child_pid)) - c0) / n * 1e6;
+    return run;
+  };
 
   // 1. Proxy overhead (alternating, two rounds each; the better round of each counts).
   std::printf("part 1: wrk -t1 -c%d -d%ds, GET /version direct vs /app/version via versiond\n",
               connections, wrk_seconds);
   double direct = 0, proxied = 0;
+  Run direct_run, proxied_run;
   for (int round = 0; round < 2; ++round) {
-    double d =
-        Wrk(absl::StrCat("http://127.0.0.1:", child_port, "/version"), wrk_seconds, connections);
-    double p = Wrk(env.Url("/app/version"), wrk_seconds, connections);
-    std::printf("  round %d: direct %.0f req/s, via versiond %.0f req/s\n", round, d, p);
-    direct = std::max(direct, d);
-    proxied = std::max(proxied, p);
+    Run d = measured(absl::StrCat("http://127.0.0.1:", child_port, "/version"));
+    Run p = measured(env.Url("/app/version"));
+    std::printf(
+        "  round %d: direct %.0f req/s (child %.1f us CPU/req), via versiond %.0f req/s "
+        "(versiond %.1f us + child %.1f us CPU/req)\n",
+        round, d.rps, d.child_us, p.rps, p.versiond_us, p.child_us);
+    if (d.rps > direct) direct_run = d;
+    if (p.rps > proxied) proxied_run = p;
+    direct = std::max(direct, d.rps);
+    proxied = std::max(proxied, p.rps);
   }
   const double overhead = direct > 0 ? 1 - proxied / direct : 1;
   // The same with a child that spends `work_ms` per request (sleeping, as on a database round
@@ -138,11 +161,13 @@ int main(int argc, char** argv) {
   double direct_work = 0, proxied_work = 0;
   for (int round = 0; round < 2; ++round) {
     const std::string q = absl::StrCat("?delay_ms=", work_ms);
-    double d =
-        Wrk(absl::StrCat("http://127.0.0.1:", child_port, "/version", q), wrk_seconds, connections);
-    double p = Wrk(env.Url(absl::StrCat("/app/version", q)), wrk_seconds, connections);
-    std::printf("  round %d, child works %d ms: direct %.0f req/s, via versiond %.0f req/s\n",
-                round, work_ms, d, p);
+    Run dr = measured(absl::StrCat("http://127.0.0.1:", child_port, "/version", q));
+    Run pr = measured(env.Url(absl::StrCat("/app/version", q)));
+    const double d = dr.rps, p = pr.rps;
+    std::printf(
+        "  round %d, child works %d ms: direct %.0f req/s, via versiond %.0f req/s "
+        "(versiond %.1f us CPU/req)\n",
+        round, work_ms, d, p, pr.versiond_us);
     direct_work = std::max(direct_work, d);
     proxied_work = std::max(proxied_work, p);
   }
@@ -152,6 +177,7 @@ int main(int argc, char** argv) {
   std::printf("part 2: %d swaps under %d closed-loop clients (POST escrow requests)\n", swaps,
               threads);
   const Clock::time_point t0 = Clock::now();
+  const absl::Time wall0 = absl::Now();
   auto ms = [&](Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(t - t0).count();
   };
@@ -233,6 +259,66 @@ int main(int argc, char** argv) {
     if (nearest > 500) steady.push_back(s.end_ms - s.start_ms);
   }
   const double p99_swap = Percentile(at_swap, 0.99), p99_steady = Percentile(control, 0.99);
+
+  // The timeline of the swap whose in-flight requests were slowest: versiond's child events
+  // (log timestamps) and those requests, in ms from the swap instant — what they waited for.
+  {
+    struct Event {
+      double ms;
+      std::string text;
+    };
+    std::vector<Event> events;
+    const std::string log = env.versiond().LogTail(8 << 20);
+    for (absl::string_view line : absl::StrSplit(log, '\n')) {
+      if (!absl::StrContains(line, "msg=\"child state\"") &&
+          !absl::StrContains(line, "msg=\"child reaped\"") &&
+          !absl::StrContains(line, "msg=\"deploy\"")) {
+        continue;
+      }
+      size_t sp = line.find(' ');
+      absl::Time t;
+      std::string err;
+      std::string stamp(line.substr(0, sp == absl::string_view::npos ? 0 : sp));
+      if (absl::EndsWith(stamp, "Z")) stamp = absl::StrCat(stamp.substr(0, stamp.size() - 1), "+00:00");
+      if (sp == absl::string_view::npos ||
+          !absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", stamp, &t, &err)) {
+        continue;
+      }
+      absl::string_view text = line.substr(sp + 1);
+      size_t msg = text.find("msg=");
+      if (msg != absl::string_view::npos) text = text.substr(msg);
+      events.push_back({absl::ToDoubleMilliseconds(t - wall0), std::string(text)});
+    }
+    double worst = -1, worst_t = -1;
+    for (const Sample& s : samples) {
+      for (double t : swap_at) {
+        if (s.start_ms <= t && s.end_ms >= t && s.end_ms - s.start_ms > worst) {
+          worst = s.end_ms - s.start_ms;
+          worst_t = t;
+        }
+      }
+    }
+    std::printf("  %zu child events in versiond's log (first at %.1f ms, last at %.1f ms)\n",
+                events.size(), events.empty() ? 0.0 : events.front().ms,
+                events.empty() ? 0.0 : events.back().ms);
+    if (worst_t >= 0) {
+      std::printf(
+          "  timeline of the swap with the slowest in-flight request (at %.1f ms; ms from it):\n",
+          worst_t);
+      for (const Event& e : events) {
+        if (e.ms >= worst_t - 400 && e.ms <= worst_t + 400) {
+          std::printf("    %+8.2f  %s\n", e.ms - worst_t, e.text.substr(0, 140).c_str());
+        }
+      }
+      for (const Sample& s : samples) {
+        if (s.end_ms >= worst_t - 50 && s.start_ms <= worst_t + 50 &&
+            (s.end_ms - s.start_ms > 3 || (s.start_ms <= worst_t && s.end_ms >= worst_t))) {
+          std::printf("    request %+8.2f .. %+8.2f (%.2f ms) served by %s\n", s.start_ms - worst_t,
+                      s.end_ms - worst_t, s.end_ms - s.start_ms, s.version.c_str());
+        }
+      }
+    }
+  }
   const double added = p99_swap - p99_steady;
 
   // 3. Peak RSS.
@@ -245,6 +331,11 @@ int main(int argc, char** argv) {
       "  proxy: direct %.0f req/s, via versiond %.0f req/s, ratio %.3f, overhead %.3f "
       "(limit 0.10) -> %.2fx of the limit\n",
       direct, proxied, direct > 0 ? proxied / direct : 0, overhead, overhead / 0.10);
+  std::printf(
+      "  CPU per request (best rounds): direct: child %.1f us; via versiond: versiond %.1f us + "
+      "child %.1f us -> versiond costs %.2fx the child per request\n",
+      direct_run.child_us, proxied_run.versiond_us, proxied_run.child_us,
+      proxied_run.child_us > 0 ? proxied_run.versiond_us / proxied_run.child_us : 0);
   std::printf(
       "  proxy, child works %d ms: direct %.0f req/s, via versiond %.0f req/s, ratio "
       "%.3f, overhead %.3f (limit 0.10) -> %.2fx of the limit\n",

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -499,6 +500,11 @@ void Supervisor::Retire(const GenPtr& gen) {
                        {"leases", gen->leases});
       }
       SetStateLocked(gen.get(), GenerationState::kDraining);
+      // No request through the route is on it any more: its drain and exit (the work a process
+      // does to end) yield the CPU to the new child's requests. Its own group only.
+      if (options_.retiring_nice > 0 && gen->process_alive) {
+        setpriority(PRIO_PROCESS, static_cast<id_t>(gen->pid), options_.retiring_nice);
+      }
     }
   }
   // 2. Ask the child to drain and wait for its own in-flight count (work it accepted that did not

@@ -157,6 +157,9 @@ struct SupervisorOptions {
   // Keep-alive connections opened to a new child once it is ready, before the route swap (each
   // by a GET of healthz_path), so requests right after the swap find them pooled.
   int warm_connections = 8;
+  // A retired child whose leases have all ended is reniced to this (0 = left alone) before
+  // POST /drain, so its drain and exit compete less for the CPU with the current child.
+  int retiring_nice = 10;
   // Per forwarded plain request (a stream has no overall deadline).
   absl::Duration forward_timeout = absl::Seconds(60);
   // A forwarded stream fails when the child sends nothing for this long.
