@@ -336,12 +336,26 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
         http_->Get(Url(admin_port, options_.ready_path), call);
     if (ready.ok() && ready->status == 200) {
       absl::StatusOr<net::HttpResponse> health = http_->Get(Url(port, options_.healthz_path), call);
-      if (health.ok() && health->status >= 200 && health->status < 300) {
+      // The answers must come from this child: another process (another supervisor's child)
+      // may have bound the port after ours failed to (seen with a crash-at-start binary).
+      pid_t pid;
+      {
+        absl::MutexLock lock(&mu_);
+        pid = gen->pid;
+      }
+      std::optional<bool> owns = internal::ListenerOwnedBy(port, pid);
+      std::optional<bool> owns_admin =
+          admin_port == port ? owns : internal::ListenerOwnedBy(admin_port, pid);
+      const bool stranger = (owns.has_value() && !*owns) ||
+                            (owns_admin.has_value() && !*owns_admin);
+      if (health.ok() && health->status >= 200 && health->status < 300 && !stranger) {
         WarmConnections(port);
         return absl::OkStatus();
       }
-      last = health.ok() ? absl::StrCat(options_.healthz_path, " answered ", health->status)
-                         : std::string(health.status().message());
+      last = stranger ? absl::StrCat("port ", port, " or ", admin_port,
+                                     " is listened on by another process, not the child")
+             : health.ok() ? absl::StrCat(options_.healthz_path, " answered ", health->status)
+                           : std::string(health.status().message());
     } else {
       last = ready.ok() ? absl::StrCat(options_.ready_path, " answered ", ready->status)
                         : std::string(ready.status().message());

@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "gonka/net/http_client.h"
 #include "gonka/net/http_server.h"
+#include "gonka/supervisor/internal/child_process.h"
 #include "gtest/gtest.h"
 
 namespace gonka {
@@ -481,6 +482,20 @@ TEST(SupervisorTest, CrashedChildIsRestarted) {
   auto res = http.Get(front.Url("/app/version"), net::HttpCallOptions::Timeout(absl::Seconds(10)));
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->body, absl::StrCat("v1 ", again.pid));
+}
+
+// The readiness probe's ownership check: a listener is matched to the process that holds it.
+TEST(SupervisorTest, ListenerOwnershipIsTheHoldingProcess) {
+  HttpServer server({.name = "owner"});
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(internal::ListenerOwnedBy(server.port(), getpid()), std::optional<bool>(true));
+  absl::StatusOr<pid_t> other = internal::Spawn({"/bin/sleep", "5"}, {}, false);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(internal::ListenerOwnedBy(server.port(), *other), std::optional<bool>(false));
+  kill(*other, SIGKILL);
+  waitpid(*other, nullptr, 0);
+  server.Stop(absl::Now());
+  EXPECT_EQ(internal::ListenerOwnedBy(server.port(), getpid()), std::nullopt);  // no listener
 }
 
 TEST(SupervisorTest, ErrorsNameTheInput) {

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <optional>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -312,6 +314,41 @@ absl::StatusOr<std::string> RunAndCapture(const std::vector<std::string>& argv,
     return absl::UnavailableError(absl::StrCat(what, ": ", DescribeWaitStatus(*status)));
   }
   return std::string(absl::StripAsciiWhitespace(out));
+}
+
+std::optional<bool> ListenerOwnedBy(int port, pid_t pid) {
+  // /proc/net/tcp lines: "sl local_address rem_address st ... uid timeout inode"; local_address
+  // is HEXIP:HEXPORT, st 0A is LISTEN.
+  std::vector<std::string> inodes;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() < 10 || f[3] != "0A") continue;
+      size_t colon = f[1].rfind(':');
+      if (colon == std::string::npos) continue;
+      int local_port = 0;
+      if (!absl::SimpleHexAtoi(f[1].substr(colon + 1), &local_port) || local_port != port) {
+        continue;
+      }
+      inodes.push_back(f[9]);
+    }
+  }
+  if (inodes.empty()) return std::nullopt;
+  std::error_code ec;
+  const std::string dir = absl::StrCat("/proc/", pid, "/fd");
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return std::nullopt;
+  for (const auto& entry : it) {
+    std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (ec) continue;
+    for (const std::string& inode : inodes) {
+      if (target == absl::StrCat("socket:[", inode, "]")) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace internal

@@ -48,6 +48,11 @@ std::optional<int> TryReap(pid_t pid);
 // "exit 0", "signal 9 (Killed)", ... for logs and errors.
 std::string DescribeWaitStatus(int status);
 
+// Whether the TCP socket listening on 127.0.0.1/0.0.0.0 (or [::]) `port` is an open file of
+// process `pid` (the socket's inode from /proc/net/tcp{,6} among the links in /proc/<pid>/fd).
+// nullopt when it cannot be told: no listener on the port, or /proc unreadable.
+std::optional<bool> ListenerOwnedBy(int port, pid_t pid);
+
 // Runs `argv` (environment as for Spawn) to completion and returns its trimmed standard output.
 // DeadlineExceeded (the command is killed and reaped) after `timeout`; Unavailable when it cannot
 // be spawned or exits non-zero.
