@@ -94,11 +94,26 @@ absl::StatusOr<EvacuationResult> EvacuateHost(const HaproxyRuntime& haproxy,
                       .elapsed = absl::Now() - start});
   };
 
-  // 1. Drain in every backend: no new requests, established ones finish.
+  // 1. Drain in every backend: no new requests, established ones finish. The escrows pinned to
+  // the host (the backends' stick tables) are unpinned, since HAProxy keeps sending pinned
+  // requests to a drained server; they move once, to wherever the hash places them.
+  std::vector<std::pair<std::string, std::string>> pins;  // backend, server id
   for (const std::string& backend : result.backends) {
     RETURN_IF_ERROR(
         haproxy.SetServerState(backend, options.server, HaproxyRuntime::AdminState::kDrain));
+    ASSIGN_OR_RETURN(HaproxyServerState state, haproxy.ServerState(backend, options.server));
+    auto id = state.fields.find("srv_id");
+    if (id != state.fields.end() && !id->second.empty()) pins.emplace_back(backend, id->second);
   }
+  // A backend without a stick table answers with an error text, which is ignored. Repeated while
+  // waiting: a request matched to the host just before the clear may store its pin again.
+  auto unpin = [&] {
+    for (const auto& [backend, id] : pins) {
+      haproxy.Command(absl::StrCat("clear table ", backend, " data.server_id eq ", id))
+          .IgnoreError();
+    }
+  };
+  unpin();
   const absl::Time drained_at = absl::Now();
   ASSIGN_OR_RETURN(ServerLoad load, ReadServerLoad(haproxy, options.server, result.backends));
   result.sessions_at_drain = load.sessions + load.queued;
@@ -123,6 +138,7 @@ absl::StatusOr<EvacuationResult> EvacuateHost(const HaproxyRuntime& haproxy,
       }
       host_inflight = *n;
     }
+    unpin();
     if (load.sessions == 0 && load.queued == 0 && host_inflight == 0) break;
     const absl::Time now = absl::Now();
     if (now >= deadline) {

@@ -551,23 +551,31 @@ class Run {
     result_.cut_streams = shared_.cut_streams;
     result_.escrows_seen = shared_.pins.size();
     // A move happened somewhere between the last response from the old host and the first from
-    // the new one; it is explained when that span overlaps the old host's evacuation (away) or
-    // the new host's return to the ring (back).
+    // the new one; it is explained when that span overlaps the old host's evacuation window, and
+    // only once per window (an escrow moves once when its host is evacuated). A move onto a host
+    // as it returns (back) is not explained: the router's pins keep moved escrows where they went.
     auto overlaps = [](absl::Time a0, absl::Time a1, absl::Time b0, absl::Time b1) {
       return a0 <= b1 && b0 <= a1;
     };
     for (auto& [escrow, stays] : shared_.pins) {
       bool away = false, back = false;
+      std::set<size_t> windows_used;
       for (size_t k = 1; k < stays.size(); ++k) {
         const Shared::Stay& from = stays[k - 1];
         const Shared::Stay& to = stays[k];
         bool explained = false;
-        for (const Window& w : windows_) {
-          if (w.host == from.host && overlaps(from.last, to.first, w.drain_start, w.return_end)) {
+        for (size_t wi = 0; wi < windows_.size(); ++wi) {
+          const Window& w = windows_[wi];
+          if (w.host == from.host && overlaps(from.last, to.first, w.drain_start, w.return_end) &&
+              windows_used.insert(wi).second) {
             explained = away = true;
-          } else if (w.host == to.host &&
-                     overlaps(from.last, to.first, w.return_start, w.return_end)) {
-            explained = back = true;
+            break;
+          }
+        }
+        for (const Window& w : windows_) {
+          if (!explained && w.host == to.host &&
+              overlaps(from.last, to.first, w.return_start, w.return_end)) {
+            back = true;
           }
         }
         if (!explained) {

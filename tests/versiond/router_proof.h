@@ -66,7 +66,7 @@ struct ProofResult {
   absl::Duration max_drain;
   uint64_t escrows_seen = 0;
   uint64_t moved_away = 0;         // escrows that left their evacuated host (once)
-  uint64_t moved_back = 0;         // of which came back when the replacement returned
+  uint64_t moved_back = 0;         // moves onto a host as it returned (must be 0: pinned)
   uint64_t unexplained_moves = 0;  // any other host change (must be 0)
   // HAProxy's backend counters (wretr, wredis): retries it made on its own.
   uint64_t router_retries = 0;
