@@ -182,6 +182,75 @@ def network(objs):
     return p
 
 
+def _secret_keys(w):
+    """The credential keys projected into a workload's pods."""
+    keys = set()
+    for v in w["spec"]["template"]["spec"].get("volumes", []):
+        for item in v.get("secret", {}).get("items", []):
+            keys.add(item["key"])
+        for src in v.get("projected", {}).get("sources", []):
+            for item in src.get("secret", {}).get("items", []):
+                keys.add(item["key"])
+    return keys
+
+
+def seed_signer(objs):
+    """node-manager sends chain messages with no key: its seed comes from signerd (the rendered
+    signerd Service and port), with a token credential of its own mounted and the warm key's public
+    key to verify with; signerd then admits HTTP requests with a token file."""
+    p = []
+    services = {(o["metadata"]["name"], port["port"]) for o in objs if o["kind"] == "Service"
+                for port in o["spec"].get("ports", [])}
+    signerds = [w for w in _workloads(objs) if _daemon(w) == "signerd"]
+    for w in _workloads(objs):
+        if _daemon(w) != "node-manager":
+            continue
+        env = _env(_main_container(w))
+        url = env.get("GONKA_SEED_SIGNER_URL")
+        if not url:
+            p.append("%s: node-manager has no GONKA_SEED_SIGNER_URL (sends no chain messages)" % _name(w))
+            continue
+        host_port = url.split("://", 1)[-1].rstrip("/")
+        host, _, port = host_port.partition(":")
+        if not any(s == (host, int(port or 80)) for s in services) or not any(_name(x).endswith(host) for x in signerds):
+            p.append("%s: GONKA_SEED_SIGNER_URL %s is not the signerd Service" % (_name(w), url))
+        token = env.get("GONKA_SEED_SIGNER_TOKEN_FILE", "")
+        if not token or token.rsplit("/", 1)[-1] not in _secret_keys(w):
+            p.append("%s: node-manager's seed-signer token (%r) is not a mounted credential" % (_name(w), token))
+        if not env.get("GONKA_SEED_SIGNER_PUBLIC_KEY"):
+            p.append("%s: no GONKA_SEED_SIGNER_PUBLIC_KEY to verify seeds with" % _name(w))
+        for x in signerds:
+            if "GONKA_ENQUEUE_TOKEN_FILE" not in _env(_main_container(x)):
+                p.append("%s: signerd admits no HTTP requests (no GONKA_ENQUEUE_TOKEN_FILE): POST /v1/seed answers 403" % _name(x))
+    return p
+
+
+# The NATS user each daemon must run as (deploy/nats/gonka-node.conf): the one whose permissions
+# are what the daemon does (tests/deploy/nats_users_test.cc proves each against nats-server).
+NATS_USER = {"edge-api": "edge-api", "signerd": "signer", "node-manager": "node-manager",
+             "edge-srv": "edge-srv"}
+
+
+def nats_users(objs, conf_users):
+    p = []
+    for w in _workloads(objs):
+        d = _daemon(w)
+        user = _env(_main_container(w)).get("GONKA_NATS_USER")
+        if user is None:
+            continue  # NATS auth off
+        if user not in conf_users:
+            p.append("%s: NATS user %r is not in deploy/nats/gonka-node.conf" % (_name(w), user))
+        elif d in NATS_USER and user != NATS_USER[d]:
+            p.append("%s: %s runs as NATS user %r, whose permissions do not fit it (want %r)" %
+                     (_name(w), d, user, NATS_USER[d]))
+    return p
+
+
+def conf_users(path):
+    import re
+    return set(re.findall(r"\{user:\s*([A-Za-z0-9_-]+),", open(path).read()))
+
+
 def hardening(objs):
     p = []
     for w in _workloads(objs):
@@ -201,8 +270,10 @@ def hardening(objs):
     return p
 
 
-def all_rules(objs, served, defaults, warm_key_secret):
+def all_rules(objs, served, defaults, warm_key_secret, nats_conf_users=None):
     return {
+        "seed-signer": seed_signer(objs),
+        "nats-users": nats_users(objs, nats_conf_users or set(NATS_USER.values())),
         "rolling-update": rolling_update(objs),
         "probes": probes(objs, served),
         "grace": grace(objs, defaults),

@@ -118,6 +118,10 @@ def versiond_start_problems(objs, where):
     return problems
 
 
+# The users of the NATS permissions file the chart's daemons log in as.
+NATS_USERS = chart_policy.conf_users(os.path.join(dt.ROOT, "deploy", "nats", "gonka-node.conf"))
+
+
 def render(chart, name, sets=()):
     r = dt.helm_template(HELM, chart, [values_file(name)], sets)
     return r, (dt.load_objects(r.stdout) if r.returncode == 0 else [])
@@ -141,7 +145,7 @@ for name in dt.VALUE_SETS:
     kinds = sorted({o["kind"] for o in objs})
     print("%s: %d objects (%s)" % (name, len(objs), ", ".join(kinds)))
     all_objects += [(name, o) for o in objs]
-    for rule, problems in chart_policy.all_rules(objs, SERVED, DEFAULTS, warm_key_secret(name)).items():
+    for rule, problems in chart_policy.all_rules(objs, SERVED, DEFAULTS, warm_key_secret(name), NATS_USERS).items():
         checks += 1
         for p in problems:
             dt.check(False, "policy %s (%s): %s" % (rule, name, p))
@@ -217,6 +221,10 @@ mutations = [
     ("warm-key", "templates/edge-api.yaml", '"chainCa" true "natsCa" true)', '"chainCa" true "natsCa" true "warmKey" true)'),
     ("network", "templates/signerd.yaml", '"from" (toYaml $from)', '"public" true'),
     ("hardening", T, "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"),
+    ("seed-signer", "templates/node-manager.yaml", '{{- if $chainMessages }}{{- $items = append $items "node-manager-seed.token" -}}{{- end }}', ""),
+    ("seed-signer", "templates/signerd.yaml", "{{- if $httpEnqueue }}{{- $extra", "{{- if false }}{{- $extra"),
+    ("nats-users", "values.yaml", "edgeSrv: edge-srv ", "edgeSrv: consumer "),
+    ("nats-users", "values.yaml", "nodeManager: node-manager ", "nodeManager: consumer "),
     ("k8s", T, "readinessProbe:", "readinesProbe:"),
     ("settings", "templates/edge-srv.yaml", "GONKA_PG_URL_FILE", "GONKA_PG_URL_FIEL"),
     ("settings", "templates/node-manager.yaml", '$extra := list (dict "name" "GONKA_PARTICIPANT" "value" $v.participant)', "$extra := list"),
@@ -246,7 +254,7 @@ for rule, path, old, new in mutations:
         elif rule == "settings":
             caught = bool(settings_problems(objs, "broken")[1])
         else:
-            caught = bool(chart_policy.all_rules(objs, SERVED, DEFAULTS, warm_key_secret("full-ha"))[rule])
+            caught = bool(chart_policy.all_rules(objs, SERVED, DEFAULTS, warm_key_secret("full-ha"), NATS_USERS)[rule])
     checks += 1
     dt.check(caught, "broken chart (%s: %r -> %r) was NOT caught" % (rule, old, new))
     print("broken chart %-15s caught: %s" % (rule, caught))
