@@ -66,12 +66,14 @@ int main(int argc, char** argv) {
   config.AddString("chain-rpc-url", &o.chain_rpc_url, "http://127.0.0.1:26657",
                    "CometBFT RPC URL (--phase-source=chain)");
   config.AddString("chain-grpc-address", &o.chain_grpc_address, "",
-                   "Cosmos gRPC host:port for the epoch parameters (--phase-source=chain)");
+                   "Cosmos gRPC host:port for the epoch parameters (--phase-source=chain; with the "
+                   "stream, only for the admin poc/timing's epoch length)");
   gonka::net::TlsClientFlags chain_tls;
   chain_tls.Register(&config, "chain", "--chain-rpc-url");
   config
       .AddInt("epoch-length", &o.fallback_epochs.epoch_length, 0,
-              "epoch length when the chain does not answer Params (--phase-source=chain)")
+              "epoch length when the chain does not answer Params (--phase-source=chain); with "
+              "the stream, the admin poc/timing's (or the chain's with --chain-grpc-address)")
       .NonNegative();
   config.AddDuration("stage-poll", &o.stage_poll, absl::Milliseconds(500),
                      "how often the chain's height is read (--phase-source=chain)");

@@ -1,5 +1,6 @@
 #include "gonka/edgesrv/admin_api.h"
 
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <utility>
@@ -148,6 +149,41 @@ net::HttpResponse ClaimRewardRecover(const EdgeAdminOptions& o, const net::HttpR
   return net::HttpResponse::Json(200, w.Take());
 }
 
+// GET /admin/v1/poc/timing (see the header).
+net::HttpResponse PocTimingRoute(const EdgeAdminOptions& o) {
+  if (o.epoch_length <= 0) {
+    return Unserved(501,
+                    "the PoC countdown needs the epoch length: start edge-srv with --epoch-length "
+                    "or --chain-grpc-address",
+                    "edge-srv with --epoch-length");
+  }
+  absl::StatusOr<StageWindow> now =
+      o.stage ? o.stage() : absl::UnavailableError("edge-srv follows no block stream");
+  std::optional<PocTiming> timing;
+  if (now.ok()) timing = ComputePocTiming(*now, o.epoch_length);
+  JsonWriter w;
+  w.BeginObject().Key("available").Bool(timing.has_value());
+  if (!timing.has_value()) {
+    // Not in Gonka's answer (it has only "available"); says why for an operator.
+    w.Key("reason").String(now.ok() ? "no PoC has started yet" : now.status().message());
+  }
+  if (timing.has_value()) {
+    w.Key("timing")
+        .BeginObject()
+        .Key("current_phase")
+        .String(timing->current_phase)
+        .Key("blocks_until_next_poc")
+        .Int(timing->blocks_until_next_poc)
+        .Key("seconds_until_next_poc")
+        .Int(timing->seconds_until_next_poc)
+        .Key("should_be_online")
+        .Bool(timing->should_be_online)
+        .EndObject();
+  }
+  w.EndObject();
+  return net::HttpResponse::Json(200, w.Take());
+}
+
 // The ML-node routes: the node-manager's.
 net::HttpResponse NodeRoute(const EdgeAdminOptions& o, const net::HttpRequest& request) {
   std::vector<absl::string_view> parts = absl::StrSplit(request.path, '/');
@@ -174,12 +210,27 @@ net::HttpResponse NodeRoute(const EdgeAdminOptions& o, const net::HttpRequest& r
 
 }  // namespace
 
+std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epoch_length) {
+  if (window.poc_start <= 0 || epoch_length <= 0) return std::nullopt;
+  // Gonka: the latest epoch's PoC start while the chain is before it, else the one after it. The
+  // window's PoC start is the latest at or before its height, so the next is one epoch later.
+  int64_t next = window.poc_start;
+  if (window.height >= next) next += epoch_length;
+  PocTiming t;
+  t.current_phase = window.phase;
+  t.blocks_until_next_poc = std::max<int64_t>(0, next - window.height);
+  constexpr double kGonkaBlockSeconds = 6.0;        // dapi apiconfig.DefaultBlockTimeSeconds
+  constexpr int64_t kGonkaOnlineLeadSeconds = 600;  // dapi apiconfig.OnlineAlertLeadSeconds
+  t.seconds_until_next_poc =
+      static_cast<int64_t>(static_cast<double>(t.blocks_until_next_poc) * kGonkaBlockSeconds);
+  const bool in_poc = window.phase == "PoCGenerate" || window.phase == "PoCGenerateWindDown" ||
+                      window.phase == "PoCValidate" || window.phase == "PoCValidateWindDown";
+  t.should_be_online = in_poc || t.seconds_until_next_poc <= kGonkaOnlineLeadSeconds;
+  return t;
+}
+
 const std::vector<UnservedRoute>& UnservedRoutes() {
   static const auto* routes = new std::vector<UnservedRoute>{
-      {"GET", "poc/timing", 501,
-       "the PoC countdown needs the epoch parameters; edge-srv reads only the phase from the "
-       "block stream",
-       "the chain's epoch and params queries (edge-api's cached chain routes)"},
       {"GET", "unit-of-compute-price-proposal", 501,
        "a chain query (Query/GetUnitOfComputePriceProposal); edge-srv makes no chain queries",
        "the chain's query API (edge-api or the node's gRPC)"},
@@ -290,6 +341,9 @@ void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options) {
           return net::HttpResponse::Json(200, w.Take());
         });
       });
+  server->Handle("GET", "/admin/v1/poc/timing", [o](const net::HttpRequest& request) {
+    return Guarded(o->authenticate, request, [&] { return PocTimingRoute(*o); });
+  });
   server->Handle("POST", "/admin/v1/claim-reward/recover", [o](const net::HttpRequest& request) {
     return Guarded(o->authenticate, request, [&] { return ClaimRewardRecover(*o, request); });
   });

@@ -11,6 +11,12 @@
 //        → MsgClaimRewards{creator, seed, epoch_index} on the tx queue, the seed read from the
 //        node-manager's seed store unless given; 200 Gonka's {success, message, epoch_index,
 //        seed, missed_validations, already_claimed, claim_executed}
+//   GET  /admin/v1/poc/timing
+//        → 200 {"available": true, "timing": {"current_phase", "blocks_until_next_poc",
+//        "seconds_until_next_poc", "should_be_online"}} from the stage and `epoch_length`;
+//        {"available": false, "reason"} while the phase is unknown or before the first PoC (as
+//        Gonka before its tracker synced; "reason" is libgonka's);
+//        501 without `epoch_length`
 //   POST nodes/version-status, GET nodes/upgrade-status, POST|GET nodes/<id>/test,
 //   GET nodes/<id>/launch-plan, POST nodes/<id>/enable|disable
 //        → 307 to `node_manager_url` + the same path when set (the node-manager's routes), else
@@ -51,6 +57,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,7 +96,8 @@ struct EdgeAdminOptions {
   std::string creator;             // this participant's address; required
   EnqueueFn enqueue;               // required
   SeedFn seed;                     // none: claim-reward/recover needs "seed" in the body
-  StageFn stage;                   // the current epoch (claim-reward/recover's default)
+  StageFn stage;                   // the current epoch (claim-reward/recover, poc/timing)
+  int64_t epoch_length = 0;        // blocks per epoch (poc/timing); 0: unknown
   std::string node_manager_url;    // "http://host:port" of the node-manager's admin API, or ""
 };
 
@@ -103,6 +111,18 @@ struct UnservedRoute {
 };
 // Every such route (docs/edge-srv.md has the same table).
 const std::vector<UnservedRoute>& UnservedRoutes();
+
+// Gonka's PoC timing (dapi admin timing_calculator.go): the next PoC start is the latest one plus
+// the epoch length, seconds at Gonka's default 6 s block time, and nodes should be online in a PoC
+// phase or when the next PoC is at most 600 s away. Empty when `window` has no PoC start yet or
+// `epoch_length` is not positive.
+struct PocTiming {
+  std::string current_phase;
+  int64_t blocks_until_next_poc = 0;
+  int64_t seconds_until_next_poc = 0;
+  bool should_be_online = false;
+};
+std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epoch_length);
 
 // Registers the routes above on `server`.
 void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options);

@@ -8,7 +8,8 @@
 //     other replica (already_claimed, not sent again); a seed-less epoch, a malformed epoch_index
 //     and a missing token are refused naming the cause;
 //   - the Gonka admin routes edge-srv does not serve answer their documented status with
-//     "served_by"; the ML-node routes redirect to the node-manager when it is configured.
+//     "served_by"; the ML-node routes redirect to the node-manager when it is configured;
+//     poc/timing answers from the stream's phase and --epoch-length.
 #include <sys/stat.h>
 
 #include <fstream>
@@ -117,6 +118,7 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
               absl::StrCat("--pg-url=", pg.url()),
               "--participant=" + cold->address(),
               "--admin-token-file=" + admin_tokens};
+    if (i == 0) e.args.push_back("--epoch-length=100");
     if (i == 1) e.args.push_back("--node-manager-admin-url=http://127.0.0.1:9999");
     srv.push_back(std::make_unique<testing::DaemonProcess>(e));
     ASSERT_TRUE(srv.back()->Start().ok()) << srv.back()->LogTail();
@@ -170,7 +172,6 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
   r = call(1, "GET", "nodes/upgrade-status", "");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 501) << r->body;
-
   // The effective epoch E, from the default claim's refusal ("no seed stored for epoch E-1"); the
   // seed goes to epoch E+1, which an empty body claims once E+2 is effective.
   uint64_t target = 0;
@@ -254,6 +255,18 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
   absl::StatusOr<chain::TxInfo> tx = comet.Tx(hash);
   ASSERT_TRUE(tx.ok()) << tx.status();
   EXPECT_EQ(tx->code, 0u) << tx->log;
+  // poc/timing, past the first PoC now: from the stream's phase and --epoch-length; 501 naming
+  // the flag without it.
+  r = call(0, "GET", "poc/timing", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("available":true)")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("blocks_until_next_poc":)")) << r->body;
+  r = call(1, "GET", "poc/timing", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 501) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "--epoch-length")) << r->body;
+
   absl::StatusOr<pg::Result> rows =
       (*pool)->Exec("SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE 'claim/%'");
   ASSERT_TRUE(rows.ok()) << rows.status();

@@ -43,6 +43,7 @@ struct EdgeSrvService::Parts {
   std::unique_ptr<txqueue::TxQueue> queue;
   std::unique_ptr<QueueValidationSink> sink;
   std::unique_ptr<PocCallbacks> callbacks;
+  int64_t epoch_length = 0;  // admin poc/timing; 0: unknown
 };
 
 namespace {
@@ -122,6 +123,17 @@ absl::StatusOr<std::unique_ptr<EdgeSrvService>> EdgeSrvService::Start(EdgeSrvOpt
       return absl::Status(s.code(), absl::StrCat("--stream ", o.stream, ": ", s.message()));
     }
     p->stage = p->gate->AsStageFn();
+    // The epoch length for poc/timing: the chain's Params when a gRPC address is given, else
+    // --epoch-length (the stream carries the phase, not the schedule).
+    p->epoch_length = o.fallback_epochs.epoch_length;
+    if (!o.chain_grpc_address.empty()) {
+      chain::InferenceQueryClient probe({.grpc_address = o.chain_grpc_address,
+                                         .rpc_url = o.chain_rpc_url,
+                                         .rpc_tls = o.chain_tls,
+                                         .timeout = absl::Seconds(3)});
+      std::optional<chain::EpochParams> epochs = cache::ChainEpochParams(probe, o.fallback_epochs);
+      if (epochs.has_value()) p->epoch_length = epochs->epoch_length;
+    }
   } else {
     p->comet = std::make_unique<chain::CometClient>(
         chain::CometClientOptions{.rpc_url = o.chain_rpc_url, .tls = o.chain_tls});
@@ -134,6 +146,7 @@ absl::StatusOr<std::unique_ptr<EdgeSrvService>> EdgeSrvService::Start(EdgeSrvOpt
       return Flag("epoch-length", "the chain has no epoch Params and none was given");
     }
     p->stage = ChainStageFn(p->comet.get(), *epochs, o.stage_poll);
+    p->epoch_length = epochs->epoch_length;
   }
 
   absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open(o.pg);
@@ -202,6 +215,7 @@ void EdgeSrvService::AddRoutes(net::HttpServer* server) {
              },
          .seed = [seeds, participant](uint64_t epoch) { return seeds->Get(participant, epoch); },
          .stage = p->stage,
+         .epoch_length = p->epoch_length,
          .node_manager_url = p->options.node_manager_admin_url});
   }
   p->callbacks->AddRoutes(server);

@@ -61,7 +61,9 @@ struct EdgeSrvOptions {
   std::string chain_rpc_url = "http://127.0.0.1:26657";  // phase_source "chain"
   std::string chain_grpc_address;
   net::TlsClientOptions chain_tls;
-  chain::EpochParams fallback_epochs;  // when the chain answers no epoch Params
+  // When the chain answers no epoch Params (phase_source "chain"); its epoch_length also serves
+  // the admin poc/timing in stream mode, unless chain_grpc_address is set (then the chain's).
+  chain::EpochParams fallback_epochs;
   absl::Duration stage_poll = absl::Milliseconds(500);
 
   // This participant: enables /validated and the admin API.
