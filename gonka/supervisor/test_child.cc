@@ -13,10 +13,8 @@
 // binding), TEST_CHILD_IGNORE_SIGTERM=1,
 // TEST_CHILD_EXIT_AFTER_MS=M (exit 3 on its own after M ms; with TEST_CHILD_EXIT_ONCE=1 only the
 // first start in a data dir does).
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -29,28 +27,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gonka/net/http_server.h"
-
-namespace {
+#include "gonka/supervisor/child_contract.h"
 
 using gonka::net::HttpRequest;
 using gonka::net::HttpResponse;
-using gonka::net::HttpServer;
 using gonka::net::ResponseStream;
-
-std::string Env(const char* name, const char* fallback = "") {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
-}
-
-int IntParam(const HttpRequest& req, absl::string_view name, int fallback) {
-  int v = fallback;
-  if (auto s = req.QueryParam(name)) {
-    if (!absl::SimpleAtoi(*s, &v)) v = fallback;
-  }
-  return v;
-}
-
-}  // namespace
+using gonka::supervisor::ChildContract;
+using gonka::supervisor::EnvOr;
+using gonka::supervisor::IntParam;
 
 int main(int argc, char** argv) {
   int port = -1;
@@ -58,7 +42,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--print-storage-mode") {
-      std::printf("%s\n", Env("TEST_CHILD_STORAGE_MODE", "postgres").c_str());
+      std::printf("%s\n", EnvOr("TEST_CHILD_STORAGE_MODE", "postgres").c_str());
       return 0;
     }
     if (arg == "--port" && i + 1 < argc) {
@@ -71,54 +55,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: test_child --port N --data-dir DIR\n");
     return 2;
   }
-  if (Env("TEST_CHILD_CRASH_AT_START") == "1") {
+  if (EnvOr("TEST_CHILD_CRASH_AT_START") == "1") {
     std::fprintf(stderr, "test_child: crash at start\n");
     return 3;  // before binding anything: it can never answer /ready
   }
-  const bool ignore_term = Env("TEST_CHILD_IGNORE_SIGTERM") == "1";
-  // Block SIGTERM/SIGINT before any thread starts, so sigwait below receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  const std::string version = Env("TEST_CHILD_VERSION", "v0");
-  const bool never_ready = Env("TEST_CHILD_NEVER_READY") == "1";
-  std::atomic<bool> draining{false};
-  std::atomic<int> inflight{0};
-
-  HttpServer pub({.name = "test_child", .port = port, .threads = 1, .handler_threads = 16});
-  std::unique_ptr<HttpServer> admin_server;
-  HttpServer* admin = &pub;
-  std::string admin_addr = Env("DEVSHARD_ADMIN_ADDR");
-  if (!admin_addr.empty()) {
-    int admin_port = 0;
-    size_t colon = admin_addr.rfind(':');
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(admin_addr.substr(colon + 1), &admin_port)) {
-      std::fprintf(stderr, "bad DEVSHARD_ADMIN_ADDR %s\n", admin_addr.c_str());
-      return 2;
-    }
-    admin_server = std::make_unique<HttpServer>(gonka::net::HttpServerOptions{
-        .name = "test_child_admin", .port = admin_port, .threads = 1});
-    admin = admin_server.get();
+  const sigset_t signals = ChildContract::BlockTermSignals();
+  const std::string version = EnvOr("TEST_CHILD_VERSION", "v0");
+  auto contract = ChildContract::Create({.name = "test_child",
+                                         .port = port,
+                                         .never_ready = EnvOr("TEST_CHILD_NEVER_READY") == "1"});
+  if (!contract.ok()) {
+    std::fprintf(stderr, "test_child: %s\n", contract.status().ToString().c_str());
+    return 2;
   }
-
-  // Every public request counts as in flight until its response (or stream) ends.
-  pub.SetAdmission([&]() -> std::shared_ptr<void> {
-    if (draining.load()) return nullptr;
-    inflight.fetch_add(1);
-    // A non-null token: the server treats a null guard as "refuse".
-    return std::shared_ptr<void>(new int(0), [&](void* p) {
-      delete static_cast<int*>(p);
-      inflight.fetch_sub(1);
-    });
-  });
-  HttpServer::RouteOptions no_admission{.admission = false};
-  pub.Handle(
-      "GET", "/healthz", [](const HttpRequest&) { return HttpResponse::Text(200, "ok"); },
-      no_admission);
+  gonka::net::HttpServer& pub = (*contract)->pub();
   pub.Handle("GET", "/version", [&](const HttpRequest&) {
     return HttpResponse::Text(200, absl::StrCat(version, " ", getpid()));
   });
@@ -146,63 +96,25 @@ int main(int argc, char** argv) {
       s->Close();
     }).detach();
   });
-
-  admin->Handle(
-      "GET", "/ready",
-      [&](const HttpRequest&) {
-        bool ready = !never_ready && !draining.load();
-        return HttpResponse::Text(ready ? 200 : 503, ready ? "ready" : "not ready");
-      },
-      no_admission);
-  admin->Handle(
-      "POST", "/drain",
-      [&](const HttpRequest&) {
-        draining.store(true);
-        return HttpResponse::Json(202, "{\"draining\":true}");
-      },
-      no_admission);
-  admin->Handle(
-      "GET", "/drain/status",
-      [&](const HttpRequest&) {
-        return HttpResponse::Json(
-            200, absl::StrCat("{\"ready\":", (!never_ready && !draining.load()) ? "true" : "false",
-                              ",\"draining\":", draining.load() ? "true" : "false",
-                              ",\"inflight\":", inflight.load(), "}"));
-      },
-      no_admission);
-
-  if (auto s = pub.Start(); !s.ok()) {
+  if (auto s = (*contract)->Start(); !s.ok()) {
     std::fprintf(stderr, "test_child: %s\n", s.ToString().c_str());
     return 1;
-  }
-  if (admin_server != nullptr) {
-    if (auto s = admin_server->Start(); !s.ok()) {
-      std::fprintf(stderr, "test_child admin: %s\n", s.ToString().c_str());
-      return 1;
-    }
   }
   int exit_after_ms = 0;
   // TEST_CHILD_EXIT_ONCE=1: only the first start in this data dir exits (a marker file records it).
   const std::string marker = data_dir + "/exited-once";
-  bool exit_now = Env("TEST_CHILD_EXIT_ONCE") != "1" || access(marker.c_str(), F_OK) != 0;
-  if (exit_now && Env("TEST_CHILD_EXIT_ONCE") == "1") {
+  bool exit_now = EnvOr("TEST_CHILD_EXIT_ONCE") != "1" || access(marker.c_str(), F_OK) != 0;
+  if (exit_now && EnvOr("TEST_CHILD_EXIT_ONCE") == "1") {
     if (FILE* f = std::fopen(marker.c_str(), "w")) std::fclose(f);
   }
-  if (exit_now && absl::SimpleAtoi(Env("TEST_CHILD_EXIT_AFTER_MS"), &exit_after_ms) &&
+  if (exit_now && absl::SimpleAtoi(EnvOr("TEST_CHILD_EXIT_AFTER_MS"), &exit_after_ms) &&
       exit_after_ms > 0) {
     std::thread([exit_after_ms] {
       absl::SleepFor(absl::Milliseconds(exit_after_ms));
       std::_Exit(3);
     }).detach();
   }
-  while (true) {
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (ignore_term && sig == SIGTERM) continue;  // only SIGKILL ends it
-    break;
-  }
-  draining.store(true);
-  pub.Stop(absl::Now() + absl::Seconds(10));
-  if (admin_server != nullptr) admin_server->Stop(absl::Now());
+  (*contract)->WaitForSignalAndStop(signals, absl::Seconds(10),
+                                    EnvOr("TEST_CHILD_IGNORE_SIGTERM") == "1");
   return 0;
 }
