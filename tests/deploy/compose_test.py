@@ -11,7 +11,10 @@
      variable exists in that daemon's --help and every required setting is set; the healthcheck
      hits a readiness path the daemon registers on its own port; stop_grace_period >= shutdown
      grace + drain announce; every *_FILE variable names a secret the service mounts; the warm
-     key only in signerd; non-root, read-only; published ports on 127.0.0.1 only;
+     key only in signerd; non-root, read-only; published ports on 127.0.0.1 only; node-manager
+     gets its seed from signerd (GONKA_SEED_SIGNER_URL at signerd, its token secret mounted, the
+     warm key's public key) and no key; each daemon logs into NATS as the user of
+     deploy/nats/gonka-node.conf whose permissions fit it (chart_policy.NATS_USER);
   4. the HAProxy configs equal deploy/compose/render-haproxy's output and pass `haproxy -c`; the
      NATS cluster config passes `nats-server -t` with the shipped users;
   5. broken copies of the compose file: each rule must catch its break.
@@ -28,6 +31,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import deploytools as dt  # noqa: E402
+import chart_policy  # noqa: E402
 
 dt.ensure_tools()
 COMPOSE_DIR = os.path.join(dt.ROOT, "deploy", "compose")
@@ -54,7 +58,8 @@ def compose_config(path, quiet=False):
 def service_problems(cfg):
     """Rules 2 and 3 on a resolved compose config; returns {rule: [problems]}."""
     out = {"topology": [], "settings": [], "health": [], "grace": [], "secrets": [], "warm-key": [],
-           "hardening": [], "ports": []}
+           "hardening": [], "ports": [], "seed-signer": [], "nats-users": []}
+    nats_users = chart_policy.conf_users(os.path.join(dt.ROOT, "deploy", "nats", "gonka-node.conf"))
     services = cfg.get("services", {})
     by_daemon = {}
     for name, s in services.items():
@@ -116,6 +121,25 @@ def service_problems(cfg):
             has_key = "warm.key" in mounted or "GONKA_KEY_FILE" in env
             if (d == "signerd") != has_key:
                 out["warm-key"].append("%s (%s): warm key mounted=%s" % (name, d, has_key))
+            nats_user = env.get("GONKA_NATS_USER")
+            if nats_user is not None and (nats_user not in nats_users or
+                                          chart_policy.NATS_USER.get(d, nats_user) != nats_user):
+                out["nats-users"].append("%s (%s): NATS user %r (conf users %s, want %r)" %
+                                         (name, d, nats_user, sorted(nats_users), chart_policy.NATS_USER.get(d)))
+            if d == "node-manager":
+                url = str(env.get("GONKA_SEED_SIGNER_URL", ""))
+                host = url.split("://", 1)[-1].split(":", 1)[0].split("/", 1)[0]
+                signer_names = set(by_daemon.get("signerd", []))
+                for sn in by_daemon.get("signerd", []):
+                    for net in (services[sn].get("networks") or {}).values():
+                        signer_names.update((net or {}).get("aliases", []))
+                if host not in signer_names:
+                    out["seed-signer"].append("%s: GONKA_SEED_SIGNER_URL %r is not signerd (%s)" % (name, url, sorted(signer_names)))
+                token = str(env.get("GONKA_SEED_SIGNER_TOKEN_FILE", ""))
+                if not token.startswith("/run/secrets/") or token[len("/run/secrets/"):] not in mounted:
+                    out["seed-signer"].append("%s: no seed-signer token secret (%r)" % (name, token))
+                if not env.get("GONKA_SEED_SIGNER_PUBLIC_KEY"):
+                    out["seed-signer"].append("%s: no GONKA_SEED_SIGNER_PUBLIC_KEY" % name)
             user = str(s.get("user", "0"))
             if user.split(":")[0] in ("0", "root", "") or not s.get("read_only"):
                 out["hardening"].append("%s: user %r read_only %r" % (name, user, s.get("read_only")))
@@ -169,7 +193,7 @@ os.makedirs(nats)
 shutil.copy(os.path.join(COMPOSE_DIR, "nats", "cluster.conf"), nats)
 shutil.copy(os.path.join(dt.ROOT, "deploy", "nats", "gonka-node.conf"), nats)
 with open(os.path.join(nats, "gonka-node-passwords.conf"), "w") as f:
-    for user in ("PRODUCER", "SIGNER", "EDGE_API", "CONSUMER", "ADMIN"):
+    for user in ("PRODUCER", "SIGNER", "EDGE_API", "CONSUMER", "EDGE_SRV", "NODE_MANAGER", "ADMIN"):
         f.write('%s_PASSWORD: "test-%s"\n' % (user, user.lower()))
 r = dt.run(["nats-server", "-t", "-c", os.path.join(nats, "cluster.conf")])
 checks += 1
@@ -180,11 +204,15 @@ print("nats-server -t cluster.conf: %s" % ("valid" if r.returncode == 0 else "IN
 text = open(compose).read()
 mutations = [
     ("settings", "GONKA_ENQUEUE_TOKEN_FILE:", "GONKA_ENQUEUE_TOKENS_FILE:"),
-    ("settings", "    GONKA_PARTICIPANT: gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpzxxq27\n", ""),
+    ("settings", "    GONKA_PARTICIPANT: gonka1rfdsrtgx38ka7za6mlnrffm23mfad2t3y76jlu\n", ""),
     ("health", "http://127.0.0.1:8081/ready", "http://127.0.0.1:8081/readiness"),
     ("health", "http://127.0.0.1:9100/ready", "http://127.0.0.1:9101/ready"),
     ("grace", "  stop_grace_period: 40s", "  stop_grace_period: 10s"),
-    ("secrets", "  secrets: [pg-edge-srv.url, nats-consumer.password]", "  secrets: [nats-consumer.password]"),
+    ("secrets", "  secrets: [pg-edge-srv.url, nats-edge-srv.password]", "  secrets: [nats-edge-srv.password]"),
+    ("seed-signer", "    GONKA_SEED_SIGNER_URL: http://signerd:8081", "    GONKA_SEED_SIGNER_URL: http://edge-api-lb:8081"),
+    ("seed-signer", "            pg-node-manager.url, node-manager-seed.token]", "            pg-node-manager.url]"),
+    ("nats-users", "    GONKA_NATS_USER: edge-srv\n", "    GONKA_NATS_USER: consumer\n"),
+    ("nats-users", "    GONKA_NATS_USER: node-manager\n", "    GONKA_NATS_USER: producer\n"),
     ("warm-key", "  secrets: [nats-edge-api.password, redis.password]", "  secrets: [warm.key, nats-edge-api.password, redis.password]"),
     ("hardening", "  read_only: true", "  read_only: false"),
     ("ports", "'127.0.0.1:8080:8080'", "'8080:8080'"),
