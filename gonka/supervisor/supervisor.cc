@@ -779,9 +779,8 @@ struct Supervisor::AsyncForward {
 bool Supervisor::ForwardAsync(absl::string_view version, const net::HttpRequest& request,
                               absl::string_view target,
                               std::function<void(net::HttpResponse)> done) {
-  absl::StatusOr<RouteLease> probe = Acquire(version, absl::InfinitePast());
-  if (!probe.ok() && absl::IsUnavailable(probe.status())) return false;
-  probe = absl::UnknownError("");  // released; ForwardAttempt takes its own lease
+  absl::StatusOr<RouteLease> lease = Acquire(version, absl::InfinitePast());
+  if (!lease.ok() && absl::IsUnavailable(lease.status())) return false;
   auto call = std::make_shared<AsyncForward>();
   call->version = std::string(version);
   call->request.method = request.method;
@@ -791,12 +790,12 @@ bool Supervisor::ForwardAsync(absl::string_view version, const net::HttpRequest&
   call->request.timeout = options_.forward_timeout;
   call->request.idempotent = IsIdempotent(request.method);
   call->done = std::move(done);
-  ForwardAttempt(std::move(call));
+  ForwardAttempt(std::move(call), std::move(lease));
   return true;
 }
 
-void Supervisor::ForwardAttempt(std::shared_ptr<AsyncForward> call) {
-  absl::StatusOr<RouteLease> lease = Acquire(call->version, absl::InfinitePast());
+void Supervisor::ForwardAttempt(std::shared_ptr<AsyncForward> call,
+                                absl::StatusOr<RouteLease> lease) {
   if (!lease.ok()) {
     {
       absl::MutexLock lock(&mu_);
@@ -830,7 +829,7 @@ void Supervisor::ForwardAttempt(std::shared_ptr<AsyncForward> call) {
         ++stats_.forward_retries;
       }
       ++call->attempt;
-      ForwardAttempt(call);
+      ForwardAttempt(call, Acquire(call->version, absl::InfinitePast()));
       return;
     }
     if (!res.ok()) {

@@ -299,7 +299,8 @@ class Supervisor {
   const SupervisorOptions options_;
   std::unique_ptr<net::HttpClient> http_;
   struct AsyncForward;
-  void ForwardAttempt(std::shared_ptr<AsyncForward> call);
+  // Sends `call` over the lease (or answers the lease's error: 404 unknown, 503 none running).
+  void ForwardAttempt(std::shared_ptr<AsyncForward> call, absl::StatusOr<RouteLease> lease);
   absl::Mutex deploy_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::vector<std::pair<std::string, GenPtr>> routes_ ABSL_GUARDED_BY(mu_);
