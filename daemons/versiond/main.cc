@@ -139,9 +139,11 @@ int main(int argc, char** argv) {
   options.supervisor.drain_poll_interval = drain_poll;
   options.supervisor.kill_grace = child_grace;
 
-  gonka::supervisor::VersionHost host(options);
+  // The server first: it outlives the host, whose forwarder may still answer a request (through
+  // the server's connection) while the host shuts down.
   gonka::net::HttpServer server(
       {.name = "versiond", .bind_address = bind, .port = port, .handler_threads = 64});
+  gonka::supervisor::VersionHost host(options);
   if (absl::Status s = host.Init(&server); !s.ok()) {
     std::fprintf(stderr, "versiond: %s\n", s.ToString().c_str());
     return 1;
