@@ -9,6 +9,8 @@
 //   node-manager  consumes through its durable "node-manager", enqueues its chain messages and
 //                 leads through JetStream KV (--coordination=nats, its lease and fence); cannot
 //                 publish blocks, create/update/delete/purge the node's streams, or read chain.tx.
+//   signer        in sequenced mode with --coordination=nats holds its per-key lease in KV, and
+//                 still cannot publish blocks or delete/purge/redefine the node's streams.
 //   consumer      (dashboards) still cannot enqueue: the reason the two users above exist.
 // An older passwords file (no EDGE_SRV_/NODE_MANAGER_PASSWORD) still loads, and those users are
 // refused until it sets them.
@@ -254,6 +256,31 @@ TEST_F(NatsUsersTest, NodeManagerConsumesEnqueuesAndLeadsThroughKv) {
 
   ExpectRefusedOutsideItsRole(node_manager.get(), "node-manager");
   EXPECT_FALSE(node_manager->DeleteStream("KV_gonka_election_node-manager_x").ok());
+}
+
+// signerd --mode=sequenced --coordination=nats (the chart's signerd.mode: sequenced with
+// coordination: nats): the per-key sequence lease in JetStream KV, as signerd opens it.
+TEST_F(NatsUsersTest, SequencedSignerLeadsThroughKvAndStaysOffTheBlockStream) {
+  StartServer({"producer", "signer", "edge-api", "consumer", "edge-srv", "node-manager", "admin"});
+  CreateStreams();
+  election::LeaderElectorOptions elector_options;
+  elector_options.identity = "signerd@host/1";
+  absl::StatusOr<std::unique_ptr<election::Coordination>> lease = election::Coordination::Open(
+      {.backend = election::CoordinationBackend::kNats, .nats = As("signer")},
+      "signer:gonka1rfdsrtgx38ka7za6mlnrffm23mfad2t3y76jlu", elector_options);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_TRUE((*lease)->elector()->Start().ok());
+  absl::Status led =
+      testing::WaitFor([&] { return (*lease)->elector()->IsLeader(); },
+                       absl::Now() + absl::Seconds(15), absl::Milliseconds(20), "sequence lease");
+  EXPECT_TRUE(led.ok()) << led;
+  (*lease)->elector()->Stop();
+  const nats::PublishOptions quick{.msg_id = "signer-forged", .timeout = absl::Seconds(1)};
+  EXPECT_FALSE(signer_->Publish("blocks", "forged", quick).ok());
+  EXPECT_FALSE(signer_->DeleteStream("BLOCKS").ok());
+  EXPECT_FALSE(signer_->DeleteStream("CHAIN_TX").ok());
+  EXPECT_FALSE(signer_->EnsureStream({.name = "BLOCKS", .subjects = {"blocks", "evil"}}).ok());
+  EXPECT_TRUE(edge_api_->GetStreamInfo("BLOCKS").ok());
 }
 
 TEST_F(NatsUsersTest, ConsumerStillCannotEnqueue) {
