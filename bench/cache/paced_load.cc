@@ -8,8 +8,12 @@
 //   paced_load --port=8080 --rate=50000 --connections=16 --seconds=5 --paths=/v1/models,/v1/pricing
 //
 // Prints one line: RESULT requests=N rate=R p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=..
-// non2xx=N errors=N late=N (errors: failed requests, each followed by a reconnect; late: requests
-// sent more than 1 ms after they were due, i.e. the client or the server could not keep the rate).
+// non2xx=N errors=N late=N late_client=N service_p99_us=N (errors: failed requests, each followed
+// by a reconnect; late: requests sent more than 1 ms after they were due, i.e. the client or the
+// server could not keep the rate; late_client: of those, the ones whose connection had its
+// previous answer before the request was due, so the client fell behind; service_p99_us: the p99
+// from when each request was actually sent, the server's part without the client's delays;
+// service_max_us: the longest of those).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -43,10 +47,14 @@ struct Run {
   Clock::time_point end;
   Clock::duration interval;           // between two requests of one connection
   std::vector<std::string> requests;  // serialized, one per path
-  std::vector<int64_t> latencies_us;
+  std::vector<int64_t> latencies_us;  // from the time each request was due
+  std::vector<int64_t> service_us;    // from the time each request was sent
   uint64_t non2xx = 0;
   uint64_t errors = 0;
   uint64_t late = 0;
+  // Of the late ones: sent late although the connection had its previous answer before the
+  // request was due (the client fell behind), vs the previous answer itself came after it.
+  uint64_t late_client = 0;
 };
 
 class Conn : public std::enable_shared_from_this<Conn> {
@@ -85,8 +93,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
  private:
   void Send() {
-    if (Clock::now() - due_ > std::chrono::milliseconds(1) && due_ >= run_.measure_from) {
+    sent_at_ = Clock::now();
+    if (sent_at_ - due_ > std::chrono::milliseconds(1) && due_ >= run_.measure_from) {
       ++run_.late;
+      if (answered_at_ <= due_) ++run_.late_client;
     }
     const std::string& request = run_.requests[next_path_++ % run_.requests.size()];
     asio::async_write(socket_, asio::buffer(request),
@@ -111,9 +121,12 @@ class Conn : public std::enable_shared_from_this<Conn> {
     if (due_ >= run_.measure_from) {
       run_.latencies_us.push_back(
           std::chrono::duration_cast<std::chrono::microseconds>(now - due_).count());
+      run_.service_us.push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(now - sent_at_).count());
       const int status = parser_->get().result_int();
       if (status < 200 || status > 299) ++run_.non2xx;
     }
+    answered_at_ = now;
     due_ += run_.interval;
     // A server that ends keep-alive (nginx after keepalive_requests) is reconnected, as wrk does.
     if (!parser_->get().keep_alive() && !Connect(port_)) return Fail();
@@ -139,6 +152,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   int port_ = 0;
   int reconnects_ = 0;
   Clock::time_point due_;
+  Clock::time_point sent_at_;
+  Clock::time_point answered_at_;  // of the previous request (epoch: none yet)
   size_t next_path_ = 0;
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
@@ -203,14 +218,18 @@ int main(int argc, char** argv) {
   ioc.run();
   std::vector<int64_t>& l = run.latencies_us;
   std::sort(l.begin(), l.end());
+  std::sort(run.service_us.begin(), run.service_us.end());
   const double measured = std::chrono::duration<double>(run.end - run.measure_from).count();
   std::printf(
       "RESULT requests=%zu rate=%.0f p50_us=%lld p90_us=%lld p99_us=%lld p999_us=%lld "
-      "max_us=%lld non2xx=%llu errors=%llu late=%llu\n",
+      "max_us=%lld non2xx=%llu errors=%llu late=%llu late_client=%llu service_p99_us=%lld "
+      "service_max_us=%lld\n",
       l.size(), static_cast<double>(l.size()) / measured, static_cast<long long>(Percentile(l, 50)),
       static_cast<long long>(Percentile(l, 90)), static_cast<long long>(Percentile(l, 99)),
       static_cast<long long>(Percentile(l, 99.9)), static_cast<long long>(l.empty() ? 0 : l.back()),
       static_cast<unsigned long long>(run.non2xx), static_cast<unsigned long long>(run.errors),
-      static_cast<unsigned long long>(run.late));
+      static_cast<unsigned long long>(run.late), static_cast<unsigned long long>(run.late_client),
+      static_cast<long long>(Percentile(run.service_us, 99)),
+      static_cast<long long>(run.service_us.empty() ? 0 : run.service_us.back()));
   return 0;
 }
