@@ -192,9 +192,9 @@ int main(int argc, char** argv) {
          .accumulator = *gonka::pocstore::ParseAccumulator(accumulator)});
     if (!opened.ok()) return daemon.ConfigError(std::string(opened.status().message()));
     messaging = std::move(*opened);
-    GONKA_LOG_INFO("chain messages on", {"seed_source", key_file.empty()
-                                                            ? "signerd " + seed_signer.url
-                                                            : std::string("local key")});
+    GONKA_LOG_INFO("chain messages on",
+                   {"seed_source",
+                    key_file.empty() ? "signerd " + seed_signer.url : std::string("local key")});
     options.chain_sink = messaging->sink();
   }
   gonka::nodemanager::NodeManagerService service(options, js->get(), elector,

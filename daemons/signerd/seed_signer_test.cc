@@ -61,10 +61,9 @@ TEST(SeedSignerTest, NodeManagerWithoutKeySubmitsSeedAndClaims) {
   testing::ChainHub hub(
       {.devchain_args = {"--block-interval=100ms", "--epoch-length=20", "--poc-stage-duration=3",
                          "--poc-validation-duration=2", "--set-new-validators-delay=2"},
-       .genesis_json = absl::StrCat(R"({"accounts":[{"mnemonic":")", kCold,
-                                    R"(","balances":{"ngonka":"1000000000000"}},)",
-                                    R"({"mnemonic":")", kWarm,
-                                    R"(","balances":{"ngonka":"1000"}}]})")});
+       .genesis_json = absl::StrCat(
+           R"({"accounts":[{"mnemonic":")", kCold, R"(","balances":{"ngonka":"1000000000000"}},)",
+           R"({"mnemonic":")", kWarm, R"(","balances":{"ngonka":"1000"}}]})")});
   ASSERT_TRUE(hub.Start().ok()) << hub.Logs();
   testing::PostgresServer pg;
   ASSERT_TRUE(pg.Start().ok());
@@ -74,9 +73,9 @@ TEST(SeedSignerTest, NodeManagerWithoutKeySubmitsSeedAndClaims) {
   absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold.address());
   ASSERT_TRUE(account.ok()) << account.status();
   cosmos::TxBuilder grant;
-  for (const char* t : {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
-                        nodemanager::kMsgMLNodeWeightDistribution,
-                        nodemanager::kMsgPoCV2StoreCommit}) {
+  for (const char* t :
+       {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
+        nodemanager::kMsgMLNodeWeightDistribution, nodemanager::kMsgPoCV2StoreCommit}) {
     grant.AddMessage(cosmos::MakeGenericGrant(cold.address(), warm.address(), t));
   }
   grant.SetChainId("gonka-devnet")

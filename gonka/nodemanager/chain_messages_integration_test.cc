@@ -35,14 +35,14 @@
 #include "gonka/devchain/cosmos_app.h"
 #include "gonka/devchain/grpc_server.h"
 #include "gonka/devchain/rpc.h"
-#include "gonka/nats/jetstream.h"
 #include "gonka/drain/bearer_auth.h"
+#include "gonka/nats/jetstream.h"
 #include "gonka/net/http_client.h"
 #include "gonka/net/http_server.h"
 #include "gonka/nodemanager/chain_messages.h"
+#include "gonka/nodemanager/phase_engine.h"
 #include "gonka/nodemanager/queue_chain_sink.h"
 #include "gonka/nodemanager/seed_source.h"
-#include "gonka/nodemanager/phase_engine.h"
 #include "gonka/nodemanager/seed_store.h"
 #include "gonka/pg/pg.h"
 #include "gonka/proto/inference/inference/query_nodemanager.pb.h"
@@ -376,7 +376,6 @@ TEST_F(ChainMessagesIntegrationTest, EachMessageLandsOnceAndReadsBack) {
   }
 }
 
-
 // A signerd stand-in: SignerService's HTTP routes (POST /v1/seed among them) on their own server,
 // signing with `key`, admitting the tokens of a 0600 file as signerd's --enqueue-token-file.
 class SeedSignerServer {
@@ -420,10 +419,10 @@ constexpr char kGoodToken[] = "0123456789abcdef0123456789abcdef";
 
 TEST_F(ChainMessagesIntegrationTest, RemoteSeedFromSignerLandsAndClaims) {
   SeedSignerServer signerd(&warm_, js_.get(), queue_.get(), ledger_.get(), comet_.get());
-  auto source = RemoteSeedSource::Open(
-      {.url = signerd.url(),
-       .token_file = signerd.TokenFile("nm-token", kGoodToken),
-       .public_key = crypto::HexEncode(warm_.public_key().view())});
+  auto source =
+      RemoteSeedSource::Open({.url = signerd.url(),
+                              .token_file = signerd.TokenFile("nm-token", kGoodToken),
+                              .public_key = crypto::HexEncode(warm_.public_key().view())});
   ASSERT_TRUE(source.ok()) << source.status();
   QueueChainSink sink({.creator = cold_.address()}, source->get(), seeds_.get(), ledger_.get(),
                       queue_.get());
@@ -465,8 +464,7 @@ TEST_F(ChainMessagesIntegrationTest, RemoteSeedFromSignerLandsAndClaims) {
   });
   auto e = ledger_->Get(claim_key);
   ASSERT_TRUE(included) << claim_key << ": "
-                        << (e.ok() ? absl::StrCat(signer::TxStateName(e->state), " ",
-                                                  e->last_error)
+                        << (e.ok() ? absl::StrCat(signer::TxStateName(e->state), " ", e->last_error)
                                    : std::string(e.status().message()));
   auto claim_tx = ClaimRewardsTx({.creator = cold_.address()}, claims.back(), *stored);
   ASSERT_TRUE(claim_tx.ok());
@@ -477,11 +475,10 @@ TEST_F(ChainMessagesIntegrationTest, RemoteSeedFromSignerLandsAndClaims) {
 TEST_F(ChainMessagesIntegrationTest, SeedFromAnotherKeyIsRefusedAndNotStored) {
   crypto::SigningKey impostor = *crypto::KeyFromHex(std::string(64, '7'));
   SeedSignerServer signerd(&impostor, js_.get(), queue_.get(), ledger_.get(), comet_.get());
-  auto source = RemoteSeedSource::Open(
-      {.url = signerd.url(),
-       .token_file = signerd.TokenFile("nm-token", kGoodToken),
-       .public_key = crypto::HexEncode(warm_.public_key().view()),
-       .public_key_what = "--seed-signer-public-key"});
+  auto source = RemoteSeedSource::Open({.url = signerd.url(),
+                                        .token_file = signerd.TokenFile("nm-token", kGoodToken),
+                                        .public_key = crypto::HexEncode(warm_.public_key().view()),
+                                        .public_key_what = "--seed-signer-public-key"});
   ASSERT_TRUE(source.ok()) << source.status();
   auto seed = (*source)->Seed(3);
   EXPECT_EQ(seed.status().code(), absl::StatusCode::kUnauthenticated) << seed.status();

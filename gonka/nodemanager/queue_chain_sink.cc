@@ -14,8 +14,9 @@
 namespace gonka {
 namespace nodemanager {
 
-QueueChainSink::QueueChainSink(MessageContext context, SeedSource* seed_source, SeedStore* seeds, signer::Ledger* ledger, txqueue::TxQueue* queue,
-                               WeightsFn weights, CommitFn commits)
+QueueChainSink::QueueChainSink(MessageContext context, SeedSource* seed_source, SeedStore* seeds,
+                               signer::Ledger* ledger, txqueue::TxQueue* queue, WeightsFn weights,
+                               CommitFn commits)
     : context_(std::move(context)),
       seed_source_(seed_source),
       seeds_(seeds),
@@ -187,8 +188,9 @@ absl::StatusOr<std::unique_ptr<ChainMessaging>> ChainMessaging::Open(
     };
   }
   m->sink_ = std::make_unique<QueueChainSink>(
-      MessageContext{.creator = options.participant, .prefix = options.prefix}, m->seed_source_.get(),
-      m->seeds_.get(), m->ledger_.get(), m->queue_.get(), std::move(weights), std::move(commits));
+      MessageContext{.creator = options.participant, .prefix = options.prefix},
+      m->seed_source_.get(), m->seeds_.get(), m->ledger_.get(), m->queue_.get(), std::move(weights),
+      std::move(commits));
   return m;
 }
 

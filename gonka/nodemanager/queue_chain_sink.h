@@ -6,8 +6,8 @@
 // Contract:
 //   - kEnsureSeed: the epoch's seed, from the SeedSource (a local warm key, or signerd's
 //     POST /v1/seed verified against the warm key's public key: seed_source.h), is made durable
-//     in the SeedStore first (EnsureSeed: an earlier leader's seed wins), then MsgSubmitSeed with its signature is enqueued under
-//     "seed/<epoch>/<participant>".
+//     in the SeedStore first (EnsureSeed: an earlier leader's seed wins), then MsgSubmitSeed with
+//     its signature is enqueued under "seed/<epoch>/<participant>".
 //   - kClaimRewards: MsgClaimRewards for the claimed epoch with the seed stored for it. No stored
 //     seed (this node did not take part in that epoch's PoC): nothing is sent, counted as
 //     "no_seed" and logged — there is nothing to claim with.
@@ -96,9 +96,10 @@ class QueueChainSink {
 
 // What a node-manager daemon needs to send its chain messages, opened in one call: the seed
 // source (the warm key from a 0600 key file, or signerd's POST /v1/seed — then node-manager holds
-// no key at all; weights, commits and claims are signed by signerd either way), a PostgreSQL pool with the signer ledger and the seed store, the tx
-// queue on the daemon's JetStream connection, and the QueueChainSink over them.
-// The participant's ML nodes in node-number order (NodeManagerService::Nodes).
+// no key at all; weights, commits and claims are signed by signerd either way), a PostgreSQL pool
+// with the signer ledger and the seed store, the tx queue on the daemon's JetStream connection, and
+// the QueueChainSink over them. The participant's ML nodes in node-number order
+// (NodeManagerService::Nodes).
 using NodesFn = std::function<std::vector<MlNodeConfig>()>;
 
 struct ChainMessagingOptions {

@@ -41,8 +41,9 @@ absl::StatusOr<std::string> ParsePublicKey(absl::string_view text, absl::string_
   }
   if (bytes.size() != 33 || !crypto::PublicKey::FromBytes(bytes).ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": want a compressed secp256k1 public key (33 bytes) as 66 hex "
-                           "characters or base64"));
+        absl::StrCat(what,
+                     ": want a compressed secp256k1 public key (33 bytes) as 66 hex "
+                     "characters or base64"));
   }
   return bytes;
 }
@@ -50,8 +51,8 @@ absl::StatusOr<std::string> ParsePublicKey(absl::string_view text, absl::string_
 absl::StatusOr<std::unique_ptr<RemoteSeedSource>> RemoteSeedSource::Open(
     RemoteSeedSourceOptions options) {
   if (!absl::StartsWith(options.url, "http://") && !absl::StartsWith(options.url, "https://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        options.url_what, ": \"", options.url, "\" is not an http:// or https:// URL"));
+    return absl::InvalidArgumentError(absl::StrCat(options.url_what, ": \"", options.url,
+                                                   "\" is not an http:// or https:// URL"));
   }
   while (absl::EndsWith(options.url, "/")) options.url.pop_back();
   if (options.token_file.empty()) {
@@ -90,8 +91,7 @@ absl::StatusOr<signer::SeedInfo> RemoteSeedSource::Seed(uint64_t epoch) {
   if (!token.ok()) return absl::UnavailableError(token.status().message());
   const std::string url = absl::StrCat(options_.url, "/v1/seed");
   net::HttpCallOptions call = net::HttpCallOptions::Timeout(options_.timeout);
-  call.headers.Set("Authorization",
-                   absl::StrCat("Bearer ", absl::StripAsciiWhitespace(*token)));
+  call.headers.Set("Authorization", absl::StrCat("Bearer ", absl::StripAsciiWhitespace(*token)));
   call.idempotent = true;  // the answer is a pure function of the epoch
   absl::StatusOr<net::HttpResponse> response =
       http_->Post(url, absl::StrCat("{\"epoch\":\"", epoch, "\"}"), "application/json", call);
@@ -104,9 +104,8 @@ absl::StatusOr<signer::SeedInfo> RemoteSeedSource::Seed(uint64_t epoch) {
     switch (response->status) {
       case 401:
       case 403:
-        return absl::UnauthenticatedError(
-            absl::StrCat(what, " (check ", options_.token_file_what,
-                         " against signerd's --enqueue-token-file)"));
+        return absl::UnauthenticatedError(absl::StrCat(what, " (check ", options_.token_file_what,
+                                                       " against signerd's --enqueue-token-file)"));
       case 400:
         return absl::InvalidArgumentError(what);
       case 429:

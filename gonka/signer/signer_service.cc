@@ -64,14 +64,16 @@ absl::StatusOr<uint64_t> ParseSeedRequest(absl::string_view body) {
   uint64_t epoch = 0;
   for (simdjson::dom::key_value_pair field : object) {
     if (field.key != "epoch") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("body: unknown field \"", absl::string_view(field.key.data(), field.key.size()), "\"; want only \"epoch\""));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "body: unknown field \"", absl::string_view(field.key.data(), field.key.size()),
+          "\"; want only \"epoch\""));
     }
     have_epoch = true;
     std::string_view text;
     if (field.value.get(epoch) == simdjson::SUCCESS) continue;
     if (field.value.get(text) == simdjson::SUCCESS && !text.empty() && text.size() <= 20 &&
-        absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &epoch) && text.find_first_not_of("0123456789") == text.npos) {
+        absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &epoch) &&
+        text.find_first_not_of("0123456789") == text.npos) {
       continue;
     }
     return absl::InvalidArgumentError("epoch: want a non-negative integer (uint64)");
@@ -197,10 +199,10 @@ void SignerService::AddRoutes(net::HttpServer* server) {
     absl::StatusOr<std::string> who = Admit(request, &refusal);
     if (!who.ok()) {
       const absl::StatusCode code = who.status().code();
-      const char* result = code == absl::StatusCode::kUnauthenticated      ? "unauthenticated"
-                           : code == absl::StatusCode::kPermissionDenied   ? "forbidden"
+      const char* result = code == absl::StatusCode::kUnauthenticated     ? "unauthenticated"
+                           : code == absl::StatusCode::kPermissionDenied  ? "forbidden"
                            : code == absl::StatusCode::kResourceExhausted ? "rate_limited"
-                                                                           : "unavailable";
+                                                                          : "unavailable";
       SeedCalls().Add({{"credential", "-"}, {"result", result}}).Increment();
       return refusal;
     }

@@ -46,9 +46,9 @@ const absl::Duration kTimeout = absl::Seconds(2);
 
 const std::map<std::string, std::string>& Passwords() {
   static const auto* passwords = new std::map<std::string, std::string>{
-      {"producer", "producer-pw-1"},   {"signer", "signer-pw-2"},
-      {"edge-api", "edge-api-pw-3"},   {"consumer", "consumer-pw-4"},
-      {"edge-srv", "edge-srv-pw-5"},   {"node-manager", "node-manager-pw-6"},
+      {"producer", "producer-pw-1"}, {"signer", "signer-pw-2"},
+      {"edge-api", "edge-api-pw-3"}, {"consumer", "consumer-pw-4"},
+      {"edge-srv", "edge-srv-pw-5"}, {"node-manager", "node-manager-pw-6"},
       {"admin", "admin-pw-7"}};
   return *passwords;
 }
@@ -149,9 +149,9 @@ class NatsUsersTest : public ::testing::Test {
     if (!started.ok()) return false;
     const int64_t height = ++height_;
     PublishBlock(height);
-    absl::Status got = testing::WaitFor([&] { return seen.load() >= height; },
-                                        absl::Now() + absl::Seconds(15),
-                                        absl::Milliseconds(20), "block " + durable);
+    absl::Status got =
+        testing::WaitFor([&] { return seen.load() >= height; }, absl::Now() + absl::Seconds(15),
+                         absl::Milliseconds(20), "block " + durable);
     subscriber.Stop();
     return got.ok();
   }
@@ -217,7 +217,8 @@ TEST_F(NatsUsersTest, EdgeSrvConsumesBlocksAndEnqueuesOnly) {
   ExpectRefusedOutsideItsRole(edge_srv.get(), "edge-srv");
   // No KV: edge-srv has no --coordination.
   EXPECT_FALSE(
-      edge_srv->EnsureStream({.name = "KV_gonka_election_x", .subjects = {"$KV.gonka_election_x.>"}})
+      edge_srv
+          ->EnsureStream({.name = "KV_gonka_election_x", .subjects = {"$KV.gonka_election_x.>"}})
           .ok());
 }
 
