@@ -133,8 +133,7 @@ int main(int argc, char** argv) {
     run.rps = Wrk(url, wrk_seconds, connections);
     const double n = std::max(1.0, run.rps * wrk_seconds);
     run.versiond_us = (gonka::testing::ProcCpuSeconds(versiond_pid) - v0) / n * 1e6;
-    run.child_us =
-        (gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child_pid)) - c0) / n * 1e6;
+    run.child_us = (gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child_pid)) - c0) / n * 1e6;
     return run;
   };
 
@@ -279,7 +278,8 @@ int main(int argc, char** argv) {
       absl::Time t;
       std::string err;
       std::string stamp(line.substr(0, sp == absl::string_view::npos ? 0 : sp));
-      if (absl::EndsWith(stamp, "Z")) stamp = absl::StrCat(stamp.substr(0, stamp.size() - 1), "+00:00");
+      if (absl::EndsWith(stamp, "Z"))
+        stamp = absl::StrCat(stamp.substr(0, stamp.size() - 1), "+00:00");
       if (sp == absl::string_view::npos ||
           !absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", stamp, &t, &err)) {
         continue;

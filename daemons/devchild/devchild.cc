@@ -101,10 +101,10 @@ absl::StatusOr<std::string> MakeVariant(const std::string& self, const std::stri
 absl::StatusOr<std::unique_ptr<pg::Pool>> OpenRecord(const std::string& url_file) {
   absl::StatusOr<std::string> url = ReadSecretFile(url_file, "--pg-url-file");
   if (!url.ok()) return url.status();
-  auto pool = pg::Pool::Open({.conninfo = std::string(absl::StripAsciiWhitespace(*url)),
-                              .application_name = "devchild"});
-  if (!pool.ok()) return absl::Status(pool.status().code(),
-                                      absl::StrCat("postgres: ", pool.status().message()));
+  auto pool = pg::Pool::Open(
+      {.conninfo = std::string(absl::StripAsciiWhitespace(*url)), .application_name = "devchild"});
+  if (!pool.ok())
+    return absl::Status(pool.status().code(), absl::StrCat("postgres: ", pool.status().message()));
   auto created = (*pool)->Exec(
       "CREATE TABLE IF NOT EXISTS devchild_requests (id BIGSERIAL PRIMARY KEY, version TEXT "
       "NOT NULL, sha256 TEXT NOT NULL, escrow TEXT NOT NULL, seq BIGINT NOT NULL, "

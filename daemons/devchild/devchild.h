@@ -44,8 +44,8 @@ absl::StatusOr<std::unique_ptr<pg::Pool>> OpenRecord(const std::string& url_file
 
 struct RouteOptions {
   Identity id;
-  std::string storage;          // "postgres" or "sqlite", reported by /version
-  pg::Pool* record = nullptr;   // every served escrow request is inserted when set
+  std::string storage;         // "postgres" or "sqlite", reported by /version
+  pg::Pool* record = nullptr;  // every served escrow request is inserted when set
 };
 
 // The identity headers (X-Devchild-Version, -Sha256, -Pid) on `res`.

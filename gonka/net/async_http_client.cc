@@ -230,9 +230,8 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
       HttpResponse out;
       out.status = static_cast<int>(res.result_int());
       for (const auto& field : res) {
-        out.headers.Add(
-            absl::string_view(field.name_string().data(), field.name_string().size()),
-            absl::string_view(field.value().data(), field.value().size()));
+        out.headers.Add(absl::string_view(field.name_string().data(), field.name_string().size()),
+                        absl::string_view(field.value().data(), field.value().size()));
       }
       out.body = std::move(res.body());
       if (res.keep_alive() && self->buffer.size() == 0) {
@@ -335,9 +334,7 @@ int AsyncHttpClient::Impl::Warm(int port, const std::string& path, int connectio
     });
   }
   absl::MutexLock lock(&count->mu);
-  auto all_done = [&count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(count->mu) {
-    return count->left == 0;
-  };
+  auto all_done = [&count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(count->mu) { return count->left == 0; };
   count->mu.AwaitWithTimeout(absl::Condition(&all_done), timeout + absl::Seconds(1));
   return count->ok;
 }

@@ -169,8 +169,8 @@ TEST(HttpServerAsync, GuardHeldUntilAnswered) {
   ASSERT_TRUE(server.Start().ok());
   std::thread client([&] {
     HttpClient http;
-    auto res = http.Request("POST", absl::StrCat("http://127.0.0.1:", server.port(), "/hold"),
-                            "x", HttpCallOptions::Timeout(absl::Seconds(5)));
+    auto res = http.Request("POST", absl::StrCat("http://127.0.0.1:", server.port(), "/hold"), "x",
+                            HttpCallOptions::Timeout(absl::Seconds(5)));
     EXPECT_TRUE(res.ok() && res->status == 202);
   });
   ASSERT_TRUE(got.WaitForNotificationWithTimeout(absl::Seconds(5)));

@@ -1207,10 +1207,9 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
 
   void StartStream(HttpRequest request, HttpServer::StreamHandler handler,
                    std::shared_ptr<void> guard) {
-    StartStreamBody(
-        [request = std::move(request), handler = std::move(handler)](
-            std::shared_ptr<ResponseStream> out) { handler(request, std::move(out)); },
-        std::move(guard));
+    StartStreamBody([request = std::move(request), handler = std::move(handler)](
+                        std::shared_ptr<ResponseStream> out) { handler(request, std::move(out)); },
+                    std::move(guard));
   }
 
   void StartStreamBody(std::function<void(std::shared_ptr<ResponseStream>)> body,
@@ -1593,8 +1592,8 @@ void HttpServer::HandleAsync(absl::string_view method, absl::string_view path,
   HandleAsync(method, path, std::move(handler), RouteOptions());
 }
 
-void HttpServer::HandleAsync(absl::string_view method, absl::string_view path,
-                             AsyncHandler handler, RouteOptions options) {
+void HttpServer::HandleAsync(absl::string_view method, absl::string_view path, AsyncHandler handler,
+                             RouteOptions options) {
   Route route;
   route.kind = RouteKind::kAsync;
   route.async = std::move(handler);

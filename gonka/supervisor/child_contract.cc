@@ -26,8 +26,7 @@ int IntParam(const HttpRequest& request, absl::string_view name, int fallback) {
   return v;
 }
 
-absl::StatusOr<std::unique_ptr<ChildContract>> ChildContract::Create(
-    ChildContractOptions options) {
+absl::StatusOr<std::unique_ptr<ChildContract>> ChildContract::Create(ChildContractOptions options) {
   const std::string admin_address = EnvOr("DEVSHARD_ADMIN_ADDR");
   int admin_port = 0;
   if (!admin_address.empty()) {
@@ -51,11 +50,11 @@ ChildContract::ChildContract(ChildContractOptions options, int admin_port,
             .threads = 1,
             .handler_threads = options_.handler_threads}) {
   if (!admin_address_.empty()) {
-    admin_server_ = std::make_unique<HttpServer>(net::HttpServerOptions{
-        .name = absl::StrCat(options_.name, "_admin"),
-        .bind_address = "127.0.0.1",
-        .port = admin_port,
-        .threads = 1});
+    admin_server_ = std::make_unique<HttpServer>(
+        net::HttpServerOptions{.name = absl::StrCat(options_.name, "_admin"),
+                               .bind_address = "127.0.0.1",
+                               .port = admin_port,
+                               .threads = 1});
   }
   AddRoutes();
 }
@@ -85,8 +84,8 @@ void ChildContract::AddRoutes() {
   });
   HttpServer::RouteOptions no_admission{.admission = false};
   pub_.Handle(
-      "GET", "/healthz", [stamp](const HttpRequest&) { return stamp(HttpResponse::Text(200, "ok")); },
-      no_admission);
+      "GET", "/healthz",
+      [stamp](const HttpRequest&) { return stamp(HttpResponse::Text(200, "ok")); }, no_admission);
   HttpServer* admin = admin_server_ != nullptr ? admin_server_.get() : &pub_;
   admin->Handle(
       "GET", "/ready",

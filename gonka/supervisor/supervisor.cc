@@ -346,14 +346,14 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
       std::optional<bool> owns = internal::ListenerOwnedBy(port, pid);
       std::optional<bool> owns_admin =
           admin_port == port ? owns : internal::ListenerOwnedBy(admin_port, pid);
-      const bool stranger = (owns.has_value() && !*owns) ||
-                            (owns_admin.has_value() && !*owns_admin);
+      const bool stranger =
+          (owns.has_value() && !*owns) || (owns_admin.has_value() && !*owns_admin);
       if (health.ok() && health->status >= 200 && health->status < 300 && !stranger) {
         WarmConnections(port);
         return absl::OkStatus();
       }
-      last = stranger ? absl::StrCat("port ", port, " or ", admin_port,
-                                     " is listened on by another process, not the child")
+      last = stranger      ? absl::StrCat("port ", port, " or ", admin_port,
+                                          " is listened on by another process, not the child")
              : health.ok() ? absl::StrCat(options_.healthz_path, " answered ", health->status)
                            : std::string(health.status().message());
     } else {
@@ -819,10 +819,10 @@ void Supervisor::ForwardAttempt(std::shared_ptr<AsyncForward> call,
       }
     }
     // As in Forward(): only a request that raced a retirement goes to the new child.
-    const bool retry = retired && call->attempt < 2 &&
-                       ((!res.ok() && call->request.idempotent &&
-                         absl::IsUnavailable(res.status())) ||
-                        (res.ok() && res->status == 503));
+    const bool retry =
+        retired && call->attempt < 2 &&
+        ((!res.ok() && call->request.idempotent && absl::IsUnavailable(res.status())) ||
+         (res.ok() && res->status == 503));
     if (retry) {
       {
         absl::MutexLock lock(&mu_);

@@ -61,9 +61,8 @@ int main(int argc, char** argv) {
   }
   const sigset_t signals = ChildContract::BlockTermSignals();
   const std::string version = EnvOr("TEST_CHILD_VERSION", "v0");
-  auto contract = ChildContract::Create({.name = "test_child",
-                                         .port = port,
-                                         .never_ready = EnvOr("TEST_CHILD_NEVER_READY") == "1"});
+  auto contract = ChildContract::Create(
+      {.name = "test_child", .port = port, .never_ready = EnvOr("TEST_CHILD_NEVER_READY") == "1"});
   if (!contract.ok()) {
     std::fprintf(stderr, "test_child: %s\n", contract.status().ToString().c_str());
     return 2;

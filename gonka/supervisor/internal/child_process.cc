@@ -12,10 +12,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <optional>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
