@@ -5,6 +5,11 @@
 #include <memory>
 #include <utility>
 
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver_util.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,7 +17,10 @@
 #include "absl/strings/str_split.h"
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
+#include "gonka/base/metrics.h"
+#include "gonka/crypto/hash.h"
 #include "gonka/net/http_server.h"
+#include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 #include "gonka/proto/inference/inference/tx.pb.h"
 #include "simdjson.h"
 
@@ -48,6 +56,15 @@ net::HttpResponse Guarded(const HttpAuthenticator& authenticate, const net::Http
 std::string RandomHex() {
   absl::BitGen gen;
   return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
+}
+
+// gonka_edgesrv_admin_requests_total{route, status}: the served admin routes' answers.
+void CountRequest(absl::string_view route, int status) {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_edgesrv_admin_requests_total")
+                            .Help("edge-srv admin REST answers, by served route and HTTP status")
+                            .Register(metrics::Registry());
+  family.Add({{"route", std::string(route)}, {"status", absl::StrCat(status)}}).Increment();
 }
 
 net::HttpResponse Unserved(int status, absl::string_view why, absl::string_view served_by) {
@@ -208,6 +225,103 @@ net::HttpResponse NodeRoute(const EdgeAdminOptions& o, const net::HttpRequest& r
   return redirect;
 }
 
+
+// POST /admin/v1/tx/send (see the header).
+net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& request) {
+  // Cosmos type URLs have no host part: resolve them with an empty prefix against the message
+  // types linked into this process (the Cosmos SDK subset and Gonka's inference messages).
+  static google::protobuf::util::TypeResolver* const resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "", google::protobuf::DescriptorPool::generated_pool());
+  std::string binary;
+  auto parsed = google::protobuf::util::JsonToBinaryString(
+      resolver, "/" + ::cosmos::tx::v1beta1::Tx::descriptor()->full_name(), request.body, &binary);
+  ::cosmos::tx::v1beta1::Tx tx;
+  if (!parsed.ok() || !tx.ParseFromString(binary)) {
+    return JsonError(400, absl::StrCat("body: not a Cosmos Tx in JSON: ",
+                                       std::string(parsed.message()).substr(0, 200)));
+  }
+  // Gonka's handler sends the first message only.
+  if (tx.body().messages_size() == 0) return JsonError(400, "body.messages: no messages found in tx");
+  const google::protobuf::Any& msg = tx.body().messages(0);
+  std::string request_key = request.headers.Get("X-Gonka-Idempotency-Key");
+  if (request_key.empty()) {
+    request_key = crypto::HexEncode(crypto::Sha256(absl::StrCat(msg.type_url(), "\n", msg.value())));
+  }
+  const std::string key = absl::StrCat("tx_send/", o.creator, "/", request_key.substr(0, 128));
+  txqueue::ChainTx chain_tx;
+  chain_tx.set_idempotency_key(key);
+  chain_tx.set_producer("edge-srv");
+  *chain_tx.add_messages() = msg;
+  absl::StatusOr<txqueue::EnqueueResult> r = o.enqueue(std::move(chain_tx));
+  if (!r.ok()) {
+    return JsonError(absl::IsInvalidArgument(r.status()) ? 400 : 503,
+                     absl::StrCat("tx queue: ", r.status().message()));
+  }
+  // Gonka answers the broadcast's TxResponse: wait (bounded) for the signer to sign and broadcast
+  // it, or to refuse it.
+  signer::LedgerEntry entry;
+  entry.key = key;
+  const absl::Time deadline = absl::Now() + o.tx_wait;
+  bool settled = false;
+  while (o.lookup) {
+    absl::StatusOr<signer::LedgerEntry> e = o.lookup(key);
+    if (e.ok()) {
+      entry = *e;
+      if (!entry.tx_hash.empty() || entry.state == signer::TxState::kFailed) {
+        settled = true;
+        break;
+      }
+    }
+    if (absl::Now() >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (settled && entry.state == signer::TxState::kFailed) {
+    const bool refused = absl::StartsWith(entry.last_error, txqueue::kReasonTypeNotAllowed);
+    JsonWriter w;
+    w.BeginObject()
+        .Key("error")
+        .String(refused ? absl::StrCat("message type ", msg.type_url(),
+                                       " is not allowed by the signer (--allowed-msg-types)")
+                        : absl::StrCat("the signer did not send the tx: ", entry.last_error))
+        .Key("idempotency_key")
+        .String(key)
+        .EndObject();
+    return net::HttpResponse::Json(refused ? 403 : 502, w.Take());
+  }
+  // Gonka's sdk.TxResponse fields (encoding/json names), and libgonka's key and state.
+  JsonWriter w;
+  w.BeginObject()
+      .Key("height")
+      .Int(entry.height)
+      .Key("txhash")
+      .String(entry.tx_hash)
+      .Key("codespace")
+      .String("")
+      .Key("code")
+      .Int(0)
+      .Key("data")
+      .String("")
+      .Key("raw_log")
+      .String("")
+      .Key("info")
+      .String("")
+      .Key("gas_wanted")
+      .Int(0)
+      .Key("gas_used")
+      .Int(0)
+      .Key("timestamp")
+      .String("")
+      .Key("idempotency_key")
+      .String(key)
+      .Key("duplicate")
+      .Bool(r->duplicate)
+      .Key("state")
+      .String(settled ? signer::TxStateName(entry.state) : "queued")
+      .EndObject();
+  return net::HttpResponse::Json(settled ? 200 : 202, w.Take());
+}
+
 }  // namespace
 
 std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epoch_length) {
@@ -240,7 +354,6 @@ const std::vector<UnservedRoute>& UnservedRoutes() {
        "registering a model is a governance proposal signed by the account key; edge-srv holds "
        "no key",
        "signerd (POST /v1/txs) or the chain CLI"},
-      {"POST", "tx/send", 501, "sending an arbitrary message is signerd's", "signerd POST /v1/txs"},
       {"POST", "bls/request", 410, "deprecated in Gonka", "the chain's bls module"},
       {"GET", "export/db", 404, "Gonka exports dapi's local SQLite; libgonka has no local database",
        "PostgreSQL (pg_dump of the node's database)"},
@@ -341,6 +454,12 @@ void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options) {
           return net::HttpResponse::Json(200, w.Take());
         });
       });
+  server->Handle("POST", "/admin/v1/tx/send", [o](const net::HttpRequest& request) {
+    net::HttpResponse response =
+        Guarded(o->authenticate, request, [&] { return TxSend(*o, request); });
+    CountRequest("tx/send", response.status);
+    return response;
+  });
   server->Handle("GET", "/admin/v1/poc/timing", [o](const net::HttpRequest& request) {
     return Guarded(o->authenticate, request, [&] { return PocTimingRoute(*o); });
   });

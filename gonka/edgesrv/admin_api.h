@@ -11,6 +11,13 @@
 //        → MsgClaimRewards{creator, seed, epoch_index} on the tx queue, the seed read from the
 //        node-manager's seed store unless given; 200 Gonka's {success, message, epoch_index,
 //        seed, missed_validations, already_claimed, claim_executed}
+//   POST /admin/v1/tx/send  a Cosmos Tx in JSON ({"body": {"messages": [{"@type": ..., ...}]}})
+//        → its FIRST message (as Gonka's handler) on the tx queue, signed by the signer as this
+//        participant; the signer's --allowed-msg-types decides. Waits up to `tx_wait` for the
+//        ledger: 200 Gonka's TxResponse fields {height, txhash, codespace, code, data, raw_log,
+//        info, gas_wanted, gas_used, timestamp} plus {idempotency_key, duplicate, state} once
+//        signed; 403 when the signer refused the type; 502 when it failed otherwise; 202 (same
+//        shape, "txhash" "" and "state" "queued") when the signer has not taken it in time.
 //   GET  /admin/v1/poc/timing
 //        → 200 {"available": true, "timing": {"current_phase", "blocks_until_next_poc",
 //        "seconds_until_next_poc", "should_be_online"}} from the stage and `epoch_length`;
@@ -41,7 +48,10 @@
 //   - Idempotency keys: "price_proposal/<creator>/<X-Gonka-Idempotency-Key>" (or a fresh random
 //     one without that header); "claim/<epoch>/<creator>", the node-manager's key for the same
 //     claim, so a claim it made (or a retried recover) is not sent again (already_claimed true,
-//     claim_executed false); force_claim sends under "claim/<epoch>/<creator>/recover/<random>".
+//     claim_executed false); force_claim sends under "claim/<epoch>/<creator>/recover/<random>";
+//     "tx_send/<creator>/<X-Gonka-Idempotency-Key>", or without that header the SHA-256 hex of
+//     the message's type URL, "\n" and its bytes (the same message is sent once).
+//   - Metrics: gonka_edgesrv_admin_requests_total{route, status} for the served routes.
 //
 // Thread-safety: the handlers are thread-safe.
 //
@@ -65,7 +75,9 @@
 #include "absl/strings/string_view.h"
 #include "gonka/drain/bearer_auth.h"
 #include "gonka/edgesrv/stage_gate.h"
+#include "absl/time/time.h"
 #include "gonka/nodemanager/chain_messages.h"
+#include "gonka/signer/ledger.h"
 #include "gonka/txqueue/txqueue.h"
 
 namespace gonka {
@@ -89,6 +101,8 @@ absl::StatusOr<txqueue::ChainTx> PriceProposalTx(const std::string& creator, uin
 using EnqueueFn = std::function<absl::StatusOr<txqueue::EnqueueResult>(txqueue::ChainTx)>;
 // The seed this participant submitted for an epoch (nodemanager::SeedStore::Get): NotFound when
 // none is stored.
+// The signer ledger's row for an idempotency key (signer::Ledger::Get).
+using LedgerLookupFn = std::function<absl::StatusOr<signer::LedgerEntry>(const std::string& key)>;
 using SeedFn = std::function<absl::StatusOr<nodemanager::SeedInfo>(uint64_t epoch)>;
 
 struct EdgeAdminOptions {
@@ -99,6 +113,8 @@ struct EdgeAdminOptions {
   StageFn stage;                   // the current epoch (claim-reward/recover, poc/timing)
   int64_t epoch_length = 0;        // blocks per epoch (poc/timing); 0: unknown
   std::string node_manager_url;    // "http://host:port" of the node-manager's admin API, or ""
+  LedgerLookupFn lookup;           // tx/send waits for the signer's outcome; none: answers 202
+  absl::Duration tx_wait = absl::Seconds(10);  // tx/send's wait for the signer
 };
 
 // A Gonka admin route edge-srv does not serve, and what it answers instead.

@@ -9,7 +9,11 @@
 //     and a missing token are refused naming the cause;
 //   - the Gonka admin routes edge-srv does not serve answer their documented status with
 //     "served_by"; the ML-node routes redirect to the node-manager when it is configured;
-//     poc/timing answers from the stream's phase and --epoch-length.
+//     poc/timing answers from the stream's phase and --epoch-length;
+//   - tx/send: a Cosmos Tx in JSON sends its first message as the participant, answered with the
+//     broadcast's txhash; the tx is included with code 0 on devchain; the same message again is a
+//     duplicate (sent once); a type signerd's allowlist refuses (bank MsgSend) is a 403; a body
+//     that is not a Tx or has no message is a 400 naming it.
 #include <sys/stat.h>
 
 #include <fstream>
@@ -75,7 +79,8 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
   absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold->address());
   ASSERT_TRUE(account.ok()) << account.status();
   cosmos::TxBuilder grant;
-  for (const char* type : {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards}) {
+  for (const char* type : {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
+                           kMsgSubmitUnitOfComputePriceProposal}) {
     grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(), type));
   }
   grant.SetChainId("gonka-devnet")
@@ -172,6 +177,56 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
   r = call(1, "GET", "nodes/upgrade-status", "");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 501) << r->body;
+  // tx/send: Gonka's body (a Cosmos Tx in JSON), its first message sent as the participant.
+  r = call(0, "POST", "tx/send", "not json");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "body")) << r->body;
+  r = call(0, "POST", "tx/send", R"({"body":{"messages":[]}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "no messages found in tx")) << r->body;
+  r = call(0, "POST", "tx/send", R"({"body":{"messages":[]}})", false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401) << r->body;
+  const std::string price_tx = absl::StrCat(
+      R"({"body":{"messages":[{"@type":"/inference.inference.MsgSubmitUnitOfComputePriceProposal",)",
+      R"("creator":")", cold->address(), R"(","price":"4242"}]}})");
+  r = call(0, "POST", "tx/send", price_tx);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("code":0)")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("duplicate":false)")) << r->body;
+  const size_t hash_at = r->body.find(R"("txhash":")");
+  ASSERT_NE(hash_at, std::string::npos) << r->body;
+  const std::string sent_hash = r->body.substr(hash_at + 10, 64);
+  r = call(1, "POST", "tx/send", price_tx);  // the same message on the other replica: sent once
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("duplicate":true)")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, sent_hash)) << r->body;
+  {
+    std::string raw_hash;
+    ASSERT_TRUE(crypto::HexDecode(sent_hash, "txhash", &raw_hash).ok()) << sent_hash;
+    absl::StatusOr<chain::TxInfo> included;
+    ASSERT_TRUE(testing::WaitFor(
+                    [&] {
+                      included = comet.Tx(raw_hash);
+                      return included.ok();
+                    },
+                    absl::Seconds(20))
+                    .ok())
+        << included.status();
+    EXPECT_EQ(included->code, 0u) << included->log;
+  }
+  r = call(0, "POST", "tx/send",
+           absl::StrCat(R"({"body":{"messages":[{"@type":"/cosmos.bank.v1beta1.MsgSend",)",
+                        R"("from_address":")", cold->address(), R"(","to_address":")",
+                        warm->address(), R"(","amount":[{"denom":"ngonka","amount":"1"}]}]}})"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "not allowed")) << r->body;
+
   // The effective epoch E, from the default claim's refusal ("no seed stored for epoch E-1"); the
   // seed goes to epoch E+1, which an empty body claims once E+2 is effective.
   uint64_t target = 0;

@@ -216,7 +216,8 @@ void EdgeSrvService::AddRoutes(net::HttpServer* server) {
          .seed = [seeds, participant](uint64_t epoch) { return seeds->Get(participant, epoch); },
          .stage = p->stage,
          .epoch_length = p->epoch_length,
-         .node_manager_url = p->options.node_manager_admin_url});
+         .node_manager_url = p->options.node_manager_admin_url,
+         .lookup = [ledger](const std::string& key) { return ledger->Get(key); }});
   }
   p->callbacks->AddRoutes(server);
 }
