@@ -64,10 +64,11 @@ int main(int argc, char** argv) {
   admin_auth.Register(&config);
   // The development fallback's settings (--phase-source=chain).
   config.AddString("chain-rpc-url", &o.chain_rpc_url, "http://127.0.0.1:26657",
-                   "CometBFT RPC URL (--phase-source=chain)");
+                   "CometBFT RPC URL (--phase-source=chain; with --participant also the admin "
+                   "chain queries' abci_query fallback)");
   config.AddString("chain-grpc-address", &o.chain_grpc_address, "",
                    "Cosmos gRPC host:port for the epoch parameters (--phase-source=chain; with the "
-                   "stream, only for the admin poc/timing's epoch length)");
+                   "stream, for the admin poc/timing's epoch length) and the admin chain queries");
   gonka::net::TlsClientFlags chain_tls;
   chain_tls.Register(&config, "chain", "--chain-rpc-url");
   config

@@ -249,6 +249,12 @@ class Executor {
         return refused;
       }
     }
+    if (IsPriceProposalMsg(t)) {
+      if (auto refused = ApplyPriceProposal(msg, options_.inference_schedule, context_.height,
+                                            &s_.price_proposals)) {
+        return refused;
+      }
+    }
     if (t == kMsgRecord || IsGonkaRecordType(t)) return Record(msg, signer);
     return Err(2, "sdk", absl::StrCat("unable to resolve type URL ", t, ": tx parse error"));
   }
@@ -909,6 +915,15 @@ TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_vi
                                          int64_t height) {
   absl::MutexLock lock(&mu_);
   if (HandlesNodeManagerQuery(path)) return QueryNodeManager(path, data, committed_.node_manager);
+  if (HandlesPriceProposalQuery(path)) {
+    // The default price: the inference module's EpochParams.default_unit_of_compute_price.
+    ::inference::inference::QueryParamsResponse params;
+    QueryResult p = inference_->Query("/inference.inference.Query/Params", "", height, Accounts());
+    if (p.code == 0) params.ParseFromString(p.value);
+    return QueryPriceProposal(
+        data, committed_.price_proposals,
+        static_cast<uint64_t>(params.params().epoch_params().default_unit_of_compute_price()));
+  }
   if (InferenceModule::Handles(path)) {
     return inference_->Query(path, data, height, Accounts());
   }

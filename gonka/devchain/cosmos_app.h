@@ -49,6 +49,7 @@
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/inference_module.h"
 #include "gonka/devchain/node_manager_messages.h"
+#include "gonka/devchain/price_proposals.h"
 
 namespace gonka {
 namespace devchain {
@@ -132,6 +133,8 @@ class CosmosApp : public TxExecutor {
     std::map<std::string, uint64_t> records;
     // The node-manager's seeds, claims, weight distributions and store commits.
     NodeManagerState node_manager;
+    // Each participant's latest unit-of-compute price proposal.
+    PriceProposalState price_proposals;
   };
 
  private:

@@ -226,6 +226,39 @@ net::HttpResponse NodeRoute(const EdgeAdminOptions& o, const net::HttpRequest& r
 }
 
 
+// GET /admin/v1/unit-of-compute-price-proposal (see the header).
+net::HttpResponse GetPriceProposal(const EdgeAdminOptions& o) {
+  if (!o.price_query) {
+    return Unserved(501,
+                    "a chain query (Query/GetUnitOfComputePriceProposal): start edge-srv with "
+                    "--chain-grpc-address or --chain-rpc-url",
+                    "the chain's query API");
+  }
+  absl::StatusOr<v1::QueryGetUnitOfComputePriceProposalResponse> answer =
+      o.price_query(o.creator);
+  if (!answer.ok()) {
+    return JsonError(absl::IsUnavailable(answer.status()) ? 503 : 502,
+                     absl::StrCat("chain query: ", answer.status().message()));
+  }
+  // Gonka answers its Go struct through encoding/json: omitempty on every field.
+  JsonWriter w;
+  w.BeginObject();
+  if (answer->has_proposal()) {
+    const v1::UnitOfComputePriceProposal& p = answer->proposal();
+    w.Key("proposal").BeginObject();
+    if (!p.participant().empty()) w.Key("participant").String(p.participant());
+    if (p.price() != 0) w.Key("price").Uint(p.price());
+    if (p.proposed_at_block_height() != 0) {
+      w.Key("proposed_at_block_height").Uint(p.proposed_at_block_height());
+    }
+    if (p.proposed_at_epoch() != 0) w.Key("proposed_at_epoch").Uint(p.proposed_at_epoch());
+    w.EndObject();
+  }
+  if (answer->default_() != 0) w.Key("default").Uint(answer->default_());
+  w.EndObject();
+  return net::HttpResponse::Json(200, w.Take());
+}
+
 // POST /admin/v1/tx/send (see the header).
 net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& request) {
   // Cosmos type URLs have no host part: resolve them with an empty prefix against the message
@@ -345,9 +378,6 @@ std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epo
 
 const std::vector<UnservedRoute>& UnservedRoutes() {
   static const auto* routes = new std::vector<UnservedRoute>{
-      {"GET", "unit-of-compute-price-proposal", 501,
-       "a chain query (Query/GetUnitOfComputePriceProposal); edge-srv makes no chain queries",
-       "the chain's query API (edge-api or the node's gRPC)"},
       {"GET", "epoch-fee-budget", 501, "a chain query; edge-srv makes no chain queries",
        "the chain's query API"},
       {"POST", "models", 501,
@@ -454,6 +484,13 @@ void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options) {
           return net::HttpResponse::Json(200, w.Take());
         });
       });
+  server->Handle("GET", "/admin/v1/unit-of-compute-price-proposal",
+                 [o](const net::HttpRequest& request) {
+                   net::HttpResponse response =
+                       Guarded(o->authenticate, request, [&] { return GetPriceProposal(*o); });
+                   CountRequest("unit-of-compute-price-proposal", response.status);
+                   return response;
+                 });
   server->Handle("POST", "/admin/v1/tx/send", [o](const net::HttpRequest& request) {
     net::HttpResponse response =
         Guarded(o->authenticate, request, [&] { return TxSend(*o, request); });

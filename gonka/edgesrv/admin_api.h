@@ -6,6 +6,12 @@
 //   POST /admin/v1/unit-of-compute-price-proposal  {"price": <uint64>, "denom": "<denom>"}
 //        → MsgSubmitUnitOfComputePriceProposal{creator, price in ngonka} on the tx queue;
 //        200 {"idempotency_key": ..., "duplicate": bool, "price": <ngonka>}
+//   GET  /admin/v1/unit-of-compute-price-proposal
+//        → the chain's Query/GetUnitOfComputePriceProposal{participant = creator}: 200 Gonka's
+//        {"proposal": {"participant", "price", "proposed_at_block_height", "proposed_at_epoch"},
+//        "default": <ngonka>} (Go's encoding/json: zero fields and an absent proposal left out);
+//        503 when the chain does not answer, 502 for any other query error; 501 without
+//        `price_query`
 //   POST /admin/v1/claim-reward/recover  {"epoch_index"?: <uint64>, "seed"?: <int64>,
 //        "force_claim"?: bool}
 //        → MsgClaimRewards{creator, seed, epoch_index} on the tx queue, the seed read from the
@@ -74,6 +80,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "gonka/drain/bearer_auth.h"
+#include "gonka/edgesrv/price_proposal.pb.h"
 #include "gonka/edgesrv/stage_gate.h"
 #include "absl/time/time.h"
 #include "gonka/nodemanager/chain_messages.h"
@@ -103,6 +110,9 @@ using EnqueueFn = std::function<absl::StatusOr<txqueue::EnqueueResult>(txqueue::
 // none is stored.
 // The signer ledger's row for an idempotency key (signer::Ledger::Get).
 using LedgerLookupFn = std::function<absl::StatusOr<signer::LedgerEntry>(const std::string& key)>;
+// Gonka's Query/GetUnitOfComputePriceProposal for a participant (a chain query).
+using PriceQueryFn = std::function<absl::StatusOr<v1::QueryGetUnitOfComputePriceProposalResponse>(
+    const std::string& participant)>;
 using SeedFn = std::function<absl::StatusOr<nodemanager::SeedInfo>(uint64_t epoch)>;
 
 struct EdgeAdminOptions {
@@ -113,6 +123,7 @@ struct EdgeAdminOptions {
   StageFn stage;                   // the current epoch (claim-reward/recover, poc/timing)
   int64_t epoch_length = 0;        // blocks per epoch (poc/timing); 0: unknown
   std::string node_manager_url;    // "http://host:port" of the node-manager's admin API, or ""
+  PriceQueryFn price_query;        // none: GET unit-of-compute-price-proposal is 501
   LedgerLookupFn lookup;           // tx/send waits for the signer's outcome; none: answers 202
   absl::Duration tx_wait = absl::Seconds(10);  // tx/send's wait for the signer
 };

@@ -13,7 +13,9 @@
 //   - tx/send: a Cosmos Tx in JSON sends its first message as the participant, answered with the
 //     broadcast's txhash; the tx is included with code 0 on devchain; the same message again is a
 //     duplicate (sent once); a type signerd's allowlist refuses (bank MsgSend) is a 403; a body
-//     that is not a Tx or has no message is a 400 naming it.
+//     that is not a Tx or has no message is a 400 naming it;
+//   - GET unit-of-compute-price-proposal answers the chain's query (devchain, abci_query): the
+//     proposal tx/send put there and the default price; 503 when the chain does not answer.
 #include <sys/stat.h>
 
 #include <fstream>
@@ -123,7 +125,10 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
               absl::StrCat("--pg-url=", pg.url()),
               "--participant=" + cold->address(),
               "--admin-token-file=" + admin_tokens};
-    if (i == 0) e.args.push_back("--epoch-length=100");
+    if (i == 0) {
+      e.args.push_back("--epoch-length=100");
+      e.args.push_back(absl::StrCat("--chain-rpc-url=", hub.devchain().url()));
+    }
     if (i == 1) e.args.push_back("--node-manager-admin-url=http://127.0.0.1:9999");
     srv.push_back(std::make_unique<testing::DaemonProcess>(e));
     ASSERT_TRUE(srv.back()->Start().ok()) << srv.back()->LogTail();
@@ -219,6 +224,22 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
         << included.status();
     EXPECT_EQ(included->code, 0u) << included->log;
   }
+  // GET unit-of-compute-price-proposal: the chain's answer (abci_query on devchain) holds the
+  // proposal tx/send just put there, and the chain's default price (devchain's 100).
+  r = call(0, "GET", "unit-of-compute-price-proposal", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(absl::StrContains(
+      r->body, absl::StrCat(R"({"proposal":{"participant":")", cold->address(), R"(","price":4242,)")))
+      << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("proposed_at_block_height":)")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("default":100})")) << r->body;
+  r = call(1, "GET", "unit-of-compute-price-proposal", "");  // its chain URL answers nothing
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 503) << r->body;
+  r = call(1, "GET", "unit-of-compute-price-proposal", "", false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401) << r->body;
   r = call(0, "POST", "tx/send",
            absl::StrCat(R"({"body":{"messages":[{"@type":"/cosmos.bank.v1beta1.MsgSend",)",
                         R"("from_address":")", cold->address(), R"(","to_address":")",

@@ -34,6 +34,8 @@ struct EdgeSrvService::Parts {
   std::unique_ptr<nats::JetStream> js;
   std::unique_ptr<StreamStageGate> gate;
   std::unique_ptr<chain::CometClient> comet;
+  // The admin price query (gRPC, abci_query fallback); null without a chain address.
+  std::unique_ptr<chain::InferenceQueryClient> chain_query;
   StageFn stage;
   std::unique_ptr<pg::Pool> pool;
   std::unique_ptr<pocstore::ArtifactStore> store;
@@ -115,6 +117,13 @@ absl::StatusOr<std::unique_ptr<EdgeSrvService>> EdgeSrvService::Start(EdgeSrvOpt
   }
 
   // The phase gate.
+  if (!o.participant.empty() && (!o.chain_grpc_address.empty() || !o.chain_rpc_url.empty())) {
+    p->chain_query = std::make_unique<chain::InferenceQueryClient>(
+        chain::InferenceQueryClientOptions{.grpc_address = o.chain_grpc_address,
+                                           .rpc_url = o.chain_rpc_url,
+                                           .rpc_tls = o.chain_tls,
+                                           .timeout = absl::Seconds(5)});
+  }
   if (o.phase_source == "stream") {
     p->gate = std::make_unique<StreamStageGate>(
         p->js.get(), StreamStageGateOptions{
@@ -198,6 +207,27 @@ EdgeSrvService::EdgeSrvService(std::unique_ptr<Parts> parts) : parts_(std::move(
 
 EdgeSrvService::~EdgeSrvService() { Stop(); }
 
+namespace {
+
+// Gonka's GetUnitOfComputePriceProposal through the chain query client, or none without one.
+PriceQueryFn MakePriceQuery(chain::InferenceQueryClient* client) {
+  if (client == nullptr) return nullptr;
+  return [client](const std::string& participant)
+             -> absl::StatusOr<v1::QueryGetUnitOfComputePriceProposalResponse> {
+    v1::QueryGetUnitOfComputePriceProposalRequest request;
+    request.set_participant(participant);
+    v1::QueryGetUnitOfComputePriceProposalResponse response;
+    if (absl::Status s = client->Call("/inference.inference.Query/GetUnitOfComputePriceProposal",
+                                      request, &response);
+        !s.ok()) {
+      return s;
+    }
+    return response;
+  };
+}
+
+}  // namespace
+
 void EdgeSrvService::AddRoutes(net::HttpServer* server) {
   Parts* p = parts_.get();
   if (!p->options.participant.empty()) {
@@ -217,6 +247,7 @@ void EdgeSrvService::AddRoutes(net::HttpServer* server) {
          .stage = p->stage,
          .epoch_length = p->epoch_length,
          .node_manager_url = p->options.node_manager_admin_url,
+         .price_query = MakePriceQuery(p->chain_query.get()),
          .lookup = [ledger](const std::string& key) { return ledger->Get(key); }});
   }
   p->callbacks->AddRoutes(server);
