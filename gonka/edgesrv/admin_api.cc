@@ -291,8 +291,8 @@ net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& requ
     return JsonError(absl::IsInvalidArgument(r.status()) ? 400 : 503,
                      absl::StrCat("tx queue: ", r.status().message()));
   }
-  // Gonka answers the broadcast's TxResponse: wait (bounded) for the signer to sign and broadcast
-  // it, or to refuse it.
+  // Wait (bounded) for the signer to sign and broadcast it, or to refuse it, so the answer can
+  // carry the tx hash or the allowlist's refusal.
   signer::LedgerEntry entry;
   entry.key = key;
   const absl::Time deadline = absl::Now() + o.tx_wait;
@@ -322,7 +322,9 @@ net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& requ
         .EndObject();
     return net::HttpResponse::Json(refused ? 403 : 502, w.Take());
   }
-  // Gonka's sdk.TxResponse fields (encoding/json names), and libgonka's key and state.
+  // Gonka (@2310c22e) answers 200 with no body; an earlier Gonka answered the broadcast's
+  // sdk.TxResponse, whose field names (encoding/json) this body keeps, with libgonka's key and
+  // state.
   JsonWriter w;
   w.BeginObject()
       .Key("height")
@@ -352,7 +354,8 @@ net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& requ
       .Key("state")
       .String(settled ? signer::TxStateName(entry.state) : "queued")
       .EndObject();
-  return net::HttpResponse::Json(settled ? 200 : 202, w.Take());
+  // 200 also while still queued: Gonka's 200 means the message was accepted for sending.
+  return net::HttpResponse::Json(200, w.Take());
 }
 
 }  // namespace

@@ -20,10 +20,12 @@
 //   POST /admin/v1/tx/send  a Cosmos Tx in JSON ({"body": {"messages": [{"@type": ..., ...}]}})
 //        → its FIRST message (as Gonka's handler) on the tx queue, signed by the signer as this
 //        participant; the signer's --allowed-msg-types decides. Waits up to `tx_wait` for the
-//        ledger: 200 Gonka's TxResponse fields {height, txhash, codespace, code, data, raw_log,
-//        info, gas_wanted, gas_used, timestamp} plus {idempotency_key, duplicate, state} once
-//        signed; 403 when the signer refused the type; 502 when it failed otherwise; 202 (same
-//        shape, "txhash" "" and "state" "queued") when the signer has not taken it in time.
+//        ledger: 200 (Gonka's status; its current handler sends no body) with the fields of the
+//        TxResponse an earlier Gonka answered {height, txhash, codespace, code, data, raw_log,
+//        info, gas_wanted, gas_used, timestamp} plus {idempotency_key, duplicate, state}: once
+//        signed, "txhash" and "state" "signed"/"broadcast"/"included"; after `tx_wait` without
+//        the signer, "txhash" "" and "state" "queued" (it is sent later). 403 when the signer
+//        refused the type; 502 when it failed the tx otherwise.
 //   GET  /admin/v1/poc/timing
 //        → 200 {"available": true, "timing": {"current_phase", "blocks_until_next_poc",
 //        "seconds_until_next_poc", "should_be_online"}} from the stage and `epoch_length`;
@@ -124,7 +126,7 @@ struct EdgeAdminOptions {
   int64_t epoch_length = 0;        // blocks per epoch (poc/timing); 0: unknown
   std::string node_manager_url;    // "http://host:port" of the node-manager's admin API, or ""
   PriceQueryFn price_query;        // none: GET unit-of-compute-price-proposal is 501
-  LedgerLookupFn lookup;           // tx/send waits for the signer's outcome; none: answers 202
+  LedgerLookupFn lookup;           // tx/send waits for the signer's outcome; none: answers "queued"
   absl::Duration tx_wait = absl::Seconds(10);  // tx/send's wait for the signer
 };
 
