@@ -381,7 +381,9 @@ std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epo
 
 const std::vector<UnservedRoute>& UnservedRoutes() {
   static const auto* routes = new std::vector<UnservedRoute>{
-      {"GET", "epoch-fee-budget", 501, "a chain query; edge-srv makes no chain queries",
+      {"GET", "epoch-fee-budget", 501,
+       "not implemented in edge-srv yet: Gonka computes it from the chain's fee and epoch "
+       "params, the stage's PoC store commits and the fee payer's spendable balance",
        "the chain's query API"},
       {"POST", "models", 501,
        "registering a model is a governance proposal signed by the account key; edge-srv holds "
