@@ -194,6 +194,11 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
   r = call(0, "POST", "tx/send", R"({"body":{"messages":[]}})", false);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 401) << r->body;
+  // Before any proposal: Gonka's answer has no "proposal" (encoding/json omitempty).
+  r = call(0, "GET", "unit-of-compute-price-proposal", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body, R"({"default":100})");
   const std::string price_tx = absl::StrCat(
       R"({"body":{"messages":[{"@type":"/inference.inference.MsgSubmitUnitOfComputePriceProposal",)",
       R"("creator":")", cold->address(), R"(","price":"4242"}]}})");
