@@ -54,8 +54,8 @@ double MicrosSince(Clock::time_point t0) {
 }
 
 // The body of edge-api's /v1/bridge/addresses?chain=X (gonka/cache/chain_routes.cc).
-absl::StatusOr<std::string> BridgeJson(gonka::chain::InferenceQueryClient& chain,
-                                       const Query& q, int64_t height) {
+absl::StatusOr<std::string> BridgeJson(gonka::chain::InferenceQueryClient& chain, const Query& q,
+                                       int64_t height) {
   absl::StatusOr<::inference::inference::QueryBridgeAddressesByChainResponse> answer =
       chain.BridgeAddressesByChain(q.key, height);
   if (!answer.ok()) return answer.status();
@@ -86,9 +86,9 @@ int RunTransport(const char* transport, gonka::chain::InferenceQueryClientOption
   options.height_source = [height]() -> absl::StatusOr<int64_t> { return height; };
   options.height_poll_interval = absl::Hours(1);
   ChainCache cache(options);
-  absl::Status added = cache.AddRoute(
-      {"bridge_addresses", Freshness::kBlock,
-       [&chain](const Query& q, int64_t h) { return BridgeJson(chain, q, h); }});
+  absl::Status added =
+      cache.AddRoute({"bridge_addresses", Freshness::kBlock,
+                      [&chain](const Query& q, int64_t h) { return BridgeJson(chain, q, h); }});
   if (!added.ok()) {
     std::fprintf(stderr, "embedded_miss: %s\n", added.ToString().c_str());
     return 1;

@@ -40,17 +40,17 @@ std::optional<TxResult> ApplyPriceProposal(const google::protobuf::Any& msg,
 
 bool HandlesPriceProposalQuery(absl::string_view path) { return path == kQueryPrice; }
 
-TxExecutor::QueryResult QueryPriceProposal(absl::string_view data,
-                                           const PriceProposalState& state,
+TxExecutor::QueryResult QueryPriceProposal(absl::string_view data, const PriceProposalState& state,
                                            uint64_t default_price) {
   gonka::edgesrv::v1::QueryGetUnitOfComputePriceProposalRequest request;
   if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
-    return {18, "sdk",
-            "invalid request: cannot decode QueryGetUnitOfComputePriceProposalRequest", ""};
+    return {18, "sdk", "invalid request: cannot decode QueryGetUnitOfComputePriceProposalRequest",
+            ""};
   }
   gonka::edgesrv::v1::QueryGetUnitOfComputePriceProposalResponse response;
   auto it = state.by_participant.find(request.participant());
-  if (it != state.by_participant.end() && !response.mutable_proposal()->ParseFromString(it->second)) {
+  if (it != state.by_participant.end() &&
+      !response.mutable_proposal()->ParseFromString(it->second)) {
     return {1, "sdk", "stored proposal does not decode", ""};
   }
   response.set_default_(default_price);

@@ -45,8 +45,7 @@ std::optional<TxResult> ApplyPriceProposal(const google::protobuf::Any& msg,
 
 // True for "/inference.inference.Query/GetUnitOfComputePriceProposal".
 bool HandlesPriceProposalQuery(absl::string_view path);
-TxExecutor::QueryResult QueryPriceProposal(absl::string_view data,
-                                           const PriceProposalState& state,
+TxExecutor::QueryResult QueryPriceProposal(absl::string_view data, const PriceProposalState& state,
                                            uint64_t default_price);
 
 }  // namespace devchain

@@ -225,7 +225,6 @@ net::HttpResponse NodeRoute(const EdgeAdminOptions& o, const net::HttpRequest& r
   return redirect;
 }
 
-
 // GET /admin/v1/unit-of-compute-price-proposal (see the header).
 net::HttpResponse GetPriceProposal(const EdgeAdminOptions& o) {
   if (!o.price_query) {
@@ -234,8 +233,7 @@ net::HttpResponse GetPriceProposal(const EdgeAdminOptions& o) {
                     "--chain-grpc-address or --chain-rpc-url",
                     "the chain's query API");
   }
-  absl::StatusOr<v1::QueryGetUnitOfComputePriceProposalResponse> answer =
-      o.price_query(o.creator);
+  absl::StatusOr<v1::QueryGetUnitOfComputePriceProposalResponse> answer = o.price_query(o.creator);
   if (!answer.ok()) {
     return JsonError(absl::IsUnavailable(answer.status()) ? 503 : 502,
                      absl::StrCat("chain query: ", answer.status().message()));
@@ -275,11 +273,13 @@ net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& requ
                                        std::string(parsed.message()).substr(0, 200)));
   }
   // Gonka's handler sends the first message only.
-  if (tx.body().messages_size() == 0) return JsonError(400, "body.messages: no messages found in tx");
+  if (tx.body().messages_size() == 0)
+    return JsonError(400, "body.messages: no messages found in tx");
   const google::protobuf::Any& msg = tx.body().messages(0);
   std::string request_key = request.headers.Get("X-Gonka-Idempotency-Key");
   if (request_key.empty()) {
-    request_key = crypto::HexEncode(crypto::Sha256(absl::StrCat(msg.type_url(), "\n", msg.value())));
+    request_key =
+        crypto::HexEncode(crypto::Sha256(absl::StrCat(msg.type_url(), "\n", msg.value())));
   }
   const std::string key = absl::StrCat("tx_send/", o.creator, "/", request_key.substr(0, 128));
   txqueue::ChainTx chain_tx;

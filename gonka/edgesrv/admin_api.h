@@ -81,10 +81,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "gonka/drain/bearer_auth.h"
 #include "gonka/edgesrv/price_proposal.pb.h"
 #include "gonka/edgesrv/stage_gate.h"
-#include "absl/time/time.h"
 #include "gonka/nodemanager/chain_messages.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/txqueue/txqueue.h"

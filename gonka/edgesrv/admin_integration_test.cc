@@ -234,8 +234,8 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
   r = call(0, "GET", "unit-of-compute-price-proposal", "");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 200) << r->body;
-  EXPECT_TRUE(absl::StrContains(
-      r->body, absl::StrCat(R"({"proposal":{"participant":")", cold->address(), R"(","price":4242,)")))
+  EXPECT_TRUE(absl::StrContains(r->body, absl::StrCat(R"({"proposal":{"participant":")",
+                                                      cold->address(), R"(","price":4242,)")))
       << r->body;
   EXPECT_TRUE(absl::StrContains(r->body, R"("proposed_at_block_height":)")) << r->body;
   EXPECT_TRUE(absl::StrContains(r->body, R"("default":100})")) << r->body;

@@ -33,9 +33,9 @@ namespace testing {
 class BlockChecker {
  public:
   struct Options {
-    std::string durable;             // the checker's own durable consumer
-    std::string stream = "BLOCKS";   // the event hub's stream
-    std::string rpc_url;             // the chain's CometBFT RPC, the truth compared with
+    std::string durable;            // the checker's own durable consumer
+    std::string stream = "BLOCKS";  // the event hub's stream
+    std::string rpc_url;            // the chain's CometBFT RPC, the truth compared with
   };
   struct Summary {
     int64_t heights = 0;  // records read
