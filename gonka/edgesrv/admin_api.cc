@@ -201,20 +201,9 @@ net::HttpResponse PocTimingRoute(const EdgeAdminOptions& o) {
   return net::HttpResponse::Json(200, w.Take());
 }
 
-// The ML-node routes: the node-manager's.
+// The ML-node routes: every /admin/v1/nodes* route is the node-manager's (including
+// upgrade-status, version-status, <id>/test and <id>/launch-plan).
 net::HttpResponse NodeRoute(const EdgeAdminOptions& o, const net::HttpRequest& request) {
-  std::vector<absl::string_view> parts = absl::StrSplit(request.path, '/');
-  // "", admin, v1, nodes, <id or name>, <action>
-  const absl::string_view name = parts.size() > 4 ? parts[4] : "";
-  const absl::string_view action = parts.size() > 5 ? parts[5] : "";
-  if ((parts.size() == 5 && (name == "upgrade-status" || name == "version-status")) ||
-      (parts.size() == 6 && (action == "test" || action == "launch-plan"))) {
-    return Unserved(501,
-                    absl::StrCat("/admin/v1/nodes/", parts.size() == 5 ? name : action,
-                                 " is not implemented in libgonka yet: ML nodes are the "
-                                 "node-manager's"),
-                    "node-manager");
-  }
   if (o.node_manager_url.empty()) {
     return Unserved(404, "ML nodes are managed by the node-manager's admin API, not edge-srv",
                     "node-manager");

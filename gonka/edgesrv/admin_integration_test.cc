@@ -179,9 +179,18 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 307) << r->body;
   EXPECT_EQ(r->headers.Get("Location"), "http://127.0.0.1:9999/admin/v1/nodes/node-1/disable");
-  r = call(1, "GET", "nodes/upgrade-status", "");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->status, 501) << r->body;
+  // Every nodes* route, also those the node-manager added later, goes to the node-manager.
+  for (const char* path : {"nodes/upgrade-status", "nodes/node-1/launch-plan"}) {
+    r = call(1, "GET", path, "");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 307) << path << ": " << r->body;
+    EXPECT_EQ(r->headers.Get("Location"), absl::StrCat("http://127.0.0.1:9999/admin/v1/", path));
+  }
+  for (const char* path : {"nodes/version-status", "nodes/node-1/test"}) {
+    r = call(1, "POST", path, "{}");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 307) << path << ": " << r->body;
+  }
   // tx/send: Gonka's body (a Cosmos Tx in JSON), its first message sent as the participant.
   r = call(0, "POST", "tx/send", "not json");
   ASSERT_TRUE(r.ok());
