@@ -13,25 +13,24 @@
 //     --seed-signer-public-key=<warm key's public key, hex or base64>
 #include <unistd.h>
 
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gonka/base/log.h"
 #include "gonka/cache/chain_routes.h"
+#include "gonka/chain/chain_flags.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/chain/inference_query_client.h"
 #include "gonka/drain/connection_flags.h"
 #include "gonka/drain/daemon.h"
 #include "gonka/election/coordination.h"
 #include "gonka/nats/jetstream.h"
-#include "gonka/net/tls_flags.h"
 #include "gonka/nodemanager/admin_api.h"
 #include "gonka/nodemanager/node_manager_service.h"
 #include "gonka/nodemanager/queue_chain_sink.h"
+#include "gonka/nodemanager/seed_source.h"
 #include "gonka/pocstore/artifact_store.h"
 
 int main(int argc, char** argv) {
@@ -40,7 +39,7 @@ int main(int argc, char** argv) {
   gonka::ConnectionFlags connections;
   connections.Register(&config, {.pg = true, .coordination = true});
   gonka::nodemanager::NodeManagerOptions options;
-  std::string rpc_url, grpc_address, nodes_file, identity;
+  std::string nodes_file, identity;
   config.AddString("participant", &options.participant, "", "this participant's account address")
       .Required();
   config.AddString("public-key", &options.public_key, "",
@@ -59,41 +58,17 @@ int main(int argc, char** argv) {
                    "host:port of the ML-node admin REST API (/admin/v1/nodes)");
   config.AddString("admin-token-file", &admin.token_file, "",
                    "admin API bearer tokens (0600 file; none: the API answers 403)");
-  std::string key_file;
-  config.AddString("key-file", &key_file, "",
-                   "warm key (0600), used only for the epoch seed: with it (or --seed-signer-url), "
-                   "seeds, weights, commits and claims go on chain through the tx queue, "
-                   "recorded in the signer ledger (--pg-url); with neither, they are skipped");
-  gonka::nodemanager::RemoteSeedSourceOptions seed_signer{
-      .url_what = "--seed-signer-url",
-      .token_file_what = "--seed-signer-token-file",
-      .public_key_what = "--seed-signer-public-key"};
-  config.AddString("seed-signer-url", &seed_signer.url, "",
-                   "signerd base URL whose POST /v1/seed gives the epoch seed, so no key is "
-                   "needed here (instead of --key-file)");
-  config.AddString("seed-signer-token-file", &seed_signer.token_file, "",
-                   "bearer token for --seed-signer-url (0600 file, the token alone; one of "
-                   "signerd's --enqueue-token-file tokens)");
-  config.AddString("seed-signer-public-key", &seed_signer.public_key, "",
-                   "the warm key's public key (66 hex or base64): every seed from "
-                   "--seed-signer-url is verified with it before it is stored or sent");
-  config
-      .AddDuration("seed-signer-timeout", &seed_signer.timeout, absl::Seconds(5),
-                   "deadline of one POST /v1/seed")
-      .Positive();
+  gonka::nodemanager::SeedSourceFlags seeds;  // --key-file, --seed-signer-*
+  seeds.Register(&config);
   std::string accumulator;
   config
       .AddString("accumulator", &accumulator, "smst",
                  "the PoC artifact store's commitment: mmr or smst (edge-srv's --accumulator: "
                  "each has its own tables)")
       .OneOf({"mmr", "smst"});
-  config.AddString("chain-rpc-url", &rpc_url, "http://127.0.0.1:26657", "CometBFT RPC URL");
-  config.AddString("chain-grpc-address", &grpc_address, "",
-                   "Cosmos gRPC host:port (the epoch parameters; empty = abci_query)");
-  gonka::net::TlsClientFlags chain_tls;
-  chain_tls.Register(&config, "chain", "--chain-rpc-url");
-  gonka::net::TlsClientFlags seed_signer_tls;
-  seed_signer_tls.Register(&config, "seed-signer", "--seed-signer-url");
+  gonka::chain::ChainFlags chain;
+  chain.Register(&config, {.grpc = "Cosmos gRPC host:port (the epoch parameters; empty = "
+                                   "abci_query)"});
   config.AddString("stream", &options.stream, "BLOCKS", "JetStream stream of BlockEvents");
   config.AddString("identity", &identity, "", "this replica's name (default host:pid)");
   config
@@ -111,41 +86,19 @@ int main(int argc, char** argv) {
     identity = absl::StrCat(host, ":", getpid());
   }
 
-  if (!key_file.empty() && !seed_signer.url.empty()) {
-    return daemon.ConfigError(
-        "--key-file and --seed-signer-url: give one (the seed comes from a local key or signerd)");
-  }
-  if (seed_signer.url.empty() &&
-      (!seed_signer.token_file.empty() || !seed_signer.public_key.empty())) {
-    return daemon.ConfigError(
-        "--seed-signer-token-file / --seed-signer-public-key need --seed-signer-url");
-  }
-  seed_signer.tls = seed_signer_tls.options();
-  if (!seed_signer.url.empty()) {
-    // The token file and public key are checked now, so a bad one stops the daemon at start.
-    absl::Status checked = gonka::nodemanager::RemoteSeedSource::Open(seed_signer).status();
-    if (!checked.ok()) return daemon.ConfigError(std::string(checked.message()));
-  }
+  if (absl::Status s = seeds.Validate(); !s.ok())
+    return daemon.ConfigError(std::string(s.message()));
   if (nodes_from_store != nodes_file.empty()) {
     return daemon.ConfigError("give one of --ml-nodes-file and --ml-nodes-from-store");
   }
-  std::ifstream in(nodes_file);
-  if (!in && !nodes_from_store) {
-    return daemon.ConfigError(absl::StrCat("--ml-nodes-file: cannot read ", nodes_file));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
   absl::StatusOr<std::vector<gonka::nodemanager::MlNodeConfig>> nodes =
       nodes_from_store ? std::vector<gonka::nodemanager::MlNodeConfig>{}
-                       : gonka::nodemanager::ParseMlNodes(text.str());
+                       : gonka::nodemanager::ReadMlNodesFile(nodes_file);
   if (!nodes.ok())
     return daemon.ConfigError(absl::StrCat("--ml-nodes-file: ", nodes.status().message()));
 
-  gonka::chain::CometClient comet({.rpc_url = rpc_url, .tls = chain_tls.options()});
-  gonka::chain::InferenceQueryClient probe({.grpc_address = grpc_address,
-                                            .rpc_url = rpc_url,
-                                            .rpc_tls = chain_tls.options(),
-                                            .timeout = absl::Seconds(3)});
+  gonka::chain::CometClient comet(chain.Comet());
+  gonka::chain::InferenceQueryClient probe(chain.Queries(absl::Seconds(3)));
   std::optional<gonka::chain::EpochParams> epochs =
       gonka::cache::ChainEpochParams(probe, options.epochs);
   if (!epochs.has_value()) {
@@ -179,12 +132,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<gonka::nodemanager::ChainMessaging> messaging;
   // Weights and store commits read the node set from the service built below.
   gonka::nodemanager::NodeManagerService* service_ptr = nullptr;
-  if (!key_file.empty() || !seed_signer.url.empty()) {
+  if (seeds.enabled()) {
     absl::StatusOr<gonka::pg::PgOptions> pg = connections.Pg();
     if (!pg.ok()) return daemon.ConfigError(std::string(pg.status().message()));
     auto opened = gonka::nodemanager::ChainMessaging::Open(
-        {.key_file = key_file,
-         .seed_signer = seed_signer,
+        {.key_file = seeds.key_file(),
+         .seed_signer = seeds.remote(),
          .participant = options.participant,
          .pg = *pg,
          .js = js->get(),
@@ -192,9 +145,7 @@ int main(int argc, char** argv) {
          .accumulator = *gonka::pocstore::ParseAccumulator(accumulator)});
     if (!opened.ok()) return daemon.ConfigError(std::string(opened.status().message()));
     messaging = std::move(*opened);
-    GONKA_LOG_INFO("chain messages on",
-                   {"seed_source",
-                    key_file.empty() ? "signerd " + seed_signer.url : std::string("local key")});
+    GONKA_LOG_INFO("chain messages on", {"seed_source", seeds.Describe()});
     options.chain_sink = messaging->sink();
   }
   gonka::nodemanager::NodeManagerService service(options, js->get(), elector,

@@ -1,6 +1,8 @@
 #include "gonka/nodemanager/node_manager_service.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include <prometheus/counter.h>
@@ -88,6 +90,14 @@ bool IsWindDown(absl::string_view phase) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<MlNodeConfig>> ReadMlNodesFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseMlNodes(text.str());
+}
 
 absl::StatusOr<std::vector<MlNodeConfig>> ParseMlNodes(absl::string_view json) {
   simdjson::dom::parser parser;

@@ -84,6 +84,8 @@ struct MlNodeConfig {
 // Parses a JSON array of {"id","api_url","inference_url","model"[,"seq_len","auth_token_file"]};
 // InvalidArgument naming the element and field.
 absl::StatusOr<std::vector<MlNodeConfig>> ParseMlNodes(absl::string_view json);
+// ParseMlNodes of a file's contents; InvalidArgument "cannot read <path>" when it cannot be read.
+absl::StatusOr<std::vector<MlNodeConfig>> ReadMlNodesFile(const std::string& path);
 
 // Sends one chain action (seed, weights, claim) under the given fencing token; an error leaves
 // the block unacked so it is retried (by this leader or the next).

@@ -142,5 +142,47 @@ absl::StatusOr<signer::SeedInfo> RemoteSeedSource::Seed(uint64_t epoch) {
   return seed;
 }
 
+void SeedSourceFlags::Register(Config* config) {
+  config->AddString("key-file", &key_file_, "",
+                    "warm key (0600), used only for the epoch seed: with it (or "
+                    "--seed-signer-url), seeds, weights, commits and claims go on chain through "
+                    "the tx queue, recorded in the signer ledger (--pg-url); with neither, they "
+                    "are skipped");
+  config->AddString("seed-signer-url", &remote_.url, "",
+                    "signerd base URL whose POST /v1/seed gives the epoch seed, so no key is "
+                    "needed here (instead of --key-file)");
+  config->AddString("seed-signer-token-file", &remote_.token_file, "",
+                    "bearer token for --seed-signer-url (0600 file, the token alone; one of "
+                    "signerd's --enqueue-token-file tokens)");
+  config->AddString("seed-signer-public-key", &remote_.public_key, "",
+                    "the warm key's public key (66 hex or base64): every seed from "
+                    "--seed-signer-url is verified with it before it is stored or sent");
+  config
+      ->AddDuration("seed-signer-timeout", &remote_.timeout, absl::Seconds(5),
+                    "deadline of one POST /v1/seed")
+      .Positive();
+  tls_.Register(config, "seed-signer", "--seed-signer-url");
+}
+
+absl::Status SeedSourceFlags::Validate() {
+  if (!key_file_.empty() && !remote_.url.empty()) {
+    return absl::InvalidArgumentError(
+        "--key-file and --seed-signer-url: give one (the seed comes from a local key or signerd)");
+  }
+  if (remote_.url.empty() && (!remote_.token_file.empty() || !remote_.public_key.empty())) {
+    return absl::InvalidArgumentError(
+        "--seed-signer-token-file / --seed-signer-public-key need --seed-signer-url");
+  }
+  remote_.tls = tls_.options();
+  if (remote_.url.empty()) return absl::OkStatus();
+  return RemoteSeedSource::Open(remote_).status();
+}
+
+std::string SeedSourceFlags::Describe() const {
+  if (!key_file_.empty()) return "local key";
+  if (!remote_.url.empty()) return absl::StrCat("signerd ", remote_.url);
+  return "none";
+}
+
 }  // namespace nodemanager
 }  // namespace gonka

@@ -36,8 +36,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gonka/base/config.h"
 #include "gonka/crypto/key.h"
 #include "gonka/net/tls.h"
+#include "gonka/net/tls_flags.h"
 #include "gonka/signer/epoch_seed.h"
 
 namespace gonka {
@@ -90,6 +92,43 @@ class RemoteSeedSource : public SeedSource {
   const RemoteSeedSourceOptions options_;
   const std::string public_key_;  // 33 bytes
   std::unique_ptr<net::HttpClient> http_;
+};
+
+// SeedSourceFlags: node-manager's choice of seed source as flags, registered and checked together
+// (so a daemon's main stays flags + wiring):
+//   --key-file                 the warm key (0600): a LocalSeedSource
+//   --seed-signer-url          signerd's base URL: a RemoteSeedSource, with
+//   --seed-signer-token-file, --seed-signer-public-key, --seed-signer-timeout,
+//   --seed-signer-ca-file, --seed-signer-tls-server-name
+// Neither: no seed source (enabled() is false).
+//
+//   SeedSourceFlags seeds;
+//   seeds.Register(&daemon.config());
+//   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+//   if (absl::Status s = seeds.Validate(); !s.ok()) return daemon.ConfigError(...);
+class SeedSourceFlags {
+ public:
+  // Before Daemon::Init.
+  void Register(Config* config);
+  // After Init. InvalidArgument naming the flag: --key-file together with --seed-signer-url,
+  // a --seed-signer-* option without --seed-signer-url, and whatever RemoteSeedSource::Open
+  // refuses (an unreadable or too-open token file, a bad public key or URL) — so a bad one stops
+  // the daemon at start, not at the first epoch.
+  absl::Status Validate();
+
+  bool enabled() const { return !key_file_.empty() || !remote_.url.empty(); }
+  const std::string& key_file() const { return key_file_; }
+  // url empty: no seed signer.
+  const RemoteSeedSourceOptions& remote() const { return remote_; }
+  // "local key", "signerd <url>" or "none", for the start-up log.
+  std::string Describe() const;
+
+ private:
+  std::string key_file_;
+  RemoteSeedSourceOptions remote_{.url_what = "--seed-signer-url",
+                                  .token_file_what = "--seed-signer-token-file",
+                                  .public_key_what = "--seed-signer-public-key"};
+  net::TlsClientFlags tls_;
 };
 
 // The 33 bytes of a compressed secp256k1 public key given as 66 hex characters or base64
