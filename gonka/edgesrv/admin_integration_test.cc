@@ -31,6 +31,7 @@
 #include "gonka/crypto/hash.h"
 #include "gonka/crypto/key.h"
 #include "gonka/edgesrv/admin_api.h"
+#include "gonka/edgesrv/testing_env.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/http_client.h"
 #include "gonka/net/http_message.h"
@@ -50,99 +51,31 @@ namespace gonka {
 namespace edgesrv {
 namespace {
 
-constexpr char kCold[] =
-    "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
-constexpr char kWarm[] =
-    "oyster design unusual machine spread century engine gravity focus cave carry slot";
-constexpr char kToken[] = "0123456789abcdef0123456789abcdef";
-
 TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
-  testing::TempDir dir;
-  absl::StatusOr<crypto::SigningKey> cold = crypto::KeyFromMnemonic(kCold, {});
-  absl::StatusOr<crypto::SigningKey> warm = crypto::KeyFromMnemonic(kWarm, {});
-  ASSERT_TRUE(cold.ok() && warm.ok());
-  const std::string genesis = dir.Join("genesis.json");
-  std::ofstream(genesis) << absl::StrCat(
-      R"({"accounts":[{"mnemonic":")", kCold, R"(","balances":{"ngonka":"1000000000000"}},)",
-      R"({"mnemonic":")", kWarm, R"(","balances":{"ngonka":"1000"}}]})");
-  const std::string warm_key_file = dir.Join("warm.key");
-  std::ofstream(warm_key_file) << kWarm << "\n";
-  chmod(warm_key_file.c_str(), 0600);
-
-  testing::PostgresServer pg;
-  ASSERT_TRUE(pg.Start().ok());
-  testing::ChainHub hub(
-      {.devchain_args = {"--block-interval=100ms", "--epoch-length=100", "--poc-stage-duration=40",
-                         "--poc-validation-duration=20", "--set-new-validators-delay=3",
-                         "--genesis=" + genesis}});
-  ASSERT_TRUE(hub.Start().ok()) << hub.Logs();
-  chain::CometClient comet({.rpc_url = hub.devchain().url(), .timeout = absl::Seconds(5)});
-
-  absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold->address());
-  ASSERT_TRUE(account.ok()) << account.status();
-  cosmos::TxBuilder grant;
-  for (const char* type : {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
-                           kMsgSubmitUnitOfComputePriceProposal}) {
-    grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(), type));
-  }
-  grant.SetChainId("gonka-devnet")
-      .SetAccountNumber(account->account_number)
-      .SetSequence(account->sequence)
-      .SetFee({{}, 400000, "", ""});
-  absl::StatusOr<cosmos::SignedTx> signed_grant = grant.Sign(*cold);
-  ASSERT_TRUE(signed_grant.ok()) << signed_grant.status();
-  absl::StatusOr<chain::BroadcastResponse> sent = comet.BroadcastTxSync(signed_grant->tx_raw);
-  ASSERT_TRUE(sent.ok() && sent->code == 0) << (sent.ok() ? sent->log : sent.status().ToString());
-
-  testing::DaemonProcess::Options s;
-  s.binary = "daemons/signerd/signerd";
-  s.args = {"--bind=127.0.0.1",
-            "--port={{PORT}}",
-            "--drain-announce=0s",
-            "--chain-id=gonka-devnet",
-            "--key-file=" + warm_key_file,
-            "--exec-granter=" + cold->address(),
-            absl::StrCat("--chain-rpc-url=", hub.devchain().url()),
-            absl::StrCat("--nats-url=", hub.nats().url()),
-            absl::StrCat("--pg-url=", pg.url()),
-            "--retry-delay=500ms",
-            "--log-level=warn"};
-  testing::DaemonProcess signerd(s);
-  ASSERT_TRUE(signerd.Start().ok()) << signerd.LogTail();
-
-  const std::string admin_tokens = dir.Join("admin.tokens");
-  std::ofstream(admin_tokens) << "operator " << kToken << "\n";
-  chmod(admin_tokens.c_str(), 0600);
-  std::vector<std::unique_ptr<testing::DaemonProcess>> srv;
-  for (int i = 0; i < 2; ++i) {
-    testing::DaemonProcess::Options e;
-    e.binary = "daemons/edge-srv/edge-srv";
-    e.name = absl::StrCat("edge-srv-", i);
-    e.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--drain-announce=0s",
-              absl::StrCat("--nats-url=", hub.nats().url()),
-              absl::StrCat("--pg-url=", pg.url()),
-              "--participant=" + cold->address(),
-              "--admin-token-file=" + admin_tokens};
-    if (i == 0) {
-      e.args.push_back("--epoch-length=100");
-      e.args.push_back(absl::StrCat("--chain-rpc-url=", hub.devchain().url()));
-    }
-    if (i == 1) e.args.push_back("--node-manager-admin-url=http://127.0.0.1:9999");
-    srv.push_back(std::make_unique<testing::DaemonProcess>(e));
-    ASSERT_TRUE(srv.back()->Start().ok()) << srv.back()->LogTail();
-  }
-
-  net::HttpClient http;
+  EdgeSrvTestEnv env;
+  ASSERT_TRUE(env.Start({.grants = {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
+                                    kMsgSubmitUnitOfComputePriceProposal},
+                         .replica_args =
+                             [&env](int i, std::vector<std::string>* args) {
+                               if (i == 0) {
+                                 args->push_back("--epoch-length=100");
+                                 args->push_back(
+                                     absl::StrCat("--chain-rpc-url=", env.hub().devchain().url()));
+                               } else {
+                                 args->push_back("--node-manager-admin-url=http://127.0.0.1:9999");
+                               }
+                             }})
+                  .ok())
+      << env.Logs();
+  const crypto::SigningKey* cold = &env.cold();
+  const crypto::SigningKey* warm = &env.warm();
+  testing::PostgresServer& pg = env.pg();
+  testing::ChainHub& hub = env.hub();
+  chain::CometClient& comet = env.comet();
+  testing::DaemonProcess& signerd = env.signerd();
   auto call = [&](int replica, const std::string& method, const std::string& path,
-                  const std::string& body, bool token = true) {
-    net::HttpCallOptions options = net::HttpCallOptions::Timeout(absl::Seconds(5));
-    if (token) options.headers.Set("Authorization", absl::StrCat("Bearer ", kToken));
-    const std::string url = absl::StrCat(srv[replica]->url(), "/admin/v1/", path);
-    return method == "GET" ? http.Get(url, options)
-                           : http.Post(url, body, "application/json", options);
-  };
+                  const std::string& body,
+                  bool token = true) { return env.Admin(replica, method, path, body, token); };
 
   // Refusals (nothing is sent for them).
   absl::StatusOr<net::HttpResponse> r = call(0, "POST", "claim-reward/recover", "{}", false);

@@ -21,6 +21,7 @@
 #include "gonka/crypto/hash.h"
 #include "gonka/crypto/key.h"
 #include "gonka/edgesrv/admin_api.h"
+#include "gonka/edgesrv/testing_env.h"
 #include "gonka/edgesrv/validation_sink.h"
 #include "gonka/net/http_client.h"
 #include "gonka/net/http_message.h"
@@ -37,10 +38,6 @@ namespace gonka {
 namespace edgesrv {
 namespace {
 
-constexpr char kCold[] =
-    "special sign fit simple patrol salute grocery chicken wheat radar tonight ceiling";
-constexpr char kWarm[] =
-    "oyster design unusual machine spread century engine gravity focus cave carry slot";
 constexpr char kModel[] = "Qwen/Qwen3-8B";
 constexpr int64_t kStage = 100;
 constexpr int64_t kValidation = 145;  // + poc_stage_duration 40 + validation delay 5
@@ -54,83 +51,17 @@ std::string Validated(int64_t block_height, const std::string& public_key_hex, i
 }
 
 TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries) {
-  testing::TempDir dir;
-  absl::StatusOr<crypto::SigningKey> cold = crypto::KeyFromMnemonic(kCold, {});
-  absl::StatusOr<crypto::SigningKey> warm = crypto::KeyFromMnemonic(kWarm, {});
-  ASSERT_TRUE(cold.ok() && warm.ok());
-  const std::string genesis = dir.Join("genesis.json");
-  std::ofstream(genesis) << absl::StrCat(
-      R"({"accounts":[{"mnemonic":")", kCold, R"(","balances":{"ngonka":"1000000000000"}},)",
-      R"({"mnemonic":")", kWarm, R"(","balances":{"ngonka":"1000"}}]})");
-  const std::string warm_key_file = dir.Join("warm.key");
-  std::ofstream(warm_key_file) << kWarm << "\n";
-  chmod(warm_key_file.c_str(), 0600);
-
-  testing::PostgresServer pg;
-  ASSERT_TRUE(pg.Start().ok());
-  testing::ChainHub hub(
-      {.devchain_args = {"--block-interval=100ms", "--epoch-length=100", "--poc-stage-duration=40",
-                         "--poc-validation-duration=20", "--set-new-validators-delay=3",
-                         "--genesis=" + genesis}});
-  ASSERT_TRUE(hub.Start().ok()) << hub.Logs();
-  chain::CometClient comet({.rpc_url = hub.devchain().url(), .timeout = absl::Seconds(5)});
-
-  // The cold account grants the warm key the validation message.
-  absl::StatusOr<signer::AccountInfo> account = signer::QueryAccount(comet, cold->address());
-  ASSERT_TRUE(account.ok()) << account.status();
-  cosmos::TxBuilder grant;
-  for (const char* type :
-       {nodemanager::kMsgSubmitPocValidationsV2, kMsgSubmitUnitOfComputePriceProposal}) {
-    grant.AddMessage(cosmos::MakeGenericGrant(cold->address(), warm->address(), type));
-  }
-  grant.SetChainId("gonka-devnet")
-      .SetAccountNumber(account->account_number)
-      .SetSequence(account->sequence)
-      .SetFee({{}, 400000, "", ""});
-  absl::StatusOr<cosmos::SignedTx> signed_grant = grant.Sign(*cold);
-  ASSERT_TRUE(signed_grant.ok()) << signed_grant.status();
-  absl::StatusOr<chain::BroadcastResponse> sent = comet.BroadcastTxSync(signed_grant->tx_raw);
-  ASSERT_TRUE(sent.ok() && sent->code == 0) << (sent.ok() ? sent->log : sent.status().ToString());
-
-  testing::DaemonProcess::Options s;
-  s.binary = "daemons/signerd/signerd";
-  s.args = {"--bind=127.0.0.1",
-            "--port={{PORT}}",
-            "--drain-announce=0s",
-            "--chain-id=gonka-devnet",
-            "--key-file=" + warm_key_file,
-            "--exec-granter=" + cold->address(),
-            absl::StrCat("--chain-rpc-url=", hub.devchain().url()),
-            absl::StrCat("--nats-url=", hub.nats().url()),
-            absl::StrCat("--pg-url=", pg.url()),
-            "--retry-delay=500ms",
-            "--log-level=warn"};
-  testing::DaemonProcess signerd(s);
-  ASSERT_TRUE(signerd.Start().ok()) << signerd.LogTail();
-
-  const std::string admin_tokens = dir.Join("admin.tokens");
-  std::ofstream(admin_tokens) << "operator 0123456789abcdef0123456789abcdef\n";
-  chmod(admin_tokens.c_str(), 0600);
-  std::vector<std::unique_ptr<testing::DaemonProcess>> srv;
-  for (int i = 0; i < 2; ++i) {
-    testing::DaemonProcess::Options e;
-    e.binary = "daemons/edge-srv/edge-srv";
-    e.name = absl::StrCat("edge-srv-", i);
-    e.args = {"--bind=127.0.0.1",
-              "--port={{PORT}}",
-              "--drain-announce=0s",
-              absl::StrCat("--nats-url=", hub.nats().url()),
-              absl::StrCat("--pg-url=", pg.url()),
-              "--participant=" + cold->address(),
-              "--admin-token-file=" + admin_tokens};
-    srv.push_back(std::make_unique<testing::DaemonProcess>(e));
-    ASSERT_TRUE(srv.back()->Start().ok()) << srv.back()->LogTail();
-  }
-
-  auto Height = [&] {
-    absl::StatusOr<chain::CometStatus> st = comet.Status();
-    return st.ok() ? st->latest_height : int64_t{0};
-  };
+  // The cold account grants the warm key the validation and price messages.
+  EdgeSrvTestEnv env;
+  ASSERT_TRUE(env.Start({.grants = {nodemanager::kMsgSubmitPocValidationsV2,
+                                    kMsgSubmitUnitOfComputePriceProposal}})
+                  .ok())
+      << env.Logs();
+  const crypto::SigningKey* cold = &env.cold();
+  testing::PostgresServer& pg = env.pg();
+  chain::CometClient& comet = env.comet();
+  testing::DaemonProcess& signerd = env.signerd();
+  auto Height = [&] { return env.Height(); };
   ASSERT_TRUE(testing::WaitFor([&] { return Height() >= kValidation + 1; }, absl::Seconds(40)).ok())
       << "height " << Height();
 
@@ -154,7 +85,7 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
                                                  {0, &*a, false},
                                                  {1, &*a, false}}) {
     absl::StatusOr<net::HttpResponse> r =
-        http.Post(absl::StrCat(srv[d.replica]->url(), path),
+        http.Post(absl::StrCat(env.replica(d.replica).url(), path),
                   Validated(kStage, crypto::HexEncode(d.key->public_key().view()), 32, d.fraud),
                   "application/json", net::HttpCallOptions::Timeout(absl::Seconds(5)));
     ASSERT_TRUE(r.ok()) << r.status();
@@ -167,10 +98,11 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
     net::HttpCallOptions call = net::HttpCallOptions::Timeout(absl::Seconds(5));
     call.headers.Set("X-Gonka-Idempotency-Key", "vote-1");
     if (!token.empty()) call.headers.Set("Authorization", "Bearer " + token);
-    return http.Post(absl::StrCat(srv[replica]->url(), "/admin/v1/unit-of-compute-price-proposal"),
-                     body, "application/json", call);
+    return http.Post(
+        absl::StrCat(env.replica(replica).url(), "/admin/v1/unit-of-compute-price-proposal"), body,
+        "application/json", call);
   };
-  const std::string token = "0123456789abcdef0123456789abcdef";
+  const std::string token = EdgeSrvTestEnv::kToken;
   absl::StatusOr<net::HttpResponse> refused = propose(0, R"({"price":2,"denom":"ugonka"})", "");
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(refused->status, 401) << refused->body;
