@@ -24,6 +24,7 @@
 #include "gonka/base/log.h"
 #include "gonka/cache/chain_routes.h"
 #include "gonka/cache/read_service.h"
+#include "gonka/chain/chain_flags.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/drain/connection_flags.h"
 #include "gonka/drain/daemon.h"
@@ -41,17 +42,17 @@ int main(int argc, char** argv) {
   connections.Register(&config, {.coordination = true});
   gonka::eventhub::EventHubServiceOptions options;
   gonka::eventhub::EmitterOptions& emitter = options.emitter;
-  std::string rpc_url, archive_url;
+  std::string archive_url;
   config.AddString("chain-id", &emitter.chain_id, "", "the chain's id (every block is checked)")
       .Required();
-  config.AddString("chain-rpc-url", &rpc_url, "http://127.0.0.1:26657", "CometBFT RPC URL");
+  gonka::chain::ChainFlags chain;  // its gRPC address is the read routes' (ReadServiceFlags)
+  chain.Register(&config, {.grpc = "", .tls_upstream = "--chain-rpc-url and --chain-ws-url"});
   config.AddString("chain-ws-url", &options.ws_url, "",
                    "CometBFT WebSocket URL (default: the RPC URL's /websocket)");
   config.AddString("archive-rpc-url", &archive_url, "",
                    "CometBFT RPC of an archive node: heights the chain node pruned are fetched "
                    "there instead of stalling (empty = none)");
-  gonka::net::TlsClientFlags chain_tls, archive_tls;
-  chain_tls.Register(&config, "chain", "--chain-rpc-url and --chain-ws-url");
+  gonka::net::TlsClientFlags archive_tls;
   archive_tls.Register(&config, "archive", "--archive-rpc-url");
   config.AddString("identity", &options.identity, "", "this replica's name (default host:pid)");
   config.AddString("stream", &emitter.stream, "BLOCKS", "JetStream stream of BlockEvents");
@@ -100,7 +101,8 @@ int main(int argc, char** argv) {
   }
   if (options.ws_url.empty()) {
     options.ws_url = absl::StrCat(
-        absl::StrReplaceAll(rpc_url, {{"http://", "ws://"}, {"https://", "wss://"}}), "/websocket");
+        absl::StrReplaceAll(chain.rpc_url(), {{"http://", "ws://"}, {"https://", "wss://"}}),
+        "/websocket");
   }
   if (options.identity.empty()) {
     char host[256] = {0};
@@ -108,8 +110,8 @@ int main(int argc, char** argv) {
     options.identity = absl::StrCat(host, ":", getpid());
   }
 
-  options.ws_tls = chain_tls.options();
-  gonka::chain::CometClient comet({.rpc_url = rpc_url, .tls = chain_tls.options()});
+  options.ws_tls = chain.tls();
+  gonka::chain::CometClient comet(chain.Comet());
   std::optional<gonka::chain::CometClient> archive;
   if (!archive_url.empty()) {
     archive.emplace(
@@ -141,14 +143,14 @@ int main(int argc, char** argv) {
   // One epoch schedule for the stream's EpochPosition and the cache's boundaries: the chain's
   // Params, else --epoch-length.
   emitter.epochs =
-      reads.EpochParams(rpc_url, chain_tls.options(), emitter.epochs).value_or(emitter.epochs);
+      reads.EpochParams(chain.rpc_url(), chain.tls(), emitter.epochs).value_or(emitter.epochs);
   gonka::eventhub::EventHubService hub(options, &comet, js->get(), coordination->get());
   hub.AddRoutes(&daemon.server());
 
   // The read routes: every replica, leader or follower, moves its cache to each height and
   // phase/epoch boundary as the block stream carries it (the node's /status until then).
-  gonka::cache::ReadServiceWiring wiring{.rpc_url = rpc_url,
-                                         .rpc_tls = chain_tls.options(),
+  gonka::cache::ReadServiceWiring wiring{.rpc_url = chain.rpc_url(),
+                                         .rpc_tls = chain.tls(),
                                          .comet = &comet,
                                          .js = js->get(),
                                          .stream = emitter.stream,

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gonka/base/log.h"
+#include "gonka/chain/chain_flags.h"
 #include "gonka/chain/comet_client.h"
 #include "gonka/crypto/key.h"
 #include "gonka/drain/bearer_auth.h"
@@ -23,7 +24,6 @@
 #include "gonka/drain/daemon.h"
 #include "gonka/election/coordination.h"
 #include "gonka/nats/jetstream.h"
-#include "gonka/net/tls_flags.h"
 #include "gonka/pg/pg.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/signer_service.h"
@@ -39,16 +39,15 @@ int main(int argc, char** argv) {
   gonka::signer::SignerOptions& signer = options.signer;
   gonka::HttpAuthFlags enqueue_auth("enqueue", "HTTP enqueue");
   enqueue_auth.Register(&config);
-  std::string rpc_url, key_file, mode, allowed_types;
+  std::string key_file, mode, allowed_types;
   int64_t gas_limit = 1'000'000'000;
   config.AddString("chain-id", &signer.chain_id, "", "the chain's id").Required();
   config
       .AddString("key-file", &key_file, "",
                  "warm key: 64 hex characters or a mnemonic; mode 0600 or stricter")
       .Required();
-  config.AddString("chain-rpc-url", &rpc_url, "http://127.0.0.1:26657", "CometBFT RPC URL");
-  gonka::net::TlsClientFlags chain_tls;
-  chain_tls.Register(&config, "chain", "--chain-rpc-url");
+  gonka::chain::ChainFlags chain;
+  chain.Register(&config, {.grpc = ""});
   config.AddString("exec-granter", &signer.exec_granter, "",
                    "wrap messages in authz MsgExec on behalf of this (cold) account");
   config.AddString("fee-granter", &signer.fee_granter, "", "x/feegrant granter paying the fees");
@@ -122,7 +121,7 @@ int main(int argc, char** argv) {
   if (!key.ok()) return daemon.ConfigError(absl::StrCat("--key-file: ", key.status().message()));
   GONKA_LOG_INFO("signing key loaded", {"address", key->address()});
 
-  gonka::chain::CometClient comet({.rpc_url = rpc_url, .tls = chain_tls.options()});
+  gonka::chain::CometClient comet(chain.Comet());
   absl::StatusOr<gonka::signer::AccountInfo> account =
       gonka::signer::QueryAccount(comet, key->address());
   if (!account.ok()) return daemon.Fail(account.status());
