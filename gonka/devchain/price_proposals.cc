@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gonka/chain/epoch.h"
-#include "gonka/edgesrv/price_proposal.pb.h"
+#include "gonka/proto/inference/inference/query.pb.h"
 #include "gonka/proto/inference/inference/tx.pb.h"
 
 namespace gonka {
@@ -29,7 +29,7 @@ std::optional<TxResult> ApplyPriceProposal(const google::protobuf::Any& msg,
     r.log = "MsgSubmitUnitOfComputePriceProposal: tx parse error";
     return r;
   }
-  gonka::edgesrv::v1::UnitOfComputePriceProposal p;
+  ::inference::inference::UnitOfComputePriceProposal p;
   p.set_participant(m.creator());
   p.set_price(m.price());
   p.set_proposed_at_block_height(static_cast<uint64_t>(height));
@@ -42,12 +42,12 @@ bool HandlesPriceProposalQuery(absl::string_view path) { return path == kQueryPr
 
 TxExecutor::QueryResult QueryPriceProposal(absl::string_view data, const PriceProposalState& state,
                                            uint64_t default_price) {
-  gonka::edgesrv::v1::QueryGetUnitOfComputePriceProposalRequest request;
+  ::inference::inference::QueryGetUnitOfComputePriceProposalRequest request;
   if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
     return {18, "sdk", "invalid request: cannot decode QueryGetUnitOfComputePriceProposalRequest",
             ""};
   }
-  gonka::edgesrv::v1::QueryGetUnitOfComputePriceProposalResponse response;
+  ::inference::inference::QueryGetUnitOfComputePriceProposalResponse response;
   auto it = state.by_participant.find(request.participant());
   if (it != state.by_participant.end() &&
       !response.mutable_proposal()->ParseFromString(it->second)) {

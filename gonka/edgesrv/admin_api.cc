@@ -222,7 +222,8 @@ net::HttpResponse GetPriceProposal(const EdgeAdminOptions& o) {
                     "--chain-grpc-address or --chain-rpc-url",
                     "the chain's query API");
   }
-  absl::StatusOr<v1::QueryGetUnitOfComputePriceProposalResponse> answer = o.price_query(o.creator);
+  absl::StatusOr<::inference::inference::QueryGetUnitOfComputePriceProposalResponse> answer =
+      o.price_query(o.creator);
   if (!answer.ok()) {
     return JsonError(absl::IsUnavailable(answer.status()) ? 503 : 502,
                      absl::StrCat("chain query: ", answer.status().message()));
@@ -231,7 +232,7 @@ net::HttpResponse GetPriceProposal(const EdgeAdminOptions& o) {
   JsonWriter w;
   w.BeginObject();
   if (answer->has_proposal()) {
-    const v1::UnitOfComputePriceProposal& p = answer->proposal();
+    const ::inference::inference::UnitOfComputePriceProposal& p = answer->proposal();
     w.Key("proposal").BeginObject();
     if (!p.participant().empty()) w.Key("participant").String(p.participant());
     if (p.price() != 0) w.Key("price").Uint(p.price());

@@ -83,9 +83,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gonka/drain/bearer_auth.h"
-#include "gonka/edgesrv/price_proposal.pb.h"
 #include "gonka/edgesrv/stage_gate.h"
 #include "gonka/nodemanager/chain_messages.h"
+#include "gonka/proto/inference/inference/query.pb.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/txqueue/txqueue.h"
 
@@ -113,8 +113,9 @@ using EnqueueFn = std::function<absl::StatusOr<txqueue::EnqueueResult>(txqueue::
 // The signer ledger's row for an idempotency key (signer::Ledger::Get).
 using LedgerLookupFn = std::function<absl::StatusOr<signer::LedgerEntry>(const std::string& key)>;
 // Gonka's Query/GetUnitOfComputePriceProposal for a participant (a chain query).
-using PriceQueryFn = std::function<absl::StatusOr<v1::QueryGetUnitOfComputePriceProposalResponse>(
-    const std::string& participant)>;
+using PriceQueryFn = std::function<
+    absl::StatusOr<::inference::inference::QueryGetUnitOfComputePriceProposalResponse>(
+        const std::string& participant)>;
 using SeedFn = std::function<absl::StatusOr<nodemanager::SeedInfo>(uint64_t epoch)>;
 
 struct EdgeAdminOptions {

@@ -213,10 +213,10 @@ namespace {
 PriceQueryFn MakePriceQuery(chain::InferenceQueryClient* client) {
   if (client == nullptr) return nullptr;
   return [client](const std::string& participant)
-             -> absl::StatusOr<v1::QueryGetUnitOfComputePriceProposalResponse> {
-    v1::QueryGetUnitOfComputePriceProposalRequest request;
+             -> absl::StatusOr<::inference::inference::QueryGetUnitOfComputePriceProposalResponse> {
+    ::inference::inference::QueryGetUnitOfComputePriceProposalRequest request;
     request.set_participant(participant);
-    v1::QueryGetUnitOfComputePriceProposalResponse response;
+    ::inference::inference::QueryGetUnitOfComputePriceProposalResponse response;
     if (absl::Status s = client->Call("/inference.inference.Query/GetUnitOfComputePriceProposal",
                                       request, &response);
         !s.ok()) {
