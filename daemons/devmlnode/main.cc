@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gonka/base/log.h"
 #include "gonka/base/secret_file.h"
 #include "gonka/devmlnode/dev_ml_node.h"
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
   config.AddInt("k-dim", &o.k_dim, 12, "fp16 values per artifact vector").Range(1, 4096);
   config.AddBool("require-fencing", &o.require_fencing, false,
                  "refuse mutating commands without X-Gonka-Fencing-Token (409)");
+  std::string versions;
+  config.AddString("versions", &versions, "",
+                   "comma-separated ML-node versions also answered at GET "
+                   "/<version>/api/v1/state (Gonka's versioned URLs)");
   std::string auth_token_file;
   config.AddString("auth-token-file", &auth_token_file, "",
                    "file (0600) with the bearer token every ML-node request must carry; "
@@ -65,6 +70,7 @@ int main(int argc, char** argv) {
     if (!token.ok()) return daemon.ConfigError(token.status().message());
     o.auth_token = *token;
   }
+  if (!versions.empty()) o.versions = absl::StrSplit(versions, ',');
   if (absl::Status s = gonka::devmlnode::DevMlNode::Validate(o); !s.ok()) {
     return daemon.ConfigError(s.message());
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -260,6 +261,13 @@ class DevMlNode::Impl {
       absl::MutexLock lock(&mu_);
       return HttpResponse::Json(200, absl::StrCat("{\"state\":\"", StateName(), "\"}"));
     });
+    for (const std::string& version : options_.versions) {
+      Route(server, "GET", absl::StrCat("/", version, "/api/v1/state"), false,
+            [this](const HttpRequest&) {
+              absl::MutexLock lock(&mu_);
+              return HttpResponse::Json(200, absl::StrCat("{\"state\":\"", StateName(), "\"}"));
+            });
+    }
     Route(server, "GET", "/api/v1/inference/pow/status", false, [this](const HttpRequest&) {
       absl::MutexLock lock(&mu_);
       return HttpResponse::Json(200, absl::StrCat("{\"status\":\"", PowName(), "\"}"));
@@ -308,6 +316,8 @@ class DevMlNode::Impl {
       w.BeginObject().Key("id").String(model_).Key("object").String("model").EndObject();
       return HttpResponse::Json(200, w.EndArray().EndObject().Take());
     });
+    Route(server, "POST", "/v1/chat/completions", false,
+          [this](const HttpRequest& r) { return ChatCompletion(r); });
   }
 
  private:
@@ -325,7 +335,7 @@ class DevMlNode::Impl {
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
   // Wraps an ML-node route with auth, faults, fencing, idempotency and the command record.
-  void Route(net::HttpServer& server, const char* method, const char* path, bool mutating,
+  void Route(net::HttpServer& server, const char* method, const std::string& path, bool mutating,
              Handler handler) {
     std::string endpoint = absl::StrCat(method, " ", path);
     server.Handle(method, path, [this, endpoint, mutating, handler](const HttpRequest& r) {
@@ -599,6 +609,62 @@ class DevMlNode::Impl {
     return HttpResponse::Json(200, "{\"status\":\"OK\"}");
   }
 
+  // OpenAI's chat completion, as vLLM answers it: the loaded model gives one stand-in choice;
+  // another model is vLLM's 404, no model a 503 (as /health).
+  HttpResponse ChatCompletion(const HttpRequest& r) {
+    dom::parser parser;
+    HttpResponse error;
+    std::optional<dom::object> body = ParseBody(parser, r, &error);
+    if (!body) return error;
+    Fields f(*body, "");
+    std::string model = f.String("model", true);
+    f.Array("messages", true);
+    if (f.error()) return FieldFailure(*f.error());
+    absl::MutexLock lock(&mu_);
+    if (model_.empty()) return Detail(503, "no model is loaded");
+    if (model != model_) {
+      return Detail(404, absl::StrCat("The model `", model, "` does not exist."));
+    }
+    ++completions_;
+    JsonWriter w;
+    w.BeginObject()
+        .Key("id")
+        .String(absl::StrCat("chatcmpl-devmlnode-", completions_))
+        .Key("object")
+        .String("chat.completion")
+        .Key("created")
+        .Int(absl::ToUnixSeconds(absl::Now()))
+        .Key("model")
+        .String(model_)
+        .Key("choices")
+        .BeginArray()
+        .BeginObject()
+        .Key("index")
+        .Int(0)
+        .Key("message")
+        .BeginObject()
+        .Key("role")
+        .String("assistant")
+        .Key("content")
+        .String("ready")
+        .EndObject()
+        .Key("finish_reason")
+        .String("stop")
+        .EndObject()
+        .EndArray()
+        .Key("usage")
+        .BeginObject()
+        .Key("prompt_tokens")
+        .Int(1)
+        .Key("completion_tokens")
+        .Int(1)
+        .Key("total_tokens")
+        .Int(2)
+        .EndObject()
+        .EndObject();
+    return HttpResponse::Json(200, w.Take());
+  }
+
   HttpResponse SetFaults(const HttpRequest& r) {
     dom::parser parser;
     HttpResponse error;
@@ -863,6 +929,7 @@ class DevMlNode::Impl {
   Faults faults_ ABSL_GUARDED_BY(mu_);
   Pow pow_ ABSL_GUARDED_BY(mu_) = Pow::kIdle;
   std::string model_ ABSL_GUARDED_BY(mu_);
+  uint64_t completions_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<Stage> stage_ ABSL_GUARDED_BY(mu_);
   uint64_t run_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t highest_token_ ABSL_GUARDED_BY(mu_) = 0;
@@ -907,6 +974,16 @@ absl::Status DevMlNode::Validate(const DevMlNodeOptions& o) {
     return absl::InvalidArgumentError("refuse_status: must be 0 (off) or in [500, 599]");
   }
   if (o.faults.crash_after < 0) return absl::InvalidArgumentError("crash_after: must be >= 0");
+  for (const std::string& v : o.versions) {
+    const bool ok = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+      return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+             c == '-' || c == '+';
+    });
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("versions: \"", v, "\" is not one URL path segment of A-Z a-z 0-9 . _ - +"));
+    }
+  }
   return absl::OkStatus();
 }
 

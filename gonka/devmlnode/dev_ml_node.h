@@ -27,6 +27,9 @@
 //   - Every mutating command is recorded (endpoint, token, key, outcome, status, reason, time):
 //     GET /debug/commands (loopback peers only).
 //   - Bad JSON or a bad field → 400 {"detail": "<field>: <what>"}.
+//   - Inference port: GET /health, GET /v1/models and POST /v1/chat/completions (OpenAI shape;
+//     answers a stand-in completion for the loaded model, 404 for another model, 503 with none).
+//   - GET /<version>/api/v1/state for each of `versions` (the same state).
 //
 // Thread-safety: thread-safe; handlers run on the HTTP servers' threads, deliveries on one
 // worker thread owned by DevMlNode (joined by Shutdown() or the destructor).
@@ -43,6 +46,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -73,6 +77,10 @@ struct DevMlNodeOptions {
   std::string auth_token;        // "" = none; else `Authorization: Bearer <token>` required
   int callback_attempts = 5;
   absl::Duration callback_timeout = absl::Seconds(5);
+  // ML-node versions this node also answers GET /<version>/api/v1/state for, as a node behind
+  // Gonka's versioned URLs does (node-manager's version-status probes them). Each one URL path
+  // segment ([A-Za-z0-9._+-]).
+  std::vector<std::string> versions;
   Faults faults;
   // Called by the crash fault (default: _exit(kCrashExitCode)).
   std::function<void()> crash;
@@ -93,12 +101,13 @@ class DevMlNode {
   DevMlNode(const DevMlNode&) = delete;
   DevMlNode& operator=(const DevMlNode&) = delete;
 
-  // InvalidArgument naming the option (batch_size, nonces_per_stage, k_dim, refuse_status...).
+  // InvalidArgument naming the option (batch_size, nonces_per_stage, k_dim, refuse_status,
+  // versions...).
   static absl::Status Validate(const DevMlNodeOptions& options);
 
   // The management API (/api/v1/...) and /debug/commands, /debug/faults on `server`.
   void RegisterApi(net::HttpServer& server);
-  // GET /health and GET /v1/models on the inference server.
+  // GET /health, GET /v1/models and POST /v1/chat/completions on the inference server.
   void RegisterInference(net::HttpServer& server);
 
   // Stops delivering and joins the worker. Idempotent.

@@ -14,6 +14,30 @@
 //                                            "node_id": id}
 //   POST   /admin/v1/nodes/{id}/disable  200 {"message": "node disabled successfully", ...}
 //
+// The ML-node routes (Gonka's upgrade_handlers.go, node_handlers.go postNodeTest,
+// fact_handlers.go; docs/node-manager.md, "ML-node routes"):
+//
+//   GET  /admin/v1/nodes/upgrade-status  200 {"message": "No upgrade plan active"} or, for the
+//                                            plan's node_version, what version-status answers
+//   POST /admin/v1/nodes/version-status  {"version": "v2"} → 200 {<id>: {"is_alive": bool
+//                                            [, "error": "..."]}, ...}: every stored node's
+//                                            GET /<version><poc_segment>/api/v1/state answered
+//   POST /admin/v1/nodes/{id}/test        200 TestResult {"node_id", "status": "SUCCESS" |
+//                                            "FAILED", "failing_model", "error", "load_ms",
+//                                            "health_ms", "resp_ms", "started_at",
+//                                            "duration_ms", "retryable"}; 409 while the node is
+//                                            enabled (the leader drives it) or a test runs
+//   GET  /admin/v1/nodes/{id}/test        200 {"node_id", "running": bool, "last": TestResult
+//                                            | null}
+//   GET  /admin/v1/nodes/{id}/launch-plan 200 {"node_id", "plans": [{"model_id", "args"}],
+//                                            "skipped_models": [...]}; 502 when the chain's
+//                                            governance models cannot be read
+//
+// An ML node that does not answer is not an HTTP error of these routes (as in Gonka): it is
+// {"is_alive": false, "error": ...} in version-status and a FAILED TestResult with
+// "retryable": true in the test. Every answer is counted in
+// gonka_nodemanager_admin_requests_total{route, status}.
+//
 // <node> is Gonka's InferenceNodeConfig (node_store.h, AdminNode). Errors are
 // {"error": "<message>"}: 400 naming the field ("inference_port: required, an integer in
 // 1..65535"), 404 "node not found: <id>" (also for DELETE, where Gonka answers 200 false), 409
@@ -39,11 +63,15 @@
 #ifndef GONKA_NODEMANAGER_ADMIN_API_H_
 #define GONKA_NODEMANAGER_ADMIN_API_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gonka/chain/inference_query_client.h"
 #include "gonka/drain/bearer_auth.h"
 #include "gonka/net/http_server.h"
 #include "gonka/nodemanager/node_store.h"
@@ -52,9 +80,46 @@
 namespace gonka {
 namespace nodemanager {
 
+// A model as the chain's governance lists it (inference.inference.Query/ModelsAll: `id` and
+// `model_args`, the serving arguments every node must use).
+struct GovernanceModel {
+  std::string id;
+  std::vector<std::string> args;
+};
+using GovernanceModelsFn = std::function<absl::StatusOr<std::vector<GovernanceModel>>()>;
+
+// The upgrade the chain has scheduled, as Gonka's API keeps it (apiconfig.UpgradePlan: name,
+// height, node_version); node_version "" = no ML-node upgrade planned.
+struct UpgradePlan {
+  std::string name;
+  int64_t height = 0;
+  std::string node_version;
+};
+using UpgradePlanFn = std::function<absl::StatusOr<UpgradePlan>()>;
+
+// The governance models read through `queries` (ModelsAll); errors as InferenceQueryClient.
+GovernanceModelsFn ChainGovernanceModels(std::shared_ptr<chain::InferenceQueryClient> queries);
+
+// A node's launch plan for one model: governance args first, then the node's own args for the
+// model except options governance already sets (Gonka's broker, MergeModelArgs: an option is a
+// token starting with "--", "--opt=value" included, with the tokens after it that do not start
+// with "--"; governance wins on the same option name).
+std::vector<std::string> MergeModelArgs(const std::vector<std::string>& governance,
+                                        const std::vector<std::string>& local);
+
 struct AdminApiOptions {
   NodeStore* store = nullptr;  // required; outlives the server
   HttpAuthenticator authenticate;
+  // The chain's governance models (test, launch-plan). Null: those routes answer 502 naming
+  // the missing chain connection (test: a FAILED result).
+  GovernanceModelsFn governance_models;
+  // The chain's upgrade plan (upgrade-status). Null: upgrade-status answers 503 saying
+  // node-manager has no source for it.
+  UpgradePlanFn upgrade_plan;
+  // Deadline of one ML-node call (version-status probes, stop, health, the test inference).
+  absl::Duration ml_node_timeout = absl::Seconds(10);
+  // Deadline of a whole test (Gonka's 5 minutes: a model load can take that long).
+  absl::Duration test_timeout = absl::Minutes(5);
 };
 
 // Registers the routes above on `server` (before or after it starts).
@@ -71,6 +136,15 @@ struct MlNodeAdminOptions {
   // Bearer tokens (gonka/drain/bearer_auth.h); "" = the routes answer 403 (API off).
   std::string token_file;
   absl::Duration poll_interval = absl::Seconds(1);
+  // The chain, for the governance models the test and launch-plan routes read (ModelsAll).
+  // Neither grpc_address nor rpc_url set: no chain (those routes answer 502). node-manager
+  // wires its --chain-grpc-address / --chain-rpc-url here.
+  chain::InferenceQueryClientOptions chain;
+  // The upgrade plan's source (see AdminApiOptions::upgrade_plan); null: none.
+  UpgradePlanFn upgrade_plan;
+  // As AdminApiOptions.
+  absl::Duration ml_node_timeout = absl::Seconds(10);
+  absl::Duration test_timeout = absl::Minutes(5);
 };
 
 class MlNodeAdmin {
@@ -91,6 +165,7 @@ class MlNodeAdmin {
   MlNodeAdmin() = default;
   std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<NodeStore> store_;
+  std::shared_ptr<chain::InferenceQueryClient> queries_;
   std::unique_ptr<net::HttpServer> server_;
   std::unique_ptr<NodeStoreWatcher> watcher_;
 };
