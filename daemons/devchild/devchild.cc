@@ -75,7 +75,9 @@ absl::StatusOr<Identity> SelfIdentity() {
 }
 
 bool ValidMode(const std::string& mode) {
-  return mode == "normal" || mode == "never-ready" || mode == "crash-at-start";
+  return mode == "normal" || mode == "never-ready" || mode == "crash-at-start" ||
+         mode == "ready-late" || mode == "always-starting" || mode == "recovers-late" ||
+         mode == "never-recovers" || mode == "no-admin-api";
 }
 
 absl::StatusOr<std::string> MakeVariant(const std::string& self, const std::string& out,

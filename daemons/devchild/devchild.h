@@ -22,8 +22,10 @@ namespace devchild {
 
 struct Identity {
   std::string label = "dev";
-  std::string mode = "normal";  // normal | never-ready | crash-at-start
-  std::string sha256;           // of the running executable
+  // normal | never-ready | crash-at-start | ready-late | always-starting | recovers-late |
+  // never-recovers | no-admin-api (docs/versiond.md, "The development child")
+  std::string mode = "normal";
+  std::string sha256;  // of the running executable
 };
 
 // Label and mode from the trailer of `image` ("#devchild-variant label=v2 mode=never-ready"),

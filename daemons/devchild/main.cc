@@ -3,6 +3,8 @@
 //
 //   devchild --port N --data-dir DIR        serve until SIGTERM
 //   devchild --print-storage-mode           print `postgres` or `sqlite`, exit
+//   devchild --print-binary-version         print `devchild-<label>`, exit
+//   devchild --print-admin-api-version      print `1`, exit (mode no-admin-api: unknown flag)
 //   devchild --make-variant OUT --label L [--mode M]
 //                                           copy this binary to OUT with a trailer naming
 //                                           label L (and mode M): a "different binary" for
@@ -20,10 +22,13 @@
 // /drain, GET /drain/status {"ready","draining","inflight"}.
 //
 // Modes (trailer, --mode or $DEVCHILD_MODE): `normal`, `never-ready` (/ready is always 503),
-// `crash-at-start` (exits 3 before binding). Storage mode: `postgres` when --pg-url-file /
-// $DEVCHILD_PG_URL_FILE is set (every served request is then recorded in Postgres), else
-// $DEVCHILD_STORAGE_MODE (`postgres` claims shared storage without a server, for tests), else
-// `sqlite`.
+// `crash-at-start` (exits 3 before binding), `ready-late` (/ready says "still starting" for
+// $DEVCHILD_READY_AFTER_MS, 3000), `always-starting` (says so forever), `recovers-late` (/ready 200
+// with recovery_complete false for $DEVCHILD_RECOVERY_AFTER_MS, 3000), `never-recovers`,
+// `no-admin-api` (an older child: it rejects --print-admin-api-version, so its admin endpoints are
+// on port N). Storage mode: `postgres` when --pg-url-file / $DEVCHILD_PG_URL_FILE is set (every
+// served request is then recorded in Postgres), else $DEVCHILD_STORAGE_MODE (`postgres` claims
+// shared storage without a server, for tests), else `sqlite`.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -39,11 +44,19 @@
 
 using gonka::supervisor::EnvOr;
 
+namespace {
+absl::Duration EnvMs(const char* name, int fallback_ms) {
+  int ms = fallback_ms;
+  if (!absl::SimpleAtoi(EnvOr(name), &ms) || ms < 0) ms = fallback_ms;
+  return absl::Milliseconds(ms);
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   int port = -1;
   std::string data_dir, pg_url_file = EnvOr("DEVCHILD_PG_URL_FILE");
   std::string variant_out, variant_label, mode_flag;
-  bool print_storage = false;
+  bool print_storage = false, print_binary_version = false, print_admin_api = false;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     auto value = [&](std::string* out) {
@@ -61,7 +74,9 @@ int main(int argc, char** argv) {
           "  --port N              public port (/healthz, escrow routes)\n"
           "  --data-dir DIR        the child's data directory\n"
           "  --pg-url-file F       record served requests in PostgreSQL (storage mode postgres)\n"
-          "  --mode M              normal | never-ready | crash-at-start (also DEVCHILD_MODE)\n"
+          "  --mode M              normal | never-ready | crash-at-start | ready-late |\n"
+          "                        always-starting | recovers-late | never-recovers |\n"
+          "                        no-admin-api (also DEVCHILD_MODE)\n"
           "  --print-storage-mode  print postgres or sqlite (DEVCHILD_STORAGE_MODE) and exit\n"
           "  --make-variant OUT    write a copy of this binary with another label and sha256\n"
           "  --label L             the variant's label\n"
@@ -70,6 +85,10 @@ int main(int argc, char** argv) {
     }
     if (arg == "--print-storage-mode") {
       print_storage = true;
+    } else if (arg == "--print-binary-version") {
+      print_binary_version = true;
+    } else if (arg == "--print-admin-api-version") {
+      print_admin_api = true;
     } else if (arg == "--port" && value(&v)) {
       if (!absl::SimpleAtoi(v, &port)) port = -1;
     } else if (arg == "--data-dir" && value(&data_dir)) {
@@ -78,7 +97,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--make-variant" && value(&variant_out)) {
     } else if (arg == "--label" && value(&variant_label)) {
     } else {
-      std::fprintf(stderr, "devchild: unknown argument %s\n", argv[i]);
+      // "unknown flag": the words versiond looks for to tell an older child from a broken one.
+      std::fprintf(stderr, "devchild: unknown flag %s\n", argv[i]);
       return 2;
     }
   }
@@ -109,9 +129,20 @@ int main(int argc, char** argv) {
   }
   if (!mode_flag.empty()) id->mode = mode_flag;
   if (std::string m = EnvOr("DEVCHILD_MODE"); !m.empty()) id->mode = m;
+  if (print_binary_version) {
+    std::printf("devchild-%s\n", id->label.c_str());
+    return 0;
+  }
+  if (print_admin_api) {
+    if (id->mode == "no-admin-api") {
+      std::fprintf(stderr, "devchild: unknown flag --print-admin-api-version\n");
+      return 2;
+    }
+    std::printf("1\n");
+    return 0;
+  }
   if (!gonka::devchild::ValidMode(id->mode)) {
-    std::fprintf(stderr, "devchild: bad mode %s (normal|never-ready|crash-at-start)\n",
-                 id->mode.c_str());
+    std::fprintf(stderr, "devchild: bad mode %s (see --help)\n", id->mode.c_str());
     return 2;
   }
   if (port < 0 || data_dir.empty()) {
@@ -140,6 +171,12 @@ int main(int argc, char** argv) {
       {.name = "devchild",
        .port = port,
        .never_ready = id->mode == "never-ready",
+       .ready_after = id->mode == "ready-late"        ? EnvMs("DEVCHILD_READY_AFTER_MS", 3000)
+                      : id->mode == "always-starting" ? absl::InfiniteDuration()
+                                                      : absl::ZeroDuration(),
+       .recovery_after = id->mode == "recovers-late"    ? EnvMs("DEVCHILD_RECOVERY_AFTER_MS", 3000)
+                         : id->mode == "never-recovers" ? absl::InfiniteDuration()
+                                                        : absl::ZeroDuration(),
        .version = id->label,
        .stamp = [&routes](gonka::net::HttpResponse r) {
          return gonka::devchild::Stamp(routes.id, std::move(r));

@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
   int port = 8080, first_child_port = 5000;
   std::string bind, oracle_url, bin_dir, data_dir, binary_name, ready_path, drain_path, status_path,
       admin_env;
-  absl::Duration poll_interval, ready_timeout, drain_timeout, drain_poll, kill_grace,
-      shutdown_grace, budget, announce;
+  absl::Duration poll_interval, ready_timeout, ready_max_wait, recovery_timeout, drain_timeout,
+      drain_poll, kill_grace, shutdown_grace, budget, announce;
   // Gonka hard-codes :8080 on every interface. Here the address is a setting, loopback by
   // default: a host behind the router sets VERSIOND_BIND to the address the router reaches.
   config.AddString("bind", &bind, "127.0.0.1", "address of the proxy listener")
@@ -75,6 +75,16 @@ int main(int argc, char** argv) {
       .Positive();
   config.AddDuration("ready-timeout", &ready_timeout, absl::Seconds(60), "new child readiness")
       .Env("VERSIOND_READY_TIMEOUT")
+      .Positive();
+  config
+      .AddDuration("ready-max-wait", &ready_max_wait, absl::Minutes(32),
+                   "readiness wait while the child says it is still starting")
+      .Env("VERSIOND_READY_MAX_WAIT")
+      .Positive();
+  config
+      .AddDuration("recovery-timeout", &recovery_timeout, absl::Minutes(30),
+                   "warm cutover: wait for recovery_complete before a swap")
+      .Env("VERSIOND_RECOVERY_TIMEOUT")
       .Positive();
   config.AddDuration("drain-timeout", &drain_timeout, absl::Minutes(15), "lease/inflight wait")
       .Env("VERSIOND_DRAIN_TIMEOUT")
@@ -135,6 +145,9 @@ int main(int argc, char** argv) {
   options.supervisor.drain_path = drain_path;
   options.supervisor.drain_status_path = status_path;
   options.supervisor.ready_timeout = ready_timeout;
+  options.supervisor.ready_max_wait = ready_max_wait;  // < ready_timeout counts as ready_timeout
+  options.supervisor.recovery_timeout = recovery_timeout;
+  options.supervisor.probe_versions = true;
   options.supervisor.drain_timeout = drain_timeout;
   options.supervisor.drain_poll_interval = drain_poll;
   options.supervisor.kill_grace = child_grace;

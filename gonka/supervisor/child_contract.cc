@@ -90,8 +90,24 @@ void ChildContract::AddRoutes() {
   admin->Handle(
       "GET", "/ready",
       [this, stamp](const HttpRequest&) {
-        const bool ready = !options_.never_ready && !draining_.load();
-        return stamp(HttpResponse::Text(ready ? 200 : 503, ready ? "ready" : "not ready"));
+        if (options_.never_ready) return stamp(HttpResponse::Text(503, "not ready"));
+        const bool draining = draining_.load();
+        const absl::Duration up = absl::Now() - started_;
+        const bool starting = up < options_.ready_after;
+        JsonWriter w;
+        w.BeginObject()
+            .Key("ready")
+            .Bool(!draining && !starting)
+            .Key("draining")
+            .Bool(draining)
+            .Key("storage_ready")
+            .Bool(!starting);
+        if (options_.recovery_after >= absl::ZeroDuration()) {
+          const bool recovered = up >= options_.recovery_after;
+          w.Key("recovery_complete").Bool(recovered).Key("sessions_pending").Int(recovered ? 0 : 4);
+        }
+        w.EndObject();
+        return stamp(HttpResponse::Json(draining || starting ? 503 : 200, w.Take()));
       },
       no_admission);
   admin->Handle(
@@ -120,6 +136,7 @@ void ChildContract::AddRoutes() {
 }
 
 absl::Status ChildContract::Start() {
+  started_ = absl::Now();
   if (absl::Status s = pub_.Start(); !s.ok()) return s;
   if (admin_server_ != nullptr) return admin_server_->Start();
   return absl::OkStatus();

@@ -12,7 +12,8 @@
 //
 // Contract: every public request except `/healthz` (and routes added with admission off) counts
 // as in flight until its response or stream ends; after `POST /drain` or a signal new ones get 503
-// and admitted ones finish. `/ready` is 200 while not draining (never with `never_ready`).
+// and admitted ones finish. `/ready` is 200 while not draining (never with `never_ready`), with a
+// JSON body {ready, draining, storage_ready, recovery_complete, sessions_pending}.
 // Responses of the contract's own routes go through `stamp` when set (identity headers).
 //
 // Thread-safety: draining()/inflight()/Drain() from any thread; the rest from main.
@@ -38,7 +39,14 @@ struct ChildContractOptions {
   std::string name = "child";  // server name (metrics, logs)
   int port = 0;
   int handler_threads = 16;
-  bool never_ready = false;
+  bool never_ready = false;  // admin ready: 503 "not ready" (text: not "still starting")
+  // Admin ready answers 503 {"ready":false,"draining":false,"storage_ready":false} — a child
+  // still starting, as Gonka's devshardd says it — until this long after Start().
+  absl::Duration ready_after = absl::ZeroDuration();
+  // The warm cutover (Gonka's devshardd v5): the ready body carries "recovery_complete" (false
+  // until this long after Start(); absl::InfiniteDuration(): never) and "sessions_pending".
+  // Negative: the field is left out (a child that predates it).
+  absl::Duration recovery_after = absl::ZeroDuration();
   std::string version;  // added to /drain/status as "version" when set
   std::function<net::HttpResponse(net::HttpResponse)> stamp;
 };
@@ -70,6 +78,7 @@ class ChildContract {
 
   const ChildContractOptions options_;
   const std::string admin_address_;
+  absl::Time started_ = absl::Now();  // set again by Start(), before any handler runs
   std::atomic<bool> draining_{false};
   std::atomic<int> inflight_{0};
   net::HttpServer pub_;

@@ -34,6 +34,8 @@ struct Generation {
   uint64_t id = 0;
   ChildSpec spec;
   std::string storage_mode;
+  std::string binary_version;  // preflight (probe_versions)
+  bool admin_api = true;       // preflight: false = legacy child, admin on the public port
   GenerationState state = GenerationState::kPreparing;
   bool done = false;
   int port = 0;
@@ -107,6 +109,47 @@ bool IsIdempotent(absl::string_view method) {
 
 std::string Url(int port, absl::string_view path) {
   return absl::StrCat("http://127.0.0.1:", port, path);
+}
+
+// Gonka's versiond (versioned/internal/process/manager.go @f4ca6761, readyBodyInitializing): a
+// 503 from admin ready whose JSON body is not draining and says `ready` or `storage_ready` is
+// false (a missing field counts as false) is a child still starting. Not JSON: not starting.
+bool ReadyBodyInitializing(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS || !doc.is_object()) return false;
+  bool ready = false, draining = false, storage_ready = false;
+  (void)doc["ready"].get(ready);
+  (void)doc["draining"].get(draining);
+  (void)doc["storage_ready"].get(storage_ready);
+  if (draining) return false;
+  return !ready || !storage_ready;
+}
+
+// The ready path is not served at all (older children): 404, 405, 501.
+bool ReadyPathAbsent(int status) { return status == 404 || status == 405 || status == 501; }
+
+// `recovery_complete` of an admin ready body; nullopt when the body is not JSON or has no such
+// boolean field (a child that predates the warm cutover).
+std::optional<bool> RecoveryComplete(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS || !doc.is_object()) return std::nullopt;
+  bool complete = false;
+  if (doc["recovery_complete"].get(complete) != simdjson::SUCCESS) return std::nullopt;
+  return complete;
+}
+
+// A `--print-*` probe the binary rejected as an unknown flag (Gonka's versiond treats it as an
+// older binary without the flag: binary_version.go @5ff1482e, isUnsupportedVersionFlagError).
+bool FlagUnsupported(const absl::Status& status) {
+  if (!absl::IsUnavailable(status)) return false;  // exited non-zero (not killed, not a timeout)
+  const std::string said = absl::AsciiStrToLower(status.message());
+  if (absl::StrContains(said, ": signal ")) return false;
+  return absl::StrContains(said, "unknown flag") ||
+         absl::StrContains(said, "flag provided but not defined") ||
+         absl::StrContains(said, "unknown shorthand flag") ||
+         absl::StrContains(said, "unrecognized option");
 }
 
 }  // namespace
@@ -318,7 +361,11 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
     port = gen->port;
     admin_port = gen->admin_port;
   }
-  const absl::Time deadline = absl::Now() + options_.ready_timeout;
+  const absl::Time start = absl::Now();
+  const absl::Time min_deadline = start + options_.ready_timeout;
+  const absl::Duration max_wait = std::max(options_.ready_max_wait, options_.ready_timeout);
+  const absl::Time max_deadline = start + max_wait;
+  bool extended = false;
   std::string last = "no answer yet";
   while (true) {
     {
@@ -334,6 +381,8 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
         std::max(absl::Milliseconds(500), std::min(absl::Seconds(2), options_.ready_timeout)));
     absl::StatusOr<net::HttpResponse> ready =
         http_->Get(Url(admin_port, options_.ready_path), call);
+    // Whether the child says it is still starting (the wait may then go past ready_timeout).
+    bool starting = false;
     if (ready.ok() && ready->status == 200) {
       absl::StatusOr<net::HttpResponse> health = http_->Get(Url(port, options_.healthz_path), call);
       // The answers must come from this child: another process (another supervisor's child)
@@ -352,23 +401,138 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
         WarmConnections(port);
         return absl::OkStatus();
       }
+      starting = !stranger;  // admin says ready, the public side is not serving yet
       last = stranger      ? absl::StrCat("port ", port, " or ", admin_port,
                                           " is listened on by another process, not the child")
              : health.ok() ? absl::StrCat(options_.healthz_path, " answered ", health->status)
                            : std::string(health.status().message());
+    } else if (ready.ok()) {
+      starting = (ready->status == 503 && ReadyBodyInitializing(ready->body)) ||
+                 ReadyPathAbsent(ready->status);
+      last = absl::StrCat(options_.ready_path, " answered ", ready->status,
+                          starting ? " (still starting)" : "");
     } else {
-      last = ready.ok() ? absl::StrCat(options_.ready_path, " answered ", ready->status)
-                        : std::string(ready.status().message());
+      last = std::string(ready.status().message());
     }
-    if (absl::Now() >= deadline) {
+    const absl::Time now = absl::Now();
+    if (now >= max_deadline || (now >= min_deadline && !starting)) {
       return absl::UnavailableError(absl::StrCat(
           "version ", gen->spec.version, " (", gen->spec.binary, "): not ready within ",
-          absl::FormatDuration(options_.ready_timeout), ": ", last));
+          absl::FormatDuration(now >= max_deadline ? max_wait : options_.ready_timeout), ": ",
+          last));
+    }
+    if (now >= min_deadline && !extended) {
+      extended = true;
+      GONKA_LOG_INFO("child still starting; extending the readiness wait",
+                     {"version", gen->spec.version}, {"generation", gen->id},
+                     {"elapsed", now - start}, {"max_wait", max_wait}, {"last", last});
     }
     if (SleepOrForced(options_.ready_poll_interval)) {
       return absl::CancelledError("supervisor shutting down");
     }
   }
+}
+
+absl::Status Supervisor::WaitRecovery(const GenPtr& gen, const GenPtr& old) {
+  if (options_.recovery_timeout <= absl::ZeroDuration()) return absl::OkStatus();
+  int port, admin_port;
+  {
+    absl::MutexLock lock(&mu_);
+    port = gen->port;
+    admin_port = gen->admin_port;
+  }
+  // As Gonka: a child without an admin listener of its own (legacy) is cut over cold.
+  if (admin_port == port) return absl::OkStatus();
+  const absl::Time deadline = absl::Now() + options_.recovery_timeout;
+  bool logged = false;
+  while (true) {
+    absl::StatusOr<net::HttpResponse> ready = http_->Get(
+        Url(admin_port, options_.ready_path), net::HttpCallOptions::Timeout(absl::Seconds(2)));
+    std::string pending;
+    if (ready.ok()) {
+      std::optional<bool> complete = RecoveryComplete(ready->body);
+      if (!complete.has_value()) {
+        GONKA_LOG_INFO("warm cutover: the ready body has no recovery_complete; cutting over cold",
+                       {"version", gen->spec.version}, {"generation", gen->id},
+                       {"status", ready->status});
+        return absl::OkStatus();
+      }
+      if (ready->status == 200 && *complete) {
+        GONKA_LOG_INFO("warm cutover: new child recovery complete", {"version", gen->spec.version},
+                       {"generation", gen->id});
+        return absl::OkStatus();
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (forced_ || shut_down_) return absl::CancelledError("supervisor shutting down");
+      if (ReapLocked(gen.get())) {
+        return absl::UnavailableError(absl::StrCat(
+            "version ", gen->spec.version, " (", gen->spec.binary,
+            "): exited while recovering: ", internal::DescribeWaitStatus(gen->exit_status)));
+      }
+      // An unpublished recovering child next to a dead old one is an outage: publish now.
+      if (old->done || old->state != GenerationState::kRunning) {
+        GONKA_LOG_INFO("warm cutover: the old child stopped during the wait; cutting over",
+                       {"version", gen->spec.version}, {"generation", gen->id});
+        return absl::OkStatus();
+      }
+    }
+    if (!logged) {
+      logged = true;
+      GONKA_LOG_INFO("warm cutover: waiting for recovery_complete", {"version", gen->spec.version},
+                     {"generation", gen->id}, {"timeout", options_.recovery_timeout});
+    }
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "version ", gen->spec.version, " (", gen->spec.binary,
+          "): recovery_complete not true within ", absl::FormatDuration(options_.recovery_timeout),
+          "; the old child keeps serving"));
+    }
+    if (SleepOrForced(std::min(options_.recovery_poll_interval, deadline - now))) {
+      return absl::CancelledError("supervisor shutting down");
+    }
+  }
+}
+
+absl::Status Supervisor::Preflight(const GenPtr& gen) {
+  if (!options_.probe_versions) return absl::OkStatus();
+  const ChildSpec& spec = gen->spec;  // immutable once the generation exists
+  std::string binary_version;
+  absl::StatusOr<std::string> printed = internal::RunAndCapture(
+      {spec.binary, "--print-binary-version"}, spec.env, options_.probe_timeout, true);
+  if (printed.ok() && !printed->empty()) {
+    binary_version = *printed;
+  } else if (printed.ok()) {
+    return absl::UnavailableError(absl::StrCat("version ", spec.version, " (", spec.binary,
+                                               "): --print-binary-version printed nothing"));
+  } else if (FlagUnsupported(printed.status())) {
+    binary_version = spec.version;  // Gonka: the slot name stands in for older binaries
+  } else {
+    return absl::Status(printed.status().code(),
+                        absl::StrCat("version ", spec.version,
+                                     ": binary version probe: ", printed.status().message()));
+  }
+  bool admin_api = true;
+  if (!options_.admin_address_env.empty()) {
+    absl::StatusOr<std::string> admin = internal::RunAndCapture(
+        {spec.binary, "--print-admin-api-version"}, spec.env, options_.probe_timeout, true);
+    if (!admin.ok()) {
+      if (!FlagUnsupported(admin.status())) {
+        return absl::Status(admin.status().code(),
+                            absl::StrCat("version ", spec.version,
+                                         ": admin API probe: ", admin.status().message()));
+      }
+      admin_api = false;
+      GONKA_LOG_WARN("child has no admin API; its admin endpoints are on its public port",
+                     {"version", spec.version}, {"binary", spec.binary});
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  gen->binary_version = binary_version;
+  gen->admin_api = admin_api;
+  return absl::OkStatus();
 }
 
 absl::Status Supervisor::StartGeneration(const GenPtr& gen) {
@@ -411,7 +575,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     }
     gen->port = *port;
     gen->admin_port = *port;
-    if (!options_.admin_address_env.empty()) {
+    if (!options_.admin_address_env.empty() && gen->admin_api) {
       // Mark the public port taken before picking the second one.
       absl::StatusOr<int> admin = PickPortLocked();
       if (!admin.ok()) {
@@ -426,6 +590,10 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     }
     argv = {gen->spec.binary, "--port", absl::StrCat(gen->port), "--data-dir", gen->spec.data_dir};
     argv.insert(argv.end(), gen->spec.args.begin(), gen->spec.args.end());
+    // Gonka passes the binary's own version string to the child for its logs.
+    if (!gen->binary_version.empty()) {
+      env.emplace_back("DEVSHARD_BINARY_LOG_VERSION", gen->binary_version);
+    }
     for (const auto& kv : gen->spec.env) env.push_back(kv);
     SetStateLocked(gen.get(), GenerationState::kStarting);
   }
@@ -646,6 +814,14 @@ absl::Status Supervisor::Deploy(const ChildSpec& spec) {
     gen->storage_mode = *mode;
   }
 
+  if (absl::Status s = Preflight(gen); !s.ok()) {
+    absl::MutexLock lock(&mu_);
+    gen->last_error = std::string(s.message());
+    SetStateLocked(gen.get(), GenerationState::kFailed);
+    gen->done = true;
+    return s;
+  }
+
   if (old != nullptr && !overlap) {
     // Exclusive: the new generation takes the route now (requests wait for it), the old one is
     // retired and reaped before the new one starts.
@@ -663,6 +839,25 @@ absl::Status Supervisor::Deploy(const ChildSpec& spec) {
 
   absl::Status started = StartGeneration(gen);
   if (!started.ok()) return started;  // the old generation keeps the route
+  if (old != nullptr) {
+    // Warm cutover: the new child takes the route once it has caught up (recovery_complete).
+    absl::Status warm = WaitRecovery(gen, old);
+    if (!warm.ok()) {
+      GONKA_LOG_WARN("warm cutover failed; stopping the new child, the old one keeps serving",
+                     {"version", spec.version}, {"generation", gen->id}, {"error", warm});
+      {
+        absl::MutexLock lock(&mu_);
+        SetStateLocked(gen.get(), GenerationState::kStopping);
+      }
+      StopProcess(gen, options_.kill_grace);
+      absl::MutexLock lock(&mu_);
+      gen->last_error = std::string(warm.message());
+      SetStateLocked(gen.get(), GenerationState::kFailed);
+      gen->done = true;
+      async_->DropEndpoint(gen->port);
+      return warm;
+    }
+  }
   absl::MutexLock lock(&mu_);
   bool found = false;
   for (auto& [version, target] : routes_) {
@@ -980,6 +1175,8 @@ std::vector<GenerationInfo> Supervisor::Generations() const {
     info.binary = gen->spec.binary;
     info.sha256 = gen->spec.sha256;
     info.storage_mode = gen->storage_mode;
+    info.binary_version = gen->binary_version;
+    info.admin_api = gen->admin_api;
     info.state = gen->state;
     info.done = gen->done;
     info.port = gen->port;

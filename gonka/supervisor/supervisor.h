@@ -27,8 +27,9 @@
 //   retired and reaped first, then the new one starts (requests wait up to `acquire_wait`).
 //   A child that exits before it is ready is spawned again on a fresh port, up to
 //   `start_attempts` times in all. In overlap mode a new child that is not ready (admin ready → 200
-//   and /healthz → 2xx) within `ready_timeout`, or exits, is stopped and marked failed, and the old
-//   child keeps the route.
+//   and /healthz → 2xx) within `ready_timeout` (up to `ready_max_wait` while it says it is still
+//   starting), or exits, or (warm cutover) does not report `recovery_complete` within
+//   `recovery_timeout`, is stopped and marked failed, and the old child keeps the route.
 // - Route leases: Acquire() returns a lease on the version's current running child; the lease
 //   pins that child until it is released. The route swap is one step under the supervisor's
 //   lock, so after it no new lease goes to the old child. Retiring waits until the old child's
@@ -131,7 +132,29 @@ struct SupervisorOptions {
   std::string drain_path = "/drain";                // admin, POST
   std::string drain_status_path = "/drain/status";  // admin
   absl::Duration ready_timeout = absl::Seconds(60);
+  // Gonka's VERSIOND_READY_MAX_WAIT: past `ready_timeout` the wait goes on, up to this (taken as
+  // `ready_timeout` when shorter), while the child says it is still starting — admin ready
+  // answers 503 with a JSON body that is not draining and has `"ready": false` or
+  // `"storage_ready": false`, or the ready path is absent (404/405/501), or admin ready is 200
+  // but the public /healthz not yet 2xx. A child that is unreachable, draining, or answers
+  // anything else fails at `ready_timeout`.
+  absl::Duration ready_max_wait = absl::Minutes(32);
   absl::Duration ready_poll_interval = absl::Milliseconds(100);
+  // Gonka's warm cutover (VERSIOND_RECOVERY_TIMEOUT): in an overlap swap only, once the new child
+  // is ready the route swap waits until its admin ready answers 200 with
+  // `"recovery_complete": true`, polling every `recovery_poll_interval`. A body without the
+  // field (or not JSON) swaps at once (cold cutover); so does an old child that stopped running
+  // meanwhile. Past `recovery_timeout` the new child is stopped and marked failed, Deploy returns
+  // DeadlineExceeded, and the old child keeps the route. Zero: no wait.
+  absl::Duration recovery_timeout = absl::Minutes(30);
+  absl::Duration recovery_poll_interval = absl::Seconds(1);
+  // Gonka's child preflight, once per Deploy: `<binary> --print-binary-version` (its output is
+  // GenerationInfo::binary_version and the child's DEVSHARD_BINARY_LOG_VERSION; a binary that
+  // rejects the flag as unknown gets the version name) and, with `admin_address_env` set,
+  // `<binary> --print-admin-api-version` (supported: the child gets its admin address; rejected
+  // as an unknown flag: a legacy child, admin endpoints on its public port). Any other failure
+  // of either probe fails the Deploy (Unavailable / DeadlineExceeded naming the binary).
+  bool probe_versions = false;
   // Spawns per start when the child exits before it is ready (each on a fresh port: another
   // process may have bound the chosen one first). A child that stays unready is not retried.
   int start_attempts = 3;
@@ -173,6 +196,10 @@ struct GenerationInfo {
   std::string binary;
   std::string sha256;
   std::string storage_mode;  // the probe's answer, "" when not probed
+  // `--print-binary-version` (or the version name when the binary does not know the flag); ""
+  // when not probed (SupervisorOptions::probe_versions).
+  std::string binary_version;
+  bool admin_api = true;  // false: a legacy child, admin endpoints on its public port
   GenerationState state = GenerationState::kPreparing;
   bool current = false;  // the route's target
   bool done = false;     // reaped
@@ -280,6 +307,10 @@ class Supervisor {
   absl::Status StartGeneration(const GenPtr& gen);
   absl::Status StartOnce(const GenPtr& gen);
   absl::Status WaitReady(const GenPtr& gen);
+  // The warm-cutover wait (recovery_timeout) of `gen` before it replaces `old`.
+  absl::Status WaitRecovery(const GenPtr& gen, const GenPtr& old);
+  // --print-binary-version / --print-admin-api-version into `gen` (probe_versions).
+  absl::Status Preflight(const GenPtr& gen);
   void WarmConnections(int port);
   // The whole retirement of `gen`, blocking until it is reaped.
   void Retire(const GenPtr& gen);

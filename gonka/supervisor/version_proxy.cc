@@ -36,14 +36,11 @@ std::string ChildrenJson(const std::vector<GenerationInfo>& generations) {
         .Key("status")
         .String(draining ? std::string("draining") : std::string(GenerationStateName(g.state)))
         .Key("sha256")
-        .String(g.sha256)
-        .Key("binary")
-        .String(g.binary)
-        .Key("port")
-        .Int(g.port)
-        .Key("pid")
-        .Int(g.pid)
-        .EndObject();
+        .String(g.sha256);
+    // Gonka's entry carries binary_version (the child's --print-binary-version), omitted when
+    // empty.
+    if (!g.binary_version.empty()) w.Key("binary_version").String(g.binary_version);
+    w.Key("binary").String(g.binary).Key("port").Int(g.port).Key("pid").Int(g.pid).EndObject();
   }
   w.EndArray();
   return w.Take();

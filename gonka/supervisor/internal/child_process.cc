@@ -63,7 +63,7 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
 }
 
 absl::StatusOr<pid_t> SpawnWith(const std::vector<std::string>& argv_in, const EnvOverrides& env,
-                                int stdout_fd) {
+                                int stdout_fd, bool merge_stderr = false) {
   if (argv_in.empty()) return absl::InvalidArgumentError("spawn: empty argv");
   std::vector<std::string> argv = argv_in;
   std::vector<std::string> envp = MergeEnvironment(env);
@@ -88,6 +88,9 @@ absl::StatusOr<pid_t> SpawnWith(const std::vector<std::string>& argv_in, const E
   posix_spawn_file_actions_init(&actions);
   absl::Cleanup destroy_actions = [&actions] { posix_spawn_file_actions_destroy(&actions); };
   if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+  if (stdout_fd >= 0 && merge_stderr) {
+    posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDERR_FILENO);
+  }
   // Only stdin/stdout/stderr go to the child: not the supervisor's listening socket (a child
   // holding it would keep the port accepting after the supervisor closed it) nor its
   // connections. Asio and others do not open every descriptor close-on-exec.
@@ -270,12 +273,13 @@ std::string DescribeWaitStatus(int status) {
 }
 
 absl::StatusOr<std::string> RunAndCapture(const std::vector<std::string>& argv,
-                                          const EnvOverrides& env, absl::Duration timeout) {
+                                          const EnvOverrides& env, absl::Duration timeout,
+                                          bool merge_stderr) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return absl::UnavailableError(absl::StrCat("pipe for ", argv[0], ": ", strerror(errno)));
   }
-  absl::StatusOr<pid_t> pid = SpawnWith(argv, env, fds[1]);
+  absl::StatusOr<pid_t> pid = SpawnWith(argv, env, fds[1], merge_stderr);
   close(fds[1]);
   absl::Cleanup close_read = [&fds] { close(fds[0]); };
   if (!pid.ok()) return pid.status();
@@ -311,7 +315,10 @@ absl::StatusOr<std::string> RunAndCapture(const std::vector<std::string>& argv,
         absl::StrCat(what, ": no exit within ", absl::FormatDuration(timeout), " (killed)"));
   }
   if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-    return absl::UnavailableError(absl::StrCat(what, ": ", DescribeWaitStatus(*status)));
+    std::string said(absl::StripAsciiWhitespace(out));
+    if (said.size() > 300) said = absl::StrCat(said.substr(0, 300), "...");
+    return absl::UnavailableError(
+        absl::StrCat(what, ": ", DescribeWaitStatus(*status), said.empty() ? "" : ": ", said));
   }
   return std::string(absl::StripAsciiWhitespace(out));
 }

@@ -53,11 +53,13 @@ std::string DescribeWaitStatus(int status);
 // nullopt when it cannot be told: no listener on the port, or /proc unreadable.
 std::optional<bool> ListenerOwnedBy(int port, pid_t pid);
 
-// Runs `argv` (environment as for Spawn) to completion and returns its trimmed standard output.
+// Runs `argv` (environment as for Spawn) to completion and returns its trimmed standard output
+// (with `merge_stderr`, standard error too, in one stream).
 // DeadlineExceeded (the command is killed and reaped) after `timeout`; Unavailable when it cannot
-// be spawned or exits non-zero.
+// be spawned or exits non-zero (the message ends with what it printed, cut at 300 bytes).
 absl::StatusOr<std::string> RunAndCapture(const std::vector<std::string>& argv,
-                                          const EnvOverrides& env, absl::Duration timeout);
+                                          const EnvOverrides& env, absl::Duration timeout,
+                                          bool merge_stderr = false);
 
 }  // namespace internal
 }  // namespace supervisor
