@@ -216,6 +216,7 @@ std::string SignerOf(const google::protobuf::Any& msg) {
     feegrantpb::MsgRevokeAllowance m;
     return m.ParseFromString(msg.value()) ? m.granter() : "";
   }
+  if (t == kMsgSubmitProposal) return ProposalSigner(msg);
   if (t == kMsgRecord || IsGonkaRecordType(t)) {
     // Gonka messages carry their signer, `creator`, in field 1 like MsgRecord.
     gonka::devchain::v1::MsgRecord m;
@@ -255,6 +256,12 @@ class Executor {
         return refused;
       }
     }
+    if (t == kMsgSubmitProposal) {
+      absl::StatusOr<std::string> gov = GovModuleAddress(options_.prefix);
+      if (!gov.ok()) return Err(1, "sdk", std::string(gov.status().message()));
+      uint64_t id = 0;
+      return ApplySubmitProposal(msg, *gov, &s_.gov, &events_, &id);
+    }
     if (t == kMsgRecord || IsGonkaRecordType(t)) return Record(msg, signer);
     return Err(2, "sdk", absl::StrCat("unable to resolve type URL ", t, ": tx parse error"));
   }
@@ -264,6 +271,7 @@ class Executor {
     if (absl::StartsWith(t, "/cosmos.bank.")) return "bank";
     if (absl::StartsWith(t, "/cosmos.authz.")) return "authz";
     if (absl::StartsWith(t, "/cosmos.feegrant.")) return "feegrant";
+    if (absl::StartsWith(t, "/cosmos.gov.")) return "gov";
     if (absl::StartsWith(t, "/inference.")) return "inference";
     return "devchain";
   }
@@ -924,6 +932,7 @@ TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_vi
         data, committed_.price_proposals,
         static_cast<uint64_t>(params.params().epoch_params().default_unit_of_compute_price()));
   }
+  if (HandlesGovQuery(path)) return QueryProposal(data, committed_.gov);
   if (InferenceModule::Handles(path)) {
     return inference_->Query(path, data, height, Accounts());
   }

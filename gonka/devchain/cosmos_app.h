@@ -47,6 +47,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gonka/devchain/chain.h"
+#include "gonka/devchain/gov_proposals.h"
 #include "gonka/devchain/inference_module.h"
 #include "gonka/devchain/node_manager_messages.h"
 #include "gonka/devchain/price_proposals.h"
@@ -135,6 +136,8 @@ class CosmosApp : public TxExecutor {
     NodeManagerState node_manager;
     // Each participant's latest unit-of-compute price proposal.
     PriceProposalState price_proposals;
+    // Governance proposals (MsgSubmitProposal carrying MsgRegisterModel).
+    GovProposalState gov;
   };
 
  private:

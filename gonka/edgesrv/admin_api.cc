@@ -18,8 +18,10 @@
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/base/metrics.h"
+#include "gonka/crypto/bech32.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/net/http_server.h"
+#include "gonka/proto/cosmos/gov/v1/gov.pb.h"
 #include "gonka/proto/cosmos/tx/v1beta1/tx.pb.h"
 #include "gonka/proto/inference/inference/tx.pb.h"
 #include "simdjson.h"
@@ -247,6 +249,8 @@ net::HttpResponse GetPriceProposal(const EdgeAdminOptions& o) {
   return net::HttpResponse::Json(200, w.Take());
 }
 
+net::HttpResponse EnqueueAndAnswer(const EdgeAdminOptions& o, txqueue::ChainTx chain_tx);
+
 // POST /admin/v1/tx/send (see the header).
 net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& request) {
   // Cosmos type URLs have no host part: resolve them with an empty prefix against the message
@@ -276,6 +280,15 @@ net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& requ
   chain_tx.set_idempotency_key(key);
   chain_tx.set_producer("edge-srv");
   *chain_tx.add_messages() = msg;
+  return EnqueueAndAnswer(o, std::move(chain_tx));
+}
+
+// Enqueues `chain_tx` (recorded in the signer ledger first), waits up to `tx_wait` for the
+// signer's outcome and answers as tx/send does (see the header).
+net::HttpResponse EnqueueAndAnswer(const EdgeAdminOptions& o, txqueue::ChainTx chain_tx) {
+  const std::string key = chain_tx.idempotency_key();
+  const std::string type_url =
+      chain_tx.messages_size() > 0 ? chain_tx.messages(0).type_url() : std::string();
   absl::StatusOr<txqueue::EnqueueResult> r = o.enqueue(std::move(chain_tx));
   if (!r.ok()) {
     return JsonError(absl::IsInvalidArgument(r.status()) ? 400 : 503,
@@ -304,7 +317,7 @@ net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& requ
     JsonWriter w;
     w.BeginObject()
         .Key("error")
-        .String(refused ? absl::StrCat("message type ", msg.type_url(),
+        .String(refused ? absl::StrCat("message type ", type_url,
                                        " is not allowed by the signer (--allowed-msg-types)")
                         : absl::StrCat("the signer did not send the tx: ", entry.last_error))
         .Key("idempotency_key")
@@ -348,7 +361,85 @@ net::HttpResponse TxSend(const EdgeAdminOptions& o, const net::HttpRequest& requ
   return net::HttpResponse::Json(200, w.Take());
 }
 
+// POST /admin/v1/models (see the header).
+net::HttpResponse RegisterModel(const EdgeAdminOptions& o, const net::HttpRequest& request) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(request.body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return JsonError(400, "body: not a JSON object");
+  }
+  std::string_view id;
+  if (doc["id"].get_string().get(id) != simdjson::SUCCESS || id.empty()) {
+    return JsonError(400, "id: required, a non-empty string (the model id)");
+  }
+  uint64_t units = 0;
+  if (doc["units_of_compute_per_token"].get_uint64().get(units) != simdjson::SUCCESS ||
+      units == 0) {
+    return JsonError(400, "units_of_compute_per_token: required, a positive integer");
+  }
+  const std::string model_id(id);
+  std::string request_key = request.headers.Get("X-Gonka-Idempotency-Key");
+  if (request_key.empty()) {
+    // The same proposal (model and units) asked again, on any replica, is sent once.
+    request_key = crypto::HexEncode(crypto::Sha256(absl::StrCat(model_id, "\n", units)));
+  }
+  absl::StatusOr<txqueue::ChainTx> tx =
+      RegisterModelProposalTx(o.creator, model_id, units,
+                              absl::StrCat("models/", o.creator, "/", request_key.substr(0, 128)));
+  if (!tx.ok()) return JsonError(400, tx.status().message());
+  return EnqueueAndAnswer(o, *std::move(tx));
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> GovModuleAddress(absl::string_view prefix) {
+  // The SDK's authtypes.NewModuleAddress("gov"): the first 20 bytes of SHA-256 of the name.
+  const crypto::Sha256Digest digest = crypto::Sha256("gov");
+  return crypto::EncodeAddress(prefix,
+                               absl::string_view(reinterpret_cast<const char*>(digest.data()), 20));
+}
+
+absl::StatusOr<txqueue::ChainTx> RegisterModelProposalTx(const std::string& creator,
+                                                         const std::string& model_id,
+                                                         uint64_t units_of_compute_per_token,
+                                                         const std::string& idempotency_key) {
+  if (creator.empty()) return absl::InvalidArgumentError("creator: required");
+  if (idempotency_key.empty()) return absl::InvalidArgumentError("idempotency_key: required");
+  absl::StatusOr<crypto::Bech32Decoded> address = crypto::Bech32Decode(creator);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("creator: not a bech32 address: ", address.status().message()));
+  }
+  absl::StatusOr<std::string> gov = GovModuleAddress(address->hrp);
+  if (!gov.ok()) return gov.status();
+  // Gonka's registerModel handler: the gov account as authority, the participant as proposer.
+  ::inference::inference::MsgRegisterModel model;
+  model.set_authority(*gov);
+  model.set_proposed_by(creator);
+  model.set_id(model_id);
+  model.set_units_of_compute_per_token(units_of_compute_per_token);
+  ::cosmos::gov::v1::MsgSubmitProposal proposal;
+  google::protobuf::Any* inner = proposal.add_messages();
+  inner->set_type_url(kMsgRegisterModel);
+  inner->set_value(model.SerializeAsString());
+  ::cosmos::base::v1beta1::Coin* deposit = proposal.add_initial_deposit();
+  deposit->set_denom("ngonka");
+  deposit->set_amount("100000000");  // Gonka's fixed deposit (types.GetCoins(100000000))
+  proposal.set_proposer(creator);
+  proposal.set_metadata("Created via decentralized-api");
+  proposal.set_title(absl::StrCat(model_id, " model proposal"));
+  proposal.set_summary(absl::StrCat("This proposal suggests to serve a model ", model_id,
+                                    " and estimates it will take ", units_of_compute_per_token,
+                                    " units of compute per token"));
+  proposal.set_expedited(false);
+  txqueue::ChainTx tx;
+  tx.set_idempotency_key(idempotency_key);
+  tx.set_producer("edge-srv");
+  google::protobuf::Any* any = tx.add_messages();
+  any->set_type_url(kMsgSubmitProposal);
+  any->set_value(proposal.SerializeAsString());
+  return tx;
+}
 
 std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epoch_length) {
   if (window.poc_start <= 0 || epoch_length <= 0) return std::nullopt;
@@ -375,10 +466,6 @@ const std::vector<UnservedRoute>& UnservedRoutes() {
        "not implemented in edge-srv yet: Gonka computes it from the chain's fee and epoch "
        "params, the stage's PoC store commits and the fee payer's spendable balance",
        "the chain's query API"},
-      {"POST", "models", 501,
-       "registering a model is a governance proposal signed by the account key; edge-srv holds "
-       "no key",
-       "signerd (POST /v1/txs) or the chain CLI"},
       {"POST", "bls/request", 410, "deprecated in Gonka", "the chain's bls module"},
       {"GET", "export/db", 404, "Gonka exports dapi's local SQLite; libgonka has no local database",
        "PostgreSQL (pg_dump of the node's database)"},
@@ -490,6 +577,12 @@ void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options) {
     net::HttpResponse response =
         Guarded(o->authenticate, request, [&] { return TxSend(*o, request); });
     CountRequest("tx/send", response.status);
+    return response;
+  });
+  server->Handle("POST", "/admin/v1/models", [o](const net::HttpRequest& request) {
+    net::HttpResponse response =
+        Guarded(o->authenticate, request, [&] { return RegisterModel(*o, request); });
+    CountRequest("models", response.status);
     return response;
   });
   server->Handle("GET", "/admin/v1/poc/timing", [o](const net::HttpRequest& request) {

@@ -26,6 +26,13 @@
 //        signed, "txhash" and "state" "signed"/"broadcast"/"included"; after `tx_wait` without
 //        the signer, "txhash" "" and "state" "queued" (it is sent later). 403 when the signer
 //        refused the type; 502 when it failed the tx otherwise.
+//   POST /admin/v1/models  {"id": "<model id>", "units_of_compute_per_token": <uint64>}
+//        → as Gonka's handler, a governance proposal signed by this participant:
+//        cosmos.gov.v1.MsgSubmitProposal{messages: [MsgRegisterModel{authority = the gov module
+//        account, proposed_by = creator, id, units_of_compute_per_token}], initial_deposit
+//        100000000 ngonka, proposer = creator, Gonka's metadata, title and summary} on the tx
+//        queue; answered as tx/send (200 with the tx hash, 403 when the signer's
+//        --allowed-msg-types does not list /cosmos.gov.v1.MsgSubmitProposal, 502, 503)
 //   GET  /admin/v1/poc/timing
 //        → 200 {"available": true, "timing": {"current_phase", "blocks_until_next_poc",
 //        "seconds_until_next_poc", "should_be_online"}} from the stage and `epoch_length`;
@@ -51,14 +58,17 @@
 //   - 400 naming the field: a body that is not an object, `price` not a positive integer, an
 //     unknown `denom`, a price that overflows uint64 in ngonka; `epoch_index` not a positive
 //     integer (or none given and the phase unknown: no current epoch), `seed` not a positive
-//     int64, `force_claim` not a bool, no seed stored for the epoch. 503 when the queue, the
+//     int64, `force_claim` not a bool, no seed stored for the epoch; models: `id` not a non-empty
+//     string, `units_of_compute_per_token` not a positive integer. 503 when the queue, the
 //     ledger or the seed store cannot be reached; nothing is sent then.
 //   - Idempotency keys: "price_proposal/<creator>/<X-Gonka-Idempotency-Key>" (or a fresh random
 //     one without that header); "claim/<epoch>/<creator>", the node-manager's key for the same
 //     claim, so a claim it made (or a retried recover) is not sent again (already_claimed true,
 //     claim_executed false); force_claim sends under "claim/<epoch>/<creator>/recover/<random>";
 //     "tx_send/<creator>/<X-Gonka-Idempotency-Key>", or without that header the SHA-256 hex of
-//     the message's type URL, "\n" and its bytes (the same message is sent once).
+//     the message's type URL, "\n" and its bytes (the same message is sent once);
+//     "models/<creator>/<X-Gonka-Idempotency-Key>", or without that header the SHA-256 hex of
+//     the model id, "\n" and the units (the same proposal is sent once).
 //   - Metrics: gonka_edgesrv_admin_requests_total{route, status} for the served routes.
 //
 // Thread-safety: the handlers are thread-safe.
@@ -98,6 +108,20 @@ namespace edgesrv {
 
 inline constexpr char kMsgSubmitUnitOfComputePriceProposal[] =
     "/inference.inference.MsgSubmitUnitOfComputePriceProposal";
+
+inline constexpr char kMsgSubmitProposal[] = "/cosmos.gov.v1.MsgSubmitProposal";
+inline constexpr char kMsgRegisterModel[] = "/inference.inference.MsgRegisterModel";
+
+// The gov module account under bech32 `prefix` (the SDK's authtypes.NewModuleAddress("gov"):
+// the first 20 bytes of SHA-256("gov")). InvalidArgument for a bad prefix.
+absl::StatusOr<std::string> GovModuleAddress(absl::string_view prefix);
+
+// Gonka's model registration proposal (POST models) as `creator` under `idempotency_key`,
+// producer "edge-srv". InvalidArgument naming creator (empty or not bech32) or the key.
+absl::StatusOr<txqueue::ChainTx> RegisterModelProposalTx(const std::string& creator,
+                                                         const std::string& model_id,
+                                                         uint64_t units_of_compute_per_token,
+                                                         const std::string& idempotency_key);
 
 // `price` in `denom` as ngonka. InvalidArgument naming "denom" (unknown) or "price" (overflow).
 absl::StatusOr<uint64_t> NanoPrice(uint64_t price, absl::string_view denom);

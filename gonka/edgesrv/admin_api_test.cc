@@ -2,6 +2,9 @@
 // conversion by denom.
 #include "gonka/edgesrv/admin_api.h"
 
+#include "gonka/crypto/bech32.h"
+#include "gonka/proto/cosmos/gov/v1/gov.pb.h"
+#include "gonka/proto/inference/inference/tx.pb.h"
 #include "gtest/gtest.h"
 
 namespace gonka {
@@ -40,6 +43,41 @@ TEST(NanoPrice, ConvertsByDenomAndRefusesOverflow) {
   EXPECT_EQ(*NanoPrice(3, "gonka"), 3000000000u);
   EXPECT_FALSE(NanoPrice(1, "icoin").ok());
   EXPECT_FALSE(NanoPrice(uint64_t{1} << 62, "gonka").ok());
+}
+
+TEST(RegisterModelProposalTx, GonkasProposalWithTheGovAccountAsAuthority) {
+  // The Cosmos Hub's well-known gov module account (cosmos prefix) checks the derivation.
+  absl::StatusOr<std::string> hub_gov = GovModuleAddress("cosmos");
+  ASSERT_TRUE(hub_gov.ok()) << hub_gov.status();
+  EXPECT_EQ(*hub_gov, "cosmos10d07y265gmmuvt4z0w9aw880jnsr700j6zn9kn");
+
+  absl::StatusOr<std::string> address = crypto::EncodeAddress("gonka", std::string(20, '\x07'));
+  ASSERT_TRUE(address.ok());
+  const std::string creator = *address;
+  absl::StatusOr<txqueue::ChainTx> tx = RegisterModelProposalTx(creator, "Qwen/Qwen3-8B", 7, "k");
+  ASSERT_TRUE(tx.ok()) << tx.status();
+  ASSERT_EQ(tx->messages_size(), 1);
+  EXPECT_EQ(tx->messages(0).type_url(), kMsgSubmitProposal);
+  ::cosmos::gov::v1::MsgSubmitProposal proposal;
+  ASSERT_TRUE(proposal.ParseFromString(tx->messages(0).value()));
+  EXPECT_EQ(proposal.proposer(), creator);
+  ASSERT_EQ(proposal.initial_deposit_size(), 1);
+  EXPECT_EQ(proposal.initial_deposit(0).amount(), "100000000");
+  EXPECT_EQ(proposal.initial_deposit(0).denom(), "ngonka");
+  EXPECT_EQ(proposal.title(), "Qwen/Qwen3-8B model proposal");
+  EXPECT_FALSE(proposal.expedited());
+  ASSERT_EQ(proposal.messages_size(), 1);
+  EXPECT_EQ(proposal.messages(0).type_url(), kMsgRegisterModel);
+  ::inference::inference::MsgRegisterModel model;
+  ASSERT_TRUE(model.ParseFromString(proposal.messages(0).value()));
+  absl::StatusOr<std::string> gov = GovModuleAddress("gonka");
+  ASSERT_TRUE(gov.ok());
+  EXPECT_EQ(model.authority(), *gov);
+  EXPECT_EQ(model.proposed_by(), creator);
+  EXPECT_EQ(model.id(), "Qwen/Qwen3-8B");
+  EXPECT_EQ(model.units_of_compute_per_token(), 7u);
+
+  EXPECT_FALSE(RegisterModelProposalTx("not-bech32", "m", 1, "k").ok());
 }
 
 }  // namespace

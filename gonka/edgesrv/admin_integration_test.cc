@@ -124,6 +124,23 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->status, 307) << path << ": " << r->body;
   }
+  // models: refused without a token, for a missing id or units (naming each), and by signerd's
+  // default allowlist, which does not sign gov messages (403 naming the type).
+  r = call(0, "POST", "models", R"({"id":"m","units_of_compute_per_token":1})", false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401) << r->body;
+  r = call(0, "POST", "models", R"({"units_of_compute_per_token":1})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "id:")) << r->body;
+  r = call(0, "POST", "models", R"({"id":"m","units_of_compute_per_token":"x"})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "units_of_compute_per_token")) << r->body;
+  r = call(0, "POST", "models", R"({"id":"m","units_of_compute_per_token":1})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 403) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, kMsgSubmitProposal)) << r->body;
   // tx/send: Gonka's body (a Cosmos Tx in JSON), its first message sent as the participant.
   r = call(0, "POST", "tx/send", "not json");
   ASSERT_TRUE(r.ok());

@@ -5,7 +5,9 @@
 // result delivered five times over both replicas, and another participant's fraud verdict
 // delivered twice, reach the chain as exactly two MsgSubmitPocValidationsV2 txs, each included
 // with code 0; a price proposal through the admin route, retried on the other replica with the
-// same request key, is one MsgSubmitUnitOfComputePriceProposal on chain.
+// same request key, is one MsgSubmitUnitOfComputePriceProposal on chain; a model registration
+// (POST /admin/v1/models) retried likewise is one MsgSubmitProposal, recorded by devchain as
+// proposal 1 with the participant's MsgRegisterModel.
 #include <sys/stat.h>
 
 #include <fstream>
@@ -27,6 +29,8 @@
 #include "gonka/net/http_message.h"
 #include "gonka/nodemanager/chain_messages.h"
 #include "gonka/pg/pg.h"
+#include "gonka/proto/cosmos/gov/v1/gov.pb.h"
+#include "gonka/proto/inference/inference/tx.pb.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/sequencer.h"
 #include "gonka/testing/node_env.h"
@@ -51,11 +55,14 @@ std::string Validated(int64_t block_height, const std::string& public_key_hex, i
 }
 
 TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries) {
-  // The cold account grants the warm key the validation and price messages.
+  // The cold account grants the warm key the validation, price and governance messages; signerd
+  // is told to sign the gov proposal (its default refuses gov messages).
   EdgeSrvTestEnv env;
-  ASSERT_TRUE(env.Start({.grants = {nodemanager::kMsgSubmitPocValidationsV2,
-                                    kMsgSubmitUnitOfComputePriceProposal}})
-                  .ok())
+  ASSERT_TRUE(
+      env.Start({.grants = {nodemanager::kMsgSubmitPocValidationsV2,
+                            kMsgSubmitUnitOfComputePriceProposal, kMsgSubmitProposal},
+                 .signerd_args = {std::string("--allowed-msg-types=gonka,") + kMsgSubmitProposal}})
+          .ok())
       << env.Logs();
   const crypto::SigningKey* cold = &env.cold();
   testing::PostgresServer& pg = env.pg();
@@ -119,6 +126,22 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
   }
   const std::string key_price = absl::StrCat("price_proposal/", cold->address(), "/vote-1");
 
+  // Admin: a model registration proposal, retried with the same request key on the other
+  // replica: one MsgSubmitProposal on chain, answered with its tx hash.
+  net::HttpHeaders model_key;
+  model_key.Set("X-Gonka-Idempotency-Key", "model-1");
+  for (int replica : {0, 1}) {
+    absl::StatusOr<net::HttpResponse> r =
+        env.Admin(replica, "POST", "models",
+                  R"({"id":"Qwen/Qwen3-8B","units_of_compute_per_token":3})", true, model_key);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(r->body.find(replica == 0 ? "\"duplicate\":false" : "\"duplicate\":true"),
+              std::string::npos)
+        << r->body;
+  }
+  const std::string key_model = absl::StrCat("models/", cold->address(), "/model-1");
+
   // The ledger: one row per vote, included; the chain: each tx found with code 0.
   absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open({.conninfo = pg.url()});
   ASSERT_TRUE(pool.ok()) << pool.status();
@@ -131,7 +154,7 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
   std::map<std::string, signer::LedgerEntry> entries;
   ASSERT_TRUE(testing::WaitFor(
                   [&] {
-                    for (const std::string& key : {key_a, key_b, key_price}) {
+                    for (const std::string& key : {key_a, key_b, key_price, key_model}) {
                       absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(key);
                       if (!e.ok() || e->state != signer::TxState::kIncluded) return false;
                       entries[key] = *e;
@@ -143,9 +166,9 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
       << signerd.LogTail();
   absl::StatusOr<pg::Result> rows = (*pool)->Exec(
       "SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE 'validation/%' OR "
-      "idempotency_key LIKE 'price_proposal/%'");
+      "idempotency_key LIKE 'price_proposal/%' OR idempotency_key LIKE 'models/%'");
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_EQ(rows->Get(0, 0).value_or(""), "3");
+  EXPECT_EQ(rows->Get(0, 0).value_or(""), "4");
   for (const auto& [key, entry] : entries) {
     std::string hash;
     ASSERT_TRUE(crypto::HexDecode(entry.tx_hash, "tx_hash", &hash).ok()) << entry.tx_hash;
@@ -153,6 +176,30 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
     ASSERT_TRUE(tx.ok()) << key << ": " << tx.status();
     EXPECT_EQ(tx->code, 0u) << key << ": " << tx->log;
   }
+  // devchain recorded the proposal: proposal 1, the participant's MsgRegisterModel inside.
+  ::cosmos::gov::v1::QueryProposalRequest query;
+  query.set_proposal_id(1);
+  absl::StatusOr<chain::AbciQueryResponse> answer =
+      comet.AbciQuery("/cosmos.gov.v1.Query/Proposal", query.SerializeAsString());
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->code, 0u) << answer->log;
+  ::cosmos::gov::v1::QueryProposalResponse proposal;
+  ASSERT_TRUE(proposal.ParseFromString(answer->value));
+  EXPECT_EQ(proposal.proposal().proposer(), cold->address());
+  EXPECT_EQ(proposal.proposal().title(), "Qwen/Qwen3-8B model proposal");
+  ASSERT_EQ(proposal.proposal().messages_size(), 1);
+  ::inference::inference::MsgRegisterModel model;
+  ASSERT_TRUE(model.ParseFromString(proposal.proposal().messages(0).value()));
+  EXPECT_EQ(model.id(), "Qwen/Qwen3-8B");
+  EXPECT_EQ(model.units_of_compute_per_token(), 3u);
+  EXPECT_EQ(model.proposed_by(), cold->address());
+  answer = comet.AbciQuery("/cosmos.gov.v1.Query/Proposal", [] {
+    ::cosmos::gov::v1::QueryProposalRequest q;
+    q.set_proposal_id(2);
+    return q.SerializeAsString();
+  }());
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_NE(answer->code, 0u);  // sent once
 }
 
 }  // namespace
