@@ -6,10 +6,13 @@
 // Settings use Gonka's VERSIOND_* environment names and defaults; every duration is checked at
 // start (malformed or non-positive → exit 2 naming the variable), and so are Gonka's
 // cross-checks of the host drain settings.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -125,10 +128,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "config: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  // Gonka's VERSIOND_OVERRIDE_<version> / VERSIOND_FORCE (environment only, as Gonka).
+  std::vector<std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
+  absl::StatusOr<gonka::supervisor::VersionPins> pins =
+      gonka::supervisor::ParseVersionPins(environment);
+  if (!pins.ok()) {
+    std::fprintf(stderr, "config: %s\n", std::string(pins.status().message()).c_str());
+    return 2;
+  }
   // Not config.Describe(): the oracle URL may carry credentials in its user-info.
   GONKA_LOG_INFO("versiond config", {"oracle", gonka::supervisor::RedactUrl(oracle_url)},
                  {"bin_dir", bin_dir}, {"data_dir", data_dir}, {"poll_interval", poll_interval},
-                 {"announce", announce}, {"budget", budget});
+                 {"announce", announce}, {"budget", budget}, {"overrides", pins->overrides.size()},
+                 {"forced", pins->force.size()});
 
   gonka::supervisor::VersionHostOptions options;
   options.oracle_url = oracle_url;
@@ -137,6 +150,7 @@ int main(int argc, char** argv) {
   options.installer.bin_dir = bin_dir;
   options.installer.binary_name = binary_name;
   options.announce = announce;
+  options.pins = *pins;
   options.host_budget = budget;
   options.supervisor.first_port = first_child_port;
   options.supervisor.reserved_ports = {port};

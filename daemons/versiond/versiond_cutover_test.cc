@@ -5,6 +5,7 @@
 // serving; /healthz reports each child's binary_version; a child without the admin API gets no
 // admin address.
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -241,6 +242,54 @@ TEST(VersiondCutoverTest, HealthzReportsBinaryVersionAndALegacyChildGetsNoAdminA
   EXPECT_EQ(
       http.Post(env.Url("/b/v1/escrows/e/requests"), "{}", "application/json", Call())->status,
       200);
+}
+
+TEST(VersiondCutoverTest, OverridesAndForcedVersionsRunTheOperatorsBinary) {
+  VersiondEnv env("pins");
+  HttpClient http;
+  Variant v1 = env.MakeVariant("v1");
+  Variant pinned = env.MakeVariant("pinned");
+  Variant forced = env.MakeVariant("forced");
+  env.SetOracle({{"app", v1}});
+  // VERSIOND_OVERRIDE_v0_2_11 names version v0.2.11 ('_' reads as '.'), which the oracle does not
+  // list: VERSIOND_FORCE runs it anyway.
+  ASSERT_TRUE(env.StartVersiond({}, {{"VERSIOND_OVERRIDE_app", pinned.path},
+                                     {"VERSIOND_OVERRIDE_v0_2_11", forced.path},
+                                     {"VERSIOND_FORCE", " v0.2.11 ,"}})
+                  .ok())
+      << env.versiond().LogTail();
+  auto version_at = [&](const std::string& route) {
+    auto r = http.Post(env.Url(absl::StrCat("/", route, "/v1/escrows/e/requests")), "{}",
+                       "application/json", Call());
+    return r.ok() && r->status == 200 ? Field(r->body, "version") : std::string("error");
+  };
+  EXPECT_EQ(version_at("app"), "pinned");
+  EXPECT_EQ(version_at("v0.2.11"), "forced");
+  auto health = http.Get(env.Url("/healthz"), Call());
+  ASSERT_TRUE(health.ok());
+  EXPECT_TRUE(absl::StrContains(health->body, absl::StrCat("\"override:", pinned.sha256, "\"")))
+      << health->body;
+
+  // New bytes at the override path: deployed on the next pass like a new binary.
+  Variant pinned2 = env.MakeVariant("pinned2");
+  std::filesystem::copy_file(pinned2.path, pinned.path + ".new");
+  std::filesystem::rename(pinned.path + ".new", pinned.path);
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return version_at("app") == "pinned2"; }, absl::Seconds(30)).ok())
+      << env.versiond().LogTail();
+
+  // The oracle drops app: it goes (404); the forced version stays.
+  env.SetOracle({});
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    auto r = http.Post(env.Url("/app/v1/escrows/e/requests"), "{}",
+                                       "application/json", Call());
+                    return r.ok() && r->status == 404;
+                  },
+                  absl::Seconds(30))
+                  .ok());
+  EXPECT_EQ(version_at("v0.2.11"), "forced");
+  EXPECT_EQ(http.Get(env.Url("/readyz?version=v0.2.11"), Call())->status, 200);
 }
 
 }  // namespace

@@ -323,6 +323,10 @@ TEST(VersiondTest, BadSettingsStopItAtStartNamingTheVariable) {
       {{{"VERSIOND_DRAIN_TIMEOUT", "-5s"}}, {}, "VERSIOND_DRAIN_TIMEOUT"},
       {{{"VERSIOND_DRAIN_ANNOUNCE", "2s"}}, {"--drain-announce=2s"}, "VERSIOND_DRAIN_ANNOUNCE"},
       {{}, {"--oracle-url=ftp://x"}, "VERSIOND_ORACLE_URL"},
+      {{{"VERSIOND_READY_MAX_WAIT", "soon"}}, {}, "VERSIOND_READY_MAX_WAIT"},
+      {{{"VERSIOND_RECOVERY_TIMEOUT", "0s"}}, {}, "VERSIOND_RECOVERY_TIMEOUT"},
+      {{{"VERSIOND_FORCE", "v9"}}, {}, "VERSIOND_FORCE"},
+      {{{"VERSIOND_OVERRIDE_app", "relative/devshard"}}, {}, "VERSIOND_OVERRIDE_app"},
   };
   for (const Case& c : cases) {
     testing::SubprocessOptions o;

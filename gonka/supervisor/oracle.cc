@@ -1,7 +1,9 @@
 #include "gonka/supervisor/oracle.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gonka/base/json.h"
 #include "gonka/crypto/hash.h"
@@ -41,7 +44,8 @@ bool IsSha256Hex(absl::string_view hex) {
   return true;
 }
 
-// SHA-256 of a file, read in 1 MiB pieces. Unavailable when it cannot be read.
+}  // namespace
+
 absl::StatusOr<std::string> HashFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::UnavailableError(absl::StrCat("cannot read ", path));
@@ -54,8 +58,6 @@ absl::StatusOr<std::string> HashFile(const std::string& path) {
   if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
   return crypto::HexEncode(hasher.Finish());
 }
-
-}  // namespace
 
 std::string RedactUrl(absl::string_view url) {
   size_t scheme = url.find("://");
@@ -228,6 +230,55 @@ absl::StatusOr<std::string> BinaryInstaller::Install(const OracleVersion& versio
   m << w.str() << "\n";
   if (!m) return absl::InternalError(absl::StrCat("version ", version.name, ": write ", marker));
   return target;
+}
+
+absl::StatusOr<VersionPins> ParseVersionPins(const std::vector<std::string>& environment) {
+  static constexpr absl::string_view kOverride = "VERSIOND_OVERRIDE_";
+  VersionPins pins;
+  std::string force_list;
+  for (const std::string& entry : environment) {
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    const absl::string_view var = absl::string_view(entry).substr(0, eq);
+    const std::string value = entry.substr(eq + 1);
+    if (var == "VERSIOND_FORCE") {
+      force_list = value;
+      continue;
+    }
+    if (!absl::StartsWith(var, kOverride) || value.empty()) continue;
+    std::string name(var.substr(kOverride.size()));
+    std::replace(name.begin(), name.end(), '_', '.');
+    if (!SafeName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(var, ": \"", name,
+                       "\" is not a version name (letters, digits, '.', '-'; '_' reads as '.')"));
+    }
+    struct stat st {};
+    if (value[0] != '/' || stat(value.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        access(value.c_str(), X_OK) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(var, "=", value, ": want the absolute path of an executable file"));
+    }
+    if (!pins.overrides.emplace(name, value).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(var, ": version ", name, " is overridden twice"));
+    }
+  }
+  for (absl::string_view item : absl::StrSplit(force_list, ',')) {
+    std::string name(absl::StripAsciiWhitespace(item));
+    if (name.empty()) continue;
+    if (pins.overrides.count(name) == 0) {
+      std::string suffix = name;
+      std::replace(suffix.begin(), suffix.end(), '.', '_');
+      return absl::InvalidArgumentError(absl::StrCat(
+          "VERSIOND_FORCE: version ", name, " has no override (set VERSIOND_OVERRIDE_", suffix,
+          "=/path/to/binary): a forced version the oracle does not list has nothing to run"));
+    }
+    if (std::find(pins.force.begin(), pins.force.end(), name) == pins.force.end()) {
+      pins.force.push_back(name);
+    }
+  }
+  return pins;
 }
 
 }  // namespace supervisor

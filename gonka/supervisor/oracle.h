@@ -29,6 +29,7 @@
 #ifndef GONKA_SUPERVISOR_ORACLE_H_
 #define GONKA_SUPERVISOR_ORACLE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +82,28 @@ class BinaryInstaller {
 
 // "http://user:pw@host/x" → "http://host/x": for logs and errors.
 std::string RedactUrl(absl::string_view url);
+
+// SHA-256 (lowercase hex) of a file, read in 1 MiB pieces. Unavailable when it cannot be read.
+absl::StatusOr<std::string> HashFile(const std::string& path);
+
+// The operator's pins, Gonka's VERSIOND_OVERRIDE_<version> and VERSIOND_FORCE: an override runs
+// a local binary for a version instead of the oracle's (no download, no oracle sha256); a forced
+// version runs even when the oracle does not list it (it needs an override: there is nothing
+// else to run).
+struct VersionPins {
+  std::map<std::string, std::string> overrides;  // version name → absolute path of the binary
+  std::vector<std::string> force;                // version names
+};
+
+// Reads the pins from `environment` ("NAME=VALUE" entries, e.g. the process's): every
+// VERSIOND_OVERRIDE_<suffix>=<path> overrides the version named <suffix> with each '_' read as
+// '.' (VERSIOND_OVERRIDE_v0_2_11 → v0.2.11), as Gonka; an empty value is ignored, as Gonka.
+// VERSIOND_FORCE is a comma-separated list of version names (blanks trimmed, empty items
+// skipped). InvalidArgument naming the variable: a version name that is not safe (as in the
+// oracle), a path that is not absolute or not an executable regular file, two variables for
+// one version, a forced version without an override (Gonka logs and skips it; versiond refuses
+// to start).
+absl::StatusOr<VersionPins> ParseVersionPins(const std::vector<std::string>& environment);
 
 }  // namespace supervisor
 }  // namespace gonka

@@ -208,8 +208,33 @@ absl::Status VersionHost::ReconcileOnce() {
   }
   metrics_->polls.Add({{"result", "ok"}}).Increment();
 
+  // Desired: the oracle's versions and the forced ones.
+  std::vector<OracleVersion> desired = *want;
+  for (const std::string& name : options_.pins.force) {
+    if (std::none_of(desired.begin(), desired.end(),
+                     [&](const OracleVersion& v) { return v.name == name; })) {
+      desired.push_back({.name = name});
+    }
+  }
   absl::Status first_error;
-  for (const OracleVersion& v : *want) {
+  for (const OracleVersion& listed : desired) {
+    // An override replaces the oracle's binary with the operator's file (Gonka: identity
+    // "override:<sha256 of the file>").
+    OracleVersion v = listed;
+    std::string identity = listed.sha256;
+    if (auto it = options_.pins.overrides.find(listed.name); it != options_.pins.overrides.end()) {
+      absl::StatusOr<std::string> hash = HashFile(it->second);
+      if (!hash.ok()) {
+        metrics_->install_failures.Add({{"reason", "local"}}).Increment();
+        GONKA_LOG_ERROR("override unreadable; current child keeps serving",
+                        {"version", listed.name}, {"path", it->second}, {"error", hash.status()});
+        if (first_error.ok()) first_error = hash.status();
+        continue;
+      }
+      v.binary = it->second;
+      v.sha256 = *hash;
+      identity = absl::StrCat("override:", *hash);
+    }
     {
       absl::MutexLock lock(&mu_);
       if (stop_loop_) return absl::CancelledError("evacuating");
@@ -218,7 +243,7 @@ absl::Status VersionHost::ReconcileOnce() {
     for (const GenerationInfo& g : supervisor_->Generations()) {
       if (!g.current || g.version != v.name) continue;
       had_child = true;
-      up_to_date = g.sha256 == v.sha256 && g.state == GenerationState::kRunning;
+      up_to_date = g.sha256 == identity && g.state == GenerationState::kRunning;
     }
     if (!up_to_date) {
       absl::StatusOr<std::string> path = installer_->Install(v);
@@ -232,12 +257,12 @@ absl::Status VersionHost::ReconcileOnce() {
         if (first_error.ok()) first_error = path.status();
         continue;
       }
-      GONKA_LOG_INFO("deploying", {"version", v.name}, {"sha256", v.sha256}, {"swap", had_child});
+      GONKA_LOG_INFO("deploying", {"version", v.name}, {"sha256", identity}, {"swap", had_child});
       absl::Status deployed =
           supervisor_->Deploy({.version = v.name,
                                .binary = *path,
                                .data_dir = absl::StrCat(options_.data_dir, "/", v.name),
-                               .sha256 = v.sha256});
+                               .sha256 = identity});
       if (!deployed.ok()) {
         metrics_->deploys.Add({{"result", "failed"}}).Increment();
         GONKA_LOG_ERROR("deploy failed; current child keeps serving", {"version", v.name},
@@ -254,15 +279,15 @@ absl::Status VersionHost::ReconcileOnce() {
     }
   }
   for (const std::string& name : supervisor_->Versions()) {
-    bool listed = std::any_of(want->begin(), want->end(),
+    bool wanted = std::any_of(desired.begin(), desired.end(),
                               [&](const OracleVersion& v) { return v.name == name; });
-    if (!listed) {
+    if (!wanted) {
       GONKA_LOG_INFO("version no longer listed; removing", {"version", name});
       supervisor_->Remove(name).IgnoreError();
     }
   }
   bool all = true;
-  for (const OracleVersion& v : *want) {
+  for (const OracleVersion& v : desired) {
     if (std::find(reconciled_once_.begin(), reconciled_once_.end(), v.name) ==
         reconciled_once_.end()) {
       all = false;

@@ -19,6 +19,11 @@
 //   listed is removed (404 at once, its child drains in the background). A failed version is
 //   tried again on the next poll. `/readyz` latches 200 once every listed version has been
 //   reconciled at least once.
+// - Pins: the desired versions are the oracle's plus every forced one; a version with an
+//   override runs the override's file (hashed each pass and installed like a download; its
+//   sha256 shows as `override:<sha256>`, and a changed file is deployed like a new binary). A
+//   failing override (the file unreadable) counts as an install failure {reason="local"} and
+//   keeps the current child.
 // - Evacuate(): announcing (/readyz 503, requests still served, `Connection: close` on every
 //   response) for `announce` → draining (the listener closes, the reconcile loop stops, every
 //   child retires: held leases end, POST /drain, inflight 0, SIGTERM, grace, SIGKILL, reap) →
@@ -68,6 +73,8 @@ struct VersionHostOptions {
   SupervisorOptions supervisor;
   absl::Duration announce = absl::Seconds(5);
   absl::Duration host_budget = absl::Minutes(25);
+  // The operator's overrides and forced versions (ParseVersionPins).
+  VersionPins pins;
 };
 
 enum class HostState { kServing, kAnnouncing, kDraining, kStopping, kStopped };
