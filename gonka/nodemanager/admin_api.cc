@@ -401,8 +401,9 @@ class AdminApi {
     for (size_t i = 0; i < nodes->size(); ++i) {
       probes.emplace_back([&, i] {
         const AdminNode& node = (*nodes)[i];
+        const std::string api_url = NodeUrl(node, node.poc_port, node.poc_segment, version);
         absl::StatusOr<std::unique_ptr<mlnode::MlNodeClient>> client = mlnode::MlNodeClient::Create(
-            {.api_url = NodeUrl(node, node.poc_port, node.poc_segment, version),
+            {.api_url = api_url,
              .inference_url = NodeUrl(node, node.inference_port, node.inference_segment, version),
              .auth_token_file = node.auth_token_file,
              .name = "node-manager-admin"});
@@ -414,7 +415,7 @@ class AdminApi {
         if (state.ok()) {
           alive[i] = 1;
         } else {
-          errors[i] = std::string(state.status().message());
+          errors[i] = absl::StrCat(api_url, ": ", state.status().message());
         }
       });
     }
