@@ -9,7 +9,10 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gonka/net/http_client.h"
 #include "gonka/testing/dev_ml_node.h"
@@ -30,7 +33,8 @@ class AdminDaemonTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(hub_.Start().ok()) << hub_.Logs();
     ASSERT_TRUE(pg_.Start().ok());
-    ml_ = std::make_unique<testing::DevMlNode>(testing::DevMlNode::Options{});
+    ml_ = std::make_unique<testing::DevMlNode>(
+        testing::DevMlNode::Options{.extra_args = {"--versions=v2"}});
     ASSERT_TRUE(ml_->Start().ok()) << ml_->LogTail();
 
     const std::string token_file = dir_.Join("admin-tokens");
@@ -108,6 +112,58 @@ TEST_F(AdminDaemonTest, NodeAddedOverTheAdminApiIsDrivenAndDisablingRemovesIt) {
   absl::Status gone = testing::WaitFor([&] { return Actual("ml-0").empty(); }, absl::Seconds(15),
                                        absl::Milliseconds(100), "ml-0 out of the service");
   ASSERT_TRUE(gone.ok()) << gone << "\n" << manager_->LogTail(3000);
+}
+
+// The ML-node routes on the daemon as main.cc wires it today: version-status probes the node's
+// versioned URL; the chain-fed routes say what the daemon lacks (no upgrade-plan source, no
+// chain connection for governance models); an enabled node is not tested; 401 without a token.
+TEST_F(AdminDaemonTest, MlNodeRoutesOnTheDaemon) {
+  const std::string node =
+      absl::StrCat(R"({"id":"ml-0","host":"127.0.0.1","inference_port":)", ml_->inference_port(),
+                   R"(,"poc_port":)", ml_->port(), R"(,"models":{"Qwen/Qwen3-8B":{"args":[]}}})");
+  auto created = Admin("POST", "/admin/v1/nodes", node);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->status, 200) << created->body;
+
+  auto versions = Admin("POST", "/admin/v1/nodes/version-status", R"({"version":"v2"})");
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  EXPECT_EQ(versions->status, 200);
+  EXPECT_EQ(versions->body, R"({"ml-0":{"is_alive":true}})");
+  versions = Admin("POST", "/admin/v1/nodes/version-status", R"({"version":"v3"})");
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  EXPECT_TRUE(absl::StrContains(versions->body, R"({"ml-0":{"is_alive":false,"error":")"))
+      << versions->body;
+  auto bad = Admin("POST", "/admin/v1/nodes/version-status", R"({"versio":"v2"})");
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_TRUE(absl::StrContains(bad->body, "version: required")) << bad->body;
+
+  auto upgrade = Admin("GET", "/admin/v1/nodes/upgrade-status", "");
+  ASSERT_TRUE(upgrade.ok()) << upgrade.status();
+  EXPECT_EQ(upgrade->status, 503);
+  EXPECT_TRUE(absl::StrContains(upgrade->body, "upgrade plan unavailable")) << upgrade->body;
+  auto plan = Admin("GET", "/admin/v1/nodes/ml-0/launch-plan", "");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->status, 502);
+  EXPECT_TRUE(absl::StrContains(plan->body, "get governance models: ")) << plan->body;
+  auto test = Admin("POST", "/admin/v1/nodes/ml-0/test", "");
+  ASSERT_TRUE(test.ok()) << test.status();
+  EXPECT_EQ(test->status, 409);
+  EXPECT_TRUE(absl::StrContains(test->body, "node is enabled")) << test->body;
+  auto missing = Admin("GET", "/admin/v1/nodes/nope/test", "");
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(missing->status, 404);
+
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/admin/v1/nodes/upgrade-status"},
+           {"POST", "/admin/v1/nodes/version-status"},
+           {"POST", "/admin/v1/nodes/ml-0/test"},
+           {"GET", "/admin/v1/nodes/ml-0/test"},
+           {"GET", "/admin/v1/nodes/ml-0/launch-plan"}}) {
+    auto refused = Admin(method, path, R"({"version":"v2"})", /*with_token=*/false);
+    ASSERT_TRUE(refused.ok()) << refused.status();
+    EXPECT_EQ(refused->status, 401) << method << " " << path;
+  }
 }
 
 }  // namespace
