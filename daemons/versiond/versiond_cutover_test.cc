@@ -292,6 +292,35 @@ TEST(VersiondCutoverTest, OverridesAndForcedVersionsRunTheOperatorsBinary) {
   EXPECT_EQ(http.Get(env.Url("/readyz?version=v0.2.11"), Call())->status, 200);
 }
 
+TEST(VersiondCutoverTest, AStreamCarriesTheChildsResponseHeaders) {
+  VersiondEnv env("streamheaders");
+  Variant v1 = env.MakeVariant("v1");
+  env.SetOracle({{"app", v1}});
+  ASSERT_TRUE(env.StartVersiond().ok()) << env.versiond().LogTail();
+  HttpClient http;
+  HttpCallOptions call = Call();
+  call.headers.Set("Accept", "text/event-stream");
+  std::string events;
+  int pieces = 0;
+  auto res = http.Stream(
+      env.Url("/app/v1/escrows/e1/stream?n=3&interval_ms=20"),
+      [&](absl::string_view bytes) {
+        events.append(bytes.data(), bytes.size());
+        ++pieces;
+        return true;
+      },
+      call);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 200);
+  // Set by the child on its stream, relayed by versiond before the first event.
+  EXPECT_EQ(res->headers.Get("X-Devchild-Version"), "v1");
+  EXPECT_EQ(res->headers.Get("X-Devchild-Sha256"), v1.sha256);
+  EXPECT_FALSE(res->headers.Get("X-Devchild-Pid").empty());
+  EXPECT_TRUE(absl::StartsWith(res->headers.Get("Content-Type"), "text/event-stream"));
+  EXPECT_TRUE(absl::StrContains(events, "event: end")) << events;
+  EXPECT_GE(pieces, 2) << "the events arrived in one piece: not streamed";
+}
+
 }  // namespace
 }  // namespace versiond_testing
 }  // namespace gonka

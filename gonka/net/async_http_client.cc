@@ -213,7 +213,66 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     });
   }
 
+  // The head, then the body piece by piece (AsyncRequest::on_body).
+  void ReadStream() {
+    stream_parser.emplace();
+    stream_parser->body_limit(boost::none);
+    auto self = shared_from_this();
+    http::async_read_header(*socket, buffer, *stream_parser, [self](beast::error_code ec, size_t) {
+      if (ec) {
+        if (internal::IsDisconnect(ec) && !self->stream_parser->got_some() &&
+            self->CanRetry(self->idempotent)) {
+          return self->Retry();
+        }
+        return self->Fail(ec);
+      }
+      const auto& res = self->stream_parser->get();
+      self->head.status = static_cast<int>(res.result_int());
+      for (const auto& field : res) {
+        self->head.headers.Add(
+            absl::string_view(field.name_string().data(), field.name_string().size()),
+            absl::string_view(field.value().data(), field.value().size()));
+      }
+      self->RestartIdleTimer();
+      if (self->request.on_head) self->request.on_head(self->head);
+      self->ReadPiece();
+    });
+  }
+
+  void ReadPiece() {
+    if (stream_parser->is_done()) return Finish(head);
+    stream_parser->get().body().data = piece;
+    stream_parser->get().body().size = sizeof(piece);
+    auto self = shared_from_this();
+    http::async_read_some(*socket, buffer, *stream_parser, [self](beast::error_code ec, size_t) {
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return self->Fail(ec);
+      const size_t got = sizeof(self->piece) - self->stream_parser->get().body().size;
+      self->RestartIdleTimer();
+      if (got > 0 && !self->request.on_body(absl::string_view(self->piece, got))) {
+        beast::error_code ignored;
+        self->socket->close(ignored);
+        return self->Finish(
+            absl::CancelledError(absl::StrCat(self->context, ": consumer stopped")));
+      }
+      self->ReadPiece();
+    });
+  }
+
+  // Streams: the timeout is the longest silence.
+  void RestartIdleTimer() {
+    timer->expires_after(absl::ToChronoNanoseconds(request.timeout));
+    auto self = shared_from_this();
+    timer->async_wait([self](beast::error_code ec) {
+      if (ec || self->finished) return;
+      self->timed_out = true;
+      beast::error_code ignored;
+      self->socket->close(ignored);
+    });
+  }
+
   void Read() {
+    if (request.on_body) return ReadStream();
     parser.emplace();
     parser->body_limit(impl->options_.max_body_bytes);
     if (request.method == "HEAD") parser->skip(true);  // a HEAD answer has no body
@@ -290,6 +349,9 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
   std::optional<asio::steady_timer> timer;
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<http::response_parser<http::buffer_body>> stream_parser;
+  HttpResponse head;  // a stream's status and headers
+  char piece[16 * 1024];
   bool reused = false;
   bool retried = false;
   bool timed_out = false;

@@ -18,7 +18,8 @@
 //   a response over `max_body_bytes` → ResourceExhausted. They name "METHOD host:port target".
 // - The callback runs once, on one of the client's own I/O threads: it must not block.
 // - The destructor cancels calls still running (their callbacks get Cancelled) and joins.
-// No TLS (loopback children only); no proxy, no redirects; the response body is buffered whole.
+// No TLS (loopback children only); no proxy, no redirects; the response body is buffered whole
+// unless the request streams it (AsyncRequest::on_body).
 //
 // Thread-safety: thread-safe.
 #ifndef GONKA_NET_ASYNC_HTTP_CLIENT_H_
@@ -30,6 +31,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gonka/net/http_message.h"
 
@@ -55,6 +57,15 @@ struct AsyncRequest {
   absl::Duration timeout = absl::Seconds(30);
   // Unset: GET, HEAD, OPTIONS, PUT, DELETE count as idempotent.
   bool idempotent = false;
+  // Streaming (Server-Sent Events, chunked answers): when `on_body` is set, the status and
+  // headers go to `on_head` (if set) as soon as they are in, and each body piece, as it arrives,
+  // to `on_body` (return false to stop: the connection is closed and the call ends Cancelled);
+  // the callback then gets the status and headers with an empty body. `timeout` bounds the wait
+  // for the head and then each gap between pieces (there is no overall deadline); `max_body_bytes`
+  // does not apply. The connection is not pooled afterwards. Both run on the client's I/O thread
+  // and must not block.
+  std::function<void(const HttpResponse& head)> on_head;
+  std::function<bool(absl::string_view piece)> on_body;
 };
 
 class AsyncHttpClient {

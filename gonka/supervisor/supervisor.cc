@@ -119,9 +119,9 @@ bool ReadyBodyInitializing(const std::string& body) {
   simdjson::dom::element doc;
   if (parser.parse(body).get(doc) != simdjson::SUCCESS || !doc.is_object()) return false;
   bool ready = false, draining = false, storage_ready = false;
-  (void)doc["ready"].get(ready);
-  (void)doc["draining"].get(draining);
-  (void)doc["storage_ready"].get(storage_ready);
+  if (doc["ready"].get(ready) != simdjson::SUCCESS) ready = false;
+  if (doc["draining"].get(draining) != simdjson::SUCCESS) draining = false;
+  if (doc["storage_ready"].get(storage_ready) != simdjson::SUCCESS) storage_ready = false;
   if (draining) return false;
   return !ready || !storage_ready;
 }
@@ -1046,10 +1046,6 @@ void Supervisor::ForwardAttempt(std::shared_ptr<AsyncForward> call,
 
 void Supervisor::ForwardStream(absl::string_view version, const net::HttpRequest& request,
                                absl::string_view target, std::shared_ptr<net::ResponseStream> out) {
-  net::HttpCallOptions call;
-  call.no_deadline = true;
-  call.stream_idle_timeout = options_.stream_idle_timeout;
-  call.headers = ForwardHeaders(request.headers);
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<RouteLease> lease = Acquire(version, absl::Now() + options_.acquire_wait);
     if (!lease.ok()) {
@@ -1063,20 +1059,54 @@ void Supervisor::ForwardStream(absl::string_view version, const net::HttpRequest
       out->Close();
       return;
     }
-    bool wrote = false;
-    absl::StatusOr<net::HttpResponse> res = http_->Stream(
-        Url(lease->port(), target),
-        [&](absl::string_view bytes) {
-          if (!wrote) {
-            // The child's headers arrive only with the returned response; a 2xx stream to
-            // this path is an event stream.
-            out->SetHeader("Content-Type", "text/event-stream");
-            out->SetHeader("Cache-Control", "no-cache");
-          }
-          wrote = true;
-          return out->Write(bytes);
-        },
-        call);
+    // The child's answer streams through the asynchronous client: a 2xx answer's status and
+    // headers are relayed as soon as they arrive (before the first event), then every piece as
+    // it comes; any other answer is collected (bounded) and answered once it is complete.
+    struct Relay {
+      absl::Mutex mu;
+      bool done ABSL_GUARDED_BY(mu) = false;
+      absl::StatusOr<net::HttpResponse> result ABSL_GUARDED_BY(mu);
+      bool relaying = false;  // these two only on the client's I/O thread, then read after done
+      bool wrote = false;
+      std::string error_body;
+    };
+    auto relay = std::make_shared<Relay>();
+    net::AsyncRequest call;
+    call.port = lease->port();
+    call.method = "GET";
+    call.target = std::string(target);
+    call.headers = ForwardHeaders(request.headers);
+    call.timeout = options_.stream_idle_timeout;
+    call.on_head = [relay, out](const net::HttpResponse& head) {
+      if (head.status < 200 || head.status >= 300) return;
+      relay->relaying = true;
+      out->SetStatus(head.status);
+      for (const auto& [name, value] : head.headers) {
+        if (!IsHopByHop(name)) out->SetHeader(name, value);
+      }
+    };
+    call.on_body = [relay, out](absl::string_view piece) {
+      if (!relay->relaying) {
+        if (relay->error_body.size() < (1 << 20))
+          relay->error_body.append(piece.data(), piece.size());
+        return true;
+      }
+      relay->wrote = true;
+      return out->Write(piece);
+    };
+    async_->Request(std::move(call), [relay](absl::StatusOr<net::HttpResponse> res) {
+      absl::MutexLock lock(&relay->mu);
+      relay->result = std::move(res);
+      relay->done = true;
+    });
+    absl::StatusOr<net::HttpResponse> res;
+    {
+      absl::MutexLock lock(&relay->mu);
+      relay->mu.Await(absl::Condition(&relay->done));
+      res = relay->result;
+    }
+    if (res.ok()) res->body = std::move(relay->error_body);
+    const bool wrote = relay->wrote || relay->relaying;
     const uint64_t used = lease->generation();
     lease->Release();  // the child's response has ended (or the client left)
     bool retired = false;

@@ -282,7 +282,9 @@ class Supervisor {
   bool ForwardAsync(absl::string_view version, const net::HttpRequest& request,
                     absl::string_view target, std::function<void(net::HttpResponse)> done);
   // GET `target` on the child and copy the body to `out` as it arrives (SSE), holding the lease
-  // until the child ends the stream or `out` is closed. Blocks until then; closes `out`.
+  // until the child ends the stream or `out` is closed. A 2xx answer's status and headers
+  // (hop-by-hop ones aside; a header the child repeats arrives once, with its last value) are
+  // set on `out` before the first piece. Blocks until then; closes `out`.
   void ForwardStream(absl::string_view version, const net::HttpRequest& request,
                      absl::string_view target, std::shared_ptr<net::ResponseStream> out);
 
