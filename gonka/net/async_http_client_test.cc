@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -182,6 +183,50 @@ TEST(HttpServerAsync, GuardHeldUntilAnswered) {
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   while (guards.load() != 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   EXPECT_EQ(guards.load(), 0);
+}
+
+TEST(AsyncHttpClient, StreamsTheHeadThenEachPieceAndStopsWhenAsked) {
+  HttpServer server({.name = "async-stream"});
+  server.HandleStream("GET", "/events", [](const HttpRequest&, std::shared_ptr<ResponseStream> s) {
+    s->SetHeader("X-Stream", "yes");
+    for (int i = 0; i < 3; ++i) {
+      if (!s->Write(absl::StrCat("data: ", i, "\n\n"))) return;
+      absl::SleepFor(absl::Milliseconds(30));
+    }
+    s->Close();
+  });
+  ASSERT_TRUE(server.Start().ok());
+  AsyncHttpClient client;
+  std::atomic<int> head_status{0};
+  std::string head_header;
+  std::vector<std::string> pieces;
+  AsyncRequest r{.port = server.port(), .target = "/events"};
+  r.on_head = [&](const HttpResponse& head) {
+    head_status = head.status;
+    head_header = head.headers.Get("X-Stream");
+  };
+  r.on_body = [&](absl::string_view piece) {
+    pieces.emplace_back(piece);
+    return true;
+  };
+  absl::StatusOr<HttpResponse> res = Call(client, r);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(head_status.load(), 200);
+  EXPECT_EQ(head_header, "yes");
+  EXPECT_TRUE(res->body.empty());
+  std::string all;
+  for (const std::string& p : pieces) all += p;
+  EXPECT_EQ(all, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+  EXPECT_GE(pieces.size(), 2u);  // pieces as they came, not one buffered body
+
+  // A consumer that stops after the first piece ends the call (Cancelled).
+  AsyncRequest stop{.port = server.port(), .target = "/events"};
+  int seen = 0;
+  stop.on_body = [&](absl::string_view) { return ++seen < 1; };
+  res = Call(client, stop);
+  EXPECT_TRUE(absl::IsCancelled(res.status())) << res.status();
+  EXPECT_EQ(seen, 1);
 }
 
 }  // namespace
