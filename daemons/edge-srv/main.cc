@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
   config.AddString("node-manager-admin-url", &o.node_manager_admin_url, "",
                    "the node-manager's admin API (http://host:port): /admin/v1/nodes* redirect "
                    "there (empty: 404 naming the node-manager)");
+  config.AddString("setup-report-ready", &o.setup_report_ready, "",
+                   "the admin setup/report's readiness checks: name=http://host:port,... (each "
+                   "daemon's /ready, e.g. signerd=http://127.0.0.1:8081)");
   gonka::HttpAuthFlags admin_auth("admin", "admin API");
   admin_auth.Register(&config);
   // The development fallback's settings (--phase-source=chain).

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/base/metrics.h"
@@ -463,17 +464,16 @@ std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epo
 const std::vector<UnservedRoute>& UnservedRoutes() {
   static const auto* routes = new std::vector<UnservedRoute>{
       {"GET", "epoch-fee-budget", 501,
-       "not implemented in edge-srv yet: Gonka computes it from the chain's fee and epoch "
-       "params, the stage's PoC store commits and the fee payer's spendable balance",
+       "not implemented in edge-srv yet: Gonka prices it with the inference Params' FeeParams "
+       "(the epoch fee group's min gas price, the MsgPoCV2StoreCommit rule's period base and "
+       "per-count gas), whose wire format libgonka does not have; it also needs the stage's "
+       "PoC store commits of every participant and the fee payer's spendable balance",
        "the chain's query API"},
       {"POST", "bls/request", 410, "deprecated in Gonka", "the chain's bls module"},
       {"GET", "export/db", 404, "Gonka exports dapi's local SQLite; libgonka has no local database",
        "PostgreSQL (pg_dump of the node's database)"},
       {"GET", "config", 404, "libgonka has no single process configuration",
        "each daemon's flags (--help, its start log)"},
-      {"GET", "setup/report", 501,
-       "the onboarding report checks one dapi's configuration, ML nodes and registration together",
-       "node-manager GET /admin/v1/nodes, each daemon's /ready, the status page"},
       {"POST", "bridge/block", 501,
        "the Ethereum bridge's block intake (MsgBridgeExchange) is not part of libgonka yet",
        "not served"},
@@ -583,6 +583,29 @@ void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options) {
     net::HttpResponse response =
         Guarded(o->authenticate, request, [&] { return RegisterModel(*o, request); });
     CountRequest("models", response.status);
+    return response;
+  });
+  // setup/report: one report a minute (Gonka's cache), then the cached one.
+  struct ReportCache {
+    absl::Mutex mu;
+    std::string json ABSL_GUARDED_BY(mu);
+    absl::Time until ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  };
+  auto cache = std::make_shared<ReportCache>();
+  server->Handle("GET", "/admin/v1/setup/report", [o, cache](const net::HttpRequest& request) {
+    net::HttpResponse response = Guarded(o->authenticate, request, [&]() -> net::HttpResponse {
+      if (!o->setup_report) {
+        return Unserved(501, "no setup report configured", "each daemon's /ready");
+      }
+      absl::MutexLock lock(&cache->mu);
+      const absl::Time now = absl::Now();
+      if (now >= cache->until) {
+        cache->json = o->setup_report(now);
+        cache->until = now + absl::Minutes(1);
+      }
+      return net::HttpResponse::Json(200, cache->json);
+    });
+    CountRequest("setup/report", response.status);
     return response;
   });
   server->Handle("GET", "/admin/v1/poc/timing", [o](const net::HttpRequest& request) {

@@ -33,6 +33,9 @@
 //        100000000 ngonka, proposer = creator, Gonka's metadata, title and summary} on the tx
 //        queue; answered as tx/send (200 with the tx hash, 403 when the signer's
 //        --allowed-msg-types does not list /cosmos.gov.v1.MsgSubmitProposal, 502, 503)
+//   GET  /admin/v1/setup/report
+//        → 200 Gonka's SetupReport JSON from `setup_report` (setup_report.h), generated at most
+//        once a minute per replica (Gonka caches it as long; "cached_until" says until when)
 //   GET  /admin/v1/poc/timing
 //        → 200 {"available": true, "timing": {"current_phase", "blocks_until_next_poc",
 //        "seconds_until_next_poc", "should_be_online"}} from the stage and `epoch_length`;
@@ -153,6 +156,8 @@ struct EdgeAdminOptions {
   PriceQueryFn price_query;        // none: GET unit-of-compute-price-proposal is 501
   LedgerLookupFn lookup;           // tx/send waits for the signer's outcome; none: answers "queued"
   absl::Duration tx_wait = absl::Seconds(10);  // tx/send's wait for the signer
+  // GET setup/report's JSON at a time (gonka/edgesrv/setup_report.h); none: 501.
+  std::function<std::string(absl::Time)> setup_report;
 };
 
 // A Gonka admin route edge-srv does not serve, and what it answers instead.

@@ -9,7 +9,8 @@
 //     and a missing token are refused naming the cause;
 //   - the Gonka admin routes edge-srv does not serve answer their documented status with
 //     "served_by"; the ML-node routes redirect to the node-manager when it is configured;
-//     poc/timing answers from the stream's phase and --epoch-length;
+//     poc/timing answers from the stream's phase and --epoch-length; setup/report checks
+//     signerd's /ready, a daemon that does not answer, and the chain's sync;
 //   - tx/send: a Cosmos Tx in JSON sends its first message as the participant, answered with the
 //     broadcast's txhash; the tx is included with code 0 on devchain; the same message again is a
 //     duplicate (sent once); a type signerd's allowlist refuses (bank MsgSend) is a 403; a body
@@ -59,6 +60,9 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
                              [&env](int i, std::vector<std::string>* args) {
                                if (i == 0) {
                                  args->push_back("--epoch-length=100");
+                                 args->push_back(absl::StrCat(
+                                     "--setup-report-ready=signerd=", env.signerd().url(),
+                                     ",ghost=http://127.0.0.1:1"));
                                  args->push_back(
                                      absl::StrCat("--chain-rpc-url=", env.hub().devchain().url()));
                                } else {
@@ -141,6 +145,24 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 403) << r->body;
   EXPECT_TRUE(absl::StrContains(r->body, kMsgSubmitProposal)) << r->body;
+  // setup/report: Gonka's report with the checks edge-srv makes — signerd ready, the "ghost"
+  // daemon not (so FAIL overall), devchain's blocks fresh.
+  r = call(0, "GET", "setup/report", "", false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401) << r->body;
+  r = call(0, "GET", "setup/report", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("overall_status":"FAIL")")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"({"id":"ready_signerd","status":"PASS")")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"({"id":"ready_ghost","status":"FAIL")")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"({"id":"block_sync","status":"PASS")")) << r->body;
+  {
+    // The same report for a minute (Gonka's cache).
+    absl::StatusOr<net::HttpResponse> again = call(0, "GET", "setup/report", "");
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->body, r->body);
+  }
   // tx/send: Gonka's body (a Cosmos Tx in JSON), its first message sent as the participant.
   r = call(0, "POST", "tx/send", "not json");
   ASSERT_TRUE(r.ok());

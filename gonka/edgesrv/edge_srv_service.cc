@@ -15,9 +15,11 @@
 #include "gonka/drain/drain_controller.h"
 #include "gonka/edgesrv/admin_api.h"
 #include "gonka/edgesrv/poc_callbacks.h"
+#include "gonka/edgesrv/setup_report.h"
 #include "gonka/edgesrv/stage_gate.h"
 #include "gonka/edgesrv/validation_sink.h"
 #include "gonka/nats/jetstream.h"
+#include "gonka/net/http_client.h"
 #include "gonka/nodemanager/node_manager_service.h"
 #include "gonka/nodemanager/node_store.h"
 #include "gonka/nodemanager/seed_store.h"
@@ -46,6 +48,10 @@ struct EdgeSrvService::Parts {
   std::unique_ptr<QueueValidationSink> sink;
   std::unique_ptr<PocCallbacks> callbacks;
   int64_t epoch_length = 0;  // admin poc/timing; 0: unknown
+  // The admin setup/report's checks: each daemon's /ready and the chain's /status.
+  std::vector<ReadyTarget> ready;
+  std::unique_ptr<net::HttpClient> report_http;
+  std::unique_ptr<chain::CometClient> report_comet;
 };
 
 namespace {
@@ -114,6 +120,18 @@ absl::StatusOr<std::unique_ptr<EdgeSrvService>> EdgeSrvService::Start(EdgeSrvOpt
     absl::StatusOr<std::unique_ptr<nats::JetStream>> connected = nats::JetStream::Connect(*o.nats);
     if (!connected.ok()) return connected.status();
     p->js = *std::move(connected);
+  }
+
+  // The admin setup/report.
+  if (!o.participant.empty()) {
+    absl::StatusOr<std::vector<ReadyTarget>> ready = ParseReadyTargets(o.setup_report_ready);
+    if (!ready.ok()) return Flag("setup-report-ready", ready.status().message());
+    p->ready = *std::move(ready);
+    p->report_http = std::make_unique<net::HttpClient>();
+    if (!o.chain_rpc_url.empty()) {
+      p->report_comet = std::make_unique<chain::CometClient>(chain::CometClientOptions{
+          .rpc_url = o.chain_rpc_url, .timeout = absl::Seconds(5), .tls = o.chain_tls});
+    }
   }
 
   // The phase gate.
@@ -248,7 +266,19 @@ void EdgeSrvService::AddRoutes(net::HttpServer* server) {
          .epoch_length = p->epoch_length,
          .node_manager_url = p->options.node_manager_admin_url,
          .price_query = MakePriceQuery(p->chain_query.get()),
-         .lookup = [ledger](const std::string& key) { return ledger->Get(key); }});
+         .lookup = [ledger](const std::string& key) { return ledger->Get(key); },
+         .setup_report =
+             [p, participant](absl::Time now) {
+               SetupReportOptions r{.participant = participant, .ready = p->ready};
+               if (p->report_comet) r.chain_status = [p] { return p->report_comet->Status(); };
+               r.get_status = [p](const std::string& url) -> absl::StatusOr<int> {
+                 absl::StatusOr<net::HttpResponse> got =
+                     p->report_http->Get(url, net::HttpCallOptions::Timeout(absl::Seconds(5)));
+                 if (!got.ok()) return got.status();
+                 return got->status;
+               };
+               return SetupReportJson(r, now);
+             }});
   }
   p->callbacks->AddRoutes(server);
 }

@@ -82,6 +82,8 @@ struct EdgeSrvOptions {
   // The admin API: none → it answers 403.
   HttpAuthenticator admin_authenticate;
   std::string node_manager_admin_url;  // the admin API's nodes routes redirect there
+  // The admin setup/report's /ready checks: "name=http://host:port,..." (ParseReadyTargets).
+  std::string setup_report_ready;
 };
 
 class EdgeSrvService {
