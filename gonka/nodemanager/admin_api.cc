@@ -1,6 +1,7 @@
 #include "gonka/nodemanager/admin_api.h"
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -397,26 +398,32 @@ class AdminApi {
     std::vector<std::string> errors(nodes->size());
     std::vector<char> alive(nodes->size(), 0);
     const absl::Time deadline = absl::Now() + options_.ml_node_timeout;
+    // At most kProbeThreads at once, all within one ML-node deadline.
+    constexpr size_t kProbeThreads = 16;
+    std::atomic<size_t> next{0};
+    auto probe = [&](size_t i) {
+      const AdminNode& node = (*nodes)[i];
+      const std::string api_url = NodeUrl(node, node.poc_port, node.poc_segment, version);
+      absl::StatusOr<std::unique_ptr<mlnode::MlNodeClient>> client = mlnode::MlNodeClient::Create(
+          {.api_url = api_url,
+           .inference_url = NodeUrl(node, node.inference_port, node.inference_segment, version),
+           .auth_token_file = node.auth_token_file,
+           .name = "node-manager-admin"});
+      if (!client.ok()) {
+        errors[i] = std::string(client.status().message());
+        return;
+      }
+      absl::StatusOr<mlnode::NodeState> state = (*client)->GetState(deadline);
+      if (state.ok()) {
+        alive[i] = 1;
+      } else {
+        errors[i] = absl::StrCat(api_url, ": ", state.status().message());
+      }
+    };
     std::vector<std::thread> probes;
-    for (size_t i = 0; i < nodes->size(); ++i) {
-      probes.emplace_back([&, i] {
-        const AdminNode& node = (*nodes)[i];
-        const std::string api_url = NodeUrl(node, node.poc_port, node.poc_segment, version);
-        absl::StatusOr<std::unique_ptr<mlnode::MlNodeClient>> client = mlnode::MlNodeClient::Create(
-            {.api_url = api_url,
-             .inference_url = NodeUrl(node, node.inference_port, node.inference_segment, version),
-             .auth_token_file = node.auth_token_file,
-             .name = "node-manager-admin"});
-        if (!client.ok()) {
-          errors[i] = std::string(client.status().message());
-          return;
-        }
-        absl::StatusOr<mlnode::NodeState> state = (*client)->GetState(deadline);
-        if (state.ok()) {
-          alive[i] = 1;
-        } else {
-          errors[i] = absl::StrCat(api_url, ": ", state.status().message());
-        }
+    for (size_t t = 0; t < std::min(kProbeThreads, nodes->size()); ++t) {
+      probes.emplace_back([&] {
+        for (size_t i = next++; i < nodes->size(); i = next++) probe(i);
       });
     }
     for (std::thread& t : probes) t.join();
@@ -751,6 +758,8 @@ absl::StatusOr<std::unique_ptr<MlNodeAdmin>> MlNodeAdmin::Start(MlNodeAdminOptio
         absl::StrCat("--admin-api-address: \"", options.address, "\" is not host:port"));
   }
   server_options.bind_address = options.address.substr(0, colon);
+  // POST nodes/{id}/test answers when the test is over (a model load can take minutes).
+  server_options.request_timeout = options.test_timeout + absl::Minutes(1);
   std::string& bind = server_options.bind_address;
   if (bind.size() >= 2 && bind.front() == '[' && bind.back() == ']') {
     bind = bind.substr(1, bind.size() - 2);  // "[::1]:9200"

@@ -122,7 +122,9 @@ struct AdminApiOptions {
   absl::Duration test_timeout = absl::Minutes(5);
 };
 
-// Registers the routes above on `server` (before or after it starts).
+// Registers the routes above on `server` (before or after it starts). POST nodes/{id}/test
+// answers when the test ends (up to `test_timeout`): give `server` a request_timeout longer than
+// that (MlNodeAdmin does), else a long model load is cut off with the server's 503.
 void AddAdminRoutes(net::HttpServer* server, AdminApiOptions options);
 
 // The daemon's side in one object: a pool on `pg`, the store (migrated), the admin server on
