@@ -242,6 +242,17 @@ TEST(VersiondCutoverTest, HealthzReportsBinaryVersionAndALegacyChildGetsNoAdminA
   EXPECT_EQ(
       http.Post(env.Url("/b/v1/escrows/e/requests"), "{}", "application/json", Call())->status,
       200);
+  // The forwarding client's metrics are in versiond's /metrics.
+  const std::string client = "{client=\"supervisor\"";
+  EXPECT_GE(env.Metric(absl::StrCat("gonka_async_http_client_connections_opened_total", client)),
+            2);
+  EXPECT_GE(env.Metric(absl::StrCat("gonka_async_http_client_idle_connections", client)), 1);
+  EXPECT_GE(
+      env.Metric(absl::StrCat("gonka_async_http_client_requests_total", client, ",result=\"ok\"")),
+      2);
+  EXPECT_EQ(env.Metric(absl::StrCat("gonka_async_http_client_stale_retries_total", client)), 0);
+  EXPECT_EQ(env.Metric(absl::StrCat("gonka_async_http_client_deadline_expiries_total", client)), 0);
+  EXPECT_EQ(env.Metric(absl::StrCat("gonka_async_http_client_requests_in_flight", client)), 0);
 }
 
 TEST(VersiondCutoverTest, OverridesAndForcedVersionsRunTheOperatorsBinary) {

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "gonka/base/metrics.h"
 #include "gonka/net/internal/asio_status.h"
 
 namespace gonka {
@@ -46,9 +47,59 @@ std::string Key(const std::string& host, int port) { return absl::StrCat(host, "
 
 }  // namespace
 
+// The client's metrics (process-wide registry, label client=<name>; clients of one name share
+// them, so the gauges move by increments).
+struct AsyncClientMetrics {
+  explicit AsyncClientMetrics(const std::string& name)
+      : idle(prometheus::BuildGauge()
+                 .Name("gonka_async_http_client_idle_connections")
+                 .Help("Keep-alive connections pooled (idle) by the asynchronous HTTP client")
+                 .Register(metrics::Registry())
+                 .Add({{"client", name}})),
+        in_flight(prometheus::BuildGauge()
+                      .Name("gonka_async_http_client_requests_in_flight")
+                      .Help("Requests of the asynchronous HTTP client not yet completed")
+                      .Register(metrics::Registry())
+                      .Add({{"client", name}})),
+        connects(prometheus::BuildCounter()
+                     .Name("gonka_async_http_client_connections_opened_total")
+                     .Help("TCP connections opened by the asynchronous HTTP client")
+                     .Register(metrics::Registry())
+                     .Add({{"client", name}})),
+        stale_retries(prometheus::BuildCounter()
+                          .Name("gonka_async_http_client_stale_retries_total")
+                          .Help("Requests sent again on a new connection because the pooled one "
+                                "was found closed by the peer")
+                          .Register(metrics::Registry())
+                          .Add({{"client", name}})),
+        deadline_expiries(prometheus::BuildCounter()
+                              .Name("gonka_async_http_client_deadline_expiries_total")
+                              .Help("Requests of the asynchronous HTTP client that failed at "
+                                    "their deadline (a stream: its idle timeout)")
+                              .Register(metrics::Registry())
+                              .Add({{"client", name}})),
+        requests(prometheus::BuildCounter()
+                     .Name("gonka_async_http_client_requests_total")
+                     .Help("Completed requests of the asynchronous HTTP client, by result "
+                           "(ok or error)")
+                     .Register(metrics::Registry())),
+        ok(requests.Add({{"client", name}, {"result", "ok"}})),
+        error(requests.Add({{"client", name}, {"result", "error"}})) {}
+
+  prometheus::Gauge& idle;
+  prometheus::Gauge& in_flight;
+  prometheus::Counter& connects;
+  prometheus::Counter& stale_retries;
+  prometheus::Counter& deadline_expiries;
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Counter& ok;
+  prometheus::Counter& error;
+};
+
 class AsyncHttpClient::Impl {
  public:
-  explicit Impl(AsyncHttpClientOptions options) : options_(std::move(options)) {
+  explicit Impl(AsyncHttpClientOptions options)
+      : options_(std::move(options)), metrics_(options_.name) {
     work_.emplace(ioc_.get_executor());
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       threads_.emplace_back([this] { ioc_.run(); });
@@ -68,6 +119,7 @@ class AsyncHttpClient::Impl {
     while (!it->second.empty()) {
       Idle idle = std::move(it->second.back());
       it->second.pop_back();
+      metrics_.idle.Decrement();
       if (now - idle.since < absl::ToChronoNanoseconds(options_.idle_timeout) &&
           LooksReusable(*idle.socket)) {
         return std::move(idle.socket);
@@ -84,8 +136,10 @@ class AsyncHttpClient::Impl {
     if (static_cast<int>(list.size()) >= options_.max_idle_per_endpoint) {
       CloseSocket(std::move(list.front().socket));
       list.pop_front();
+      metrics_.idle.Decrement();
     }
     list.push_back(Idle{std::move(socket), std::chrono::steady_clock::now()});
+    metrics_.idle.Increment();
   }
 
   void Drop(const std::string& key) {
@@ -96,6 +150,7 @@ class AsyncHttpClient::Impl {
       if (it == idle_.end()) return;
       list.swap(it->second);
       idle_.erase(it);
+      metrics_.idle.Decrement(static_cast<double>(list.size()));
     }
     for (Idle& idle : list) CloseSocket(std::move(idle.socket));
   }
@@ -120,12 +175,13 @@ class AsyncHttpClient::Impl {
   uint64_t Register(const std::shared_ptr<Exchange>& exchange);
   void Unregister(uint64_t id) {
     absl::MutexLock lock(&mu_);
-    active_.erase(id);
+    if (active_.erase(id) > 0) metrics_.in_flight.Decrement();
   }
 
   void Shutdown();
 
   const AsyncHttpClientOptions options_;
+  AsyncClientMetrics metrics_;
   std::atomic<bool> stopping_{false};
 
  private:
@@ -195,6 +251,7 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     socket->async_connect(tcp::endpoint(address, static_cast<uint16_t>(request.port)),
                           [self](beast::error_code ec) {
                             if (ec) return self->Fail(ec);
+                            self->impl->metrics_.connects.Increment();
                             beast::error_code ignored;
                             self->socket->set_option(tcp::no_delay(true), ignored);
                             self->Write();
@@ -305,6 +362,7 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
   }
 
   void Retry() {
+    impl->metrics_.stale_retries.Increment();
     retried = true;
     reused = false;
     beast::error_code ignored;
@@ -316,7 +374,10 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
   }
 
   void Fail(beast::error_code ec) {
-    if (timed_out) ec = beast::error::timeout;
+    if (timed_out) {
+      ec = beast::error::timeout;
+      impl->metrics_.deadline_expiries.Increment();
+    }
     if (impl->stopping_.load() && !timed_out) {
       return Finish(absl::CancelledError(absl::StrCat(context, ": client shutting down")));
     }
@@ -328,6 +389,7 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     finished = true;
     if (timer) timer->cancel();
     impl->Unregister(id);
+    (result.ok() ? impl->metrics_.ok : impl->metrics_.error).Increment();
     Callback cb = std::move(done);
     done = nullptr;
     if (cb) cb(std::move(result));
@@ -362,6 +424,7 @@ uint64_t AsyncHttpClient::Impl::Register(const std::shared_ptr<Exchange>& exchan
   absl::MutexLock lock(&mu_);
   uint64_t id = ++next_id_;
   active_[id] = exchange;
+  metrics_.in_flight.Increment();
   return id;
 }
 

@@ -18,6 +18,9 @@
 //   a response over `max_body_bytes` → ResourceExhausted. They name "METHOD host:port target".
 // - The callback runs once, on one of the client's own I/O threads: it must not block.
 // - The destructor cancels calls still running (their callbacks get Cancelled) and joins.
+// - Metrics (process-wide registry, label client=<name>):
+//   gonka_async_http_client_idle_connections, _requests_in_flight, _connections_opened_total,
+//   _stale_retries_total, _deadline_expiries_total, _requests_total{result=ok|error}.
 // No TLS (loopback children only); no proxy, no redirects; the response body is buffered whole
 // unless the request streams it (AsyncRequest::on_body).
 //
