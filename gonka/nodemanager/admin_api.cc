@@ -597,6 +597,17 @@ class AdminApi {
     }
     const std::string api = NodeUrl(node, node.poc_port, node.poc_segment, "");
     const std::string inference = NodeUrl(node, node.inference_port, node.inference_segment, "");
+    // Reads through the node-manager's ML-node client; the test's commands go without it (they
+    // carry no fencing token: they are not the leader's).
+    absl::StatusOr<std::unique_ptr<mlnode::MlNodeClient>> client =
+        mlnode::MlNodeClient::Create({.api_url = api,
+                                      .inference_url = inference,
+                                      .auth_token_file = node.auth_token_file,
+                                      .name = "node-manager-admin"});
+    if (!client.ok()) {
+      result.Fail("", std::string(client.status().message()), false);
+      return done();
+    }
     for (const ModelPlan& plan : plans) {
       absl::Status stop =
           Call("POST", api + "/api/v1/stop", "", token, CallDeadline(deadline)).status();
@@ -618,8 +629,7 @@ class AdminApi {
         break;
       }
       const absl::Time health_start = absl::Now();
-      absl::Status health =
-          Call("GET", inference + "/health", "", token, CallDeadline(deadline)).status();
+      absl::Status health = (*client)->InferenceHealth(CallDeadline(deadline));
       result.health_ms = MillisSince(health_start);
       if (!health.ok()) {
         result.Fail(plan.model_id, absl::StrCat("health check error: ", health.message()), true);
