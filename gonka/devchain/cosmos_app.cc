@@ -47,8 +47,10 @@ const char* const kGonkaRecordTypes[] = {
     "/inference.inference.MsgMLNodeWeightDistribution",
     "/inference.inference.MsgPoCV2StoreCommit",
     "/inference.inference.MsgSubmitPocValidationsV2",
-    // edge-srv's admin route (price vote).
+    // edge-srv's admin routes (price vote, bridge receipts; MsgBridgeExchange's signer
+    // `validator` is field 1 too).
     "/inference.inference.MsgSubmitUnitOfComputePriceProposal",
+    "/inference.inference.MsgBridgeExchange",
     nullptr,
 };
 

@@ -391,7 +391,130 @@ net::HttpResponse RegisterModel(const EdgeAdminOptions& o, const net::HttpReques
   return EnqueueAndAnswer(o, *std::move(tx));
 }
 
+// POST /admin/v1/bridge/block (see the header).
+net::HttpResponse BridgeBlock(const EdgeAdminOptions& o, const net::HttpRequest& request) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(request.body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return JsonError(400, "body: not a JSON object");
+  }
+  BridgeBlockData block;
+  for (auto [name, out] : {std::pair<const char*, std::string*>{"blockNumber", &block.block_number},
+                           {"receiptsRoot", &block.receipts_root},
+                           {"originChain", &block.origin_chain}}) {
+    std::string_view v;
+    if (doc[name].get_string().get(v) != simdjson::SUCCESS || v.empty()) {
+      return JsonError(400, absl::StrCat(name, ": required, a non-empty string"));
+    }
+    out->assign(v.data(), v.size());
+  }
+  simdjson::dom::element receipts;
+  if (doc["receipts"].get(receipts) == simdjson::SUCCESS && !receipts.is_null()) {
+    simdjson::dom::array list;
+    if (receipts.get_array().get(list) != simdjson::SUCCESS) {
+      return JsonError(400, "receipts: an array");
+    }
+    size_t i = 0;
+    for (simdjson::dom::element r : list) {
+      BridgeReceiptData receipt;
+      for (auto [name, out] : {std::pair<const char*, std::string*>{"contract", &receipt.contract},
+                               {"owner", &receipt.owner},
+                               {"publicKey", &receipt.public_key},
+                               {"amount", &receipt.amount},
+                               {"receiptIndex", &receipt.receipt_index}}) {
+        std::string_view v;
+        simdjson::dom::element field;
+        if (r[name].get(field) != simdjson::SUCCESS || field.is_null()) continue;  // Go: ""
+        if (field.get_string().get(v) != simdjson::SUCCESS) {
+          return JsonError(400, absl::StrCat("receipts[", i, "].", name, ": a string"));
+        }
+        out->assign(v.data(), v.size());
+      }
+      block.receipts.push_back(std::move(receipt));
+      ++i;
+    }
+  }
+  absl::StatusOr<std::vector<txqueue::ChainTx>> txs = BridgeExchangeTxs(o.creator, block);
+  if (!txs.ok()) return JsonError(400, txs.status().message());
+  int duplicates = 0;
+  for (txqueue::ChainTx& tx : *txs) {
+    absl::StatusOr<txqueue::EnqueueResult> r = o.enqueue(std::move(tx));
+    if (!r.ok()) {
+      // Earlier receipts of the block may be queued: a retry of the block sends each receipt
+      // once (its key is the receipt's).
+      return JsonError(absl::IsInvalidArgument(r.status()) ? 400 : 503,
+                       absl::StrCat("tx queue: ", r.status().message()));
+    }
+    if (r->duplicate) ++duplicates;
+  }
+  JsonWriter w;
+  w.BeginObject()
+      .Key("status")
+      .String("success")
+      .Key("message")
+      .String("Block processed")
+      .Key("blockNumber")
+      .String(block.block_number)
+      .Key("receiptsCount")
+      .Int(static_cast<int64_t>(block.receipts.size()))
+      .Key("queueSize")
+      .Int(0)
+      .Key("duplicates")
+      .Int(duplicates)
+      .EndObject();
+  return net::HttpResponse::Json(200, w.Take());
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<txqueue::ChainTx>> BridgeExchangeTxs(const std::string& creator,
+                                                                const BridgeBlockData& block) {
+  if (creator.empty()) return absl::InvalidArgumentError("creator: required");
+  absl::StatusOr<crypto::Bech32Decoded> address = crypto::Bech32Decode(creator);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("creator: not a bech32 address: ", address.status().message()));
+  }
+  std::vector<txqueue::ChainTx> txs;
+  for (size_t i = 0; i < block.receipts.size(); ++i) {
+    const BridgeReceiptData& r = block.receipts[i];
+    // Gonka: the owner's Gonka address from the receipt's public key (hex; RIPEMD-160 of
+    // SHA-256, bech32), and the key itself sent with a 0x prefix.
+    absl::string_view hex = r.public_key;
+    std::string key;
+    if (hex.empty() || !crypto::HexDecode(hex, "publicKey", &key).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("receipts[", i, "].publicKey: not a hex public key"));
+    }
+    absl::StatusOr<std::string> owner = crypto::EncodeAddress(address->hrp, crypto::Hash160(key));
+    if (!owner.ok()) return owner.status();
+    if (r.receipt_index.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("receipts[", i, "].receiptIndex: required"));
+    }
+    ::inference::inference::MsgBridgeExchange msg;
+    msg.set_validator(creator);
+    msg.set_originchain(block.origin_chain);
+    msg.set_contractaddress(r.contract);
+    msg.set_owneraddress(*owner);
+    msg.set_ownerpubkey(absl::StartsWith(r.public_key, "0x") ? r.public_key
+                                                             : absl::StrCat("0x", r.public_key));
+    msg.set_amount(r.amount);
+    msg.set_blocknumber(block.block_number);
+    msg.set_receiptindex(r.receipt_index);
+    msg.set_receiptsroot(block.receipts_root);
+    txqueue::ChainTx tx;
+    // The chain's own id of a bridge transaction is originChain_blockNumber_receiptIndex.
+    tx.set_idempotency_key(absl::StrCat("bridge/", creator, "/", block.origin_chain, "/",
+                                        block.block_number, "/", r.receipt_index)
+                               .substr(0, 256));
+    tx.set_producer("edge-srv");
+    google::protobuf::Any* any = tx.add_messages();
+    any->set_type_url(kMsgBridgeExchange);
+    any->set_value(msg.SerializeAsString());
+    txs.push_back(std::move(tx));
+  }
+  return txs;
+}
 
 absl::StatusOr<std::string> GovModuleAddress(absl::string_view prefix) {
   // The SDK's authtypes.NewModuleAddress("gov"): the first 20 bytes of SHA-256 of the name.
@@ -474,9 +597,6 @@ const std::vector<UnservedRoute>& UnservedRoutes() {
        "PostgreSQL (pg_dump of the node's database)"},
       {"GET", "config", 404, "libgonka has no single process configuration",
        "each daemon's flags (--help, its start log)"},
-      {"POST", "bridge/block", 501,
-       "the Ethereum bridge's block intake (MsgBridgeExchange) is not part of libgonka yet",
-       "not served"},
       {"POST", "payloads", 404,
        "a test hook into dapi's payload storage (testermint); libgonka has no such store",
        "not served"},
@@ -606,6 +726,12 @@ void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options) {
       return net::HttpResponse::Json(200, cache->json);
     });
     CountRequest("setup/report", response.status);
+    return response;
+  });
+  server->Handle("POST", "/admin/v1/bridge/block", [o](const net::HttpRequest& request) {
+    net::HttpResponse response =
+        Guarded(o->authenticate, request, [&] { return BridgeBlock(*o, request); });
+    CountRequest("bridge/block", response.status);
     return response;
   });
   server->Handle("GET", "/admin/v1/poc/timing", [o](const net::HttpRequest& request) {

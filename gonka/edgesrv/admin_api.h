@@ -33,6 +33,13 @@
 //        100000000 ngonka, proposer = creator, Gonka's metadata, title and summary} on the tx
 //        queue; answered as tx/send (200 with the tx hash, 403 when the signer's
 //        --allowed-msg-types does not list /cosmos.gov.v1.MsgSubmitProposal, 502, 503)
+//   POST /admin/v1/bridge/block  Gonka's BridgeBlock {"blockNumber", "originChain",
+//        "receiptsRoot", "receipts"?: [{"contract", "owner", "publicKey", "amount",
+//        "receiptIndex"}]}
+//        → one MsgBridgeExchange per receipt on the tx queue (BridgeExchangeTxs), each under its
+//        receipt's key; 200 {"status": "success", "message", "blockNumber", "receiptsCount",
+//        "queueSize": 0, "duplicates"} once every receipt is recorded; 503 when the queue or the
+//        ledger cannot be reached (Gonka: 500; the sender retries the block)
 //   GET  /admin/v1/setup/report
 //        → 200 Gonka's SetupReport JSON from `setup_report` (setup_report.h), generated at most
 //        once a minute per replica (Gonka caches it as long; "cached_until" says until when)
@@ -62,8 +69,10 @@
 //     unknown `denom`, a price that overflows uint64 in ngonka; `epoch_index` not a positive
 //     integer (or none given and the phase unknown: no current epoch), `seed` not a positive
 //     int64, `force_claim` not a bool, no seed stored for the epoch; models: `id` not a non-empty
-//     string, `units_of_compute_per_token` not a positive integer. 503 when the queue, the
-//     ledger or the seed store cannot be reached; nothing is sent then.
+//     string, `units_of_compute_per_token` not a positive integer; bridge/block: blockNumber,
+//     receiptsRoot or originChain missing or empty, receipts not an array, a receipt field not
+//     a string, receipts[i].publicKey not hex, receipts[i].receiptIndex empty. 503 when the queue,
+//     the ledger or the seed store cannot be reached; nothing is sent then.
 //   - Idempotency keys: "price_proposal/<creator>/<X-Gonka-Idempotency-Key>" (or a fresh random
 //     one without that header); "claim/<epoch>/<creator>", the node-manager's key for the same
 //     claim, so a claim it made (or a retried recover) is not sent again (already_claimed true,
@@ -71,7 +80,9 @@
 //     "tx_send/<creator>/<X-Gonka-Idempotency-Key>", or without that header the SHA-256 hex of
 //     the message's type URL, "\n" and its bytes (the same message is sent once);
 //     "models/<creator>/<X-Gonka-Idempotency-Key>", or without that header the SHA-256 hex of
-//     the model id, "\n" and the units (the same proposal is sent once).
+//     the model id, "\n" and the units (the same proposal is sent once);
+//     "bridge/<creator>/<originChain>/<blockNumber>/<receiptIndex>" (a block re-sent, to any
+//     replica, sends each receipt once).
 //   - Metrics: gonka_edgesrv_admin_requests_total{route, status} for the served routes.
 //
 // Thread-safety: the handlers are thread-safe.
@@ -112,6 +123,7 @@ namespace edgesrv {
 inline constexpr char kMsgSubmitUnitOfComputePriceProposal[] =
     "/inference.inference.MsgSubmitUnitOfComputePriceProposal";
 
+inline constexpr char kMsgBridgeExchange[] = "/inference.inference.MsgBridgeExchange";
 inline constexpr char kMsgSubmitProposal[] = "/cosmos.gov.v1.MsgSubmitProposal";
 inline constexpr char kMsgRegisterModel[] = "/inference.inference.MsgRegisterModel";
 
@@ -125,6 +137,22 @@ absl::StatusOr<txqueue::ChainTx> RegisterModelProposalTx(const std::string& crea
                                                          const std::string& model_id,
                                                          uint64_t units_of_compute_per_token,
                                                          const std::string& idempotency_key);
+
+// Gonka's BridgeBlock body (bridge/block).
+struct BridgeReceiptData {
+  std::string contract, owner, public_key, amount, receipt_index;
+};
+struct BridgeBlockData {
+  std::string block_number, origin_chain, receipts_root;
+  std::vector<BridgeReceiptData> receipts;
+};
+// One MsgBridgeExchange{validator = creator, ...} per receipt, as Gonka's bridge queue builds
+// them (ownerAddress from the receipt's hex public key under creator's bech32 prefix;
+// ownerPubKey with a 0x prefix), each under "bridge/<creator>/<originChain>/<blockNumber>/
+// <receiptIndex>". InvalidArgument naming the receipt field (publicKey not hex, receiptIndex
+// empty) or creator; nothing is built then.
+absl::StatusOr<std::vector<txqueue::ChainTx>> BridgeExchangeTxs(const std::string& creator,
+                                                                const BridgeBlockData& block);
 
 // `price` in `denom` as ngonka. InvalidArgument naming "denom" (unknown) or "price" (overflow).
 absl::StatusOr<uint64_t> NanoPrice(uint64_t price, absl::string_view denom);

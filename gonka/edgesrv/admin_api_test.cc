@@ -1,8 +1,11 @@
-// Gonka's PoC timing from a stage window (dapi admin timing_calculator.go's rules) and the price
-// conversion by denom.
+// Gonka's PoC timing from a stage window (dapi admin timing_calculator.go's rules), the price
+// conversion by denom, the model registration proposal and the bridge receipts' messages.
 #include "gonka/edgesrv/admin_api.h"
 
+#include "absl/strings/str_cat.h"
 #include "gonka/crypto/bech32.h"
+#include "gonka/crypto/hash.h"
+#include "gonka/crypto/key.h"
 #include "gonka/proto/cosmos/gov/v1/gov.pb.h"
 #include "gonka/proto/inference/inference/tx.pb.h"
 #include "gtest/gtest.h"
@@ -78,6 +81,34 @@ TEST(RegisterModelProposalTx, GonkasProposalWithTheGovAccountAsAuthority) {
   EXPECT_EQ(model.units_of_compute_per_token(), 7u);
 
   EXPECT_FALSE(RegisterModelProposalTx("not-bech32", "m", 1, "k").ok());
+}
+
+TEST(BridgeExchangeTxs, OneMessagePerReceiptWithTheOwnersAddress) {
+  absl::StatusOr<crypto::SigningKey> owner = crypto::KeyFromHex(std::string(64, '7'));
+  ASSERT_TRUE(owner.ok());
+  absl::StatusOr<std::string> creator = crypto::EncodeAddress("gonka", std::string(20, '\x07'));
+  ASSERT_TRUE(creator.ok());
+  BridgeBlockData block{.block_number = "100", .origin_chain = "ethereum", .receipts_root = "0xr"};
+  const std::string key_hex = crypto::HexEncode(owner->public_key().view());
+  block.receipts.push_back({"0xc", "0xo", key_hex, "5", "0"});
+  block.receipts.push_back({"0xc", "0xo", "0x" + key_hex, "6", "1"});  // 0x: not hex, refused
+  EXPECT_TRUE(absl::IsInvalidArgument(BridgeExchangeTxs(*creator, block).status()));
+  block.receipts[1].public_key = key_hex;
+  absl::StatusOr<std::vector<txqueue::ChainTx>> txs = BridgeExchangeTxs(*creator, block);
+  ASSERT_TRUE(txs.ok()) << txs.status();
+  ASSERT_EQ(txs->size(), 2u);
+  EXPECT_EQ((*txs)[1].idempotency_key(), absl::StrCat("bridge/", *creator, "/ethereum/100/1"));
+  ::inference::inference::MsgBridgeExchange msg;
+  ASSERT_TRUE(msg.ParseFromString((*txs)[0].messages(0).value()));
+  EXPECT_EQ((*txs)[0].messages(0).type_url(), kMsgBridgeExchange);
+  EXPECT_EQ(msg.validator(), *creator);
+  EXPECT_EQ(msg.owneraddress(), owner->address());  // the key's own Gonka address
+  EXPECT_EQ(msg.ownerpubkey(), "0x" + key_hex);
+  EXPECT_EQ(msg.amount(), "5");
+  EXPECT_EQ(msg.blocknumber(), "100");
+  EXPECT_EQ(msg.receiptindex(), "0");
+  EXPECT_EQ(msg.receiptsroot(), "0xr");
+  EXPECT_EQ(msg.originchain(), "ethereum");
 }
 
 }  // namespace

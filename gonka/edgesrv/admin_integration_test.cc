@@ -163,6 +163,21 @@ TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(again->body, r->body);
   }
+  // bridge/block: refused without a token, without originChain, with a public key that is not
+  // hex (naming each); nothing is queued.
+  r = call(0, "POST", "bridge/block", R"({"blockNumber":"1","receiptsRoot":"r"})", false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401) << r->body;
+  r = call(0, "POST", "bridge/block", R"({"blockNumber":"1","receiptsRoot":"r"})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "originChain")) << r->body;
+  r = call(0, "POST", "bridge/block",
+           R"({"blockNumber":"1","receiptsRoot":"r","originChain":"ethereum",)"
+           R"("receipts":[{"publicKey":"zz","receiptIndex":"0"}]})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, "receipts[0].publicKey")) << r->body;
   // tx/send: Gonka's body (a Cosmos Tx in JSON), its first message sent as the participant.
   r = call(0, "POST", "tx/send", "not json");
   ASSERT_TRUE(r.ok());

@@ -7,7 +7,8 @@
 // with code 0; a price proposal through the admin route, retried on the other replica with the
 // same request key, is one MsgSubmitUnitOfComputePriceProposal on chain; a model registration
 // (POST /admin/v1/models) retried likewise is one MsgSubmitProposal, recorded by devchain as
-// proposal 1 with the participant's MsgRegisterModel.
+// proposal 1 with the participant's MsgRegisterModel; a bridge block of two receipts sent to both
+// replicas is two MsgBridgeExchange txs.
 #include <sys/stat.h>
 
 #include <fstream>
@@ -55,12 +56,13 @@ std::string Validated(int64_t block_height, const std::string& public_key_hex, i
 }
 
 TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries) {
-  // The cold account grants the warm key the validation, price and governance messages; signerd
-  // is told to sign the gov proposal (its default refuses gov messages).
+  // The cold account grants the warm key the validation, price, governance and bridge messages;
+  // signerd is told to sign the gov proposal (its default refuses gov messages).
   EdgeSrvTestEnv env;
   ASSERT_TRUE(
       env.Start({.grants = {nodemanager::kMsgSubmitPocValidationsV2,
-                            kMsgSubmitUnitOfComputePriceProposal, kMsgSubmitProposal},
+                            kMsgSubmitUnitOfComputePriceProposal, kMsgSubmitProposal,
+                            kMsgBridgeExchange},
                  .signerd_args = {std::string("--allowed-msg-types=gonka,") + kMsgSubmitProposal}})
           .ok())
       << env.Logs();
@@ -142,6 +144,25 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
   }
   const std::string key_model = absl::StrCat("models/", cold->address(), "/model-1");
 
+  // Admin: a bridge block with two receipts, re-sent to the other replica: one MsgBridgeExchange
+  // per receipt on chain.
+  const std::string owner_key = crypto::HexEncode(a->public_key().view());
+  const std::string bridge_block = absl::StrCat(
+      R"({"blockNumber":"777","originChain":"ethereum","receiptsRoot":"0xroot","receipts":[)",
+      R"({"contract":"0xc","owner":"0xo","publicKey":")", owner_key,
+      R"(","amount":"10","receiptIndex":"0"},)", R"({"contract":"0xc","owner":"0xo","publicKey":")",
+      owner_key, R"(","amount":"20","receiptIndex":"1"}]})");
+  for (int replica : {0, 1}) {
+    absl::StatusOr<net::HttpResponse> r = env.Admin(replica, "POST", "bridge/block", bridge_block);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(r->body.find(replica == 0 ? "\"duplicates\":0" : "\"duplicates\":2"),
+              std::string::npos)
+        << r->body;
+  }
+  const std::string key_bridge0 = absl::StrCat("bridge/", cold->address(), "/ethereum/777/0");
+  const std::string key_bridge1 = absl::StrCat("bridge/", cold->address(), "/ethereum/777/1");
+
   // The ledger: one row per vote, included; the chain: each tx found with code 0.
   absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open({.conninfo = pg.url()});
   ASSERT_TRUE(pool.ok()) << pool.status();
@@ -154,7 +175,8 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
   std::map<std::string, signer::LedgerEntry> entries;
   ASSERT_TRUE(testing::WaitFor(
                   [&] {
-                    for (const std::string& key : {key_a, key_b, key_price, key_model}) {
+                    for (const std::string& key :
+                         {key_a, key_b, key_price, key_model, key_bridge0, key_bridge1}) {
                       absl::StatusOr<signer::LedgerEntry> e = (*ledger)->Get(key);
                       if (!e.ok() || e->state != signer::TxState::kIncluded) return false;
                       entries[key] = *e;
@@ -166,9 +188,10 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
       << signerd.LogTail();
   absl::StatusOr<pg::Result> rows = (*pool)->Exec(
       "SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE 'validation/%' OR "
-      "idempotency_key LIKE 'price_proposal/%' OR idempotency_key LIKE 'models/%'");
+      "idempotency_key LIKE 'price_proposal/%' OR idempotency_key LIKE 'models/%' OR "
+      "idempotency_key LIKE 'bridge/%'");
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_EQ(rows->Get(0, 0).value_or(""), "4");
+  EXPECT_EQ(rows->Get(0, 0).value_or(""), "6");
   for (const auto& [key, entry] : entries) {
     std::string hash;
     ASSERT_TRUE(crypto::HexDecode(entry.tx_hash, "tx_hash", &hash).ok()) << entry.tx_hash;
