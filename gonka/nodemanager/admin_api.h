@@ -51,14 +51,20 @@
 //     admin port: the routes change which machines the participant's PoC runs on.
 //   - Changes take effect through the store: every replica's NodeStoreWatcher applies them
 //     within its poll interval. The answer does not wait for that.
+//   - The test runs only on a disabled node (an enabled one is the leader's), one at a time per
+//     node on this replica; its last result is kept in this replica's memory until the node is
+//     changed or deleted. Its commands carry no fencing token (they are not the leader's).
 //
 // Thread-safety: the handlers are thread-safe.
 //
 // Example:
-//   net::HttpServer admin({.name = "node-manager-admin", .port = 9200});
+//   net::HttpServer admin({.name = "node-manager-admin", .port = 9200,
+//                          .request_timeout = absl::Minutes(6)});   // a test may take 5
+//   auto chain = std::make_shared<chain::InferenceQueryClient>(chain_flags.Queries(timeout));
 //   AddAdminRoutes(&admin, {.store = store.get(),
 //                           .authenticate = MakeHttpAuthenticator(auth, false, "admin API",
-//                                                                 "--admin-token-file")});
+//                                                                 "--admin-token-file"),
+//                           .governance_models = ChainGovernanceModels(chain)});
 //   RETURN_IF_ERROR(admin.Start());
 #ifndef GONKA_NODEMANAGER_ADMIN_API_H_
 #define GONKA_NODEMANAGER_ADMIN_API_H_
