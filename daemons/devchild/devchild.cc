@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -49,9 +50,9 @@ bool ReadFile(const std::string& path, std::string* out) {
 
 }  // namespace
 
-Identity ReadIdentity(const std::string& image) {
+Identity ReadIdentity(const std::string& image, bool hash) {
   Identity id;
-  id.sha256 = crypto::HexEncode(crypto::Sha256(image));
+  if (hash) id.sha256 = crypto::HexEncode(crypto::Sha256(image));
   const std::string env_label = EnvOr("DEVCHILD_VERSION");
   if (!env_label.empty()) id.label = env_label;
   size_t at = absl::string_view(image).rfind(kTrailerMagic);
@@ -66,12 +67,24 @@ Identity ReadIdentity(const std::string& image) {
   return id;
 }
 
-absl::StatusOr<Identity> SelfIdentity() {
+absl::StatusOr<Identity> SelfIdentity(bool hash) {
   std::string image;
-  if (!ReadFile("/proc/self/exe", &image)) {
-    return absl::InternalError("cannot read /proc/self/exe");
+  if (hash) {
+    if (!ReadFile("/proc/self/exe", &image)) {
+      return absl::InternalError("cannot read /proc/self/exe");
+    }
+    return ReadIdentity(image, true);
   }
-  return ReadIdentity(image);
+  // The trailer is in the last bytes: no need to read (or hash) the whole image.
+  std::ifstream in("/proc/self/exe", std::ios::binary | std::ios::ate);
+  if (!in) return absl::InternalError("cannot read /proc/self/exe");
+  const std::streamoff size = in.tellg();
+  const std::streamoff tail = std::min<std::streamoff>(size, 512);
+  image.resize(static_cast<size_t>(tail));
+  in.seekg(size - tail);
+  in.read(image.data(), tail);
+  if (!in) return absl::InternalError("cannot read /proc/self/exe");
+  return ReadIdentity(image, false);
 }
 
 bool ValidMode(const std::string& mode) {

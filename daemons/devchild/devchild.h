@@ -29,10 +29,11 @@ struct Identity {
 };
 
 // Label and mode from the trailer of `image` ("#devchild-variant label=v2 mode=never-ready"),
-// else $DEVCHILD_VERSION, else "dev"; sha256 of the whole image.
-Identity ReadIdentity(const std::string& image);
-// ReadIdentity of /proc/self/exe. Internal when it cannot be read.
-absl::StatusOr<Identity> SelfIdentity();
+// else $DEVCHILD_VERSION, else "dev"; sha256 of the whole image (when `hash`).
+Identity ReadIdentity(const std::string& image, bool hash = true);
+// ReadIdentity of /proc/self/exe (without `hash`: only its last 512 bytes are read, sha256 is
+// empty — for the quick --print-* probes). Internal when it cannot be read.
+absl::StatusOr<Identity> SelfIdentity(bool hash = true);
 bool ValidMode(const std::string& mode);
 
 // Copies the executable `self` to `out` with a trailer naming `label` and `mode` (replacing a

@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
     std::printf("%s\n", storage.c_str());
     return 0;
   }
-  absl::StatusOr<gonka::devchild::Identity> id = gonka::devchild::SelfIdentity();
+  // The version probes need only the label and mode (not the sha256 of the whole image).
+  absl::StatusOr<gonka::devchild::Identity> id =
+      gonka::devchild::SelfIdentity(!print_binary_version && !print_admin_api);
   if (!id.ok()) {
     std::fprintf(stderr, "devchild: %s\n", id.status().ToString().c_str());
     return 1;

@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -224,19 +225,61 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     if (socket == nullptr) socket = std::make_unique<tcp::socket>(asio::make_strand(impl->ioc_));
     timer.emplace(socket->get_executor());
     auto self = shared_from_this();
+    if (reused && impl->options_.send_on_caller_thread && !request.on_body) {
+      return SendNow();
+    }
     asio::dispatch(socket->get_executor(), [self] {
-      self->timer->expires_after(absl::ToChronoNanoseconds(self->request.timeout));
-      self->timer->async_wait([self](beast::error_code ec) {
-        if (ec || self->finished) return;
-        self->timed_out = true;
-        beast::error_code ignored;
-        self->socket->close(ignored);
-      });
+      self->ArmTimer();
       if (self->reused) {
         self->Write();
       } else {
         self->Connect();
       }
+    });
+  }
+
+  void ArmTimer() {
+    timer->expires_after(absl::ToChronoNanoseconds(request.timeout));
+    auto self = shared_from_this();
+    timer->async_wait([self](beast::error_code ec) {
+      if (ec || self->finished) return;
+      self->timed_out = true;
+      beast::error_code ignored;
+      self->socket->close(ignored);
+    });
+  }
+
+  // AsyncHttpClientOptions::send_on_caller_thread, on a pooled connection no other operation
+  // uses: the request is written by a non-blocking send on the calling thread and the read is
+  // started from here too, so the client's I/O thread is first woken by the answer (not by a
+  // hand-off of the request). What the socket cannot take at once continues on the I/O thread.
+  // Nothing here touches the exchange after the read is started: its completion may already be
+  // running on the I/O thread.
+  void SendNow() {
+    ArmTimer();
+    std::ostringstream serialized;
+    serialized << message;
+    raw = serialized.str();
+    beast::error_code ec;
+    socket->non_blocking(true, ec);
+    size_t sent = ec ? 0 : socket->write_some(asio::buffer(raw), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+    auto self = shared_from_this();
+    if (ec) {
+      // Nothing reached a peer that closed the idle connection: retry as Write() would.
+      return asio::dispatch(socket->get_executor(), [self, ec] {
+        if (self->CanRetry(true)) return self->Retry();
+        self->Fail(ec);
+      });
+    }
+    if (sent == raw.size()) return Read();
+    asio::dispatch(socket->get_executor(), [self, sent] {
+      asio::async_write(*self->socket,
+                        asio::buffer(self->raw.data() + sent, self->raw.size() - sent),
+                        [self](beast::error_code ec, size_t) {
+                          if (ec) return self->Fail(ec);
+                          self->Read();
+                        });
     });
   }
 
@@ -412,6 +455,7 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::string_body>> parser;
   std::optional<http::response_parser<http::buffer_body>> stream_parser;
+  std::string raw;    // the serialized request (SendNow)
   HttpResponse head;  // a stream's status and headers
   char piece[16 * 1024];
   bool reused = false;

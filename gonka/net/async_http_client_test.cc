@@ -83,6 +83,40 @@ TEST(AsyncHttpClient, StaleConnectionIsReplacedAndErrorsAreStatuses) {
   EXPECT_TRUE(absl::IsDeadlineExceeded(res.status())) << res.status();
 }
 
+TEST(AsyncHttpClient, SendOnCallerThreadReusesPooledConnections) {
+  HttpServer server({.name = "async-caller"});
+  server.Handle("POST", "/echo", [](const HttpRequest& r) {
+    return HttpResponse::Text(200, absl::StrCat(r.body.size(), ":", r.body.substr(0, 8)));
+  });
+  server.Handle("GET", "/slow", [](const HttpRequest&) {
+    absl::SleepFor(absl::Milliseconds(800));
+    return HttpResponse::Text(200, "late");
+  });
+  ASSERT_TRUE(server.Start().ok());
+  AsyncHttpClient client({.name = "async-caller", .send_on_caller_thread = true});
+  for (int i = 0; i < 50; ++i) {
+    AsyncRequest r{.port = server.port(), .method = "POST", .target = "/echo"};
+    r.body = absl::StrCat("request ", i);
+    absl::StatusOr<HttpResponse> res = Call(client, r);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->body, absl::StrCat(r.body.size(), ":", r.body.substr(0, 8)));
+  }
+  EXPECT_EQ(server.stats().connections_accepted, 1u);  // every request after the first pooled
+  // A body larger than the socket takes at once: the rest is written from the I/O thread.
+  AsyncRequest big{.port = server.port(), .method = "POST", .target = "/echo"};
+  big.body = std::string(4 << 20, 'b');
+  absl::StatusOr<HttpResponse> res = Call(client, big);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->body, absl::StrCat(4 << 20, ":bbbbbbbb"));
+  // The deadline still applies on the caller-thread path.
+  res =
+      Call(client, {.port = server.port(), .target = "/slow", .timeout = absl::Milliseconds(100)});
+  EXPECT_TRUE(absl::IsDeadlineExceeded(res.status())) << res.status();
+  res = Call(client, {.port = server.port(), .method = "POST", .target = "/echo"});
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->body, "0:");
+}
+
 TEST(HttpServerAsync, RespondStreamDeferDroppedAndTimeout) {
   HttpServer server({.name = "async-srv", .request_timeout = absl::Milliseconds(500)});
   std::atomic<int> guards{0};

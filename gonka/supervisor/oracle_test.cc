@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -101,6 +102,43 @@ TEST(BinaryInstallerTest, InstallsVerifiedBytesAndRefusesAMismatch) {
   auto relative = installer.Install({.name = "v3", .binary = "x", .sha256 = sha});
   EXPECT_TRUE(absl::IsInvalidArgument(relative.status())) << relative.status();
   EXPECT_EQ(RedactUrl("http://user:pw@host:1/x@y"), "http://host:1/x@y");
+}
+
+TEST(ParseVersionPinsTest, ReadsOverridesAndForcedVersionsAndRefusesBadOnes) {
+  testing::TempDir dir("pins");
+  const std::string bin = dir.Join("devshard");
+  std::ofstream(bin) << "#!/bin/sh\n";
+  chmod(bin.c_str(), 0755);
+  const std::string data = dir.Join("data.txt");
+  std::ofstream(data) << "not executable";
+
+  auto pins = ParseVersionPins({"PATH=/bin", absl::StrCat("VERSIOND_OVERRIDE_v0_2_11=", bin),
+                                absl::StrCat("VERSIOND_OVERRIDE_app=", bin),
+                                "VERSIOND_OVERRIDE_empty=", "VERSIOND_FORCE= v0.2.11 ,,app"});
+  ASSERT_TRUE(pins.ok()) << pins.status();
+  EXPECT_EQ(pins->overrides.size(), 2u);
+  EXPECT_EQ(pins->overrides["v0.2.11"], bin);
+  EXPECT_EQ(pins->overrides["app"], bin);
+  EXPECT_EQ(pins->force, (std::vector<std::string>{"v0.2.11", "app"}));
+  EXPECT_TRUE(ParseVersionPins({})->overrides.empty());
+
+  struct Bad {
+    std::vector<std::string> env;
+    std::string names;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{"VERSIOND_FORCE=v9"}, "VERSIOND_OVERRIDE_v9"},
+           {{"VERSIOND_OVERRIDE_app=relative/devshard"}, "VERSIOND_OVERRIDE_app"},
+           {{absl::StrCat("VERSIOND_OVERRIDE_app=", data)}, "VERSIOND_OVERRIDE_app"},
+           {{absl::StrCat("VERSIOND_OVERRIDE_app=", dir.path())}, "VERSIOND_OVERRIDE_app"},
+           {{absl::StrCat("VERSIOND_OVERRIDE_=", bin)}, "VERSIOND_OVERRIDE_"},
+           {{absl::StrCat("VERSIOND_OVERRIDE_.hidden=", bin)}, "VERSIOND_OVERRIDE_.hidden"},
+       }) {
+    auto refused = ParseVersionPins(bad.env);
+    ASSERT_FALSE(refused.ok()) << bad.names;
+    EXPECT_TRUE(absl::IsInvalidArgument(refused.status()));
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), bad.names)) << refused.status();
+  }
 }
 
 TEST(KillRecordedChildrenTest, KillsTheRecordedProcessAndLeavesAReusedPidAlone) {

@@ -215,8 +215,8 @@ Supervisor::Supervisor(SupervisorOptions options)
       // a connection per request beyond the eighth.
       http_(std::make_unique<net::HttpClient>(
           net::HttpClientOptions{.name = "supervisor", .max_idle_per_host = 256})),
-      async_(std::make_unique<net::AsyncHttpClient>(
-          net::AsyncHttpClientOptions{.name = "supervisor", .max_idle_per_endpoint = 256})) {
+      async_(std::make_unique<net::AsyncHttpClient>(net::AsyncHttpClientOptions{
+          .name = "supervisor", .max_idle_per_endpoint = 256, .send_on_caller_thread = true})) {
   monitor_ = std::thread([this] { MonitorLoop(); });
 }
 
