@@ -4,6 +4,8 @@
 // recovery_complete within VERSIOND_RECOVERY_TIMEOUT, never takes traffic and the old child keeps
 // serving; /healthz reports each child's binary_version; a child without the admin API gets no
 // admin address.
+#include <signal.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -330,6 +332,32 @@ TEST(VersiondCutoverTest, AStreamCarriesTheChildsResponseHeaders) {
   EXPECT_TRUE(absl::StartsWith(res->headers.Get("Content-Type"), "text/event-stream"));
   EXPECT_TRUE(absl::StrContains(events, "event: end")) << events;
   EXPECT_GE(pieces, 2) << "the events arrived in one piece: not streamed";
+}
+
+TEST(VersiondCutoverTest, AnEvacuationEndsAnExtendedReadinessWait) {
+  VersiondEnv env("evacwait");
+  Variant v1 = env.MakeVariant("v1");
+  env.SetOracle({{"app", v1}});
+  ASSERT_TRUE(env.StartVersiond({"--ready-timeout=1s"}, {{"VERSIOND_READY_MAX_WAIT", "60s"}}).ok())
+      << env.versiond().LogTail();
+  Variant forever = env.MakeVariant("forever", "always-starting");
+  env.SetOracle({{"app", forever}});
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return absl::StrContains(Log(env), "extending the readiness wait"); },
+                       absl::Seconds(30))
+          .ok())
+      << env.versiond().LogTail();
+  // The wait has up to a minute left; SIGTERM ends it and the host evacuates cleanly (exit 0,
+  // not the exit 3 of a budget cut short), well inside the 30 s budget.
+  const absl::Time t0 = absl::Now();
+  ASSERT_TRUE(env.versiond().Signal(SIGTERM).ok());
+  absl::StatusOr<int> exit = env.versiond().Wait(absl::Seconds(40));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  const absl::Duration took = absl::Now() - t0;
+  std::printf("evacuation during an extended readiness wait: exit %d after %s\n", *exit,
+              absl::FormatDuration(took).c_str());
+  EXPECT_EQ(*exit, 0) << env.versiond().LogTail();
+  EXPECT_LT(took, absl::Seconds(15));
 }
 
 }  // namespace

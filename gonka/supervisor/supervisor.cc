@@ -375,7 +375,9 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
             "version ", gen->spec.version, " (", gen->spec.binary,
             "): exited before ready: ", internal::DescribeWaitStatus(gen->exit_status)));
       }
-      if (forced_) return absl::CancelledError("supervisor shutting down");
+      // Shutdown ends the wait at once: with ready_max_wait it could last half an hour, and an
+      // evacuation gives the reconcile loop seconds to unwind.
+      if (forced_ || shut_down_) return absl::CancelledError("supervisor shutting down");
     }
     auto call = net::HttpCallOptions::Timeout(
         std::max(absl::Milliseconds(500), std::min(absl::Seconds(2), options_.ready_timeout)));

@@ -45,8 +45,8 @@
 //   InvalidArgument for an empty version/binary, ResourceExhausted when no port is free in
 //   [first_port, last_port], Unavailable when the child fails to spawn or to become ready
 //   (the reason and the child's exit status in the message), DeadlineExceeded for a storage
-//   probe that hangs. Acquire → NotFound for an unknown version, Unavailable when no child of
-//   it is running by the deadline.
+//   probe that hangs or a new child not recovered within `recovery_timeout` (warm cutover). Acquire
+//   → NotFound for an unknown version, Unavailable when no child of it is running by the deadline.
 // - Time is the real clock: every wait is on a real process (no FakeClock).
 //
 // Thread-safety: all methods are thread-safe. Deploy/Remove calls are serialised. A RouteLease
