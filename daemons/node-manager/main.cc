@@ -79,6 +79,10 @@ int main(int argc, char** argv) {
       .AddDuration("command-timeout", &options.command_timeout, absl::Seconds(10),
                    "deadline of one ML-node call")
       .Positive();
+  config
+      .AddDuration("admin-test-timeout", &admin.test_timeout, absl::Minutes(5),
+                   "deadline of one POST /admin/v1/nodes/<id>/test (a model load takes minutes)")
+      .Positive();
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
   if (identity.empty()) {
     char host[256] = {0};
@@ -160,6 +164,8 @@ int main(int argc, char** argv) {
     absl::StatusOr<gonka::pg::PgOptions> pg = connections.Pg();
     if (!pg.ok()) return daemon.ConfigError(std::string(pg.status().message()));
     admin.pg = *pg;
+    admin.chain = chain.Queries(absl::Seconds(10));  // governance models (test, launch-plan)
+    admin.ml_node_timeout = options.command_timeout;
     auto started = gonka::nodemanager::MlNodeAdmin::Start(
         admin, [&service](const auto& nodes) { return service.SetNodes(nodes); });
     if (!started.ok()) return daemon.Fail(started.status());
