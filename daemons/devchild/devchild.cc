@@ -93,6 +93,24 @@ bool ValidMode(const std::string& mode) {
          mode == "never-recovers" || mode == "no-admin-api";
 }
 
+int AnswerProbe(const std::string& flag, const Identity& id) {
+  std::string answer;
+  if (flag == "--print-binary-version") {
+    answer = absl::StrCat("devchild-", id.label);
+  } else if (flag == "--print-admin-api-version" && id.mode != "no-admin-api") {
+    answer = "1";
+  } else if (flag == "--print-protocol-version") {
+    answer = EnvOr("DEVCHILD_PROTOCOL_VERSION");
+  }
+  if (answer.empty()) {
+    // "unknown flag": the words versiond looks for to tell an older child from a broken one.
+    std::fprintf(stderr, "devchild: unknown flag %s\n", flag.c_str());
+    return 2;
+  }
+  std::printf("%s\n", answer.c_str());
+  return 0;
+}
+
 absl::StatusOr<std::string> MakeVariant(const std::string& self, const std::string& out,
                                         const std::string& label, const std::string& mode) {
   std::string image;

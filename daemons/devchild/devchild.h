@@ -36,6 +36,12 @@ Identity ReadIdentity(const std::string& image, bool hash = true);
 absl::StatusOr<Identity> SelfIdentity(bool hash = true);
 bool ValidMode(const std::string& mode);
 
+// The version probes versiond runs before a start: prints the answer to `flag` and returns 0,
+// or refuses it as an unknown flag (exit status 2), as a binary from before it would.
+// --print-binary-version: "devchild-<label>"; --print-admin-api-version: "1" (refused in mode
+// no-admin-api); --print-protocol-version: $DEVCHILD_PROTOCOL_VERSION (refused when unset).
+int AnswerProbe(const std::string& flag, const Identity& id);
+
 // Copies the executable `self` to `out` with a trailer naming `label` and `mode` (replacing a
 // trailer already there), executable, atomically; returns the copy's sha256 (hex).
 absl::StatusOr<std::string> MakeVariant(const std::string& self, const std::string& out,

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   int port = -1;
   std::string data_dir, pg_url_file = EnvOr("DEVCHILD_PG_URL_FILE");
   std::string variant_out, variant_label, mode_flag;
-  bool print_storage = false, print_binary_version = false, print_admin_api = false;
+  bool print_storage = false;
+  std::string probe;  // --print-binary-version, --print-admin-api-version, --print-protocol-version
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     auto value = [&](std::string* out) {
@@ -85,10 +86,9 @@ int main(int argc, char** argv) {
     }
     if (arg == "--print-storage-mode") {
       print_storage = true;
-    } else if (arg == "--print-binary-version") {
-      print_binary_version = true;
-    } else if (arg == "--print-admin-api-version") {
-      print_admin_api = true;
+    } else if (arg == "--print-binary-version" || arg == "--print-admin-api-version" ||
+               arg == "--print-protocol-version") {
+      probe = std::string(arg);
     } else if (arg == "--port" && value(&v)) {
       if (!absl::SimpleAtoi(v, &port)) port = -1;
     } else if (arg == "--data-dir" && value(&data_dir)) {
@@ -109,8 +109,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   // The version probes need only the label and mode (not the sha256 of the whole image).
-  absl::StatusOr<gonka::devchild::Identity> id =
-      gonka::devchild::SelfIdentity(!print_binary_version && !print_admin_api);
+  absl::StatusOr<gonka::devchild::Identity> id = gonka::devchild::SelfIdentity(probe.empty());
   if (!id.ok()) {
     std::fprintf(stderr, "devchild: %s\n", id.status().ToString().c_str());
     return 1;
@@ -131,18 +130,7 @@ int main(int argc, char** argv) {
   }
   if (!mode_flag.empty()) id->mode = mode_flag;
   if (std::string m = EnvOr("DEVCHILD_MODE"); !m.empty()) id->mode = m;
-  if (print_binary_version) {
-    std::printf("devchild-%s\n", id->label.c_str());
-    return 0;
-  }
-  if (print_admin_api) {
-    if (id->mode == "no-admin-api") {
-      std::fprintf(stderr, "devchild: unknown flag --print-admin-api-version\n");
-      return 2;
-    }
-    std::printf("1\n");
-    return 0;
-  }
+  if (!probe.empty()) return gonka::devchild::AnswerProbe(probe, *id);
   if (!gonka::devchild::ValidMode(id->mode)) {
     std::fprintf(stderr, "devchild: bad mode %s (see --help)\n", id->mode.c_str());
     return 2;

@@ -360,6 +360,30 @@ TEST(VersiondCutoverTest, AnEvacuationEndsAnExtendedReadinessWait) {
   EXPECT_LT(took, absl::Seconds(15));
 }
 
+TEST(VersiondCutoverTest, ABinaryBuiltForAnotherProtocolIsRefused) {
+  VersiondEnv env("protocol");
+  HttpClient http;
+  // Every child says it speaks protocol "app": right for version app, wrong for version other.
+  env.SetOracle({{"app", env.MakeVariant("v1")}, {"other", env.MakeVariant("v2")}});
+  ASSERT_TRUE(
+      env.StartVersiond({}, {{"DEVCHILD_PROTOCOL_VERSION", "app"}}, /*wait_ready=*/false).ok());
+  ASSERT_TRUE(WaitMetric(env, "versiond_deploys_total{result=\"failed\"}", 1).ok())
+      << env.versiond().LogTail();
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    auto r = http.Post(env.Url("/app/v1/escrows/e/requests"), "{}",
+                                       "application/json", Call());
+                    return r.ok() && r->status == 200;
+                  },
+                  absl::Seconds(30))
+                  .ok());
+  EXPECT_TRUE(absl::StrContains(Log(env), "binary protocol mismatch"));
+  auto other = http.Post(env.Url("/other/v1/escrows/e/requests"), "{}", "application/json", Call());
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->status, 404);
+  EXPECT_EQ(http.Get(env.Url("/readyz"), Call())->status, 503);  // other never reconciled
+}
+
 }  // namespace
 }  // namespace versiond_testing
 }  // namespace gonka

@@ -516,6 +516,19 @@ absl::Status Supervisor::Preflight(const GenPtr& gen) {
                         absl::StrCat("version ", spec.version,
                                      ": binary version probe: ", printed.status().message()));
   }
+  // Gonka refuses a binary built for another protocol than the version it is listed under.
+  absl::StatusOr<std::string> protocol = internal::RunAndCapture(
+      {spec.binary, "--print-protocol-version"}, spec.env, options_.probe_timeout, true);
+  if (protocol.ok() && *protocol != spec.version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", spec.version, " (", spec.binary,
+        "): binary protocol mismatch: --print-protocol-version says \"", *protocol, "\""));
+  }
+  if (!protocol.ok() && !FlagUnsupported(protocol.status())) {
+    return absl::Status(protocol.status().code(),
+                        absl::StrCat("version ", spec.version,
+                                     ": protocol version probe: ", protocol.status().message()));
+  }
   bool admin_api = true;
   if (!options_.admin_address_env.empty()) {
     absl::StatusOr<std::string> admin = internal::RunAndCapture(

@@ -150,7 +150,9 @@ struct SupervisorOptions {
   absl::Duration recovery_poll_interval = absl::Seconds(1);
   // Gonka's child preflight, once per Deploy: `<binary> --print-binary-version` (its output is
   // GenerationInfo::binary_version and the child's DEVSHARD_BINARY_LOG_VERSION; a binary that
-  // rejects the flag as unknown gets the version name) and, with `admin_address_env` set,
+  // rejects the flag as unknown gets the version name), `--print-protocol-version` (a binary
+  // that prints anything but the version name is refused: FailedPrecondition "binary protocol
+  // mismatch"; one that rejects the flag is trusted) and, with `admin_address_env` set,
   // `<binary> --print-admin-api-version` (supported: the child gets its admin address; rejected
   // as an unknown flag: a legacy child, admin endpoints on its public port). Any other failure
   // of either probe fails the Deploy (Unavailable / DeadlineExceeded naming the binary).
