@@ -32,7 +32,6 @@
 #include "gonka/crypto/hash.h"
 #include "gonka/crypto/key.h"
 #include "gonka/edgesrv/admin_api.h"
-#include "gonka/edgesrv/testing_env.h"
 #include "gonka/nats/jetstream.h"
 #include "gonka/net/http_client.h"
 #include "gonka/net/http_message.h"
@@ -42,6 +41,7 @@
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/reconciler.h"
 #include "gonka/signer/sequencer.h"
+#include "gonka/testing/edge_srv_env.h"
 #include "gonka/testing/node_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -53,7 +53,7 @@ namespace edgesrv {
 namespace {
 
 TEST(AdminIntegrationTest, ClaimRecoverLandsOnceAndUnservedRoutesSayWhere) {
-  EdgeSrvTestEnv env;
+  testing::EdgeSrvTestEnv env;
   ASSERT_TRUE(env.Start({.grants = {nodemanager::kMsgSubmitSeed, nodemanager::kMsgClaimRewards,
                                     kMsgSubmitUnitOfComputePriceProposal},
                          .replica_args =

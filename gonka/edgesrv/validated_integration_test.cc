@@ -24,7 +24,6 @@
 #include "gonka/crypto/hash.h"
 #include "gonka/crypto/key.h"
 #include "gonka/edgesrv/admin_api.h"
-#include "gonka/edgesrv/testing_env.h"
 #include "gonka/edgesrv/validation_sink.h"
 #include "gonka/net/http_client.h"
 #include "gonka/net/http_message.h"
@@ -34,6 +33,7 @@
 #include "gonka/proto/inference/inference/tx.pb.h"
 #include "gonka/signer/ledger.h"
 #include "gonka/signer/sequencer.h"
+#include "gonka/testing/edge_srv_env.h"
 #include "gonka/testing/node_env.h"
 #include "gonka/testing/process.h"
 #include "gonka/testing/servers.h"
@@ -58,7 +58,7 @@ std::string Validated(int64_t block_height, const std::string& public_key_hex, i
 TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries) {
   // The cold account grants the warm key the validation, price, governance and bridge messages;
   // signerd is told to sign the gov proposal (its default refuses gov messages).
-  EdgeSrvTestEnv env;
+  testing::EdgeSrvTestEnv env;
   ASSERT_TRUE(
       env.Start({.grants = {nodemanager::kMsgSubmitPocValidationsV2,
                             kMsgSubmitUnitOfComputePriceProposal, kMsgSubmitProposal,
@@ -111,7 +111,7 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
         absl::StrCat(env.replica(replica).url(), "/admin/v1/unit-of-compute-price-proposal"), body,
         "application/json", call);
   };
-  const std::string token = EdgeSrvTestEnv::kToken;
+  const std::string token = testing::EdgeSrvTestEnv::kToken;
   absl::StatusOr<net::HttpResponse> refused = propose(0, R"({"price":2,"denom":"ugonka"})", "");
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(refused->status, 401) << refused->body;

@@ -1,4 +1,4 @@
-#include "gonka/edgesrv/testing_env.h"
+#include "gonka/testing/edge_srv_env.h"
 
 #include <sys/stat.h>
 
@@ -11,7 +11,7 @@
 #include "gonka/signer/sequencer.h"
 
 namespace gonka {
-namespace edgesrv {
+namespace testing {
 
 EdgeSrvTestEnv::EdgeSrvTestEnv() = default;
 EdgeSrvTestEnv::~EdgeSrvTestEnv() = default;
@@ -33,10 +33,10 @@ absl::Status EdgeSrvTestEnv::Start(EdgeSrvTestEnvOptions options) {
   chmod(warm_key_file.c_str(), 0600);
 
   if (absl::Status s = pg_.Start(); !s.ok()) return s;
-  hub_ = std::make_unique<testing::ChainHub>(testing::ChainHubOptions{
-      .devchain_args = {"--block-interval=100ms", "--epoch-length=100", "--poc-stage-duration=40",
-                        "--poc-validation-duration=20", "--set-new-validators-delay=3",
-                        "--genesis=" + genesis}});
+  hub_ = std::make_unique<ChainHub>(
+      ChainHubOptions{.devchain_args = {"--block-interval=100ms", "--epoch-length=100",
+                                        "--poc-stage-duration=40", "--poc-validation-duration=20",
+                                        "--set-new-validators-delay=3", "--genesis=" + genesis}});
   if (absl::Status s = hub_->Start(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("chain hub: ", s.message(), "\n", hub_->Logs()));
   }
@@ -63,7 +63,7 @@ absl::Status EdgeSrvTestEnv::Start(EdgeSrvTestEnvOptions options) {
     }
   }
 
-  testing::DaemonProcess::Options s;
+  DaemonProcess::Options s;
   s.binary = "daemons/signerd/signerd";
   s.args = {"--bind=127.0.0.1",
             "--port={{PORT}}",
@@ -77,7 +77,7 @@ absl::Status EdgeSrvTestEnv::Start(EdgeSrvTestEnvOptions options) {
             "--retry-delay=500ms",
             "--log-level=warn"};
   s.args.insert(s.args.end(), options.signerd_args.begin(), options.signerd_args.end());
-  signerd_ = std::make_unique<testing::DaemonProcess>(s);
+  signerd_ = std::make_unique<DaemonProcess>(s);
   if (absl::Status st = signerd_->Start(); !st.ok()) {
     return absl::Status(st.code(), absl::StrCat("signerd: ", st.message()));
   }
@@ -86,7 +86,7 @@ absl::Status EdgeSrvTestEnv::Start(EdgeSrvTestEnvOptions options) {
   std::ofstream(admin_tokens) << "operator " << kToken << "\n";
   chmod(admin_tokens.c_str(), 0600);
   for (int i = 0; i < options.replicas; ++i) {
-    testing::DaemonProcess::Options e;
+    DaemonProcess::Options e;
     e.binary = "daemons/edge-srv/edge-srv";
     e.name = absl::StrCat("edge-srv-", i);
     e.args = {"--bind=127.0.0.1",
@@ -97,7 +97,7 @@ absl::Status EdgeSrvTestEnv::Start(EdgeSrvTestEnvOptions options) {
               "--participant=" + cold_->address(),
               "--admin-token-file=" + admin_tokens};
     if (options.replica_args) options.replica_args(i, &e.args);
-    replicas_.push_back(std::make_unique<testing::DaemonProcess>(e));
+    replicas_.push_back(std::make_unique<DaemonProcess>(e));
     if (absl::Status st = replicas_.back()->Start(); !st.ok()) {
       return absl::Status(st.code(), absl::StrCat(e.name, ": ", st.message()));
     }
@@ -130,5 +130,5 @@ std::string EdgeSrvTestEnv::Logs() const {
   return logs;
 }
 
-}  // namespace edgesrv
+}  // namespace testing
 }  // namespace gonka

@@ -1,7 +1,7 @@
 // EdgeSrvTestEnv: the node edge-srv's integration tests run against — devchain with its block
 // stream (nats-server + edge-api), PostgreSQL, one signerd holding the warm key and executing for
 // the cold account (which granted it the messages the test names), and N edge-srv replicas for
-// the cold account with admin tokens. Test-only (testonly target, next to the tests).
+// the cold account with admin tokens. Test-only (testonly).
 //
 //   EdgeSrvTestEnv env;
 //   ASSERT_TRUE(env.Start({.grants = {kMsgSubmitUnitOfComputePriceProposal},
@@ -12,8 +12,8 @@
 //
 // Start() returns the first failure naming the step (and, for a daemon, with its log tail); the
 // destructor stops every process. Thread-safety: drive from one thread.
-#ifndef GONKA_EDGESRV_TESTING_ENV_H_
-#define GONKA_EDGESRV_TESTING_ENV_H_
+#ifndef GONKA_TESTING_EDGE_SRV_ENV_H_
+#define GONKA_TESTING_EDGE_SRV_ENV_H_
 
 #include <functional>
 #include <memory>
@@ -33,7 +33,7 @@ namespace gonka {
 namespace net {
 class HttpClient;
 }  // namespace net
-namespace edgesrv {
+namespace testing {
 
 struct EdgeSrvTestEnvOptions {
   // Message type URLs the cold account grants the warm key (authz generic grants), so signerd
@@ -66,12 +66,12 @@ class EdgeSrvTestEnv {
 
   const crypto::SigningKey& cold() const { return *cold_; }
   const crypto::SigningKey& warm() const { return *warm_; }
-  testing::TempDir& dir() { return dir_; }
-  testing::PostgresServer& pg() { return pg_; }
-  testing::ChainHub& hub() { return *hub_; }
+  TempDir& dir() { return dir_; }
+  PostgresServer& pg() { return pg_; }
+  ChainHub& hub() { return *hub_; }
   chain::CometClient& comet() { return *comet_; }
-  testing::DaemonProcess& signerd() { return *signerd_; }
-  testing::DaemonProcess& replica(int i) { return *replicas_[i]; }
+  DaemonProcess& signerd() { return *signerd_; }
+  DaemonProcess& replica(int i) { return *replicas_[i]; }
   // The latest height devchain reports, 0 when it does not answer.
   int64_t Height();
 
@@ -85,17 +85,17 @@ class EdgeSrvTestEnv {
   std::string Logs() const;
 
  private:
-  testing::TempDir dir_;
+  TempDir dir_;
   std::unique_ptr<crypto::SigningKey> cold_, warm_;
-  testing::PostgresServer pg_;
-  std::unique_ptr<testing::ChainHub> hub_;
+  PostgresServer pg_;
+  std::unique_ptr<ChainHub> hub_;
   std::unique_ptr<chain::CometClient> comet_;
-  std::unique_ptr<testing::DaemonProcess> signerd_;
-  std::vector<std::unique_ptr<testing::DaemonProcess>> replicas_;
+  std::unique_ptr<DaemonProcess> signerd_;
+  std::vector<std::unique_ptr<DaemonProcess>> replicas_;
   std::unique_ptr<net::HttpClient> http_;
 };
 
-}  // namespace edgesrv
+}  // namespace testing
 }  // namespace gonka
 
-#endif  // GONKA_EDGESRV_TESTING_ENV_H_
+#endif  // GONKA_TESTING_EDGE_SRV_ENV_H_
