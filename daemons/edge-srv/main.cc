@@ -9,11 +9,11 @@
 #include <optional>
 #include <string>
 
+#include "gonka/chain/chain_flags.h"
 #include "gonka/drain/bearer_auth.h"
 #include "gonka/drain/connection_flags.h"
 #include "gonka/drain/daemon.h"
 #include "gonka/edgesrv/edge_srv_service.h"
-#include "gonka/net/tls_flags.h"
 
 int main(int argc, char** argv) {
   gonka::Daemon daemon({.name = "edge-srv", .default_port = 9100});
@@ -66,14 +66,13 @@ int main(int argc, char** argv) {
   gonka::HttpAuthFlags admin_auth("admin", "admin API");
   admin_auth.Register(&config);
   // The development fallback's settings (--phase-source=chain).
-  config.AddString("chain-rpc-url", &o.chain_rpc_url, "http://127.0.0.1:26657",
-                   "CometBFT RPC URL (--phase-source=chain; with --participant also the admin "
-                   "chain queries' abci_query fallback)");
-  config.AddString("chain-grpc-address", &o.chain_grpc_address, "",
-                   "Cosmos gRPC host:port for the epoch parameters (--phase-source=chain; with the "
-                   "stream, for the admin poc/timing's epoch length) and the admin chain queries");
-  gonka::net::TlsClientFlags chain_tls;
-  chain_tls.Register(&config, "chain", "--chain-rpc-url");
+  gonka::chain::ChainFlags chain;
+  chain.Register(&config,
+                 {.rpc = "CometBFT RPC URL (--phase-source=chain; with --participant also the "
+                         "admin chain queries' abci_query fallback)",
+                  .grpc = "Cosmos gRPC host:port for the epoch parameters (--phase-source=chain; "
+                          "with the stream, for the admin poc/timing's epoch length) and the admin "
+                          "chain queries"});
   config
       .AddInt("epoch-length", &o.fallback_epochs.epoch_length, 0,
               "epoch length when the chain does not answer Params (--phase-source=chain); with "
@@ -84,7 +83,9 @@ int main(int argc, char** argv) {
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
 
   o.vector_bytes = static_cast<size_t>(vector_bytes);
-  o.chain_tls = chain_tls.options();
+  o.chain_rpc_url = chain.rpc_url();
+  o.chain_grpc_address = chain.grpc_address();
+  o.chain_tls = chain.tls();
   absl::StatusOr<gonka::pg::PgOptions> pg = connections.Pg();
   if (!pg.ok()) return daemon.ConfigError(std::string(pg.status().message()));
   o.pg = *pg;
