@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
     return gonka::net::HttpResponse::Json(
         200, absl::StrCat("{\"count\":\"", cosmos->RecordCount(key), "\"}"));
   });
+  gonka::devchain::AddPartialUpgradeRoute(&daemon.server(), cosmos);  // for tests
   daemon.drain().AddShutdownHook("block production", [&chain] { chain.Stop(); });
   gonka::devchain::CosmosGrpcServer grpc(&chain);
   if (!grpc_address.empty()) {

@@ -31,6 +31,7 @@
 #include "gonka/nodemanager/node_manager_service.h"
 #include "gonka/nodemanager/queue_chain_sink.h"
 #include "gonka/nodemanager/seed_source.h"
+#include "gonka/nodemanager/upgrade_plan.h"
 #include "gonka/pocstore/artifact_store.h"
 
 int main(int argc, char** argv) {
@@ -165,6 +166,8 @@ int main(int argc, char** argv) {
     if (!pg.ok()) return daemon.ConfigError(std::string(pg.status().message()));
     admin.pg = *pg;
     admin.chain = chain.Queries(absl::Seconds(10));  // governance models (test, launch-plan)
+    admin.upgrade_plan = gonka::nodemanager::ChainUpgradePlan(  // upgrade-status
+        std::make_shared<gonka::chain::InferenceQueryClient>(admin.chain));
     admin.ml_node_timeout = options.command_timeout;
     auto started = gonka::nodemanager::MlNodeAdmin::Start(
         admin, [&service](const auto& nodes) { return service.SetNodes(nodes); });

@@ -343,6 +343,13 @@ InferenceQueryClient::BridgeAddressesByChain(absl::string_view chain_id, int64_t
                                                          meta);
 }
 
+absl::StatusOr<ipb::QueryAllPartialUpgradeResponse> InferenceQueryClient::PartialUpgradeAll(
+    const ::cosmos::base::query::v1beta1::PageRequest& page, int64_t height, QueryMeta* meta) {
+  ipb::QueryAllPartialUpgradeRequest request;
+  *request.mutable_pagination() = page;
+  return Typed<ipb::QueryAllPartialUpgradeResponse>("PartialUpgradeAll", request, height, meta);
+}
+
 absl::StatusOr<ipb::QueryExcludedParticipantsResponse> InferenceQueryClient::ExcludedParticipants(
     uint64_t epoch_index, int64_t height, QueryMeta* meta) {
   ipb::QueryExcludedParticipantsRequest request;

@@ -127,6 +127,12 @@ class InferenceQueryClient {
       int64_t block_height, int64_t height = 0, QueryMeta* meta = nullptr);
   absl::StatusOr<::inference::inference::QueryBridgeAddressesByChainResponse>
   BridgeAddressesByChain(absl::string_view chain_id, int64_t height = 0, QueryMeta* meta = nullptr);
+  // The scheduled partial upgrades (ML-node version and/or API binaries at a height), one page
+  // in ascending height; loop on pagination().next_key(). Gonka's chain deletes one once its
+  // height has passed (docs/node-manager.md, "The upgrade plan").
+  absl::StatusOr<::inference::inference::QueryAllPartialUpgradeResponse> PartialUpgradeAll(
+      const ::cosmos::base::query::v1beta1::PageRequest& page, int64_t height = 0,
+      QueryMeta* meta = nullptr);
   // `epoch_index` 0 = the current effective epoch.
   absl::StatusOr<::inference::inference::QueryExcludedParticipantsResponse> ExcludedParticipants(
       uint64_t epoch_index, int64_t height = 0, QueryMeta* meta = nullptr);

@@ -1,5 +1,6 @@
 #include "gonka/devchain/cosmos_app.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "gonka/base/json.h"
 #include "gonka/base/status_macros.h"
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/bech32.h"
@@ -1030,6 +1032,32 @@ TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_vi
     return {0, "", "", cosmos::SerializeDeterministic(response)};
   }
   return {6, "sdk", absl::StrCat("unknown query path: ", path, ": unknown request"), ""};
+}
+
+absl::StatusOr<::inference::inference::PartialUpgrade> CosmosApp::AddPartialUpgrade(
+    ::inference::inference::PartialUpgrade upgrade) {
+  absl::MutexLock lock(&mu_);
+  return inference_->AddPartialUpgrade(std::move(upgrade));
+}
+
+void AddPartialUpgradeRoute(net::HttpServer* server, CosmosApp* app) {
+  server->Handle("POST", "/devchain/partial_upgrade", [app](const net::HttpRequest& r) {
+    auto error = [](absl::string_view message) {
+      return net::HttpResponse::Json(400, absl::StrCat("{\"error\":", JsonQuote(message), "}"));
+    };
+    ::inference::inference::PartialUpgrade upgrade;
+    auto parsed = google::protobuf::util::JsonStringToMessage(r.body, &upgrade);
+    if (!parsed.ok()) {
+      return error(
+          absl::StrCat("body: not a PartialUpgrade JSON object: ", std::string(parsed.message())));
+    }
+    if (upgrade.height() == 0) return error("height: required, a block height");
+    absl::StatusOr<::inference::inference::PartialUpgrade> stored =
+        app->AddPartialUpgrade(std::move(upgrade));
+    if (!stored.ok()) return error(stored.status().message());
+    return net::HttpResponse::Json(200, absl::StrCat("{\"name\":", JsonQuote(stored->name()),
+                                                     ",\"height\":\"", stored->height(), "\"}"));
+  });
 }
 
 uint64_t CosmosApp::RecordCount(absl::string_view key) const {

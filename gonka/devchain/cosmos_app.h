@@ -28,7 +28,8 @@
 // on a scratch copy of the check state without signature verification and with an infinite gas
 // meter, as the SDK's simulate mode; returns gas_info and the events).
 //
-// Thread-safe: Chain calls it under its lock; RecordCount() and Balance() may be called from
+// Thread-safe: Chain calls it under its lock; RecordCount(), Balance() and AddPartialUpgrade()
+// may be called from
 // anywhere.
 #ifndef GONKA_DEVCHAIN_COSMOS_APP_H_
 #define GONKA_DEVCHAIN_COSMOS_APP_H_
@@ -51,6 +52,7 @@
 #include "gonka/devchain/inference_module.h"
 #include "gonka/devchain/node_manager_messages.h"
 #include "gonka/devchain/price_proposals.h"
+#include "gonka/net/http_server.h"
 
 namespace gonka {
 namespace devchain {
@@ -107,6 +109,11 @@ class CosmosApp : public TxExecutor {
   void Commit(int64_t height) override;
   QueryResult Query(absl::string_view path, absl::string_view data, int64_t height) override;
 
+  // Schedules a partial upgrade in the inference module from the next block on
+  // (InferenceModule::AddPartialUpgrade; InvalidArgument naming the field).
+  absl::StatusOr<::inference::inference::PartialUpgrade> AddPartialUpgrade(
+      ::inference::inference::PartialUpgrade upgrade);
+
   // Committed state.
   uint64_t RecordCount(absl::string_view key) const;
   absl::uint128 Balance(absl::string_view address, absl::string_view denom) const;
@@ -154,6 +161,14 @@ class CosmosApp : public TxExecutor {
   absl::Time last_block_time_ ABSL_GUARDED_BY(mu_);
   int64_t last_height_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// The debug route that schedules a partial upgrade at run time, for tests:
+//   POST /devchain/partial_upgrade {"height": "500", "node_version": "v2"[, "name": "...",
+//                                   "api_binaries_json": "..."]}   (protobuf JSON of Gonka's
+//                                   PartialUpgrade)
+//   → 200 {"name": "...", "height": "500"} (in the state from the next block); 400 naming the
+//     problem (not JSON, an unknown field, no height, a height not above the latest block).
+void AddPartialUpgradeRoute(net::HttpServer* server, CosmosApp* app);
 
 }  // namespace devchain
 }  // namespace gonka

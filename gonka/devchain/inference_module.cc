@@ -146,6 +146,9 @@ absl::StatusOr<InferenceGenesis> ParseInferenceGenesis(absl::string_view json) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = ParseArray(root, "partial_upgrades", &genesis.partial_upgrades); !s.ok()) {
+    return s;
+  }
   if (absl::Status s = ParseObject(root, "restrictions", &genesis.restrictions); !s.ok()) return s;
   simdjson::dom::element bls;
   if (root["bls"].get(bls) == simdjson::SUCCESS) {
@@ -196,7 +199,9 @@ absl::StatusOr<InferenceGenesis> ParseInferenceGenesis(absl::string_view json) {
 }
 
 InferenceModule::InferenceModule(InferenceGenesis genesis, EpochParams schedule)
-    : genesis_(std::move(genesis)), schedule_(schedule) {}
+    : genesis_(std::move(genesis)), schedule_(schedule) {
+  for (const auto& upgrade : genesis_.partial_upgrades) partial_upgrades_.emplace_back(0, upgrade);
+}
 
 bool InferenceModule::Handles(absl::string_view path) {
   return absl::StartsWith(path, kInferenceQueryPrefix) ||
@@ -365,6 +370,36 @@ int64_t InferenceModule::EffectiveHeight(uint64_t epoch) const {
   if (epoch == 0 || schedule_.epoch_length <= 0) return 1;
   return PocStartHeight(epoch) + schedule_.poc_stage_duration + schedule_.poc_validation_delay +
          schedule_.poc_validation_duration + schedule_.set_new_validators_delay;
+}
+
+absl::StatusOr<ipb::PartialUpgrade> InferenceModule::AddPartialUpgrade(
+    ipb::PartialUpgrade upgrade) {
+  if (upgrade.height() <= static_cast<uint64_t>(latest_height_)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "height: must be above the latest block ", latest_height_, ", got ", upgrade.height(),
+        " (the chain deletes a partial upgrade whose height passed)"));
+  }
+  if (upgrade.name().empty()) {
+    upgrade.set_name(absl::StrCat("PartialUpgrade at height ", upgrade.height(),
+                                  " for node version ", upgrade.node_version()));
+  }
+  partial_upgrades_.emplace_back(latest_height_ + 1, upgrade);
+  return upgrade;
+}
+
+std::vector<ipb::PartialUpgrade> InferenceModule::PartialUpgradesAt(int64_t height) const {
+  // Keyed by height as Gonka's collections.Map[uint64]; the later write of a height wins. At
+  // `height` the store holds what was written by then and not yet deleted: EndBlock of block b
+  // deletes every entry below b.
+  std::map<uint64_t, const ipb::PartialUpgrade*> store;
+  for (const auto& [from, upgrade] : partial_upgrades_) {
+    if (from <= height && static_cast<int64_t>(upgrade.height()) >= height) {
+      store[upgrade.height()] = &upgrade;
+    }
+  }
+  std::vector<ipb::PartialUpgrade> out;
+  for (const auto& entry : store) out.push_back(*entry.second);
+  return out;
 }
 
 void InferenceModule::OnCommit(int64_t height, const std::function<AccountMap()>& accounts) {
@@ -632,6 +667,57 @@ TxExecutor::QueryResult InferenceModule::Query(absl::string_view path, absl::str
       ipb::ExcludedParticipant* item = response.add_items();
       *item = e;
       item->set_exclusion_block_height(at);
+    }
+    return Answer(response);
+  }
+  if (method == "PartialUpgrade") {
+    ipb::QueryGetPartialUpgradeRequest request;
+    if (!Decode(data, &request)) {
+      return InvalidArgument("cannot decode QueryGetPartialUpgradeRequest");
+    }
+    for (auto& upgrade : PartialUpgradesAt(height)) {
+      if (upgrade.height() != request.height()) continue;
+      ipb::QueryGetPartialUpgradeResponse response;
+      *response.mutable_partialupgrade() = std::move(upgrade);
+      return Answer(response);
+    }
+    return NotFound("not found");
+  }
+  if (method == "PartialUpgradeAll") {
+    ipb::QueryAllPartialUpgradeRequest request;
+    if (!Decode(data, &request)) {
+      return InvalidArgument("cannot decode QueryAllPartialUpgradeRequest");
+    }
+    // query.CollectionPaginate over a Map[uint64]: keys are the heights as 8 big-endian bytes;
+    // a page starts at `key` (inclusive) or `offset`, in ascending order (descending with
+    // `reverse`); next_key is the key of the first entry after the page.
+    const auto& page = request.pagination();
+    if (!page.key().empty() && page.offset() > 0) {
+      return InvalidArgument("either offset or key is expected, got both");
+    }
+    std::vector<ipb::PartialUpgrade> all = PartialUpgradesAt(height);
+    if (page.reverse()) std::reverse(all.begin(), all.end());
+    auto key_of = [](uint64_t h) {
+      std::string key(8, '\0');
+      for (int i = 7; i >= 0; --i, h >>= 8) key[i] = static_cast<char>(h & 0xff);
+      return key;
+    };
+    size_t begin = std::min<uint64_t>(page.offset(), all.size());
+    if (!page.key().empty()) {
+      begin = 0;
+      while (begin < all.size() && (page.reverse() ? key_of(all[begin].height()) > page.key()
+                                                   : key_of(all[begin].height()) < page.key())) {
+        ++begin;
+      }
+    }
+    uint64_t limit = page.limit() == 0 ? kDefaultPageLimit : page.limit();
+    size_t end = begin + std::min<uint64_t>(limit, all.size() - begin);
+    ipb::QueryAllPartialUpgradeResponse response;
+    for (size_t i = begin; i < end; ++i) *response.add_partialupgrade() = all[i];
+    response.mutable_pagination();
+    if (end < all.size()) response.mutable_pagination()->set_next_key(key_of(all[end].height()));
+    if (page.count_total() && page.key().empty()) {
+      response.mutable_pagination()->set_total(all.size());
     }
     return Answer(response);
   }

@@ -3,7 +3,7 @@
 // docs/reference/gonka.md, "Inference module queries"):
 //   Params, EpochInfo, GetCurrentEpoch, CurrentEpochGroupData, EpochGroupData, ModelsAll,
 //   ParticipantsWithBalances, AccountByAddress, PocBatchesForStage, BridgeAddressesByChain,
-//   ExcludedParticipants
+//   ExcludedParticipants, PartialUpgrade, PartialUpgradeAll
 // at the path "/inference.inference.Query/<Method>", Gonka's restrictions module
 // (TransferRestrictionStatus, TransferExemptions, ExemptionUsage) and BLS module (EpochBLSData,
 // SigningStatus), and raw reads of the inference store ("store/inference/key": epoch e's
@@ -35,6 +35,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/numeric/int128.h"
@@ -43,6 +44,7 @@
 #include "gonka/devchain/chain.h"
 #include "gonka/proto/inference/bls/types.pb.h"
 #include "gonka/proto/inference/inference/activeparticipants.pb.h"
+#include "gonka/proto/inference/inference/partial_upgrade.pb.h"
 #include "gonka/proto/inference/inference/query.pb.h"
 #include "gonka/proto/inference/restrictions/params.pb.h"
 
@@ -86,6 +88,11 @@ struct InferenceGenesis {
   // signing request from its created_block_height.
   std::vector<::inference::bls::EpochBLSData> bls_epochs;
   std::vector<::inference::bls::ThresholdSigningRequest> bls_signing_requests;
+  // Scheduled partial upgrades ("partial_upgrades": [{"height": "500", "node_version": "v2",
+  // "api_binaries_json": "", "name": "..."}]), kept as Gonka's store keeps them: one per height
+  // (a later entry of the same height replaces an earlier one), deleted once a block above
+  // their height ended (Gonka's EndBlock).
+  std::vector<::inference::inference::PartialUpgrade> partial_upgrades;
 };
 
 // `json` is the text of the "inference" object. InvalidArgument naming the entry
@@ -114,6 +121,16 @@ class InferenceModule {
   // `accounts` are the live committed accounts.
   TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data, int64_t height,
                                 const AccountMap& accounts) const;
+
+  // A partial upgrade scheduled at run time (devchain's POST /devchain/partial_upgrade): in the
+  // state from the next block on, as if a governance tx carried Gonka's MsgCreatePartialUpgrade
+  // (an empty name becomes Gonka's "PartialUpgrade at height H for node version V").
+  // InvalidArgument naming `height` unless it is above the latest block (the chain would delete
+  // it at once). Not kept in --data-dir. Returns the upgrade as stored.
+  absl::StatusOr<::inference::inference::PartialUpgrade> AddPartialUpgrade(
+      ::inference::inference::PartialUpgrade upgrade);
+  // The partial upgrades in the state at `height`, ascending by height.
+  std::vector<::inference::inference::PartialUpgrade> PartialUpgradesAt(int64_t height) const;
 
   // The schedule's derived heights (0 when epochs are off).
   uint64_t LatestEpoch(int64_t height) const;     // created at its PoC start
@@ -144,6 +161,8 @@ class InferenceModule {
   const EpochParams schedule_;
   int64_t latest_height_ = 0;
   std::map<uint64_t, AccountMap> snapshots_;  // effective epoch → accounts at its first block
+  // (first height in the state, upgrade): the genesis ones at 0, then AddPartialUpgrade's.
+  std::vector<std::pair<int64_t, ::inference::inference::PartialUpgrade>> partial_upgrades_;
 };
 
 }  // namespace devchain

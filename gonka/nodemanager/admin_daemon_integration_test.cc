@@ -115,8 +115,9 @@ TEST_F(AdminDaemonTest, NodeAddedOverTheAdminApiIsDrivenAndDisablingRemovesIt) {
 }
 
 // The ML-node routes on the daemon as main.cc wires them: version-status probes the node's
-// versioned URL; launch-plan reads governance models from the chain; upgrade-status says what the
-// daemon lacks (no upgrade-plan source); an enabled node is not tested; 401 without a token.
+// versioned URL; launch-plan reads governance models from the chain; upgrade-status reads the
+// chain's partial upgrades (none, then one devchain schedules at run time); an enabled node is
+// not tested; 401 without a token.
 TEST_F(AdminDaemonTest, MlNodeRoutesOnTheDaemon) {
   const std::string node =
       absl::StrCat(R"({"id":"ml-0","host":"127.0.0.1","inference_port":)", ml_->inference_port(),
@@ -138,10 +139,28 @@ TEST_F(AdminDaemonTest, MlNodeRoutesOnTheDaemon) {
   EXPECT_EQ(bad->status, 400);
   EXPECT_TRUE(absl::StrContains(bad->body, "version: required")) << bad->body;
 
+  // upgrade-status reads the chain's partial upgrades (main.cc: ChainUpgradePlan on the chain
+  // flags): none yet; then one scheduled on devchain for the node's version v2 shows, within the
+  // source's cache time, v2's health on every node.
   auto upgrade = Admin("GET", "/admin/v1/nodes/upgrade-status", "");
   ASSERT_TRUE(upgrade.ok()) << upgrade.status();
-  EXPECT_EQ(upgrade->status, 503);
-  EXPECT_TRUE(absl::StrContains(upgrade->body, "upgrade plan unavailable")) << upgrade->body;
+  EXPECT_EQ(upgrade->status, 200) << upgrade->body;
+  EXPECT_EQ(upgrade->body, R"({"message":"No upgrade plan active"})");
+  auto scheduled =
+      http_.Request("POST", absl::StrCat(hub_.devchain().url(), "/devchain/partial_upgrade"),
+                    R"({"height":"1000000000","node_version":"v2"})",
+                    net::HttpCallOptions::Timeout(absl::Seconds(5)));
+  ASSERT_TRUE(scheduled.ok()) << scheduled.status();
+  ASSERT_EQ(scheduled->status, 200) << scheduled->body;
+  std::string last;
+  absl::Status planned = testing::WaitFor(
+      [&] {
+        auto r = Admin("GET", "/admin/v1/nodes/upgrade-status", "");
+        last = r.ok() ? absl::StrCat(r->status, " ", r->body) : r.status().ToString();
+        return last == R"(200 {"ml-0":{"is_alive":true}})";
+      },
+      absl::Seconds(20), absl::Milliseconds(250), "upgrade-status shows the plan's version");
+  ASSERT_TRUE(planned.ok()) << planned << ": " << last << "\n" << manager_->LogTail(3000);
   // main.cc wires the chain (--chain-rpc-url) for governance models; this devchain's genesis
   // governs no model, so the node's model is skipped.
   auto plan = Admin("GET", "/admin/v1/nodes/ml-0/launch-plan", "");
