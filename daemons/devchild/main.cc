@@ -167,6 +167,7 @@ int main(int argc, char** argv) {
        .recovery_after = id->mode == "recovers-late"    ? EnvMs("DEVCHILD_RECOVERY_AFTER_MS", 3000)
                          : id->mode == "never-recovers" ? absl::InfiniteDuration()
                                                         : absl::ZeroDuration(),
+       .unready_file = EnvOr("DEVCHILD_UNREADY_FILE"),
        .version = id->label,
        .stamp = [&routes](gonka::net::HttpResponse r) {
          return gonka::devchild::Stamp(routes.id, std::move(r));

@@ -1,6 +1,7 @@
 #include "gonka/supervisor/child_contract.h"
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -94,10 +95,13 @@ void ChildContract::AddRoutes() {
         const bool draining = draining_.load();
         const absl::Duration up = absl::Now() - started_;
         const bool starting = up < options_.ready_after;
+        std::error_code ec;
+        const bool lost =
+            !options_.unready_file.empty() && std::filesystem::exists(options_.unready_file, ec);
         JsonWriter w;
         w.BeginObject()
             .Key("ready")
-            .Bool(!draining && !starting)
+            .Bool(!draining && !starting && !lost)
             .Key("draining")
             .Bool(draining)
             .Key("storage_ready")
@@ -107,7 +111,7 @@ void ChildContract::AddRoutes() {
           w.Key("recovery_complete").Bool(recovered).Key("sessions_pending").Int(recovered ? 0 : 4);
         }
         w.EndObject();
-        return stamp(HttpResponse::Json(draining || starting ? 503 : 200, w.Take()));
+        return stamp(HttpResponse::Json(draining || starting || lost ? 503 : 200, w.Take()));
       },
       no_admission);
   admin->Handle(

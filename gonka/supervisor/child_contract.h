@@ -47,6 +47,10 @@ struct ChildContractOptions {
   // until this long after Start(); absl::InfiniteDuration(): never) and "sessions_pending".
   // Negative: the field is left out (a child that predates it).
   absl::Duration recovery_after = absl::ZeroDuration();
+  // While this file exists, admin ready answers 503 {"ready":false,"draining":false,
+  // "storage_ready":true} — a running child that lost readiness (devshardd's serving →
+  // disconnected); removing the file makes it ready again. Empty: not used.
+  std::string unready_file;
   std::string version;  // added to /drain/status as "version" when set
   std::function<net::HttpResponse(net::HttpResponse)> stamp;
 };

@@ -46,6 +46,12 @@ struct Generation {
   int leases = 0;
   int restarts = 0;
   std::string last_error;
+  // Readiness monitor (SupervisorOptions::readiness_*). `spawns` counts StartOnce spawns, so a
+  // probe of a process that has since been restarted never writes over the new one's answer.
+  uint64_t spawns = 0;
+  bool serving = false;
+  absl::Time serving_at = absl::InfinitePast();
+  int probe_failures = 0;
 };
 
 }  // namespace internal
@@ -218,11 +224,15 @@ Supervisor::Supervisor(SupervisorOptions options)
       async_(std::make_unique<net::AsyncHttpClient>(net::AsyncHttpClientOptions{
           .name = "supervisor", .max_idle_per_endpoint = 256, .send_on_caller_thread = true})) {
   monitor_ = std::thread([this] { MonitorLoop(); });
+  if (options_.readiness_interval > absl::ZeroDuration()) {
+    readiness_ = std::thread([this] { ReadinessLoop(); });
+  }
 }
 
 Supervisor::~Supervisor() {
   Shutdown(absl::Now());
   monitor_.join();
+  if (readiness_.joinable()) readiness_.join();
 }
 
 void Supervisor::SetStateLocked(Generation* gen, GenerationState state) {
@@ -629,6 +639,8 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     absl::MutexLock lock(&mu_);
     gen->pid = *pid;
     gen->process_alive = true;
+    ++gen->spawns;
+    gen->serving = false;
     RecordPid(*pid, gen->spec.binary);
     GONKA_LOG_INFO("child spawned", {"version", gen->spec.version}, {"generation", gen->id},
                    {"pid", static_cast<int64_t>(*pid)}, {"port", gen->port},
@@ -647,6 +659,11 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
   }
   absl::MutexLock lock(&mu_);
   SetStateLocked(gen.get(), GenerationState::kRunning);
+  // Serving from the start (as Gonka seeds it): the readiness wait just passed, and a route
+  // published with "not serving" would fail the router's next per-version check.
+  gen->serving = true;
+  gen->serving_at = absl::Now();
+  gen->probe_failures = 0;
   return absl::OkStatus();
 }
 
@@ -1187,6 +1204,76 @@ void Supervisor::MonitorLoop() {
   }
 }
 
+bool Supervisor::ProbeServing(int port, int admin_port) {
+  auto call = net::HttpCallOptions::Timeout(options_.readiness_timeout);
+  absl::StatusOr<net::HttpResponse> ready = http_->Get(Url(admin_port, options_.ready_path), call);
+  if (!ready.ok()) return false;
+  auto healthy = [&]() {
+    absl::StatusOr<net::HttpResponse> health = http_->Get(Url(port, options_.healthz_path), call);
+    return health.ok() && health->status >= 200 && health->status < 300;
+  };
+  if (ready->status == 200) return admin_port == port || healthy();
+  // Gonka's legacy fallback: a child without an admin listener of its own whose ready path does
+  // not exist is ready when its public /healthz is.
+  return admin_port == port && ReadyPathAbsent(ready->status) && healthy();
+}
+
+void Supervisor::ReadinessLoop() {
+  while (true) {
+    struct Target {
+      GenPtr gen;
+      uint64_t spawns;
+      int port, admin_port;
+    };
+    std::vector<Target> targets;
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&forced_), options_.readiness_interval)) return;
+      for (const auto& [name, gen] : routes_) {
+        if (gen->state == GenerationState::kRunning && gen->process_alive) {
+          targets.push_back({gen, gen->spawns, gen->port, gen->admin_port});
+        }
+      }
+    }
+    for (const Target& t : targets) {
+      const bool ok = ProbeServing(t.port, t.admin_port);
+      absl::MutexLock lock(&mu_);
+      Generation* gen = t.gen.get();
+      // The answer belongs to the process that was asked: not to a restart, nor to a child that
+      // left the running state meanwhile.
+      if (gen->spawns != t.spawns || gen->state != GenerationState::kRunning) continue;
+      gen->probe_failures = ok ? 0 : gen->probe_failures + 1;
+      const bool serving =
+          ok || (gen->serving && gen->probe_failures < std::max(1, options_.readiness_failures));
+      if (serving != gen->serving) {
+        if (serving) {
+          ++stats_.readiness_regained;
+          GONKA_LOG_INFO("child ready again", {"version", gen->spec.version},
+                         {"generation", gen->id});
+        } else {
+          ++stats_.readiness_lost;
+          GONKA_LOG_WARN("child not ready (readiness monitor); /readyz?version= answers 503",
+                         {"version", gen->spec.version}, {"generation", gen->id},
+                         {"failed_probes", gen->probe_failures});
+        }
+      }
+      gen->serving = serving;
+      gen->serving_at = absl::Now();
+    }
+  }
+}
+
+bool Supervisor::ServesVersion(absl::string_view version) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, gen] : routes_) {
+    if (name != version) continue;
+    if (gen->state != GenerationState::kRunning || !gen->serving) return false;
+    return options_.readiness_interval <= absl::ZeroDuration() ||
+           absl::Now() - gen->serving_at < options_.readiness_stale;
+  }
+  return false;
+}
+
 void Supervisor::Restart(GenPtr gen) {
   if (SleepOrForced(options_.restart_backoff)) {
     absl::MutexLock lock(&mu_);
@@ -1231,6 +1318,7 @@ std::vector<GenerationInfo> Supervisor::Generations() const {
     info.restarts = gen->restarts;
     info.exit_status = gen->exit_status;
     info.last_error = gen->last_error;
+    info.serving = gen->state == GenerationState::kRunning && gen->serving;
     for (const auto& [name, target] : routes_) {
       if (target == gen) info.current = true;
     }

@@ -172,6 +172,18 @@ struct SupervisorOptions {
   absl::Duration restart_backoff = absl::Seconds(1);
   // How often running children are checked for an exit of their own.
   absl::Duration monitor_interval = absl::Milliseconds(100);
+  // Gonka's readiness monitor (versioned/internal/process/manager.go, watchChildReadiness): every
+  // `readiness_interval` each version's running child is asked admin ready (200) and, with an
+  // admin listener of its own, public /healthz (2xx), each call bounded by `readiness_timeout`;
+  // `readiness_failures` failed probes in a row make the child not serving (Gonka: 1, no
+  // hysteresis), one answered probe makes it serving again. A child becomes serving when it turns
+  // running. An answer older than `readiness_stale` counts as not serving (a monitor that stopped
+  // must not freeze "ready"). ServesVersion() reads the result. Zero interval: no monitor, a
+  // running child always serves.
+  absl::Duration readiness_interval = absl::Seconds(1);
+  absl::Duration readiness_timeout = absl::Seconds(2);
+  int readiness_failures = 1;
+  absl::Duration readiness_stale = absl::Seconds(5);
   // Children get PR_SET_PDEATHSIG = SIGKILL: when the supervising process dies, even by
   // SIGKILL, the kernel kills them, so none keeps serving (or holding a port) as an orphan.
   bool die_with_supervisor = true;
@@ -212,12 +224,17 @@ struct GenerationInfo {
   int restarts = 0;
   int exit_status = -1;  // waitpid status once reaped
   std::string last_error;
+  // The readiness monitor's latest answer for a running child (SupervisorOptions::readiness_*);
+  // false in every other state.
+  bool serving = false;
 };
 
 struct SupervisorStats {
   uint64_t leases_granted = 0;
   uint64_t forward_retries = 0;  // requests retried on a newer child
   uint64_t forward_errors = 0;   // answered 502/503 by the supervisor itself
+  uint64_t readiness_lost = 0;   // running children the readiness monitor found not ready
+  uint64_t readiness_regained = 0;
 };
 
 class Supervisor;
@@ -292,6 +309,10 @@ class Supervisor {
 
   std::vector<GenerationInfo> Generations() const;
   std::vector<std::string> Versions() const;
+  // Whether the version can be served right now (Gonka's ServesVersion, behind
+  // `/readyz?version=`): it has a route, its child is running, and the readiness monitor's latest
+  // answer (not older than `readiness_stale`) says serving. A pure read: no probe is made.
+  bool ServesVersion(absl::string_view version) const;
   SupervisorStats stats() const;
   // True once every generation that is not a route's target is done (reaped).
   bool WaitRetired(absl::Time deadline) const;
@@ -327,6 +348,9 @@ class Supervisor {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetireInBackground(GenPtr gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MonitorLoop();
+  // The readiness monitor (readiness_interval): probes each running routed child.
+  void ReadinessLoop();
+  bool ProbeServing(int port, int admin_port);
   void Restart(GenPtr gen);
   // Sleeps up to `d`; returns early (true) when Shutdown forces.
   bool SleepOrForced(absl::Duration d);
@@ -346,6 +370,7 @@ class Supervisor {
   bool forced_ ABSL_GUARDED_BY(mu_) = false;
   SupervisorStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread monitor_;
+  std::thread readiness_;
   // Forwards (ForwardAsync). Declared last: destroyed (its I/O thread joined, calls still
   // running cancelled) before anything its callbacks use.
   std::unique_ptr<net::AsyncHttpClient> async_;

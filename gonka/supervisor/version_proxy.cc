@@ -40,6 +40,8 @@ std::string ChildrenJson(const std::vector<GenerationInfo>& generations) {
     // Gonka's entry carries binary_version (the child's --print-binary-version), omitted when
     // empty.
     if (!g.binary_version.empty()) w.Key("binary_version").String(g.binary_version);
+    // libgonka: the readiness monitor's answer (true only for a running child that serves).
+    w.Key("ready").Bool(g.serving);
     w.Key("binary").String(g.binary).Key("port").Int(g.port).Key("pid").Int(g.pid).EndObject();
   }
   w.EndArray();
@@ -78,9 +80,11 @@ void VersionProxy::AddRoutes(net::HttpServer* server) {
       [this](const HttpRequest& r) {
         if (announcing_.load()) return HttpResponse::Text(503, "draining");
         if (auto v = r.QueryParam("version")) {
+          // Gonka's ServesVersion: routed, running, and the readiness monitor's latest answer.
+          if (supervisor_->ServesVersion(*v)) return HttpResponse::Text(200, "ready");
           for (const GenerationInfo& g : supervisor_->Generations()) {
             if (g.current && g.version == *v && g.state == GenerationState::kRunning) {
-              return HttpResponse::Text(200, "ready");
+              return HttpResponse::Text(503, absl::StrCat("version ", *v, " not ready"));
             }
           }
           return HttpResponse::Text(404, absl::StrCat("version ", *v, " not running"));
