@@ -119,8 +119,8 @@ struct AdminApiOptions {
   // The chain's governance models (test, launch-plan). Null: those routes answer 502 naming
   // the missing chain connection (test: a FAILED result).
   GovernanceModelsFn governance_models;
-  // The chain's upgrade plan (upgrade-status). Null: upgrade-status answers 503 saying
-  // node-manager has no source for it.
+  // The chain's upgrade plan (upgrade-status): ChainUpgradePlan (upgrade_plan.h) reads Gonka's
+  // partial upgrades. Null: upgrade-status answers 503 saying there is no source for it.
   UpgradePlanFn upgrade_plan;
   // Deadline of one ML-node call (version-status probes, stop, health, the test inference).
   absl::Duration ml_node_timeout = absl::Seconds(10);
@@ -148,7 +148,8 @@ struct MlNodeAdminOptions {
   // Neither grpc_address nor rpc_url set: no chain (those routes answer 502). node-manager
   // wires its --chain-grpc-address / --chain-rpc-url here.
   chain::InferenceQueryClientOptions chain;
-  // The upgrade plan's source (see AdminApiOptions::upgrade_plan); null: none.
+  // The upgrade plan's source (see AdminApiOptions::upgrade_plan; node-manager wires
+  // ChainUpgradePlan on `chain`); null: none.
   UpgradePlanFn upgrade_plan;
   // As AdminApiOptions.
   absl::Duration ml_node_timeout = absl::Seconds(10);
