@@ -646,6 +646,77 @@ TEST(InferenceGenesisTest, MalformedEntriesAreNamed) {
   EXPECT_THAT(std::string(g.status().message()), HasSubstr("genesis inference.restrictions"));
 }
 
+// Partial upgrades as Gonka's store keeps them: one per height (the later write wins), listed up
+// to and including their height, run-time ones from the next block, answered at a height.
+TEST(InferencePartialUpgradesTest, StoreSemanticsAndQueries) {
+  absl::StatusOr<InferenceGenesis> g = ParseInferenceGenesis(R"({"partial_upgrades": [
+      {"height": "5", "node_version": "v1", "name": "first"},
+      {"height": "5", "node_version": "v2", "name": "replaced"},
+      {"height": "9", "nodeVersion": "v3", "apiBinariesJson": "{}"}]})");
+  ASSERT_TRUE(g.ok()) << g.status();
+  InferenceModule module(*std::move(g), chain::EpochParams{});
+  auto no_accounts = [] { return AccountMap(); };
+  for (int64_t h = 1; h <= 3; ++h) module.OnCommit(h, no_accounts);
+
+  std::vector<ipb::PartialUpgrade> at3 = module.PartialUpgradesAt(3);
+  ASSERT_EQ(at3.size(), 2u);
+  EXPECT_EQ(at3[0].name(), "replaced");
+  EXPECT_EQ(at3[0].node_version(), "v2");
+  EXPECT_EQ(at3[1].height(), 9u);
+  EXPECT_EQ(at3[1].api_binaries_json(), "{}");
+  EXPECT_EQ(module.PartialUpgradesAt(5).size(), 2u);  // listed at its own height
+  EXPECT_EQ(module.PartialUpgradesAt(6).size(), 1u);  // deleted by block 6's end
+  EXPECT_TRUE(module.PartialUpgradesAt(10).empty());
+
+  // Run time: above the latest block only; named as Gonka names them; from the next block on.
+  absl::StatusOr<ipb::PartialUpgrade> refused = module.AddPartialUpgrade([] {
+    ipb::PartialUpgrade u;
+    u.set_height(3);
+    return u;
+  }());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("height: must be above the latest block 3"));
+  ipb::PartialUpgrade later;
+  later.set_height(7);
+  later.set_node_version("v4");
+  absl::StatusOr<ipb::PartialUpgrade> added = module.AddPartialUpgrade(later);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->name(), "PartialUpgrade at height 7 for node version v4");
+  EXPECT_EQ(module.PartialUpgradesAt(3).size(), 2u);
+  EXPECT_EQ(module.PartialUpgradesAt(4).size(), 3u);
+
+  // The queries: one by height (NotFound otherwise), all paged by 8-byte height keys.
+  ipb::QueryGetPartialUpgradeRequest one;
+  one.set_height(7);
+  auto r = module.Query("/inference.inference.Query/PartialUpgrade", one.SerializeAsString(), 4,
+                        AccountMap());
+  ASSERT_EQ(r.code, 0u) << r.log;
+  ipb::QueryGetPartialUpgradeResponse got;
+  ASSERT_TRUE(got.ParseFromString(r.value));
+  EXPECT_EQ(got.partialupgrade().node_version(), "v4");
+  r = module.Query("/inference.inference.Query/PartialUpgrade", one.SerializeAsString(), 3,
+                   AccountMap());
+  EXPECT_EQ(r.code, 22u);
+  ipb::QueryAllPartialUpgradeRequest page;
+  page.mutable_pagination()->set_limit(2);
+  page.mutable_pagination()->set_reverse(true);
+  r = module.Query("/inference.inference.Query/PartialUpgradeAll", page.SerializeAsString(), 4,
+                   AccountMap());
+  ASSERT_EQ(r.code, 0u) << r.log;
+  ipb::QueryAllPartialUpgradeResponse all;
+  ASSERT_TRUE(all.ParseFromString(r.value));
+  ASSERT_EQ(all.partialupgrade_size(), 2);
+  EXPECT_EQ(all.partialupgrade(0).height(), 9u);
+  EXPECT_EQ(all.partialupgrade(1).height(), 7u);
+  EXPECT_EQ(all.pagination().next_key(), std::string("\0\0\0\0\0\0\0\5", 8));
+
+  g = ParseInferenceGenesis(R"({"partial_upgrades": [{"height": "x"}]})");
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(std::string(g.status().message()),
+              HasSubstr("genesis inference.partial_upgrades[0]"));
+}
+
 }  // namespace
 }  // namespace devchain
 }  // namespace gonka
