@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -206,7 +207,10 @@ void AddRoutes(HttpServer* pub, const RouteOptions* o) {
     }
     JsonWriter w;
     BaseJson(o->id, w);
-    w.Key("mode").String(o->id.mode).Key("storage").String(o->storage).EndObject();
+    w.Key("mode").String(o->id.mode).Key("storage").String(o->storage);
+    // What versiond told the child about HA routing (Gonka's GONKA_HA), for tests.
+    const char* ha = std::getenv("GONKA_HA");
+    w.Key("gonka_ha").String(ha == nullptr ? "" : ha).EndObject();
     return Stamp(o->id, HttpResponse::Json(200, w.Take()));
   });
   auto escrow_request = [o, counters, served_requests](const HttpRequest& req) {

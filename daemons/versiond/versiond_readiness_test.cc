@@ -131,6 +131,79 @@ TEST(VersiondReadinessTest, ARunningChildThatLosesReadinessLeavesItsVersionAndCo
   EXPECT_TRUE(absl::StrContains(log, "child ready again"));
 }
 
+std::string Field(const std::string& body, absl::string_view name) {
+  const std::string key = absl::StrCat("\"", name, "\":\"");
+  size_t at = body.find(key);
+  if (at == std::string::npos) return "<none>";
+  at += key.size();
+  return body.substr(at, body.find('"', at) - at);
+}
+
+TEST(VersiondReadinessTest, BadHaSettingsStopItAtStartNamingTheVariable) {
+  struct Case {
+    std::map<std::string, std::string> env;
+    const char* expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{{"GONKA_HA", "maybe"}}, "GONKA_HA=\"maybe\": not a boolean"},
+           {{{"GONKA_HA", "true"}, {"VERSIOND_NON_HA_VERSIONS", "v4,../etc"}},
+            "VERSIOND_NON_HA_VERSIONS: \"../etc\" is not a version name"},
+       }) {
+    VersiondEnv env("habad");
+    env.SetOracle({{"app", env.MakeVariant("v1")}});
+    ASSERT_TRUE(env.StartVersiond({}, c.env, /*wait_ready=*/false).ok());
+    auto exit = env.versiond().Wait(absl::Seconds(10));
+    ASSERT_TRUE(exit.ok()) << c.expect;
+    EXPECT_EQ(*exit, 2) << c.expect;
+    EXPECT_TRUE(absl::StrContains(env.versiond().LogTail(), c.expect)) << env.versiond().LogTail();
+  }
+}
+
+TEST(VersiondReadinessTest, AnHaVersionMustBeOnPostgresAndANonHaVersionNeedNot) {
+  VersiondEnv env("ha");
+  HttpClient http;
+  // Every child says sqlite: fine for `legacy` (pinned to one host by the router), refused for
+  // `app` (HA-routed: several hosts may serve one escrow).
+  env.SetOracle({{"app", env.MakeVariant("v1")}, {"legacy", env.MakeVariant("old")}});
+  ASSERT_TRUE(env.StartVersiond({},
+                                {{"GONKA_HA", " Yes "},
+                                 {"VERSIOND_NON_HA_VERSIONS", "v4; legacy"},
+                                 {"DEVCHILD_STORAGE_MODE", "sqlite"}},
+                                /*wait_ready=*/false)
+                  .ok());
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return Status(http, env.Url("/readyz?version=legacy")) == 200; },
+                       absl::Seconds(30))
+          .ok())
+      << env.versiond().LogTail();
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] { return absl::StrContains(Log(env), "requires storage mode postgres"); },
+                  absl::Seconds(30))
+                  .ok())
+      << env.versiond().LogTail();
+  EXPECT_EQ(Status(http, env.Url("/readyz?version=app")), 404);
+  auto legacy = http.Get(env.Url("/legacy/version"), Call());
+  ASSERT_TRUE(legacy.ok());
+  EXPECT_EQ(Field(legacy->body, "gonka_ha"), "false") << legacy->body;
+  ASSERT_TRUE(env.versiond().Terminate(absl::Seconds(30)).ok());
+
+  // The same versions on Postgres: both run; `app` is told it is HA-routed.
+  VersiondEnv pg("hapg");
+  pg.SetOracle({{"app", pg.MakeVariant("v1")}, {"legacy", pg.MakeVariant("old")}});
+  ASSERT_TRUE(
+      pg.StartVersiond({}, {{"GONKA_HA", "1"}, {"VERSIOND_NON_HA_VERSIONS", "legacy"}}).ok())
+      << pg.versiond().LogTail();
+  auto app = http.Get(pg.Url("/app/version"), Call());
+  legacy = http.Get(pg.Url("/legacy/version"), Call());
+  ASSERT_TRUE(app.ok() && legacy.ok());
+  EXPECT_EQ(Field(app->body, "gonka_ha"), "true") << app->body;
+  EXPECT_EQ(Field(legacy->body, "gonka_ha"), "false") << legacy->body;
+  std::printf(
+      "GONKA_HA: sqlite refused for the HA version, served for the non-HA one; on "
+      "postgres both served (app gonka_ha=%s, legacy gonka_ha=%s)\n",
+      Field(app->body, "gonka_ha").c_str(), Field(legacy->body, "gonka_ha").c_str());
+}
+
 }  // namespace
 }  // namespace versiond_testing
 }  // namespace gonka

@@ -245,6 +245,28 @@ absl::StatusOr<VersionPins> ParseVersionPins(const std::vector<std::string>& env
       force_list = value;
       continue;
     }
+    if (var == "GONKA_HA") {
+      const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
+      if (v == "1" || v == "t" || v == "true" || v == "yes" || v == "on") {
+        pins.ha = true;
+      } else if (!(v.empty() || v == "0" || v == "f" || v == "false" || v == "no" || v == "off")) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "GONKA_HA=\"", value, "\": not a boolean (1/t/true/yes/on or empty/0/f/false/no/off)"));
+      }
+      continue;
+    }
+    if (var == "VERSIOND_NON_HA_VERSIONS") {
+      for (absl::string_view item : absl::StrSplit(value, absl::ByAnyChar(",; \t\n\r"))) {
+        if (item.empty()) continue;
+        if (!SafeName(std::string(item))) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("VERSIOND_NON_HA_VERSIONS: \"", item,
+                           "\" is not a version name (letters, digits, '.', '-')"));
+        }
+        pins.non_ha_versions.emplace_back(item);
+      }
+      continue;
+    }
     if (!absl::StartsWith(var, kOverride) || value.empty()) continue;
     std::string name(var.substr(kOverride.size()));
     std::replace(name.begin(), name.end(), '_', '.');

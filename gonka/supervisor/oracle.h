@@ -90,9 +90,16 @@ absl::StatusOr<std::string> HashFile(const std::string& path);
 // a local binary for a version instead of the oracle's (no download, no oracle sha256); a forced
 // version runs even when the oracle does not list it (it needs an override: there is nothing
 // else to run).
+//
+// Also Gonka's HA routing declaration (versioned/internal/process/binary_version.go): GONKA_HA
+// says several hosts may serve one escrow, so every version not listed in
+// VERSIOND_NON_HA_VERSIONS (pinned by the router to one legacy host) must run on shared
+// Postgres.
 struct VersionPins {
   std::map<std::string, std::string> overrides;  // version name → absolute path of the binary
   std::vector<std::string> force;                // version names
+  bool ha = false;                               // GONKA_HA
+  std::vector<std::string> non_ha_versions;      // VERSIOND_NON_HA_VERSIONS
 };
 
 // Reads the pins from `environment` ("NAME=VALUE" entries, e.g. the process's): every
@@ -102,7 +109,11 @@ struct VersionPins {
 // skipped). InvalidArgument naming the variable: a version name that is not safe (as in the
 // oracle), a path that is not absolute or not an executable regular file, two variables for
 // one version, a forced version without an override (Gonka logs and skips it; versiond refuses
-// to start).
+// to start). GONKA_HA is a boolean as Gonka reads it: empty, 0, f, false, no, off → false; 1, t,
+// true, yes, on → true (case and blanks ignored); anything else is InvalidArgument naming
+// GONKA_HA (Gonka fails each child's preflight with it). VERSIOND_NON_HA_VERSIONS is a list of
+// version names separated by commas, semicolons or blanks; a name that is not safe is
+// InvalidArgument naming the variable.
 absl::StatusOr<VersionPins> ParseVersionPins(const std::vector<std::string>& environment);
 
 }  // namespace supervisor

@@ -168,6 +168,29 @@ TEST(KillRecordedChildrenTest, KillsTheRecordedProcessAndLeavesAReusedPidAlone) 
   EXPECT_EQ(*KillRecordedChildren(dir.Join("missing")), 0);
 }
 
+TEST(ParseVersionPinsTest, ReadsGonkaHaAndTheNonHaVersions) {
+  for (const char* on : {"1", "t", "TRUE", " yes ", "On"}) {
+    auto pins = ParseVersionPins({absl::StrCat("GONKA_HA=", on)});
+    ASSERT_TRUE(pins.ok()) << on;
+    EXPECT_TRUE(pins->ha) << on;
+  }
+  for (const char* off : {"", "0", "f", "False", "no", " OFF"}) {
+    auto pins = ParseVersionPins({absl::StrCat("GONKA_HA=", off)});
+    ASSERT_TRUE(pins.ok()) << off;
+    EXPECT_FALSE(pins->ha) << off;
+  }
+  EXPECT_FALSE(ParseVersionPins({})->ha);  // Gonka's default: not HA
+  auto bad = ParseVersionPins({"GONKA_HA=enabled"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "GONKA_HA")) << bad.status();
+  auto list = ParseVersionPins({"VERSIOND_NON_HA_VERSIONS= v4, v5;v0.2.11\tv6 ,"});
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->non_ha_versions, (std::vector<std::string>{"v4", "v5", "v0.2.11", "v6"}));
+  auto unsafe = ParseVersionPins({"VERSIOND_NON_HA_VERSIONS=v4,a/b"});
+  EXPECT_EQ(unsafe.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(unsafe.status().message(), "VERSIOND_NON_HA_VERSIONS"));
+}
+
 }  // namespace
 }  // namespace supervisor
 }  // namespace gonka

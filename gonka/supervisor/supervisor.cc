@@ -36,6 +36,7 @@ struct Generation {
   std::string storage_mode;
   std::string binary_version;  // preflight (probe_versions)
   bool admin_api = true;       // preflight: false = legacy child, admin on the public port
+  std::string ha_env;          // preflight: GONKA_HA for the child ("true"/"false"), "" = none
   GenerationState state = GenerationState::kPreparing;
   bool done = false;
   int port = 0;
@@ -554,9 +555,35 @@ absl::Status Supervisor::Preflight(const GenPtr& gen) {
                      {"version", spec.version}, {"binary", spec.binary});
     }
   }
+  std::string ha_env;
+  if (!options_.admin_address_env.empty()) {
+    // Gonka (binary_version.go, childHADeployment): HA unless the router pins the version to the
+    // legacy host; an HA-routed version must be on shared Postgres.
+    const bool ha = options_.ha_deployment &&
+                    std::find(options_.non_ha_versions.begin(), options_.non_ha_versions.end(),
+                              spec.version) == options_.non_ha_versions.end();
+    ha_env = ha ? "true" : "false";
+    if (ha) {
+      absl::StatusOr<std::string> mode = internal::RunAndCapture(
+          {spec.binary, "--print-storage-mode"}, spec.env, options_.probe_timeout, true);
+      if (!mode.ok() && !FlagUnsupported(mode.status())) {
+        return absl::Status(mode.status().code(),
+                            absl::StrCat("version ", spec.version,
+                                         ": storage-mode probe: ", mode.status().message()));
+      }
+      if (!mode.ok() || absl::AsciiStrToLower(*mode) != "postgres") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "version ", spec.version, " (", spec.binary,
+            "): HA-routed version (GONKA_HA, not in VERSIOND_NON_HA_VERSIONS) requires storage "
+            "mode postgres, got ",
+            mode.ok() ? absl::StrCat("\"", *mode, "\"") : "no --print-storage-mode"));
+      }
+    }
+  }
   absl::MutexLock lock(&mu_);
   gen->binary_version = binary_version;
   gen->admin_api = admin_api;
+  gen->ha_env = ha_env;
   return absl::OkStatus();
 }
 
@@ -619,6 +646,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     if (!gen->binary_version.empty()) {
       env.emplace_back("DEVSHARD_BINARY_LOG_VERSION", gen->binary_version);
     }
+    if (!gen->ha_env.empty()) env.emplace_back("GONKA_HA", gen->ha_env);
     for (const auto& kv : gen->spec.env) env.push_back(kv);
     SetStateLocked(gen.get(), GenerationState::kStarting);
   }

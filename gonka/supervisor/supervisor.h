@@ -157,6 +157,14 @@ struct SupervisorOptions {
   // as an unknown flag: a legacy child, admin endpoints on its public port). Any other failure
   // of either probe fails the Deploy (Unavailable / DeadlineExceeded naming the binary).
   bool probe_versions = false;
+  // Gonka's HA routing (GONKA_HA / VERSIOND_NON_HA_VERSIONS), with `probe_versions` and
+  // `admin_address_env` set (Gonka: devshard binaries): a version is HA-routed when
+  // `ha_deployment` is true and it is not in `non_ha_versions`. Its binary must print exactly
+  // `postgres` for `--print-storage-mode` (a binary without the flag, or with another mode, is
+  // refused: FailedPrecondition "HA-routed version ... requires storage mode postgres"), and every
+  // child is given GONKA_HA=true or false (HA-routed or not), replacing an inherited value.
+  bool ha_deployment = false;
+  std::vector<std::string> non_ha_versions;
   // Spawns per start when the child exits before it is ready (each on a fresh port: another
   // process may have bound the chosen one first). A child that stays unready is not retried.
   int start_attempts = 3;

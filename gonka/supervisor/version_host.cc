@@ -92,6 +92,8 @@ VersionHost::VersionHost(VersionHostOptions options)
   SupervisorOptions sup = options_.supervisor;
   sup.pid_dir = absl::StrCat(options_.data_dir, "/.versiond-children");
   sup.die_with_supervisor = true;
+  sup.ha_deployment = options_.pins.ha;
+  sup.non_ha_versions = options_.pins.non_ha_versions;
   supervisor_ = std::make_unique<Supervisor>(std::move(sup));
   proxy_ = std::make_unique<VersionProxy>(supervisor_.get());
   installer_ = std::make_unique<BinaryInstaller>(options_.installer);
