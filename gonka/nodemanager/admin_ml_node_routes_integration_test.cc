@@ -42,7 +42,8 @@ std::string NodeBody(const std::string& id, const testing::DevMlNode& ml,
                       models_json, "}");
 }
 
-// Stands in for the chain's upgrade plan (node-manager has no chain source for it yet).
+// Stands in for the chain's upgrade plan (the daemon reads it from PartialUpgradeAll through
+// ChainUpgradePlan, tested in upgrade_plan_integration_test): here each case sets its own.
 class PlanSource {
  public:
   void Set(absl::StatusOr<UpgradePlan> plan) {
