@@ -62,6 +62,16 @@ prometheus::Family<prometheus::Counter>& Validations() {
   return family;
 }
 
+prometheus::Family<prometheus::Counter>& Abstentions() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("gonka_edgesrv_abstentions_total")
+                            .Help(
+                                "Validation results answered 200 and not sent because the "
+                                "validation was incomplete, by reason")
+                            .Register(metrics::Registry());
+  return family;
+}
+
 prometheus::Histogram& Duration(const char* route) {
   static auto& family = prometheus::BuildHistogram()
                             .Name("gonka_edgesrv_batch_duration_seconds")
@@ -110,6 +120,13 @@ std::optional<net::HttpResponse> Gate(const char* route, const StageFn& stage, b
 }
 
 }  // namespace
+
+const char* AbstainReason(int64_t n_nan_steps, int64_t n_excluded) {
+  if (n_nan_steps > 0 && n_excluded > 0) return kAbstainBoth;
+  if (n_nan_steps > 0) return kAbstainNanSteps;
+  if (n_excluded > 0) return kAbstainExcluded;
+  return nullptr;
+}
 
 PocCallbacks::PocCallbacks(pocstore::ArtifactStore* store, StageFn stage,
                            PocCallbacksOptions options)
@@ -302,8 +319,27 @@ net::HttpResponse PocCallbacks::Validated(const std::string& model,
     return Refuse(kValidated, 400, kReasonBody, "node_id: must be an integer");
   }
 
+  // Newer ML nodes report how many sampled nonces they could not judge: n_nan_steps (a step of
+  // the recomputation gave NaN) and n_excluded (nonces left out). Optional, default 0.
+  int64_t n_nan_steps = 0, n_excluded = 0;
+  for (auto [name, out] : {std::pair<const char*, int64_t*>{"n_nan_steps", &n_nan_steps},
+                           std::pair<const char*, int64_t*>{"n_excluded", &n_excluded}}) {
+    simdjson::dom::element field;
+    if (doc[name].get(field) != simdjson::SUCCESS || field.is_null()) continue;
+    if (field.get_int64().get(*out) != simdjson::SUCCESS || *out < 0) {
+      return Refuse(kValidated, 400, kReasonBody,
+                    absl::StrCat(name, ": must be a non-negative integer"));
+    }
+  }
+
   StageWindow window;
   if (auto refused = Gate(kValidated, stage_, /*validating=*/true, &window)) return *refused;
+  // Gonka abstains on an incomplete validation right after its phase gate: 200, nothing sent,
+  // so the validated participant gets no vote from us rather than a wrong one.
+  if (const char* reason = AbstainReason(n_nan_steps, n_excluded)) {
+    Abstentions().Add({{"reason", reason}}).Increment();
+    return Answer(kValidated, net::HttpResponse::Text(200, ""));
+  }
   if (block_height != window.poc_start) {
     return Refuse(kValidated, 400, kReasonStage,
                   absl::StrCat("block_height: ", block_height, " is not the active PoC stage ",

@@ -18,9 +18,12 @@
 //     404               `/v2/poc-batches/generated` without a model (Gonka answers 404 too).
 //   POST /v2/poc-batches/<model>/validated with a ValidatedResultV2 {block_height, public_key (hex
 //   of the validated participant's 33-byte key), node_id?, n_total, n_mismatch?,
-//   mismatch_nonces?, p_value?, fraud_detected}:
+//   mismatch_nonces?, p_value?, fraud_detected, n_nan_steps?, n_excluded?}:
 //     200 (empty body)  the vote is recorded for the tx queue (ValidationFn OK): weight n_total
 //                       when not fraud and n_total > 0, else -1 (Gonka's ToValidatedWeight);
+//     200 (empty body)  abstained, nothing sent: in the validation phase and the result is
+//                       incomplete (n_nan_steps > 0 or n_excluded > 0; AbstainReason), as
+//                       Gonka abstains — checked right after the phase gate;
 //     503               not in PoCValidate / PoCValidateWindDown, the phase is unknown, no
 //                       ValidationFn is configured, or it failed Unavailable;
 //     400               a malformed body, block_height not the active stage, a public_key that is
@@ -30,6 +33,7 @@
 // Metrics: gonka_edgesrv_requests_total{route, code}; gonka_edgesrv_rejections_total{route,
 // reason} (reason one of kReason* below); gonka_edgesrv_artifacts_stored_total;
 // gonka_edgesrv_validations_total{result=sent|duplicate};
+// gonka_edgesrv_abstentions_total{reason} (reason one of kAbstain* below);
 // gonka_edgesrv_batch_duration_seconds{route} (request parsed to answer).
 //
 // Thread-safety: thread-safe (handlers run concurrently).
@@ -76,6 +80,15 @@ inline constexpr char kReasonStore[] = "store_unavailable";       // 503
 inline constexpr char kReasonQueue[] = "queue_unavailable";       // 503
 inline constexpr char kReasonNotConfigured[] = "not_configured";  // 503 (/validated)
 inline constexpr char kReasonNotFound[] = "not_found";            // 404
+
+// Why a validation result was not sent (the `reason` label of gonka_edgesrv_abstentions_total).
+inline constexpr char kAbstainNanSteps[] = "n_nan_steps";  // NaN steps, nothing excluded
+inline constexpr char kAbstainExcluded[] = "n_excluded";   // nonces excluded, no NaN steps
+inline constexpr char kAbstainBoth[] = "n_nan_steps_and_n_excluded";
+
+// Gonka's abstention rule for a ValidatedResultV2: the validation is incomplete when the ML node
+// reports NaN steps or excluded nonces. The reason (one of kAbstain*), or nullptr to vote.
+const char* AbstainReason(int64_t n_nan_steps, int64_t n_excluded);
 
 // How many ML nodes this participant has: node ids are [0, count) (the node-manager's node
 // order). Unavailable → 503.

@@ -4,17 +4,19 @@
 // executing for the cold account, and two edge-srv replicas for the cold account. One validation
 // result delivered five times over both replicas, and another participant's fraud verdict
 // delivered twice, reach the chain as exactly two MsgSubmitPocValidationsV2 txs, each included
-// with code 0; a price proposal through the admin route, retried on the other replica with the
-// same request key, is one MsgSubmitUnitOfComputePriceProposal on chain; a model registration
-// (POST /admin/v1/models) retried likewise is one MsgSubmitProposal, recorded by devchain as
-// proposal 1 with the participant's MsgRegisterModel; a bridge block of two receipts sent to both
-// replicas is two MsgBridgeExchange txs.
+// with code 0, while two incomplete results (NaN steps, excluded nonces) are answered 200 and
+// never recorded (Gonka abstains); a price proposal through the admin route, retried on the other
+// replica with the same request key, is one MsgSubmitUnitOfComputePriceProposal on chain; a model
+// registration (POST /admin/v1/models) retried likewise is one MsgSubmitProposal, recorded by
+// devchain as proposal 1 with the participant's MsgRegisterModel; a bridge block of two receipts
+// sent to both replicas is two MsgBridgeExchange txs.
 #include <sys/stat.h>
 
 #include <fstream>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -99,6 +101,24 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
                   "application/json", net::HttpCallOptions::Timeout(absl::Seconds(5)));
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->status, 200) << r->body;
+  }
+
+  // Two incomplete validations (Gonka abstains): C with NaN steps, D with excluded nonces, each
+  // on both replicas. 200, and nothing reaches the ledger or the chain for them.
+  absl::StatusOr<crypto::SigningKey> c = crypto::KeyFromHex(std::string(64, '5'));
+  absl::StatusOr<crypto::SigningKey> d = crypto::KeyFromHex(std::string(64, '3'));
+  ASSERT_TRUE(c.ok() && d.ok());
+  for (int replica : {0, 1}) {
+    for (const auto& [key, extra] : std::vector<std::pair<const crypto::SigningKey*, std::string>>{
+             {&*c, ",\"n_nan_steps\":3}"}, {&*d, ",\"n_excluded\":2,\"excluded_nonces\":[4,9]}"}}) {
+      std::string body = Validated(kStage, crypto::HexEncode(key->public_key().view()), 32, false);
+      body.pop_back();  // the closing brace
+      absl::StatusOr<net::HttpResponse> r =
+          http.Post(absl::StrCat(env.replica(replica).url(), path), body + extra,
+                    "application/json", net::HttpCallOptions::Timeout(absl::Seconds(5)));
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->status, 200) << r->body;
+    }
   }
 
   // Admin: a price proposal of 2 ugonka, retried with the same request key on the other replica;
@@ -186,6 +206,12 @@ TEST(ValidatedIntegrationTest, EachVoteOnChainOnceWhateverTheReplicasAndRetries)
                   absl::Seconds(30))
                   .ok())
       << signerd.LogTail();
+  for (const crypto::SigningKey* abstained : {&*c, &*d}) {
+    const std::string key =
+        ValidationKey(cold->address(),
+                      {.poc_start = kStage, .model = kModel, .participant = abstained->address()});
+    EXPECT_FALSE((*ledger)->Get(key).ok()) << key << " was recorded";
+  }
   absl::StatusOr<pg::Result> rows = (*pool)->Exec(
       "SELECT count(*) FROM signer_ledger WHERE idempotency_key LIKE 'validation/%' OR "
       "idempotency_key LIKE 'price_proposal/%' OR idempotency_key LIKE 'models/%' OR "
