@@ -88,6 +88,14 @@ absl::StatusOr<Identity> SelfIdentity(bool hash) {
   return ReadIdentity(image, false);
 }
 
+bool UnreadyFileSays(const std::string& word) {
+  const char* path = std::getenv("DEVCHILD_UNREADY_FILE");
+  if (path == nullptr || *path == '\0') return false;
+  std::ifstream in(path);
+  std::string first;
+  return static_cast<bool>(in >> first) && first == word;
+}
+
 bool ValidMode(const std::string& mode) {
   return mode == "normal" || mode == "never-ready" || mode == "crash-at-start" ||
          mode == "ready-late" || mode == "always-starting" || mode == "recovers-late" ||

@@ -36,6 +36,10 @@ Identity ReadIdentity(const std::string& image, bool hash = true);
 absl::StatusOr<Identity> SelfIdentity(bool hash = true);
 bool ValidMode(const std::string& mode);
 
+// Whether the file named by $DEVCHILD_UNREADY_FILE exists and its first word is `word` (tests
+// make a restarted child crash at start with `crash`).
+bool UnreadyFileSays(const std::string& word);
+
 // The version probes versiond runs before a start: prints the answer to `flag` and returns 0,
 // or refuses it as an unknown flag (exit status 2), as a binary from before it would.
 // --print-binary-version: "devchild-<label>"; --print-admin-api-version: "1" (refused in mode

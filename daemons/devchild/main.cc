@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: devchild --port N --data-dir DIR\n");
     return 2;
   }
-  if (id->mode == "crash-at-start") {
+  if (id->mode == "crash-at-start" || gonka::devchild::UnreadyFileSays("crash")) {
     std::fprintf(stderr, "devchild %s: crash-at-start\n", id->label.c_str());
     return 3;
   }

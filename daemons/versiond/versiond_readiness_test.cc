@@ -4,7 +4,10 @@
 // follows it — 503 while the child says it is not ready, 200 again once it is — while the host's
 // `/readyz` stays latched and requests are still proxied. Under load with a ready child it never
 // answers 503.
+#include <signal.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "daemons/versiond/versiond_env.h"
@@ -36,6 +40,14 @@ std::string Log(const VersiondEnv& env) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Whether one line of versiond's log has both `a` and `b`.
+bool LogLine(const VersiondEnv& env, absl::string_view a, absl::string_view b) {
+  for (absl::string_view line : absl::StrSplit(Log(env), '\n')) {
+    if (absl::StrContains(line, a) && absl::StrContains(line, b)) return true;
+  }
+  return false;
 }
 
 int Status(HttpClient& http, const std::string& url) {
@@ -202,6 +214,72 @@ TEST(VersiondReadinessTest, AnHaVersionMustBeOnPostgresAndANonHaVersionNeedNot) 
       "GONKA_HA: sqlite refused for the HA version, served for the non-HA one; on "
       "postgres both served (app gonka_ha=%s, legacy gonka_ha=%s)\n",
       Field(app->body, "gonka_ha").c_str(), Field(legacy->body, "gonka_ha").c_str());
+}
+
+TEST(VersiondReadinessTest, ARestartedChildGetsALongerReadyWindowOnlyWhileItSaysItIsStarting) {
+  VersiondEnv env("readywindow");
+  HttpClient http;
+  const std::string control = env.dir().Join("unready");
+  auto say = [&](const char* word) { std::ofstream(control) << word; };
+  env.SetOracle({{"app", env.MakeVariant("v1")}});
+  ASSERT_TRUE(env.StartVersiond({"--ready-timeout=1s"}, {{"VERSIOND_READY_MAX_WAIT", "3s"},
+                                                         {"DEVCHILD_UNREADY_FILE", control}})
+                  .ok())
+      << env.versiond().LogTail();
+  auto health = http.Get(env.Url("/healthz"), Call());
+  ASSERT_TRUE(health.ok());
+  const size_t at = health->body.find("\"pid\":");
+  ASSERT_NE(at, std::string::npos) << health->body;
+  const pid_t pid = std::atoi(health->body.c_str() + at + 6);
+  ASSERT_GT(pid, 0);
+  const absl::Time t0 = absl::Now();
+
+  // 1. The running child dies; its restarts crash at start: no longer window.
+  say("crash");
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return LogLine(env, "restart failed", "exited before ready"); },
+                       absl::Seconds(30))
+          .ok())
+      << env.versiond().LogTail();
+  // 2. They answer a plain 503 (not "still starting"): each fails at the 1 s ready timeout.
+  say("plain");
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return LogLine(env, "restart failed", "not ready within 1s"); },
+                       absl::Seconds(30))
+          .ok())
+      << env.versiond().LogTail();
+  const size_t before_starting = Log(env).size();
+  EXPECT_FALSE(absl::StrContains(Log(env), "restarting with a longer window"));
+  // 3. They say "still starting": each fails at the 3 s max wait, and the next start's window
+  // doubles: 1 s → 2 s → 3 s (the max wait).
+  say("starting");
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    const std::string log = Log(env);
+                    return absl::StrContains(log, "ready_window=1s next_ready_window=2s") &&
+                           absl::StrContains(log, "ready_window=2s next_ready_window=3s");
+                  },
+                  absl::Seconds(40))
+                  .ok())
+      << env.versiond().LogTail();
+  EXPECT_LT(Log(env).find("restarting with a longer window"), std::string::npos);
+  EXPECT_GE(Log(env).find("restarting with a longer window"), before_starting);
+  // 4. Ready: the version is served again.
+  std::filesystem::remove(control);
+  ASSERT_TRUE(testing::WaitFor([&] { return Status(http, env.Url("/readyz?version=app")) == 200; },
+                               absl::Seconds(40))
+                  .ok())
+      << env.versiond().LogTail();
+  auto r = http.Post(env.Url("/app/v1/escrows/e1/requests"), "{}", "application/json", Call());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  // The restarts were the supervisor's alone: the reconcile loop started no second generation.
+  EXPECT_LE(env.Metric("versiond_deploys_total{result=\"failed\"}"), 0);
+  std::printf(
+      "ready window: crash and plain-503 restarts kept 1s; still-starting restarts grew "
+      "1s -> 2s -> 3s; served again %s after the kill\n",
+      absl::FormatDuration(absl::Now() - t0).c_str());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -98,6 +99,12 @@ void ChildContract::AddRoutes() {
         std::error_code ec;
         const bool lost =
             !options_.unready_file.empty() && std::filesystem::exists(options_.unready_file, ec);
+        if (lost) {
+          std::ifstream in(options_.unready_file);
+          std::string word;
+          in >> word;
+          if (word == "plain") return stamp(HttpResponse::Text(503, "not ready"));
+        }
         JsonWriter w;
         w.BeginObject()
             .Key("ready")

@@ -49,7 +49,8 @@ struct ChildContractOptions {
   absl::Duration recovery_after = absl::ZeroDuration();
   // While this file exists, admin ready answers 503 {"ready":false,"draining":false,
   // "storage_ready":true} — a running child that lost readiness (devshardd's serving →
-  // disconnected); removing the file makes it ready again. Empty: not used.
+  // disconnected); a file that says `plain` makes it a plain-text 503 (not "still starting").
+  // Removing the file makes it ready again. Empty: not used.
   std::string unready_file;
   std::string version;  // added to /drain/status as "version" when set
   std::function<net::HttpResponse(net::HttpResponse)> stamp;

@@ -53,6 +53,11 @@ struct Generation {
   bool serving = false;
   absl::Time serving_at = absl::InfinitePast();
   int probe_failures = 0;
+  // Gonka's growing ready window (runChild / nextReadyWindow): the readiness wait's first bound
+  // for the next start of this generation (zero: ready_timeout), and whether the last failed
+  // wait ended on a "still starting" answer.
+  absl::Duration ready_window = absl::ZeroDuration();
+  bool last_wait_starting = false;
 };
 
 }  // namespace internal
@@ -367,14 +372,17 @@ void Supervisor::WarmConnections(int port) {
 
 absl::Status Supervisor::WaitReady(const GenPtr& gen) {
   int port, admin_port;
+  absl::Duration window;
   {
     absl::MutexLock lock(&mu_);
     port = gen->port;
     admin_port = gen->admin_port;
+    window = gen->ready_window > absl::ZeroDuration() ? gen->ready_window : options_.ready_timeout;
+    gen->last_wait_starting = false;
   }
   const absl::Time start = absl::Now();
-  const absl::Time min_deadline = start + options_.ready_timeout;
-  const absl::Duration max_wait = std::max(options_.ready_max_wait, options_.ready_timeout);
+  const absl::Time min_deadline = start + window;
+  const absl::Duration max_wait = std::max(options_.ready_max_wait, window);
   const absl::Time max_deadline = start + max_wait;
   bool extended = false;
   std::string last = "no answer yet";
@@ -429,10 +437,13 @@ absl::Status Supervisor::WaitReady(const GenPtr& gen) {
     }
     const absl::Time now = absl::Now();
     if (now >= max_deadline || (now >= min_deadline && !starting)) {
+      {
+        absl::MutexLock lock(&mu_);
+        gen->last_wait_starting = starting;
+      }
       return absl::UnavailableError(absl::StrCat(
           "version ", gen->spec.version, " (", gen->spec.binary, "): not ready within ",
-          absl::FormatDuration(now >= max_deadline ? max_wait : options_.ready_timeout), ": ",
-          last));
+          absl::FormatDuration(now >= max_deadline ? max_wait : window), ": ", last));
     }
     if (now >= min_deadline && !extended) {
       extended = true;
@@ -1232,6 +1243,11 @@ void Supervisor::MonitorLoop() {
   }
 }
 
+absl::Duration NextReadyWindow(absl::Duration window, absl::Duration max_wait) {
+  if (window >= max_wait || window > absl::InfiniteDuration() / 4) return max_wait;
+  return std::min(window * 2, max_wait);
+}
+
 bool Supervisor::ProbeServing(int port, int admin_port) {
   auto call = net::HttpCallOptions::Timeout(options_.readiness_timeout);
   absl::StatusOr<net::HttpResponse> ready = http_->Get(Url(admin_port, options_.ready_path), call);
@@ -1318,10 +1334,64 @@ void Supervisor::Restart(GenPtr gen) {
     }
     ++gen->restarts;
   }
-  absl::Status s = StartGeneration(gen);  // failed → starting → running | failed
-  if (!s.ok()) {
-    GONKA_LOG_WARN("restart failed", {"version", gen->spec.version}, {"generation", gen->id},
-                   {"error", s});
+  // As Gonka's runChild: a restarted child that does not get ready is stopped and started again
+  // after a backoff (doubling up to 60 s) for as long as it has the route. When the failed wait
+  // ended on "still starting" the next start's ready window doubles (up to the max wait); an
+  // unreachable or plainly unready child keeps the short window so it is restarted promptly.
+  absl::Duration backoff = options_.restart_backoff;
+  while (true) {
+    absl::Status s = StartGeneration(gen);  // failed → starting → running | failed
+    absl::Duration window;
+    bool starting;
+    {
+      absl::MutexLock lock(&mu_);
+      window =
+          gen->ready_window > absl::ZeroDuration() ? gen->ready_window : options_.ready_timeout;
+      starting = gen->last_wait_starting;
+      if (s.ok()) {
+        gen->ready_window = absl::ZeroDuration();  // a later crash is detected on the short window
+        return;
+      }
+    }
+    if (starting) {
+      const absl::Duration next = NextReadyWindow(window, options_.ready_max_wait);
+      GONKA_LOG_WARN("child did not become ready in time; restarting with a longer window",
+                     {"version", gen->spec.version}, {"generation", gen->id},
+                     {"ready_window", window}, {"next_ready_window", next}, {"error", s});
+      absl::MutexLock lock(&mu_);
+      gen->ready_window = next;
+    } else {
+      GONKA_LOG_WARN("restart failed", {"version", gen->spec.version}, {"generation", gen->id},
+                     {"ready_window", window}, {"error", s});
+    }
+    {
+      // Not done while the loop owns it: a reconcile must not start a second generation beside
+      // it. A swap or Shutdown retires it (Retire marks it done), which ends the loop below.
+      absl::MutexLock lock(&mu_);
+      bool still_routed = false;
+      for (const auto& [name, target] : routes_) still_routed = still_routed || target == gen;
+      if (!options_.restart_on_exit || shut_down_ || !still_routed ||
+          gen->state != GenerationState::kFailed) {
+        gen->done = true;
+        return;
+      }
+      gen->done = false;
+    }
+    if (SleepOrForced(backoff)) {
+      absl::MutexLock lock(&mu_);
+      gen->done = true;
+      return;
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(60));
+    absl::MutexLock lock(&mu_);
+    bool still_routed = false;
+    for (const auto& [name, target] : routes_) still_routed = still_routed || target == gen;
+    if (shut_down_ || !still_routed || gen->state != GenerationState::kFailed) {
+      gen->done = true;
+      return;
+    }
+    gen->done = false;
+    ++gen->restarts;
   }
 }
 

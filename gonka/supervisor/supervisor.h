@@ -94,6 +94,11 @@ enum class GenerationState {
 };
 absl::string_view GenerationStateName(GenerationState state);
 
+// Gonka's nextReadyWindow: the ready window of a restarted child's next start after a wait that
+// ended on "still starting" — doubled, at most `max_wait` (also when `window` is already above it
+// or doubling would overflow).
+absl::Duration NextReadyWindow(absl::Duration window, absl::Duration max_wait);
+
 // The start-up sweep for a supervisor that died without reaping its children (kill -9, OOM):
 // every child recorded in `pid_dir` (SupervisorOptions::pid_dir) that still runs — the same
 // process, checked by its start time, so a reused pid is left alone — is SIGKILLed together
@@ -176,6 +181,11 @@ struct SupervisorOptions {
   absl::Duration probe_timeout = absl::Seconds(10);
   // How long Acquire/Forward wait for a version whose child is (re)starting.
   absl::Duration acquire_wait = absl::Seconds(5);
+  // A running child that exits is started again after `restart_backoff`; a restart that does not
+  // get ready is retried after a backoff that doubles up to 60 s, for as long as the child has
+  // the route (Gonka's runChild). A retry after a wait that ended on "still starting" gets a
+  // longer first bound (NextReadyWindow of the last, starting from `ready_timeout`); a child that
+  // gets running is back on `ready_timeout`.
   bool restart_on_exit = true;
   absl::Duration restart_backoff = absl::Seconds(1);
   // How often running children are checked for an exit of their own.

@@ -529,6 +529,19 @@ TEST(SupervisorTest, ShutdownDrainsAndReapsEveryChild) {
   for (pid_t pid : pids) EXPECT_TRUE(ProcessGone(pid));
 }
 
+TEST(NextReadyWindowTest, DoublesUpToTheMaxWait) {
+  // Gonka's ready_window_test.go: 1 m → 2, 4, 8, 16, 32, 32 m with a 32 m max wait.
+  absl::Duration w = absl::Minutes(1);
+  for (int m : {2, 4, 8, 16, 32, 32}) {
+    w = NextReadyWindow(w, absl::Minutes(32));
+    EXPECT_EQ(w, absl::Minutes(m));
+  }
+  EXPECT_EQ(NextReadyWindow(absl::Minutes(60), absl::Minutes(32)), absl::Minutes(32));
+  EXPECT_EQ(NextReadyWindow(absl::Hours(1LL << 40), absl::Minutes(32)), absl::Minutes(32));
+  EXPECT_EQ(NextReadyWindow(absl::Seconds(1), absl::Seconds(3)), absl::Seconds(2));
+  EXPECT_EQ(NextReadyWindow(absl::Seconds(2), absl::Seconds(3)), absl::Seconds(3));
+}
+
 }  // namespace
 }  // namespace supervisor
 }  // namespace gonka

@@ -245,7 +245,11 @@ absl::Status VersionHost::ReconcileOnce() {
     for (const GenerationInfo& g : supervisor_->Generations()) {
       if (!g.current || g.version != v.name) continue;
       had_child = true;
-      up_to_date = g.sha256 == identity && g.state == GenerationState::kRunning;
+      // A current child that is not running but not done either is being restarted by the
+      // supervisor (it exited on its own) and is left to that restart loop, as Gonka's reconcile
+      // leaves a listed child alone: a second generation started beside it would race it for the
+      // route.
+      up_to_date = g.sha256 == identity && (g.state == GenerationState::kRunning || !g.done);
     }
     if (!up_to_date) {
       absl::StatusOr<std::string> path = installer_->Install(v);
