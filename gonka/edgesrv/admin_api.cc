@@ -180,12 +180,13 @@ net::HttpResponse PocTimingRoute(const EdgeAdminOptions& o) {
   absl::StatusOr<StageWindow> now =
       o.stage ? o.stage() : absl::UnavailableError("edge-srv follows no block stream");
   std::optional<PocTiming> timing;
-  if (now.ok()) timing = ComputePocTiming(*now, o.epoch_length);
+  if (now.ok()) timing = ComputePocTiming(*now, o.epoch_length, o.epoch_shift);
   JsonWriter w;
   w.BeginObject().Key("available").Bool(timing.has_value());
   if (!timing.has_value()) {
     // Not in Gonka's answer (it has only "available"); says why for an operator.
-    w.Key("reason").String(now.ok() ? "no PoC has started yet" : now.status().message());
+    w.Key("reason").String(now.ok() ? "epoch_shift is not below epoch_length"
+                                    : now.status().message());
   }
   if (timing.has_value()) {
     w.Key("timing")
@@ -565,12 +566,15 @@ absl::StatusOr<txqueue::ChainTx> RegisterModelProposalTx(const std::string& crea
   return tx;
 }
 
-std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epoch_length) {
-  if (window.poc_start <= 0 || epoch_length <= 0) return std::nullopt;
-  // Gonka: the latest epoch's PoC start while the chain is before it, else the one after it. The
-  // window's PoC start is the latest at or before its height, so the next is one epoch later.
-  int64_t next = window.poc_start;
-  if (window.height >= next) next += epoch_length;
+std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epoch_length,
+                                          int64_t epoch_shift) {
+  if (epoch_length <= 0 || epoch_shift < 0 || epoch_shift >= epoch_length) return std::nullopt;
+  // Gonka: the latest epoch's NextPoCStart. Epoch 0 (no PoC yet: the window has no PoC start)
+  // counts down to the first one, epoch_length - epoch_shift, whatever the height; later epochs
+  // to their PoC start plus the epoch length. The window's PoC start is the latest at or before
+  // its height, so the next is one epoch later.
+  int64_t next = window.poc_start > 0 ? window.poc_start : epoch_length - epoch_shift;
+  if (window.poc_start > 0 && window.height >= next) next += epoch_length;
   PocTiming t;
   t.current_phase = window.phase;
   t.blocks_until_next_poc = std::max<int64_t>(0, next - window.height);

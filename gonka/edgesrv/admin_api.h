@@ -45,9 +45,10 @@
 //        once a minute per replica (Gonka caches it as long; "cached_until" says until when)
 //   GET  /admin/v1/poc/timing
 //        → 200 {"available": true, "timing": {"current_phase", "blocks_until_next_poc",
-//        "seconds_until_next_poc", "should_be_online"}} from the stage and `epoch_length`;
-//        {"available": false, "reason"} while the phase is unknown or before the first PoC (as
-//        Gonka before its tracker synced; "reason" is libgonka's);
+//        "seconds_until_next_poc", "should_be_online"}} from the stage, `epoch_length` and
+//        `epoch_shift` (before the first PoC it counts down to it, as Gonka's epoch 0 does);
+//        {"available": false, "reason"} while the phase is unknown (as Gonka before its
+//        tracker synced; "reason" is libgonka's);
 //        501 without `epoch_length`
 //   POST nodes/version-status, GET nodes/upgrade-status, POST|GET nodes/<id>/test,
 //   GET nodes/<id>/launch-plan, POST nodes/<id>/enable|disable
@@ -180,6 +181,7 @@ struct EdgeAdminOptions {
   SeedFn seed;                     // none: claim-reward/recover needs "seed" in the body
   StageFn stage;                   // the current epoch (claim-reward/recover, poc/timing)
   int64_t epoch_length = 0;        // blocks per epoch (poc/timing); 0: unknown
+  int64_t epoch_shift = 0;         // the chain's epoch_shift (poc/timing before the first PoC)
   std::string node_manager_url;    // "http://host:port" of the node-manager's admin API, or ""
   PriceQueryFn price_query;        // none: GET unit-of-compute-price-proposal is 501
   LedgerLookupFn lookup;           // tx/send waits for the signer's outcome; none: answers "queued"
@@ -200,16 +202,18 @@ struct UnservedRoute {
 const std::vector<UnservedRoute>& UnservedRoutes();
 
 // Gonka's PoC timing (dapi admin timing_calculator.go): the next PoC start is the latest one plus
-// the epoch length, seconds at Gonka's default 6 s block time, and nodes should be online in a PoC
-// phase or when the next PoC is at most 600 s away. Empty when `window` has no PoC start yet or
-// `epoch_length` is not positive.
+// the epoch length — before the first PoC (`window` has no PoC start: Gonka's epoch 0) it is
+// epoch_length - epoch_shift — seconds at Gonka's default 6 s block time, and nodes should be
+// online in a PoC phase or when the next PoC is at most 600 s away. Empty when `epoch_length` is
+// not positive or `epoch_shift` is not in [0, epoch_length).
 struct PocTiming {
   std::string current_phase;
   int64_t blocks_until_next_poc = 0;
   int64_t seconds_until_next_poc = 0;
   bool should_be_online = false;
 };
-std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epoch_length);
+std::optional<PocTiming> ComputePocTiming(const StageWindow& window, int64_t epoch_length,
+                                          int64_t epoch_shift = 0);
 
 // Registers the routes above on `server`.
 void AddEdgeAdminRoutes(net::HttpServer* server, EdgeAdminOptions options);

@@ -36,9 +36,29 @@ TEST(ComputePocTiming, OnlineInPocPhasesAndWithinTenMinutes) {
   EXPECT_FALSE(ComputePocTiming(At(34899, 20000, "Inference"), 15000)->should_be_online);
 }
 
-TEST(ComputePocTiming, NothingWithoutAPocStartOrAnEpochLength) {
-  EXPECT_FALSE(ComputePocTiming(At(50, 0, "Inference"), 15000).has_value());
+TEST(ComputePocTiming, BeforeTheFirstPocCountsDownToEpochLengthMinusShift) {
+  // Gonka's epoch 0: NextPoCStart = epoch_length - epoch_shift (mainnet 17280 - 16980 = 300).
+  std::optional<PocTiming> t = ComputePocTiming(At(50, 0, "Inference"), 17280, 16980);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->current_phase, "Inference");
+  EXPECT_EQ(t->blocks_until_next_poc, 250);
+  EXPECT_EQ(t->seconds_until_next_poc, 1500);
+  EXPECT_FALSE(t->should_be_online);
+  // 100 blocks (600 s) before it: online.
+  EXPECT_TRUE(ComputePocTiming(At(200, 0, "Inference"), 17280, 16980)->should_be_online);
+  // No shift: the first PoC is at epoch_length.
+  EXPECT_EQ(ComputePocTiming(At(50, 0, "Inference"), 15000)->blocks_until_next_poc, 14950);
+  // A height at or past it while the window still has no PoC start: 0, as Gonka clamps.
+  EXPECT_EQ(ComputePocTiming(At(400, 0, "Inference"), 17280, 16980)->blocks_until_next_poc, 0);
+  // The shift does not matter once a PoC has started.
+  EXPECT_EQ(ComputePocTiming(At(21000, 20000, "Inference"), 15000, 300)->blocks_until_next_poc,
+            14000);
+}
+
+TEST(ComputePocTiming, NothingWithoutAnEpochLengthOrWithABadShift) {
   EXPECT_FALSE(ComputePocTiming(At(21000, 20000, "Inference"), 0).has_value());
+  EXPECT_FALSE(ComputePocTiming(At(50, 0, "Inference"), 100, 100).has_value());
+  EXPECT_FALSE(ComputePocTiming(At(50, 0, "Inference"), 100, -1).has_value());
 }
 
 TEST(NanoPrice, ConvertsByDenomAndRefusesOverflow) {

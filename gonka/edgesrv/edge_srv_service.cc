@@ -48,6 +48,7 @@ struct EdgeSrvService::Parts {
   std::unique_ptr<QueueValidationSink> sink;
   std::unique_ptr<PocCallbacks> callbacks;
   int64_t epoch_length = 0;  // admin poc/timing; 0: unknown
+  int64_t epoch_shift = 0;   // admin poc/timing before the first PoC
   // The admin setup/report's checks: each daemon's /ready and the chain's /status.
   std::vector<ReadyTarget> ready;
   std::unique_ptr<net::HttpClient> report_http;
@@ -153,13 +154,17 @@ absl::StatusOr<std::unique_ptr<EdgeSrvService>> EdgeSrvService::Start(EdgeSrvOpt
     // The epoch length for poc/timing: the chain's Params when a gRPC address is given, else
     // --epoch-length (the stream carries the phase, not the schedule).
     p->epoch_length = o.fallback_epochs.epoch_length;
+    p->epoch_shift = o.fallback_epochs.epoch_shift;
     if (!o.chain_grpc_address.empty()) {
       chain::InferenceQueryClient probe({.grpc_address = o.chain_grpc_address,
                                          .rpc_url = o.chain_rpc_url,
                                          .rpc_tls = o.chain_tls,
                                          .timeout = absl::Seconds(3)});
       std::optional<chain::EpochParams> epochs = cache::ChainEpochParams(probe, o.fallback_epochs);
-      if (epochs.has_value()) p->epoch_length = epochs->epoch_length;
+      if (epochs.has_value()) {
+        p->epoch_length = epochs->epoch_length;
+        p->epoch_shift = epochs->epoch_shift;
+      }
     }
   } else {
     p->comet = std::make_unique<chain::CometClient>(
@@ -174,6 +179,7 @@ absl::StatusOr<std::unique_ptr<EdgeSrvService>> EdgeSrvService::Start(EdgeSrvOpt
     }
     p->stage = ChainStageFn(p->comet.get(), *epochs, o.stage_poll);
     p->epoch_length = epochs->epoch_length;
+    p->epoch_shift = epochs->epoch_shift;
   }
 
   absl::StatusOr<std::unique_ptr<pg::Pool>> pool = pg::Pool::Open(o.pg);
@@ -264,6 +270,7 @@ void EdgeSrvService::AddRoutes(net::HttpServer* server) {
          .seed = [seeds, participant](uint64_t epoch) { return seeds->Get(participant, epoch); },
          .stage = p->stage,
          .epoch_length = p->epoch_length,
+         .epoch_shift = p->epoch_shift,
          .node_manager_url = p->options.node_manager_admin_url,
          .price_query = MakePriceQuery(p->chain_query.get()),
          .lookup = [ledger](const std::string& key) { return ledger->Get(key); },
