@@ -36,6 +36,9 @@
 //   leases are 0 (or `drain_timeout`), then `POST /drain`, polls `/drain/status` until inflight
 //   is 0 (or `drain_timeout`; a child answering 404 there is taken as drained), then SIGTERM,
 //   `kill_grace`, SIGKILL, reap, and the port is free again.
+// - Readiness of running children (Gonka's readiness monitor): each version's running child is
+//   asked admin ready about once a second; ServesVersion() says whether its latest answer was
+//   ready (what versiond's `/readyz?version=` answers). A child that is not ready keeps its route.
 // - Forward()/ForwardStream() hold a lease until the child's response has ended — for a stream
 //   (Server-Sent Events) until the child closes it or the client goes. A forwarded request that
 //   lands on a child already retired by the time it is sent (connection refused, or 503 from
