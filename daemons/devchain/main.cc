@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
         200, absl::StrCat("{\"count\":\"", cosmos->RecordCount(key), "\"}"));
   });
   gonka::devchain::AddPartialUpgradeRoute(&daemon.server(), cosmos);  // for tests
+  gonka::devchain::AddUpgradePlanRoute(&daemon.server(), cosmos);     // for tests
   daemon.drain().AddShutdownHook("block production", [&chain] { chain.Stop(); });
   gonka::devchain::CosmosGrpcServer grpc(&chain);
   if (!grpc_address.empty()) {

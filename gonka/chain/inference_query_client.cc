@@ -358,6 +358,13 @@ absl::StatusOr<ipb::QueryExcludedParticipantsResponse> InferenceQueryClient::Exc
                                                        meta);
 }
 
+absl::StatusOr<::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse>
+InferenceQueryClient::CurrentPlan(int64_t height, QueryMeta* meta) {
+  return TypedFull<::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse>(
+      "/cosmos.upgrade.v1beta1.Query/CurrentPlan",
+      ::cosmos::upgrade::v1beta1::QueryCurrentPlanRequest(), height, meta);
+}
+
 absl::StatusOr<rpb::QueryTransferRestrictionStatusResponse>
 InferenceQueryClient::TransferRestrictionStatus(int64_t height, QueryMeta* meta) {
   return TypedFull<rpb::QueryTransferRestrictionStatusResponse>(

@@ -54,6 +54,7 @@
 #include "gonka/base/clock.h"
 #include "gonka/net/tls.h"
 #include "gonka/proto/cosmos/base/tendermint/v1beta1/query.pb.h"
+#include "gonka/proto/cosmos/upgrade/v1beta1/upgrade.pb.h"
 #include "gonka/proto/inference/bls/query.pb.h"
 #include "gonka/proto/inference/inference/query.pb.h"
 #include "gonka/proto/inference/restrictions/query.pb.h"
@@ -153,6 +154,11 @@ class InferenceQueryClient {
       uint64_t epoch_id, int64_t height = 0, QueryMeta* meta = nullptr);
   absl::StatusOr<::inference::bls::QuerySigningStatusResponse> SigningStatus(
       absl::string_view request_id, int64_t height = 0, QueryMeta* meta = nullptr);
+
+  // cosmos.upgrade.v1beta1.Query/CurrentPlan: the scheduled software upgrade; `plan` unset when
+  // none is (the SDK deletes it once the upgrade ran).
+  absl::StatusOr<::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse> CurrentPlan(
+      int64_t height = 0, QueryMeta* meta = nullptr);
 
   // cosmos.base.tendermint.v1beta1.Service. GetBlockByHeight/GetValidatorSetByHeight:
   // InvalidArgument for a height below 1 or above the tip. ABCIQuery returns the node's answer

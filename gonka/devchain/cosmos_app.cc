@@ -937,6 +937,16 @@ TxExecutor::QueryResult CosmosApp::Query(absl::string_view path, absl::string_vi
         static_cast<uint64_t>(params.params().epoch_params().default_unit_of_compute_price()));
   }
   if (HandlesGovQuery(path)) return QueryProposal(data, committed_.gov);
+  if (path == "/cosmos.upgrade.v1beta1.Query/CurrentPlan") {
+    // The plan in the state at `height`: the last one scheduled by then, unless it already ran.
+    ::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse response;
+    const ::cosmos::upgrade::v1beta1::Plan* current = nullptr;
+    for (const auto& entry : upgrade_plans_) {
+      if (entry.first <= height) current = &entry.second;
+    }
+    if (current != nullptr && current->height() > height) *response.mutable_plan() = *current;
+    return {0, "", "", cosmos::SerializeDeterministic(response)};
+  }
   if (InferenceModule::Handles(path)) {
     return inference_->Query(path, data, height, Accounts());
   }
@@ -1038,6 +1048,40 @@ absl::StatusOr<::inference::inference::PartialUpgrade> CosmosApp::AddPartialUpgr
     ::inference::inference::PartialUpgrade upgrade) {
   absl::MutexLock lock(&mu_);
   return inference_->AddPartialUpgrade(std::move(upgrade));
+}
+
+absl::Status CosmosApp::ScheduleUpgradePlan(::cosmos::upgrade::v1beta1::Plan plan) {
+  absl::MutexLock lock(&mu_);
+  if (plan.name().empty()) return absl::InvalidArgumentError("name: required");
+  const int64_t next = last_height_ + 1;  // the block a governance tx would run in
+  if (plan.height() <= next) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("height: must be above the next block ", next, ", got ", plan.height(),
+                     " (the SDK refuses an upgrade scheduled in the past)"));
+  }
+  upgrade_plans_.emplace_back(next, std::move(plan));
+  return absl::OkStatus();
+}
+
+void AddUpgradePlanRoute(net::HttpServer* server, CosmosApp* app) {
+  server->Handle("POST", "/devchain/upgrade_plan", [app](const net::HttpRequest& r) {
+    auto error = [](absl::string_view message) {
+      return net::HttpResponse::Json(400, absl::StrCat("{\"error\":", JsonQuote(message), "}"));
+    };
+    ::cosmos::upgrade::v1beta1::Plan plan;
+    auto parsed = google::protobuf::util::JsonStringToMessage(r.body, &plan);
+    if (!parsed.ok()) {
+      return error(
+          absl::StrCat("body: not an upgrade Plan JSON object: ", std::string(parsed.message())));
+    }
+    const std::string name = plan.name();
+    const int64_t height = plan.height();
+    if (absl::Status s = app->ScheduleUpgradePlan(std::move(plan)); !s.ok()) {
+      return error(s.message());
+    }
+    return net::HttpResponse::Json(
+        200, absl::StrCat("{\"name\":", JsonQuote(name), ",\"height\":\"", height, "\"}"));
+  });
 }
 
 void AddPartialUpgradeRoute(net::HttpServer* server, CosmosApp* app) {

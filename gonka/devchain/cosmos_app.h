@@ -53,6 +53,7 @@
 #include "gonka/devchain/node_manager_messages.h"
 #include "gonka/devchain/price_proposals.h"
 #include "gonka/net/http_server.h"
+#include "gonka/proto/cosmos/upgrade/v1beta1/upgrade.pb.h"
 
 namespace gonka {
 namespace devchain {
@@ -114,6 +115,13 @@ class CosmosApp : public TxExecutor {
   absl::StatusOr<::inference::inference::PartialUpgrade> AddPartialUpgrade(
       ::inference::inference::PartialUpgrade upgrade);
 
+  // Schedules the upgrade module's plan from the next block on, as a passed governance
+  // MsgSoftwareUpgrade would: it replaces any plan scheduled before, and is gone from the state
+  // of block `plan.height` on (the SDK applies the upgrade there and clears the plan). Answered
+  // by /cosmos.upgrade.v1beta1.Query/CurrentPlan. InvalidArgument naming `name` (empty) or
+  // `height` (not above the next block). Not kept in --data-dir.
+  absl::Status ScheduleUpgradePlan(::cosmos::upgrade::v1beta1::Plan plan);
+
   // Committed state.
   uint64_t RecordCount(absl::string_view key) const;
   absl::uint128 Balance(absl::string_view address, absl::string_view denom) const;
@@ -160,6 +168,9 @@ class CosmosApp : public TxExecutor {
   State check_ ABSL_GUARDED_BY(mu_);
   absl::Time last_block_time_ ABSL_GUARDED_BY(mu_);
   int64_t last_height_ ABSL_GUARDED_BY(mu_) = 0;
+  // (first height in the state, plan) in the order scheduled (ScheduleUpgradePlan).
+  std::vector<std::pair<int64_t, ::cosmos::upgrade::v1beta1::Plan>> upgrade_plans_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // The debug route that schedules a partial upgrade at run time, for tests:
@@ -169,6 +180,13 @@ class CosmosApp : public TxExecutor {
 //   → 200 {"name": "...", "height": "500"} (in the state from the next block); 400 naming the
 //     problem (not JSON, an unknown field, no height, a height not above the latest block).
 void AddPartialUpgradeRoute(net::HttpServer* server, CosmosApp* app);
+
+// The debug route that schedules the upgrade module's plan (CosmosApp::ScheduleUpgradePlan):
+//   POST /devchain/upgrade_plan {"name": "v2", "height": "500", "info": "{\"binaries\": ...,
+//                                \"node_version\": \"v2\"}"}   (protobuf JSON of the SDK's Plan)
+//   → 200 {"name": "v2", "height": "500"}; 400 naming the problem (not JSON, an unknown field, no
+//     name, a height not above the next block).
+void AddUpgradePlanRoute(net::HttpServer* server, CosmosApp* app);
 
 }  // namespace devchain
 }  // namespace gonka

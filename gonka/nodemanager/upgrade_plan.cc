@@ -97,8 +97,24 @@ UpgradePlan PlanFromPartialUpgrades(const std::vector<ipb::PartialUpgrade>& upgr
   return plan;
 }
 
+UpgradePlan PlanWithUpgradeModule(
+    UpgradePlan plan, const ::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse& current) {
+  if (!current.has_plan()) return plan;
+  const ::cosmos::upgrade::v1beta1::Plan& full = current.plan();
+  if (full.name() == plan.name || full.info().empty()) return plan;
+  size_t binaries = 0;  // not required here, unlike a partial upgrade's
+  std::string node_version;
+  if (!ParseBinariesJson(full.info(), &binaries, &node_version)) return plan;
+  return {full.name(), full.height(), node_version};
+}
+
 absl::StatusOr<std::vector<ipb::PartialUpgrade>> ReadPartialUpgrades(
     chain::InferenceQueryClient& queries, int max_pages) {
+  return ReadPartialUpgradesAt(queries, max_pages, nullptr);
+}
+
+absl::StatusOr<std::vector<ipb::PartialUpgrade>> ReadPartialUpgradesAt(
+    chain::InferenceQueryClient& queries, int max_pages, int64_t* answered_height) {
   std::vector<ipb::PartialUpgrade> all;
   ::cosmos::base::query::v1beta1::PageRequest page;
   int64_t height = 0;  // the first page's, then every page at it
@@ -109,7 +125,10 @@ absl::StatusOr<std::vector<ipb::PartialUpgrade>> ReadPartialUpgrades(
     if (!answer.ok()) return answer.status();
     if (height == 0) height = meta.height;
     for (const ipb::PartialUpgrade& upgrade : answer->partialupgrade()) all.push_back(upgrade);
-    if (answer->pagination().next_key().empty()) return all;
+    if (answer->pagination().next_key().empty()) {
+      if (answered_height != nullptr) *answered_height = height;
+      return all;
+    }
     page.set_key(answer->pagination().next_key());
   }
   return absl::InternalError(
@@ -126,10 +145,16 @@ UpgradePlanFn ChainUpgradePlan(std::shared_ptr<chain::InferenceQueryClient> quer
   const int max_pages = options.max_pages;
   return CachedUpgradePlan(
       [queries, max_pages]() -> absl::StatusOr<UpgradePlan> {
+        int64_t height = 0;
         absl::StatusOr<std::vector<ipb::PartialUpgrade>> upgrades =
-            ReadPartialUpgrades(*queries, max_pages);
+            ReadPartialUpgradesAt(*queries, max_pages, &height);
         if (!upgrades.ok()) return upgrades.status();
-        return PlanFromPartialUpgrades(*upgrades);
+        // Gonka checks the partial upgrades first, then the upgrade module's plan; both here
+        // from the same state.
+        absl::StatusOr<::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse> current =
+            queries->CurrentPlan(height);
+        if (!current.ok()) return current.status();
+        return PlanWithUpgradeModule(PlanFromPartialUpgrades(*upgrades), *current);
       },
       options);
 }

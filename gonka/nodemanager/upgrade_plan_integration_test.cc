@@ -185,6 +185,87 @@ TEST_F(UpgradePlanTest, PartialUpgradesPagedOverBothTransports) {
   EXPECT_EQ(past->partialupgrade_size(), 5);
 }
 
+// The upgrade module's plan: devchain answers CurrentPlan over both transports (none, then the
+// plan scheduled through /devchain/upgrade_plan, then none once its height ran); ChainUpgradePlan
+// puts it over the partial upgrades' plan while it is scheduled.
+TEST_F(UpgradePlanTest, UpgradeModulePlanOverThePartialUpgrades) {
+  StartChain(R"({"inference": {"partial_upgrades": [
+      {"height": "1000000000", "node_version": "v2", "name": "partial-v2"}]}})");
+  chain::InferenceQueryClient grpc(
+      {.grpc_address = absl::StrCat("127.0.0.1:", grpc_port_), .timeout = absl::Seconds(2)});
+  chain::InferenceQueryClient abci({.rpc_url = chain_->url(), .timeout = absl::Seconds(2)});
+  auto queries = std::make_shared<chain::InferenceQueryClient>(chain::InferenceQueryClientOptions{
+      .grpc_address = absl::StrCat("127.0.0.1:", grpc_port_), .timeout = absl::Seconds(2)});
+  UpgradePlanFn plan = ChainUpgradePlan(queries, {.ttl = absl::ZeroDuration()});
+  ASSERT_TRUE(testing::WaitFor([&] { return Tip() >= 2; }, absl::Seconds(10)).ok());
+
+  for (chain::InferenceQueryClient* client : {&grpc, &abci}) {
+    auto none = client->CurrentPlan();
+    ASSERT_TRUE(none.ok()) << none.status();
+    EXPECT_FALSE(none->has_plan());
+  }
+  absl::StatusOr<UpgradePlan> p = plan();
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->name, "partial-v2");
+  EXPECT_EQ(p->node_version, "v2");
+
+  auto post = [&](const std::string& body) {
+    auto r = http_.Request("POST", absl::StrCat(chain_->url(), "/devchain/upgrade_plan"), body,
+                           net::HttpCallOptions::Timeout(absl::Seconds(5)));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? absl::StrCat(r->status, " ", r->body) : r.status().ToString();
+  };
+  // The route's refusals name the problem.
+  EXPECT_TRUE(absl::StartsWith(post("{"), "400 ")) << post("{");
+  EXPECT_TRUE(absl::StrContains(post(R"({"height":"1200000000"})"), "name")) << "no name";
+  EXPECT_TRUE(absl::StrContains(post(R"({"name":"x","height":"1"})"), "height")) << "past";
+  EXPECT_TRUE(absl::StrContains(post(R"({"name":"x","height":"5","bogus":1})"), "400"));
+
+  // A plan far ahead: listed on both transports; it becomes the plan.
+  const std::string info = R"({\"api_binaries\":{\"linux/amd64\":\"u\"},\"node_version\":\"v5\"})";
+  ASSERT_EQ(post(absl::StrCat(R"({"name":"v0.2.0","height":"1200000000","info":")", info, R"("})")),
+            R"(200 {"name":"v0.2.0","height":"1200000000"})");
+  for (chain::InferenceQueryClient* client : {&grpc, &abci}) {
+    absl::StatusOr<::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse> got;
+    ASSERT_TRUE(testing::WaitFor(
+                    [&] {
+                      got = client->CurrentPlan();
+                      return got.ok() && got->has_plan();
+                    },
+                    absl::Seconds(10))
+                    .ok());
+    EXPECT_EQ(got->plan().name(), "v0.2.0");
+    EXPECT_EQ(got->plan().height(), 1200000000);
+    EXPECT_EQ(got->plan().info(), R"({"api_binaries":{"linux/amd64":"u"},"node_version":"v5"})");
+  }
+  p = plan();
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->name, "v0.2.0");
+  EXPECT_EQ(p->height, 1200000000);
+  EXPECT_EQ(p->node_version, "v5");
+
+  // A plan a few blocks ahead replaces it; once its height has run it is gone, and the partial
+  // upgrades' plan is back.
+  const int64_t soon = Tip() + 5;
+  ASSERT_EQ(post(absl::StrCat(R"({"name":"soon","height":")", soon,
+                              R"(","info":"{\"node_version\":\"v6\"}"})")),
+            absl::StrCat(R"(200 {"name":"soon","height":")", soon, R"("})"));
+  ASSERT_TRUE(testing::WaitFor(
+                  [&] {
+                    absl::StatusOr<UpgradePlan> q = plan();
+                    return q.ok() && q->name == "soon" && q->node_version == "v6";
+                  },
+                  absl::Seconds(10))
+                  .ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return Tip() >= soon; }, absl::Seconds(10)).ok());
+  auto gone = grpc.CurrentPlan();
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_FALSE(gone->has_plan());
+  p = plan();
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->name, "partial-v2");
+}
+
 // upgrade-status through MlNodeAdmin with the chain source, as node-manager wires it.
 TEST_F(UpgradePlanTest, UpgradeStatusFollowsTheChain) {
   StartChain(R"({"inference": {"models": [{"id": "Qwen/Qwen3-8B"}]}})");

@@ -1,6 +1,6 @@
 // The upgrade plan from partial upgrades by Gonka's rule (docs/node-manager.md, "The upgrade
-// plan"), and the cache in front of the chain: an answer (or an error) kept for its TTL, one
-// fetch for concurrent callers after it expires.
+// plan"), the upgrade module's plan over it, and the cache in front of the chain: an answer (or an
+// error) kept for its TTL, one fetch for concurrent callers after it expires.
 #include "gonka/nodemanager/upgrade_plan.h"
 
 #include <atomic>
@@ -134,6 +134,47 @@ TEST(CachedUpgradePlanTest, ConcurrentCallersShareOneFetch) {
   for (auto& t : callers) t.join();
   EXPECT_EQ(ok.load(), 8);
   EXPECT_EQ(fetches.load(), 1);
+}
+
+::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse Current(const std::string& name,
+                                                             int64_t height,
+                                                             const std::string& info) {
+  ::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse r;
+  r.mutable_plan()->set_name(name);
+  r.mutable_plan()->set_height(height);
+  r.mutable_plan()->set_info(info);
+  return r;
+}
+
+TEST(PlanWithUpgradeModuleTest, TheModulesPlanOverridesThePartialOne) {
+  const UpgradePlan partial{"up-500", 500, "v2"};
+  // No plan scheduled: the partial upgrades' plan stays.
+  ExpectPlan(PlanWithUpgradeModule(partial, {}), "up-500", 500, "v2");
+  // A plan with Gonka's info JSON replaces it (binaries not required here).
+  ExpectPlan(PlanWithUpgradeModule(partial, Current("v0.3.0", 900, R"({"node_version":"v3"})")),
+             "v0.3.0", 900, "v3");
+  ExpectPlan(PlanWithUpgradeModule(
+                 partial, Current("v0.3.0", 900,
+                                  R"({"api_binaries":{"linux/amd64":"u"},"node_version":"v4"})")),
+             "v0.3.0", 900, "v4");
+  // Binaries but no node version: a plan without an ML-node version (upgrade-status: none).
+  ExpectPlan(PlanWithUpgradeModule(
+                 partial, Current("v0.3.0", 900, R"({"api_binaries":{"linux/amd64":"u"}})")),
+             "v0.3.0", 900, "");
+  // From no partial plan too.
+  ExpectPlan(PlanWithUpgradeModule({}, Current("v0.3.0", 900, R"({"node_version":"v3"})")),
+             "v0.3.0", 900, "v3");
+}
+
+TEST(PlanWithUpgradeModuleTest, SkippedWhenSameNameNoInfoOrInfoNotJson) {
+  const UpgradePlan partial{"up-500", 500, "v2"};
+  ExpectPlan(PlanWithUpgradeModule(partial, Current("up-500", 900, R"({"node_version":"v3"})")),
+             "up-500", 500, "v2");
+  ExpectPlan(PlanWithUpgradeModule(partial, Current("v0.3.0", 900, "")), "up-500", 500, "v2");
+  for (const char* info :
+       {"not json", "[1]", R"({"node_version":3})", R"({"api_binaries":{"linux/amd64":1}})"}) {
+    ExpectPlan(PlanWithUpgradeModule(partial, Current("v0.3.0", 900, info)), "up-500", 500, "v2");
+  }
 }
 
 }  // namespace
