@@ -1279,8 +1279,20 @@ void Supervisor::ReadinessLoop() {
         }
       }
     }
-    for (const Target& t : targets) {
-      const bool ok = ProbeServing(t.port, t.admin_port);
+    // All children at once (Gonka runs one monitor per child): a hung child's 2 s probes must not
+    // delay the others' answers past readiness_stale.
+    std::vector<char> answers(targets.size(), 0);
+    std::vector<std::thread> probes;
+    for (size_t i = 1; i < targets.size(); ++i) {
+      probes.emplace_back([this, &targets, &answers, i] {
+        answers[i] = ProbeServing(targets[i].port, targets[i].admin_port);
+      });
+    }
+    if (!targets.empty()) answers[0] = ProbeServing(targets[0].port, targets[0].admin_port);
+    for (std::thread& p : probes) p.join();
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const Target& t = targets[i];
+      const bool ok = answers[i] != 0;
       absl::MutexLock lock(&mu_);
       Generation* gen = t.gen.get();
       // The answer belongs to the process that was asked: not to a restart, nor to a child that
