@@ -78,11 +78,20 @@ int main(int argc, char** argv) {
               "epoch length when the chain does not answer Params (--phase-source=chain); with "
               "the stream, the admin poc/timing's (or the chain's with --chain-grpc-address)")
       .NonNegative();
+  config
+      .AddInt("epoch-shift", &o.fallback_epochs.epoch_shift, 0,
+              "blocks every PoC start is moved earlier, with --epoch-length (the chain's with "
+              "--chain-grpc-address): the admin poc/timing's countdown to the first PoC")
+      .NonNegative();
   config.AddDuration("stage-poll", &o.stage_poll, absl::Milliseconds(500),
                      "how often the chain's height is read (--phase-source=chain)");
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
 
   o.vector_bytes = static_cast<size_t>(vector_bytes);
+  if (o.fallback_epochs.epoch_shift > 0 &&
+      o.fallback_epochs.epoch_shift >= o.fallback_epochs.epoch_length) {
+    return daemon.ConfigError("--epoch-shift must be less than --epoch-length");
+  }
   o.chain_rpc_url = chain.rpc_url();
   o.chain_grpc_address = chain.grpc_address();
   o.chain_tls = chain.tls();
