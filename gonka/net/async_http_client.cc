@@ -359,17 +359,8 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     });
   }
 
-  // Streams: the timeout is the longest silence.
-  void RestartIdleTimer() {
-    timer->expires_after(absl::ToChronoNanoseconds(request.timeout));
-    auto self = shared_from_this();
-    timer->async_wait([self](beast::error_code ec) {
-      if (ec || self->finished) return;
-      self->timed_out = true;
-      beast::error_code ignored;
-      self->socket->close(ignored);
-    });
-  }
+  // Streams: the timeout is the longest silence (the deadline restarts with each piece).
+  void RestartIdleTimer() { ArmTimer(); }
 
   void Read() {
     if (request.on_body) return ReadStream();
