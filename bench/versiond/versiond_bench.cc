@@ -1,9 +1,12 @@
 // bench/versiond: versiond's three performance limits, measured in one run on this machine.
 //
-//   1. Proxy overhead: wrk against a child directly and through versiond (`/app/version`),
-//      alternated; overhead = 1 - proxied/direct requests/s, limit 0.10. Twice: a trivial
-//      endpoint (CPU-bound: on 2 cores versiond, the child and wrk compete for the CPU, so this
-//      is the worst case) and one where the child works `work_ms` per request.
+//   1. Proxy overhead: wrk against a child directly, through versiond (`/app/version`) and
+//      through nginx (the peer: `proxy_pass` to the same child, one worker, keep-alive
+//      upstream), alternated in the same rounds; overhead = 1 - proxied/direct requests/s,
+//      limit 0.10, and versiond/nginx requests/s. Twice: a trivial endpoint (CPU-bound: on 2
+//      cores the proxy, the child and wrk compete for the CPU, so this is the worst case) and
+//      one where the child works `work_ms` per request. CPU per request of each proxy and of the
+//      child from /proc/<pid>/stat.
 //   2. Route swap: closed-loop POSTs through versiond while the oracle swaps the binary N
 //      times; the p99 latency of requests in flight at a swap (started before the swap instant,
 //      ended after it) minus the p99 of requests in flight at control instants 0.7 s and 1 s
@@ -18,6 +21,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -121,56 +126,104 @@ int main(int argc, char** argv) {
     }
   }
   const pid_t versiond_pid = env.versiond().pid();
-  // CPU per request of versiond and of the child over one wrk run: what a proxied request costs
-  // versiond next to what it costs the child (on 2 shared cores, this bounds the ratio).
+  // The peer: nginx in front of the same child, one worker process (master_process off, so its
+  // CPU time is one pid's), keep-alive connections to the child, no access log.
+  gonka::testing::TempDir nginx_dir("versiond-bench-nginx");
+  const int nginx_port = gonka::testing::FreePort();
+  {
+    std::ofstream conf(nginx_dir.Join("nginx.conf"));
+    const std::string d = nginx_dir.path();
+    conf << "master_process off;\nworker_processes 1;\nerror_log " << d << "/error.log warn;\npid "
+         << d << "/nginx.pid;\n"
+         << "events { worker_connections 4096; }\nhttp {\n  access_log off;\n"
+         << "  keepalive_requests 1000000;\n"
+         << "  client_body_temp_path " << d << "/body;\n  proxy_temp_path " << d << "/proxy;\n"
+         << "  fastcgi_temp_path " << d << "/fastcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
+         << "  scgi_temp_path " << d << "/scgi;\n"
+         << "  upstream child { server 127.0.0.1:" << child_port << "; keepalive 32; }\n"
+         << "  server {\n    listen 127.0.0.1:" << nginx_port << ";\n    location / {\n"
+         << "      proxy_pass http://child;\n      proxy_http_version 1.1;\n"
+         << "      proxy_set_header Connection \"\";\n    }\n  }\n}\n";
+  }
+  gonka::testing::Subprocess nginx({.argv = {"nginx", "-c", nginx_dir.Join("nginx.conf"), "-p",
+                                             nginx_dir.path(), "-g", "daemon off;"},
+                                    .log_path = nginx_dir.Join("nginx.log")});
+  if (absl::Status s = nginx.Start(); !s.ok()) {
+    std::fprintf(stderr, "nginx: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  const std::string nginx_url = absl::StrCat("http://127.0.0.1:", nginx_port);
+  if (!gonka::testing::WaitFor(
+           [&] {
+             auto r = http.Get(absl::StrCat(nginx_url, "/version"));
+             return r.ok() && r->status == 200;
+           },
+           absl::Seconds(10))
+           .ok()) {
+    std::fprintf(stderr, "nginx did not answer /version:\n%s\n", nginx.LogTail().c_str());
+    return 1;
+  }
+  const pid_t nginx_pid = nginx.pid();
+
+  // CPU per request of the proxy and of the child over one wrk run: what a proxied request costs
+  // the proxy next to what it costs the child (on 2 shared cores, this bounds the ratio).
   struct Run {
-    double rps = 0, versiond_us = 0, child_us = 0;
+    double rps = 0, proxy_us = 0, child_us = 0;
   };
-  auto measured = [&](const std::string& url) {
-    const double v0 = gonka::testing::ProcCpuSeconds(versiond_pid);
+  auto measured = [&](const std::string& url, pid_t proxy_pid) {
+    const double v0 = proxy_pid > 0 ? gonka::testing::ProcCpuSeconds(proxy_pid) : 0;
     const double c0 = gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child_pid));
     Run run;
     run.rps = Wrk(url, wrk_seconds, connections);
     const double n = std::max(1.0, run.rps * wrk_seconds);
-    run.versiond_us = (gonka::testing::ProcCpuSeconds(versiond_pid) - v0) / n * 1e6;
+    if (proxy_pid > 0) {
+      run.proxy_us = (gonka::testing::ProcCpuSeconds(proxy_pid) - v0) / n * 1e6;
+    }
     run.child_us = (gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child_pid)) - c0) / n * 1e6;
     return run;
   };
+  // Alternating direct / versiond / nginx, two rounds each; the better round of each counts.
+  struct Best {
+    Run direct, versiond, nginx;
+  };
+  auto rounds = [&](const std::string& query, const char* what) {
+    Best best;
+    for (int round = 0; round < 2; ++round) {
+      Run d = measured(absl::StrCat("http://127.0.0.1:", child_port, "/version", query), 0);
+      Run v = measured(env.Url(absl::StrCat("/app/version", query)), versiond_pid);
+      Run g = measured(absl::StrCat(nginx_url, "/version", query), nginx_pid);
+      double load[3] = {0, 0, 0};
+      if (getloadavg(load, 3) < 0) load[0] = -1;
+      std::printf(
+          "  round %d%s: direct %.0f req/s (child %.1f us CPU/req) | via versiond %.0f req/s "
+          "(versiond %.1f + child %.1f us CPU/req) | via nginx %.0f req/s (nginx %.1f + child "
+          "%.1f us CPU/req) | load average %.2f\n",
+          round, what, d.rps, d.child_us, v.rps, v.proxy_us, v.child_us, g.rps, g.proxy_us,
+          g.child_us, load[0]);
+      if (d.rps > best.direct.rps) best.direct = d;
+      if (v.rps > best.versiond.rps) best.versiond = v;
+      if (g.rps > best.nginx.rps) best.nginx = g;
+    }
+    return best;
+  };
 
-  // 1. Proxy overhead (alternating, two rounds each; the better round of each counts).
-  std::printf("part 1: wrk -t1 -c%d -d%ds, GET /version direct vs /app/version via versiond\n",
-              connections, wrk_seconds);
-  double direct = 0, proxied = 0;
-  Run direct_run, proxied_run;
-  for (int round = 0; round < 2; ++round) {
-    Run d = measured(absl::StrCat("http://127.0.0.1:", child_port, "/version"));
-    Run p = measured(env.Url("/app/version"));
-    std::printf(
-        "  round %d: direct %.0f req/s (child %.1f us CPU/req), via versiond %.0f req/s "
-        "(versiond %.1f us + child %.1f us CPU/req)\n",
-        round, d.rps, d.child_us, p.rps, p.versiond_us, p.child_us);
-    if (d.rps > direct) direct_run = d;
-    if (p.rps > proxied) proxied_run = p;
-    direct = std::max(direct, d.rps);
-    proxied = std::max(proxied, p.rps);
-  }
+  // 1. Proxy overhead.
+  std::printf(
+      "part 1: wrk -t1 -c%d -d%ds, GET /version direct vs /app/version via versiond vs /version "
+      "via nginx\n",
+      connections, wrk_seconds);
+  const Best trivial = rounds("", "");
+  const double direct = trivial.direct.rps, proxied = trivial.versiond.rps;
   const double overhead = direct > 0 ? 1 - proxied / direct : 1;
+  const double overhead_nginx = direct > 0 ? 1 - trivial.nginx.rps / direct : 1;
   // The same with a child that spends `work_ms` per request (sleeping, as on a database round
   // trip): the proxy's own cost is then a small part of each request.
-  double direct_work = 0, proxied_work = 0;
-  for (int round = 0; round < 2; ++round) {
-    const std::string q = absl::StrCat("?delay_ms=", work_ms);
-    Run dr = measured(absl::StrCat("http://127.0.0.1:", child_port, "/version", q));
-    Run pr = measured(env.Url(absl::StrCat("/app/version", q)));
-    const double d = dr.rps, p = pr.rps;
-    std::printf(
-        "  round %d, child works %d ms: direct %.0f req/s, via versiond %.0f req/s "
-        "(versiond %.1f us CPU/req)\n",
-        round, work_ms, d, p, pr.versiond_us);
-    direct_work = std::max(direct_work, d);
-    proxied_work = std::max(proxied_work, p);
-  }
+  const Best work = rounds(absl::StrCat("?delay_ms=", work_ms),
+                           absl::StrCat(", child works ", work_ms, " ms").c_str());
+  const double direct_work = work.direct.rps, proxied_work = work.versiond.rps;
   const double overhead_work = direct_work > 0 ? 1 - proxied_work / direct_work : 1;
+  const double overhead_work_nginx = direct_work > 0 ? 1 - work.nginx.rps / direct_work : 1;
+  nginx.Terminate(absl::Seconds(10)).IgnoreError();
 
   // 2. Swaps under closed-loop load.
   std::printf("part 2: %d swaps under %d closed-loop clients (POST escrow requests)\n", swaps,
@@ -327,20 +380,28 @@ int main(int argc, char** argv) {
   env.versiond().Terminate(absl::Seconds(30)).IgnoreError();
 
   std::printf("\nresults\n");
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
   std::printf(
       "  proxy: direct %.0f req/s, via versiond %.0f req/s, ratio %.3f, overhead %.3f "
       "(limit 0.10) -> %.2fx of the limit\n",
-      direct, proxied, direct > 0 ? proxied / direct : 0, overhead, overhead / 0.10);
+      direct, proxied, ratio(proxied, direct), overhead, overhead / 0.10);
+  std::printf("  peer: via nginx %.0f req/s, overhead %.3f; versiond / nginx %.3f req/s\n",
+              trivial.nginx.rps, overhead_nginx, ratio(proxied, trivial.nginx.rps));
   std::printf(
       "  CPU per request (best rounds): direct: child %.1f us; via versiond: versiond %.1f us + "
-      "child %.1f us -> versiond costs %.2fx the child per request\n",
-      direct_run.child_us, proxied_run.versiond_us, proxied_run.child_us,
-      proxied_run.child_us > 0 ? proxied_run.versiond_us / proxied_run.child_us : 0);
+      "child %.1f us; via nginx: nginx %.1f us + child %.1f us -> versiond costs %.2fx the "
+      "child and %.2fx nginx per request\n",
+      trivial.direct.child_us, trivial.versiond.proxy_us, trivial.versiond.child_us,
+      trivial.nginx.proxy_us, trivial.nginx.child_us,
+      ratio(trivial.versiond.proxy_us, trivial.versiond.child_us),
+      ratio(trivial.versiond.proxy_us, trivial.nginx.proxy_us));
   std::printf(
       "  proxy, child works %d ms: direct %.0f req/s, via versiond %.0f req/s, ratio "
-      "%.3f, overhead %.3f (limit 0.10) -> %.2fx of the limit\n",
-      work_ms, direct_work, proxied_work, direct_work > 0 ? proxied_work / direct_work : 0,
-      overhead_work, std::max(0.0, overhead_work) / 0.10);
+      "%.3f, overhead %.3f (limit 0.10) -> %.2fx of the limit; via nginx %.0f req/s, overhead "
+      "%.3f; versiond %.1f us, nginx %.1f us CPU/req\n",
+      work_ms, direct_work, proxied_work, ratio(proxied_work, direct_work), overhead_work,
+      std::max(0.0, overhead_work) / 0.10, work.nginx.rps, overhead_work_nginx,
+      work.versiond.proxy_us, work.nginx.proxy_us);
   std::printf("  swaps: %d done (versiond_swaps_total %.0f), %zu requests, %d errors\n",
               static_cast<int>(swap_at.size()), swaps_total, samples.size(), errors);
   std::printf("  in flight at a swap: %zu requests, p50 %.2f ms, p99 %.2f ms\n", at_swap.size(),
