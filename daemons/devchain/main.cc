@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gonka/base/log.h"
+#include "gonka/crypto/hash.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/cosmos_app.h"
 #include "gonka/devchain/grpc_server.h"
@@ -59,10 +60,20 @@ int main(int argc, char** argv) {
   std::string grpc_address;
   config.AddString("grpc-address", &grpc_address, "127.0.0.1:9090",
                    "Cosmos gRPC listen address (auth, bank, tx Service); empty = off");
+  std::string validator_seed;
+  config.AddString(
+      "validator-seed", &validator_seed, "",
+      "validator Ed25519 seed, 64 hex digits; empty = SHA-256(devchain-validator-key)");
   std::string genesis_path;
   config.AddString("genesis", &genesis_path, "",
                    "genesis JSON (accounts, balances, min gas price); empty = no accounts");
   if (std::optional<int> exit = daemon.Init(argc, argv)) return *exit;
+  if (absl::Status s = gonka::crypto::HexDecode(validator_seed, "--validator-seed",
+                                                &chain_options.validator_seed);
+      !s.ok()) {
+    std::fprintf(stderr, "devchain: config: %s\n", std::string(s.message()).c_str());
+    return gonka::Daemon::kExitConfig;
+  }
   gonka::devchain::AppOptions app_options;
   if (!genesis_path.empty()) {
     std::ifstream in(genesis_path);

@@ -65,7 +65,14 @@ void DropFromIndex(std::unordered_map<uint64_t, std::vector<uint64_t>>& index,
 }  // namespace
 
 Chain::Chain(ChainOptions options, TxExecutor* executor)
-    : options_(std::move(options)), executor_(executor), clock_(options_.clock) {}
+    : options_(std::move(options)),
+      // Validate() refuses a seed of another length; an unvalidated one falls back to the default.
+      validator_(
+          options_.validator_seed.empty()
+              ? ValidatorKey::Default()
+              : ValidatorKey::FromSeed(options_.validator_seed).value_or(ValidatorKey::Default())),
+      executor_(executor),
+      clock_(options_.clock) {}
 
 Chain::~Chain() {
   Stop();
@@ -188,6 +195,10 @@ absl::Status Chain::Validate(const ChainOptions& o) {
   if (o.synthetic_txs_per_block < 0) {
     return absl::InvalidArgumentError("synthetic_txs_per_block: must be >= 0");
   }
+  if (!o.validator_seed.empty() && o.validator_seed.size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("validator_seed: ", o.validator_seed.size(), " bytes, want 32"));
+  }
   return absl::OkStatus();
 }
 
@@ -257,7 +268,7 @@ BlockPtr Chain::BuildBlock(const Replay* replay) {
   // Block times strictly increase, as on a real chain.
   block->time = last && now <= last->time ? last->time + absl::Nanoseconds(1) : now;
   block->last_hash = last ? last->hash : "";
-  block->proposer = Sha("devchain-validator").substr(0, 20);
+  block->proposer = validator_.address();
 
   TxContext context{options_.chain_id, block->height, block->time, false};
   std::deque<std::string> replayed;
@@ -308,7 +319,7 @@ BlockPtr Chain::BuildBlock(const Replay* replay) {
   block->hash =
       Sha(absl::StrCat(options_.chain_id, "/", block->height, "/", absl::ToUnixNanos(block->time),
                        "/", block->last_hash, block->data_hash, block->app_hash));
-  RenderBlockJson(*block);
+  RenderBlockJson(*block, validator_);
 
   return block;
 }

@@ -37,6 +37,7 @@
 #include "gonka/devchain/types.h"
 
 namespace gonka {
+#include "gonka/devchain/validator.h"
 namespace devchain {
 
 // Context handed to the executor for one tx.
@@ -97,6 +98,9 @@ struct ChainOptions {
 struct BroadcastResult {
   std::string hash;  // 32 raw bytes
   TxResult result;
+  // The validator's 32-byte Ed25519 seed (raw bytes); "" = ValidatorKey::Default()'s
+  // (docs/devchain.md, "Validator key").
+  std::string validator_seed;
   std::string rpc_error;
 };
 
@@ -178,6 +182,8 @@ class Chain {
   void Loop();
   struct Replay {
     absl::Time time;
+  // The validator whose key signs every commit (ChainOptions::validator_seed).
+  const ValidatorKey& validator() const { return validator_; }
     std::vector<std::string> txs;
   };
   BlockPtr BuildBlock(const Replay* replay) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -209,6 +215,7 @@ class Chain {
   std::string reject_log_ ABSL_GUARDED_BY(mu_);
   uint64_t synthetic_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::FILE* log_ = nullptr;  // under produce_mu_
+  const ValidatorKey validator_;
   std::string log_path_;
 
   absl::Mutex produce_mu_;  // one block at a time; listeners run under it, in order

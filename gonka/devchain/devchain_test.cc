@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "gonka/chain/commit_verify.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/devchain/chain.h"
 #include "gonka/devchain/rpc.h"
@@ -331,6 +332,56 @@ std::string ReadWithin(boost::beast::websocket::stream<boost::asio::ip::tcp::soc
 }
 
 std::string Minify(simdjson::dom::element e) { return simdjson::minify(e); }
+
+// Every commit devchain publishes is signed by its validator key over CometBFT's canonical vote:
+// /block's last_commit and /commit verify against /validators (gonka/chain/commit_verify.h).
+TEST_F(DevchainTest, CommitsAreSignedByTheValidatorKey) {
+  for (int i = 0; i < 3; ++i) chain_->ProduceBlock();
+  absl::StatusOr<chain::ValidatorsPage> validators =
+      chain::ParseValidatorsAnswer(Get("/validators?height=3"));
+  ASSERT_TRUE(validators.ok()) << validators.status();
+  ASSERT_EQ(validators->validators.size(), 1u);
+  EXPECT_EQ(validators->validators[0].public_key, chain_->validator().public_key());
+  simdjson::dom::parser parser;
+  auto block3 = Parse(parser, Get("/block?height=3"));
+  absl::StatusOr<chain::SignedBlock> signed_block =
+      chain::ParseBlockJson(Minify(block3["result"]["block"]));
+  ASSERT_TRUE(signed_block.ok()) << signed_block.status();
+  EXPECT_TRUE(chain::VerifyLastCommit(*signed_block, validators->validators).ok())
+      << chain::VerifyLastCommit(*signed_block, validators->validators);
+  // Under another chain id the same signatures do not verify.
+  chain::SignedBlock other = *signed_block;
+  other.chain_id = "other-chain";
+  EXPECT_EQ(chain::VerifyLastCommit(other, validators->validators).code(),
+            absl::StatusCode::kUnauthenticated);
+  // /commit at a past height and at the tip (the seen commit, signed at the tip's time).
+  for (int height : {2, 3}) {
+    simdjson::dom::parser pc;
+    auto commit = Parse(pc, Get(absl::StrCat("/commit?height=", height)))["result"].value();
+    const std::string block_json =
+        absl::StrCat("{\"header\":{\"chain_id\":\"test-chain\",\"height\":\"", height + 1,
+                     "\"},\"last_commit\":", Minify(commit["signed_header"]["commit"]), "}");
+    absl::StatusOr<chain::SignedBlock> from_commit = chain::ParseBlockJson(block_json);
+    ASSERT_TRUE(from_commit.ok()) << from_commit.status();
+    EXPECT_TRUE(chain::VerifyLastCommit(*from_commit, validators->validators).ok())
+        << height << ": " << chain::VerifyLastCommit(*from_commit, validators->validators);
+  }
+}
+
+TEST(ChainValidatorTest, SeedChoosesTheKey) {
+  AcceptAll executor;
+  ChainOptions options;
+  options.validator_seed = std::string(32, '\x07');
+  Chain chain(options, &executor);
+  absl::StatusOr<ValidatorKey> key = ValidatorKey::FromSeed(std::string(32, '\x07'));
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(chain.validator().public_key(), key->public_key());
+  EXPECT_NE(chain.validator().public_key(), ValidatorKey::Default().public_key());
+  EXPECT_EQ(chain.validator().address(), chain::ValidatorAddress(key->public_key()));
+  EXPECT_EQ(chain.ProduceBlock()->proposer, key->address());
+  options.validator_seed = "short";
+  EXPECT_THAT(std::string(Chain::Validate(options).message()), HasSubstr("validator_seed"));
+}
 
 TEST_F(DevchainTest, CommitHeaderValidatorsGenesis) {
   for (int i = 0; i < 3; ++i) chain_->ProduceBlock();

@@ -37,11 +37,6 @@ std::string FakeHash(absl::string_view label) {
   return std::string(crypto::AsStringView(crypto::Sha256(label)));
 }
 
-// devchain's one validator, as its CometBFT JSON-RPC shows it (gonka/devchain/rpc.cc): the
-// address is the first 20 bytes of sha256("devchain-validator"), the Ed25519 key
-// sha256("devchain-validator-key"), voting power 10.
-std::string ValidatorAddress() { return FakeHash("devchain-validator").substr(0, 20); }
-
 void FillTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
   const int64_t nanos = absl::ToUnixNanos(time);
   out->set_seconds(nanos / 1000000000);
@@ -51,12 +46,13 @@ void FillTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
 void FillBlockId(absl::string_view hash, ::tendermint::types::BlockID* out) {
   out->set_hash(std::string(hash));
   if (hash.empty()) return;
-  out->mutable_part_set_header()->set_total(1);
-  out->mutable_part_set_header()->set_hash(FakeHash(absl::StrCat("parts", hash)));
+  const chain::CommitBlockId id = DevchainBlockId(hash);
+  out->mutable_part_set_header()->set_total(id.part_set_total);
+  out->mutable_part_set_header()->set_hash(id.part_set_hash);
 }
 
 // The same header fields as devchain's /block JSON (render.cc), in the SDK's Header.
-void FillSdkBlock(const Block& b, cmtpb::Block* out) {
+void FillSdkBlock(const Block& b, const ValidatorKey& key, cmtpb::Block* out) {
   cmtpb::Header* h = out->mutable_header();
   h->mutable_version()->set_block(11);
   h->set_chain_id(b.chain_id);
@@ -81,8 +77,9 @@ void FillSdkBlock(const Block& b, cmtpb::Block* out) {
     sig->set_block_id_flag(::tendermint::types::BLOCK_ID_FLAG_COMMIT);
     sig->set_validator_address(b.proposer);
     FillTimestamp(b.time, sig->mutable_timestamp());
-    sig->set_signature(FakeHash(absl::StrCat("signature", b.last_hash)) +
-                       FakeHash(absl::StrCat("signature2", b.last_hash)));
+    // The same precommit as /block's last_commit (render.cc): signed at this block's time.
+    sig->set_signature(
+        key.SignPrecommit(b.chain_id, b.height - 1, DevchainBlockId(b.last_hash), b.time));
   }
 }
 
@@ -338,18 +335,20 @@ absl::StatusOr<std::string> CosmosGrpcServer::CallCmtService(absl::string_view m
     if (method == "GetBlockByHeight") {
       cmtpb::GetBlockByHeightResponse response;
       FillBlockId((*block)->hash, response.mutable_block_id());
-      FillSdkBlock(**block, response.mutable_sdk_block());
+      FillSdkBlock(**block, chain_->validator(), response.mutable_sdk_block());
       return response.SerializeAsString();
     }
     cmtpb::GetValidatorSetByHeightResponse response;
     response.set_block_height(height);
     cmtpb::Validator* v = response.add_validators();
-    v->set_address(crypto::EncodeAddress("gonkavalcons", ValidatorAddress()).value_or(""));
+    // devchain's one validator (gonka/devchain/validator.h), as /validators shows it.
+    const ValidatorKey& validator = chain_->validator();
+    v->set_address(crypto::EncodeAddress("gonkavalcons", validator.address()).value_or(""));
     ::cosmos::crypto::ed25519::PubKey key;
-    key.set_key(FakeHash("devchain-validator-key"));
+    key.set_key(validator.public_key());
     v->mutable_pub_key()->set_type_url("/cosmos.crypto.ed25519.PubKey");
     v->mutable_pub_key()->set_value(key.SerializeAsString());
-    v->set_voting_power(10);
+    v->set_voting_power(kValidatorVotingPower);
     response.mutable_pagination()->set_total(1);
     return response.SerializeAsString();
   }

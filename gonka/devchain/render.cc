@@ -11,13 +11,9 @@ namespace {
 std::string Hex(absl::string_view bytes) { return crypto::HexEncodeUpper(bytes); }
 
 void WriteBlockId(JsonWriter& w, absl::string_view hash) {
-  w.BeginObject().Key("hash").String(Hex(hash)).Key("parts").BeginObject();
-  if (hash.empty()) {
-    w.Key("total").Int(0).Key("hash").String("");
-  } else {
-    w.Key("total").Int(1).Key("hash").String(
-        Hex(crypto::AsStringView(crypto::Sha256(absl::StrCat("parts", hash)))));
-  }
+  const chain::CommitBlockId id = DevchainBlockId(hash);
+  w.BeginObject().Key("hash").String(Hex(id.hash)).Key("parts").BeginObject();
+  w.Key("total").Int(id.part_set_total).Key("hash").String(Hex(id.part_set_hash));
   w.EndObject().EndObject();
 }
 
@@ -46,7 +42,7 @@ void WriteHeader(JsonWriter& w, const Block& b) {
   w.EndObject();
 }
 
-void WriteBlock(JsonWriter& w, const Block& b) {
+void WriteBlock(JsonWriter& w, const Block& b, const ValidatorKey& key) {
   w.BeginObject().Key("block_id").Raw(b.block_id_json);
   w.Key("block").BeginObject();
   w.Key("header").Raw(b.header_json);
@@ -55,7 +51,7 @@ void WriteBlock(JsonWriter& w, const Block& b) {
   w.EndArray().EndObject();
   w.Key("evidence").BeginObject().Key("evidence").BeginArray().EndArray().EndObject();
   w.Key("last_commit");
-  WriteCommit(w, b.height - 1, b.last_hash, b.time, b.proposer);
+  WriteCommit(w, b.chain_id, b.height - 1, b.last_hash, b.time, key);
   w.EndObject().EndObject();
 }
 
@@ -120,8 +116,8 @@ void WriteTxResult(JsonWriter& w, const TxResult& r) {
   w.EndObject();
 }
 
-void WriteCommit(JsonWriter& w, int64_t height, absl::string_view block_hash, absl::Time timestamp,
-                 absl::string_view validator_address) {
+void WriteCommit(JsonWriter& w, absl::string_view chain_id, int64_t height,
+                 absl::string_view block_hash, absl::Time timestamp, const ValidatorKey& key) {
   w.BeginObject();
   w.Key("height").String(absl::StrCat(height));
   w.Key("round").Int(0);
@@ -129,14 +125,15 @@ void WriteCommit(JsonWriter& w, int64_t height, absl::string_view block_hash, ab
   WriteBlockId(w, block_hash);
   w.Key("signatures").BeginArray();
   if (height > 0) {
-    // The one validator's precommit (BlockIDFlagCommit = 2); 64 bytes as an Ed25519 signature.
-    std::string sig =
-        FakeHash(absl::StrCat("sig1", block_hash)) + FakeHash(absl::StrCat("sig2", block_hash));
+    // The one validator's precommit (BlockIDFlagCommit = 2): its Ed25519 signature over the
+    // canonical vote for this block id, height, round 0 and timestamp.
+    const std::string sig =
+        key.SignPrecommit(chain_id, height, DevchainBlockId(block_hash), timestamp);
     w.BeginObject()
         .Key("block_id_flag")
         .Int(2)
         .Key("validator_address")
-        .String(Hex(validator_address))
+        .String(Hex(key.address()))
         .Key("timestamp")
         .String(RfcTime(timestamp))
         .Key("signature")
@@ -146,17 +143,17 @@ void WriteCommit(JsonWriter& w, int64_t height, absl::string_view block_hash, ab
   w.EndArray().EndObject();
 }
 
-std::string CommitJson(const Block& block, const Block* next) {
+std::string CommitJson(const Block& block, const Block* next, const ValidatorKey& key) {
   JsonWriter w;
   w.BeginObject().Key("signed_header").BeginObject().Key("header").Raw(block.header_json);
   w.Key("commit");
   // A past height's commit is the next block's last_commit; the tip's is the node's seen commit.
-  WriteCommit(w, block.height, block.hash, next ? next->time : block.time, block.proposer);
+  WriteCommit(w, block.chain_id, block.height, block.hash, next ? next->time : block.time, key);
   w.EndObject().Key("canonical").Bool(next != nullptr).EndObject();
   return w.Take();
 }
 
-void RenderBlockJson(Block& block) {
+void RenderBlockJson(Block& block, const ValidatorKey& key) {
   JsonWriter h;
   WriteHeader(h, block);
   block.header_json = h.Take();
@@ -164,7 +161,7 @@ void RenderBlockJson(Block& block) {
   WriteBlockId(id, block.hash);
   block.block_id_json = id.Take();
   JsonWriter w;
-  WriteBlock(w, block);
+  WriteBlock(w, block, key);
   block.block_json = w.Take();
   JsonWriter r;
   WriteBlockResults(r, block);

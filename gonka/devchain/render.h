@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "gonka/base/json.h"
 #include "gonka/devchain/types.h"
+#include "gonka/devchain/validator.h"
 
 namespace gonka {
 namespace devchain {
@@ -24,17 +25,17 @@ void WriteEvents(JsonWriter& w, const std::vector<Event>& events);
 void WriteTxResult(JsonWriter& w, const TxResult& result);
 
 // A Commit object (the last_commit of a block, the commit of /commit): the one devchain
-// validator's precommit for `block_hash` at `height` (none at height 0).
-void WriteCommit(JsonWriter& w, int64_t height, absl::string_view block_hash, absl::Time timestamp,
-                 absl::string_view validator_address);
+// validator's precommit for `block_hash` at `height` (none at height 0), signed with `key`.
+void WriteCommit(JsonWriter& w, absl::string_view chain_id, int64_t height,
+                 absl::string_view block_hash, absl::Time timestamp, const ValidatorKey& key);
 
 // The /commit result for `block`; `next` is the block after it (null at the tip: the commit is
 // then the node's seen commit and "canonical" is false, as CometBFT answers).
-std::string CommitJson(const Block& block, const Block* next);
+std::string CommitJson(const Block& block, const Block* next, const ValidatorKey& key);
 
 // Fills block.header_json, block.block_id_json, block.block_json (the /block result) and
-// block.block_results_json (/block_results).
-void RenderBlockJson(Block& block);
+// block.block_results_json (/block_results); the last_commit is signed with `key`.
+void RenderBlockJson(Block& block, const ValidatorKey& key);
 
 // The /tx result for tx `index` of `block`.
 std::string TxJson(const Block& block, uint32_t index);

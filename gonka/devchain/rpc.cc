@@ -413,19 +413,19 @@ bool OrderBy(const Params& p, bool default_desc, bool* desc, Error* error) {
   return true;
 }
 
-// The devchain validator: one Ed25519 key with all the voting power; its address is the one
-// every block names as proposer (gonka/devchain/chain.cc).
-std::string ValidatorAddressHex() {
-  return crypto::HexEncodeUpper(
-      crypto::AsStringView(crypto::Sha256("devchain-validator")).substr(0, 20));
+// The devchain validator: one Ed25519 key with all the voting power; its address (SHA-256 of
+// the key, first 20 bytes) is the one every block names as proposer and its key signs every
+// commit (gonka/devchain/validator.h).
+std::string ValidatorAddressHex(const ValidatorKey& key) {
+  return crypto::HexEncodeUpper(key.address());
 }
 
-void WriteValidatorPubKey(JsonWriter& w) {
+void WriteValidatorPubKey(JsonWriter& w, const ValidatorKey& key) {
   w.BeginObject()
       .Key("type")
       .String("tendermint/PubKeyEd25519")
       .Key("value")
-      .String(absl::Base64Escape(crypto::AsStringView(crypto::Sha256("devchain-validator-key"))))
+      .String(absl::Base64Escape(key.public_key()))
       .EndObject();
 }
 
@@ -646,10 +646,10 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     w.Key("catching_up").Bool(false);
     w.EndObject();
     w.Key("validator_info").BeginObject();
-    w.Key("address").String(latest ? hex(latest->proposer) : "");
+    w.Key("address").String(ValidatorAddressHex(chain_->validator()));
     w.Key("pub_key");
-    WriteValidatorPubKey(w);
-    w.Key("voting_power").String("10");
+    WriteValidatorPubKey(w, chain_->validator());
+    w.Key("voting_power").String(absl::StrCat(kValidatorVotingPower));
     w.EndObject();
     w.EndObject();
     return Ok(w.Take());
@@ -908,7 +908,7 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     absl::StatusOr<BlockPtr> block = chain_->GetBlock(height);
     if (!block.ok()) return Fail(Internal(std::string(block.status().message())));
     absl::StatusOr<BlockPtr> next = chain_->GetBlock(height + 1);
-    return Ok(CommitJson(**block, next.ok() ? next->get() : nullptr));
+    return Ok(CommitJson(**block, next.ok() ? next->get() : nullptr, chain_->validator()));
   }
 
   Outcome Validators(const Params& p) {
@@ -922,9 +922,14 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     w.BeginObject().Key("block_height").String(absl::StrCat(height));
     w.Key("validators").BeginArray();
     if (count > 0) {
-      w.BeginObject().Key("address").String(ValidatorAddressHex()).Key("pub_key");
-      WriteValidatorPubKey(w);
-      w.Key("voting_power").String("10").Key("proposer_priority").String("0").EndObject();
+      w.BeginObject().Key("address").String(ValidatorAddressHex(chain_->validator()));
+      w.Key("pub_key");
+      WriteValidatorPubKey(w, chain_->validator());
+      w.Key("voting_power")
+          .String(absl::StrCat(kValidatorVotingPower))
+          .Key("proposer_priority")
+          .String("0")
+          .EndObject();
     }
     w.EndArray();
     w.Key("count").String(absl::StrCat(count)).Key("total").String("1").EndObject();
@@ -954,9 +959,9 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
     w.Key("consensus_params");
     WriteConsensusParams(w);
     w.Key("validators").BeginArray().BeginObject();
-    w.Key("address").String(ValidatorAddressHex()).Key("pub_key");
-    WriteValidatorPubKey(w);
-    w.Key("power").String("10").Key("name").String(options_.moniker);
+    w.Key("address").String(ValidatorAddressHex(chain_->validator())).Key("pub_key");
+    WriteValidatorPubKey(w, chain_->validator());
+    w.Key("power").String(absl::StrCat(kValidatorVotingPower)).Key("name").String(options_.moniker);
     w.EndObject().EndArray();
     w.Key("app_hash").String("");
     w.Key("app_state").Raw(options_.genesis_app_state.empty() ? "{}" : options_.genesis_app_state);
