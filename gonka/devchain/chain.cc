@@ -315,7 +315,10 @@ BlockPtr Chain::BuildBlock(const Replay* replay) {
   for (const auto& r : block->tx_results) {
     absl::StrAppend(&results_digest, r.code, "/", r.gas_used, ";");
   }
-  block->app_hash = Sha(absl::StrCat(last ? last->app_hash : "", block->height, results_digest));
+  block->store_digest =
+      Sha(absl::StrCat(last ? last->store_digest : "", block->height, results_digest));
+  // As CometBFT: a header carries the app hash of the state after the previous block.
+  block->app_hash = AppHashAfter(block->height - 1, last ? last->store_digest : "");
   block->hash =
       Sha(absl::StrCat(options_.chain_id, "/", block->height, "/", absl::ToUnixNanos(block->time),
                        "/", block->last_hash, block->data_hash, block->app_hash));

@@ -34,10 +34,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gonka/base/clock.h"
+#include "gonka/chain/ics23.h"
+#include "gonka/devchain/proofs.h"
 #include "gonka/devchain/types.h"
+#include "gonka/devchain/validator.h"
 
 namespace gonka {
-#include "gonka/devchain/validator.h"
 namespace devchain {
 
 // Context handed to the executor for one tx.
@@ -73,6 +75,12 @@ class TxExecutor {
   virtual QueryResult Query(absl::string_view path, absl::string_view data, int64_t height) {
     return {6, "sdk", absl::StrCat("unknown query path: ", path), ""};
   }
+  // Merkle proofs (gonka/devchain/proofs.h): the IAVL-shaped stores whose keys this executor
+  // proves, by store name, as committed at `height` (entries sorted by key). With the chain's
+  // own "devchain" store they make the multistore whose root is block height+1's app_hash.
+  virtual std::map<std::string, std::vector<StoreEntry>> ProvableStores(int64_t height) {
+    return {};
+  }
 };
 
 struct ChainOptions {
@@ -90,6 +98,9 @@ struct ChainOptions {
   // Keeps committed blocks in <data_dir>/blocks.log; Open() replays them through the executor,
   // so a restart continues at the same height with the same state. "" = in memory only.
   std::string data_dir;
+  // The validator's 32-byte Ed25519 seed (raw bytes); "" = ValidatorKey::Default()'s
+  // (docs/devchain.md, "Validator key").
+  std::string validator_seed;
   Clock* clock = Clock::Real();
 };
 
@@ -98,9 +109,6 @@ struct ChainOptions {
 struct BroadcastResult {
   std::string hash;  // 32 raw bytes
   TxResult result;
-  // The validator's 32-byte Ed25519 seed (raw bytes); "" = ValidatorKey::Default()'s
-  // (docs/devchain.md, "Validator key").
-  std::string validator_seed;
   std::string rpc_error;
 };
 
@@ -141,6 +149,14 @@ class Chain {
   // x-cosmos-block-height: a negative height is sdk 18, one above the latest block sdk 26
   // ("cannot query with height in the future; please provide a valid height").
   TxExecutor::QueryResult Query(absl::string_view path, absl::string_view data, int64_t height = 0);
+  // abci_query with prove=true (chain_proofs.cc): for a "store/<name>/key" path (or "/store/…")
+  // and a key present in that provable store at committed `height` (0 = latest), the ICS-23 ops
+  // ("ics23:iavl", then "ics23:simple") against the app_hash in block height+1's header. Empty
+  // for other paths or stores and for absent keys (no non-existence proofs); GetBlock's errors
+  // for a height the chain does not hold.
+  absl::StatusOr<std::vector<chain::ProofOp>> ProveQuery(absl::string_view path,
+                                                         absl::string_view data,
+                                                         int64_t height) const;
 
   // Reads. Heights: 0 = latest. Errors carry CometBFT's messages: height above the tip
   // ("height 99 must be less than or equal to the current blockchain height 12") or pruned
@@ -166,6 +182,8 @@ class Chain {
   int64_t earliest_height() const;
   size_t mempool_size() const;
   const ChainOptions& options() const { return options_; }
+  // The validator whose key signs every commit (ChainOptions::validator_seed).
+  const ValidatorKey& validator() const { return validator_; }
 
   // Every committed block, in order, on the producer thread.
   void OnBlock(std::function<void(const BlockPtr&)> listener);
@@ -182,19 +200,22 @@ class Chain {
   void Loop();
   struct Replay {
     absl::Time time;
-  // The validator whose key signs every commit (ChainOptions::validator_seed).
-  const ValidatorKey& validator() const { return validator_; }
     std::vector<std::string> txs;
   };
   BlockPtr BuildBlock(const Replay* replay) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CommitBlock(const BlockPtr& block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Append(const Block& block, size_t real_txs);
   std::vector<Event> EpochEvents(int64_t height) const;
+  // The multistore root after `height` (chain_proofs.cc): the executor's provable stores and
+  // "devchain", whose root is `devchain_digest`.
+  std::string AppHashAfter(int64_t height, absl::string_view devchain_digest) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The event indexes: add a committed block's attributes, or drop a pruned block's.
   void IndexBlock(const Block& block, bool add) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unindex(const BlockPtr& pruned) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ChainOptions options_;
+  const ValidatorKey validator_;
   TxExecutor* const executor_;
   Clock* const clock_;
 
@@ -215,7 +236,6 @@ class Chain {
   std::string reject_log_ ABSL_GUARDED_BY(mu_);
   uint64_t synthetic_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::FILE* log_ = nullptr;  // under produce_mu_
-  const ValidatorKey validator_;
   std::string log_path_;
 
   absl::Mutex produce_mu_;  // one block at a time; listeners run under it, in order

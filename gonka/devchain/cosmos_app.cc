@@ -646,6 +646,23 @@ TxResult CosmosApp::Deliver(absl::string_view tx, const TxContext& context) {
   return Run(committed_, tx, context, /*deliver=*/true);
 }
 
+std::map<std::string, std::vector<StoreEntry>> CosmosApp::ProvableStores(int64_t height) {
+  absl::MutexLock lock(&mu_);
+  // The epochs' keys sort as their 8-byte big-endian numbers, and each is written after the one
+  // before: the store at `height` is epochs 1..n, already in key order.
+  std::vector<StoreEntry> entries;
+  for (uint64_t epoch = 1;; ++epoch) {
+    std::optional<::inference::inference::ActiveParticipants> value =
+        inference_->ActiveParticipantsAt(epoch, height);
+    if (!value.has_value()) break;
+    entries.push_back({ActiveParticipantsKey(epoch), cosmos::SerializeDeterministic(*value),
+                       inference_->ActiveParticipantsHeight(epoch)});
+  }
+  std::map<std::string, std::vector<StoreEntry>> stores;
+  stores["inference"] = std::move(entries);
+  return stores;
+}
+
 void CosmosApp::Commit(int64_t height) {
   absl::MutexLock lock(&mu_);
   // x/auth PreBlocker: drop unordered nonces whose timeout has passed.

@@ -109,6 +109,9 @@ class CosmosApp : public TxExecutor {
   TxResult Deliver(absl::string_view tx, const TxContext& context) override;
   void Commit(int64_t height) override;
   QueryResult Query(absl::string_view path, absl::string_view data, int64_t height) override;
+  // "inference": every epoch's ActiveParticipants written by `height`, under Gonka's
+  // ActiveParticipantsFullKey, each at the height it was written (docs/devchain.md, "Proofs").
+  std::map<std::string, std::vector<StoreEntry>> ProvableStores(int64_t height) override;
 
   // Schedules a partial upgrade in the inference module from the next block on
   // (InferenceModule::AddPartialUpgrade; InvalidArgument naming the field).

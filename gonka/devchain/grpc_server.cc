@@ -356,7 +356,7 @@ absl::StatusOr<std::string> CosmosGrpcServer::CallCmtService(absl::string_view m
     cmtpb::ABCIQueryRequest req;
     if (!Parse(request, &req)) return absl::InvalidArgumentError("ABCIQuery: cannot decode");
     // As CometBFT's abci_query through the app: the answer's code/log/value, never a gRPC error
-    // for an application error. devchain keeps no IAVL tree, so there are no proof ops.
+    // for an application error. With prove, a provable store key gets its ICS-23 proof ops.
     TxExecutor::QueryResult q = chain_->Query(req.path(), req.data(), req.height());
     cmtpb::ABCIQueryResponse response;
     response.set_code(q.code);
@@ -365,6 +365,18 @@ absl::StatusOr<std::string> CosmosGrpcServer::CallCmtService(absl::string_view m
     response.set_key(req.data());
     response.set_value(q.value);
     response.set_height(q.height);
+    if (req.prove() && q.code == 0) {
+      absl::StatusOr<std::vector<chain::ProofOp>> ops =
+          chain_->ProveQuery(req.path(), req.data(), q.height);
+      if (ops.ok()) {
+        for (const chain::ProofOp& op : *ops) {
+          cmtpb::ProofOp* out = response.mutable_proof_ops()->add_ops();
+          out->set_type(op.type);
+          out->set_key(op.key);
+          out->set_data(op.data);
+        }
+      }
+    }
     if (answered_height) *answered_height = q.height;
     return response.SerializeAsString();
   }

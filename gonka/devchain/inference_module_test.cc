@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gonka/chain/comet_client.h"
+#include "gonka/chain/ics23.h"
 #include "gonka/cosmos/tx_builder.h"
 #include "gonka/crypto/bech32.h"
 #include "gonka/crypto/key.h"
@@ -562,7 +563,7 @@ TEST_F(InferenceModuleTest, ActiveParticipantsInTheStoreAndCmtService) {
   EXPECT_EQ(active.participants(0).index(), ByAddress()[0]);
   EXPECT_EQ(active.participants(0).weight(), GenesisWeight(ByAddress()[0]) + 1);
 
-  // The same read through cmtservice ABCIQuery over gRPC (no proof ops: no IAVL tree).
+  // The same read through cmtservice ABCIQuery over gRPC, with ICS-23 proof ops.
   const std::string cmt = "/cosmos.base.tendermint.v1beta1.Service/";
   cmtpb::ABCIQueryRequest query;
   query.set_path("store/inference/key");
@@ -575,6 +576,44 @@ TEST_F(InferenceModuleTest, ActiveParticipantsInTheStoreAndCmtService) {
   ASSERT_TRUE(answer.ParseFromString(g.bytes));
   EXPECT_EQ(answer.value(), at->value);
   EXPECT_EQ(answer.height(), 28);
+  // The proof: the key in the "inference" IAVL tree, then that tree in the multistore whose root
+  // is block 29's app_hash (the state after 28), verified as a Cosmos client does.
+  ASSERT_EQ(answer.proof_ops().ops_size(), 2);
+  std::vector<chain::ProofOp> ops;
+  for (const cmtpb::ProofOp& op : answer.proof_ops().ops()) {
+    ops.push_back({op.type(), op.key(), op.data()});
+  }
+  EXPECT_EQ(ops[0].type, "ics23:iavl");
+  EXPECT_EQ(ops[0].key, ActiveParticipantsKey(1));
+  EXPECT_EQ(ops[1].type, "ics23:simple");
+  EXPECT_EQ(ops[1].key, "inference");
+  const std::string keypath = "/inference/" + chain::PathEscape(ActiveParticipantsKey(1));
+  const std::string app_hash_29 = (*chain_->GetBlock(29))->app_hash;
+  absl::Status verified = chain::VerifyProofOps(ops, app_hash_29, keypath, at->value);
+  EXPECT_TRUE(verified.ok()) << verified;
+  // Block 28's app hash is the state before epoch 1's value was written.
+  EXPECT_FALSE(
+      chain::VerifyProofOps(ops, (*chain_->GetBlock(28))->app_hash, keypath, at->value).ok());
+  // A later height proves the same value against its own app hash (the devchain digest in the
+  // multistore changes every block).
+  query.set_height(33);
+  g = CallGrpc(cmt + "ABCIQuery", query.SerializeAsString(), 0);
+  ASSERT_TRUE(g.status.ok() && answer.ParseFromString(g.bytes));
+  ops.clear();
+  for (const cmtpb::ProofOp& op : answer.proof_ops().ops()) {
+    ops.push_back({op.type(), op.key(), op.data()});
+  }
+  verified = chain::VerifyProofOps(ops, (*chain_->GetBlock(34))->app_hash, keypath, at->value);
+  EXPECT_TRUE(verified.ok()) << verified;
+  // No proof for a key the store does not hold (no non-existence proofs), nor without prove.
+  query.set_height(27);
+  g = CallGrpc(cmt + "ABCIQuery", query.SerializeAsString(), 0);
+  ASSERT_TRUE(g.status.ok() && answer.ParseFromString(g.bytes));
+  EXPECT_FALSE(answer.has_proof_ops());
+  query.set_height(28);
+  query.set_prove(false);
+  g = CallGrpc(cmt + "ABCIQuery", query.SerializeAsString(), 0);
+  ASSERT_TRUE(g.status.ok() && answer.ParseFromString(g.bytes));
   EXPECT_FALSE(answer.has_proof_ops());
 
   g = CallGrpc(cmt + "GetNodeInfo", cmtpb::GetNodeInfoRequest().SerializeAsString(), 0);

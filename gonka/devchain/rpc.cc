@@ -1058,11 +1058,30 @@ class RpcService::Impl : public std::enable_shared_from_this<RpcService::Impl> {
       return Fail(error);
     }
     TxExecutor::QueryResult q = chain_->Query(path, data, height);
+    // ICS-23 proof ops for a provable store key (docs/devchain.md, "Proofs").
+    std::vector<chain::ProofOp> proof_ops;
+    if (prove && q.code == 0) {
+      proof_ops = chain_->ProveQuery(path, data, q.height).value_or(std::vector<chain::ProofOp>{});
+    }
     JsonWriter w;
     w.BeginObject().Key("response").BeginObject();
     if (q.code != 0) w.Key("code").Uint(q.code);
     if (!q.log.empty()) w.Key("log").String(q.log);
     if (!q.value.empty()) w.Key("value").String(absl::Base64Escape(q.value));
+    if (!proof_ops.empty()) {
+      w.Key("proofOps").BeginObject().Key("ops").BeginArray();
+      for (const chain::ProofOp& op : proof_ops) {
+        w.BeginObject()
+            .Key("type")
+            .String(op.type)
+            .Key("key")
+            .String(absl::Base64Escape(op.key))
+            .Key("data")
+            .String(absl::Base64Escape(op.data))
+            .EndObject();
+      }
+      w.EndArray().EndObject();
+    }
     // The height answered; baseapp leaves it 0 on an error result.
     w.Key("height").String(absl::StrCat(q.code == 0 ? q.height : 0));
     if (!q.codespace.empty()) w.Key("codespace").String(q.codespace);

@@ -45,6 +45,9 @@ struct Block {
   std::string last_hash;  // 32 raw bytes ("" at height 1)
   std::string data_hash;
   std::string app_hash;
+  // The digest of devchain's own state after this block (its results, chained): the "devchain"
+  // store's root in the multistore whose root is the next block's app_hash (proofs.h).
+  std::string store_digest;
   std::string proposer;                // 20 raw bytes
   std::vector<std::string> txs;        // raw TxRaw bytes
   std::vector<std::string> tx_hashes;  // 32 raw bytes each
