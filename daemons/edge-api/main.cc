@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   }
   if (absl::Status s = reads.Start(std::move(wiring)); !s.ok()) return daemon.Fail(s);
   reads.AddRoutes(&daemon.server());
-  if (expose_optional_routes) gonka::cache::AddOptionalRoutes(&daemon.server());
+  if (expose_optional_routes) gonka::cache::AddOptionalRoutes(&daemon.server(), &comet);
   gonka::DrainController& drain = daemon.drain();
   drain.AddReadinessProbe("chain", [&comet] { return comet.Status().status(); });
   drain.AddReadinessProbe("nats", [&] { return (*js)->GetStreamInfo(emitter.stream).status(); });

@@ -18,6 +18,7 @@
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/base/status_macros.h"
+#include "gonka/cache/verify_routes.h"
 #include "gonka/chain/inference_query_client.h"
 #include "gonka/crypto/bech32.h"
 #include "gonka/crypto/hash.h"
@@ -1011,7 +1012,7 @@ net::HttpResponse ServeOptionalRoute(const net::HttpRequest& request) {
     missing = "ICS-23 (IAVL) proof verification";
   } else if (request.path == "/v1/verify-block" ||
              absl::StartsWith(request.path, "/v1/debug/verify/")) {
-    missing = "CometBFT commit signature verification";
+    missing = "the chain's CometBFT RPC (registered without a CometClient)";
   } else {
     return ErrorResponse(absl::NotFoundError(absl::StrCat("no route ", request.path)));
   }
@@ -1026,11 +1027,15 @@ net::HttpResponse ServeOptionalRoute(const net::HttpRequest& request) {
   return response;
 }
 
-void AddOptionalRoutes(net::HttpServer* server) {
+void AddOptionalRoutes(net::HttpServer* server, chain::CometClient* comet) {
   server->Handle("GET", "/v1/debug/pubkey-to-addr/*", ServeOptionalRoute);
-  server->Handle("GET", "/v1/debug/verify/*", ServeOptionalRoute);
   server->Handle("POST", "/v1/verify-proof", ServeOptionalRoute);
-  server->Handle("POST", "/v1/verify-block", ServeOptionalRoute);
+  if (comet != nullptr) {
+    AddVerifyRoutes(server, comet);  // POST /v1/verify-block, GET /v1/debug/verify/*
+  } else {
+    server->Handle("GET", "/v1/debug/verify/*", ServeOptionalRoute);
+    server->Handle("POST", "/v1/verify-block", ServeOptionalRoute);
+  }
 }
 
 std::optional<chain::EpochParams> ChainEpochParams(chain::InferenceQueryClient& probe,

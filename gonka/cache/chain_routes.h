@@ -50,6 +50,7 @@
 
 namespace gonka {
 namespace chain {
+class CometClient;
 class InferenceQueryClient;
 }  // namespace chain
 namespace net {
@@ -135,10 +136,11 @@ std::optional<chain::EpochParams> ChainEpochParams(chain::InferenceQueryClient& 
 // EDGE_API_EXPOSE_OPTIONAL_ROUTES=true; here edge-api registers them only with
 // --expose-optional-routes): GET /v1/debug/pubkey-to-addr/{pubkey} — the base64 of a 33-byte
 // compressed secp256k1 key → its bech32 "gonka" account address as text/plain (400 "invalid
-// pubkey: ..." otherwise). POST /v1/verify-proof, POST /v1/verify-block and
-// GET /v1/debug/verify/{height} need ICS-23 proof and CometBFT commit verification, which
-// libgonka does not have: they answer 501 naming what is missing (docs/cache.md).
-void AddOptionalRoutes(net::HttpServer* server);
+// pubkey: ..." otherwise). POST /v1/verify-block and GET /v1/debug/verify/{height} verify a
+// block's commit signatures (gonka/cache/verify_routes.h) over `comet`, the chain's CometBFT RPC;
+// without one (nullptr) they answer 501 naming what is missing. POST /v1/verify-proof needs
+// ICS-23 proof verification, which libgonka does not have: 501 (docs/cache.md).
+void AddOptionalRoutes(net::HttpServer* server, chain::CometClient* comet = nullptr);
 net::HttpResponse ServeOptionalRoute(const net::HttpRequest& request);
 
 }  // namespace cache

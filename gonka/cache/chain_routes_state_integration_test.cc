@@ -407,11 +407,11 @@ TEST_F(ChainRoutesStateTest, OptionalRoutesBehindTheFlag) {
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->status, 400) << a->body;
   EXPECT_NE(a->body.find("invalid pubkey"), std::string::npos) << a->body;
-  // Verification routes need proof/commit verification libgonka does not have: 501 saying so.
+  // Commit verification against devchain's signed commits (verify_routes_integration_test).
   a = GetRoute(client, env_->url("/v1/debug/verify/10"));
   ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a->status, 501) << a->body;
-  EXPECT_NE(a->body.find("commit signature verification"), std::string::npos) << a->body;
+  EXPECT_EQ(a->status, 200) << a->body;
+  EXPECT_EQ(a->body, "Block signatures verified");
   net::HttpCallOptions options;
   options.timeout = absl::Seconds(10);
   absl::StatusOr<net::HttpResponse> post =

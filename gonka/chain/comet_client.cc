@@ -123,6 +123,10 @@ absl::StatusOr<std::string> CometClient::BlockResultsJson(int64_t height) {
   return Call("block_results", absl::StrCat("height=", height));
 }
 
+absl::StatusOr<std::string> CometClient::ValidatorsJson(int64_t height, int page, int per_page) {
+  return Call("validators", absl::StrCat("height=", height, "&page=", page, "&per_page=", per_page));
+}
+
 absl::StatusOr<v1::BlockEvents> CometClient::FetchBlockEvents(int64_t height,
                                                               const NormalizeOptions& options) {
   ASSIGN_OR_RETURN(std::string block, BlockJson(height));

@@ -86,6 +86,9 @@ class CometClient {
   // reads them as they are.
   absl::StatusOr<std::string> BlockJson(int64_t height);
   absl::StatusOr<std::string> BlockResultsJson(int64_t height);
+  // The raw /validators answer at `height` (1-based `page` of `per_page`, CometBFT caps it at
+  // 100); chain::ParseValidatorsAnswer reads it.
+  absl::StatusOr<std::string> ValidatorsJson(int64_t height, int page, int per_page);
   // Both, normalised.
   absl::StatusOr<v1::BlockEvents> FetchBlockEvents(int64_t height, const NormalizeOptions& options);
   // Heights [from, from + count) in ONE JSON-RPC batch request (POST of /block and
