@@ -21,6 +21,7 @@
 #include "gonka/cache/verify_routes.h"
 #include "gonka/chain/inference_query_client.h"
 #include "gonka/crypto/bech32.h"
+#include "gonka/crypto/bls12381.h"
 #include "gonka/crypto/hash.h"
 #include "gonka/net/http_server.h"
 #include "gonka/proto/cosmos/crypto/ed25519/keys.pb.h"
@@ -48,6 +49,17 @@ std::string ActiveParticipantsKey(uint64_t epoch) {
   }
   key.push_back('/');
   return key;
+}
+
+// Gonka's /v1/bls/* convenience fields: the uncompressed BLS12-381 point (G1 128 bytes, G2 256)
+// as base64 (Go prints []byte so), or nothing when the compressed bytes have the wrong length or
+// are not a point of the prime-order subgroup (Gonka's edge-api then prints null or leaves the
+// field out: blst Uncompress + SigValidate(true)/KeyValidate, errors ignored).
+std::optional<std::string> UncompressedBlsBase64(absl::string_view compressed, bool g2) {
+  absl::StatusOr<std::string> raw =
+      g2 ? crypto::DecompressBls12381G2(compressed) : crypto::DecompressBls12381G1(compressed);
+  if (!raw.ok()) return std::nullopt;
+  return absl::Base64Escape(*raw);
 }
 
 // Cosmos's ProtoMarshalJSON (the `protoToRawJSON` of Gonka's handlers): .proto field names and
@@ -639,10 +651,10 @@ absl::Status ChainRoutes::Register() {
        }}));
 
   // /v1/bls/epoch/{id}: {epoch_data, group_public_key_uncompressed_256,
-  // validation_signature_uncompressed_128}. Gonka fills the two uncompressed fields by
-  // decompressing BLS12-381 points with blst; no BLS library ships with Debian, so they are
-  // null here (what Gonka answers when the compressed bytes are absent) — docs/cache.md. DKG
-  // data changes during its phases (deadlines are block heights, not PoC phases) → kBlock.
+  // validation_signature_uncompressed_128}: the 96-byte G2 group key and the 48-byte G1
+  // validation signature decompressed (gonka/crypto/bls12381.h), base64; null when absent or not
+  // a valid subgroup point, as Gonka. DKG data changes during its phases (deadlines are block
+  // heights, not PoC phases) → kBlock.
   RETURN_IF_ERROR(cache_->AddRoute(
       {"bls_epoch", Freshness::kBlock,
        [chain](const Query& q, int64_t height) -> absl::StatusOr<std::string> {
@@ -657,19 +669,30 @@ absl::Status ChainRoutes::Register() {
            participant.set_percentage_weight(LegacyDecText(participant.percentage_weight()));
          }
          ASSIGN_OR_RETURN(std::string data_json, CosmosJson(data));
+         const std::optional<std::string> key_256 =
+             UncompressedBlsBase64(data.group_public_key(), /*g2=*/true);
+         const std::optional<std::string> signature_128 =
+             UncompressedBlsBase64(data.validation_signature(), /*g2=*/false);
          JsonWriter w;
-         w.BeginObject()
-             .Key("epoch_data")
-             .Raw(data_json)
-             .Key("group_public_key_uncompressed_256")
-             .Null()
-             .Key("validation_signature_uncompressed_128")
-             .Null()
-             .EndObject();
+         w.BeginObject().Key("epoch_data").Raw(data_json);
+         w.Key("group_public_key_uncompressed_256");
+         if (key_256) {
+           w.String(*key_256);
+         } else {
+           w.Null();
+         }
+         w.Key("validation_signature_uncompressed_128");
+         if (signature_128) {
+           w.String(*signature_128);
+         } else {
+           w.Null();
+         }
+         w.EndObject();
          return w.Take();
        }}));
-  // /v1/bls/signatures/{request_id}: {signing_request} (uncompressed_signature_128 left out: see
-  // bls_epoch); NotFound → {} (Gonka's handler answers 200 with nothing set).
+  // /v1/bls/signatures/{request_id}: {signing_request, uncompressed_signature_128}, the latter
+  // only for a COMPLETED request whose final_signature is a valid 48-byte G1 point (Gonka leaves
+  // it out otherwise); NotFound → {} (Gonka's handler answers 200 with nothing set).
   RETURN_IF_ERROR(cache_->AddRoute(
       {"bls_signature", Freshness::kBlock,
        [chain](const Query& q, int64_t height) -> absl::StatusOr<std::string> {
@@ -680,8 +703,15 @@ absl::Status ChainRoutes::Register() {
          if (answer.status().code() == absl::StatusCode::kNotFound) return std::string("{}");
          if (!answer.ok()) return answer.status();
          ASSIGN_OR_RETURN(std::string request_json, CosmosJson(answer->signing_request()));
+         std::optional<std::string> signature_128;
+         if (answer->signing_request().status() == bpb::THRESHOLD_SIGNING_STATUS_COMPLETED) {
+           signature_128 =
+               UncompressedBlsBase64(answer->signing_request().final_signature(), /*g2=*/false);
+         }
          JsonWriter w;
-         w.BeginObject().Key("signing_request").Raw(request_json).EndObject();
+         w.BeginObject().Key("signing_request").Raw(request_json);
+         if (signature_128) w.Key("uncompressed_signature_128").String(*signature_128);
+         w.EndObject();
          return w.Take();
        }}));
 

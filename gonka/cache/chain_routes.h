@@ -18,8 +18,10 @@
 //     kBlock; /v1/epochs/{n}/participants kNever keyed by n for a finished epoch (n below the
 //     effective epoch), kBlock for the effective one and later.
 //   - BLS: upstream errors → 500 with Gonka's text; an unknown signing request → 200 {}; the
-//     uncompressed BLS12-381 fields are null (no BLS library here: docs/cache.md). /v1/versions:
-//     an upstream error → 500 {"error":"failed to get node info: ..."}.
+//     uncompressed BLS12-381 fields (gonka/crypto/bls12381.h) are base64 when the compressed
+//     point is valid and in its subgroup, else null (epoch) or left out (signature; also left out
+//     unless the request is COMPLETED), as Gonka. /v1/versions: an upstream error → 500
+//     {"error":"failed to get node info: ..."}.
 //   - Not served here: the optional routes (AddOptionalRoutes below, registered separately);
 //     proof_ops of /v1/epochs/{n}/participants appear only when the node answers them (devchain
 //     does not).

@@ -5,6 +5,7 @@
 // parameter, 404, BLS's 500 and {}), and that repeated requests are cache hits.
 #include <cstdint>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -51,6 +52,53 @@ chain::EpochParams Params() {
 }
 int64_t EffectiveEpoch(int64_t height) { return chain::ScheduleAt(Params(), height).epoch_index; }
 
+// BLS12-381 points (ZCash compressed encoding) and their uncompressed coordinates: the G2 and
+// G1 generators (IETF pairing-friendly-curves draft / RFC 9380) and -G1 (the sign flag 0x20 set,
+// y = p - y(G1)). docs/cache.md describes the layout.
+constexpr char kG2Compressed[] =
+    "93e02b6052719f607dacd3a088274f65596bd0d09920b61ab5da61bbdc7f5049334cf11213945d57e5ac7d055d042b"
+    "7e024aa2b2f08f0a91260805272dc51051c6e47ad4fa403b02b4510b647ae3d1770bac0326a805bbefd48056c8c121"
+    "bdb8";
+constexpr const char* kG2Coordinates[] = {  // x.c0, x.c1, y.c0, y.c1
+    "024aa2b2f08f0a91260805272dc51051c6e47ad4fa403b02b4510b647ae3d1770bac0326a805bbefd48056c8c121bd"
+    "b8",
+    "13e02b6052719f607dacd3a088274f65596bd0d09920b61ab5da61bbdc7f5049334cf11213945d57e5ac7d055d042b"
+    "7e",
+    "0ce5d527727d6e118cc9cdc6da2e351aadfd9baa8cbdd3a76d429a695160d12c923ac9cc3baca289e193548608b828"
+    "01",
+    "0606c4a02ea734cc32acd2b02bc28b99cb3e287e85a763af267492ab572e99ab3f370d275cec1da1aaa9075ff05f79"
+    "be"};
+constexpr char kG1Compressed[] =
+    "97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6"
+    "bb";
+constexpr char kG1NegatedCompressed[] =
+    "b7f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6"
+    "bb";
+constexpr char kG1X[] =
+    "17f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6"
+    "bb";
+constexpr char kG1Y[] =
+    "08b3f481e3aaa0f1a09e30ed741d8ae4fcf5e095d5d00af600db18cb2c04b3edd03cc744a2888ae40caa232946c5e7"
+    "e1";
+constexpr char kG1NegatedY[] =
+    "114d1d6855d545a8aa7d76c8cf2e21f267816aef1db507c96655b9d5caac42364e6f38ba0ecb751bad54dcd6b939c2"
+    "ca";
+
+std::string Unhex(absl::string_view hex) { return absl::HexStringToBytes(hex); }
+// Gonka's uncompressed layout: each coordinate right-aligned in a 64-byte big-endian limb.
+std::string Limbs(std::initializer_list<const char*> coordinates) {
+  std::string out;
+  for (const char* hex : coordinates) out += std::string(16, '\0') + Unhex(hex);
+  return out;
+}
+
+// A base64 field of `doc`, decoded, in hex (so a mismatch shows the limb that differs).
+std::string DecodedHex(simdjson::dom::element doc, const char* key) {
+  std::string bytes;
+  if (!absl::Base64Unescape(testing::StringField(doc, key), &bytes)) return "<not base64>";
+  return crypto::HexEncode(bytes);
+}
+
 std::string Genesis() {
   auto b64 = [](const std::string& bytes) { return absl::Base64Escape(bytes); };
   return absl::StrCat(R"({
@@ -91,11 +139,28 @@ std::string Genesis() {
                       Address(1), R"(", "percentage_weight": "0.5",
                                       "slot_start_index": 0, "slot_end_index": 49}],
                     "group_public_key": ")",
+                      b64(Unhex(kG2Compressed)), R"(",
+                    "validation_signature": ")",
+                      b64(Unhex(kG1NegatedCompressed)), R"("},
+                   {"epoch_id": "2", "dkg_phase": "DKG_PHASE_SIGNED",
+                    "group_public_key": ")",
                       b64(std::string(96, '\x11')), R"(",
                     "validation_signature": ")",
                       b64(std::string(48, '\x22')), R"("}],
         "signing_requests": [{"request_id": ")",
                       b64("\x0a\x0b"), R"(", "current_epoch_id": "1",
+                              "status": "THRESHOLD_SIGNING_STATUS_COMPLETED",
+                              "final_signature": ")",
+                      b64(Unhex(kG1Compressed)), R"(",
+                              "created_block_height": "2"},
+                             {"request_id": ")",
+                      b64("\x0c\x0d"), R"(", "current_epoch_id": "1",
+                              "status": "THRESHOLD_SIGNING_STATUS_COLLECTING_SIGNATURES",
+                              "final_signature": ")",
+                      b64(Unhex(kG1Compressed)), R"(",
+                              "created_block_height": "2"},
+                             {"request_id": ")",
+                      b64("\x0e\x0f"), R"(", "current_epoch_id": "1",
                               "status": "THRESHOLD_SIGNING_STATUS_COMPLETED",
                               "final_signature": ")",
                       b64(std::string(48, '\x33')), R"(",
@@ -237,15 +302,26 @@ TEST_F(ChainRoutesStateTest, BlsEpochAndSignatures) {
   EXPECT_EQ(StringField(data, "epoch_id"), "1");
   EXPECT_EQ(IntField(data, "i_total_slots"), 100);
   EXPECT_EQ(StringField(data, "dkg_phase"), "DKG_PHASE_SIGNED");
-  EXPECT_EQ(StringField(data, "group_public_key"), absl::Base64Escape(std::string(96, '\x11')));
+  EXPECT_EQ(StringField(data, "group_public_key"), absl::Base64Escape(Unhex(kG2Compressed)));
   EXPECT_EQ(StringField(data, "dealing_phase_deadline_block"), "0");  // a default, printed
   EXPECT_EQ(StringField(data["participants"].at(0), "percentage_weight"), "0.500000000000000000");
-  // No BLS12-381 library: the uncompressed forms are null (docs/cache.md).
-  EXPECT_TRUE(doc["group_public_key_uncompressed_256"].is_null()) << a->body;
-  EXPECT_TRUE(doc["validation_signature_uncompressed_128"].is_null()) << a->body;
+  // The G2 group key and the G1 validation signature decompressed, base64 of the limb layout.
+  EXPECT_EQ(DecodedHex(doc, "group_public_key_uncompressed_256"),
+            crypto::HexEncode(Limbs(
+                {kG2Coordinates[0], kG2Coordinates[1], kG2Coordinates[2], kG2Coordinates[3]})))
+      << a->body;
+  EXPECT_EQ(DecodedHex(doc, "validation_signature_uncompressed_128"),
+            crypto::HexEncode(Limbs({kG1X, kG1NegatedY})))
+      << a->body;
   absl::StatusOr<Answer> alias = GetRoute(client, env_->url("/v1/bls/epochs/1"));
   ASSERT_TRUE(alias.ok() && alias->status == 200);
   EXPECT_EQ(alias->body, a->body);
+  // Bytes that are no curve point: both fields null, as Gonka (the decompression error ignored).
+  a = GetRoute(client, env_->url("/v1/bls/epoch/2"));
+  ASSERT_TRUE(a.ok() && a->status == 200) << (a.ok() ? a->body : a.status().ToString());
+  doc = testing::ParseJson(parser, a->body);
+  EXPECT_TRUE(doc["group_public_key_uncompressed_256"].is_null()) << a->body;
+  EXPECT_TRUE(doc["validation_signature_uncompressed_128"].is_null()) << a->body;
   // Gonka's BLS handler: every upstream error (here NotFound, and epoch 0's InvalidArgument)
   // is 500 with its own text; a non-integer id 400 naming the parameter.
   for (const char* path : {"/v1/bls/epoch/7", "/v1/bls/epoch/0"}) {
@@ -265,6 +341,17 @@ TEST_F(ChainRoutesStateTest, BlsEpochAndSignatures) {
   EXPECT_EQ(StringField(doc["signing_request"], "status"), "THRESHOLD_SIGNING_STATUS_COMPLETED");
   EXPECT_EQ(StringField(doc["signing_request"], "request_id"), absl::Base64Escape("\x0a\x0b"));
   EXPECT_EQ(StringField(doc["signing_request"], "current_epoch_id"), "1");
+  // COMPLETED with a valid G1 final_signature: its uncompressed form (X | Y limbs), base64.
+  EXPECT_EQ(DecodedHex(doc, "uncompressed_signature_128"), crypto::HexEncode(Limbs({kG1X, kG1Y})))
+      << a->body;
+  // Not COMPLETED (even with a valid signature), or COMPLETED with junk bytes: left out.
+  for (const char* path : {"/v1/bls/signatures/0c0d", "/v1/bls/signatures/0e0f"}) {
+    a = GetRoute(client, env_->url(path));
+    ASSERT_TRUE(a.ok() && a->status == 200) << path << (a.ok() ? a->body : "");
+    doc = testing::ParseJson(parser, a->body);
+    EXPECT_TRUE(doc["signing_request"].is_object()) << a->body;
+    EXPECT_EQ(doc["uncompressed_signature_128"].error(), simdjson::NO_SUCH_FIELD) << a->body;
+  }
   // Unknown → 200 {}; not hex → 400.
   a = GetRoute(client, env_->url("/v1/bls/signatures/ffff"));
   ASSERT_TRUE(a.ok());

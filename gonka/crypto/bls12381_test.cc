@@ -339,6 +339,21 @@ TEST(Bls12381Test, EthereumVectorsDecompressAndRoundTrip) {
   }
 }
 
+// A real answer: the uncompressed_signature_128 of a COMPLETED mainnet signing request (epoch
+// 135) as printed in Gonka's bridge documentation, and its compressed form.
+TEST(Bls12381Test, MainnetSignature) {
+  const std::string compressed = Unhex(
+      "a61cf77e69a6182c5b344c12fb277f9e17e00723a165a48609a2d1c8659431cc15c3314a93085466b8f004651b1f"
+      "7e46");
+  absl::StatusOr<std::string> out = DecompressBls12381G1(compressed);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(
+      absl::Base64Escape(*out),
+      "AAAAAAAAAAAAAAAAAAAAAAYc935pphgsWzRMEvsnf54X4AcjoWWkhgmi0chllDHMFcMxSpMIVGa48ARlGx9+Rg"
+      "AAAAAAAAAAAAAAAAAAAAAWf5RR5Pawp0ZSy4QHnHqdflD0fT0yr6zJ83z2ZARJyRgd56robaSWdyo4Pj1Ca2Y=");
+  ExpectG1OnCurveAndRoundTrip(compressed, *out);
+}
+
 // Flipping the sign flag of any valid point gives its negation, also valid, also round-tripping.
 TEST(Bls12381Test, SignFlagFlipsToTheNegation) {
   for (const char* hex : {kG1,
