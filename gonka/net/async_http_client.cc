@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gonka/base/metrics.h"
 #include "gonka/net/internal/asio_status.h"
+#include "gonka/net/internal/io_executor.h"
 
 namespace gonka {
 namespace net {
@@ -97,7 +98,7 @@ struct AsyncClientMetrics {
   prometheus::Counter& error;
 };
 
-class AsyncHttpClient::Impl {
+class AsyncHttpClient::Impl : public std::enable_shared_from_this<AsyncHttpClient::Impl> {
  public:
   explicit Impl(AsyncHttpClientOptions options)
       : options_(std::move(options)), metrics_(options_.name) {
@@ -110,9 +111,14 @@ class AsyncHttpClient::Impl {
   struct Exchange;
 
   void Request(AsyncRequest request, Callback done);
-  int Warm(int port, const std::string& path, int connections, absl::Duration timeout);
+  int Warm(int port, const std::string& path, int connections, absl::Duration timeout,
+           const IoExecutor* executor);
 
-  std::unique_ptr<tcp::socket> TakeIdle(const std::string& key) {
+  // A pool per endpoint and event loop: `loop` is the execution context of a caller's loop
+  // (AsyncRequest::executor), nullptr for the client's own.
+  using PoolKey = std::pair<std::string, const void*>;
+
+  std::unique_ptr<tcp::socket> TakeIdle(const PoolKey& key) {
     const auto now = std::chrono::steady_clock::now();
     absl::MutexLock lock(&mu_);
     auto it = idle_.find(key);
@@ -130,7 +136,7 @@ class AsyncHttpClient::Impl {
     return nullptr;
   }
 
-  void PutIdle(const std::string& key, std::unique_ptr<tcp::socket> socket) {
+  void PutIdle(const PoolKey& key, std::unique_ptr<tcp::socket> socket) {
     if (stopping_.load()) return CloseSocket(std::move(socket));
     absl::MutexLock lock(&mu_);
     std::deque<Idle>& list = idle_[key];
@@ -143,23 +149,29 @@ class AsyncHttpClient::Impl {
     metrics_.idle.Increment();
   }
 
+  // Every pool of the endpoint `key` (all loops).
   void Drop(const std::string& key) {
     std::deque<Idle> list;
     {
       absl::MutexLock lock(&mu_);
-      auto it = idle_.find(key);
-      if (it == idle_.end()) return;
-      list.swap(it->second);
-      idle_.erase(it);
-      metrics_.idle.Decrement(static_cast<double>(list.size()));
+      for (auto it = idle_.lower_bound(PoolKey(key, nullptr));
+           it != idle_.end() && it->first.first == key;) {
+        metrics_.idle.Decrement(static_cast<double>(it->second.size()));
+        for (Idle& idle : it->second) list.push_back(std::move(idle));
+        it = idle_.erase(it);
+      }
     }
     for (Idle& idle : list) CloseSocket(std::move(idle.socket));
   }
 
   int IdleCount(const std::string& key) const {
     absl::MutexLock lock(&mu_);
-    auto it = idle_.find(key);
-    return it == idle_.end() ? 0 : static_cast<int>(it->second.size());
+    int n = 0;
+    for (auto it = idle_.lower_bound(PoolKey(key, nullptr));
+         it != idle_.end() && it->first.first == key; ++it) {
+      n += static_cast<int>(it->second.size());
+    }
+    return n;
   }
 
   // A socket is closed on its own executor (another of its handlers may be running).
@@ -184,6 +196,9 @@ class AsyncHttpClient::Impl {
   const AsyncHttpClientOptions options_;
   AsyncClientMetrics metrics_;
   std::atomic<bool> stopping_{false};
+  // Callbacks being run (Exchange::Claim() to the end of the callback): Shutdown() waits for
+  // those running on callers' loops.
+  std::atomic<int> callbacks_running_{0};
 
  private:
   struct Idle {
@@ -191,7 +206,7 @@ class AsyncHttpClient::Impl {
     std::chrono::steady_clock::time_point since;
   };
   mutable absl::Mutex mu_;
-  std::map<std::string, std::deque<Idle>> idle_ ABSL_GUARDED_BY(mu_);
+  std::map<PoolKey, std::deque<Idle>> idle_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, std::weak_ptr<Exchange>> active_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_;
@@ -203,10 +218,21 @@ class AsyncHttpClient::Impl {
 };
 
 // One request: connect (or reuse) → write → read → pool the connection → callback.
+// Every handler of an exchange runs on `ex`: the socket's own strand on the client's loop, or,
+// with AsyncRequest::executor, the caller's executor (a strand made on it unless it is serial)
+// while the socket belongs to the caller's loop. Handlers are bound to `ex` explicitly, so a
+// pooled socket of a caller's loop serves any executor of that loop.
 struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> {
-  Exchange(Impl* impl, AsyncRequest req, Callback cb)
-      : impl(impl), request(std::move(req)), done(std::move(cb)) {
+  Exchange(std::shared_ptr<Impl> owner, AsyncRequest req, Callback cb)
+      : keep(std::move(owner)), impl(keep.get()), request(std::move(req)), done(std::move(cb)) {
+    if (request.executor != nullptr) {
+      loop_ex = request.executor->executor;
+      ex = request.executor->serial ? loop_ex : asio::any_io_executor(asio::make_strand(loop_ex));
+      pool.second = &asio::query(loop_ex, asio::execution::context);
+      request.executor = nullptr;  // the caller's; valid during Request() only
+    }
     key = Key(request.host, request.port);
+    pool.first = key;
     idempotent = request.idempotent || DefaultIdempotent(request.method);
     context = absl::StrCat(request.method, " ", key, request.target);
     message.method_string(request.method);
@@ -219,16 +245,32 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     message.prepare_payload();
   }
 
+  bool foreign() const { return pool.second != nullptr; }
+
+  // A new socket: on the caller's loop, or on the client's with a strand of its own (which
+  // then is `ex` for the whole exchange).
+  std::unique_ptr<tcp::socket> NewSocket() {
+    if (foreign()) return std::make_unique<tcp::socket>(loop_ex);
+    if (ex) return std::make_unique<tcp::socket>(ex);
+    return std::make_unique<tcp::socket>(asio::make_strand(impl->ioc_));
+  }
+
+  template <typename Handler>
+  auto Bind(Handler&& handler) {
+    return asio::bind_executor(ex, std::forward<Handler>(handler));
+  }
+
   void Start() {
-    socket = impl->TakeIdle(key);
+    socket = impl->TakeIdle(pool);
     reused = socket != nullptr;
-    if (socket == nullptr) socket = std::make_unique<tcp::socket>(asio::make_strand(impl->ioc_));
-    timer.emplace(socket->get_executor());
+    if (socket == nullptr) socket = NewSocket();
+    if (!foreign()) ex = socket->get_executor();
+    timer.emplace(ex);
     auto self = shared_from_this();
     if (reused && impl->options_.send_on_caller_thread && !request.on_body) {
       return SendNow();
     }
-    asio::dispatch(socket->get_executor(), [self] {
+    asio::dispatch(ex, [self] {
       self->ArmTimer();
       if (self->reused) {
         self->Write();
@@ -241,12 +283,12 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
   void ArmTimer() {
     timer->expires_after(absl::ToChronoNanoseconds(request.timeout));
     auto self = shared_from_this();
-    timer->async_wait([self](beast::error_code ec) {
+    timer->async_wait(Bind([self](beast::error_code ec) {
       if (ec || self->finished) return;
       self->timed_out = true;
       beast::error_code ignored;
       self->socket->close(ignored);
-    });
+    }));
   }
 
   // AsyncHttpClientOptions::send_on_caller_thread, on a pooled connection no other operation
@@ -267,19 +309,19 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     auto self = shared_from_this();
     if (ec) {
       // Nothing reached a peer that closed the idle connection: retry as Write() would.
-      return asio::dispatch(socket->get_executor(), [self, ec] {
+      return asio::dispatch(ex, [self, ec] {
         if (self->CanRetry(true)) return self->Retry();
         self->Fail(ec);
       });
     }
     if (sent == raw.size()) return Read();
-    asio::dispatch(socket->get_executor(), [self, sent] {
+    asio::dispatch(ex, [self, sent] {
       asio::async_write(*self->socket,
                         asio::buffer(self->raw.data() + sent, self->raw.size() - sent),
-                        [self](beast::error_code ec, size_t) {
+                        self->Bind([self](beast::error_code ec, size_t) {
                           if (ec) return self->Fail(ec);
                           self->Read();
-                        });
+                        }));
     });
   }
 
@@ -292,25 +334,25 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     }
     auto self = shared_from_this();
     socket->async_connect(tcp::endpoint(address, static_cast<uint16_t>(request.port)),
-                          [self](beast::error_code ec) {
+                          Bind([self](beast::error_code ec) {
                             if (ec) return self->Fail(ec);
                             self->impl->metrics_.connects.Increment();
                             beast::error_code ignored;
                             self->socket->set_option(tcp::no_delay(true), ignored);
                             self->Write();
-                          });
+                          }));
   }
 
   void Write() {
     auto self = shared_from_this();
-    http::async_write(*socket, message, [self](beast::error_code ec, size_t written) {
+    http::async_write(*socket, message, Bind([self](beast::error_code ec, size_t written) {
       if (ec) {
         // Nothing was sent on a stale connection: safe to repeat for any method.
         if (self->CanRetry(self->idempotent || written == 0)) return self->Retry();
         return self->Fail(ec);
       }
       self->Read();
-    });
+    }));
   }
 
   // The head, then the body piece by piece (AsyncRequest::on_body).
@@ -318,25 +360,26 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     stream_parser.emplace();
     stream_parser->body_limit(boost::none);
     auto self = shared_from_this();
-    http::async_read_header(*socket, buffer, *stream_parser, [self](beast::error_code ec, size_t) {
-      if (ec) {
-        if (internal::IsDisconnect(ec) && !self->stream_parser->got_some() &&
-            self->CanRetry(self->idempotent)) {
-          return self->Retry();
-        }
-        return self->Fail(ec);
-      }
-      const auto& res = self->stream_parser->get();
-      self->head.status = static_cast<int>(res.result_int());
-      for (const auto& field : res) {
-        self->head.headers.Add(
-            absl::string_view(field.name_string().data(), field.name_string().size()),
-            absl::string_view(field.value().data(), field.value().size()));
-      }
-      self->RestartIdleTimer();
-      if (self->request.on_head) self->request.on_head(self->head);
-      self->ReadPiece();
-    });
+    http::async_read_header(
+        *socket, buffer, *stream_parser, Bind([self](beast::error_code ec, size_t) {
+          if (ec) {
+            if (internal::IsDisconnect(ec) && !self->stream_parser->got_some() &&
+                self->CanRetry(self->idempotent)) {
+              return self->Retry();
+            }
+            return self->Fail(ec);
+          }
+          const auto& res = self->stream_parser->get();
+          self->head.status = static_cast<int>(res.result_int());
+          for (const auto& field : res) {
+            self->head.headers.Add(
+                absl::string_view(field.name_string().data(), field.name_string().size()),
+                absl::string_view(field.value().data(), field.value().size()));
+          }
+          self->RestartIdleTimer();
+          if (self->request.on_head) self->request.on_head(self->head);
+          self->ReadPiece();
+        }));
   }
 
   void ReadPiece() {
@@ -344,19 +387,20 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     stream_parser->get().body().data = piece;
     stream_parser->get().body().size = sizeof(piece);
     auto self = shared_from_this();
-    http::async_read_some(*socket, buffer, *stream_parser, [self](beast::error_code ec, size_t) {
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) return self->Fail(ec);
-      const size_t got = sizeof(self->piece) - self->stream_parser->get().body().size;
-      self->RestartIdleTimer();
-      if (got > 0 && !self->request.on_body(absl::string_view(self->piece, got))) {
-        beast::error_code ignored;
-        self->socket->close(ignored);
-        return self->Finish(
-            absl::CancelledError(absl::StrCat(self->context, ": consumer stopped")));
-      }
-      self->ReadPiece();
-    });
+    http::async_read_some(
+        *socket, buffer, *stream_parser, Bind([self](beast::error_code ec, size_t) {
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) return self->Fail(ec);
+          const size_t got = sizeof(self->piece) - self->stream_parser->get().body().size;
+          self->RestartIdleTimer();
+          if (got > 0 && !self->request.on_body(absl::string_view(self->piece, got))) {
+            beast::error_code ignored;
+            self->socket->close(ignored);
+            return self->Finish(
+                absl::CancelledError(absl::StrCat(self->context, ": consumer stopped")));
+          }
+          self->ReadPiece();
+        }));
   }
 
   // Streams: the timeout is the longest silence (the deadline restarts with each piece).
@@ -368,7 +412,7 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     parser->body_limit(impl->options_.max_body_bytes);
     if (request.method == "HEAD") parser->skip(true);  // a HEAD answer has no body
     auto self = shared_from_this();
-    http::async_read(*socket, buffer, *parser, [self](beast::error_code ec, size_t) {
+    http::async_read(*socket, buffer, *parser, Bind([self](beast::error_code ec, size_t) {
       if (ec) {
         if (internal::IsDisconnect(ec) && !self->parser->got_some() &&
             self->CanRetry(self->idempotent)) {
@@ -385,10 +429,10 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
       }
       out.body = std::move(res.body());
       if (res.keep_alive() && self->buffer.size() == 0) {
-        self->impl->PutIdle(self->key, std::move(self->socket));
+        self->impl->PutIdle(self->pool, std::move(self->socket));
       }
       self->Finish(std::move(out));
-    });
+    }));
   }
 
   bool CanRetry(bool allowed) const {
@@ -402,8 +446,8 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     beast::error_code ignored;
     socket->close(ignored);
     buffer.clear();
-    // The new connection keeps this exchange's strand (the timer is bound to it).
-    socket = std::make_unique<tcp::socket>(timer->get_executor());
+    // The new connection keeps this exchange's executor (the timer is bound to it).
+    socket = NewSocket();
     Connect();
   }
 
@@ -424,19 +468,39 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     if (timer) timer->cancel();
     impl->Unregister(id);
     (result.ok() ? impl->metrics_.ok : impl->metrics_.error).Increment();
+    if (!Claim()) return;  // Shutdown() answered it (Cancelled)
     Callback cb = std::move(done);
     done = nullptr;
     if (cb) cb(std::move(result));
+    impl->callbacks_running_.fetch_sub(1);
+  }
+
+  // Whoever claims the exchange first runs its callback: its handlers, or Shutdown() for an
+  // exchange on a caller's loop (which may not run again). True: claimed, and counted in
+  // callbacks_running_ until the caller has run the callback.
+  bool Claim() {
+    impl->callbacks_running_.fetch_add(1);
+    if (!claimed.exchange(true)) return true;
+    impl->callbacks_running_.fetch_sub(1);
+    return false;
   }
 
   ~Exchange() {
-    if (!finished && done) done(absl::CancelledError(absl::StrCat(context, ": cancelled")));
+    if (!finished && Claim()) {
+      if (done) done(absl::CancelledError(absl::StrCat(context, ": cancelled")));
+      impl->callbacks_running_.fetch_sub(1);
+    }
   }
 
+  std::shared_ptr<Impl> keep;  // the client's state outlives exchanges on callers' loops
   Impl* impl;
   AsyncRequest request;
   Callback done;
   std::string key;
+  PoolKey pool;                   // key and, on a caller's loop, that loop
+  asio::any_io_executor loop_ex;  // the caller's loop (AsyncRequest::executor), else empty
+  asio::any_io_executor ex;       // where every handler of this exchange runs
+  std::atomic<bool> claimed{false};
   std::string context;
   bool idempotent = false;
   uint64_t id = 0;
@@ -468,13 +532,14 @@ void AsyncHttpClient::Impl::Request(AsyncRequest request, Callback done) {
     done(absl::CancelledError("async http client shutting down"));
     return;
   }
-  auto exchange = std::make_shared<Exchange>(this, std::move(request), std::move(done));
+  auto exchange =
+      std::make_shared<Exchange>(shared_from_this(), std::move(request), std::move(done));
   exchange->id = Register(exchange);
   exchange->Start();
 }
 
 int AsyncHttpClient::Impl::Warm(int port, const std::string& path, int connections,
-                                absl::Duration timeout) {
+                                absl::Duration timeout, const IoExecutor* executor) {
   struct Count {
     absl::Mutex mu;
     int left = 0;
@@ -487,6 +552,7 @@ int AsyncHttpClient::Impl::Warm(int port, const std::string& path, int connectio
     r.port = port;
     r.target = path;
     r.timeout = timeout;
+    r.executor = executor;
     Request(std::move(r), [count](absl::StatusOr<HttpResponse> res) {
       absl::MutexLock lock(&count->mu);
       --count->left;
@@ -508,10 +574,18 @@ void AsyncHttpClient::Impl::Shutdown() {
     for (auto& [id, weak] : active_) {
       if (auto e = weak.lock()) running.push_back(std::move(e));
     }
-    for (auto& [key, list] : idle_) keys.push_back(key);
+    for (auto& [key, list] : idle_) keys.push_back(key.first);
   }
   for (const std::string& key : keys) Drop(key);
   for (auto& e : running) {
+    // On a caller's loop the handlers may never run again (the loop stopped): the call is
+    // answered Cancelled here unless its own handlers got to it first.
+    if (e->foreign() && e->Claim()) {
+      Callback cb = std::move(e->done);
+      e->done = nullptr;
+      if (cb) cb(absl::CancelledError(absl::StrCat(e->context, ": client shutting down")));
+      callbacks_running_.fetch_sub(1);
+    }
     if (!e->timer) continue;
     asio::post(e->timer->get_executor(), [e] {
       beast::error_code ignored;
@@ -521,6 +595,8 @@ void AsyncHttpClient::Impl::Shutdown() {
   running.clear();
   work_.reset();
   for (std::thread& t : threads_) t.join();
+  // A callback a caller's loop is running right now.
+  while (callbacks_running_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 AsyncHttpClient::AsyncHttpClient(AsyncHttpClientOptions options)
@@ -533,8 +609,8 @@ void AsyncHttpClient::Request(AsyncRequest request, Callback done) {
 }
 
 int AsyncHttpClient::Warm(int port, const std::string& path, int connections,
-                          absl::Duration timeout) {
-  return impl_->Warm(port, path, connections, timeout);
+                          absl::Duration timeout, const IoExecutor* executor) {
+  return impl_->Warm(port, path, connections, timeout, executor);
 }
 
 void AsyncHttpClient::DropEndpoint(int port) { impl_->Drop(Key("127.0.0.1", port)); }

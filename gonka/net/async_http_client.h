@@ -16,8 +16,16 @@
 //   is retried once on a new connection when the request is idempotent (or not written at all).
 // - Errors (as absl::Status): the deadline → DeadlineExceeded; refused/reset/EOF → Unavailable;
 //   a response over `max_body_bytes` → ResourceExhausted. They name "METHOD host:port target".
-// - The callback runs once, on one of the client's own I/O threads: it must not block.
-// - The destructor cancels calls still running (their callbacks get Cancelled) and joins.
+// - The callback runs once, on one of the client's own I/O threads — or, for a call made with
+//   AsyncRequest::executor, on that executor — and must not block.
+// - The destructor cancels calls still running (their callbacks get Cancelled) and joins; it
+//   also waits for a callback a caller's loop is running at that moment. After it no callback
+//   runs.
+// - On the caller's event loop (AsyncRequest::executor, e.g. HttpServer's Responder::executor()):
+//   the call's socket belongs to that loop and every completion, the callback included, runs
+//   on that executor, so a reverse proxy answering from the callback crosses no thread. Such
+//   connections are pooled per loop (Warm() can fill that pool). The loop's owner must outlive
+//   the client (its pooled sockets belong to the loop): declare the HttpServer first.
 // - Metrics (process-wide registry, label client=<name>):
 //   gonka_async_http_client_idle_connections, _requests_in_flight, _connections_opened_total,
 //   _stale_retries_total, _deadline_expiries_total, _requests_total{result=ok|error}.
@@ -40,6 +48,9 @@
 
 namespace gonka {
 namespace net {
+
+// An event loop (HttpServer::io_executor(), Responder::executor()); opaque here.
+struct IoExecutor;
 
 struct AsyncHttpClientOptions {
   std::string name = "async-http";
@@ -74,6 +85,9 @@ struct AsyncRequest {
   // and must not block.
   std::function<void(const HttpResponse& head)> on_head;
   std::function<bool(absl::string_view piece)> on_body;
+  // Optional: run the call on this event loop instead of the client's own I/O thread (see the
+  // contract above). Read during Request() only. nullptr: the client's own loop.
+  const IoExecutor* executor = nullptr;
 };
 
 class AsyncHttpClient {
@@ -87,9 +101,12 @@ class AsyncHttpClient {
 
   void Request(AsyncRequest request, Callback done);
   // Opens up to `connections` pooled connections to 127.0.0.1:`port` (each by a concurrent GET
-  // of `path`) and waits for them (at most `timeout`). Returns how many answered 2xx.
-  int Warm(int port, const std::string& path, int connections, absl::Duration timeout);
-  // Closes the idle connections to 127.0.0.1:`port` (e.g. its child was stopped).
+  // of `path`) and waits for them (at most `timeout`). Returns how many answered 2xx. With
+  // `executor` (HttpServer::io_executor(), a running server's) they join that loop's pool.
+  int Warm(int port, const std::string& path, int connections, absl::Duration timeout,
+           const IoExecutor* executor = nullptr);
+  // Closes the idle connections to 127.0.0.1:`port`, in every loop's pool (e.g. its child was
+  // stopped).
   void DropEndpoint(int port);
   // Idle connections to 127.0.0.1:`port` right now.
   int IdleConnections(int port) const;

@@ -1,5 +1,6 @@
 // HttpServer::HandleAsync (Responder: Respond, Stream, Defer, dropped, timed out, admission held
-// until written) and AsyncHttpClient (pooling, stale connections, timeouts, warm-up).
+// until written) and AsyncHttpClient (pooling, stale connections, timeouts, warm-up, calls on
+// the front server's own event loop).
 #include "gonka/net/async_http_client.h"
 
 #include <atomic>
@@ -115,6 +116,106 @@ TEST(AsyncHttpClient, SendOnCallerThreadReusesPooledConnections) {
   res = Call(client, {.port = server.port(), .method = "POST", .target = "/echo"});
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->body, "0:");
+}
+
+// A reverse proxy whose upstream sockets live on the front server's own event loop
+// (Responder::executor()): the callback runs on the front's I/O thread, not the client's.
+TEST(AsyncHttpClient, RunsOnTheCallersLoop) {
+  HttpServer up({.name = "loop-up"});
+  up.Handle("POST", "/echo", [](const HttpRequest& r) { return HttpResponse::Text(200, r.body); });
+  up.Handle("GET", "/echo", [](const HttpRequest&) { return HttpResponse::Text(200, "get"); });
+  ASSERT_TRUE(up.Start().ok());
+  for (bool caller_send : {false, true}) {
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(absl::StrCat("send_on_caller_thread=", caller_send, " threads=", threads));
+      HttpServer front({.name = "loop-front", .threads = threads});  // outlives the client
+      AsyncHttpClient client({.name = "loop", .send_on_caller_thread = caller_send});
+      std::thread::id client_thread;
+      {
+        absl::Notification done;
+        client.Request({.port = up.port(), .target = "/echo"}, [&](absl::StatusOr<HttpResponse>) {
+          client_thread = std::this_thread::get_id();
+          done.Notify();
+        });
+        ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+      }
+      std::atomic<int> same_thread{0}, on_client_thread{0};
+      front.HandleAsync("POST", "/p", [&](const HttpRequest& r, std::shared_ptr<Responder> out) {
+        const std::thread::id handler_thread = std::this_thread::get_id();
+        AsyncRequest call{.port = up.port(), .method = "POST", .target = "/echo", .body = r.body};
+        call.executor = out->executor();
+        client.Request(std::move(call), [&, out, handler_thread](absl::StatusOr<HttpResponse> res) {
+          if (std::this_thread::get_id() == handler_thread) ++same_thread;
+          if (std::this_thread::get_id() == client_thread) ++on_client_thread;
+          out->Respond(res.ok() ? *std::move(res) : HttpResponse::Text(502, "upstream"));
+        });
+      });
+      ASSERT_TRUE(front.Start().ok());
+      EXPECT_EQ(client.Warm(up.port(), "/echo", 4, absl::Seconds(5), front.io_executor()), 4);
+      EXPECT_GE(client.IdleConnections(up.port()), 5);  // its own pool's 1 + the loop's 4
+      const uint64_t accepted = up.stats().connections_accepted;
+      std::vector<std::thread> callers;
+      std::atomic<int> ok{0};
+      for (int c = 0; c < 4; ++c) {
+        callers.emplace_back([&, c] {
+          HttpClient http;
+          for (int i = 0; i < 25; ++i) {
+            const std::string body = absl::StrCat("c", c, " i", i);
+            auto res = http.Post(absl::StrCat("http://127.0.0.1:", front.port(), "/p"), body,
+                                 "text/plain");
+            if (res.ok() && res->status == 200 && res->body == body) ++ok;
+          }
+        });
+      }
+      for (std::thread& t : callers) t.join();
+      EXPECT_EQ(ok.load(), 100);
+      EXPECT_EQ(on_client_thread.load(), 0);
+      if (threads == 1) EXPECT_EQ(same_thread.load(), 100);
+      // 4 front connections at most in flight: the warmed pool serves them.
+      EXPECT_EQ(up.stats().connections_accepted, accepted);
+      client.DropEndpoint(up.port());
+      EXPECT_EQ(client.IdleConnections(up.port()), 0);
+    }
+  }
+}
+
+// The client destroyed while a call on the front's loop waits for its upstream: the call is
+// answered Cancelled at once and the late upstream answer is dropped safely.
+TEST(AsyncHttpClient, DestroyedWhileACallOnTheCallersLoopWaits) {
+  HttpServer up({.name = "loop-up-slow"});
+  up.Handle("GET", "/slow", [](const HttpRequest&) {
+    absl::SleepFor(absl::Milliseconds(600));
+    return HttpResponse::Text(200, "late");
+  });
+  ASSERT_TRUE(up.Start().ok());
+  HttpServer front({.name = "loop-front-slow"});
+  auto client = std::make_unique<AsyncHttpClient>(AsyncHttpClientOptions{.name = "loop-slow"});
+  absl::Notification sent;
+  front.HandleAsync("GET", "/p", [&](const HttpRequest&, std::shared_ptr<Responder> out) {
+    AsyncRequest call{.port = up.port(), .target = "/slow"};
+    call.executor = out->executor();
+    client->Request(std::move(call), [out](absl::StatusOr<HttpResponse> res) {
+      out->Respond(res.ok() ? *std::move(res)
+                            : HttpResponse::Text(502, std::string(res.status().message())));
+    });
+    sent.Notify();
+  });
+  ASSERT_TRUE(front.Start().ok());
+  absl::StatusOr<HttpResponse> res;
+  std::thread caller([&] {
+    HttpClient http;
+    res = http.Get(absl::StrCat("http://127.0.0.1:", front.port(), "/p"));
+  });
+  ASSERT_TRUE(sent.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Time t0 = absl::Now();
+  client.reset();
+  caller.join();
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 502);
+  EXPECT_NE(res->body.find("shutting down"), std::string::npos) << res->body;
+  EXPECT_LT(absl::Now() - t0, absl::Milliseconds(500));
+  absl::SleepFor(absl::Milliseconds(800));  // the upstream answers into the destroyed client
+  EXPECT_TRUE(front.Stop(absl::Now() + absl::Seconds(5)));
 }
 
 TEST(HttpServerAsync, RespondStreamDeferDroppedAndTimeout) {

@@ -41,6 +41,7 @@
 #include "gonka/base/metrics.h"
 #include "gonka/base/status_macros.h"
 #include "gonka/net/internal/asio_status.h"
+#include "gonka/net/internal/io_executor.h"
 
 namespace gonka {
 namespace net {
@@ -154,7 +155,8 @@ class HttpServer::Impl {
         streams_gauge_(&gauge_family_->Add({{"server", options_.name}, {"kind", "streams"}})),
         websockets_gauge_(&gauge_family_->Add({{"server", options_.name}, {"kind", "websockets"}})),
         pool_(std::max(1, options_.handler_threads)),
-        acceptor_(ioc_) {}
+        acceptor_(ioc_),
+        loop_{ioc_.get_executor(), false} {}
 
   const HttpServerOptions options_;
 
@@ -346,6 +348,8 @@ class HttpServer::Impl {
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   tcp::acceptor acceptor_ ABSL_GUARDED_BY(acceptor_mu_);
+  // io_executor(): the loop itself (several threads may run it).
+  const IoExecutor loop_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -998,8 +1002,9 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
    public:
     // Weak: while it waits, the connection is kept alive by its request-timeout timer; once
     // that fired (or the server stopped) an answer has nowhere to go.
-    AsyncResponder(std::weak_ptr<Connection> conn, uint64_t generation)
-        : conn_(std::move(conn)), generation_(generation) {}
+    AsyncResponder(std::weak_ptr<Connection> conn, uint64_t generation,
+                   asio::any_io_executor executor)
+        : conn_(std::move(conn)), generation_(generation), executor_{std::move(executor), true} {}
     ~AsyncResponder() override {
       if (!answered_.exchange(true)) {
         Post(Answer{HttpResponse::Text(500, "internal error: no response\n"), nullptr, nullptr});
@@ -1017,6 +1022,9 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
       if (answered_.exchange(true)) return;
       Post(Answer{HttpResponse(), nullptr, std::move(work)});
     }
+    // The connection's executor: a strand, or the loop's own on a one-thread loop (serial
+    // either way).
+    const IoExecutor* executor() const override { return &executor_; }
 
    private:
     struct Answer {
@@ -1036,6 +1044,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     friend class Connection;
     std::weak_ptr<Connection> conn_;
     const uint64_t generation_;
+    const IoExecutor executor_;
     std::atomic<bool> answered_{false};
   };
 
@@ -1053,7 +1062,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
                      {"server", self->server_->options_.name}, {"remote", self->remote_});
       self->SendError(503, "handler timed out");
     });
-    auto responder = std::make_shared<AsyncResponder>(self, generation);
+    auto responder = std::make_shared<AsyncResponder>(self, generation, stream_.get_executor());
     try {
       handler(request, responder);
     } catch (const std::exception& e) {
@@ -1613,6 +1622,8 @@ void HttpServer::SetAdmission(AdmissionHook hook) { impl_->SetAdmission(std::mov
 absl::Status HttpServer::Start() { return impl_->Start(); }
 
 int HttpServer::port() const { return impl_->port_.load(); }
+
+const IoExecutor* HttpServer::io_executor() const { return &impl_->loop_; }
 
 void HttpServer::SetDraining(bool draining) { impl_->draining_ = draining; }
 

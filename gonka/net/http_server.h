@@ -41,6 +41,10 @@
 //   });
 // A route's optional prepared and inline handlers (RouteOptions) run on the I/O thread first,
 // for answers already in memory (a cache hit then costs no thread hand-off).
+// A reverse proxy can also run its upstream sockets on the server's own event loop: pass
+// `out->executor()` to AsyncHttpClient (AsyncRequest::executor) and the upstream answer arrives
+// on the I/O thread of the client's connection, so Respond() from its callback crosses no
+// thread (no wake-up of another thread per request).
 // ResponseStream and WebSocketSession are thread-safe. WebSocket message/close callbacks and
 // ResponseStream close callbacks run on I/O threads and must not block.
 // All HttpServer methods are thread-safe; routes may be added at any time.
@@ -61,6 +65,10 @@
 
 namespace gonka {
 namespace net {
+
+// An event loop of gonka/net (gonka/net/internal/io_executor.h), handed from HttpServer to
+// AsyncHttpClient; opaque to everyone else.
+struct IoExecutor;
 
 struct HttpServerOptions {
   // Label `server` on the gonka_http_server_* metrics.
@@ -150,6 +158,12 @@ class Responder {
   // Answers with what `work` returns, run on the handler pool (it may block): for requests the
   // asynchronous path cannot serve at once.
   virtual void Defer(std::function<HttpResponse()> work) = 0;
+  // The executor of the connection the request arrived on, for AsyncRequest::executor: an
+  // upstream call made with it runs its socket on the server's event loop and completes on
+  // this connection's I/O thread (in order with the connection's own handlers), so answering
+  // from its callback is no cross-thread hand-off. Valid while this Responder lives; nullptr
+  // when there is none to offer.
+  virtual const IoExecutor* executor() const { return nullptr; }
 };
 
 class HttpServer {
@@ -228,6 +242,13 @@ class HttpServer {
   absl::Status Start();
   // The bound port (after Start()), else 0.
   int port() const;
+  // The server's event loop (its I/O threads, once Start() has run them), for
+  // AsyncHttpClient::Warm(..., executor): connections opened with it join the pool that calls
+  // made with a Responder's executor() draw from. Never null; valid until the server is
+  // destroyed. Work given to it before Start() or after Stop() does not run (a Warm() then
+  // returns at its timeout with 0): use it while the server runs. The server must outlive
+  // every AsyncHttpClient that used it (their pooled sockets belong to its loop).
+  const IoExecutor* io_executor() const;
 
   // While draining, every response carries `Connection: close` and its connection closes after
   // it, so keep-alive clients reconnect elsewhere. Idle keep-alive connections are NOT closed

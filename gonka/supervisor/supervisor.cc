@@ -366,7 +366,8 @@ void Supervisor::WarmConnections(int port) {
   // after the swap do not pay for connecting (and the child's accepting) while in flight.
   // The pool is the asynchronous forwarder's (ForwardAsync), which plain requests use.
   if (options_.warm_connections > 0) {
-    async_->Warm(port, options_.healthz_path, options_.warm_connections, absl::Seconds(2));
+    async_->Warm(port, options_.healthz_path, options_.warm_connections, absl::Seconds(2),
+                 forward_loop_.load());
   }
 }
 
@@ -1037,14 +1038,14 @@ net::HttpResponse Supervisor::Forward(absl::string_view version, const net::Http
 
 struct Supervisor::AsyncForward {
   std::string version;
-  net::AsyncRequest request;  // port set per attempt
+  net::AsyncRequest request;  // port set per attempt; executor: the caller's, or nullptr
   std::function<void(net::HttpResponse)> done;
   int attempt = 0;
 };
 
 bool Supervisor::ForwardAsync(absl::string_view version, const net::HttpRequest& request,
-                              absl::string_view target,
-                              std::function<void(net::HttpResponse)> done) {
+                              absl::string_view target, std::function<void(net::HttpResponse)> done,
+                              const net::IoExecutor* executor) {
   absl::StatusOr<RouteLease> lease = Acquire(version, absl::InfinitePast());
   if (!lease.ok() && absl::IsUnavailable(lease.status())) return false;
   auto call = std::make_shared<AsyncForward>();
@@ -1055,6 +1056,7 @@ bool Supervisor::ForwardAsync(absl::string_view version, const net::HttpRequest&
   call->request.body = request.body;
   call->request.timeout = options_.forward_timeout;
   call->request.idempotent = IsIdempotent(request.method);
+  call->request.executor = executor;
   call->done = std::move(done);
   ForwardAttempt(std::move(call), std::move(lease));
   return true;

@@ -60,6 +60,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -315,12 +316,19 @@ class Supervisor {
                             absl::string_view target);
   // Forward() without blocking: the request goes to the child over a pooled keep-alive
   // connection and `done` gets the answer (the same answers and retries as Forward) on the
-  // supervisor's client I/O thread; it must not block. The lease is held until the child's
-  // response is in. Returns false, and calls nothing, when the version is known but has no
-  // running child at this moment (it is starting): the caller then uses the blocking Forward,
-  // which waits up to `acquire_wait`. An unknown version gets 404 through `done`.
+  // supervisor's client I/O thread — or, given `executor` (the HttpServer Responder's
+  // executor(); it must stay valid until `done` has run), on that executor, the child's socket
+  // then living on the server's event loop (no cross-thread hand-off); it must not block. The lease
+  // is held until the child's response is in. Returns false, and calls nothing, when the version is
+  // known but has no running child at this moment (it is starting): the caller then uses the
+  // blocking Forward, which waits up to `acquire_wait`. An unknown version gets 404 through `done`.
   bool ForwardAsync(absl::string_view version, const net::HttpRequest& request,
-                    absl::string_view target, std::function<void(net::HttpResponse)> done);
+                    absl::string_view target, std::function<void(net::HttpResponse)> done,
+                    const net::IoExecutor* executor = nullptr);
+  // The event loop ForwardAsync calls run on (HttpServer::io_executor() of a running server
+  // that outlives this Supervisor): the pool of a new child's warm-up connections is that
+  // loop's. nullptr (the default): the client's own pool.
+  void SetForwardLoop(const net::IoExecutor* loop) { forward_loop_.store(loop); }
   // GET `target` on the child and copy the body to `out` as it arrives (SSE), holding the lease
   // until the child ends the stream or `out` is closed. A 2xx answer's status and headers
   // (hop-by-hop ones aside; a header the child repeats arrives once, with its last value) are
@@ -392,6 +400,7 @@ class Supervisor {
   SupervisorStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread monitor_;
   std::thread readiness_;
+  std::atomic<const net::IoExecutor*> forward_loop_{nullptr};
   // Forwards (ForwardAsync). Declared last: destroyed (its I/O thread joined, calls still
   // running cancelled) before anything its callbacks use.
   std::unique_ptr<net::AsyncHttpClient> async_;

@@ -307,6 +307,8 @@ absl::Status VersionHost::ReconcileOnce() {
 }
 
 void VersionHost::Start() {
+  // Forwards run on the server's event loop; warm-up connections join that loop's pool.
+  if (server_ != nullptr) supervisor_->SetForwardLoop(server_->io_executor());
   loop_ = std::thread([this] { Loop(); });
 }
 

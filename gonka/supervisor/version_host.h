@@ -90,7 +90,9 @@ class VersionHost {
   // Kills children a previous versiond left (see above) and adds the routes to `server` (not
   // started yet). InvalidArgument for an empty oracle URL; the sweep's error otherwise.
   absl::Status Init(net::HttpServer* server);
-  // Starts the reconcile loop: one reconcile at once, then one per poll_interval.
+  // Starts the reconcile loop: one reconcile at once, then one per poll_interval. Call it once
+  // Init's server runs: forwards run on that server's event loop, and a new child's warm-up
+  // connections are made there. The server must outlive this VersionHost.
   void Start();
   // One reconcile pass. OK when every listed version runs its listed sha256; else the first
   // error (the oracle's, an install's or a deploy's, naming the version).
