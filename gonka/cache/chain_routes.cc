@@ -18,6 +18,7 @@
 #include "gonka/base/json.h"
 #include "gonka/base/log.h"
 #include "gonka/base/status_macros.h"
+#include "gonka/cache/proof_routes.h"
 #include "gonka/cache/verify_routes.h"
 #include "gonka/chain/inference_query_client.h"
 #include "gonka/crypto/bech32.h"
@@ -291,8 +292,8 @@ absl::StatusOr<std::string> EpochParticipantsJson(chain::InferenceQueryClient* c
     return absl::InternalError(
         absl::StrCat("epoch ", epoch, ": the ActiveParticipants value does not decode"));
   }
-  // The proof query, anchored at the creation height (a node keeping IAVL proofs answers
-  // proof_ops; devchain has none, and then the field is left out as Gonka leaves out a nil one).
+  // The proof query, anchored at the creation height (the node answers proof_ops, devchain
+  // included; without them the field is left out as Gonka leaves out a nil one).
   const int64_t created = active.created_at_block_height();
   ASSIGN_OR_RETURN(cmtpb::ABCIQueryResponse proved,
                    chain->ABCIQuery("store/inference/key", key, created, /*prove=*/true));
@@ -1038,10 +1039,8 @@ net::HttpResponse ServeOptionalRoute(const net::HttpRequest& request) {
     return net::HttpResponse::Text(200, *address);
   }
   const char* missing = "";
-  if (request.path == "/v1/verify-proof") {
-    missing = "ICS-23 (IAVL) proof verification";
-  } else if (request.path == "/v1/verify-block" ||
-             absl::StartsWith(request.path, "/v1/debug/verify/")) {
+  if (request.path == "/v1/verify-proof") return ServeVerifyProof(request);
+  if (request.path == "/v1/verify-block" || absl::StartsWith(request.path, "/v1/debug/verify/")) {
     missing = "the chain's CometBFT RPC (registered without a CometClient)";
   } else {
     return ErrorResponse(absl::NotFoundError(absl::StrCat("no route ", request.path)));

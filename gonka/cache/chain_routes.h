@@ -24,7 +24,7 @@
 //     {"error":"failed to get node info: ..."}.
 //   - Not served here: the optional routes (AddOptionalRoutes below, registered separately);
 //     proof_ops of /v1/epochs/{n}/participants appear only when the node answers them (devchain
-//     does not).
+//     does; POST /v1/verify-proof checks them, gonka/cache/proof_routes.h).
 //
 // Thread-safety: after Register(), handlers may run concurrently (ChainCache and
 // InferenceQueryClient are thread-safe).
