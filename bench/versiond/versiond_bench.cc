@@ -6,7 +6,10 @@
 //      limit 0.10, and versiond/nginx requests/s. Twice: a trivial endpoint (CPU-bound: on 2
 //      cores the proxy, the child and wrk compete for the CPU, so this is the worst case) and
 //      one where the child works `work_ms` per request. CPU per request of each proxy and of the
-//      child from /proc/<pid>/stat.
+//      child from /proc/<pid>/stat, the proxy's context switches per request from
+//      /proc/<pid>/task/*/status. With --handoff (default) a second versiond forwarding the old
+//      way (--forward-on-server-loop=false: a client thread, answers handed back to the
+//      server's) in front of a child of its own is measured in the same rounds.
 //   2. Route swap: closed-loop POSTs through versiond while the oracle swaps the binary N
 //      times; the p99 latency of requests in flight at a swap (started before the swap instant,
 //      ended after it) minus the p99 of requests in flight at control instants 0.7 s and 1 s
@@ -17,6 +20,8 @@
 //
 //   bazel build -c opt //bench/versiond:versiond_bench
 //   bazel-bin/bench/versiond/versiond_bench [--swaps=10] [--wrk_seconds=5] [--connections=16]
+#include <dirent.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -70,6 +75,42 @@ double Wrk(const std::string& url, int seconds, int connections) {
   return rps;
 }
 
+// Context switches (voluntary + involuntary) of every thread of `pid` so far.
+double ContextSwitches(pid_t pid) {
+  const std::string dir = absl::StrCat("/proc/", pid, "/task");
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  double total = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream status(absl::StrCat(dir, "/", e->d_name, "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+      absl::string_view v(line);
+      if (absl::ConsumePrefix(&v, "voluntary_ctxt_switches:") ||
+          absl::ConsumePrefix(&v, "nonvoluntary_ctxt_switches:")) {
+        double n = 0;
+        if (absl::SimpleAtod(absl::StripAsciiWhitespace(v), &n)) total += n;
+      }
+    }
+  }
+  closedir(d);
+  return total;
+}
+
+// The port and pid of the one child versiond reports in /healthz.
+bool ChildOf(gonka::net::HttpClient& http, VersiondEnv& env, int64_t* port, int64_t* pid) {
+  auto health = http.Get(env.Url("/healthz"));
+  simdjson::dom::parser parser;
+  simdjson::dom::array list;
+  if (!health.ok() || parser.parse(health->body).get(list) != simdjson::SUCCESS) return false;
+  for (simdjson::dom::element c : list) {
+    if (c["port"].get(*port) != simdjson::SUCCESS) return false;
+    if (c["pid"].get(*pid) != simdjson::SUCCESS) return false;
+  }
+  return *pid > 0;
+}
+
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -100,6 +141,12 @@ int main(int argc, char** argv) {
   config.AddInt("connections", &connections, 16, "wrk connections").Env("");
   config.AddInt("threads", &threads, 6, "closed-loop clients in part 2").Env("");
   config.AddInt("work_ms", &work_ms, 20, "per-request work of the child in part 1b").Env("");
+  bool handoff = true;
+  config
+      .AddBool("handoff", &handoff, true,
+               "part 1 also through a second versiond with --forward-on-server-loop=false (the "
+               "forward on a client thread, answers handed back to the server's)")
+      .Env("");
   if (absl::Status s = config.Parse(argc, argv); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 2;
@@ -114,18 +161,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   gonka::net::HttpClient http;
-  auto health = http.Get(env.Url("/healthz"));
   int64_t child_port = 0, child_pid = 0;
-  {
-    simdjson::dom::parser parser;
-    simdjson::dom::array list;
-    if (!health.ok() || parser.parse(health->body).get(list) != simdjson::SUCCESS) return 1;
-    for (simdjson::dom::element c : list) {
-      if (c["port"].get(child_port) != simdjson::SUCCESS) return 1;
-      if (c["pid"].get(child_pid) != simdjson::SUCCESS) return 1;
-    }
-  }
+  if (!ChildOf(http, env, &child_port, &child_pid)) return 1;
   const pid_t versiond_pid = env.versiond().pid();
+  // The same versiond forwarding the old way (a client thread, answers handed back), in front
+  // of a child of its own: the cross-thread hand-off's cost, measured in the same rounds.
+  VersiondEnv legacy("bench-handoff");
+  int64_t legacy_child_port = 0, legacy_child_pid = 0;
+  if (handoff) {
+    legacy.SetOracle({{"app", legacy.MakeVariant("h0")}});
+    if (absl::Status s = legacy.StartVersiond({"--forward-on-server-loop=false"}); !s.ok()) {
+      std::fprintf(stderr, "versiond (hand-off): %s\n", s.ToString().c_str());
+      return 1;
+    }
+    if (!ChildOf(http, legacy, &legacy_child_port, &legacy_child_pid)) return 1;
+  }
   // The peer: nginx in front of the same child, one worker process (master_process off, so its
   // CPU time is one pid's), keep-alive connections to the child, no access log.
   gonka::testing::TempDir nginx_dir("versiond-bench-nginx");
@@ -168,41 +218,58 @@ int main(int argc, char** argv) {
   // CPU per request of the proxy and of the child over one wrk run: what a proxied request costs
   // the proxy next to what it costs the child (on 2 shared cores, this bounds the ratio).
   struct Run {
-    double rps = 0, proxy_us = 0, child_us = 0;
+    double rps = 0, proxy_us = 0, child_us = 0, proxy_switches = 0;
   };
-  auto measured = [&](const std::string& url, pid_t proxy_pid) {
+  auto measured = [&](const std::string& url, pid_t proxy_pid, int64_t child) {
     const double v0 = proxy_pid > 0 ? gonka::testing::ProcCpuSeconds(proxy_pid) : 0;
-    const double c0 = gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child_pid));
+    const double s0 = proxy_pid > 0 ? ContextSwitches(proxy_pid) : 0;
+    const double c0 = gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child));
     Run run;
     run.rps = Wrk(url, wrk_seconds, connections);
     const double n = std::max(1.0, run.rps * wrk_seconds);
     if (proxy_pid > 0) {
       run.proxy_us = (gonka::testing::ProcCpuSeconds(proxy_pid) - v0) / n * 1e6;
+      run.proxy_switches = (ContextSwitches(proxy_pid) - s0) / n;
     }
-    run.child_us = (gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child_pid)) - c0) / n * 1e6;
+    run.child_us = (gonka::testing::ProcCpuSeconds(static_cast<pid_t>(child)) - c0) / n * 1e6;
     return run;
   };
-  // Alternating direct / versiond / nginx, two rounds each; the better round of each counts.
+  // Alternating direct / versiond / nginx (/ versiond with the hand-off), two rounds each; the
+  // better round of each counts.
   struct Best {
-    Run direct, versiond, nginx;
+    Run direct, versiond, nginx, handoff;
   };
   auto rounds = [&](const std::string& query, const char* what) {
     Best best;
     for (int round = 0; round < 2; ++round) {
-      Run d = measured(absl::StrCat("http://127.0.0.1:", child_port, "/version", query), 0);
-      Run v = measured(env.Url(absl::StrCat("/app/version", query)), versiond_pid);
-      Run g = measured(absl::StrCat(nginx_url, "/version", query), nginx_pid);
+      Run d =
+          measured(absl::StrCat("http://127.0.0.1:", child_port, "/version", query), 0, child_pid);
+      Run v = measured(env.Url(absl::StrCat("/app/version", query)), versiond_pid, child_pid);
+      Run g = measured(absl::StrCat(nginx_url, "/version", query), nginx_pid, child_pid);
+      Run h;
+      if (handoff) {
+        h = measured(legacy.Url(absl::StrCat("/app/version", query)), legacy.versiond().pid(),
+                     legacy_child_pid);
+      }
       double load[3] = {0, 0, 0};
       if (getloadavg(load, 3) < 0) load[0] = -1;
       std::printf(
           "  round %d%s: direct %.0f req/s (child %.1f us CPU/req) | via versiond %.0f req/s "
-          "(versiond %.1f + child %.1f us CPU/req) | via nginx %.0f req/s (nginx %.1f + child "
-          "%.1f us CPU/req) | load average %.2f\n",
-          round, what, d.rps, d.child_us, v.rps, v.proxy_us, v.child_us, g.rps, g.proxy_us,
-          g.child_us, load[0]);
+          "(versiond %.1f + child %.1f us CPU/req, %.2f context switches/req) | via nginx %.0f "
+          "req/s (nginx %.1f + child %.1f us CPU/req, %.2f cs/req)",
+          round, what, d.rps, d.child_us, v.rps, v.proxy_us, v.child_us, v.proxy_switches, g.rps,
+          g.proxy_us, g.child_us, g.proxy_switches);
+      if (handoff) {
+        std::printf(
+            " | via versiond with the hand-off %.0f req/s (versiond %.1f + child %.1f us "
+            "CPU/req, %.2f cs/req)",
+            h.rps, h.proxy_us, h.child_us, h.proxy_switches);
+      }
+      std::printf(" | load average %.2f\n", load[0]);
       if (d.rps > best.direct.rps) best.direct = d;
       if (v.rps > best.versiond.rps) best.versiond = v;
       if (g.rps > best.nginx.rps) best.nginx = g;
+      if (h.rps > best.handoff.rps) best.handoff = h;
     }
     return best;
   };
@@ -224,6 +291,7 @@ int main(int argc, char** argv) {
   const double overhead_work = direct_work > 0 ? 1 - proxied_work / direct_work : 1;
   const double overhead_work_nginx = direct_work > 0 ? 1 - work.nginx.rps / direct_work : 1;
   nginx.Terminate(absl::Seconds(10)).IgnoreError();
+  if (handoff) legacy.versiond().Terminate(absl::Seconds(30)).IgnoreError();
 
   // 2. Swaps under closed-loop load.
   std::printf("part 2: %d swaps under %d closed-loop clients (POST escrow requests)\n", swaps,
@@ -379,7 +447,12 @@ int main(int argc, char** argv) {
   const double swaps_total = env.Metric("versiond_swaps_total");
   env.versiond().Terminate(absl::Seconds(30)).IgnoreError();
 
-  std::printf("\nresults\n");
+  {
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) < 0) load[0] = load[1] = load[2] = -1;
+    std::printf("\nresults (load average now %.2f %.2f %.2f: the machine is shared)\n", load[0],
+                load[1], load[2]);
+  }
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
   std::printf(
       "  proxy: direct %.0f req/s, via versiond %.0f req/s, ratio %.3f, overhead %.3f "
@@ -395,6 +468,15 @@ int main(int argc, char** argv) {
       trivial.nginx.proxy_us, trivial.nginx.child_us,
       ratio(trivial.versiond.proxy_us, trivial.versiond.child_us),
       ratio(trivial.versiond.proxy_us, trivial.nginx.proxy_us));
+  std::printf("  context switches per request (best rounds): versiond %.2f, nginx %.2f\n",
+              trivial.versiond.proxy_switches, trivial.nginx.proxy_switches);
+  if (handoff) {
+    std::printf(
+        "  versiond with the hand-off (forward on a client thread): %.0f req/s, versiond %.1f us "
+        "CPU/req, %.2f context switches/req; on the server's loop: %.0f req/s, %.1f us, %.2f\n",
+        trivial.handoff.rps, trivial.handoff.proxy_us, trivial.handoff.proxy_switches,
+        trivial.versiond.rps, trivial.versiond.proxy_us, trivial.versiond.proxy_switches);
+  }
   std::printf(
       "  proxy, child works %d ms: direct %.0f req/s, via versiond %.0f req/s, ratio "
       "%.3f, overhead %.3f (limit 0.10) -> %.2fx of the limit; via nginx %.0f req/s, overhead "

@@ -31,12 +31,12 @@ int main(int argc, char** argv) {
 
   gonka::Config config("versiond");
   int port = 8080, first_child_port = 5000;
+  bool on_loop = true;
   std::string bind, oracle_url, bin_dir, data_dir, binary_name, ready_path, drain_path, status_path,
       admin_env;
   absl::Duration poll_interval, ready_timeout, ready_max_wait, recovery_timeout, drain_timeout,
       drain_poll, kill_grace, shutdown_grace, budget, announce;
-  // Gonka hard-codes :8080 on every interface. Here the address is a setting, loopback by
-  // default: a host behind the router sets VERSIOND_BIND to the address the router reaches.
+  // Gonka: :8080 on every interface. Here loopback by default; behind a router: VERSIOND_BIND.
   config.AddString("bind", &bind, "127.0.0.1", "address of the proxy listener")
       .Env("VERSIOND_BIND");
   config.AddPort("port", &port, 8080, "port of the proxy listener").Env("VERSIOND_PORT");
@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
       .AddPort("first-child-port", &first_child_port, 5000,
                "children's ports are taken from here up (Gonka: 5000)")
       .Env("");
+  config.AddBool("forward-on-server-loop", &on_loop, true, "false: a client thread").Env("");
   config
       .AddString("admin-address-env", &admin_env, "DEVSHARD_ADMIN_ADDR",
                  "variable giving each child its loopback admin address (\"\" = admin on the "
@@ -165,9 +166,9 @@ int main(int argc, char** argv) {
   options.supervisor.drain_timeout = drain_timeout;
   options.supervisor.drain_poll_interval = drain_poll;
   options.supervisor.kill_grace = child_grace;
+  options.forward_on_server_loop = on_loop;
 
-  // The server first: it outlives the host, whose forwarder may still answer a request (through
-  // the server's connection) while the host shuts down.
+  // The server first: it outlives the host, whose forwarder runs on the server's event loop.
   gonka::net::HttpServer server(
       {.name = "versiond", .bind_address = bind, .port = port, .handler_threads = 64});
   gonka::supervisor::VersionHost host(options);

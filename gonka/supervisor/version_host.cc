@@ -146,6 +146,7 @@ absl::Status VersionHost::Init(net::HttpServer* server) {
         return res;
       },
       net::HttpServer::RouteOptions{.admission = false});
+  proxy_->ForwardOnServerLoop(options_.forward_on_server_loop);
   proxy_->AddRoutes(server);
   return absl::OkStatus();
 }
@@ -308,7 +309,9 @@ absl::Status VersionHost::ReconcileOnce() {
 
 void VersionHost::Start() {
   // Forwards run on the server's event loop; warm-up connections join that loop's pool.
-  if (server_ != nullptr) supervisor_->SetForwardLoop(server_->io_executor());
+  if (server_ != nullptr && options_.forward_on_server_loop) {
+    supervisor_->SetForwardLoop(server_->io_executor());
+  }
   loop_ = std::thread([this] { Loop(); });
 }
 

@@ -115,7 +115,10 @@ void VersionProxy::AddRoutes(net::HttpServer* server) {
       out->Respond(std::move(res));
     };
     // On the connection's own executor: the child's answer arrives on this I/O thread.
-    if (supervisor_->ForwardAsync(version, r, rest, finish, out->executor())) return;
+    if (supervisor_->ForwardAsync(version, r, rest, finish,
+                                  on_server_loop_ ? out->executor() : nullptr)) {
+      return;
+    }
     // The version's child is (re)starting: wait for it on a handler thread.
     out->Defer([this, version, rest, r]() {
       HttpResponse res = supervisor_->Forward(version, r, rest);

@@ -55,10 +55,14 @@ class VersionProxy {
   // Called once per proxied request when its answer starts (plain: the status; stream: 0).
   // Set before AddRoutes' server starts.
   void OnProxied(std::function<void(int status)> hook) { on_proxied_ = std::move(hook); }
+  // Whether plain forwards run on the server's event loop (Responder::executor(); the default)
+  // or on the supervisor's client thread. Set before AddRoutes' server starts.
+  void ForwardOnServerLoop(bool on) { on_server_loop_ = on; }
 
  private:
   Supervisor* const supervisor_;
   std::function<void(int status)> on_proxied_;
+  bool on_server_loop_ = true;
   std::atomic<bool> reconciled_{false};
   std::atomic<bool> announcing_{false};
 };
