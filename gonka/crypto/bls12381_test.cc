@@ -23,6 +23,8 @@
 //     multiples table (scalars 1, 2, 3, 7 of G2);
 //   - deserialization_G1/G2 and the valid public keys (G1) and signatures (G2):
 //     ethereum/bls12-381-tests v0.1.2.
+//   - a mainnet uncompressed_signature_128 (a COMPLETED signing request of epoch 135) printed in
+//     Gonka's bridge documentation.
 // Every decompressed point is also checked here, with this file's own BIGNUM arithmetic, to lie
 // on its curve and to compress back to the input bytes.
 
