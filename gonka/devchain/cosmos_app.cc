@@ -649,14 +649,20 @@ TxResult CosmosApp::Deliver(absl::string_view tx, const TxContext& context) {
 std::map<std::string, std::vector<StoreEntry>> CosmosApp::ProvableStores(int64_t height) {
   absl::MutexLock lock(&mu_);
   // The epochs' keys sort as their 8-byte big-endian numbers, and each is written after the one
-  // before: the store at `height` is epochs 1..n, already in key order.
-  std::vector<StoreEntry> entries;
-  for (uint64_t epoch = 1;; ++epoch) {
+  // before: the store at `height` is epochs 1..n, already in key order. A written value never
+  // changes, so each is built once.
+  for (uint64_t epoch = inference_entries_.size() + 1;; ++epoch) {
     std::optional<::inference::inference::ActiveParticipants> value =
         inference_->ActiveParticipantsAt(epoch, height);
     if (!value.has_value()) break;
-    entries.push_back({ActiveParticipantsKey(epoch), cosmos::SerializeDeterministic(*value),
-                       inference_->ActiveParticipantsHeight(epoch)});
+    inference_entries_.push_back({ActiveParticipantsKey(epoch),
+                                  cosmos::SerializeDeterministic(*value),
+                                  inference_->ActiveParticipantsHeight(epoch)});
+  }
+  std::vector<StoreEntry> entries;
+  for (const StoreEntry& entry : inference_entries_) {
+    if (entry.version > height) break;
+    entries.push_back(entry);
   }
   std::map<std::string, std::vector<StoreEntry>> stores;
   stores["inference"] = std::move(entries);

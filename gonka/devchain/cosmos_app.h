@@ -171,6 +171,8 @@ class CosmosApp : public TxExecutor {
   State check_ ABSL_GUARDED_BY(mu_);
   absl::Time last_block_time_ ABSL_GUARDED_BY(mu_);
   int64_t last_height_ ABSL_GUARDED_BY(mu_) = 0;
+  // ProvableStores' inference entries, epoch e at [e - 1], built as they are first written.
+  std::vector<StoreEntry> inference_entries_ ABSL_GUARDED_BY(mu_);
   // (first height in the state, plan) in the order scheduled (ScheduleUpgradePlan).
   std::vector<std::pair<int64_t, ::cosmos::upgrade::v1beta1::Plan>> upgrade_plans_
       ABSL_GUARDED_BY(mu_);
