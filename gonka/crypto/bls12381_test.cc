@@ -6,6 +6,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 // Vectors:
@@ -497,6 +499,49 @@ TEST(Bls12381Test, G2Rejections) {
   ExpectG2Rejected("c" + pattern.substr(1), true, "malformed infinity");
   ExpectG2Rejected("c0" + std::string(190, '0'), true,
                    "the point at infinity has no affine coordinates");
+}
+
+// Random compressed encodings (seeded): none is accepted by chance, every refusal is one of the
+// input reasons (never Internal), and the point's negation (the sign flag flipped) is refused
+// for the same reason — -P is on the curve and in the subgroup exactly when P is. About half of
+// the x below p give curve points, so this drives the square roots and the subgroup check
+// through many off-subgroup points.
+void ExpectRandomRefusals(bool g2, int count, uint64_t seed) {
+  std::mt19937_64 random(seed);
+  const size_t size = g2 ? kBls12381G2CompressedSize : kBls12381G1CompressedSize;
+  int off_curve = 0, off_subgroup = 0;
+  for (int i = 0; i < count; ++i) {
+    std::string bytes(size, '\0');
+    for (char& c : bytes) c = static_cast<char>(random());
+    bytes[0] = static_cast<char>(0x80 | (bytes[0] & 0x3f & ~0x40));  // compressed, not infinity
+    if (g2) bytes[48] = static_cast<char>(bytes[48] & 0x1f);         // x.c0 mostly below p too
+    std::string flipped = bytes;
+    flipped[0] = static_cast<char>(flipped[0] ^ 0x20);
+    absl::StatusOr<std::string> a = g2 ? DecompressBls12381G2(bytes) : DecompressBls12381G1(bytes);
+    absl::StatusOr<std::string> b =
+        g2 ? DecompressBls12381G2(flipped) : DecompressBls12381G1(flipped);
+    ASSERT_FALSE(a.ok()) << "seed " << seed << " accepted " << Hex(bytes);
+    ASSERT_FALSE(b.ok()) << "seed " << seed << " accepted " << Hex(flipped);
+    EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument) << a.status();
+    EXPECT_EQ(a.status().message(), b.status().message()) << "seed " << seed << " " << Hex(bytes);
+    if (absl::StrContains(a.status().message(), "not in the prime-order subgroup")) {
+      ++off_subgroup;
+    } else if (absl::StrContains(a.status().message(), "not the x of a curve point")) {
+      ++off_curve;
+    } else {
+      EXPECT_THAT(a.status().message(), HasSubstr("not below the field modulus"));
+    }
+  }
+  std::cout << (g2 ? "G2" : "G1") << " seed " << seed << ": " << off_subgroup
+            << " on the curve outside the subgroup, " << off_curve << " not on the curve\n";
+  EXPECT_GT(off_subgroup, count / 5);
+  EXPECT_GT(off_curve, count / 5);
+}
+
+TEST(Bls12381Test, RandomEncodingsAreRefusedConsistently) {
+  constexpr uint64_t kSeed = 20261204;
+  ExpectRandomRefusals(/*g2=*/false, 200, kSeed);
+  ExpectRandomRefusals(/*g2=*/true, 50, kSeed + 1);
 }
 
 // Not a benchmark: a bound that keeps the per-request cost visible (the subgroup check is the
