@@ -140,8 +140,8 @@ std::optional<chain::EpochParams> ChainEpochParams(chain::InferenceQueryClient& 
 // compressed secp256k1 key → its bech32 "gonka" account address as text/plain (400 "invalid
 // pubkey: ..." otherwise). POST /v1/verify-block and GET /v1/debug/verify/{height} verify a
 // block's commit signatures (gonka/cache/verify_routes.h) over `comet`, the chain's CometBFT RPC;
-// without one (nullptr) they answer 501 naming what is missing. POST /v1/verify-proof needs
-// ICS-23 proof verification, which libgonka does not have: 501 (docs/cache.md).
+// without one (nullptr) they answer 501 naming what is missing. POST /v1/verify-proof checks an
+// epoch's ActiveParticipants against an app hash with ICS-23 proofs (gonka/cache/proof_routes.h).
 void AddOptionalRoutes(net::HttpServer* server, chain::CometClient* comet = nullptr);
 net::HttpResponse ServeOptionalRoute(const net::HttpRequest& request);
 
