@@ -124,7 +124,8 @@ absl::StatusOr<std::string> CometClient::BlockResultsJson(int64_t height) {
 }
 
 absl::StatusOr<std::string> CometClient::ValidatorsJson(int64_t height, int page, int per_page) {
-  return Call("validators", absl::StrCat("height=", height, "&page=", page, "&per_page=", per_page));
+  return Call("validators",
+              absl::StrCat("height=", height, "&page=", page, "&per_page=", per_page));
 }
 
 absl::StatusOr<v1::BlockEvents> CometClient::FetchBlockEvents(int64_t height,
@@ -286,10 +287,12 @@ absl::StatusOr<TxInfo> CometClient::Tx(absl::string_view hash) {
 }
 
 absl::StatusOr<AbciQueryResponse> CometClient::AbciQuery(absl::string_view path,
-                                                         absl::string_view data, int64_t height) {
+                                                         absl::string_view data, int64_t height,
+                                                         bool prove) {
   std::string query = absl::StrCat("path=", net::UrlEncode(absl::StrCat("\"", path, "\"")),
                                    "&data=0x", crypto::HexEncode(data));
   if (height != 0) absl::StrAppend(&query, "&height=", height);
+  if (prove) absl::StrAppend(&query, "&prove=true");
   ASSIGN_OR_RETURN(std::string body, Call("abci_query", query));
   dom::parser parser;
   dom::element root, response;
@@ -306,6 +309,21 @@ absl::StatusOr<AbciQueryResponse> CometClient::AbciQuery(absl::string_view path,
   if (!value.empty() && !absl::Base64Unescape(value, &q.value)) {
     return absl::InternalError(
         absl::StrCat("abci_query ", options_.rpc_url, ": value is not base64"));
+  }
+  // CometBFT prints ResponseQuery.proof_ops as "proofOps": {"ops": [{type, key, data}]}, the
+  // bytes base64.
+  dom::array ops;
+  if (response["proofOps"]["ops"].get(ops) == simdjson::SUCCESS) {
+    for (dom::element op : ops) {
+      ProofOp out;
+      out.type = Text(op["type"]);
+      if (!absl::Base64Unescape(Text(op["key"]), &out.key) ||
+          !absl::Base64Unescape(Text(op["data"]), &out.data)) {
+        return absl::InternalError(
+            absl::StrCat("abci_query ", options_.rpc_url, ": a proof op is not base64"));
+      }
+      q.proof_ops.push_back(std::move(out));
+    }
   }
   return q;
 }

@@ -18,11 +18,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gonka/chain/block_events.pb.h"
+#include "gonka/chain/ics23.h"
 #include "gonka/chain/normalize.h"
 #include "gonka/net/http_client.h"
 #include "gonka/net/tls.h"
@@ -73,6 +75,9 @@ struct AbciQueryResponse {
   std::string log;
   std::string value;  // raw bytes
   int64_t height = 0;
+  // With `prove`: the node's proof ops (CometBFT's "proofOps"; ICS-23 ops on a Cosmos node,
+  // verified by chain::VerifyProofOps in ics23.h), empty when it gives none.
+  std::vector<ProofOp> proof_ops;
 };
 
 class CometClient {
@@ -106,10 +111,10 @@ class CometClient {
   absl::StatusOr<BroadcastResponse> BroadcastTxSync(absl::string_view tx_bytes);
   // `hash`: 32 raw bytes.
   absl::StatusOr<TxInfo> Tx(absl::string_view hash);
-  // At `height` (0 = latest). An application error is not a Status error: it is the answer's
-  // code, codespace and log.
+  // At `height` (0 = latest); `prove` asks for proof ops. An application error is not a Status
+  // error: it is the answer's code, codespace and log.
   absl::StatusOr<AbciQueryResponse> AbciQuery(absl::string_view path, absl::string_view data,
-                                              int64_t height = 0);
+                                              int64_t height = 0, bool prove = false);
 
   const std::string& url() const { return options_.rpc_url; }
 

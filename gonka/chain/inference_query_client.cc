@@ -441,10 +441,9 @@ absl::StatusOr<cmtpb::ABCIQueryResponse> InferenceQueryClient::ABCIQuery(absl::s
   absl::StatusOr<cmtpb::ABCIQueryResponse> answer =
       TypedFull<cmtpb::ABCIQueryResponse>(method, request, 0, meta);
   if (answer.ok() || !IsTransportFailure(answer.status()) || !comet_) return answer;
-  // The fallback: CometBFT's own abci_query is the same call. (CometClient does not ask for
-  // proofs, so proof_ops stay empty here.)
+  // The fallback: CometBFT's own abci_query is the same call, proof ops included.
   absl::Time start = absl::Now();
-  absl::StatusOr<AbciQueryResponse> direct = comet_->AbciQuery(path, data, query_height);
+  absl::StatusOr<AbciQueryResponse> direct = comet_->AbciQuery(path, data, query_height, prove);
   Record(method, QueryTransport::kAbciQuery, direct.status(), absl::Now() - start);
   if (!direct.ok()) {
     return absl::Status(direct.status().code(),
@@ -456,6 +455,12 @@ absl::StatusOr<cmtpb::ABCIQueryResponse> InferenceQueryClient::ABCIQuery(absl::s
   response.set_log(direct->log);
   response.set_key(std::string(data));
   response.set_value(direct->value);
+  for (const ProofOp& op : direct->proof_ops) {
+    cmtpb::ProofOp* out = response.mutable_proof_ops()->add_ops();
+    out->set_type(op.type);
+    out->set_key(op.key);
+    out->set_data(op.data);
+  }
   response.set_height(direct->height);
   if (meta) {
     meta->height = direct->height;

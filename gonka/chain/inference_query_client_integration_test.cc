@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gonka/base/clock.h"
 #include "gonka/base/metrics.h"
+#include "gonka/chain/ics23.h"
 #include "gonka/crypto/bech32.h"
 #include "gonka/proto/inference/inference/activeparticipants.pb.h"
 #include "gonka/testing/process.h"
@@ -296,6 +297,20 @@ TEST(InferenceQueryClientTest, RestrictionsBlsAndCmtServiceOverGrpcAndTheFallbac
   EXPECT_EQ(meta.transport, QueryTransport::kAbciQuery);
   EXPECT_EQ(direct->value(), value->value());
   EXPECT_EQ(direct->height(), 28);
+  EXPECT_FALSE(direct->has_proof_ops());
+  // With prove, the fallback carries the same proof ops as gRPC; they verify against block 29's
+  // app hash.
+  auto proved_grpc = client.ABCIQuery("store/inference/key", ActiveParticipantsKey(1), 28, true);
+  auto proved = fallback.ABCIQuery("store/inference/key", ActiveParticipantsKey(1), 28, true);
+  ASSERT_TRUE(proved.ok() && proved_grpc.ok()) << proved.status() << proved_grpc.status();
+  ASSERT_EQ(proved->proof_ops().ops_size(), 2);
+  EXPECT_EQ(proved->proof_ops().SerializeAsString(), proved_grpc->proof_ops().SerializeAsString());
+  std::vector<ProofOp> ops;
+  for (const auto& op : proved->proof_ops().ops()) ops.push_back({op.type(), op.key(), op.data()});
+  absl::Status verified =
+      VerifyProofOps(ops, block->sdk_block().header().app_hash(),
+                     "/inference/" + PathEscape(ActiveParticipantsKey(1)), proved->value());
+  EXPECT_TRUE(verified.ok()) << verified;
   auto restricted = fallback.TransferRestrictionStatus(12, &meta);
   ASSERT_TRUE(restricted.ok()) << restricted.status();
   EXPECT_EQ(meta.transport, QueryTransport::kAbciQuery);
