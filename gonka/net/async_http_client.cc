@@ -224,8 +224,9 @@ class AsyncHttpClient::Impl : public std::enable_shared_from_this<AsyncHttpClien
 // pooled socket of a caller's loop serves any executor of that loop.
 struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> {
   Exchange(std::shared_ptr<Impl> owner, AsyncRequest req, Callback cb)
-      : keep(std::move(owner)), impl(keep.get()), request(std::move(req)), done(std::move(cb)) {
+      : impl(owner.get()), request(std::move(req)), done(std::move(cb)) {
     if (request.executor != nullptr) {
+      keep = std::move(owner);
       loop_ex = request.executor->executor;
       ex = request.executor->serial ? loop_ex : asio::any_io_executor(asio::make_strand(loop_ex));
       pool.second = &asio::query(loop_ex, asio::execution::context);
@@ -492,7 +493,9 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
     }
   }
 
-  std::shared_ptr<Impl> keep;  // the client's state outlives exchanges on callers' loops
+  // On a caller's loop only: the client's state outlives the exchange (its handlers may run
+  // after the client is gone). Not on the client's own loop, which the state owns (a cycle).
+  std::shared_ptr<Impl> keep;
   Impl* impl;
   AsyncRequest request;
   Callback done;
