@@ -42,9 +42,9 @@
 // A route's optional prepared and inline handlers (RouteOptions) run on the I/O thread first,
 // for answers already in memory (a cache hit then costs no thread hand-off).
 // A reverse proxy can also run its upstream sockets on the server's own event loop: pass
-// `out->executor()` to AsyncHttpClient (AsyncRequest::executor) and the upstream answer arrives
-// on the I/O thread of the client's connection, so Respond() from its callback crosses no
-// thread (no wake-up of another thread per request).
+// `out->executor()` to AsyncHttpClient (AsyncRequest::executor) and the upstream answer is read
+// by the server's own I/O threads and completes on the client connection's executor, so
+// Respond() from its callback wakes no other thread (no hand-off per request).
 // ResponseStream and WebSocketSession are thread-safe. WebSocket message/close callbacks and
 // ResponseStream close callbacks run on I/O threads and must not block.
 // All HttpServer methods are thread-safe; routes may be added at any time.
@@ -160,7 +160,7 @@ class Responder {
   virtual void Defer(std::function<HttpResponse()> work) = 0;
   // The executor of the connection the request arrived on, for AsyncRequest::executor: an
   // upstream call made with it runs its socket on the server's event loop and completes on
-  // this connection's I/O thread (in order with the connection's own handlers), so answering
+  // this connection's executor (serialised with the connection's own handlers), so answering
   // from its callback is no cross-thread hand-off. Valid while this Responder lives; nullptr
   // when there is none to offer.
   virtual const IoExecutor* executor() const { return nullptr; }

@@ -75,8 +75,8 @@ struct VersionHostOptions {
   absl::Duration host_budget = absl::Minutes(25);
   // The operator's overrides and forced versions (ParseVersionPins).
   VersionPins pins;
-  // Plain forwards run on the server's event loop (the child's answer arrives on the I/O thread
-  // of the client's connection). False: on the supervisor's client thread, answers handed back
+  // Plain forwards run on the server's event loop (the child's answer completes on the client
+  // connection's executor). False: on the supervisor's client thread, answers handed back
   // to the server's (one cross-thread wake-up per request; kept for comparison).
   bool forward_on_server_loop = true;
 };

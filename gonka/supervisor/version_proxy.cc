@@ -114,7 +114,7 @@ void VersionProxy::AddRoutes(net::HttpServer* server) {
       }
       out->Respond(std::move(res));
     };
-    // On the connection's own executor: the child's answer arrives on this I/O thread.
+    // On the connection's own executor: the child's answer is read on the server's loop.
     if (supervisor_->ForwardAsync(version, r, rest, finish,
                                   on_server_loop_ ? out->executor() : nullptr)) {
       return;
