@@ -17,9 +17,10 @@
 //   it against its spec (IAVL for "ics23:iavl", Tendermint's simple Merkle tree for
 //   "ics23:simple") and the (key, value) it proves; that root is the next op's value; the last
 //   root must equal `root` and the whole path must be consumed.
-// - Existence proofs only: a non-existence or batch proof is refused (Unimplemented). Only
-//   SHA-256 (and "no hash" for pre-hashing) is computed; other hash ops are refused
-//   (Unimplemented), so proofs from SMT or non-Cosmos trees do not verify here.
+// - Membership only: a non-existence proof proves no value (InvalidArgument "not an existence
+//   proof"); a batch proof is refused (Unimplemented). Only SHA-256 (and "no hash" for
+//   pre-hashing) is computed; other hash ops are refused (Unimplemented), so proofs from SMT or
+//   non-Cosmos trees do not verify here.
 // - Errors are InvalidArgument naming what did not verify (a key, the op's number, the root);
 //   nothing here is secret.
 //
@@ -52,9 +53,10 @@ inline constexpr absl::string_view kProofOpSimpleMerkle = "ics23:simple";
 // The two proof specs the SDK's store ops use (cosmos/ics23's IavlSpec and TendermintSpec).
 enum class Ics23Spec { kIavl, kTendermint };
 
-// The root a serialized CommitmentProof computes (the leaf op, then each inner op). Existence
-// proofs only. InvalidArgument if it does not decode or an op lacks its input; Unimplemented
-// for another proof type or hash op.
+// The root a serialized CommitmentProof computes (the leaf op, then each inner op; for a
+// non-existence proof, its left neighbour's, else its right one's, as ICS-23 computes it).
+// InvalidArgument if it does not decode or an op lacks its input; Unimplemented for a batch
+// proof or another hash op.
 absl::StatusOr<std::string> Ics23CalculateRoot(absl::string_view commitment_proof);
 
 // ICS-23 VerifyMembership: the proof is an existence proof of exactly `key`, its ops satisfy
