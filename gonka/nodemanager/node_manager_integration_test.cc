@@ -191,8 +191,12 @@ TEST_F(NodeManagerTest, AFaultyMlNodeIsMarkedFailedWithTheReasonAndRecovers) {
             .ok())
         << fault << ": " << last_error(FindLeader().index);
     const std::string body = last_error(FindLeader().index);
-    // The reason names the ML-node endpoint (and, for garbage, what was wrong with the answer).
-    EXPECT_NE(body.find("ml node GET"), std::string::npos) << fault << ": " << body;
+    // The reason names the ML-node call that failed (a state poll or a command, whichever came
+    // first: "ml node GET /api/v1/state" or "ml node POST /api/v1/inference/up") and, for
+    // garbage, what was wrong with the answer.
+    EXPECT_TRUE(absl::StrContains(body, "ml node GET /api/v1/") ||
+                absl::StrContains(body, "ml node POST /api/v1/"))
+        << fault << ": " << body;
     if (absl::StrContains(fault, "garbage")) {
       EXPECT_NE(body.find("not JSON"), std::string::npos) << body;
     }
