@@ -147,6 +147,12 @@ int main(int argc, char** argv) {
                "part 1 also through a second versiond with --forward-on-server-loop=false (the "
                "forward on a client thread, answers handed back to the server's)")
       .Env("");
+  bool forward_on_server_loop = true;
+  config
+      .AddBool("forward_on_server_loop", &forward_on_server_loop, true,
+               "the measured versiond's --forward-on-server-loop (false: compare the swap figure "
+               "with the forward on a client thread)")
+      .Env("");
   if (absl::Status s = config.Parse(argc, argv); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 2;
@@ -155,7 +161,9 @@ int main(int argc, char** argv) {
   std::vector<Variant> variants;
   for (int i = 0; i <= swaps; ++i) variants.push_back(env.MakeVariant(absl::StrCat("b", i)));
   env.SetOracle({{"app", variants[0]}});
-  if (absl::Status s = env.StartVersiond(); !s.ok()) {
+  if (absl::Status s = env.StartVersiond(
+          {absl::StrCat("--forward-on-server-loop=", forward_on_server_loop ? "true" : "false")});
+      !s.ok()) {
     std::fprintf(stderr, "versiond: %s\n%s\n", s.ToString().c_str(),
                  env.versiond().LogTail().c_str());
     return 1;
