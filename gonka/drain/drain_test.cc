@@ -89,7 +89,10 @@ TEST(DrainControllerTest, SequenceAnnounceStopAcceptingWaitHooks) {
   absl::Status draining =
       Eventually([&] { return drain.state() == State::kDraining; }, "state draining");
   ASSERT_TRUE(draining.ok()) << draining;
-  EXPECT_EQ(stop_accepting, 1);
+  // The state turns kDraining just before the stop-accepting hooks run on the drain's thread.
+  absl::Status stopped =
+      Eventually([&] { return stop_accepting.load() == 1; }, "stop-accepting hook ran");
+  ASSERT_TRUE(stopped.ok()) << stopped;
   EXPECT_THAT(drain.StatusJson(), HasSubstr("\"state\":\"draining\""));
   EXPECT_THAT(drain.StatusJson(), HasSubstr("\"in_flight\":1"));
   absl::SleepFor(absl::Milliseconds(20));

@@ -110,7 +110,7 @@ class AsyncHttpClient::Impl : public std::enable_shared_from_this<AsyncHttpClien
 
   struct Exchange;
 
-  void Request(AsyncRequest request, Callback done);
+  void Request(AsyncRequest request, Callback done, bool fresh = false);
   int Warm(int port, const std::string& path, int connections, absl::Duration timeout,
            const IoExecutor* executor);
 
@@ -262,7 +262,7 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
   }
 
   void Start() {
-    socket = impl->TakeIdle(pool);
+    socket = fresh ? nullptr : impl->TakeIdle(pool);
     reused = socket != nullptr;
     if (socket == nullptr) socket = NewSocket();
     if (!foreign()) ex = socket->get_executor();
@@ -516,6 +516,7 @@ struct AsyncHttpClient::Impl::Exchange : std::enable_shared_from_this<Exchange> 
   std::string raw;    // the serialized request (SendNow)
   HttpResponse head;  // a stream's status and headers
   char piece[16 * 1024];
+  bool fresh = false;  // a new connection even if one is idle (Warm())
   bool reused = false;
   bool retried = false;
   bool timed_out = false;
@@ -530,7 +531,7 @@ uint64_t AsyncHttpClient::Impl::Register(const std::shared_ptr<Exchange>& exchan
   return id;
 }
 
-void AsyncHttpClient::Impl::Request(AsyncRequest request, Callback done) {
+void AsyncHttpClient::Impl::Request(AsyncRequest request, Callback done, bool fresh) {
   if (stopping_.load()) {
     done(absl::CancelledError("async http client shutting down"));
     return;
@@ -538,6 +539,7 @@ void AsyncHttpClient::Impl::Request(AsyncRequest request, Callback done) {
   auto exchange =
       std::make_shared<Exchange>(shared_from_this(), std::move(request), std::move(done));
   exchange->id = Register(exchange);
+  exchange->fresh = fresh;
   exchange->Start();
 }
 
@@ -556,11 +558,16 @@ int AsyncHttpClient::Impl::Warm(int port, const std::string& path, int connectio
     r.target = path;
     r.timeout = timeout;
     r.executor = executor;
-    Request(std::move(r), [count](absl::StatusOr<HttpResponse> res) {
-      absl::MutexLock lock(&count->mu);
-      --count->left;
-      if (res.ok() && res->status >= 200 && res->status < 300) ++count->ok;
-    });
+    // Each on a connection of its own: a GET that reused one an earlier GET just pooled (the
+    // calling thread preempted between two of them) would leave the pool a connection short.
+    Request(
+        std::move(r),
+        [count](absl::StatusOr<HttpResponse> res) {
+          absl::MutexLock lock(&count->mu);
+          --count->left;
+          if (res.ok() && res->status >= 200 && res->status < 300) ++count->ok;
+        },
+        /*fresh=*/true);
   }
   absl::MutexLock lock(&count->mu);
   auto all_done = [&count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(count->mu) { return count->left == 0; };

@@ -100,8 +100,9 @@ class AsyncHttpClient {
   AsyncHttpClient& operator=(const AsyncHttpClient&) = delete;
 
   void Request(AsyncRequest request, Callback done);
-  // Opens up to `connections` pooled connections to 127.0.0.1:`port` (each by a concurrent GET
-  // of `path`) and waits for them (at most `timeout`). Returns how many answered 2xx. With
+  // Opens `connections` new pooled connections to 127.0.0.1:`port` (each by a concurrent GET of
+  // `path` on a connection of its own, never an idle one) and waits for them (at most
+  // `timeout`). Returns how many answered 2xx. With
   // `executor` (HttpServer::io_executor(), a running server's) they join that loop's pool.
   int Warm(int port, const std::string& path, int connections, absl::Duration timeout,
            const IoExecutor* executor = nullptr);

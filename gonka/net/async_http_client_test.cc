@@ -120,6 +120,23 @@ TEST(AsyncHttpClient, SendOnCallerThreadReusesPooledConnections) {
 
 // A reverse proxy whose upstream sockets live on the front server's own event loop
 // (Responder::executor()): the callback runs on the front's I/O thread, not the client's.
+// Warm() opens as many new connections as asked, whatever the pool already holds (none of its
+// GETs takes an idle connection, not even one another of its GETs just returned).
+TEST(AsyncHttpClient, WarmOpensNewConnectionsBesideIdleOnes) {
+  HttpServer up({.name = "warm-up"});
+  up.Handle("GET", "/echo", [](const HttpRequest&) { return HttpResponse::Text(200, "get"); });
+  ASSERT_TRUE(up.Start().ok());
+  AsyncHttpClient client({.name = "warm"});
+  EXPECT_EQ(client.Warm(up.port(), "/echo", 2, absl::Seconds(5)), 2);
+  EXPECT_EQ(client.IdleConnections(up.port()), 2);
+  const uint64_t accepted = up.stats().connections_accepted;
+  for (int round = 0; round < 20; ++round) {
+    EXPECT_EQ(client.Warm(up.port(), "/echo", 1, absl::Seconds(5)), 1);
+  }
+  EXPECT_EQ(client.IdleConnections(up.port()), 22);
+  EXPECT_EQ(up.stats().connections_accepted, accepted + 20);
+}
+
 TEST(AsyncHttpClient, RunsOnTheCallersLoop) {
   HttpServer up({.name = "loop-up"});
   up.Handle("POST", "/echo", [](const HttpRequest& r) { return HttpResponse::Text(200, r.body); });
