@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gonka/base/config.h"
@@ -30,7 +29,7 @@ int main(int argc, char** argv) {
   gonka::SignalWatcher signals;  // first: block the signals before any thread starts
 
   gonka::Config config("versiond");
-  int port = 8080, first_child_port = 5000;
+  int port = 8080, first_child_port = 5000, starting_nice = 10;
   bool on_loop = true;
   std::string bind, oracle_url, bin_dir, data_dir, binary_name, ready_path, drain_path, status_path,
       admin_env;
@@ -64,11 +63,10 @@ int main(int argc, char** argv) {
       .Env("VERSIOND_DRAIN_PATH");
   config.AddString("drain-status-path", &status_path, "/drain/status", "child drain status")
       .Env("VERSIOND_DRAIN_STATUS_PATH");
-  config
-      .AddPort("first-child-port", &first_child_port, 5000,
-               "children's ports are taken from here up (Gonka: 5000)")
+  config.AddPort("first-child-port", &first_child_port, 5000, "children's ports from here up")
       .Env("");
   config.AddBool("forward-on-server-loop", &on_loop, true, "false: a client thread").Env("");
+  config.AddInt("starting-nice", &starting_nice, 10, "new child's nice").Range(0, 19).Env("");
   config
       .AddString("admin-address-env", &admin_env, "DEVSHARD_ADMIN_ADDR",
                  "variable giving each child its loopback admin address (\"\" = admin on the "
@@ -166,6 +164,7 @@ int main(int argc, char** argv) {
   options.supervisor.drain_timeout = drain_timeout;
   options.supervisor.drain_poll_interval = drain_poll;
   options.supervisor.kill_grace = child_grace;
+  options.supervisor.starting_nice = starting_nice;
   options.forward_on_server_loop = on_loop;
 
   // The server first: it outlives the host, whose forwarder runs on the server's event loop.

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -686,7 +687,18 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
                    {"pid", static_cast<int64_t>(*pid)}, {"port", gen->port},
                    {"admin_port", gen->admin_port});
   }
+  // Started at low priority only where it can be raised again (see starting_nice), back to the
+  // nice value it inherited from this thread.
+  static const bool may_restore = internal::MayRestorePriority();
+  errno = 0;
+  const int base_nice = getpriority(PRIO_PROCESS, 0);
+  const bool niced = may_restore && errno == 0 && options_.starting_nice > base_nice &&
+                     internal::SetGroupNice(*pid, options_.starting_nice);
   absl::Status ready = WaitReady(gen);
+  if (niced && ready.ok() && !internal::SetGroupNice(*pid, base_nice)) {
+    GONKA_LOG_WARN("could not set the new child's priority back", {"version", gen->spec.version},
+                   {"generation", gen->id}, {"errno", std::string(strerror(errno))});
+  }
   if (!ready.ok()) {
     GONKA_LOG_WARN("child not ready; stopping it", {"version", gen->spec.version},
                    {"generation", gen->id}, {"error", ready});
@@ -757,7 +769,7 @@ void Supervisor::Retire(const GenPtr& gen) {
       // No request through the route is on it any more: its drain and exit (the work a process
       // does to end) yield the CPU to the new child's requests. Its own group only.
       if (options_.retiring_nice > 0 && gen->process_alive) {
-        setpriority(PRIO_PROCESS, static_cast<id_t>(gen->pid), options_.retiring_nice);
+        internal::SetGroupNice(gen->pid, options_.retiring_nice);
       }
     }
   }

@@ -219,6 +219,13 @@ struct SupervisorOptions {
   // A retired child whose leases have all ended is reniced to this (0 = left alone) before
   // POST /drain, so its drain and exit compete less for the CPU with the current child.
   int retiring_nice = 10;
+  // A new child starts at this nice value (0 = not) and is set back to the supervisor's own
+  // once it is ready and its connections are warmed, just before it takes the route: its start
+  // (loading, first requests on cold code) then competes less for the CPU with the requests
+  // being served. Only where the supervisor may set the value back (CAP_SYS_NICE or RLIMIT_NICE,
+  // probed once; most containers have neither), else the child starts at the supervisor's.
+  // Both nice values apply to the child's whole process group, every thread.
+  int starting_nice = 10;
   // Per forwarded plain request (a stream has no overall deadline).
   absl::Duration forward_timeout = absl::Seconds(60);
   // A forwarded stream fails when the child sends nothing for this long.

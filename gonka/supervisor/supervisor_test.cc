@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,7 +22,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -385,6 +390,76 @@ TEST(SupervisorTest, SigtermIgnoringChildIsKilledAfterGrace) {
   EXPECT_TRUE(g.done);
   EXPECT_TRUE(WIFSIGNALED(g.exit_status) && WTERMSIG(g.exit_status) == SIGKILL) << g.exit_status;
   EXPECT_TRUE(ProcessGone(v1.pid));
+}
+
+// The nice value of every thread of `pid` (/proc/<pid>/task/*/stat, field 19); empty when the
+// process is gone.
+std::vector<int> ThreadNices(pid_t pid) {
+  std::vector<int> nices;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::vector<std::string> fields =
+        absl::StrSplit(stat.substr(paren + 2), ' ', absl::SkipEmpty());
+    int nice = 0;
+    if (fields.size() > 16 && absl::SimpleAtoi(fields[16], &nice)) nices.push_back(nice);
+  }
+  return nices;
+}
+
+bool AllEqual(const std::vector<int>& v, int want) {
+  if (v.empty()) return false;
+  for (int x : v) {
+    if (x != want) return false;
+  }
+  return true;
+}
+
+// A new child runs at `starting_nice` (every thread) until it is ready, then at the supervisor's
+// own nice when it takes the route; a retired one, at `retiring_nice` (every thread too).
+TEST(SupervisorTest, ANewChildStartsNicedAndTakesTheRouteAtFullPriority) {
+  if (!internal::MayRestorePriority()) {
+    GTEST_SKIP() << "this process may not lower a nice value (no CAP_SYS_NICE or RLIMIT_NICE)";
+  }
+  const int base = getpriority(PRIO_PROCESS, 0);
+  SupervisorOptions o = TestOptions();
+  o.starting_nice = 7;
+  o.retiring_nice = 12;
+  o.kill_grace = absl::Seconds(3);
+  Supervisor sup(o);
+  const std::string dir = TempDir("nice");
+  absl::Status deployed;
+  std::thread deploy([&] {
+    deployed = sup.Deploy(Spec(
+        "v1", dir, {{"TEST_CHILD_READY_AFTER_MS", "1500"}, {"TEST_CHILD_IGNORE_SIGTERM", "1"}}));
+  });
+  std::vector<int> starting;
+  const bool seen = WaitFor([&] {
+    for (const GenerationInfo& g : sup.Generations()) {
+      if (g.state == GenerationState::kStarting && g.pid > 0) starting = ThreadNices(g.pid);
+    }
+    return starting.size() > 1 && AllEqual(starting, 7);
+  });
+  deploy.join();
+  ASSERT_TRUE(deployed.ok()) << deployed;
+  EXPECT_TRUE(seen) << "threads while starting: " << absl::StrJoin(starting, ",");
+  const GenerationInfo v1 = *Current(sup);
+  const std::vector<int> running = ThreadNices(v1.pid);
+  EXPECT_GT(running.size(), 1u);
+  EXPECT_TRUE(AllEqual(running, base)) << absl::StrJoin(running, ",");
+
+  ASSERT_TRUE(sup.Deploy(Spec("v2", dir)).ok());
+  std::vector<int> retiring;
+  EXPECT_TRUE(WaitFor([&] {
+    retiring = ThreadNices(v1.pid);
+    return AllEqual(retiring, 12);
+  })) << absl::StrJoin(retiring, ",");
+  EXPECT_TRUE(AllEqual(ThreadNices(Current(sup)->pid), base));
+  ASSERT_TRUE(sup.WaitRetired(absl::Now() + absl::Seconds(20)));
 }
 
 TEST(SupervisorTest, ExclusiveStopThenStartWhenStorageIsNotShared) {

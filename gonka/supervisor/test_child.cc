@@ -9,7 +9,8 @@
 // $DEVSHARD_ADMIN_ADDR): GET /ready, POST /drain, GET /drain/status
 // ({"ready":..,"draining":..,"inflight":n}). While draining, public requests get 503 and
 // /ready 503; admitted requests finish. Environment: TEST_CHILD_VERSION (the body of /version),
-// TEST_CHILD_NEVER_READY=1 (/ready always 503), TEST_CHILD_CRASH_AT_START=1 (exit 3 before
+// TEST_CHILD_NEVER_READY=1 (/ready always 503), TEST_CHILD_READY_AFTER_MS=M (/ready 503 "still
+// starting" for M ms), TEST_CHILD_CRASH_AT_START=1 (exit 3 before
 // binding), TEST_CHILD_IGNORE_SIGTERM=1,
 // TEST_CHILD_EXIT_AFTER_MS=M (exit 3 on its own after M ms; with TEST_CHILD_EXIT_ONCE=1 only the
 // first start in a data dir does).
@@ -61,8 +62,14 @@ int main(int argc, char** argv) {
   }
   const sigset_t signals = ChildContract::BlockTermSignals();
   const std::string version = EnvOr("TEST_CHILD_VERSION", "v0");
-  auto contract = ChildContract::Create(
-      {.name = "test_child", .port = port, .never_ready = EnvOr("TEST_CHILD_NEVER_READY") == "1"});
+  int ready_after_ms = 0;
+  if (!absl::SimpleAtoi(EnvOr("TEST_CHILD_READY_AFTER_MS", "0"), &ready_after_ms)) {
+    ready_after_ms = 0;
+  }
+  auto contract = ChildContract::Create({.name = "test_child",
+                                         .port = port,
+                                         .never_ready = EnvOr("TEST_CHILD_NEVER_READY") == "1",
+                                         .ready_after = absl::Milliseconds(ready_after_ms)});
   if (!contract.ok()) {
     std::fprintf(stderr, "test_child: %s\n", contract.status().ToString().c_str());
     return 2;

@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -270,6 +271,25 @@ std::string DescribeWaitStatus(int status) {
     return absl::StrCat("signal ", WTERMSIG(status), " (", strsignal(WTERMSIG(status)), ")");
   }
   return absl::StrCat("status ", status);
+}
+
+bool MayRestorePriority() {
+  // Tried, not inferred: CapEff can list CAP_SYS_NICE inside a user namespace where the kernel
+  // still refuses (it checks the initial namespace). A thread of its own is raised by one and
+  // set back; if that fails only the probe thread, which ends here, stays raised.
+  bool ok = false;
+  std::thread([&ok] {
+    const id_t tid = static_cast<id_t>(gettid());
+    errno = 0;
+    const int base = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0 || base >= 19) return;
+    ok = setpriority(PRIO_PROCESS, tid, base + 1) == 0 && setpriority(PRIO_PROCESS, tid, base) == 0;
+  }).join();
+  return ok;
+}
+
+bool SetGroupNice(pid_t pgid, int nice) {
+  return setpriority(PRIO_PGRP, static_cast<id_t>(pgid), nice) == 0;
 }
 
 absl::StatusOr<std::string> RunAndCapture(const std::vector<std::string>& argv,

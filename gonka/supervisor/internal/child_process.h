@@ -53,6 +53,16 @@ std::string DescribeWaitStatus(int status);
 // nullopt when it cannot be told: no listener on the port, or /proc unreadable.
 std::optional<bool> ListenerOwnedBy(int port, pid_t pid);
 
+// Whether this process may set a nice value back down after raising it (CAP_SYS_NICE, or
+// RLIMIT_NICE), probed on a short-lived thread. Containers run without CAP_SYS_NICE by
+// default, so this is often false there, even for root.
+bool MayRestorePriority();
+
+// Sets the nice value of every thread of every process in the process group `pgid` (a child
+// from Spawn() leads its own group, pgid = its pid); threads created later inherit it. Linux's
+// PRIO_PROCESS would reach only the one thread whose id is `pgid`. False (errno set) on failure.
+bool SetGroupNice(pid_t pgid, int nice);
+
 // Runs `argv` (environment as for Spawn) to completion and returns its trimmed standard output
 // (with `merge_stderr`, standard error too, in one stream).
 // DeadlineExceeded (the command is killed and reaped) after `timeout`; Unavailable when it cannot
