@@ -153,6 +153,12 @@ int main(int argc, char** argv) {
                "the measured versiond's --forward-on-server-loop (false: compare the swap figure "
                "with the forward on a client thread)")
       .Env("");
+  int starting_nice = 10;
+  config
+      .AddInt("starting_nice", &starting_nice, 10,
+              "the measured versiond's --starting-nice (0: compare the swap figure with new "
+              "children started at full priority)")
+      .Env("");
   if (absl::Status s = config.Parse(argc, argv); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 2;
@@ -162,7 +168,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i <= swaps; ++i) variants.push_back(env.MakeVariant(absl::StrCat("b", i)));
   env.SetOracle({{"app", variants[0]}});
   if (absl::Status s = env.StartVersiond(
-          {absl::StrCat("--forward-on-server-loop=", forward_on_server_loop ? "true" : "false")});
+          {absl::StrCat("--forward-on-server-loop=", forward_on_server_loop ? "true" : "false"),
+           absl::StrCat("--starting-nice=", starting_nice)});
       !s.ok()) {
     std::fprintf(stderr, "versiond: %s\n%s\n", s.ToString().c_str(),
                  env.versiond().LogTail().c_str());
