@@ -122,7 +122,10 @@ absl::Status VersiondEnv::StartVersiond(std::vector<std::string> extra_flags,
             absl::StrCat("--first-child-port=", first_child_port_), "--poll-interval=200ms",
             "--ready-timeout=5s", "--drain-announce=0s", "--drain-timeout=20s",
             "--drain-poll-interval=50ms", "--drain-kill-grace=5s", "--child-shutdown-grace=5s",
-            "--host-shutdown-budget=30s"};
+            "--host-shutdown-budget=30s",
+            // Children start at full priority: several tests give them 1-2 s to get ready, which
+            // a niced start on a loaded test machine can miss (a flag given later wins).
+            "--starting-nice=0"};
   o.argv.insert(o.argv.end(), extra_flags.begin(), extra_flags.end());
   o.env = {{"DEVCHILD_STORAGE_MODE", "postgres"}};
   for (auto& [k, v] : env) o.env[k] = v;
