@@ -367,8 +367,11 @@ int main(int argc, char** argv) {
   // In flight at a swap: started before the swap instant and ended after it (these hold a
   // lease on the old child across the swap). The swap instant lies before the start of the first
   // request the new binary answered; the last start the old binary answered before it bounds it
-  // from below, so "in flight" = start <= t_new and end >= t_new. Right after the swap: started
-  // within 20 ms after t_new (the new child's first requests, cold process included).
+  // from below, so "in flight" = start < t_new and end >= t_new: the request that starts at t_new
+  // is the new binary's first, which went to the new route (counted "right after"; until
+  // 2026-12-04 it was counted in flight too, so each swap's sample held its cold first request).
+  // Right after the swap: started within 20 ms after t_new (the new child's first requests, cold
+  // process included).
   // A request is "in flight" at an instant when it started before and ended after it. Longer
   // requests are more likely to be in flight at any instant, so the baseline is sampled the same
   // way: requests in flight at control instants 700 ms and 1000 ms after each swap (the old child
@@ -377,7 +380,7 @@ int main(int argc, char** argv) {
   for (const Sample& s : samples) {
     bool in_flight = false, just_after = false, at_control = false;
     for (double t : swap_at) {
-      if (s.start_ms <= t && s.end_ms >= t) in_flight = true;
+      if (s.start_ms < t && s.end_ms >= t) in_flight = true;
       if (s.start_ms >= t && s.start_ms <= t + 20) just_after = true;
       for (double c : {t + 700, t + 1000}) {
         if (s.start_ms <= c && s.end_ms >= c) at_control = true;
@@ -428,7 +431,7 @@ int main(int argc, char** argv) {
     double worst = -1, worst_t = -1;
     for (const Sample& s : samples) {
       for (double t : swap_at) {
-        if (s.start_ms <= t && s.end_ms >= t && s.end_ms - s.start_ms > worst) {
+        if (s.start_ms < t && s.end_ms >= t && s.end_ms - s.start_ms > worst) {
           worst = s.end_ms - s.start_ms;
           worst_t = t;
         }
