@@ -14,6 +14,7 @@
 #include <optional>
 #include <system_error>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -59,6 +60,11 @@ struct Generation {
   // wait ended on a "still starting" answer.
   absl::Duration ready_window = absl::ZeroDuration();
   bool last_wait_starting = false;
+  // A restart loop (Restart) owns this generation: a failed start leaves `done` to that loop,
+  // which decides whether to try again. Without this a reconcile looking between the failed
+  // start and the loop's next attempt saw a failed, done generation and started a second one
+  // beside it.
+  bool restart_loop = false;
 };
 
 }  // namespace internal
@@ -626,7 +632,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     absl::MutexLock lock(&mu_);
     if (shut_down_) {
       SetStateLocked(gen.get(), GenerationState::kFailed);
-      gen->done = true;
+      gen->done = !gen->restart_loop;
       return absl::FailedPreconditionError(
           absl::StrCat("version ", gen->spec.version, ": supervisor is shut down"));
     }
@@ -634,7 +640,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     if (!port.ok()) {
       gen->last_error = std::string(port.status().message());
       SetStateLocked(gen.get(), GenerationState::kFailed);
-      gen->done = true;
+      gen->done = !gen->restart_loop;
       return absl::ResourceExhaustedError(
           absl::StrCat("version ", gen->spec.version, ": ", port.status().message()));
     }
@@ -646,7 +652,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
       if (!admin.ok()) {
         gen->last_error = std::string(admin.status().message());
         SetStateLocked(gen.get(), GenerationState::kFailed);
-        gen->done = true;
+        gen->done = !gen->restart_loop;
         return absl::ResourceExhaustedError(
             absl::StrCat("version ", gen->spec.version, ": ", admin.status().message()));
       }
@@ -672,7 +678,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     absl::MutexLock lock(&mu_);
     gen->last_error = std::string(pid.status().message());
     SetStateLocked(gen.get(), GenerationState::kFailed);
-    gen->done = true;
+    gen->done = !gen->restart_loop;
     return absl::UnavailableError(
         absl::StrCat("version ", gen->spec.version, ": ", pid.status().message()));
   }
@@ -706,7 +712,7 @@ absl::Status Supervisor::StartOnce(const GenPtr& gen) {
     absl::MutexLock lock(&mu_);
     gen->last_error = std::string(ready.message());
     SetStateLocked(gen.get(), GenerationState::kFailed);
-    gen->done = true;
+    gen->done = !gen->restart_loop;
     return ready;
   }
   absl::MutexLock lock(&mu_);
@@ -1244,6 +1250,7 @@ void Supervisor::MonitorLoop() {
                          {"status", gen->last_error});
           SetStateLocked(gen.get(), GenerationState::kFailed);
           if (options_.restart_on_exit && !shut_down_) {
+            gen->restart_loop = true;
             crashed.push_back(gen);
           } else {
             gen->done = true;
@@ -1345,6 +1352,10 @@ bool Supervisor::ServesVersion(absl::string_view version) const {
 }
 
 void Supervisor::Restart(GenPtr gen) {
+  absl::Cleanup left = [&] {
+    absl::MutexLock lock(&mu_);
+    gen->restart_loop = false;
+  };
   if (SleepOrForced(options_.restart_backoff)) {
     absl::MutexLock lock(&mu_);
     gen->done = true;

@@ -234,16 +234,19 @@ TEST(SupervisorTest, RequestRefusedByARetiredChildIsRetriedOnTheNewOne) {
   ASSERT_TRUE(sup.Deploy(Spec("v1", dir)).ok());
   const GenerationInfo v1 = *Current(sup);
   Front front(&sup);
-  // v1 answers this request 503 after 1 s; by then v2 has the route, so the proxy sends it again.
+  // v1 answers this request 503 once v2 has the route, so the proxy sends it again.
+  const std::string swapped = dir + "/swapped";
   absl::StatusOr<HttpResponse> res;
   std::thread client([&] {
     HttpClient http;
-    res = http.Get(front.Url("/app/slow?ms=1000&refuse_version=v1"),
-                   net::HttpCallOptions::Timeout(absl::Seconds(20)));
+    res = http.Get(
+        front.Url(absl::StrCat("/app/slow?ms=15000&refuse_version=v1&until_file=", swapped)),
+        net::HttpCallOptions::Timeout(absl::Seconds(20)));
   });
   ASSERT_TRUE(WaitFor([&] { return Gen(sup, v1.id)->leases == 1; }));
   ASSERT_TRUE(sup.Deploy(Spec("v2", dir)).ok());
   const GenerationInfo v2 = *Current(sup);
+  std::ofstream(swapped) << "1";
   client.join();
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->status, 200);
@@ -557,6 +560,42 @@ TEST(SupervisorTest, CrashedChildIsRestarted) {
   auto res = http.Get(front.Url("/app/version"), net::HttpCallOptions::Timeout(absl::Seconds(10)));
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->body, absl::StrCat("v1 ", again.pid));
+}
+
+// While the supervisor restarts a crashed child, the generation is never reported failed and
+// done: a reconcile seeing that would start a second generation beside the restart loop (it did,
+// between a failed start and the loop's next attempt).
+TEST(SupervisorTest, AGenerationBeingRestartedIsNeverReportedDone) {
+  Supervisor sup(TestOptions());
+  const std::string dir = TempDir("restart-owned");
+  const std::string crash = dir + "/crash";
+  ASSERT_TRUE(sup.Deploy(Spec("v1", dir, {{"TEST_CHILD_CRASH_AT_START_FILE", crash}})).ok());
+  const GenerationInfo first = *Current(sup);
+  std::ofstream(crash) << "1";
+  ASSERT_EQ(kill(first.pid, SIGKILL), 0);
+  // Restarts crash at start (backoff 100, 200, 400 ms, ...): look all the while, until the
+  // third restart has failed too.
+  int looks = 0, failed_looks = 0, done_looks = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (true) {
+    std::optional<GenerationInfo> g = Current(sup);
+    ASSERT_TRUE(g.has_value());
+    ++looks;
+    if (g->state == GenerationState::kFailed) ++failed_looks;
+    if (g->done) ++done_looks;
+    if (g->restarts >= 4 || absl::Now() > deadline) break;
+  }
+  std::filesystem::remove(crash);
+  ASSERT_TRUE(WaitFor([&] { return Current(sup)->state == GenerationState::kRunning; }));
+  const GenerationInfo again = *Current(sup);
+  std::printf("restart loop: %d looks, %d saw it failed, %d saw it done; %d restarts\n", looks,
+              failed_looks, done_looks, again.restarts);
+  EXPECT_GT(failed_looks, 0);
+  EXPECT_EQ(done_looks, 0);
+  EXPECT_EQ(again.id, first.id);
+  EXPECT_GE(again.restarts, 3);
+  EXPECT_FALSE(again.done);
+  EXPECT_EQ(sup.Generations().size(), 1u);
 }
 
 // The readiness probe's ownership check: a listener is matched to the process that holds it.

@@ -11,11 +11,13 @@
 // /ready 503; admitted requests finish. Environment: TEST_CHILD_VERSION (the body of /version),
 // TEST_CHILD_NEVER_READY=1 (/ready always 503), TEST_CHILD_READY_AFTER_MS=M (/ready 503 "still
 // starting" for M ms), TEST_CHILD_CRASH_AT_START=1 (exit 3 before
-// binding), TEST_CHILD_IGNORE_SIGTERM=1,
+// binding), TEST_CHILD_CRASH_AT_START_FILE=path (the same while that file exists),
+// TEST_CHILD_IGNORE_SIGTERM=1,
 // TEST_CHILD_EXIT_AFTER_MS=M (exit 3 on its own after M ms; with TEST_CHILD_EXIT_ONCE=1 only the
 // first start in a data dir does).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -56,7 +58,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: test_child --port N --data-dir DIR\n");
     return 2;
   }
-  if (EnvOr("TEST_CHILD_CRASH_AT_START") == "1") {
+  const std::string crash_file = EnvOr("TEST_CHILD_CRASH_AT_START_FILE");
+  if (EnvOr("TEST_CHILD_CRASH_AT_START") == "1" ||
+      (!crash_file.empty() && access(crash_file.c_str(), F_OK) == 0)) {
     std::fprintf(stderr, "test_child: crash at start\n");
     return 3;  // before binding anything: it can never answer /ready
   }
@@ -82,7 +86,13 @@ int main(int argc, char** argv) {
     return HttpResponse::Text(200, absl::StrCat(version, " ", req.body));
   });
   pub.Handle("GET", "/slow", [&](const HttpRequest& req) {
-    absl::SleepFor(absl::Milliseconds(IntParam(req, "ms", 500)));
+    // until_file=P: answers once file P exists (at most `ms` later); else after `ms`.
+    const std::string until_file = req.QueryParam("until_file").value_or("");
+    const absl::Time deadline = absl::Now() + absl::Milliseconds(IntParam(req, "ms", 500));
+    while (absl::Now() < deadline &&
+           (until_file.empty() || access(until_file.c_str(), F_OK) != 0)) {
+      absl::SleepFor(std::min(absl::Milliseconds(10), deadline - absl::Now()));
+    }
     // refuse_version=V: the child of version V answers 503 (as a draining child would).
     const int status = req.QueryParam("refuse_version") == version ? 503 : 200;
     return HttpResponse::Text(status, absl::StrCat(version, " ", getpid()));
