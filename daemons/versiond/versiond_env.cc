@@ -142,6 +142,13 @@ absl::Status VersiondEnv::StartVersiond(std::vector<std::string> extra_flags,
       absl::Seconds(30), absl::Milliseconds(50), "versiond /readyz 200");
 }
 
+std::string VersiondEnv::Log() const {
+  std::ifstream in(dir_.Join("versiond.log"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 double VersiondEnv::Metric(absl::string_view prefix) {
   net::HttpClient http;
   auto r = http.Get(Url("/metrics"), net::HttpCallOptions::Timeout(absl::Seconds(5)));

@@ -68,6 +68,8 @@ class VersiondEnv {
   // Requests versiond's /metrics and returns the value of the first sample whose line starts
   // with `prefix` (e.g. `versiond_swaps_total`), or -1.
   double Metric(absl::string_view prefix);
+  // versiond's whole log so far (its stdout and stderr).
+  std::string Log() const;
 
  private:
   testing::TempDir dir_;
